@@ -1,0 +1,396 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/media"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	var err error
+	env, err = testenv.Start(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test services:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Close()
+	os.Exit(code)
+}
+
+// running is a server listening on a real port.
+type running struct {
+	*api.Server
+	URL   string
+	store *media.Store
+	done  chan error
+}
+
+func start(t *testing.T, configure ...func(*fiber.App)) *running {
+	t.Helper()
+	ctx := context.Background()
+	store, err := env.Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Options{
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Database:      env.DB,
+		Storage:       store,
+		BaseURL:       "http://localhost",
+		StorageOrigin: store.PublicOrigin(),
+		CheckTimeout:  time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range configure {
+		f(srv.App())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, done: make(chan error, 1)}
+	go func() { r.done <- srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
+	return r
+}
+
+func get(t *testing.T, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+func TestReadinessFollowsMinIO(t *testing.T) {
+	r := start(t)
+	resp, body := get(t, r.URL+"/readyz")
+	if resp.StatusCode != 200 {
+		t.Fatalf("readyz = %d %s, want 200", resp.StatusCode, body)
+	}
+
+	env.MinIO.Stop(10 * time.Second)
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = env.MinIO.Start(context.Background())
+		}
+	})
+	resp, body = get(t, r.URL+"/readyz")
+	if resp.StatusCode != 503 {
+		t.Fatalf("readyz with MinIO stopped = %d %s, want 503", resp.StatusCode, body)
+	}
+	var got struct {
+		Status string            `json:"status"`
+		Down   []string          `json:"down"`
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("readyz body %q: %v", body, err)
+	}
+	if len(got.Down) != 1 || got.Down[0] != "storage" || got.Checks["database"] != "ok" {
+		t.Fatalf("readyz body = %+v, want storage down and database ok", got)
+	}
+
+	if err := env.MinIO.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, body = get(t, r.URL+"/readyz")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz after MinIO restart = %d %s, want 200", resp.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestLivez(t *testing.T) {
+	r := start(t)
+	resp, body := get(t, r.URL+"/livez")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("livez = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestInFlightRequestCompletesDuringShutdown(t *testing.T) {
+	entered := make(chan struct{})
+	r := start(t, func(app *fiber.App) {
+		app.Get("/test/slow", func(c *fiber.Ctx) error {
+			close(entered)
+			time.Sleep(700 * time.Millisecond)
+			return c.SendString("finished")
+		})
+	})
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(r.URL + "/test/slow")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		res <- result{resp.StatusCode, string(b), err}
+	}()
+	<-entered
+	shutdownErr := make(chan error, 1)
+	go func() { shutdownErr <- r.Shutdown(10 * time.Second) }()
+
+	got := <-res
+	if got.err != nil || got.status != 200 || got.body != "finished" {
+		t.Fatalf("in-flight request during shutdown = %d %q %v, want 200 finished", got.status, got.body, got.err)
+	}
+	if err := <-shutdownErr; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if _, err := http.Get(r.URL + "/livez"); err == nil {
+		t.Fatal("server still accepts connections after shutdown")
+	}
+}
+
+func TestReadinessIs503WhileDraining(t *testing.T) {
+	r := start(t)
+	r.SetDraining()
+	resp, body := get(t, r.URL+"/readyz")
+	if resp.StatusCode != 503 || !strings.Contains(body, "shutting down") {
+		t.Fatalf("readyz while draining = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestSecurityHeadersEverywhere(t *testing.T) {
+	r := start(t)
+	_, home := get(t, r.URL+"/")
+	css := regexp.MustCompile(`/static/app\.[0-9a-f]{12}\.css`).FindString(home)
+	if css == "" {
+		t.Fatalf("home page links no fingerprinted stylesheet:\n%s", home)
+	}
+	for _, path := range []string{"/", "/readyz", "/livez", "/api/v1/nothing", "/no-such-page", css, "/static/favicon.svg", "/metrics"} {
+		resp, _ := get(t, r.URL+path)
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "default-src 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP allows unsafe code: %q", path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options = %q", path, h.Get("X-Content-Type-Options"))
+		}
+		if h.Get("Referrer-Policy") == "" {
+			t.Errorf("%s: no Referrer-Policy", path)
+		}
+		if h.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: HSTS sent over plain http", path)
+		}
+		if h.Get("X-Request-Id") == "" {
+			t.Errorf("%s: no X-Request-ID", path)
+		}
+	}
+}
+
+func TestHSTSUnderHTTPS(t *testing.T) {
+	srv, err := api.New(api.Options{BaseURL: "https://kurssi.example.fi", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(time.Second)
+	resp, _ := get(t, "http://"+ln.Addr().String()+"/livez")
+	if !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+		t.Fatalf("HSTS = %q under an https base URL", resp.Header.Get("Strict-Transport-Security"))
+	}
+}
+
+func TestStaticAssetsAreFingerprintedAndCached(t *testing.T) {
+	r := start(t)
+	_, home := get(t, r.URL+"/")
+	css := regexp.MustCompile(`/static/app\.[0-9a-f]{12}\.css`).FindString(home)
+	resp, body := get(t, r.URL+css)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/css") || !strings.Contains(body, ":focus-visible") {
+		t.Fatalf("%s = %d %s", css, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") || !strings.Contains(cc, "max-age=31536000") {
+		t.Fatalf("Cache-Control = %q for a fingerprinted asset", cc)
+	}
+	resp, _ = get(t, r.URL+css, "If-None-Match", resp.Header.Get("ETag"))
+	if resp.StatusCode != 304 {
+		t.Fatalf("conditional GET = %d, want 304", resp.StatusCode)
+	}
+	resp, _ = get(t, r.URL+"/static/app.css")
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("plain asset name = %d %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	resp, _ = get(t, r.URL+"/static/..%2Fweb.go")
+	if resp.StatusCode != 404 {
+		t.Fatalf("path traversal = %d, want 404", resp.StatusCode)
+	}
+	resp, body = get(t, r.URL+css, "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "" && resp.Uncompressed == false && len(body) == 0 {
+		t.Fatal("empty compressed body")
+	}
+}
+
+func TestCompression(t *testing.T) {
+	r := start(t)
+	req, _ := http.NewRequest(http.MethodGet, r.URL+"/", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding = %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+}
+
+func TestHomePage(t *testing.T) {
+	r := start(t)
+	resp, body := get(t, r.URL+"/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("home = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`<html lang="fi">`,
+		`class="skip-link" href="#main"`,
+		`<main id="main"`,
+		`<h1 id="page-title">Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa</h1>`,
+		`27 tuntia = 1 opintopiste`,
+		`aria-current="page"`,
+		`href="/saavutettavuus"`, `href="/tietosuoja"`, `href="/palaute"`,
+		`media="print"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("home page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, " style=") {
+		t.Error("home page has inline script or style (the CSP would block it)")
+	}
+}
+
+func TestErrorsAreHTMLForBrowsersAndProblemJSONForAPI(t *testing.T) {
+	r := start(t, func(app *fiber.App) {
+		app.Get("/test/panic", func(c *fiber.Ctx) error { panic("boom") })
+		app.Get("/api/v1/test/panic", func(c *fiber.Ctx) error { panic("boom") })
+	})
+	resp, body := get(t, r.URL+"/ei-ole", "Accept", "text/html")
+	if resp.StatusCode != 404 || !strings.Contains(body, "Sivua ei löytynyt") || !strings.Contains(body, `<html lang="fi">`) {
+		t.Fatalf("404 page = %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = get(t, r.URL+"/api/v1/ei-ole")
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("API 404 = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var p map[string]any
+	if err := json.Unmarshal([]byte(body), &p); err != nil || p["status"].(float64) != 404 || p["title"] != "Not Found" || p["instance"] != "/api/v1/ei-ole" {
+		t.Fatalf("problem = %s (%v)", body, err)
+	}
+
+	resp, body = get(t, r.URL+"/test/panic")
+	if resp.StatusCode != 500 || !strings.Contains(body, "Palvelussa tapahtui virhe") || strings.Contains(body, "boom") {
+		t.Fatalf("panic page = %d\n%s", resp.StatusCode, body)
+	}
+	if id := resp.Header.Get("X-Request-Id"); !strings.Contains(body, id) {
+		t.Fatalf("error page does not show the request id %s", id)
+	}
+	resp, body = get(t, r.URL+"/api/v1/test/panic")
+	if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(body, "boom") {
+		t.Fatalf("API panic = %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	// The server still serves after a panic.
+	if resp, _ := get(t, r.URL+"/livez"); resp.StatusCode != 200 {
+		t.Fatalf("livez after panic = %d", resp.StatusCode)
+	}
+}
+
+func TestRequestIDIsTakenOrMade(t *testing.T) {
+	r := start(t)
+	resp, _ := get(t, r.URL+"/livez", "X-Request-ID", "proxy-abc-123")
+	if resp.Header.Get("X-Request-Id") != "proxy-abc-123" {
+		t.Fatalf("request id = %q, want the proxy's", resp.Header.Get("X-Request-Id"))
+	}
+	resp, _ = get(t, r.URL+"/livez", "X-Request-ID", "<script>alert(1)</script>")
+	if id := resp.Header.Get("X-Request-Id"); !regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(id) {
+		t.Fatalf("malformed incoming id was kept: %q", id)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	r := start(t)
+	get(t, r.URL+"/")
+	get(t, r.URL+"/static/nope.css")
+	get(t, r.URL+"/zzz-unknown-1")
+	get(t, r.URL+"/zzz-unknown-2")
+	resp, body := get(t, r.URL+"/metrics")
+	if resp.StatusCode != 200 {
+		t.Fatalf("metrics = %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`tyokyky_http_requests_total{method="GET",route="/",status="200"} 1`,
+		`tyokyky_http_requests_total{method="GET",route="/static/:name",status="404"} 1`,
+		`tyokyky_http_requests_total{method="GET",route="unmatched",status="404"} 2`,
+		`tyokyky_http_request_duration_seconds_bucket{method="GET",route="/",le="`,
+		`# TYPE tyokyky_database_errors_total counter`,
+		`# TYPE tyokyky_storage_errors_total counter`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, "zzz-unknown") {
+		t.Error("raw paths leak into metric labels")
+	}
+}

@@ -1,0 +1,75 @@
+// Command tyokyky runs the course platform "Työkyvyn tuen johtaminen
+// sosiaali- ja terveydenhuollossa" and its administrative commands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+const usage = `tyokyky – the course platform for "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa"
+
+Usage:
+  tyokyky [serve] [flags]     run the platform (the default command)
+  tyokyky healthcheck [flags] exit 0 when /readyz answers 200, else 1
+  tyokyky version             print the version
+  tyokyky help                print this text
+
+Every flag has a TYOKYKY_* environment variable; a flag wins over its
+variable. 'tyokyky serve -h' lists them with their defaults.
+`
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2 // bad command line or configuration
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line; it returns the process exit code.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "tyokyky", versionString())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "tyokyky: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+	}
+	return "dev"
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/internal/config"
+	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/metrics"
+	"github.com/tyokyky/tyokyky/internal/minioproc"
+	"github.com/tyokyky/tyokyky/media"
+)
+
+// loadConfig parses and validates; on a problem it prints one line per
+// problem and returns the exit code to use.
+func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config.Config, int) {
+	cfg, rest, err := config.Parse("tyokyky "+name, args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+		return nil, exitUsage
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "tyokyky: unexpected argument %q\n", rest[0])
+		return nil, exitUsage
+	}
+	if problems := cfg.Problems(); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "tyokyky: config: %s\n", p)
+		}
+		return nil, exitUsage
+	}
+	return cfg, -1
+}
+
+func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	started := time.Now()
+	cfg, code := loadConfig("serve", args, getenv, stderr)
+	if cfg == nil {
+		return code
+	}
+	ln, err := cfg.Bind()
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: config: %v\n", err)
+		return exitUsage
+	}
+	defer ln.Close()
+	log := cfg.Logger(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	p, err := start(ctx, cfg, log, ln)
+	if err != nil {
+		log.Error("start-up failed", "err", err)
+		return exitFailure
+	}
+	defer p.close(log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- p.server.Serve(ln) }()
+	log.Info("ready", "url", cfg.BaseURL, "listen", ln.Addr().String(), "version", versionString(),
+		"database", p.dbKind, "storage", p.storageEndpoint, "startup", time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "Työkyky is running at %s (Ctrl-C stops it)\n", cfg.BaseURL)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case err := <-errc:
+		log.Error("HTTP server stopped", "err", err)
+		return exitFailure
+	case <-p.minioExited():
+		log.Error("the MinIO child process exited; stopping")
+		_ = p.server.Shutdown(cfg.ShutdownTimeout)
+		return exitFailure
+	}
+	if err := p.server.Shutdown(cfg.ShutdownTimeout); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return exitOK
+}
+
+// platform is everything serve starts, in the order it stops it.
+type platform struct {
+	server          *api.Server
+	db              *database.DB
+	minio           *minioproc.Process
+	dbKind          string
+	storageEndpoint string
+}
+
+func (p *platform) minioExited() <-chan struct{} {
+	if p.minio == nil {
+		return nil
+	}
+	return p.minio.Exited()
+}
+
+func (p *platform) close(log *slog.Logger) {
+	if p.db != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := p.db.Close(ctx); err != nil {
+			log.Warn("closing the database", "err", err)
+		}
+		cancel()
+	}
+	if p.minio != nil {
+		p.minio.Stop(10 * time.Second)
+	}
+	log.Info("stopped")
+}
+
+// start brings up the object store, the database and the HTTP server.
+func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) (_ *platform, err error) {
+	m := metrics.New()
+	p := &platform{}
+	defer func() {
+		if err != nil {
+			p.close(log)
+		}
+	}()
+
+	storeOpts := media.StoreOptions{
+		Endpoint:  cfg.S3Endpoint,
+		Region:    cfg.S3Region,
+		AccessKey: cfg.S3AccessKey,
+		SecretKey: cfg.S3SecretKey,
+		Bucket:    cfg.S3Bucket,
+		PublicURL: cfg.S3PublicURL,
+		OnError:   m.StorageError,
+	}
+	if cfg.S3Endpoint == "" {
+		p.minio, err = minioproc.Start(ctx, minioproc.Options{Bin: cfg.MinIOBin, Dir: cfg.MinIODir(), Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		storeOpts.Endpoint = p.minio.Endpoint()
+		storeOpts.AccessKey = p.minio.Credentials.AccessKey
+		storeOpts.SecretKey = p.minio.Credentials.SecretKey
+	}
+	p.storageEndpoint = storeOpts.Endpoint
+	store, err := media.NewStore(storeOpts)
+	if err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = store.EnsureBucket(bctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+
+	p.db, err = database.Open(ctx, database.Options{
+		URI:             cfg.MongoURI,
+		Database:        cfg.MongoDatabase,
+		Dir:             cfg.DBDir(),
+		Logger:          log,
+		OnCommandFailed: m.DatabaseError,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.dbKind = "mongodb"
+	if p.db.Embedded != nil {
+		p.dbKind = "embedded ferretdb (" + cfg.DBDir() + ")"
+	}
+	if err := ensureIndexes(ctx, p.db); err != nil {
+		return nil, err
+	}
+
+	p.server, err = api.New(api.Options{
+		Logger:        log,
+		Metrics:       m,
+		Database:      p.db,
+		Storage:       store,
+		BaseURL:       cfg.BaseURL,
+		StorageOrigin: store.PublicOrigin(),
+		Version:       versionString(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ensureIndexes creates every domain package's indexes, idempotently.
+// Each domain package adds its EnsureIndexes here.
+func ensureIndexes(ctx context.Context, db *database.DB) error {
+	for _, ensure := range []func(context.Context, *database.DB) error{} {
+		if err := ensure(ctx, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+// Package config reads the server's settings from TYOKYKY_* environment
+// variables and matching command-line flags (flags win) and validates them.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+)
+
+// Config holds every setting of the platform.
+type Config struct {
+	Listen          string
+	BaseURL         string
+	DataDir         string
+	MongoURI        string
+	MongoDatabase   string
+	S3Endpoint      string
+	S3Region        string
+	S3AccessKey     string
+	S3SecretKey     string
+	S3Bucket        string
+	S3PublicURL     string
+	MinIOBin        string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+// Setting describes one setting: its flag, its environment variable, its
+// default and what it does. The README's configuration table lists these.
+type Setting struct {
+	Flag    string
+	Env     string
+	Default string
+	Usage   string
+	target  func(*Config) *string
+}
+
+// Settings is the single list of settings; flags, environment variables and
+// documentation are all generated from it.
+var Settings = []Setting{
+	{"listen", "TYOKYKY_LISTEN", "127.0.0.1:8080", "address the HTTP server listens on", func(c *Config) *string { return &c.Listen }},
+	{"base-url", "TYOKYKY_BASE_URL", "http://localhost:8080", "public absolute URL of the site (links, cookies, certificates)", func(c *Config) *string { return &c.BaseURL }},
+	{"data-dir", "TYOKYKY_DATA_DIR", "./data", "directory for the embedded database, MinIO data and generated secrets", func(c *Config) *string { return &c.DataDir }},
+	{"mongodb-uri", "TYOKYKY_MONGODB_URI", "", "MongoDB connection string; empty starts the embedded FerretDB (SQLite under <data>/db)", func(c *Config) *string { return &c.MongoURI }},
+	{"mongodb-database", "TYOKYKY_MONGODB_DATABASE", "tyokyky", "database name", func(c *Config) *string { return &c.MongoDatabase }},
+	{"s3-endpoint", "TYOKYKY_S3_ENDPOINT", "", "S3/MinIO endpoint URL (http://host:port); empty starts a MinIO child process from --minio-bin", func(c *Config) *string { return &c.S3Endpoint }},
+	{"s3-region", "TYOKYKY_S3_REGION", "us-east-1", "S3 region", func(c *Config) *string { return &c.S3Region }},
+	{"s3-access-key", "TYOKYKY_S3_ACCESS_KEY", "", "S3 access key (required with --s3-endpoint)", func(c *Config) *string { return &c.S3AccessKey }},
+	{"s3-secret-key", "TYOKYKY_S3_SECRET_KEY", "", "S3 secret key (required with --s3-endpoint)", func(c *Config) *string { return &c.S3SecretKey }},
+	{"s3-bucket", "TYOKYKY_S3_BUCKET", "tyokyky", "bucket for media objects; created when missing", func(c *Config) *string { return &c.S3Bucket }},
+	{"s3-public-url", "TYOKYKY_S3_PUBLIC_URL", "", "URL browsers use to reach the object store (presigned links); empty uses the endpoint", func(c *Config) *string { return &c.S3PublicURL }},
+	{"minio-bin", "TYOKYKY_MINIO_BIN", ".bin/minio", "MinIO server binary started when no S3 endpoint is set", func(c *Config) *string { return &c.MinIOBin }},
+	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
+	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
+	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},
+}
+
+// Parse reads settings from the environment (getenv) and then from args;
+// a flag given in args wins over its environment variable. It reports a
+// usage error for unknown flags; it does not validate values.
+func Parse(name string, args []string, getenv func(string) string, output io.Writer) (*Config, []string, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	var shutdown string
+	for _, s := range Settings {
+		value := s.Default
+		if v, ok := lookup(getenv, s.Env); ok {
+			value = v
+		}
+		usage := s.Usage + " (env " + s.Env + ")"
+		if s.target == nil {
+			fs.StringVar(&shutdown, s.Flag, value, usage)
+			continue
+		}
+		fs.StringVar(s.target(c), s.Flag, value, usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	d, err := time.ParseDuration(shutdown)
+	if err != nil || d <= 0 {
+		return c, fs.Args(), fmt.Errorf("shutdown-timeout: %q is not a positive duration such as 10s", shutdown)
+	}
+	c.ShutdownTimeout = d
+	return c, fs.Args(), nil
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+// Problems validates the configuration that does not need the network and
+// returns one message per problem. Port availability is checked by Listen.
+func (c *Config) Problems() []string {
+	var out []string
+	if c.MongoURI != "" {
+		if _, err := connstring.ParseAndValidate(c.MongoURI); err != nil {
+			out = append(out, fmt.Sprintf("mongodb-uri: malformed MongoDB URI: %v", redactErr(err, c.MongoURI)))
+		}
+	}
+	if strings.TrimSpace(c.MongoDatabase) == "" || strings.ContainsAny(c.MongoDatabase, "/\\. \"$") {
+		out = append(out, fmt.Sprintf("mongodb-database: %q is not a valid database name", c.MongoDatabase))
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		out = append(out, fmt.Sprintf("base-url: %q is not an absolute http(s) URL", c.BaseURL))
+	}
+	if err := checkWritableDir(c.DataDir); err != nil {
+		out = append(out, fmt.Sprintf("data-dir: %v", err))
+	}
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			out = append(out, fmt.Sprintf("s3-endpoint: %q is not an http(s) URL such as http://127.0.0.1:9000", c.S3Endpoint))
+		}
+		if c.S3AccessKey == "" || c.S3SecretKey == "" {
+			out = append(out, "s3-endpoint: is set, so s3-access-key and s3-secret-key are required")
+		}
+	}
+	if c.S3PublicURL != "" {
+		if u, err := url.Parse(c.S3PublicURL); err != nil || !u.IsAbs() || u.Host == "" {
+			out = append(out, fmt.Sprintf("s3-public-url: %q is not an absolute URL", c.S3PublicURL))
+		}
+	}
+	if c.S3Bucket == "" || len(c.S3Bucket) < 3 || len(c.S3Bucket) > 63 || strings.ToLower(c.S3Bucket) != c.S3Bucket || strings.ContainsAny(c.S3Bucket, "_ /") {
+		out = append(out, fmt.Sprintf("s3-bucket: %q is not a valid bucket name (3–63 lowercase letters, digits, dots, hyphens)", c.S3Bucket))
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		out = append(out, "log-level: "+err.Error())
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		out = append(out, fmt.Sprintf("log-format: %q is neither text nor json", c.LogFormat))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		out = append(out, fmt.Sprintf("listen: %q is not host:port", c.Listen))
+	}
+	return out
+}
+
+// Bind opens the listening socket, so that a port in use is reported at
+// start-up rather than after the stores have started.
+func (c *Config) Bind() (net.Listener, error) {
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen: %s is already in use", c.Listen)
+		}
+		return nil, fmt.Errorf("listen: cannot listen on %s: %v", c.Listen, err)
+	}
+	return ln, nil
+}
+
+// redactErr keeps passwords out of messages about a connection string.
+func redactErr(err error, uri string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(uri); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
+
+func checkWritableDir(dir string) error {
+	if dir == "" {
+		return errors.New("must not be empty")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("cannot create %s: %v", dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %v", dir, unwrapPath(err))
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ParseLevel turns a level name into a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q is not one of debug, info, warn, error", s)
+}
+
+// Logger builds the process logger from the configuration.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	level, _ := ParseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// DBDir is where the embedded store keeps its SQLite files.
+func (c *Config) DBDir() string { return filepath.Join(c.DataDir, "db") }
+
+// MinIODir is where a MinIO child process keeps its data.
+func (c *Config) MinIODir() string { return filepath.Join(c.DataDir, "minio") }

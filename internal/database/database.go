@@ -1,0 +1,129 @@
+// Package database connects the platform to its document store: a MongoDB
+// deployment when a URI is configured, otherwise FerretDB embedded in the
+// process with its SQLite backend. Both are reached with the same
+// mongo-driver client, so domain packages never know which one runs.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Options say where the store is.
+type Options struct {
+	// URI of a MongoDB deployment; empty means the embedded store.
+	URI string
+	// Database name.
+	Database string
+	// Dir holds the embedded store's SQLite files, its lock and its uri file.
+	Dir string
+	// Logger receives the store's own warnings.
+	Logger *slog.Logger
+	// Attach, for administrative commands: when another process (a running
+	// server) holds the embedded store, connect to the address it published
+	// instead of failing.
+	Attach bool
+	// OnCommandFailed, when set, is called for every failed database command
+	// (used for the error counter in /metrics).
+	OnCommandFailed func(command string)
+}
+
+// DB is an open connection to the document store.
+type DB struct {
+	Client   *mongo.Client
+	Database *mongo.Database
+	// Embedded is non-nil when this process runs the embedded FerretDB.
+	Embedded *Embedded
+	// Attached is true when an administrative command connected to the
+	// embedded store of a running server.
+	Attached bool
+}
+
+// Open connects to the configured store, starting the embedded one when no
+// URI is given.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.URI != "" {
+		return connect(ctx, o, o.URI, nil, false)
+	}
+	emb, err := StartEmbedded(ctx, o.Dir, o.Logger)
+	if errors.Is(err, ErrLocked) && o.Attach {
+		uri, rerr := os.ReadFile(filepath.Join(o.Dir, "uri"))
+		if rerr != nil {
+			return nil, fmt.Errorf("the embedded store in %s is held by another process that has not published its address: %w", o.Dir, rerr)
+		}
+		return connect(ctx, o, strings.TrimSpace(string(uri)), nil, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	db, err := connect(ctx, o, emb.URI(), emb, false)
+	if err != nil {
+		emb.Stop()
+		return nil, err
+	}
+	return db, nil
+}
+
+func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached bool) (*DB, error) {
+	opts := options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second).
+		SetAppName("tyokyky")
+	if o.OnCommandFailed != nil {
+		opts.SetMonitor(&event.CommandMonitor{
+			Failed: func(_ context.Context, e *event.CommandFailedEvent) { o.OnCommandFailed(e.CommandName) },
+		})
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("database: cannot reach %s: %w", Redact(uri), err)
+	}
+	return &DB{Client: client, Database: client.Database(o.Database), Embedded: emb, Attached: attached}, nil
+}
+
+// Ping checks that the store answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.Client.Ping(ctx, nil)
+}
+
+// Close disconnects and, for the embedded store, stops it.
+func (db *DB) Close(ctx context.Context) error {
+	err := db.Client.Disconnect(ctx)
+	if db.Embedded != nil {
+		db.Embedded.Stop()
+	}
+	return err
+}
+
+// Redact removes the password from a connection string for messages.
+func Redact(uri string) string {
+	at := strings.LastIndex(uri, "@")
+	scheme := strings.Index(uri, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return uri
+	}
+	userinfo := uri[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return uri[:scheme+3] + userinfo[:i] + ":xxxxx" + uri[at:]
+	}
+	return uri
+}

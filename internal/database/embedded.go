@@ -1,0 +1,144 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// ErrLocked means another process runs the embedded store on the directory.
+var ErrLocked = errors.New("embedded store is in use by another process")
+
+// Embedded is a FerretDB instance running inside this process on SQLite.
+type Embedded struct {
+	dir    string
+	uri    string
+	lock   *os.File
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// StartEmbedded starts FerretDB with its SQLite files in dir, listening on a
+// free port of 127.0.0.1, and publishes its address in dir/uri so that
+// administrative commands can reach it while the server runs. An exclusive
+// lock on dir/lock guarantees that only one process ever opens the SQLite
+// files.
+func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embedded, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(abs, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, abs)
+		}
+		return nil, fmt.Errorf("embedded store: lock %s: %w", abs, err)
+	}
+
+	sqliteURL := "file:" + (&url.URL{Path: abs + "/"}).EscapedPath()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL,
+		Logger:    slog.New(warnOnly{logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")})}),
+	})
+	if err != nil {
+		unlock(lock)
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		_ = f.Run(runCtx)
+	}()
+	e.uri = f.MongoDBURI()
+	if err := writeFileAtomic(filepath.Join(abs, "uri"), []byte(e.uri+"\n")); err != nil {
+		e.Stop()
+		return nil, fmt.Errorf("embedded store: publish address: %w", err)
+	}
+	return e, nil
+}
+
+// URI is the embedded store's mongodb:// address.
+func (e *Embedded) URI() string { return e.uri }
+
+// Stop shuts FerretDB down, withdraws its published address and releases
+// the lock. It is safe to call more than once.
+func (e *Embedded) Stop() {
+	e.once.Do(func() {
+		e.cancel()
+		<-e.done
+		os.Remove(filepath.Join(e.dir, "uri"))
+		unlock(e.lock)
+	})
+}
+
+func unlock(f *os.File) {
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	f.Close()
+}
+
+func writeFileAtomic(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
+
+// warnOnly passes on records at warning level and above: FerretDB's debug
+// and info output never reaches the console. FerretDB also logs the wire
+// dump of a failed command (e.g. the driver's endSessions, which v1 does
+// not implement) at warning level; such dumps are dropped too.
+type warnOnly struct{ h slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.h.Enabled(ctx, l)
+}
+
+func (w warnOnly) Handle(ctx context.Context, r slog.Record) error {
+	if isWireDump(r.Message) {
+		return nil
+	}
+	return w.h.Handle(ctx, r)
+}
+
+func (w warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{w.h.WithAttrs(a)} }
+func (w warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{w.h.WithGroup(n)} }
+
+func isWireDump(msg string) bool {
+	for _, p := range []string{"Request header", "Request message", "Response header", "Response message"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}

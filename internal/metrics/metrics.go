@@ -1,0 +1,59 @@
+// Package metrics holds the Prometheus collectors that the HTTP server,
+// the database connection and the object store report to.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is one registry with the platform's collectors. Each server has
+// its own, so tests running several servers do not share counters.
+type Metrics struct {
+	Registry       *prometheus.Registry
+	Requests       *prometheus.CounterVec
+	Duration       *prometheus.HistogramVec
+	DatabaseErrors *prometheus.CounterVec
+	StorageErrors  *prometheus.CounterVec
+}
+
+// New registers the collectors, plus Go runtime and process metrics.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tyokyky_http_requests_total",
+			Help: "HTTP requests by method, route template and status code.",
+		}, []string{"method", "route", "status"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tyokyky_http_request_duration_seconds",
+			Help:    "HTTP request latency by method and route template.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		DatabaseErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tyokyky_database_errors_total",
+			Help: "Failed database commands by command name.",
+		}, []string{"command"}),
+		StorageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tyokyky_storage_errors_total",
+			Help: "Failed object storage operations by operation.",
+		}, []string{"operation"}),
+	}
+	// Start the error series at zero, so dashboards and alerts see them
+	// before the first failure.
+	for _, c := range []string{"ping", "find", "insert", "update", "delete", "findAndModify", "aggregate", "createIndexes"} {
+		m.DatabaseErrors.WithLabelValues(c)
+	}
+	for _, op := range []string{"ping", "bucket_exists", "make_bucket", "put", "get", "stat", "remove", "presign"} {
+		m.StorageErrors.WithLabelValues(op)
+	}
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.StorageErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// DatabaseError counts a failed database command.
+func (m *Metrics) DatabaseError(command string) { m.DatabaseErrors.WithLabelValues(command).Inc() }
+
+// StorageError counts a failed storage operation.
+func (m *Metrics) StorageError(op string) { m.StorageErrors.WithLabelValues(op).Inc() }

@@ -1,0 +1,250 @@
+// Package minioproc runs a real MinIO server as a child process for
+// development and tests: data and generated credentials live in one
+// directory, the server listens on 127.0.0.1 only, and it dies with its
+// parent.
+package minioproc
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Credentials are MinIO's root user and password.
+type Credentials struct {
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+}
+
+// Options for Start.
+type Options struct {
+	// Bin is the minio binary.
+	Bin string
+	// Dir holds data/ and credentials.json.
+	Dir string
+	// Addr to listen on; empty picks a free port on 127.0.0.1.
+	Addr string
+	// Logger receives MinIO's output (errors at warning level, the rest at debug).
+	Logger *slog.Logger
+	// StartTimeout bounds the wait for MinIO to answer its health check.
+	StartTimeout time.Duration
+}
+
+// Process is a running MinIO server.
+type Process struct {
+	Addr        string
+	Credentials Credentials
+
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	exitErr  error
+	stopOnce sync.Once
+}
+
+// Endpoint is the http URL of the server.
+func (p *Process) Endpoint() string { return "http://" + p.Addr }
+
+// Start launches MinIO and waits until it is live.
+func Start(ctx context.Context, o Options) (*Process, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 60 * time.Second
+	}
+	bin, err := exec.LookPath(o.Bin)
+	if err != nil {
+		return nil, fmt.Errorf("minio: binary %q not found: build it with `make minio` or set an S3 endpoint", o.Bin)
+	}
+	dataDir := filepath.Join(o.Dir, "data")
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("minio: %w", err)
+	}
+	creds, err := LoadOrCreateCredentials(filepath.Join(o.Dir, "credentials.json"))
+	if err != nil {
+		return nil, err
+	}
+	addr := o.Addr
+	if addr == "" {
+		if addr, err = FreeAddr(); err != nil {
+			return nil, fmt.Errorf("minio: %w", err)
+		}
+	}
+
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, dataDir)
+	cmd.Env = append(minimalEnv(),
+		"MINIO_ROOT_USER="+creds.AccessKey,
+		"MINIO_ROOT_PASSWORD="+creds.SecretKey,
+		"MINIO_BROWSER=off",
+		"MINIO_UPDATE=off",
+		"MINIO_CALLHOME_ENABLE=off",
+	)
+	// Own process group, so a Ctrl-C at the terminal reaches the server
+	// first and the server stops MinIO in order; Pdeathsig ends MinIO if the
+	// server dies without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("minio: start: %w", err)
+	}
+	p := &Process{Addr: addr, Credentials: creds, cmd: cmd, exited: make(chan struct{})}
+	tail := &lastLines{max: 20}
+	go func() {
+		forward(out, o.Logger.With("component", "minio"), tail)
+	}()
+	go func() {
+		p.exitErr = cmd.Wait()
+		close(p.exited)
+	}()
+
+	deadline := time.Now().Add(o.StartTimeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("minio exited during start-up (%v): %s", p.exitErr, tail.String())
+		case <-ctx.Done():
+			p.Stop(5 * time.Second)
+			return nil, ctx.Err()
+		default:
+		}
+		if resp, err := client.Get("http://" + addr + "/minio/health/live"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.Stop(5 * time.Second)
+			return nil, fmt.Errorf("minio did not become live on %s within %s: %s", addr, o.StartTimeout, tail.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop asks MinIO to exit (SIGTERM) and kills it after timeout.
+func (p *Process) Stop(timeout time.Duration) {
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(timeout):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+}
+
+// Exited is closed when the process has ended.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// LoadOrCreateCredentials reads the credentials file, or creates it with
+// random values (crypto/rand) and mode 0600.
+func LoadOrCreateCredentials(path string) (Credentials, error) {
+	var c Credentials
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(data, &c); err != nil || c.AccessKey == "" || c.SecretKey == "" {
+			return c, fmt.Errorf("minio: %s is damaged; remove it together with the MinIO data to start afresh", path)
+		}
+		return c, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return c, fmt.Errorf("minio: %w", err)
+	}
+	c = Credentials{AccessKey: "tyokyky-" + randomString(8), SecretKey: randomString(30)}
+	data, _ = json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return c, fmt.Errorf("minio: %w", err)
+	}
+	return c, nil
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	s := base64.RawURLEncoding.EncodeToString(b)
+	return strings.NewReplacer("-", "a", "_", "b").Replace(s)[:n]
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// minimalEnv passes on only what MinIO needs from our environment, so no
+// secret of ours (and no MINIO_* setting) leaks into it.
+func minimalEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+func forward(r io.Reader, logger *slog.Logger, tail *lastLines) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		tail.add(line)
+		lower := strings.ToLower(line)
+		if strings.Contains(lower, "error") || strings.Contains(lower, "fatal") {
+			logger.Warn(line)
+		} else {
+			logger.Debug(line)
+		}
+	}
+}
+
+type lastLines struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+func (l *lastLines) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+	if len(l.lines) > l.max {
+		l.lines = l.lines[1:]
+	}
+}
+
+func (l *lastLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(l.lines, " | ")
+}

@@ -1,0 +1,104 @@
+// Package media keeps the course's videos, audio, images and captions in
+// an S3-compatible object store (MinIO) and their metadata in the document
+// store.
+package media
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// StoreOptions locate the bucket.
+type StoreOptions struct {
+	Endpoint  string // http(s)://host:port
+	Region    string
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	// PublicURL is where browsers reach the store; empty means Endpoint.
+	PublicURL string
+	// OnError, when set, is called for every failed storage operation.
+	OnError func(op string)
+}
+
+// Store is the object store holding media objects.
+type Store struct {
+	client  *minio.Client
+	bucket  string
+	public  *url.URL
+	onError func(op string)
+}
+
+// NewStore creates the client; it does not contact the server.
+func NewStore(o StoreOptions) (*Store, error) {
+	u, err := url.Parse(o.Endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("media: endpoint %q is not a URL", o.Endpoint)
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure: u.Scheme == "https",
+		Region: o.Region,
+		// Fail fast: a readiness probe must not hang on retries.
+		MaxRetries: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	public := u
+	if o.PublicURL != "" {
+		if public, err = url.Parse(o.PublicURL); err != nil {
+			return nil, fmt.Errorf("media: public URL: %w", err)
+		}
+	}
+	onError := o.OnError
+	if onError == nil {
+		onError = func(string) {}
+	}
+	return &Store{client: client, bucket: o.Bucket, public: public, onError: onError}, nil
+}
+
+// EnsureBucket creates the bucket when it is missing.
+func (s *Store) EnsureBucket(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		s.onError("bucket_exists")
+		return fmt.Errorf("media: bucket %s: %w", s.bucket, err)
+	}
+	if ok {
+		return nil
+	}
+	if err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{}); err != nil {
+		// Another instance may have created it meanwhile.
+		if resp := minio.ToErrorResponse(err); resp.Code == "BucketAlreadyOwnedByYou" {
+			return nil
+		}
+		s.onError("make_bucket")
+		return fmt.Errorf("media: create bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// Ping checks that the store answers and the bucket exists.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		s.onError("ping")
+		return err
+	}
+	if !ok {
+		s.onError("ping")
+		return fmt.Errorf("bucket %s does not exist", s.bucket)
+	}
+	return nil
+}
+
+// Bucket is the bucket's name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// PublicOrigin is the scheme://host browsers use for objects (for the CSP).
+func (s *Store) PublicOrigin() string { return s.public.Scheme + "://" + s.public.Host }
