@@ -10,7 +10,10 @@ import (
 	"github.com/tyokyky/tyokyky/web"
 )
 
-const siteName = "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa"
+const (
+	siteName           = "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa"
+	defaultDescription = "Verkkokoulutus työkyvyn tuen johtamisesta sosiaali- ja terveydenhuollossa: 27 tuntia, 1 opintopiste."
+)
 
 // page is what every template receives.
 type page struct {
@@ -43,18 +46,23 @@ func navFor(path string) []navItem {
 	return out
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// renderStatus renders a page template in the layout with the status code.
-func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
+// complete fills in what every page has.
+func (p *page) complete(path string) {
 	if p.Lang == "" {
 		p.Lang = "fi"
 	}
 	p.Site = siteName
 	if p.Description == "" {
-		p.Description = "Verkkokoulutus työkyvyn tuen johtamisesta sosiaali- ja terveydenhuollossa: 27 tuntia, 1 opintopiste."
+		p.Description = defaultDescription
 	}
-	p.Nav = navFor(c.Path())
+	p.Nav = navFor(path)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// renderStatus renders a page template in the layout with the status code.
+func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
+	p.complete(c.Path())
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
@@ -67,8 +75,21 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) err
 	return nil
 }
 
+// renderCached renders a page that depends on nothing in the request
+// once, at start-up; requests then only copy bytes.
+func (s *Server) renderCached(name, path string, p page) ([]byte, error) {
+	p.complete(path)
+	var buf bytes.Buffer
+	if err := s.pages.Render(&buf, name, p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.renderStatus(c, fiber.StatusOK, "home", page{Title: "Etusivu"})
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Response().SetBodyRaw(s.homeHTML) // never modified after start-up
+	return nil
 }
 
 // static serves embedded assets; fingerprinted names are cached for a year.

@@ -50,6 +50,7 @@ type Server struct {
 	pages    *web.Pages
 	headers  [][2]string
 	draining atomic.Bool
+	homeHTML []byte
 }
 
 // New builds the server and its routes.
@@ -78,6 +79,9 @@ func New(o Options) (*Server, error) {
 		pages:   pages,
 		headers: securityHeaders(base.Scheme == "https", o.StorageOrigin),
 	}
+	if s.homeHTML, err = s.renderCached("home", "/", page{Title: "Etusivu"}); err != nil {
+		return nil, err
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
 		DisableStartupMessage: true,
@@ -103,6 +107,9 @@ func (s *Server) routes() {
 
 	// Static assets (fingerprinted names are immutable).
 	app.Get("/static/:name", s.static)
+
+	// JSON API.
+	app.Get("/api/v1/openapi.json", s.openapi)
 
 	// Pages.
 	app.Get("/", s.home)

@@ -78,10 +78,12 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 }
 
 func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached bool) (*DB, error) {
-	opts := options.Client().ApplyURI(uri).
+	// Defaults first, so that options given in the URI win.
+	opts := options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
-		SetAppName("tyokyky")
+		SetAppName("tyokyky").
+		ApplyURI(uri)
 	if o.OnCommandFailed != nil {
 		opts.SetMonitor(&event.CommandMonitor{
 			Failed: func(_ context.Context, e *event.CommandFailedEvent) { o.OnCommandFailed(e.CommandName) },

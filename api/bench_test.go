@@ -1,0 +1,36 @@
+package api
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// benchGet runs the full middleware chain and handler for one path, as a
+// request from the network would, without the socket.
+func benchGet(b *testing.B, path string) {
+	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.app.Handler()
+	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.SetRequestURI(path)
+		ctx.Request.Header.SetMethod("GET")
+		h(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("%s = %d", path, ctx.Response.StatusCode())
+		}
+	}
+}
+
+func BenchmarkHomePage(b *testing.B)    { benchGet(b, "/") }
+func BenchmarkLivez(b *testing.B)       { benchGet(b, "/livez") }
+func BenchmarkStaticAsset(b *testing.B) { benchGet(b, "/static/app.css") }

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tyokyky/tyokyky/internal/minioproc"
+	"github.com/tyokyky/tyokyky/internal/testenv"
+)
+
+// The test binary doubles as the tyokyky binary: started with
+// TYOKYKY_TEST_AS_MAIN=1 it runs the command line it was given, so the
+// end-to-end tests exercise the real process, its signals and its child.
+func TestMain(m *testing.M) {
+	if os.Getenv("TYOKYKY_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigErrorsExitWithCodeTwo(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"malformed MongoDB URI", []string{"--mongodb-uri", "mongodb://"}, "tyokyky: config: mongodb-uri: malformed MongoDB URI"},
+		{"unwritable data directory", []string{"--data-dir", filepath.Join(file, "data")}, "tyokyky: config: data-dir: cannot create"},
+		{"port in use", []string{"--listen", busy.Addr().String()}, "tyokyky: config: listen: " + busy.Addr().String() + " is already in use"},
+		{"S3 endpoint without keys", []string{"--s3-endpoint", "http://127.0.0.1:9000"}, "tyokyky: config: s3-endpoint: is set, so s3-access-key and s3-secret-key are required"},
+		{"base URL not absolute", []string{"--base-url", "localhost:8080"}, "tyokyky: config: base-url: \"localhost:8080\" is not an absolute http(s) URL"},
+		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...)
+			code := run(args, mapEnv(nil), &stdout, &stderr)
+			if code != 2 {
+				t.Fatalf("exit code = %d, want 2; stderr:\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("stderr = %q, want %q", stderr.String(), tc.want)
+			}
+		})
+	}
+
+	t.Run("one line per problem", func(t *testing.T) {
+		var stderr bytes.Buffer
+		code := run([]string{"--data-dir", t.TempDir()}, mapEnv(map[string]string{
+			"TYOKYKY_BASE_URL":    "nowhere",
+			"TYOKYKY_S3_ENDPOINT": "http://127.0.0.1:9",
+			"TYOKYKY_MONGODB_URI": "mongo://x",
+		}), &bytes.Buffer{}, &stderr)
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code != 2 || len(lines) != 3 {
+			t.Fatalf("exit %d, %d lines:\n%s", code, len(lines), stderr.String())
+		}
+	})
+}
+
+func TestCommands(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"version"}, mapEnv(nil), &out, &out); code != 0 || !strings.HasPrefix(out.String(), "tyokyky ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"frobnicate"}, mapEnv(nil), &out, &out); code != 2 || !strings.Contains(out.String(), "unknown command") {
+		t.Fatalf("unknown command: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"help"}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "healthcheck") {
+		t.Fatalf("help: %d %q", code, out.String())
+	}
+}
+
+func TestHealthcheckFailsWithoutServer(t *testing.T) {
+	addr, _ := minioproc.FreeAddr()
+	var out bytes.Buffer
+	if code := run([]string{"healthcheck", "--listen", addr, "--data-dir", t.TempDir()}, mapEnv(nil), &out, &out); code != 1 {
+		t.Fatalf("healthcheck with nothing listening = %d, want 1: %s", code, out.String())
+	}
+}
+
+// server is the tyokyky binary running as a child process.
+type server struct {
+	cmd    *exec.Cmd
+	addr   string
+	data   string
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+func startServer(t *testing.T, data string) *server {
+	t.Helper()
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := minioproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{addr: addr, data: data, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	s.cmd = exec.Command(os.Args[0], "serve")
+	s.cmd.Env = append(os.Environ(),
+		"TYOKYKY_TEST_AS_MAIN=1",
+		"TYOKYKY_LISTEN="+addr,
+		"TYOKYKY_BASE_URL=http://"+addr,
+		"TYOKYKY_DATA_DIR="+data,
+		"TYOKYKY_MINIO_BIN="+bin,
+		"TYOKYKY_MONGODB_URI=",
+		"TYOKYKY_S3_ENDPOINT=",
+	)
+	s.cmd.Stdout = s.stderr
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.stderr.String())
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case err := <-s.exited:
+			t.Fatalf("server exited during start-up: %v\n%s", err, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready after 90 s:\n%s", s.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// children lists the process ids whose parent is pid.
+func children(pid int) []int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	// Children may be started from other threads of the Go process.
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		if task.Name() == strconv.Itoa(pid) {
+			continue
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// A zombie (state Z) has exited.
+	fields := strings.Fields(string(b))
+	return len(fields) > 2 && fields[2] != "Z"
+}
+
+func waitGone(t *testing.T, pid int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) still running", what, pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServeRunsTheWholeStackAndStopsCleanly(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+
+	kids := children(s.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("server has %d child processes, want 1 (MinIO)", len(kids))
+	}
+	minioPID := kids[0]
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", minioPID)); !strings.Contains(string(b), "minio") {
+		t.Fatalf("child is not MinIO: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(data, "db", "uri")); err != nil {
+		t.Fatalf("embedded store address not published: %v", err)
+	}
+	credFile := filepath.Join(data, "minio", "credentials.json")
+	st, err := os.Stat(credFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("MinIO credentials: %v %v", st, err)
+	}
+	creds1, _ := os.ReadFile(credFile)
+
+	var out bytes.Buffer
+	if code := run([]string{"healthcheck", "--listen", s.addr, "--data-dir", t.TempDir()}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("healthcheck = %d: %s", code, out.String())
+	}
+	resp, err := http.Get("http://" + s.addr + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("home page: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// Ctrl-C stops everything.
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("server exit after SIGINT: %v\n%s", err, s.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop within 30 s of SIGINT")
+	}
+	waitGone(t, minioPID, "MinIO after SIGINT")
+	if _, err := os.Stat(filepath.Join(data, "db", "uri")); !os.IsNotExist(err) {
+		t.Fatalf("uri file left after shutdown: %v", err)
+	}
+
+	// A second start reuses the same data and credentials.
+	s2 := startServer(t, data)
+	creds2, _ := os.ReadFile(credFile)
+	if !bytes.Equal(creds1, creds2) {
+		t.Fatal("second start generated new MinIO credentials")
+	}
+	kids = children(s2.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("second server has %d children", len(kids))
+	}
+	// Even when the server is killed outright, MinIO is not orphaned.
+	s2.cmd.Process.Kill()
+	<-s2.exited
+	waitGone(t, kids[0], "MinIO after the server was killed")
+}
+
+// BenchmarkColdStart measures a start from an empty data directory to the
+// first 200 from /readyz (embedded store, MinIO already built).
+func BenchmarkColdStart(b *testing.B) {
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		data := b.TempDir()
+		addr, _ := minioproc.FreeAddr()
+		cmd := exec.Command(os.Args[0], "serve")
+		cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data, "TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn")
+		b.StartTimer()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+}
