@@ -6,7 +6,7 @@ GO ?= go
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 BIN := $(CURDIR)/.bin
 MINIO := $(BIN)/minio
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
