@@ -3,15 +3,22 @@ package api
 import (
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tyokyky/tyokyky/course"
 )
 
 // benchGet runs the full middleware chain and handler for one path, as a
 // request from the network would, without the socket.
 func benchGet(b *testing.B, path string) {
-	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	c, problems := course.Load(os.DirFS("../course/testdata/course"))
+	if len(problems) > 0 {
+		b.Fatal(problems.Error())
+	}
+	s, err := New(Options{BaseURL: "http://localhost", Library: course.NewStaticLibrary(&course.Published{Version: 1, Course: c}), Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,6 +38,8 @@ func benchGet(b *testing.B, path string) {
 	}
 }
 
+func BenchmarkSectionPage(b *testing.B) { benchGet(b, "/osiot/ensimmainen/alku") }
+func BenchmarkSectionAPI(b *testing.B)  { benchGet(b, "/api/v1/modules/ensimmainen/sections/alku") }
 func BenchmarkHomePage(b *testing.B)    { benchGet(b, "/") }
 func BenchmarkLivez(b *testing.B)       { benchGet(b, "/livez") }
 func BenchmarkStaticAsset(b *testing.B) { benchGet(b, "/static/app.css") }

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/web"
 )
 
 // problem is an RFC 9457 problem details document.
@@ -17,18 +20,6 @@ type problem struct {
 	Detail    string `json:"detail,omitempty"`
 	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
-}
-
-// errorTexts are the Finnish titles and explanations of error pages.
-var errorTexts = map[int][2]string{
-	fiber.StatusBadRequest:            {"Virheellinen pyyntö", "Palvelu ei ymmärtänyt pyyntöä. Tarkista osoite tai lomakkeen tiedot ja yritä uudelleen."},
-	fiber.StatusForbidden:             {"Ei käyttöoikeutta", "Sinulla ei ole oikeutta tähän sivuun."},
-	fiber.StatusNotFound:              {"Sivua ei löytynyt", "Hakemaasi sivua ei ole olemassa. Se on voinut siirtyä, tai osoitteessa on kirjoitusvirhe."},
-	fiber.StatusMethodNotAllowed:      {"Toimintoa ei sallita", "Tätä toimintoa ei voi tehdä tälle sivulle."},
-	fiber.StatusRequestEntityTooLarge: {"Liian suuri pyyntö", "Lähettämäsi tiedot ovat liian suuria."},
-	fiber.StatusTooManyRequests:       {"Liikaa pyyntöjä", "Odota hetki ja yritä sitten uudelleen."},
-	fiber.StatusInternalServerError:   {"Palvelussa tapahtui virhe", "Virhe on kirjattu. Yritä hetken kuluttua uudelleen. Jos vika toistuu, kerro meille virhetunniste."},
-	fiber.StatusServiceUnavailable:    {"Palvelu ei ole käytettävissä", "Palvelu on hetkellisesti poissa käytöstä. Yritä hetken kuluttua uudelleen."},
 }
 
 // handleError answers an error as problem+json for API clients and as an
@@ -47,19 +38,23 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if code >= 500 {
 		s.log.Error("request failed", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
 	}
-	texts, ok := errorTexts[code]
-	if !ok {
-		texts = [2]string{http.StatusText(code), ""}
+	key := "err." + strconv.Itoa(code)
+	if !web.HasMessage("fi", key) {
+		key = "err.500"
+		if code < 500 {
+			key = "err.400"
+		}
 	}
 	if wantsJSON(c) {
 		if detail == "" || strings.HasPrefix(detail, "Cannot ") {
-			detail = texts[1]
+			detail = web.T("en", key)
 		}
 		return s.problem(c, code, http.StatusText(code), detail)
 	}
+	lang := s.lang(c)
 	return s.renderStatus(c, code, "error", page{
-		Title:     texts[0],
-		Message:   texts[1],
+		Title:     web.T(lang, key+".title"),
+		Message:   web.T(lang, key),
 		RequestID: requestIDOf(c),
 	})
 }

@@ -2,26 +2,24 @@ package api
 
 import (
 	"bytes"
+	"html/template"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/web"
-)
-
-const (
-	siteName           = "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa"
-	defaultDescription = "Verkkokoulutus työkyvyn tuen johtamisesta sosiaali- ja terveydenhuollossa: 27 tuntia, 1 opintopiste."
 )
 
 // page is what every template receives.
 type page struct {
 	Lang        string
-	Site        string
 	Title       string
 	Description string
 	Nav         []navItem
+	LangLinks   []langLink
 	Message     string
 	RequestID   string
 	Data        any
@@ -32,64 +30,379 @@ type navItem struct {
 	Current     bool
 }
 
-// navigation is the primary navigation; later pages add their entries here.
-var navigation = []navItem{
-	{Href: "/", Label: "Etusivu"},
+type langLink struct {
+	Href, Lang, Name string
+	Current          bool
 }
 
-func navFor(path string) []navItem {
-	out := make([]navItem, len(navigation))
-	for i, n := range navigation {
-		n.Current = n.Href == path
-		out[i] = n
-	}
-	return out
-}
-
-// complete fills in what every page has.
-func (p *page) complete(path string) {
-	if p.Lang == "" {
-		p.Lang = "fi"
-	}
-	p.Site = siteName
+// complete fills in what every page has: navigation and language links.
+func (s *Server) complete(p *page, lang, path string) {
+	p.Lang = lang
 	if p.Description == "" {
-		p.Description = defaultDescription
+		if pub := s.published(); pub != nil {
+			p.Description = pub.Course.Meta.Description
+		}
 	}
-	p.Nav = navFor(path)
+	items := []navItem{{Href: "/", Label: web.T(lang, "nav.home")}, {Href: "/osiot", Label: web.T(lang, "nav.modules")}}
+	if pub := s.published(); pub != nil && pub.Course.Meta.Pages.Legislation {
+		items = append(items, navItem{Href: "/lainsaadanto", Label: web.T(lang, "nav.legislation")})
+	}
+	for i := range items {
+		items[i].Current = items[i].Href == path
+	}
+	p.Nav = items
+	p.LangLinks = make([]langLink, len(web.Langs))
+	for i, l := range web.Langs {
+		p.LangLinks[i] = langLink{Href: path + "?lang=" + l, Lang: l, Name: web.LangNames[l], Current: l == lang}
+	}
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// renderStatus renders a page template in the layout with the status code.
-func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
-	p.complete(c.Path())
+// render executes a page template into a new byte slice.
+func (s *Server) render(name, lang, path string, p page) ([]byte, error) {
+	s.complete(&p, lang, path)
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
 	if err := s.pages.Render(buf, name, p); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// renderStatus renders a page that is not cached (error pages).
+func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
+	body, err := s.render(name, s.lang(c), c.Path(), p)
+	if err != nil {
 		return err
 	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBody(buf.Bytes()) // copies: buf goes back to the pool
+	c.Response().SetBodyRaw(body)
 	return nil
 }
 
-// renderCached renders a page that depends on nothing in the request
-// once, at start-up; requests then only copy bytes.
-func (s *Server) renderCached(name, path string, p page) ([]byte, error) {
-	p.complete(path)
-	var buf bytes.Buffer
-	if err := s.pages.Render(&buf, name, p); err != nil {
-		return nil, err
+// cache holds the rendered pages and API documents of one published
+// version; a new version starts an empty cache. Nothing in it depends on
+// the request but the language and the path.
+type cache struct {
+	version int64
+	entries sync.Map // key → *cacheEntry
+}
+
+type cacheEntry struct {
+	once sync.Once
+	body []byte
+	etag string
+	err  error
+}
+
+func (s *Server) published() *course.Published {
+	if s.library == nil {
+		return nil
 	}
-	return buf.Bytes(), nil
+	return s.library.Current()
+}
+
+// cached answers from the cache of the current version, building the entry
+// once per key. Responses carry an ETag and are revalidated by browsers.
+func (s *Server) cached(c *fiber.Ctx, key, contentType string, build func(pub *course.Published) ([]byte, error)) error {
+	pub := s.published()
+	if pub == nil {
+		return fiber.ErrServiceUnavailable
+	}
+	cc := s.cache.Load()
+	if cc == nil || cc.version != pub.Version {
+		fresh := &cache{version: pub.Version}
+		if s.cache.CompareAndSwap(cc, fresh) {
+			cc = fresh
+		} else {
+			cc = s.cache.Load()
+		}
+	}
+	v, _ := cc.entries.LoadOrStore(key, &cacheEntry{})
+	e := v.(*cacheEntry)
+	e.once.Do(func() {
+		e.body, e.err = build(pub)
+		e.etag = `"` + strconv.FormatInt(pub.Version, 36) + "-" + strconv.FormatUint(fnv(key), 36) + `"`
+	})
+	if e.err != nil {
+		cc.entries.Delete(key) // retry next time
+		return e.err
+	}
+	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderETag, e.etag)
+	if c.Get(fiber.HeaderIfNoneMatch) == e.etag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, contentType)
+	c.Response().SetBodyRaw(e.body) // never modified once built
+	return nil
+}
+
+// fnv is FNV-1a, to make cache keys into short ETag parts.
+func fnv(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// htmlPage serves a cached HTML page in the chosen language.
+func (s *Server) htmlPage(c *fiber.Ctx, build func(pub *course.Published, lang string) ([]byte, error)) error {
+	lang := s.lang(c)
+	path := c.Path()
+	return s.cached(c, lang+" "+path, fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+		return build(pub, lang)
+	})
+}
+
+// trusted marks HTML from the course pipeline, which is sanitized.
+func trusted(h string) template.HTML { return template.HTML(h) } //nolint:gosec // sanitized by course.Render
+
+// formatNumber writes 6.5 as "6,5" in Finnish and Swedish.
+func formatNumber(lang string, v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if lang != "en" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
+// hours turns minutes into hours rounded to a half.
+func hours(lang string, minutes int) string {
+	h := float64((minutes+15)/30) / 2
+	return formatNumber(lang, h)
+}
+
+type homeData struct {
+	Meta                                            course.Meta
+	Modules                                         []*course.Module
+	What, Audience, GoalsExtra, Content, Study      template.HTML
+	GlossaryIntro, LegislationIntro, Background     template.HTML
+	Citation, AuthorsIntro, Accessibility, Feedback template.HTML
+	Funding                                         template.HTML
+	Hours, Credits, First                           string
 }
 
 func (s *Server) home(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(s.homeHTML) // never modified after start-up
-	return nil
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		co := pub.Course
+		f := co.FrontHTML
+		d := homeData{
+			Meta: co.Meta, Modules: co.Modules,
+			What: trusted(f["what"]), Audience: trusted(f["audience"]), GoalsExtra: trusted(f["goals_extra"]),
+			Content: trusted(f["content"]), Study: trusted(f["study"]), GlossaryIntro: trusted(f["glossary_intro"]),
+			LegislationIntro: trusted(f["legislation_intro"]), Background: trusted(f["background"]),
+			Citation: trusted(f["citation"]), AuthorsIntro: trusted(f["authors_intro"]),
+			Accessibility: trusted(f["accessibility"]), Feedback: trusted(f["feedback"]), Funding: trusted(f["funding"]),
+			Hours: formatNumber(lang, co.Meta.WorkloadHours), Credits: formatNumber(lang, co.Meta.Credits),
+		}
+		if len(co.Modules) > 0 {
+			d.First = co.Modules[0].URL()
+		}
+		return s.render("home", lang, "/", page{Title: web.T(lang, "nav.home"), Data: d})
+	})
+}
+
+func (s *Server) modulesPage(c *fiber.Ctx) error {
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		return s.render("modules", lang, "/osiot", page{Title: web.T(lang, "modules.title"), Data: struct{ Modules []*course.Module }{pub.Course.Modules}})
+	})
+}
+
+// validSlug is checked before any lookup: ids from the URL are never
+// trusted.
+func validSlug(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) findModule(pub *course.Published, slug string) (*course.Module, error) {
+	if !validSlug(slug) {
+		return nil, fiber.ErrNotFound
+	}
+	m, ok := pub.Course.Module(slug)
+	if !ok {
+		return nil, fiber.ErrNotFound
+	}
+	return m, nil
+}
+
+func (s *Server) findSection(pub *course.Published, module, section string) (*course.Section, error) {
+	m, err := s.findModule(pub, module)
+	if err != nil {
+		return nil, err
+	}
+	if !validSlug(section) {
+		return nil, fiber.ErrNotFound
+	}
+	sec, ok := m.Section(section)
+	if !ok {
+		return nil, fiber.ErrNotFound
+	}
+	return sec, nil
+}
+
+type moduleData struct {
+	Module *course.Module
+	Intro  template.HTML
+	First  string
+}
+
+func (s *Server) modulePage(c *fiber.Ctx) error {
+	slug := strings.Clone(c.Params("module"))
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		m, err := s.findModule(pub, slug)
+		if err != nil {
+			return nil, err
+		}
+		d := moduleData{Module: m, Intro: trusted(m.Intro.HTML)}
+		if len(m.Sections) > 0 {
+			d.First = m.Sections[0].URL()
+		}
+		return s.render("module", lang, m.URL(), page{Title: m.Title, Description: m.Summary, Data: d})
+	})
+}
+
+type pageLink struct{ URL, Title string }
+
+type sectionData struct {
+	Section      *course.Section
+	Body         template.HTML
+	TOC          []course.Heading
+	Index, Count int
+	Prev, Next   *pageLink
+}
+
+// neighbours are the previous and next pages in reading order: across a
+// module's end to the next module's page.
+func neighbours(co *course.Course, sec *course.Section) (prev, next *pageLink) {
+	m := sec.Module
+	for i, x := range m.Sections {
+		if x != sec {
+			continue
+		}
+		if i > 0 {
+			prev = &pageLink{m.Sections[i-1].URL(), m.Sections[i-1].Title}
+		} else {
+			prev = &pageLink{m.URL(), m.Title}
+		}
+		if i+1 < len(m.Sections) {
+			next = &pageLink{m.Sections[i+1].URL(), m.Sections[i+1].Title}
+		} else {
+			for j, mm := range co.Modules {
+				if mm == m && j+1 < len(co.Modules) {
+					next = &pageLink{co.Modules[j+1].URL(), co.Modules[j+1].Title}
+				}
+			}
+		}
+	}
+	return prev, next
+}
+
+func (s *Server) sectionPage(c *fiber.Ctx) error {
+	module, section := strings.Clone(c.Params("module")), strings.Clone(c.Params("section"))
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		sec, err := s.findSection(pub, module, section)
+		if err != nil {
+			return nil, err
+		}
+		d := sectionData{Section: sec, Body: trusted(sec.Body.HTML), Count: len(sec.Module.Sections)}
+		for i, x := range sec.Module.Sections {
+			if x == sec {
+				d.Index = i + 1
+			}
+		}
+		// A contents list helps on long pages only.
+		if len(sec.Body.TOC) >= 3 {
+			for _, h := range sec.Body.TOC {
+				if h.Level == 2 || h.Level == 3 {
+					d.TOC = append(d.TOC, h)
+				}
+			}
+		}
+		d.Prev, d.Next = neighbours(pub.Course, sec)
+		return s.render("section", lang, sec.URL(), page{Title: sec.Title, Data: d})
+	})
+}
+
+type lawView struct {
+	Law     *course.Law
+	Anchor  string
+	Summary template.HTML
+}
+
+type legislationData struct {
+	Intro    template.HTML
+	Laws     []lawView
+	ByModule []struct {
+		Module *course.Module
+		Laws   []lawView
+	}
+}
+
+func (s *Server) legislationPage(c *fiber.Ctx) error {
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		co := pub.Course
+		if !co.Meta.Pages.Legislation {
+			return nil, fiber.ErrNotFound
+		}
+		d := legislationData{Intro: trusted(co.FrontHTML["legislation_intro"])}
+		views := map[string]lawView{}
+		for _, l := range co.Laws {
+			v := lawView{Law: l, Anchor: course.LawAnchor(l.ID), Summary: trusted(l.SummaryHTML)}
+			views[l.ID] = v
+			d.Laws = append(d.Laws, v)
+		}
+		for _, m := range co.Modules {
+			row := struct {
+				Module *course.Module
+				Laws   []lawView
+			}{Module: m}
+			for _, l := range co.Laws {
+				for _, lm := range l.Modules {
+					if lm == m.Slug || strings.HasSuffix(m.Dir, "/"+lm) {
+						row.Laws = append(row.Laws, views[l.ID])
+						break
+					}
+				}
+			}
+			d.ByModule = append(d.ByModule, row)
+		}
+		return s.render("legislation", lang, "/lainsaadanto", page{Title: web.T(lang, "legislation.title"), Data: d})
+	})
+}
+
+// figure serves an image of the course content by its hashed name.
+func (s *Server) figure(c *fiber.Ctx) error {
+	pub := s.published()
+	if pub == nil {
+		return fiber.ErrNotFound
+	}
+	name := c.Params("name")
+	for _, a := range pub.Course.Assets {
+		if "/kurssi/kuvat/"+name == a.URL() {
+			c.Set(fiber.HeaderContentType, a.ContentType)
+			c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+			// An SVG opened directly must not be able to run anything.
+			c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+			c.Response().SetBodyRaw(a.Body)
+			return nil
+		}
+	}
+	return fiber.ErrNotFound
 }
 
 // static serves embedded assets; fingerprinted names are cached for a year.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -39,6 +41,8 @@ type Options struct {
 	Version       string
 	// CheckTimeout bounds each readiness check (default 2 s).
 	CheckTimeout time.Duration
+	// Library is the published course.
+	Library *course.Library
 }
 
 // Server serves the platform over HTTP.
@@ -50,7 +54,9 @@ type Server struct {
 	pages    *web.Pages
 	headers  [][2]string
 	draining atomic.Bool
-	homeHTML []byte
+	library  *course.Library
+	cache    atomic.Pointer[cache]
+	https    bool
 }
 
 // New builds the server and its routes.
@@ -68,7 +74,7 @@ func New(o Options) (*Server, error) {
 	if err != nil || !base.IsAbs() {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
-	pages, err := web.ParsePages(nil)
+	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours})
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +84,8 @@ func New(o Options) (*Server, error) {
 		opts:    o,
 		pages:   pages,
 		headers: securityHeaders(base.Scheme == "https", o.StorageOrigin),
-	}
-	if s.homeHTML, err = s.renderCached("home", "/", page{Title: "Etusivu"}); err != nil {
-		return nil, err
+		library: o.Library,
+		https:   base.Scheme == "https",
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -110,9 +115,17 @@ func (s *Server) routes() {
 
 	// JSON API.
 	app.Get("/api/v1/openapi.json", s.openapi)
+	app.Get("/api/v1/course", s.apiCourse)
+	app.Get("/api/v1/modules/:module", s.apiModule)
+	app.Get("/api/v1/modules/:module/sections/:section", s.apiSection)
 
 	// Pages.
 	app.Get("/", s.home)
+	app.Get("/osiot", s.modulesPage)
+	app.Get("/osiot/:module", s.modulePage)
+	app.Get("/osiot/:module/:section", s.sectionPage)
+	app.Get("/lainsaadanto", s.legislationPage)
+	app.Get("/kurssi/kuvat/:name", s.figure)
 }
 
 // Serve answers requests on ln until Shutdown.

@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/media"
 )
@@ -54,6 +55,7 @@ func start(t *testing.T, configure ...func(*fiber.App)) *running {
 	}
 	srv, err := api.New(api.Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Library:       fixture(t),
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",
@@ -74,6 +76,16 @@ func start(t *testing.T, configure ...func(*fiber.App)) *running {
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
+}
+
+// fixture is the test course of course/testdata, published at version 1.
+func fixture(t testing.TB) *course.Library {
+	t.Helper()
+	c, problems := course.Load(os.DirFS("../course/testdata/course"))
+	if len(problems) > 0 {
+		t.Fatalf("fixture course: %v", problems.Error())
+	}
+	return course.NewStaticLibrary(&course.Published{Version: 1, Course: c})
 }
 
 func get(t *testing.T, url string, header ...string) (*http.Response, string) {
@@ -237,7 +249,7 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 }
 
 func TestHSTSUnderHTTPS(t *testing.T) {
-	srv, err := api.New(api.Options{BaseURL: "https://kurssi.example.fi", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := api.New(api.Options{BaseURL: "https://kurssi.example.fi", Library: fixture(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,8 +318,8 @@ func TestHomePage(t *testing.T) {
 		`<html lang="fi">`,
 		`class="skip-link" href="#main"`,
 		`<main id="main"`,
-		`<h1 id="page-title">Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa</h1>`,
-		`27 tuntia = 1 opintopiste`,
+		`<h1 id="page-title" lang="fi">Testikurssi</h1>`,
+		`1,5 tuntia = 1 opintopiste`,
 		`aria-current="page"`,
 		`href="/saavutettavuus"`, `href="/tietosuoja"`, `href="/palaute"`,
 		`media="print"`,

@@ -17,6 +17,8 @@ const usage = `tyokyky – the course platform for "Työkyvyn tuen johtaminen so
 Usage:
   tyokyky [serve] [flags]     run the platform (the default command)
   tyokyky healthcheck [flags] exit 0 when /readyz answers 200, else 1
+  tyokyky content check [DIR] check a content folder; problems as file:line:col: message
+  tyokyky content import DIR  store a content folder's changes as new revisions and publish
   tyokyky version             print the version
   tyokyky help                print this text
 
@@ -46,6 +48,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return serve(args, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(args, getenv, stdout, stderr)
+	case "content":
+		return contentCmd(args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tyokyky", versionString())
 		return exitOK

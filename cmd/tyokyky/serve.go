@@ -12,7 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/metrics"
@@ -149,12 +152,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		storeOpts.SecretKey = p.minio.Credentials.SecretKey
 	}
 	p.storageEndpoint = storeOpts.Endpoint
-	store, err := media.NewStore(storeOpts)
+	objects, err := media.NewStore(storeOpts)
 	if err != nil {
 		return nil, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = store.EnsureBucket(bctx)
+	err = objects.EnsureBucket(bctx)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -177,14 +180,28 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err := ensureIndexes(ctx, p.db); err != nil {
 		return nil, err
 	}
+	store := course.NewStore(p.db.Database)
+	res, err := importContent(ctx, store, contentFS(cfg.ContentDir), "startup")
+	if err != nil {
+		return nil, fmt.Errorf("course content: %w", err)
+	}
+	if len(res.Changed)+len(res.Deleted) > 0 {
+		log.Info("content imported", "changed", len(res.Changed), "deleted", len(res.Deleted), "version", res.Version)
+	}
+	library, err := course.NewLibrary(ctx, store, log)
+	if err != nil {
+		return nil, err
+	}
+	go library.Follow(ctx, 2*time.Second)
 
 	p.server, err = api.New(api.Options{
 		Logger:        log,
 		Metrics:       m,
 		Database:      p.db,
-		Storage:       store,
+		Storage:       objects,
 		BaseURL:       cfg.BaseURL,
-		StorageOrigin: store.PublicOrigin(),
+		StorageOrigin: objects.PublicOrigin(),
+		Library:       library,
 		Version:       versionString(),
 	})
 	if err != nil {
@@ -196,8 +213,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 // ensureIndexes creates every domain package's indexes, idempotently.
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
-	for _, ensure := range []func(context.Context, *database.DB) error{} {
-		if err := ensure(ctx, db); err != nil {
+	for _, ensure := range []func(context.Context, *mongo.Database) error{
+		course.EnsureIndexes,
+	} {
+		if err := ensure(ctx, db.Database); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,7 @@ type Config struct {
 	S3Bucket        string
 	S3PublicURL     string
 	MinIOBin        string
+	ContentDir      string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -63,6 +64,7 @@ var Settings = []Setting{
 	{"s3-bucket", "TYOKYKY_S3_BUCKET", "tyokyky", "bucket for media objects; created when missing", func(c *Config) *string { return &c.S3Bucket }},
 	{"s3-public-url", "TYOKYKY_S3_PUBLIC_URL", "", "URL browsers use to reach the object store (presigned links); empty uses the endpoint", func(c *Config) *string { return &c.S3PublicURL }},
 	{"minio-bin", "TYOKYKY_MINIO_BIN", ".bin/minio", "MinIO server binary started when no S3 endpoint is set", func(c *Config) *string { return &c.MinIOBin }},
+	{"content-dir", "TYOKYKY_CONTENT_DIR", "", "course content folder imported at start-up; empty imports the course bundled in the binary", func(c *Config) *string { return &c.ContentDir }},
 	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},
@@ -137,6 +139,11 @@ func (c *Config) Problems() []string {
 	}
 	if c.S3Bucket == "" || len(c.S3Bucket) < 3 || len(c.S3Bucket) > 63 || strings.ToLower(c.S3Bucket) != c.S3Bucket || strings.ContainsAny(c.S3Bucket, "_ /") {
 		out = append(out, fmt.Sprintf("s3-bucket: %q is not a valid bucket name (3–63 lowercase letters, digits, dots, hyphens)", c.S3Bucket))
+	}
+	if c.ContentDir != "" {
+		if st, err := os.Stat(c.ContentDir); err != nil || !st.IsDir() {
+			out = append(out, fmt.Sprintf("content-dir: %s is not a folder", c.ContentDir))
+		}
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		out = append(out, "log-level: "+err.Error())

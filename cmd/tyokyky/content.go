@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tyokyky/tyokyky/content"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
+)
+
+const contentUsage = `Usage:
+  tyokyky content check [DIR]           check a content folder (default ./content); exit 1 on problems
+  tyokyky content import DIR [flags]    check DIR and store changed files as new revisions
+`
+
+func contentCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, contentUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		dir := "content"
+		if len(args) > 1 {
+			dir = args[1]
+		}
+		if len(args) > 2 {
+			fmt.Fprint(stderr, contentUsage)
+			return exitUsage
+		}
+		return contentCheck(dir, stdout, stderr)
+	case "import":
+		if len(args) < 2 || args[1] == "" || args[1][0] == '-' {
+			fmt.Fprint(stderr, contentUsage)
+			return exitUsage
+		}
+		return contentImport(args[1], args[2:], getenv, stdout, stderr)
+	}
+	fmt.Fprint(stderr, contentUsage)
+	return exitUsage
+}
+
+func contentCheck(dir string, stdout, stderr io.Writer) int {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "tyokyky: content check: %s is not a folder\n", dir)
+		return exitUsage
+	}
+	c, problems := course.Load(os.DirFS(dir))
+	for _, p := range problems {
+		p.File = filepath.Join(dir, p.File)
+		fmt.Fprintln(stdout, p.String())
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "%d problems\n", len(problems))
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "ok: %s\n", c.Summary())
+	return exitOK
+}
+
+func contentImport(dir string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, code := loadConfig("content import", args, getenv, stderr)
+	if cfg == nil {
+		return code
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "tyokyky: content import: %s is not a folder\n", dir)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	log := cfg.Logger(stderr)
+	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: log, Attach: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+		return exitFailure
+	}
+	defer db.Close(context.Background())
+	if err := course.EnsureIndexes(ctx, db.Database); err != nil {
+		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+		return exitFailure
+	}
+	res, err := importContent(ctx, course.NewStore(db.Database), os.DirFS(dir), "cli")
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+		return exitFailure
+	}
+	for _, p := range res.Changed {
+		fmt.Fprintf(stdout, "changed %s\n", p)
+	}
+	for _, p := range res.Deleted {
+		fmt.Fprintf(stdout, "deleted %s\n", p)
+	}
+	fmt.Fprintf(stdout, "%d changed, %d deleted, %d unchanged; published version %d\n", len(res.Changed), len(res.Deleted), res.Unchanged, res.Version)
+	return exitOK
+}
+
+// importContent imports, retrying when another process imported at the
+// same moment (several servers starting together).
+func importContent(ctx context.Context, store *course.Store, fsys fs.FS, by string) (*course.ImportResult, error) {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		res, _, err := store.Import(ctx, fsys, by)
+		if err == nil {
+			return res, nil
+		}
+		if errors.Is(err, course.ErrInvalid) {
+			return nil, err
+		}
+		lastErr = err
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	return nil, lastErr
+}
+
+// contentFS is the configured content folder, or the bundled course.
+func contentFS(dir string) fs.FS {
+	if dir == "" {
+		return content.Bundled()
+	}
+	return os.DirFS(dir)
+}

@@ -1,0 +1,375 @@
+package course
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+	"testing/fstest"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Collections of the content store.
+const (
+	filesCollection     = "content_files"
+	revisionsCollection = "content_revisions"
+	stateCollection     = "content_state"
+	publishedID         = "published"
+)
+
+// fileDoc is the current revision of one content file.
+type fileDoc struct {
+	Path      string    `bson:"_id"`
+	Rev       int       `bson:"rev"`
+	Hash      string    `bson:"hash"`
+	Data      []byte    `bson:"data"`
+	Deleted   bool      `bson:"deleted,omitempty"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// revisionDoc is one revision of a content file, kept for history.
+type revisionDoc struct {
+	ID        string    `bson:"_id"` // path@rev
+	Path      string    `bson:"path"`
+	Rev       int       `bson:"rev"`
+	Hash      string    `bson:"hash"`
+	Data      []byte    `bson:"data,omitempty"`
+	Deleted   bool      `bson:"deleted,omitempty"`
+	By        string    `bson:"by"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// stateDoc says which content is published: every import that changes the
+// tree increments Version; TreeHash identifies the tree.
+type stateDoc struct {
+	ID        string    `bson:"_id"`
+	Version   int64     `bson:"version"`
+	TreeHash  string    `bson:"tree_hash"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// Store keeps the content tree in the document store as revisioned files.
+type Store struct {
+	db *mongo.Database
+}
+
+// NewStore uses db.
+func NewStore(db *mongo.Database) *Store { return &Store{db: db} }
+
+// EnsureIndexes creates the content collections' indexes (idempotent).
+func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+	_, err := db.Collection(revisionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "path", Value: 1}, {Key: "rev", Value: 1}},
+		Options: options.Index().SetUnique(true).SetName("path_rev"),
+	})
+	if err != nil {
+		return fmt.Errorf("course: indexes: %w", err)
+	}
+	return nil
+}
+
+// ImportResult tells what an import changed.
+type ImportResult struct {
+	Changed   []string // new or changed files
+	Deleted   []string
+	Unchanged int
+	Version   int64 // published version after the import
+}
+
+// treeHash identifies a set of files by their paths and hashes.
+func treeHash(files map[string]string) string {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		fmt.Fprintf(h, "%s\x00%s\n", p, files[p])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Import checks the content tree and, if it has no problems, stores every
+// new or changed file as a new revision and publishes the tree. Importing
+// an unchanged tree changes nothing. It is safe to run while servers read,
+// and to re-run after a crash: the published version moves only when the
+// files in the store match the tree.
+func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResult, *Course, error) {
+	c, problems := Load(fsys)
+	if len(problems) > 0 {
+		return nil, c, fmt.Errorf("%w:\n%s", ErrInvalid, problems.Error())
+	}
+	res := &ImportResult{}
+	hashes := map[string]string{}
+	for p, f := range c.Files {
+		hashes[p] = f.Hash
+	}
+	files := s.db.Collection(filesCollection)
+	current := map[string]fileDoc{}
+	cur, err := files.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "data", Value: 0}}))
+	if err != nil {
+		return nil, c, fmt.Errorf("course: import: %w", err)
+	}
+	var docs []fileDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, c, fmt.Errorf("course: import: %w", err)
+	}
+	for _, d := range docs {
+		current[d.Path] = d
+	}
+	paths := make([]string, 0, len(c.Files))
+	for p := range c.Files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		f := c.Files[p]
+		old, exists := current[p]
+		if exists && !old.Deleted && old.Hash == f.Hash {
+			res.Unchanged++
+			continue
+		}
+		if err := s.writeRevision(ctx, old, exists, p, f.Hash, f.Data, false, by); err != nil {
+			return nil, c, err
+		}
+		res.Changed = append(res.Changed, p)
+	}
+	for p, old := range current {
+		if _, ok := c.Files[p]; ok || old.Deleted {
+			continue
+		}
+		if err := s.writeRevision(ctx, old, true, p, "", nil, true, by); err != nil {
+			return nil, c, err
+		}
+		res.Deleted = append(res.Deleted, p)
+	}
+	sort.Strings(res.Deleted)
+
+	th := treeHash(hashes)
+	state := s.db.Collection(stateCollection)
+	var st stateDoc
+	err = state.FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, c, fmt.Errorf("course: import: %w", err)
+	}
+	if st.TreeHash == th {
+		res.Version = st.Version
+		return res, c, nil
+	}
+	err = state.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: publishedID}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+			{Key: "$set", Value: bson.D{{Key: "tree_hash", Value: th}, {Key: "updated_at", Value: time.Now().UTC()}}},
+		},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&st)
+	if err != nil {
+		return nil, c, fmt.Errorf("course: publish: %w", err)
+	}
+	res.Version = st.Version
+	return res, c, nil
+}
+
+// writeRevision records a new revision of one file: first the history
+// entry (unique on path and revision), then the current document, guarded
+// by the revision it replaces so that concurrent writers cannot both win.
+func (s *Store) writeRevision(ctx context.Context, old fileDoc, exists bool, path, hash string, data []byte, deleted bool, by string) error {
+	rev := 1
+	if exists {
+		rev = old.Rev + 1
+	}
+	now := time.Now().UTC()
+	_, err := s.db.Collection(revisionsCollection).InsertOne(ctx, revisionDoc{
+		ID: fmt.Sprintf("%s@%d", path, rev), Path: path, Rev: rev, Hash: hash, Data: data,
+		Deleted: deleted, By: by, CreatedAt: now,
+	})
+	if mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("course: %s was changed by someone else meanwhile; import again", path)
+	}
+	if err != nil {
+		return fmt.Errorf("course: %s: %w", path, err)
+	}
+	doc := fileDoc{Path: path, Rev: rev, Hash: hash, Data: data, Deleted: deleted, UpdatedAt: now}
+	files := s.db.Collection(filesCollection)
+	if !exists {
+		_, err = files.InsertOne(ctx, doc)
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("course: %s was created by someone else meanwhile; import again", path)
+		}
+	} else {
+		var r *mongo.UpdateResult
+		r, err = files.ReplaceOne(ctx, bson.D{{Key: "_id", Value: path}, {Key: "rev", Value: old.Rev}}, doc)
+		if err == nil && r.MatchedCount == 0 {
+			return fmt.Errorf("course: %s was changed by someone else meanwhile; import again", path)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("course: %s: %w", path, err)
+	}
+	return nil
+}
+
+// Revision is one entry of a file's history.
+type Revision struct {
+	Rev       int
+	Hash      string
+	Deleted   bool
+	By        string
+	CreatedAt time.Time
+}
+
+// History lists the revisions of a file, newest first.
+func (s *Store) History(ctx context.Context, path string) ([]Revision, error) {
+	cur, err := s.db.Collection(revisionsCollection).Find(ctx, bson.D{{Key: "path", Value: path}},
+		options.Find().SetSort(bson.D{{Key: "rev", Value: -1}}).SetProjection(bson.D{{Key: "data", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	var docs []revisionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	out := make([]Revision, len(docs))
+	for i, d := range docs {
+		out[i] = Revision{Rev: d.Rev, Hash: d.Hash, Deleted: d.Deleted, By: d.By, CreatedAt: d.CreatedAt}
+	}
+	return out, nil
+}
+
+// Published is the course as published at one version, rendered.
+type Published struct {
+	Version int64
+	Course  *Course
+}
+
+// ErrNothingPublished means no content has been imported yet.
+var ErrNothingPublished = errors.New("course: no content has been published")
+
+// LoadPublished reads the published files and renders them.
+func (s *Store) LoadPublished(ctx context.Context) (*Published, error) {
+	for attempt := 0; ; attempt++ {
+		var st stateDoc
+		err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, ErrNothingPublished
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur, err := s.db.Collection(filesCollection).Find(ctx, bson.D{{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}})
+		if err != nil {
+			return nil, err
+		}
+		var docs []fileDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, err
+		}
+		fsys := fstest.MapFS{}
+		hashes := map[string]string{}
+		for _, d := range docs {
+			fsys[d.Path] = &fstest.MapFile{Data: d.Data, Mode: 0o444}
+			hashes[d.Path] = d.Hash
+		}
+		if treeHash(hashes) != st.TreeHash {
+			// An import is under way; its files and the version do not match yet.
+			if attempt >= 20 {
+				return nil, fmt.Errorf("course: the stored files do not match published version %d", st.Version)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		c, problems := Load(fsys)
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("%w (published version %d):\n%s", ErrInvalid, st.Version, problems.Error())
+		}
+		return &Published{Version: st.Version, Course: c}, nil
+	}
+}
+
+// PublishedVersion is the current published version (one small read).
+func (s *Store) PublishedVersion(ctx context.Context) (int64, error) {
+	var st stateDoc
+	err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}},
+		options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&st)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	return st.Version, err
+}
+
+// Library holds the published course in memory for the server and follows
+// new versions, so that every instance serves the same revision without a
+// database round trip per request.
+type Library struct {
+	store   *Store
+	log     *slog.Logger
+	current atomic.Pointer[Published]
+}
+
+// NewLibrary loads the published course.
+func NewLibrary(ctx context.Context, store *Store, log *slog.Logger) (*Library, error) {
+	p, err := store.LoadPublished(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &Library{store: store, log: log}
+	l.current.Store(p)
+	return l, nil
+}
+
+// NewStaticLibrary serves a fixed course (tests and benchmarks).
+func NewStaticLibrary(p *Published) *Library {
+	l := &Library{log: slog.Default()}
+	l.current.Store(p)
+	return l
+}
+
+// Current is the published course being served.
+func (l *Library) Current() *Published { return l.current.Load() }
+
+// Refresh loads a newer published version, if there is one.
+func (l *Library) Refresh(ctx context.Context) error {
+	v, err := l.store.PublishedVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v == l.Current().Version {
+		return nil
+	}
+	p, err := l.store.LoadPublished(ctx)
+	if err != nil {
+		return err
+	}
+	l.current.Store(p)
+	l.log.Info("content updated", "version", p.Version, "course", p.Course.Summary())
+	return nil
+}
+
+// Follow refreshes every interval until ctx ends.
+func (l *Library) Follow(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("content refresh failed", "err", err)
+			}
+		}
+	}
+}
