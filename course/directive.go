@@ -29,8 +29,8 @@ type Directive struct {
 	Attrs     map[string]string // key="value" pairs
 	Flags     map[string]bool   // bare words such as {vastaus}
 	Container bool
-	Offset    int  // byte offset of the opening line in the source
-	Closed    bool // a container closed by its own ::: line
+	Offset    int        // byte offset of the opening line in the source
+	Closed    bool       // a container closed by its own ::: line
 	Media     *MediaItem // for video and audio, once resolved
 }
 
