@@ -115,9 +115,8 @@ func decodeStrict(file string, data []byte, firstLine int, out any) Problems {
 		doc = &yaml.Node{Kind: yaml.MappingNode, Line: 1, Column: 1}
 	}
 	checkKeys(file, firstLine, doc, reflect.TypeOf(out), &ps)
-	if len(ps) > 0 {
-		return ps
-	}
+	// Decode even after key problems, so that wrong types and the values
+	// other checks need are reported in the same run.
 	if err := doc.Decode(out); err != nil {
 		for _, m := range strings.Split(err.Error(), "\n") {
 			m = strings.TrimSpace(strings.TrimPrefix(m, "yaml: unmarshal errors:"))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -94,6 +95,39 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+func TestContentCheck(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"content", "check", "../../course/testdata/broken"}, mapEnv(nil), &out, &errb); code != 1 {
+		t.Fatalf("check of broken content = %d", code)
+	}
+	if !strings.Contains(out.String(), "../../course/testdata/broken/modules/01-osio/01-eka.md:8:40: unknown law 1/1999") {
+		t.Fatalf("check output lacks file:line:col:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"content", "check", "../../content"}, mapEnv(nil), &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "ok: 4 modules") {
+		t.Fatalf("check of the course = %d: %s", code, out.String())
+	}
+	if code := run([]string{"content", "check", "/no/such/dir"}, mapEnv(nil), &out, &errb); code != 2 {
+		t.Fatalf("check of a missing folder = %d", code)
+	}
+	if code := run([]string{"content"}, mapEnv(nil), &out, &errb); code != 2 {
+		t.Fatalf("content without a subcommand = %d", code)
+	}
+}
+
+func TestServeRefusesInvalidContent(t *testing.T) {
+	var out bytes.Buffer
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := minioproc.FreeAddr()
+	code := run([]string{"serve", "--listen", addr, "--data-dir", t.TempDir(), "--minio-bin", bin, "--content-dir", "../../course/testdata/broken"}, mapEnv(nil), &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "course content has problems") || !strings.Contains(out.String(), "01-eka.md:8:40: unknown law 1/1999") {
+		t.Fatalf("serve with broken content = %d:\n%s", code, out.String())
+	}
+}
+
 func TestHealthcheckFailsWithoutServer(t *testing.T) {
 	addr, _ := minioproc.FreeAddr()
 	var out bytes.Buffer
@@ -163,6 +197,20 @@ func startServer(t *testing.T, data string) *server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s = %d", url, resp.StatusCode)
+	}
+	return string(b)
 }
 
 // children lists the process ids whose parent is pid.
@@ -237,11 +285,31 @@ func TestServeRunsTheWholeStackAndStopsCleanly(t *testing.T) {
 	if code := run([]string{"healthcheck", "--listen", s.addr, "--data-dir", t.TempDir()}, mapEnv(nil), &out, &out); code != 0 {
 		t.Fatalf("healthcheck = %d: %s", code, out.String())
 	}
-	resp, err := http.Get("http://" + s.addr + "/")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("home page: %v %v", resp, err)
+	if body := httpGet(t, "http://"+s.addr+"/"); !strings.Contains(body, "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa</h1>") {
+		t.Fatalf("home page does not show the bundled course:\n%s", body)
 	}
-	resp.Body.Close()
+	if body := httpGet(t, "http://"+s.addr+"/osiot/tyokyvyn-tuki"); !strings.Contains(body, "Työkyvyn tuki sote-keskuksessa") {
+		t.Fatal("module page of the bundled course missing")
+	}
+
+	// An administrative command reaches the running server's embedded
+	// store; importing the same content changes nothing.
+	out.Reset()
+	if code := run([]string{"content", "import", "../../content", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "0 changed, 0 deleted") {
+		t.Fatalf("content import of the bundled course = %d:\n%s", code, out.String())
+	}
+	// Importing other content publishes it, and the running server follows.
+	out.Reset()
+	if code := run([]string{"content", "import", "../../course/testdata/course", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "published version 2") {
+		t.Fatalf("content import of the test course = %d:\n%s", code, out.String())
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(httpGet(t, "http://"+s.addr+"/"), "Testikurssi") {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not follow the newly published content")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	// Ctrl-C stops everything.
 	s.cmd.Process.Signal(syscall.SIGINT)

@@ -51,6 +51,22 @@ func Start(ctx context.Context) (*Env, error) {
 	return e, nil
 }
 
+// StartDatabase starts only the embedded FerretDB, for packages that need
+// no object store.
+func StartDatabase(ctx context.Context) (*Env, error) {
+	dir, err := os.MkdirTemp("", "tyokyky-test-")
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir}
+	e.DB, err = database.Open(ctx, database.Options{Database: "test", Dir: filepath.Join(dir, "db"), Logger: quietLogger()})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
 // Close stops both services and removes the directory.
 func (e *Env) Close() {
 	if e.DB != nil {
