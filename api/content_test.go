@@ -222,3 +222,28 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatalf("openapi = %d", resp.StatusCode)
 	}
 }
+
+func TestGlossaryPages(t *testing.T) {
+	r := start(t)
+	resp, body := get(t, r.URL+"/sanasto")
+	if resp.StatusCode != 200 || !strings.Contains(body, `<a href="/sanasto/tyokyky">työkyky</a>`) || !strings.Contains(body, `id="kirjain-T"`) {
+		t.Fatalf("glossary = %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = get(t, r.URL+"/sanasto/tyokyky")
+	for _, want := range []string{`<h1 id="page-title" lang="fi">työkyky</h1>`, `<dd lang="sv">arbetsförmåga</dd>`, `<dd lang="en">work ability</dd>`,
+		`href="/osiot/ensimmainen/alku"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("concept page lacks %q", want)
+		}
+	}
+	if resp, _ := get(t, r.URL+"/sanasto/ei-ole"); resp.StatusCode != 404 {
+		t.Errorf("unknown concept = %d", resp.StatusCode)
+	}
+	// Every glossary link in a section leads to an existing concept page.
+	_, body = get(t, r.URL+"/osiot/ensimmainen/alku")
+	for _, m := range regexp.MustCompile(`href="(/sanasto/[a-z0-9-]+)"`).FindAllStringSubmatch(body, -1) {
+		if resp, _ := get(t, r.URL+m[1]); resp.StatusCode != 200 {
+			t.Errorf("%s = %d", m[1], resp.StatusCode)
+		}
+	}
+}

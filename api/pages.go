@@ -44,8 +44,13 @@ func (s *Server) complete(p *page, lang, path string) {
 		}
 	}
 	items := []navItem{{Href: "/", Label: web.T(lang, "nav.home")}, {Href: "/osiot", Label: web.T(lang, "nav.modules")}}
-	if pub := s.published(); pub != nil && pub.Course.Meta.Pages.Legislation {
-		items = append(items, navItem{Href: "/lainsaadanto", Label: web.T(lang, "nav.legislation")})
+	if pub := s.published(); pub != nil {
+		if pub.Course.Meta.Pages.Legislation {
+			items = append(items, navItem{Href: "/lainsaadanto", Label: web.T(lang, "nav.legislation")})
+		}
+		if pub.Course.Meta.Pages.Glossary && len(pub.Course.Concepts) > 0 {
+			items = append(items, navItem{Href: "/sanasto", Label: web.T(lang, "nav.glossary")})
+		}
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == path
@@ -382,6 +387,64 @@ func (s *Server) legislationPage(c *fiber.Ctx) error {
 			d.ByModule = append(d.ByModule, row)
 		}
 		return s.render("legislation", lang, "/lainsaadanto", page{Title: web.T(lang, "legislation.title"), Data: d})
+	})
+}
+
+type glossaryData struct {
+	Intro    template.HTML
+	Concepts []*course.Concept
+	Groups   []course.LetterGroup
+}
+
+func (s *Server) glossaryPage(c *fiber.Ctx) error {
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		co := pub.Course
+		if !co.Meta.Pages.Glossary || len(co.Concepts) == 0 {
+			return nil, fiber.ErrNotFound
+		}
+		d := glossaryData{Intro: trusted(co.FrontHTML["glossary_intro"]), Concepts: co.Concepts, Groups: co.GlossaryIndex()}
+		return s.render("glossary", lang, "/sanasto", page{Title: web.T(lang, "glossary.title"), Data: d})
+	})
+}
+
+type relation struct {
+	Label    string
+	Concepts []*course.Concept
+}
+
+type conceptData struct {
+	Concept   *course.Concept
+	Relations []relation
+	Sections  []*course.Section
+}
+
+func (s *Server) conceptPage(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("concept"))
+	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+		co := pub.Course
+		if !validSlug(id) || !co.Meta.Pages.Glossary {
+			return nil, fiber.ErrNotFound
+		}
+		k, ok := co.Concept(id)
+		if !ok {
+			return nil, fiber.ErrNotFound
+		}
+		d := conceptData{Concept: k, Sections: co.SectionsUsing(k.ID)}
+		for _, rel := range []struct {
+			key string
+			ids []string
+		}{{"concept.broader", k.Broader}, {"concept.narrower", k.Narrower}, {"concept.related", k.Related}, {"concept.partof", k.PartOf}} {
+			r := relation{Label: web.T(lang, rel.key)}
+			for _, rid := range rel.ids {
+				if other, ok := co.Concept(rid); ok {
+					r.Concepts = append(r.Concepts, other)
+				}
+			}
+			if len(r.Concepts) > 0 {
+				d.Relations = append(d.Relations, r)
+			}
+		}
+		return s.render("concept", lang, "/sanasto/"+k.ID, page{Title: k.Term, Description: k.Definition, Data: d})
 	})
 }
 

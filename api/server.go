@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -74,7 +75,7 @@ func New(o Options) (*Server, error) {
 	if err != nil || !base.IsAbs() {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
-	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours})
+	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join})
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +126,8 @@ func (s *Server) routes() {
 	app.Get("/osiot/:module", s.modulePage)
 	app.Get("/osiot/:module/:section", s.sectionPage)
 	app.Get("/lainsaadanto", s.legislationPage)
+	app.Get("/sanasto", s.glossaryPage)
+	app.Get("/sanasto/:concept", s.conceptPage)
 	app.Get("/kurssi/kuvat/:name", s.figure)
 }
 
