@@ -1,0 +1,43 @@
+package web
+
+import (
+	"html/template"
+	"strings"
+	"testing"
+)
+
+func TestEveryMessageInEveryLanguage(t *testing.T) {
+	for _, lang := range Langs {
+		for _, key := range MessageKeys() {
+			if !HasMessage(lang, key) {
+				t.Errorf("%s lacks %q", lang, key)
+			}
+		}
+		if len(messages[lang]) != len(messages["fi"]) {
+			t.Errorf("%s has %d messages, fi has %d", lang, len(messages[lang]), len(messages["fi"]))
+		}
+	}
+}
+
+func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
+	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept"} {
+		if _, ok := p.pages[name]; !ok {
+			t.Errorf("no page template %s", name)
+		}
+	}
+	u, err := AssetURL("app.css")
+	if err != nil || !strings.HasPrefix(u, "/static/app.") || len(u) != len("/static/app.")+12+len(".css") {
+		t.Fatalf("asset URL %q, %v", u, err)
+	}
+	if _, err := AssetURL("nope.css"); err == nil {
+		t.Fatal("unknown asset accepted")
+	}
+	a, immutable, ok := LookupAsset(strings.TrimPrefix(u, "/static/"))
+	if !ok || !immutable || a.ContentType != "text/css; charset=utf-8" {
+		t.Fatalf("lookup %v %v %+v", ok, immutable, a)
+	}
+}
