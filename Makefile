@@ -2,15 +2,21 @@
 # `make run` and `make test`; everything they need is installed from here.
 
 SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO ?= go
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 BIN := $(CURDIR)/.bin
 MINIO := $(BIN)/minio
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.1.4
+AXE_VERSION := 4.14.1
+VNU_VERSION := 26.9.27
+TOOLS := $(CURDIR)/.tools
+FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build minio test test-go fmt-check vet lint clean help
+.PHONY: run build minio test test-go test-deps browser npm-tools java fmt-check vet lint fuzz bench clean help
 
 help:
 	@echo "make run    build everything (MinIO included) and start the platform on http://localhost:8080"
@@ -33,8 +39,26 @@ $(MINIO):
 	@echo "Building MinIO $(MINIO_VERSION) into .bin/ (once; a few minutes on a cold cache)…"
 	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 
-## test: everything CI runs.
-test: minio vet fmt-check test-go
+## test: everything CI runs: it installs what the suites need when missing
+## (MinIO, Debian's chromium and a Java runtime, axe-core and vnu-jar from npm).
+test: test-deps vet fmt-check test-go
+
+test-deps: minio browser java npm-tools
+
+# Debian's chromium for the browser suites; no tool downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null || { echo "Installing Debian's chromium…"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+# Java for the Nu HTML Checker.
+java:
+	@command -v java >/dev/null || { echo "Installing a Java runtime…"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless; }
+
+# axe-core and the Nu HTML Checker, pinned, into the ignored .tools/.
+npm-tools: $(TOOLS)/node_modules/axe-core/package.json $(TOOLS)/node_modules/vnu-jar/package.json
+
+$(TOOLS)/node_modules/axe-core/package.json $(TOOLS)/node_modules/vnu-jar/package.json:
+	@mkdir -p $(TOOLS)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --no-save axe-core@$(AXE_VERSION) vnu-jar@$(VNU_VERSION)
 
 test-go:
 	TYOKYKY_MINIO_BIN=$(MINIO) $(GO) test -race -count=1 -timeout 20m ./...
@@ -48,6 +72,14 @@ fmt-check:
 
 lint: vet fmt-check
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (make test runs their seed corpora).
+fuzz:
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(BIN)/tyokyky

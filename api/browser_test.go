@@ -1,0 +1,416 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/content"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/testenv"
+)
+
+// site is the platform with the real bundled course, shared by the
+// browser, axe and Nu suites.
+var (
+	siteOnce sync.Once
+	siteURL  string
+	siteErr  error
+)
+
+func bundledSite(t *testing.T) string {
+	t.Helper()
+	siteOnce.Do(func() {
+		c, problems := course.Load(content.Bundled())
+		if len(problems) > 0 {
+			siteErr = fmt.Errorf("bundled course: %s", problems.Error())
+			return
+		}
+		store, err := env.Store(context.Background())
+		if err != nil {
+			siteErr = err
+			return
+		}
+		srv, err := api.New(api.Options{
+			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
+			Database:      env.DB,
+			Storage:       store,
+			BaseURL:       "http://localhost",
+			StorageOrigin: store.PublicOrigin(),
+		})
+		if err != nil {
+			siteErr = err
+			return
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			siteErr = err
+			return
+		}
+		go srv.Serve(ln)
+		siteURL = "http://" + ln.Addr().String()
+	})
+	if siteErr != nil {
+		t.Fatal(siteErr)
+	}
+	return siteURL
+}
+
+// browser starts Debian's chromium headless with a fresh profile; it
+// never downloads a browser.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed: run `make test`, which installs Debian's chromium")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("lang", "fi-FI"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// artifact keeps a screenshot of the page when the test has failed.
+func artifact(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		return
+	}
+	dir := filepath.Join(root, "test-artifacts")
+	os.MkdirAll(dir, 0o755)
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
+		name := filepath.Join(dir, regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")+".jpg")
+		if os.WriteFile(name, png, 0o644) == nil {
+			t.Logf("screenshot: %s", name)
+		}
+	}
+}
+
+// tabTo presses Tab until the focused element matches the CSS selector,
+// as a keyboard user would; it fails after max presses.
+func tabTo(ctx context.Context, selector string, max int) error {
+	for i := 0; i < max; i++ {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+			return err
+		}
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, selector)))
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q not reached with %d presses of Tab", selector, max)
+}
+
+func evalString(ctx context.Context, js string) string {
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	return s
+}
+
+// pressEnterAndWait follows the focused link and waits for the next page.
+func pressEnterAndWait(ctx context.Context, wantPath string) error {
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		path := evalString(ctx, `location.pathname + location.search`)
+		if path == wantPath && evalString(ctx, `document.readyState`) == "complete" {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("Enter did not lead to %s (at %s)", wantPath, evalString(ctx, "location.pathname + location.search"))
+}
+
+// TestLearnerJourneyWithKeyboard: a learner opens the front page and moves
+// through the course with Tab and Enter only.
+func TestLearnerJourneyWithKeyboard(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	// The first Tab reaches the skip link, and it is visible when focused.
+	if err := tabTo(ctx, "a.skip-link", 1); err != nil {
+		t.Fatal(err)
+	}
+	top, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.activeElement.getBoundingClientRect().top`))
+	if top < 0 {
+		t.Fatalf("focused skip link is off screen (top %v)", top)
+	}
+	// Focus is visible: an outline is drawn around the focused element.
+	if outline := evalString(ctx, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" || outline == "" {
+		t.Fatalf("focused element has no visible outline (%q)", outline)
+	}
+
+	steps := []struct {
+		selector, path string
+	}{
+		{`a.button[href="/osiot/tyokyvyn-tuki"]`, "/osiot/tyokyvyn-tuki"},
+		{`a.button[href="/osiot/tyokyvyn-tuki/tyokyky-ja-osatyokykyisyys"]`, "/osiot/tyokyvyn-tuki/tyokyky-ja-osatyokykyisyys"},
+		{`a[rel="next"]`, "/osiot/tyokyvyn-tuki/palvelupolku"},
+		{`a[rel="prev"]`, "/osiot/tyokyvyn-tuki/tyokyky-ja-osatyokykyisyys"},
+		{`a[hreflang="sv"]`, "/osiot/tyokyvyn-tuki/tyokyky-ja-osatyokykyisyys?lang=sv"},
+	}
+	for _, s := range steps {
+		if err := tabTo(ctx, s.selector, 250); err != nil {
+			t.Fatalf("on %s: %v", evalString(ctx, "location.pathname"), err)
+		}
+		if err := pressEnterAndWait(ctx, s.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lang := evalString(ctx, `document.documentElement.lang`); lang != "sv" {
+		t.Fatalf("after choosing Swedish the page is in %q", lang)
+	}
+	if skip := evalString(ctx, `document.querySelector(".skip-link").textContent`); skip != "Hoppa till innehållet" {
+		t.Fatalf("Swedish UI string missing: %q", skip)
+	}
+	// The course text stays Finnish, marked as such.
+	if lang := evalString(ctx, `document.querySelector(".prose").lang`); lang != "fi" {
+		t.Fatalf("course text marked %q", lang)
+	}
+	// The choice is remembered on the next page.
+	if err := tabTo(ctx, `a[rel="next"]`, 250); err != nil {
+		t.Fatal(err)
+	}
+	if err := pressEnterAndWait(ctx, "/osiot/tyokyvyn-tuki/palvelupolku"); err != nil {
+		t.Fatal(err)
+	}
+	if lang := evalString(ctx, `document.documentElement.lang`); lang != "sv" {
+		t.Fatalf("language choice not remembered: %q", lang)
+	}
+	// The skip link moves focus to the main content.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/osiot/tyokyvyn-tuki/palvelupolku")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tabTo(ctx, "a.skip-link", 1); err != nil {
+		t.Fatal(err)
+	}
+	chromedp.Do(ctx, chromedp.KeyEvent("\r"))
+	time.Sleep(100 * time.Millisecond)
+	if id := evalString(ctx, `document.activeElement.id`); id != "main" {
+		t.Fatalf("skip link moved focus to %q", id)
+	}
+	// The task guidance opens from the keyboard.
+	if err := tabTo(ctx, "details.task-guidance > summary", 300); err != nil {
+		t.Fatal(err)
+	}
+	chromedp.Do(ctx, chromedp.KeyEvent("\r"))
+	open, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("details.task-guidance").open`))
+	if !open {
+		t.Fatal("Enter did not open the task guidance")
+	}
+}
+
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+func axeSource(t *testing.T) string {
+	t.Helper()
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, ".tools", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core is not installed: run `make test` (%v)", err)
+	}
+	return string(src)
+}
+
+// runAxe opens url, runs inject (to break the page on purpose in the
+// harness test), then axe-core with the WCAG 2.0/2.1 A and AA rules.
+func runAxe(t *testing.T, ctx context.Context, axe, url, inject string) (violations []axeViolation, passes int) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true})
+			return err
+		}),
+		chromedp.Navigate(url),
+		chromedp.Evaluate[chromedp.Void](axe),
+	)
+	if err == nil && inject != "" {
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](inject))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" "))}))}))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Passes     int            `json:"passes"`
+		Violations []axeViolation `json:"violations"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("axe result %q: %v", out, err)
+	}
+	return res.Violations, res.Passes
+}
+
+// TestAccessibility runs axe-core (WCAG 2.0 and 2.1, A and AA) on every
+// page of the registry in the real browser: zero violations.
+func TestAccessibility(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	axe := axeSource(t)
+	for _, p := range testenv.Pages {
+		if p.State != testenv.Anonymous {
+			continue // pages behind sign-in join when accounts exist
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			defer artifact(t, ctx)
+			violations, passes := runAxe(t, ctx, axe, base+p.Path, "")
+			if passes < 10 {
+				t.Errorf("%s: axe passed only %d rules: did it run?", p.Path, passes)
+			}
+			for _, v := range violations {
+				t.Errorf("%s: axe %s (%s): %s at %s", p.Path, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, ", "))
+			}
+		})
+	}
+}
+
+// The harness itself must catch what it is there to catch.
+func TestAxeHarnessFindsViolations(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	violations, _ := runAxe(t, ctx, axeSource(t), base+"/", `
+		const img = document.createElement("img"); img.src = "/static/favicon.svg"; document.querySelector("main").appendChild(img);
+		const p = document.createElement("p"); p.textContent = "haalea"; p.style.color = "#ddd"; document.querySelector("main").appendChild(p);`)
+	found := map[string]bool{}
+	for _, v := range violations {
+		found[v.ID] = true
+	}
+	if !found["image-alt"] || !found["color-contrast"] {
+		t.Fatalf("axe did not report the planted problems: %+v", violations)
+	}
+}
+
+// TestValidHTML runs the Nu HTML Checker over every page of the registry:
+// zero errors.
+func TestValidHTML(t *testing.T) {
+	base := bundledSite(t)
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar := filepath.Join(root, ".tools", "node_modules", "vnu-jar", "build", "dist", "vnu.jar")
+	if _, err := os.Stat(jar); err != nil {
+		t.Fatalf("vnu-jar is not installed: run `make test` (%v)", err)
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Fatal("java is not installed: run `make test`, which installs default-jre-headless")
+	}
+	dir := t.TempDir()
+	names := map[string]string{}
+	var files []string
+	for i, p := range testenv.Pages {
+		if p.State != testenv.Anonymous {
+			continue
+		}
+		resp, body := get(t, base+p.Path)
+		if resp.StatusCode != p.Status {
+			t.Errorf("%s = %d, want %d", p.Path, resp.StatusCode, p.Status)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("page%02d.html", i))
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names["file:"+f] = p.Path
+		files = append(files, f)
+	}
+	// A planted broken document proves the checker runs and reports.
+	planted := filepath.Join(dir, "planted.html")
+	os.WriteFile(planted, []byte("<!doctype html><html lang=fi><head></head><body><p>x</p></body></html>"), 0o644)
+	names["file:"+planted] = "planted"
+	files = append(files, planted)
+	out, _ := exec.Command(java, append([]string{"-jar", jar, "--errors-only", "--format", "json", "--stdout"}, files...)...).Output()
+	var res struct {
+		Messages []struct {
+			Type    string `json:"type"`
+			URL     string `json:"url"`
+			Line    int    `json:"lastLine"`
+			Column  int    `json:"lastColumn"`
+			Message string `json:"message"`
+			Extract string `json:"extract"`
+			SubType string `json:"subType"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("vnu output %q: %v", out, err)
+	}
+	plantedFound := false
+	for _, m := range res.Messages {
+		if names[m.URL] == "planted" {
+			plantedFound = true
+			continue
+		}
+		if m.Type == "error" || m.SubType == "fatal" {
+			t.Errorf("%s:%d:%d: %s (%q)", names[m.URL], m.Line, m.Column, m.Message, m.Extract)
+		}
+	}
+	if !plantedFound {
+		t.Error("the Nu checker did not report the planted broken document")
+	}
+	t.Logf("Nu checked %d pages", len(files)-1)
+}

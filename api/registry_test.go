@@ -1,0 +1,34 @@
+package api_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tyokyky/tyokyky/internal/testenv"
+)
+
+// notPages are routes that answer something other than an HTML page.
+var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|livez$|readyz$|metrics$)`)
+
+// Every page route must have a line in the page registry, so the browser,
+// axe and Nu suites check it.
+func TestPageRegistryCoversEveryPageRoute(t *testing.T) {
+	r := start(t)
+	param := regexp.MustCompile(`:[A-Za-z_]+`)
+	for _, route := range r.App().GetRoutes(true) {
+		if route.Method != "GET" || notPages.MatchString(route.Path) || strings.HasPrefix(route.Path, "/test/") {
+			continue
+		}
+		re := regexp.MustCompile("^" + param.ReplaceAllString(regexp.QuoteMeta(route.Path), `[^/?]+`) + `(\?.*)?$`)
+		covered := false
+		for _, p := range testenv.Pages {
+			if p.Status == 200 && re.MatchString(p.Path) {
+				covered = true
+			}
+		}
+		if !covered {
+			t.Errorf("page route %s has no entry in testenv.Pages", route.Path)
+		}
+	}
+}

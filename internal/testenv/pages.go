@@ -1,0 +1,40 @@
+package testenv
+
+// State is what a page needs before it can be shown.
+type State string
+
+// Page states.
+const (
+	Anonymous State = "anonymous"
+	SignedIn  State = "signed in"
+	Author    State = "author"
+)
+
+// Page is one page type of the platform, at an address in the bundled
+// course.
+type Page struct {
+	Name   string
+	Path   string
+	State  State
+	Status int
+}
+
+// Pages is the page registry: the browser, accessibility (axe) and HTML
+// validity (Nu) suites all check every page listed here. A new page type is
+// checked by adding one line; a test fails when a page route has no line.
+var Pages = []Page{
+	{"front page", "/", Anonymous, 200},
+	{"front page in Swedish", "/?lang=sv", Anonymous, 200},
+	{"front page in English", "/?lang=en", Anonymous, 200},
+	{"module list", "/osiot", Anonymous, 200},
+	{"module page", "/osiot/tyokyvyn-tuki", Anonymous, 200},
+	{"section with figure, task and contents", "/osiot/tyokyvyn-tuki/palvelupolku", Anonymous, 200},
+	{"section with a video and transcript", "/osiot/tyokyvyn-tuki/tyokykyohjelma", Anonymous, 200},
+	{"section with a podcast", "/osiot/monialainen-tyo/verkostojen-johtaminen", Anonymous, 200},
+	{"section with tables and footnotes", "/osiot/tyokykyjohtaminen/tyoterveysneuvottelu-ja-30-60-90", Anonymous, 200},
+	{"section in English UI", "/osiot/asiakasosallisuus/osallisuuden-muodot?lang=en", Anonymous, 200},
+	{"legislation", "/lainsaadanto", Anonymous, 200},
+	{"glossary", "/sanasto", Anonymous, 200},
+	{"glossary concept", "/sanasto/osatyokykyisyys", Anonymous, 200},
+	{"not found", "/osiot/ei-ole-olemassa", Anonymous, 404},
+}
