@@ -81,5 +81,11 @@ fuzz:
 	  done; \
 	done
 
+## bench: load test the platform against nginx with wrk (all on 127.0.0.1);
+## writes the table into docs/benchmarks.md. BENCH_DURATION=10s per run.
+bench: minio
+	@command -v wrk >/dev/null && [ -x /usr/sbin/nginx ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light wrk; }
+	TYOKYKY_MINIO_BIN=$(MINIO) $(GO) test -tags loadbench -run TestLoadBench -count=1 -v -timeout 15m ./cmd/tyokyky
+
 clean:
 	rm -rf $(BIN)/tyokyky

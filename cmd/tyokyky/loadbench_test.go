@@ -1,0 +1,262 @@
+//go:build loadbench
+
+package main
+
+// The load benchmark behind `make bench`: the real binary (embedded store,
+// MinIO child) and nginx serving saved copies of the same pages, measured
+// with wrk in the same run. All traffic stays on 127.0.0.1 and every run is
+// bounded by BENCH_DURATION.
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tyokyky/tyokyky/internal/minioproc"
+	"github.com/tyokyky/tyokyky/internal/testenv"
+)
+
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+var (
+	rpsRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	latRE = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
+)
+
+func runWrk(t *testing.T, url string, conns int, d time.Duration) wrkResult {
+	t.Helper()
+	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk %s: %v\n%s", url, err, out)
+	}
+	if bytes.Contains(out, []byte("Non-2xx or 3xx responses")) {
+		t.Fatalf("wrk %s saw errors:\n%s", url, out)
+	}
+	var r wrkResult
+	m := rpsRE.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no Requests/sec in wrk output:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, l := range latRE.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(l[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(l[3])]
+		d := time.Duration(v * float64(unit))
+		if string(l[1]) == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	return r
+}
+
+func TestLoadBench(t *testing.T) {
+	duration := 10 * time.Second
+	if v := os.Getenv("BENCH_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 2*time.Minute {
+			t.Fatalf("BENCH_DURATION %q: want a duration up to 2m", v)
+		}
+		duration = d
+	}
+	const conns = 64
+	for _, tool := range []string{"wrk", "nginx"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + tool); err != nil {
+				t.Fatalf("%s is not installed: run `make bench`, which installs it", tool)
+			}
+		}
+	}
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The platform, as `make run` starts it.
+	data := t.TempDir()
+	addr, _ := minioproc.FreeAddr()
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data,
+		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("platform not ready:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// nginx serving saved copies of the same pages.
+	pages := []struct{ name, path string }{
+		{"anonymous section page", "/osiot/tyokyvyn-tuki/palvelupolku"},
+		{"front page", "/"},
+	}
+	// Not t.TempDir: nginx workers run as an unprivileged user and must be
+	// able to read the files.
+	root, err := os.MkdirTemp("", "tyokyky-nginx-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	os.Chmod(root, 0o755)
+	for _, p := range pages {
+		resp, err := http.Get(base + p.path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v", p.path, err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		dir := filepath.Join(root, filepath.FromSlash(p.path))
+		os.MkdirAll(dir, 0o755)
+		if err := os.WriteFile(filepath.Join(dir, "index.html"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nginxAddr, _ := minioproc.FreeAddr()
+	prefix := t.TempDir()
+	conf := fmt.Sprintf(`daemon off;
+worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type text/html;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  server {
+    listen %[2]s;
+    root %[3]s;
+    location / { try_files $uri $uri/index.html =404; }
+  }
+}
+`, prefix, nginxAddr, root)
+	confFile := filepath.Join(prefix, "nginx.conf")
+	os.WriteFile(confFile, []byte(conf), 0o644)
+	nginxBin, err := exec.LookPath("nginx")
+	if err != nil {
+		nginxBin = "/usr/sbin/nginx"
+	}
+	ng := exec.Command(nginxBin, "-p", prefix, "-c", confFile)
+	var ngLogs bytes.Buffer
+	ng.Stdout, ng.Stderr = &ngLogs, &ngLogs
+	if err := ng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ng.Process.Signal(syscall.SIGQUIT)
+		ng.Wait()
+	}()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + nginxAddr + pages[0].path); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			errLog, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			t.Fatalf("nginx did not start:\n%s\n%s", ngLogs.String(), errLog)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var rows []string
+	failed := false
+	for _, p := range pages {
+		ours := runWrk(t, base+p.path, conns, duration)
+		theirs := runWrk(t, "http://"+nginxAddr+p.path, conns, duration)
+		ratio := ours.rps / theirs.rps
+		verdict := "ok"
+		if p.name == "anonymous section page" && (ratio < 0.5 || ours.p99 > 10*time.Millisecond) {
+			verdict = "below target"
+			failed = true
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %.0f | %s | %s | %.0f | %s | %s | **%.2f** | %s |",
+			time.Now().Format("2006-01-02"), p.name, ours.rps, ours.p50.Round(time.Microsecond), ours.p99.Round(time.Microsecond),
+			theirs.rps, theirs.p50.Round(time.Microsecond), theirs.p99.Round(time.Microsecond), ratio, verdict))
+	}
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`model name\s*:\s*(.+)`).FindSubmatch(b); m != nil {
+			cpu = strings.TrimSpace(string(m[1]))
+		}
+	}
+	header := fmt.Sprintf("Machine: %d cores (%s), %s; wrk -t2 -c%d -d%s --latency; nginx %s serving saved copies of the same pages.\n\n"+
+		"| date | page | platform req/s | p50 | p99 | nginx req/s | p50 | p99 | ratio | target (≥ 0.5 × nginx, p99 < 10 ms) |\n"+
+		"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+		runtime.NumCPU(), cpu, runtime.Version(), conns, duration, nginxVersion(nginxBin))
+	table := header + strings.Join(rows, "\n") + "\n"
+	fmt.Print("\n" + table)
+	writeBenchTable(t, table)
+	if failed {
+		t.Error("the anonymous section page is below its target")
+	}
+}
+
+func nginxVersion(bin string) string {
+	out, _ := exec.Command(bin, "-v").CombinedOutput()
+	return strings.TrimSpace(strings.TrimPrefix(string(out), "nginx version: "))
+}
+
+// writeBenchTable replaces the block between the make-bench markers in
+// docs/benchmarks.md.
+func writeBenchTable(t *testing.T, table string) {
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, "docs", "benchmarks.md")
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- make bench: begin -->\n", "<!-- make bench: end -->"
+	s := string(doc)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no make-bench markers", path)
+	}
+	s = s[:i+len(begin)] + table + s[j:]
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
