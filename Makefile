@@ -16,7 +16,7 @@ FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build minio test test-go test-deps browser npm-tools java fmt-check vet lint fuzz bench clean help
+.PHONY: run build minio test test-go test-deps browser npm-tools java fmt-check vet lint fuzz bench vulncheck clean help
 
 help:
 	@echo "make run    build everything (MinIO included) and start the platform on http://localhost:8080"
@@ -72,6 +72,11 @@ fmt-check:
 
 lint: vet fmt-check
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## vulncheck: govulncheck over the module. It needs vuln.go.dev, which this
+## workplace cannot reach, so it is not part of `make test` here.
+vulncheck:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (make test runs their seed corpora).
 fuzz:

@@ -460,7 +460,7 @@ func (s *Server) figure(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, a.ContentType)
 			c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 			// An SVG opened directly must not be able to run anything.
-			c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+			c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; sandbox")
 			c.Response().SetBodyRaw(a.Body)
 			return nil
 		}

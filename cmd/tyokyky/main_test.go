@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -145,7 +146,7 @@ type server struct {
 	exited chan error
 }
 
-func startServer(t *testing.T, data string) *server {
+func startServer(t *testing.T, data string, extraEnv ...string) *server {
 	t.Helper()
 	bin, err := testenv.MinIOBin()
 	if err != nil {
@@ -166,6 +167,7 @@ func startServer(t *testing.T, data string) *server {
 		"TYOKYKY_MONGODB_URI=",
 		"TYOKYKY_S3_ENDPOINT=",
 	)
+	s.cmd.Env = append(s.cmd.Env, extraEnv...)
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -372,5 +374,57 @@ func BenchmarkColdStart(b *testing.B) {
 		b.StopTimer()
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
+	}
+}
+
+// TestTwoInstancesShareOneDataLayer runs two server processes against one
+// document store (the first instance's embedded store, by its published
+// URI) and one MinIO: both serve the same pages and follow the same
+// published content.
+func TestTwoInstancesShareOneDataLayer(t *testing.T) {
+	ctx := context.Background()
+	minio, err := testenv.StartMinIO(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer minio.Close()
+	s3 := []string{
+		"TYOKYKY_S3_ENDPOINT=" + minio.Endpoint(),
+		"TYOKYKY_S3_ACCESS_KEY=" + minio.Credentials.AccessKey,
+		"TYOKYKY_S3_SECRET_KEY=" + minio.Credentials.SecretKey,
+	}
+	dataA := t.TempDir()
+	a := startServer(t, dataA, s3...)
+	uri, err := os.ReadFile(filepath.Join(dataA, "db", "uri"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataB := t.TempDir()
+	b := startServer(t, dataB, append(s3, "TYOKYKY_MONGODB_URI="+strings.TrimSpace(string(uri)))...)
+	if _, err := os.Stat(filepath.Join(dataB, "db")); !os.IsNotExist(err) {
+		t.Fatal("the second instance started an embedded store although a MongoDB URI was configured")
+	}
+	if len(children(a.cmd.Process.Pid)) != 0 || len(children(b.cmd.Process.Pid)) != 0 {
+		t.Fatal("an instance started its own MinIO although an S3 endpoint was configured")
+	}
+	for _, path := range []string{"/", "/osiot/tyokyvyn-tuki/palvelupolku", "/api/v1/course", "/sanasto/tyokyky"} {
+		pa, pb := httpGet(t, "http://"+a.addr+path), httpGet(t, "http://"+b.addr+path)
+		if pa != pb {
+			t.Errorf("%s differs between the instances", path)
+		}
+	}
+	// Content published through one data layer reaches both instances.
+	var out bytes.Buffer
+	if code := run([]string{"content", "import", "../../course/testdata/course", "--mongodb-uri", strings.TrimSpace(string(uri))}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("import = %d: %s", code, out.String())
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, s := range []*server{a, b} {
+		for !strings.Contains(httpGet(t, "http://"+s.addr+"/"), "Testikurssi") {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %s did not follow the published content", s.addr)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }

@@ -116,3 +116,19 @@ func TestBadShutdownTimeout(t *testing.T) {
 		t.Fatal("no error for a malformed duration")
 	}
 }
+
+// FuzzParse: any command line gives a config or an error, never a panic,
+// and validation never panics either.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"--listen 127.0.0.1:0", "--shutdown-timeout -1s", "--base-url ::", "--mongodb-uri mongodb://a:b@", "--no-such", "--s3-bucket A"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		c, _, err := Parse("t", strings.Fields(line), env(map[string]string{"TYOKYKY_DATA_DIR": t.TempDir()}), io.Discard)
+		if err != nil {
+			return
+		}
+		c.DataDir = t.TempDir()
+		_ = c.Problems()
+	})
+}
