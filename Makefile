@@ -58,7 +58,7 @@ npm-tools: $(TOOLS)/node_modules/axe-core/package.json $(TOOLS)/node_modules/vnu
 
 $(TOOLS)/node_modules/axe-core/package.json $(TOOLS)/node_modules/vnu-jar/package.json:
 	@mkdir -p $(TOOLS)
-	npm install --prefix $(TOOLS) --no-audit --no-fund --no-save axe-core@$(AXE_VERSION) vnu-jar@$(VNU_VERSION)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --no-save --ignore-scripts axe-core@$(AXE_VERSION) vnu-jar@$(VNU_VERSION)
 
 test-go:
 	TYOKYKY_MINIO_BIN=$(MINIO) $(GO) test -race -count=1 -timeout 20m ./...
