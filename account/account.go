@@ -1,0 +1,347 @@
+// Package account is who the learners, authors and administrators are:
+// accounts with argon2id passwords, sessions, roles, two-factor
+// authentication and sign-in rate limits. It knows nothing of HTTP.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
+)
+
+// Roles.
+const (
+	RoleLearner = "learner"
+	RoleAuthor  = "author"
+	RoleAdmin   = "admin"
+)
+
+// ValidRole reports whether r is a role.
+func ValidRole(r string) bool { return r == RoleLearner || r == RoleAuthor || r == RoleAdmin }
+
+// Organisations a learner chooses from: the 21 wellbeing services
+// counties, the City of Helsinki, HUS, and other (with free text).
+var Organisations = []string{
+	"Etelä-Karjalan hyvinvointialue", "Etelä-Pohjanmaan hyvinvointialue", "Etelä-Savon hyvinvointialue",
+	"Itä-Uudenmaan hyvinvointialue", "Kainuun hyvinvointialue", "Kanta-Hämeen hyvinvointialue",
+	"Keski-Pohjanmaan hyvinvointialue", "Keski-Suomen hyvinvointialue", "Keski-Uudenmaan hyvinvointialue",
+	"Kymenlaakson hyvinvointialue", "Lapin hyvinvointialue", "Länsi-Uudenmaan hyvinvointialue",
+	"Pirkanmaan hyvinvointialue", "Pohjanmaan hyvinvointialue", "Pohjois-Karjalan hyvinvointialue",
+	"Pohjois-Pohjanmaan hyvinvointialue", "Pohjois-Savon hyvinvointialue", "Päijät-Hämeen hyvinvointialue",
+	"Satakunnan hyvinvointialue", "Vantaan ja Keravan hyvinvointialue", "Varsinais-Suomen hyvinvointialue",
+	"Helsingin kaupunki", "HUS-yhtymä",
+}
+
+// OtherOrganisation is the choice that takes free text.
+const OtherOrganisation = "muu"
+
+// User is an account.
+type User struct {
+	ID                string    `bson:"_id" json:"id"`
+	Email             string    `bson:"email" json:"email"`
+	Name              string    `bson:"name" json:"name"`
+	Organisation      string    `bson:"organisation" json:"organisation"`
+	OrganisationOther string    `bson:"organisation_other,omitempty" json:"organisation_other,omitempty"`
+	Role              string    `bson:"role" json:"role"`
+	PasswordHash      string    `bson:"password_hash" json:"-"`
+	TOTPSecret        string    `bson:"totp_secret,omitempty" json:"-"`
+	TOTPEnabled       bool      `bson:"totp_enabled" json:"totp_enabled"`
+	RecoveryCodes     []string  `bson:"recovery_codes,omitempty" json:"-"` // sha256 hex of unused codes
+	Disabled          bool      `bson:"disabled" json:"disabled"`
+	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
+	PasswordChangedAt time.Time `bson:"password_changed_at" json:"-"`
+}
+
+// NeedsTwoFactor: authors and admins must use two-factor authentication.
+func (u *User) NeedsTwoFactor() bool { return u.Role == RoleAuthor || u.Role == RoleAdmin }
+
+// Errors with codes the UI translates. None of them says whether an
+// account exists.
+var (
+	ErrInvalidEmail     = errors.New("email-invalid")
+	ErrInvalidName      = errors.New("name-invalid")
+	ErrInvalidOrg       = errors.New("organisation-invalid")
+	ErrEmailTaken       = errors.New("email-taken")
+	ErrBadCredentials   = errors.New("credentials")
+	ErrNotFound         = errors.New("not-found")
+	ErrInvalidRole      = errors.New("role-invalid")
+	ErrBadCode          = errors.New("code-invalid")
+	ErrTokenInvalid     = errors.New("token-invalid")
+	ErrSessionNotActive = errors.New("session-invalid")
+)
+
+const (
+	usersCollection    = "users"
+	sessionsCollection = "sessions"
+	resetsCollection   = "password_resets"
+)
+
+// Store keeps accounts and sessions.
+type Store struct {
+	db    *mongo.Database
+	now   func() time.Time
+	locks *database.Locks
+	// IdleTimeout ends a session unused this long; AbsoluteTimeout ends any
+	// session this long after sign-in.
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+}
+
+// NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).
+func NewStore(db *mongo.Database) *Store {
+	return &Store{db: db, now: time.Now, locks: database.NewLocks(), IdleTimeout: 2 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour}
+}
+
+// EnsureIndexes creates the account collections' indexes (idempotent).
+func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+	if _, err := db.Collection(usersCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique"),
+	}); err != nil {
+		return fmt.Errorf("account: indexes: %w", err)
+	}
+	if _, err := db.Collection(sessionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
+	}); err != nil {
+		return fmt.Errorf("account: indexes: %w", err)
+	}
+	return nil
+}
+
+// NormalizeEmail lowercases and trims an address and checks its form.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) > 254 || strings.ContainsAny(s, " <>\"") {
+		return "", ErrInvalidEmail
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") && !strings.HasSuffix(s, "@localhost") {
+		return "", ErrInvalidEmail
+	}
+	return s, nil
+}
+
+// NewID makes a random, URL-safe identifier (160 bits).
+func NewID() string {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Registration is what a person gives to create an account.
+type Registration struct {
+	Email, Name, Password, Organisation, OrganisationOther string
+	Role                                                   string
+}
+
+// Validate checks a registration and returns every problem.
+func (r *Registration) Validate() []error {
+	var errs []error
+	email, err := NormalizeEmail(r.Email)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r.Email = email
+	r.Name = strings.TrimSpace(r.Name)
+	if n := utf8.RuneCountInString(r.Name); n < 2 || n > 100 || strings.ContainsAny(r.Name, "<>\x00") {
+		errs = append(errs, ErrInvalidName)
+	}
+	valid := r.Organisation == OtherOrganisation
+	for _, o := range Organisations {
+		valid = valid || o == r.Organisation
+	}
+	r.OrganisationOther = strings.TrimSpace(r.OrganisationOther)
+	if !valid || (r.Organisation == OtherOrganisation && (r.OrganisationOther == "" || utf8.RuneCountInString(r.OrganisationOther) > 100)) {
+		errs = append(errs, ErrInvalidOrg)
+	}
+	if r.Organisation != OtherOrganisation {
+		r.OrganisationOther = ""
+	}
+	if r.Role == "" {
+		r.Role = RoleLearner
+	}
+	if !ValidRole(r.Role) {
+		errs = append(errs, ErrInvalidRole)
+	}
+	if err := CheckPassword(r.Password, r.Email, r.Name); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// Register creates an account. A taken address gives ErrEmailTaken; the
+// UI shows the same answer as for a new account, so nothing is revealed.
+func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
+	if errs := r.Validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	hash, err := HashPassword(ctx, r.Password)
+	if err != nil {
+		return nil, []error{err}
+	}
+	now := s.now().UTC()
+	u := &User{ID: NewID(), Email: r.Email, Name: r.Name, Organisation: r.Organisation, OrganisationOther: r.OrganisationOther,
+		Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}
+	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, []error{ErrEmailTaken}
+		}
+		return nil, []error{err}
+	}
+	return u, nil
+}
+
+// Count is the number of accounts.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	return s.db.Collection(usersCollection).CountDocuments(ctx, bson.D{})
+}
+
+// User finds an account by id.
+func (s *Store) User(ctx context.Context, id string) (*User, error) {
+	var u User
+	err := s.db.Collection(usersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&u)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	return &u, err
+}
+
+// UserByEmail finds an account by address.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	var u User
+	err = s.db.Collection(usersCollection).FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&u)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	return &u, err
+}
+
+// Authenticate checks an address and password. It takes the same time
+// whether or not the account exists, and answers ErrBadCredentials for a
+// wrong password, an unknown address and a disabled account alike.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	u, err := s.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	hash := dummyHash
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, verr := VerifyPassword(ctx, hash, password)
+	if verr != nil {
+		return nil, verr
+	}
+	if u == nil || !ok || u.Disabled {
+		return nil, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// SetPassword replaces a password and ends every session of the account.
+func (s *Store) SetPassword(ctx context.Context, u *User, password string) error {
+	if err := CheckPassword(password, u.Email, u.Name); err != nil {
+		return err
+	}
+	hash, err := HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "password_hash", Value: hash}, {Key: "password_changed_at", Value: s.now().UTC()}}}})
+	if err != nil {
+		return err
+	}
+	_, err = s.EndAllSessions(ctx, u.ID, "")
+	return err
+}
+
+// SetRole changes an account's role.
+func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) {
+	if !ValidRole(role) {
+		return nil, ErrInvalidRole
+	}
+	u, err := s.UserByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}}); err != nil {
+		return nil, err
+	}
+	u.Role = role
+	return u, nil
+}
+
+// Delete removes an account and its sessions; other packages remove what
+// they keep of the user (progress, answers) before calling this.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if _, err := s.db.Collection(sessionsCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return err
+	}
+	if _, err := s.db.Collection(resetsCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return err
+	}
+	_, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
+type resetDoc struct {
+	ID        string    `bson:"_id"` // sha256 of the token
+	UserID    string    `bson:"user_id"`
+	ExpiresAt time.Time `bson:"expires_at"`
+}
+
+// IssueReset makes a one-time password reset token valid for 24 hours.
+func (s *Store) IssueReset(ctx context.Context, email string) (token string, u *User, err error) {
+	u, err = s.UserByEmail(ctx, email)
+	if err != nil {
+		return "", nil, err
+	}
+	token = NewID() + NewID()
+	_, err = s.db.Collection(resetsCollection).InsertOne(ctx, resetDoc{ID: hashToken(token), UserID: u.ID, ExpiresAt: s.now().Add(24 * time.Hour).UTC()})
+	return token, u, err
+}
+
+// UseReset sets a new password with a reset token; the token works once.
+func (s *Store) UseReset(ctx context.Context, token, password string) (*User, error) {
+	defer s.locks.Lock("reset|" + hashToken(token))()
+	var d resetDoc
+	err := s.db.Collection(resetsCollection).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}).Decode(&d)
+	if err != nil || s.now().After(d.ExpiresAt) {
+		return nil, ErrTokenInvalid
+	}
+	u, err := s.User(ctx, d.UserID)
+	if err != nil {
+		return nil, ErrTokenInvalid
+	}
+	if err := s.SetPassword(ctx, u, password); err != nil {
+		// Give the token back so the person can try another password.
+		_, _ = s.db.Collection(resetsCollection).InsertOne(ctx, d)
+		return nil, err
+	}
+	return u, nil
+}

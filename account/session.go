@@ -1,0 +1,154 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Session is a signed-in browser or API client. The token itself is never
+// stored: the document's id is its SHA-256.
+type Session struct {
+	ID         string    `bson:"_id" json:"-"`
+	UserID     string    `bson:"user_id" json:"-"`
+	CSRF       string    `bson:"csrf" json:"-"`
+	Pending2FA bool      `bson:"pending_2fa" json:"-"` // password given, second factor not yet
+	CreatedAt  time.Time `bson:"created_at" json:"created_at"`
+	LastSeen   time.Time `bson:"last_seen" json:"last_seen"`
+	ExpiresAt  time.Time `bson:"expires_at" json:"expires_at"`
+	UserAgent  string    `bson:"user_agent" json:"user_agent"`
+	IP         string    `bson:"ip" json:"ip"`
+}
+
+// NewToken makes a session token of 256 random bits.
+func NewToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// StartSession signs a user in: a new token every time. pending2FA means
+// the second factor is still to be given.
+func (s *Store) StartSession(ctx context.Context, u *User, pending2FA bool, userAgent, ip string) (token string, sess *Session, err error) {
+	token = NewToken()
+	now := s.now().UTC()
+	if len(userAgent) > 200 {
+		userAgent = userAgent[:200]
+	}
+	sess = &Session{ID: hashToken(token), UserID: u.ID, CSRF: NewToken(), Pending2FA: pending2FA, CreatedAt: now, LastSeen: now,
+		ExpiresAt: now.Add(s.AbsoluteTimeout), UserAgent: userAgent, IP: ip}
+	if pending2FA {
+		sess.ExpiresAt = now.Add(10 * time.Minute)
+	}
+	if _, err := s.db.Collection(sessionsCollection).InsertOne(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+// touchEvery limits last-seen writes to one per minute per session.
+const touchEvery = time.Minute
+
+// Session finds the session of a token and its user, refusing expired,
+// idle and disabled ones. It records activity at most once a minute.
+func (s *Store) Session(ctx context.Context, token string) (*Session, *User, error) {
+	if token == "" || len(token) > 100 {
+		return nil, nil, ErrSessionNotActive
+	}
+	var sess Session
+	err := s.db.Collection(sessionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}).Decode(&sess)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil, ErrSessionNotActive
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	if now.After(sess.ExpiresAt) || now.Sub(sess.LastSeen) > s.IdleTimeout {
+		_, _ = s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sess.ID}})
+		return nil, nil, ErrSessionNotActive
+	}
+	u, err := s.User(ctx, sess.UserID)
+	if err != nil || u.Disabled {
+		return nil, nil, ErrSessionNotActive
+	}
+	if now.Sub(sess.LastSeen) > touchEvery {
+		sess.LastSeen = now.UTC()
+		_, _ = s.db.Collection(sessionsCollection).UpdateByID(ctx, sess.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen", Value: sess.LastSeen}}}})
+	}
+	return &sess, u, nil
+}
+
+// CompleteTwoFactor turns a pending session into a full one, with a new
+// token (the old one stops working).
+func (s *Store) CompleteTwoFactor(ctx context.Context, sess *Session, u *User, userAgent, ip string) (string, *Session, error) {
+	if _, err := s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sess.ID}}); err != nil {
+		return "", nil, err
+	}
+	return s.StartSession(ctx, u, false, userAgent, ip)
+}
+
+// EndSession signs one session out. The user id guards against ending
+// someone else's session.
+func (s *Store) EndSession(ctx context.Context, userID, sessionID string) (bool, error) {
+	r, err := s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sessionID}, {Key: "user_id", Value: userID}})
+	if err != nil {
+		return false, err
+	}
+	return r.DeletedCount == 1, nil
+}
+
+// EndAllSessions signs a user out everywhere, except the session keep.
+func (s *Store) EndAllSessions(ctx context.Context, userID, keep string) (int64, error) {
+	filter := bson.D{{Key: "user_id", Value: userID}}
+	if keep != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: keep}}})
+	}
+	r, err := s.db.Collection(sessionsCollection).DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, err
+	}
+	return r.DeletedCount, nil
+}
+
+// Sessions lists a user's active sessions, newest first.
+func (s *Store) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	cur, err := s.db.Collection(sessionsCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "pending_2fa", Value: false}},
+		options.Find().SetSort(bson.D{{Key: "last_seen", Value: -1}}))
+	if err != nil {
+		return nil, err
+	}
+	var out []Session
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	active := out[:0]
+	for _, x := range out {
+		if now.Before(x.ExpiresAt) && now.Sub(x.LastSeen) <= s.IdleTimeout {
+			active = append(active, x)
+		}
+	}
+	return active, nil
+}
+
+// DeleteExpiredSessions removes sessions past their time (run now and then).
+func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
+	now := s.now().UTC()
+	r, err := s.db.Collection(sessionsCollection).DeleteMany(ctx, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now}}}},
+		bson.D{{Key: "last_seen", Value: bson.D{{Key: "$lt", Value: now.Add(-s.IdleTimeout)}}}},
+	}}})
+	if err != nil {
+		return 0, err
+	}
+	return r.DeletedCount, nil
+}

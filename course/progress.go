@@ -1,0 +1,311 @@
+package course
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
+)
+
+const (
+	progressCollection = "progress"
+	answersCollection  = "task_answers"
+
+	// MaxHeartbeat caps the time one heartbeat may add.
+	MaxHeartbeat = 30
+	// MaxAnswerLen bounds a learning-task answer (characters).
+	MaxAnswerLen = 20000
+)
+
+// SectionProgress is one learner's record of one section.
+type SectionProgress struct {
+	ID          string     `bson:"_id" json:"-"`
+	UserID      string     `bson:"user_id" json:"-"`
+	Module      string     `bson:"module" json:"module"`
+	Section     string     `bson:"section" json:"section"`
+	FirstOpened time.Time  `bson:"first_opened" json:"first_opened"`
+	LastOpened  time.Time  `bson:"last_opened" json:"last_opened"`
+	CompletedAt *time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
+	Seconds     int        `bson:"seconds" json:"seconds"`
+	Scroll      float64    `bson:"scroll" json:"scroll"`
+}
+
+// Done reports whether the section is completed.
+func (p *SectionProgress) Done() bool { return p != nil && p.CompletedAt != nil }
+
+// Answer is a learner's private answer to a learning task.
+type Answer struct {
+	ID        string    `bson:"_id" json:"-"`
+	UserID    string    `bson:"user_id" json:"-"`
+	Task      string    `bson:"task" json:"task"`
+	Text      string    `bson:"text" json:"text"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// Progress keeps learners' progress and answers.
+type Progress struct {
+	db    *mongo.Database
+	now   func() time.Time
+	locks *database.Locks
+}
+
+// NewProgress uses db.
+func NewProgress(db *mongo.Database) *Progress {
+	return &Progress{db: db, now: time.Now, locks: database.NewLocks()}
+}
+
+// EnsureProgressIndexes creates the indexes of progress and answers.
+func EnsureProgressIndexes(ctx context.Context, db *mongo.Database) error {
+	for _, c := range []string{progressCollection, answersCollection} {
+		if _, err := db.Collection(c).Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
+		}); err != nil {
+			return fmt.Errorf("course: progress indexes: %w", err)
+		}
+	}
+	return nil
+}
+
+// Event is something that happened on a section page.
+type Event struct {
+	Kind    string  `json:"event"`             // opened | heartbeat | completed | watched
+	Seconds int     `json:"seconds,omitempty"` // heartbeat: seconds visible since the last one
+	Scroll  float64 `json:"scroll,omitempty"`  // 0..1, how far down the page
+	Watched float64 `json:"watched,omitempty"` // watched: share of the video seen, 0..1
+}
+
+// Errors of progress events.
+var (
+	ErrBadEvent     = errors.New("unknown event")
+	ErrNotCompleted = errors.New("the section's completion rule is not met")
+)
+
+func progressID(userID, module, section string) string { return userID + "|" + module + "/" + section }
+
+// Record applies an event to a learner's record of a section. Updates are
+// single-document and idempotent where they can be ($max, $min,
+// $setOnInsert); two tabs or devices never lose an update, and a race of
+// first writes is retried.
+func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev Event) (*SectionProgress, error) {
+	now := p.now().UTC().Truncate(time.Millisecond)
+	set := bson.D{}
+	if ev.Scroll > 0 {
+		if ev.Scroll > 1 {
+			ev.Scroll = 1
+		}
+		set = append(set, bson.E{Key: "scroll", Value: ev.Scroll})
+	}
+	update := bson.D{
+		{Key: "$setOnInsert", Value: bson.D{{Key: "user_id", Value: userID}, {Key: "module", Value: sec.Module.Slug}, {Key: "section", Value: sec.Slug}, {Key: "first_opened", Value: now}}},
+		{Key: "$max", Value: bson.D{{Key: "last_opened", Value: now}}},
+	}
+	switch ev.Kind {
+	case "opened":
+	case "heartbeat":
+		s := ev.Seconds
+		if s < 0 {
+			s = 0
+		}
+		if s > MaxHeartbeat {
+			s = MaxHeartbeat
+		}
+		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "seconds", Value: s}}})
+	case "completed":
+		if sec.Completion != CompleteOnView {
+			return nil, ErrNotCompleted
+		}
+		update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
+	case "watched":
+		if sec.Completion != CompleteOnVideo || ev.Watched < 0.9 {
+			return nil, ErrNotCompleted
+		}
+		update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
+	case "task-answered": // internal: an answer was saved
+		if sec.Completion == CompleteOnTask {
+			update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
+		}
+	default:
+		return nil, ErrBadEvent
+	}
+	if len(set) > 0 {
+		update = append(update, bson.E{Key: "$set", Value: set})
+	}
+	id := progressID(userID, sec.Module.Slug, sec.Slug)
+	defer p.locks.Lock(id)()
+	coll := p.db.Collection(progressCollection)
+	var out SectionProgress
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&out)
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("course: progress: %w", err)
+	}
+	return &out, nil
+}
+
+// ForUser is all of a learner's records, by "module/section".
+func (p *Progress) ForUser(ctx context.Context, userID string) (map[string]*SectionProgress, error) {
+	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if err != nil {
+		return nil, err
+	}
+	var list []*SectionProgress
+	if err := cur.All(ctx, &list); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*SectionProgress, len(list))
+	for _, x := range list {
+		out[x.Module+"/"+x.Section] = x
+	}
+	return out, nil
+}
+
+// Last is the section the learner opened most recently, if any.
+func Last(all map[string]*SectionProgress) *SectionProgress {
+	var last *SectionProgress
+	for _, p := range all {
+		if last == nil || p.LastOpened.After(last.LastOpened) {
+			last = p
+		}
+	}
+	return last
+}
+
+// TaskKey names a learning task across the course: module.section.task.
+func TaskKey(sec *Section, taskID string) string { return sec.Module.Slug + "." + sec.Slug + "." + taskID }
+
+// FindTask resolves a task key against the published course.
+func (c *Course) FindTask(key string) (*Section, *Task, bool) {
+	parts := strings.SplitN(key, ".", 3)
+	if len(parts) != 3 {
+		return nil, nil, false
+	}
+	m, ok := c.Module(parts[0])
+	if !ok {
+		return nil, nil, false
+	}
+	s, ok := m.Section(parts[1])
+	if !ok {
+		return nil, nil, false
+	}
+	for i := range s.Body.Tasks {
+		if s.Body.Tasks[i].ID == parts[2] && s.Body.Tasks[i].Answer {
+			return s, &s.Body.Tasks[i], true
+		}
+	}
+	return nil, nil, false
+}
+
+// ErrAnswerTooLong is returned for answers over MaxAnswerLen characters.
+var ErrAnswerTooLong = errors.New("answer too long")
+
+// SaveAnswer stores (or replaces) a learner's answer and, for sections
+// completed by a task, completes the section.
+func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *Section, taskID, text string) (*Answer, error) {
+	if utf8.RuneCountInString(text) > MaxAnswerLen || !utf8.ValidString(text) {
+		return nil, ErrAnswerTooLong
+	}
+	now := p.now().UTC().Truncate(time.Millisecond)
+	key := TaskKey(sec, taskID)
+	unlock := p.locks.Lock(userID + "|" + key)
+	var out Answer
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = p.db.Collection(answersCollection).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID + "|" + key}},
+			bson.D{
+				{Key: "$set", Value: bson.D{{Key: "text", Value: text}, {Key: "updated_at", Value: now}}},
+				{Key: "$setOnInsert", Value: bson.D{{Key: "user_id", Value: userID}, {Key: "task", Value: key}, {Key: "created_at", Value: now}}},
+			}, options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&out)
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
+	unlock()
+	if err != nil {
+		return nil, fmt.Errorf("course: answer: %w", err)
+	}
+	if strings.TrimSpace(text) != "" {
+		if _, err := p.Record(ctx, userID, sec, Event{Kind: "task-answered"}); err != nil {
+			return nil, err
+		}
+	}
+	return &out, nil
+}
+
+// Answers are a learner's answers, by task key.
+func (p *Progress) Answers(ctx context.Context, userID string) (map[string]*Answer, error) {
+	cur, err := p.db.Collection(answersCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if err != nil {
+		return nil, err
+	}
+	var list []*Answer
+	if err := cur.All(ctx, &list); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Answer, len(list))
+	for _, a := range list {
+		out[a.Task] = a
+	}
+	return out, nil
+}
+
+// DeleteUser removes everything kept of a learner's studies.
+func (p *Progress) DeleteUser(ctx context.Context, userID string) error {
+	for _, c := range []string{progressCollection, answersCollection} {
+		if _, err := p.db.Collection(c).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ModuleProgress summarises a learner's progress in one module.
+type ModuleProgress struct {
+	Module    *Module
+	Done      int
+	Total     int
+	Percent   int
+	Seconds   int
+	Completed bool
+}
+
+// Summarise computes per-module and whole-course progress.
+func (c *Course) Summarise(all map[string]*SectionProgress) (mods []ModuleProgress, percent int) {
+	done, total := 0, 0
+	for _, m := range c.Modules {
+		mp := ModuleProgress{Module: m, Total: len(m.Sections)}
+		for _, s := range m.Sections {
+			if p := all[m.Slug+"/"+s.Slug]; p != nil {
+				mp.Seconds += p.Seconds
+				if p.Done() {
+					mp.Done++
+				}
+			}
+		}
+		if mp.Total > 0 {
+			mp.Percent = mp.Done * 100 / mp.Total
+		}
+		mp.Completed = mp.Total > 0 && mp.Done == mp.Total
+		done += mp.Done
+		total += mp.Total
+		mods = append(mods, mp)
+	}
+	if total > 0 {
+		percent = done * 100 / total
+	}
+	return mods, percent
+}

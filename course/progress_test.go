@@ -1,0 +1,129 @@
+package course
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+)
+
+func fixtureCourse(t *testing.T) *Course {
+	t.Helper()
+	c, problems := Load(os.DirFS("testdata/course"))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	return c
+}
+
+// 100 goroutines updating one learner's progress lose nothing.
+func TestProgressUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	p := NewProgress(db)
+	c := fixtureCourse(t)
+	sec := c.Modules[1].Sections[0] // completion: view
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ev := Event{Kind: "heartbeat", Seconds: 5, Scroll: float64(i%10) / 10}
+			if i%25 == 0 {
+				ev = Event{Kind: "completed"}
+				if _, err := p.Record(ctx, "u1", sec, ev); err != nil {
+					errs <- err
+				}
+				ev = Event{Kind: "heartbeat", Seconds: 5}
+			}
+			if _, err := p.Record(ctx, "u1", sec, ev); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all, err := p.ForUser(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := all[sec.Module.Slug+"/"+sec.Slug]
+	if got == nil || got.Seconds != 500 || !got.Done() || got.FirstOpened.IsZero() || got.LastOpened.Before(got.FirstOpened) {
+		t.Fatalf("progress after 100 concurrent updates = %+v, want 500 s and completed", got)
+	}
+	first := *got.CompletedAt
+	if _, err := p.Record(ctx, "u1", sec, Event{Kind: "completed"}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ = p.ForUser(ctx, "u1")
+	if !all[sec.Module.Slug+"/"+sec.Slug].CompletedAt.Equal(first) {
+		t.Fatal("completing again moved the completion time")
+	}
+	// Another learner's records are separate.
+	if other, _ := p.ForUser(ctx, "u2"); len(other) != 0 {
+		t.Fatalf("u2 sees %d records", len(other))
+	}
+}
+
+func TestCompletionRules(t *testing.T) {
+	ctx := context.Background()
+	p := NewProgress(env.Database())
+	c := fixtureCourse(t)
+	video, task := c.Modules[0].Sections[0], c.Modules[0].Sections[1]
+	if _, err := p.Record(ctx, "u", video, Event{Kind: "completed"}); err != ErrNotCompleted {
+		t.Fatalf("a video section completed without watching: %v", err)
+	}
+	if _, err := p.Record(ctx, "u", video, Event{Kind: "watched", Watched: 0.5}); err != ErrNotCompleted {
+		t.Fatalf("half watched completed: %v", err)
+	}
+	if r, err := p.Record(ctx, "u", video, Event{Kind: "watched", Watched: 0.95}); err != nil || !r.Done() {
+		t.Fatalf("95 %% watched: %+v %v", r, err)
+	}
+	if _, err := p.Record(ctx, "u", task, Event{Kind: "completed"}); err != ErrNotCompleted {
+		t.Fatalf("a task section completed without an answer: %v", err)
+	}
+	tk := task.Body.Tasks[0]
+	if _, err := p.SaveAnswer(ctx, "u", task, tk.ID, "Kolme asiaa: a, b, c."); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := p.ForUser(ctx, "u")
+	if !all[task.Module.Slug+"/"+task.Slug].Done() {
+		t.Fatal("saving an answer did not complete the task section")
+	}
+	answers, _ := p.Answers(ctx, "u")
+	if a := answers[TaskKey(task, tk.ID)]; a == nil || a.Text != "Kolme asiaa: a, b, c." {
+		t.Fatalf("answers = %+v", answers)
+	}
+	if _, err := p.Record(ctx, "u", task, Event{Kind: "dance"}); err != ErrBadEvent {
+		t.Fatalf("unknown event: %v", err)
+	}
+	if _, err := p.SaveAnswer(ctx, "u", task, tk.ID, string(make([]rune, MaxAnswerLen+1))); err != ErrAnswerTooLong {
+		t.Fatalf("long answer: %v", err)
+	}
+	mods, pct := c.Summarise(all)
+	if mods[0].Done != 2 || !mods[0].Completed || pct != 66 {
+		t.Fatalf("summary %+v %d%%", mods, pct)
+	}
+	if err := p.DeleteUser(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := p.ForUser(ctx, "u"); len(all) != 0 {
+		t.Fatal("progress left after deleting the user")
+	}
+}
+
+func TestFindTask(t *testing.T) {
+	c := fixtureCourse(t)
+	if _, tk, ok := c.FindTask("ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi"); !ok || tk.Title != "Pohdi omaa työtäsi" {
+		t.Fatal("task not found")
+	}
+	for _, k := range []string{"", "a.b", "ensimmainen.tehtava.ei-ole", "ensimmainen.alku.tehtava-pohdi-omaa-tyotasi", "x.y.z"} {
+		if _, _, ok := c.FindTask(k); ok {
+			t.Errorf("FindTask(%q) found something", k)
+		}
+	}
+}
