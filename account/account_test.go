@@ -1,0 +1,306 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tyokyky/tyokyky/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	var err error
+	env, err = testenv.StartDatabase(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Close()
+	os.Exit(code)
+}
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	db := env.Database()
+	if err := EnsureIndexes(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return NewStore(db)
+}
+
+func reg(email string) Registration {
+	return Registration{Email: email, Name: "Anu Lehto", Password: "pitkä ja oma lause 42", Organisation: Organisations[0]}
+}
+
+func TestRegisterAndAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u, errs := s.Register(ctx, reg(" Anu.Lehto@Example.FI "))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if u.Email != "anu.lehto@example.fi" || u.Role != RoleLearner || u.PasswordHash == "" {
+		t.Fatalf("user %+v", u)
+	}
+	if _, errs := s.Register(ctx, reg("anu.lehto@example.fi")); len(errs) != 1 || !errors.Is(errs[0], ErrEmailTaken) {
+		t.Fatalf("duplicate: %v", errs)
+	}
+	if got, err := s.Authenticate(ctx, "ANU.LEHTO@example.fi", "pitkä ja oma lause 42"); err != nil || got.ID != u.ID {
+		t.Fatalf("authenticate: %v", err)
+	}
+	for _, c := range [][2]string{{"anu.lehto@example.fi", "wrong password"}, {"nobody@example.fi", "pitkä ja oma lause 42"}, {"not an email", "x"}} {
+		if _, err := s.Authenticate(ctx, c[0], c[1]); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("authenticate %v: %v, want the same error for every failure", c, err)
+		}
+	}
+}
+
+func TestRegistrationValidation(t *testing.T) {
+	cases := map[string]struct {
+		r    Registration
+		want error
+	}{
+		"bad email":       {Registration{Email: "x@", Name: "Anu", Password: "pitkä ja oma lause", Organisation: Organisations[1]}, ErrInvalidEmail},
+		"short name":      {Registration{Email: "a@b.fi", Name: "A", Password: "pitkä ja oma lause", Organisation: Organisations[1]}, ErrInvalidName},
+		"no organisation": {Registration{Email: "a@b.fi", Name: "Anu", Password: "pitkä ja oma lause", Organisation: "Keksitty Oy"}, ErrInvalidOrg},
+		"other w/o text":  {Registration{Email: "a@b.fi", Name: "Anu", Password: "pitkä ja oma lause", Organisation: OtherOrganisation}, ErrInvalidOrg},
+		"short password":  {Registration{Email: "a@b.fi", Name: "Anu", Password: "lyhyt", Organisation: Organisations[1]}, ErrPasswordShort},
+		"common password": {Registration{Email: "a@b.fi", Name: "Anu", Password: "Salasana123", Organisation: Organisations[1]}, ErrPasswordCommon},
+		"email as pw":     {Registration{Email: "anu.lehto@b.fi", Name: "Anu", Password: "anu.lehto@b.fi", Organisation: Organisations[1]}, ErrPasswordCommon},
+		"repeated char":   {Registration{Email: "a@b.fi", Name: "Anu", Password: "aaaaaaaaaaaa", Organisation: Organisations[1]}, ErrPasswordCommon},
+		"role":            {Registration{Email: "a@b.fi", Name: "Anu", Password: "pitkä ja oma lause", Organisation: Organisations[1], Role: "king"}, ErrInvalidRole},
+	}
+	for name, c := range cases {
+		errs := c.r.Validate()
+		found := false
+		for _, e := range errs {
+			found = found || errors.Is(e, c.want)
+		}
+		if !found {
+			t.Errorf("%s: errors %v, want %v", name, errs, c.want)
+		}
+	}
+	ok := Registration{Email: "a@b.fi", Name: "Anu", Password: "pitkä ja oma lause", Organisation: OtherOrganisation, OrganisationOther: "Yksityinen palveluntuottaja"}
+	if errs := ok.Validate(); len(errs) != 0 {
+		t.Fatalf("valid registration: %v", errs)
+	}
+	long := ok
+	long.Password = string(make([]byte, 64)) + "x"
+	for i := range 64 {
+		long.Password = long.Password[:i] + "z" + long.Password[i+1:]
+	}
+	if errs := long.Validate(); len(errs) != 0 {
+		t.Fatalf("a 65-character password must be allowed: %v", errs)
+	}
+}
+
+func TestPasswordHashing(t *testing.T) {
+	ctx := context.Background()
+	h, err := HashPassword(ctx, "oikea hevonen paristo niitti")
+	if err != nil || h[:10] != "$argon2id$" {
+		t.Fatalf("hash %q %v", h, err)
+	}
+	if ok, _ := VerifyPassword(ctx, h, "oikea hevonen paristo niitti"); !ok {
+		t.Fatal("right password refused")
+	}
+	if ok, _ := VerifyPassword(ctx, h, "väärä"); ok {
+		t.Fatal("wrong password accepted")
+	}
+	h2, _ := HashPassword(ctx, "oikea hevonen paristo niitti")
+	if h == h2 {
+		t.Fatal("no salt")
+	}
+	if _, err := VerifyPassword(ctx, "$bcrypt$x", "x"); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+	// Many at once finish under the concurrency limit.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); VerifyPassword(ctx, h, "x") }()
+	}
+	wg.Wait()
+}
+
+func TestSessions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u, _ := s.Register(ctx, reg("sessio@example.fi"))
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	tok1, sess1, err := s.StartSession(ctx, u, false, "Firefox", "127.0.0.1")
+	if err != nil || len(tok1) < 40 || sess1.CSRF == "" || sess1.ID == tok1 {
+		t.Fatalf("session %q %+v %v", tok1, sess1, err)
+	}
+	tok2, _, _ := s.StartSession(ctx, u, false, "Chromium", "127.0.0.2")
+	if tok1 == tok2 {
+		t.Fatal("same token twice")
+	}
+	if _, got, err := s.Session(ctx, tok1); err != nil || got.ID != u.ID {
+		t.Fatalf("lookup: %v", err)
+	}
+	list, _ := s.Sessions(ctx, u.ID)
+	if len(list) != 2 {
+		t.Fatalf("%d sessions", len(list))
+	}
+	// Idle timeout.
+	now = now.Add(s.IdleTimeout + time.Minute)
+	if _, _, err := s.Session(ctx, tok1); !errors.Is(err, ErrSessionNotActive) {
+		t.Fatalf("idle session accepted: %v", err)
+	}
+	// Absolute timeout, even when active.
+	now = time.Now()
+	tok3, _, _ := s.StartSession(ctx, u, false, "", "")
+	for i := 0; i < 400; i++ {
+		now = now.Add(s.IdleTimeout / 2)
+		if _, _, err := s.Session(ctx, tok3); err != nil {
+			break
+		}
+	}
+	if _, _, err := s.Session(ctx, tok3); !errors.Is(err, ErrSessionNotActive) || now.Sub(time.Now()) < s.AbsoluteTimeout {
+		t.Fatalf("session outlived its absolute timeout: %v", err)
+	}
+	// Revocation; another user cannot end someone else's session.
+	now = time.Now()
+	other, _ := s.Register(ctx, reg("toinen@example.fi"))
+	tok4, sess4, _ := s.StartSession(ctx, u, false, "", "")
+	if ok, _ := s.EndSession(ctx, other.ID, sess4.ID); ok {
+		t.Fatal("another user ended the session")
+	}
+	if ok, _ := s.EndSession(ctx, u.ID, sess4.ID); !ok {
+		t.Fatal("own session not ended")
+	}
+	if _, _, err := s.Session(ctx, tok4); !errors.Is(err, ErrSessionNotActive) {
+		t.Fatal("revoked session accepted")
+	}
+	tok5, sess5, _ := s.StartSession(ctx, u, false, "", "")
+	s.StartSession(ctx, u, false, "", "")
+	if n, _ := s.EndAllSessions(ctx, u.ID, sess5.ID); n < 1 {
+		t.Fatal("sign out everywhere ended nothing")
+	}
+	if _, _, err := s.Session(ctx, tok5); err != nil {
+		t.Fatal("sign out everywhere ended the current session too")
+	}
+	// A password change ends every session.
+	if err := s.SetPassword(ctx, u, "uusi pitkä salalause 7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Session(ctx, tok5); !errors.Is(err, ErrSessionNotActive) {
+		t.Fatal("session survived a password change")
+	}
+}
+
+func TestTwoFactorAndRecoveryCodes(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u, _ := s.Register(ctx, reg("kaksi@example.fi"))
+	key, err := s.BeginTOTP(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConfirmTOTP(ctx, u, "000000"); !errors.Is(err, ErrBadCode) {
+		t.Fatalf("wrong code enabled 2FA: %v", err)
+	}
+	code, _ := CodeAt(key.Secret(), time.Now())
+	codes, err := s.ConfirmTOTP(ctx, u, code)
+	if err != nil || len(codes) != 10 {
+		t.Fatalf("confirm: %v %v", codes, err)
+	}
+	if err := s.VerifySecondFactor(ctx, u, code); err != nil {
+		t.Fatalf("current code: %v", err)
+	}
+	if err := s.VerifySecondFactor(ctx, u, "123456"); !errors.Is(err, ErrBadCode) {
+		t.Fatal("wrong code accepted")
+	}
+	// A recovery code works once, even when used twice at the same time.
+	var wg sync.WaitGroup
+	results := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); results <- s.VerifySecondFactor(ctx, u, codes[0]) }()
+	}
+	wg.Wait()
+	close(results)
+	okCount := 0
+	for err := range results {
+		if err == nil {
+			okCount++
+		}
+	}
+	if okCount != 1 {
+		t.Fatalf("recovery code accepted %d times", okCount)
+	}
+	if err := s.VerifySecondFactor(ctx, u, codes[1]); err != nil {
+		t.Fatalf("second recovery code: %v", err)
+	}
+	admin, _ := s.SetRole(ctx, "kaksi@example.fi", RoleAdmin)
+	if err := s.DisableTOTP(ctx, admin); err == nil {
+		t.Fatal("an admin turned two-factor off")
+	}
+}
+
+func TestPasswordReset(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Register(ctx, reg("nollaus@example.fi"))
+	token, _, err := s.IssueReset(ctx, "nollaus@example.fi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseReset(ctx, token, "lyhyt"); !errors.Is(err, ErrPasswordShort) {
+		t.Fatalf("short password: %v", err)
+	}
+	if _, err := s.UseReset(ctx, token, "aivan uusi salalause"); err != nil {
+		t.Fatalf("reset after a refused try: %v", err)
+	}
+	if _, err := s.UseReset(ctx, token, "toinen uusi salalause"); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatal("reset token worked twice")
+	}
+	if _, err := s.Authenticate(ctx, "nollaus@example.fi", "aivan uusi salalause"); err != nil {
+		t.Fatal("new password does not work")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l := NewLimiter(3, time.Minute, time.Second, 8*time.Second)
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	for i := 0; i < 3; i++ {
+		if l.Wait("ip") != 0 {
+			t.Fatal("limited within the allowance")
+		}
+		l.Fail("ip")
+	}
+	if w := l.Wait("ip"); w != 0 {
+		t.Fatalf("wait %s after exactly the allowance", w)
+	}
+	l.Fail("ip")
+	if w := l.Wait("ip"); w != time.Second {
+		t.Fatalf("first delay %s", w)
+	}
+	l.Fail("ip")
+	l.Fail("ip")
+	l.Fail("ip")
+	l.Fail("ip")
+	if w := l.Wait("ip"); w != 8*time.Second {
+		t.Fatalf("capped delay %s", w)
+	}
+	now = now.Add(9 * time.Second)
+	if w := l.Wait("ip"); w != 0 {
+		t.Fatalf("not released: %s", w)
+	}
+	l.Fail("ip")
+	l.Succeed("ip")
+	if l.Wait("ip") != 0 || l.Wait("other") != 0 {
+		t.Fatal("success did not reset")
+	}
+}
