@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +19,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
@@ -29,9 +33,10 @@ import (
 // site is the platform with the real bundled course, shared by the
 // browser, axe and Nu suites.
 var (
-	siteOnce sync.Once
-	siteURL  string
-	siteErr  error
+	siteOnce     sync.Once
+	siteURL      string
+	siteErr      error
+	siteAccounts *account.Store
 )
 
 func bundledSite(t *testing.T) string {
@@ -47,9 +52,13 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
+		accounts, progress := studyStores(&testing.T{})
+		siteAccounts = accounts
 		srv, err := api.New(api.Options{
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
+			Accounts:      accounts,
+			Progress:      progress,
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",
@@ -169,6 +178,43 @@ func pressEnterAndWait(ctx context.Context, wantPath string) error {
 	return fmt.Errorf("Enter did not lead to %s (at %s)", wantPath, evalString(ctx, "location.pathname + location.search"))
 }
 
+// sessionFor returns a session cookie value for a page state: a new
+// learner for SignedIn, a learner with two-factor authentication who has
+// given only the password for SecondFactor, "" for Anonymous.
+func sessionFor(t *testing.T, base string, state testenv.State) string {
+	t.Helper()
+	if state == testenv.Anonymous {
+		return ""
+	}
+	b := newClient(t, base)
+	email := account.NewID()[:12] + "@example.fi"
+	b.register(email, "Sivu Testaaja")
+	if state == testenv.SecondFactor {
+		u, err := siteAccounts.UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := siteAccounts.BeginTOTP(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := account.CodeAt(key.Secret(), time.Now())
+		if _, err := siteAccounts.ConfirmTOTP(context.Background(), u, code); err != nil {
+			t.Fatal(err)
+		}
+		b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
+		b.login(email, "oma pitkä salalause 2026")
+	}
+	u, _ := url.Parse(base)
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == "session" {
+			return c.Value
+		}
+	}
+	t.Fatalf("no session cookie for state %s", state)
+	return ""
+}
+
 // TestLearnerJourneyWithKeyboard: a learner opens the front page and moves
 // through the course with Tab and Enter only.
 func TestLearnerJourneyWithKeyboard(t *testing.T) {
@@ -274,16 +320,33 @@ func axeSource(t *testing.T) string {
 
 // runAxe opens url, runs inject (to break the page on purpose in the
 // harness test), then axe-core with the WCAG 2.0/2.1 A and AA rules.
-func runAxe(t *testing.T, ctx context.Context, axe, url, inject string) (violations []axeViolation, passes int) {
+func runAxe(t *testing.T, ctx context.Context, axe, pageURL, inject string, session ...string) (violations []axeViolation, passes int) {
 	t.Helper()
+	cookie := ""
+	if len(session) > 0 {
+		cookie = session[0]
+	}
 	err := chromedp.Do(ctx,
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			_, err := cdp.Call(ctx, t, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true})
 			return err
 		}),
-		chromedp.Navigate(url),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			if cookie == "" {
+				_, err := cdp.Call(ctx, t, network.ClearBrowserCookies, cdp.Empty{})
+				return err
+			}
+			_, err := cdp.Call(ctx, t, network.SetCookie, network.SetCookieParams{Name: "session", Value: cookie, URL: pageURL})
+			return err
+		}),
+		chromedp.Navigate(pageURL),
 		chromedp.Evaluate[chromedp.Void](axe),
 	)
+	if want, _ := url.Parse(pageURL); err == nil {
+		if got := evalString(ctx, "location.pathname"); got != want.Path {
+			t.Fatalf("opening %s landed on %s", pageURL, got)
+		}
+	}
 	if err == nil && inject != "" {
 		_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](inject))
 	}
@@ -313,12 +376,9 @@ func TestAccessibility(t *testing.T) {
 	ctx := browser(t)
 	axe := axeSource(t)
 	for _, p := range testenv.Pages {
-		if p.State != testenv.Anonymous {
-			continue // pages behind sign-in join when accounts exist
-		}
 		t.Run(p.Name, func(t *testing.T) {
 			defer artifact(t, ctx)
-			violations, passes := runAxe(t, ctx, axe, base+p.Path, "")
+			violations, passes := runAxe(t, ctx, axe, base+p.Path, "", sessionFor(t, base, p.State))
 			if passes < 10 {
 				t.Errorf("%s: axe passed only %d rules: did it run?", p.Path, passes)
 			}
@@ -365,10 +425,13 @@ func TestValidHTML(t *testing.T) {
 	names := map[string]string{}
 	var files []string
 	for i, p := range testenv.Pages {
-		if p.State != testenv.Anonymous {
-			continue
+		var resp *http.Response
+		var body string
+		if sess := sessionFor(t, base, p.State); sess != "" {
+			resp, body = get(t, base+p.Path, "Cookie", "session="+sess)
+		} else {
+			resp, body = get(t, base+p.Path)
 		}
-		resp, body := get(t, base+p.Path)
 		if resp.StatusCode != p.Status {
 			t.Errorf("%s = %d, want %d", p.Path, resp.StatusCode, p.Status)
 		}

@@ -25,8 +25,9 @@ func TestBundledCourseHasNoBrokenLinks(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
+	accounts, progress := studyStores(t)
 	srv, err := api.New(api.Options{BaseURL: "http://localhost", Library: course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Accounts: accounts, Progress: progress, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

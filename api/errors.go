@@ -14,12 +14,13 @@ import (
 
 // problem is an RFC 9457 problem details document.
 type problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail,omitempty"`
-	Instance  string `json:"instance,omitempty"`
-	RequestID string `json:"request_id,omitempty"`
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []fieldError `json:"errors,omitempty"`
 }
 
 // handleError answers an error as problem+json for API clients and as an
@@ -60,15 +61,18 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 }
 
 func (s *Server) problem(c *fiber.Ctx, code int, title, detail string) error {
-	c.Status(code)
-	body, err := json.Marshal(problem{
-		Type:      "about:blank",
-		Title:     title,
-		Status:    code,
-		Detail:    detail,
-		Instance:  c.Path(),
-		RequestID: requestIDOf(c),
-	})
+	return s.writeProblem(c, problem{Type: "about:blank", Title: title, Status: code, Detail: detail})
+}
+
+// problemFields answers a validation problem listing the fields.
+func (s *Server) problemFields(c *fiber.Ctx, code int, detail string, fields []fieldError) error {
+	return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Detail: detail, Errors: fields})
+}
+
+func (s *Server) writeProblem(c *fiber.Ctx, p problem) error {
+	p.Instance, p.RequestID = c.Path(), requestIDOf(c)
+	c.Status(p.Status)
+	body, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}

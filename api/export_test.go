@@ -1,7 +1,15 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/account"
+)
 
 // App exposes the Fiber app so tests can add routes that misbehave on
 // purpose (slow, panicking).
 func (s *Server) App() *fiber.App { return s.app }
+
+// Accounts exposes the account store to tests (reset links are issued by
+// administrators outside the HTTP API).
+func (s *Server) Accounts() *account.Store { return s.accounts }

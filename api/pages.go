@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"html/template"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ type page struct {
 	Message     string
 	RequestID   string
 	Data        any
+	Viewer      *viewer // nil on cached pages
+	CSRF        string
+	Accounts    bool // sign-in exists
 }
 
 type navItem struct {
@@ -38,6 +42,7 @@ type langLink struct {
 // complete fills in what every page has: navigation and language links.
 func (s *Server) complete(p *page, lang, path string) {
 	p.Lang = lang
+	p.Accounts = s.accounts != nil && s.progress != nil
 	if p.Description == "" {
 		if pub := s.published(); pub != nil {
 			p.Description = pub.Course.Meta.Description
@@ -78,6 +83,11 @@ func (s *Server) render(name, lang, path string, p page) ([]byte, error) {
 
 // renderStatus renders a page that is not cached (error pages).
 func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
+	if s.hasSessionCredential(c) {
+		if v := s.viewerOf(c); v.signedIn() {
+			p.Viewer, p.CSRF = v, v.Session.CSRF
+		}
+	}
 	body, err := s.render(name, s.lang(c), c.Path(), p)
 	if err != nil {
 		return err
@@ -157,12 +167,45 @@ func fnv(s string) uint64 {
 	return h
 }
 
-// htmlPage serves a cached HTML page in the chosen language.
-func (s *Server) htmlPage(c *fiber.Ctx, build func(pub *course.Published, lang string) ([]byte, error)) error {
+// req is one page request: its language and, when signed in, who asks.
+type req struct {
+	s      *Server
+	ctx    context.Context
+	Lang   string
+	Viewer *viewer // nil for anonymous requests (cached pages)
+	CSRF   string
+}
+
+// render renders a page for the request.
+func (r *req) render(name, path string, p page) ([]byte, error) {
+	p.Viewer, p.CSRF = r.Viewer, r.CSRF
+	return r.s.render(name, r.Lang, path, p)
+}
+
+// htmlPage serves an HTML page in the chosen language: from the cache for
+// anonymous visitors, rendered for the signed-in (their header, progress
+// and answers are theirs alone, and never cached).
+func (s *Server) htmlPage(c *fiber.Ctx, build func(pub *course.Published, r *req) ([]byte, error)) error {
 	lang := s.lang(c)
+	if s.hasSessionCredential(c) {
+		if v := s.viewerOf(c); v.signedIn() {
+			pub := s.published()
+			if pub == nil {
+				return fiber.ErrServiceUnavailable
+			}
+			body, err := build(pub, &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF})
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderCacheControl, "private, no-store")
+			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+			c.Response().SetBodyRaw(body)
+			return nil
+		}
+	}
 	path := c.Path()
 	return s.cached(c, lang+" "+path, fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
-		return build(pub, lang)
+		return build(pub, &req{s: s, ctx: context.Background(), Lang: lang})
 	})
 }
 
@@ -192,10 +235,13 @@ type homeData struct {
 	Citation, AuthorsIntro, Accessibility, Feedback template.HTML
 	Funding                                         template.HTML
 	Hours, Credits, First                           string
+	Continue                                        *apiContinue
+	Percent                                         int
 }
 
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		lang := r.Lang
 		co := pub.Course
 		f := co.FrontHTML
 		d := homeData{
@@ -210,13 +256,22 @@ func (s *Server) home(c *fiber.Ctx) error {
 		if len(co.Modules) > 0 {
 			d.First = co.Modules[0].URL()
 		}
-		return s.render("home", lang, "/", page{Title: web.T(lang, "nav.home"), Data: d})
+		if r.Viewer != nil {
+			all, _, err := s.studyOf(r, false)
+			if err != nil {
+				return nil, err
+			}
+			d.Continue = continueFrom(co, all)
+			_, d.Percent = co.Summarise(all)
+		}
+		return r.render("home", "/", page{Title: web.T(lang, "nav.home"), Data: d})
 	})
 }
 
 func (s *Server) modulesPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
-		return s.render("modules", lang, "/osiot", page{Title: web.T(lang, "modules.title"), Data: struct{ Modules []*course.Module }{pub.Course.Modules}})
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		lang := r.Lang
+		return r.render("modules", "/osiot", page{Title: web.T(lang, "modules.title"), Data: struct{ Modules []*course.Module }{pub.Course.Modules}})
 	})
 }
 
@@ -264,11 +319,13 @@ type moduleData struct {
 	Module *course.Module
 	Intro  template.HTML
 	First  string
+	Done   map[string]bool // section slug → completed, for the signed-in
+	Stats  *course.ModuleProgress
 }
 
 func (s *Server) modulePage(c *fiber.Ctx) error {
 	slug := strings.Clone(c.Params("module"))
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		m, err := s.findModule(pub, slug)
 		if err != nil {
 			return nil, err
@@ -277,7 +334,23 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 		if len(m.Sections) > 0 {
 			d.First = m.Sections[0].URL()
 		}
-		return s.render("module", lang, m.URL(), page{Title: m.Title, Description: m.Summary, Data: d})
+		if r.Viewer != nil {
+			all, _, err := s.studyOf(r, false)
+			if err != nil {
+				return nil, err
+			}
+			d.Done = map[string]bool{}
+			for _, sec := range m.Sections {
+				d.Done[sec.Slug] = all[m.Slug+"/"+sec.Slug].Done()
+			}
+			mods, _ := pub.Course.Summarise(all)
+			for i := range mods {
+				if mods[i].Module == m {
+					d.Stats = &mods[i]
+				}
+			}
+		}
+		return r.render("module", m.URL(), page{Title: m.Title, Description: m.Summary, Data: d})
 	})
 }
 
@@ -289,6 +362,7 @@ type sectionData struct {
 	TOC          []course.Heading
 	Index, Count int
 	Prev, Next   *pageLink
+	Progress     *course.SectionProgress // for the signed-in
 }
 
 // neighbours are the previous and next pages in reading order: across a
@@ -319,12 +393,22 @@ func neighbours(co *course.Course, sec *course.Section) (prev, next *pageLink) {
 
 func (s *Server) sectionPage(c *fiber.Ctx) error {
 	module, section := strings.Clone(c.Params("module")), strings.Clone(c.Params("section"))
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		sec, err := s.findSection(pub, module, section)
 		if err != nil {
 			return nil, err
 		}
-		d := sectionData{Section: sec, Body: trusted(sec.Body.HTML), Count: len(sec.Module.Sections)}
+		all, answers, err := s.studyOf(r, true)
+		if err != nil {
+			return nil, err
+		}
+		d := sectionData{Section: sec, Body: trusted(answerBoxes(sec.Body.HTML, sec, r, answers)), Count: len(sec.Module.Sections)}
+		if r.Viewer != nil {
+			d.Progress = all[sec.Module.Slug+"/"+sec.Slug]
+			if d.Progress == nil {
+				d.Progress = &course.SectionProgress{}
+			}
+		}
 		for i, x := range sec.Module.Sections {
 			if x == sec {
 				d.Index = i + 1
@@ -339,7 +423,7 @@ func (s *Server) sectionPage(c *fiber.Ctx) error {
 			}
 		}
 		d.Prev, d.Next = neighbours(pub.Course, sec)
-		return s.render("section", lang, sec.URL(), page{Title: sec.Title, Data: d})
+		return r.render("section", sec.URL(), page{Title: sec.Title, Data: d})
 	})
 }
 
@@ -359,7 +443,8 @@ type legislationData struct {
 }
 
 func (s *Server) legislationPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		lang := r.Lang
 		co := pub.Course
 		if !co.Meta.Pages.Legislation {
 			return nil, fiber.ErrNotFound
@@ -386,7 +471,7 @@ func (s *Server) legislationPage(c *fiber.Ctx) error {
 			}
 			d.ByModule = append(d.ByModule, row)
 		}
-		return s.render("legislation", lang, "/lainsaadanto", page{Title: web.T(lang, "legislation.title"), Data: d})
+		return r.render("legislation", "/lainsaadanto", page{Title: web.T(lang, "legislation.title"), Data: d})
 	})
 }
 
@@ -397,13 +482,14 @@ type glossaryData struct {
 }
 
 func (s *Server) glossaryPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		lang := r.Lang
 		co := pub.Course
 		if !co.Meta.Pages.Glossary || len(co.Concepts) == 0 {
 			return nil, fiber.ErrNotFound
 		}
 		d := glossaryData{Intro: trusted(co.FrontHTML["glossary_intro"]), Concepts: co.Concepts, Groups: co.GlossaryIndex()}
-		return s.render("glossary", lang, "/sanasto", page{Title: web.T(lang, "glossary.title"), Data: d})
+		return r.render("glossary", "/sanasto", page{Title: web.T(lang, "glossary.title"), Data: d})
 	})
 }
 
@@ -420,7 +506,8 @@ type conceptData struct {
 
 func (s *Server) conceptPage(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("concept"))
-	return s.htmlPage(c, func(pub *course.Published, lang string) ([]byte, error) {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		lang := r.Lang
 		co := pub.Course
 		if !validSlug(id) || !co.Meta.Pages.Glossary {
 			return nil, fiber.ErrNotFound
@@ -444,7 +531,7 @@ func (s *Server) conceptPage(c *fiber.Ctx) error {
 				d.Relations = append(d.Relations, r)
 			}
 		}
-		return s.render("concept", lang, "/sanasto/"+k.ID, page{Title: k.Term, Description: k.Definition, Data: d})
+		return r.render("concept", "/sanasto/"+k.ID, page{Title: k.Term, Description: k.Definition, Data: d})
 	})
 }
 

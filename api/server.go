@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/web"
@@ -44,6 +45,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Library is the published course.
 	Library *course.Library
+	// Accounts and Progress; without them the site is read-only.
+	Accounts *account.Store
+	Progress *course.Progress
 }
 
 // Server serves the platform over HTTP.
@@ -58,6 +62,11 @@ type Server struct {
 	library  *course.Library
 	cache    atomic.Pointer[cache]
 	https    bool
+	accounts *account.Store
+	progress *course.Progress
+
+	signInLimit   *account.Limiter
+	registerLimit *account.Limiter
 }
 
 // New builds the server and its routes.
@@ -75,18 +84,24 @@ func New(o Options) (*Server, error) {
 	if err != nil || !base.IsAbs() {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
-	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join})
+	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		log:     o.Logger,
-		metrics: o.Metrics,
-		opts:    o,
-		pages:   pages,
-		headers: securityHeaders(base.Scheme == "https", o.StorageOrigin),
-		library: o.Library,
-		https:   base.Scheme == "https",
+		log:      o.Logger,
+		metrics:  o.Metrics,
+		opts:     o,
+		pages:    pages,
+		headers:  securityHeaders(base.Scheme == "https", o.StorageOrigin),
+		library:  o.Library,
+		https:    base.Scheme == "https",
+		accounts: o.Accounts,
+		progress: o.Progress,
+		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
+		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
+		// Registration and reset: 20 attempts an hour per address.
+		registerLimit: account.NewLimiter(20, time.Hour, 30*time.Second, time.Hour),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -129,6 +144,44 @@ func (s *Server) routes() {
 	app.Get("/sanasto", s.glossaryPage)
 	app.Get("/sanasto/:concept", s.conceptPage)
 	app.Get("/kurssi/kuvat/:name", s.figure)
+
+	if s.accounts == nil || s.progress == nil {
+		return
+	}
+	// Accounts.
+	app.Get("/kirjaudu", s.loginPage)
+	app.Post("/kirjaudu", s.checkCSRF, s.login)
+	app.Get("/kirjaudu/vahvista", s.verifyPage)
+	app.Post("/kirjaudu/vahvista", s.checkCSRF, s.verify)
+	app.Post("/kirjaudu-ulos", s.checkCSRF, s.logout)
+	app.Get("/rekisteroidy", s.registerPage)
+	app.Post("/rekisteroidy", s.checkCSRF, s.register)
+	app.Get("/salasana/uusi", s.resetPage)
+	app.Post("/salasana/uusi", s.checkCSRF, s.reset)
+	app.Get("/tili", s.requireUser, s.accountPage)
+	app.Post("/tili/salasana", s.requireUser, s.checkCSRF, s.changePassword)
+	app.Post("/tili/istunnot/lopeta-muut", s.requireUser, s.checkCSRF, s.endOtherSessions)
+	app.Post("/tili/istunnot/:session/lopeta", s.requireUser, s.checkCSRF, s.endSession)
+	app.Post("/tili/poista", s.requireUser, s.checkCSRF, s.deleteAccount)
+	app.Get("/tili/kaksivaiheinen", s.requireUser, s.totpPage)
+	app.Post("/tili/kaksivaiheinen", s.requireUser, s.checkCSRF, s.totpConfirm)
+
+	// Studies.
+	app.Get("/omat-opinnot", s.requireUser, s.dashboard)
+	app.Get("/omat-opinnot/oppimispaivakirja.md", s.requireUser, s.diaryMarkdown)
+	app.Get("/omat-opinnot/oppimispaivakirja.pdf", s.requireUser, s.diaryPDF)
+	app.Post("/osiot/:module/:section/luettu", s.requireUser, s.checkCSRF, s.markRead)
+	app.Post("/tehtavat/:task/vastaus", s.requireUser, s.checkCSRF, s.saveAnswerForm)
+
+	// Accounts and studies in the API.
+	app.Post("/api/v1/auth/register", jsonOnly, s.apiRegister)
+	app.Post("/api/v1/auth/login", jsonOnly, s.apiLogin)
+	app.Post("/api/v1/auth/logout", s.checkCSRF, s.apiLogout)
+	app.Get("/api/v1/auth/session", s.requireUser, s.apiSession)
+	app.Get("/api/v1/progress", s.requireUser, s.apiProgress)
+	app.Put("/api/v1/progress/:module/:section", s.requireUser, s.checkCSRF, s.apiRecordProgress)
+	app.Get("/api/v1/tasks/:task/answer", s.requireUser, s.apiGetAnswer)
+	app.Put("/api/v1/tasks/:task/answer", s.requireUser, s.checkCSRF, s.apiPutAnswer)
 }
 
 // Serve answers requests on ln until Shutdown.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
@@ -53,9 +54,12 @@ func start(t *testing.T, configure ...func(*fiber.App)) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accounts, progress := studyStores(t)
 	srv, err := api.New(api.Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Library:       fixture(t),
+		Accounts:      accounts,
+		Progress:      progress,
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",
@@ -76,6 +80,20 @@ func start(t *testing.T, configure ...func(*fiber.App)) *running {
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
+}
+
+// studyStores are account and progress stores on a fresh database.
+func studyStores(t testing.TB) (*account.Store, *course.Progress) {
+	t.Helper()
+	db := env.Database()
+	ctx := context.Background()
+	if err := account.EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := course.EnsureProgressIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return account.NewStore(db), course.NewProgress(db)
 }
 
 // fixture is the test course of course/testdata, published at version 1.

@@ -20,11 +20,11 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
-	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join})
+	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept"} {
+	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard"} {
 		if _, ok := p.pages[name]; !ok {
 			t.Errorf("no page template %s", name)
 		}

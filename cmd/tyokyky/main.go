@@ -19,6 +19,9 @@ Usage:
   tyokyky healthcheck [flags] exit 0 when /readyz answers 200, else 1
   tyokyky content check [DIR] check a content folder; problems as file:line:col: message
   tyokyky content import DIR  store a content folder's changes as new revisions and publish
+  tyokyky user create --email E --name N [--role R]   create an account (prints a password once)
+  tyokyky user role EMAIL ROLE                         change a role (learner, author, admin)
+  tyokyky user reset-link EMAIL                        print a one-time password reset link
   tyokyky version             print the version
   tyokyky help                print this text
 
@@ -50,6 +53,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return healthcheck(args, getenv, stdout, stderr)
 	case "content":
 		return contentCmd(args, getenv, stdout, stderr)
+	case "user":
+		return userCmd(args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tyokyky", versionString())
 		return exitOK

@@ -14,6 +14,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/config"
@@ -63,7 +64,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	p, err := start(ctx, cfg, log, ln)
+	p, err := start(ctx, cfg, log, ln, stdout)
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return exitFailure
@@ -124,7 +125,7 @@ func (p *platform) close(log *slog.Logger) {
 }
 
 // start brings up the object store, the database and the HTTP server.
-func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) (_ *platform, err error) {
+func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, stdout io.Writer) (_ *platform, err error) {
 	m := metrics.New()
 	p := &platform{}
 	defer func() {
@@ -194,6 +195,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	go library.Follow(ctx, 2*time.Second)
 
+	accounts := account.NewStore(p.db.Database)
+	if err := firstAdmin(ctx, accounts, cfg, stdout); err != nil {
+		return nil, err
+	}
+	go expireSessions(ctx, accounts, log)
+
 	p.server, err = api.New(api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -202,6 +209,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		BaseURL:       cfg.BaseURL,
 		StorageOrigin: objects.PublicOrigin(),
 		Library:       library,
+		Accounts:      accounts,
+		Progress:      course.NewProgress(p.db.Database),
 		Version:       versionString(),
 	})
 	if err != nil {
@@ -210,11 +219,49 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	return p, nil
 }
 
+// firstAdmin creates an administrator when the database has no accounts
+// and prints the credentials once.
+func firstAdmin(ctx context.Context, accounts *account.Store, cfg *config.Config, stdout io.Writer) error {
+	n, err := accounts.Count(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password := account.GeneratePassword()
+	u, errs := accounts.Register(ctx, account.Registration{Email: cfg.AdminEmail, Name: "Ylläpitäjä", Password: password,
+		Organisation: account.OtherOrganisation, OrganisationOther: "Ylläpito", Role: account.RoleAdmin})
+	if len(errs) > 0 {
+		if errors.Is(errs[0], account.ErrEmailTaken) { // another instance was first
+			return nil
+		}
+		return fmt.Errorf("first admin: %v", errs)
+	}
+	fmt.Fprintf(stdout, "\nFirst administrator created (shown only this once):\n  email:    %s\n  password: %s\nSign in at %s/kirjaudu and set up two-factor authentication.\n\n", u.Email, password, cfg.BaseURL)
+	return nil
+}
+
+// expireSessions removes ended sessions every hour.
+func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := accounts.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("removing expired sessions", "err", err)
+			}
+		}
+	}
+}
+
 // ensureIndexes creates every domain package's indexes, idempotently.
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
 	for _, ensure := range []func(context.Context, *mongo.Database) error{
 		course.EnsureIndexes,
+		course.EnsureProgressIndexes,
+		account.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db.Database); err != nil {
 			return err

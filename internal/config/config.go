@@ -34,6 +34,7 @@ type Config struct {
 	S3PublicURL     string
 	MinIOBin        string
 	ContentDir      string
+	AdminEmail      string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -65,6 +66,7 @@ var Settings = []Setting{
 	{"s3-public-url", "TYOKYKY_S3_PUBLIC_URL", "", "URL browsers use to reach the object store (presigned links); empty uses the endpoint", func(c *Config) *string { return &c.S3PublicURL }},
 	{"minio-bin", "TYOKYKY_MINIO_BIN", ".bin/minio", "MinIO server binary started when no S3 endpoint is set", func(c *Config) *string { return &c.MinIOBin }},
 	{"content-dir", "TYOKYKY_CONTENT_DIR", "", "course content folder imported at start-up; empty imports the course bundled in the binary", func(c *Config) *string { return &c.ContentDir }},
+	{"admin-email", "TYOKYKY_ADMIN_EMAIL", "admin@localhost", "address of the administrator created on the first start with an empty database", func(c *Config) *string { return &c.AdminEmail }},
 	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},

@@ -8,6 +8,8 @@ const (
 	Anonymous State = "anonymous"
 	SignedIn  State = "signed in"
 	Author    State = "author"
+	// SecondFactor: password given, two-factor code still to enter.
+	SecondFactor State = "second factor"
 )
 
 // Page is one page type of the platform, at an address in the bundled
@@ -37,4 +39,14 @@ var Pages = []Page{
 	{"glossary", "/sanasto", Anonymous, 200},
 	{"glossary concept", "/sanasto/osatyokykyisyys", Anonymous, 200},
 	{"not found", "/osiot/ei-ole-olemassa", Anonymous, 404},
+	{"sign in", "/kirjaudu", Anonymous, 200},
+	{"create an account", "/rekisteroidy", Anonymous, 200},
+	{"set a new password", "/salasana/uusi?token=x", Anonymous, 200},
+	{"second factor", "/kirjaudu/vahvista", SecondFactor, 200},
+	{"my studies", "/omat-opinnot", SignedIn, 200},
+	{"my account", "/tili", SignedIn, 200},
+	{"two-factor enrolment", "/tili/kaksivaiheinen", SignedIn, 200},
+	{"section, signed in", "/osiot/tyokyvyn-tuki/palvelupolku", SignedIn, 200},
+	{"module, signed in", "/osiot/tyokyvyn-tuki", SignedIn, 200},
+	{"front page, signed in", "/", SignedIn, 200},
 }

@@ -1,0 +1,387 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"image/png"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// formData is what account forms show again after an error.
+type formData struct {
+	Errors        []fieldError
+	Values        map[string]string
+	Next          string
+	Organisations []string
+	Other         string
+	Notice        string
+}
+
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (f *formData) has(field string) bool {
+	for _, e := range f.Errors {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// errorMessage maps an account error to a field and a UI string key.
+func errorMessage(err error) (field, key string) {
+	switch {
+	case errors.Is(err, account.ErrInvalidEmail):
+		return "email", "form.email.invalid"
+	case errors.Is(err, account.ErrInvalidName):
+		return "name", "form.name.invalid"
+	case errors.Is(err, account.ErrInvalidOrg):
+		return "organisation", "form.organisation.invalid"
+	case errors.Is(err, account.ErrPasswordShort):
+		return "password", "form.password.short"
+	case errors.Is(err, account.ErrPasswordLong):
+		return "password", "form.password.long"
+	case errors.Is(err, account.ErrPasswordCommon):
+		return "password", "form.password.common"
+	case errors.Is(err, account.ErrEmailTaken):
+		return "email", "form.register.failed"
+	}
+	return "", "err.500"
+}
+
+// renderForm renders an account page that is never cached.
+func (s *Server) renderForm(c *fiber.Ctx, status int, name, titleKey string, d any) error {
+	lang := s.lang(c)
+	v := s.viewerOf(c)
+	if !v.signedIn() {
+		v = nil // half signed in (second factor pending) shows as signed out
+	}
+	body, err := s.render(name, lang, c.Path(), page{Title: web.T(lang, titleKey), Data: d, Viewer: v, CSRF: s.csrfToken(c)})
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Response().SetBodyRaw(body)
+	return nil
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	if s.viewerOf(c).signedIn() {
+		return c.Redirect(safeNext(c.Query("jatka")), fiber.StatusSeeOther)
+	}
+	return s.renderForm(c, 200, "login", "login.title", &formData{Next: safeNext(c.Query("jatka"))})
+}
+
+// signInLimits: per address and per account, with doubling delays.
+func (s *Server) limited(keys ...string) time.Duration {
+	var wait time.Duration
+	for _, k := range keys {
+		if w := s.signInLimit.Wait(k); w > wait {
+			wait = w
+		}
+	}
+	return wait
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
+	d := &formData{Next: safeNext(c.FormValue("jatka")), Values: map[string]string{"email": email}}
+	ipKey, accKey := "ip:"+clientIP(c), "acct:"+strings.ToLower(email)
+	lang := s.lang(c)
+	if w := s.limited(ipKey, accKey); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		return s.renderForm(c, fiber.StatusTooManyRequests, "login", "login.title", d)
+	}
+	u, err := s.accounts.Authenticate(c.UserContext(), email, password)
+	if err != nil {
+		if !errors.Is(err, account.ErrBadCredentials) {
+			return err
+		}
+		s.signInLimit.Fail(ipKey)
+		s.signInLimit.Fail(accKey)
+		d.Errors = []fieldError{{"email", web.T(lang, "form.login.failed")}}
+		return s.renderForm(c, fiber.StatusUnauthorized, "login", "login.title", d)
+	}
+	s.signInLimit.Succeed(accKey)
+	token, _, err := s.accounts.StartSession(c.UserContext(), u, u.TOTPEnabled, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, token)
+	if u.TOTPEnabled {
+		return c.Redirect("/kirjaudu/vahvista?jatka="+url.QueryEscape(d.Next), fiber.StatusSeeOther)
+	}
+	if u.NeedsTwoFactor() {
+		return c.Redirect("/tili/kaksivaiheinen", fiber.StatusSeeOther)
+	}
+	return c.Redirect(d.Next, fiber.StatusSeeOther)
+}
+
+// pendingViewer is a session that has passed the password but not the
+// second factor.
+func (s *Server) pendingViewer(c *fiber.Ctx) *viewer {
+	v := s.viewerOf(c)
+	if v.User == nil || !v.Session.Pending2FA || v.Bearer {
+		return nil
+	}
+	return v
+}
+
+func (s *Server) verifyPage(c *fiber.Ctx) error {
+	if s.pendingViewer(c) == nil {
+		return c.Redirect("/kirjaudu", fiber.StatusSeeOther)
+	}
+	return s.renderForm(c, 200, "verify", "verify.title", &formData{Next: safeNext(c.Query("jatka"))})
+}
+
+func (s *Server) verify(c *fiber.Ctx) error {
+	v := s.pendingViewer(c)
+	if v == nil {
+		return c.Redirect("/kirjaudu", fiber.StatusSeeOther)
+	}
+	lang := s.lang(c)
+	d := &formData{Next: safeNext(c.FormValue("jatka"))}
+	key := "acct:" + v.User.Email
+	if w := s.limited("ip:"+clientIP(c), key); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		d.Errors = []fieldError{{"code", web.T(lang, "form.limited")}}
+		return s.renderForm(c, fiber.StatusTooManyRequests, "verify", "verify.title", d)
+	}
+	if err := s.accounts.VerifySecondFactor(c.UserContext(), v.User, c.FormValue("code")); err != nil {
+		s.signInLimit.Fail(key)
+		d.Errors = []fieldError{{"code", web.T(lang, "form.code.invalid")}}
+		return s.renderForm(c, fiber.StatusUnauthorized, "verify", "verify.title", d)
+	}
+	s.signInLimit.Succeed(key)
+	token, _, err := s.accounts.CompleteTwoFactor(c.UserContext(), v.Session, v.User, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, token)
+	return c.Redirect(d.Next, fiber.StatusSeeOther)
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if v.User != nil {
+		if _, err := s.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
+			return err
+		}
+	}
+	s.clearSessionCookie(c)
+	return c.Redirect("/", fiber.StatusSeeOther)
+}
+
+func (s *Server) registerPage(c *fiber.Ctx) error {
+	if s.viewerOf(c).signedIn() {
+		return c.Redirect("/omat-opinnot", fiber.StatusSeeOther)
+	}
+	return s.renderForm(c, 200, "register", "register.title", &formData{Organisations: account.Organisations, Other: account.OtherOrganisation})
+}
+
+func (s *Server) register(c *fiber.Ctx) error {
+	lang := s.lang(c)
+	r := account.Registration{
+		Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"),
+		Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other"),
+	}
+	d := &formData{Organisations: account.Organisations, Other: account.OtherOrganisation,
+		Values: map[string]string{"email": strings.Clone(r.Email), "name": strings.Clone(r.Name), "organisation": strings.Clone(r.Organisation), "organisation_other": strings.Clone(r.OrganisationOther)}}
+	ipKey := "register:" + clientIP(c)
+	if w := s.registerLimit.Wait(ipKey); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		return s.renderForm(c, fiber.StatusTooManyRequests, "register", "register.title", d)
+	}
+	s.registerLimit.Fail(ipKey) // every attempt counts
+	u, errs := s.accounts.Register(c.UserContext(), r)
+	if len(errs) > 0 {
+		for _, err := range errs {
+			field, key := errorMessage(err)
+			if key == "err.500" {
+				return err
+			}
+			d.Errors = append(d.Errors, fieldError{field, web.T(lang, key)})
+		}
+		return s.renderForm(c, fiber.StatusUnprocessableEntity, "register", "register.title", d)
+	}
+	token, _, err := s.accounts.StartSession(c.UserContext(), u, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, token)
+	return c.Redirect("/omat-opinnot", fiber.StatusSeeOther)
+}
+
+func retryAfter(d time.Duration) string { return strconv.Itoa(int(d.Seconds() + 0.999)) }
+
+// accountData is the account page.
+type accountData struct {
+	formData
+	Sessions  []account.Session
+	CurrentID string
+	QR        template.URL // data: URL of the QR code while enrolling (made here from PNG bytes)
+	Secret    string
+	Codes     []string // recovery codes, shown once
+}
+
+func (s *Server) accountPage(c *fiber.Ctx) error {
+	return s.showAccount(c, 200, &accountData{})
+}
+
+func (s *Server) showAccount(c *fiber.Ctx, status int, d *accountData) error {
+	v := s.viewerOf(c)
+	list, err := s.accounts.Sessions(c.UserContext(), v.User.ID)
+	if err != nil {
+		return err
+	}
+	d.Sessions, d.CurrentID = list, v.Session.ID
+	if c.Query("ilmoitus") != "" {
+		d.Notice = web.T(s.lang(c), "account.notice."+c.Query("ilmoitus"))
+	}
+	return s.renderForm(c, status, "account", "account.title", d)
+}
+
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	lang := s.lang(c)
+	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("current")); err != nil {
+		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"current", web.T(lang, "form.current.wrong")}}}})
+	}
+	if err := s.accounts.SetPassword(c.UserContext(), v.User, c.FormValue("password")); err != nil {
+		field, key := errorMessage(err)
+		if key == "err.500" {
+			return err
+		}
+		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}}}})
+	}
+	// Every session ended with the change; this browser gets a new one.
+	token, _, err := s.accounts.StartSession(c.UserContext(), v.User, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, token)
+	return c.Redirect("/tili?ilmoitus=salasana", fiber.StatusSeeOther)
+}
+
+func (s *Server) endSession(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	id := strings.Clone(c.Params("session"))
+	if len(id) != 64 {
+		return fiber.ErrNotFound
+	}
+	ok, err := s.accounts.EndSession(c.UserContext(), v.User.ID, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fiber.ErrNotFound // not yours, or gone: the same answer
+	}
+	if id == v.Session.ID {
+		s.clearSessionCookie(c)
+		return c.Redirect("/", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/tili?ilmoitus=istunto", fiber.StatusSeeOther)
+}
+
+func (s *Server) endOtherSessions(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if _, err := s.accounts.EndAllSessions(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
+		return err
+	}
+	return c.Redirect("/tili?ilmoitus=istunnot", fiber.StatusSeeOther)
+}
+
+func (s *Server) deleteAccount(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	lang := s.lang(c)
+	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
+		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"delete-password", web.T(lang, "form.current.wrong")}}}})
+	}
+	if s.progress != nil {
+		if err := s.progress.DeleteUser(c.UserContext(), v.User.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.accounts.Delete(c.UserContext(), v.User.ID); err != nil {
+		return err
+	}
+	s.clearSessionCookie(c)
+	return c.Redirect("/?ilmoitus=poistettu", fiber.StatusSeeOther)
+}
+
+func (s *Server) totpPage(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	key, err := s.accounts.BeginTOTP(c.UserContext(), v.User)
+	if err != nil {
+		return err
+	}
+	img, err := key.Image(240, 240)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	d := &accountData{QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())), Secret: key.Secret()} //nolint:gosec // our own PNG
+	return s.renderForm(c, 200, "totp", "totp.title", d)
+}
+
+func (s *Server) totpConfirm(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	codes, err := s.accounts.ConfirmTOTP(c.UserContext(), v.User, c.FormValue("code"))
+	if err != nil {
+		lang := s.lang(c)
+		return s.renderForm(c, fiber.StatusUnprocessableEntity, "totp", "totp.title", &accountData{formData: formData{Errors: []fieldError{{"code", web.T(lang, "form.code.invalid")}}}})
+	}
+	return s.renderForm(c, 200, "totp", "totp.title", &accountData{Codes: codes})
+}
+
+func (s *Server) resetPage(c *fiber.Ctx) error {
+	return s.renderForm(c, 200, "reset", "reset.title", &formData{Values: map[string]string{"token": strings.Clone(c.Query("token"))}})
+}
+
+func (s *Server) reset(c *fiber.Ctx) error {
+	lang := s.lang(c)
+	token := strings.Clone(c.FormValue("token"))
+	d := &formData{Values: map[string]string{"token": token}}
+	ipKey := "reset:" + clientIP(c)
+	if w := s.registerLimit.Wait(ipKey); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		return s.renderForm(c, fiber.StatusTooManyRequests, "reset", "reset.title", d)
+	}
+	if _, err := s.accounts.UseReset(c.UserContext(), token, c.FormValue("password")); err != nil {
+		if errors.Is(err, account.ErrTokenInvalid) {
+			s.registerLimit.Fail(ipKey)
+			d.Errors = []fieldError{{"", web.T(lang, "form.reset.invalid")}}
+		} else {
+			field, key := errorMessage(err)
+			if key == "err.500" {
+				return err
+			}
+			d.Errors = []fieldError{{field, web.T(lang, key)}}
+		}
+		return s.renderForm(c, fiber.StatusUnprocessableEntity, "reset", "reset.title", d)
+	}
+	return c.Redirect("/kirjaudu?ilmoitus=salasana", fiber.StatusSeeOther)
+}

@@ -1,0 +1,464 @@
+package api_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tyokyky/tyokyky/account"
+)
+
+// browserClient is a cookie-keeping client that does not follow redirects,
+// like a browser seen from the server.
+type browserClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newClient(t *testing.T, base string) *browserClient {
+	jar, _ := cookiejar.New(nil)
+	return &browserClient{t: t, base: base, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browserClient) do(method, path string, body io.Reader, header ...string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+func (b *browserClient) get(path string) (*http.Response, string) { return b.do("GET", path, nil) }
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf reads the form token from a page.
+func (b *browserClient) csrf(path string) string {
+	b.t.Helper()
+	_, body := b.get(path)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		b.t.Fatalf("no CSRF field on %s", path)
+	}
+	return m[1]
+}
+
+// post submits a form; the CSRF token is taken from page first unless
+// the values carry one.
+func (b *browserClient) post(path string, values url.Values) (*http.Response, string) {
+	return b.do("POST", path, strings.NewReader(values.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+}
+
+func (b *browserClient) putJSON(path, token string, v any) (*http.Response, string) {
+	data, _ := json.Marshal(v)
+	return b.do("PUT", path, strings.NewReader(string(data)), "Content-Type", "application/json", "X-CSRF-Token", token)
+}
+
+func (b *browserClient) register(email, name string) {
+	b.t.Helper()
+	resp, body := b.post("/rekisteroidy", url.Values{"csrf": {b.csrf("/rekisteroidy")}, "email": {email}, "name": {name},
+		"password": {"oma pitkä salalause 2026"}, "organisation": {account.Organisations[3]}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
+		b.t.Fatalf("register %s = %d\n%s", email, resp.StatusCode, body)
+	}
+}
+
+func (b *browserClient) login(email, password string) *http.Response {
+	b.t.Helper()
+	resp, _ := b.post("/kirjaudu", url.Values{"csrf": {b.csrf("/kirjaudu")}, "email": {email}, "password": {password}, "jatka": {"/omat-opinnot"}})
+	return resp
+}
+
+func TestRegisterStudyAndSignOut(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("anu@example.fi", "Anu Lehto")
+
+	resp, body := b.get("/omat-opinnot")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Omat opinnot") || !strings.Contains(body, `action="/kirjaudu-ulos"`) {
+		t.Fatalf("dashboard = %d", resp.StatusCode)
+	}
+	// Signed-in pages are never cached and show the learner's own state.
+	resp, body = b.get("/osiot/toinen/jatko")
+	if resp.Header.Get("Cache-Control") != "private, no-store" || !strings.Contains(body, `data-progress="/api/v1/progress/toinen/jatko"`) {
+		t.Fatalf("signed-in section page: %s", resp.Header.Get("Cache-Control"))
+	}
+	token := csrfField.FindStringSubmatch(body)[1]
+	// Reading through the API: opened, time, completed.
+	for _, ev := range []map[string]any{{"event": "opened"}, {"event": "heartbeat", "seconds": 25, "scroll": 0.5}, {"event": "completed"}} {
+		if resp, body := b.putJSON("/api/v1/progress/toinen/jatko", token, ev); resp.StatusCode != 200 {
+			t.Fatalf("progress %v = %d %s", ev, resp.StatusCode, body)
+		}
+	}
+	if resp, body := b.putJSON("/api/v1/progress/toinen/jatko", token, map[string]any{"event": "dance"}); resp.StatusCode != 400 || !strings.Contains(body, "unknown event") {
+		t.Fatalf("unknown event = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.putJSON("/api/v1/progress/ensimmainen/alku", token, map[string]any{"event": "completed"}); resp.StatusCode != 409 {
+		t.Fatalf("completing a video page by reading = %d, want 409", resp.StatusCode)
+	}
+	_, body = b.get("/omat-opinnot")
+	if !strings.Contains(body, "✓ valmis") || !strings.Contains(body, `href="/osiot/toinen/jatko?jatka=1"`) {
+		t.Fatalf("dashboard does not show the completed page and where to continue:\n%s", body)
+	}
+	_, body = b.get("/")
+	if !strings.Contains(body, "Jatka siitä mihin jäit") {
+		t.Fatal("front page does not offer to continue")
+	}
+	_, body = b.get("/osiot/toinen")
+	if !strings.Contains(body, "✓ valmis") {
+		t.Fatal("module page does not mark the completed page")
+	}
+
+	// An answer, saved by the form without JavaScript, then through the API.
+	task := "ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi"
+	resp, _ = b.post("/tehtavat/"+task+"/vastaus", url.Values{"csrf": {token}, "text": {"Ensimmäinen vastaus <script>"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("answer form = %d", resp.StatusCode)
+	}
+	_, body = b.get("/osiot/ensimmainen/tehtava")
+	if !strings.Contains(body, "Ensimmäinen vastaus &lt;script&gt;</textarea>") || !strings.Contains(body, "✓ Olet suorittanut tämän sivun.") {
+		t.Fatal("saved answer not shown (escaped) or the task page not completed")
+	}
+	if resp, body := b.putJSON("/api/v1/tasks/"+task+"/answer", token, map[string]string{"text": "Toinen versio"}); resp.StatusCode != 200 || !strings.Contains(body, "Toinen versio") {
+		t.Fatalf("answer API = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.putJSON("/api/v1/tasks/ei.ole.olemassa/answer", token, map[string]string{"text": "x"}); resp.StatusCode != 404 {
+		t.Fatalf("unknown task = %d", resp.StatusCode)
+	}
+	resp, md := b.get("/omat-opinnot/oppimispaivakirja.md")
+	if resp.StatusCode != 200 || !strings.Contains(md, "Toinen versio") || !strings.Contains(md, "# Oppimispäiväkirja") {
+		t.Fatalf("diary = %d\n%s", resp.StatusCode, md)
+	}
+	resp, pdf := b.get("/omat-opinnot/oppimispaivakirja.pdf")
+	if resp.StatusCode != 200 || !strings.HasPrefix(pdf, "%PDF-") || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("diary PDF = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	// Signing out ends the session for good.
+	var cookie *http.Cookie
+	u, _ := url.Parse(r.URL)
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == "session" {
+			cookie = c
+		}
+	}
+	resp, _ = b.post("/kirjaudu-ulos", url.Values{"csrf": {token}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("logout = %d", resp.StatusCode)
+	}
+	other := newClient(t, r.URL)
+	resp, _ = other.do("GET", "/api/v1/progress", nil, "Cookie", "session="+cookie.Value)
+	if resp.StatusCode != 401 {
+		t.Fatalf("a signed-out session still works: %d", resp.StatusCode)
+	}
+	resp, _ = b.get("/omat-opinnot")
+	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/kirjaudu") {
+		t.Fatalf("dashboard after sign-out = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Signing in again lands on the dashboard, where the learner left off.
+	if resp := b.login("anu@example.fi", "oma pitkä salalause 2026"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
+		t.Fatalf("login = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestSignInErrorsRevealNothing(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("olemassa@example.fi", "Olli Olemassa")
+	b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
+
+	strip := regexp.MustCompile(`name="csrf" value="[^"]+"|[0-9a-f]{24}|value="[^"]*@example.fi"`)
+	c1 := newClient(t, r.URL)
+	resp1, body1 := c1.post("/kirjaudu", url.Values{"csrf": {c1.csrf("/kirjaudu")}, "email": {"olemassa@example.fi"}, "password": {"väärä salasana"}})
+	c2 := newClient(t, r.URL)
+	resp2, body2 := c2.post("/kirjaudu", url.Values{"csrf": {c2.csrf("/kirjaudu")}, "email": {"eiole@example.fi"}, "password": {"väärä salasana"}})
+	if resp1.StatusCode != 401 || resp2.StatusCode != 401 || strip.ReplaceAllString(body1, "") != strip.ReplaceAllString(body2, "") {
+		t.Fatalf("wrong password (%d) and unknown account (%d) answer differently", resp1.StatusCode, resp2.StatusCode)
+	}
+	if !strings.Contains(body1, "Sähköpostiosoite tai salasana on väärin.") {
+		t.Fatal("no clear message")
+	}
+	// Registration errors are specific about the fields, not about others' accounts.
+	c3 := newClient(t, r.URL)
+	resp, body := c3.post("/rekisteroidy", url.Values{"csrf": {c3.csrf("/rekisteroidy")}, "email": {"huono"}, "name": {"X"}, "password": {"salasana"}, "organisation": {"?"}})
+	for _, want := range []string{`href="#email"`, `href="#name"`, `href="#organisation"`, `href="#password"`, "liian yleinen"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("registration errors lack %q", want)
+		}
+	}
+	if resp.StatusCode != 422 {
+		t.Fatalf("invalid registration = %d", resp.StatusCode)
+	}
+	resp, body = c3.post("/rekisteroidy", url.Values{"csrf": {c3.csrf("/rekisteroidy")}, "email": {"olemassa@example.fi"}, "name": {"Toinen"}, "password": {"toinen pitkä salalause"}, "organisation": {account.Organisations[0]}})
+	if resp.StatusCode != 422 || strings.Contains(body, "on jo olemassa") || !strings.Contains(body, "Tiliä ei voitu luoda näillä tiedoilla") {
+		t.Fatalf("taken address = %d", resp.StatusCode)
+	}
+}
+
+func TestSignInRateLimit(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("raja@example.fi", "Raili Raja")
+	b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
+	var last *http.Response
+	for i := 0; i < 11; i++ {
+		last = b.login("raja@example.fi", "väärin")
+	}
+	if resp := b.login("raja@example.fi", "oma pitkä salalause 2026"); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 11 failures even the right password = %d (last failure %d), want 429 with Retry-After", resp.StatusCode, last.StatusCode)
+	}
+	// The limit releases: the first delay is one second.
+	time.Sleep(1100 * time.Millisecond)
+	if resp := b.login("raja@example.fi", "oma pitkä salalause 2026"); resp.StatusCode != 303 {
+		t.Fatalf("after the delay = %d", resp.StatusCode)
+	}
+}
+
+var secretRE = regexp.MustCompile(`<code class="secret">([A-Z2-7]+)</code>`)
+
+func TestTwoFactorEnrolmentAndRecoveryCode(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("totp@example.fi", "Tero Totp")
+	_, page := b.get("/tili/kaksivaiheinen")
+	m := secretRE.FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Fatal("enrolment page shows no QR code and key")
+	}
+	code, _ := account.CodeAt(m[1], time.Now())
+	resp, body := b.post("/tili/kaksivaiheinen", url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}, "code": {code}})
+	codes := regexp.MustCompile(`<code>([A-Z0-9]{5}-[A-Z0-9]{5})</code>`).FindAllStringSubmatch(body, -1)
+	if resp.StatusCode != 200 || len(codes) != 10 {
+		t.Fatalf("confirm = %d, %d recovery codes", resp.StatusCode, len(codes))
+	}
+	b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
+
+	resp = b.login("totp@example.fi", "oma pitkä salalause 2026")
+	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/kirjaudu/vahvista") {
+		t.Fatalf("password step = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Half signed in: nothing but the second step.
+	if resp, _ := b.get("/omat-opinnot"); resp.StatusCode != 303 {
+		t.Fatalf("dashboard before the second factor = %d", resp.StatusCode)
+	}
+	verify := func(code string) *http.Response {
+		resp, _ := b.post("/kirjaudu/vahvista", url.Values{"csrf": {b.csrf("/kirjaudu/vahvista")}, "code": {code}, "jatka": {"/omat-opinnot"}})
+		return resp
+	}
+	if resp := verify("000000"); resp.StatusCode != 401 {
+		t.Fatalf("wrong code = %d", resp.StatusCode)
+	}
+	if resp := verify(codes[0][1]); resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
+		t.Fatalf("recovery code = %d", resp.StatusCode)
+	}
+	if resp, _ := b.get("/omat-opinnot"); resp.StatusCode != 200 {
+		t.Fatalf("dashboard after the second factor = %d", resp.StatusCode)
+	}
+	// The recovery code is used up.
+	b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
+	b.login("totp@example.fi", "oma pitkä salalause 2026")
+	if resp := verify(codes[0][1]); resp.StatusCode != 401 {
+		t.Fatalf("a used recovery code worked again: %d", resp.StatusCode)
+	}
+	// The API needs the code too.
+	api := newClient(t, r.URL)
+	resp, _ = api.do("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"totp@example.fi","password":"oma pitkä salalause 2026"}`), "Content-Type", "application/json")
+	if resp.StatusCode != 401 {
+		t.Fatalf("API sign-in without the code = %d", resp.StatusCode)
+	}
+	code, _ = account.CodeAt(m[1], time.Now())
+	resp, body = api.do("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"totp@example.fi","password":"oma pitkä salalause 2026","code":"`+code+`"}`), "Content-Type", "application/json")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"token"`) {
+		t.Fatalf("API sign-in with the code = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestBearerAPI(t *testing.T) {
+	r := start(t)
+	c := newClient(t, r.URL)
+	resp, body := c.do("POST", "/api/v1/auth/register", strings.NewReader(`{"email":"api@example.fi","name":"Api Käyttäjä","password":"rajapinnan salalause","organisation":"HUS-yhtymä"}`), "Content-Type", "application/json")
+	if resp.StatusCode != 201 {
+		t.Fatalf("API register = %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do("POST", "/api/v1/auth/register", strings.NewReader(`{"email":"x","name":"","password":"lyhyt","organisation":""}`), "Content-Type", "application/json")
+	if resp.StatusCode != 422 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, `"field":"email"`) {
+		t.Fatalf("API register errors = %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do("POST", "/api/v1/auth/login", strings.NewReader("email=api@example.fi&password=x"), "Content-Type", "application/x-www-form-urlencoded")
+	if resp.StatusCode != 415 {
+		t.Fatalf("form-encoded API sign-in = %d", resp.StatusCode)
+	}
+	resp, body = c.do("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"api@example.fi","password":"rajapinnan salalause"}`), "Content-Type", "application/json")
+	var tok struct{ Token string }
+	json.Unmarshal([]byte(body), &tok)
+	if resp.StatusCode != 200 || tok.Token == "" {
+		t.Fatalf("API login = %d %s", resp.StatusCode, body)
+	}
+	bearer := "Bearer " + tok.Token
+	if resp, body := c.do("GET", "/api/v1/auth/session", nil, "Authorization", bearer); resp.StatusCode != 200 || !strings.Contains(body, `"email":"api@example.fi"`) || strings.Contains(body, "csrf_token") {
+		t.Fatalf("session = %d %s", resp.StatusCode, body)
+	}
+	// Bearer requests need no CSRF token.
+	if resp, body := c.do("PUT", "/api/v1/progress/toinen/jatko", strings.NewReader(`{"event":"opened"}`), "Authorization", bearer, "Content-Type", "application/json"); resp.StatusCode != 200 {
+		t.Fatalf("progress with bearer = %d %s", resp.StatusCode, body)
+	}
+	if resp, body := c.do("GET", "/api/v1/progress", nil, "Authorization", bearer); resp.StatusCode != 200 || !strings.Contains(body, `"section":"jatko"`) {
+		t.Fatalf("progress = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := c.do("POST", "/api/v1/auth/logout", nil, "Authorization", bearer); resp.StatusCode != 204 {
+		t.Fatalf("logout = %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("GET", "/api/v1/auth/session", nil, "Authorization", bearer); resp.StatusCode != 401 {
+		t.Fatalf("revoked token still works: %d", resp.StatusCode)
+	}
+}
+
+func TestAccountPageSessionsAndDeletion(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("tili@example.fi", "Tiina Tili")
+	phone := newClient(t, r.URL)
+	phone.login("tili@example.fi", "oma pitkä salalause 2026")
+	_, page := b.get("/tili")
+	ids := regexp.MustCompile(`/tili/istunnot/([0-9a-f]{64})/lopeta`).FindAllStringSubmatch(page, -1)
+	if len(ids) != 2 {
+		t.Fatalf("account page lists %d sessions, want 2", len(ids))
+	}
+	token := csrfField.FindStringSubmatch(page)[1]
+	if resp, _ := b.post("/tili/istunnot/lopeta-muut", url.Values{"csrf": {token}}); resp.StatusCode != 303 {
+		t.Fatalf("end others = %d", resp.StatusCode)
+	}
+	if resp, _ := phone.get("/omat-opinnot"); resp.StatusCode != 303 {
+		t.Fatal("the other device is still signed in")
+	}
+	// Changing the password needs the current one.
+	resp, body := b.post("/tili/salasana", url.Values{"csrf": {token}, "current": {"väärä"}, "password": {"uusi pitkä salalause"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "Nykyinen salasana on väärin.") {
+		t.Fatalf("password change with a wrong current = %d", resp.StatusCode)
+	}
+	resp, _ = b.post("/tili/salasana", url.Values{"csrf": {token}, "current": {"oma pitkä salalause 2026"}, "password": {"uusi pitkä salalause"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("password change = %d", resp.StatusCode)
+	}
+	_, page = b.get("/tili")
+	token = csrfField.FindStringSubmatch(page)[1]
+	resp, _ = b.post("/tili/poista", url.Values{"csrf": {token}, "password": {"uusi pitkä salalause"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("delete = %d", resp.StatusCode)
+	}
+	if resp := newClient(t, r.URL).login("tili@example.fi", "uusi pitkä salalause"); resp.StatusCode != 401 {
+		t.Fatalf("a deleted account signs in: %d", resp.StatusCode)
+	}
+}
+
+func TestPasswordResetLink(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("reset@example.fi", "Reetta Reset")
+	token, _, err := r.Accounts().IssueReset(t.Context(), "reset@example.fi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, r.URL)
+	form := c.csrf("/salasana/uusi?token=" + token)
+	resp, _ := c.post("/salasana/uusi", url.Values{"csrf": {form}, "token": {token}, "password": {"palautettu salalause"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("reset = %d", resp.StatusCode)
+	}
+	if resp, _ := b.get("/omat-opinnot"); resp.StatusCode != 303 {
+		t.Fatal("the reset did not end the old sessions")
+	}
+	resp, body := c.post("/salasana/uusi", url.Values{"csrf": {form}, "token": {token}, "password": {"kolmas salalause"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "vanhentunut tai jo käytetty") {
+		t.Fatalf("second use of the link = %d", resp.StatusCode)
+	}
+}
+
+func init() {
+	// Every state-changing route: a cookie-authenticated request without
+	// the CSRF token must be refused.
+	refused := func(method, path string, body string, contentType string, wantStatus int) func(*testing.T, string) {
+		return func(t *testing.T, base string) {
+			b := newClient(t, base)
+			b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
+			resp, _ := b.do(method, path, strings.NewReader(body), "Content-Type", contentType)
+			if resp.StatusCode != wantStatus {
+				t.Errorf("%s %s without a CSRF token = %d, want %d", method, path, resp.StatusCode, wantStatus)
+			}
+		}
+	}
+	form := "application/x-www-form-urlencoded"
+	for _, route := range []string{"/kirjaudu", "/kirjaudu/vahvista", "/kirjaudu-ulos", "/rekisteroidy", "/salasana/uusi",
+		"/tili/salasana", "/tili/istunnot/lopeta-muut", "/tili/poista", "/tili/kaksivaiheinen"} {
+		stateChanging["POST "+route] = refused("POST", route, "x=1", form, 403)
+	}
+	stateChanging["POST /tili/istunnot/:session/lopeta"] = refused("POST", "/tili/istunnot/"+strings.Repeat("a", 64)+"/lopeta", "x=1", form, 403)
+	stateChanging["POST /osiot/:module/:section/luettu"] = refused("POST", "/osiot/toinen/jatko/luettu", "x=1", form, 403)
+	stateChanging["POST /tehtavat/:task/vastaus"] = refused("POST", "/tehtavat/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/vastaus", "text=x", form, 403)
+	stateChanging["POST /api/v1/auth/logout"] = refused("POST", "/api/v1/auth/logout", "", "application/json", 403)
+	stateChanging["PUT /api/v1/progress/:module/:section"] = refused("PUT", "/api/v1/progress/toinen/jatko", `{"event":"opened"}`, "application/json", 403)
+	stateChanging["PUT /api/v1/tasks/:task/answer"] = refused("PUT", "/api/v1/tasks/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/answer", `{"text":"x"}`, "application/json", 403)
+	// Sign-in and registration in the API accept only JSON, which a
+	// cross-site form cannot send.
+	stateChanging["POST /api/v1/auth/login"] = refused("POST", "/api/v1/auth/login", "email=a&password=b", form, 415)
+	stateChanging["POST /api/v1/auth/register"] = refused("POST", "/api/v1/auth/register", "email=a", form, 415)
+
+	// Routes that take the id of something that belongs to a user: called
+	// by user A with B's ids, they answer 404 and leak nothing.
+	task := "ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi"
+	twoUsers := func(t *testing.T, base string) (a, b *browserClient, tokenA string) {
+		a, b = newClient(t, base), newClient(t, base)
+		a.register(account.NewID()[:10]+"@example.fi", "Aino A")
+		b.register(account.NewID()[:10]+"@example.fi", "Bertta B")
+		_, page := b.get("/osiot/ensimmainen/tehtava")
+		b.post("/tehtavat/"+task+"/vastaus", url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}, "text": {"Bertan salainen vastaus"}})
+		return a, b, a.csrf("/tili")
+	}
+	answerIsolated := func(t *testing.T, base string) {
+		a, b, tokenA := twoUsers(t, base)
+		if _, body := a.get("/api/v1/tasks/" + task + "/answer"); strings.Contains(body, "Bertan") {
+			t.Error("A read B's answer")
+		}
+		a.putJSON("/api/v1/tasks/"+task+"/answer", tokenA, map[string]string{"text": "Ainon vastaus"})
+		a.post("/tehtavat/"+task+"/vastaus", url.Values{"csrf": {tokenA}, "text": {"Ainon toinen"}})
+		if _, body := b.get("/api/v1/tasks/" + task + "/answer"); !strings.Contains(body, "Bertan salainen vastaus") {
+			t.Error("A's writes changed B's answer")
+		}
+		if _, body := a.get("/osiot/ensimmainen/tehtava"); strings.Contains(body, "Bertan") {
+			t.Error("B's answer shown on A's page")
+		}
+	}
+	idorMatrix["GET /api/v1/tasks/:task/answer"] = answerIsolated
+	idorMatrix["HEAD /api/v1/tasks/:task/answer"] = answerIsolated
+	idorMatrix["PUT /api/v1/tasks/:task/answer"] = answerIsolated
+	idorMatrix["POST /tehtavat/:task/vastaus"] = answerIsolated
+	idorMatrix["POST /tili/istunnot/:session/lopeta"] = func(t *testing.T, base string) {
+		a, b, tokenA := twoUsers(t, base)
+		_, page := b.get("/tili")
+		m := regexp.MustCompile(`/tili/istunnot/([0-9a-f]{64})/lopeta`).FindStringSubmatch(page)
+		resp, _ := a.post("/tili/istunnot/"+m[1]+"/lopeta", url.Values{"csrf": {tokenA}})
+		if resp.StatusCode != 404 {
+			t.Errorf("A ending B's session = %d, want 404", resp.StatusCode)
+		}
+		if resp, _ := b.get("/omat-opinnot"); resp.StatusCode != 200 {
+			t.Error("A ended B's session")
+		}
+	}
+}

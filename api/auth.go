@@ -1,0 +1,157 @@
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/account"
+)
+
+// viewer is who makes the request: nobody, or a signed-in user.
+type viewer struct {
+	User    *account.User
+	Session *account.Session
+	Token   string
+	Bearer  bool // authenticated with Authorization: Bearer (no ambient credentials)
+}
+
+func (v *viewer) signedIn() bool { return v != nil && v.User != nil && !v.Session.Pending2FA }
+
+const anonCSRFCookie = "csrf"
+
+func (s *Server) cookieName(base string) string {
+	if s.https {
+		return "__Host-" + base // Secure, Path=/, no Domain
+	}
+	return base
+}
+
+// hasSessionCredential tells, without the database, whether the request
+// may be signed in; anonymous requests take the cached path.
+func (s *Server) hasSessionCredential(c *fiber.Ctx) bool {
+	return c.Cookies(s.cookieName("session")) != "" || strings.HasPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+}
+
+// viewerOf loads the session of the request once.
+func (s *Server) viewerOf(c *fiber.Ctx) *viewer {
+	if v, ok := c.Locals("viewer").(*viewer); ok {
+		return v
+	}
+	v := &viewer{}
+	c.Locals("viewer", v)
+	if s.accounts == nil {
+		return v
+	}
+	token := ""
+	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
+		token, v.Bearer = strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")), true
+	} else {
+		token = c.Cookies(s.cookieName("session"))
+	}
+	if token == "" {
+		return v
+	}
+	sess, u, err := s.accounts.Session(c.UserContext(), strings.Clone(token))
+	if err != nil {
+		if !errors.Is(err, account.ErrSessionNotActive) {
+			s.log.Error("session lookup", "err", err, "request_id", requestIDOf(c))
+		}
+		if !v.Bearer {
+			s.clearSessionCookie(c)
+		}
+		return v
+	}
+	v.User, v.Session, v.Token = u, sess, strings.Clone(token)
+	return v
+}
+
+func (s *Server) setSessionCookie(c *fiber.Ctx, token string) {
+	c.Cookie(&fiber.Cookie{Name: s.cookieName("session"), Value: token, Path: "/", HTTPOnly: true, Secure: s.https,
+		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(7 * 24 * time.Hour)})
+}
+
+func (s *Server) clearSessionCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{Name: s.cookieName("session"), Value: "", Path: "/", HTTPOnly: true, Secure: s.https,
+		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Unix(1, 0), MaxAge: -1})
+}
+
+// csrfToken is the token forms and scripts must send back: the session's
+// for a signed-in browser, else a random value kept in a cookie (for the
+// sign-in and registration forms).
+func (s *Server) csrfToken(c *fiber.Ctx) string {
+	if v := s.viewerOf(c); v.User != nil {
+		return v.Session.CSRF
+	}
+	if t := c.Cookies(s.cookieName(anonCSRFCookie)); len(t) >= 32 {
+		return strings.Clone(t)
+	}
+	t := account.NewToken()
+	c.Cookie(&fiber.Cookie{Name: s.cookieName(anonCSRFCookie), Value: t, Path: "/", HTTPOnly: true, Secure: s.https, SameSite: fiber.CookieSameSiteLaxMode})
+	return t
+}
+
+// checkCSRF guards every state change made with a cookie: the form field
+// csrf or the X-CSRF-Token header must carry the token. Requests with a
+// bearer token carry no ambient credentials and need none.
+func (s *Server) checkCSRF(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if v.Bearer && v.User != nil {
+		return c.Next()
+	}
+	want := ""
+	if v.User != nil {
+		want = v.Session.CSRF
+	} else {
+		want = c.Cookies(s.cookieName(anonCSRFCookie))
+	}
+	got := c.Get("X-CSRF-Token")
+	if got == "" {
+		got = c.FormValue("csrf")
+	}
+	if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return fiber.NewError(fiber.StatusForbidden, "CSRF token missing or wrong: reload the page and try again")
+	}
+	return c.Next()
+}
+
+// requireUser answers 401 (API) or sends to the sign-in page (pages).
+// Authors and admins must set up two-factor authentication before
+// anything else.
+func (s *Server) requireUser(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if v.signedIn() {
+		if v.User.NeedsTwoFactor() && !v.User.TOTPEnabled && c.Path() != "/tili/kaksivaiheinen" {
+			if wantsJSON(c) {
+				return fiber.NewError(fiber.StatusForbidden, "set up two-factor authentication first (required for the "+v.User.Role+" role)")
+			}
+			return c.Redirect("/tili/kaksivaiheinen", fiber.StatusSeeOther)
+		}
+		return c.Next()
+	}
+	if wantsJSON(c) {
+		return fiber.NewError(fiber.StatusUnauthorized, "sign in first")
+	}
+	return c.Redirect("/kirjaudu?jatka="+urlQueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+}
+
+// clientIP is the address rate limits count by.
+func clientIP(c *fiber.Ctx) string {
+	ip := c.IP()
+	if h, _, err := net.SplitHostPort(ip); err == nil {
+		ip = h
+	}
+	return strings.Clone(ip)
+}
+
+// safeNext keeps a post-sign-in destination on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n\\") {
+		return "/omat-opinnot"
+	}
+	return next
+}

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/account"
+)
+
+// jsonOnly refuses bodies that are not JSON: a cross-site form cannot
+// send application/json without a CORS preflight, which this server never
+// grants, so the sign-in and registration API need no CSRF token.
+func jsonOnly(c *fiber.Ctx) error {
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	if !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send the body as application/json")
+	}
+	return c.Next()
+}
+
+type apiUser struct {
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	Organisation string `json:"organisation"`
+	Role         string `json:"role"`
+	TwoFactor    bool   `json:"two_factor"`
+}
+
+func userJSON(u *account.User) apiUser {
+	org := u.Organisation
+	if org == account.OtherOrganisation {
+		org = u.OrganisationOther
+	}
+	return apiUser{ID: u.ID, Email: u.Email, Name: u.Name, Organisation: org, Role: u.Role, TwoFactor: u.TOTPEnabled}
+}
+
+type apiToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      apiUser   `json:"user"`
+}
+
+func (s *Server) apiRegister(c *fiber.Ctx) error {
+	var in struct {
+		Email, Name, Password, Organisation string
+		OrganisationOther                   string `json:"organisation_other"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be a JSON object")
+	}
+	ipKey := "register:" + clientIP(c)
+	if w := s.registerLimit.Wait(ipKey); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
+	}
+	s.registerLimit.Fail(ipKey)
+	u, errs := s.accounts.Register(c.UserContext(), account.Registration{Email: in.Email, Name: in.Name, Password: in.Password, Organisation: in.Organisation, OrganisationOther: in.OrganisationOther})
+	if len(errs) > 0 {
+		var fields []fieldError
+		for _, err := range errs {
+			field, key := errorMessage(err)
+			if key == "err.500" {
+				return err
+			}
+			fields = append(fields, fieldError{Field: field, Message: err.Error()})
+		}
+		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the registration was not accepted", fields)
+	}
+	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(apiToken{Token: token, ExpiresAt: sess.ExpiresAt, User: userJSON(u)})
+}
+
+func (s *Server) apiLogin(c *fiber.Ctx) error {
+	var in struct{ Email, Password, Code string }
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be a JSON object")
+	}
+	ipKey, accKey := "ip:"+clientIP(c), "acct:"+strings.ToLower(strings.TrimSpace(in.Email))
+	if w := s.limited(ipKey, accKey); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
+	}
+	u, err := s.accounts.Authenticate(c.UserContext(), in.Email, in.Password)
+	if errors.Is(err, account.ErrBadCredentials) {
+		s.signInLimit.Fail(ipKey)
+		s.signInLimit.Fail(accKey)
+		return fiber.NewError(fiber.StatusUnauthorized, "wrong email or password")
+	}
+	if err != nil {
+		return err
+	}
+	if u.TOTPEnabled {
+		if err := s.accounts.VerifySecondFactor(c.UserContext(), u, in.Code); err != nil {
+			s.signInLimit.Fail(accKey)
+			return fiber.NewError(fiber.StatusUnauthorized, "a valid two-factor code (\"code\") is required")
+		}
+	}
+	s.signInLimit.Succeed(accKey)
+	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(apiToken{Token: token, ExpiresAt: sess.ExpiresAt, User: userJSON(u)})
+}
+
+func (s *Server) apiLogout(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if v.User == nil {
+		return fiber.NewError(fiber.StatusUnauthorized, "no session")
+	}
+	if _, err := s.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
+		return err
+	}
+	if !v.Bearer {
+		s.clearSessionCookie(c)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) apiSession(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	out := fiber.Map{"user": userJSON(v.User), "created_at": v.Session.CreatedAt, "expires_at": v.Session.ExpiresAt}
+	if !v.Bearer {
+		out["csrf_token"] = v.Session.CSRF
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}

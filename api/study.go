@@ -1,0 +1,367 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+// answerBoxes replaces the answer placeholders of a section's HTML: for a
+// signed-in learner a form with the saved answer (autosaved by app.js,
+// saved by the button without JavaScript), for others a sign-in link.
+func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*course.Answer) string {
+	for _, t := range sec.Body.Tasks {
+		if !t.Answer {
+			continue
+		}
+		placeholder := `<div class="task-answer" data-task="` + t.ID + `"></div>`
+		key := course.TaskKey(sec, t.ID)
+		var b strings.Builder
+		if r.Viewer == nil {
+			fmt.Fprintf(&b, `<p class="task-answer-signin" lang="%s"><a href="/kirjaudu?jatka=%s">%s</a> %s</p>`,
+				r.Lang, html.EscapeString(urlQueryEscape(sec.URL()+"#"+t.ID)), html.EscapeString(web.T(r.Lang, "answer.signin")), html.EscapeString(web.T(r.Lang, "answer.signin.rest")))
+		} else {
+			text, saved := "", ""
+			if a := answers[key]; a != nil {
+				text = a.Text
+				saved = web.T(r.Lang, "answer.saved", a.UpdatedAt.In(helsinki).Format("2.1.2006 15.04"))
+			}
+			id := "vastaus-" + t.ID
+			fmt.Fprintf(&b, `<form class="task-answer" method="post" action="/tehtavat/%s/vastaus" data-autosave="/api/v1/tasks/%s/answer" data-saving="%s" data-saved="%s" data-failed="%s" lang="%s">`,
+				key, key, html.EscapeString(web.T(r.Lang, "answer.saving")), html.EscapeString(web.T(r.Lang, "answer.savednow")), html.EscapeString(web.T(r.Lang, "answer.failed")), r.Lang)
+			fmt.Fprintf(&b, `<input type="hidden" name="csrf" value="%s">`, html.EscapeString(r.CSRF))
+			fmt.Fprintf(&b, `<label for="%s">%s</label>`, id, html.EscapeString(web.T(r.Lang, "answer.label")))
+			fmt.Fprintf(&b, `<textarea id="%s" name="text" rows="8" maxlength="%d" aria-describedby="%s-tila" lang="fi">%s</textarea>`, id, course.MaxAnswerLen, id, html.EscapeString(text))
+			fmt.Fprintf(&b, `<p class="save-status" id="%s-tila" role="status">%s</p>`, id, html.EscapeString(saved))
+			fmt.Fprintf(&b, `<button type="submit">%s</button></form>`, html.EscapeString(web.T(r.Lang, "answer.save")))
+		}
+		body = strings.Replace(body, placeholder, b.String(), 1)
+	}
+	return body
+}
+
+var helsinki = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Helsinki"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+// studyOf loads a learner's progress (and answers when asked).
+func (s *Server) studyOf(r *req, withAnswers bool) (map[string]*course.SectionProgress, map[string]*course.Answer, error) {
+	if r.Viewer == nil || s.progress == nil {
+		return nil, nil, nil
+	}
+	ctx := r.ctx
+	all, err := s.progress.ForUser(ctx, r.Viewer.User.ID)
+	if err != nil || !withAnswers {
+		return all, nil, err
+	}
+	answers, err := s.progress.Answers(ctx, r.Viewer.User.ID)
+	return all, answers, err
+}
+
+// markRead completes a view section without JavaScript.
+func (s *Server) markRead(c *fiber.Ctx) error {
+	pub := s.published()
+	sec, err := s.findSection(pub, strings.Clone(c.Params("module")), strings.Clone(c.Params("section")))
+	if err != nil {
+		return err
+	}
+	if _, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, course.Event{Kind: "completed"}); err != nil {
+		if errors.Is(err, course.ErrNotCompleted) {
+			return fiber.NewError(fiber.StatusConflict, "this section is completed by its task or video")
+		}
+		return err
+	}
+	return c.Redirect(sec.URL()+"#valmis", fiber.StatusSeeOther)
+}
+
+// saveAnswerForm saves an answer posted by the form (no JavaScript).
+func (s *Server) saveAnswerForm(c *fiber.Ctx) error {
+	sec, t, ok := s.published().Course.FindTask(strings.Clone(c.Params("task")))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, strings.Clone(c.FormValue("text"))); err != nil {
+		if errors.Is(err, course.ErrAnswerTooLong) {
+			return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the answer is too long")
+		}
+		return err
+	}
+	return c.Redirect(sec.URL()+"#"+t.ID, fiber.StatusSeeOther)
+}
+
+// The progress API.
+
+type apiModuleProgress struct {
+	Slug      string `json:"slug"`
+	Done      int    `json:"done"`
+	Total     int    `json:"total"`
+	Percent   int    `json:"percent"`
+	Seconds   int    `json:"seconds"`
+	Minutes   int    `json:"budget_minutes"`
+	Completed bool   `json:"completed"`
+}
+
+type apiProgress struct {
+	Percent  int                       `json:"percent"`
+	Modules  []apiModuleProgress       `json:"modules"`
+	Sections []*course.SectionProgress `json:"sections"`
+	Continue *apiContinue              `json:"continue"`
+}
+
+type apiContinue struct {
+	URL    string  `json:"url"`
+	Title  string  `json:"title"`
+	Scroll float64 `json:"scroll"`
+}
+
+// continueFrom is where the learner left off, if anywhere.
+func continueFrom(co *course.Course, all map[string]*course.SectionProgress) *apiContinue {
+	last := course.Last(all)
+	if last == nil {
+		return nil
+	}
+	m, ok := co.Module(last.Module)
+	if !ok {
+		return nil
+	}
+	sec, ok := m.Section(last.Section)
+	if !ok {
+		return nil
+	}
+	return &apiContinue{URL: sec.URL(), Title: sec.Title, Scroll: last.Scroll}
+}
+
+func (s *Server) apiProgress(c *fiber.Ctx) error {
+	all, err := s.progress.ForUser(c.UserContext(), s.viewerOf(c).User.ID)
+	if err != nil {
+		return err
+	}
+	co := s.published().Course
+	mods, pct := co.Summarise(all)
+	out := apiProgress{Percent: pct, Sections: []*course.SectionProgress{}, Continue: continueFrom(co, all)}
+	for _, m := range mods {
+		out.Modules = append(out.Modules, apiModuleProgress{Slug: m.Module.Slug, Done: m.Done, Total: m.Total, Percent: m.Percent, Seconds: m.Seconds, Minutes: m.Module.Minutes, Completed: m.Completed})
+	}
+	for _, p := range all {
+		out.Sections = append(out.Sections, p)
+	}
+	sort.Slice(out.Sections, func(i, j int) bool { return out.Sections[i].ID < out.Sections[j].ID })
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
+	sec, err := s.findSection(s.published(), strings.Clone(c.Params("module")), strings.Clone(c.Params("section")))
+	if err != nil {
+		return err
+	}
+	var ev course.Event
+	if err := json.Unmarshal(c.Body(), &ev); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"event\": \"opened\" | \"heartbeat\" | \"completed\" | \"watched\", …}")
+	}
+	if ev.Kind == "task-answered" {
+		return fiber.NewError(fiber.StatusBadRequest, "unknown event")
+	}
+	p, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, ev)
+	switch {
+	case errors.Is(err, course.ErrBadEvent):
+		return fiber.NewError(fiber.StatusBadRequest, "unknown event: use opened, heartbeat, completed or watched")
+	case errors.Is(err, course.ErrNotCompleted):
+		return fiber.NewError(fiber.StatusConflict, "the section's completion rule ("+sec.Completion+") is not met by this event")
+	case err != nil:
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(p)
+}
+
+type apiAnswer struct {
+	Task      string     `json:"task"`
+	Text      string     `json:"text"`
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+func (s *Server) apiGetAnswer(c *fiber.Ctx) error {
+	key := strings.Clone(c.Params("task"))
+	sec, t, ok := s.published().Course.FindTask(key)
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	answers, err := s.progress.Answers(c.UserContext(), s.viewerOf(c).User.ID)
+	if err != nil {
+		return err
+	}
+	out := apiAnswer{Task: course.TaskKey(sec, t.ID)}
+	if a := answers[out.Task]; a != nil {
+		out.Text, out.UpdatedAt = a.Text, &a.UpdatedAt
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+func (s *Server) apiPutAnswer(c *fiber.Ctx) error {
+	sec, t, ok := s.published().Course.FindTask(strings.Clone(c.Params("task")))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"text\": \"…\"}")
+	}
+	a, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, in.Text)
+	if errors.Is(err, course.ErrAnswerTooLong) {
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("an answer may have at most %d characters", course.MaxAnswerLen))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(apiAnswer{Task: a.Task, Text: a.Text, UpdatedAt: &a.UpdatedAt})
+}
+
+// Dashboard "Omat opinnot".
+
+type dashboardData struct {
+	Percent  int
+	Modules  []course.ModuleProgress
+	Continue *apiContinue
+	Done     map[string]bool
+	Answers  int
+}
+
+func (s *Server) dashboard(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	lang := s.lang(c)
+	r := &req{s: s, Lang: lang, Viewer: v, CSRF: v.Session.CSRF, ctx: c.UserContext()}
+	pub := s.published()
+	all, answers, err := s.studyOf(r, true)
+	if err != nil {
+		return err
+	}
+	mods, pct := pub.Course.Summarise(all)
+	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers)}
+	for k, p := range all {
+		d.Done[k] = p.Done()
+	}
+	body, err := r.render("dashboard", "/omat-opinnot", page{Title: web.T(lang, "dashboard.title"), Data: d})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Response().SetBodyRaw(body)
+	return nil
+}
+
+// diaryEntry is one answered task of the learning diary.
+type diaryEntry struct {
+	Module, Section, Task, Text string
+	Updated                     time.Time
+}
+
+func (s *Server) diary(c *fiber.Ctx) ([]diaryEntry, error) {
+	answers, err := s.progress.Answers(c.UserContext(), s.viewerOf(c).User.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []diaryEntry
+	co := s.published().Course
+	for _, m := range co.Modules {
+		for _, sec := range m.Sections {
+			for _, t := range sec.Body.Tasks {
+				if a := answers[course.TaskKey(sec, t.ID)]; a != nil && strings.TrimSpace(a.Text) != "" {
+					out = append(out, diaryEntry{m.Title, sec.Title, t.Title, a.Text, a.UpdatedAt})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// diaryMarkdown exports the learner's answers as a Markdown learning diary.
+func (s *Server) diaryMarkdown(c *fiber.Ctx) error {
+	entries, err := s.diary(c)
+	if err != nil {
+		return err
+	}
+	v := s.viewerOf(c)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Oppimispäiväkirja\n\n%s – %s\n\n", v.User.Name, s.published().Course.Meta.Title)
+	last := ""
+	for _, e := range entries {
+		if e.Module != last {
+			fmt.Fprintf(&b, "## %s\n\n", e.Module)
+			last = e.Module
+		}
+		fmt.Fprintf(&b, "### %s: %s\n\n*%s, tallennettu %s*\n\n%s\n\n", e.Section, e.Task, e.Section, e.Updated.In(helsinki).Format("2.1.2006 15.04"), strings.TrimSpace(e.Text))
+	}
+	if len(entries) == 0 {
+		b.WriteString("Et ole vielä vastannut oppimistehtäviin.\n")
+	}
+	c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="oppimispaivakirja.md"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Send(b.Bytes())
+}
+
+// diaryPDF exports the same diary as a PDF.
+func (s *Server) diaryPDF(c *fiber.Ctx) error {
+	entries, err := s.diary(c)
+	if err != nil {
+		return err
+	}
+	v := s.viewerOf(c)
+	pdf := fpdf.New("P", "mm", "A4", "")
+	tr := pdf.UnicodeTranslatorFromDescriptor("") // cp1252: ä, ö, å, é
+	pdf.SetTitle(tr("Oppimispäiväkirja"), false)
+	pdf.SetAuthor(tr(v.User.Name), false)
+	pdf.SetLang("fi")
+	pdf.SetMargins(20, 20, 20)
+	pdf.AddPage()
+	pdf.SetFont("Helvetica", "B", 18)
+	pdf.MultiCell(0, 9, tr("Oppimispäiväkirja"), "", "L", false)
+	pdf.SetFont("Helvetica", "", 11)
+	pdf.MultiCell(0, 6, tr(v.User.Name+" – "+s.published().Course.Meta.Title), "", "L", false)
+	pdf.Ln(4)
+	last := ""
+	for _, e := range entries {
+		if e.Module != last {
+			pdf.SetFont("Helvetica", "B", 14)
+			pdf.MultiCell(0, 8, tr(e.Module), "", "L", false)
+			last = e.Module
+		}
+		pdf.SetFont("Helvetica", "B", 11)
+		pdf.MultiCell(0, 6, tr(e.Section+": "+e.Task), "", "L", false)
+		pdf.SetFont("Helvetica", "I", 9)
+		pdf.MultiCell(0, 5, tr("Tallennettu "+e.Updated.In(helsinki).Format("2.1.2006 15.04")), "", "L", false)
+		pdf.SetFont("Helvetica", "", 11)
+		pdf.MultiCell(0, 6, tr(strings.TrimSpace(e.Text)), "", "L", false)
+		pdf.Ln(3)
+	}
+	if len(entries) == 0 {
+		pdf.MultiCell(0, 6, tr("Et ole vielä vastannut oppimistehtäviin."), "", "L", false)
+	}
+	var buf bytes.Buffer
+	if err := pdf.Output(&buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="oppimispaivakirja.pdf"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Send(buf.Bytes())
+}
