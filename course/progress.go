@@ -186,7 +186,9 @@ func Last(all map[string]*SectionProgress) *SectionProgress {
 }
 
 // TaskKey names a learning task across the course: module.section.task.
-func TaskKey(sec *Section, taskID string) string { return sec.Module.Slug + "." + sec.Slug + "." + taskID }
+func TaskKey(sec *Section, taskID string) string {
+	return sec.Module.Slug + "." + sec.Slug + "." + taskID
+}
 
 // FindTask resolves a task key against the published course.
 func (c *Course) FindTask(key string) (*Section, *Task, bool) {
