@@ -102,6 +102,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("lang", "fi-FI"),
+		chromedp.Flag("accept-lang", "fi-FI,fi"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
@@ -476,4 +477,94 @@ func TestValidHTML(t *testing.T) {
 		t.Error("the Nu checker did not report the planted broken document")
 	}
 	t.Logf("Nu checked %d pages", len(files)-1)
+}
+
+// waitFor polls a JavaScript condition for up to 10 seconds.
+func waitFor(t *testing.T, ctx context.Context, js, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s (at %s)", what, evalString(ctx, "location.pathname + location.search"))
+}
+
+// TestSignUpStudyAndContinueOnAnotherBrowser: a learner signs up, reads a
+// page to its end (marked done), writes an answer (saved as they type),
+// signs out, signs in on a fresh browser profile and is offered to
+// continue where they left off.
+func TestSignUpStudyAndContinueOnAnotherBrowser(t *testing.T) {
+	base := bundledSite(t)
+	email := account.NewID()[:12] + "@example.fi"
+	const password = "selaimen pitkä salalause"
+
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/rekisteroidy"),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Selma Selain"),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SetValue(chromedp.CSS("#organisation"), account.Organisations[10]),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Submit(chromedp.CSS("#password")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.pathname === "/omat-opinnot"`, "the dashboard after signing up")
+
+	// Read a page to its end: reaching the end marks it done.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/osiot/tyokyvyn-tuki/tyokyky-ja-osatyokykyisyys")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete"`, "the page")
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`))
+	waitFor(t, ctx, `!!document.querySelector("#valmis .done-mark")`, "the page to be marked done")
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`location.reload()`))
+	waitFor(t, ctx, `document.readyState === "complete" && !!document.querySelector("#valmis .done-mark")`, "the mark after reloading")
+
+	// An answer is saved while typing.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/osiot/tyokyvyn-tuki/palvelupolku")); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("form.task-answer textarea"), "Meillä polku katkeaa seurannassa.")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector("form.task-answer .save-status").textContent === "Tallennettu."`, "the autosave")
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 400)`))
+	time.Sleep(200 * time.Millisecond)
+
+	// Sign out.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/kirjaudu-ulos"] button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.pathname === "/" && !!document.querySelector('a[href="/kirjaudu"]')`, "signing out")
+
+	// A fresh profile: sign in and continue.
+	fresh := browser(t)
+	defer artifact(t, fresh)
+	err = chromedp.Do(fresh,
+		chromedp.Navigate(base+"/kirjaudu"),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Submit(chromedp.CSS("#password")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fresh, `location.pathname === "/omat-opinnot" && document.readyState === "complete"`, "the dashboard on the fresh browser")
+	href := evalString(fresh, `(document.querySelector(".continue a") || {}).getAttribute ? document.querySelector(".continue a").getAttribute("href") : ""`)
+	if href != "/osiot/tyokyvyn-tuki/palvelupolku?jatka=1" {
+		t.Fatalf("continue link %q, want the page last studied", href)
+	}
+	if err := chromedp.Do(fresh, chromedp.Click(chromedp.CSS(".continue a"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fresh, `location.pathname === "/osiot/tyokyvyn-tuki/palvelupolku"`, "continuing")
+	if text := evalString(fresh, `document.querySelector("form.task-answer textarea").value`); text != "Meillä polku katkeaa seurannassa." {
+		t.Fatalf("the answer on the other browser is %q", text)
+	}
 }
