@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -344,4 +345,20 @@ func (s *Store) UseReset(ctx context.Context, token, password string) (*User, er
 		return nil, err
 	}
 	return u, nil
+}
+
+// Users lists accounts whose email or name contains query (all when
+// empty), sorted by email, at most limit.
+func (s *Store) Users(ctx context.Context, query string, limit int64) ([]User, error) {
+	filter := bson.D{}
+	if q := strings.TrimSpace(query); q != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(q), Options: "i"}
+		filter = bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "email", Value: re}}, bson.D{{Key: "name", Value: re}}}}}
+	}
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "email", Value: 1}}).SetLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	var out []User
+	return out, cur.All(ctx, &out)
 }

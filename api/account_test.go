@@ -391,12 +391,56 @@ func TestPasswordResetLink(t *testing.T) {
 	}
 }
 
+func TestAdministratorManagesUsers(t *testing.T) {
+	r := start(t)
+	learner := newClient(t, r.URL)
+	learner.register("oppija@example.fi", "Olli Oppija")
+	// Learners do not even see that administration exists.
+	if resp, _ := learner.get("/yllapito/kayttajat"); resp.StatusCode != 404 {
+		t.Fatalf("learner on the admin page = %d", resp.StatusCode)
+	}
+	admin := newClient(t, r.URL)
+	admin.register("yllapito@example.fi", "Ylli Ylläpito")
+	// An admin without two-factor authentication is sent to set it up.
+	r.Accounts().SetRole(t.Context(), "yllapito@example.fi", account.RoleAdmin)
+	if resp, _ := admin.get("/yllapito/kayttajat"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/tili/kaksivaiheinen" {
+		t.Fatalf("admin without 2FA = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	signInAdmin(t, admin, r.Accounts(), "yllapito@example.fi")
+	_, page := admin.get("/yllapito/kayttajat?q=oppija")
+	m := regexp.MustCompile(`/yllapito/kayttajat/([a-z0-9]+)/rooli`).FindStringSubmatch(page)
+	if m == nil || strings.Contains(page, "yllapito@example.fi") {
+		t.Fatalf("search did not find just the learner:\n%s", page)
+	}
+	token := csrfField.FindStringSubmatch(page)[1]
+	if resp, _ := admin.post("/yllapito/kayttajat/"+m[1]+"/rooli", url.Values{"csrf": {token}, "role": {"author"}}); resp.StatusCode != 303 {
+		t.Fatalf("role change = %d", resp.StatusCode)
+	}
+	if u, _ := r.Accounts().UserByEmail(t.Context(), "oppija@example.fi"); u.Role != account.RoleAuthor {
+		t.Fatalf("role = %s", u.Role)
+	}
+	if resp, _ := admin.post("/yllapito/kayttajat/"+m[1]+"/rooli", url.Values{"csrf": {token}, "role": {"king"}}); resp.StatusCode != 400 {
+		t.Fatalf("bad role = %d", resp.StatusCode)
+	}
+	resp, body := admin.post("/yllapito/kayttajat/"+m[1]+"/nollaus", url.Values{"csrf": {token}})
+	link := regexp.MustCompile(`/salasana/uusi\?token=([A-Za-z0-9]+)`).FindStringSubmatch(body)
+	if resp.StatusCode != 200 || link == nil {
+		t.Fatalf("reset link = %d", resp.StatusCode)
+	}
+	if _, err := r.Accounts().UseReset(t.Context(), link[1], "ylläpidon antama uusi"); err != nil {
+		t.Fatalf("the issued link does not work: %v", err)
+	}
+	if resp, _ := admin.post("/yllapito/kayttajat/eiole/rooli", url.Values{"csrf": {token}, "role": {"author"}}); resp.StatusCode != 404 {
+		t.Fatalf("unknown user = %d", resp.StatusCode)
+	}
+}
+
 func init() {
 	// Every state-changing route: a cookie-authenticated request without
 	// the CSRF token must be refused.
-	refused := func(method, path string, body string, contentType string, wantStatus int) func(*testing.T, string) {
-		return func(t *testing.T, base string) {
-			b := newClient(t, base)
+	refused := func(method, path string, body string, contentType string, wantStatus int) func(*testing.T, *running) {
+		return func(t *testing.T, r *running) {
+			b := newClient(t, r.URL)
 			b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
 			resp, _ := b.do(method, path, strings.NewReader(body), "Content-Type", contentType)
 			if resp.StatusCode != wantStatus {
@@ -423,16 +467,16 @@ func init() {
 	// Routes that take the id of something that belongs to a user: called
 	// by user A with B's ids, they answer 404 and leak nothing.
 	task := "ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi"
-	twoUsers := func(t *testing.T, base string) (a, b *browserClient, tokenA string) {
-		a, b = newClient(t, base), newClient(t, base)
+	twoUsers := func(t *testing.T, r *running) (a, b *browserClient, tokenA string) {
+		a, b = newClient(t, r.URL), newClient(t, r.URL)
 		a.register(account.NewID()[:10]+"@example.fi", "Aino A")
 		b.register(account.NewID()[:10]+"@example.fi", "Bertta B")
 		_, page := b.get("/osiot/ensimmainen/tehtava")
 		b.post("/tehtavat/"+task+"/vastaus", url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}, "text": {"Bertan salainen vastaus"}})
 		return a, b, a.csrf("/tili")
 	}
-	answerIsolated := func(t *testing.T, base string) {
-		a, b, tokenA := twoUsers(t, base)
+	answerIsolated := func(t *testing.T, r *running) {
+		a, b, tokenA := twoUsers(t, r)
 		if _, body := a.get("/api/v1/tasks/" + task + "/answer"); strings.Contains(body, "Bertan") {
 			t.Error("A read B's answer")
 		}
@@ -449,8 +493,38 @@ func init() {
 	idorMatrix["HEAD /api/v1/tasks/:task/answer"] = answerIsolated
 	idorMatrix["PUT /api/v1/tasks/:task/answer"] = answerIsolated
 	idorMatrix["POST /tehtavat/:task/vastaus"] = answerIsolated
-	idorMatrix["POST /tili/istunnot/:session/lopeta"] = func(t *testing.T, base string) {
-		a, b, tokenA := twoUsers(t, base)
+	// Administration routes take any user's id, but only administrators
+	// reach them: for everyone else they do not exist.
+	adminOnly := func(path string) func(*testing.T, *running) {
+		return func(t *testing.T, r *running) {
+			a := newClient(t, r.URL)
+			a.register(account.NewID()[:10]+"@example.fi", "Aapo Ei-ylläpitäjä")
+			resp, _ := a.post(strings.Replace(path, ":user", account.NewID(), 1), url.Values{"csrf": {a.csrf("/tili")}, "role": {"admin"}})
+			if resp.StatusCode != 404 {
+				t.Errorf("a learner on %s = %d, want 404", path, resp.StatusCode)
+			}
+		}
+	}
+	idorMatrix["POST /yllapito/kayttajat/:user/rooli"] = adminOnly("/yllapito/kayttajat/:user/rooli")
+	idorMatrix["POST /yllapito/kayttajat/:user/nollaus"] = adminOnly("/yllapito/kayttajat/:user/nollaus")
+	// An administrator signed in with both factors, without the token.
+	adminRefused := func(action string) func(*testing.T, *running) {
+		return func(t *testing.T, r *running) {
+			a := newClient(t, r.URL)
+			email := account.NewID()[:10] + "@example.fi"
+			a.register(email, "Ylli Ylläpitäjä")
+			signInAdmin(t, a, r.Accounts(), email)
+			u, _ := r.Accounts().UserByEmail(t.Context(), email)
+			resp, _ := a.do("POST", "/yllapito/kayttajat/"+u.ID+"/"+action, strings.NewReader("role=learner"), "Content-Type", form)
+			if resp.StatusCode != 403 {
+				t.Errorf("admin %s without a CSRF token = %d, want 403", action, resp.StatusCode)
+			}
+		}
+	}
+	stateChanging["POST /yllapito/kayttajat/:user/rooli"] = adminRefused("rooli")
+	stateChanging["POST /yllapito/kayttajat/:user/nollaus"] = adminRefused("nollaus")
+	idorMatrix["POST /tili/istunnot/:session/lopeta"] = func(t *testing.T, r *running) {
+		a, b, tokenA := twoUsers(t, r)
 		_, page := b.get("/tili")
 		m := regexp.MustCompile(`/tili/istunnot/([0-9a-f]{64})/lopeta`).FindStringSubmatch(page)
 		resp, _ := a.post("/tili/istunnot/"+m[1]+"/lopeta", url.Values{"csrf": {tokenA}})

@@ -190,6 +190,9 @@ func sessionFor(t *testing.T, base string, state testenv.State) string {
 	b := newClient(t, base)
 	email := account.NewID()[:12] + "@example.fi"
 	b.register(email, "Sivu Testaaja")
+	if state == testenv.Admin {
+		signInAdmin(t, b, siteAccounts, email)
+	}
 	if state == testenv.SecondFactor {
 		u, err := siteAccounts.UserByEmail(context.Background(), email)
 		if err != nil {
@@ -214,6 +217,32 @@ func sessionFor(t *testing.T, base string, state testenv.State) string {
 	}
 	t.Fatalf("no session cookie for state %s", state)
 	return ""
+}
+
+// signInAdmin makes the registered user an administrator with
+// two-factor authentication and signs the client in with both factors.
+func signInAdmin(t *testing.T, b *browserClient, accounts *account.Store, email string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := accounts.SetRole(ctx, email, account.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := accounts.BeginTOTP(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := account.CodeAt(key.Secret(), time.Now())
+	codes, err := accounts.ConfirmTOTP(ctx, u, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/")}})
+	b.login(email, "oma pitkä salalause 2026")
+	resp, _ := b.post("/kirjaudu/vahvista", url.Values{"csrf": {b.csrf("/kirjaudu/vahvista")}, "code": {codes[0]}, "jatka": {"/omat-opinnot"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("admin second factor = %d", resp.StatusCode)
+	}
 }
 
 // TestLearnerJourneyWithKeyboard: a learner opens the front page and moves

@@ -50,11 +50,10 @@ func TestSecurityHeadersOnEveryPageTypeAndAPI(t *testing.T) {
 // stateChanging lists every route that changes state, with how the test
 // proves that a cookie-authenticated request without a CSRF token is
 // refused. Each state-changing route must have an entry.
-var stateChanging = map[string]func(t *testing.T, base string){}
+var stateChanging = map[string]func(t *testing.T, r *running){}
 
 func TestEveryStateChangingRouteRequiresCSRF(t *testing.T) {
 	r := start(t)
-	base := r.URL
 	for _, route := range r.App().GetRoutes(true) {
 		switch route.Method {
 		case "GET", "HEAD", "OPTIONS", "CONNECT", "TRACE":
@@ -68,7 +67,7 @@ func TestEveryStateChangingRouteRequiresCSRF(t *testing.T) {
 			t.Errorf("state-changing route %s %s has no CSRF test in stateChanging", route.Method, route.Path)
 			continue
 		}
-		check(t, base)
+		check(t, r)
 	}
 }
 
@@ -79,7 +78,7 @@ var publicParams = map[string]bool{"module": true, "section": true, "concept": t
 
 // idorMatrix: for each route that takes an object id, a test that calls it
 // with another user's ids and expects 403/404 and nothing leaked.
-var idorMatrix = map[string]func(t *testing.T, base string){}
+var idorMatrix = map[string]func(t *testing.T, r *running){}
 
 func TestIDORMatrixCoversEveryObjectRoute(t *testing.T) {
 	r := start(t)
@@ -97,7 +96,7 @@ func TestIDORMatrixCoversEveryObjectRoute(t *testing.T) {
 				t.Errorf("%s %s takes the object id %q but has no IDOR test", route.Method, route.Path, m[1])
 				continue
 			}
-			check(t, r.URL)
+			check(t, r)
 		}
 	}
 }

@@ -173,6 +173,11 @@ func (s *Server) routes() {
 	app.Post("/osiot/:module/:section/luettu", s.requireUser, s.checkCSRF, s.markRead)
 	app.Post("/tehtavat/:task/vastaus", s.requireUser, s.checkCSRF, s.saveAnswerForm)
 
+	// Administration.
+	app.Get("/yllapito/kayttajat", s.requireUser, s.requireAdmin, s.adminUsers)
+	app.Post("/yllapito/kayttajat/:user/rooli", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminSetRole)
+	app.Post("/yllapito/kayttajat/:user/nollaus", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminReset)
+
 	// Accounts and studies in the API.
 	app.Post("/api/v1/auth/register", jsonOnly, s.apiRegister)
 	app.Post("/api/v1/auth/login", jsonOnly, s.apiLogin)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -201,6 +202,18 @@ func startServer(t *testing.T, data string, extraEnv ...string) *server {
 	}
 }
 
+// signIn reports whether the API accepts the credentials.
+func signIn(t *testing.T, addr, email, password string) bool {
+	t.Helper()
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
+	resp, err := http.Post("http://"+addr+"/api/v1/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -292,6 +305,41 @@ func TestServeRunsTheWholeStackAndStopsCleanly(t *testing.T) {
 	}
 	if body := httpGet(t, "http://"+s.addr+"/osiot/tyokyvyn-tuki"); !strings.Contains(body, "Työkyvyn tuki sote-keskuksessa") {
 		t.Fatal("module page of the bundled course missing")
+	}
+
+	// The first start created an administrator and printed it once.
+	if !strings.Contains(s.stderr.String(), "First administrator created") || !strings.Contains(s.stderr.String(), "email:    admin@localhost") {
+		t.Fatalf("no first administrator printed:\n%s", s.stderr.String())
+	}
+	pw := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.stderr.String())
+	if pw == nil || !signIn(t, s.addr, "admin@localhost", pw[1]) {
+		t.Fatal("the printed administrator cannot sign in")
+	}
+
+	// User commands work while the server runs.
+	out.Reset()
+	if code := run([]string{"user", "create", "--email", "kirjoittaja@example.fi", "--name", "Kirsi Kirjoittaja", "--role", "author", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("user create = %d: %s", code, out.String())
+	}
+	created := regexp.MustCompile(`password \(shown once\): (\S+)`).FindStringSubmatch(out.String())
+	if created == nil || !signIn(t, s.addr, "kirjoittaja@example.fi", created[1]) {
+		t.Fatalf("created user cannot sign in: %s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"user", "role", "kirjoittaja@example.fi", "admin", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "is now admin") {
+		t.Fatalf("user role = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"user", "role", "kirjoittaja@example.fi", "king", "--data-dir", data}, mapEnv(nil), &out, &out); code != 1 || !strings.Contains(out.String(), "learner, author or admin") {
+		t.Fatalf("bad role = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"user", "reset-link", "kirjoittaja@example.fi", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "/salasana/uusi?token=") {
+		t.Fatalf("reset-link = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"user", "reset-link", "ei@example.fi", "--data-dir", data}, mapEnv(nil), &out, &out); code != 1 || !strings.Contains(out.String(), "no such account") {
+		t.Fatalf("reset-link for nobody = %d: %s", code, out.String())
 	}
 
 	// An administrative command reaches the running server's embedded

@@ -10,6 +10,8 @@ const (
 	Author    State = "author"
 	// SecondFactor: password given, two-factor code still to enter.
 	SecondFactor State = "second factor"
+	// Admin: an administrator signed in with two-factor authentication.
+	Admin State = "admin"
 )
 
 // Page is one page type of the platform, at an address in the bundled
@@ -49,4 +51,5 @@ var Pages = []Page{
 	{"section, signed in", "/osiot/tyokyvyn-tuki/palvelupolku", SignedIn, 200},
 	{"module, signed in", "/osiot/tyokyvyn-tuki", SignedIn, 200},
 	{"front page, signed in", "/", SignedIn, 200},
+	{"administration: users", "/yllapito/kayttajat", Admin, 200},
 }

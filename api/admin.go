@@ -1,0 +1,80 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+// requireAdmin lets only administrators (with two-factor authentication,
+// which requireUser enforces) through; others get 404, as if nothing were
+// there.
+func (s *Server) requireAdmin(c *fiber.Ctx) error {
+	if v := s.viewerOf(c); v.signedIn() && v.User.Role == account.RoleAdmin && v.User.TOTPEnabled {
+		return c.Next()
+	}
+	return fiber.ErrNotFound
+}
+
+type adminUsersData struct {
+	Query     string
+	Users     []account.User
+	Roles     []string
+	ResetLink string
+	ResetFor  string
+	Notice    string
+	Errors    []fieldError
+}
+
+func (s *Server) adminUsers(c *fiber.Ctx) error {
+	return s.showAdminUsers(c, &adminUsersData{})
+}
+
+func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
+	d.Query = strings.Clone(c.Query("q"))
+	if len(d.Query) > 100 {
+		d.Query = d.Query[:100]
+	}
+	users, err := s.accounts.Users(c.UserContext(), d.Query, 200)
+	if err != nil {
+		return err
+	}
+	d.Users, d.Roles = users, []string{account.RoleLearner, account.RoleAuthor, account.RoleAdmin}
+	if n := c.Query("ilmoitus"); n == "rooli" {
+		d.Notice = web.T(s.lang(c), "admin.role.changed")
+	}
+	return s.renderForm(c, 200, "admin_users", "admin.users.title", d)
+}
+
+func (s *Server) adminSetRole(c *fiber.Ctx) error {
+	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	role := strings.Clone(c.FormValue("role"))
+	if !account.ValidRole(role) {
+		return fiber.NewError(fiber.StatusBadRequest, "the role must be learner, author or admin")
+	}
+	if u.ID == s.viewerOf(c).User.ID && role != account.RoleAdmin {
+		return fiber.NewError(fiber.StatusConflict, "you cannot take away your own administrator role")
+	}
+	if _, err := s.accounts.SetRole(c.UserContext(), u.Email, role); err != nil {
+		return err
+	}
+	return c.Redirect("/yllapito/kayttajat?ilmoitus=rooli", fiber.StatusSeeOther)
+}
+
+func (s *Server) adminReset(c *fiber.Ctx) error {
+	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	token, _, err := s.accounts.IssueReset(c.UserContext(), u.Email)
+	if err != nil {
+		return err
+	}
+	return s.showAdminUsers(c, &adminUsersData{ResetLink: strings.TrimRight(s.opts.BaseURL, "/") + "/salasana/uusi?token=" + token, ResetFor: u.Email})
+}
