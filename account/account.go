@@ -21,8 +21,20 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
 )
+
+// SessionCacheTTL is how long an instance trusts a session it has looked
+// up. A sign-out, password change or role change made through an instance
+// takes effect there at once; on other instances sharing the database it
+// takes effect within this time.
+const SessionCacheTTL = 5 * time.Second
+
+type cachedSession struct {
+	session Session
+	user    User
+}
 
 // Roles.
 const (
@@ -96,6 +108,9 @@ type Store struct {
 	db    *mongo.Database
 	now   func() time.Time
 	locks *database.Locks
+	// sessions caches session lookups for a few seconds; every change made
+	// through this store drops the user's entries at once.
+	sessions *cache.TTL[cachedSession]
 	// IdleTimeout ends a session unused this long; AbsoluteTimeout ends any
 	// session this long after sign-in.
 	IdleTimeout     time.Duration
@@ -104,7 +119,10 @@ type Store struct {
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).
 func NewStore(db *mongo.Database) *Store {
-	return &Store{db: db, now: time.Now, locks: database.NewLocks(), IdleTimeout: 2 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour}
+	s := &Store{db: db, now: time.Now, locks: database.NewLocks(), sessions: cache.New[cachedSession](SessionCacheTTL, 100_000),
+		IdleTimeout: 2 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour}
+	s.sessions.Now = func() time.Time { return s.now() } // one clock for sessions and their cache
+	return s
 }
 
 // EnsureIndexes creates the account collections' indexes (idempotent).
@@ -293,6 +311,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}}); err != nil {
 		return nil, err
 	}
+	s.sessions.DeleteGroup(u.ID)
 	u.Role = role
 	return u, nil
 }
@@ -300,6 +319,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 // Delete removes an account and its sessions; other packages remove what
 // they keep of the user (progress, answers) before calling this.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	defer s.sessions.DeleteGroup(id)
 	if _, err := s.db.Collection(sessionsCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}

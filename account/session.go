@@ -63,8 +63,33 @@ func (s *Store) Session(ctx context.Context, token string) (*Session, *User, err
 	if token == "" || len(token) > 100 {
 		return nil, nil, ErrSessionNotActive
 	}
+	id := hashToken(token)
+	for attempt := 0; attempt < 2; attempt++ {
+		c, err := s.sessions.GetOrLoad(id, func() (cachedSession, string, error) {
+			sess, u, err := s.loadSession(ctx, id)
+			if err != nil {
+				return cachedSession{}, "", err
+			}
+			return cachedSession{session: *sess, user: *u}, u.ID, nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		now := s.now()
+		if now.Before(c.session.ExpiresAt) && now.Sub(c.session.LastSeen) <= s.IdleTimeout {
+			sess, u := c.session, c.user
+			return &sess, &u, nil
+		}
+		s.sessions.Delete(id) // stale in the cache: look again
+	}
+	return nil, nil, ErrSessionNotActive
+}
+
+// loadSession reads a session and its user, refusing expired, idle and
+// disabled ones, and records activity at most once a minute.
+func (s *Store) loadSession(ctx context.Context, id string) (*Session, *User, error) {
 	var sess Session
-	err := s.db.Collection(sessionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}).Decode(&sess)
+	err := s.db.Collection(sessionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sess)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil, ErrSessionNotActive
 	}
@@ -90,6 +115,7 @@ func (s *Store) Session(ctx context.Context, token string) (*Session, *User, err
 // CompleteTwoFactor turns a pending session into a full one, with a new
 // token (the old one stops working).
 func (s *Store) CompleteTwoFactor(ctx context.Context, sess *Session, u *User, userAgent, ip string) (string, *Session, error) {
+	s.sessions.DeleteGroup(u.ID)
 	if _, err := s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sess.ID}}); err != nil {
 		return "", nil, err
 	}
@@ -99,6 +125,7 @@ func (s *Store) CompleteTwoFactor(ctx context.Context, sess *Session, u *User, u
 // EndSession signs one session out. The user id guards against ending
 // someone else's session.
 func (s *Store) EndSession(ctx context.Context, userID, sessionID string) (bool, error) {
+	defer s.sessions.DeleteGroup(userID)
 	r, err := s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sessionID}, {Key: "user_id", Value: userID}})
 	if err != nil {
 		return false, err
@@ -108,6 +135,7 @@ func (s *Store) EndSession(ctx context.Context, userID, sessionID string) (bool,
 
 // EndAllSessions signs a user out everywhere, except the session keep.
 func (s *Store) EndAllSessions(ctx context.Context, userID, keep string) (int64, error) {
+	defer s.sessions.DeleteGroup(userID)
 	filter := bson.D{{Key: "user_id", Value: userID}}
 	if keep != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: keep}}})

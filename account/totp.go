@@ -18,6 +18,7 @@ const Issuer = "Työkyky"
 // BeginTOTP makes a new secret for the user (not yet enabled) and returns
 // the key for the QR code and manual entry.
 func (s *Store) BeginTOTP(ctx context.Context, u *User) (*otp.Key, error) {
+	defer s.sessions.DeleteGroup(u.ID)
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: Issuer, AccountName: u.Email, SecretSize: 20})
 	if err != nil {
 		return nil, err
@@ -36,6 +37,7 @@ func (s *Store) validCode(secret, code string) bool {
 // ConfirmTOTP enables two-factor authentication when the code from the
 // app matches, and returns ten one-time recovery codes (shown once).
 func (s *Store) ConfirmTOTP(ctx context.Context, u *User, code string) ([]string, error) {
+	defer s.sessions.DeleteGroup(u.ID)
 	fresh, err := s.User(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -87,6 +89,7 @@ func (s *Store) VerifySecondFactor(ctx context.Context, u *User, code string) er
 // DisableTOTP turns two-factor authentication off (not allowed for roles
 // that require it).
 func (s *Store) DisableTOTP(ctx context.Context, u *User) error {
+	defer s.sessions.DeleteGroup(u.ID)
 	if u.NeedsTwoFactor() {
 		return fmt.Errorf("account: two-factor authentication is required for the %s role", u.Role)
 	}

@@ -100,6 +100,9 @@ func TestRegisterStudyAndSignOut(t *testing.T) {
 	if resp.Header.Get("Cache-Control") != "private, no-store" || !strings.Contains(body, `data-progress="/api/v1/progress/toinen/jatko"`) {
 		t.Fatalf("signed-in section page: %s", resp.Header.Get("Cache-Control"))
 	}
+	if strings.Contains(body, "@@tk-") || !strings.Contains(body, "Anu Lehto") || !strings.Contains(body, `data-done="0"`) {
+		t.Fatal("the signed-in page was not filled in")
+	}
 	token := csrfField.FindStringSubmatch(body)[1]
 	// Reading through the API: opened, time, completed.
 	for _, ev := range []map[string]any{{"event": "opened"}, {"event": "heartbeat", "seconds": 25, "scroll": 0.5}, {"event": "completed"}} {
@@ -133,6 +136,9 @@ func TestRegisterStudyAndSignOut(t *testing.T) {
 		t.Fatalf("answer form = %d", resp.StatusCode)
 	}
 	_, body = b.get("/osiot/ensimmainen/tehtava")
+	if strings.Contains(body, "@@tk-") || strings.Contains(body, `data-task="`) {
+		t.Fatal("placeholders left on the page")
+	}
 	if !strings.Contains(body, "Ensimmäinen vastaus &lt;script&gt;</textarea>") || !strings.Contains(body, "✓ Olet suorittanut tämän sivun.") {
 		t.Fatal("saved answer not shown (escaped) or the task page not completed")
 	}

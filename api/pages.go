@@ -3,13 +3,17 @@ package api
 import (
 	"bytes"
 	"context"
+	"html"
 	"html/template"
+	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -111,6 +115,26 @@ type cacheEntry struct {
 	body []byte
 	etag string
 	err  error
+
+	// For a signed-in skeleton: the body cut at its placeholders, once.
+	cutOnce sync.Once
+	parts   [][]byte // len(parts) == len(slots)+1
+	slots   []string
+}
+
+var slotRE = regexp.MustCompile(`@@tk-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
+
+// cut splits the skeleton at its placeholders.
+func (e *cacheEntry) cut() {
+	e.cutOnce.Do(func() {
+		last := 0
+		for _, m := range slotRE.FindAllIndex(e.body, -1) {
+			e.parts = append(e.parts, e.body[last:m[0]])
+			e.slots = append(e.slots, string(e.body[m[0]:m[1]]))
+			last = m[1]
+		}
+		e.parts = append(e.parts, e.body[last:])
+	})
 }
 
 func (s *Server) published() *course.Published {
@@ -123,9 +147,26 @@ func (s *Server) published() *course.Published {
 // cached answers from the cache of the current version, building the entry
 // once per key. Responses carry an ETag and are revalidated by browsers.
 func (s *Server) cached(c *fiber.Ctx, key, contentType string, build func(pub *course.Published) ([]byte, error)) error {
+	e, err := s.cachedEntry(key, build)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderETag, e.etag)
+	if c.Get(fiber.HeaderIfNoneMatch) == e.etag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, contentType)
+	c.Response().SetBodyRaw(e.body) // never modified once built
+	return nil
+}
+
+// cachedEntry builds an entry of the current version's cache once.
+func (s *Server) cachedEntry(key string, build func(pub *course.Published) ([]byte, error)) (*cacheEntry, error) {
 	pub := s.published()
 	if pub == nil {
-		return fiber.ErrServiceUnavailable
+		return nil, fiber.ErrServiceUnavailable
 	}
 	cc := s.cache.Load()
 	if cc == nil || cc.version != pub.Version {
@@ -144,17 +185,9 @@ func (s *Server) cached(c *fiber.Ctx, key, contentType string, build func(pub *c
 	})
 	if e.err != nil {
 		cc.entries.Delete(key) // retry next time
-		return e.err
+		return nil, e.err
 	}
-	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderETag, e.etag)
-	if c.Get(fiber.HeaderIfNoneMatch) == e.etag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, contentType)
-	c.Response().SetBodyRaw(e.body) // never modified once built
-	return nil
+	return e, nil
 }
 
 // fnv is FNV-1a, to make cache keys into short ETag parts.
@@ -362,7 +395,12 @@ type sectionData struct {
 	TOC          []course.Heading
 	Index, Count int
 	Prev, Next   *pageLink
-	Progress     *course.SectionProgress // for the signed-in
+	SignedIn     bool
+	// For the signed-in: placeholders in the cached skeleton, filled per
+	// request (see signedInSection).
+	ScrollAttr string
+	DoneAttr   string
+	Completion template.HTML
 }
 
 // neighbours are the previous and next pages in reading order: across a
@@ -391,40 +429,130 @@ func neighbours(co *course.Course, sec *course.Section) (prev, next *pageLink) {
 	return prev, next
 }
 
+// Placeholders of the signed-in section skeleton; html/template leaves
+// them as they are in text and attribute values.
+const (
+	phCSRF       = "@@tk-csrf@@"
+	phName       = "@@tk-name@@"
+	phScroll     = "@@tk-scroll@@"
+	phDone       = "@@tk-done@@"
+	phCompletion = "@@tk-completion@@"
+)
+
+// buildSection renders a section page: for anonymous visitors complete
+// (with sign-in hints where answers go), for the signed-in as a skeleton
+// with placeholders and the raw answer slots.
+func (s *Server) buildSection(pub *course.Published, r *req, module, section string) ([]byte, error) {
+	sec, err := s.findSection(pub, module, section)
+	if err != nil {
+		return nil, err
+	}
+	d := sectionData{Section: sec, Count: len(sec.Module.Sections)}
+	if r.Viewer != nil {
+		d.SignedIn = true
+		d.Body = trusted(sec.Body.HTML)
+		d.ScrollAttr, d.DoneAttr, d.Completion = phScroll, phDone, phCompletion
+	} else {
+		d.Body = trusted(answerBoxes(sec.Body.HTML, sec, r, nil))
+	}
+	for i, x := range sec.Module.Sections {
+		if x == sec {
+			d.Index = i + 1
+		}
+	}
+	// A contents list helps on long pages only.
+	if len(sec.Body.TOC) >= 3 {
+		for _, h := range sec.Body.TOC {
+			if h.Level == 2 || h.Level == 3 {
+				d.TOC = append(d.TOC, h)
+			}
+		}
+	}
+	d.Prev, d.Next = neighbours(pub.Course, sec)
+	return r.render("section", sec.URL(), page{Title: sec.Title, Data: d})
+}
+
 func (s *Server) sectionPage(c *fiber.Ctx) error {
 	module, section := strings.Clone(c.Params("module")), strings.Clone(c.Params("section"))
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
-		sec, err := s.findSection(pub, module, section)
-		if err != nil {
-			return nil, err
+	if s.hasSessionCredential(c) {
+		if v := s.viewerOf(c); v.signedIn() {
+			return s.signedInSection(c, v, module, section)
 		}
-		all, answers, err := s.studyOf(r, true)
-		if err != nil {
-			return nil, err
-		}
-		d := sectionData{Section: sec, Body: trusted(answerBoxes(sec.Body.HTML, sec, r, answers)), Count: len(sec.Module.Sections)}
-		if r.Viewer != nil {
-			d.Progress = all[sec.Module.Slug+"/"+sec.Slug]
-			if d.Progress == nil {
-				d.Progress = &course.SectionProgress{}
-			}
-		}
-		for i, x := range sec.Module.Sections {
-			if x == sec {
-				d.Index = i + 1
-			}
-		}
-		// A contents list helps on long pages only.
-		if len(sec.Body.TOC) >= 3 {
-			for _, h := range sec.Body.TOC {
-				if h.Level == 2 || h.Level == 3 {
-					d.TOC = append(d.TOC, h)
-				}
-			}
-		}
-		d.Prev, d.Next = neighbours(pub.Course, sec)
-		return r.render("section", sec.URL(), page{Title: sec.Title, Data: d})
+	}
+	lang := s.lang(c)
+	return s.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang}, module, section)
 	})
+}
+
+// signedInSection serves a signed-in learner's section page without
+// executing a template: the skeleton for the language and role is built
+// once per published version, then the learner's token, name, progress
+// and answers are put in its placeholders.
+func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string) error {
+	lang := s.lang(c)
+	role := v.User.Role
+	e, err := s.cachedEntry("signed-in "+lang+" "+role+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
+		skeleton := &viewer{User: &account.User{Name: phName, Role: role}, Session: &account.Session{CSRF: phCSRF}}
+		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
+	})
+	if err != nil {
+		return err
+	}
+	sec, err := s.findSection(s.published(), module, section)
+	if err != nil {
+		return err
+	}
+	r := &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
+	all, answers, err := s.studyOf(r, true)
+	if err != nil {
+		return err
+	}
+	p := all[sec.Module.Slug+"/"+sec.Slug]
+	scroll, done := "0", "0"
+	if p != nil {
+		scroll = strconv.FormatFloat(p.Scroll, 'f', -1, 64)
+		if p.Done() {
+			done = "1"
+		}
+	}
+	values := map[string]string{
+		phCSRF:       html.EscapeString(v.Session.CSRF),
+		phName:       html.EscapeString(v.User.Name),
+		phScroll:     scroll,
+		phDone:       done,
+		phCompletion: completionBlock(sec, p, r),
+	}
+	pairs := answerPairs(sec, r, answers)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		values[pairs[i]] = pairs[i+1]
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	// The skeleton's pieces and the learner's values, straight into the
+	// response: no search, no template.
+	e.cut()
+	w := c.Response().BodyWriter()
+	for i, slot := range e.slots {
+		w.Write(e.parts[i])
+		io.WriteString(w, values[slot])
+	}
+	w.Write(e.parts[len(e.parts)-1])
+	return nil
+}
+
+// completionBlock says whether the page is done, or how it gets done.
+func completionBlock(sec *course.Section, p *course.SectionProgress, r *req) string {
+	switch {
+	case p.Done():
+		return `<p class="done-mark" role="status">✓ ` + html.EscapeString(web.T(r.Lang, "section.done.long")) + `</p>`
+	case sec.Completion == course.CompleteOnView:
+		return `<form method="post" action="` + sec.URL() + `/luettu"><input type="hidden" name="csrf" value="` + html.EscapeString(r.CSRF) +
+			`"><button type="submit">` + html.EscapeString(web.T(r.Lang, "section.markread")) + `</button></form>`
+	case sec.Completion == course.CompleteOnTask:
+		return `<p class="muted">` + html.EscapeString(web.T(r.Lang, "section.rule.task")) + `</p>`
+	}
+	return `<p class="muted">` + html.EscapeString(web.T(r.Lang, "section.rule.video")) + `</p>`
 }
 
 type lawView struct {

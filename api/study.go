@@ -21,6 +21,16 @@ import (
 // signed-in learner a form with the saved answer (autosaved by app.js,
 // saved by the button without JavaScript), for others a sign-in link.
 func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*course.Answer) string {
+	pairs := answerPairs(sec, r, answers)
+	if len(pairs) == 0 {
+		return body
+	}
+	return strings.NewReplacer(pairs...).Replace(body)
+}
+
+// answerPairs are the placeholder → HTML pairs of a section's answer slots.
+func answerPairs(sec *course.Section, r *req, answers map[string]*course.Answer) []string {
+	var pairs []string
 	for _, t := range sec.Body.Tasks {
 		if !t.Answer {
 			continue
@@ -46,9 +56,9 @@ func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*c
 			fmt.Fprintf(&b, `<p class="save-status" id="%s-tila" role="status">%s</p>`, id, html.EscapeString(saved))
 			fmt.Fprintf(&b, `<button type="submit">%s</button></form>`, html.EscapeString(web.T(r.Lang, "answer.save")))
 		}
-		body = strings.Replace(body, placeholder, b.String(), 1)
+		pairs = append(pairs, placeholder, b.String())
 	}
-	return body
+	return pairs
 }
 
 var helsinki = func() *time.Location {

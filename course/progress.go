@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
 )
 
@@ -56,11 +57,26 @@ type Progress struct {
 	db    *mongo.Database
 	now   func() time.Time
 	locks *database.Locks
+	// A learner's records and answers are read on every signed-in page;
+	// they are cached for a few seconds and dropped at once by every
+	// write made through this process. The maps are shared: read only.
+	records *cache.TTL[map[string]*SectionProgress]
+	answers *cache.TTL[map[string]*Answer]
 }
+
+// StudyCacheTTL bounds how stale another instance's writes can look.
+const StudyCacheTTL = 5 * time.Second
 
 // NewProgress uses db.
 func NewProgress(db *mongo.Database) *Progress {
-	return &Progress{db: db, now: time.Now, locks: database.NewLocks()}
+	return &Progress{db: db, now: time.Now, locks: database.NewLocks(),
+		records: cache.New[map[string]*SectionProgress](StudyCacheTTL, 100_000),
+		answers: cache.New[map[string]*Answer](StudyCacheTTL, 100_000)}
+}
+
+func (p *Progress) forget(userID string) {
+	p.records.Delete(userID)
+	p.answers.Delete(userID)
 }
 
 // EnsureProgressIndexes creates the indexes of progress and answers.
@@ -141,6 +157,7 @@ func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev E
 	}
 	id := progressID(userID, sec.Module.Slug, sec.Slug)
 	defer p.locks.Lock(id)()
+	defer p.forget(userID)
 	coll := p.db.Collection(progressCollection)
 	var out SectionProgress
 	var err error
@@ -159,6 +176,13 @@ func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev E
 
 // ForUser is all of a learner's records, by "module/section".
 func (p *Progress) ForUser(ctx context.Context, userID string) (map[string]*SectionProgress, error) {
+	return p.records.GetOrLoad(userID, func() (map[string]*SectionProgress, string, error) {
+		m, err := p.loadRecords(ctx, userID)
+		return m, "", err
+	})
+}
+
+func (p *Progress) loadRecords(ctx context.Context, userID string) (map[string]*SectionProgress, error) {
 	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, err
@@ -223,6 +247,7 @@ func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *Section, 
 	}
 	now := p.now().UTC().Truncate(time.Millisecond)
 	key := TaskKey(sec, taskID)
+	defer p.forget(userID)
 	unlock := p.locks.Lock(userID + "|" + key)
 	var out Answer
 	var err error
@@ -250,6 +275,13 @@ func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *Section, 
 
 // Answers are a learner's answers, by task key.
 func (p *Progress) Answers(ctx context.Context, userID string) (map[string]*Answer, error) {
+	return p.answers.GetOrLoad(userID, func() (map[string]*Answer, string, error) {
+		m, err := p.loadAnswers(ctx, userID)
+		return m, "", err
+	})
+}
+
+func (p *Progress) loadAnswers(ctx context.Context, userID string) (map[string]*Answer, error) {
 	cur, err := p.db.Collection(answersCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, err
@@ -267,6 +299,7 @@ func (p *Progress) Answers(ctx context.Context, userID string) (map[string]*Answ
 
 // DeleteUser removes everything kept of a learner's studies.
 func (p *Progress) DeleteUser(ctx context.Context, userID string) error {
+	defer p.forget(userID)
 	for _, c := range []string{progressCollection, answersCollection} {
 		if _, err := p.db.Collection(c).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
 			return err

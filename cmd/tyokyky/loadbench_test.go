@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -36,9 +37,13 @@ var (
 	latRE = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
 )
 
-func runWrk(t *testing.T, url string, conns int, d time.Duration) wrkResult {
+func runWrk(t *testing.T, url string, conns int, d time.Duration, cookie string) wrkResult {
 	t.Helper()
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", url).CombinedOutput()
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
+	if cookie != "" {
+		args = append(args, "-H", "Cookie: "+cookie)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}
@@ -199,15 +204,34 @@ http {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// A signed-in learner, as a browser sends it: the session cookie.
+	reg := `{"email":"kuorma@example.fi","name":"Kuorma Testaaja","password":"kuormitustestin salalause","organisation":"HUS-yhtymä"}`
+	resp, err := http.Post(base+"/api/v1/auth/register", "application/json", strings.NewReader(reg))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("register for the signed-in run: %v %v", resp, err)
+	}
+	var tok struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+
+	type run struct {
+		name, path, cookie string
+		ratioTarget        float64
+	}
+	runs := []run{
+		{"anonymous section page", pages[0].path, "", 0.5},
+		{"front page", pages[1].path, "", 0},
+		{"signed-in section page", pages[0].path, "session=" + tok.Token, 0.25},
+	}
 	var rows []string
 	failed := false
-	for _, p := range pages {
-		ours := runWrk(t, base+p.path, conns, duration)
-		theirs := runWrk(t, "http://"+nginxAddr+p.path, conns, duration)
+	for _, p := range runs {
+		ours := runWrk(t, base+p.path, conns, duration, p.cookie)
+		theirs := runWrk(t, "http://"+nginxAddr+p.path, conns, duration, "")
 		ratio := ours.rps / theirs.rps
 		verdict := "ok"
-		if p.name == "anonymous section page" && (ratio < 0.5 || ours.p99 > 10*time.Millisecond) {
-			verdict = "below target"
+		if p.ratioTarget > 0 && (ratio < p.ratioTarget || ours.p99 > 10*time.Millisecond) {
+			verdict = fmt.Sprintf("below target (≥ %.2f × nginx, p99 < 10 ms)", p.ratioTarget)
 			failed = true
 		}
 		rows = append(rows, fmt.Sprintf("| %s | %s | %.0f | %s | %s | %.0f | %s | %s | **%.2f** | %s |",
@@ -221,14 +245,14 @@ http {
 		}
 	}
 	header := fmt.Sprintf("Machine: %d cores (%s), %s; wrk -t2 -c%d -d%s --latency; nginx %s serving saved copies of the same pages.\n\n"+
-		"| date | page | platform req/s | p50 | p99 | nginx req/s | p50 | p99 | ratio | target (≥ 0.5 × nginx, p99 < 10 ms) |\n"+
+		"| date | page | platform req/s | p50 | p99 | nginx req/s | p50 | p99 | ratio | target |\n"+
 		"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
 		runtime.NumCPU(), cpu, runtime.Version(), conns, duration, nginxVersion(nginxBin))
 	table := header + strings.Join(rows, "\n") + "\n"
 	fmt.Print("\n" + table)
 	writeBenchTable(t, table)
 	if failed {
-		t.Error("the anonymous section page is below its target")
+		t.Error("a page is below its target")
 	}
 }
 

@@ -23,7 +23,7 @@
   if (article) {
     var url = article.getAttribute("data-progress");
     var completion = article.getAttribute("data-completion");
-    var done = article.hasAttribute("data-done");
+    var done = article.getAttribute("data-done") === "1";
     var visibleSince = document.visibilityState === "visible" ? Date.now() : 0;
     var maxScroll = 0;
 
