@@ -34,15 +34,6 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
-func (f *formData) has(field string) bool {
-	for _, e := range f.Errors {
-		if e.Field == field {
-			return true
-		}
-	}
-	return false
-}
-
 // errorMessage maps an account error to a field and a UI string key.
 func errorMessage(err error) (field, key string) {
 	switch {

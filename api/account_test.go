@@ -307,7 +307,7 @@ func TestBearerAPI(t *testing.T) {
 	if resp.StatusCode != 422 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, `"field":"email"`) {
 		t.Fatalf("API register errors = %d %s", resp.StatusCode, body)
 	}
-	resp, body = c.do("POST", "/api/v1/auth/login", strings.NewReader("email=api@example.fi&password=x"), "Content-Type", "application/x-www-form-urlencoded")
+	resp, _ = c.do("POST", "/api/v1/auth/login", strings.NewReader("email=api@example.fi&password=x"), "Content-Type", "application/x-www-form-urlencoded")
 	if resp.StatusCode != 415 {
 		t.Fatalf("form-encoded API sign-in = %d", resp.StatusCode)
 	}

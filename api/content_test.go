@@ -229,7 +229,7 @@ func TestGlossaryPages(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `<a href="/sanasto/tyokyky">työkyky</a>`) || !strings.Contains(body, `id="kirjain-T"`) {
 		t.Fatalf("glossary = %d\n%s", resp.StatusCode, body)
 	}
-	resp, body = get(t, r.URL+"/sanasto/tyokyky")
+	_, body = get(t, r.URL+"/sanasto/tyokyky")
 	for _, want := range []string{`<h1 id="page-title" lang="fi">työkyky</h1>`, `<dd lang="sv">arbetsförmåga</dd>`, `<dd lang="en">work ability</dd>`,
 		`href="/osiot/ensimmainen/alku"`} {
 		if !strings.Contains(body, want) {

@@ -136,7 +136,7 @@ func Render(source []byte, env Env) (*Rendered, []Issue) {
 	doc := md.Parser().Parse(text.NewReader(source), parser.WithContext(pc))
 	if list, ok := pc.Get(directiveIssues).([]directiveIssue); ok {
 		for _, i := range list {
-			r.issues = append(r.issues, Issue{i.Offset, i.Msg})
+			r.issues = append(r.issues, Issue(i))
 		}
 	}
 	r.inspect(doc)
