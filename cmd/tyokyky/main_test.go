@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -143,8 +144,26 @@ type server struct {
 	cmd    *exec.Cmd
 	addr   string
 	data   string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	exited chan error
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startServer(t *testing.T, data string, extraEnv ...string) *server {
@@ -157,7 +176,7 @@ func startServer(t *testing.T, data string, extraEnv ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: addr, data: data, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	s := &server{addr: addr, data: data, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
 	s.cmd = exec.Command(os.Args[0], "serve")
 	s.cmd.Env = append(os.Environ(),
 		"TYOKYKY_TEST_AS_MAIN=1",
