@@ -435,10 +435,11 @@ func TestAxeHarnessFindsViolations(t *testing.T) {
 	}
 }
 
-// TestValidHTML runs the Nu HTML Checker over every page of the registry:
-// zero errors.
-func TestValidHTML(t *testing.T) {
-	base := bundledSite(t)
+// nuCheck runs the Nu HTML Checker once over pages (name → HTML) plus a
+// planted broken document, and reports every error; it fails when the
+// planted error is not found (the checker did not run).
+func nuCheck(t *testing.T, pages map[string]string) {
+	t.Helper()
 	root, err := testenv.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -454,25 +455,16 @@ func TestValidHTML(t *testing.T) {
 	dir := t.TempDir()
 	names := map[string]string{}
 	var files []string
-	for i, p := range testenv.Pages {
-		var resp *http.Response
-		var body string
-		if sess := sessionFor(t, base, p.State); sess != "" {
-			resp, body = get(t, base+p.Path, "Cookie", "session="+sess)
-		} else {
-			resp, body = get(t, base+p.Path)
-		}
-		if resp.StatusCode != p.Status {
-			t.Errorf("%s = %d, want %d", p.Path, resp.StatusCode, p.Status)
-		}
-		f := filepath.Join(dir, fmt.Sprintf("page%02d.html", i))
+	i := 0
+	for name, body := range pages {
+		i++
+		f := filepath.Join(dir, fmt.Sprintf("page%03d.html", i))
 		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		names["file:"+f] = p.Path
+		names["file:"+f] = name
 		files = append(files, f)
 	}
-	// A planted broken document proves the checker runs and reports.
 	planted := filepath.Join(dir, "planted.html")
 	os.WriteFile(planted, []byte("<!doctype html><html lang=fi><head></head><body><p>x</p></body></html>"), 0o644)
 	names["file:"+planted] = "planted"
@@ -505,7 +497,75 @@ func TestValidHTML(t *testing.T) {
 	if !plantedFound {
 		t.Error("the Nu checker did not report the planted broken document")
 	}
-	t.Logf("Nu checked %d pages", len(files)-1)
+	t.Logf("Nu checked %d pages", len(pages))
+}
+
+// TestValidHTML runs the Nu HTML Checker over every page of the registry:
+// zero errors.
+func TestValidHTML(t *testing.T) {
+	base := bundledSite(t)
+	pages := map[string]string{}
+	for _, p := range testenv.Pages {
+		var resp *http.Response
+		var body string
+		if sess := sessionFor(t, base, p.State); sess != "" {
+			resp, body = get(t, base+p.Path, "Cookie", "session="+sess)
+		} else {
+			resp, body = get(t, base+p.Path)
+		}
+		if resp.StatusCode != p.Status {
+			t.Errorf("%s = %d, want %d", p.Path, resp.StatusCode, p.Status)
+		}
+		pages[p.Path+" ("+string(p.State)+")"] = body
+	}
+	nuCheck(t, pages)
+}
+
+// TestEveryCoursePage: the front page, every module page and every section
+// of the bundled course pass the Nu checker and axe, anonymous and signed
+// in.
+func TestEveryCoursePage(t *testing.T) {
+	base := bundledSite(t)
+	_, course := get(t, base+"/api/v1/course")
+	var c struct {
+		Modules []struct {
+			URL      string `json:"url"`
+			Sections []struct {
+				URL string `json:"url"`
+			} `json:"sections"`
+		} `json:"modules"`
+	}
+	if err := json.Unmarshal([]byte(course), &c); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/"}
+	for _, m := range c.Modules {
+		paths = append(paths, m.URL)
+		for _, s := range m.Sections {
+			paths = append(paths, s.URL)
+		}
+	}
+	learner := sessionFor(t, base, testenv.SignedIn)
+	pages := map[string]string{}
+	for _, p := range paths {
+		_, anon := get(t, base+p)
+		_, signed := get(t, base+p, "Cookie", "session="+learner)
+		pages[p] = anon
+		pages[p+" (signed in)"] = signed
+	}
+	nuCheck(t, pages)
+
+	ctx := browser(t)
+	axe := axeSource(t)
+	for _, p := range paths {
+		for _, sess := range []string{"", learner} {
+			violations, _ := runAxe(t, ctx, axe, base+p, "", sess)
+			for _, v := range violations {
+				t.Errorf("%s (signed in: %v): axe %s (%s): %s at %s", p, sess != "", v.ID, v.Impact, v.Help, strings.Join(v.Nodes, ", "))
+			}
+		}
+	}
+	t.Logf("axe checked %d pages twice", len(paths))
 }
 
 // waitFor polls a JavaScript condition for up to 10 seconds.
