@@ -180,6 +180,9 @@ type Course struct {
 	// Front page Markdown fields, rendered.
 	FrontHTML map[string]string
 
+	// Glossary is the search index of the concepts.
+	Glossary *GlossaryIndex
+
 	// Files are the source files by content-relative path, with their hashes.
 	Files map[string]File
 
@@ -282,6 +285,7 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	loadModules(fsys, c, read, &ps)
 	checkCourse(c, &ps)
 	renderAll(c, &ps)
+	c.Glossary = NewGlossaryIndex(c.Concepts)
 	ps.sort()
 	return c, ps
 }
