@@ -16,7 +16,7 @@ FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build minio test test-go test-deps browser npm-tools java fmt-check vet lint fuzz bench vulncheck clean help
+.PHONY: run build minio test test-go test-deps browser npm-tools java rdf fmt-check vet lint fuzz bench vulncheck clean help
 
 help:
 	@echo "make run    build everything (MinIO included) and start the platform on http://localhost:8080"
@@ -43,7 +43,11 @@ $(MINIO):
 ## (MinIO, Debian's chromium and a Java runtime, axe-core and vnu-jar from npm).
 test: test-deps vet fmt-check test-go
 
-test-deps: minio browser java npm-tools
+test-deps: minio browser java npm-tools rdf
+
+# rapper (Debian's raptor2-utils) parses the glossary's Turtle export.
+rdf:
+	@command -v rapper >/dev/null || { echo "Installing raptor2-utils…"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq raptor2-utils; }
 
 # Debian's chromium for the browser suites; no tool downloads a browser of its own.
 browser:

@@ -85,7 +85,12 @@ func moduleRef(m *course.Module) apiModuleRef {
 }
 
 func (s *Server) apiJSON(c *fiber.Ctx, build func(pub *course.Published) (any, error)) error {
-	return s.cached(c, "api "+c.Path(), fiber.MIMEApplicationJSONCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+	return s.apiJSONKey(c, "api "+c.Path(), build)
+}
+
+// apiJSONKey caches under an explicit key (for validated query filters).
+func (s *Server) apiJSONKey(c *fiber.Ctx, key string, build func(pub *course.Published) (any, error)) error {
+	return s.cached(c, key, fiber.MIMEApplicationJSONCharsetUTF8, func(pub *course.Published) ([]byte, error) {
 		v, err := build(pub)
 		if err != nil {
 			return nil, err

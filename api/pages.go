@@ -607,18 +607,49 @@ type glossaryData struct {
 	Intro    template.HTML
 	Concepts []*course.Concept
 	Groups   []course.LetterGroup
+	Query    string
+	Hits     []course.Hit
+	Searched bool
 }
 
 func (s *Server) glossaryPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
-		lang := r.Lang
+	build := func(pub *course.Published, r *req, q string) ([]byte, error) {
 		co := pub.Course
-		if !co.Meta.Pages.Glossary || len(co.Concepts) == 0 {
-			return nil, fiber.ErrNotFound
+		if err := glossaryOn(pub); err != nil {
+			return nil, err
 		}
-		d := glossaryData{Intro: trusted(co.FrontHTML["glossary_intro"]), Concepts: co.Concepts, Groups: co.GlossaryIndex()}
-		return r.render("glossary", "/sanasto", page{Title: web.T(lang, "glossary.title"), Data: d})
-	})
+		d := glossaryData{Intro: trusted(co.FrontHTML["glossary_intro"]), Concepts: co.Concepts, Groups: co.GlossaryIndex(), Query: q}
+		if q != "" {
+			d.Searched, d.Hits = true, co.Glossary.Search(q, 20)
+		}
+		return r.render("glossary", "/sanasto", page{Title: web.T(r.Lang, "glossary.title"), Data: d})
+	}
+	if c.Query("q") != "" {
+		// A search answers per request (never from the page cache).
+		q, err := searchQuery(c)
+		if err != nil {
+			return err
+		}
+		pub := s.published()
+		if pub == nil {
+			return fiber.ErrServiceUnavailable
+		}
+		r := &req{s: s, ctx: c.UserContext(), Lang: s.lang(c)}
+		if s.hasSessionCredential(c) {
+			if v := s.viewerOf(c); v.signedIn() {
+				r.Viewer, r.CSRF = v, v.Session.CSRF
+			}
+		}
+		body, err := build(pub, r, q)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		c.Response().SetBodyRaw(body)
+		return nil
+	}
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
 }
 
 type relation struct {

@@ -134,6 +134,13 @@ func (s *Server) routes() {
 	app.Get("/api/v1/course", s.apiCourse)
 	app.Get("/api/v1/modules/:module", s.apiModule)
 	app.Get("/api/v1/modules/:module/sections/:section", s.apiSection)
+	app.Get("/api/v1/glossary", s.apiGlossary)
+	app.Get("/api/v1/glossary/search", s.apiGlossarySearch)
+	app.Get("/api/v1/glossary/export.csv", s.glossaryExport("csv"))
+	app.Get("/api/v1/glossary/export.json", s.glossaryExport("json"))
+	app.Get("/api/v1/glossary/export.ttl", s.glossaryExport("ttl"))
+	app.Get("/api/v1/glossary/export.jsonld", s.glossaryExport("jsonld"))
+	app.Get("/api/v1/glossary/:concept", s.apiConcept)
 
 	// Pages.
 	app.Get("/", s.home)

@@ -13,6 +13,13 @@ var LangNames = map[string]string{"fi": "Suomeksi", "sv": "På svenska", "en": "
 // test checks this).
 var messages = map[string]map[string]string{
 	"fi": {
+		"glossary.search":             "Hae käsitettä",
+		"glossary.search.submit":      "Hae",
+		"glossary.search.hint":        "Voit kirjoittaa sanan missä muodossa tahansa, myös ruotsiksi tai englanniksi.",
+		"glossary.results":            "Hakutulokset (%d)",
+		"glossary.noresults":          "Hakusanalla ei löytynyt käsitteitä. Kokeile toista sanaa tai selaa aakkosittain.",
+		"glossary.download":           "Lataa koko sanasto",
+		"glossary.download.csv":       "taulukkolaskentaan; sarakkeet kuten kansallisessa sanastopalvelussa",
 		"admin.users.title":           "Käyttäjät",
 		"admin.users.search":          "Hae nimellä tai sähköpostilla",
 		"admin.users.search.submit":   "Hae",
@@ -228,6 +235,13 @@ var messages = map[string]map[string]string{
 		"err.id":                      "Virhetunniste",
 	},
 	"sv": {
+		"glossary.search":             "Sök begrepp",
+		"glossary.search.submit":      "Sök",
+		"glossary.search.hint":        "Du kan skriva ordet i vilken form som helst, också på svenska eller engelska.",
+		"glossary.results":            "Sökresultat (%d)",
+		"glossary.noresults":          "Inga begrepp hittades. Pröva ett annat ord eller bläddra i alfabetisk ordning.",
+		"glossary.download":           "Ladda ner hela ordlistan",
+		"glossary.download.csv":       "för kalkylprogram; kolumner som i den nationella termtjänsten",
 		"admin.users.title":           "Användare",
 		"admin.users.search":          "Sök med namn eller e-post",
 		"admin.users.search.submit":   "Sök",
@@ -443,6 +457,13 @@ var messages = map[string]map[string]string{
 		"err.id":                      "Felkod",
 	},
 	"en": {
+		"glossary.search":             "Search the glossary",
+		"glossary.search.submit":      "Search",
+		"glossary.search.hint":        "Type the word in any form, also in Swedish or English.",
+		"glossary.results":            "Results (%d)",
+		"glossary.noresults":          "No concepts found. Try another word or browse A–Ö.",
+		"glossary.download":           "Download the whole glossary",
+		"glossary.download.csv":       "for spreadsheets; columns as in the national terminology service",
 		"admin.users.title":           "Users",
 		"admin.users.search":          "Search by name or email",
 		"admin.users.search.submit":   "Search",

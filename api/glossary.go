@@ -1,0 +1,157 @@
+package api
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/course"
+)
+
+type apiConcept struct {
+	*course.Concept
+	URL      string           `json:"url"`
+	Sections []apiSectionLink `json:"sections,omitempty"`
+}
+
+type apiSectionLink struct {
+	URL   string `json:"url"`
+	Title string `json:"title"`
+}
+
+func conceptJSON(co *course.Course, k *course.Concept, withSections bool) apiConcept {
+	out := apiConcept{Concept: k, URL: "/sanasto/" + k.ID}
+	if withSections {
+		for _, s := range co.SectionsUsing(k.ID) {
+			out.Sections = append(out.Sections, apiSectionLink{s.URL(), s.Title})
+		}
+	}
+	return out
+}
+
+// glossaryOn answers 404 when the course has no glossary.
+func glossaryOn(pub *course.Published) error {
+	if !pub.Course.Meta.Pages.Glossary || len(pub.Course.Concepts) == 0 {
+		return fiber.ErrNotFound
+	}
+	return nil
+}
+
+// apiGlossary lists the concepts, optionally of one module or initial.
+func (s *Server) apiGlossary(c *fiber.Ctx) error {
+	module, letter := strings.Clone(c.Query("module")), strings.Clone(c.Query("letter"))
+	if module != "" && !validSlug(module) {
+		return fiber.NewError(fiber.StatusBadRequest, "module must be a module slug such as tyokyvyn-tuki")
+	}
+	if letter != "" && utf8.RuneCountInString(letter) != 1 {
+		return fiber.NewError(fiber.StatusBadRequest, "letter must be one letter")
+	}
+	return s.apiJSONKey(c, "api glossary module="+module+" letter="+strings.ToLower(letter), func(pub *course.Published) (any, error) {
+		if err := glossaryOn(pub); err != nil {
+			return nil, err
+		}
+		out := []apiConcept{}
+		for _, g := range pub.Course.GlossaryIndex() {
+			if letter != "" && !strings.EqualFold(g.Letter, letter) {
+				continue
+			}
+			for _, k := range g.Concepts {
+				if module != "" && !inModule(k, module) {
+					continue
+				}
+				out = append(out, conceptJSON(pub.Course, k, false))
+			}
+		}
+		return out, nil
+	})
+}
+
+// inModule matches a module slug with or without its NN- prefix.
+func inModule(k *course.Concept, module string) bool {
+	for _, m := range k.Modules {
+		if m == module || (len(m) > 3 && m[2] == '-' && m[3:] == module) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) apiConcept(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("concept"))
+	return s.apiJSON(c, func(pub *course.Published) (any, error) {
+		if err := glossaryOn(pub); err != nil {
+			return nil, err
+		}
+		if !validSlug(id) {
+			return nil, fiber.ErrNotFound
+		}
+		k, ok := pub.Course.Concept(id)
+		if !ok {
+			return nil, fiber.ErrNotFound
+		}
+		return conceptJSON(pub.Course, k, true), nil
+	})
+}
+
+type apiHit struct {
+	ID         string `json:"id"`
+	Term       string `json:"term"`
+	Definition string `json:"definition"`
+	Matched    string `json:"matched"`
+	Score      int    `json:"score"`
+	URL        string `json:"url"`
+}
+
+func searchQuery(c *fiber.Ctx) (string, error) {
+	q := strings.TrimSpace(c.Query("q"))
+	if q == "" || utf8.RuneCountInString(q) > 100 || !utf8.ValidString(q) {
+		return "", fiber.NewError(fiber.StatusBadRequest, "q must be 1 to 100 characters")
+	}
+	return strings.Clone(q), nil
+}
+
+func (s *Server) apiGlossarySearch(c *fiber.Ctx) error {
+	q, err := searchQuery(c)
+	if err != nil {
+		return err
+	}
+	pub := s.published()
+	if pub == nil {
+		return fiber.ErrServiceUnavailable
+	}
+	if err := glossaryOn(pub); err != nil {
+		return err
+	}
+	out := []apiHit{}
+	for _, h := range pub.Course.Glossary.Search(q, 20) {
+		out = append(out, apiHit{h.Concept.ID, h.Concept.Term, h.Concept.Definition, h.Matched, h.Score, "/sanasto/" + h.Concept.ID})
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=60")
+	return c.JSON(out)
+}
+
+// conceptBase is where concept URIs start: the concept pages.
+func (s *Server) conceptBase() string { return strings.TrimRight(s.opts.BaseURL, "/") + "/sanasto/" }
+
+func (s *Server) glossaryExport(kind string) fiber.Handler {
+	types := map[string]string{"csv": "text/csv; charset=utf-8", "json": "application/json", "ttl": "text/turtle; charset=utf-8", "jsonld": "application/ld+json"}
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="sanasto.`+kind+`"`)
+		return s.cached(c, "export "+kind, types[kind], func(pub *course.Published) ([]byte, error) {
+			if err := glossaryOn(pub); err != nil {
+				return nil, err
+			}
+			co := pub.Course
+			switch kind {
+			case "csv":
+				return co.GlossaryCSV(s.conceptBase())
+			case "json":
+				return co.GlossaryJSON()
+			case "ttl":
+				return co.GlossaryTurtle(s.conceptBase()), nil
+			}
+			return co.GlossaryJSONLD(s.conceptBase())
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/piprate/json-gold/ld"
+)
+
+func TestGlossaryAPI(t *testing.T) {
+	base := bundledSite(t)
+	resp, body := get(t, base+"/api/v1/glossary")
+	var all []struct {
+		ID, Term, URL string
+	}
+	if err := json.Unmarshal([]byte(body), &all); err != nil || resp.StatusCode != 200 || len(all) < 40 {
+		t.Fatalf("glossary = %d, %d concepts, %v", resp.StatusCode, len(all), err)
+	}
+	_, body = get(t, base+"/api/v1/glossary?module=tyokykyjohtaminen")
+	var mod []struct{ ID string }
+	json.Unmarshal([]byte(body), &mod)
+	if len(mod) == 0 || len(mod) >= len(all) {
+		t.Fatalf("module filter gave %d of %d", len(mod), len(all))
+	}
+	_, body = get(t, base+"/api/v1/glossary?letter=t")
+	var byLetter []struct{ Term string }
+	json.Unmarshal([]byte(body), &byLetter)
+	for _, k := range byLetter {
+		if !strings.HasPrefix(strings.ToLower(k.Term), "t") {
+			t.Errorf("letter filter gave %q", k.Term)
+		}
+	}
+	for _, bad := range []string{"?letter=ab", "?module=%3Cx%3E"} {
+		if resp, _ := get(t, base+"/api/v1/glossary"+bad); resp.StatusCode != 400 {
+			t.Errorf("%s = %d", bad, resp.StatusCode)
+		}
+	}
+	resp, body = get(t, base+"/api/v1/glossary/osatyokykyisyys")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"sections":[`) || !strings.Contains(body, `"term":"osatyökykyisyys"`) {
+		t.Fatalf("concept = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, base+"/api/v1/glossary/ei-ole"); resp.StatusCode != 404 {
+		t.Fatalf("unknown concept = %d", resp.StatusCode)
+	}
+	resp, body = get(t, base+"/api/v1/glossary/search?q=ty%C3%B6kyvyn%20tuen")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, `[{"id":"tyokyvyn-tuki"`) {
+		t.Fatalf("search = %d %s", resp.StatusCode, body)
+	}
+	for _, q := range []string{"", "%20", strings.Repeat("a", 101)} {
+		if resp, _ := get(t, base+"/api/v1/glossary/search?q="+q); resp.StatusCode != 400 {
+			t.Errorf("search q=%q = %d", q, resp.StatusCode)
+		}
+	}
+	// The page searches without JavaScript.
+	_, page := get(t, base+"/sanasto?q=kuntoutuksessa")
+	if !strings.Contains(page, `id="tulokset"`) || !strings.Contains(page, `<a href="/sanasto/kuntoutus">kuntoutus</a>`) {
+		t.Fatal("glossary page search shows no results")
+	}
+}
+
+func TestGlossaryExports(t *testing.T) {
+	base := bundledSite(t)
+	_, all := get(t, base+"/api/v1/glossary")
+	var concepts []struct{ ID string }
+	json.Unmarshal([]byte(all), &concepts)
+	n := len(concepts)
+
+	// CSV: the national service's columns, one row per concept.
+	resp, body := get(t, base+"/api/v1/glossary/export.csv")
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(body, "\ufeff"))).ReadAll()
+	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %v", resp.StatusCode, err)
+	}
+	want := []string{"uri", "prefLabel_fi", "prefLabel_sv", "prefLabel_en", "altLabel_fi", "hiddenLabel_fi", "definition_fi", "scopeNote_fi", "broader", "narrower", "related"}
+	for i, col := range want {
+		if rows[0][i] != col {
+			t.Errorf("csv column %d = %q, want %q", i, rows[0][i], col)
+		}
+	}
+	if len(rows) != n+1 {
+		t.Errorf("csv has %d rows for %d concepts", len(rows)-1, n)
+	}
+
+	// Turtle, parsed by a real RDF parser (rapper): one skos:Concept each.
+	_, ttl := get(t, base+"/api/v1/glossary/export.ttl")
+	f := filepath.Join(t.TempDir(), "sanasto.ttl")
+	os.WriteFile(f, []byte(ttl), 0o644)
+	rapper, err := exec.LookPath("rapper")
+	if err != nil {
+		t.Fatal("rapper is not installed: run `make test`, which installs raptor2-utils")
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(rapper, "-q", "-i", "turtle", "-o", "ntriples", f, "http://example.invalid/")
+	cmd.Stderr = &stderr
+	nt, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rapper: %v\n%s", err, stderr.String())
+	}
+	if got := strings.Count(string(nt), "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2004/02/skos/core#Concept>"); got != n {
+		t.Errorf("Turtle has %d skos:Concept, want %d", got, n)
+	}
+	if strings.Count(string(nt), `"@sv .`) < n/2 {
+		t.Error("Turtle lacks the Swedish labels")
+	}
+
+	// JSON-LD, expanded to RDF by a JSON-LD processor.
+	_, jsonld := get(t, base+"/api/v1/glossary/export.jsonld")
+	var doc any
+	if err := json.Unmarshal([]byte(jsonld), &doc); err != nil {
+		t.Fatal(err)
+	}
+	opts := ld.NewJsonLdOptions("")
+	opts.Format = "application/n-quads"
+	quads, err := ld.NewJsonLdProcessor().ToRDF(doc, opts)
+	if err != nil {
+		t.Fatalf("JSON-LD: %v", err)
+	}
+	if got := strings.Count(quads.(string), "<http://www.w3.org/2004/02/skos/core#Concept>"); got != n {
+		t.Errorf("JSON-LD has %d skos:Concept, want %d", got, n)
+	}
+	// Both serialisations say the same.
+	if strings.Count(string(nt), "\n") != strings.Count(quads.(string), "\n") {
+		t.Errorf("Turtle has %d triples, JSON-LD %d", strings.Count(string(nt), "\n"), strings.Count(quads.(string), "\n"))
+	}
+}
