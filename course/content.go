@@ -83,6 +83,9 @@ type Section struct {
 	Minutes    int      `yaml:"minutes" req:"1" json:"minutes"`
 	Completion string   `yaml:"completion" json:"completion"`
 	Media      []string `yaml:"media" json:"media,omitempty"`
+	// NoLink lists glossary concepts not to link automatically in this
+	// section ("*" for none at all).
+	NoLink []string `yaml:"nolink" json:"-"`
 
 	Module   *Module   `yaml:"-" json:"-"`
 	File     string    `yaml:"-" json:"-"`
@@ -575,6 +578,22 @@ func (c *Course) env(file string) Env {
 	return e
 }
 
+// envWithoutLinks is env without automatic glossary links (front page,
+// legislation summaries).
+func (c *Course) envWithoutLinks(file string) Env {
+	e := c.env(file)
+	e.Linker = nil
+	return e
+}
+
+func concepts(c *Course) map[string]*Concept {
+	m := make(map[string]*Concept, len(c.Concepts))
+	for _, k := range c.Concepts {
+		m[k.ID] = k
+	}
+	return m
+}
+
 func (c *Course) buildEnv() *Env {
 	laws := map[string]*Law{}
 	for _, l := range c.Laws {
@@ -592,10 +611,11 @@ func (c *Course) buildEnv() *Env {
 		}
 	}
 	return &Env{
-		Law:   func(id string) (*Law, bool) { l, ok := laws[id]; return l, ok },
-		Term:  func(id string) (*Concept, bool) { k, ok := concepts[id]; return k, ok },
-		Media: func(id string) (*MediaItem, bool) { m, ok := c.Media[id]; return m, ok },
-		Page:  func(f string) (string, bool) { u, ok := pages[f]; return u, ok },
+		Linker: NewTermLinker(c.Concepts),
+		Law:    func(id string) (*Law, bool) { l, ok := laws[id]; return l, ok },
+		Term:   func(id string) (*Concept, bool) { k, ok := concepts[id]; return k, ok },
+		Media:  func(id string) (*MediaItem, bool) { m, ok := c.Media[id]; return m, ok },
+		Page:   func(f string) (string, bool) { u, ok := pages[f]; return u, ok },
 		Asset: func(f string) (string, bool) {
 			if a, ok := c.Assets[f]; ok {
 				return a.URL(), true
@@ -625,7 +645,14 @@ func renderAll(c *Course, ps *Problems) {
 		report(m.File, m.body, m.bodyLine, issues)
 		m.Intro = r
 		for _, s := range m.Sections {
-			r, issues := Render(s.body, c.env(s.File))
+			env := c.env(s.File)
+			env.NoLink = s.NoLink
+			for _, id := range s.NoLink {
+				if _, ok := concepts(c)[id]; !ok && id != "*" {
+					ps.add(s.File, 2, 1, "nolink: unknown glossary concept %q", id)
+				}
+			}
+			r, issues := Render(s.body, env)
 			report(s.File, s.body, s.bodyLine, issues)
 			s.Body = r
 		}
@@ -649,7 +676,7 @@ func renderAll(c *Course, ps *Problems) {
 		}
 	}
 	for _, l := range c.Laws {
-		r, issues := Render([]byte(l.Summary), c.env("legislation.yaml"))
+		r, issues := Render([]byte(l.Summary), c.envWithoutLinks("legislation.yaml"))
 		report("legislation.yaml", nil, l.line, issues)
 		l.SummaryHTML = r.HTML
 	}
@@ -661,7 +688,7 @@ func renderAll(c *Course, ps *Problems) {
 		"accessibility": c.Meta.Accessibility, "feedback": c.Meta.Feedback, "funding": c.Meta.Funding,
 	}
 	for name, text := range fields {
-		r, issues := Render([]byte(text), c.env("course.yaml"))
+		r, issues := Render([]byte(text), c.envWithoutLinks("course.yaml"))
 		for _, is := range issues {
 			ps.add("course.yaml", 1, 1, "%s: %s", name, is.Msg)
 		}

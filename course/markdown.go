@@ -43,6 +43,10 @@ type Env struct {
 	Page func(file string) (string, bool)
 	// Asset maps a content file path of an image to its URL.
 	Asset func(file string) (string, bool)
+	// Linker, when set, links the first occurrence of each glossary
+	// concept; NoLink lists concepts (or "*" for all) not to link.
+	Linker *TermLinker
+	NoLink []string
 }
 
 // Heading is an entry of a section's table of contents.
@@ -140,6 +144,13 @@ func Render(source []byte, env Env) (*Rendered, []Issue) {
 		}
 	}
 	r.inspect(doc)
+	if env.Linker != nil && !contains(env.NoLink, "*") {
+		linked := map[string]bool{}
+		for _, id := range append(append([]string{}, r.result.Terms...), env.NoLink...) {
+			linked[id] = true
+		}
+		r.result.Terms = append(r.result.Terms, env.Linker.link(doc, source, linked)...)
+	}
 
 	var buf bytes.Buffer
 	if err := md.Renderer().Render(&buf, source, doc); err != nil {
@@ -491,6 +502,7 @@ func policy() *bluemonday.Policy {
 		p.AllowAttrs("role").Matching(regexp.MustCompile(`^(note|doc-noteref|doc-endnotes|doc-backlink|doc-endnote)$`)).Globally()
 		p.AllowAttrs("aria-labelledby").Matching(regexp.MustCompile(`^[\p{L}\p{N}_-]{1,100}$`)).OnElements("section")
 		p.AllowAttrs("data-task", "data-media").Matching(regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)).OnElements("div")
+		p.AllowAttrs("data-term").Matching(regexp.MustCompile(`^[a-z0-9-]{1,100}$`)).OnElements("a")
 		p.AllowAttrs("title").OnElements("abbr")
 		thePolicy = p
 	})
@@ -532,6 +544,15 @@ func plainText(n ast.Node, source []byte) string {
 		return ast.WalkContinue, nil
 	})
 	return strings.TrimSpace(html.UnescapeString(b.String()))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func appendUnique(list []string, s string) []string {
