@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
@@ -655,5 +656,48 @@ func TestSignUpStudyAndContinueOnAnotherBrowser(t *testing.T) {
 	waitFor(t, fresh, `location.pathname === "/osiot/tyokyvyn-tuki/palvelupolku"`, "continuing")
 	if text := evalString(fresh, `document.querySelector("form.task-answer textarea").value`); text != "Meillä polku katkeaa seurannassa." {
 		t.Fatalf("the answer on the other browser is %q", text)
+	}
+}
+
+// A glossary term's definition opens with the keyboard and closes with
+// Escape, returning to the term.
+func TestGlossaryPopoverWithKeyboard(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/osiot/tyokyvyn-tuki/palvelupolku")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete"`, "the page")
+	if err := tabTo(ctx, "a.term", 300); err != nil {
+		t.Fatal(err)
+	}
+	term := evalString(ctx, `document.activeElement.textContent`)
+	chromedp.Do(ctx, chromedp.KeyEvent("\r"))
+	waitFor(t, ctx, `!!document.querySelector(".term-popover") && document.activeElement === document.querySelector(".term-popover")`, "the popover to open and take focus")
+	if def := evalString(ctx, `document.querySelector(".term-popover .term-definition").textContent`); len(def) < 20 {
+		t.Fatalf("popover for %q shows no definition: %q", term, def)
+	}
+	if got := evalString(ctx, `document.querySelector("a.term[aria-expanded=true]").textContent`); got != term {
+		t.Fatalf("expanded term %q, want %q", got, term)
+	}
+	chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape))
+	waitFor(t, ctx, `!document.querySelector(".term-popover")`, "Escape to close the popover")
+	if got := evalString(ctx, `document.activeElement.textContent`); got != term {
+		t.Fatalf("focus after closing is on %q, want the term %q", got, term)
+	}
+	// With the popover open, the page still passes axe.
+	chromedp.Do(ctx, chromedp.KeyEvent("\r"))
+	waitFor(t, ctx, `!!document.querySelector(".term-popover")`, "the popover again")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](axeSource(t))); err != nil {
+		t.Fatal(err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => JSON.stringify(r.violations.map(v => v.id + ": " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", "))))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "[]" {
+		t.Errorf("axe with a popover open: %s", out)
 	}
 }

@@ -4,6 +4,66 @@
 // are saved as you type.
 (function () {
   "use strict";
+
+  // Glossary terms: a link to the concept page; with this script, the
+  // definition opens beside the term (Enter or click), Escape closes it and
+  // returns to the term.
+  var words = {
+    fi: { more: "Lue lisää sanastosta", close: "Sulje" },
+    sv: { more: "Läs mer i ordlistan", close: "Stäng" },
+    en: { more: "More in the glossary", close: "Close" }
+  };
+  var ui = words[document.documentElement.lang] || words.fi;
+  var open = null;
+  function closeTip(returnFocus) {
+    if (!open) return;
+    var link = open.link;
+    open.box.remove();
+    link.setAttribute("aria-expanded", "false");
+    open = null;
+    if (returnFocus) link.focus();
+  }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a.term[href^='/sanasto/']");
+    if (!link || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    var same = open && open.link === link;
+    closeTip(false);
+    if (same) return;
+    var id = link.getAttribute("href").slice("/sanasto/".length);
+    fetch("/api/v1/glossary/" + encodeURIComponent(id), { headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (k) {
+        var box = document.createElement("span");
+        box.className = "term-popover";
+        box.setAttribute("role", "dialog");
+        box.setAttribute("aria-label", k.term);
+        box.tabIndex = -1;
+        var term = document.createElement("strong");
+        term.textContent = k.term;
+        term.lang = "fi";
+        var def = document.createElement("span");
+        def.className = "term-definition";
+        def.lang = "fi";
+        def.textContent = k.definition;
+        var more = document.createElement("a");
+        more.href = "/sanasto/" + k.id;
+        more.textContent = ui.more;
+        var close = document.createElement("button");
+        close.type = "button";
+        close.textContent = ui.close;
+        close.addEventListener("click", function () { closeTip(true); });
+        box.append(term, def, more, close);
+        box.addEventListener("keydown", function (ev) { if (ev.key === "Escape") closeTip(true); });
+        link.after(box);
+        link.setAttribute("aria-expanded", "true");
+        open = { link: link, box: box };
+        box.focus();
+      })
+      .catch(function () { location.href = link.href; });
+  });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeTip(true); });
+
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!meta) return;
   var csrf = meta.getAttribute("content");
