@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/web"
 )
 
 type apiConcept struct {
@@ -154,4 +155,70 @@ func (s *Server) glossaryExport(kind string) fiber.Handler {
 			return co.GlossaryJSONLD(s.conceptBase())
 		})
 	}
+}
+
+// svgResponse serves generated SVG, sandboxed like the course figures.
+func svgResponse(c *fiber.Ctx) {
+	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; sandbox")
+}
+
+// conceptDiagram is a concept's diagram as SVG (embedded and downloadable).
+func (s *Server) conceptDiagram(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("concept"))
+	svgResponse(c)
+	return s.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
+		if err := glossaryOn(pub); err != nil {
+			return nil, err
+		}
+		if !validSlug(id) {
+			return nil, fiber.ErrNotFound
+		}
+		k, ok := pub.Course.Concept(id)
+		if !ok {
+			return nil, fiber.ErrNotFound
+		}
+		return []byte(pub.Course.ConceptDiagram(k)), nil
+	})
+}
+
+// themeDiagram is the diagram of one theme of the whole vocabulary.
+func (s *Server) themeDiagram(c *fiber.Ctx) error {
+	theme := strings.TrimSuffix(strings.Clone(c.Params("theme")), ".svg")
+	svgResponse(c)
+	return s.cached(c, "theme "+theme, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
+		if err := glossaryOn(pub); err != nil {
+			return nil, err
+		}
+		for _, t := range pub.Course.Themes() {
+			if t == theme {
+				return []byte(pub.Course.ThemeDiagram(t, course.ThemeName(t))), nil
+			}
+		}
+		return nil, fiber.ErrNotFound
+	})
+}
+
+type diagramsData struct {
+	Themes []themeView
+}
+
+type themeView struct {
+	ID, Name string
+	Levels   [][]*course.Concept
+	Desc     string
+}
+
+// diagramsPage is every theme diagram on one printable page, each with its
+// concepts as a list.
+func (s *Server) diagramsPage(c *fiber.Ctx) error {
+	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		if err := glossaryOn(pub); err != nil {
+			return nil, err
+		}
+		var d diagramsData
+		for _, t := range pub.Course.Themes() {
+			d.Themes = append(d.Themes, themeView{ID: t, Name: course.ThemeName(t), Levels: pub.Course.ThemeConcepts(t)})
+		}
+		return r.render("diagrams", "/sanasto/kaaviot", page{Title: web.T(r.Lang, "diagrams.title"), Data: d})
+	})
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -127,5 +129,49 @@ func TestGlossaryExports(t *testing.T) {
 	// Both serialisations say the same.
 	if strings.Count(string(nt), "\n") != strings.Count(quads.(string), "\n") {
 		t.Errorf("Turtle has %d triples, JSON-LD %d", strings.Count(string(nt), "\n"), strings.Count(quads.(string), "\n"))
+	}
+}
+
+// Diagrams are well-formed SVG with a title and a description, for every
+// concept and every theme.
+func TestGlossaryDiagrams(t *testing.T) {
+	base := bundledSite(t)
+	_, all := get(t, base+"/api/v1/glossary")
+	var concepts []struct{ ID string }
+	json.Unmarshal([]byte(all), &concepts)
+	check := func(url string) {
+		resp, body := get(t, base+url)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+			t.Fatalf("%s = %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		var svg struct {
+			XMLName xml.Name `xml:"svg"`
+			Title   string   `xml:"title"`
+			Desc    string   `xml:"desc"`
+			Texts   []string `xml:"text"`
+		}
+		if err := xml.Unmarshal([]byte(body), &svg); err != nil {
+			t.Fatalf("%s is not well-formed XML: %v", url, err)
+		}
+		if svg.Title == "" || len(svg.Desc) < 20 || len(svg.Texts) < 2 {
+			t.Errorf("%s: title %q, desc %q, %d texts", url, svg.Title, svg.Desc, len(svg.Texts))
+		}
+	}
+	for _, k := range concepts {
+		check("/sanasto/" + k.ID + "/kaavio.svg")
+	}
+	_, page := get(t, base+"/sanasto/kaaviot")
+	themes := regexp.MustCompile(`/sanasto/teemat/([a-z]+)\.svg`).FindAllStringSubmatch(page, -1)
+	if len(themes) < 5 {
+		t.Fatalf("diagrams page shows %d themes", len(themes))
+	}
+	for _, m := range themes {
+		check("/sanasto/teemat/" + m[1] + ".svg")
+	}
+	if resp, _ := get(t, base+"/sanasto/teemat/ei-ole.svg"); resp.StatusCode != 404 {
+		t.Errorf("unknown theme = %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, base+"/sanasto/ei-ole/kaavio.svg"); resp.StatusCode != 404 {
+		t.Errorf("unknown concept diagram = %d", resp.StatusCode)
 	}
 }

@@ -658,9 +658,10 @@ type relation struct {
 }
 
 type conceptData struct {
-	Concept   *course.Concept
-	Relations []relation
-	Sections  []*course.Section
+	Concept     *course.Concept
+	Relations   []relation
+	Sections    []*course.Section
+	DiagramDesc string
 }
 
 func (s *Server) conceptPage(c *fiber.Ctx) error {
@@ -675,7 +676,7 @@ func (s *Server) conceptPage(c *fiber.Ctx) error {
 		if !ok {
 			return nil, fiber.ErrNotFound
 		}
-		d := conceptData{Concept: k, Sections: co.SectionsUsing(k.ID)}
+		d := conceptData{Concept: k, Sections: co.SectionsUsing(k.ID), DiagramDesc: co.DiagramDescription(k)}
 		for _, rel := range []struct {
 			key string
 			ids []string

@@ -149,7 +149,10 @@ func (s *Server) routes() {
 	app.Get("/osiot/:module/:section", s.sectionPage)
 	app.Get("/lainsaadanto", s.legislationPage)
 	app.Get("/sanasto", s.glossaryPage)
+	app.Get("/sanasto/kaaviot", s.diagramsPage)
+	app.Get("/sanasto/teemat/:theme", s.themeDiagram)
 	app.Get("/sanasto/:concept", s.conceptPage)
+	app.Get("/sanasto/:concept/kaavio.svg", s.conceptDiagram)
 	app.Get("/kurssi/kuvat/:name", s.figure)
 
 	if s.accounts == nil || s.progress == nil {

@@ -13,6 +13,11 @@ var LangNames = map[string]string{"fi": "Suomeksi", "sv": "På svenska", "en": "
 // test checks this).
 var messages = map[string]map[string]string{
 	"fi": {
+		"concept.diagram":             "Käsitekaavio",
+		"concept.diagram.download":    "Lataa kaavio (SVG)",
+		"diagrams.title":              "Käsitekaaviot",
+		"diagrams.intro":              "Sanaston käsitteet teemoittain: yläkäsitteet ylhäällä, alakäsitteet niiden alla. Sivu on tehty myös tulostettavaksi.",
+		"glossary.diagrams":           "Käsitekaaviot teemoittain",
 		"glossary.search":             "Hae käsitettä",
 		"glossary.search.submit":      "Hae",
 		"glossary.search.hint":        "Voit kirjoittaa sanan missä muodossa tahansa, myös ruotsiksi tai englanniksi.",
@@ -235,6 +240,11 @@ var messages = map[string]map[string]string{
 		"err.id":                      "Virhetunniste",
 	},
 	"sv": {
+		"concept.diagram":             "Begreppsdiagram",
+		"concept.diagram.download":    "Ladda ner diagrammet (SVG)",
+		"diagrams.title":              "Begreppsdiagram",
+		"diagrams.intro":              "Ordlistans begrepp per tema: överordnade överst, underordnade under dem. Sidan går också att skriva ut.",
+		"glossary.diagrams":           "Begreppsdiagram per tema",
 		"glossary.search":             "Sök begrepp",
 		"glossary.search.submit":      "Sök",
 		"glossary.search.hint":        "Du kan skriva ordet i vilken form som helst, också på svenska eller engelska.",
@@ -457,6 +467,11 @@ var messages = map[string]map[string]string{
 		"err.id":                      "Felkod",
 	},
 	"en": {
+		"concept.diagram":             "Concept diagram",
+		"concept.diagram.download":    "Download the diagram (SVG)",
+		"diagrams.title":              "Concept diagrams",
+		"diagrams.intro":              "The glossary's concepts by theme: broader concepts above, narrower below. The page also prints well.",
+		"glossary.diagrams":           "Concept diagrams by theme",
 		"glossary.search":             "Search the glossary",
 		"glossary.search.submit":      "Search",
 		"glossary.search.hint":        "Type the word in any form, also in Swedish or English.",

@@ -41,6 +41,7 @@ var Pages = []Page{
 	{"glossary", "/sanasto", Anonymous, 200},
 	{"glossary concept", "/sanasto/osatyokykyisyys", Anonymous, 200},
 	{"glossary search", "/sanasto?q=ty%C3%B6kyvyn+tuen", Anonymous, 200},
+	{"concept diagrams", "/sanasto/kaaviot", Anonymous, 200},
 	{"not found", "/osiot/ei-ole-olemassa", Anonymous, 404},
 	{"sign in", "/kirjaudu", Anonymous, 200},
 	{"create an account", "/rekisteroidy", Anonymous, 200},
