@@ -527,6 +527,16 @@ func init() {
 			}
 		}
 	}
+	stateChanging["POST /sanasto/:concept/muokkaa"] = func(t *testing.T, r *running) {
+		a := newClient(t, r.URL)
+		email := account.NewID()[:10] + "@example.fi"
+		a.register(email, "Kirsi Kirjoittaja")
+		signInAdmin(t, a, r.Accounts(), email)
+		resp, _ := a.do("POST", "/sanasto/tyokyky/muokkaa", strings.NewReader("term=x"), "Content-Type", form)
+		if resp.StatusCode != 403 {
+			t.Errorf("concept edit without a CSRF token = %d, want 403", resp.StatusCode)
+		}
+	}
 	stateChanging["POST /yllapito/kayttajat/:user/rooli"] = adminRefused("rooli")
 	stateChanging["POST /yllapito/kayttajat/:user/nollaus"] = adminRefused("nollaus")
 	idorMatrix["POST /tili/istunnot/:session/lopeta"] = func(t *testing.T, r *running) {

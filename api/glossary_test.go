@@ -2,9 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
+	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +17,9 @@ import (
 	"testing"
 
 	"github.com/piprate/json-gold/ld"
+
+	"github.com/tyokyky/tyokyky/content"
+	"github.com/tyokyky/tyokyky/course"
 )
 
 func TestGlossaryAPI(t *testing.T) {
@@ -173,5 +180,83 @@ func TestGlossaryDiagrams(t *testing.T) {
 	}
 	if resp, _ := get(t, base+"/sanasto/ei-ole/kaavio.svg"); resp.StatusCode != 404 {
 		t.Errorf("unknown concept diagram = %d", resp.StatusCode)
+	}
+}
+
+// startPublished serves the bundled course imported into a fresh store, so
+// that edits can be published.
+func startPublished(t *testing.T) (*running, *course.Library) {
+	t.Helper()
+	ctx := context.Background()
+	db := env.Database()
+	if err := course.EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := course.NewStore(db)
+	if _, _, err := store.Import(ctx, content.Bundled(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	lib, err := course.NewLibrary(ctx, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startWith(t, lib), lib
+}
+
+func TestAuthorEditsAConcept(t *testing.T) {
+	r, lib := startPublished(t)
+	learner := newClient(t, r.URL)
+	learner.register("lukija@example.fi", "Lukija")
+	if resp, _ := learner.get("/sanasto/tyokyky/muokkaa"); resp.StatusCode != 404 {
+		t.Fatalf("a learner on the edit page = %d", resp.StatusCode)
+	}
+	author := newClient(t, r.URL)
+	author.register("kirjoittaja@example.fi", "Kirsi Kirjoittaja")
+	signInAdmin(t, author, r.Accounts(), "kirjoittaja@example.fi")
+	r.Accounts().SetRole(t.Context(), "kirjoittaja@example.fi", "author")
+	_, page := author.get("/sanasto/tyokyky/muokkaa")
+	token := csrfField.FindStringSubmatch(page)[1]
+	values := func(changes map[string]string) url.Values {
+		k, _ := lib.Current().Course.Concept("tyokyky")
+		v := url.Values{"csrf": {token}, "term": {k.Term}, "definition": {k.Definition}, "theme": {k.Theme}, "source": {k.Source},
+			"sv": {k.SV}, "en": {k.EN}, "synonyms": {strings.Join(k.Synonyms, ", ")}, "notes": {strings.Join(k.Notes, "\n")},
+			"forms": {strings.Join(k.Forms, ", ")}, "modules": {strings.Join(k.Modules, ", ")}, "broader": {strings.Join(k.Broader, ", ")},
+			"narrower": {strings.Join(k.Narrower, ", ")}, "related": {strings.Join(k.Related, ", ")}, "part_of": {strings.Join(k.PartOf, ", ")}}
+		for f, x := range changes {
+			v.Set(f, x)
+		}
+		return v
+	}
+	before := lib.Current().Version
+	k, _ := lib.Current().Course.Concept("tyokyky")
+	resp, body := author.post("/sanasto/tyokyky/muokkaa", values(map[string]string{
+		"definition": "Ihmisen voimavarojen ja työn vaatimusten yhteensopivuus, jota tuetaan yhdessä.",
+		"related":    strings.Join(append(append([]string{}, k.Related...), "kuntoutus"), ", "),
+	}))
+	if resp.StatusCode != 303 {
+		t.Fatalf("edit = %d\n%s", resp.StatusCode, body)
+	}
+	if lib.Current().Version != before+1 {
+		t.Fatalf("version %d after the edit, want %d", lib.Current().Version, before+1)
+	}
+	_, page = get(t, r.URL+"/sanasto/tyokyky")
+	if !strings.Contains(page, "jota tuetaan yhdessä") {
+		t.Fatal("the concept page does not show the new definition")
+	}
+	_, api := get(t, r.URL+"/api/v1/glossary/kuntoutus")
+	if !strings.Contains(api, `"tyokyky"`) {
+		t.Fatal("the related concept did not get the inverse relation")
+	}
+	// A cycle of broader concepts and an unknown concept are refused.
+	resp, body = author.post("/sanasto/tyokyky/muokkaa", values(map[string]string{"broader": "osatyokykyisyys"}))
+	if resp.StatusCode != 422 || !strings.Contains(body, "cycle") {
+		t.Fatalf("cycle = %d", resp.StatusCode)
+	}
+	resp, body = author.post("/sanasto/tyokyky/muokkaa", values(map[string]string{"related": "ei-ole-olemassa"}))
+	if resp.StatusCode != 422 || !strings.Contains(body, "ei-ole-olemassa") {
+		t.Fatalf("unknown concept = %d", resp.StatusCode)
+	}
+	if lib.Current().Version != before+1 {
+		t.Fatal("a refused edit was published")
 	}
 }

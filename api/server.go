@@ -84,7 +84,7 @@ func New(o Options) (*Server, error) {
 	if err != nil || !base.IsAbs() {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
-	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }})
+	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName})
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +182,10 @@ func (s *Server) routes() {
 	app.Get("/omat-opinnot/oppimispaivakirja.pdf", s.requireUser, s.diaryPDF)
 	app.Post("/osiot/:module/:section/luettu", s.requireUser, s.checkCSRF, s.markRead)
 	app.Post("/tehtavat/:task/vastaus", s.requireUser, s.checkCSRF, s.saveAnswerForm)
+
+	// Editing glossary concepts (authors and administrators).
+	app.Get("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.editConceptPage)
+	app.Post("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.checkCSRF, s.editConcept)
 
 	// Administration.
 	app.Get("/yllapito/kayttajat", s.requireUser, s.requireAdmin, s.adminUsers)

@@ -49,6 +49,12 @@ type running struct {
 
 func start(t *testing.T, configure ...func(*fiber.App)) *running {
 	t.Helper()
+	return startWith(t, fixture(t), configure...)
+}
+
+// startWith starts a server on a given course library.
+func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.App)) *running {
+	t.Helper()
 	ctx := context.Background()
 	store, err := env.Store(ctx)
 	if err != nil {
@@ -57,7 +63,7 @@ func start(t *testing.T, configure ...func(*fiber.App)) *running {
 	accounts, progress := studyStores(t)
 	srv, err := api.New(api.Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Library:       fixture(t),
+		Library:       library,
 		Accounts:      accounts,
 		Progress:      progress,
 		Database:      env.DB,

@@ -563,6 +563,9 @@ func checkCourse(c *Course, ps *Problems) {
 			}
 		}
 	}
+	for _, msg := range ConceptRelationProblems(c.Concepts) {
+		ps.add("glossary/concepts.yaml", 1, 1, "%s", msg)
+	}
 	if c.Meta.Title != "" && len(c.Modules) == 0 {
 		ps.add("course.yaml", 1, 1, "the course has no modules")
 	}

@@ -373,3 +373,55 @@ func (l *Library) Follow(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// PublishFile replaces one file of the published tree (an edit made in the
+// platform): the whole course is checked with the new file, and only if it
+// has no problems is the file stored as a new revision and the tree
+// published. The library of this process is refreshed at once; other
+// instances follow within their polling interval.
+func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by string) (Problems, error) {
+	var st stateDoc
+	if err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st); err != nil {
+		return nil, fmt.Errorf("course: publish: %w", err)
+	}
+	cur, err := s.db.Collection(filesCollection).Find(ctx, bson.D{{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}})
+	if err != nil {
+		return nil, err
+	}
+	var docs []fileDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	fsys := fstest.MapFS{}
+	hashes := map[string]string{}
+	var old fileDoc
+	exists := false
+	for _, d := range docs {
+		fsys[d.Path] = &fstest.MapFile{Data: d.Data}
+		hashes[d.Path] = d.Hash
+		if d.Path == path {
+			old, exists = d, true
+		}
+	}
+	fsys[path] = &fstest.MapFile{Data: data}
+	if _, problems := Load(fsys); len(problems) > 0 {
+		return problems, nil
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	if exists && old.Hash == hash {
+		return nil, nil
+	}
+	if err := s.writeRevision(ctx, old, exists, path, hash, data, false, by); err != nil {
+		return nil, err
+	}
+	hashes[path] = hash
+	_, err = s.db.Collection(stateCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: publishedID}}, bson.D{
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+		{Key: "$set", Value: bson.D{{Key: "tree_hash", Value: treeHash(hashes)}, {Key: "updated_at", Value: time.Now().UTC()}}},
+	})
+	return nil, err
+}
+
+// Store is the store the library follows (nil for a static library).
+func (l *Library) Store() *Store { return l.store }

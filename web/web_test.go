@@ -20,11 +20,11 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
-	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }})
+	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard", "admin_users", "diagrams"} {
+	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard", "admin_users", "diagrams", "concept_edit"} {
 		if _, ok := p.pages[name]; !ok {
 			t.Errorf("no page template %s", name)
 		}

@@ -54,4 +54,5 @@ var Pages = []Page{
 	{"module, signed in", "/osiot/tyokyvyn-tuki", SignedIn, 200},
 	{"front page, signed in", "/", SignedIn, 200},
 	{"administration: users", "/yllapito/kayttajat", Admin, 200},
+	{"editing a concept", "/sanasto/tyokyky/muokkaa", Admin, 200},
 }
