@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -124,12 +126,24 @@ func (s *Server) apiGlossarySearch(c *fiber.Ctx) error {
 	if err := glossaryOn(pub); err != nil {
 		return err
 	}
-	out := []apiHit{}
-	for _, h := range pub.Course.Glossary.Search(q, 20) {
-		out = append(out, apiHit{h.Concept.ID, h.Concept.Term, h.Concept.Definition, h.Matched, h.Score, "/sanasto/" + h.Concept.ID})
+	// Results are kept a minute per published version and query (at most
+	// 10 000 queries): popular searches cost a map lookup.
+	key := strconv.FormatInt(pub.Version, 10) + " " + strings.ToLower(q)
+	body, err := s.searches.GetOrLoad(key, func() ([]byte, string, error) {
+		out := []apiHit{}
+		for _, h := range pub.Course.Glossary.Search(q, 20) {
+			out = append(out, apiHit{h.Concept.ID, h.Concept.Term, h.Concept.Definition, h.Matched, h.Score, "/sanasto/" + h.Concept.ID})
+		}
+		b, err := json.Marshal(out)
+		return b, "", err
+	})
+	if err != nil {
+		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=60")
-	return c.JSON(out)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	c.Response().SetBodyRaw(body)
+	return nil
 }
 
 // conceptBase is where concept URIs start: the concept pages.

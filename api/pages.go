@@ -105,7 +105,7 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) err
 // cache holds the rendered pages and API documents of one published
 // version; a new version starts an empty cache. Nothing in it depends on
 // the request but the language and the path.
-type cache struct {
+type pageCache struct {
 	version int64
 	entries sync.Map // key → *cacheEntry
 }
@@ -170,7 +170,7 @@ func (s *Server) cachedEntry(key string, build func(pub *course.Published) ([]by
 	}
 	cc := s.cache.Load()
 	if cc == nil || cc.version != pub.Version {
-		fresh := &cache{version: pub.Version}
+		fresh := &pageCache{version: pub.Version}
 		if s.cache.CompareAndSwap(cc, fresh) {
 			cc = fresh
 		} else {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -60,13 +61,14 @@ type Server struct {
 	headers  [][2]string
 	draining atomic.Bool
 	library  *course.Library
-	cache    atomic.Pointer[cache]
+	cache    atomic.Pointer[pageCache]
 	https    bool
 	accounts *account.Store
 	progress *course.Progress
 
 	signInLimit   *account.Limiter
 	registerLimit *account.Limiter
+	searches      *cache.TTL[[]byte]
 }
 
 // New builds the server and its routes.
@@ -102,6 +104,7 @@ func New(o Options) (*Server, error) {
 		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
 		// Registration and reset: 20 attempts an hour per address.
 		registerLimit: account.NewLimiter(20, time.Hour, 30*time.Second, time.Hour),
+		searches:      cache.New[[]byte](time.Minute, 10_000),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",

@@ -3,7 +3,6 @@ package course
 import (
 	"sort"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/blevesearch/snowballstem"
@@ -46,12 +45,9 @@ type GlossaryIndex struct {
 	labels []label
 }
 
-var stemMu sync.Mutex
-
-// stem is the Finnish Snowball stem of one lowercase word.
+// stem is the Finnish Snowball stem of one lowercase word (each call has
+// its own environment; the stemmer's tables are read-only).
 func stem(word string) string {
-	stemMu.Lock() // the Snowball environment is reused; keep it simple and safe
-	defer stemMu.Unlock()
 	env := snowballstem.NewEnv(word)
 	finnish.Stem(env)
 	return env.Current()

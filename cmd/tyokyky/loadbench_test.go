@@ -125,6 +125,7 @@ func TestLoadBench(t *testing.T) {
 	pages := []struct{ name, path string }{
 		{"anonymous section page", "/osiot/tyokyvyn-tuki/palvelupolku"},
 		{"front page", "/"},
+		{"glossary search", "/api/v1/glossary/search?q=ty%C3%B6kyvyn%20tuen"},
 	}
 	// Not t.TempDir: nginx workers run as an unprivileged user and must be
 	// able to read the files.
@@ -142,7 +143,8 @@ func TestLoadBench(t *testing.T) {
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
 		resp.Body.Close()
-		dir := filepath.Join(root, filepath.FromSlash(p.path))
+		path, _, _ := strings.Cut(p.path, "?")
+		dir := filepath.Join(root, filepath.FromSlash(path))
 		os.MkdirAll(dir, 0o755)
 		if err := os.WriteFile(filepath.Join(dir, "index.html"), b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
@@ -221,6 +223,7 @@ http {
 	runs := []run{
 		{"anonymous section page", pages[0].path, "", 0.5},
 		{"front page", pages[1].path, "", 0},
+		{"glossary search (API)", pages[2].path, "", 0},
 		{"signed-in section page", pages[0].path, "session=" + tok.Token, 0.25},
 	}
 	var rows []string
