@@ -230,16 +230,21 @@ func (s *Server) htmlPage(c *fiber.Ctx, build func(pub *course.Published, r *req
 			if err != nil {
 				return err
 			}
-			c.Set(fiber.HeaderCacheControl, "private, no-store")
-			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-			c.Response().SetBodyRaw(body)
-			return nil
+			return sendPrivate(c, body)
 		}
 	}
 	path := c.Path()
 	return s.cached(c, lang+" "+path, fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
 		return build(pub, &req{s: s, ctx: context.Background(), Lang: lang})
 	})
+}
+
+// sendPrivate answers a page that belongs to one person: never cached.
+func sendPrivate(c *fiber.Ctx, body []byte) error {
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Response().SetBodyRaw(body)
+	return nil
 }
 
 // trusted marks HTML from the course pipeline, which is sanitized.
@@ -644,10 +649,7 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderCacheControl, "private, no-cache")
-		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-		c.Response().SetBodyRaw(body)
-		return nil
+		return sendPrivate(c, body)
 	}
 	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
 }

@@ -272,10 +272,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
+	return sendPrivate(c, body)
 }
 
 // diaryEntry is one answered task of the learning diary.

@@ -265,19 +265,9 @@ func (s *Store) LoadPublished(ctx context.Context) (*Published, error) {
 		if err != nil {
 			return nil, err
 		}
-		cur, err := s.db.Collection(filesCollection).Find(ctx, bson.D{{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}})
+		fsys, hashes, _, err := s.currentFiles(ctx)
 		if err != nil {
 			return nil, err
-		}
-		var docs []fileDoc
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, err
-		}
-		fsys := fstest.MapFS{}
-		hashes := map[string]string{}
-		for _, d := range docs {
-			fsys[d.Path] = &fstest.MapFile{Data: d.Data, Mode: 0o444}
-			hashes[d.Path] = d.Hash
 		}
 		if treeHash(hashes) != st.TreeHash {
 			// An import is under way; its files and the version do not match yet.
@@ -374,6 +364,28 @@ func (l *Library) Follow(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// currentFiles reads the stored files (not deleted) as a file system, with
+// their hashes and documents by path.
+func (s *Store) currentFiles(ctx context.Context) (fstest.MapFS, map[string]string, map[string]fileDoc, error) {
+	cur, err := s.db.Collection(filesCollection).Find(ctx, bson.D{{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var list []fileDoc
+	if err := cur.All(ctx, &list); err != nil {
+		return nil, nil, nil, err
+	}
+	fsys := fstest.MapFS{}
+	hashes := map[string]string{}
+	docs := map[string]fileDoc{}
+	for _, d := range list {
+		fsys[d.Path] = &fstest.MapFile{Data: d.Data, Mode: 0o444}
+		hashes[d.Path] = d.Hash
+		docs[d.Path] = d
+	}
+	return fsys, hashes, docs, nil
+}
+
 // PublishFile replaces one file of the published tree (an edit made in the
 // platform): the whole course is checked with the new file, and only if it
 // has no problems is the file stored as a new revision and the tree
@@ -384,25 +396,11 @@ func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by st
 	if err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st); err != nil {
 		return nil, fmt.Errorf("course: publish: %w", err)
 	}
-	cur, err := s.db.Collection(filesCollection).Find(ctx, bson.D{{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}})
+	fsys, hashes, docs, err := s.currentFiles(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var docs []fileDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
-	}
-	fsys := fstest.MapFS{}
-	hashes := map[string]string{}
-	var old fileDoc
-	exists := false
-	for _, d := range docs {
-		fsys[d.Path] = &fstest.MapFile{Data: d.Data}
-		hashes[d.Path] = d.Hash
-		if d.Path == path {
-			old, exists = d, true
-		}
-	}
+	old, exists := docs[path]
 	fsys[path] = &fstest.MapFile{Data: data}
 	if _, problems := Load(fsys); len(problems) > 0 {
 		return problems, nil
