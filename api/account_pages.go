@@ -312,6 +312,11 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	if s.feedback != nil {
+		if err := s.feedback.ForgetUser(c.UserContext(), v.User.ID); err != nil {
+			return err
+		}
+	}
 	if err := s.accounts.Delete(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}

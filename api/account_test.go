@@ -537,6 +537,26 @@ func init() {
 			t.Errorf("concept edit without a CSRF token = %d, want 403", resp.StatusCode)
 		}
 	}
+	stateChanging["POST /palaute"] = refused("POST", "/palaute", "kind=content&message=hei", form, 403)
+	stateChanging["POST /api/v1/feedback"] = refused("POST", "/api/v1/feedback", "kind=content&message=hei", form, 415)
+	stateChanging["POST /yllapito/palaute/:feedback"] = func(t *testing.T, r *running) {
+		a := newClient(t, r.URL)
+		email := account.NewID()[:10] + "@example.fi"
+		a.register(email, "Ylli Ylläpitäjä")
+		signInAdmin(t, a, r.Accounts(), email)
+		resp, _ := a.do("POST", "/yllapito/palaute/x", strings.NewReader("status=answered"), "Content-Type", form)
+		if resp.StatusCode != 403 {
+			t.Errorf("feedback answer without a CSRF token = %d, want 403", resp.StatusCode)
+		}
+	}
+	idorMatrix["POST /yllapito/palaute/:feedback"] = func(t *testing.T, r *running) {
+		a := newClient(t, r.URL)
+		a.register(account.NewID()[:10]+"@example.fi", "Aapo Oppija")
+		resp, _ := a.post("/yllapito/palaute/x", url.Values{"csrf": {a.csrf("/tili")}, "status": {"answered"}})
+		if resp.StatusCode != 404 {
+			t.Errorf("a learner answering feedback = %d, want 404", resp.StatusCode)
+		}
+	}
 	stateChanging["POST /yllapito/kayttajat/:user/rooli"] = adminRefused("rooli")
 	stateChanging["POST /yllapito/kayttajat/:user/nollaus"] = adminRefused("nollaus")
 	idorMatrix["POST /tili/istunnot/:session/lopeta"] = func(t *testing.T, r *running) {

@@ -60,6 +60,7 @@ func bundledSite(t *testing.T) string {
 			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
 			Accounts:      accounts,
 			Progress:      progress,
+			Feedback:      course.NewFeedbackStore(env.Database()),
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",
@@ -188,36 +189,42 @@ func sessionFor(t *testing.T, base string, state testenv.State) string {
 	if state == testenv.Anonymous {
 		return ""
 	}
-	b := newClient(t, base)
+	ctx := context.Background()
 	email := account.NewID()[:12] + "@example.fi"
-	b.register(email, "Sivu Testaaja")
 	if state == testenv.Admin {
+		// Through the forms, as an administrator signs in.
+		b := newClient(t, base)
+		b.register(email, "Sivu Testaaja")
 		signInAdmin(t, b, siteAccounts, email)
+		u, _ := url.Parse(base)
+		for _, c := range b.http.Jar.Cookies(u) {
+			if c.Name == "session" {
+				return c.Value
+			}
+		}
+		t.Fatal("no admin session")
+	}
+	// Directly in the store: the registration limit is for people, not
+	// for test fixtures.
+	u, errs := siteAccounts.Register(ctx, account.Registration{Email: email, Name: "Sivu Testaaja", Password: "oma pitkä salalause 2026", Organisation: account.Organisations[0]})
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	if state == testenv.SecondFactor {
-		u, err := siteAccounts.UserByEmail(context.Background(), email)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := siteAccounts.BeginTOTP(context.Background(), u)
+		key, err := siteAccounts.BeginTOTP(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		code, _ := account.CodeAt(key.Secret(), time.Now())
-		if _, err := siteAccounts.ConfirmTOTP(context.Background(), u, code); err != nil {
+		if _, err := siteAccounts.ConfirmTOTP(ctx, u, code); err != nil {
 			t.Fatal(err)
 		}
-		b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
-		b.login(email, "oma pitkä salalause 2026")
 	}
-	u, _ := url.Parse(base)
-	for _, c := range b.http.Jar.Cookies(u) {
-		if c.Name == "session" {
-			return c.Value
-		}
+	token, _, err := siteAccounts.StartSession(ctx, u, state == testenv.SecondFactor, "test", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no session cookie for state %s", state)
-	return ""
+	return token
 }
 
 // signInAdmin makes the registered user an administrator with
@@ -701,3 +708,60 @@ func TestGlossaryPopoverWithKeyboard(t *testing.T) {
 		t.Errorf("axe with a popover open: %s", out)
 	}
 }
+
+// A visitor sends accessibility feedback in the browser; an administrator
+// finds it first in the inbox with its deadline and answers it.
+func TestFeedbackIsSentAndAnswered(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	message := "Kuvan " + account.NewID()[:6] + " tekstivastine puuttuu."
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/palaute?sivu=/osiot/tyokyvyn-tuki"),
+		chromedp.Click(chromedp.CSS("#kind-accessibility")),
+		chromedp.SendKeys(chromedp.CSS("#message"), message),
+		chromedp.SendKeys(chromedp.CSS("#contact"), "palautteen.antaja@example.fi"),
+		chromedp.Submit(chromedp.CSS("#message")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!document.querySelector(".notice") && document.querySelector(".notice").textContent.includes("14")`, "the thank-you with the 14-day promise")
+
+	admin := browser(t)
+	defer artifact(t, admin)
+	sess := sessionFor(t, base, testenv.Admin)
+	err = chromedp.Do(admin,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
+			return err
+		}),
+		chromedp.Navigate(base+"/yllapito/palaute"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, admin, `document.readyState === "complete"`, "the inbox")
+	first := evalString(admin, `document.querySelector("article.feedback-item blockquote").textContent.trim()`)
+	if first != message {
+		t.Fatalf("the inbox starts with %q, want the accessibility feedback %q", first, message)
+	}
+	if !strings.Contains(evalString(admin, `document.querySelector("article.feedback-item .deadline").textContent`), "Vastattava viimeistään") {
+		t.Fatal("no deadline shown")
+	}
+	err = chromedp.Do(admin,
+		chromedp.SetValue(chromedp.CSS("article.feedback-item select"), "answered"),
+		chromedp.SendKeys(chromedp.CSS("article.feedback-item textarea"), "Korjattu, kiitos."),
+		chromedp.Submit(chromedp.CSS("article.feedback-item textarea")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, admin, `location.search.includes("tallennettu") && document.readyState === "complete"`, "saving the answer")
+	answered := evalString(admin, `[...document.querySelectorAll("article.feedback-item")].filter(a => a.textContent.includes(`+strconvQuote(message)+`)).map(a => a.querySelector("h2").textContent).join("")`)
+	if !strings.Contains(answered, "Vastattu") {
+		t.Fatalf("the feedback is not marked answered: %q", answered)
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

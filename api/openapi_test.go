@@ -17,7 +17,7 @@ import (
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil)})
+		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

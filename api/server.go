@@ -49,6 +49,7 @@ type Options struct {
 	// Accounts and Progress; without them the site is read-only.
 	Accounts *account.Store
 	Progress *course.Progress
+	Feedback *course.FeedbackStore
 }
 
 // Server serves the platform over HTTP.
@@ -69,6 +70,8 @@ type Server struct {
 	signInLimit   *account.Limiter
 	registerLimit *account.Limiter
 	searches      *cache.TTL[[]byte]
+	feedback      *course.FeedbackStore
+	feedbackLimit *account.Limiter
 }
 
 // New builds the server and its routes.
@@ -102,9 +105,12 @@ func New(o Options) (*Server, error) {
 		progress: o.Progress,
 		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
 		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
-		// Registration and reset: 20 attempts an hour per address.
-		registerLimit: account.NewLimiter(20, time.Hour, 30*time.Second, time.Hour),
+		// Registration and reset: 100 attempts an hour per address (a
+		// training room behind one address), then delays from 10 s.
+		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
 		searches:      cache.New[[]byte](time.Minute, 10_000),
+		feedback:      o.Feedback,
+		feedbackLimit: account.NewLimiter(30, time.Hour, time.Minute, time.Hour),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -157,6 +163,13 @@ func (s *Server) routes() {
 	app.Get("/sanasto/:concept", s.conceptPage)
 	app.Get("/sanasto/:concept/kaavio.svg", s.conceptDiagram)
 	app.Get("/kurssi/kuvat/:name", s.figure)
+	app.Get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
+	app.Get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
+	if s.feedback != nil {
+		app.Get("/palaute", s.feedbackPage)
+		app.Post("/palaute", s.checkCSRF, s.sendFeedback)
+		app.Post("/api/v1/feedback", jsonOnly, s.apiFeedback)
+	}
 
 	if s.accounts == nil || s.progress == nil {
 		return
@@ -191,6 +204,10 @@ func (s *Server) routes() {
 	app.Post("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.checkCSRF, s.editConcept)
 
 	// Administration.
+	if s.feedback != nil {
+		app.Get("/yllapito/palaute", s.requireUser, s.requireAdmin, s.feedbackInbox)
+		app.Post("/yllapito/palaute/:feedback", s.requireUser, s.requireAdmin, s.checkCSRF, s.answerFeedback)
+	}
 	app.Get("/yllapito/kayttajat", s.requireUser, s.requireAdmin, s.adminUsers)
 	app.Post("/yllapito/kayttajat/:user/rooli", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminSetRole)
 	app.Post("/yllapito/kayttajat/:user/nollaus", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminReset)
@@ -200,6 +217,7 @@ func (s *Server) routes() {
 	app.Post("/api/v1/auth/login", jsonOnly, s.apiLogin)
 	app.Post("/api/v1/auth/logout", s.checkCSRF, s.apiLogout)
 	app.Get("/api/v1/auth/session", s.requireUser, s.apiSession)
+	app.Get("/api/v1/me/export", s.requireUser, s.apiExport)
 	app.Get("/api/v1/progress", s.requireUser, s.apiProgress)
 	app.Put("/api/v1/progress/:module/:section", s.requireUser, s.checkCSRF, s.apiRecordProgress)
 	app.Get("/api/v1/tasks/:task/answer", s.requireUser, s.apiGetAnswer)

@@ -66,6 +66,7 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 		Library:       library,
 		Accounts:      accounts,
 		Progress:      progress,
+		Feedback:      course.NewFeedbackStore(env.Database()),
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",

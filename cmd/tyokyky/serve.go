@@ -211,6 +211,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Library:       library,
 		Accounts:      accounts,
 		Progress:      course.NewProgress(p.db.Database),
+		Feedback:      course.NewFeedbackStore(p.db.Database),
 		Version:       versionString(),
 	})
 	if err != nil {
@@ -261,6 +262,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 	for _, ensure := range []func(context.Context, *mongo.Database) error{
 		course.EnsureIndexes,
 		course.EnsureProgressIndexes,
+		course.EnsureFeedbackIndexes,
 		account.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db.Database); err != nil {

@@ -55,4 +55,10 @@ var Pages = []Page{
 	{"front page, signed in", "/", SignedIn, 200},
 	{"administration: users", "/yllapito/kayttajat", Admin, 200},
 	{"editing a concept", "/sanasto/tyokyky/muokkaa", Admin, 200},
+	{"accessibility statement", "/saavutettavuus", Anonymous, 200},
+	{"accessibility statement in Swedish", "/saavutettavuus?lang=sv", Anonymous, 200},
+	{"accessibility statement in English", "/saavutettavuus?lang=en", Anonymous, 200},
+	{"privacy notice", "/tietosuoja", Anonymous, 200},
+	{"feedback form", "/palaute", Anonymous, 200},
+	{"feedback inbox", "/yllapito/palaute", Admin, 200},
 }

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+type feedbackData struct {
+	Errors []fieldError
+	Values map[string]string
+	Sent   bool
+}
+
+func feedbackError(lang string, err error) fieldError {
+	switch {
+	case errors.Is(err, course.ErrFeedbackKind):
+		return fieldError{"kind-content", web.T(lang, "feedback.kind.invalid")}
+	case errors.Is(err, course.ErrFeedbackMessage):
+		return fieldError{"message", web.T(lang, "feedback.message.invalid")}
+	case errors.Is(err, course.ErrFeedbackContact):
+		return fieldError{"contact", web.T(lang, "feedback.contact.invalid")}
+	}
+	return fieldError{"", web.T(lang, "err.500")}
+}
+
+func (s *Server) feedbackPage(c *fiber.Ctx) error {
+	page := strings.Clone(c.Query("sivu"))
+	return s.renderForm(c, 200, "feedback", "feedback.title", &feedbackData{Values: map[string]string{"kind": course.FeedbackContent, "page": page}})
+}
+
+// feedbackLimit: 30 messages an hour per address.
+func (s *Server) feedbackAllowed(c *fiber.Ctx) bool {
+	key := "feedback:" + clientIP(c)
+	if s.feedbackLimit.Wait(key) > 0 {
+		return false
+	}
+	s.feedbackLimit.Fail(key)
+	return true
+}
+
+func (s *Server) sendFeedback(c *fiber.Ctx) error {
+	lang := s.lang(c)
+	v := map[string]string{}
+	for _, f := range []string{"kind", "message", "contact", "page"} {
+		v[f] = strings.Clone(c.FormValue(f))
+	}
+	d := &feedbackData{Values: v}
+	if !s.feedbackAllowed(c) {
+		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		return s.renderForm(c, fiber.StatusTooManyRequests, "feedback", "feedback.title", d)
+	}
+	f := course.Feedback{Kind: v["kind"], Message: v["message"], Contact: v["contact"], Page: v["page"]}
+	if vw := s.viewerOf(c); vw.signedIn() {
+		f.UserID = vw.User.ID
+	}
+	if _, errs := s.feedback.Send(c.UserContext(), f); len(errs) > 0 {
+		for _, err := range errs {
+			fe := feedbackError(lang, err)
+			if fe.Field == "" {
+				return err
+			}
+			d.Errors = append(d.Errors, fe)
+		}
+		return s.renderForm(c, fiber.StatusUnprocessableEntity, "feedback", "feedback.title", d)
+	}
+	return s.renderForm(c, 200, "feedback", "feedback.title", &feedbackData{Sent: true, Values: map[string]string{"kind": v["kind"]}})
+}
+
+func (s *Server) apiFeedback(c *fiber.Ctx) error {
+	var in struct{ Kind, Message, Contact, Page string }
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be a JSON object")
+	}
+	if !s.feedbackAllowed(c) {
+		return fiber.NewError(fiber.StatusTooManyRequests, "too many messages; wait and try again")
+	}
+	f := course.Feedback{Kind: in.Kind, Message: in.Message, Contact: in.Contact, Page: in.Page}
+	if vw := s.viewerOf(c); vw.signedIn() {
+		f.UserID = vw.User.ID
+	}
+	saved, errs := s.feedback.Send(c.UserContext(), f)
+	if len(errs) > 0 {
+		var fields []fieldError
+		for _, err := range errs {
+			fe := feedbackError("en", err)
+			if fe.Field == "" {
+				return err
+			}
+			fields = append(fields, fieldError{Field: strings.TrimPrefix(fe.Field, "kind-content"), Message: err.Error()})
+		}
+		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the feedback was not accepted", fields)
+	}
+	return c.Status(fiber.StatusCreated).JSON(saved)
+}
+
+type inboxData struct {
+	Items    []course.Feedback
+	Statuses []string
+	Notice   string
+	Errors   []fieldError
+}
+
+func (s *Server) feedbackInbox(c *fiber.Ctx) error {
+	items, err := s.feedback.Inbox(c.UserContext())
+	if err != nil {
+		return err
+	}
+	d := &inboxData{Items: items, Statuses: []string{course.StatusNew, course.StatusInProgress, course.StatusAnswered}}
+	if c.Query("ilmoitus") == "tallennettu" {
+		d.Notice = web.T(s.lang(c), "inbox.saved")
+	}
+	return s.renderForm(c, 200, "inbox", "inbox.title", d)
+}
+
+func (s *Server) answerFeedback(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("feedback"))
+	if len(id) > 60 {
+		return fiber.ErrNotFound
+	}
+	err := s.feedback.Update(c.UserContext(), id, strings.Clone(c.FormValue("status")), strings.Clone(c.FormValue("answer")), s.viewerOf(c).User.Email)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fiber.ErrNotFound
+	case errors.Is(err, course.ErrFeedbackStatus):
+		return fiber.NewError(fiber.StatusBadRequest, "status must be new, in_progress or answered")
+	case err != nil:
+		return err
+	}
+	return c.Redirect("/yllapito/palaute?ilmoitus=tallennettu#palaute-"+id, fiber.StatusSeeOther)
+}
+
+// Static information pages: the accessibility statement and the privacy
+// notice.
+func (s *Server) infoPage(name, titleKey, path string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+			return r.render(name, path, page{Title: web.T(r.Lang, titleKey)})
+		})
+	}
+}
+
+// apiExport gives a learner everything the platform keeps of them, as one
+// JSON file.
+func (s *Server) apiExport(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	ctx := c.UserContext()
+	sessions, err := s.accounts.Sessions(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	progress, err := s.progress.ForUser(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	answers, err := s.progress.Answers(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	var feedback []course.Feedback
+	if s.feedback != nil {
+		if feedback, err = s.feedback.ByUser(ctx, v.User.ID); err != nil {
+			return err
+		}
+	}
+	prog := []*course.SectionProgress{}
+	for _, p := range progress {
+		prog = append(prog, p)
+	}
+	ans := []*course.Answer{}
+	for _, a := range answers {
+		ans = append(ans, a)
+	}
+	out := map[string]any{
+		"exported_at":   time.Now().UTC(),
+		"profile":       v.User,
+		"sessions":      sessions,
+		"progress":      prog,
+		"answers":       ans,
+		"feedback":      feedback,
+		"exam_attempts": []any{}, // the exam does not exist yet
+		"certificates":  []any{},
+	}
+	body, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="omat-tiedot.json"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(body)
+}
