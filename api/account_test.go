@@ -513,42 +513,26 @@ func init() {
 	}
 	idorMatrix["POST /yllapito/kayttajat/:user/rooli"] = adminOnly("/yllapito/kayttajat/:user/rooli")
 	idorMatrix["POST /yllapito/kayttajat/:user/nollaus"] = adminOnly("/yllapito/kayttajat/:user/nollaus")
-	// An administrator signed in with both factors, without the token.
-	adminRefused := func(action string) func(*testing.T, *running) {
+	// An administrator signed in with both factors, without the token;
+	// path may name the admin's own id as :self.
+	adminRefused := func(path, body string) func(*testing.T, *running) {
 		return func(t *testing.T, r *running) {
 			a := newClient(t, r.URL)
 			email := account.NewID()[:10] + "@example.fi"
 			a.register(email, "Ylli Ylläpitäjä")
 			signInAdmin(t, a, r.Accounts(), email)
 			u, _ := r.Accounts().UserByEmail(t.Context(), email)
-			resp, _ := a.do("POST", "/yllapito/kayttajat/"+u.ID+"/"+action, strings.NewReader("role=learner"), "Content-Type", form)
+			target := strings.Replace(path, ":self", u.ID, 1)
+			resp, _ := a.do("POST", target, strings.NewReader(body), "Content-Type", form)
 			if resp.StatusCode != 403 {
-				t.Errorf("admin %s without a CSRF token = %d, want 403", action, resp.StatusCode)
+				t.Errorf("administrator on %s without a CSRF token = %d, want 403", target, resp.StatusCode)
 			}
 		}
 	}
-	stateChanging["POST /sanasto/:concept/muokkaa"] = func(t *testing.T, r *running) {
-		a := newClient(t, r.URL)
-		email := account.NewID()[:10] + "@example.fi"
-		a.register(email, "Kirsi Kirjoittaja")
-		signInAdmin(t, a, r.Accounts(), email)
-		resp, _ := a.do("POST", "/sanasto/tyokyky/muokkaa", strings.NewReader("term=x"), "Content-Type", form)
-		if resp.StatusCode != 403 {
-			t.Errorf("concept edit without a CSRF token = %d, want 403", resp.StatusCode)
-		}
-	}
+	stateChanging["POST /sanasto/:concept/muokkaa"] = adminRefused("/sanasto/tyokyky/muokkaa", "term=x")
 	stateChanging["POST /palaute"] = refused("POST", "/palaute", "kind=content&message=hei", form, 403)
 	stateChanging["POST /api/v1/feedback"] = refused("POST", "/api/v1/feedback", "kind=content&message=hei", form, 415)
-	stateChanging["POST /yllapito/palaute/:feedback"] = func(t *testing.T, r *running) {
-		a := newClient(t, r.URL)
-		email := account.NewID()[:10] + "@example.fi"
-		a.register(email, "Ylli Ylläpitäjä")
-		signInAdmin(t, a, r.Accounts(), email)
-		resp, _ := a.do("POST", "/yllapito/palaute/x", strings.NewReader("status=answered"), "Content-Type", form)
-		if resp.StatusCode != 403 {
-			t.Errorf("feedback answer without a CSRF token = %d, want 403", resp.StatusCode)
-		}
-	}
+	stateChanging["POST /yllapito/palaute/:feedback"] = adminRefused("/yllapito/palaute/x", "status=answered")
 	idorMatrix["POST /yllapito/palaute/:feedback"] = func(t *testing.T, r *running) {
 		a := newClient(t, r.URL)
 		a.register(account.NewID()[:10]+"@example.fi", "Aapo Oppija")
@@ -557,8 +541,8 @@ func init() {
 			t.Errorf("a learner answering feedback = %d, want 404", resp.StatusCode)
 		}
 	}
-	stateChanging["POST /yllapito/kayttajat/:user/rooli"] = adminRefused("rooli")
-	stateChanging["POST /yllapito/kayttajat/:user/nollaus"] = adminRefused("nollaus")
+	stateChanging["POST /yllapito/kayttajat/:user/rooli"] = adminRefused("/yllapito/kayttajat/:self/rooli", "role=learner")
+	stateChanging["POST /yllapito/kayttajat/:user/nollaus"] = adminRefused("/yllapito/kayttajat/:self/nollaus", "x=1")
 	idorMatrix["POST /tili/istunnot/:session/lopeta"] = func(t *testing.T, r *running) {
 		a, b, tokenA := twoUsers(t, r)
 		_, page := b.get("/tili")
