@@ -320,6 +320,9 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 // they keep of the user (progress, answers) before calling this.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	defer s.sessions.DeleteGroup(id)
+	if err := s.ForgetInAudit(ctx, id); err != nil {
+		return err
+	}
 	if _, err := s.db.Collection(sessionsCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/tyokyky/tyokyky/account"
 )
 
@@ -340,6 +343,26 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	r := start(t)
 	b := newClient(t, r.URL)
 	b.register("tili@example.fi", "Tiina Tili")
+	u, _ := r.Accounts().UserByEmail(t.Context(), "tili@example.fi")
+	userID := u.ID
+	// Some study data and feedback to delete.
+	_, sec := b.get("/osiot/ensimmainen/tehtava")
+	tok := csrfField.FindStringSubmatch(sec)[1]
+	b.post("/tehtavat/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/vastaus", url.Values{"csrf": {tok}, "text": {"Tiinan vastaus"}})
+	b.putJSON("/api/v1/progress/toinen/jatko", tok, map[string]any{"event": "heartbeat", "seconds": 10})
+	b.post("/palaute", url.Values{"csrf": {tok}, "kind": {"content"}, "message": {"Hyvä kurssi."}, "contact": {"tili@example.fi"}})
+	// The export has all of it, and nothing of anyone else.
+	other := newClient(t, r.URL)
+	other.register("muu@example.fi", "Muu Henkilö")
+	_, export := b.get("/api/v1/me/export")
+	for _, want := range []string{"tili@example.fi", "Tiinan vastaus", `"section": "jatko"`, "Hyvä kurssi."} {
+		if !strings.Contains(export, want) {
+			t.Errorf("export lacks %q", want)
+		}
+	}
+	if strings.Contains(export, "muu@example.fi") || strings.Contains(export, "password_hash") || strings.Contains(export, "totp_secret") {
+		t.Error("export contains someone else's data or secrets")
+	}
 	phone := newClient(t, r.URL)
 	phone.login("tili@example.fi", "oma pitkä salalause 2026")
 	_, page := b.get("/tili")
@@ -371,6 +394,36 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	}
 	if resp := newClient(t, r.URL).login("tili@example.fi", "uusi pitkä salalause"); resp.StatusCode != 401 {
 		t.Fatalf("a deleted account signs in: %d", resp.StatusCode)
+	}
+	// Nothing of the person is left in any collection.
+	scanForPerson(t, r.db, []string{"tili@example.fi", "Tiina Tili", userID})
+}
+
+// scanForPerson fails when any document of any collection still holds one
+// of the person's identifiers.
+func scanForPerson(t *testing.T, db *mongo.Database, needles []string) {
+	t.Helper()
+	names, err := db.ListCollectionNames(t.Context(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		cur, err := db.Collection(name).Find(t.Context(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []bson.M
+		if err := cur.All(t.Context(), &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			text, _ := json.Marshal(d)
+			for _, n := range needles {
+				if strings.Contains(string(text), n) {
+					t.Errorf("collection %s still holds %q: %s", name, n, text)
+				}
+			}
+		}
 	}
 }
 
@@ -435,6 +488,13 @@ func TestAdministratorManagesUsers(t *testing.T) {
 	}
 	if _, err := r.Accounts().UseReset(t.Context(), link[1], "ylläpidon antama uusi"); err != nil {
 		t.Fatalf("the issued link does not work: %v", err)
+	}
+	// Both actions are in the audit log, with who did them to whom.
+	_, logPage := admin.get("/yllapito/loki")
+	for _, want := range []string{"role.change (learner → author)", "password.reset-link", "Ylli Ylläpito &lt;yllapito@example.fi&gt;", "Olli Oppija &lt;oppija@example.fi&gt;"} {
+		if !strings.Contains(logPage, want) {
+			t.Errorf("audit log lacks %q", want)
+		}
 	}
 	if resp, _ := admin.post("/yllapito/kayttajat/eiole/rooli", url.Values{"csrf": {token}, "role": {"author"}}); resp.StatusCode != 404 {
 		t.Fatalf("unknown user = %d", resp.StatusCode)

@@ -61,6 +61,9 @@ func (s *Server) adminSetRole(c *fiber.Ctx) error {
 	if u.ID == s.viewerOf(c).User.ID && role != account.RoleAdmin {
 		return fiber.NewError(fiber.StatusConflict, "you cannot take away your own administrator role")
 	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
+		return err
+	}
 	if _, err := s.accounts.SetRole(c.UserContext(), u.Email, role); err != nil {
 		return err
 	}
@@ -72,9 +75,38 @@ func (s *Server) adminReset(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "password.reset-link", u.ID, ""); err != nil {
+		return err
+	}
 	token, _, err := s.accounts.IssueReset(c.UserContext(), u.Email)
 	if err != nil {
 		return err
 	}
 	return s.showAdminUsers(c, &adminUsersData{ResetLink: strings.TrimRight(s.opts.BaseURL, "/") + "/salasana/uusi?token=" + token, ResetFor: u.Email})
+}
+
+type auditData struct {
+	Entries []account.AuditEntry
+	Names   map[string]string
+}
+
+// auditLog shows the administrative actions, newest first.
+func (s *Server) auditLog(c *fiber.Ctx) error {
+	entries, err := s.accounts.AuditLog(c.UserContext(), 500)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, e := range entries {
+		for _, id := range []string{e.Actor, e.Target} {
+			if _, seen := names[id]; !seen {
+				if u, err := s.accounts.User(c.UserContext(), id); err == nil {
+					names[id] = u.Name + " <" + u.Email + ">"
+				} else {
+					names[id] = id
+				}
+			}
+		}
+	}
+	return s.renderForm(c, 200, "audit", "audit.title", &auditData{Entries: entries, Names: names})
 }

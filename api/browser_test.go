@@ -53,14 +53,14 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
-		accounts, progress := studyStores(&testing.T{})
+		accounts, progress, db := studyStores(&testing.T{})
 		siteAccounts = accounts
 		srv, err := api.New(api.Options{
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
 			Accounts:      accounts,
 			Progress:      progress,
-			Feedback:      course.NewFeedbackStore(env.Database()),
+			Feedback:      course.NewFeedbackStore(db),
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",

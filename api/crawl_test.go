@@ -27,9 +27,9 @@ func TestBundledCourseHasNoBrokenLinks(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
-	accounts, progress := studyStores(t)
+	accounts, progress, db := studyStores(t)
 	srv, err := api.New(api.Options{BaseURL: "http://localhost", Library: course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
-		Accounts: accounts, Progress: progress, Feedback: course.NewFeedbackStore(env.Database()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Accounts: accounts, Progress: progress, Feedback: course.NewFeedbackStore(db), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

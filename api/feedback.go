@@ -125,7 +125,11 @@ func (s *Server) answerFeedback(c *fiber.Ctx) error {
 	if len(id) > 60 {
 		return fiber.ErrNotFound
 	}
-	err := s.feedback.Update(c.UserContext(), id, strings.Clone(c.FormValue("status")), strings.Clone(c.FormValue("answer")), s.viewerOf(c).User.Email)
+	status := strings.Clone(c.FormValue("status"))
+	err := s.feedback.Update(c.UserContext(), id, status, strings.Clone(c.FormValue("answer")), s.viewerOf(c).User.Email)
+	if err == nil {
+		err = s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "feedback.update", id, status)
+	}
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return fiber.ErrNotFound

@@ -94,6 +94,9 @@ func (s *Server) editConcept(c *fiber.Ctx) error {
 			problems = append(problems, p.String())
 		}
 		if len(problems) == 0 {
+			if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "concept.edit", id, ""); err != nil {
+				return err
+			}
 			if err := s.library.Refresh(c.UserContext()); err != nil {
 				return err
 			}

@@ -208,6 +208,7 @@ func (s *Server) routes() {
 		app.Get("/yllapito/palaute", s.requireUser, s.requireAdmin, s.feedbackInbox)
 		app.Post("/yllapito/palaute/:feedback", s.requireUser, s.requireAdmin, s.checkCSRF, s.answerFeedback)
 	}
+	app.Get("/yllapito/loki", s.requireUser, s.requireAdmin, s.auditLog)
 	app.Get("/yllapito/kayttajat", s.requireUser, s.requireAdmin, s.adminUsers)
 	app.Post("/yllapito/kayttajat/:user/rooli", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminSetRole)
 	app.Post("/yllapito/kayttajat/:user/nollaus", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminReset)

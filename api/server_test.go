@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
@@ -44,6 +45,7 @@ type running struct {
 	*api.Server
 	URL   string
 	store *media.Store
+	db    *mongo.Database // accounts, progress and feedback
 	done  chan error
 }
 
@@ -60,13 +62,13 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 	if err != nil {
 		t.Fatal(err)
 	}
-	accounts, progress := studyStores(t)
+	accounts, progress, db := studyStores(t)
 	srv, err := api.New(api.Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Library:       library,
 		Accounts:      accounts,
 		Progress:      progress,
-		Feedback:      course.NewFeedbackStore(env.Database()),
+		Feedback:      course.NewFeedbackStore(db),
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",
@@ -83,14 +85,14 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, done: make(chan error, 1)}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, done: make(chan error, 1)}
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
 }
 
 // studyStores are account and progress stores on a fresh database.
-func studyStores(t testing.TB) (*account.Store, *course.Progress) {
+func studyStores(t testing.TB) (*account.Store, *course.Progress, *mongo.Database) {
 	t.Helper()
 	db := env.Database()
 	ctx := context.Background()
@@ -100,7 +102,10 @@ func studyStores(t testing.TB) (*account.Store, *course.Progress) {
 	if err := course.EnsureProgressIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	return account.NewStore(db), course.NewProgress(db)
+	if err := course.EnsureFeedbackIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return account.NewStore(db), course.NewProgress(db), db
 }
 
 // fixture is the test course of course/testdata, published at version 1.

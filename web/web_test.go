@@ -24,7 +24,7 @@ func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard", "admin_users", "diagrams", "concept_edit", "feedback", "inbox", "accessibility", "privacy"} {
+	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard", "admin_users", "diagrams", "concept_edit", "feedback", "inbox", "accessibility", "privacy", "audit"} {
 		if _, ok := p.pages[name]; !ok {
 			t.Errorf("no page template %s", name)
 		}

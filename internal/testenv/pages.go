@@ -61,4 +61,5 @@ var Pages = []Page{
 	{"privacy notice", "/tietosuoja", Anonymous, 200},
 	{"feedback form", "/palaute", Anonymous, 200},
 	{"feedback inbox", "/yllapito/palaute", Admin, 200},
+	{"audit log", "/yllapito/loki", Admin, 200},
 }
