@@ -10,18 +10,22 @@ import (
 	"time"
 )
 
+// benchProgress is a progress store on a fresh database and a section of
+// the test course.
+func benchProgress(b *testing.B) (context.Context, *Progress, *Section) {
+	c, problems := Load(os.DirFS("testdata/course"))
+	if len(problems) > 0 {
+		b.Fatal(problems.Error())
+	}
+	return context.Background(), NewProgress(env.Database()), c.Modules[1].Sections[0]
+}
+
 // BenchmarkProgressWrite200 has 200 learners write progress events at the
 // same time (heartbeats and completions on their own records) and reports
 // the write latency percentiles.
 func BenchmarkProgressWrite200(b *testing.B) {
 	const learners = 200
-	ctx := context.Background()
-	c, problems := Load(os.DirFS("testdata/course"))
-	if len(problems) > 0 {
-		b.Fatal(problems.Error())
-	}
-	p := NewProgress(env.Database())
-	sec := c.Modules[1].Sections[0]
+	ctx, p, sec := benchProgress(b)
 	lat := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
 	next := make(chan int, b.N)
@@ -64,13 +68,7 @@ func BenchmarkProgressWrite200(b *testing.B) {
 // Run with -benchtime 10x.
 func BenchmarkProgressWrite200Paced(b *testing.B) {
 	const learners = 200
-	ctx := context.Background()
-	c, problems := Load(os.DirFS("testdata/course"))
-	if len(problems) > 0 {
-		b.Fatal(problems.Error())
-	}
-	p := NewProgress(env.Database())
-	sec := c.Modules[1].Sections[0]
+	ctx, p, sec := benchProgress(b)
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup

@@ -197,3 +197,19 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Main runs a package's tests with services started by start (Start or
+// StartDatabase) and stored in *env, and exits; use it as TestMain.
+func Main(m interface{ Run() int }, env **Env, start func(context.Context) (*Env, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	e, err := start(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test services:", err)
+		os.Exit(1)
+	}
+	*env = e
+	code := m.Run()
+	e.Close()
+	os.Exit(code)
+}
