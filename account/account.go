@@ -77,6 +77,7 @@ type User struct {
 	Disabled          bool      `bson:"disabled" json:"disabled"`
 	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
 	PasswordChangedAt time.Time `bson:"password_changed_at" json:"-"`
+	LastActive        time.Time `bson:"last_active,omitempty" json:"last_active"`
 }
 
 // NeedsTwoFactor: authors and admins must use two-factor authentication.
@@ -384,4 +385,50 @@ func (s *Store) Users(ctx context.Context, query string, limit int64) ([]User, e
 	}
 	var out []User
 	return out, cur.All(ctx, &out)
+}
+
+// SetClockForTest makes the store believe it is at (for tests in other
+// packages of time-dependent behaviour such as retention).
+func (s *Store) SetClockForTest(at time.Time) { s.now = func() time.Time { return at } }
+
+// Inactive lists learners (never administrators or authors) who have not
+// been active since before, at most limit.
+func (s *Store) Inactive(ctx context.Context, before time.Time, limit int64) ([]User, error) {
+	filter := bson.D{
+		{Key: "role", Value: RoleLearner},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "last_active", Value: bson.D{{Key: "$lt", Value: before}}}},
+			bson.D{{Key: "last_active", Value: bson.D{{Key: "$exists", Value: false}}}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}},
+		}},
+	}
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := []User{}
+	return out, cur.All(ctx, &out)
+}
+
+const jobsCollection = "jobs"
+
+// Lease takes a job for this instance until the lease ends, if no other
+// instance holds it: the job runs once across instances. The lease is one
+// document updated only where it has expired (on MongoDB a single atomic
+// update; the embedded store has one process).
+func (s *Store) Lease(ctx context.Context, job, holder string, d time.Duration) (bool, error) {
+	now := s.now().UTC()
+	coll := s.db.Collection(jobsCollection)
+	r, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: job}, {Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: now.Add(d)}, {Key: "holder", Value: holder}}}})
+	if err != nil {
+		return false, err
+	}
+	if r.ModifiedCount == 1 {
+		return true, nil
+	}
+	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: job}, {Key: "until", Value: now.Add(d)}, {Key: "holder", Value: holder}})
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil // someone holds it
+	}
+	return err == nil, err
 }

@@ -51,7 +51,17 @@ func (s *Store) StartSession(ctx context.Context, u *User, pending2FA bool, user
 	if _, err := s.db.Collection(sessionsCollection).InsertOne(ctx, sess); err != nil {
 		return "", nil, err
 	}
+	if err := s.touchUser(ctx, u.ID, now); err != nil {
+		return "", nil, err
+	}
 	return token, sess, nil
+}
+
+// touchUser records when a user was last active (for the retention of
+// inactive accounts).
+func (s *Store) touchUser(ctx context.Context, userID string, at time.Time) error {
+	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$max", Value: bson.D{{Key: "last_active", Value: at}}}})
+	return err
 }
 
 // touchEvery limits last-seen writes to one per minute per session.
@@ -108,6 +118,7 @@ func (s *Store) loadSession(ctx context.Context, id string) (*Session, *User, er
 	if now.Sub(sess.LastSeen) > touchEvery {
 		sess.LastSeen = now.UTC()
 		_, _ = s.db.Collection(sessionsCollection).UpdateByID(ctx, sess.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen", Value: sess.LastSeen}}}})
+		_ = s.touchUser(ctx, u.ID, sess.LastSeen)
 	}
 	return &sess, u, nil
 }

@@ -200,6 +200,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go expireSessions(ctx, accounts, log)
+	progress := course.NewProgress(p.db.Database)
+	feedback := course.NewFeedbackStore(p.db.Database)
+	if cfg.RetentionDays > 0 {
+		r := &retention{accounts: accounts, progress: progress, feedback: feedback, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+			holder: account.NewID(), log: log, now: time.Now}
+		go r.run(ctx)
+	}
 
 	p.server, err = api.New(api.Options{
 		Logger:        log,
@@ -210,8 +217,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		StorageOrigin: objects.PublicOrigin(),
 		Library:       library,
 		Accounts:      accounts,
-		Progress:      course.NewProgress(p.db.Database),
-		Feedback:      course.NewFeedbackStore(p.db.Database),
+		Progress:      progress,
+		Feedback:      feedback,
 		Version:       versionString(),
 	})
 	if err != nil {

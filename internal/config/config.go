@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ type Config struct {
 	MinIOBin        string
 	ContentDir      string
 	AdminEmail      string
+	RetentionDays   int
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -70,6 +72,7 @@ var Settings = []Setting{
 	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},
+	{"retention-days", "TYOKYKY_RETENTION_DAYS", "0", "delete learner accounts inactive for this many days (0 keeps them)", nil},
 }
 
 // Parse reads settings from the environment (getenv) and then from args;
@@ -79,7 +82,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
-	var shutdown string
+	var shutdown, retention string
 	for _, s := range Settings {
 		value := s.Default
 		if v, ok := lookup(getenv, s.Env); ok {
@@ -87,7 +90,11 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		}
 		usage := s.Usage + " (env " + s.Env + ")"
 		if s.target == nil {
-			fs.StringVar(&shutdown, s.Flag, value, usage)
+			target := &shutdown
+			if s.Flag == "retention-days" {
+				target = &retention
+			}
+			fs.StringVar(target, s.Flag, value, usage)
 			continue
 		}
 		fs.StringVar(s.target(c), s.Flag, value, usage)
@@ -100,6 +107,11 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		return c, fs.Args(), fmt.Errorf("shutdown-timeout: %q is not a positive duration such as 10s", shutdown)
 	}
 	c.ShutdownTimeout = d
+	days, err := strconv.Atoi(retention)
+	if err != nil || days < 0 || days > 36500 {
+		return c, fs.Args(), fmt.Errorf("retention-days: %q is not a number of days (0 keeps accounts)", retention)
+	}
+	c.RetentionDays = days
 	return c, fs.Args(), nil
 }
 
