@@ -12,7 +12,7 @@ import (
 // livez answers as long as the process serves HTTP.
 func (s *Server) livez(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"status": "ok"})
+	return c.JSON(fiber.Map{"status": "ok", "version": s.opts.Version})
 }
 
 type readiness struct {

@@ -61,6 +61,7 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 		BaseURL:       "http://localhost",
 		StorageOrigin: store.PublicOrigin(),
 		CheckTimeout:  time.Second,
+		Version:       "test-1",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +177,7 @@ func TestReadinessFollowsMinIO(t *testing.T) {
 func TestLivez(t *testing.T) {
 	r := start(t)
 	resp, body := get(t, r.URL+"/livez")
-	if resp.StatusCode != 200 || !strings.Contains(body, `"ok"`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, `"ok"`) || !strings.Contains(body, `"version":"test-1"`) {
 		t.Fatalf("livez = %d %s", resp.StatusCode, body)
 	}
 }
