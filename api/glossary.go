@@ -80,18 +80,27 @@ func inModule(k *course.Concept, module string) bool {
 	return false
 }
 
+// findConcept checks an id from the URL and finds the concept.
+func findConcept(pub *course.Published, id string) (*course.Concept, error) {
+	if err := glossaryOn(pub); err != nil {
+		return nil, err
+	}
+	if !validSlug(id) {
+		return nil, fiber.ErrNotFound
+	}
+	k, ok := pub.Course.Concept(id)
+	if !ok {
+		return nil, fiber.ErrNotFound
+	}
+	return k, nil
+}
+
 func (s *Server) apiConcept(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("concept"))
 	return s.apiJSON(c, func(pub *course.Published) (any, error) {
-		if err := glossaryOn(pub); err != nil {
+		k, err := findConcept(pub, id)
+		if err != nil {
 			return nil, err
-		}
-		if !validSlug(id) {
-			return nil, fiber.ErrNotFound
-		}
-		k, ok := pub.Course.Concept(id)
-		if !ok {
-			return nil, fiber.ErrNotFound
 		}
 		return conceptJSON(pub.Course, k, true), nil
 	})
@@ -181,15 +190,9 @@ func (s *Server) conceptDiagram(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("concept"))
 	svgResponse(c)
 	return s.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
-		if err := glossaryOn(pub); err != nil {
+		k, err := findConcept(pub, id)
+		if err != nil {
 			return nil, err
-		}
-		if !validSlug(id) {
-			return nil, fiber.ErrNotFound
-		}
-		k, ok := pub.Course.Concept(id)
-		if !ok {
-			return nil, fiber.ErrNotFound
 		}
 		return []byte(pub.Course.ConceptDiagram(k)), nil
 	})

@@ -55,11 +55,7 @@ func BenchmarkProgressWrite200(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(pct(0.5), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+	reportLatency(b, lat)
 }
 
 // BenchmarkProgressWrite200Paced: 200 learners each send one event a
@@ -98,6 +94,11 @@ func BenchmarkProgressWrite200Paced(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the writes' p50, p99 and rate.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(pct(0.5), "p50-ms")
