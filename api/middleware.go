@@ -85,12 +85,20 @@ func (s *Server) observe(c *fiber.Ctx) error {
 			slog.String("path", c.Path()),
 			slog.String("route", route),
 			slog.Int("status", status),
-			slog.Int("bytes", len(c.Response().Body())),
+			slog.Int("bytes", responseBytes(c)),
 			slog.Duration("duration", elapsed),
 			slog.String("remote", c.IP()),
 		)
 	}
 	return nil
+}
+
+// responseBytes is the body's size without reading a streamed body.
+func responseBytes(c *fiber.Ctx) int {
+	if c.Response().IsBodyStream() {
+		return c.Response().Header.ContentLength()
+	}
+	return len(c.Response().Body())
 }
 
 // routeLabel is the matched route template (never the raw path, so the

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,7 +107,8 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) err
 // version; a new version starts an empty cache. Nothing in it depends on
 // the request but the language and the path.
 type pageCache struct {
-	version int64
+	version  int64
+	mediaRev int64 // pages show players built from the media catalog
 	entries sync.Map // key → *cacheEntry
 }
 
@@ -168,9 +170,10 @@ func (s *Server) cachedEntry(key string, build func(pub *course.Published) ([]by
 	if pub == nil {
 		return nil, fiber.ErrServiceUnavailable
 	}
+	mediaRev := s.mediaRev()
 	cc := s.cache.Load()
-	if cc == nil || cc.version != pub.Version {
-		fresh := &pageCache{version: pub.Version}
+	if cc == nil || cc.version != pub.Version || cc.mediaRev != mediaRev {
+		fresh := &pageCache{version: pub.Version, mediaRev: mediaRev}
 		if s.cache.CompareAndSwap(cc, fresh) {
 			cc = fresh
 		} else {
@@ -181,13 +184,21 @@ func (s *Server) cachedEntry(key string, build func(pub *course.Published) ([]by
 	e := v.(*cacheEntry)
 	e.once.Do(func() {
 		e.body, e.err = build(pub)
-		e.etag = `"` + strconv.FormatInt(pub.Version, 36) + "-" + strconv.FormatUint(fnv(key), 36) + `"`
+		e.etag = `"` + strconv.FormatInt(pub.Version, 36) + "." + strconv.FormatInt(mediaRev, 36) + "-" + strconv.FormatUint(fnv(key), 36) + `"`
 	})
 	if e.err != nil {
 		cc.entries.Delete(key) // retry next time
 		return nil, e.err
 	}
 	return e, nil
+}
+
+// mediaRev is the media catalog's revision (0 without a library).
+func (s *Server) mediaRev() int64 {
+	if s.media == nil {
+		return 0
+	}
+	return s.media.Snapshot().Rev
 }
 
 // fnv is FNV-1a, to make cache keys into short ETag parts.
@@ -405,6 +416,7 @@ type sectionData struct {
 	// request (see signedInSection).
 	ScrollAttr string
 	DoneAttr   string
+	MediaAttr  string
 	Completion template.HTML
 }
 
@@ -442,6 +454,7 @@ const (
 	phScroll     = "@@tk-scroll@@"
 	phDone       = "@@tk-done@@"
 	phCompletion = "@@tk-completion@@"
+	phMedia      = "@@tk-media@@"
 )
 
 // buildSection renders a section page: for anonymous visitors complete
@@ -453,12 +466,13 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 		return nil, err
 	}
 	d := sectionData{Section: sec, Count: len(sec.Module.Sections)}
+	body := s.withPlayers(sec.Body.HTML, r.Lang)
 	if r.Viewer != nil {
 		d.SignedIn = true
-		d.Body = trusted(sec.Body.HTML)
-		d.ScrollAttr, d.DoneAttr, d.Completion = phScroll, phDone, phCompletion
+		d.Body = trusted(body)
+		d.ScrollAttr, d.DoneAttr, d.Completion, d.MediaAttr = phScroll, phDone, phCompletion, phMedia
 	} else {
-		d.Body = trusted(answerBoxes(sec.Body.HTML, sec, r, nil))
+		d.Body = trusted(answerBoxes(body, sec, r, nil))
 	}
 	for i, x := range sec.Module.Sections {
 		if x == sec {
@@ -527,6 +541,7 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 		phScroll:     scroll,
 		phDone:       done,
 		phCompletion: completionBlock(sec, p, r),
+		phMedia:      mediaState(p),
 	}
 	pairs := answerPairs(sec, r, answers)
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -544,6 +559,28 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 	}
 	w.Write(e.parts[len(e.parts)-1])
 	return nil
+}
+
+// mediaState tells the player where the learner stopped and how much they
+// have played: "id=position/share" pairs separated by spaces.
+func mediaState(p *course.SectionProgress) string {
+	if p == nil || len(p.Media) == 0 {
+		return ""
+	}
+	ids := make([]string, 0, len(p.Media))
+	for id := range p.Media {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var b strings.Builder
+	for _, id := range ids {
+		m := p.Media[id]
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(html.EscapeString(id) + "=" + strconv.FormatFloat(m.Position, 'f', 1, 64) + "/" + strconv.FormatFloat(m.Watched, 'f', 3, 64))
+	}
+	return b.String()
 }
 
 // completionBlock says whether the page is done, or how it gets done.

@@ -74,7 +74,9 @@ func TestEveryStateChangingRouteRequiresCSRF(t *testing.T) {
 // publicParams are route parameters that name published course content,
 // which everyone may read. A route with any other parameter names an
 // object that belongs to someone and needs an entry in the IDOR matrix.
-var publicParams = map[string]bool{"module": true, "section": true, "concept": true, "name": true, "theme": true}
+var publicParams = map[string]bool{"module": true, "section": true, "concept": true, "name": true, "theme": true,
+	// Media items, their caption tracks and languages are course material.
+	"media": true, "track": true, "lang": true}
 
 // idorMatrix: for each route that takes an object id, a test that calls it
 // with another user's ids and expects 403/404 and nothing leaked.

@@ -22,6 +22,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/metrics"
+	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -50,6 +51,11 @@ type Options struct {
 	Accounts *account.Store
 	Progress *course.Progress
 	Feedback *course.FeedbackStore
+	// Media is the media library; MediaDelivery is presign or proxy and
+	// MediaURLTTL the lifetime of presigned links.
+	Media         *media.Library
+	MediaDelivery string
+	MediaURLTTL   time.Duration
 }
 
 // Server serves the platform over HTTP.
@@ -72,6 +78,8 @@ type Server struct {
 	searches      *cache.TTL[[]byte]
 	feedback      *course.FeedbackStore
 	feedbackLimit *account.Limiter
+	media         *media.Library
+	storageHealth
 }
 
 // New builds the server and its routes.
@@ -111,6 +119,7 @@ func New(o Options) (*Server, error) {
 		searches:      cache.New[[]byte](time.Minute, 10_000),
 		feedback:      o.Feedback,
 		feedbackLimit: account.NewLimiter(30, time.Hour, time.Minute, time.Hour),
+		media:         o.Media,
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -119,6 +128,11 @@ func New(o Options) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 * 1024,
+		// Bodies over BodyLimit are streamed to the handler: uploads never
+		// sit in memory, and limitBodies refuses them on other routes.
+		BodyLimit:                    bodyLimit,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
 	s.routes()
 	return s, nil
@@ -127,8 +141,11 @@ func New(o Options) (*Server, error) {
 // routes is the one table of every route the platform serves.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders)
-	app.Use(compress.New(compress.Config{Level: compress.LevelDefault}))
+	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
+	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
+		// Media are compressed already, and ranges must stay byte-exact.
+		return strings.HasPrefix(c.Path(), "/media/")
+	}}))
 
 	// Operations.
 	app.Get("/livez", s.livez)
@@ -171,6 +188,16 @@ func (s *Server) routes() {
 		app.Post("/api/v1/feedback", jsonOnly, s.apiFeedback)
 	}
 
+	if s.media != nil {
+		app.Get("/api/v1/media", s.apiMediaList)
+		app.Get("/api/v1/media/:media", s.apiMediaGet)
+		app.Get("/media/:media/tiedosto", s.mediaFile)
+		app.Get("/media/:media/kansikuva", s.mediaPoster)
+		app.Get("/media/:media/tekstitys/:track", s.mediaCaptions)
+		app.Get("/media/:media/litterointi.txt", s.mediaTranscript)
+		app.Get("/media/:media/tila", s.mediaStatus)
+	}
+
 	if s.accounts == nil || s.progress == nil {
 		return
 	}
@@ -202,6 +229,14 @@ func (s *Server) routes() {
 	// Editing glossary concepts (authors and administrators).
 	app.Get("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.editConceptPage)
 	app.Post("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.checkCSRF, s.editConcept)
+
+	// Media library (authors and administrators).
+	if s.media != nil {
+		app.Post("/api/v1/media", s.requireUser, s.requireAuthor, s.apiMediaUpload)
+		app.Put("/api/v1/media/:media/captions/:lang", s.requireUser, s.requireAuthor, s.checkCSRFHeader, s.apiMediaCaptions)
+		app.Put("/api/v1/media/:media/poster", s.requireUser, s.requireAuthor, s.checkCSRFHeader, s.apiMediaPoster)
+		app.Delete("/api/v1/media/:media", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiMediaDelete)
+	}
 
 	// Administration.
 	if s.feedback != nil {

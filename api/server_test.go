@@ -33,6 +33,7 @@ type running struct {
 	URL   string
 	store *media.Store
 	db    *mongo.Database // accounts, progress and feedback
+	media *media.Library
 	done  chan error
 }
 
@@ -44,13 +45,20 @@ func start(t *testing.T, configure ...func(*fiber.App)) *running {
 // startWith starts a server on a given course library.
 func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.App)) *running {
 	t.Helper()
+	return startOpts(t, library, nil, configure...)
+}
+
+// startOpts starts a server whose options (and media library options)
+// a test may change.
+func startOpts(t *testing.T, library *course.Library, change func(*api.Options, *media.Options), configure ...func(*fiber.App)) *running {
+	t.Helper()
 	ctx := context.Background()
 	store, err := env.Store(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	accounts, progress, db := studyStores(t)
-	srv, err := api.New(api.Options{
+	opts := api.Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Library:       library,
 		Accounts:      accounts,
@@ -62,7 +70,17 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 		StorageOrigin: store.PublicOrigin(),
 		CheckTimeout:  time.Second,
 		Version:       "test-1",
-	})
+	}
+	mopts := media.Options{Logger: opts.Logger}
+	if change != nil {
+		change(&opts, &mopts)
+	}
+	lib := media.NewLibrary(db, store, mopts)
+	if err := lib.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opts.Media = lib
+	srv, err := api.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +91,7 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, done: make(chan error, 1)}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1)}
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -181,15 +182,20 @@ func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
 	}
 	var ev course.Event
 	if err := json.Unmarshal(c.Body(), &ev); err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"event\": \"opened\" | \"heartbeat\" | \"completed\" | \"watched\", …}")
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"event\": \"opened\" | \"heartbeat\" | \"completed\" | \"played\", …}")
 	}
 	if ev.Kind == "task-answered" {
 		return fiber.NewError(fiber.StatusBadRequest, "unknown event")
 	}
+	if ev.Kind == "played" {
+		s.playedFacts(sec, &ev)
+	}
 	p, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, ev)
 	switch {
 	case errors.Is(err, course.ErrBadEvent):
-		return fiber.NewError(fiber.StatusBadRequest, "unknown event: use opened, heartbeat, completed or watched")
+		return fiber.NewError(fiber.StatusBadRequest, "unknown event: use opened, heartbeat, completed or played")
+	case errors.Is(err, course.ErrBadPlayed):
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	case errors.Is(err, course.ErrNotCompleted):
 		return fiber.NewError(fiber.StatusConflict, "the section's completion rule ("+sec.Completion+") is not met by this event")
 	case err != nil:
@@ -371,4 +377,30 @@ func (s *Server) diaryPDF(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="oppimispaivakirja.pdf"`)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	return c.Send(buf.Bytes())
+}
+
+// playedFacts fills in what the server, not the player, knows of a played
+// event: the item's duration, and which of the section's items its
+// "video" rule waits for (its videos, or all its media when it has none).
+func (s *Server) playedFacts(sec *course.Section, ev *course.Event) {
+	if s.media == nil {
+		return
+	}
+	snap := s.media.Snapshot()
+	if it, ok := snap.Items[ev.Media]; ok {
+		ev.Duration = it.Duration
+	}
+	var videos, all []string
+	for _, id := range sec.Body.Media {
+		if it, ok := snap.Items[id]; ok && it.Playable() {
+			all = append(all, id)
+			if it.Kind == media.KindVideo {
+				videos = append(videos, id)
+			}
+		}
+	}
+	ev.Required = videos
+	if len(videos) == 0 {
+		ev.Required = all
+	}
 }

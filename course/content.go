@@ -225,6 +225,25 @@ func (m *Module) URL() string { return "/osiot/" + m.Slug }
 // URL is the section page's address.
 func (s *Section) URL() string { return "/osiot/" + s.Module.Slug + "/" + s.Slug }
 
+// MediaUses lists the sections that show media id, by address.
+func (c *Course) MediaUses(id string) []*Section {
+	var out []*Section
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			for _, x := range s.Body.Media {
+				if x == id {
+					out = append(out, s)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Script is the media item's transcript as written, for generating it.
+func (m *MediaItem) Script() string { return string(m.body) }
+
 // TotalMinutes adds up the sections' minutes and the exam.
 func (c *Course) TotalMinutes() int {
 	total := c.Meta.ExamMinutes

@@ -37,6 +37,23 @@ type SectionProgress struct {
 	CompletedAt *time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
 	Seconds     int        `bson:"seconds" json:"seconds"`
 	Scroll      float64    `bson:"scroll" json:"scroll"`
+	// Media is what was played of the section's videos and podcasts.
+	Media map[string]*MediaProgress `bson:"media,omitempty" json:"media,omitempty"`
+}
+
+// MediaProgress is where a learner stopped in a video or podcast and which
+// parts they have played.
+type MediaProgress struct {
+	Position float64 `bson:"position" json:"position"`
+	Ranges   []Span  `bson:"ranges" json:"ranges"`
+	Watched  float64 `bson:"watched" json:"watched"` // share of the duration, 0..1
+}
+
+// Span is a played time range in seconds (stored as a document: FerretDB
+// v1 has no nested arrays).
+type Span struct {
+	Start float64 `bson:"s" json:"start"`
+	End   float64 `bson:"e" json:"end"`
 }
 
 // Done reports whether the section is completed.
@@ -93,16 +110,33 @@ func EnsureProgressIndexes(ctx context.Context, db *mongo.Database) error {
 
 // Event is something that happened on a section page.
 type Event struct {
-	Kind    string  `json:"event"`             // opened | heartbeat | completed | watched
+	Kind    string  `json:"event"`             // opened | heartbeat | completed | played
 	Seconds int     `json:"seconds,omitempty"` // heartbeat: seconds visible since the last one
 	Scroll  float64 `json:"scroll,omitempty"`  // 0..1, how far down the page
-	Watched float64 `json:"watched,omitempty"` // watched: share of the video seen, 0..1
+	// played: the media item, the playback position and the time ranges
+	// (seconds) played since the page was opened.
+	Media    string       `json:"media,omitempty"`
+	Position float64      `json:"position,omitempty"`
+	Ranges   [][2]float64 `json:"ranges,omitempty"`
+	// Duration of the media item, in seconds: set by the server from the
+	// media catalog, never taken from the client.
+	Duration float64 `json:"-"`
+	// Required are the section's media items the "video" rule waits for
+	// (server-set).
+	Required []string `json:"-"`
 }
+
+// VideoDone is the share of a video to play for the "video" rule.
+const VideoDone = 0.9
+
+// MaxRanges bounds the ranges one played event may carry.
+const MaxRanges = 200
 
 // Errors of progress events.
 var (
 	ErrBadEvent     = errors.New("unknown event")
 	ErrNotCompleted = errors.New("the section's completion rule is not met")
+	ErrBadPlayed    = errors.New("a played event needs a media item of this section, a position within it and at most 200 ranges [start, end] inside its duration")
 )
 
 func progressID(userID, module, section string) string { return userID + "|" + module + "/" + section }
@@ -140,11 +174,8 @@ func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev E
 			return nil, ErrNotCompleted
 		}
 		update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
-	case "watched":
-		if sec.Completion != CompleteOnVideo || ev.Watched < 0.9 {
-			return nil, ErrNotCompleted
-		}
-		update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
+	case "played":
+		return p.recordPlayed(ctx, userID, sec, ev, update, set)
 	case "task-answered": // internal: an answer was saved
 		if sec.Completion == CompleteOnTask {
 			update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
@@ -157,6 +188,12 @@ func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev E
 	}
 	id := progressID(userID, sec.Module.Slug, sec.Slug)
 	defer p.locks.Lock(id)()
+	return p.upsert(ctx, userID, id, update)
+}
+
+// upsert applies an update to a progress record, creating it when needed;
+// a race of first writes is retried.
+func (p *Progress) upsert(ctx context.Context, userID, id string, update bson.D) (*SectionProgress, error) {
 	defer p.forget(userID)
 	coll := p.db.Collection(progressCollection)
 	var out SectionProgress

@@ -77,11 +77,35 @@ func TestCompletionRules(t *testing.T) {
 	if _, err := p.Record(ctx, "u", video, Event{Kind: "completed"}); err != ErrNotCompleted {
 		t.Fatalf("a video section completed without watching: %v", err)
 	}
-	if _, err := p.Record(ctx, "u", video, Event{Kind: "watched", Watched: 0.5}); err != ErrNotCompleted {
-		t.Fatalf("half watched completed: %v", err)
+	played := func(pos float64, ranges ...[2]float64) Event {
+		return Event{Kind: "played", Media: "m-testivideo", Position: pos, Ranges: ranges, Duration: 100, Required: []string{"m-testivideo"}}
 	}
-	if r, err := p.Record(ctx, "u", video, Event{Kind: "watched", Watched: 0.95}); err != nil || !r.Done() {
-		t.Fatalf("95 %% watched: %+v %v", r, err)
+	// Playing the first half twice, with seeks, is still half.
+	if r, err := p.Record(ctx, "u", video, played(50, [2]float64{0, 30}, [2]float64{20, 50})); err != nil || r.Done() || r.Media["m-testivideo"].Watched != 0.5 {
+		t.Fatalf("half played: %+v %v", r, err)
+	}
+	if r, err := p.Record(ctx, "u", video, played(40, [2]float64{10, 40})); err != nil || r.Done() || r.Media["m-testivideo"].Watched != 0.5 || r.Media["m-testivideo"].Position != 40 {
+		t.Fatalf("replayed part: %+v %v", r, err)
+	}
+	// The rest, skipping 5 seconds: 95 % completes the section.
+	r, err := p.Record(ctx, "u", video, played(100, [2]float64{55, 100}))
+	if err != nil || !r.Done() || r.Media["m-testivideo"].Watched != 0.95 {
+		t.Fatalf("95 %% played: %+v %v", r, err)
+	}
+	if got := r.Media["m-testivideo"].Ranges; len(got) != 2 || got[0] != (Span{0, 50}) || got[1] != (Span{55, 100}) {
+		t.Fatalf("ranges = %v", got)
+	}
+	for name, ev := range map[string]Event{
+		"unknown media":      {Kind: "played", Media: "muu", Position: 1, Duration: 100},
+		"range past the end": played(1, [2]float64{0, 150}),
+		"backwards range":    played(1, [2]float64{20, 10}),
+		"negative position":  played(-1),
+		"no duration":        {Kind: "played", Media: "m-testivideo", Position: 1},
+		"too many ranges":    played(1, make([][2]float64, MaxRanges+1)...),
+	} {
+		if _, err := p.Record(ctx, "u", video, ev); err != ErrBadPlayed {
+			t.Errorf("%s: %v, want ErrBadPlayed", name, err)
+		}
 	}
 	if _, err := p.Record(ctx, "u", task, Event{Kind: "completed"}); err != ErrNotCompleted {
 		t.Fatalf("a task section completed without an answer: %v", err)
@@ -125,5 +149,21 @@ func TestFindTask(t *testing.T) {
 		if _, _, ok := c.FindTask(k); ok {
 			t.Errorf("FindTask(%q) found something", k)
 		}
+	}
+}
+
+func TestMergeRanges(t *testing.T) {
+	got := MergeRanges([][2]float64{{30, 40}, {0, 10}, {10.1, 20}, {35, 50}, {5, 5}, {60, 61}})
+	want := [][2]float64{{0, 20}, {30, 50}, {60, 61}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if c := Covered(got); c != 41 {
+		t.Fatalf("covered %v", c)
 	}
 }

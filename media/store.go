@@ -27,10 +27,12 @@ type StoreOptions struct {
 
 // Store is the object store holding media objects.
 type Store struct {
-	client  *minio.Client
-	bucket  string
-	public  *url.URL
-	onError func(op string)
+	client *minio.Client
+	// presigner signs URLs for the public address; it never connects.
+	presigner *minio.Client
+	bucket    string
+	public    *url.URL
+	onError   func(op string)
 }
 
 // NewStore creates the client; it does not contact the server.
@@ -55,11 +57,24 @@ func NewStore(o StoreOptions) (*Store, error) {
 			return nil, fmt.Errorf("media: public URL: %w", err)
 		}
 	}
+	region := o.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	// With the region given, presigning needs no request to the server.
+	presigner, err := minio.New(public.Host, &minio.Options{
+		Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure: public.Scheme == "https",
+		Region: region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("media: public URL: %w", err)
+	}
 	onError := o.OnError
 	if onError == nil {
 		onError = func(string) {}
 	}
-	return &Store{client: client, bucket: o.Bucket, public: public, onError: onError}, nil
+	return &Store{client: client, presigner: presigner, bucket: o.Bucket, public: public, onError: onError}, nil
 }
 
 // EnsureBucket creates the bucket when it is missing.

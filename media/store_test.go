@@ -2,8 +2,6 @@ package media_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -11,30 +9,16 @@ import (
 	"github.com/tyokyky/tyokyky/media"
 )
 
-var minio *testenv.MinIO
+var env *testenv.Env
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tyokyky-media-")
-	if err != nil {
-		panic(err)
-	}
-	minio, err = testenv.StartMinIO(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	minio.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env, testenv.Start) }
 
 func TestBucketIsCreatedOnceAndPinged(t *testing.T) {
 	ctx := context.Background()
 	errors := 0
 	s, err := media.NewStore(media.StoreOptions{
-		Endpoint: minio.Endpoint(), Region: "us-east-1", Bucket: "kurssi-media",
-		AccessKey: minio.Credentials.AccessKey, SecretKey: minio.Credentials.SecretKey,
+		Endpoint: env.MinIO.Endpoint(), Region: "us-east-1", Bucket: "kurssi-media",
+		AccessKey: env.MinIO.Credentials.AccessKey, SecretKey: env.MinIO.Credentials.SecretKey,
 		OnError: func(string) { errors++ },
 	})
 	if err != nil {
@@ -51,7 +35,7 @@ func TestBucketIsCreatedOnceAndPinged(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.PublicOrigin() != minio.Endpoint() {
+	if s.PublicOrigin() != env.MinIO.Endpoint() {
 		t.Fatalf("public origin %q", s.PublicOrigin())
 	}
 	if errors != 1 {
@@ -60,7 +44,7 @@ func TestBucketIsCreatedOnceAndPinged(t *testing.T) {
 }
 
 func TestWrongCredentialsAreRefused(t *testing.T) {
-	s, err := media.NewStore(media.StoreOptions{Endpoint: minio.Endpoint(), Bucket: "x-bucket", AccessKey: "wrong", SecretKey: "wrongwrong", Region: "us-east-1"})
+	s, err := media.NewStore(media.StoreOptions{Endpoint: env.MinIO.Endpoint(), Bucket: "x-bucket", AccessKey: "wrong", SecretKey: "wrongwrong", Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

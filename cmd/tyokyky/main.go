@@ -22,6 +22,10 @@ Usage:
   tyokyky user create --email E --name N [--role R]   create an account (prints a password once)
   tyokyky user role EMAIL ROLE                         change a role (learner, author, admin)
   tyokyky user reset-link EMAIL                        print a one-time password reset link
+  tyokyky media upload FILE --title T [--id ID]        store a video, audio or image file
+  tyokyky media captions ID LANG FILE.vtt              add WebVTT captions to an item
+  tyokyky media list | delete ID | gc                  list, delete, collect unreferenced objects
+  tyokyky media generate                               make the course's sample videos and podcasts
   tyokyky version             print the version
   tyokyky help                print this text
 
@@ -55,6 +59,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return contentCmd(args, getenv, stdout, stderr)
 	case "user":
 		return userCmd(args, getenv, stdout, stderr)
+	case "media":
+		return mediaCmd(args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tyokyky", versionString())
 		return exitOK

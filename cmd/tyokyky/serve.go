@@ -202,6 +202,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go expireSessions(ctx, accounts, log)
 	progress := course.NewProgress(p.db.Database)
 	feedback := course.NewFeedbackStore(p.db.Database)
+	mediaLib := media.NewLibrary(p.db.Database, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
+	if err := mediaLib.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	go mediaLib.Follow(ctx, 2*time.Second)
 	if cfg.RetentionDays > 0 {
 		r := &retention{accounts: accounts, progress: progress, feedback: feedback, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
@@ -219,6 +224,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Accounts:      accounts,
 		Progress:      progress,
 		Feedback:      feedback,
+		Media:         mediaLib,
+		MediaDelivery: cfg.MediaDelivery,
+		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
 	})
 	if err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	ContentDir      string
 	AdminEmail      string
 	RetentionDays   int
+	MediaDelivery   string
+	MediaMaxSize    string
+	MediaURLTTL     string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -72,6 +75,9 @@ var Settings = []Setting{
 	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},
+	{"media-delivery", "TYOKYKY_MEDIA_DELIVERY", "presign", "how browsers get media: presign (short-lived links straight to the object store) or proxy (through this server, when browsers cannot reach the store)", func(c *Config) *string { return &c.MediaDelivery }},
+	{"media-max-size", "TYOKYKY_MEDIA_MAX_SIZE", "2GiB", "largest media upload, e.g. 500MiB or 2GiB", func(c *Config) *string { return &c.MediaMaxSize }},
+	{"media-url-ttl", "TYOKYKY_MEDIA_URL_TTL", "30m", "how long a presigned media link stays valid", func(c *Config) *string { return &c.MediaURLTTL }},
 	{"retention-days", "TYOKYKY_RETENTION_DAYS", "0", "delete learner accounts inactive for this many days (0 keeps them)", nil},
 }
 
@@ -159,6 +165,15 @@ func (c *Config) Problems() []string {
 			out = append(out, fmt.Sprintf("content-dir: %s is not a folder", c.ContentDir))
 		}
 	}
+	if c.MediaDelivery != "presign" && c.MediaDelivery != "proxy" {
+		out = append(out, fmt.Sprintf("media-delivery: %q is neither presign nor proxy", c.MediaDelivery))
+	}
+	if _, err := ParseSize(c.MediaMaxSize); err != nil {
+		out = append(out, "media-max-size: "+err.Error())
+	}
+	if d, err := time.ParseDuration(c.MediaURLTTL); err != nil || d < time.Minute || d > 7*24*time.Hour {
+		out = append(out, fmt.Sprintf("media-url-ttl: %q is not a duration between 1m and 168h, such as 30m", c.MediaURLTTL))
+	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		out = append(out, "log-level: "+err.Error())
 	}
@@ -243,6 +258,41 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// MaxUploadSize is media-max-size in bytes (valid after Problems).
+func (c *Config) MaxUploadSize() int64 {
+	n, _ := ParseSize(c.MediaMaxSize)
+	return n
+}
+
+// URLTTL is media-url-ttl (valid after Problems).
+func (c *Config) URLTTL() time.Duration {
+	d, _ := time.ParseDuration(c.MediaURLTTL)
+	return d
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+
+// ParseSize reads a size such as 500MiB, 2GiB, 1.5GB or 1048576 (bytes).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 || v*float64(mult) > 1<<50 {
+		return 0, fmt.Errorf("%q is not a size such as 500MiB or 2GiB", s)
+	}
+	return int64(v * float64(mult)), nil
 }
 
 // DBDir is where the embedded store keeps its SQLite files.

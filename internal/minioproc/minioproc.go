@@ -53,6 +53,7 @@ type Process struct {
 	Addr        string
 	Credentials Credentials
 
+	dir      string
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	exitErr  error
@@ -123,7 +124,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("minio: start: %w", err)
 	}
-	p := &Process{Addr: addr, Credentials: creds, cmd: cmd, exited: make(chan struct{})}
+	p := &Process{Addr: addr, Credentials: creds, dir: o.Dir, cmd: cmd, exited: make(chan struct{})}
 	tail := &lastLines{max: 20}
 	go func() {
 		forward(out, o.Logger.With("component", "minio"), tail)
@@ -147,6 +148,8 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		if resp, err := client.Get("http://" + addr + "/minio/health/cluster"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				// Published for the admin commands (tyokyky media …) to attach to.
+				_ = os.WriteFile(filepath.Join(o.Dir, "endpoint"), []byte(p.Endpoint()+"\n"), 0o600)
 				return p, nil
 			}
 		}
@@ -161,6 +164,9 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 // Stop asks MinIO to exit (SIGTERM) and kills it after timeout.
 func (p *Process) Stop(timeout time.Duration) {
 	p.stopOnce.Do(func() {
+		if b, err := os.ReadFile(filepath.Join(p.dir, "endpoint")); err == nil && strings.TrimSpace(string(b)) == p.Endpoint() {
+			os.Remove(filepath.Join(p.dir, "endpoint"))
+		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.exited:
@@ -169,6 +175,30 @@ func (p *Process) Stop(timeout time.Duration) {
 			<-p.exited
 		}
 	})
+}
+
+// Attach finds a live MinIO that another process started on dir (a
+// running server), with its endpoint and credentials.
+func Attach(dir string) (endpoint string, creds Credentials, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "endpoint"))
+	if err != nil {
+		return "", Credentials{}, false
+	}
+	endpoint = strings.TrimSpace(string(b))
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(endpoint + "/minio/health/cluster")
+	if err != nil {
+		return "", Credentials{}, false
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", Credentials{}, false
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "credentials.json"))
+	if err != nil || json.Unmarshal(data, &creds) != nil || creds.AccessKey == "" {
+		return "", Credentials{}, false
+	}
+	return endpoint, creds, true
 }
 
 // Exited is closed when the process has ended.

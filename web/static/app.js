@@ -1,7 +1,8 @@
-// Työkyky – progressive enhancement for signed-in learners. Everything
-// works without this file: forms save answers and mark pages read. With it,
-// progress (time on page, scroll, reaching the end) is recorded and answers
-// are saved as you type.
+// Työkyky – progressive enhancement. Everything works without this file:
+// forms save answers and mark pages read, players have native controls and
+// captions. With it, progress (time on page, scroll, reaching the end,
+// played media) is recorded, answers are saved as you type, and players
+// get an interactive transcript, speed control and resuming.
 (function () {
   "use strict";
 
@@ -64,6 +65,121 @@
   });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeTip(true); });
 
+
+  // Media players: speed, an interactive transcript (a cue button seeks,
+  // the current cue is marked and followed), resuming, recovery when the
+  // media store is away, and (signed in) the played ranges as progress.
+  var article0 = document.querySelector("article[data-progress]");
+  var states = {};
+  if (article0) {
+    (article0.getAttribute("data-media-state") || "").split(" ").forEach(function (pair) {
+      var m = /^([a-z0-9-]+)=([0-9.]+)\/([0-9.]+)$/.exec(pair);
+      if (m) states[m[1]] = { position: parseFloat(m[2]), watched: parseFloat(m[3]) };
+    });
+  }
+  function clock(t) {
+    t = Math.floor(t);
+    var s = t % 60, m = Math.floor(t / 60) % 60, h = Math.floor(t / 3600);
+    return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+  var players = [];
+  document.querySelectorAll(".media-player[data-media]").forEach(function (box) {
+    var el = box.querySelector("video, audio");
+    if (!el) return;
+    var id = box.getAttribute("data-media");
+    var status = box.querySelector(".player-status");
+    var tools = box.querySelector(".player-tools");
+    if (tools) tools.hidden = false;
+    var speed = box.querySelector(".player-speed");
+    if (speed) speed.addEventListener("change", function () { el.playbackRate = parseFloat(speed.value) || 1; });
+
+    // Resume where the learner stopped.
+    var st = states[id];
+    var resume = box.querySelector(".player-resume");
+    if (st && resume && st.position > 5) {
+      resume.hidden = false;
+      resume.querySelector("span").textContent = clock(st.position);
+      resume.querySelector("button").addEventListener("click", function () {
+        el.currentTime = st.position;
+        el.play();
+        resume.hidden = true;
+      });
+    }
+
+    // The transcript.
+    var cues = Array.prototype.slice.call(box.querySelectorAll(".cue"));
+    var list = box.querySelector(".cues");
+    var follow = box.querySelector(".cue-follow");
+    var opts = box.querySelector(".cue-options");
+    if (opts) opts.hidden = false;
+    var current = null;
+    cues.forEach(function (b) {
+      b.addEventListener("click", function () {
+        el.currentTime = parseFloat(b.getAttribute("data-start"));
+        el.play();
+      });
+    });
+    function mark() {
+      var t = el.currentTime, found = null;
+      for (var i = 0; i < cues.length; i++) {
+        if (t >= parseFloat(cues[i].getAttribute("data-start")) && t < parseFloat(cues[i].getAttribute("data-end")) + 0.35) { found = cues[i]; break; }
+      }
+      if (found === current) return;
+      if (current) { current.classList.remove("current"); current.removeAttribute("aria-current"); }
+      current = found;
+      if (!found) return;
+      found.classList.add("current");
+      found.setAttribute("aria-current", "true");
+      // Scroll the list, never the page, and not while the learner is in it.
+      if (follow && follow.checked && list && !list.contains(document.activeElement)) {
+        var top = found.offsetTop - list.offsetTop;
+        if (top < list.scrollTop || top > list.scrollTop + list.clientHeight - found.offsetHeight) {
+          list.scrollTop = top - list.clientHeight / 3;
+        }
+      }
+    }
+
+    // Played ranges, in seconds, since the page was opened.
+    var ranges = [], cur = null, lastT = null;
+    el.addEventListener("timeupdate", function () {
+      mark();
+      var t = el.currentTime;
+      if (!el.paused && lastT !== null && t >= lastT && t - lastT < 1.5 * (el.playbackRate || 1) + 0.5) {
+        if (!cur) { cur = [lastT, t]; ranges.push(cur); } else cur[1] = t;
+      } else {
+        cur = null;
+      }
+      lastT = t;
+    });
+    el.addEventListener("seeking", function () { cur = null; lastT = el.currentTime; });
+    var p = { id: id, el: el, box: box, ranges: ranges, dirty: false };
+    el.addEventListener("timeupdate", function () { if (!el.paused) p.dirty = true; });
+    players.push(p);
+
+    // When loading fails, ask whether the store is away; retry until back.
+    var retry = null;
+    function failed() {
+      var at = el.currentTime;
+      fetch("/media/" + id + "/tila", { credentials: "same-origin" }).then(function (r) {
+        status.textContent = r.status === 503 ? box.getAttribute("data-msg-storage") : box.getAttribute("data-msg-other");
+        if (r.status !== 503 || retry) return;
+        retry = setInterval(function () {
+          fetch("/media/" + id + "/tila", { credentials: "same-origin" }).then(function (r2) {
+            if (!r2.ok) return;
+            clearInterval(retry);
+            retry = null;
+            status.textContent = box.getAttribute("data-msg-recovered");
+            el.load();
+            if (at > 0) el.addEventListener("loadedmetadata", function once() { el.currentTime = at; el.removeEventListener("loadedmetadata", once); });
+          });
+        }, 10000);
+      }).catch(function () { status.textContent = box.getAttribute("data-msg-other"); });
+    }
+    el.addEventListener("error", failed);
+    var source = el.querySelector("source");
+    if (source) source.addEventListener("error", failed);
+  });
+
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!meta) return;
   var csrf = meta.getAttribute("content");
@@ -112,6 +228,37 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden") heartbeat(true);
       else visibleSince = Date.now();
+    });
+
+
+    // Videos and podcasts: what was played, every 15 s while playing and
+    // when playback stops; the server unions the ranges.
+    players.forEach(function (pl) {
+      function report(keepalive) {
+        if (!pl.dirty && !keepalive) return;
+        pl.dirty = false;
+        var rs = pl.ranges.filter(function (r) { return r[1] > r[0]; }).slice(-200).map(function (r) { return [Math.round(r[0] * 10) / 10, Math.round(r[1] * 10) / 10]; });
+        send(url, { event: "played", media: pl.id, position: Math.round(pl.el.currentTime * 10) / 10, ranges: rs }, keepalive)
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (rec) {
+            if (rec && rec.completed_at && !done) {
+              done = true;
+              var box = document.getElementById("valmis");
+              if (box) {
+                var p = document.createElement("p");
+                p.className = "done-mark";
+                p.setAttribute("role", "status");
+                p.textContent = "✓ " + (box.getAttribute("data-done-text") || "");
+                box.replaceChildren(p);
+              }
+            }
+          })
+          .catch(function () {});
+      }
+      setInterval(function () { if (!pl.el.paused) report(false); }, 15000);
+      pl.el.addEventListener("pause", function () { pl.dirty = true; report(false); });
+      pl.el.addEventListener("ended", function () { pl.dirty = true; report(false); });
+      document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden" && pl.dirty) report(true); });
     });
 
     // Reading to the end completes a page whose rule is "view".

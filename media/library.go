@@ -1,0 +1,736 @@
+package media
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/minio/minio-go/v7"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+const (
+	itemsCollection   = "media"
+	catalogCollection = "media_catalog"
+	objectPrefix      = "media/"
+	// partSize is the multipart part size of uploads: the one buffer an
+	// upload holds in memory.
+	partSize = 16 << 20
+	// MaxPosterBytes and MaxSVGBytes bound images read whole.
+	MaxPosterBytes = 5 << 20
+	MaxSVGBytes    = 1 << 20
+)
+
+// Object is one object in the bucket.
+type Object struct {
+	Key         string `bson:"key" json:"-"`
+	ContentType string `bson:"content_type" json:"content_type"`
+	Size        int64  `bson:"size" json:"size"`
+	SHA256      string `bson:"sha256" json:"sha256"`
+}
+
+// Caption is a captions track of a video or audio item.
+type Caption struct {
+	Lang   string `bson:"lang" json:"lang"`
+	Object `bson:",inline"`
+	Cues   []Cue `bson:"cues" json:"-"`
+}
+
+// Item is the metadata of a media file.
+type Item struct {
+	ID       string `bson:"_id" json:"id"`
+	Title    string `bson:"title" json:"title"`
+	Kind     string `bson:"kind" json:"kind"`
+	Object   `bson:",inline"`
+	Duration float64   `bson:"duration" json:"duration,omitempty"` // seconds; 0 when unknown
+	Codecs   []string  `bson:"codecs,omitempty" json:"codecs,omitempty"`
+	Width    int       `bson:"width,omitempty" json:"width,omitempty"`
+	Height   int       `bson:"height,omitempty" json:"height,omitempty"`
+	Poster   *Object   `bson:"poster,omitempty" json:"-"`
+	Captions []Caption `bson:"captions" json:"-"`
+	// Source identifies what a generated item was made from.
+	Source   string    `bson:"source,omitempty" json:"-"`
+	Uploader string    `bson:"uploader" json:"uploader,omitempty"`
+	Created  time.Time `bson:"created" json:"created"`
+	Updated  time.Time `bson:"updated" json:"updated"`
+	Rev      int64     `bson:"rev" json:"-"`
+}
+
+// Caption returns the captions in lang, or nil.
+func (it *Item) Caption(lang string) *Caption {
+	for i := range it.Captions {
+		if it.Captions[i].Lang == lang {
+			return &it.Captions[i]
+		}
+	}
+	return nil
+}
+
+// Playable is true for video and audio.
+func (it *Item) Playable() bool { return it.Kind == KindVideo || it.Kind == KindAudio }
+
+// Errors of the library; the API maps them to statuses.
+var (
+	ErrNotFound = errors.New("no such media item")
+	ErrExists   = errors.New("a media item with this id already exists")
+	ErrConflict = errors.New("the media item changed meanwhile; try again")
+)
+
+// TooLargeError is an upload over the limit.
+type TooLargeError struct{ Max int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the file is larger than the limit of %s", FormatSize(e.Max))
+}
+
+// InvalidError is an upload refused for what it is.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// InUseError refuses deleting media that content uses.
+type InUseError struct{ Places []string }
+
+func (e *InUseError) Error() string {
+	return "the media item is used in the course: " + strings.Join(e.Places, ", ")
+}
+
+// Snapshot is the whole catalog at one revision, shared read-only.
+type Snapshot struct {
+	Rev   int64
+	Items map[string]*Item
+}
+
+// Options configure a Library.
+type Options struct {
+	MaxSize int64 // bytes; 0 means 2 GiB
+	Logger  *slog.Logger
+	// Probe reads duration and codecs; nil uses ffprobe when installed.
+	Probe func(ctx context.Context, url string) (*ProbeResult, error)
+}
+
+// Library keeps media metadata in the document store and the files in the
+// object store. Metadata is written only after its object is complete, so
+// a failed upload leaves at most an object no record points to, which GC
+// removes.
+type Library struct {
+	store   *Store
+	items   *mongo.Collection
+	catalog *mongo.Collection
+	maxSize int64
+	log     *slog.Logger
+	probe   func(ctx context.Context, url string) (*ProbeResult, error)
+	now     func() time.Time
+	snap    atomic.Pointer[Snapshot]
+}
+
+// NewLibrary uses db for metadata and store for the files.
+func NewLibrary(db *mongo.Database, store *Store, o Options) *Library {
+	if o.MaxSize <= 0 {
+		o.MaxSize = 2 << 30
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Probe == nil {
+		o.Probe = FFProbe
+	}
+	return &Library{store: store, items: db.Collection(itemsCollection), catalog: db.Collection(catalogCollection),
+		maxSize: o.MaxSize, log: o.Logger, probe: o.Probe, now: time.Now}
+}
+
+// Store is the object store behind the library.
+func (l *Library) Store() *Store { return l.store }
+
+// MaxSize is the upload limit in bytes.
+func (l *Library) MaxSize() int64 { return l.maxSize }
+
+var idRE = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+// ValidID reports whether id can name a media item.
+func ValidID(id string) bool { return len(id) <= 80 && idRE.MatchString(id) }
+
+// Upload is one file to store.
+type Upload struct {
+	ID       string // empty: generated
+	Title    string
+	Uploader string
+	Body     io.Reader
+	// Replace lets an upload take an existing id's place (the generator's
+	// re-runs); the old objects are removed afterwards.
+	Replace bool
+	Source  string
+	// Kinds limits what the upload may be (e.g. only video); empty: any
+	// of video, audio and image.
+	Kinds []string
+}
+
+type countingHash struct {
+	h   hash.Hash
+	n   int64
+	max int64
+	r   io.Reader
+}
+
+func (c *countingHash) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return 0, &TooLargeError{Max: c.max}
+	}
+	c.h.Write(p[:n])
+	return n, err
+}
+
+// Put stores an upload: content sniffed, hashed while streaming, probed,
+// then recorded.
+func (l *Library) Put(ctx context.Context, u Upload) (*Item, error) {
+	title := strings.TrimSpace(u.Title)
+	switch {
+	case title == "":
+		return nil, &InvalidError{"a title is required"}
+	case utf8.RuneCountInString(title) > 200:
+		return nil, &InvalidError{"the title is longer than 200 characters"}
+	}
+	id := u.ID
+	if id == "" {
+		id = "m-" + randomKey(8)
+	} else if !ValidID(id) {
+		return nil, &InvalidError{"the id must be lowercase letters, digits and hyphens (at most 80), e.g. m1-johdanto"}
+	}
+	var old *Item
+	if existing, err := l.Get(ctx, id); err == nil {
+		if !u.Replace {
+			return nil, ErrExists
+		}
+		old = existing
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+
+	br := bufio.NewReaderSize(u.Body, SniffLen)
+	head, err := br.Peek(SniffLen)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("media: reading the upload: %w", err)
+	}
+	if len(head) == 0 {
+		return nil, &InvalidError{"the file is empty"}
+	}
+	f, err := Sniff(head)
+	if err != nil {
+		return nil, &InvalidError{err.Error()}
+	}
+	if f.Kind == KindCaptions {
+		return nil, &InvalidError{"this is a WebVTT captions file: add it to a video or audio item as its captions"}
+	}
+	allowed := u.Kinds
+	if len(allowed) == 0 {
+		allowed = []string{KindVideo, KindAudio, KindImage}
+	}
+	if !contains(allowed, f.Kind) {
+		return nil, &InvalidError{fmt.Sprintf("the file is %s (%s); expected %s", f.Kind, f.ContentType, strings.Join(allowed, " or "))}
+	}
+	var body io.Reader = br
+	if f.ContentType == "image/svg+xml" {
+		doc, err := io.ReadAll(io.LimitReader(br, MaxSVGBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("media: reading the upload: %w", err)
+		}
+		if len(doc) > MaxSVGBytes {
+			return nil, &TooLargeError{Max: MaxSVGBytes}
+		}
+		if err := CheckSVG(doc); err != nil {
+			return nil, &InvalidError{err.Error()}
+		}
+		body = bytes.NewReader(doc)
+	}
+
+	key := objectPrefix + randomKey(16) + f.Ext
+	obj, err := l.putObject(ctx, key, f.ContentType, body)
+	if err != nil {
+		return nil, err
+	}
+	now := l.now().UTC().Truncate(time.Millisecond)
+	it := &Item{ID: id, Title: title, Kind: f.Kind, Object: obj, Captions: []Caption{}, Source: u.Source,
+		Uploader: u.Uploader, Created: now, Updated: now, Rev: 1}
+	if it.Playable() {
+		if err := l.probeItem(ctx, it); err != nil {
+			l.removeObjects(ctx, key)
+			return nil, err
+		}
+	}
+	if old == nil {
+		if _, err := l.items.InsertOne(ctx, it); err != nil {
+			l.removeObjects(ctx, key)
+			if mongo.IsDuplicateKeyError(err) {
+				return nil, ErrExists
+			}
+			return nil, fmt.Errorf("media: record: %w", err)
+		}
+	} else {
+		// Captions and the poster stay unless the source changed them.
+		it.Created, it.Captions, it.Poster, it.Rev = old.Created, old.Captions, old.Poster, old.Rev+1
+		res, err := l.items.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "rev", Value: old.Rev}}, it)
+		if err == nil && res.MatchedCount == 0 {
+			err = ErrConflict
+		}
+		if err != nil {
+			l.removeObjects(ctx, key)
+			return nil, err
+		}
+		l.removeObjects(ctx, old.Key)
+	}
+	l.changed(ctx)
+	return it, nil
+}
+
+// putObject streams r into the bucket, hashing and counting as it goes;
+// nothing of it stays in memory but one part.
+func (l *Library) putObject(ctx context.Context, key, contentType string, r io.Reader) (Object, error) {
+	ch := &countingHash{h: sha256.New(), max: l.maxSize, r: r}
+	_, err := l.store.client.PutObject(ctx, l.store.bucket, key, ch, -1, minio.PutObjectOptions{
+		ContentType: contentType, PartSize: partSize, DisableContentSha256: true,
+	})
+	if err != nil {
+		l.removeObjects(context.WithoutCancel(ctx), key)
+		var tl *TooLargeError
+		if errors.As(err, &tl) {
+			return Object{}, tl
+		}
+		if ctx.Err() != nil {
+			return Object{}, ctx.Err()
+		}
+		l.store.onError("put")
+		return Object{}, fmt.Errorf("media: storing the file: %w", err)
+	}
+	return Object{Key: key, ContentType: contentType, Size: ch.n, SHA256: hex.EncodeToString(ch.h.Sum(nil))}, nil
+}
+
+func (l *Library) probeItem(ctx context.Context, it *Item) error {
+	u, err := l.store.client.PresignedGetObject(ctx, l.store.bucket, it.Key, 10*time.Minute, nil)
+	if err != nil {
+		l.store.onError("presign")
+		return fmt.Errorf("media: %w", err)
+	}
+	p, err := l.probe(ctx, u.String())
+	if errors.Is(err, ErrNoProbe) {
+		return nil // duration unknown; players still work
+	}
+	if err != nil {
+		return &InvalidError{fmt.Sprintf("the file could not be read as %s: %v", it.Kind, err)}
+	}
+	if it.Kind == KindVideo && !p.HasVideo {
+		if !p.HasAudio {
+			return &InvalidError{"the file has no video or audio stream"}
+		}
+		it.Kind = KindAudio // an MP4 or WebM with sound only
+	}
+	if it.Kind == KindAudio && !p.HasAudio {
+		return &InvalidError{"the file has no audio stream"}
+	}
+	it.Duration, it.Codecs, it.Width, it.Height = p.Duration, p.Codecs, p.Width, p.Height
+	return nil
+}
+
+// Get is one item's metadata.
+func (l *Library) Get(ctx context.Context, id string) (*Item, error) {
+	var it Item
+	err := l.items.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&it)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	return &it, nil
+}
+
+// List is every item, by title.
+func (l *Library) List(ctx context.Context) ([]*Item, error) {
+	cur, err := l.items.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	var list []*Item
+	if err := cur.All(ctx, &list); err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].Title != list[j].Title {
+			return list[i].Title < list[j].Title
+		}
+		return list[i].ID < list[j].ID
+	})
+	return list, nil
+}
+
+// update applies change to an item and stores it if its revision is still
+// the one read; a concurrent change is retried.
+func (l *Library) update(ctx context.Context, id string, change func(it *Item) error) (*Item, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		it, err := l.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		rev := it.Rev
+		if err := change(it); err != nil {
+			return nil, err
+		}
+		it.Rev, it.Updated = rev+1, l.now().UTC().Truncate(time.Millisecond)
+		res, err := l.items.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "rev", Value: rev}}, it)
+		if err != nil {
+			return nil, fmt.Errorf("media: %w", err)
+		}
+		if res.MatchedCount == 1 {
+			l.changed(ctx)
+			return it, nil
+		}
+	}
+	return nil, ErrConflict
+}
+
+var langRE = regexp.MustCompile(`^[a-z]{2,3}$`)
+
+// SetCaptions parses a WebVTT file and makes it the item's captions in
+// lang, replacing any earlier ones.
+func (l *Library) SetCaptions(ctx context.Context, id, lang string, data []byte) (*Item, error) {
+	if !langRE.MatchString(lang) {
+		return nil, &InvalidError{"the language must be a two- or three-letter code such as fi, sv or en"}
+	}
+	it, err := l.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !it.Playable() {
+		return nil, &InvalidError{"captions belong to video and audio, not to " + it.Kind}
+	}
+	cues, err := ParseVTT(data)
+	if err != nil {
+		return nil, err
+	}
+	if it.Duration > 0 && cues[len(cues)-1].Start > it.Duration+1 {
+		return nil, VTTErrors{{Line: 1, Msg: fmt.Sprintf("the last cue starts at %s, after the end of the %s (%s)",
+			FormatTimestamp(cues[len(cues)-1].Start), it.Kind, FormatTimestamp(it.Duration))}}
+	}
+	key := objectPrefix + randomKey(16) + ".vtt"
+	obj, err := l.putObject(ctx, key, "text/vtt; charset=utf-8", bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var replaced string
+	it, err = l.update(ctx, id, func(it *Item) error {
+		replaced = ""
+		c := Caption{Lang: lang, Object: obj, Cues: cues}
+		if old := it.Caption(lang); old != nil {
+			replaced, *old = old.Key, c
+		} else {
+			it.Captions = append(it.Captions, c)
+			sort.SliceStable(it.Captions, func(i, j int) bool { return langOrder(it.Captions[i].Lang) < langOrder(it.Captions[j].Lang) })
+		}
+		return nil
+	})
+	if err != nil {
+		l.removeObjects(ctx, key)
+		return nil, err
+	}
+	l.removeObjects(ctx, replaced)
+	return it, nil
+}
+
+// langOrder puts Finnish first, then Swedish and English.
+func langOrder(lang string) string {
+	switch lang {
+	case "fi":
+		return "0"
+	case "sv":
+		return "1"
+	case "en":
+		return "2"
+	}
+	return "3" + lang
+}
+
+// SetPoster stores a PNG, JPEG or WebP image as the item's poster.
+func (l *Library) SetPoster(ctx context.Context, id string, r io.Reader) (*Item, error) {
+	it, err := l.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if it.Kind != KindVideo && it.Kind != KindAudio {
+		return nil, &InvalidError{"posters belong to video and audio"}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxPosterBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("media: reading the poster: %w", err)
+	}
+	if len(data) > MaxPosterBytes {
+		return nil, &TooLargeError{Max: MaxPosterBytes}
+	}
+	f, err := Sniff(data)
+	if err != nil || f.Kind != KindImage || f.ContentType == "image/svg+xml" {
+		return nil, &InvalidError{"a poster must be a PNG, JPEG or WebP image"}
+	}
+	key := objectPrefix + randomKey(16) + f.Ext
+	obj, err := l.putObject(ctx, key, f.ContentType, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var replaced string
+	it, err = l.update(ctx, id, func(it *Item) error {
+		replaced = ""
+		if it.Poster != nil {
+			replaced = it.Poster.Key
+		}
+		it.Poster = &obj
+		return nil
+	})
+	if err != nil {
+		l.removeObjects(ctx, key)
+		return nil, err
+	}
+	l.removeObjects(ctx, replaced)
+	return it, nil
+}
+
+// Delete removes an item and its files, unless places (where the course
+// uses it) is not empty.
+func (l *Library) Delete(ctx context.Context, id string, places []string) error {
+	if len(places) > 0 {
+		return &InUseError{Places: places}
+	}
+	it, err := l.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	res, err := l.items.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	if res.DeletedCount == 0 {
+		return ErrNotFound
+	}
+	l.changed(ctx)
+	l.removeObjects(ctx, it.keys()...)
+	return nil
+}
+
+func (it *Item) keys() []string {
+	keys := []string{it.Key}
+	if it.Poster != nil {
+		keys = append(keys, it.Poster.Key)
+	}
+	for _, c := range it.Captions {
+		keys = append(keys, c.Key)
+	}
+	return keys
+}
+
+// removeObjects deletes objects best-effort: what remains is garbage GC
+// collects.
+func (l *Library) removeObjects(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := l.store.client.RemoveObject(ctx, l.store.bucket, k, minio.RemoveObjectOptions{}); err != nil {
+			l.store.onError("remove")
+			l.log.Warn("media: removing an object failed; media gc will retry", "key", k, "err", err)
+		}
+	}
+}
+
+// GC removes objects under media/ that no item points to and that are
+// older than grace (an upload in progress has no record yet). It returns
+// the keys removed.
+func (l *Library) GC(ctx context.Context, grace time.Duration) ([]string, error) {
+	items, err := l.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, it := range items {
+		for _, k := range it.keys() {
+			used[k] = true
+		}
+	}
+	cutoff := l.now().Add(-grace)
+	var removed []string
+	for o := range l.store.client.ListObjectsIter(ctx, l.store.bucket, minio.ListObjectsOptions{Prefix: objectPrefix, Recursive: true}) {
+		if o.Err != nil {
+			l.store.onError("list")
+			return removed, fmt.Errorf("media: listing objects: %w", o.Err)
+		}
+		if used[o.Key] || o.LastModified.After(cutoff) {
+			continue
+		}
+		if err := l.store.client.RemoveObject(ctx, l.store.bucket, o.Key, minio.RemoveObjectOptions{}); err != nil {
+			l.store.onError("remove")
+			return removed, fmt.Errorf("media: removing %s: %w", o.Key, err)
+		}
+		removed = append(removed, o.Key)
+	}
+	return removed, nil
+}
+
+// Open reads bytes start..end (inclusive) of an object; end < 0 reads to
+// the end. Nothing is buffered: the caller streams the reader.
+func (l *Library) Open(ctx context.Context, key string, start, end int64) (io.ReadCloser, error) {
+	opts := minio.GetObjectOptions{}
+	if start > 0 || end >= 0 {
+		var err error
+		if end >= 0 {
+			err = opts.SetRange(start, end)
+		} else {
+			err = opts.SetRange(start, 0)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	core := minio.Core{Client: l.store.client}
+	body, _, _, err := core.GetObject(ctx, l.store.bucket, key, opts)
+	if err != nil {
+		l.store.onError("get")
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	return body, nil
+}
+
+// PresignedURL is a short-lived address of an object on the public store
+// address, so browsers fetch (and seek in) it directly.
+func (l *Library) PresignedURL(ctx context.Context, obj Object, ttl time.Duration, filename string) (string, error) {
+	params := url.Values{}
+	params.Set("response-content-type", obj.ContentType)
+	if filename != "" {
+		params.Set("response-content-disposition", `inline; filename="`+filename+`"`)
+	}
+	u, err := l.store.presigner.PresignedGetObject(ctx, l.store.bucket, obj.Key, ttl, params)
+	if err != nil {
+		l.store.onError("presign")
+		return "", fmt.Errorf("media: %w", err)
+	}
+	return u.String(), nil
+}
+
+// changed records a change of the catalog, for every instance's snapshot.
+func (l *Library) changed(ctx context.Context) {
+	if _, err := l.catalog.UpdateOne(ctx, bson.D{{Key: "_id", Value: "rev"}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "rev", Value: int64(1)}}}},
+		options.UpdateOne().SetUpsert(true)); err != nil && !mongo.IsDuplicateKeyError(err) {
+		l.log.Warn("media: catalog revision", "err", err)
+	}
+	if err := l.Refresh(ctx); err != nil {
+		l.log.Warn("media: catalog refresh", "err", err)
+	}
+}
+
+func (l *Library) catalogRev(ctx context.Context) (int64, error) {
+	var doc struct {
+		Rev int64 `bson:"rev"`
+	}
+	err := l.catalog.FindOne(ctx, bson.D{{Key: "_id", Value: "rev"}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	return doc.Rev, err
+}
+
+// Refresh reloads the snapshot when the catalog changed.
+func (l *Library) Refresh(ctx context.Context) error {
+	rev, err := l.catalogRev(ctx)
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	if cur := l.snap.Load(); cur != nil && cur.Rev == rev {
+		return nil
+	}
+	list, err := l.List(ctx)
+	if err != nil {
+		return err
+	}
+	s := &Snapshot{Rev: rev, Items: make(map[string]*Item, len(list))}
+	for _, it := range list {
+		s.Items[it.ID] = it
+	}
+	for {
+		cur := l.snap.Load()
+		if cur != nil && cur.Rev >= rev {
+			return nil
+		}
+		if l.snap.CompareAndSwap(cur, s) {
+			return nil
+		}
+	}
+}
+
+// Snapshot is the catalog as last loaded (empty before the first load).
+func (l *Library) Snapshot() *Snapshot {
+	if s := l.snap.Load(); s != nil {
+		return s
+	}
+	return &Snapshot{Rev: -1, Items: map[string]*Item{}}
+}
+
+// Follow refreshes the snapshot every interval until ctx ends, so changes
+// made by other instances show up.
+func (l *Library) Follow(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("media: catalog refresh failed", "err", err)
+			}
+		}
+	}
+}
+
+func randomKey(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// FormatSize writes a byte count for people: 2 GiB, 500 MiB, 12 KiB.
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
