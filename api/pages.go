@@ -108,8 +108,8 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) err
 // the request but the language and the path.
 type pageCache struct {
 	version  int64
-	mediaRev int64 // pages show players built from the media catalog
-	entries sync.Map // key → *cacheEntry
+	mediaRev int64    // pages show players built from the media catalog
+	entries  sync.Map // key → *cacheEntry
 }
 
 type cacheEntry struct {
