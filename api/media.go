@@ -593,7 +593,21 @@ func (s *Server) mediaStatus(c *fiber.Ctx) error {
 // the upload routes: the server streams large bodies instead of refusing
 // them, so that uploads need not fit in memory.
 func (s *Server) limitBodies(c *fiber.Ctx) error {
-	if !c.Request().IsBodyStream() || s.isUploadRoute(c) {
+	if s.isUploadRoute(c) {
+		// A refused upload leaves its body unread on the connection:
+		// close it rather than read (or misparse) the rest.
+		err := c.Next()
+		if err != nil {
+			if herr := s.handleError(c, err); herr != nil {
+				return herr
+			}
+		}
+		if c.Response().StatusCode() >= 400 {
+			c.Response().SetConnectionClose()
+		}
+		return nil
+	}
+	if !c.Request().IsBodyStream() {
 		return c.Next()
 	}
 	data, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), bodyLimit+1))
