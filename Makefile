@@ -16,18 +16,32 @@ FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build minio test test-go test-deps browser npm-tools java rdf fmt-check vet lint fuzz bench vulncheck clean help
+.PHONY: run media media-tools build minio test test-go test-deps browser npm-tools java rdf fmt-check vet lint fuzz bench vulncheck clean help
 
 help:
 	@echo "make run    build everything (MinIO included) and start the platform on http://localhost:8080"
 	@echo "make test   install what the tests need and run every test"
 	@echo "make lint   go vet, gofmt and staticcheck"
 	@echo "make build  build .bin/tyokyky"
+	@echo "make media  make the course's videos and podcasts and store them"
 
-## run: build what is missing and start the platform with the embedded
-## store and a MinIO child process; Ctrl-C stops everything.
-run: build minio
+## run: build what is missing, make the course's videos and podcasts, and
+## start the platform with the embedded store and a MinIO child process;
+## Ctrl-C stops everything.
+run: build minio media-tools
+	$(BIN)/tyokyky media generate --minio-bin $(MINIO)
 	$(BIN)/tyokyky serve --minio-bin $(MINIO)
+
+## media: make the course's videos and podcasts from their scripts (speech
+## by espeak-ng, slides and encoding by ffmpeg) and store them in MinIO;
+## unchanged scripts are skipped. Works while the server runs.
+media: build minio media-tools
+	$(BIN)/tyokyky media generate --minio-bin $(MINIO)
+
+# Debian's espeak-ng, ffmpeg (with ffprobe) and DejaVu fonts for the media
+# generator, the upload probe and the media tests.
+media-tools:
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { echo "Installing espeak-ng, ffmpeg and fonts…"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng ffmpeg fonts-dejavu-core; }
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tyokyky ./cmd/tyokyky
@@ -40,10 +54,11 @@ $(MINIO):
 	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 
 ## test: everything CI runs: it installs what the suites need when missing
-## (MinIO, Debian's chromium and a Java runtime, axe-core and vnu-jar from npm).
+## (MinIO, Debian's chromium, a Java runtime, ffmpeg and espeak-ng, axe-core
+## and vnu-jar from npm).
 test: test-deps vet fmt-check test-go
 
-test-deps: minio browser java npm-tools rdf
+test-deps: minio browser java npm-tools rdf media-tools
 
 # rapper (Debian's raptor2-utils) parses the glossary's Turtle export.
 rdf:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/media"
 )
 
 // Every route the server registers must be in the OpenAPI document, and
@@ -17,7 +18,8 @@ import (
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil)})
+		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil),
+		Media: media.NewLibrary(nil, nil, media.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,8 +153,11 @@ func NewLibrary(db *mongo.Database, store *Store, o Options) *Library {
 	if o.Probe == nil {
 		o.Probe = FFProbe
 	}
-	return &Library{store: store, items: db.Collection(itemsCollection), catalog: db.Collection(catalogCollection),
-		maxSize: o.MaxSize, log: o.Logger, probe: o.Probe, now: time.Now}
+	l := &Library{store: store, maxSize: o.MaxSize, log: o.Logger, probe: o.Probe, now: time.Now}
+	if db != nil { // nil: a library for listing routes only
+		l.items, l.catalog = db.Collection(itemsCollection), db.Collection(catalogCollection)
+	}
+	return l
 }
 
 // Store is the object store behind the library.

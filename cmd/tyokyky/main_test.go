@@ -495,3 +495,65 @@ func TestTwoInstancesShareOneDataLayer(t *testing.T) {
 		}
 	}
 }
+
+// The media commands attach to a running server's stores; the server's
+// pages follow the catalog.
+func TestMediaCommands(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	dir := t.TempDir()
+	video, err := testenv.SampleMedia(dir, "video", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "fi.vtt")
+	os.WriteFile(good, []byte("WEBVTT\n\n00:00.000 --> 00:01.000\n<v Jari>Hei.\n"), 0o600)
+	bad := filepath.Join(dir, "bad.vtt")
+	os.WriteFile(bad, []byte("WEBVTT\n\n00:00.000 --> 00:01.000\nHei\n00:01.000 --> 00:02.000\nMoi\n"), 0o600)
+	cmd := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(append(args, "--data-dir", data), mapEnv(nil), &out, &out)
+		return code, out.String()
+	}
+	if code, out := cmd("media", "upload", video, "--title", "Jarin polku", "--id", "m1-tyokyvyn-tuen-polku", "--captions", "fi="+good); code != 0 ||
+		!strings.Contains(out, "stored m1-tyokyvyn-tuen-polku: video, video/mp4") || !strings.Contains(out, "captions fi for m1-tyokyvyn-tuen-polku: 1 cues") {
+		t.Fatalf("media upload = %d:\n%s", code, out)
+	}
+	if code, out := cmd("media", "upload", filepath.Join(dir, "fi.vtt"), "--title", "x"); code != 1 || !strings.Contains(out, "captions file") {
+		t.Fatalf("uploading captions as media = %d:\n%s", code, out)
+	}
+	if code, out := cmd("media", "captions", "m1-tyokyvyn-tuen-polku", "sv", bad); code != 1 || !strings.Contains(out, bad+":5: ") {
+		t.Fatalf("bad captions = %d:\n%s", code, out)
+	}
+	if code, out := cmd("media", "list"); code != 0 || !strings.Contains(out, "m1-tyokyvyn-tuen-polku") || !strings.Contains(out, "captions [fi]") {
+		t.Fatalf("media list = %d:\n%s", code, out)
+	}
+	// The running server shows the player on the page that uses the video.
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(httpGet(t, "http://"+s.addr+"/osiot/tyokyvyn-tuki/tyokykyohjelma"), `<video id="player-m1-tyokyvyn-tuen-polku"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not show the uploaded video")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, out := cmd("media", "delete", "m1-tyokyvyn-tuen-polku"); code != 1 || !strings.Contains(out, "/osiot/tyokyvyn-tuki/tyokykyohjelma") {
+		t.Fatalf("deleting used media = %d:\n%s", code, out)
+	}
+	// Generating the test course's video from its script, then again
+	// (unchanged: skipped).
+	if code, out := cmd("media", "generate", "--content-dir", "../../course/testdata/course"); code != 0 || !strings.Contains(out, "m-testivideo: made and stored") {
+		t.Fatalf("media generate = %d:\n%s", code, out)
+	}
+	if code, out := cmd("media", "generate", "--content-dir", "../../course/testdata/course"); code != 0 || !strings.Contains(out, "m-testivideo: up to date") {
+		t.Fatalf("media generate again = %d:\n%s", code, out)
+	}
+	if code, out := cmd("media", "delete", "m-testivideo"); code != 0 || !strings.Contains(out, "deleted m-testivideo") {
+		t.Fatalf("media delete = %d:\n%s", code, out)
+	}
+	if code, out := cmd("media", "gc", "--grace", "0s"); code != 0 || !strings.Contains(out, "0 objects removed") {
+		t.Fatalf("media gc = %d:\n%s", code, out)
+	}
+	if code, _ := cmd("media", "frobnicate"); code != 2 {
+		t.Fatalf("unknown media command = %d", code)
+	}
+}
