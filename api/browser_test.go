@@ -23,12 +23,14 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/media"
 )
 
 // site is the platform with the real bundled course, shared by the
@@ -38,7 +40,26 @@ var (
 	siteURL      string
 	siteErr      error
 	siteAccounts *account.Store
+	siteMedia    *media.Library
 )
+
+// courseMedia makes the bundled course's videos and podcasts the way `make
+// media` does, from the first paragraphs of each script (seconds, not
+// minutes, of media), so pages with players are checked with real media.
+func courseMedia(c *course.Course, db *mongo.Database, store *media.Store) (*media.Library, error) {
+	lib := media.NewLibrary(db, store, media.Options{})
+	for id, m := range c.Media {
+		paras := strings.Split(m.Script(), "\n\n")
+		if len(paras) > 4 {
+			paras = paras[:4]
+		}
+		script := media.Script{ID: id, Title: m.Title, Kind: m.Kind, Text: strings.Join(paras, "\n\n"), Footer: c.Meta.Title}
+		if _, err := lib.Produce(context.Background(), script); err != nil {
+			return nil, fmt.Errorf("course media: %w", err)
+		}
+	}
+	return lib, lib.Refresh(context.Background())
+}
 
 func bundledSite(t *testing.T) string {
 	t.Helper()
@@ -55,7 +76,12 @@ func bundledSite(t *testing.T) string {
 		}
 		accounts, progress, db := studyStores(&testing.T{})
 		siteAccounts = accounts
+		siteMedia, siteErr = courseMedia(c, db, store)
+		if siteErr != nil {
+			return
+		}
 		srv, err := api.New(api.Options{
+			Media:         siteMedia,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
 			Accounts:      accounts,
@@ -765,3 +791,107 @@ func TestFeedbackIsSentAndAnswered(t *testing.T) {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestVideoPlayerTranscriptAndProgress: a signed-in learner's section
+// video loads with its Finnish captions on, the transcript cues seek with
+// the keyboard, the speed control works, and playing it through records
+// the played share, completes the page and offers to resume.
+func TestVideoPlayerTranscriptAndProgress(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	sess := sessionFor(t, base, testenv.SignedIn)
+	const pagePath = "/osiot/tyokyvyn-tuki/tyokykyohjelma"
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
+			return err
+		}),
+		chromedp.Navigate(base+pagePath),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const v = `document.querySelector("#player-m1-tyokyvyn-tuen-polku")`
+	waitFor(t, ctx, v+`.readyState >= 1 && `+v+`.duration > 5`, "the video's metadata")
+	waitFor(t, ctx, v+`.textTracks.length === 1 && `+v+`.textTracks[0].language === "fi" && `+v+`.textTracks[0].mode === "showing" && `+v+`.textTracks[0].cues && `+v+`.textTracks[0].cues.length > 3`,
+		"the Finnish caption track, showing, with its cues")
+	if label := evalString(ctx, v+`.textTracks[0].label`); label != "Suomi" {
+		t.Fatalf("caption track label %q", label)
+	}
+	// The track can be switched off and on again (what the player's
+	// captions menu does).
+	if mode := evalString(ctx, `(function(){var tr=`+v+`.textTracks[0]; tr.mode="disabled"; var a=tr.mode; tr.mode="showing"; return a+"/"+tr.mode;})()`); mode != "disabled/showing" {
+		t.Fatalf("track modes %q", mode)
+	}
+
+	// The third cue of the transcript, reached with Tab and pressed with
+	// Enter, seeks there and marks it current.
+	start := evalString(ctx, `document.querySelectorAll("#media-m1-tyokyvyn-tuen-polku .cue")[2].getAttribute("data-start")`)
+	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`#media-m1-tyokyvyn-tuen-polku .cue`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := tabTo(ctx, `#media-m1-tyokyvyn-tuen-polku li:nth-child(3) .cue`, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, fmt.Sprintf(`Math.abs(%s.currentTime - %s) < 1.5 && document.querySelector("#media-m1-tyokyvyn-tuen-polku .cue.current") !== null`, v, start),
+		"the video at the cue's time with a current cue")
+	if cur := evalString(ctx, `document.querySelector("#media-m1-tyokyvyn-tuen-polku .cue[aria-current=true]").getAttribute("data-start")`); cur == "" {
+		t.Fatal("no cue marked aria-current")
+	}
+	// Pausing records where the learner stopped; the page offers to resume
+	// from there.
+	time.Sleep(time.Second)
+	stoppedAt := evalString(ctx, `(function(){`+v+`.pause(); return String(Math.floor(`+v+`.currentTime));})()`)
+	time.Sleep(500 * time.Millisecond)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pagePath)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector("#media-m1-tyokyvyn-tuen-polku .player-resume").hidden === false`, "the offer to resume")
+	if at := evalString(ctx, `document.querySelector("#media-m1-tyokyvyn-tuen-polku .player-resume span").textContent`); at != "0:"+fmt.Sprintf("%02s", stoppedAt) {
+		t.Fatalf("resume from %q, stopped at %s s", at, stoppedAt)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#media-m1-tyokyvyn-tuen-polku .player-resume-button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, fmt.Sprintf(`%s.currentTime >= %s && !%s.paused`, v, stoppedAt, v), "playback resumed where it stopped")
+
+	// Twice the speed from the speed control, then play it from the start
+	// to the end.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`#media-m1-tyokyvyn-tuen-polku .player-speed`), "2"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#media-m1-tyokyvyn-tuen-polku .player-speed").dispatchEvent(new Event("change"))`)); err != nil {
+		t.Fatal(err)
+	}
+	if rate := evalString(ctx, `String(`+v+`.playbackRate)`); rate != "2" {
+		t.Fatalf("playback rate %s", rate)
+	}
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](v+`.pause(); `+v+`.currentTime = 0; `+v+`.muted = true; `+v+`.play()`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for evalString(ctx, `String(`+v+`.ended)`) != "true" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the video did not play to its end (at %s s)", evalString(ctx, `String(`+v+`.currentTime)`))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	waitFor(t, ctx, `!!document.querySelector("#valmis .done-mark")`, "the page marked done after playing the video")
+
+	// Back on the page: the played share is recorded; played to the end,
+	// there is nothing to resume.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pagePath)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete"`, "the page again")
+	state := evalString(ctx, `document.querySelector("article[data-progress]").getAttribute("data-media-state")`)
+	m := regexp.MustCompile(`^m1-tyokyvyn-tuen-polku=([0-9.]+)/([0-9.]+)$`).FindStringSubmatch(state)
+	if m == nil || m[2] < "0.9" {
+		t.Fatalf("media state %q, want the video ≥ 90 %% played", state)
+	}
+	if hidden := evalString(ctx, `String(document.querySelector("#media-m1-tyokyvyn-tuen-polku .player-resume").hidden)`); hidden != "true" {
+		t.Fatal("resuming is offered at the very end")
+	}
+}

@@ -36,7 +36,9 @@ func TestSecurityHeadersOnEveryPageTypeAndAPI(t *testing.T) {
 		paths = append(paths, p.Path)
 	}
 	paths = append(paths, "/api/v1/course", "/api/v1/modules/tyokyvyn-tuki", "/api/v1/modules/tyokyvyn-tuki/sections/palvelupolku",
-		"/api/v1/modules/ei-ole", "/api/v1/openapi.json", "/livez", "/readyz", "/metrics", "/static/app.css")
+		"/api/v1/modules/ei-ole", "/api/v1/openapi.json", "/livez", "/readyz", "/metrics", "/static/app.css",
+		"/api/v1/media", "/api/v1/media/m1-tyokyvyn-tuen-polku", "/media/m1-tyokyvyn-tuen-polku/tekstitys/fi.vtt",
+		"/media/m1-tyokyvyn-tuen-polku/litterointi.txt", "/media/m1-tyokyvyn-tuen-polku/tila", "/media/ei-ole/tiedosto")
 	_, section := get(t, base+"/osiot/tyokyvyn-tuki/palvelupolku")
 	if fig := regexp.MustCompile(`/kurssi/kuvat/[0-9a-f]{16}\.svg`).FindString(section); fig != "" {
 		paths = append(paths, fig)

@@ -50,7 +50,7 @@ func startWith(t *testing.T, library *course.Library, configure ...func(*fiber.A
 
 // startOpts starts a server whose options (and media library options)
 // a test may change.
-func startOpts(t *testing.T, library *course.Library, change func(*api.Options, *media.Options), configure ...func(*fiber.App)) *running {
+func startOpts(t testing.TB, library *course.Library, change func(*api.Options, *media.Options), configure ...func(*fiber.App)) *running {
 	t.Helper()
 	ctx := context.Background()
 	store, err := env.Store(ctx)

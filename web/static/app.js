@@ -96,7 +96,8 @@
     // Resume where the learner stopped.
     var st = states[id];
     var resume = box.querySelector(".player-resume");
-    if (st && resume && st.position > 5) {
+    var dur = parseFloat(box.getAttribute("data-duration")) || 0;
+    if (st && resume && st.position > 5 && (!dur || st.position < dur - 3)) {
       resume.hidden = false;
       resume.querySelector("span").textContent = clock(st.position);
       resume.querySelector("button").addEventListener("click", function () {
