@@ -221,60 +221,77 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	return d.r.Read(p)
 }
 
-// apiMediaUpload stores a new media file. The body is the file itself
-// (title and optional id in the query) or a multipart/form-data form with
-// the fields title, id and csrf before the file part.
-func (s *Server) apiMediaUpload(c *fiber.Ctx) error {
+// uploadForm reads a streamed multipart form: the small fields that come
+// before the file part (at most 1 KiB each), then the file part itself as
+// a stream, which the caller reads. The session's token is checked before
+// any of the file is read.
+func (s *Server) uploadForm(c *fiber.Ctx, boundary string) (map[string]string, io.Reader, error) {
+	v := s.viewerOf(c)
+	mr := multipart.NewReader(uploadBody(c), boundary)
+	fields := map[string]string{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, nil, fiber.NewError(fiber.StatusBadRequest, "the form has no file part named file")
+		}
+		if err != nil {
+			return nil, nil, fiber.NewError(fiber.StatusBadRequest, "the multipart form is malformed: "+err.Error())
+		}
+		name := part.FormName()
+		if name == "file" {
+			if !v.Bearer && !s.validCSRF(v, fields["csrf"]) && !s.validCSRF(v, c.Get("X-CSRF-Token")) {
+				return nil, nil, fiber.NewError(fiber.StatusForbidden, "the form has expired: reload the page and try again")
+			}
+			return fields, part, nil
+		}
+		value, err := io.ReadAll(io.LimitReader(part, 1024))
+		if err != nil {
+			return nil, nil, fiber.NewError(fiber.StatusBadRequest, "the multipart form is malformed")
+		}
+		fields[name] = string(value)
+	}
+}
+
+// readUpload turns a request into an upload: the file as the body (title
+// and id in the query, the token in X-CSRF-Token) or a multipart form with
+// the fields csrf, title and id before the file part.
+func (s *Server) readUpload(c *fiber.Ctx) (media.Upload, error) {
 	v := s.viewerOf(c)
 	up := media.Upload{Title: c.Query("title"), ID: c.Query("id"), Uploader: v.User.ID}
 	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	form := ctype == "multipart/form-data"
-	var body io.Reader
-	if form {
-		mr := multipart.NewReader(uploadBody(c), params["boundary"])
-		csrf := c.Get("X-CSRF-Token")
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
-				return fiber.NewError(fiber.StatusBadRequest, "the form has no file part named file")
-			}
-			if err != nil {
-				return fiber.NewError(fiber.StatusBadRequest, "the multipart form is malformed: "+err.Error())
-			}
-			name := part.FormName()
-			if name == "file" {
-				body = part
-				break
-			}
-			value, err := io.ReadAll(io.LimitReader(part, 1024))
-			if err != nil {
-				return fiber.NewError(fiber.StatusBadRequest, "the multipart form is malformed")
-			}
-			switch name {
-			case "title":
-				up.Title = string(value)
-			case "id":
-				up.ID = strings.TrimSpace(string(value))
-			case "csrf":
-				csrf = string(value)
-			}
+	if ctype == "multipart/form-data" {
+		fields, file, err := s.uploadForm(c, params["boundary"])
+		if err != nil {
+			return up, err
 		}
-		if !v.Bearer && !s.validCSRF(v, csrf) {
-			return fiber.NewError(fiber.StatusForbidden, "the form has expired: reload the page and try again")
+		if t, ok := fields["title"]; ok {
+			up.Title = t
 		}
-	} else {
-		if !v.Bearer && !s.validCSRF(v, c.Get("X-CSRF-Token")) {
-			return fiber.NewError(fiber.StatusForbidden, "send the X-CSRF-Token header of your session")
+		if id, ok := fields["id"]; ok {
+			up.ID = strings.TrimSpace(id)
 		}
-		if c.Request().Header.ContentLength() == 0 {
-			return fiber.NewError(fiber.StatusBadRequest, "the body is empty: send the file as the request body or as a multipart form")
-		}
-		if n := int64(c.Request().Header.ContentLength()); n > s.media.MaxSize() {
-			return fiber.NewError(fiber.StatusRequestEntityTooLarge, (&media.TooLargeError{Max: s.media.MaxSize()}).Error())
-		}
-		body = uploadBody(c)
+		up.Body = file
+		return up, nil
 	}
-	up.Body = body
+	if !v.Bearer && !s.validCSRF(v, c.Get("X-CSRF-Token")) {
+		return up, fiber.NewError(fiber.StatusForbidden, "send the X-CSRF-Token header of your session")
+	}
+	if c.Request().Header.ContentLength() == 0 {
+		return up, fiber.NewError(fiber.StatusBadRequest, "the body is empty: send the file as the request body or as a multipart form")
+	}
+	if n := int64(c.Request().Header.ContentLength()); n > s.media.MaxSize() {
+		return up, fiber.NewError(fiber.StatusRequestEntityTooLarge, (&media.TooLargeError{Max: s.media.MaxSize()}).Error())
+	}
+	up.Body = uploadBody(c)
+	return up, nil
+}
+
+// apiMediaUpload stores a new media file and answers its metadata.
+func (s *Server) apiMediaUpload(c *fiber.Ctx) error {
+	up, err := s.readUpload(c)
+	if err != nil {
+		return err
+	}
 	it, err := s.media.Put(c.UserContext(), up)
 	if err != nil {
 		return mediaError(err)
@@ -283,9 +300,6 @@ func (s *Server) apiMediaUpload(c *fiber.Ctx) error {
 	view, err := s.mediaView(c.UserContext(), it)
 	if err != nil {
 		return err
-	}
-	if form && !strings.Contains(c.Get(fiber.HeaderAccept), "json") {
-		return c.Redirect("/yllapito/media?lisatty="+it.ID, fiber.StatusSeeOther)
 	}
 	c.Location("/api/v1/media/" + it.ID)
 	return c.Status(fiber.StatusCreated).JSON(view)
@@ -623,10 +637,10 @@ const bodyLimit = 4 << 20
 
 func (s *Server) isUploadRoute(c *fiber.Ctx) bool {
 	p := c.Path()
-	if !strings.HasPrefix(p, "/api/v1/media") {
+	if !strings.HasPrefix(p, "/api/v1/media") && p != "/studio/media" {
 		return false
 	}
 	m := c.Method()
-	return (m == fiber.MethodPost && (p == "/api/v1/media" || p == "/api/v1/media/")) ||
+	return (m == fiber.MethodPost && (p == "/api/v1/media" || p == "/api/v1/media/" || p == "/studio/media")) ||
 		(m == fiber.MethodPut && (strings.Contains(p, "/captions/") || strings.HasSuffix(p, "/poster")))
 }

@@ -527,4 +527,97 @@ func init() {
 	stateChanging["PUT /api/v1/media/:media/captions/:lang"] = authorRefused("PUT", "/api/v1/media/m-testivideo/captions/fi", "WEBVTT\n")
 	stateChanging["PUT /api/v1/media/:media/poster"] = authorRefused("PUT", "/api/v1/media/m-testivideo/poster", "\x89PNG\r\n\x1a\n")
 	stateChanging["DELETE /api/v1/media/:media"] = authorRefused("DELETE", "/api/v1/media/m-testivideo", "")
+	formRefused := func(path string) func(*testing.T, *running) {
+		return func(t *testing.T, r *running) {
+			a, _ := author(t, r)
+			body, ctype := studioForm(map[string]string{"title": "x", "lang": "fi"}, []byte("WEBVTT\n"))
+			resp, _ := a.do("POST", path, body, "Content-Type", ctype)
+			if resp.StatusCode != 403 {
+				t.Errorf("an author's form to %s without a CSRF token = %d, want 403", path, resp.StatusCode)
+			}
+		}
+	}
+	stateChanging["POST /studio/media"] = formRefused("/studio/media")
+	stateChanging["POST /studio/media/:media/tekstitys"] = formRefused("/studio/media/m-testivideo/tekstitys")
+	stateChanging["POST /studio/media/:media/poista"] = func(t *testing.T, r *running) {
+		a, _ := author(t, r)
+		if resp, _ := a.post("/studio/media/m-testivideo/poista", url.Values{"x": {"1"}}); resp.StatusCode != 403 {
+			t.Errorf("deleting from the studio without a CSRF token = %d, want 403", resp.StatusCode)
+		}
+	}
+}
+
+// studioForm is a multipart form as the studio's pages send it: the
+// fields first, then the file.
+func studioForm(fields map[string]string, file []byte) (io.Reader, string) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for _, k := range []string{"csrf", "title", "id", "lang"} {
+		if v, ok := fields[k]; ok {
+			w.WriteField(k, v)
+		}
+	}
+	fw, _ := w.CreateFormFile("file", "upload.bin")
+	fw.Write(file)
+	w.Close()
+	return &b, w.FormDataContentType()
+}
+
+func TestStudioMediaLibrary(t *testing.T) {
+	r := start(t)
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Leo Learner")
+	if resp, _ := learner.get("/studio/media"); resp.StatusCode != 404 {
+		t.Fatalf("a learner on the media library = %d", resp.StatusCode)
+	}
+	a, token := author(t, r)
+	if resp, page := a.get("/studio/media"); resp.StatusCode != 200 || !strings.Contains(page, "Kirjastossa ei ole vielä tallenteita.") {
+		t.Fatalf("empty library = %d", resp.StatusCode)
+	}
+	// A refused file: the page again, with the reason and the fields kept.
+	body, ctype := studioForm(map[string]string{"csrf": token, "title": "Väärä tiedosto", "id": "m-testivideo"}, []byte("pelkkää tekstiä"))
+	resp, page := a.do("POST", "/studio/media", body, "Content-Type", ctype)
+	if resp.StatusCode != 415 || !strings.Contains(page, "not a supported format") || !strings.Contains(page, `value="Väärä tiedosto"`) || !strings.Contains(page, `role="alert"`) {
+		t.Fatalf("refused upload = %d", resp.StatusCode)
+	}
+	body, ctype = studioForm(map[string]string{"csrf": token, "title": "Testivideo", "id": "m-testivideo"}, sampleFile(t, "video", 2))
+	resp, _ = a.do("POST", "/studio/media", body, "Content-Type", ctype)
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/studio/media?lisatty=m-testivideo" {
+		t.Fatalf("upload = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page = a.get("/studio/media?lisatty=m-testivideo")
+	for _, want := range []string{"Tallennettu: m-testivideo", "<code>m-testivideo</code>", `<a href="/osiot/ensimmainen/alku">Alku</a>`, "ei tekstityksiä"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the library lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "/studio/media/m-testivideo/poista") {
+		t.Error("a used item offers deletion")
+	}
+	// Captions through the form: line-numbered errors, then stored.
+	body, ctype = studioForm(map[string]string{"csrf": token, "lang": "sv"}, []byte("WEBVTT\n\n00:00.000 --> 00:01.000\nHej\n00:01.000 --> 00:02.000\nHej då\n"))
+	resp, page = a.do("POST", "/studio/media/m-testivideo/tekstitys", body, "Content-Type", ctype)
+	if resp.StatusCode != 422 || !strings.Contains(page, "line 5") {
+		t.Fatalf("bad captions = %d", resp.StatusCode)
+	}
+	body, ctype = studioForm(map[string]string{"csrf": token, "lang": "sv"}, []byte("WEBVTT\n\n00:00.000 --> 00:01.000\nHej\n"))
+	if resp, _ = a.do("POST", "/studio/media/m-testivideo/tekstitys", body, "Content-Type", ctype); resp.StatusCode != 303 {
+		t.Fatalf("captions = %d", resp.StatusCode)
+	}
+	if _, page = a.get("/studio/media"); !strings.Contains(page, "sv (1)") {
+		t.Fatal("the captions are not listed")
+	}
+	// An unused item can be deleted from the page.
+	body, ctype = studioForm(map[string]string{"csrf": token, "title": "Irrallinen", "id": "irrallinen"}, sampleFile(t, "audio", 1))
+	a.do("POST", "/studio/media", body, "Content-Type", ctype)
+	if resp, _ = a.post("/studio/media/irrallinen/poista", url.Values{"csrf": {token}}); resp.StatusCode != 303 {
+		t.Fatalf("delete = %d", resp.StatusCode)
+	}
+	if _, page = a.get("/studio/media"); strings.Contains(page, "Irrallinen") {
+		t.Fatal("the deleted item is still listed")
+	}
+	// Deleting a used item through the form is refused with the places.
+	if resp, page = a.post("/studio/media/m-testivideo/poista", url.Values{"csrf": {token}}); resp.StatusCode != 409 || !strings.Contains(page, "/osiot/ensimmainen/alku") {
+		t.Fatalf("deleting used media = %d", resp.StatusCode)
+	}
 }

@@ -236,6 +236,10 @@ func (s *Server) routes() {
 		app.Put("/api/v1/media/:media/captions/:lang", s.requireUser, s.requireAuthor, s.checkCSRFHeader, s.apiMediaCaptions)
 		app.Put("/api/v1/media/:media/poster", s.requireUser, s.requireAuthor, s.checkCSRFHeader, s.apiMediaPoster)
 		app.Delete("/api/v1/media/:media", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiMediaDelete)
+		app.Get("/studio/media", s.requireUser, s.requireAuthor, s.studioMediaPage)
+		app.Post("/studio/media", s.requireUser, s.requireAuthor, s.studioMediaUpload)
+		app.Post("/studio/media/:media/tekstitys", s.requireUser, s.requireAuthor, s.studioMediaCaptions)
+		app.Post("/studio/media/:media/poista", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioMediaDelete)
 	}
 
 	// Administration.

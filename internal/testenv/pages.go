@@ -62,4 +62,5 @@ var Pages = []Page{
 	{"feedback form", "/palaute", Anonymous, 200},
 	{"feedback inbox", "/yllapito/palaute", Admin, 200},
 	{"audit log", "/yllapito/loki", Admin, 200},
+	{"media library", "/studio/media", Admin, 200},
 }
