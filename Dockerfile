@@ -7,7 +7,13 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/tyokyky ./cmd/tyokyky
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# ffprobe reads uploads' durations and codecs; espeak-ng, ffmpeg and the
+# fonts make the course's sample media (tyokyky media generate).
+FROM debian:bookworm-slim
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ffmpeg espeak-ng fonts-dejavu-core ca-certificates && rm -rf /var/lib/apt/lists/* && \
+    useradd --system --uid 65532 --home /data nonroot && mkdir -p /data && chown nonroot /data
+USER nonroot
 COPY --from=build /out/tyokyky /usr/local/bin/tyokyky
 ENV TYOKYKY_LISTEN=0.0.0.0:8080 \
     TYOKYKY_DATA_DIR=/data \

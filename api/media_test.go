@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
@@ -180,6 +181,17 @@ func TestMediaAPIUploadCaptionsPlayersAndDelete(t *testing.T) {
 	resp, _ = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(r.URL + "/media/m-testivideo/tiedosto")
 	if resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "X-Amz-Expires=1800") {
 		t.Fatalf("file = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	// A poster: images only.
+	if resp, body := a.do("PUT", "/api/v1/media/m-testivideo/poster", bytes.NewReader(video), "Content-Type", "image/png", "X-CSRF-Token", token); resp.StatusCode != 415 {
+		t.Fatalf("a video as the poster = %d %s", resp.StatusCode, body)
+	}
+	if resp, body := a.do("PUT", "/api/v1/media/m-testivideo/poster", bytes.NewReader(samplePNG(t)), "Content-Type", "image/png", "X-CSRF-Token", token); resp.StatusCode != 200 || !strings.Contains(body, `"poster":"http://localhost/media/m-testivideo/kansikuva"`) {
+		t.Fatalf("poster = %d %s", resp.StatusCode, body)
+	}
+	if _, page := get(t, r.URL+"/osiot/ensimmainen/alku"); !strings.Contains(page, `poster="/media/m-testivideo/kansikuva"`) {
+		t.Error("the player has no poster")
 	}
 
 	// Used by the course: deleting is refused with the place.
@@ -619,5 +631,40 @@ func TestStudioMediaLibrary(t *testing.T) {
 	// Deleting a used item through the form is refused with the places.
 	if resp, page = a.post("/studio/media/m-testivideo/poista", url.Values{"csrf": {token}}); resp.StatusCode != 409 || !strings.Contains(page, "/osiot/ensimmainen/alku") {
 		t.Fatalf("deleting used media = %d", resp.StatusCode)
+	}
+}
+
+func samplePNG(t *testing.T) []byte {
+	t.Helper()
+	out := t.TempDir() + "/poster.png"
+	if msg, err := exec.Command("ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=0x1d3b53:s=320x180:d=1", "-frames:v", "1", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, msg)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// Stored without ffprobe, an item's duration is unknown: the player's
+// reported duration is used, and only then.
+func TestPlayedWithUnknownDuration(t *testing.T) {
+	r := startOpts(t, fixture(t), func(_ *api.Options, m *media.Options) {
+		m.Probe = func(context.Context, string) (*media.ProbeResult, error) { return nil, media.ErrNoProbe }
+	})
+	a, token := author(t, r)
+	if resp, body := a.do("POST", "/api/v1/media?title=V&id=m-testivideo", bytes.NewReader(sampleFile(t, "video", 2)), "Content-Type", "video/mp4", "X-CSRF-Token", token); resp.StatusCode != 201 || strings.Contains(body, `"duration"`) {
+		t.Fatalf("upload without ffprobe = %d %s", resp.StatusCode, body)
+	}
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Liisa Learner")
+	lt := learner.csrf("/tili")
+	if resp, _ := learner.putJSON("/api/v1/progress/ensimmainen/alku", lt, map[string]any{"event": "played", "media": "m-testivideo", "position": 1, "ranges": [][2]float64{{0, 1}}}); resp.StatusCode != 400 {
+		t.Fatalf("no duration anywhere = %d", resp.StatusCode)
+	}
+	resp, body := learner.putJSON("/api/v1/progress/ensimmainen/alku", lt, map[string]any{"event": "played", "media": "m-testivideo", "position": 2, "ranges": [][2]float64{{0, 2}}, "duration": 2})
+	if resp.StatusCode != 200 || !strings.Contains(body, `"completed_at"`) {
+		t.Fatalf("with the player's duration = %d %s", resp.StatusCode, body)
 	}
 }

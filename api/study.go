@@ -389,6 +389,9 @@ func (s *Server) playedFacts(sec *course.Section, ev *course.Event) {
 	snap := s.media.Snapshot()
 	if it, ok := snap.Items[ev.Media]; ok {
 		ev.Duration = it.Duration
+		if ev.Duration <= 0 && ev.ReportedDuration > 0 && ev.ReportedDuration < 24*3600 {
+			ev.Duration = ev.ReportedDuration // unknown to the catalog
+		}
 	}
 	var videos, all []string
 	for _, id := range sec.Body.Media {

@@ -119,8 +119,10 @@ type Event struct {
 	Position float64      `json:"position,omitempty"`
 	Ranges   [][2]float64 `json:"ranges,omitempty"`
 	// Duration of the media item, in seconds: set by the server from the
-	// media catalog, never taken from the client.
-	Duration float64 `json:"-"`
+	// media catalog. Only when the catalog does not know it (a file stored
+	// without ffprobe) is the player's ReportedDuration used.
+	Duration         float64 `json:"-"`
+	ReportedDuration float64 `json:"duration,omitempty"`
 	// Required are the section's media items the "video" rule waits for
 	// (server-set).
 	Required []string `json:"-"`

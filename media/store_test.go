@@ -2,6 +2,7 @@ package media_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,11 @@ func TestPublicURL(t *testing.T) {
 	}
 	if s.PublicOrigin() != "https://media.example.fi" {
 		t.Fatalf("origin %q", s.PublicOrigin())
+	}
+	// Presigned links name the public address, without asking the store.
+	link, err := media.NewLibrary(nil, s, media.Options{}).PresignedURL(t.Context(), media.Object{Key: "media/x.mp4", ContentType: "video/mp4"}, time.Minute, "x.mp4")
+	if err != nil || !strings.HasPrefix(link, "https://media.example.fi/b-b/media/x.mp4?") || !strings.Contains(link, "X-Amz-Expires=60") {
+		t.Fatalf("presigned link %q %v", link, err)
 	}
 	if _, err := media.NewStore(media.StoreOptions{Endpoint: "not a url"}); err == nil {
 		t.Fatal("bad endpoint accepted")

@@ -239,7 +239,7 @@
         if (!pl.dirty && !keepalive) return;
         pl.dirty = false;
         var rs = pl.ranges.filter(function (r) { return r[1] > r[0]; }).slice(-200).map(function (r) { return [Math.round(r[0] * 10) / 10, Math.round(r[1] * 10) / 10]; });
-        send(url, { event: "played", media: pl.id, position: Math.round(pl.el.currentTime * 10) / 10, ranges: rs }, keepalive)
+        send(url, { event: "played", media: pl.id, position: Math.round(pl.el.currentTime * 10) / 10, ranges: rs, duration: isFinite(pl.el.duration) ? pl.el.duration : 0 }, keepalive)
           .then(function (r) { return r.ok ? r.json() : null; })
           .then(function (rec) {
             if (rec && rec.completed_at && !done) {
