@@ -29,11 +29,7 @@ import (
 
 func sampleFile(t testing.TB, kind string, seconds int) []byte {
 	t.Helper()
-	path, err := testenv.SampleMedia(t.TempDir(), kind, seconds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
+	data, err := testenv.SampleMediaBytes(t.TempDir(), kind, seconds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -227,14 +228,16 @@ func (s *Section) URL() string { return "/osiot/" + s.Module.Slug + "/" + s.Slug
 
 // MediaUses lists the sections that show media id, by address.
 func (c *Course) MediaUses(id string) []*Section {
+	return c.sectionsWhere(func(s *Section) []string { return s.Body.Media }, id)
+}
+
+// sectionsWhere lists the sections whose list (media, terms) has id.
+func (c *Course) sectionsWhere(list func(*Section) []string, id string) []*Section {
 	var out []*Section
 	for _, m := range c.Modules {
 		for _, s := range m.Sections {
-			for _, x := range s.Body.Media {
-				if x == id {
-					out = append(out, s)
-					break
-				}
+			if slices.Contains(list(s), id) {
+				out = append(out, s)
 			}
 		}
 	}

@@ -56,16 +56,5 @@ func initial(term string) string {
 
 // SectionsUsing lists the sections whose text links to the concept.
 func (c *Course) SectionsUsing(id string) []*Section {
-	var out []*Section
-	for _, m := range c.Modules {
-		for _, s := range m.Sections {
-			for _, t := range s.Body.Terms {
-				if t == id {
-					out = append(out, s)
-					break
-				}
-			}
-		}
-	}
-	return out
+	return c.sectionsWhere(func(s *Section) []string { return s.Body.Terms }, id)
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -248,7 +249,7 @@ func (l *Library) Put(ctx context.Context, u Upload) (*Item, error) {
 	if len(allowed) == 0 {
 		allowed = []string{KindVideo, KindAudio, KindImage}
 	}
-	if !contains(allowed, f.Kind) {
+	if !slices.Contains(allowed, f.Kind) {
 		return nil, &InvalidError{fmt.Sprintf("the file is %s (%s); expected %s", f.Kind, f.ContentType, strings.Join(allowed, " or "))}
 	}
 	var body io.Reader = br
@@ -438,16 +439,26 @@ func (l *Library) SetCaptions(ctx context.Context, id, lang string, data []byte)
 	if err != nil {
 		return nil, err
 	}
-	var replaced string
-	it, err = l.update(ctx, id, func(it *Item) error {
-		replaced = ""
+	return l.attach(ctx, id, key, func(it *Item) (replaced string) {
 		c := Caption{Lang: lang, Object: obj, Cues: cues}
 		if old := it.Caption(lang); old != nil {
 			replaced, *old = old.Key, c
-		} else {
-			it.Captions = append(it.Captions, c)
-			sort.SliceStable(it.Captions, func(i, j int) bool { return langOrder(it.Captions[i].Lang) < langOrder(it.Captions[j].Lang) })
+			return replaced
 		}
+		it.Captions = append(it.Captions, c)
+		sort.SliceStable(it.Captions, func(i, j int) bool { return langOrder(it.Captions[i].Lang) < langOrder(it.Captions[j].Lang) })
+		return ""
+	})
+}
+
+// attach records a stored object (key) on an item with set, which returns
+// the key of an object it replaced. The replaced object is removed once
+// the record no longer points to it; if recording fails, the new object is
+// removed instead.
+func (l *Library) attach(ctx context.Context, id, key string, set func(it *Item) (replaced string)) (*Item, error) {
+	var replaced string
+	it, err := l.update(ctx, id, func(it *Item) error {
+		replaced = set(it)
 		return nil
 	})
 	if err != nil {
@@ -496,21 +507,13 @@ func (l *Library) SetPoster(ctx context.Context, id string, r io.Reader) (*Item,
 	if err != nil {
 		return nil, err
 	}
-	var replaced string
-	it, err = l.update(ctx, id, func(it *Item) error {
-		replaced = ""
+	return l.attach(ctx, id, key, func(it *Item) (replaced string) {
 		if it.Poster != nil {
 			replaced = it.Poster.Key
 		}
 		it.Poster = &obj
-		return nil
+		return replaced
 	})
-	if err != nil {
-		l.removeObjects(ctx, key)
-		return nil, err
-	}
-	l.removeObjects(ctx, replaced)
-	return it, nil
 }
 
 // Delete removes an item and its files, unless places (where the course
@@ -714,15 +717,6 @@ func randomKey(n int) string {
 		panic(err)
 	}
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // FormatSize writes a byte count for people: 2 GiB, 500 MiB, 12 KiB.

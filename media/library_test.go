@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -32,13 +31,9 @@ func newLibrary(t *testing.T, o media.Options) *media.Library {
 	return lib
 }
 
-func sample(t *testing.T, kind string, seconds int) []byte {
+func sample(t testing.TB, kind string, seconds int) []byte {
 	t.Helper()
-	path, err := testenv.SampleMedia(t.TempDir(), kind, seconds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
+	data, err := testenv.SampleMediaBytes(t.TempDir(), kind, seconds)
 	if err != nil {
 		t.Fatal(err)
 	}

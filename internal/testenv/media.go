@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 )
@@ -34,4 +35,13 @@ func SampleMedia(dir, kind string, seconds int) (string, error) {
 		return "", fmt.Errorf("ffmpeg: %v: %s", err, msg)
 	}
 	return out, nil
+}
+
+// SampleMediaBytes is SampleMedia's file, read.
+func SampleMediaBytes(dir, kind string, seconds int) ([]byte, error) {
+	path, err := SampleMedia(dir, kind, seconds)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }

@@ -203,6 +203,16 @@
     var done = article.getAttribute("data-done") === "1";
     var visibleSince = document.visibilityState === "visible" ? Date.now() : 0;
     var maxScroll = 0;
+    // The page is done: say so where the completion rule was shown.
+    function showDone() {
+      var box = document.getElementById("valmis");
+      if (!box) return;
+      var p = document.createElement("p");
+      p.className = "done-mark";
+      p.setAttribute("role", "status");
+      p.textContent = "✓ " + (box.getAttribute("data-done-text") || "");
+      box.replaceChildren(p);
+    }
 
     function scrollShare() {
       var h = document.documentElement.scrollHeight - window.innerHeight;
@@ -244,14 +254,7 @@
           .then(function (rec) {
             if (rec && rec.completed_at && !done) {
               done = true;
-              var box = document.getElementById("valmis");
-              if (box) {
-                var p = document.createElement("p");
-                p.className = "done-mark";
-                p.setAttribute("role", "status");
-                p.textContent = "✓ " + (box.getAttribute("data-done-text") || "");
-                box.replaceChildren(p);
-              }
+              showDone();
             }
           })
           .catch(function () {});
@@ -271,16 +274,7 @@
             done = true;
             seen.disconnect();
             send(url, { event: "completed" }).then(function (r) {
-              if (r.ok) {
-                var box = document.getElementById("valmis");
-                if (box) {
-                  var p = document.createElement("p");
-                  p.className = "done-mark";
-                  p.setAttribute("role", "status");
-                  p.textContent = "✓ " + (box.getAttribute("data-done-text") || "");
-                  box.replaceChildren(p);
-                }
-              }
+              if (r.ok) showDone();
             });
           }
         });
