@@ -686,7 +686,7 @@ func TestSignUpStudyAndContinueOnAnotherBrowser(t *testing.T) {
 	if err := chromedp.Do(fresh, chromedp.Click(chromedp.CSS(".continue a"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, fresh, `location.pathname === "/osiot/tyokyvyn-tuki/palvelupolku"`, "continuing")
+	waitFor(t, fresh, `location.pathname === "/osiot/tyokyvyn-tuki/palvelupolku" && document.readyState === "complete" && !!document.querySelector("form.task-answer textarea")`, "continuing")
 	if text := evalString(fresh, `document.querySelector("form.task-answer textarea").value`); text != "Meillä polku katkeaa seurannassa." {
 		t.Fatalf("the answer on the other browser is %q", text)
 	}
