@@ -179,6 +179,8 @@ type Course struct {
 	Laws     []*Law
 	Concepts []*Concept
 	Media    map[string]*MediaItem
+	// Exam is the exam bank (nil when the content has no exam/ folder).
+	Exam *Exam
 	Assets   map[string]*Asset // by content-relative path
 
 	// Front page Markdown fields, rendered.
@@ -310,6 +312,8 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	loadModules(fsys, c, read, &ps)
 	checkCourse(c, &ps)
 	renderAll(c, &ps)
+	loadExam(fsys, c, read, &ps)
+	checkExamCoverage(c, &ps)
 	c.Glossary = NewGlossaryIndex(c.Concepts)
 	ps.sort()
 	return c, ps
