@@ -180,8 +180,8 @@ type Course struct {
 	Concepts []*Concept
 	Media    map[string]*MediaItem
 	// Exam is the exam bank (nil when the content has no exam/ folder).
-	Exam *Exam
-	Assets   map[string]*Asset // by content-relative path
+	Exam   *Exam
+	Assets map[string]*Asset // by content-relative path
 
 	// Front page Markdown fields, rendered.
 	FrontHTML map[string]string

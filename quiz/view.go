@@ -111,8 +111,8 @@ type ItemReview struct {
 	Answered bool           `json:"answered"`
 	Choices  []ReviewChoice `json:"choices,omitempty"`
 	Pairs    []ReviewPair   `json:"pairs,omitempty"`
-	Value    *bool          `json:"value,omitempty"`  // truefalse: the learner's answer
-	Key      *bool          `json:"key,omitempty"`    // truefalse: the right answer, with keys
+	Value    *bool          `json:"value,omitempty"` // truefalse: the learner's answer
+	Key      *bool          `json:"key,omitempty"`   // truefalse: the right answer, with keys
 	Feedback string         `json:"feedback,omitempty"`
 }
 
