@@ -317,6 +317,11 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	if s.exam != nil {
+		if err := s.exam.DeleteUser(c.UserContext(), v.User.ID); err != nil {
+			return err
+		}
+	}
 	if err := s.accounts.Delete(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type adminUsersData struct {
 	ResetFor  string
 	Notice    string
 	Errors    []fieldError
+	Exam      bool // the extension form is shown
 }
 
 func (s *Server) adminUsers(c *fiber.Ctx) error {
@@ -43,9 +44,14 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 		return err
 	}
 	d.Users, d.Roles = users, []string{account.RoleLearner, account.RoleAuthor, account.RoleAdmin}
-	if n := c.Query("ilmoitus"); n == "rooli" {
+	switch c.Query("ilmoitus") {
+	case "rooli":
 		d.Notice = web.T(s.lang(c), "admin.role.changed")
+	case "tentti":
+		d.Notice = web.T(s.lang(c), "admin.exam.changed")
 	}
+	_, err = s.examRules()
+	d.Exam = s.exam != nil && err == nil
 	return s.renderForm(c, 200, "admin_users", "admin.users.title", d)
 }
 

@@ -174,6 +174,19 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	attempts := []any{}
+	if s.exam != nil {
+		list, err := s.exam.ForUser(ctx, v.User.ID)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			// The attempt and the learner's answers; no keys (an open
+			// attempt's export must not reveal them).
+			attempts = append(attempts, map[string]any{"id": a.ID, "number": a.Number, "status": a.Status, "started": a.Started,
+				"deadline": a.Deadline, "submitted": a.Submitted, "result": a.Result, "answers": a.Answers})
+		}
+	}
 	prog := []*course.SectionProgress{}
 	for _, p := range progress {
 		prog = append(prog, p)
@@ -189,7 +202,7 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 		"progress":      prog,
 		"answers":       ans,
 		"feedback":      feedback,
-		"exam_attempts": []any{}, // the exam does not exist yet
+		"exam_attempts": attempts,
 		"certificates":  []any{},
 	}
 	body, err := json.MarshalIndent(out, "", "  ")

@@ -61,6 +61,9 @@ func (s *Server) complete(p *page, lang, path string) {
 		if pub.Course.Meta.Pages.Glossary && len(pub.Course.Concepts) > 0 {
 			items = append(items, navItem{Href: "/sanasto", Label: web.T(lang, "nav.glossary")})
 		}
+		if pub.Course.Meta.Pages.Exam && s.exam != nil && pub.Course.Exam != nil && len(pub.Course.Exam.Items) > 0 {
+			items = append(items, navItem{Href: "/tentti", Label: web.T(lang, "nav.exam")})
+		}
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == path

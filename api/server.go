@@ -23,6 +23,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -56,6 +57,8 @@ type Options struct {
 	Media         *media.Library
 	MediaDelivery string
 	MediaURLTTL   time.Duration
+	// Exam keeps the final exam's attempts.
+	Exam *quiz.Store
 }
 
 // Server serves the platform over HTTP.
@@ -79,6 +82,7 @@ type Server struct {
 	feedback      *course.FeedbackStore
 	feedbackLimit *account.Limiter
 	media         *media.Library
+	exam          *quiz.Store
 	storageHealth
 }
 
@@ -97,7 +101,8 @@ func New(o Options) (*Server, error) {
 	if err != nil || !base.IsAbs() {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
-	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName})
+	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
+		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b }})
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +125,7 @@ func New(o Options) (*Server, error) {
 		feedback:      o.Feedback,
 		feedbackLimit: account.NewLimiter(30, time.Hour, time.Minute, time.Hour),
 		media:         o.Media,
+		exam:          o.Exam,
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -240,6 +246,24 @@ func (s *Server) routes() {
 		app.Post("/studio/media", s.requireUser, s.requireAuthor, s.studioMediaUpload)
 		app.Post("/studio/media/:media/tekstitys", s.requireUser, s.requireAuthor, s.studioMediaCaptions)
 		app.Post("/studio/media/:media/poista", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioMediaDelete)
+	}
+
+	// The final exam.
+	if s.exam != nil {
+		app.Get("/tentti", s.examPage)
+		app.Post("/tentti/aloita", s.requireUser, s.checkCSRF, s.examStart)
+		app.Get("/tentti/:attempt", s.requireUser, s.examAttemptPage)
+		app.Post("/tentti/:attempt", s.requireUser, s.checkCSRF, s.examSave)
+		app.Get("/tentti/:attempt/tarkista", s.requireUser, s.examCheckPage)
+		app.Post("/tentti/:attempt/palauta", s.requireUser, s.checkCSRF, s.examSubmit)
+		app.Get("/tentti/:attempt/tulos", s.requireUser, s.examResultPage)
+		app.Post("/api/v1/exam/attempts", s.requireUser, s.checkCSRF, s.apiStartAttempt)
+		app.Get("/api/v1/exam/attempts/:attempt", s.requireUser, s.apiGetAttempt)
+		app.Put("/api/v1/exam/attempts/:attempt/answers/:item", s.requireUser, s.checkCSRF, s.apiSaveAnswer)
+		app.Post("/api/v1/exam/attempts/:attempt/submit", s.requireUser, s.checkCSRF, s.apiSubmitAttempt)
+		app.Get("/api/v1/admin/exam/items", s.requireUser, s.requireAuthor, s.apiExamItems)
+		app.Get("/api/v1/admin/exam/stats", s.requireUser, s.requireAuthor, s.apiExamStats)
+		app.Post("/yllapito/kayttajat/:user/tentti", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminExtension)
 	}
 
 	// Administration.

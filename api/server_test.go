@@ -21,6 +21,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 var env *testenv.Env
@@ -74,6 +75,12 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	mopts := media.Options{Logger: opts.Logger}
 	if change != nil {
 		change(&opts, &mopts)
+	}
+	if err := quiz.EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Exam == nil {
+		opts.Exam = quiz.NewStore(db, opts.Logger)
 	}
 	lib := media.NewLibrary(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {

@@ -413,6 +413,15 @@ func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, err
 	return nil, ErrBusy
 }
 
+// CloseIfLate closes and grades an open attempt whose deadline has
+// passed (the learner's page does it at once; the sweeper would soon).
+func (s *Store) CloseIfLate(ctx context.Context, a *Attempt) (*Attempt, error) {
+	if a.Status == StatusOpen && a.Deadline != nil && !s.now().Before(*a.Deadline) {
+		return s.close(ctx, a, "deadline")
+	}
+	return a, nil
+}
+
 // Sweep closes and grades attempts whose deadline passed more than Grace
 // ago. Several instances may sweep at once: each attempt is closed once.
 func (s *Store) Sweep(ctx context.Context) (int, error) {

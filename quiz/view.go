@@ -23,10 +23,10 @@ type ItemView struct {
 	ID       string   `json:"id"`
 	Type     string   `json:"type"`
 	StemHTML string   `json:"stem_html"`
-	Options  []Choice `json:"options,omitempty"` // single and multiple choice
-	Lefts    []Choice `json:"lefts,omitempty"`   // matching
-	Rights   []Choice `json:"rights,omitempty"`  // matching
-	Answer   *Answer  `json:"answer,omitempty"`  // the learner's stored answer
+	Options  []Choice `json:"options,omitempty"`     // single and multiple choice
+	Lefts    []Choice `json:"lefts,omitempty"`       // matching
+	Rights   []Choice `json:"rights,omitempty"`      // matching
+	Answer   *Answer  `json:"your_answer,omitempty"` // the learner's stored answer
 }
 
 // Answered reports whether the learner has answered the item.

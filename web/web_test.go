@@ -20,11 +20,13 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
-	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s }})
+	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s },
+		"num": func(string, float64) string { return "" }, "inc": func(i int) int { return i + 1 }, "deref": func(*bool) bool { return false }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard", "admin_users", "diagrams", "concept_edit", "feedback", "inbox", "accessibility", "privacy", "audit"} {
+	for _, name := range []string{"home", "error", "module", "modules", "section", "legislation", "glossary", "concept", "login", "register", "verify", "reset", "account", "totp", "dashboard", "admin_users", "diagrams", "concept_edit", "feedback", "inbox", "accessibility", "privacy", "audit",
+		"studio_media", "exam", "exam_attempt", "exam_check", "exam_result"} {
 		if _, ok := p.pages[name]; !ok {
 			t.Errorf("no page template %s", name)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 // retention deletes learner accounts inactive for longer than the
@@ -16,6 +17,7 @@ type retention struct {
 	accounts *account.Store
 	progress *course.Progress
 	feedback *course.FeedbackStore
+	exam     *quiz.Store
 	after    time.Duration
 	holder   string
 	log      *slog.Logger
@@ -39,6 +41,11 @@ func (r *retention) sweep(ctx context.Context) (int, error) {
 		}
 		if err := r.feedback.ForgetUser(ctx, u.ID); err != nil {
 			return n, err
+		}
+		if r.exam != nil {
+			if err := r.exam.DeleteUser(ctx, u.ID); err != nil {
+				return n, err
+			}
 		}
 		if err := r.accounts.Delete(ctx, u.ID); err != nil {
 			return n, err

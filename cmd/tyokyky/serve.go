@@ -22,6 +22,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 // loadConfig parses and validates; on a problem it prints one line per
@@ -202,13 +203,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go expireSessions(ctx, accounts, log)
 	progress := course.NewProgress(p.db.Database)
 	feedback := course.NewFeedbackStore(p.db.Database)
+	exam := quiz.NewStore(p.db.Database, log)
+	go exam.RunSweeper(ctx, 15*time.Second)
 	mediaLib := media.NewLibrary(p.db.Database, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	go mediaLib.Follow(ctx, 2*time.Second)
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, progress: progress, feedback: feedback, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, progress: progress, feedback: feedback, exam: exam, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}
@@ -225,6 +228,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Progress:      progress,
 		Feedback:      feedback,
 		Media:         mediaLib,
+		Exam:          exam,
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
@@ -279,6 +283,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		course.EnsureProgressIndexes,
 		course.EnsureFeedbackIndexes,
 		account.EnsureIndexes,
+		quiz.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db.Database); err != nil {
 			return err

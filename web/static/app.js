@@ -181,6 +181,35 @@
     if (source) source.addEventListener("error", failed);
   });
 
+
+  // The exam timer: the remaining time shown (not read out every second),
+  // announced politely at 10, 5 and 1 minutes left; at the end the page
+  // goes to the result (the server closes the attempt).
+  var timer = document.getElementById("exam-timer");
+  if (timer) {
+    var endsAt = Date.now() + 1000 * parseInt(timer.getAttribute("data-remaining"), 10);
+    var announce = document.getElementById("exam-announce");
+    var said = {};
+    var tick = function () {
+      var left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
+      var m = Math.floor(left / 60), sec = left % 60;
+      timer.textContent = m + ":" + (sec < 10 ? "0" : "") + sec;
+      [10, 5, 1].forEach(function (mark) {
+        if (left <= mark * 60 && left > mark * 60 - 30 && !said[mark]) {
+          said[mark] = true;
+          announce.textContent = timer.getAttribute("data-left").replace("%d", mark);
+        }
+      });
+      if (left === 0) {
+        announce.textContent = timer.getAttribute("data-ended");
+        clearInterval(iv);
+        setTimeout(function () { location.reload(); }, 3000);
+      }
+    };
+    var iv = setInterval(tick, 1000);
+    tick();
+  }
+
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!meta) return;
   var csrf = meta.getAttribute("content");
@@ -281,6 +310,43 @@
       });
       seen.observe(end);
     }
+  }
+
+
+  // The exam: each answer is saved as it changes (with a sequence number,
+  // so a slow older save never overwrites a newer one); the form's own
+  // buttons save everything without the script.
+  var examForm = document.querySelector("form[data-exam]");
+  if (examForm) {
+    var attempt = examForm.getAttribute("data-exam");
+    examForm.querySelectorAll("fieldset[data-item]").forEach(function (fs) {
+      var item = fs.getAttribute("data-item"), type = fs.getAttribute("data-type");
+      var state = fs.querySelector(".save-state");
+      function answer() {
+        var a = { seq: Date.now() };
+        if (type === "single" || type === "multiple") {
+          a.choices = Array.prototype.map.call(fs.querySelectorAll("input:checked"), function (i) { return i.value; });
+        } else if (type === "truefalse") {
+          var v = fs.querySelector("input:checked");
+          if (v) a.value = v.value === "true";
+        } else if (type === "matching") {
+          a.matches = {};
+          fs.querySelectorAll("select").forEach(function (sel) {
+            if (sel.value) a.matches[sel.name.slice(("q-" + item + "-").length)] = sel.value;
+          });
+        }
+        return a;
+      }
+      fs.addEventListener("change", function () {
+        send("/api/v1/exam/attempts/" + attempt + "/answers/" + item, answer()).then(function (r) {
+          if (r.status === 409) { location.href = "/tentti/" + attempt + "/tulos"; return; }
+          if (!r.ok) throw new Error(String(r.status));
+          state.textContent = examForm.getAttribute("data-saved");
+        }).catch(function () {
+          state.textContent = examForm.getAttribute("data-failed");
+        });
+      });
+    });
   }
 
   // Answers are saved a moment after typing stops.

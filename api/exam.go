@@ -1,0 +1,509 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+// The final exam: pages that work without JavaScript (every answer is a
+// form field, saved by a plain post), the JSON API the pages' script uses
+// for autosaving, and the authors' item bank and statistics.
+
+// examError maps the exam's refusals to statuses with their reasons.
+func examError(err error, lang string) error {
+	var wait *quiz.WaitError
+	switch {
+	case errors.Is(err, quiz.ErrNotFound), errors.Is(err, quiz.ErrNoExam):
+		return fiber.ErrNotFound
+	case errors.Is(err, quiz.ErrClosed), errors.Is(err, quiz.ErrLate), errors.Is(err, quiz.ErrPassed), errors.Is(err, quiz.ErrNoAttempts):
+		return fiber.NewError(fiber.StatusConflict, err.Error())
+	case errors.As(err, &wait):
+		return fiber.NewError(fiber.StatusConflict, web.T(lang, "exam.wait")+" "+wait.Until.In(helsinki).Format("2.1.2006 15.04"))
+	case errors.Is(err, quiz.ErrBadAnswer), errors.Is(err, quiz.ErrUnknownItem):
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+	case errors.Is(err, quiz.ErrBusy):
+		return fiber.NewError(fiber.StatusServiceUnavailable, err.Error())
+	}
+	return err
+}
+
+
+func (s *Server) examRules() (*course.Exam, error) {
+	pub := s.published()
+	if pub == nil || pub.Course.Exam == nil || len(pub.Course.Exam.Items) == 0 {
+		return nil, fiber.ErrNotFound
+	}
+	return pub.Course.Exam, nil
+}
+
+// --- API -------------------------------------------------------------
+
+type apiAttempt struct {
+	*quiz.Attempt
+	Remaining *int              `json:"remaining_seconds,omitempty"`
+	Items     []quiz.ItemView   `json:"items,omitempty"`
+	Review    []quiz.ItemReview `json:"review,omitempty"`
+	Keys      bool              `json:"keys_shown"`
+}
+
+func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error) {
+	out := &apiAttempt{Attempt: a}
+	if left, limited := a.Remaining(time.Now()); limited {
+		sec := int(left.Seconds())
+		out.Remaining = &sec
+	}
+	if a.Status == quiz.StatusOpen {
+		out.Items = a.Views()
+		return out, nil
+	}
+	ex, err := s.examRules()
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.exam.ForUser(c.UserContext(), a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out.Keys = quiz.ShowKeys(a, all, ex.Rules)
+	out.Review = a.Review(out.Keys)
+	return out, nil
+}
+
+func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
+	a, created, err := s.exam.Start(c.UserContext(), s.viewerOf(c).User.ID, s.published())
+	if err != nil {
+		return examError(err, "en")
+	}
+	out, err := s.attemptJSON(c, a)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Location("/api/v1/exam/attempts/" + a.ID)
+	if created {
+		c.Status(fiber.StatusCreated)
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) apiGetAttempt(c *fiber.Ctx) error {
+	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	if err != nil {
+		return examError(err, "en")
+	}
+	out, err := s.attemptJSON(c, a)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+func (s *Server) apiSaveAnswer(c *fiber.Ctx) error {
+	var ans quiz.Answer
+	if err := json.Unmarshal(c.Body(), &ans); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, `the body must be JSON: {"choices": […]} | {"value": true|false} | {"matches": {…}}, with "seq"`)
+	}
+	r, err := s.exam.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")), strings.Clone(c.Params("item")), ans)
+	if err != nil {
+		return examError(err, "en")
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(r)
+}
+
+func (s *Server) apiSubmitAttempt(c *fiber.Ctx) error {
+	a, err := s.exam.Submit(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	if err != nil {
+		return examError(err, "en")
+	}
+	out, err := s.attemptJSON(c, a)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+// apiExamItems is the bank with its keys, for authors and administrators.
+func (s *Server) apiExamItems(c *fiber.Ctx) error {
+	ex, err := s.examRules()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"rules": ex.Rules, "items": ex.Items})
+}
+
+func (s *Server) apiExamStats(c *fiber.Ctx) error {
+	st, err := s.exam.Stats(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if c.Query("format") == "csv" {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="tentti-tilastot.csv"`)
+		return st.WriteCSV(c.Response().BodyWriter())
+	}
+	return c.JSON(st)
+}
+
+// --- Pages ------------------------------------------------------------
+
+type examIntroData struct {
+	Rules       course.ExamRules
+	Items       int
+	SignedIn    bool
+	Open        *quiz.Attempt
+	Past        []*quiz.Attempt
+	AttemptsMax int
+	Left        int
+	Passed      *quiz.Attempt
+	Refusal     string
+	TimeText    string
+}
+
+func (s *Server) examPage(c *fiber.Ctx) error {
+	ex, err := s.examRules()
+	if err != nil {
+		return err
+	}
+	lang := s.lang(c)
+	d := &examIntroData{Rules: ex.Rules, Items: ex.Rules.PerModule * len(s.published().Course.Modules), AttemptsMax: ex.Rules.Attempts}
+	d.TimeText = web.T(lang, "exam.notime")
+	if ex.Rules.TimeLimit > 0 {
+		d.TimeText = fmt.Sprintf(web.T(lang, "exam.time"), ex.Rules.TimeLimit)
+	}
+	if v := s.viewerOf(c); v.signedIn() && s.exam != nil {
+		d.SignedIn = true
+		past, err := s.exam.ForUser(c.UserContext(), v.User.ID)
+		if err != nil {
+			return err
+		}
+		d.Past = past
+		d.Left = ex.Rules.Attempts - len(past)
+		for _, a := range past {
+			if a.Status == quiz.StatusOpen {
+				d.Open = a
+				d.Left++ // the open one is not used up yet
+			}
+			if a.Result != nil && a.Result.Passed {
+				d.Passed = a
+			}
+		}
+		if d.Left < 0 {
+			d.Left = 0
+		}
+		if msg := c.Query("virhe"); msg != "" && len(msg) < 300 {
+			d.Refusal = msg
+		}
+	}
+	return s.renderForm(c, fiber.StatusOK, "exam", "exam.title", d)
+}
+
+func (s *Server) examStart(c *fiber.Ctx) error {
+	lang := s.lang(c)
+	a, _, err := s.exam.Start(c.UserContext(), s.viewerOf(c).User.ID, s.published())
+	if err != nil {
+		var fe *fiber.Error
+		if e := examError(err, lang); errors.As(e, &fe) && fe.Code == fiber.StatusConflict {
+			return c.Redirect("/tentti?virhe="+urlQueryEscape(fe.Message), fiber.StatusSeeOther)
+		}
+		return examError(err, lang)
+	}
+	return c.Redirect("/tentti/"+a.ID, fiber.StatusSeeOther)
+}
+
+// examItemView is an item on the exam page, with the learner's answer
+// marked in its form controls.
+type examItemView struct {
+	Number   int
+	ID, Type string
+	Stem     template.HTML
+	Options  []examChoiceView
+	Value    string // truefalse: "true", "false" or ""
+	Rows     []examMatchRow
+	Rights   []quiz.Choice
+	Answered bool
+}
+
+type examChoiceView struct {
+	ID, Text string
+	Checked  bool
+}
+
+type examMatchRow struct {
+	ID, Text, Selected string
+}
+
+func itemViews(a *quiz.Attempt) []examItemView {
+	var out []examItemView
+	for _, v := range a.Views() {
+		iv := examItemView{Number: v.Number, ID: v.ID, Type: v.Type, Stem: trusted(v.StemHTML), Rights: v.Rights, Answered: v.Answered()}
+		ans := v.Answer
+		if ans == nil {
+			ans = &quiz.Answer{}
+		}
+		for _, o := range v.Options {
+			iv.Options = append(iv.Options, examChoiceView{ID: o.ID, Text: o.Text, Checked: slices.Contains(ans.Choices, o.ID)})
+		}
+		if ans.Value != nil {
+			iv.Value = strconv.FormatBool(*ans.Value)
+		}
+		for _, l := range v.Lefts {
+			iv.Rows = append(iv.Rows, examMatchRow{ID: l.ID, Text: l.Text, Selected: ans.Matches[l.ID]})
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
+type examAttemptData struct {
+	Attempt    *quiz.Attempt
+	Items      []examItemView
+	One        bool // one item per page
+	Index      int  // the item shown (one per page), 0-based
+	Prev, Next int
+	Unanswered int
+	Deadline   string
+	Remaining  int
+	Limited    bool
+	Notice     string
+	Submitted  bool
+	Keys       bool
+	Review     []examReview
+	Result     *quiz.Result
+	Left       int
+}
+
+// examReview is a graded item on the results page.
+type examReview struct {
+	quiz.ItemReview
+	Stem template.HTML
+}
+
+func reviews(rs []quiz.ItemReview) []examReview {
+	out := make([]examReview, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, examReview{ItemReview: r, Stem: trusted(r.StemHTML)})
+	}
+	return out
+}
+
+// learnerAttempt is the signed-in learner's attempt named in the path,
+// closed first if its time has run out.
+func (s *Server) learnerAttempt(c *fiber.Ctx) (*quiz.Attempt, error) {
+	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	if err == nil {
+		a, err = s.exam.CloseIfLate(c.UserContext(), a)
+	}
+	if err != nil {
+		return nil, examError(err, s.lang(c))
+	}
+	return a, nil
+}
+
+func (s *Server) attemptData(c *fiber.Ctx, a *quiz.Attempt) *examAttemptData {
+	d := &examAttemptData{Attempt: a, Items: itemViews(a), Unanswered: a.Unanswered()}
+	if left, limited := a.Remaining(time.Now()); limited {
+		d.Limited, d.Remaining = true, int(left.Seconds())
+		d.Deadline = a.Deadline.In(helsinki).Format("15.04")
+	}
+	d.One = c.Query("nakyma") == "yksi"
+	if d.One {
+		d.Index, _ = strconv.Atoi(c.Query("kysymys", "1"))
+		d.Index--
+		if d.Index < 0 || d.Index >= len(d.Items) {
+			d.Index = 0
+		}
+		d.Prev, d.Next = d.Index, d.Index+2
+	}
+	return d
+}
+
+func (s *Server) examAttemptPage(c *fiber.Ctx) error {
+	a, err := s.learnerAttempt(c)
+	if err != nil {
+		return err
+	}
+	if a.Status != quiz.StatusOpen {
+		return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
+	}
+	d := s.attemptData(c, a)
+	if c.Query("tallennettu") != "" {
+		d.Notice = web.T(s.lang(c), "exam.saved")
+	}
+	return s.renderPrivate(c, "exam_attempt", "exam.title", d)
+}
+
+// renderPrivate is renderForm for a signed-in learner's own page.
+func (s *Server) renderPrivate(c *fiber.Ctx, name, titleKey string, d any) error {
+	if err := s.renderForm(c, fiber.StatusOK, name, titleKey, d); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return nil
+}
+
+// formAnswers reads the answers of a posted exam form: q-ITEM fields
+// (one value for single choice and true/false, several for multiple
+// choice) and q-ITEM-LEFT for matching.
+func formAnswers(c *fiber.Ctx, a *quiz.Attempt, seq int64) map[string]quiz.Answer {
+	args := c.Request().PostArgs()
+	out := map[string]quiz.Answer{}
+	for i := range a.Items {
+		d := &a.Items[i]
+		id := d.Item.ID
+		name := "q-" + id
+		present := args.Has(name) || args.Has(name+"-shown")
+		if !present {
+			continue // not on this page (one item per page)
+		}
+		ans := quiz.Answer{Seq: seq}
+		switch d.Item.Type {
+		case course.ItemSingle, course.ItemMultiple:
+			for _, v := range args.PeekMulti(name) {
+				ans.Choices = append(ans.Choices, string(v))
+			}
+		case course.ItemTrueFalse:
+			switch string(args.Peek(name)) {
+			case "true":
+				t := true
+				ans.Value = &t
+			case "false":
+				f := false
+				ans.Value = &f
+			}
+		case course.ItemMatching:
+			ans.Matches = map[string]string{}
+			for _, l := range d.LeftOrder {
+				if v := string(args.Peek(name + "-" + l)); v != "" {
+					ans.Matches[l] = v
+				}
+			}
+		}
+		out[id] = ans
+	}
+	return out
+}
+
+// examSave saves a posted page of answers, then goes where the learner
+// asked: the same page, the previous or next item, or the check before
+// submitting.
+func (s *Server) examSave(c *fiber.Ctx) error {
+	a, err := s.learnerAttempt(c)
+	if err != nil {
+		return err
+	}
+	lang := s.lang(c)
+	seq := time.Now().UnixMilli()
+	for item, ans := range formAnswers(c, a, seq) {
+		if _, err := s.exam.SaveAnswer(c.UserContext(), a.UserID, a.ID, item, ans); err != nil {
+			if errors.Is(err, quiz.ErrClosed) || errors.Is(err, quiz.ErrLate) {
+				return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
+			}
+			return examError(err, lang)
+		}
+	}
+	base := "/tentti/" + a.ID
+	switch c.FormValue("siirry") {
+	case "tarkista":
+		return c.Redirect(base+"/tarkista", fiber.StatusSeeOther)
+	case "":
+		if c.FormValue("nakyma") == "yksi" {
+			return c.Redirect(base+"?nakyma=yksi&kysymys="+urlQueryEscape(c.FormValue("kysymys"))+"&tallennettu=1", fiber.StatusSeeOther)
+		}
+		return c.Redirect(base+"?tallennettu=1", fiber.StatusSeeOther)
+	default:
+		n, err := strconv.Atoi(c.FormValue("siirry"))
+		if err != nil || n < 1 || n > len(a.Items) {
+			return fiber.NewError(fiber.StatusBadRequest, "unknown item number")
+		}
+		return c.Redirect(base+"?nakyma=yksi&kysymys="+strconv.Itoa(n), fiber.StatusSeeOther)
+	}
+}
+
+func (s *Server) examCheckPage(c *fiber.Ctx) error {
+	a, err := s.learnerAttempt(c)
+	if err != nil {
+		return err
+	}
+	if a.Status != quiz.StatusOpen {
+		return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
+	}
+	return s.renderPrivate(c, "exam_check", "exam.check.title", s.attemptData(c, a))
+}
+
+func (s *Server) examSubmit(c *fiber.Ctx) error {
+	a, err := s.exam.Submit(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	if err != nil {
+		return examError(err, s.lang(c))
+	}
+	return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
+}
+
+func (s *Server) examResultPage(c *fiber.Ctx) error {
+	a, err := s.learnerAttempt(c)
+	if err != nil {
+		return err
+	}
+	if a.Status == quiz.StatusOpen {
+		return c.Redirect("/tentti/"+a.ID, fiber.StatusSeeOther)
+	}
+	ex, err := s.examRules()
+	if err != nil {
+		return err
+	}
+	all, err := s.exam.ForUser(c.UserContext(), a.UserID)
+	if err != nil {
+		return err
+	}
+	d := s.attemptData(c, a)
+	d.Submitted, d.Result = true, a.Result
+	d.Keys = quiz.ShowKeys(a, all, ex.Rules)
+	d.Review = reviews(a.Review(d.Keys))
+	d.Left = ex.Rules.Attempts - len(all)
+	if d.Left < 0 {
+		d.Left = 0
+	}
+	return s.renderPrivate(c, "exam_result", "exam.result.title", d)
+}
+
+// adminExtension grants a learner more time or no limit (WCAG 2.2.1).
+func (s *Server) adminExtension(c *fiber.Ctx) error {
+	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	ex, err := s.examRules()
+	if err != nil {
+		return err
+	}
+	minutes, err := strconv.Atoi(strings.TrimSpace(c.FormValue("minutes", "0")))
+	if err != nil || minutes < 0 || minutes > 1440 {
+		return fiber.NewError(fiber.StatusBadRequest, "extra time must be 0–1440 minutes")
+	}
+	noLimit := c.FormValue("no_limit") == "1"
+	if err := s.exam.SetExtension(c.UserContext(), u.ID, s.viewerOf(c).User.ID, minutes, noLimit, ex.Rules); err != nil {
+		return err
+	}
+	detail := strconv.Itoa(minutes) + " min"
+	if noLimit {
+		detail = "no limit"
+	}
+	s.audit(c, "exam.extension", u.ID, detail)
+	return c.Redirect("/yllapito/kayttajat?ilmoitus=tentti&q="+urlQueryEscape(u.Email), fiber.StatusSeeOther)
+}
