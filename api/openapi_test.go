@@ -11,6 +11,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 // Every route the server registers must be in the OpenAPI document, and
@@ -19,7 +20,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil),
-		Media: media.NewLibrary(nil, nil, media.Options{})})
+		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

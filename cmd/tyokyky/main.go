@@ -26,6 +26,7 @@ Usage:
   tyokyky media captions ID LANG FILE.vtt              add WebVTT captions to an item
   tyokyky media list | delete ID | gc                  list, delete, collect unreferenced objects
   tyokyky media generate                               make the course's sample videos and podcasts
+  tyokyky exam import-gift FILE --module NN-module     turn Moodle GIFT questions into an exam bank file
   tyokyky version             print the version
   tyokyky help                print this text
 
@@ -61,6 +62,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return userCmd(args, getenv, stdout, stderr)
 	case "media":
 		return mediaCmd(args, getenv, stdout, stderr)
+	case "exam":
+		return examCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tyokyky", versionString())
 		return exitOK

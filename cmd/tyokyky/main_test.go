@@ -557,3 +557,19 @@ func TestMediaCommands(t *testing.T) {
 		t.Fatalf("unknown media command = %d", code)
 	}
 }
+
+func TestExamImportGIFT(t *testing.T) {
+	var out, errb bytes.Buffer
+	dest := filepath.Join(t.TempDir(), "01-ensimmainen.yaml")
+	code := run([]string{"exam", "import-gift", "../../quiz/testdata/gift/sample.gift", "--module", "01-ensimmainen", "--prefix", "e-", "--out", dest}, mapEnv(nil), &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "sample.gift:27: short-answer questions") || !strings.Contains(errb.String(), "5 questions imported, 6 not imported") {
+		t.Fatalf("import = %d:\n%s", code, errb.String())
+	}
+	data, err := os.ReadFile(dest)
+	if err != nil || !strings.Contains(string(data), "id: e-osatyokykyisyys") {
+		t.Fatalf("bank file: %v\n%s", err, data)
+	}
+	if code := run([]string{"exam", "import-gift"}, mapEnv(nil), &out, &errb); code != 2 {
+		t.Fatalf("no file = %d", code)
+	}
+}

@@ -23,7 +23,8 @@ type Page struct {
 	Status int
 }
 
-// Pages is the page registry: the browser, accessibility (axe) and HTML
+// Pages is the page registry (a path's {attempt} is an open exam attempt
+// of the page's learner, {submitted} a submitted one): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -63,4 +64,10 @@ var Pages = []Page{
 	{"feedback inbox", "/yllapito/palaute", Admin, 200},
 	{"audit log", "/yllapito/loki", Admin, 200},
 	{"media library", "/studio/media", Admin, 200},
+	{"exam instructions", "/tentti", Anonymous, 200},
+	{"exam instructions, signed in", "/tentti", SignedIn, 200},
+	{"exam, all questions", "/tentti/{attempt}", SignedIn, 200},
+	{"exam, one question", "/tentti/{attempt}?nakyma=yksi&kysymys=3", SignedIn, 200},
+	{"exam, check before submitting", "/tentti/{attempt}/tarkista", SignedIn, 200},
+	{"exam result", "/tentti/{submitted}/tulos", SignedIn, 200},
 }
