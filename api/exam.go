@@ -39,7 +39,6 @@ func examError(err error, lang string) error {
 	return err
 }
 
-
 func (s *Server) examRules() (*course.Exam, error) {
 	pub := s.published()
 	if pub == nil || pub.Course.Exam == nil || len(pub.Course.Exam.Items) == 0 {
