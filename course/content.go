@@ -744,5 +744,9 @@ func (c *Course) Summary() string {
 	for _, m := range c.Modules {
 		sections += len(m.Sections)
 	}
-	return fmt.Sprintf("%d modules, %d sections, %d laws, %d concepts, %d media, %d min", len(c.Modules), sections, len(c.Laws), len(c.Concepts), len(c.Media), c.TotalMinutes())
+	items := 0
+	if c.Exam != nil {
+		items = len(c.Exam.Items)
+	}
+	return fmt.Sprintf("%d modules, %d sections, %d laws, %d concepts, %d media, %d exam items, %d min", len(c.Modules), sections, len(c.Laws), len(c.Concepts), len(c.Media), items, c.TotalMinutes())
 }

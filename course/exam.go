@@ -163,11 +163,9 @@ func loadExamFile(p, dir string, data []byte, c *Course, ex *Exam, ps *Problems)
 		Module string      `yaml:"module" req:"1"`
 		Items  []*ExamItem `yaml:"items" req:"1"`
 	}
-	before := len(*ps)
+	// Unknown keys and wrong types are reported; the items that did
+	// decode are checked too, so one run shows every problem.
 	*ps = append(*ps, decodeStrict(p, data, 1, &doc)...)
-	if len(*ps) > before {
-		return
-	}
 	var mod *Module
 	for _, m := range c.Modules {
 		if strings.HasSuffix(m.Dir, "/"+doc.Module) || m.Dir == doc.Module || m.Slug == doc.Module {
@@ -186,10 +184,15 @@ func loadExamFile(p, dir string, data []byte, c *Course, ex *Exam, ps *Problems)
 	_ = yaml.Unmarshal(data, &root)
 	lines := itemLines(&root)
 	for i, it := range doc.Items {
-		it.File, it.Module = p, mod.Slug
+		line := 1
 		if i < len(lines) {
-			it.Line = lines[i]
+			line = lines[i]
 		}
+		if it == nil {
+			ps.add(p, line, 1, "an empty item")
+			continue
+		}
+		it.File, it.Module, it.Line = p, mod.Slug, line
 		checkItem(it, ps)
 		if prev, dup := ex.ByID[it.ID]; dup {
 			ps.add(p, it.Line, 1, "item id %q is already used at %s:%d", it.ID, prev.File, prev.Line)
