@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,7 @@ var (
 	siteErr      error
 	siteAccounts *account.Store
 	siteMedia    *media.Library
+	siteCourse   *course.Course
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -76,7 +78,7 @@ func bundledSite(t *testing.T) string {
 			return
 		}
 		accounts, progress, db := studyStores(&testing.T{})
-		siteAccounts = accounts
+		siteAccounts, siteCourse = accounts, c
 		siteMedia, siteErr = courseMedia(c, db, store)
 		if siteErr != nil {
 			return
@@ -188,7 +190,8 @@ func tabTo(ctx context.Context, selector string, max int) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q not reached with %d presses of Tab", selector, max)
+	at, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : ""`))
+	return fmt.Errorf("%q not reached with %d presses of Tab (at %s)", selector, max, at)
 }
 
 func evalString(ctx context.Context, js string) string {
@@ -937,5 +940,136 @@ func TestVideoPlayerTranscriptAndProgress(t *testing.T) {
 	}
 	if hidden := evalString(ctx, `String(document.querySelector("#media-m1-tyokyvyn-tuen-polku .player-resume").hidden)`); hidden != "true" {
 		t.Fatal("resuming is offered at the very end")
+	}
+}
+
+// TestExamWithKeyboardOnly: a learner takes the exam with the keyboard
+// alone (Tab, Space, arrow keys and Enter), answering every item right,
+// checks and submits, and sees the pass.
+func TestExamWithKeyboardOnly(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	sess := sessionFor(t, base, testenv.SignedIn)
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
+			return err
+		}),
+		chromedp.Navigate(base+"/tentti"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete"`, "the exam page")
+	if err := tabTo(ctx, `form[action="/tentti/aloita"] button`, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `/^\/tentti\/[a-z0-9]+$/.test(location.pathname) && document.readyState === "complete"`, "the attempt")
+	var items []struct {
+		Item    string   `json:"item"`
+		Type    string   `json:"type"`
+		Options []string `json:"options"`
+		Lefts   []string `json:"lefts"`
+		LeftTxt []string `json:"leftText"`
+		Rights  []string `json:"rights"`
+	}
+	js := `JSON.stringify(Array.from(document.querySelectorAll("fieldset[data-item]")).map(function (fs) { return {
+		item: fs.dataset.item, type: fs.dataset.type,
+		options: Array.from(fs.querySelectorAll("input[type=radio], input[type=checkbox]")).map(function (i) { return i.value; }),
+		lefts: Array.from(fs.querySelectorAll("select")).map(function (s) { return s.id; }),
+		leftText: Array.from(fs.querySelectorAll(".match-row label")).map(function (l) { return l.textContent; }),
+		rights: fs.querySelector("select") ? Array.from(fs.querySelector("select").options).slice(1).map(function (o) { return o.textContent; }) : [] }; }))`
+	if err := json.Unmarshal([]byte(evalString(ctx, js)), &items); err != nil || len(items) != 20 {
+		t.Fatalf("items on the page: %d, %v", len(items), err)
+	}
+	key := func(k string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, it := range items {
+		bank := siteCourse.Exam.ByID[it.Item]
+		// The first item is behind the header and the list of items.
+		tabs := 10
+		if n == 0 {
+			tabs = 80
+		}
+		switch it.Type {
+		case "single", "truefalse":
+			want := ""
+			if it.Type == "single" {
+				for _, o := range bank.Options {
+					if o.Correct {
+						want = o.ID
+					}
+				}
+			} else {
+				want = strconv.FormatBool(*bank.Answer)
+			}
+			// Tab into the group (its first radio), Space selects it, an
+			// arrow moves the selection down.
+			if err := tabTo(ctx, "#q-"+it.Item+"-"+it.Options[0], tabs); err != nil {
+				t.Fatal(err)
+			}
+			key(" ")
+			for _, o := range it.Options {
+				if o == want {
+					break
+				}
+				key(kb.ArrowDown)
+			}
+		case "multiple":
+			for _, id := range it.Options {
+				if err := tabTo(ctx, "#q-"+it.Item+"-"+id, tabs); err != nil {
+					t.Fatal(err)
+				}
+				if bank.Option(id).Correct {
+					key(" ")
+				}
+			}
+		case "matching":
+			for i, sel := range it.Lefts {
+				if err := tabTo(ctx, "#"+sel, tabs); err != nil {
+					t.Fatal(err)
+				}
+				right := ""
+				for _, p := range bank.Pairs {
+					if p.Left == it.LeftTxt[i] {
+						right = p.Right
+					}
+				}
+				for j, r := range it.Rights {
+					if r == right {
+						for k := 0; k <= j; k++ {
+							key(kb.ArrowDown)
+						}
+					}
+				}
+			}
+		}
+	}
+	if got := evalString(ctx, `String(document.querySelectorAll("fieldset[data-item] input:checked").length)`); got == "0" {
+		t.Fatal("the keyboard chose nothing")
+	}
+	if err := tabTo(ctx, `button[value="tarkista"]`, 10); err != nil {
+		t.Fatal(err)
+	}
+	key("\r")
+	waitFor(t, ctx, `location.pathname.endsWith("/tarkista") && document.readyState === "complete"`, "the check page")
+	if txt := evalString(ctx, `document.querySelector("main").textContent`); !strings.Contains(txt, "Olet vastannut kaikkiin kysymyksiin.") {
+		t.Fatalf("the check page: %s", txt)
+	}
+	if err := tabTo(ctx, `form[action$="/palauta"] button`, 40); err != nil {
+		t.Fatal(err)
+	}
+	key("\r")
+	waitFor(t, ctx, `location.pathname.endsWith("/tulos") && document.readyState === "complete"`, "the result")
+	if txt := evalString(ctx, `document.querySelector(".notice").textContent`); !strings.Contains(txt, "Hyväksytty: 100 %") {
+		t.Fatalf("the result says %q", txt)
 	}
 }
