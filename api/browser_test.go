@@ -86,9 +86,11 @@ func bundledSite(t *testing.T) string {
 		if siteErr = quiz.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
 		}
+		exam := quiz.NewStore(db, nil)
+		exam.Embedded = true
 		srv, err := api.New(api.Options{
 			Media:         siteMedia,
-			Exam:          quiz.NewStore(db, nil),
+			Exam:          exam,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
 			Accounts:      accounts,

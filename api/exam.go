@@ -63,20 +63,20 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error)
 		sec := int(left.Seconds())
 		out.Remaining = &sec
 	}
-	if a.Status == quiz.StatusOpen {
-		out.Items = a.Views()
-		return out, nil
-	}
 	ex, err := s.examRules()
 	if err != nil {
 		return nil, err
+	}
+	if a.Status == quiz.StatusOpen {
+		out.Items = a.Views(ex)
+		return out, nil
 	}
 	all, err := s.exam.ForUser(c.UserContext(), a.UserID)
 	if err != nil {
 		return nil, err
 	}
 	out.Keys = quiz.ShowKeys(a, all, ex.Rules)
-	out.Review = a.Review(out.Keys)
+	out.Review = a.Review(ex, out.Keys)
 	return out, nil
 }
 
@@ -248,9 +248,9 @@ type examMatchRow struct {
 	ID, Text, Selected string
 }
 
-func itemViews(a *quiz.Attempt) []examItemView {
+func itemViews(a *quiz.Attempt, ex *course.Exam) []examItemView {
 	var out []examItemView
-	for _, v := range a.Views() {
+	for _, v := range a.Views(ex) {
 		iv := examItemView{Number: v.Number, ID: v.ID, Type: v.Type, Stem: trusted(v.StemHTML), Rights: v.Rights, Answered: v.Answered()}
 		ans := v.Answer
 		if ans == nil {
@@ -316,7 +316,11 @@ func (s *Server) learnerAttempt(c *fiber.Ctx) (*quiz.Attempt, error) {
 }
 
 func (s *Server) attemptData(c *fiber.Ctx, a *quiz.Attempt) *examAttemptData {
-	d := &examAttemptData{Attempt: a, Items: itemViews(a), Unanswered: a.Unanswered()}
+	var ex *course.Exam
+	if pub := s.published(); pub != nil {
+		ex = pub.Course.Exam
+	}
+	d := &examAttemptData{Attempt: a, Items: itemViews(a, ex), Unanswered: a.Unanswered()}
 	if left, limited := a.Remaining(time.Now()); limited {
 		d.Limited, d.Remaining = true, int(left.Seconds())
 		d.Deadline = a.Deadline.In(helsinki).Format("15.04")
@@ -365,14 +369,14 @@ func formAnswers(c *fiber.Ctx, a *quiz.Attempt, seq int64) map[string]quiz.Answe
 	out := map[string]quiz.Answer{}
 	for i := range a.Items {
 		d := &a.Items[i]
-		id := d.Item.ID
+		id := d.ID
 		name := "q-" + id
 		present := args.Has(name) || args.Has(name+"-shown")
 		if !present {
 			continue // not on this page (one item per page)
 		}
 		ans := quiz.Answer{Seq: seq}
-		switch d.Item.Type {
+		switch d.Type {
 		case course.ItemSingle, course.ItemMultiple:
 			for _, v := range args.PeekMulti(name) {
 				ans.Choices = append(ans.Choices, string(v))
@@ -388,7 +392,7 @@ func formAnswers(c *fiber.Ctx, a *quiz.Attempt, seq int64) map[string]quiz.Answe
 			}
 		case course.ItemMatching:
 			ans.Matches = map[string]string{}
-			for _, l := range d.LeftOrder {
+			for _, l := range d.Lefts {
 				if v := string(args.Peek(name + "-" + l)); v != "" {
 					ans.Matches[l] = v
 				}
@@ -473,7 +477,7 @@ func (s *Server) examResultPage(c *fiber.Ctx) error {
 	d := s.attemptData(c, a)
 	d.Submitted, d.Result = true, a.Result
 	d.Keys = quiz.ShowKeys(a, all, ex.Rules)
-	d.Review = reviews(a.Review(d.Keys))
+	d.Review = reviews(a.Review(ex, d.Keys))
 	d.Left = ex.Rules.Attempts - len(all)
 	if d.Left < 0 {
 		d.Left = 0

@@ -81,6 +81,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	}
 	if opts.Exam == nil {
 		opts.Exam = quiz.NewStore(db, opts.Logger)
+		opts.Exam.Embedded = true
 	}
 	lib := media.NewLibrary(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -12,13 +13,31 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 const (
-	attemptsCollection   = "exam_attempts"
-	openCollection       = "exam_open" // one document per learner with an open attempt: the unique constraint
+	attemptsCollection = "exam_attempts"
+	// learnersCollection has a document per learner (_id: the user id):
+	// their attempts' ids, the open one, when they last submitted and
+	// whether they have passed. Its conditional updates are the "one open
+	// attempt per learner" constraint, and it spares every page a search
+	// of all attempts.
+	learnersCollection = "exam_learners"
+	// deadlinesCollection lists the open attempts that have a deadline,
+	// for the sweeper.
+	deadlinesCollection  = "exam_deadlines"
 	extensionsCollection = "exam_extensions"
+	// answersCollection holds an open attempt's answers, a small document
+	// per item (_id: attempt|item): saving one answer never rewrites the
+	// attempt. Submitting copies them into the attempt and removes them.
+	answersCollection = "exam_answers"
+	// resultsCollection has a document per submitted attempt (_id: the
+	// attempt's id): inserting it is the atomic transition from open to
+	// submitted (a second insert fails on the id), and the attempt
+	// document itself is never rewritten.
+	resultsCollection = "exam_results"
 
 	StatusOpen      = "open"
 	StatusSubmitted = "submitted"
@@ -30,27 +49,31 @@ const (
 
 // Attempt is one sitting of the exam by one learner.
 type Attempt struct {
-	ID        string             `bson:"_id" json:"id"`
-	UserID    string             `bson:"user_id" json:"-"`
-	Number    int                `bson:"number" json:"number"`
-	Status    string             `bson:"status" json:"status"`
-	Started   time.Time          `bson:"started" json:"started"`
-	Deadline  *time.Time         `bson:"deadline,omitempty" json:"deadline,omitempty"`
-	Version   int64              `bson:"content_version" json:"-"`
-	Pass      int                `bson:"pass_percent" json:"pass_percent"`
-	Items     []Drawn            `bson:"items" json:"-"`
-	Answers   map[string]*Answer `bson:"answers" json:"-"`
-	Rev       int64              `bson:"rev" json:"-"`
-	Submitted *time.Time         `bson:"submitted,omitempty" json:"submitted,omitempty"`
+	ID       string     `bson:"_id" json:"id"`
+	UserID   string     `bson:"user_id" json:"-"`
+	Number   int        `bson:"number" json:"number"`
+	Status   string     `bson:"status" json:"status"`
+	Started  time.Time  `bson:"started" json:"started"`
+	Deadline *time.Time `bson:"deadline,omitempty" json:"deadline,omitempty"`
+	Version  int64      `bson:"content_version" json:"-"`
+	Pass     int        `bson:"pass_percent" json:"pass_percent"`
+	Items    []Drawn    `bson:"-" json:"-"`
+	// Answers come from their own documents while the attempt is open
+	// and from its result document once it is submitted.
+	Answers   map[string]*Answer `bson:"-" json:"-"`
+	Submitted *time.Time         `bson:"-" json:"submitted,omitempty"`
 	// ClosedBy is "learner" or "deadline" (the sweeper).
-	ClosedBy string  `bson:"closed_by,omitempty" json:"closed_by,omitempty"`
-	Result   *Result `bson:"result,omitempty" json:"result,omitempty"`
+	ClosedBy string  `bson:"-" json:"closed_by,omitempty"`
+	Result   *Result `bson:"-" json:"result,omitempty"`
+
+	// Draw is how Items are stored (see packed).
+	Draw packed[[]Drawn] `bson:"draw" json:"-"`
 }
 
 // Drawn returns the attempt's drawn item, or nil.
 func (a *Attempt) Drawn(item string) *Drawn {
 	for i := range a.Items {
-		if a.Items[i].Item.ID == item {
+		if a.Items[i].ID == item {
 			return &a.Items[i]
 		}
 	}
@@ -69,17 +92,26 @@ type Certifier interface {
 
 // Errors of the exam.
 var (
-	ErrNotFound     = errors.New("no such attempt")
-	ErrClosed       = errors.New("the attempt is submitted: answers can no longer change")
-	ErrLate         = errors.New("the time is up: answers can no longer change")
-	ErrBadAnswer    = errors.New("the answer does not fit the item")
-	ErrNoExam       = errors.New("the course has no exam")
-	ErrPassed       = errors.New("you have passed the exam already")
-	ErrNoAttempts   = errors.New("no attempts left")
-	ErrBusy         = errors.New("the attempt changed meanwhile; try again")
-	ErrUnknownItem  = errors.New("the item is not part of this attempt")
-	errClaimMissing = errors.New("claim points to a missing attempt")
+	ErrNotFound    = errors.New("no such attempt")
+	ErrClosed      = errors.New("the attempt is submitted: answers can no longer change")
+	ErrLate        = errors.New("the time is up: answers can no longer change")
+	ErrBadAnswer   = errors.New("the answer does not fit the item")
+	ErrNoExam      = errors.New("the course has no exam")
+	ErrPassed      = errors.New("you have passed the exam already")
+	ErrNoAttempts  = errors.New("no attempts left")
+	ErrBusy        = errors.New("the attempt changed meanwhile; try again")
+	ErrUnknownItem = errors.New("the item is not part of this attempt")
 )
+
+// learnerDoc is a learner's exam record.
+type learnerDoc struct {
+	UserID        string     `bson:"_id"`
+	Attempts      []string   `bson:"attempts"`
+	N             int        `bson:"n"`
+	Open          string     `bson:"open"`
+	LastSubmitted *time.Time `bson:"last_submitted,omitempty"`
+	Passed        bool       `bson:"passed"`
+}
 
 // WaitError says when the next attempt may start.
 type WaitError struct{ Until time.Time }
@@ -102,10 +134,23 @@ type Extension struct {
 // single-document atomic update, so several instances may serve one
 // learner at once.
 type Store struct {
-	db *mongo.Database
+	// Embedded is true on the embedded FerretDB: see where.
+	Embedded bool
+	db       *mongo.Database
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
-	locks     *database.Locks
+	locks *database.Locks
+	// learnerLocks are a table of their own: a stripe shared with an
+	// attempt's lock would deadlock close (attempt, then learner).
+	learnerLocks *database.Locks
+	// drawn caches attempt documents (immutable but for an extension's
+	// deadline, which this process drops from the cache when it changes
+	// it; another instance's change shows within two minutes), so that a
+	// save reads only small documents.
+	drawn *cache.TTL[*Attempt]
+	// states are open attempts' save states (embedded store only).
+	states    *cache.TTL[*openState]
+	writes    sync.Mutex // the embedded store's write gate (see collection)
 	now       func() time.Time
 	log       *slog.Logger
 	Certifier Certifier
@@ -116,24 +161,48 @@ func NewStore(db *mongo.Database, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{db: db, locks: database.NewLocks(), now: time.Now, log: log}
+	return &Store{db: db, locks: database.NewLocks(), learnerLocks: database.NewLocks(), now: time.Now, log: log,
+		drawn: cache.New[*Attempt](2*time.Minute, 20_000), states: cache.New[*openState](time.Hour, 20_000)}
 }
 
 // SetClock replaces the clock (tests of deadlines and waits).
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
-// EnsureIndexes creates the attempts' indexes.
+// EnsureIndexes creates the exam's indexes.
 func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
-	c := db.Collection(attemptsCollection)
-	for _, m := range []mongo.IndexModel{
-		{Keys: bson.D{{Key: "user_id", Value: 1}, {Key: "number", Value: 1}}, Options: options.Index().SetName("user_number").SetUnique(true)},
-		{Keys: bson.D{{Key: "status", Value: 1}, {Key: "deadline", Value: 1}}, Options: options.Index().SetName("status_deadline")},
-	} {
-		if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
-			return fmt.Errorf("quiz: indexes: %w", err)
-		}
+	if _, err := db.Collection(deadlinesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "deadline", Value: 1}}, Options: options.Index().SetName("deadline")}); err != nil {
+		return fmt.Errorf("quiz: indexes: %w", err)
 	}
 	return nil
+}
+
+// where is a filter on _id with conditions. On the embedded store the
+// conditions are left out of the filter: FerretDB v1 reads just one
+// document only for a filter that is exactly {_id: …} (any other key makes
+// it scan the whole collection inside the write). There the same
+// conditions are checked in Go under the document's lock, which
+// serializes this process's writers of the document. On MongoDB the
+// conditions stay in the filter too, so an update is atomic across
+// instances.
+func (s *Store) where(id string, conds ...bson.E) bson.D {
+	f := bson.D{{Key: "_id", Value: id}}
+	if !s.Embedded {
+		f = append(f, conds...)
+	}
+	return f
+}
+
+func (s *Store) learner(ctx context.Context, userID string) (*learnerDoc, error) {
+	var ld learnerDoc
+	err := s.c(learnersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&ld)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	return &ld, nil
 }
 
 // Start begins an attempt, or returns the learner's open one (created is
@@ -143,17 +212,29 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published)
 	if ex == nil || len(ex.Items) == 0 {
 		return nil, false, ErrNoExam
 	}
+	defer s.learnerLocks.Lock(userID)()
+	learners := s.c(learnersCollection)
 	for try := 0; try < 5; try++ {
-		if a, err := s.openAttempt(ctx, userID); err == nil {
-			return a, false, nil
-		} else if !errors.Is(err, ErrNotFound) && !errors.Is(err, errClaimMissing) {
-			return nil, false, err
-		}
-		past, err := s.ForUser(ctx, userID)
+		ld, err := s.learner(ctx, userID)
 		if err != nil {
 			return nil, false, err
 		}
-		if err := s.mayStart(past, ex.Rules); err != nil {
+		if ld != nil && ld.Open != "" {
+			a, err := s.get(ctx, ld.Open)
+			if err == nil && a.Status == StatusOpen {
+				return a, false, nil
+			}
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, false, err
+			}
+			// Submitted (or lost) since: release it and start anew.
+			if _, err := learners.UpdateOne(ctx, s.where(userID, bson.E{Key: "open", Value: ld.Open}),
+				bson.D{{Key: "$set", Value: bson.D{{Key: "open", Value: ""}}}}); err != nil {
+				return nil, false, fmt.Errorf("quiz: %w", err)
+			}
+			continue
+		}
+		if err := s.mayStart(ld, ex.Rules); err != nil {
 			return nil, false, err
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
@@ -161,7 +242,11 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published)
 		for _, m := range pub.Course.Modules {
 			modules = append(modules, m.Slug)
 		}
-		a = &Attempt{ID: token("t") + token(""), UserID: userID, Number: len(past) + 1, Status: StatusOpen, Started: now,
+		n := 0
+		if ld != nil {
+			n = ld.N
+		}
+		a = &Attempt{ID: token("t") + token(""), UserID: userID, Number: n + 1, Status: StatusOpen, Started: now,
 			Version: pub.Version, Pass: ex.Rules.PassPercent, Items: Draw(ex, modules), Answers: map[string]*Answer{}}
 		limit, err := s.limitFor(ctx, userID, ex.Rules)
 		if err != nil {
@@ -173,64 +258,79 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published)
 		}
 		// The attempt first, then the learner's claim on it: a crash in
 		// between leaves an unclaimed attempt that nobody sees.
-		if _, err := s.db.Collection(attemptsCollection).InsertOne(ctx, a); err != nil {
-			if mongo.IsDuplicateKeyError(err) {
-				continue // another start took this number: resume it
+		a.Draw.V = a.Items
+		if _, err := s.c(attemptsCollection).InsertOne(ctx, a); err != nil {
+			return nil, false, fmt.Errorf("quiz: start: %w", err)
+		}
+		claimed := false
+		if ld == nil {
+			_, err = learners.InsertOne(ctx, learnerDoc{UserID: userID, Attempts: []string{a.ID}, N: 1, Open: a.ID})
+			claimed = err == nil
+			if err != nil && !mongo.IsDuplicateKeyError(err) {
+				return nil, false, fmt.Errorf("quiz: start: %w", err)
 			}
-			return nil, false, fmt.Errorf("quiz: start: %w", err)
+		} else {
+			var res *mongo.UpdateResult
+			res, err = learners.UpdateOne(ctx, s.where(userID, bson.E{Key: "open", Value: ""}, bson.E{Key: "n", Value: n}),
+				bson.D{{Key: "$set", Value: bson.D{{Key: "open", Value: a.ID}}}, {Key: "$push", Value: bson.D{{Key: "attempts", Value: a.ID}}},
+					{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}})
+			if err != nil {
+				return nil, false, fmt.Errorf("quiz: start: %w", err)
+			}
+			claimed = res.MatchedCount == 1
 		}
-		_, err = s.db.Collection(openCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "attempt", Value: a.ID}})
-		if err == nil {
-			return a, true, nil
+		if !claimed { // another instance started one meanwhile: resume it
+			_, _ = s.c(attemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
+			continue
 		}
-		_, _ = s.db.Collection(attemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
-		if !mongo.IsDuplicateKeyError(err) {
-			return nil, false, fmt.Errorf("quiz: start: %w", err)
+		if a.Deadline != nil {
+			if _, err := s.c(deadlinesCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: a.ID}, {Key: "deadline", Value: *a.Deadline}}); err != nil {
+				return nil, false, fmt.Errorf("quiz: start: %w", err)
+			}
 		}
+		cached := *a
+		cached.Answers = nil
+		s.drawn.Put(a.ID, "", &cached)
+		if s.Embedded { // a new attempt: nothing saved, not closed
+			s.states.Put(a.ID, "", &openState{seqs: map[string]int64{}})
+		}
+		return a, true, nil
 	}
 	return nil, false, ErrBusy
 }
 
-// openAttempt follows the learner's claim to the open attempt.
+// openAttempt is the learner's open attempt, or ErrNotFound.
 func (s *Store) openAttempt(ctx context.Context, userID string) (*Attempt, error) {
-	var claim struct {
-		Attempt string `bson:"attempt"`
+	ld, err := s.learner(ctx, userID)
+	if err != nil {
+		return nil, err
 	}
-	err := s.db.Collection(openCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&claim)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	if ld == nil || ld.Open == "" {
 		return nil, ErrNotFound
 	}
+	a, err := s.get(ctx, ld.Open)
 	if err != nil {
-		return nil, fmt.Errorf("quiz: %w", err)
+		return nil, err
 	}
-	a, err := s.get(ctx, claim.Attempt)
-	if errors.Is(err, ErrNotFound) || (err == nil && a.Status != StatusOpen) {
-		// Submitted (or lost) since: release the claim.
-		_, _ = s.db.Collection(openCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "attempt", Value: claim.Attempt}})
-		return nil, errClaimMissing
+	if a.Status != StatusOpen {
+		return nil, ErrNotFound
 	}
-	return a, err
+	return a, nil
 }
 
-// mayStart applies the rules on attempts to the learner's past attempts.
-func (s *Store) mayStart(past []*Attempt, r course.ExamRules) error {
-	var last *Attempt
-	for _, a := range past {
-		if a.Status != StatusSubmitted {
-			continue
-		}
-		if a.Result != nil && a.Result.Passed {
-			return ErrPassed
-		}
-		if last == nil || a.Submitted.After(*last.Submitted) {
-			last = a
-		}
+// mayStart applies the rules on attempts to the learner's record.
+func (s *Store) mayStart(ld *learnerDoc, r course.ExamRules) error {
+	if ld == nil {
+		return nil
 	}
-	if len(past) >= r.Attempts {
+	if ld.Passed {
+		return ErrPassed
+	}
+	if ld.N >= r.Attempts {
 		return ErrNoAttempts
 	}
-	if last != nil && r.WaitHours > 0 {
-		until := last.Submitted.Add(time.Duration(r.WaitHours) * time.Hour)
+	if ld.LastSubmitted != nil && r.WaitHours > 0 {
+		until := ld.LastSubmitted.Add(time.Duration(r.WaitHours) * time.Hour)
 		if s.now().Before(until) {
 			return &WaitError{Until: until}
 		}
@@ -270,31 +370,163 @@ func (s *Store) Get(ctx context.Context, userID, id string) (*Attempt, error) {
 	return a, nil
 }
 
-func (s *Store) get(ctx context.Context, id string) (*Attempt, error) {
-	var a Attempt
-	err := s.db.Collection(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a)
+// openState is what a save must know of an attempt: whether it is closed
+// and the sequence numbers of its saved answers.
+type openState struct {
+	closed bool
+	seqs   map[string]int64
+}
+
+// state reads an attempt's state for a save of item. On the embedded store
+// this process writes every change, so the state is kept in memory (under
+// the attempt's lock) once read; elsewhere it is read each time.
+func (s *Store) state(ctx context.Context, attemptID, item string) (*openState, error) {
+	if s.Embedded {
+		if st, ok := s.states.Get(attemptID); ok {
+			return st, nil
+		}
+	}
+	st := &openState{seqs: map[string]int64{}}
+	r, err := s.result(ctx, attemptID)
+	if err != nil {
+		return nil, err
+	}
+	st.closed = r != nil
+	if !s.Embedded {
+		cur, err := s.answer(ctx, attemptID, item)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			st.seqs[item] = cur.Seq
+		}
+		return st, nil
+	}
+	a, err := s.drawnAttempt(ctx, attemptID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range a.Items {
+		cur, err := s.answer(ctx, attemptID, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			st.seqs[d.ID] = cur.Seq
+		}
+	}
+	s.states.Put(attemptID, "", st)
+	return st, nil
+}
+
+// resultDoc is a submitted attempt's grade and answers.
+type resultDoc struct {
+	ID        string         `bson:"_id"`
+	UserID    string         `bson:"user_id"`
+	Submitted time.Time      `bson:"submitted"`
+	ClosedBy  string         `bson:"closed_by"`
+	Graded    packed[graded] `bson:"graded"`
+}
+
+// graded is a result document's packed part.
+type graded struct {
+	Result  *Result            `json:"result"`
+	Answers map[string]*Answer `json:"answers"`
+}
+
+// drawnAttempt is the attempt document (cached): the draw, its deadline.
+func (s *Store) drawnAttempt(ctx context.Context, id string) (*Attempt, error) {
+	return s.drawn.GetOrLoad(id, func() (*Attempt, string, error) {
+		var a Attempt
+		err := s.c(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, "", ErrNotFound
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("quiz: %w", err)
+		}
+		a.Items = a.Draw.V
+		return &a, "", nil
+	})
+}
+
+// result is a submitted attempt's result document, or nil.
+func (s *Store) result(ctx context.Context, id string) (*resultDoc, error) {
+	var r resultDoc
+	err := s.c(resultsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("quiz: %w", err)
 	}
-	if a.Answers == nil {
-		a.Answers = map[string]*Answer{}
+	return &r, nil
+}
+
+// get is the attempt with its state: submitted (with result and answers)
+// when it has a result document, else open with its saved answers.
+func (s *Store) get(ctx context.Context, id string) (*Attempt, error) {
+	cached, err := s.drawnAttempt(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a := *cached // the cached draw is shared: copy before filling in
+	a.Answers = map[string]*Answer{}
+	r, err := s.result(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		a.Status, a.Submitted, a.ClosedBy, a.Result = StatusSubmitted, &r.Submitted, r.ClosedBy, r.Graded.V.Result
+		if r.Graded.V.Answers != nil {
+			a.Answers = r.Graded.V.Answers
+		}
+		return &a, nil
+	}
+	a.Status = StatusOpen
+	for _, d := range a.Items {
+		ans, err := s.answer(ctx, a.ID, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ans != nil {
+			a.Answers[d.ID] = ans
+		}
 	}
 	return &a, nil
 }
 
-// ForUser lists a learner's attempts, oldest first.
-func (s *Store) ForUser(ctx context.Context, userID string) ([]*Attempt, error) {
-	cur, err := s.db.Collection(attemptsCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}},
-		options.Find().SetSort(bson.D{{Key: "number", Value: 1}}))
+func answerID(attempt, item string) string { return attempt + "|" + item }
+
+// answer is the stored answer to one item of an open attempt, or nil.
+func (s *Store) answer(ctx context.Context, attempt, item string) (*Answer, error) {
+	var ans Answer
+	err := s.c(answersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: answerID(attempt, item)}}).Decode(&ans)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("quiz: %w", err)
 	}
-	var out []*Attempt
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("quiz: %w", err)
+	return &ans, nil
+}
+
+// ForUser lists a learner's attempts, oldest first.
+func (s *Store) ForUser(ctx context.Context, userID string) ([]*Attempt, error) {
+	ld, err := s.learner(ctx, userID)
+	if err != nil || ld == nil {
+		return nil, err
+	}
+	out := make([]*Attempt, 0, len(ld.Attempts))
+	for _, id := range ld.Attempts {
+		a, err := s.get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -310,7 +542,11 @@ type SaveResult struct {
 // is already stored. It is idempotent and atomic: concurrent saves of one
 // item keep the newest, saves of different items never lose each other.
 func (s *Store) SaveAnswer(ctx context.Context, userID, attemptID, item string, ans Answer) (*SaveResult, error) {
-	a, err := s.Get(ctx, userID, attemptID)
+	defer s.locks.Lock(attemptID)()
+	a, err := s.drawnAttempt(ctx, attemptID)
+	if errors.Is(err, ErrNotFound) || (err == nil && a.UserID != userID) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -321,56 +557,60 @@ func (s *Store) SaveAnswer(ctx context.Context, userID, attemptID, item string, 
 	if !validAnswer(d, &ans) || ans.Seq < 0 {
 		return nil, ErrBadAnswer
 	}
-	now := s.now()
-	if a.Status != StatusOpen {
-		return nil, ErrClosed
-	}
-	if !a.Open(now) {
-		return nil, ErrLate
-	}
-	field := "answers." + item
-	defer s.locks.Lock(a.ID)()
-	filter := bson.D{{Key: "_id", Value: a.ID}, {Key: "status", Value: StatusOpen},
-		{Key: "$or", Value: bson.A{
-			bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: false}}}},
-			bson.D{{Key: field + ".seq", Value: bson.D{{Key: "$lt", Value: ans.Seq}}}},
-		}}}
-	if a.Deadline != nil {
-		filter = append(filter, bson.E{Key: "deadline", Value: bson.D{{Key: "$gt", Value: now.UTC()}}})
-	}
-	res, err := s.db.Collection(attemptsCollection).UpdateOne(ctx, filter, bson.D{
-		{Key: "$set", Value: bson.D{{Key: field, Value: ans}}},
-		{Key: "$inc", Value: bson.D{{Key: "rev", Value: int64(1)}}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("quiz: save: %w", err)
-	}
-	if res.MatchedCount == 1 {
-		return &SaveResult{Item: item, Seq: ans.Seq, Saved: true}, nil
-	}
-	// Why not: closed meanwhile, late, or an equal or newer save.
-	a, err = s.Get(ctx, userID, attemptID)
+	st, err := s.state(ctx, a.ID, item)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case a.Status != StatusOpen:
+	if st.closed {
 		return nil, ErrClosed
-	case !a.Open(s.now()):
+	}
+	if a.Deadline != nil && !s.now().Before(*a.Deadline) {
 		return nil, ErrLate
 	}
-	stored := int64(0)
-	if cur := a.Answers[item]; cur != nil {
-		stored = cur.Seq
+	if cur := st.seqs[item]; cur >= ans.Seq && cur > 0 {
+		return &SaveResult{Item: item, Seq: cur, Saved: false}, nil
 	}
-	return &SaveResult{Item: item, Seq: stored, Saved: false}, nil
+	id := answerID(a.ID, item)
+	doc := bson.D{{Key: "_id", Value: id}, {Key: "attempt", Value: a.ID}, {Key: "seq", Value: ans.Seq}}
+	if len(ans.Choices) > 0 {
+		doc = append(doc, bson.E{Key: "choices", Value: ans.Choices})
+	}
+	if ans.Value != nil {
+		doc = append(doc, bson.E{Key: "value", Value: *ans.Value})
+	}
+	if len(ans.Matches) > 0 {
+		doc = append(doc, bson.E{Key: "matches", Value: ans.Matches})
+	}
+	// Replace only an older save; when there is none, insert. A newer
+	// save written meanwhile (another instance) makes the replace match
+	// nothing and the insert fail on the id: this save is stale.
+	res, err := s.c(answersCollection).ReplaceOne(ctx, s.where(id, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: ans.Seq}}}), doc,
+		options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		cur, err := s.answer(ctx, a.ID, item)
+		if err != nil || cur == nil {
+			return nil, ErrBusy
+		}
+		return &SaveResult{Item: item, Seq: cur.Seq, Saved: false}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quiz: save: %w", err)
+	}
+	_ = res
+	if s.Embedded {
+		st.seqs[item] = ans.Seq
+	}
+	return &SaveResult{Item: item, Seq: ans.Seq, Saved: true}, nil
 }
 
 // Submit grades the attempt and closes it: an atomic transition from
 // open to submitted. Submitting again, or at the same moment from another
 // tab or instance, returns the one stored result.
 func (s *Store) Submit(ctx context.Context, userID, attemptID string) (*Attempt, error) {
-	a, err := s.Get(ctx, userID, attemptID)
+	a, err := s.drawnAttempt(ctx, attemptID)
+	if err == nil && a.UserID != userID {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -379,38 +619,45 @@ func (s *Store) Submit(ctx context.Context, userID, attemptID string) (*Attempt,
 
 func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, error) {
 	defer s.locks.Lock(a.ID)()
-	for try := 0; try < 10; try++ {
-		if a.Status == StatusSubmitted {
-			return a, nil
-		}
-		now := s.now().UTC().Truncate(time.Millisecond)
-		result := Grade(a.Items, a.Answers, a.Pass)
-		res, err := s.db.Collection(attemptsCollection).UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: a.ID}, {Key: "status", Value: StatusOpen}, {Key: "rev", Value: a.Rev}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: StatusSubmitted}, {Key: "submitted", Value: now},
-				{Key: "result", Value: result}, {Key: "closed_by", Value: by}}}})
-		if err != nil {
-			return nil, fmt.Errorf("quiz: submit: %w", err)
-		}
-		if res.MatchedCount == 1 {
-			a.Status, a.Submitted, a.Result, a.ClosedBy = StatusSubmitted, &now, result, by
-			_, _ = s.db.Collection(openCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.UserID}, {Key: "attempt", Value: a.ID}})
-			if result.Passed && s.Certifier != nil {
-				if err := s.Certifier.Passed(ctx, a); err != nil {
-					// The result stands; the certificate is issued again
-					// by the certifier's own retry.
-					s.log.Error("quiz: certificate for a passed attempt", "attempt", a.ID, "err", err)
-				}
-			}
-			return a, nil
-		}
-		// Submitted by someone else, or an answer saved in between:
-		// read again and grade what is stored.
-		if a, err = s.get(ctx, a.ID); err != nil {
-			return nil, err
+	// Read again under the lock: what is graded is what is stored.
+	a, err := s.get(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status == StatusSubmitted {
+		return a, nil
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	result := Grade(a.Items, a.Answers, a.Pass)
+	_, err = s.c(resultsCollection).InsertOne(ctx, resultDoc{ID: a.ID, UserID: a.UserID, Submitted: now, ClosedBy: by,
+		Graded: packed[graded]{graded{Result: result, Answers: a.Answers}}})
+	if mongo.IsDuplicateKeyError(err) {
+		// Submitted meanwhile by another instance: its result stands.
+		return s.get(ctx, a.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quiz: submit: %w", err)
+	}
+	a.Status, a.Submitted, a.Result, a.ClosedBy = StatusSubmitted, &now, result, by
+	if st, ok := s.states.Get(a.ID); ok {
+		st.closed = true
+	}
+	set := bson.D{{Key: "open", Value: ""}, {Key: "last_submitted", Value: now}}
+	if result.Passed {
+		set = append(set, bson.E{Key: "passed", Value: true})
+	}
+	s.release(ctx, a, set)
+	if a.Deadline != nil {
+		_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
+	}
+	if result.Passed && s.Certifier != nil {
+		if err := s.Certifier.Passed(ctx, a); err != nil {
+			// The result stands; the certificate is issued again by the
+			// certifier's own retry.
+			s.log.Error("quiz: certificate for a passed attempt", "attempt", a.ID, "err", err)
 		}
 	}
-	return nil, ErrBusy
+	return a, nil
 }
 
 // CloseIfLate closes and grades an open attempt whose deadline has
@@ -422,28 +669,67 @@ func (s *Store) CloseIfLate(ctx context.Context, a *Attempt) (*Attempt, error) {
 	return a, nil
 }
 
+// dropAnswers removes an attempt's answer documents (copied into it).
+func (s *Store) dropAnswers(ctx context.Context, a *Attempt) {
+	for _, d := range a.Items {
+		if _, err := s.c(answersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: answerID(a.ID, d.ID)}}); err != nil {
+			s.log.Warn("quiz: removing a saved answer", "attempt", a.ID, "err", err)
+		}
+	}
+}
+
+// release records a submitted attempt on the learner's record.
+func (s *Store) release(ctx context.Context, a *Attempt, set bson.D) {
+	defer s.learnerLocks.Lock(a.UserID)()
+	ld, err := s.learner(ctx, a.UserID)
+	if err == nil && (ld == nil || ld.Open != a.ID) {
+		return // not the open one (released already)
+	}
+	if err == nil {
+		_, err = s.c(learnersCollection).UpdateOne(ctx, s.where(a.UserID, bson.E{Key: "open", Value: a.ID}), bson.D{{Key: "$set", Value: set}})
+	}
+	if err != nil {
+		s.log.Error("quiz: learner record after submitting", "attempt", a.ID, "err", err)
+	}
+}
+
 // Sweep closes and grades attempts whose deadline passed more than Grace
 // ago. Several instances may sweep at once: each attempt is closed once.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-Grace).UTC()
-	cur, err := s.db.Collection(attemptsCollection).Find(ctx, bson.D{{Key: "status", Value: StatusOpen},
-		{Key: "deadline", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+	cur, err := s.c(deadlinesCollection).Find(ctx, bson.D{{Key: "deadline", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
 	if err != nil {
 		return 0, fmt.Errorf("quiz: sweep: %w", err)
 	}
-	var overdue []*Attempt
+	var overdue []struct {
+		ID string `bson:"_id"`
+	}
 	if err := cur.All(ctx, &overdue); err != nil {
 		return 0, fmt.Errorf("quiz: sweep: %w", err)
 	}
 	n := 0
-	for _, a := range overdue {
-		if a.Answers == nil {
-			a.Answers = map[string]*Answer{}
+	for _, o := range overdue {
+		a, err := s.get(ctx, o.ID)
+		if errors.Is(err, ErrNotFound) {
+			_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}})
+			continue
 		}
-		if _, err := s.close(ctx, a, "deadline"); err != nil {
+		if err != nil {
 			return n, err
 		}
-		n++
+		if a.Status != StatusOpen || a.Deadline == nil || !a.Deadline.Before(cutoff) {
+			if a.Status != StatusOpen {
+				_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}})
+			}
+			continue
+		}
+		closed, err := s.close(ctx, a, "deadline")
+		if err != nil {
+			return n, err
+		}
+		if closed.ClosedBy == "deadline" {
+			n++
+		}
 	}
 	return n, nil
 }
@@ -469,7 +755,7 @@ func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
 // Extension is a learner's time extension, or nil.
 func (s *Store) Extension(ctx context.Context, userID string) (*Extension, error) {
 	var e Extension
-	err := s.db.Collection(extensionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&e)
+	err := s.c(extensionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&e)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -485,7 +771,7 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 	if extraMinutes < 0 || extraMinutes > 24*60 {
 		return fmt.Errorf("extra time must be 0–1440 minutes")
 	}
-	coll := s.db.Collection(extensionsCollection)
+	coll := s.c(extensionsCollection)
 	if extraMinutes == 0 && !noLimit {
 		if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}}); err != nil {
 			return fmt.Errorf("quiz: %w", err)
@@ -506,22 +792,46 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 	}
 	defer s.locks.Lock(a.ID)()
 	set := bson.D{{Key: "$unset", Value: bson.D{{Key: "deadline", Value: ""}}}}
+	deadlines := s.c(deadlinesCollection)
 	if limit > 0 {
-		set = bson.D{{Key: "$set", Value: bson.D{{Key: "deadline", Value: a.Started.Add(limit)}}}}
+		d := a.Started.Add(limit)
+		set = bson.D{{Key: "$set", Value: bson.D{{Key: "deadline", Value: d}}}}
+		if _, err := deadlines.ReplaceOne(ctx, bson.D{{Key: "_id", Value: a.ID}}, bson.D{{Key: "_id", Value: a.ID}, {Key: "deadline", Value: d}},
+			options.Replace().SetUpsert(true)); err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("quiz: %w", err)
+		}
+	} else if _, err := deadlines.DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}}); err != nil {
+		return fmt.Errorf("quiz: %w", err)
 	}
-	_, err = s.db.Collection(attemptsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}, {Key: "status", Value: StatusOpen}}, set)
+	if cur, err := s.get(ctx, a.ID); err != nil || cur.Status != StatusOpen {
+		return err
+	}
+	_, err = s.c(attemptsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}}, set)
+	s.drawn.Delete(a.ID)
 	return err
 }
 
-// DeleteUser removes a learner's attempts (account deletion).
+// DeleteUser removes a learner's attempts and records (account deletion).
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
-	for _, c := range []string{attemptsCollection} {
-		if _, err := s.db.Collection(c).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
-			return fmt.Errorf("quiz: %w", err)
+	ld, err := s.learner(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if ld != nil {
+		for _, id := range ld.Attempts {
+			if a, err := s.get(ctx, id); err == nil {
+				s.dropAnswers(ctx, a)
+			}
+			s.drawn.Delete(id)
+			for _, c := range []string{attemptsCollection, deadlinesCollection, resultsCollection} {
+				if _, err := s.c(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+					return fmt.Errorf("quiz: %w", err)
+				}
+			}
 		}
 	}
-	for _, c := range []string{openCollection, extensionsCollection} {
-		if _, err := s.db.Collection(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}}); err != nil {
+	for _, c := range []string{learnersCollection, extensionsCollection} {
+		if _, err := s.c(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}}); err != nil {
 			return fmt.Errorf("quiz: %w", err)
 		}
 	}

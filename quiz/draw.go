@@ -9,17 +9,25 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 )
 
-// Drawn is an item as drawn for one attempt: a copy of the bank item with
-// its key (so that later changes to the bank change no attempt under way
-// or graded), the order its options are shown in, and for matching items
-// the attempt's own ids for both sides (they say nothing of the pairs).
+// Drawn is an item as drawn for one attempt: its id, its key at the time
+// of the draw (so that later changes to the bank change no attempt under
+// way or graded), the order its options are shown in, and for matching
+// items the attempt's own ids for both sides (they say nothing of the
+// pairs). The texts stay in the bank: the attempt document is small, which
+// keeps every save cheap.
 type Drawn struct {
-	Item        course.ExamItem `bson:"item"`
-	OptionOrder []string        `bson:"option_order,omitempty"`
-	LeftOrder   []string        `bson:"left_order,omitempty"`
-	RightOrder  []string        `bson:"right_order,omitempty"`
-	LeftIDs     map[string]int  `bson:"left_ids,omitempty"`  // left id → pair index
-	RightIDs    map[string]int  `bson:"right_ids,omitempty"` // right id → pair index
+	ID      string   `bson:"id"`
+	Module  string   `bson:"module"`
+	Type    string   `bson:"type"`
+	Options []string `bson:"options,omitempty"` // option ids in the order shown
+	Correct []string `bson:"correct,omitempty"` // the key of a choice item
+	Answer  *bool    `bson:"answer,omitempty"`  // the key of a true/false item
+	// Matching: the sides' ids in the order shown, and the pair each
+	// belongs to.
+	Lefts    []string       `bson:"lefts,omitempty"`
+	Rights   []string       `bson:"rights,omitempty"`
+	LeftIDs  map[string]int `bson:"left_ids,omitempty"`
+	RightIDs map[string]int `bson:"right_ids,omitempty"`
 }
 
 // randomInt is uniform in [0, n) from crypto/rand: draws cannot be
@@ -66,25 +74,29 @@ func Draw(ex *course.Exam, modules []string) []Drawn {
 }
 
 func drawItem(it *course.ExamItem) Drawn {
-	d := Drawn{Item: *it}
-	d.Item.Options = append([]course.ExamOption(nil), it.Options...)
-	d.Item.Pairs = append([]course.ExamPair(nil), it.Pairs...)
+	d := Drawn{ID: it.ID, Module: it.Module, Type: it.Type}
 	switch it.Type {
 	case course.ItemSingle, course.ItemMultiple:
 		for _, o := range it.Options {
-			d.OptionOrder = append(d.OptionOrder, o.ID)
+			d.Options = append(d.Options, o.ID)
+			if o.Correct {
+				d.Correct = append(d.Correct, o.ID)
+			}
 		}
-		shuffle(d.OptionOrder)
+		shuffle(d.Options)
+	case course.ItemTrueFalse:
+		v := *it.Answer
+		d.Answer = &v
 	case course.ItemMatching:
 		d.LeftIDs, d.RightIDs = map[string]int{}, map[string]int{}
 		for i := range it.Pairs {
 			l, r := token("l"), token("r")
 			d.LeftIDs[l], d.RightIDs[r] = i, i
-			d.LeftOrder = append(d.LeftOrder, l)
-			d.RightOrder = append(d.RightOrder, r)
+			d.Lefts = append(d.Lefts, l)
+			d.Rights = append(d.Rights, r)
 		}
-		shuffle(d.LeftOrder)
-		shuffle(d.RightOrder)
+		shuffle(d.Lefts)
+		shuffle(d.Rights)
 	}
 	return d
 }

@@ -34,33 +34,23 @@ func Score(d *Drawn, a *Answer) float64 {
 	if a == nil {
 		return 0
 	}
-	it := &d.Item
-	switch it.Type {
+	switch d.Type {
 	case course.ItemSingle:
-		if len(a.Choices) != 1 {
-			return 0
-		}
-		if o := it.Option(a.Choices[0]); o != nil && o.Correct {
+		if len(a.Choices) == 1 && slices.Contains(d.Correct, a.Choices[0]) {
 			return 1
 		}
 		return 0
 	case course.ItemMultiple:
-		k := 0
-		for _, o := range it.Options {
-			if o.Correct {
-				k++
-			}
-		}
-		wrong := len(it.Options) - k
+		k := len(d.Correct)
+		wrong := len(d.Options) - k
 		score := 0.0
 		seen := map[string]bool{}
 		for _, id := range a.Choices {
-			o := it.Option(id)
-			if o == nil || seen[id] {
+			if !slices.Contains(d.Options, id) || seen[id] {
 				continue
 			}
 			seen[id] = true
-			if o.Correct {
+			if slices.Contains(d.Correct, id) {
 				score += 1 / float64(k)
 			} else if wrong > 0 {
 				score -= 1 / float64(wrong)
@@ -68,21 +58,23 @@ func Score(d *Drawn, a *Answer) float64 {
 		}
 		return clamp01(score)
 	case course.ItemTrueFalse:
-		if a.Value != nil && it.Answer != nil && *a.Value == *it.Answer {
+		if a.Value != nil && d.Answer != nil && *a.Value == *d.Answer {
 			return 1
 		}
 		return 0
 	case course.ItemMatching:
-		if len(it.Pairs) == 0 {
+		if len(d.LeftIDs) == 0 {
 			return 0
 		}
 		right := 0
 		for left, pair := range d.LeftIDs {
-			if got, ok := a.Matches[left]; ok && d.RightIDs[got] == pair {
-				right++
+			if got, ok := a.Matches[left]; ok {
+				if p, ok := d.RightIDs[got]; ok && p == pair {
+					right++
+				}
 			}
 		}
-		return float64(right) / float64(len(it.Pairs))
+		return float64(right) / float64(len(d.LeftIDs))
 	}
 	return 0
 }
@@ -118,10 +110,10 @@ func Grade(items []Drawn, answers map[string]*Answer, passPercent int) *Result {
 	r := &Result{Max: len(items), Pass: passPercent}
 	for i := range items {
 		d := &items[i]
-		a := answers[d.Item.ID]
+		a := answers[d.ID]
 		s := Score(d, a)
 		r.Score += s
-		r.Items = append(r.Items, ItemResult{Item: d.Item.ID, Module: d.Item.Module, Score: s, Correct: s >= 1, Answered: answered(a)})
+		r.Items = append(r.Items, ItemResult{Item: d.ID, Module: d.Module, Score: s, Correct: s >= 1, Answered: answered(a)})
 	}
 	r.Score = math.Round(r.Score*100) / 100
 	if r.Max > 0 {
@@ -138,14 +130,13 @@ func answered(a *Answer) bool {
 // validAnswer checks an answer's shape against the drawn item: known ids
 // only, one choice for single choice, and so on.
 func validAnswer(d *Drawn, a *Answer) bool {
-	it := &d.Item
-	switch it.Type {
+	switch d.Type {
 	case course.ItemSingle, course.ItemMultiple:
-		if a.Value != nil || len(a.Matches) > 0 || (it.Type == course.ItemSingle && len(a.Choices) > 1) || len(a.Choices) > len(it.Options) {
+		if a.Value != nil || len(a.Matches) > 0 || (d.Type == course.ItemSingle && len(a.Choices) > 1) || len(a.Choices) > len(d.Options) {
 			return false
 		}
 		for i, id := range a.Choices {
-			if it.Option(id) == nil || slices.Contains(a.Choices[:i], id) {
+			if !slices.Contains(d.Options, id) || slices.Contains(a.Choices[:i], id) {
 				return false
 			}
 		}

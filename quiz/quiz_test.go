@@ -33,7 +33,9 @@ func newStore(t testing.TB) *Store {
 	if err := EnsureIndexes(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	return NewStore(db, nil)
+	st := NewStore(db, nil)
+	st.Embedded = true
+	return st
 }
 
 func boolp(b bool) *bool { return &b }
@@ -108,17 +110,17 @@ func TestDrawIsStratifiedAndViewsHaveNoKeys(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 50; i++ {
 		items := Draw(pub.Course.Exam, []string{"ensimmainen", "toinen"})
-		if len(items) != 4 || items[0].Item.Module != "ensimmainen" || items[1].Item.Module != "ensimmainen" || items[2].Item.Module != "toinen" {
+		if len(items) != 4 || items[0].Module != "ensimmainen" || items[1].Module != "ensimmainen" || items[2].Module != "toinen" {
 			t.Fatalf("draw = %v", items)
 		}
 		for _, d := range items {
-			seen[d.Item.ID] = true
-			if d.Item.Type == course.ItemSingle && len(d.OptionOrder) != len(d.Item.Options) {
+			seen[d.ID] = true
+			if d.Type == course.ItemSingle && len(d.Options) != len(pub.Course.Exam.ByID[d.ID].Options) {
 				t.Fatal("options lost in the shuffle")
 			}
 		}
 		a := &Attempt{Items: items, Answers: map[string]*Answer{}}
-		data, _ := json.Marshal(a.Views())
+		data, _ := json.Marshal(a.Views(pub.Course.Exam))
 		for _, marker := range []string{`"correct"`, "feedback", `"answer":true`, `"answer":false`, "Juuri näin", "One\",\"id\":\"l", "left_ids"} {
 			if strings.Contains(string(data), marker) {
 				t.Fatalf("views contain %q: %s", marker, data)
@@ -149,22 +151,22 @@ func TestAttemptLifecycle(t *testing.T) {
 	if _, err := s.Get(ctx, "u2", a.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("u2 reads u1's attempt: %v", err)
 	}
-	if _, err := s.SaveAnswer(ctx, "u2", a.ID, a.Items[0].Item.ID, Answer{Seq: 1}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SaveAnswer(ctx, "u2", a.ID, a.Items[0].ID, Answer{Seq: 1}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("u2 answers u1's attempt: %v", err)
 	}
 	// Saves: a stale one never overwrites a newer one.
 	first := a.Items[0]
 	key := correctAnswer(&first)
 	wrong := Answer{}
-	if first.Item.Type == course.ItemTrueFalse {
-		wrong.Value = boolp(!*first.Item.Answer)
+	if first.Type == course.ItemTrueFalse {
+		wrong.Value = boolp(!*first.Answer)
 	}
 	key.Seq = 5
-	if r, err := s.SaveAnswer(ctx, "u1", a.ID, first.Item.ID, key); err != nil || !r.Saved {
+	if r, err := s.SaveAnswer(ctx, "u1", a.ID, first.ID, key); err != nil || !r.Saved {
 		t.Fatalf("save = %+v %v", r, err)
 	}
 	wrong.Seq = 4
-	if r, err := s.SaveAnswer(ctx, "u1", a.ID, first.Item.ID, wrong); err != nil || r.Saved || r.Seq != 5 {
+	if r, err := s.SaveAnswer(ctx, "u1", a.ID, first.ID, wrong); err != nil || r.Saved || r.Seq != 5 {
 		t.Fatalf("stale save = %+v %v", r, err)
 	}
 	if _, err := s.SaveAnswer(ctx, "u1", a.ID, "no-such-item", Answer{Seq: 9}); !errors.Is(err, ErrUnknownItem) {
@@ -179,7 +181,7 @@ func TestAttemptLifecycle(t *testing.T) {
 	if err != nil || again.Submitted == nil || !again.Submitted.Equal(*done.Submitted) || again.Result.Score != done.Result.Score {
 		t.Fatalf("second submit = %+v %v", again, err)
 	}
-	if _, err := s.SaveAnswer(ctx, "u1", a.ID, first.Item.ID, Answer{Seq: 99}); !errors.Is(err, ErrClosed) {
+	if _, err := s.SaveAnswer(ctx, "u1", a.ID, first.ID, Answer{Seq: 99}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a save after submitting: %v", err)
 	}
 	// The wait between attempts, then the last attempt.
@@ -206,7 +208,7 @@ func TestAttemptLifecycle(t *testing.T) {
 	if !ShowKeys(b, all, pub.Course.Exam.Rules) {
 		t.Fatal("keys hidden after the last attempt")
 	}
-	rev := b.Review(true)
+	rev := b.Review(pub.Course.Exam, true)
 	if len(rev) != 4 || (rev[0].Type != course.ItemTrueFalse && rev[0].Type != course.ItemMatching && len(rev[0].Choices) == 0) {
 		t.Fatalf("review = %+v", rev)
 	}
@@ -215,15 +217,11 @@ func TestAttemptLifecycle(t *testing.T) {
 // correctAnswer is the key of a drawn item as an answer.
 func correctAnswer(d *Drawn) Answer {
 	var a Answer
-	switch d.Item.Type {
+	switch d.Type {
 	case course.ItemSingle, course.ItemMultiple:
-		for _, o := range d.Item.Options {
-			if o.Correct {
-				a.Choices = append(a.Choices, o.ID)
-			}
-		}
+		a.Choices = append(a.Choices, d.Correct...)
 	case course.ItemTrueFalse:
-		a.Value = boolp(*d.Item.Answer)
+		a.Value = boolp(*d.Answer)
 	case course.ItemMatching:
 		a.Matches = map[string]string{}
 		for l, i := range d.LeftIDs {
@@ -237,9 +235,21 @@ func correctAnswer(d *Drawn) Answer {
 	return a
 }
 
+// Both ways of writing: conditions checked in Go under the lock with
+// _id-only filters (the embedded store), and conditions in the filters
+// (MongoDB).
 func TestConcurrentSavesAndSubmits(t *testing.T) {
+	for _, embedded := range []bool{true, false} {
+		t.Run(map[bool]string{true: "embedded", false: "conditional filters"}[embedded], func(t *testing.T) {
+			concurrentSavesAndSubmits(t, embedded)
+		})
+	}
+}
+
+func concurrentSavesAndSubmits(t *testing.T, embedded bool) {
 	ctx := context.Background()
 	s := newStore(t)
+	s.Embedded = embedded
 	pub := published(t)
 	a, _, err := s.Start(ctx, "u", pub)
 	if err != nil {
@@ -254,7 +264,7 @@ func TestConcurrentSavesAndSubmits(t *testing.T) {
 			d := a.Items[seq%len(a.Items)]
 			ans := correctAnswer(&d)
 			ans.Seq = int64(seq)
-			if _, err := s.SaveAnswer(ctx, "u", a.ID, d.Item.ID, ans); err != nil {
+			if _, err := s.SaveAnswer(ctx, "u", a.ID, d.ID, ans); err != nil {
 				t.Errorf("save %d: %v", seq, err)
 			}
 		}(i)
@@ -266,7 +276,7 @@ func TestConcurrentSavesAndSubmits(t *testing.T) {
 		if want > 100 {
 			want -= int64(len(got.Items))
 		}
-		if ans := got.Answers[d.Item.ID]; ans == nil || ans.Seq != want {
+		if ans := got.Answers[d.ID]; ans == nil || ans.Seq != want {
 			t.Fatalf("item %d kept %+v, want seq %d", i, ans, want)
 		}
 	}
@@ -287,6 +297,7 @@ func TestConcurrentSavesAndSubmits(t *testing.T) {
 	}
 	// Two starts at once give one attempt.
 	s2 := newStore(t)
+	s2.Embedded = embedded
 	starts := make(chan string, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
@@ -329,14 +340,14 @@ func TestDeadlinesSweeperAndExtensions(t *testing.T) {
 	d := a.Items[0]
 	ans := correctAnswer(&d)
 	ans.Seq = 1
-	if _, err := s.SaveAnswer(ctx, "u", a.ID, d.Item.ID, ans); err != nil {
+	if _, err := s.SaveAnswer(ctx, "u", a.ID, d.ID, ans); err != nil {
 		t.Fatal(err)
 	}
 	// At the deadline saves are refused; the sweeper closes the attempt
 	// after the grace time, grading what was saved.
 	now = now.Add(30 * time.Minute)
 	ans.Seq = 2
-	if _, err := s.SaveAnswer(ctx, "u", a.ID, d.Item.ID, ans); !errors.Is(err, ErrLate) {
+	if _, err := s.SaveAnswer(ctx, "u", a.ID, d.ID, ans); !errors.Is(err, ErrLate) {
 		t.Fatalf("a late save: %v", err)
 	}
 	if n, err := s.Sweep(ctx); err != nil || n != 0 {

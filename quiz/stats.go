@@ -3,6 +3,7 @@ package quiz
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -102,7 +103,7 @@ func ComputeStats(attempts []*Attempt) *ExamStats {
 			is := meta[r.Item]
 			if is == nil {
 				d := &a.Items[i]
-				is = &ItemStats{Item: r.Item, Module: r.Module, Type: d.Item.Type, Choices: map[string]int{}, Flags: []string{}}
+				is = &ItemStats{Item: r.Item, Module: r.Module, Type: d.Type, Choices: map[string]int{}, Flags: []string{}}
 				meta[r.Item] = is
 			}
 			countChoices(is, a.Answers[r.Item], a.Drawn(r.Item))
@@ -177,13 +178,26 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // Stats loads every submitted attempt and computes the statistics.
 func (s *Store) Stats(ctx context.Context) (*ExamStats, error) {
-	cur, err := s.db.Collection(attemptsCollection).Find(ctx, bson.D{{Key: "status", Value: StatusSubmitted}})
+	cur, err := s.c(resultsCollection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("quiz: stats: %w", err)
 	}
-	var all []*Attempt
-	if err := cur.All(ctx, &all); err != nil {
+	var results []resultDoc
+	if err := cur.All(ctx, &results); err != nil {
 		return nil, fmt.Errorf("quiz: stats: %w", err)
+	}
+	all := make([]*Attempt, 0, len(results))
+	for _, r := range results {
+		d, err := s.drawnAttempt(ctx, r.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		a := *d
+		a.Status, a.Submitted, a.ClosedBy, a.Result, a.Answers = StatusSubmitted, &r.Submitted, r.ClosedBy, r.Graded.V.Result, r.Graded.V.Answers
+		all = append(all, &a)
 	}
 	return ComputeStats(all), nil
 }

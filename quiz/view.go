@@ -1,6 +1,7 @@
 package quiz
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tyokyky/tyokyky/course"
@@ -32,38 +33,62 @@ type ItemView struct {
 // Answered reports whether the learner has answered the item.
 func (v ItemView) Answered() bool { return answered(v.Answer) }
 
-// Views lists the attempt's items for answering.
-func (a *Attempt) Views() []ItemView {
-	out := make([]ItemView, 0, len(a.Items))
-	for i := range a.Items {
-		out = append(out, a.view(i))
-	}
-	return out
-}
+// withdrawn stands for a text the bank no longer has (an item or option
+// removed while an attempt was under way; the item still counts by the
+// key it was drawn with).
+const withdrawn = "–"
 
-func (a *Attempt) view(i int) ItemView {
-	d := &a.Items[i]
-	it := &d.Item
-	v := ItemView{Number: i + 1, ID: it.ID, Type: it.Type, StemHTML: it.StemHTML, Answer: a.Answers[it.ID]}
-	for _, id := range d.OptionOrder {
-		if o := it.Option(id); o != nil {
-			v.Options = append(v.Options, Choice{ID: o.ID, Text: o.Text})
+func bankItem(ex *course.Exam, id string) *course.ExamItem {
+	if ex != nil {
+		if it, ok := ex.ByID[id]; ok {
+			return it
 		}
 	}
-	for _, id := range d.LeftOrder {
-		v.Lefts = append(v.Lefts, Choice{ID: id, Text: it.Pairs[d.LeftIDs[id]].Left})
+	return &course.ExamItem{ID: id, StemHTML: "<p>" + withdrawn + "</p>"}
+}
+
+func optionText(it *course.ExamItem, id string) (string, string) {
+	if o := it.Option(id); o != nil {
+		return o.Text, o.Feedback
 	}
-	for _, id := range d.RightOrder {
-		v.Rights = append(v.Rights, Choice{ID: id, Text: it.Pairs[d.RightIDs[id]].Right})
+	return withdrawn, ""
+}
+
+func pairText(it *course.ExamItem, i int) course.ExamPair {
+	if i >= 0 && i < len(it.Pairs) {
+		return it.Pairs[i]
 	}
-	return v
+	return course.ExamPair{Left: withdrawn, Right: withdrawn}
+}
+
+// Views lists the attempt's items for answering, with the texts of the
+// bank ex.
+func (a *Attempt) Views(ex *course.Exam) []ItemView {
+	out := make([]ItemView, 0, len(a.Items))
+	for i := range a.Items {
+		d := &a.Items[i]
+		it := bankItem(ex, d.ID)
+		v := ItemView{Number: i + 1, ID: d.ID, Type: d.Type, StemHTML: it.StemHTML, Answer: a.Answers[d.ID]}
+		for _, id := range d.Options {
+			text, _ := optionText(it, id)
+			v.Options = append(v.Options, Choice{ID: id, Text: text})
+		}
+		for _, id := range d.Lefts {
+			v.Lefts = append(v.Lefts, Choice{ID: id, Text: pairText(it, d.LeftIDs[id]).Left})
+		}
+		for _, id := range d.Rights {
+			v.Rights = append(v.Rights, Choice{ID: id, Text: pairText(it, d.RightIDs[id]).Right})
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // Unanswered counts the items without an answer.
 func (a *Attempt) Unanswered() int {
 	n := 0
 	for _, d := range a.Items {
-		if !answered(a.Answers[d.Item.ID]) {
+		if !answered(a.Answers[d.ID]) {
 			n++
 		}
 	}
@@ -141,59 +166,53 @@ func ShowKeys(a *Attempt, all []*Attempt, r course.ExamRules) bool {
 	return submitted >= r.Attempts
 }
 
-// Review lists a submitted attempt's items with their grades; keys and
-// feedback only when keys is true.
-func (a *Attempt) Review(keys bool) []ItemReview {
+// Review lists a submitted attempt's items with their grades and the
+// bank's texts; keys and feedback only when keys is true.
+func (a *Attempt) Review(ex *course.Exam, keys bool) []ItemReview {
 	if a.Result == nil {
 		return nil
 	}
 	out := make([]ItemReview, 0, len(a.Items))
 	for i := range a.Items {
 		d := &a.Items[i]
-		it := &d.Item
-		ans := a.Answers[it.ID]
+		it := bankItem(ex, d.ID)
+		ans := a.Answers[d.ID]
 		if ans == nil {
 			ans = &Answer{}
 		}
-		r := ItemReview{Number: i + 1, ID: it.ID, Type: it.Type, StemHTML: it.StemHTML}
+		r := ItemReview{Number: i + 1, ID: d.ID, Type: d.Type, StemHTML: it.StemHTML}
 		if i < len(a.Result.Items) {
 			ir := a.Result.Items[i]
 			r.Score, r.Correct, r.Answered = ir.Score, ir.Correct, ir.Answered
 		}
-		chosen := map[string]bool{}
-		for _, c := range ans.Choices {
-			chosen[c] = true
-		}
-		for _, id := range d.OptionOrder {
-			o := it.Option(id)
-			if o == nil {
-				continue
-			}
-			rc := ReviewChoice{Choice: Choice{ID: o.ID, Text: o.Text}, Chosen: chosen[o.ID]}
+		for _, id := range d.Options {
+			text, feedback := optionText(it, id)
+			rc := ReviewChoice{Choice: Choice{ID: id, Text: text}, Chosen: slices.Contains(ans.Choices, id)}
 			if keys {
-				c := o.Correct
-				rc.Correct, rc.Feedback = &c, o.Feedback
+				c := slices.Contains(d.Correct, id)
+				rc.Correct, rc.Feedback = &c, feedback
 			}
 			r.Choices = append(r.Choices, rc)
 		}
-		for _, l := range d.LeftOrder {
-			p := it.Pairs[d.LeftIDs[l]]
+		for _, l := range d.Lefts {
+			p := pairText(it, d.LeftIDs[l])
 			rp := ReviewPair{Left: p.Left}
+			right, chose := -1, false
 			if got, ok := ans.Matches[l]; ok {
 				if idx, ok := d.RightIDs[got]; ok {
-					rp.Chosen = it.Pairs[idx].Right
+					rp.Chosen, right, chose = pairText(it, idx).Right, idx, true
 				}
 			}
 			if keys {
-				c := rp.Chosen == p.Right
+				c := chose && right == d.LeftIDs[l]
 				rp.Right, rp.Correct = p.Right, &c
 			}
 			r.Pairs = append(r.Pairs, rp)
 		}
-		if it.Type == course.ItemTrueFalse {
+		if d.Type == course.ItemTrueFalse {
 			r.Value = ans.Value
 			if keys {
-				r.Key = it.Answer
+				r.Key = d.Answer
 				if ans.Value != nil && *ans.Value {
 					r.Feedback = it.FeedbackTrue
 				} else if ans.Value != nil {
@@ -201,7 +220,7 @@ func (a *Attempt) Review(keys bool) []ItemReview {
 				}
 			}
 		}
-		if keys && it.Type == course.ItemMatching {
+		if keys && d.Type == course.ItemMatching {
 			r.Feedback = it.Feedback
 		}
 		out = append(out, r)

@@ -86,40 +86,7 @@ func TestLoadBench(t *testing.T) {
 			}
 		}
 	}
-	bin, err := testenv.MinIOBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The platform, as `make run` starts it.
-	data := t.TempDir()
-	addr, _ := minioproc.FreeAddr()
-	cmd := exec.Command(os.Args[0], "serve")
-	cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data,
-		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	base := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("platform not ready:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	base, _ := startPlatform(t)
 
 	// nginx serving saved copies of the same pages.
 	pages := []struct{ name, path string }{
@@ -191,7 +158,7 @@ http {
 		ng.Process.Signal(syscall.SIGQUIT)
 		ng.Wait()
 	}()
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if resp, err := http.Get("http://" + nginxAddr + pages[0].path); err == nil {
 			resp.Body.Close()
@@ -266,7 +233,57 @@ func nginxVersion(bin string) string {
 
 // writeBenchTable replaces the block between the make-bench markers in
 // docs/benchmarks.md.
-func writeBenchTable(t *testing.T, table string) {
+
+// startPlatform runs the real binary as `make run` does (embedded store,
+// MinIO child) and returns its address and data folder once it is ready.
+func startPlatform(t *testing.T) (base, data string) {
+	t.Helper()
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = t.TempDir()
+	addr, _ := minioproc.FreeAddr()
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data,
+		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			out := logs.String()
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			t.Logf("server log (end):\n%s", out)
+		}
+	})
+	base = "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base, data
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("platform not ready:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func writeBenchTable(t *testing.T, table string) { writeBenchSection(t, "make bench", table) }
+
+// writeBenchSection replaces the text between a section's markers in
+// docs/benchmarks.md.
+func writeBenchSection(t *testing.T, name, table string) {
 	root, err := testenv.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +293,7 @@ func writeBenchTable(t *testing.T, table string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const begin, end = "<!-- make bench: begin -->\n", "<!-- make bench: end -->"
+	begin, end := "<!-- "+name+": begin -->\n", "<!-- "+name+": end -->"
 	s := string(doc)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {

@@ -204,6 +204,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	progress := course.NewProgress(p.db.Database)
 	feedback := course.NewFeedbackStore(p.db.Database)
 	exam := quiz.NewStore(p.db.Database, log)
+	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
 	go exam.RunSweeper(ctx, 15*time.Second)
 	mediaLib := media.NewLibrary(p.db.Database, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {

@@ -1,0 +1,260 @@
+//go:build loadbench
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/content"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
+)
+
+// TestExamLoad (part of `make bench`): 1,000 simulated learners start the
+// exam within 10 seconds on the real binary with the embedded store, save
+// five answers every 30 seconds (each as it is given, one every 6 s, as
+// the page saves an answer when it changes; four rounds, 20 items) and
+// submit. Targets: start p99 < 250 ms, autosave p99 < 50 ms, and zero
+// lost answers (every attempt's stored answers are the last ones sent:
+// each learner answers every item right, so each must score 20/20).
+func TestExamLoad(t *testing.T) {
+	learners := 1000
+	if v := os.Getenv("EXAM_LEARNERS"); v != "" {
+		fmt.Sscan(v, &learners)
+	}
+	round := 30 * time.Second
+	if v := os.Getenv("EXAM_ROUND"); v != "" { // shorter rounds for a quick try; not written to the docs
+		round, _ = time.ParseDuration(v)
+	}
+	base, data := startPlatform(t)
+	c, problems := course.Load(content.Bundled())
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+
+	// The learners, made in the store the server runs on (the sign-up
+	// form's rate limit is for people).
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Options{Database: "tyokyky", Dir: filepath.Join(data, "db"), Attach: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	accounts := account.NewStore(db.Database)
+	type learner struct{ token, csrf string }
+	people := make([]learner, learners)
+	setup := time.Now()
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				u, errs := accounts.Register(ctx, account.Registration{Email: fmt.Sprintf("tentti%04d@example.fi", i), Name: "Kuorma Tentti",
+					Password: "kuormitustestin salalause", Organisation: account.Organisations[0]})
+				if len(errs) > 0 {
+					t.Error(errs)
+					continue
+				}
+				token, sess, err := accounts.StartSession(ctx, u, false, "load", "127.0.0.1")
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				people[i] = learner{token, sess.CSRF}
+			}
+		}()
+	}
+	for i := range people {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d learners made in %s", learners, time.Since(setup).Round(time.Second))
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 30 * time.Second}
+	call := func(l learner, method, path string, body any) (*http.Response, []byte, time.Duration, error) {
+		var rd *bytes.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Cookie", "session="+l.token)
+		req.Header.Set("X-CSRF-Token", l.csrf)
+		req.Header.Set("Content-Type", "application/json")
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		return resp, buf.Bytes(), time.Since(start), nil
+	}
+	type item struct {
+		ID      string                     `json:"id"`
+		Type    string                     `json:"type"`
+		Options []struct{ ID, Text string } `json:"options"`
+		Lefts   []struct{ ID, Text string } `json:"lefts"`
+		Rights  []struct{ ID, Text string } `json:"rights"`
+	}
+	// The right answer to an item from what the learner sees and the bank.
+	answer := func(it item, seq int64) map[string]any {
+		bank := c.Exam.ByID[it.ID]
+		a := map[string]any{"seq": seq}
+		switch it.Type {
+		case course.ItemSingle, course.ItemMultiple:
+			var ids []string
+			for _, o := range bank.Options {
+				if o.Correct {
+					ids = append(ids, o.ID)
+				}
+			}
+			a["choices"] = ids
+		case course.ItemTrueFalse:
+			a["value"] = *bank.Answer
+		case course.ItemMatching:
+			m := map[string]string{}
+			for _, l := range it.Lefts {
+				for _, p := range bank.Pairs {
+					if p.Left == l.Text {
+						for _, r := range it.Rights {
+							if r.Text == p.Right {
+								m[l.ID] = r.ID
+							}
+						}
+					}
+				}
+			}
+			a["matches"] = m
+		}
+		return a
+	}
+
+	var mu sync.Mutex
+	var starts, saves, submits []time.Duration
+	var failures atomic.Int64
+	record := func(list *[]time.Duration, d time.Duration) {
+		mu.Lock()
+		*list = append(*list, d)
+		mu.Unlock()
+	}
+	fail := func(format string, a ...any) {
+		if failures.Add(1) <= 5 {
+			t.Errorf(format, a...)
+		}
+	}
+	began := time.Now()
+	ids := make([]string, learners)
+	for i := range people {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// Starts spread evenly over 10 s.
+			time.Sleep(time.Duration(i) * 10 * time.Second / time.Duration(learners))
+			l := people[i]
+			resp, body, d, err := call(l, "POST", "/api/v1/exam/attempts", nil)
+			if err != nil || resp.StatusCode != 201 {
+				fail("start %d: %v %v %s", i, err, resp, body)
+				return
+			}
+			record(&starts, d)
+			var a struct {
+				ID    string `json:"id"`
+				Items []item `json:"items"`
+			}
+			json.Unmarshal(body, &a)
+			ids[i] = a.ID
+			// Five answers every round, each saved as it is given (the
+			// page saves an answer when it changes): one every round/5.
+			seq := int64(1)
+			for _, it := range a.Items {
+				time.Sleep(round / 5)
+				seq++
+				resp, body, d, err := call(l, "PUT", "/api/v1/exam/attempts/"+a.ID+"/answers/"+it.ID, answer(it, seq))
+				if err != nil || resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"saved":true`)) {
+					fail("save %d: %v %v %s", i, err, resp, body)
+					return
+				}
+				record(&saves, d)
+			}
+			resp, body, d, err = call(l, "POST", "/api/v1/exam/attempts/"+a.ID+"/submit", nil)
+			if err != nil || resp.StatusCode != 200 {
+				fail("submit %d: %v %v %s", i, err, resp, body)
+				return
+			}
+			record(&submits, d)
+		}(i)
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+
+	// Zero lost answers: every stored attempt scores 20/20.
+	lost := 0
+	for i, id := range ids {
+		if id == "" {
+			lost++
+			continue
+		}
+		_, body, _, err := call(people[i], "GET", "/api/v1/exam/attempts/"+id, nil)
+		var a struct {
+			Result struct {
+				Score float64 `json:"score"`
+				Max   int     `json:"max"`
+				Items []struct {
+					Answered bool `json:"answered"`
+				} `json:"items"`
+			} `json:"result"`
+		}
+		if err != nil || json.Unmarshal(body, &a) != nil || a.Result.Max != 20 || a.Result.Score != 20 {
+			lost++
+		}
+	}
+	pct := func(d []time.Duration, p float64) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[int(float64(len(d)-1)*p)]
+	}
+	verdict := "ok"
+	if pct(starts, 0.99) >= 250*time.Millisecond || pct(saves, 0.99) >= 50*time.Millisecond || lost > 0 || failures.Load() > 0 {
+		verdict = "below target"
+	}
+	table := fmt.Sprintf("%d learners started within 10 s, saved five answers every %s (one at a time, as each was given) for four rounds and submitted, on the real binary with the embedded store (%s in all).\n\n"+
+		"| date | requests | p50 | p99 | target |\n| --- | --- | --- | --- | --- |\n"+
+		"| %s | start (%d) | %s | %s | p99 < 250 ms |\n| %s | autosave (%d) | %s | %s | p99 < 50 ms |\n| %s | submit (%d) | %s | %s | |\n"+
+		"| %s | attempts with lost or wrong answers | %d of %d | | 0 |\n\nVerdict: **%s**.\n",
+		learners, round, elapsed.Round(time.Second),
+		time.Now().Format("2006-01-02"), len(starts), pct(starts, 0.5).Round(10*time.Microsecond), pct(starts, 0.99).Round(10*time.Microsecond),
+		time.Now().Format("2006-01-02"), len(saves), pct(saves, 0.5).Round(10*time.Microsecond), pct(saves, 0.99).Round(10*time.Microsecond),
+		time.Now().Format("2006-01-02"), len(submits), pct(submits, 0.5).Round(10*time.Microsecond), pct(submits, 0.99).Round(10*time.Microsecond),
+		time.Now().Format("2006-01-02"), lost, learners, verdict)
+	fmt.Print("\n" + table)
+	if learners == 1000 && round == 30*time.Second {
+		writeBenchSection(t, "make bench exam", table)
+	}
+	if verdict != "ok" {
+		t.Error("the exam load is below its targets")
+	}
+}
