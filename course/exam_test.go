@@ -50,7 +50,7 @@ items:
         correct: true
     colour: red
 `,
-		"exam/99-ei-ole.yaml": "module: 99-ei-ole\nitems: []\n",
+		"exam/99-ei-ole.yaml":  "module: 99-ei-ole\nitems: []\n",
 		"exam/sekalaista.yaml": "x: 1\n",
 	}))
 	got := problems.Error()

@@ -112,8 +112,8 @@ func TestExamLoad(t *testing.T) {
 		return resp, buf.Bytes(), time.Since(start), nil
 	}
 	type item struct {
-		ID      string                     `json:"id"`
-		Type    string                     `json:"type"`
+		ID      string                      `json:"id"`
+		Type    string                      `json:"type"`
 		Options []struct{ ID, Text string } `json:"options"`
 		Lefts   []struct{ ID, Text string } `json:"lefts"`
 		Rights  []struct{ ID, Text string } `json:"rights"`
