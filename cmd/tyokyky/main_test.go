@@ -556,6 +556,13 @@ func TestMediaCommands(t *testing.T) {
 	if code, _ := cmd("media", "frobnicate"); code != 2 {
 		t.Fatalf("unknown media command = %d", code)
 	}
+	// Stop the server (and with it MinIO) before the data folder goes.
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop")
+	}
 }
 
 func TestExamImportGIFT(t *testing.T) {
