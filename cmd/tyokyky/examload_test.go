@@ -88,7 +88,8 @@ func TestExamLoad(t *testing.T) {
 	}
 	t.Logf("%d learners made in %s", learners, time.Since(setup).Round(time.Second))
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 30 * time.Second}
+	// A connection per learner, as each learner has a browser of their own.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}, Timeout: 30 * time.Second}
 	call := func(l learner, method, path string, body any) (*http.Response, []byte, time.Duration, error) {
 		var rd *bytes.Reader
 		if body != nil {
