@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,7 +99,13 @@ func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiGetAttempt(c *fiber.Ctx) error {
-	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	return s.sendAttempt(c, s.exam.Get)
+}
+
+// sendAttempt answers with the learner's attempt named in the path, as
+// get (reading or submitting it) returns it.
+func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID, attemptID string) (*quiz.Attempt, error)) error {
+	a, err := get(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
 	if err != nil {
 		return examError(err, "en")
 	}
@@ -124,16 +131,7 @@ func (s *Server) apiSaveAnswer(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiSubmitAttempt(c *fiber.Ctx) error {
-	a, err := s.exam.Submit(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
-	if err != nil {
-		return examError(err, "en")
-	}
-	out, err := s.attemptJSON(c, a)
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(out)
+	return s.sendAttempt(c, s.exam.Submit)
 }
 
 // apiExamItems is the bank with its keys, for authors and administrators.

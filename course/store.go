@@ -16,6 +16,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
 // Collections of the content store.
@@ -350,18 +352,7 @@ func (l *Library) Refresh(ctx context.Context) error {
 
 // Follow refreshes every interval until ctx ends.
 func (l *Library) Follow(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
-				l.log.Warn("content refresh failed", "err", err)
-			}
-		}
-	}
+	poll.Every(ctx, interval, l.log, "content refresh failed", l.Refresh)
 }
 
 // currentFiles reads the stored files (not deleted) as a file system, with

@@ -26,6 +26,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
 const (
@@ -697,18 +699,7 @@ func (l *Library) Snapshot() *Snapshot {
 // Follow refreshes the snapshot every interval until ctx ends, so changes
 // made by other instances show up.
 func (l *Library) Follow(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
-				l.log.Warn("media: catalog refresh failed", "err", err)
-			}
-		}
-	}
+	poll.Every(ctx, interval, l.log, "media: catalog refresh failed", l.Refresh)
 }
 
 func randomKey(n int) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
 const (
@@ -736,20 +737,13 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 
 // RunSweeper sweeps every interval until ctx ends.
 func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("quiz: sweep failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("quiz: overdue attempts closed", "count", n)
-			}
+	poll.Every(ctx, interval, s.log, "quiz: sweep failed", func(ctx context.Context) error {
+		n, err := s.Sweep(ctx)
+		if n > 0 {
+			s.log.Info("quiz: overdue attempts closed", "count", n)
 		}
-	}
+		return err
+	})
 }
 
 // Extension is a learner's time extension, or nil.

@@ -21,6 +21,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
+	"github.com/tyokyky/tyokyky/internal/poll"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 )
@@ -262,18 +263,10 @@ func firstAdmin(ctx context.Context, accounts *account.Store, cfg *config.Config
 
 // expireSessions removes ended sessions every hour.
 func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := accounts.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("removing expired sessions", "err", err)
-			}
-		}
-	}
+	poll.Every(ctx, time.Hour, log, "removing expired sessions", func(ctx context.Context) error {
+		_, err := accounts.DeleteExpiredSessions(ctx)
+		return err
+	})
 }
 
 // ensureIndexes creates every domain package's indexes, idempotently.
