@@ -82,20 +82,17 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error)
 }
 
 func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
-	a, created, err := s.exam.Start(c.UserContext(), s.viewerOf(c).User.ID, s.published())
-	if err != nil {
-		return examError(err, "en")
-	}
-	out, err := s.attemptJSON(c, a)
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Location("/api/v1/exam/attempts/" + a.ID)
-	if created {
-		c.Status(fiber.StatusCreated)
-	}
-	return c.JSON(out)
+	// Start or resume: 201 for a new attempt, 200 for the open one.
+	return s.sendAttempt(c, func(ctx context.Context, userID, _ string) (*quiz.Attempt, error) {
+		a, created, err := s.exam.Start(ctx, userID, s.published())
+		if err == nil {
+			c.Location("/api/v1/exam/attempts/" + a.ID)
+			if created {
+				c.Status(fiber.StatusCreated)
+			}
+		}
+		return a, err
+	})
 }
 
 func (s *Server) apiGetAttempt(c *fiber.Ctx) error {

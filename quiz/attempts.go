@@ -50,10 +50,12 @@ const (
 
 // Attempt is one sitting of the exam by one learner.
 type Attempt struct {
-	ID       string     `bson:"_id" json:"id"`
-	UserID   string     `bson:"user_id" json:"-"`
-	Number   int        `bson:"number" json:"number"`
-	Status   string     `bson:"status" json:"status"`
+	ID     string `bson:"_id" json:"id"`
+	UserID string `bson:"user_id" json:"-"`
+	Number int    `bson:"number" json:"number"`
+	// Status is worked out on reading: submitted when a result document
+	// exists (the attempt document itself is never rewritten).
+	Status   string     `bson:"-" json:"status"`
 	Started  time.Time  `bson:"started" json:"started"`
 	Deadline *time.Time `bson:"deadline,omitempty" json:"deadline,omitempty"`
 	Version  int64      `bson:"content_version" json:"-"`
@@ -585,7 +587,7 @@ func (s *Store) SaveAnswer(ctx context.Context, userID, attemptID, item string, 
 	// Replace only an older save; when there is none, insert. A newer
 	// save written meanwhile (another instance) makes the replace match
 	// nothing and the insert fail on the id: this save is stale.
-	res, err := s.c(answersCollection).ReplaceOne(ctx, s.where(id, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: ans.Seq}}}), doc,
+	_, err = s.c(answersCollection).ReplaceOne(ctx, s.where(id, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: ans.Seq}}}), doc,
 		options.Replace().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) {
 		cur, err := s.answer(ctx, a.ID, item)
@@ -597,7 +599,6 @@ func (s *Store) SaveAnswer(ctx context.Context, userID, attemptID, item string, 
 	if err != nil {
 		return nil, fmt.Errorf("quiz: save: %w", err)
 	}
-	_ = res
 	if s.Embedded {
 		st.seqs[item] = ans.Seq
 	}

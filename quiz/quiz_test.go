@@ -366,6 +366,13 @@ func TestDeadlinesSweeperAndExtensions(t *testing.T) {
 	if got.Status != StatusSubmitted || got.ClosedBy != "deadline" || got.Result.Items[0].Score != 1 {
 		t.Fatalf("swept = %+v", got)
 	}
+	// A learner's own page closes an attempt at its deadline at once,
+	// without waiting for the sweeper.
+	late, _, _ := s.Start(ctx, "late", pub)
+	now = now.Add(31 * time.Minute)
+	if got, err := s.CloseIfLate(ctx, late); err != nil || got.Status != StatusSubmitted || got.ClosedBy != "deadline" {
+		t.Fatalf("CloseIfLate = %+v %v", got, err)
+	}
 	// The slow learner still has time; more time moves the open deadline.
 	if got, _ := s.Get(ctx, "slow", slow.ID); got.Status != StatusOpen {
 		t.Fatal("the extended attempt was closed")
