@@ -617,6 +617,7 @@ func (s *Server) limitBodies(c *fiber.Ctx) error {
 			}
 		}
 		if c.Response().StatusCode() >= 400 {
+			lingerBody(c)
 			c.Response().SetConnectionClose()
 		}
 		return nil
@@ -626,11 +627,29 @@ func (s *Server) limitBodies(c *fiber.Ctx) error {
 	}
 	data, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), bodyLimit+1))
 	if err != nil || len(data) > bodyLimit {
+		lingerBody(c)
+		c.Response().SetConnectionClose()
 		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", bodyLimit))
 	}
 	c.Request().SetBodyRaw(data)
 	return c.Next()
 }
+
+// lingerBody reads and discards up to lingerLimit more bytes of a refused
+// body before the connection closes. Closing a socket with unread data
+// makes the kernel send a reset, which can destroy the refusal before the
+// client reads it; like a web server's lingering close, a modest
+// remainder is drained so the client sees the 413, while a huge one is
+// cut off instead of being read to the end.
+func lingerBody(c *fiber.Ctx) {
+	if !c.Request().IsBodyStream() {
+		return
+	}
+	io.CopyN(io.Discard, c.Context().RequestBodyStream(), lingerLimit) //nolint:errcheck // best effort
+}
+
+// lingerLimit bounds what lingerBody discards.
+const lingerLimit = 16 << 20
 
 // bodyLimit is the largest body read into memory.
 const bodyLimit = 4 << 20
