@@ -116,6 +116,9 @@ type Store struct {
 	// session this long after sign-in.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	// Gate queues the writes made on every signed-in request (sessions
+	// and last activity) on the embedded store; see database.Gate.
+	Gate *database.Gate
 }
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).

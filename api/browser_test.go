@@ -88,6 +88,7 @@ func bundledSite(t *testing.T) string {
 		}
 		exam := quiz.NewStore(db, nil)
 		exam.Embedded = true
+		exam.Gate = env.DB.Gate
 		srv, err := api.New(api.Options{
 			Media:         siteMedia,
 			Exam:          exam,

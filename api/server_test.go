@@ -82,6 +82,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if opts.Exam == nil {
 		opts.Exam = quiz.NewStore(db, opts.Logger)
 		opts.Exam.Embedded = true
+		opts.Exam.Gate = env.DB.Gate
 	}
 	lib := media.NewLibrary(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {
@@ -119,7 +120,9 @@ func studyStores(t testing.TB) (*account.Store, *course.Progress, *mongo.Databas
 	if err := course.EnsureFeedbackIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	return account.NewStore(db), course.NewProgress(db), db
+	accounts := account.NewStore(db)
+	accounts.Gate = env.DB.Gate
+	return accounts, course.NewProgress(db), db
 }
 
 // fixture is the test course of course/testdata, published at version 1.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -152,8 +151,9 @@ type Store struct {
 	// save reads only small documents.
 	drawn *cache.TTL[*Attempt]
 	// states are open attempts' save states (embedded store only).
-	states    *cache.TTL[*openState]
-	writes    sync.Mutex // the embedded store's write gate (see collection)
+	states *cache.TTL[*openState]
+	// Gate queues writes on the embedded store (see collection).
+	Gate      *database.Gate
 	now       func() time.Time
 	log       *slog.Logger
 	Certifier Certifier

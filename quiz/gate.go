@@ -2,36 +2,26 @@ package quiz
 
 import (
 	"context"
-	"sync"
+
+	"github.com/tyokyky/tyokyky/internal/database"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // collection is a collection whose writes pass one at a time through the
-// store's gate on the embedded store. SQLite has a single writer: many
-// concurrent write transactions through FerretDB wait on each other and
-// time out (SQLITE_BUSY) instead of queueing, so this process queues them
-// itself. Reads are not gated (SQLite's WAL lets them run beside a write).
+// process's write gate on the embedded store (see database.Gate). Reads
+// are not gated (SQLite's WAL lets them run beside a write).
 type collection struct {
 	c    *mongo.Collection
-	gate *sync.Mutex // nil: no gate (MongoDB)
+	gate *database.Gate // nil: no gate (MongoDB)
 }
 
 func (s *Store) c(name string) collection {
-	if s.Embedded {
-		return collection{c: s.db.Collection(name), gate: &s.writes}
-	}
-	return collection{c: s.db.Collection(name)}
+	return collection{c: s.db.Collection(name), gate: s.Gate}
 }
 
-func (c collection) lock() func() {
-	if c.gate == nil {
-		return func() {}
-	}
-	c.gate.Lock()
-	return c.gate.Unlock
-}
+func (c collection) lock() func() { return c.gate.Hold() }
 
 func (c collection) FindOne(ctx context.Context, filter any) *mongo.SingleResult {
 	return c.c.FindOne(ctx, filter)

@@ -35,6 +35,7 @@ func newStore(t testing.TB) *Store {
 	}
 	st := NewStore(db, nil)
 	st.Embedded = true
+	st.Gate = env.DB.Gate
 	return st
 }
 

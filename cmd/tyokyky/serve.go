@@ -198,6 +198,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go library.Follow(ctx, 2*time.Second)
 
 	accounts := account.NewStore(p.db.Database)
+	accounts.Gate = p.db.Gate
 	if err := firstAdmin(ctx, accounts, cfg, stdout); err != nil {
 		return nil, err
 	}
@@ -206,6 +207,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	feedback := course.NewFeedbackStore(p.db.Database)
 	exam := quiz.NewStore(p.db.Database, log)
 	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
+	exam.Gate = p.db.Gate
 	go exam.RunSweeper(ctx, 15*time.Second)
 	mediaLib := media.NewLibrary(p.db.Database, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {

@@ -47,6 +47,9 @@ type DB struct {
 	// Attached is true when an administrative command connected to the
 	// embedded store of a running server.
 	Attached bool
+	// Gate queues writes to the embedded store run by this process (nil
+	// otherwise); stores on the hot paths pass their writes through it.
+	Gate *Gate
 }
 
 // Open connects to the configured store, starting the embedded one when no
@@ -99,7 +102,11 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("database: cannot reach %s: %w", Redact(uri), err)
 	}
-	return &DB{Client: client, Database: client.Database(o.Database), Embedded: emb, Attached: attached}, nil
+	db := &DB{Client: client, Database: client.Database(o.Database), Embedded: emb, Attached: attached}
+	if emb != nil {
+		db.Gate = &Gate{}
+	}
+	return db, nil
 }
 
 // Ping checks that the store answers.

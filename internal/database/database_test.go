@@ -3,15 +3,19 @@ package database
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 type syncBuffer struct {
@@ -123,5 +127,70 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Lookups by _id on the embedded store use an index: without the lookup
+// index SQLite scans the table (FerretDB's own _id index is on another
+// expression), and every lookup grows with the collection.
+func TestEmbeddedLookupsByIDUseAnIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	c := db.Database.Collection("things")
+	docs := make([]any, 500)
+	for i := range docs {
+		docs[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("id-%04d", i)}, {Key: "n", Value: i}}
+	}
+	if _, err := c.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	plan := func() string {
+		sq, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "tk.sqlite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sq.Close()
+		var table string
+		if err := sq.QueryRow(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'things%'`).Scan(&table); err != nil {
+			t.Fatal(err)
+		}
+		// The query FerretDB v1.24 runs for {_id: "…"}.
+		rows, err := sq.Query(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "`+table+`" WHERE _ferretdb_sjson->'$._id' = ?`, `"id-0007"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			rows.Scan(&id, &parent, &unused, &detail)
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	// The keeper indexes new collections within its interval.
+	deadline := time.Now().Add(3 * idIndexEvery)
+	for !strings.Contains(plan(), idIndexSuffix) {
+		if time.Now().After(deadline) {
+			t.Fatalf("lookups by _id do not use the lookup index: %s", plan())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n, err := indexIDs(ctx, dir); err != nil || n != 0 {
+		t.Fatalf("a second pass = %d, %v; want nothing to do", n, err)
+	}
+	// Reads and the uniqueness of _id behave as before.
+	var got struct{ N int }
+	if err := c.FindOne(ctx, bson.D{{Key: "_id", Value: "id-0420"}}).Decode(&got); err != nil || got.N != 420 {
+		t.Fatalf("find by id = %+v, %v", got, err)
+	}
+	if _, err := c.InsertOne(ctx, bson.D{{Key: "_id", Value: "id-0001"}}); !mongo.IsDuplicateKeyError(err) {
+		t.Fatalf("a duplicate _id = %v, want E11000", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -25,6 +26,7 @@ type Embedded struct {
 	lock   *os.File
 	cancel context.CancelFunc
 	done   chan struct{}
+	idx    chan struct{} // closed when the lookup-index keeper stops
 	once   sync.Once
 }
 
@@ -65,10 +67,14 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{}), idx: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(runCtx)
+	}()
+	go func() {
+		defer close(e.idx)
+		keepIDsIndexed(runCtx, abs, idIndexEvery, logger)
 	}()
 	e.uri = f.MongoDBURI()
 	if err := writeFileAtomic(filepath.Join(abs, "uri"), []byte(e.uri+"\n")); err != nil {
@@ -77,6 +83,9 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 	}
 	return e, nil
 }
+
+// idIndexEvery is how often new collections are given their lookup index.
+const idIndexEvery = 5 * time.Second
 
 // URI is the embedded store's mongodb:// address.
 func (e *Embedded) URI() string { return e.uri }
@@ -87,6 +96,7 @@ func (e *Embedded) Stop() {
 	e.once.Do(func() {
 		e.cancel()
 		<-e.done
+		<-e.idx
 		os.Remove(filepath.Join(e.dir, "uri"))
 		unlock(e.lock)
 	})

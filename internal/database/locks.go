@@ -28,3 +28,21 @@ func (l *Locks) Lock(key string) (unlock func()) {
 	m.Lock()
 	return m.Unlock
 }
+
+// Gate queues this process's writes to the embedded store. SQLite has one
+// writer at a time, and a write that finds the database locked waits in
+// SQLite's busy handler, which sleeps in growing steps (up to 100 ms)
+// rather than queueing: under load, writers from several stores collide
+// and the unlucky ones wait far longer than the writes take. Stores that
+// pass their writes through the one Gate of the process queue in Go
+// instead. A nil Gate (MongoDB, which has no such limit) holds nothing.
+type Gate struct{ mu sync.Mutex }
+
+// Hold waits for the gate and returns its release.
+func (g *Gate) Hold() (release func()) {
+	if g == nil {
+		return func() {}
+	}
+	g.mu.Lock()
+	return g.mu.Unlock
+}
