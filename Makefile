@@ -16,7 +16,7 @@ FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run media media-tools build minio test test-go test-deps browser npm-tools java rdf fmt-check vet lint fuzz bench vulncheck clean help
+.PHONY: run media media-tools pdf-tools build minio test test-go test-deps browser npm-tools java rdf fmt-check vet lint fuzz bench vulncheck clean help
 
 help:
 	@echo "make run    build everything (MinIO included) and start the platform on http://localhost:8080"
@@ -43,6 +43,10 @@ media: build minio media-tools
 media-tools:
 	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { echo "Installing espeak-ng, ffmpeg and fonts…"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng ffmpeg fonts-dejavu-core; }
 
+# pdftotext (Debian's poppler-utils) reads the certificate PDFs in the tests.
+pdf-tools:
+	@command -v pdftotext >/dev/null || { echo "Installing poppler-utils…"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends poppler-utils; }
+
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tyokyky ./cmd/tyokyky
 
@@ -54,11 +58,11 @@ $(MINIO):
 	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 
 ## test: everything CI runs: it installs what the suites need when missing
-## (MinIO, Debian's chromium, a Java runtime, ffmpeg and espeak-ng, axe-core
-## and vnu-jar from npm).
+## (MinIO, Debian's chromium, a Java runtime, ffmpeg and espeak-ng,
+## poppler-utils, axe-core and vnu-jar from npm).
 test: test-deps vet fmt-check test-go
 
-test-deps: minio browser java npm-tools rdf media-tools
+test-deps: minio browser java npm-tools rdf media-tools pdf-tools
 
 # rapper (Debian's raptor2-utils) parses the glossary's Turtle export.
 rdf:

@@ -1,0 +1,482 @@
+// Package cert issues the course certificates: Open Badges 3.0
+// credentials signed as JWTs (VC-JWT), with a public page each, a W3C
+// Bitstring Status List for revocation, the issuer's key set as JWKS, and
+// printable forms (PDF with a QR code).
+package cert
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/quiz"
+)
+
+const (
+	certificatesCollection = "certificates"
+	claimsCollection       = "certificate_attempts" // _id: attempt → the certificate issued for it
+	slotsCollection        = "certificate_status_slots"
+
+	// ListSize is the number of entries of a status list: the minimum the
+	// Bitstring Status List specification sets (16 KiB uncompressed), so
+	// that a revoked certificate hides among many.
+	ListSize = 131072
+)
+
+// Certificate is an issued certificate.
+type Certificate struct {
+	ID      string      `bson:"_id" json:"id"`
+	UserID  string      `bson:"user_id" json:"-"`
+	Attempt string      `bson:"attempt" json:"-"`
+	Holder  string      `bson:"holder" json:"holder"`
+	Course  string      `bson:"course" json:"course"`
+	Credits int         `bson:"credits" json:"credits"`
+	Hours   int         `bson:"hours" json:"hours"`
+	Issued  time.Time   `bson:"issued" json:"issued"`
+	URL     string      `bson:"url" json:"url"`   // the public page, also the credential's id
+	Subject string      `bson:"subject" json:"-"` // the credential subject's id (a random URN)
+	KeyID   string      `bson:"kid" json:"kid"`
+	Token   string      `bson:"token" json:"token"`
+	List    int         `bson:"list" json:"-"`
+	Index   int         `bson:"index" json:"-"`
+	Revoked *Revocation `bson:"revoked,omitempty" json:"revoked,omitempty"`
+}
+
+// Revocation says who revoked a certificate, when and why.
+type Revocation struct {
+	At     time.Time `bson:"at" json:"at"`
+	By     string    `bson:"by" json:"-"`
+	Reason string    `bson:"reason" json:"reason"`
+}
+
+// Options configure the issuing.
+type Options struct {
+	BaseURL string // the site's public URL, without a trailing slash
+	Issuer  Issuer
+	Course  Course
+	// HolderName is the learner's name now (recorded in the certificate).
+	HolderName func(ctx context.Context, userID string) (string, error)
+	Gate       *database.Gate
+	Logger     *slog.Logger
+}
+
+// Store issues, lists, verifies and revokes certificates.
+type Store struct {
+	db    *mongo.Database
+	keys  *Keys
+	opts  Options
+	locks *database.Locks
+	now   func() time.Time
+
+	mu    sync.Mutex
+	lists map[int]*cachedList
+}
+
+type cachedList struct {
+	token string
+	at    time.Time
+}
+
+// statusListTTL is how long a signed status list is served before it is
+// made again (a revocation drops it at once in this process).
+const statusListTTL = time.Minute
+
+// NewStore issues certificates signed with keys.
+func NewStore(db *mongo.Database, keys *Keys, opts Options) *Store {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	return &Store{db: db, keys: keys, opts: opts, locks: database.NewLocks(), now: time.Now, lists: map[int]*cachedList{}}
+}
+
+// SetClock replaces the clock (tests).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Keys is the store's key set.
+func (s *Store) Keys() *Keys { return s.keys }
+
+// Issuer is the issuer the certificates name.
+func (s *Store) Issuer() Issuer { return s.opts.Issuer }
+
+// EnsureIndexes creates the certificates' indexes.
+func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+	_, err := db.Collection(certificatesCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user")},
+		{Keys: bson.D{{Key: "list", Value: 1}, {Key: "index", Value: 1}}, Options: options.Index().SetName("status")},
+	})
+	if err != nil {
+		return fmt.Errorf("cert: indexes: %w", err)
+	}
+	return nil
+}
+
+// Passed issues the certificate of a passed attempt (quiz.Certifier).
+func (s *Store) Passed(ctx context.Context, a *quiz.Attempt) error {
+	_, err := s.Issue(ctx, a.UserID, a.ID)
+	return err
+}
+
+// URL is the public page of the certificate id.
+func (s *Store) URL(id string) string { return s.opts.BaseURL + "/todistus/" + id }
+
+// StatusListURL is the address of status list n.
+func (s *Store) StatusListURL(n int) string {
+	return s.opts.BaseURL + "/credentials/status/" + strconv.Itoa(n)
+}
+
+// Issue issues the certificate of a passed attempt, once: issuing again
+// (a retry, another instance) returns the one certificate.
+func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate, error) {
+	defer s.locks.Lock(attempt)()
+	// The attempt's claim names the certificate: made first, so that a
+	// crash part-way leaves a claim that a retry completes.
+	var claim struct {
+		Cert string `bson:"cert"`
+		User string `bson:"user"`
+	}
+	err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: attempt}}).Decode(&claim)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		claim.Cert, claim.User = newID(), userID
+		release := s.opts.Gate.Hold()
+		_, err = s.db.Collection(claimsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: attempt}, {Key: "cert", Value: claim.Cert}, {Key: "user", Value: userID}})
+		release()
+		if mongo.IsDuplicateKeyError(err) {
+			return s.Issue(ctx, userID, attempt)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cert: issue: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("cert: issue: %w", err)
+	default:
+		if claim.User != userID {
+			return nil, fmt.Errorf("cert: attempt %s belongs to another learner", attempt)
+		}
+		if c, err := s.Get(ctx, claim.Cert); err == nil {
+			return c, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	holder, err := s.opts.HolderName(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("cert: the holder's name: %w", err)
+	}
+	list, index, err := s.slot(ctx, claim.Cert)
+	if err != nil {
+		return nil, err
+	}
+	c := &Certificate{ID: claim.Cert, UserID: userID, Attempt: attempt, Holder: strings.TrimSpace(holder),
+		Course: s.opts.Course.Title, Credits: s.opts.Course.Credits, Hours: s.opts.Course.Hours,
+		Issued: s.now().UTC().Truncate(time.Second), URL: s.URL(claim.Cert), Subject: "urn:uuid:" + uuid(),
+		List: list, Index: index}
+	c.Token, c.KeyID, err = s.keys.sign(credential(c, s.opts.Issuer, s.opts.Course, s.StatusListURL(list)))
+	if err != nil {
+		return nil, err
+	}
+	release := s.opts.Gate.Hold()
+	_, err = s.db.Collection(certificatesCollection).InsertOne(ctx, c)
+	release()
+	if mongo.IsDuplicateKeyError(err) {
+		return s.Get(ctx, c.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cert: issue: %w", err)
+	}
+	s.opts.Logger.Info("certificate issued", "certificate", c.ID, "attempt", attempt, "kid", c.KeyID)
+	return c, nil
+}
+
+// slot takes a free, random entry of a status list for cert: random, so
+// that the index says nothing of when or to whom the certificate was
+// issued. A list that is a quarter full hands on to the next.
+func (s *Store) slot(ctx context.Context, cert string) (list, index int, err error) {
+	for list = 1; list < 1000; list++ {
+		for try := 0; try < 8; try++ {
+			n, err := rand.Int(rand.Reader, big.NewInt(ListSize))
+			if err != nil {
+				return 0, 0, err
+			}
+			index = int(n.Int64())
+			release := s.opts.Gate.Hold()
+			_, err = s.db.Collection(slotsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: strconv.Itoa(list) + ":" + strconv.Itoa(index)}, {Key: "cert", Value: cert}})
+			release()
+			if err == nil {
+				return list, index, nil
+			}
+			if !mongo.IsDuplicateKeyError(err) {
+				return 0, 0, fmt.Errorf("cert: status entry: %w", err)
+			}
+		}
+	}
+	return 0, 0, errors.New("cert: every status list is full")
+}
+
+// ErrNotFound means no such certificate.
+var ErrNotFound = errors.New("no such certificate")
+
+// Get is the certificate id.
+func (s *Store) Get(ctx context.Context, id string) (*Certificate, error) {
+	if id == "" || len(id) > 64 {
+		return nil, ErrNotFound
+	}
+	var c Certificate
+	err := s.db.Collection(certificatesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	return &c, nil
+}
+
+// ForUser lists a learner's certificates, newest first.
+func (s *Store) ForUser(ctx context.Context, userID string) ([]*Certificate, error) {
+	return s.find(ctx, bson.D{{Key: "user_id", Value: userID}})
+}
+
+// All lists every certificate, newest first (for administrators).
+func (s *Store) All(ctx context.Context) ([]*Certificate, error) {
+	return s.find(ctx, bson.D{})
+}
+
+func (s *Store) find(ctx context.Context, filter bson.D) ([]*Certificate, error) {
+	cur, err := s.db.Collection(certificatesCollection).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "issued", Value: -1}}))
+	if err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	var out []*Certificate
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	return out, nil
+}
+
+// ErrRevoked means the certificate was revoked already.
+var ErrRevoked = errors.New("the certificate is revoked already")
+
+// Revoke revokes a certificate with a reason; it shows in the status list
+// at once in this process and within a minute in others.
+func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len([]rune(reason)) > 500 {
+		return nil, errors.New("give the reason for revoking in 1–500 characters")
+	}
+	defer s.locks.Lock(id)()
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Revoked != nil {
+		return c, ErrRevoked
+	}
+	c.Revoked = &Revocation{At: s.now().UTC().Truncate(time.Millisecond), By: by, Reason: reason}
+	release := s.opts.Gate.Hold()
+	_, err = s.db.Collection(certificatesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: c.Revoked}}}})
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("cert: revoke: %w", err)
+	}
+	s.mu.Lock()
+	delete(s.lists, c.List)
+	s.mu.Unlock()
+	return c, nil
+}
+
+// Verification is the answer to "is this certificate valid?".
+type Verification struct {
+	Valid       bool           `json:"valid"`
+	Revoked     bool           `json:"revoked"`
+	Reason      string         `json:"reason,omitempty"`
+	Claims      map[string]any `json:"claims,omitempty"`
+	Certificate *Certificate   `json:"-"`
+}
+
+// Verify checks a token: its signature against the issuer's own keys, its
+// claims, and whether the certificate it names was revoked.
+func (s *Store) Verify(ctx context.Context, token string) Verification {
+	claims, err := Parse(strings.TrimSpace(token), s.keys, s.opts.Issuer.ID, s.now())
+	if err != nil {
+		return Verification{Reason: Reason(err)}
+	}
+	v := Verification{Claims: jsonClaims(claims)}
+	jti, _ := claims["jti"].(string)
+	id, ok := strings.CutPrefix(jti, s.opts.BaseURL+"/todistus/")
+	if !ok {
+		v.Reason = "the token names no certificate of this issuer (jti)"
+		return v
+	}
+	c, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		v.Reason = "the issuer has no record of this certificate"
+		return v
+	}
+	if err != nil {
+		v.Reason = "the issuer's register cannot be read now; try again"
+		return v
+	}
+	v.Certificate = c
+	if c.Revoked != nil {
+		v.Revoked = true
+		v.Reason = "revoked on " + c.Revoked.At.Format("2006-01-02") + ": " + c.Revoked.Reason
+		return v
+	}
+	v.Valid = true
+	return v
+}
+
+// Status is a certificate's own standing: its stored token verified now.
+func (s *Store) Status(ctx context.Context, c *Certificate) Verification {
+	v := s.Verify(ctx, c.Token)
+	if v.Certificate != nil && v.Certificate.ID != c.ID {
+		return Verification{Reason: "the token names another certificate"}
+	}
+	return v
+}
+
+// StatusList is status list n as a signed BitstringStatusListCredential
+// (VC-JWT): bit i set means the certificate at index i is revoked.
+func (s *Store) StatusList(ctx context.Context, n int) (string, error) {
+	if n < 1 || n >= 1000 {
+		return "", ErrNotFound
+	}
+	s.mu.Lock()
+	if l, ok := s.lists[n]; ok && s.now().Sub(l.at) < statusListTTL {
+		s.mu.Unlock()
+		return l.token, nil
+	}
+	s.mu.Unlock()
+	cur, err := s.db.Collection(certificatesCollection).Find(ctx, bson.D{{Key: "list", Value: n}, {Key: "revoked", Value: bson.D{{Key: "$exists", Value: true}}}},
+		options.Find().SetProjection(bson.D{{Key: "index", Value: 1}, {Key: "list", Value: 1}, {Key: "revoked", Value: 1}}))
+	if err != nil {
+		return "", fmt.Errorf("cert: status list: %w", err)
+	}
+	var revoked []Certificate
+	if err := cur.All(ctx, &revoked); err != nil {
+		return "", fmt.Errorf("cert: status list: %w", err)
+	}
+	bits := make([]byte, ListSize/8)
+	for _, c := range revoked {
+		if c.List == n && c.Revoked != nil && c.Index >= 0 && c.Index < ListSize {
+			bits[c.Index/8] |= 0x80 >> (c.Index % 8) // the first index is the leftmost bit
+		}
+	}
+	encoded, err := EncodeList(bits)
+	if err != nil {
+		return "", err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	url := s.StatusListURL(n)
+	claims := jwt.MapClaims{
+		"@context":  []string{"https://www.w3.org/ns/credentials/v2"},
+		"id":        url,
+		"type":      []string{"VerifiableCredential", "BitstringStatusListCredential"},
+		"issuer":    s.opts.Issuer.ID,
+		"validFrom": now.Format(time.RFC3339),
+		"credentialSubject": map[string]any{
+			"id":            url + "#list",
+			"type":          "BitstringStatusList",
+			"statusPurpose": "revocation",
+			"encodedList":   encoded,
+		},
+		"iss": s.opts.Issuer.ID,
+		"nbf": now.Unix(),
+		"jti": url,
+	}
+	token, _, err := s.keys.sign(claims)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.lists[n] = &cachedList{token: token, at: s.now()}
+	s.mu.Unlock()
+	return token, nil
+}
+
+// EncodeList is a bitstring as the specification encodes it: GZIP, then
+// base64url without padding, with the multibase prefix "u".
+func EncodeList(bits []byte) (string, error) {
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return "", err
+	}
+	if _, err := w.Write(bits); err != nil {
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	return "u" + base64.RawURLEncoding.EncodeToString(b.Bytes()), nil
+}
+
+// DecodeList reverses EncodeList.
+func DecodeList(s string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(s, "u")
+	if !ok {
+		return nil, errors.New("cert: the encoded list lacks the multibase prefix u")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, fmt.Errorf("cert: encoded list: %w", err)
+	}
+	r, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("cert: encoded list: %w", err)
+	}
+	var out bytes.Buffer
+	if _, err := out.ReadFrom(io.LimitReader(r, ListSize)); err != nil {
+		return nil, fmt.Errorf("cert: encoded list: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// Document is the printable form of c in lang.
+func (s *Store) Document(c *Certificate, lang string) Document {
+	return Document{ID: c.ID, Holder: c.Holder, Course: c.Course, Credits: c.Credits, Hours: c.Hours,
+		Issued: c.Issued.In(helsinki), IssuerName: s.opts.Issuer.Name, IssuerAddress: s.opts.Issuer.Address, URL: c.URL, Lang: lang}
+}
+
+// helsinki is the time zone of the dates printed on certificates.
+var helsinki = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Helsinki"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+// newID is a certificate id: 128 random bits, base64url (22 characters).
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// uuid is a random (version 4) UUID.
+func uuid() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
