@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -44,6 +45,7 @@ var (
 	siteAccounts *account.Store
 	siteMedia    *media.Library
 	siteCourse   *course.Course
+	siteExam     *quiz.Store
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -89,11 +91,24 @@ func bundledSite(t *testing.T) string {
 		exam := quiz.NewStore(db, nil)
 		exam.Embedded = true
 		exam.Gate = env.DB.Gate
+		siteExam = exam
+		library := course.NewStaticLibrary(&course.Published{Version: 1, Course: c})
+		keyDir, err := os.MkdirTemp("", "tyokyky-keys-")
+		if err != nil {
+			siteErr = err
+			return
+		}
+		certs, err := certificates(db, keyDir, library, accounts, exam)
+		if err != nil {
+			siteErr = err
+			return
+		}
 		srv, err := api.New(api.Options{
 			Media:         siteMedia,
 			Exam:          exam,
+			Certificates:  certs,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Library:       course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
+			Library:       library,
 			Accounts:      accounts,
 			Progress:      progress,
 			Feedback:      course.NewFeedbackStore(db),
@@ -266,40 +281,77 @@ func sessionFor(t *testing.T, base string, state testenv.State) string {
 
 // pagePath fills a registry path's placeholders for the session's
 // learner: {attempt} with an open exam attempt, {submitted} with a
-// submitted one.
+// submitted one, {certificate} with the certificate of a passed exam (a
+// new learner's when the page is anonymous).
 func pagePath(t *testing.T, base, path, sess string) string {
 	t.Helper()
-	if !strings.Contains(path, "{attempt}") && !strings.Contains(path, "{submitted}") {
+	if !strings.Contains(path, "{attempt}") && !strings.Contains(path, "{submitted}") && !strings.Contains(path, "{certificate}") {
 		return path
+	}
+	if sess == "" {
+		sess = sessionFor(t, base, testenv.SignedIn)
 	}
 	_, page := get(t, base+"/tili", "Cookie", "session="+sess)
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatal("no CSRF token for the exam pages")
 	}
-	call := func(method, p string) string {
-		req, _ := http.NewRequest(method, base+p, nil)
+	call := func(method, p string, body any) []byte {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, base+p, rd)
 		req.Header.Set("Cookie", "session="+sess)
 		req.Header.Set("X-CSRF-Token", m[1])
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var a struct {
-			ID string `json:"id"`
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s = %d %s", method, p, resp.StatusCode, out)
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || a.ID == "" {
-			t.Fatalf("%s %s = %d: %v", method, p, resp.StatusCode, err)
+		return out
+	}
+	var a struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(call("POST", "/api/v1/exam/attempts", nil), &a); err != nil || a.ID == "" {
+		t.Fatalf("no attempt: %v", err)
+	}
+	switch {
+	case strings.Contains(path, "{submitted}"):
+		call("POST", "/api/v1/exam/attempts/"+a.ID+"/submit", nil)
+		return strings.Replace(path, "{submitted}", a.ID, 1)
+	case strings.Contains(path, "{certificate}"):
+		// Every item answered with its key, so the exam is passed.
+		_, u, err := siteAccounts.Session(context.Background(), sess)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return a.ID
+		at, err := siteExam.Get(context.Background(), u.ID, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range at.Items {
+			key := at.Items[i].Key()
+			key.Seq = int64(i + 1)
+			call("PUT", "/api/v1/exam/attempts/"+a.ID+"/answers/"+at.Items[i].ID, key)
+		}
+		call("POST", "/api/v1/exam/attempts/"+a.ID+"/submit", nil)
+		var list struct {
+			Certificates []struct{ ID string } `json:"certificates"`
+		}
+		if err := json.Unmarshal(call("GET", "/api/v1/certificates", nil), &list); err != nil || len(list.Certificates) != 1 {
+			t.Fatalf("no certificate after passing: %v", err)
+		}
+		return strings.Replace(path, "{certificate}", list.Certificates[0].ID, 1)
 	}
-	id := call("POST", "/api/v1/exam/attempts")
-	if strings.Contains(path, "{submitted}") {
-		call("POST", "/api/v1/exam/attempts/"+id+"/submit")
-		return strings.Replace(path, "{submitted}", id, 1)
-	}
-	return strings.Replace(path, "{attempt}", id, 1)
+	return strings.Replace(path, "{attempt}", a.ID, 1)
 }
 
 // signInAdmin makes the registered user an administrator with
@@ -595,7 +647,7 @@ func TestValidHTML(t *testing.T) {
 		if sess := sessionFor(t, base, p.State); sess != "" {
 			resp, body = get(t, base+pagePath(t, base, p.Path, sess), "Cookie", "session="+sess)
 		} else {
-			resp, body = get(t, base+p.Path)
+			resp, body = get(t, base+pagePath(t, base, p.Path, ""))
 		}
 		if resp.StatusCode != p.Status {
 			t.Errorf("%s = %d, want %d", p.Path, resp.StatusCode, p.Status)

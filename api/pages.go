@@ -32,6 +32,8 @@ type page struct {
 	Viewer      *viewer // nil on cached pages
 	CSRF        string
 	Accounts    bool // sign-in exists
+	// Certificates are issued (the learner's list is linked).
+	Certificates bool
 }
 
 type navItem struct {
@@ -48,6 +50,7 @@ type langLink struct {
 func (s *Server) complete(p *page, lang, path string) {
 	p.Lang = lang
 	p.Accounts = s.accounts != nil && s.progress != nil
+	p.Certificates = s.certs != nil
 	if p.Description == "" {
 		if pub := s.published(); pub != nil {
 			p.Description = pub.Course.Meta.Description

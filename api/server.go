@@ -24,6 +24,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -59,6 +60,8 @@ type Options struct {
 	MediaURLTTL   time.Duration
 	// Exam keeps the final exam's attempts.
 	Exam *quiz.Store
+	// Certificates issues and verifies the course certificates.
+	Certificates *cert.Store
 }
 
 // Server serves the platform over HTTP.
@@ -83,6 +86,7 @@ type Server struct {
 	feedbackLimit *account.Limiter
 	media         *media.Library
 	exam          *quiz.Store
+	certs         *cert.Store
 	storageHealth
 }
 
@@ -126,6 +130,7 @@ func New(o Options) (*Server, error) {
 		feedbackLimit: account.NewLimiter(30, time.Hour, time.Minute, time.Hour),
 		media:         o.Media,
 		exam:          o.Exam,
+		certs:         o.Certificates,
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -204,6 +209,16 @@ func (s *Server) routes() {
 		app.Get("/media/:media/tila", s.mediaStatus)
 	}
 
+	// Certificates: verifiable by anyone.
+	if s.certs != nil {
+		app.Get("/.well-known/jwks.json", s.jwks)
+		app.Get("/myontaja", s.issuerProfile)
+		app.Get("/credentials/status/:list", s.statusList)
+		app.Get("/todistus/:cert", s.certificatePage)
+		app.Get("/todistus/:cert/qr.png", s.certificateQR)
+		app.Post("/api/v1/certificates/verify", s.apiVerify)
+	}
+
 	if s.accounts == nil || s.progress == nil {
 		return
 	}
@@ -264,6 +279,17 @@ func (s *Server) routes() {
 		app.Get("/api/v1/admin/exam/items", s.requireUser, s.requireAuthor, s.apiExamItems)
 		app.Get("/api/v1/admin/exam/stats", s.requireUser, s.requireAuthor, s.apiExamStats)
 		app.Post("/yllapito/kayttajat/:user/tentti", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminExtension)
+	}
+
+	// Certificates of the signed-in learner; revoking (administrators).
+	if s.certs != nil {
+		app.Get("/todistukset", s.requireUser, s.certificatesPage)
+		app.Get("/todistus/:cert/todistus.pdf", s.requireUser, s.certificatePDF)
+		app.Get("/todistus/:cert/todistus.jwt", s.requireUser, s.certificateToken)
+		app.Get("/api/v1/certificates", s.requireUser, s.apiCertificates)
+		app.Get("/yllapito/todistukset", s.requireUser, s.requireAdmin, s.adminCertificates)
+		app.Post("/yllapito/todistukset/:cert/peru", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminRevoke)
+		app.Post("/api/v1/admin/certificates/:cert/revoke", s.requireUser, s.requireAdmin, s.checkCSRF, s.apiRevoke)
 	}
 
 	// Administration.

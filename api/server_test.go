@@ -22,6 +22,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/quiz/cert"
 )
 
 var env *testenv.Env
@@ -84,6 +85,13 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		opts.Exam.Embedded = true
 		opts.Exam.Gate = env.DB.Gate
 	}
+	if opts.Certificates == nil {
+		certs, err := certificates(db, t.TempDir(), library, accounts, opts.Exam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Certificates = certs
+	}
 	lib := media.NewLibrary(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -104,6 +112,40 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
+}
+
+// certificates is a certificate store on db (keys in a temporary folder)
+// that the exam store tells of passed attempts.
+func certificates(db *mongo.Database, keyDir string, library *course.Library, accounts *account.Store, exam *quiz.Store) (*cert.Store, error) {
+	ctx := context.Background()
+	if err := cert.EnsureIndexes(ctx, db); err != nil {
+		return nil, err
+	}
+	keys, err := cert.NewKeys(db, cert.KeyOptions{Dir: keyDir, Gate: env.DB.Gate})
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	certs := cert.NewStore(db, keys, cert.Options{
+		BaseURL: "http://localhost",
+		Issuer:  cert.Issuer{ID: "http://localhost/myontaja", Name: "Testin koulutus Oy", Address: "Testikatu 1, 00100 Helsinki", URL: "http://localhost/"},
+		Course:  func() cert.Course { return cert.CourseOf(library.Current(), "http://localhost") },
+		HolderName: func(ctx context.Context, id string) (string, error) {
+			u, err := accounts.User(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return u.Name, nil
+		},
+		Gate:   env.DB.Gate,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if exam != nil {
+		exam.Certifier = certs
+	}
+	return certs, nil
 }
 
 // studyStores are account and progress stores on a fresh database.

@@ -832,3 +832,33 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+// PassedAttempt names a learner's passed attempt.
+type PassedAttempt struct{ UserID, Attempt string }
+
+// PassedAttempts lists every learner's passed attempt (the certificates
+// are issued from it again when issuing at submission failed).
+func (s *Store) PassedAttempts(ctx context.Context) ([]PassedAttempt, error) {
+	cur, err := s.c(learnersCollection).Find(ctx, bson.D{{Key: "passed", Value: true}})
+	if err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	var learners []learnerDoc
+	if err := cur.All(ctx, &learners); err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	var out []PassedAttempt
+	for _, ld := range learners {
+		for i := len(ld.Attempts) - 1; i >= 0; i-- {
+			r, err := s.result(ctx, ld.Attempts[i])
+			if err != nil {
+				return out, err
+			}
+			if r != nil && r.Graded.V.Result != nil && r.Graded.V.Result.Passed {
+				out = append(out, PassedAttempt{UserID: ld.UserID, Attempt: ld.Attempts[i]})
+				break
+			}
+		}
+	}
+	return out, nil
+}

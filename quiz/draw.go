@@ -100,3 +100,22 @@ func drawItem(it *course.ExamItem) Drawn {
 	}
 	return d
 }
+
+// Key is the answer that scores full marks on d.
+func (d *Drawn) Key() Answer {
+	switch d.Type {
+	case course.ItemTrueFalse:
+		return Answer{Value: d.Answer}
+	case course.ItemMatching:
+		m := map[string]string{}
+		for _, l := range d.Lefts {
+			for _, r := range d.Rights {
+				if d.LeftIDs[l] == d.RightIDs[r] {
+					m[l] = r
+				}
+			}
+		}
+		return Answer{Matches: m}
+	}
+	return Answer{Choices: append([]string(nil), d.Correct...)}
+}

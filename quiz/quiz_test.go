@@ -116,6 +116,9 @@ func TestDrawIsStratifiedAndViewsHaveNoKeys(t *testing.T) {
 		}
 		for _, d := range items {
 			seen[d.ID] = true
+			if key := d.Key(); Score(&d, &key) != 1 {
+				t.Fatalf("the key of %s (%s) scores %v", d.ID, d.Type, Score(&d, &key))
+			}
 			if d.Type == course.ItemSingle && len(d.Options) != len(pub.Course.Exam.ByID[d.ID].Options) {
 				t.Fatal("options lost in the shuffle")
 			}

@@ -209,6 +209,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
 	exam.Gate = p.db.Gate
 	go exam.RunSweeper(ctx, 15*time.Second)
+	certs, err := certificates(ctx, cfg, p.db, library, accounts, exam, log)
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
 	mediaLib := media.NewLibrary(p.db.Database, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {
 		return nil, err
@@ -233,6 +237,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Feedback:      feedback,
 		Media:         mediaLib,
 		Exam:          exam,
+		Certificates:  certs,
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +41,11 @@ type Config struct {
 	MediaDelivery   string
 	MediaMaxSize    string
 	MediaURLTTL     string
+	IssuerName      string
+	IssuerAddress   string
+	CertAlg         string
+	CertKeySecret   string
+	CertKeyDir      string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -72,6 +78,11 @@ var Settings = []Setting{
 	{"minio-bin", "TYOKYKY_MINIO_BIN", ".bin/minio", "MinIO server binary started when no S3 endpoint is set", func(c *Config) *string { return &c.MinIOBin }},
 	{"content-dir", "TYOKYKY_CONTENT_DIR", "", "course content folder imported at start-up; empty imports the course bundled in the binary", func(c *Config) *string { return &c.ContentDir }},
 	{"admin-email", "TYOKYKY_ADMIN_EMAIL", "admin@localhost", "address of the administrator created on the first start with an empty database", func(c *Config) *string { return &c.AdminEmail }},
+	{"issuer-name", "TYOKYKY_ISSUER_NAME", "Työkyvyn tuen johtaminen -verkkokurssi", "the organisation that issues the certificates, as printed on them", func(c *Config) *string { return &c.IssuerName }},
+	{"issuer-address", "TYOKYKY_ISSUER_ADDRESS", "", "the issuer's postal address on one line: street, postal code and town[, country]", func(c *Config) *string { return &c.IssuerAddress }},
+	{"cert-alg", "TYOKYKY_CERT_ALG", "EdDSA", "algorithm of new certificate signing keys: EdDSA (Ed25519) or RS256", func(c *Config) *string { return &c.CertAlg }},
+	{"cert-key-secret", "TYOKYKY_CERT_KEY_SECRET", "", "base64 of 32 random bytes: private signing keys are kept in the database sealed with it (needed for several instances); empty keeps them in files under cert-key-dir", func(c *Config) *string { return &c.CertKeySecret }},
+	{"cert-key-dir", "TYOKYKY_CERT_KEY_DIR", "", "folder of the private signing key files (mode 0600) when there is no cert-key-secret; empty means <data-dir>/keys", func(c *Config) *string { return &c.CertKeyDir }},
 	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},
@@ -174,6 +185,17 @@ func (c *Config) Problems() []string {
 	if d, err := time.ParseDuration(c.MediaURLTTL); err != nil || d < time.Minute || d > 7*24*time.Hour {
 		out = append(out, fmt.Sprintf("media-url-ttl: %q is not a duration between 1m and 168h, such as 30m", c.MediaURLTTL))
 	}
+	if strings.TrimSpace(c.IssuerName) == "" {
+		out = append(out, "issuer-name: the certificates need the issuer's name")
+	}
+	if c.CertAlg != "EdDSA" && c.CertAlg != "RS256" {
+		out = append(out, fmt.Sprintf("cert-alg: %q is neither EdDSA nor RS256", c.CertAlg))
+	}
+	if c.CertKeySecret != "" {
+		if _, err := c.CertSecret(); err != nil {
+			out = append(out, "cert-key-secret: "+err.Error())
+		}
+	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		out = append(out, "log-level: "+err.Error())
 	}
@@ -184,6 +206,29 @@ func (c *Config) Problems() []string {
 		out = append(out, fmt.Sprintf("listen: %q is not host:port", c.Listen))
 	}
 	return out
+}
+
+// CertSecret is the decoded cert-key-secret (nil when unset).
+func (c *Config) CertSecret() ([]byte, error) {
+	if c.CertKeySecret == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.CertKeySecret))
+	if err != nil {
+		b, err = base64.RawURLEncoding.DecodeString(strings.TrimSpace(c.CertKeySecret))
+	}
+	if err != nil || len(b) != 32 {
+		return nil, errors.New("not base64 of 32 bytes (make one with: head -c 32 /dev/urandom | base64)")
+	}
+	return b, nil
+}
+
+// CertKeyFolder is where private key files are kept without a secret.
+func (c *Config) CertKeyFolder() string {
+	if c.CertKeyDir != "" {
+		return c.CertKeyDir
+	}
+	return filepath.Join(c.DataDir, "keys")
 }
 
 // Bind opens the listening socket, so that a port in use is reported at

@@ -24,7 +24,8 @@ type Page struct {
 }
 
 // Pages is the page registry (a path's {attempt} is an open exam attempt
-// of the page's learner, {submitted} a submitted one): the browser, accessibility (axe) and HTML
+// of the page's learner, {submitted} a submitted one, {certificate} the
+// certificate of a passed exam): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -70,4 +71,9 @@ var Pages = []Page{
 	{"exam, one question", "/tentti/{attempt}?nakyma=yksi&kysymys=3", SignedIn, 200},
 	{"exam, check before submitting", "/tentti/{attempt}/tarkista", SignedIn, 200},
 	{"exam result", "/tentti/{submitted}/tulos", SignedIn, 200},
+	{"certificate, public verification page", "/todistus/{certificate}", Anonymous, 200},
+	{"certificate, public page in English", "/todistus/{certificate}?lang=en", Anonymous, 200},
+	{"certificate, the holder's view", "/todistus/{certificate}", SignedIn, 200},
+	{"my certificates", "/todistukset", SignedIn, 200},
+	{"administration: certificates", "/yllapito/todistukset", Admin, 200},
 }

@@ -49,8 +49,10 @@ func newCertStore(t testing.TB, ko KeyOptions) *Store {
 	return NewStore(db, keys, Options{
 		BaseURL: base,
 		Issuer:  Issuer{ID: base + "/myontaja", Name: "Esimerkin koulutus Oy", Address: "Esimerkkikatu 1, 00100 Helsinki, Suomi", URL: base},
-		Course: Course{ID: base + "/#kurssi", Title: "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa",
-			Description: "Verkkokurssi, 27 tuntia.", Criteria: "Hyväksytty loppukoe.", Credits: 1, Hours: 27, Language: "fi"},
+		Course: func() Course {
+			return Course{ID: base + "/", Title: "Työkyvyn tuen johtaminen sosiaali- ja terveydenhuollossa",
+				Description: "Verkkokurssi, 27 tuntia.", Criteria: "Hyväksytty loppukoe.", Credits: 1, Hours: 27, Language: "fi"}
+		},
 		HolderName: func(_ context.Context, user string) (string, error) {
 			if user == "missing" {
 				return "", errors.New("no such user")
@@ -464,4 +466,35 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// An offline verifier with a saved JWKS gets the same answer on the
+// signature as the issuer.
+func TestParseJWKSVerifiesOffline(t *testing.T) {
+	ctx := context.Background()
+	s := newCertStore(t, KeyOptions{})
+	c, err := s.Issue(ctx, "u-off", "attempt-offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ParseJWKS(s.Keys().JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(c.Token, keys, base+"/myontaja", time.Now()); err != nil {
+		t.Fatalf("offline: %v", err)
+	}
+	if _, err := Parse(c.Token, keys, "https://toinen.example/myontaja", time.Now()); err == nil {
+		t.Fatal("offline: another issuer accepted")
+	}
+	for name, doc := range map[string]string{
+		"empty":   `{"keys":[]}`,
+		"private": `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + strings.Repeat("A", 43) + `","d":"x","kid":"k"}]}`,
+		"hmac":    `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"k"}]}`,
+		"garbage": `not json`,
+	} {
+		if _, err := ParseJWKS([]byte(doc)); err == nil {
+			t.Errorf("%s key set accepted", name)
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tyokyky/tyokyky/course"
 )
 
 // The contexts of an Open Badges 3.0 credential (VC Data Model 2.0).
@@ -249,4 +251,17 @@ func jsonClaims(c jwt.MapClaims) map[string]any {
 		return nil
 	}
 	return m
+}
+
+// CourseOf describes a published course for its certificates; base is the
+// site's public URL (the course's page is its front page).
+func CourseOf(pub *course.Published, base string) Course {
+	m := pub.Course.Meta
+	pass := course.DefaultExamRules.PassPercent
+	if pub.Course.Exam != nil {
+		pass = pub.Course.Exam.Rules.PassPercent
+	}
+	return Course{ID: strings.TrimRight(base, "/") + "/", Title: m.Title, Description: m.Description,
+		Criteria: fmt.Sprintf("Kurssin moduulit opiskeltu ja loppukoe hyväksytty (vähintään %d %% enimmäispisteistä).", pass),
+		Credits:  int(m.Credits + 0.5), Hours: int(m.WorkloadHours + 0.5), Language: "fi"}
 }

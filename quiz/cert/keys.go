@@ -398,3 +398,58 @@ func writePrivate(dir, kid string, der []byte) error {
 	}
 	return os.Rename(tmp.Name(), filepath.Join(dir, kid+".pem"))
 }
+
+// KeyList is a key set read from a JWKS document (an offline verifier's
+// saved copy of the issuer's keys).
+type KeyList map[string]*PublicKey
+
+// Public is the key kid, or nil.
+func (l KeyList) Public(kid string) *PublicKey { return l[kid] }
+
+// ParseJWKS reads a JWKS document: Ed25519 (OKP) and RSA public keys with
+// their kid and alg. Private members and other key types are refused.
+func ParseJWKS(b []byte) (KeyList, error) {
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("cert: the key set is not JSON: %w", err)
+	}
+	if len(doc.Keys) == 0 {
+		return nil, errors.New("cert: the key set has no keys")
+	}
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	b64 := base64.RawURLEncoding.DecodeString
+	out := KeyList{}
+	for i, k := range doc.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+			if _, ok := k[private]; ok {
+				return nil, fmt.Errorf("cert: key %d of the set has a private member (%s)", i+1, private)
+			}
+		}
+		kid, alg := str(k, "kid"), str(k, "alg")
+		if kid == "" {
+			return nil, fmt.Errorf("cert: key %d of the set has no kid", i+1)
+		}
+		var pub crypto.PublicKey
+		switch {
+		case str(k, "kty") == "OKP" && str(k, "crv") == "Ed25519" && (alg == AlgEdDSA || alg == ""):
+			x, err := b64(str(k, "x"))
+			if err != nil || len(x) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("cert: key %s: bad x", kid)
+			}
+			pub, alg = ed25519.PublicKey(x), AlgEdDSA
+		case str(k, "kty") == "RSA" && (alg == AlgRS256 || alg == ""):
+			n, err1 := b64(str(k, "n"))
+			e, err2 := b64(str(k, "e"))
+			if err1 != nil || err2 != nil || len(n) < 256 || len(e) == 0 || len(e) > 4 {
+				return nil, fmt.Errorf("cert: key %s: bad n or e (RSA keys of at least 2048 bits)", kid)
+			}
+			pub, alg = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, AlgRS256
+		default:
+			return nil, fmt.Errorf("cert: key %s is neither an Ed25519 (EdDSA) nor an RSA (RS256) key", kid)
+		}
+		out[kid] = &PublicKey{ID: kid, Alg: alg, Key: pub}
+	}
+	return out, nil
+}

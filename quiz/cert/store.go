@@ -70,7 +70,8 @@ type Revocation struct {
 type Options struct {
 	BaseURL string // the site's public URL, without a trailing slash
 	Issuer  Issuer
-	Course  Course
+	// Course is what the certificates certify, as published now.
+	Course func() Course
 	// HolderName is the learner's name now (recorded in the certificate).
 	HolderName func(ctx context.Context, userID string) (string, error)
 	Gate       *database.Gate
@@ -177,6 +178,7 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 			return nil, err
 		}
 	}
+	course := s.opts.Course()
 	holder, err := s.opts.HolderName(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("cert: the holder's name: %w", err)
@@ -186,10 +188,10 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 		return nil, err
 	}
 	c := &Certificate{ID: claim.Cert, UserID: userID, Attempt: attempt, Holder: strings.TrimSpace(holder),
-		Course: s.opts.Course.Title, Credits: s.opts.Course.Credits, Hours: s.opts.Course.Hours,
+		Course: course.Title, Credits: course.Credits, Hours: course.Hours,
 		Issued: s.now().UTC().Truncate(time.Second), URL: s.URL(claim.Cert), Subject: "urn:uuid:" + uuid(),
 		List: list, Index: index}
-	c.Token, c.KeyID, err = s.keys.sign(credential(c, s.opts.Issuer, s.opts.Course, s.StatusListURL(list)))
+	c.Token, c.KeyID, err = s.keys.sign(credential(c, s.opts.Issuer, course, s.StatusListURL(list)))
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +206,31 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	}
 	s.opts.Logger.Info("certificate issued", "certificate", c.ID, "attempt", attempt, "kid", c.KeyID)
 	return c, nil
+}
+
+// Backfill issues the certificates that issuing at submission did not
+// (the store was unreachable then): one per passed attempt. It returns
+// how many it issued.
+func (s *Store) Backfill(ctx context.Context, passed []quiz.PassedAttempt) (int, error) {
+	n := 0
+	for _, p := range passed {
+		var claim struct {
+			Cert string `bson:"cert"`
+		}
+		err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: p.Attempt}}).Decode(&claim)
+		if err == nil {
+			if _, err := s.Get(ctx, claim.Cert); err == nil {
+				continue
+			}
+		} else if !errors.Is(err, mongo.ErrNoDocuments) {
+			return n, fmt.Errorf("cert: backfill: %w", err)
+		}
+		if _, err := s.Issue(ctx, p.UserID, p.Attempt); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // slot takes a free, random entry of a status list for cert: random, so
