@@ -12,6 +12,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/quiz/cert"
 )
 
 // Every route the server registers must be in the OpenAPI document, and
@@ -20,7 +21,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil),
-		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil)})
+		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
+		Certificates: cert.NewStore(nil, nil, cert.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

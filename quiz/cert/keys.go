@@ -113,13 +113,22 @@ func (k *Keys) Load(ctx context.Context) error {
 		return err
 	}
 	if len(docs) == 0 {
-		if _, err := k.Rotate(ctx); err != nil {
-			return err
-		}
-		return nil
+		_, err := k.Rotate(ctx)
+		return err
 	}
-	return k.use(docs)
+	err = k.use(docs)
+	if errors.Is(err, errNoUsableKey) {
+		// Keys of other instances in files this one cannot read: make one
+		// of its own. Every key is published, so every instance verifies
+		// what any of them signed.
+		_, err = k.Rotate(ctx)
+	}
+	return err
 }
+
+// errNoUsableKey: keys exist, but this process holds none of their private
+// halves (file keys of another instance).
+var errNoUsableKey = errors.New("cert: no signing key is usable here")
 
 // Refresh reads the key set again when another process rotated it.
 func (k *Keys) Refresh(ctx context.Context) error {
@@ -171,7 +180,12 @@ func (k *Keys) use(docs []keyDoc) error {
 		signer = &signingKey{id: d.ID, alg: d.Alg, key: priv}
 	}
 	if signer == nil && len(docs) > 0 {
-		return fmt.Errorf("cert: no signing key is usable here: %w", lastErr)
+		if k.opts.Secret != nil {
+			// Sealed keys that the secret cannot open: a configuration
+			// error, not a reason to make a new key.
+			return fmt.Errorf("cert: no signing key opens with this key secret: %w", lastErr)
+		}
+		return fmt.Errorf("%w: %w", errNoUsableKey, lastErr)
 	}
 	if set == nil {
 		set = []map[string]string{}

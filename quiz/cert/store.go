@@ -119,12 +119,15 @@ func (s *Store) Issuer() Issuer { return s.opts.Issuer }
 
 // EnsureIndexes creates the certificates' indexes.
 func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
-	_, err := db.Collection(certificatesCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	// One at a time: FerretDB v1.24 panics on createIndexes with several
+	// indexes when they exist already (a restart).
+	for _, m := range []mongo.IndexModel{
 		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user")},
-		{Keys: bson.D{{Key: "list", Value: 1}, {Key: "index", Value: 1}}, Options: options.Index().SetName("status")},
-	})
-	if err != nil {
-		return fmt.Errorf("cert: indexes: %w", err)
+		{Keys: bson.D{{Key: "list", Value: 1}}, Options: options.Index().SetName("list")},
+	} {
+		if _, err := db.Collection(certificatesCollection).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("cert: indexes: %w", err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/quiz/cert"
+)
+
+// keys rotate and list, and cert verify offline with a saved key set and
+// with the key set's address.
+func TestKeysAndOfflineVerification(t *testing.T) {
+	data := t.TempDir()
+	var out bytes.Buffer
+	if code := run([]string{"keys", "rotate", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "new signing key") {
+		t.Fatalf("keys rotate = %d: %s", code, out.String())
+	}
+	if code := run([]string{"keys", "rotate", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("second rotate = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"keys", "list", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || strings.Count(out.String(), "\tEdDSA\t") != 2 {
+		t.Fatalf("keys list = %d: %s", code, out.String())
+	}
+	if fi, err := os.Stat(filepath.Join(data, "keys")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("key folder: %v %v", fi, err)
+	}
+	if code := run([]string{"keys", "rotate", "--data-dir", data, "--cert-alg", "HS256"}, mapEnv(nil), &out, &out); code != 2 {
+		t.Fatalf("an HMAC key = %d", code)
+	}
+
+	// A certificate signed with the newest key, and the key set saved.
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Options{Database: "tyokyky", Dir: filepath.Join(data, "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := cert.NewKeys(db.Database, cert.KeyOptions{Dir: filepath.Join(data, "keys")})
+	if err := keys.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	certs := cert.NewStore(db.Database, keys, cert.Options{BaseURL: "https://kurssi.example", Issuer: cert.Issuer{ID: "https://kurssi.example/myontaja", Name: "Koulutus Oy"},
+		Course:     func() cert.Course { return cert.Course{ID: "https://kurssi.example/", Title: "Työkyvyn tuen johtaminen", Credits: 1, Hours: 27} },
+		HolderName: func(context.Context, string) (string, error) { return "Väinö Ölander", nil }})
+	c, err := certs.Issue(ctx, "u1", "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := keys.JWKS()
+	db.Close(ctx)
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(file, jwks, 0o600)
+	tokenFile := filepath.Join(t.TempDir(), "todistus.jwt")
+	os.WriteFile(tokenFile, []byte(c.Token+"\n"), 0o600)
+
+	out.Reset()
+	if code := run([]string{"cert", "verify", "--jwks", file, "--issuer", "https://kurssi.example/myontaja", c.Token}, mapEnv(nil), &out, &out); code != 0 ||
+		!strings.Contains(out.String(), "VALID SIGNATURE") || !strings.Contains(out.String(), "Väinö Ölander") || !strings.Contains(out.String(), "Revocation is not checked offline") {
+		t.Fatalf("verify = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"cert", "verify", "--jwks", file, "--issuer", "https://kurssi.example/myontaja", tokenFile}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("verify a token file = %d: %s", code, out.String())
+	}
+	out.Reset()
+	altered := c.Token[:len(c.Token)-4] + "AAAA"
+	if code := run([]string{"cert", "verify", "--jwks", file, "--issuer", "https://kurssi.example/myontaja", altered}, mapEnv(nil), &out, &out); code != 1 || !strings.Contains(out.String(), "INVALID") {
+		t.Fatalf("an altered token = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"cert", "verify", "--jwks", file, c.Token}, mapEnv(nil), &out, &out); code != 2 || !strings.Contains(out.String(), "--issuer") {
+		t.Fatalf("a saved key set without --issuer = %d: %s", code, out.String())
+	}
+	// From the key set's address the issuer is the site's.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(jwks) }))
+	defer srv.Close()
+	out.Reset()
+	code := run([]string{"cert", "verify", "--jwks", srv.URL + "/.well-known/jwks.json", c.Token}, mapEnv(nil), &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "issued by someone else") {
+		t.Fatalf("a key set from another site = %d: %s", code, out.String())
+	}
+}
