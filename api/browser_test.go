@@ -1127,4 +1127,25 @@ func TestExamWithKeyboardOnly(t *testing.T) {
 	if txt := evalString(ctx, `document.querySelector(".notice").textContent`); !strings.Contains(txt, "Hyväksytty: 100 %") {
 		t.Fatalf("the result says %q", txt)
 	}
+	// The result leads to the certificate, by keyboard too.
+	if err := tabTo(ctx, `main a[href="/todistukset"]`, 20); err != nil {
+		t.Fatal(err)
+	}
+	key("\r")
+	waitFor(t, ctx, `location.pathname === "/todistukset" && document.readyState === "complete"`, "the certificates")
+	if err := tabTo(ctx, `main a[href^="/todistus/"]`, 40); err != nil {
+		t.Fatal(err)
+	}
+	key("\r")
+	waitFor(t, ctx, `/^\/todistus\/[A-Za-z0-9_-]{22}$/.test(location.pathname) && document.readyState === "complete"`, "the certificate")
+	if txt := evalString(ctx, `document.querySelector("main").textContent`); !strings.Contains(txt, "Voimassa") || !strings.Contains(txt, "Sivu Testaaja") {
+		t.Fatalf("the certificate page: %s", txt)
+	}
+	page := evalString(ctx, `location.href`)
+	violations, _ := runAxe(t, ctx, axeSource(t), page, "", sess)
+	for _, v := range violations {
+		t.Errorf("the certificate page: axe %s: %s", v.ID, v.Help)
+	}
+	_, html := get(t, page, "Cookie", "session="+sess)
+	nuCheck(t, map[string]string{"the certificate after the keyboard exam": html})
 }
