@@ -195,7 +195,7 @@ func (s *Store) writeRevision(ctx context.Context, old fileDoc, exists bool, pat
 		Deleted: deleted, By: by, CreatedAt: now,
 	})
 	if mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("course: %s was changed by someone else meanwhile; import again", path)
+		return &staleError{path}
 	}
 	if err != nil {
 		return fmt.Errorf("course: %s: %w", path, err)
@@ -205,13 +205,13 @@ func (s *Store) writeRevision(ctx context.Context, old fileDoc, exists bool, pat
 	if !exists {
 		_, err = files.InsertOne(ctx, doc)
 		if mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("course: %s was created by someone else meanwhile; import again", path)
+			return &staleError{path}
 		}
 	} else {
 		var r *mongo.UpdateResult
 		r, err = files.ReplaceOne(ctx, bson.D{{Key: "_id", Value: path}, {Key: "rev", Value: old.Rev}}, doc)
 		if err == nil && r.MatchedCount == 0 {
-			return fmt.Errorf("course: %s was changed by someone else meanwhile; import again", path)
+			return &staleError{path}
 		}
 	}
 	if err != nil {

@@ -87,3 +87,36 @@ func TestKeysAndOfflineVerification(t *testing.T) {
 		t.Fatalf("a key set from another site = %d: %s", code, out.String())
 	}
 }
+
+// content export writes the published course in the layout of content/,
+// and importing it again changes nothing.
+func TestContentExportImportRoundTrip(t *testing.T) {
+	data := t.TempDir()
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.CopyFS(src, contentFS("")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := run([]string{"content", "import", src, "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("import = %d: %s", code, out.String())
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	out.Reset()
+	if code := run([]string{"content", "export", dir, "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "files written") {
+		t.Fatalf("export = %d: %s", code, out.String())
+	}
+	for _, f := range []string{"course.yaml", "legislation.yaml", "exam/exam.yaml"} {
+		a, _ := os.ReadFile(filepath.Join(src, f))
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs after export: %v", f, err)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"content", "import", dir, "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "0 changed, 0 deleted") {
+		t.Fatalf("importing the export = %d: %s", code, out.String())
+	}
+	if code := run([]string{"content", "export", "--drafts"}, mapEnv(nil), &out, &out); code != 2 {
+		t.Fatalf("export without a folder = %d", code)
+	}
+}

@@ -18,6 +18,10 @@ import (
 const contentUsage = `Usage:
   tyokyky content check [DIR]           check a content folder (default ./content); exit 1 on problems
   tyokyky content import DIR [flags]    check DIR and store changed files as new revisions
+  tyokyky content export DIR [--drafts] [flags]
+                                        write the published tree (with --drafts, the authors'
+                                        drafts over it) into DIR in the layout of content/;
+                                        importing DIR again changes nothing
 `
 
 func contentCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -42,6 +46,12 @@ func contentCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 			return exitUsage
 		}
 		return contentImport(args[1], args[2:], getenv, stdout, stderr)
+	case "export":
+		if len(args) < 2 || args[1] == "" || args[1][0] == '-' {
+			fmt.Fprint(stderr, contentUsage)
+			return exitUsage
+		}
+		return contentExport(args[1], args[2:], getenv, stdout, stderr)
 	}
 	fmt.Fprint(stderr, contentUsage)
 	return exitUsage
@@ -99,6 +109,45 @@ func contentImport(dir string, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stdout, "deleted %s\n", p)
 	}
 	fmt.Fprintf(stdout, "%d changed, %d deleted, %d unchanged; published version %d\n", len(res.Changed), len(res.Deleted), res.Unchanged, res.Version)
+	return exitOK
+}
+
+func contentExport(dir string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	drafts := false
+	var rest []string
+	for _, a := range args {
+		if a == "--drafts" || a == "-drafts" {
+			drafts = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	cfg, code := loadConfig("content export", rest, getenv, stderr)
+	if cfg == nil {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: cfg.Logger(stderr), Attach: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+		return exitFailure
+	}
+	defer db.Close(context.Background())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
+		return exitFailure
+	}
+	n, err := course.NewStore(db.Database).Export(ctx, dir, drafts)
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
+		return exitFailure
+	}
+	what := "published"
+	if drafts {
+		what = "published, with the drafts over it"
+	}
+	fmt.Fprintf(stdout, "%d files written to %s (%s)\n", n, dir, what)
 	return exitOK
 }
 

@@ -19,6 +19,7 @@ Usage:
   tyokyky healthcheck [flags] exit 0 when /readyz answers 200, else 1
   tyokyky content check [DIR] check a content folder; problems as file:line:col: message
   tyokyky content import DIR  store a content folder's changes as new revisions and publish
+  tyokyky content export DIR [--drafts]                write the published tree back as a content folder
   tyokyky user create --email E --name N [--role R]   create an account (prints a password once)
   tyokyky user role EMAIL ROLE                         change a role (learner, author, admin)
   tyokyky user reset-link EMAIL                        print a one-time password reset link

@@ -1,0 +1,134 @@
+package course
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestLineDiff(t *testing.T) {
+	render := func(d []DiffLine) string {
+		var b strings.Builder
+		for _, l := range d {
+			b.WriteByte(l.Op)
+			b.WriteString(l.Text)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	cases := []struct{ old, new, want string }{
+		{"a\nb\nc\n", "a\nb\nc\n", " a\n b\n c\n"},
+		{"a\nb\nc\n", "a\nx\nc\n", " a\n-b\n+x\n c\n"},
+		{"", "a\nb\n", "+a\n+b\n"},
+		{"a\nb\n", "", "-a\n-b\n"},
+		{"a\nb\nc\nd\n", "b\nc\nd\ne\n", "-a\n b\n c\n d\n+e\n"},
+		{"otsikko\n\nvanha kappale\nloppu\n", "otsikko\n\nuusi kappale\nlisäys\nloppu\n", " otsikko\n \n-vanha kappale\n+uusi kappale\n+lisäys\n loppu\n"},
+	}
+	for _, c := range cases {
+		if got := render(LineDiff(c.old, c.new)); got != c.want {
+			t.Errorf("LineDiff(%q, %q) =\n%s\nwant\n%s", c.old, c.new, got, c.want)
+		}
+	}
+	// Line numbers on both sides.
+	d := LineDiff("a\nb\nc\n", "a\nc\nd\n")
+	if d[1].Op != '-' || d[1].Old != 2 || d[2].Op != ' ' || d[2].Old != 3 || d[2].New != 2 || d[3].New != 3 {
+		t.Fatalf("numbers = %+v", d)
+	}
+	// Every line of both texts appears once, in order.
+	old, nw := strings.Repeat("x\ny\n", 300), strings.Repeat("y\nx\nz\n", 200)
+	var gotOld, gotNew []string
+	for _, l := range LineDiff(old, nw) {
+		if l.Op != '+' {
+			gotOld = append(gotOld, l.Text)
+		}
+		if l.Op != '-' {
+			gotNew = append(gotNew, l.Text)
+		}
+	}
+	if strings.Join(gotOld, "\n")+"\n" != old || strings.Join(gotNew, "\n")+"\n" != nw {
+		t.Fatal("the diff does not reproduce both texts")
+	}
+}
+
+func TestEditablePath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"modules/01-tyokyvyn-tuki/01-alku.md": true, "course.yaml": true, "exam/exam.yaml": true,
+		"../etc/passwd": false, "/course.yaml": false, "modules/x.svg": false, ".git/config": false, "a/.hidden.md": false, "": false,
+	} {
+		if EditablePath(p) != want {
+			t.Errorf("EditablePath(%q) = %v", p, !want)
+		}
+	}
+}
+
+func TestPublishConflictRestoreAndDrafts(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	if err := EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(db)
+	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
+		t.Fatal(err)
+	}
+	const p = "modules/01-ensimmainen/01-alku.md"
+	orig, rev, err := store.File(ctx, p)
+	if err != nil || rev != 1 {
+		t.Fatalf("file = rev %d, %v", rev, err)
+	}
+	// A draft is kept apart from what learners see.
+	if err := store.SaveDraft(ctx, Draft{Path: p, Data: string(orig) + "\nLuonnos.\n", BaseRev: 1, By: "a@example.fi"}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := store.DraftOf(ctx, p); err != nil || d == nil || !strings.Contains(d.Data, "Luonnos.") || d.BaseRev != 1 {
+		t.Fatalf("draft = %+v, %v", d, err)
+	}
+	if pub, _ := store.LoadPublished(ctx); strings.Contains(string(pub.Course.Files[p].Data), "Luonnos.") {
+		t.Fatal("a draft was published")
+	}
+	// Two authors start from revision 1; the first publishes.
+	first := string(orig) + "\nEnsimmäisen kirjoittajan lisäys.\n"
+	if problems, err := store.Publish(ctx, p, []byte(first), 1, "eka@example.fi"); err != nil || len(problems) > 0 {
+		t.Fatalf("first publish = %v %v", problems, err)
+	}
+	if d, _ := store.DraftOf(ctx, p); d != nil {
+		t.Fatal("publishing left the draft")
+	}
+	// The second is stale: 409 with the published text; both survive.
+	second := string(orig) + "\nToisen kirjoittajan lisäys.\n"
+	_, err = store.Publish(ctx, p, []byte(second), 1, "toka@example.fi")
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || conflict.Rev != 2 || conflict.Current != first || conflict.By != "eka@example.fi" {
+		t.Fatalf("stale publish = %v", err)
+	}
+	// Merged and published on top of revision 2.
+	merged := first + "\nToisen kirjoittajan lisäys.\n"
+	if problems, err := store.Publish(ctx, p, []byte(merged), conflict.Rev, "toka@example.fi"); err != nil || len(problems) > 0 {
+		t.Fatalf("merged publish = %v %v", problems, err)
+	}
+	// A text with problems is refused with line numbers and changes nothing.
+	broken := merged + "\n:::tehtava\nkesken\n"
+	problems, err := store.Publish(ctx, p, []byte(broken), 3, "toka@example.fi")
+	if err != nil || len(problems) == 0 || !strings.Contains(problems[0].String(), p+":") {
+		t.Fatalf("broken text = %v, %v", problems, err)
+	}
+	if _, rev, _ := store.File(ctx, p); rev != 3 {
+		t.Fatalf("a refused publish changed the revision to %d", rev)
+	}
+	// Restore revision 1 as revision 4.
+	if problems, err := store.Restore(ctx, p, 1, "eka@example.fi"); err != nil || len(problems) > 0 {
+		t.Fatalf("restore = %v %v", problems, err)
+	}
+	data, rev, _ := store.File(ctx, p)
+	if rev != 4 || string(data) != string(orig) {
+		t.Fatalf("after restore: rev %d", rev)
+	}
+	hist, _ := store.History(ctx, p)
+	if len(hist) != 4 || hist[0].By != "eka@example.fi" || hist[1].By != "toka@example.fi" {
+		t.Fatalf("history = %+v", hist)
+	}
+	if _, err := store.Publish(ctx, "../../etc/passwd", []byte("x"), 0, "x"); !errors.Is(err, ErrNoFile) {
+		t.Fatalf("a path outside the tree = %v", err)
+	}
+}
