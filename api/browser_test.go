@@ -92,7 +92,20 @@ func bundledSite(t *testing.T) string {
 		exam.Embedded = true
 		exam.Gate = env.DB.Gate
 		siteExam = exam
-		library := course.NewStaticLibrary(&course.Published{Version: 1, Course: c})
+		// The course in a content store, so that the studio can publish.
+		if siteErr = course.EnsureIndexes(context.Background(), db); siteErr != nil {
+			return
+		}
+		contentStore := course.NewStore(db)
+		if _, _, siteErr = contentStore.Import(context.Background(), content.Bundled(), "test"); siteErr != nil {
+			return
+		}
+		library, err := course.NewLibrary(context.Background(), contentStore, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			siteErr = err
+			return
+		}
+		siteCourse = library.Current().Course
 		keyDir, err := os.MkdirTemp("", "tyokyky-keys-")
 		if err != nil {
 			siteErr = err
@@ -1148,4 +1161,57 @@ func TestExamWithKeyboardOnly(t *testing.T) {
 	}
 	_, html := get(t, page, "Cookie", "session="+sess)
 	nuCheck(t, map[string]string{"the certificate after the keyboard exam": html})
+}
+
+// An author signed in with two factors edits a section in the studio,
+// sees the preview follow the text, publishes, a learner sees the new
+// text, and the author restores the old revision.
+func TestStudioInTheBrowser(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	sess := sessionFor(t, base, testenv.Admin)
+	const file = "modules/01-tyokyvyn-tuki/02-palvelupolku.md"
+	const added = "Selaimessa kirjoitettu uusi kappale."
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
+			return err
+		}),
+		chromedp.Navigate(base+"/studio/sisalto/"+file),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete" && !document.querySelector(".studio-toolbar").hidden`, "the editor")
+	// Type at the end of the text, as an author does.
+	evalString(ctx, `(function () { var t = document.getElementById("text"); t.focus(); t.selectionStart = t.selectionEnd = t.value.length; return ""; })()`)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\n"+added)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.getElementById("studio-rendered").textContent.indexOf(`+strconv.Quote(added)+`) >= 0`, "the preview to show the new text")
+	waitFor(t, ctx, `document.getElementById("studio-status").textContent !== ""`, "the draft to be saved")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[value="publish"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.search.indexOf("ilmoitus=julkaistu") >= 0 && document.readyState === "complete"`, "the published notice")
+	if _, page := get(t, base+"/osiot/tyokyvyn-tuki/palvelupolku"); !strings.Contains(page, added) {
+		t.Fatal("a learner does not see the published text")
+	}
+	// Back to the revision before.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/studio/historia/"+file)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete"`, "the history")
+	prev := evalString(ctx, `(function () { var b = document.querySelectorAll("form[action^='/studio/palauta/'] button"); return b.length ? b[0].textContent : ""; })()`)
+	if prev == "" {
+		t.Fatal("no earlier revision to restore")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action^="/studio/palauta/"] button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.search.indexOf("ilmoitus=palautettu") >= 0 && document.readyState === "complete"`, "the restored notice")
+	if _, page := get(t, base+"/osiot/tyokyvyn-tuki/palvelupolku"); strings.Contains(page, added) {
+		t.Fatal("the restored revision still has the added text")
+	}
 }

@@ -20,7 +20,7 @@ func TestPageRegistryCoversEveryPageRoute(t *testing.T) {
 		if route.Method != "GET" || notPages.MatchString(route.Path) || strings.HasPrefix(route.Path, "/test/") {
 			continue
 		}
-		re := regexp.MustCompile("^" + param.ReplaceAllString(regexp.QuoteMeta(route.Path), `[^/?]+`) + `(\?.*)?$`)
+		re := regexp.MustCompile("^" + strings.ReplaceAll(param.ReplaceAllString(regexp.QuoteMeta(route.Path), `[^/?]+`), `\*`, `[^?]+`) + `(\?.*)?$`)
 		covered := false
 		for _, p := range testenv.Pages {
 			if p.Status == 200 && re.MatchString(p.Path) {

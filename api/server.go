@@ -87,6 +87,7 @@ type Server struct {
 	media         *media.Library
 	exam          *quiz.Store
 	certs         *cert.Store
+	studio        studioTree
 	storageHealth
 }
 
@@ -250,6 +251,17 @@ func (s *Server) routes() {
 	// Editing glossary concepts (authors and administrators).
 	app.Get("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.editConceptPage)
 	app.Post("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.checkCSRF, s.editConcept)
+
+	// The authoring studio (authors and administrators with two-factor).
+	app.Get("/studio", s.requireUser, s.requireAuthor, s.studioIndex)
+	app.Get("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.studioEdit)
+	app.Post("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioSave)
+	app.Get("/studio/historia/*", s.requireUser, s.requireAuthor, s.studioHistory)
+	app.Post("/studio/palauta/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioRestore)
+	app.Post("/api/v1/studio/preview", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioPreview)
+	app.Get("/api/v1/studio/files/*", s.requireUser, s.requireAuthor, s.apiStudioFile)
+	app.Put("/api/v1/studio/drafts/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioDraft)
+	app.Post("/api/v1/studio/publish/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioPublish)
 
 	// Media library (authors and administrators).
 	if s.media != nil {

@@ -76,4 +76,8 @@ var Pages = []Page{
 	{"certificate, the holder's view", "/todistus/{certificate}", SignedIn, 200},
 	{"my certificates", "/todistukset", SignedIn, 200},
 	{"administration: certificates", "/yllapito/todistukset", Admin, 200},
+	{"studio: content files", "/studio", Admin, 200},
+	{"studio: editing a section", "/studio/sisalto/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
+	{"studio: editing the course facts", "/studio/sisalto/course.yaml", Admin, 200},
+	{"studio: revision history", "/studio/historia/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
 }

@@ -1,0 +1,557 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing/fstest"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+// The authoring studio: authors and administrators (with two-factor) edit
+// the content files in the browser, see the learners' HTML as they type,
+// keep drafts, publish with optimistic locking, and go back in history.
+
+// maxStudioText bounds one file's text in the studio.
+const maxStudioText = 1 << 20
+
+type studioProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Message string `json:"message"`
+}
+
+// studioPreview is the learners' HTML of a text and the course's
+// problems with it (those of the file first).
+type studioPreview struct {
+	HTML string `json:"html"`
+	// Body is HTML as the page shows it: the pipeline's output, sanitized
+	// as it is for learners.
+	Body     template.HTML   `json:"-"`
+	Kind     string          `json:"kind"` // section, module, transcript, data
+	Problems []studioProblem `json:"problems"`
+	Millis   float64         `json:"ms"`
+}
+
+// studioTree is the published tree of one version, read once for the
+// previews of that version.
+type studioTree struct {
+	mu      sync.Mutex
+	version int64
+	tree    fstest.MapFS
+}
+
+func (s *Server) studioStore() (*course.Store, error) {
+	store := s.library.Store()
+	if store == nil {
+		return nil, fiber.NewError(fiber.StatusConflict, "this server shows a fixed course and cannot publish edits")
+	}
+	return store, nil
+}
+
+// tree is the published tree, cached per published version.
+func (s *Server) tree(c *fiber.Ctx) (fstest.MapFS, error) {
+	store, err := s.studioStore()
+	if err != nil {
+		return nil, err
+	}
+	v := s.published().Version
+	s.studio.mu.Lock()
+	defer s.studio.mu.Unlock()
+	if s.studio.tree != nil && s.studio.version == v {
+		return s.studio.tree, nil
+	}
+	t, err := store.Tree(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
+	s.studio.tree, s.studio.version = t, v
+	return t, nil
+}
+
+// preview renders text as the file p of the published course: the same
+// pipeline, so the HTML is what learners will get.
+func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
+	start := time.Now()
+	tree, err := s.tree(c)
+	if err != nil {
+		return nil, err
+	}
+	crs, problems := course.Load(course.WithFile(tree, p, []byte(text)))
+	out := &studioPreview{Kind: "data", Problems: []studioProblem{}}
+	for _, m := range crs.Modules {
+		if m.File == p && m.Intro != nil {
+			out.Kind, out.HTML = "module", m.Intro.HTML
+		}
+		for _, sec := range m.Sections {
+			if sec.File == p && sec.Body != nil {
+				// As an anonymous learner gets the page: players in place,
+				// answer boxes as sign-in hints.
+				lang := s.lang(c)
+				out.Kind, out.HTML = "section", answerBoxes(s.withPlayers(sec.Body.HTML, lang), sec, &req{s: s, Lang: lang}, nil)
+			}
+		}
+	}
+	for _, m := range crs.Media {
+		if m.File == p {
+			out.Kind, out.HTML = "transcript", m.TranscriptHTML
+		}
+	}
+	// The file's own problems first, then the rest of the course's.
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].File == p && problems[j].File != p })
+	for _, pr := range problems {
+		out.Problems = append(out.Problems, studioProblem{File: pr.File, Line: pr.Line, Col: pr.Col, Message: pr.Msg})
+	}
+	out.Body = template.HTML(out.HTML) //nolint:gosec // the course pipeline's sanitized output
+	out.Millis = float64(time.Since(start).Microseconds()) / 1000
+	return out, nil
+}
+
+// studioPath is the content path in the route's wildcard, or 404.
+func studioPath(c *fiber.Ctx) (string, error) {
+	p, err := url.PathUnescape(c.Params("*"))
+	if err != nil || !course.EditablePath(p) {
+		return "", fiber.ErrNotFound
+	}
+	return p, nil
+}
+
+type studioFile struct {
+	Path, Group, Name string
+	Draft             bool
+}
+
+type studioIndexData struct {
+	Groups []studioGroup
+}
+
+type studioGroup struct {
+	Title string
+	Files []studioFile
+}
+
+// studioIndex is the content tree: every editable file, by part.
+func (s *Server) studioIndex(c *fiber.Ctx) error {
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	drafts, err := store.Drafts(c.UserContext())
+	if err != nil {
+		return err
+	}
+	pub := s.published()
+	lang := s.lang(c)
+	groups := map[string]*studioGroup{}
+	var order []string
+	add := func(key, title string, f studioFile) {
+		g, ok := groups[key]
+		if !ok {
+			g = &studioGroup{Title: title}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.Files = append(g.Files, f)
+	}
+	add("course", web.T(lang, "studio.group.course"), studioFile{Path: "course.yaml", Name: web.T(lang, "studio.file.course")})
+	for _, m := range pub.Course.Modules {
+		title := web.T(lang, "studio.group.module", m.Title)
+		add(m.File, title, studioFile{Path: m.File, Name: web.T(lang, "studio.file.module")})
+		for _, sec := range m.Sections {
+			add(m.File, title, studioFile{Path: sec.File, Name: sec.Title})
+		}
+	}
+	add("legislation", web.T(lang, "studio.group.other"), studioFile{Path: "legislation.yaml", Name: web.T(lang, "studio.file.legislation")})
+	if _, ok := pub.Course.Files["glossary/concepts.yaml"]; ok {
+		add("legislation", web.T(lang, "studio.group.other"), studioFile{Path: "glossary/concepts.yaml", Name: web.T(lang, "studio.file.glossary")})
+	}
+	var exam, media []string
+	for p := range pub.Course.Files {
+		switch {
+		case strings.HasPrefix(p, "exam/") && course.EditablePath(p):
+			exam = append(exam, p)
+		case strings.HasPrefix(p, "media/") && course.EditablePath(p):
+			media = append(media, p)
+		}
+	}
+	sort.Strings(exam)
+	sort.Strings(media)
+	for _, p := range exam {
+		add("exam", web.T(lang, "studio.group.exam"), studioFile{Path: p, Name: path.Base(p)})
+	}
+	for _, p := range media {
+		add("media", web.T(lang, "studio.group.media"), studioFile{Path: p, Name: path.Base(p)})
+	}
+	d := &studioIndexData{}
+	for _, k := range order {
+		g := groups[k]
+		for i := range g.Files {
+			_, g.Files[i].Draft = drafts[g.Files[i].Path]
+		}
+		d.Groups = append(d.Groups, *g)
+	}
+	return s.renderPrivate(c, "studio", "studio.title", d)
+}
+
+type studioEditData struct {
+	Path     string
+	Text     string
+	BaseRev  int
+	Draft    *course.Draft
+	Preview  *studioPreview
+	Notice   string
+	Conflict *course.ConflictError
+	Diff     []course.DiffLine
+	Status   int
+}
+
+// studioEdit is the editor of one file: the draft if there is one, else
+// the published text, with its preview.
+func (s *Server) studioEdit(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	data, rev, err := store.File(c.UserContext(), p)
+	if errors.Is(err, course.ErrNoFile) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	d := &studioEditData{Path: p, Text: string(data), BaseRev: rev}
+	if dr, err := store.DraftOf(c.UserContext(), p); err != nil {
+		return err
+	} else if dr != nil {
+		d.Draft, d.Text, d.BaseRev = dr, dr.Data, dr.BaseRev
+	}
+	switch c.Query("ilmoitus") {
+	case "julkaistu":
+		d.Notice = "studio.published"
+	case "palautettu":
+		d.Notice = "studio.restored"
+	}
+	if d.Preview, err = s.preview(c, p, d.Text); err != nil {
+		return err
+	}
+	return s.renderPrivate(c, "studio_edit", "studio.edit.title", d)
+}
+
+// studioSave handles the editor's form: preview, save the draft, publish
+// or discard the draft. Refusals answer the editor with the text kept.
+func (s *Server) studioSave(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	if _, _, err := store.File(c.UserContext(), p); errors.Is(err, course.ErrNoFile) {
+		return fiber.ErrNotFound
+	}
+	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
+	if len(text) > maxStudioText {
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the text is longer than 1 MiB")
+	}
+	baseRev, err := strconv.Atoi(c.FormValue("base_rev"))
+	if err != nil || baseRev < 0 {
+		return fiber.NewError(fiber.StatusBadRequest, "base_rev must be the revision the text began from")
+	}
+	by := s.viewerOf(c).User.Email
+	d := &studioEditData{Path: p, Text: text, BaseRev: baseRev, Status: fiber.StatusOK}
+	switch c.FormValue("action") {
+	case "draft":
+		if err := store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: text, BaseRev: baseRev, By: by}); err != nil {
+			return err
+		}
+		d.Notice = "studio.saved"
+	case "discard":
+		if err := store.DiscardDraft(c.UserContext(), p); err != nil {
+			return err
+		}
+		return c.Redirect("/studio/sisalto/"+p, fiber.StatusSeeOther)
+	case "publish":
+		problems, err := store.Publish(c.UserContext(), p, []byte(text), baseRev, by)
+		var conflict *course.ConflictError
+		switch {
+		case errors.As(err, &conflict):
+			// Both texts survive: the author's stays in the editor (and
+			// in the draft), the published one is shown beside it.
+			_ = store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: text, BaseRev: baseRev, By: by})
+			d.Conflict, d.Diff, d.Status = conflict, course.LineDiff(conflict.Current, text), fiber.StatusConflict
+			d.BaseRev = conflict.Rev
+		case err != nil:
+			return err
+		case len(problems) > 0:
+			d.Status = fiber.StatusUnprocessableEntity
+		default:
+			if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.publish", p, ""); err != nil {
+				return err
+			}
+			if err := s.library.Refresh(c.UserContext()); err != nil {
+				return err
+			}
+			return c.Redirect("/studio/sisalto/"+p+"?ilmoitus=julkaistu", fiber.StatusSeeOther)
+		}
+	}
+	if d.Preview, err = s.preview(c, p, text); err != nil {
+		return err
+	}
+	if err := s.renderForm(c, d.Status, "studio_edit", "studio.edit.title", d); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return nil
+}
+
+type studioHistoryData struct {
+	Path      string
+	Revisions []course.Revision
+	A, B      int
+	Diff      []course.DiffLine
+	Current   int
+}
+
+// studioHistory lists a file's revisions and shows the line diff between
+// two of them (?a=&b=; by default the two newest).
+func (s *Server) studioHistory(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	revs, err := store.History(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	if len(revs) == 0 {
+		return fiber.ErrNotFound
+	}
+	d := &studioHistoryData{Path: p, Revisions: revs, Current: revs[0].Rev, B: revs[0].Rev, A: revs[0].Rev}
+	if len(revs) > 1 {
+		d.A = revs[1].Rev
+	}
+	if v, err := strconv.Atoi(c.Query("a")); err == nil {
+		d.A = v
+	}
+	if v, err := strconv.Atoi(c.Query("b")); err == nil {
+		d.B = v
+	}
+	_, a, errA := store.RevisionData(c.UserContext(), p, d.A)
+	_, b, errB := store.RevisionData(c.UserContext(), p, d.B)
+	if errA != nil || errB != nil {
+		return fiber.NewError(fiber.StatusNotFound, "no such revision of "+p)
+	}
+	d.Diff = course.LineDiff(string(a), string(b))
+	return s.renderPrivate(c, "studio_history", "studio.history.title", d)
+}
+
+// studioRestore publishes an earlier revision again, as a new revision.
+func (s *Server) studioRestore(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	rev, err := strconv.Atoi(c.FormValue("rev"))
+	if err != nil || rev < 1 {
+		return fiber.NewError(fiber.StatusBadRequest, "rev must be a revision number")
+	}
+	problems, err := store.Restore(c.UserContext(), p, rev, s.viewerOf(c).User.Email)
+	if errors.Is(err, course.ErrNoFile) {
+		return fiber.NewError(fiber.StatusNotFound, "no such revision of "+p)
+	}
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, pr := range problems {
+			msgs[i] = pr.String()
+		}
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "revision "+strconv.Itoa(rev)+" does not fit the course as it is now: "+strings.Join(msgs, "; "))
+	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.restore", p, "revision "+strconv.Itoa(rev)); err != nil {
+		return err
+	}
+	if err := s.library.Refresh(c.UserContext()); err != nil {
+		return err
+	}
+	return c.Redirect("/studio/sisalto/"+p+"?ilmoitus=palautettu", fiber.StatusSeeOther)
+}
+
+// The studio in the API, for the editor's script.
+
+type studioTextJSON struct {
+	Text    string `json:"text"`
+	BaseRev int    `json:"base_rev"`
+	Path    string `json:"path"`
+}
+
+func readStudioJSON(c *fiber.Ctx) (*studioTextJSON, error) {
+	var in studioTextJSON
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return nil, fiber.NewError(fiber.StatusBadRequest, `the body must be JSON: {"text": "…", "base_rev": N}`)
+	}
+	if len(in.Text) > maxStudioText {
+		return nil, fiber.NewError(fiber.StatusRequestEntityTooLarge, "the text is longer than 1 MiB")
+	}
+	in.Text = strings.ReplaceAll(in.Text, "\r\n", "\n")
+	return &in, nil
+}
+
+// apiStudioPreview renders a text as a file of the course: {path, text}.
+func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
+	in, err := readStudioJSON(c)
+	if err != nil {
+		return err
+	}
+	if !course.EditablePath(in.Path) {
+		return fiber.NewError(fiber.StatusNotFound, "no such content file")
+	}
+	if _, ok := s.published().Course.Files[in.Path]; !ok {
+		return fiber.NewError(fiber.StatusNotFound, "no such content file")
+	}
+	out, err := s.preview(c, in.Path, in.Text)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+// apiStudioFile is a file's published text and revision, and its draft.
+func (s *Server) apiStudioFile(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	data, rev, err := store.File(c.UserContext(), p)
+	if errors.Is(err, course.ErrNoFile) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	dr, err := store.DraftOf(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"path": p, "text": string(data), "rev": rev, "draft": dr})
+}
+
+// apiStudioDraft saves a draft (the editor's autosave).
+func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	if _, _, err := store.File(c.UserContext(), p); errors.Is(err, course.ErrNoFile) {
+		return fiber.ErrNotFound
+	}
+	in, err := readStudioJSON(c)
+	if err != nil {
+		return err
+	}
+	d := course.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email}
+	if err := store.SaveDraft(c.UserContext(), d); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"saved": true, "path": p})
+}
+
+// apiStudioPublish publishes a text: 200, 409 with both texts, or 422
+// with the problems.
+func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	in, err := readStudioJSON(c)
+	if err != nil {
+		return err
+	}
+	problems, err := store.Publish(c.UserContext(), p, []byte(in.Text), in.BaseRev, s.viewerOf(c).User.Email)
+	var conflict *course.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		_ = store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email})
+		return problemJSON(c, fiber.StatusConflict, conflict.Error(), fiber.Map{"current": conflict.Current, "rev": conflict.Rev, "by": conflict.By, "yours": in.Text})
+	case errors.Is(err, course.ErrNoFile):
+		return fiber.ErrNotFound
+	case err != nil:
+		return err
+	case len(problems) > 0:
+		list := make([]studioProblem, len(problems))
+		for i, pr := range problems {
+			list[i] = studioProblem{File: pr.File, Line: pr.Line, Col: pr.Col, Message: pr.Msg}
+		}
+		return problemJSON(c, fiber.StatusUnprocessableEntity, "the course has problems with this text", fiber.Map{"problems": list})
+	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.publish", p, ""); err != nil {
+		return err
+	}
+	if err := s.library.Refresh(c.UserContext()); err != nil {
+		return err
+	}
+	_, rev, err := store.File(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"published": true, "path": p, "rev": rev})
+}
+
+// problemJSON answers an RFC 9457 problem with extension members.
+func problemJSON(c *fiber.Ctx, code int, detail string, ext fiber.Map) error {
+	body := fiber.Map{"type": "about:blank", "title": http.StatusText(code), "status": code, "detail": detail, "instance": c.Path(), "request_id": requestIDOf(c)}
+	for k, v := range ext {
+		body[k] = v
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	c.Status(code)
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(b)
+}

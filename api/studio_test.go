@@ -1,0 +1,200 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tyokyky/tyokyky/account"
+)
+
+const studioSection = "modules/01-tyokyvyn-tuki/02-palvelupolku.md"
+
+type previewJSON struct {
+	HTML     string `json:"html"`
+	Kind     string `json:"kind"`
+	Problems []struct {
+		File    string `json:"file"`
+		Line    int    `json:"line"`
+		Message string `json:"message"`
+	} `json:"problems"`
+}
+
+func TestStudioEditPublishConflictAndRestore(t *testing.T) {
+	r, lib := startPublished(t)
+	a, token := author(t, r)
+	resp, index := a.get("/studio")
+	if resp.StatusCode != 200 || !strings.Contains(index, `/studio/sisalto/`+studioSection) || !strings.Contains(index, "course.yaml") {
+		t.Fatalf("studio index = %d", resp.StatusCode)
+	}
+	resp, editor := a.get("/studio/sisalto/" + studioSection)
+	if resp.StatusCode != 200 || !strings.Contains(editor, `name="base_rev" value="1"`) || !strings.Contains(editor, `id="studio-rendered"`) {
+		t.Fatalf("editor = %d", resp.StatusCode)
+	}
+	var file struct {
+		Text string `json:"text"`
+		Rev  int    `json:"rev"`
+	}
+	_, body := a.get("/api/v1/studio/files/" + studioSection)
+	json.Unmarshal([]byte(body), &file)
+	if file.Rev != 1 || !strings.Contains(file.Text, "---") {
+		t.Fatalf("file = %+v", file)
+	}
+	original := file.Text
+
+	// The preview is the learners' HTML, updated from the text.
+	edited := original + "\nStudiossa lisätty kappale **lihavoinnilla**.\n"
+	resp, body = a.do("POST", "/api/v1/studio/preview", strings.NewReader(mustJSON(map[string]any{"path": studioSection, "text": edited})),
+		"Content-Type", "application/json", "X-CSRF-Token", token)
+	p := decode[previewJSON](t, body)
+	if resp.StatusCode != 200 || p.Kind != "section" || !strings.Contains(p.HTML, "Studiossa lisätty kappale <strong>lihavoinnilla</strong>") || len(p.Problems) != 0 {
+		t.Fatalf("preview = %d %+v", resp.StatusCode, p.Problems)
+	}
+	// Problems come with their line numbers.
+	_, body = a.do("POST", "/api/v1/studio/preview", strings.NewReader(mustJSON(map[string]any{"path": studioSection, "text": original + "\n::kuva[Ilman]{src=\"ei.svg\"}\n"})),
+		"Content-Type", "application/json", "X-CSRF-Token", token)
+	p = decode[previewJSON](t, body)
+	if len(p.Problems) == 0 || p.Problems[0].File != studioSection || p.Problems[0].Line < 2 {
+		t.Fatalf("problems = %+v", p.Problems)
+	}
+	// The draft autosaves and learners do not see it.
+	if resp, _ := a.putJSON("/api/v1/studio/drafts/"+studioSection, token, map[string]any{"text": edited, "base_rev": 1}); resp.StatusCode != 200 {
+		t.Fatalf("draft = %d", resp.StatusCode)
+	}
+	learner := newClient(t, r.URL)
+	if _, page := learner.get("/osiot/tyokyvyn-tuki/palvelupolku"); strings.Contains(page, "Studiossa lisätty") {
+		t.Fatal("learners see a draft")
+	}
+	if _, editor := a.get("/studio/sisalto/" + studioSection); !strings.Contains(editor, "Studiossa lisätty") {
+		t.Fatal("the editor does not reopen the draft")
+	}
+
+	// A second author began from revision 1 too.
+	b, tokenB := author(t, r)
+	mine := original + "\nToisen kirjoittajan kappale.\n"
+
+	// The first publishes (form): learners see it at once.
+	resp, _ = a.post("/studio/sisalto/"+studioSection, url.Values{"csrf": {token}, "base_rev": {"1"}, "text": {edited}, "action": {"publish"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("publish = %d", resp.StatusCode)
+	}
+	if _, page := learner.get("/osiot/tyokyvyn-tuki/palvelupolku"); !strings.Contains(page, "Studiossa lisätty kappale") {
+		t.Fatal("learners do not see the published text")
+	}
+	if lib.Current().Version < 2 {
+		t.Fatal("the library did not move on")
+	}
+	// The second is stale: 409 with both texts, and nothing is lost.
+	resp, body = b.do("POST", "/api/v1/studio/publish/"+studioSection, strings.NewReader(mustJSON(map[string]any{"text": mine, "base_rev": 1})),
+		"Content-Type", "application/json", "X-CSRF-Token", tokenB)
+	var conflict struct {
+		Current string `json:"current"`
+		Yours   string `json:"yours"`
+		Rev     int    `json:"rev"`
+	}
+	json.Unmarshal([]byte(body), &conflict)
+	if resp.StatusCode != 409 || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") || conflict.Rev != 2 ||
+		!strings.Contains(conflict.Current, "Studiossa lisätty") || conflict.Yours != mine {
+		t.Fatalf("stale publish = %d %s", resp.StatusCode, body)
+	}
+	// The form shows the merge view with both texts.
+	resp, page := b.post("/studio/sisalto/"+studioSection, url.Values{"csrf": {tokenB}, "base_rev": {"1"}, "text": {mine}, "action": {"publish"}})
+	if resp.StatusCode != 409 || !strings.Contains(page, "Toisen kirjoittajan kappale.") || !strings.Contains(page, "Studiossa lisätty kappale") || !strings.Contains(page, `name="base_rev" value="2"`) {
+		t.Fatalf("merge view = %d", resp.StatusCode)
+	}
+	// Merged on top of revision 2.
+	merged := edited + "\nToisen kirjoittajan kappale.\n"
+	resp, body = b.do("POST", "/api/v1/studio/publish/"+studioSection, strings.NewReader(mustJSON(map[string]any{"text": merged, "base_rev": 2})),
+		"Content-Type", "application/json", "X-CSRF-Token", tokenB)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"rev":3`) {
+		t.Fatalf("merged publish = %d %s", resp.StatusCode, body)
+	}
+	// A text with problems is refused with them; nothing changes.
+	resp, body = b.do("POST", "/api/v1/studio/publish/"+studioSection, strings.NewReader(mustJSON(map[string]any{"text": merged + "\n:::tehtava\n", "base_rev": 3})),
+		"Content-Type", "application/json", "X-CSRF-Token", tokenB)
+	if resp.StatusCode != 422 || !strings.Contains(body, `"problems"`) {
+		t.Fatalf("broken publish = %d %s", resp.StatusCode, body)
+	}
+
+	// History: a diff between revisions, and restoring the first.
+	resp, hist := a.get("/studio/historia/" + studioSection + "?a=1&b=3")
+	if resp.StatusCode != 200 || !strings.Contains(hist, "Toisen kirjoittajan kappale.") || !strings.Contains(hist, `class="diff-add"`) {
+		t.Fatalf("history = %d", resp.StatusCode)
+	}
+	resp, _ = a.post("/studio/palauta/"+studioSection, url.Values{"csrf": {token}, "rev": {"1"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("restore = %d", resp.StatusCode)
+	}
+	if _, page := learner.get("/osiot/tyokyvyn-tuki/palvelupolku"); strings.Contains(page, "Studiossa lisätty") || strings.Contains(page, "Toisen kirjoittajan") {
+		t.Fatal("the restored text is not what learners see")
+	}
+	_, body = a.get("/api/v1/studio/files/" + studioSection)
+	json.Unmarshal([]byte(body), &file)
+	if file.Rev != 4 || file.Text != original {
+		t.Fatalf("after restore: rev %d", file.Rev)
+	}
+	// Every change is in the audit log.
+	admin := newClient(t, r.URL)
+	email := account.NewID()[:10] + "@example.fi"
+	admin.register(email, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), email)
+	if _, log := admin.get("/yllapito/loki"); !strings.Contains(log, "content.publish") || !strings.Contains(log, "content.restore") {
+		t.Error("the audit log lacks the studio's changes")
+	}
+	// Paths outside the content tree do not exist.
+	for _, p := range []string{"/studio/sisalto/..%2F..%2Fetc%2Fpasswd", "/studio/sisalto/modules/kuva.svg", "/studio/sisalto/ei/ole.md"} {
+		if resp, _ := a.get(p); resp.StatusCode != 404 {
+			t.Errorf("%s = %d", p, resp.StatusCode)
+		}
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// The studio is for authors and administrators with two-factor: learners
+// (and anonymous visitors) find nothing there.
+func TestStudioRefusesLearnersAndVisitors(t *testing.T) {
+	r, _ := startPublished(t)
+	studioNobody(t, r)
+}
+
+func studioNobody(t *testing.T, r *running) {
+	l := newClient(t, r.URL)
+	l.register(account.NewID()[:10]+"@example.fi", "Lauri Oppija")
+	token := l.csrf("/tili")
+	anon := newClient(t, r.URL)
+	for _, c := range []struct{ m, p string }{
+		{"GET", "/studio"}, {"GET", "/studio/sisalto/course.yaml"}, {"POST", "/studio/sisalto/course.yaml"}, {"GET", "/studio/historia/course.yaml"},
+		{"POST", "/studio/palauta/course.yaml"}, {"POST", "/api/v1/studio/preview"}, {"GET", "/api/v1/studio/files/course.yaml"},
+		{"PUT", "/api/v1/studio/drafts/course.yaml"}, {"POST", "/api/v1/studio/publish/course.yaml"},
+	} {
+		if resp, _ := l.do(c.m, c.p, strings.NewReader(`{"text":"x","base_rev":1}`), "Content-Type", "application/json", "X-CSRF-Token", token); resp.StatusCode != 404 {
+			t.Errorf("a learner: %s %s = %d", c.m, c.p, resp.StatusCode)
+		}
+		if resp, _ := anon.do(c.m, c.p, strings.NewReader(`{"text":"x","base_rev":1}`), "Content-Type", "application/json"); resp.StatusCode < 300 {
+			t.Errorf("anonymous: %s %s = %d", c.m, c.p, resp.StatusCode)
+		}
+	}
+}
+
+func init() {
+	csrfRefused := func(method, path, body, ctype string) func(*testing.T, *running) {
+		return func(t *testing.T, r *running) {
+			a, _ := author(t, r)
+			if resp, _ := a.do(method, path, strings.NewReader(body), "Content-Type", ctype); resp.StatusCode != 403 {
+				t.Errorf("an author on %s %s without a CSRF token = %d, want 403", method, path, resp.StatusCode)
+			}
+			studioNobody(t, r)
+		}
+	}
+	form := "application/x-www-form-urlencoded"
+	stateChanging["POST /studio/sisalto/*"] = csrfRefused("POST", "/studio/sisalto/course.yaml", "text=x&base_rev=1&action=draft", form)
+	stateChanging["POST /studio/palauta/*"] = csrfRefused("POST", "/studio/palauta/course.yaml", "rev=1", form)
+	stateChanging["POST /api/v1/studio/preview"] = csrfRefused("POST", "/api/v1/studio/preview", `{"path":"course.yaml","text":"x"}`, "application/json")
+	stateChanging["PUT /api/v1/studio/drafts/*"] = csrfRefused("PUT", "/api/v1/studio/drafts/course.yaml", `{"text":"x","base_rev":1}`, "application/json")
+	stateChanging["POST /api/v1/studio/publish/*"] = csrfRefused("POST", "/api/v1/studio/publish/course.yaml", `{"text":"x","base_rev":1}`, "application/json")
+}
