@@ -322,6 +322,11 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	if s.certs != nil {
+		if _, err := s.certs.Withdraw(c.UserContext(), v.User.ID); err != nil {
+			return err
+		}
+	}
 	if err := s.accounts.Delete(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}

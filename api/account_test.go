@@ -351,11 +351,12 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	b.post("/tehtavat/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/vastaus", url.Values{"csrf": {tok}, "text": {"Tiinan vastaus"}})
 	b.putJSON("/api/v1/progress/toinen/jatko", tok, map[string]any{"event": "heartbeat", "seconds": 10})
 	b.post("/palaute", url.Values{"csrf": {tok}, "kind": {"content"}, "message": {"Hyvä kurssi."}, "contact": {"tili@example.fi"}})
+	certificate := passExam(t, b)
 	// The export has all of it, and nothing of anyone else.
 	other := newClient(t, r.URL)
 	other.register("muu@example.fi", "Muu Henkilö")
 	_, export := b.get("/api/v1/me/export")
-	for _, want := range []string{"tili@example.fi", "Tiinan vastaus", `"section": "jatko"`, "Hyvä kurssi."} {
+	for _, want := range []string{"tili@example.fi", "Tiinan vastaus", `"section": "jatko"`, "Hyvä kurssi.", certificate.ID, certificate.Token} {
 		if !strings.Contains(export, want) {
 			t.Errorf("export lacks %q", want)
 		}
@@ -397,6 +398,16 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	}
 	// Nothing of the person is left in any collection.
 	scanForPerson(t, r.db, []string{"tili@example.fi", "Tiina Tili", userID})
+	// The certificate was withdrawn by the documented policy: its page
+	// says so without naming anyone, and verifying reports it revoked.
+	resp, page = newClient(t, r.URL).get("/todistus/" + certificate.ID + "?lang=fi")
+	if resp.StatusCode != 200 || !strings.Contains(page, "Peruttu haltijan pyynnöstä") || strings.Contains(page, "Tiina") {
+		t.Fatalf("the withdrawn certificate's page = %d", resp.StatusCode)
+	}
+	resp, body = newClient(t, r.URL).do("POST", "/api/v1/certificates/verify", strings.NewReader(mustJSON(map[string]string{"token": certificate.Token})), "Content-Type", "application/json")
+	if !strings.Contains(body, `"revoked":true`) || !strings.Contains(body, "withdrawn at the holder") {
+		t.Fatalf("verifying a withdrawn certificate = %s", body)
+	}
 }
 
 // scanForPerson fails when any document of any collection still holds one

@@ -15,9 +15,10 @@ import (
 
 // Certificate states on the public page.
 const (
-	certValid   = "valid"
-	certRevoked = "revoked"
-	certInvalid = "invalid"
+	certValid     = "valid"
+	certRevoked   = "revoked"
+	certInvalid   = "invalid"
+	certWithdrawn = "withdrawn"
 )
 
 type certificateData struct {
@@ -79,6 +80,8 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	d := &certificateData{Cert: cr, State: certValid, Issuer: s.certs.Issuer(),
 		IssuedISO: cr.Issued.In(helsinki).Format("2006-01-02"), IssuedText: dateIn(lang, cr.Issued)}
 	switch {
+	case cr.Withdrawn && cr.Revoked != nil:
+		d.State, d.RevokedOn = certWithdrawn, dateIn(lang, cr.Revoked.At)
 	case v.Revoked && cr.Revoked != nil:
 		d.State, d.RevokedOn = certRevoked, dateIn(lang, cr.Revoked.At)
 	case !v.Valid:

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -195,6 +196,14 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 	for _, a := range answers {
 		ans = append(ans, a)
 	}
+	certs := []*cert.Certificate{}
+	if s.certs != nil {
+		list, err := s.certs.ForUser(ctx, v.User.ID)
+		if err != nil {
+			return err
+		}
+		certs = append(certs, list...)
+	}
 	out := map[string]any{
 		"exported_at":   time.Now().UTC(),
 		"profile":       v.User,
@@ -203,7 +212,7 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 		"answers":       ans,
 		"feedback":      feedback,
 		"exam_attempts": attempts,
-		"certificates":  []any{},
+		"certificates":  certs,
 	}
 	body, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -1,7 +1,10 @@
 package course_test
 
 import (
+	"io/fs"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
@@ -13,6 +16,41 @@ func BenchmarkLoadBundledCourse(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, problems := course.Load(content.Bundled()); len(problems) > 0 {
+			b.Fatal(problems.Error())
+		}
+	}
+}
+
+// BenchmarkStudioPreviewLongSection is the studio's preview of the
+// longest section while an author types: the whole course loaded with the
+// edited text in place (so the HTML and the problems are the learners'
+// and the publisher's own).
+func BenchmarkStudioPreviewLongSection(b *testing.B) {
+	tree := fstest.MapFS{}
+	longest, size := "", 0
+	err := fs.WalkDir(content.Bundled(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(content.Bundled(), p)
+		if err != nil {
+			return err
+		}
+		tree[p] = &fstest.MapFile{Data: data}
+		if strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md") && !strings.HasSuffix(p, "module.md") && len(data) > size {
+			longest, size = p, len(data)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(tree[longest].Data) + "\nUusi kappale.\n"
+	b.Logf("%s: %d bytes", longest, len(text))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, problems := course.Load(course.WithFile(tree, longest, []byte(text))); len(problems) > 0 {
 			b.Fatal(problems.Error())
 		}
 	}

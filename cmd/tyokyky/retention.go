@@ -8,6 +8,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/quiz/cert"
 )
 
 // retention deletes learner accounts inactive for longer than the
@@ -18,6 +19,7 @@ type retention struct {
 	progress *course.Progress
 	feedback *course.FeedbackStore
 	exam     *quiz.Store
+	certs    *cert.Store
 	after    time.Duration
 	holder   string
 	log      *slog.Logger
@@ -44,6 +46,11 @@ func (r *retention) sweep(ctx context.Context) (int, error) {
 		}
 		if r.exam != nil {
 			if err := r.exam.DeleteUser(ctx, u.ID); err != nil {
+				return n, err
+			}
+		}
+		if r.certs != nil {
+			if _, err := r.certs.Withdraw(ctx, u.ID); err != nil {
 				return n, err
 			}
 		}

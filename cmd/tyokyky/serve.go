@@ -219,7 +219,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	go mediaLib.Follow(ctx, 2*time.Second)
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, progress: progress, feedback: feedback, exam: exam, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, progress: progress, feedback: feedback, exam: exam, certs: certs, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}

@@ -57,6 +57,9 @@ type Certificate struct {
 	List    int         `bson:"list" json:"-"`
 	Index   int         `bson:"index" json:"-"`
 	Revoked *Revocation `bson:"revoked,omitempty" json:"revoked,omitempty"`
+	// Withdrawn: the holder deleted their account; the certificate stays
+	// revoked, without the holder's name or token.
+	Withdrawn bool `bson:"withdrawn,omitempty" json:"withdrawn,omitempty"`
 }
 
 // Revocation says who revoked a certificate, when and why.
@@ -333,6 +336,46 @@ func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate
 	return c, nil
 }
 
+// WithdrawnReason is the revocation reason of a withdrawn certificate.
+const WithdrawnReason = "withdrawn at the holder's request"
+
+// Withdraw applies the account-deletion policy to a learner's
+// certificates: each is revoked (the status list says so) and keeps only
+// what the public page needs to say that it was withdrawn at the holder's
+// request — the course, the date and the issuer. The holder's name, the
+// token, the subject id and the links to the learner and the attempt are
+// erased. It returns how many certificates it withdrew.
+func (s *Store) Withdraw(ctx context.Context, userID string) (int, error) {
+	list, err := s.ForUser(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range list {
+		unlock := s.locks.Lock(c.ID)
+		rev := c.Revoked
+		if rev == nil {
+			rev = &Revocation{At: s.now().UTC().Truncate(time.Millisecond), By: "holder", Reason: WithdrawnReason}
+		}
+		release := s.opts.Gate.Hold()
+		_, err := s.db.Collection(certificatesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}}, bson.D{{Key: "$set", Value: bson.D{
+			{Key: "revoked", Value: rev}, {Key: "withdrawn", Value: true},
+			{Key: "holder", Value: ""}, {Key: "token", Value: ""}, {Key: "subject", Value: ""}, {Key: "user_id", Value: ""}, {Key: "attempt", Value: ""},
+		}}})
+		if err == nil && c.Attempt != "" {
+			_, err = s.db.Collection(claimsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: c.Attempt}})
+		}
+		release()
+		unlock()
+		if err != nil {
+			return 0, fmt.Errorf("cert: withdraw: %w", err)
+		}
+		s.mu.Lock()
+		delete(s.lists, c.List)
+		s.mu.Unlock()
+	}
+	return len(list), nil
+}
+
 // Verification is the answer to "is this certificate valid?".
 type Verification struct {
 	Valid       bool           `json:"valid"`
@@ -366,6 +409,11 @@ func (s *Store) Verify(ctx context.Context, token string) Verification {
 		return v
 	}
 	v.Certificate = c
+	if c.Withdrawn {
+		v.Revoked, v.Claims = true, nil
+		v.Reason = "revoked on " + c.Revoked.At.Format("2006-01-02") + ": " + WithdrawnReason
+		return v
+	}
 	if c.Revoked != nil {
 		v.Revoked = true
 		v.Reason = "revoked on " + c.Revoked.At.Format("2006-01-02") + ": " + c.Revoked.Reason
@@ -377,6 +425,9 @@ func (s *Store) Verify(ctx context.Context, token string) Verification {
 
 // Status is a certificate's own standing: its stored token verified now.
 func (s *Store) Status(ctx context.Context, c *Certificate) Verification {
+	if c.Withdrawn {
+		return Verification{Revoked: true, Reason: WithdrawnReason, Certificate: c}
+	}
 	v := s.Verify(ctx, c.Token)
 	if v.Certificate != nil && v.Certificate.ID != c.ID {
 		return Verification{Reason: "the token names another certificate"}
