@@ -379,6 +379,9 @@ type moduleData struct {
 }
 
 func (s *Server) modulePage(c *fiber.Ctx) error {
+	if moved, err := s.redirected(c); moved {
+		return err
+	}
 	slug := strings.Clone(c.Params("module"))
 	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		m, err := s.findModule(pub, slug)
@@ -498,6 +501,9 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 }
 
 func (s *Server) sectionPage(c *fiber.Ctx) error {
+	if moved, err := s.redirected(c); moved {
+		return err
+	}
 	module, section := strings.Clone(c.Params("module")), strings.Clone(c.Params("section"))
 	if s.hasSessionCredential(c) {
 		if v := s.viewerOf(c); v.signedIn() {

@@ -257,6 +257,8 @@ func (s *Server) routes() {
 	app.Get("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.studioEdit)
 	app.Post("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioSave)
 	app.Get("/studio/historia/*", s.requireUser, s.requireAuthor, s.studioHistory)
+	app.Get("/studio/rakenne", s.requireUser, s.requireAuthor, s.studioStructure)
+	app.Post("/studio/rakenne", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioStructureChange)
 	app.Post("/studio/palauta/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioRestore)
 	app.Post("/api/v1/studio/preview", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioPreview)
 	app.Get("/api/v1/studio/files/*", s.requireUser, s.requireAuthor, s.apiStudioFile)

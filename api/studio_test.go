@@ -193,8 +193,74 @@ func init() {
 	}
 	form := "application/x-www-form-urlencoded"
 	stateChanging["POST /studio/sisalto/*"] = csrfRefused("POST", "/studio/sisalto/course.yaml", "text=x&base_rev=1&action=draft", form)
+	stateChanging["POST /studio/rakenne"] = csrfRefused("POST", "/studio/rakenne", "op=up&module=tyokyvyn-tuki&section=palvelupolku", form)
 	stateChanging["POST /studio/palauta/*"] = csrfRefused("POST", "/studio/palauta/course.yaml", "rev=1", form)
 	stateChanging["POST /api/v1/studio/preview"] = csrfRefused("POST", "/api/v1/studio/preview", `{"path":"course.yaml","text":"x"}`, "application/json")
 	stateChanging["PUT /api/v1/studio/drafts/*"] = csrfRefused("PUT", "/api/v1/studio/drafts/course.yaml", `{"text":"x","base_rev":1}`, "application/json")
 	stateChanging["POST /api/v1/studio/publish/*"] = csrfRefused("POST", "/api/v1/studio/publish/course.yaml", `{"text":"x","base_rev":1}`, "application/json")
+}
+
+func TestStudioStructure(t *testing.T) {
+	r, _ := startPublished(t)
+	a, token := author(t, r)
+	if resp, page := a.get("/studio/rakenne"); resp.StatusCode != 200 || !strings.Contains(page, "/osiot/tyokyvyn-tuki/palvelupolku") {
+		t.Fatalf("structure page = %d", resp.StatusCode)
+	}
+	change := func(v url.Values) (int, string) {
+		t.Helper()
+		v.Set("csrf", token)
+		resp, body := a.post("/studio/rakenne", v)
+		return resp.StatusCode, body
+	}
+	// Add a section: it is on the module page at once.
+	if code, body := change(url.Values{"op": {"add"}, "module": {"tyokyvyn-tuki"}, "slug": {"studion-osio"}, "title": {"Studiossa lisätty osio"}, "minutes": {"20"}}); code != 303 {
+		t.Fatalf("add = %d %s", code, body)
+	}
+	anon := newClient(t, r.URL)
+	if _, page := anon.get("/osiot/tyokyvyn-tuki"); !strings.Contains(page, "Studiossa lisätty osio") {
+		t.Fatal("the new section is not on the module page")
+	}
+	if code, body := change(url.Values{"op": {"add"}, "module": {"tyokyvyn-tuki"}, "slug": {"Iso Kirjain"}, "title": {"x"}, "minutes": {"5"}}); code != 422 || !strings.Contains(body, "lowercase") {
+		t.Fatalf("a bad address = %d", code)
+	}
+	// Rename: the old address answers 301 to the new one.
+	if code, body := change(url.Values{"op": {"rename"}, "module": {"tyokyvyn-tuki"}, "section": {"studion-osio"}, "slug": {"uusi-nimi"}}); code != 303 {
+		t.Fatalf("rename = %d %s", code, body)
+	}
+	resp, _ := anon.get("/osiot/tyokyvyn-tuki/studion-osio")
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/osiot/tyokyvyn-tuki/uusi-nimi" {
+		t.Fatalf("the old address = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := anon.get("/osiot/tyokyvyn-tuki/uusi-nimi"); resp.StatusCode != 200 {
+		t.Fatalf("the new address = %d", resp.StatusCode)
+	}
+	// Move it up one place.
+	if code, body := change(url.Values{"op": {"up"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}}); code != 303 {
+		t.Fatalf("move = %d %s", code, body)
+	}
+	// Archive, with a learner's progress in it: the confirmation says so.
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Laura Lukija")
+	lt := learner.csrf("/tili")
+	if resp, _ := learner.putJSON("/api/v1/progress/tyokyvyn-tuki/uusi-nimi", lt, map[string]any{"event": "opened"}); resp.StatusCode != 200 {
+		t.Fatalf("progress = %d", resp.StatusCode)
+	}
+	code, body := change(url.Values{"op": {"archive"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}})
+	if code != 200 || !strings.Contains(body, "Tähän osioon liittyy 1 oppijan edistymistietoja") {
+		t.Fatalf("archive without confirming = %d", code)
+	}
+	if resp, _ := anon.get("/osiot/tyokyvyn-tuki/uusi-nimi"); resp.StatusCode != 200 {
+		t.Fatal("asking for confirmation archived the section")
+	}
+	if code, body := change(url.Values{"op": {"archive"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}, "confirm": {"1"}}); code != 303 {
+		t.Fatalf("archive = %d %s", code, body)
+	}
+	resp, _ = anon.get("/osiot/tyokyvyn-tuki/uusi-nimi")
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/osiot/tyokyvyn-tuki" {
+		t.Fatalf("the archived section's address = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The learner's progress record is kept.
+	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, "uusi-nimi") {
+		t.Error("archiving lost the learner's progress")
+	}
 }

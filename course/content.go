@@ -189,6 +189,9 @@ type Course struct {
 	// Glossary is the search index of the concepts.
 	Glossary *GlossaryIndex
 
+	// Redirects are addresses that moved (redirects.yaml): old → new.
+	Redirects map[string]string
+
 	// Files are the source files by content-relative path, with their hashes.
 	Files map[string]File
 
@@ -311,6 +314,7 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	loadMedia(fsys, c, read, &ps)
 	loadModules(fsys, c, read, &ps)
 	checkCourse(c, &ps)
+	loadRedirects(fsys, c, read, &ps)
 	renderAll(c, &ps)
 	loadExam(fsys, c, read, &ps)
 	checkExamCoverage(c, &ps)

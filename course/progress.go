@@ -383,3 +383,24 @@ func (c *Course) Summarise(all map[string]*SectionProgress) (mods []ModuleProgre
 	}
 	return mods, percent
 }
+
+// LearnersIn counts the learners with progress records of a section (the
+// studio says how many an archiving affects).
+func (p *Progress) LearnersIn(ctx context.Context, module, section string) (int, error) {
+	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "module", Value: module}, {Key: "section", Value: section}},
+		options.Find().SetProjection(bson.D{{Key: "user_id", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("course: progress: %w", err)
+	}
+	var docs []struct {
+		UserID string `bson:"user_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, fmt.Errorf("course: progress: %w", err)
+	}
+	users := map[string]bool{}
+	for _, d := range docs {
+		users[d.UserID] = true
+	}
+	return len(users), nil
+}

@@ -132,3 +132,104 @@ func TestPublishConflictRestoreAndDrafts(t *testing.T) {
 		t.Fatalf("a path outside the tree = %v", err)
 	}
 }
+
+func TestStructureChanges(t *testing.T) {
+	tree := fixtureWith(t, nil)
+	load := func(changes []FileChange) *Course {
+		t.Helper()
+		c, problems := Load(Apply(tree, changes))
+		if len(problems) > 0 {
+			t.Fatalf("the course after the change has problems: %s", problems.Error())
+		}
+		return c
+	}
+	before, _ := Load(tree)
+	m0, _ := before.Module("ensimmainen")
+
+	// Add: at the end, with the module's minutes grown.
+	ch, err := AddSection(tree, "ensimmainen", "uusi-osio", "Uusi osio: \"lainausmerkein\"", 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := load(ch)
+	m, _ := c.Module("ensimmainen")
+	last := m.Sections[len(m.Sections)-1]
+	if last.Slug != "uusi-osio" || last.Title != `Uusi osio: "lainausmerkein"` || m.Minutes != m0.Minutes+15 {
+		t.Fatalf("added: %s %q, module minutes %d (was %d)", last.Slug, last.Title, m.Minutes, m0.Minutes)
+	}
+	for _, bad := range []struct {
+		slug, title string
+		min         int
+	}{{"Iso", "x", 5}, {"alku", "x", 5}, {"ok", "", 5}, {"ok", "x", 0}} {
+		if _, err := AddSection(tree, "ensimmainen", bad.slug, bad.title, bad.min); err == nil {
+			t.Errorf("AddSection(%q, %q, %d) accepted", bad.slug, bad.title, bad.min)
+		}
+	}
+	// Rename: the old address redirects to the new one.
+	ch, err = RenameSection(tree, "ensimmainen", "alku", "aloitus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = load(ch)
+	if _, ok := c.Modules[0].Section("aloitus"); !ok || c.Redirects["/osiot/ensimmainen/alku"] != "/osiot/ensimmainen/aloitus" {
+		t.Fatalf("renamed: redirects %v", c.Redirects)
+	}
+	// Renaming again points the first redirect at the newest address.
+	tree2 := Apply(tree, ch)
+	ch2, err := RenameSection(tree2, "ensimmainen", "aloitus", "johdanto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ = Load(Apply(tree2, ch2))
+	if c.Redirects["/osiot/ensimmainen/alku"] != "/osiot/ensimmainen/johdanto" || c.Redirects["/osiot/ensimmainen/aloitus"] != "/osiot/ensimmainen/johdanto" {
+		t.Fatalf("chained redirects = %v", c.Redirects)
+	}
+	// Move: the order changes, the addresses do not.
+	ch, err = MoveSection(tree, "ensimmainen", "tehtava", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = load(ch)
+	if c.Modules[0].Sections[0].Slug != "tehtava" || c.Modules[0].Sections[1].Slug != "alku" {
+		t.Fatalf("moved: %s, %s", c.Modules[0].Sections[0].Slug, c.Modules[0].Sections[1].Slug)
+	}
+	if _, err := MoveSection(tree, "ensimmainen", "tehtava", 1); err == nil {
+		t.Fatal("moved past the end")
+	}
+	// Archive: out of the course, kept under archive/, the address
+	// redirects to the module.
+	added, _ := AddSection(tree, "ensimmainen", "uusi-osio", "Uusi osio", 15)
+	tree3 := Apply(tree, added)
+	ch, err = ArchiveSection(tree3, "ensimmainen", "uusi-osio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, problems := Load(Apply(tree3, ch))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	m, _ = c.Module("ensimmainen")
+	if _, ok := m.Section("uusi-osio"); ok || len(m.Sections) != len(m0.Sections) || m.Minutes != m0.Minutes || c.Redirects["/osiot/ensimmainen/uusi-osio"] != "/osiot/ensimmainen" {
+		t.Fatalf("archived: %d sections, %d min, redirects %v", len(m.Sections), m.Minutes, c.Redirects)
+	}
+	archived := false
+	for _, f := range ch {
+		archived = archived || strings.HasPrefix(f.Path, "archive/modules/01-ensimmainen/03-uusi-osio.md.")
+	}
+	if !archived {
+		t.Fatalf("no archived copy in %v", ch)
+	}
+	// A section other pages link to: the links are reported to fix first.
+	ch, _ = ArchiveSection(tree, "ensimmainen", "tehtava")
+	if _, problems := Load(Apply(tree, ch)); !strings.Contains(problems.Error(), "broken link") {
+		t.Fatalf("archiving a linked section: %v", problems)
+	}
+	if _, err := ArchiveSection(tree, "toinen", "jatko"); err == nil {
+		t.Fatal("archived a module's only section")
+	}
+	// A redirect that would hide a page, or lead nowhere, is a problem.
+	bad := Apply(tree, []FileChange{{Path: RedirectsFile, Data: []byte("redirects:\n  - from: /osiot/ensimmainen/alku\n    to: /osiot/toinen\n  - from: /osiot/x/y\n    to: /osiot/ei-ole\n")}})
+	if _, problems := Load(bad); len(problems) != 2 || !strings.Contains(problems.Error(), "would hide it") || !strings.Contains(problems.Error(), "no such module") {
+		t.Fatalf("bad redirects: %v", problems)
+	}
+}

@@ -1,0 +1,485 @@
+package course
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.yaml.in/yaml/v3"
+)
+
+// Structure changes of the course (the studio's): adding, renaming,
+// reordering and archiving sections. Each is worked out as changes to the
+// content files — the section files, the module's minutes, and
+// redirects.yaml for addresses that moved — and published together after
+// the whole course has been checked with them.
+
+// FileChange is a new text of a content file, or its removal.
+type FileChange struct {
+	Path   string
+	Data   []byte
+	Delete bool
+}
+
+// RedirectsFile lists old addresses and where they moved.
+const RedirectsFile = "redirects.yaml"
+
+// Redirect is one moved address.
+type Redirect struct {
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+}
+
+// archiveDir keeps archived sections: part of the content tree (and of
+// its history), not of the course.
+const archiveDir = "archive"
+
+var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// ValidSlug says whether s can name a module or section in an address.
+func ValidSlug(s string) bool { return len(s) <= 80 && slugRE.MatchString(s) }
+
+// loadRedirects reads redirects.yaml (optional) and checks each entry:
+// both addresses are course pages, the old one no longer exists and the
+// new one does.
+func loadRedirects(fsys fs.FS, c *Course, read func(string) ([]byte, bool), ps *Problems) {
+	if _, err := fs.Stat(fsys, RedirectsFile); err != nil {
+		return
+	}
+	data, ok := read(RedirectsFile)
+	if !ok {
+		return
+	}
+	var doc struct {
+		Redirects []Redirect `yaml:"redirects"`
+	}
+	if more := decodeStrict(RedirectsFile, data, 1, &doc); len(more) > 0 {
+		*ps = append(*ps, more...)
+		return
+	}
+	c.Redirects = map[string]string{}
+	for i, r := range doc.Redirects {
+		line := i*2 + 2
+		switch {
+		case !c.isPage(r.To):
+			ps.add(RedirectsFile, line, 1, "redirect to %s: no such module or section", r.To)
+		case c.isPage(r.From):
+			ps.add(RedirectsFile, line, 1, "redirect from %s: the page exists, so the redirect would hide it", r.From)
+		case !strings.HasPrefix(r.From, "/osiot/"):
+			ps.add(RedirectsFile, line, 1, "redirect from %s: only module and section addresses (/osiot/…) move", r.From)
+		default:
+			c.Redirects[r.From] = r.To
+		}
+	}
+}
+
+// isPage says whether p is a module or section address of the course.
+func (c *Course) isPage(p string) bool {
+	parts := strings.Split(strings.TrimPrefix(p, "/osiot/"), "/")
+	if !strings.HasPrefix(p, "/osiot/") || len(parts) > 2 {
+		return false
+	}
+	m, ok := c.Module(parts[0])
+	if !ok {
+		return false
+	}
+	if len(parts) == 1 {
+		return true
+	}
+	_, ok = m.Section(parts[1])
+	return ok
+}
+
+// sectionEntry is a section file of a module folder.
+type sectionEntry struct {
+	file  string // the file name, NN-slug.md
+	num   int
+	slug  string
+	title string
+	min   int
+}
+
+func moduleDirOf(tree fstest.MapFS, module string) (string, error) {
+	for p := range tree {
+		if !strings.HasPrefix(p, "modules/") || path.Base(p) != "module.md" {
+			continue
+		}
+		dir := path.Dir(p)
+		if m := moduleDirRE.FindStringSubmatch(path.Base(dir)); m != nil && m[2] == module {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("no module %q", module)
+}
+
+func sectionsOf(tree fstest.MapFS, dir string) []sectionEntry {
+	var out []sectionEntry
+	for p, f := range tree {
+		if path.Dir(p) != dir {
+			continue
+		}
+		m := sectionFileRE.FindStringSubmatch(path.Base(p))
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		e := sectionEntry{file: path.Base(p), num: n, slug: m[2]}
+		if front, _, _, err := SplitFrontmatter(f.Data); err == nil {
+			var meta struct {
+				Title   string `yaml:"title"`
+				Minutes int    `yaml:"minutes"`
+			}
+			_ = yaml.Unmarshal(front, &meta)
+			e.title, e.min = meta.Title, meta.Minutes
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].num < out[j].num })
+	return out
+}
+
+var minutesLineRE = regexp.MustCompile(`(?m)^minutes:[ \t]*\d+[ \t]*$`)
+
+// withModuleMinutes sets module.md's minutes to the sum of its sections.
+func withModuleMinutes(tree fstest.MapFS, dir string, sections []sectionEntry) (FileChange, error) {
+	p := dir + "/module.md"
+	f, ok := tree[p]
+	if !ok {
+		return FileChange{}, fmt.Errorf("%s is missing", p)
+	}
+	front, _, _, err := SplitFrontmatter(f.Data)
+	if err != nil {
+		return FileChange{}, fmt.Errorf("%s: %w", p, err)
+	}
+	sum := 0
+	for _, s := range sections {
+		sum += s.min
+	}
+	loc := minutesLineRE.FindIndex(front)
+	if loc == nil {
+		return FileChange{}, fmt.Errorf("%s has no minutes line to update", p)
+	}
+	// The front matter starts after the opening "---\n".
+	start := strings.Index(string(f.Data), string(front))
+	data := string(f.Data[:start+loc[0]]) + "minutes: " + strconv.Itoa(sum) + string(f.Data[start+loc[1]:])
+	return FileChange{Path: p, Data: []byte(data)}, nil
+}
+
+// withRedirect adds from → to to redirects.yaml, and points older
+// redirects to from at to as well (no chains).
+func withRedirect(tree fstest.MapFS, from, to string) (FileChange, error) {
+	var doc struct {
+		Redirects []Redirect `yaml:"redirects"`
+	}
+	if f, ok := tree[RedirectsFile]; ok {
+		if err := yaml.Unmarshal(f.Data, &doc); err != nil {
+			return FileChange{}, fmt.Errorf("%s: %w", RedirectsFile, err)
+		}
+	}
+	var kept []Redirect
+	for _, r := range doc.Redirects {
+		if r.From == to { // the address is a page again
+			continue
+		}
+		if r.To == from {
+			r.To = to
+		}
+		kept = append(kept, r)
+	}
+	kept = append(kept, Redirect{From: from, To: to})
+	var b strings.Builder
+	b.WriteString("# Addresses that moved: the old address answers with a permanent redirect.\n# The studio adds entries when a section is renamed or archived.\nredirects:\n")
+	for _, r := range kept {
+		fmt.Fprintf(&b, "  - from: %s\n    to: %s\n", r.From, r.To)
+	}
+	return FileChange{Path: RedirectsFile, Data: []byte(b.String())}, nil
+}
+
+// relLink is how a page in dir links to the file p (sibling module
+// folders under modules/).
+func relLinks(dir, p string) []string {
+	if path.Dir(p) == dir {
+		return []string{path.Base(p), "./" + path.Base(p)}
+	}
+	return []string{"../" + path.Base(path.Dir(p)) + "/" + path.Base(p)}
+}
+
+// rewriteLinks points the links of every page of tree that lead to
+// oldPath at newPath instead; it returns the pages it changed.
+func rewriteLinks(tree fstest.MapFS, oldPath, newPath string) []FileChange {
+	var out []FileChange
+	names := make([]string, 0, len(tree))
+	for p := range tree {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if !strings.HasPrefix(p, "modules/") || !strings.HasSuffix(p, ".md") {
+			continue
+		}
+		text := string(tree[p].Data)
+		dir := path.Dir(p)
+		news := relLinks(dir, newPath)
+		for _, old := range relLinks(dir, oldPath) {
+			for _, end := range []string{")", "#"} {
+				text = strings.ReplaceAll(text, "]("+old+end, "]("+news[0]+end)
+			}
+		}
+		if text != string(tree[p].Data) {
+			out = append(out, FileChange{Path: p, Data: []byte(text)})
+		}
+	}
+	return out
+}
+
+// renamed is changes plus the link rewrites that moving files needs:
+// each move is applied in turn to the tree the changes make.
+func renamed(tree fstest.MapFS, changes []FileChange, moves [][2]string) []FileChange {
+	next := Apply(tree, changes)
+	for _, mv := range moves {
+		rw := rewriteLinks(next, mv[0], mv[1])
+		next = Apply(next, rw)
+		changes = append(changes, rw...)
+	}
+	// One change per path: the last text wins.
+	last := map[string]int{}
+	for i, ch := range changes {
+		last[ch.Path] = i
+	}
+	var out []FileChange
+	for i, ch := range changes {
+		if last[ch.Path] == i {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// AddSection adds an empty section at the end of a module.
+func AddSection(tree fstest.MapFS, module, slug, title string, minutes int) ([]FileChange, error) {
+	dir, err := moduleDirOf(tree, module)
+	if err != nil {
+		return nil, err
+	}
+	title = strings.TrimSpace(title)
+	switch {
+	case !ValidSlug(slug):
+		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", slug)
+	case title == "" || len(title) > 200 || strings.ContainsAny(title, "\n\r"):
+		return nil, errors.New("give the section a title of one line (at most 200 characters)")
+	case minutes < 1 || minutes > 1000:
+		return nil, errors.New("the time budget must be 1–1000 minutes")
+	}
+	secs := sectionsOf(tree, dir)
+	next := 1
+	for _, s := range secs {
+		if s.slug == slug {
+			return nil, fmt.Errorf("module %s already has a section %q", module, slug)
+		}
+		next = s.num + 1
+	}
+	if next > 99 {
+		return nil, errors.New("a module can have at most 99 sections")
+	}
+	file := fmt.Sprintf("%02d-%s.md", next, slug)
+	quoted, _ := yaml.Marshal(title)
+	data := fmt.Sprintf("---\ntitle: %sminutes: %d\n---\n## %s\n\nKirjoita osion teksti tähän.\n", quoted, minutes, title)
+	secs = append(secs, sectionEntry{file: file, num: next, slug: slug, title: title, min: minutes})
+	mod, err := withModuleMinutes(tree, dir, secs)
+	if err != nil {
+		return nil, err
+	}
+	return []FileChange{{Path: dir + "/" + file, Data: []byte(data)}, mod}, nil
+}
+
+// RenameSection gives a section a new address part; the old address
+// redirects to the new one.
+func RenameSection(tree fstest.MapFS, module, slug, newSlug string) ([]FileChange, error) {
+	dir, err := moduleDirOf(tree, module)
+	if err != nil {
+		return nil, err
+	}
+	if !ValidSlug(newSlug) {
+		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", newSlug)
+	}
+	var from *sectionEntry
+	secs := sectionsOf(tree, dir)
+	for i, s := range secs {
+		if s.slug == newSlug {
+			return nil, fmt.Errorf("module %s already has a section %q", module, newSlug)
+		}
+		if s.slug == slug {
+			from = &secs[i]
+		}
+	}
+	if from == nil {
+		return nil, fmt.Errorf("module %s has no section %q", module, slug)
+	}
+	oldPath := dir + "/" + from.file
+	newPath := fmt.Sprintf("%s/%02d-%s.md", dir, from.num, newSlug)
+	red, err := withRedirect(tree, "/osiot/"+module+"/"+slug, "/osiot/"+module+"/"+newSlug)
+	if err != nil {
+		return nil, err
+	}
+	return renamed(tree, []FileChange{{Path: oldPath, Delete: true}, {Path: newPath, Data: tree[oldPath].Data}, red}, [][2]string{{oldPath, newPath}}), nil
+}
+
+// MoveSection moves a section one place earlier (delta −1) or later (+1)
+// by swapping the number prefixes; addresses do not change.
+func MoveSection(tree fstest.MapFS, module, slug string, delta int) ([]FileChange, error) {
+	dir, err := moduleDirOf(tree, module)
+	if err != nil {
+		return nil, err
+	}
+	if delta != -1 && delta != 1 {
+		return nil, errors.New("a section moves one place at a time")
+	}
+	secs := sectionsOf(tree, dir)
+	i := -1
+	for k, s := range secs {
+		if s.slug == slug {
+			i = k
+		}
+	}
+	if i < 0 {
+		return nil, fmt.Errorf("module %s has no section %q", module, slug)
+	}
+	j := i + delta
+	if j < 0 || j >= len(secs) {
+		return nil, errors.New("the section is at the end already")
+	}
+	a, b := secs[i], secs[j]
+	pa, pb := dir+"/"+a.file, dir+"/"+b.file
+	na := fmt.Sprintf("%s/%02d-%s.md", dir, b.num, a.slug)
+	nb := fmt.Sprintf("%s/%02d-%s.md", dir, a.num, b.slug)
+	return renamed(tree, []FileChange{{Path: pa, Delete: true}, {Path: pb, Delete: true}, {Path: na, Data: tree[pa].Data}, {Path: nb, Data: tree[pb].Data}},
+		[][2]string{{pa, na}, {pb, nb}}), nil
+}
+
+// ArchiveSection takes a section out of the course: its file moves under
+// archive/ (kept, with its history and the learners' progress records),
+// the module's minutes shrink, and its address redirects to the module.
+func ArchiveSection(tree fstest.MapFS, module, slug string) ([]FileChange, error) {
+	dir, err := moduleDirOf(tree, module)
+	if err != nil {
+		return nil, err
+	}
+	secs := sectionsOf(tree, dir)
+	var kept []sectionEntry
+	var gone *sectionEntry
+	for i, s := range secs {
+		if s.slug == slug {
+			gone = &secs[i]
+			continue
+		}
+		kept = append(kept, s)
+	}
+	if gone == nil {
+		return nil, fmt.Errorf("module %s has no section %q", module, slug)
+	}
+	if len(kept) == 0 {
+		return nil, errors.New("a module needs at least one section")
+	}
+	p := dir + "/" + gone.file
+	mod, err := withModuleMinutes(tree, dir, kept)
+	if err != nil {
+		return nil, err
+	}
+	red, err := withRedirect(tree, "/osiot/"+module+"/"+slug, "/osiot/"+module)
+	if err != nil {
+		return nil, err
+	}
+	archived := archiveDir + "/" + p + "." + time.Now().UTC().Format("20060102T150405")
+	return []FileChange{{Path: p, Delete: true}, {Path: archived, Data: tree[p].Data}, mod, red}, nil
+}
+
+// Apply is a copy of tree with changes made.
+func Apply(tree fstest.MapFS, changes []FileChange) fstest.MapFS {
+	out := make(fstest.MapFS, len(tree)+len(changes))
+	for k, v := range tree {
+		out[k] = v
+	}
+	for _, ch := range changes {
+		if ch.Delete {
+			delete(out, ch.Path)
+		} else {
+			out[ch.Path] = &fstest.MapFile{Data: ch.Data, Mode: 0o444}
+		}
+	}
+	return out
+}
+
+// fileDoc is the stored document of a path, deleted or not.
+func (s *Store) fileDoc(ctx context.Context, p string) (fileDoc, bool, error) {
+	var d fileDoc
+	err := s.db.Collection(filesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: p}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return d, false, nil
+	}
+	if err != nil {
+		return d, false, fmt.Errorf("course: %w", err)
+	}
+	return d, true, nil
+}
+
+// PublishChanges checks the course with changes made and, without
+// problems, stores each changed file as a new revision and publishes the
+// tree once. The store has no transactions: the files are written one by
+// one before the published version moves, so a crash in between leaves
+// files that the next publication completes.
+func (s *Store) PublishChanges(ctx context.Context, changes []FileChange, by string) (Problems, error) {
+	fsys, hashes, docs, err := s.currentFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	next := Apply(fsys, changes)
+	if _, problems := Load(next); len(problems) > 0 {
+		return problems, nil
+	}
+	for _, ch := range changes {
+		old, exists := docs[ch.Path]
+		if !exists && !ch.Delete {
+			// A path removed earlier comes back: its document is there,
+			// marked deleted, and the new revision follows its last one.
+			if old, exists, err = s.fileDoc(ctx, ch.Path); err != nil {
+				return nil, err
+			}
+		}
+		if ch.Delete {
+			if !exists {
+				continue
+			}
+			if err := s.writeRevision(ctx, old, true, ch.Path, old.Hash, nil, true, by); err != nil {
+				return nil, err
+			}
+			delete(hashes, ch.Path)
+			continue
+		}
+		digest := sha256.Sum256(ch.Data)
+		sum := hex.EncodeToString(digest[:])
+		if exists && old.Hash == sum && !old.Deleted {
+			continue
+		}
+		if err := s.writeRevision(ctx, old, exists, ch.Path, sum, ch.Data, false, by); err != nil {
+			return nil, err
+		}
+		hashes[ch.Path] = sum
+	}
+	_, err = s.db.Collection(stateCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: publishedID}}, bson.D{
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+		{Key: "$set", Value: bson.D{{Key: "tree_hash", Value: treeHash(hashes)}, {Key: "updated_at", Value: time.Now().UTC()}}},
+	})
+	return nil, err
+}
