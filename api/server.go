@@ -257,6 +257,7 @@ func (s *Server) routes() {
 	app.Get("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.studioEdit)
 	app.Post("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioSave)
 	app.Get("/studio/historia/*", s.requireUser, s.requireAuthor, s.studioHistory)
+	app.Get("/studio/esikatselu/*", s.requireUser, s.requireAuthor, s.studioLearnerView)
 	app.Get("/studio/rakenne", s.requireUser, s.requireAuthor, s.studioStructure)
 	app.Post("/studio/rakenne", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioStructureChange)
 	app.Post("/studio/palauta/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioRestore)

@@ -555,3 +555,50 @@ func problemJSON(c *fiber.Ctx, code int, detail string, ext fiber.Map) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Send(b)
 }
+
+// studioLearnerView shows a section's draft (or its published text) as a
+// learner will get the page: the learners' page builder on the course
+// with the draft in place.
+func (s *Server) studioLearnerView(c *fiber.Ctx) error {
+	p, err := studioPath(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	data, _, err := store.File(c.UserContext(), p)
+	if errors.Is(err, course.ErrNoFile) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	text := string(data)
+	if dr, err := store.DraftOf(c.UserContext(), p); err != nil {
+		return err
+	} else if dr != nil {
+		text = dr.Data
+	}
+	tree, err := s.tree(c)
+	if err != nil {
+		return err
+	}
+	crs, _ := course.Load(course.WithFile(tree, p, []byte(text)))
+	for _, m := range crs.Modules {
+		for _, sec := range m.Sections {
+			if sec.File != p || sec.Body == nil {
+				continue
+			}
+			pub := &course.Published{Version: s.published().Version, Course: crs}
+			body, err := s.buildSection(pub, &req{s: s, ctx: c.UserContext(), Lang: s.lang(c)}, m.Slug, sec.Slug)
+			if err != nil {
+				return err
+			}
+			c.Set("X-Robots-Tag", "noindex")
+			return sendPrivate(c, body)
+		}
+	}
+	return fiber.NewError(fiber.StatusNotFound, "the learner's view is for section pages; the editor previews the other files")
+}

@@ -69,6 +69,14 @@ func TestStudioEditPublishConflictAndRestore(t *testing.T) {
 	if _, editor := a.get("/studio/sisalto/" + studioSection); !strings.Contains(editor, "Studiossa lisätty") {
 		t.Fatal("the editor does not reopen the draft")
 	}
+	// Preview as a learner: the learners' page with the draft in it.
+	resp, view := a.get("/studio/esikatselu/" + studioSection)
+	if resp.StatusCode != 200 || !strings.Contains(view, "Studiossa lisätty kappale <strong>lihavoinnilla</strong>") || !strings.Contains(view, `class="breadcrumbs"`) {
+		t.Fatalf("learner view = %d", resp.StatusCode)
+	}
+	if resp, _ := a.get("/studio/esikatselu/course.yaml"); resp.StatusCode != 404 {
+		t.Fatalf("learner view of a data file = %d", resp.StatusCode)
+	}
 
 	// A second author began from revision 1 too.
 	b, tokenB := author(t, r)

@@ -79,6 +79,7 @@ var Pages = []Page{
 	{"studio: content files", "/studio", Admin, 200},
 	{"studio: editing a section", "/studio/sisalto/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
 	{"studio: editing the course facts", "/studio/sisalto/course.yaml", Admin, 200},
+	{"studio: a section as a learner sees it", "/studio/esikatselu/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
 	{"studio: course structure", "/studio/rakenne", Admin, 200},
 	{"studio: revision history", "/studio/historia/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
 }
