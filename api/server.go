@@ -259,6 +259,8 @@ func (s *Server) routes() {
 	app.Get("/studio/historia/*", s.requireUser, s.requireAuthor, s.studioHistory)
 	app.Get("/studio/esikatselu/*", s.requireUser, s.requireAuthor, s.studioLearnerView)
 	app.Get("/studio/rakenne", s.requireUser, s.requireAuthor, s.studioStructure)
+	app.Post("/studio/kuvat", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioFigure)
+	app.Post("/api/v1/studio/figures", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioFigure)
 	app.Post("/studio/rakenne", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioStructureChange)
 	app.Post("/studio/palauta/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioRestore)
 	app.Post("/api/v1/studio/preview", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioPreview)

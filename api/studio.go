@@ -216,6 +216,7 @@ type studioEditData struct {
 	Conflict *course.ConflictError
 	Diff     []course.DiffLine
 	Status   int
+	Figures  bool // the page can have figures (a module's page)
 }
 
 // studioEdit is the editor of one file: the draft if there is one, else
@@ -236,7 +237,7 @@ func (s *Server) studioEdit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := &studioEditData{Path: p, Text: string(data), BaseRev: rev}
+	d := &studioEditData{Path: p, Text: string(data), BaseRev: rev, Figures: strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md")}
 	if dr, err := store.DraftOf(c.UserContext(), p); err != nil {
 		return err
 	} else if dr != nil {
@@ -247,6 +248,8 @@ func (s *Server) studioEdit(c *fiber.Ctx) error {
 		d.Notice = "studio.published"
 	case "palautettu":
 		d.Notice = "studio.restored"
+	case "kuva":
+		d.Notice = "studio.figure.added"
 	}
 	if d.Preview, err = s.preview(c, p, d.Text); err != nil {
 		return err

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/media"
 )
 
 type studioStructureData struct {
@@ -140,4 +142,111 @@ func (s *Server) redirected(c *fiber.Ctx) (bool, error) {
 		return true, c.Redirect(to, fiber.StatusMovedPermanently)
 	}
 	return false, nil
+}
+
+// addFigure stores the uploaded image of a page's figure form (file, alt,
+// caption, page) and returns the page and the ::kuva block for it. The
+// alternative text is required.
+func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
+	store, err := s.studioStore()
+	if err != nil {
+		return "", "", err
+	}
+	page = strings.Clone(c.FormValue("page"))
+	if !course.EditablePath(page) {
+		return "", "", fiber.NewError(fiber.StatusNotFound, "no such content file")
+	}
+	if _, ok := s.published().Course.Files[page]; !ok {
+		return "", "", fiber.NewError(fiber.StatusNotFound, "no such content file")
+	}
+	alt := strings.TrimSpace(c.FormValue("alt"))
+	caption := strings.TrimSpace(c.FormValue("caption"))
+	if alt == "" || len(alt) > 500 {
+		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, "describe the image in its alternative text (1–500 characters): what it shows, for those who cannot see it")
+	}
+	if caption == "" || len(caption) > 300 {
+		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, "give the figure a caption (1–300 characters)")
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return "", "", fiber.NewError(fiber.StatusBadRequest, "choose the image file")
+	}
+	if fh.Size > course.MaxFigureSize {
+		return "", "", fiber.NewError(fiber.StatusRequestEntityTooLarge, "a figure must be at most 4 MiB")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, course.MaxFigureSize+1))
+	if err != nil {
+		return "", "", err
+	}
+	format, err := media.Sniff(data[:min(len(data), media.SniffLen)])
+	if err != nil || format.Kind != media.KindImage {
+		return "", "", fiber.NewError(fiber.StatusUnsupportedMediaType, "a figure must be a PNG, JPEG, WebP or SVG image")
+	}
+	tree, err := s.tree(c)
+	if err != nil {
+		return "", "", err
+	}
+	change, src, err := course.AddFigure(tree, page, fh.Filename, format.ContentType, data)
+	if err != nil {
+		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
+	}
+	problems, err := store.PublishChanges(c.UserContext(), []course.FileChange{change}, s.viewerOf(c).User.Email)
+	if err != nil {
+		return "", "", err
+	}
+	if len(problems) > 0 {
+		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, problems.Error())
+	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.figure", change.Path, ""); err != nil {
+		return "", "", err
+	}
+	if err := s.library.Refresh(c.UserContext()); err != nil {
+		return "", "", err
+	}
+	return page, course.FigureBlock(src, caption, alt), nil
+}
+
+// apiStudioFigure answers the ::kuva block of an uploaded figure (the
+// editor's script puts it at the cursor).
+func (s *Server) apiStudioFigure(c *fiber.Ctx) error {
+	page, block, err := s.addFigure(c)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"page": page, "block": block})
+}
+
+// studioFigure is the form without the script: the block is added to the
+// end of the page's draft, and the editor opens on it.
+func (s *Server) studioFigure(c *fiber.Ctx) error {
+	page, block, err := s.addFigure(c)
+	if err != nil {
+		return err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return err
+	}
+	d, err := store.DraftOf(c.UserContext(), page)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		data, rev, err := store.File(c.UserContext(), page)
+		if err != nil {
+			return err
+		}
+		d = &course.Draft{Path: page, Data: string(data), BaseRev: rev}
+	}
+	d.Data = strings.TrimRight(d.Data, "\n") + "\n\n" + block
+	d.By = s.viewerOf(c).User.Email
+	if err := store.SaveDraft(c.UserContext(), *d); err != nil {
+		return err
+	}
+	return c.Redirect("/studio/sisalto/"+page+"?ilmoitus=kuva", fiber.StatusSeeOther)
 }

@@ -1,7 +1,12 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"image"
+	"image/png"
+	"mime/multipart"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -201,6 +206,8 @@ func init() {
 	}
 	form := "application/x-www-form-urlencoded"
 	stateChanging["POST /studio/sisalto/*"] = csrfRefused("POST", "/studio/sisalto/course.yaml", "text=x&base_rev=1&action=draft", form)
+	stateChanging["POST /studio/kuvat"] = csrfRefused("POST", "/studio/kuvat", "page=course.yaml", form)
+	stateChanging["POST /api/v1/studio/figures"] = csrfRefused("POST", "/api/v1/studio/figures", "page=course.yaml", form)
 	stateChanging["POST /studio/rakenne"] = csrfRefused("POST", "/studio/rakenne", "op=up&module=tyokyvyn-tuki&section=palvelupolku", form)
 	stateChanging["POST /studio/palauta/*"] = csrfRefused("POST", "/studio/palauta/course.yaml", "rev=1", form)
 	stateChanging["POST /api/v1/studio/preview"] = csrfRefused("POST", "/api/v1/studio/preview", `{"path":"course.yaml","text":"x"}`, "application/json")
@@ -270,5 +277,74 @@ func TestStudioStructure(t *testing.T) {
 	// The learner's progress record is kept.
 	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, "uusi-nimi") {
 		t.Error("archiving lost the learner's progress")
+	}
+}
+
+func TestStudioFigureUpload(t *testing.T) {
+	r, _ := startPublished(t)
+	a, token := author(t, r)
+	var pngBuf bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 4, 3))
+	png.Encode(&pngBuf, img)
+	upload := func(path string, fields map[string]string, name string, data []byte) (*http.Response, string) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		for k, v := range fields {
+			w.WriteField(k, v)
+		}
+		if data != nil {
+			fw, _ := w.CreateFormFile("file", name)
+			fw.Write(data)
+		}
+		w.Close()
+		return a.do("POST", path, &b, "Content-Type", w.FormDataContentType(), "X-CSRF-Token", token, "Accept", "application/json")
+	}
+	fields := map[string]string{"page": studioSection, "alt": "Neljä vaihetta nuolin yhdistettyinä", "caption": "Kuva 9. Polun vaiheet."}
+	resp, body := upload("/api/v1/studio/figures", fields, "Polun Vaiheet.png", pngBuf.Bytes())
+	var out struct{ Block string }
+	json.Unmarshal([]byte(body), &out)
+	if resp.StatusCode != 201 || out.Block != "::kuva[Kuva 9. Polun vaiheet.]{src=\"kuvat/polun-vaiheet.png\" alt=\"Neljä vaihetta nuolin yhdistettyinä\"}\n" {
+		t.Fatalf("figure = %d %s", resp.StatusCode, body)
+	}
+	// The block works in the page: the preview shows the image with its
+	// alternative text and has nothing to fix.
+	_, file := a.get("/api/v1/studio/files/" + studioSection)
+	var f struct{ Text string }
+	json.Unmarshal([]byte(file), &f)
+	_, body = a.do("POST", "/api/v1/studio/preview", strings.NewReader(mustJSON(map[string]any{"path": studioSection, "text": f.Text + "\n" + out.Block})),
+		"Content-Type", "application/json", "X-CSRF-Token", token)
+	p := decode[previewJSON](t, body)
+	if len(p.Problems) != 0 || !strings.Contains(p.HTML, `alt="Neljä vaihetta nuolin yhdistettyinä"`) {
+		t.Fatalf("preview with the figure: %+v", p.Problems)
+	}
+	// The same name again gets a free one.
+	_, body = upload("/api/v1/studio/figures", fields, "Polun Vaiheet.png", pngBuf.Bytes())
+	if !strings.Contains(body, "kuvat/polun-vaiheet-2.png") {
+		t.Fatalf("second figure = %s", body)
+	}
+	// Refusals: no alternative text, not an image, a scripted SVG.
+	noAlt := map[string]string{"page": studioSection, "alt": " ", "caption": "x"}
+	if resp, _ := upload("/api/v1/studio/figures", noAlt, "a.png", pngBuf.Bytes()); resp.StatusCode != 422 {
+		t.Fatalf("no alt = %d", resp.StatusCode)
+	}
+	if resp, _ := upload("/api/v1/studio/figures", fields, "a.png", []byte("not an image at all")); resp.StatusCode != 415 {
+		t.Fatalf("not an image = %d", resp.StatusCode)
+	}
+	evil := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><title>t</title><desc>d</desc><script>alert(1)</script></svg>`)
+	if resp, body := upload("/api/v1/studio/figures", fields, "a.svg", evil); resp.StatusCode != 422 || !strings.Contains(body, "script") {
+		t.Fatalf("scripted SVG = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := upload("/api/v1/studio/figures", map[string]string{"page": "course.yaml", "alt": "x", "caption": "x"}, "a.png", pngBuf.Bytes()); resp.StatusCode != 422 {
+		t.Fatalf("a figure for course.yaml = %d", resp.StatusCode)
+	}
+	// Without the script: the block is added to the end of the draft.
+	fields["csrf"] = token
+	resp, _ = upload("/studio/kuvat", fields, "toinen.png", pngBuf.Bytes())
+	if resp.StatusCode != 303 {
+		t.Fatalf("figure form = %d", resp.StatusCode)
+	}
+	_, file = a.get("/api/v1/studio/files/" + studioSection)
+	if !strings.Contains(file, `kuvat/toinen.png`) {
+		t.Fatal("the draft lacks the figure block")
 	}
 }

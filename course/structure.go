@@ -483,3 +483,65 @@ func (s *Store) PublishChanges(ctx context.Context, changes []FileChange, by str
 	})
 	return nil, err
 }
+
+// Figure images an author may upload, by the type their content shows.
+var figureTypes = map[string]string{"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/svg+xml": ".svg"}
+
+// MaxFigureSize bounds an uploaded figure.
+const MaxFigureSize = 4 << 20
+
+// AddFigure stores an image in the kuvat/ folder of the module that the
+// content file page belongs to, under a free name made from name, and
+// returns the change and the src that the page's ::kuva block uses.
+// contentType is what the bytes are (sniffed by the caller).
+func AddFigure(tree fstest.MapFS, page, name, contentType string, data []byte) (FileChange, string, error) {
+	dir := path.Dir(page)
+	if !strings.HasPrefix(page, "modules/") || moduleDirRE.FindStringSubmatch(path.Base(dir)) == nil {
+		return FileChange{}, "", errors.New("figures belong to a module's pages")
+	}
+	ext, ok := figureTypes[contentType]
+	if !ok {
+		return FileChange{}, "", errors.New("a figure must be a PNG, JPEG, WebP or SVG image")
+	}
+	if len(data) == 0 || len(data) > MaxFigureSize {
+		return FileChange{}, "", fmt.Errorf("a figure must be at most %d MiB", MaxFigureSize>>20)
+	}
+	if contentType == "image/svg+xml" {
+		if probs := checkSVG(data); len(probs) > 0 {
+			return FileChange{}, "", fmt.Errorf("line %d: %s", probs[0].line, probs[0].msg)
+		}
+	}
+	base := strings.TrimSuffix(strings.ToLower(path.Base(name)), path.Ext(name))
+	var b strings.Builder
+	for _, r := range strings.NewReplacer("ä", "a", "ö", "o", "å", "a").Replace(base) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			if s := b.String(); s != "" && !strings.HasSuffix(s, "-") {
+				b.WriteByte('-')
+			}
+		}
+	}
+	slug := strings.Trim(b.String(), "-")
+	if slug == "" {
+		slug = "kuva"
+	}
+	if len(slug) > 60 {
+		slug = strings.Trim(slug[:60], "-")
+	}
+	src := "kuvat/" + slug + ext
+	for n := 2; tree[dir+"/"+src] != nil; n++ {
+		src = fmt.Sprintf("kuvat/%s-%d%s", slug, n, ext)
+	}
+	return FileChange{Path: dir + "/" + src, Data: data}, src, nil
+}
+
+// FigureBlock is the ::kuva block that shows src with its caption and
+// alternative text.
+func FigureBlock(src, caption, alt string) string {
+	clean := func(s string) string {
+		return strings.NewReplacer("\n", " ", "\r", " ", `"`, "”", "[", "(", "]", ")").Replace(strings.TrimSpace(s))
+	}
+	return fmt.Sprintf("::kuva[%s]{src=\"%s\" alt=\"%s\"}\n", clean(caption), src, clean(alt))
+}

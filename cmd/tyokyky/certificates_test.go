@@ -47,7 +47,9 @@ func TestKeysAndOfflineVerification(t *testing.T) {
 		t.Fatal(err)
 	}
 	certs := cert.NewStore(db.Database, keys, cert.Options{BaseURL: "https://kurssi.example", Issuer: cert.Issuer{ID: "https://kurssi.example/myontaja", Name: "Koulutus Oy"},
-		Course:     func() cert.Course { return cert.Course{ID: "https://kurssi.example/", Title: "Työkyvyn tuen johtaminen", Credits: 1, Hours: 27} },
+		Course: func() cert.Course {
+			return cert.Course{ID: "https://kurssi.example/", Title: "Työkyvyn tuen johtaminen", Credits: 1, Hours: 27}
+		},
 		HolderName: func(context.Context, string) (string, error) { return "Väinö Ölander", nil }})
 	c, err := certs.Issue(ctx, "u1", "a1")
 	if err != nil {

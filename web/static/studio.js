@@ -88,6 +88,30 @@
     buttons[next].tabIndex = 0;
     buttons[next].focus();
   });
+  // A figure: the image is stored, and its block goes where the cursor is.
+  var figure = document.getElementById("studio-figure");
+  if (figure) {
+    figure.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var at = text.selectionStart, end = text.selectionEnd;
+      fetch("/api/v1/studio/figures", {
+        method: "POST", credentials: "same-origin", body: new FormData(figure),
+        headers: { "X-CSRF-Token": csrf, "Accept": "application/json" }
+      }).then(function (r) {
+        return r.json().then(function (out) {
+          if (!r.ok) { throw new Error(out.detail || String(r.status)); }
+          return out;
+        });
+      }).then(function (out) {
+        text.focus();
+        text.setRangeText(out.block, at, end, "end");
+        text.dispatchEvent(new Event("input"));
+        figure.reset();
+        say(form.getAttribute("data-msg-figure"));
+      }).catch(function (err) { say(form.getAttribute("data-msg-failed") + " " + err.message); });
+    });
+  }
+
   toolbar.addEventListener("click", function (e) {
     var b = e.target.closest("button[data-snippet]");
     if (!b) { return; }
