@@ -129,9 +129,53 @@ func studioPath(c *fiber.Ctx) (string, error) {
 	return p, nil
 }
 
-type studioFile struct {
+type studioEntry struct {
 	Path, Group, Name string
 	Draft             bool
+}
+
+// studioFile is the content file named in the route's wildcard: its path,
+// the store, the published text and revision, and its draft (or nil).
+type studioFile struct {
+	path  string
+	store *course.Store
+	data  []byte
+	rev   int
+	draft *course.Draft
+}
+
+// openStudioFile reads the file of the route; a path outside the content
+// tree, or a file it does not have, is 404.
+func (s *Server) openStudioFile(c *fiber.Ctx) (*studioFile, error) {
+	p, err := studioPath(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := s.studioStore()
+	if err != nil {
+		return nil, err
+	}
+	data, rev, err := store.File(c.UserContext(), p)
+	if errors.Is(err, course.ErrNoFile) {
+		return nil, fiber.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	dr, err := store.DraftOf(c.UserContext(), p)
+	if err != nil {
+		return nil, err
+	}
+	return &studioFile{path: p, store: store, data: data, rev: rev, draft: dr}, nil
+}
+
+// text is what the author works on: the draft, else the published text,
+// with the revision it began from.
+func (f *studioFile) text() (string, int) {
+	if f.draft != nil {
+		return f.draft.Data, f.draft.BaseRev
+	}
+	return string(f.data), f.rev
 }
 
 type studioIndexData struct {
@@ -140,7 +184,7 @@ type studioIndexData struct {
 
 type studioGroup struct {
 	Title string
-	Files []studioFile
+	Files []studioEntry
 }
 
 // studioIndex is the content tree: every editable file, by part.
@@ -157,7 +201,7 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 	lang := s.lang(c)
 	groups := map[string]*studioGroup{}
 	var order []string
-	add := func(key, title string, f studioFile) {
+	add := func(key, title string, f studioEntry) {
 		g, ok := groups[key]
 		if !ok {
 			g = &studioGroup{Title: title}
@@ -166,17 +210,17 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 		}
 		g.Files = append(g.Files, f)
 	}
-	add("course", web.T(lang, "studio.group.course"), studioFile{Path: "course.yaml", Name: web.T(lang, "studio.file.course")})
+	add("course", web.T(lang, "studio.group.course"), studioEntry{Path: "course.yaml", Name: web.T(lang, "studio.file.course")})
 	for _, m := range pub.Course.Modules {
 		title := web.T(lang, "studio.group.module", m.Title)
-		add(m.File, title, studioFile{Path: m.File, Name: web.T(lang, "studio.file.module")})
+		add(m.File, title, studioEntry{Path: m.File, Name: web.T(lang, "studio.file.module")})
 		for _, sec := range m.Sections {
-			add(m.File, title, studioFile{Path: sec.File, Name: sec.Title})
+			add(m.File, title, studioEntry{Path: sec.File, Name: sec.Title})
 		}
 	}
-	add("legislation", web.T(lang, "studio.group.other"), studioFile{Path: "legislation.yaml", Name: web.T(lang, "studio.file.legislation")})
+	add("legislation", web.T(lang, "studio.group.other"), studioEntry{Path: "legislation.yaml", Name: web.T(lang, "studio.file.legislation")})
 	if _, ok := pub.Course.Files["glossary/concepts.yaml"]; ok {
-		add("legislation", web.T(lang, "studio.group.other"), studioFile{Path: "glossary/concepts.yaml", Name: web.T(lang, "studio.file.glossary")})
+		add("legislation", web.T(lang, "studio.group.other"), studioEntry{Path: "glossary/concepts.yaml", Name: web.T(lang, "studio.file.glossary")})
 	}
 	var exam, media []string
 	for p := range pub.Course.Files {
@@ -190,10 +234,10 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 	sort.Strings(exam)
 	sort.Strings(media)
 	for _, p := range exam {
-		add("exam", web.T(lang, "studio.group.exam"), studioFile{Path: p, Name: path.Base(p)})
+		add("exam", web.T(lang, "studio.group.exam"), studioEntry{Path: p, Name: path.Base(p)})
 	}
 	for _, p := range media {
-		add("media", web.T(lang, "studio.group.media"), studioFile{Path: p, Name: path.Base(p)})
+		add("media", web.T(lang, "studio.group.media"), studioEntry{Path: p, Name: path.Base(p)})
 	}
 	d := &studioIndexData{}
 	for _, k := range order {
@@ -222,27 +266,13 @@ type studioEditData struct {
 // studioEdit is the editor of one file: the draft if there is one, else
 // the published text, with its preview.
 func (s *Server) studioEdit(c *fiber.Ctx) error {
-	p, err := studioPath(c)
+	f, err := s.openStudioFile(c)
 	if err != nil {
 		return err
 	}
-	store, err := s.studioStore()
-	if err != nil {
-		return err
-	}
-	data, rev, err := store.File(c.UserContext(), p)
-	if errors.Is(err, course.ErrNoFile) {
-		return fiber.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	d := &studioEditData{Path: p, Text: string(data), BaseRev: rev, Figures: strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md")}
-	if dr, err := store.DraftOf(c.UserContext(), p); err != nil {
-		return err
-	} else if dr != nil {
-		d.Draft, d.Text, d.BaseRev = dr, dr.Data, dr.BaseRev
-	}
+	p := f.path
+	d := &studioEditData{Path: p, Draft: f.draft, Figures: strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md")}
+	d.Text, d.BaseRev = f.text()
 	switch c.Query("ilmoitus") {
 	case "julkaistu":
 		d.Notice = "studio.published"
@@ -260,17 +290,11 @@ func (s *Server) studioEdit(c *fiber.Ctx) error {
 // studioSave handles the editor's form: preview, save the draft, publish
 // or discard the draft. Refusals answer the editor with the text kept.
 func (s *Server) studioSave(c *fiber.Ctx) error {
-	p, err := studioPath(c)
+	f, err := s.openStudioFile(c)
 	if err != nil {
 		return err
 	}
-	store, err := s.studioStore()
-	if err != nil {
-		return err
-	}
-	if _, _, err := store.File(c.UserContext(), p); errors.Is(err, course.ErrNoFile) {
-		return fiber.ErrNotFound
-	}
+	p, store := f.path, f.store
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
 	if len(text) > maxStudioText {
 		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the text is longer than 1 MiB")
@@ -450,42 +474,21 @@ func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
 
 // apiStudioFile is a file's published text and revision, and its draft.
 func (s *Server) apiStudioFile(c *fiber.Ctx) error {
-	p, err := studioPath(c)
-	if err != nil {
-		return err
-	}
-	store, err := s.studioStore()
-	if err != nil {
-		return err
-	}
-	data, rev, err := store.File(c.UserContext(), p)
-	if errors.Is(err, course.ErrNoFile) {
-		return fiber.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	dr, err := store.DraftOf(c.UserContext(), p)
+	f, err := s.openStudioFile(c)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"path": p, "text": string(data), "rev": rev, "draft": dr})
+	return c.JSON(fiber.Map{"path": f.path, "text": string(f.data), "rev": f.rev, "draft": f.draft})
 }
 
 // apiStudioDraft saves a draft (the editor's autosave).
 func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
-	p, err := studioPath(c)
+	f, err := s.openStudioFile(c)
 	if err != nil {
 		return err
 	}
-	store, err := s.studioStore()
-	if err != nil {
-		return err
-	}
-	if _, _, err := store.File(c.UserContext(), p); errors.Is(err, course.ErrNoFile) {
-		return fiber.ErrNotFound
-	}
+	p, store := f.path, f.store
 	in, err := readStudioJSON(c)
 	if err != nil {
 		return err
@@ -501,14 +504,11 @@ func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
 // apiStudioPublish publishes a text: 200, 409 with both texts, or 422
 // with the problems.
 func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
-	p, err := studioPath(c)
+	f, err := s.openStudioFile(c)
 	if err != nil {
 		return err
 	}
-	store, err := s.studioStore()
-	if err != nil {
-		return err
-	}
+	p, store := f.path, f.store
 	in, err := readStudioJSON(c)
 	if err != nil {
 		return err
@@ -563,27 +563,12 @@ func problemJSON(c *fiber.Ctx, code int, detail string, ext fiber.Map) error {
 // learner will get the page: the learners' page builder on the course
 // with the draft in place.
 func (s *Server) studioLearnerView(c *fiber.Ctx) error {
-	p, err := studioPath(c)
+	f, err := s.openStudioFile(c)
 	if err != nil {
 		return err
 	}
-	store, err := s.studioStore()
-	if err != nil {
-		return err
-	}
-	data, _, err := store.File(c.UserContext(), p)
-	if errors.Is(err, course.ErrNoFile) {
-		return fiber.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	text := string(data)
-	if dr, err := store.DraftOf(c.UserContext(), p); err != nil {
-		return err
-	} else if dr != nil {
-		text = dr.Data
-	}
+	p := f.path
+	text, _ := f.text()
 	tree, err := s.tree(c)
 	if err != nil {
 		return err

@@ -350,11 +350,7 @@ func thumbprint(pub crypto.PublicKey) (string, error) {
 
 // seal encrypts a private key with AES-256-GCM, bound to its kid.
 func seal(secret, plain []byte, kid string) ([]byte, error) {
-	block, err := aes.NewCipher(secret)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := gcmOf(secret)
 	if err != nil {
 		return nil, err
 	}
@@ -365,12 +361,17 @@ func seal(secret, plain []byte, kid string) ([]byte, error) {
 	return gcm.Seal(nonce, nonce, plain, []byte(kid)), nil
 }
 
-func open(secret, sealed []byte, kid string) ([]byte, error) {
+// gcmOf is AES-256-GCM with the key secret.
+func gcmOf(secret []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(secret)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func open(secret, sealed []byte, kid string) ([]byte, error) {
+	gcm, err := gcmOf(secret)
 	if err != nil {
 		return nil, err
 	}
