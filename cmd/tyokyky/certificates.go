@@ -115,9 +115,8 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: cfg.Logger(stderr), Attach: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+	db, ok := attach(ctx, cfg, stderr)
+	if !ok {
 		return exitFailure
 	}
 	defer db.Close(context.Background())

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
-	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 const contentUsage = `Usage:
@@ -86,10 +85,8 @@ func contentImport(dir string, args []string, getenv func(string) string, stdout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	log := cfg.Logger(stderr)
-	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: log, Attach: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+	db, ok := attach(ctx, cfg, stderr)
+	if !ok {
 		return exitFailure
 	}
 	defer db.Close(context.Background())
@@ -128,9 +125,8 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: cfg.Logger(stderr), Attach: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+	db, ok := attach(ctx, cfg, stderr)
+	if !ok {
 		return exitFailure
 	}
 	defer db.Close(context.Background())

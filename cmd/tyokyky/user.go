@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
 )
 
@@ -17,6 +18,18 @@ const userUsage = `Usage:
   tyokyky user role EMAIL ROLE      change an account's role (learner, author, admin)
   tyokyky user reset-link EMAIL     print a one-time link (24 h) for setting a new password
 `
+
+// attach opens the configured store for an administrative command: with
+// the embedded store, it reaches a running server's through the address
+// the server published. A failure is told on stderr.
+func attach(ctx context.Context, cfg *config.Config, stderr io.Writer) (*database.DB, bool) {
+	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: cfg.Logger(stderr), Attach: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+		return nil, false
+	}
+	return db, true
+}
 
 // takeFlags removes --name value / --name=value pairs of the given names
 // from args (the rest are configuration flags).
@@ -72,9 +85,8 @@ func userCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: cfg.Logger(stderr), Attach: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+	db, ok := attach(ctx, cfg, stderr)
+	if !ok {
 		return exitFailure
 	}
 	defer db.Close(context.Background())
