@@ -122,6 +122,12 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	if op == "add" || op == "rename" {
 		target = module + "/" + strings.TrimSpace(c.FormValue("slug"))
 	}
+	if op == "rename" {
+		// The learners' progress and answers follow the section.
+		if _, err := s.progress.RenameSection(c.UserContext(), module, section, strings.TrimSpace(c.FormValue("slug"))); err != nil {
+			return err
+		}
+	}
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.structure", target, op); err != nil {
 		return err
 	}

@@ -238,6 +238,13 @@ func TestStudioStructure(t *testing.T) {
 	if code, body := change(url.Values{"op": {"add"}, "module": {"tyokyvyn-tuki"}, "slug": {"Iso Kirjain"}, "title": {"x"}, "minutes": {"5"}}); code != 422 || !strings.Contains(body, "lowercase") {
 		t.Fatalf("a bad address = %d", code)
 	}
+	// A learner opens it; the record follows the rename.
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Laura Lukija")
+	lt := learner.csrf("/tili")
+	if resp, _ := learner.putJSON("/api/v1/progress/tyokyvyn-tuki/studion-osio", lt, map[string]any{"event": "opened"}); resp.StatusCode != 200 {
+		t.Fatalf("progress = %d", resp.StatusCode)
+	}
 	// Rename: the old address answers 301 to the new one.
 	if code, body := change(url.Values{"op": {"rename"}, "module": {"tyokyvyn-tuki"}, "section": {"studion-osio"}, "slug": {"uusi-nimi"}}); code != 303 {
 		t.Fatalf("rename = %d %s", code, body)
@@ -249,17 +256,14 @@ func TestStudioStructure(t *testing.T) {
 	if resp, _ := anon.get("/osiot/tyokyvyn-tuki/uusi-nimi"); resp.StatusCode != 200 {
 		t.Fatalf("the new address = %d", resp.StatusCode)
 	}
+	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, `"uusi-nimi"`) || strings.Contains(body, `"studion-osio"`) {
+		t.Fatalf("the learner's progress did not follow the rename: %s", body)
+	}
 	// Move it up one place.
 	if code, body := change(url.Values{"op": {"up"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}}); code != 303 {
 		t.Fatalf("move = %d %s", code, body)
 	}
 	// Archive, with a learner's progress in it: the confirmation says so.
-	learner := newClient(t, r.URL)
-	learner.register(account.NewID()[:10]+"@example.fi", "Laura Lukija")
-	lt := learner.csrf("/tili")
-	if resp, _ := learner.putJSON("/api/v1/progress/tyokyvyn-tuki/uusi-nimi", lt, map[string]any{"event": "opened"}); resp.StatusCode != 200 {
-		t.Fatalf("progress = %d", resp.StatusCode)
-	}
 	code, body := change(url.Values{"op": {"archive"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}})
 	if code != 200 || !strings.Contains(body, "Tähän osioon liittyy 1 oppijan edistymistietoja") {
 		t.Fatalf("archive without confirming = %d", code)

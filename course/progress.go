@@ -404,3 +404,76 @@ func (p *Progress) LearnersIn(ctx context.Context, module, section string) (int,
 	}
 	return len(users), nil
 }
+
+// RenameSection moves learners' progress records and task answers from a
+// section's old address part to its new one (the studio's rename), so
+// that nobody's progress is lost with the old address. A record the new
+// address already has is kept as it is, and the old one stays beside it.
+// It returns how many records it moved.
+func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (int, error) {
+	moved := 0
+	users := map[string]bool{}
+	defer func() {
+		for u := range users {
+			p.forget(u)
+		}
+	}()
+	move := func(coll string, doc bson.M, newID string, set bson.M) error {
+		oldID := doc["_id"]
+		for k, v := range set {
+			doc[k] = v
+		}
+		doc["_id"] = newID
+		_, err := p.db.Collection(coll).InsertOne(ctx, doc)
+		if mongo.IsDuplicateKeyError(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := p.db.Collection(coll).DeleteOne(ctx, bson.D{{Key: "_id", Value: oldID}}); err != nil {
+			return err
+		}
+		moved++
+		return nil
+	}
+	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "module", Value: module}, {Key: "section", Value: from}})
+	if err != nil {
+		return 0, fmt.Errorf("course: progress: %w", err)
+	}
+	var records []bson.M
+	if err := cur.All(ctx, &records); err != nil {
+		return 0, fmt.Errorf("course: progress: %w", err)
+	}
+	for _, r := range records {
+		user, _ := r["user_id"].(string)
+		users[user] = true
+		if err := move(progressCollection, r, progressID(user, module, to), bson.M{"section": to}); err != nil {
+			return moved, fmt.Errorf("course: progress: %w", err)
+		}
+	}
+	// Answers are keyed module.section.task: read them all and move the
+	// section's (a rare operation; no pattern queries needed).
+	prefix := module + "." + from + "."
+	cur, err = p.db.Collection(answersCollection).Find(ctx, bson.D{})
+	if err != nil {
+		return moved, fmt.Errorf("course: answers: %w", err)
+	}
+	var answers []bson.M
+	if err := cur.All(ctx, &answers); err != nil {
+		return moved, fmt.Errorf("course: answers: %w", err)
+	}
+	for _, a := range answers {
+		task, _ := a["task"].(string)
+		if !strings.HasPrefix(task, prefix) {
+			continue
+		}
+		user, _ := a["user_id"].(string)
+		users[user] = true
+		key := module + "." + to + "." + strings.TrimPrefix(task, prefix)
+		if err := move(answersCollection, a, user+"|"+key, bson.M{"task": key}); err != nil {
+			return moved, fmt.Errorf("course: answers: %w", err)
+		}
+	}
+	return moved, nil
+}

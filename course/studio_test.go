@@ -233,3 +233,43 @@ func TestStructureChanges(t *testing.T) {
 		t.Fatalf("bad redirects: %v", problems)
 	}
 }
+
+func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	if err := EnsureProgressIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	c, problems := Load(fixtureWith(t, nil))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	m, _ := c.Module("ensimmainen")
+	sec, _ := m.Section("tehtava")
+	task := sec.Body.Tasks[0].ID
+	p := NewProgress(db)
+	if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SaveAnswer(ctx, "u1", sec, task, "Vastaukseni"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.LearnersIn(ctx, "ensimmainen", "tehtava"); n != 1 {
+		t.Fatalf("learners in = %d", n)
+	}
+	n, err := p.RenameSection(ctx, "ensimmainen", "tehtava", "harjoitus")
+	if err != nil || n != 2 {
+		t.Fatalf("moved %d, %v; want the progress record and the answer", n, err)
+	}
+	recs, _ := p.ForUser(ctx, "u1")
+	if recs["ensimmainen/harjoitus"] == nil || recs["ensimmainen/tehtava"] != nil {
+		t.Fatalf("progress after the rename: %v", recs)
+	}
+	answers, _ := p.Answers(ctx, "u1")
+	if a := answers["ensimmainen.harjoitus."+task]; a == nil || a.Text != "Vastaukseni" {
+		t.Fatalf("answers after the rename: %v", answers)
+	}
+	if n, _ := p.LearnersIn(ctx, "ensimmainen", "tehtava"); n != 0 {
+		t.Fatalf("the old address still has %d learners", n)
+	}
+}
