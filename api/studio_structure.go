@@ -55,7 +55,7 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such module")
 	}
 	var sec *course.Section
-	if op != "add" {
+	if op != "add" && op != "module-up" && op != "module-down" {
 		if sec, ok = m.Section(section); !ok {
 			return fiber.NewError(fiber.StatusNotFound, "no such section")
 		}
@@ -93,8 +93,15 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	case "archive":
 		changes, err = course.ArchiveSection(tree, module, section)
 		done = "archived"
+	case "module-up", "module-down":
+		delta := -1
+		if op == "module-down" {
+			delta = 1
+		}
+		changes, err = course.MoveModule(tree, module, delta)
+		done = "moved"
 	default:
-		return fiber.NewError(fiber.StatusBadRequest, "op must be add, rename, up, down or archive")
+		return fiber.NewError(fiber.StatusBadRequest, "op must be add, rename, up, down, archive, module-up or module-down")
 	}
 	if err != nil {
 		d.Error = err.Error()

@@ -263,6 +263,14 @@ func TestStudioStructure(t *testing.T) {
 	if code, body := change(url.Values{"op": {"up"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}}); code != 303 {
 		t.Fatalf("move = %d %s", code, body)
 	}
+	// Modules move by their order: the second module comes first.
+	if code, body := change(url.Values{"op": {"module-up"}, "module": {"monialainen-tyo"}}); code != 303 {
+		t.Fatalf("module up = %d %s", code, body)
+	}
+	_, list := anon.get("/osiot")
+	if i, j := strings.Index(list, "/osiot/monialainen-tyo"), strings.Index(list, "/osiot/tyokyvyn-tuki"); i < 0 || j < 0 || i > j {
+		t.Fatal("the module list is not in the new order")
+	}
 	// Archive, with a learner's progress in it: the confirmation says so.
 	code, body := change(url.Values{"op": {"archive"}, "module": {"tyokyvyn-tuki"}, "section": {"uusi-nimi"}})
 	if code != 200 || !strings.Contains(body, "Tähän osioon liittyy 1 oppijan edistymistietoja") {

@@ -545,3 +545,54 @@ func FigureBlock(src, caption, alt string) string {
 	}
 	return fmt.Sprintf("::kuva[%s]{src=\"%s\" alt=\"%s\"}\n", clean(caption), src, clean(alt))
 }
+
+var orderLineRE = regexp.MustCompile(`(?m)^order:[ \t]*\d+[ \t]*$`)
+
+// MoveModule moves a module one place earlier (−1) or later (+1) by
+// swapping the order numbers of two module.md files; folders and
+// addresses stay as they are.
+func MoveModule(tree fstest.MapFS, module string, delta int) ([]FileChange, error) {
+	if delta != -1 && delta != 1 {
+		return nil, errors.New("a module moves one place at a time")
+	}
+	c, _ := Load(tree)
+	i := -1
+	for k, m := range c.Modules {
+		if m.Slug == module {
+			i = k
+		}
+	}
+	if i < 0 {
+		return nil, fmt.Errorf("no module %q", module)
+	}
+	j := i + delta
+	if j < 0 || j >= len(c.Modules) {
+		return nil, errors.New("the module is at the end already")
+	}
+	a, b := c.Modules[i], c.Modules[j]
+	setOrder := func(m *Module, order int) (FileChange, error) {
+		f, ok := tree[m.File]
+		if !ok {
+			return FileChange{}, fmt.Errorf("%s is missing", m.File)
+		}
+		front, _, _, err := SplitFrontmatter(f.Data)
+		if err != nil {
+			return FileChange{}, fmt.Errorf("%s: %w", m.File, err)
+		}
+		loc := orderLineRE.FindIndex(front)
+		if loc == nil {
+			return FileChange{}, fmt.Errorf("%s has no order line to change", m.File)
+		}
+		start := strings.Index(string(f.Data), string(front))
+		return FileChange{Path: m.File, Data: []byte(string(f.Data[:start+loc[0]]) + "order: " + strconv.Itoa(order) + string(f.Data[start+loc[1]:]))}, nil
+	}
+	ca, err := setOrder(a, b.Order)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := setOrder(b, a.Order)
+	if err != nil {
+		return nil, err
+	}
+	return []FileChange{ca, cb}, nil
+}

@@ -273,3 +273,24 @@ func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
 		t.Fatalf("the old address still has %d learners", n)
 	}
 }
+
+func TestMoveModule(t *testing.T) {
+	tree := fixtureWith(t, nil)
+	ch, err := MoveModule(tree, "toinen", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, problems := Load(Apply(tree, ch))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	if c.Modules[0].Slug != "toinen" || c.Modules[1].Slug != "ensimmainen" || c.Modules[0].Dir != "modules/02-toinen" {
+		t.Fatalf("order after the move: %s, %s", c.Modules[0].Slug, c.Modules[1].Slug)
+	}
+	if _, err := MoveModule(tree, "toinen", 1); err == nil {
+		t.Fatal("moved past the end")
+	}
+	if _, err := MoveModule(tree, "ei-ole", 1); err == nil {
+		t.Fatal("moved a module that does not exist")
+	}
+}
