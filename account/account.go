@@ -44,7 +44,9 @@ const (
 )
 
 // ValidRole reports whether r is a role.
-func ValidRole(r string) bool { return r == RoleLearner || r == RoleAuthor || r == RoleAdmin }
+func ValidRole(r string) bool {
+	return r == RoleLearner || r == RoleAuthor || r == RoleAdmin || r == RoleReporter
+}
 
 // Organisations a learner chooses from: the 21 wellbeing services
 // counties, the City of Helsinki, HUS, and other (with free text).
@@ -80,8 +82,11 @@ type User struct {
 	LastActive        time.Time `bson:"last_active,omitempty" json:"last_active"`
 }
 
-// NeedsTwoFactor: authors and admins must use two-factor authentication.
-func (u *User) NeedsTwoFactor() bool { return u.Role == RoleAuthor || u.Role == RoleAdmin }
+// NeedsTwoFactor: authors, reporters and admins must use two-factor
+// authentication.
+func (u *User) NeedsTwoFactor() bool {
+	return u.Role == RoleAuthor || u.Role == RoleAdmin || u.Role == RoleReporter
+}
 
 // Errors with codes the UI translates. None of them says whether an
 // account exists.
@@ -434,4 +439,36 @@ func (s *Store) Lease(ctx context.Context, job, holder string, d time.Duration) 
 		return false, nil // someone holds it
 	}
 	return err == nil, err
+}
+
+// RoleReporter sees the aggregate reports of one organisation (their own);
+// administrators see every organisation's.
+const RoleReporter = "reporter"
+
+// LearnerRow is what the reports need of an account: no name or address.
+type LearnerRow struct {
+	ID           string    `bson:"_id"`
+	Organisation string    `bson:"organisation"`
+	Role         string    `bson:"role"`
+	CreatedAt    time.Time `bson:"created_at"`
+	LastActive   time.Time `bson:"last_active"`
+}
+
+// LearnerRows lists the learner accounts (of organisation, or all when
+// it is empty) for the reports.
+func (s *Store) LearnerRows(ctx context.Context, organisation string) ([]LearnerRow, error) {
+	filter := bson.D{{Key: "role", Value: RoleLearner}}
+	if organisation != "" {
+		filter = append(filter, bson.E{Key: "organisation", Value: organisation})
+	}
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetProjection(bson.D{
+		{Key: "organisation", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	var out []LearnerRow
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	return out, nil
 }

@@ -76,8 +76,14 @@ func (b *browserClient) putJSON(path, token string, v any) (*http.Response, stri
 
 func (b *browserClient) register(email, name string) {
 	b.t.Helper()
+	b.registerIn(email, name, account.Organisations[3])
+}
+
+// registerIn creates an account of an organisation through the form.
+func (b *browserClient) registerIn(email, name, organisation string) {
+	b.t.Helper()
 	resp, body := b.post("/rekisteroidy", url.Values{"csrf": {b.csrf("/rekisteroidy")}, "email": {email}, "name": {name},
-		"password": {"oma pitkä salalause 2026"}, "organisation": {account.Organisations[3]}})
+		"password": {"oma pitkä salalause 2026"}, "organisation": {organisation}})
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
 		b.t.Fatalf("register %s = %d\n%s", email, resp.StatusCode, body)
 	}

@@ -43,7 +43,7 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 	if err != nil {
 		return err
 	}
-	d.Users, d.Roles = users, []string{account.RoleLearner, account.RoleAuthor, account.RoleAdmin}
+	d.Users, d.Roles = users, []string{account.RoleLearner, account.RoleReporter, account.RoleAuthor, account.RoleAdmin}
 	switch c.Query("ilmoitus") {
 	case "rooli":
 		d.Notice = web.T(s.lang(c), "admin.role.changed")

@@ -371,8 +371,15 @@ func pagePath(t *testing.T, base, path, sess string) string {
 // two-factor authentication and signs the client in with both factors.
 func signInAdmin(t *testing.T, b *browserClient, accounts *account.Store, email string) {
 	t.Helper()
+	signInAs(t, b, accounts, email, account.RoleAdmin)
+}
+
+// signInAs gives the registered user a role, two-factor authentication,
+// and signs the client in with both factors.
+func signInAs(t *testing.T, b *browserClient, accounts *account.Store, email, role string) {
+	t.Helper()
 	ctx := context.Background()
-	u, err := accounts.SetRole(ctx, email, account.RoleAdmin)
+	u, err := accounts.SetRole(ctx, email, role)
 	if err != nil {
 		t.Fatal(err)
 	}

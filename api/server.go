@@ -88,6 +88,7 @@ type Server struct {
 	exam          *quiz.Store
 	certs         *cert.Store
 	studio        studioTree
+	reports       reportRows
 	storageHealth
 }
 
@@ -308,6 +309,10 @@ func (s *Server) routes() {
 		app.Post("/yllapito/todistukset/:cert/peru", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminRevoke)
 		app.Post("/api/v1/admin/certificates/:cert/revoke", s.requireUser, s.requireAdmin, s.checkCSRF, s.apiRevoke)
 	}
+
+	// Reports: reporters (their organisation) and administrators.
+	app.Get("/raportit", s.requireUser, s.requireReporter, s.reportsPage)
+	app.Get("/raportit.csv", s.requireUser, s.requireReporter, s.reportCSV)
 
 	// Administration.
 	if s.feedback != nil {

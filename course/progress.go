@@ -477,3 +477,26 @@ func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (
 	}
 	return moved, nil
 }
+
+// RecordRow is what the reports need of a progress record.
+type RecordRow struct {
+	UserID    string     `bson:"user_id"`
+	Module    string     `bson:"module"`
+	Section   string     `bson:"section"`
+	Completed *time.Time `bson:"completed_at"`
+	Seconds   int        `bson:"seconds"`
+}
+
+// RecordRows lists every progress record, lightly, for the reports.
+func (p *Progress) RecordRows(ctx context.Context) ([]RecordRow, error) {
+	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
+		{Key: "user_id", Value: 1}, {Key: "module", Value: 1}, {Key: "section", Value: 1}, {Key: "completed_at", Value: 1}, {Key: "seconds", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("course: progress: %w", err)
+	}
+	var out []RecordRow
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("course: progress: %w", err)
+	}
+	return out, nil
+}

@@ -862,3 +862,25 @@ func (s *Store) PassedAttempts(ctx context.Context) ([]PassedAttempt, error) {
 	}
 	return out, nil
 }
+
+// OutcomeRow is a learner's exam record for the reports: how many
+// attempts, whether passed, and when last submitted.
+type OutcomeRow struct {
+	UserID        string     `bson:"_id"`
+	Attempts      int        `bson:"n"`
+	Passed        bool       `bson:"passed"`
+	LastSubmitted *time.Time `bson:"last_submitted"`
+}
+
+// OutcomeRows lists every learner's exam record.
+func (s *Store) OutcomeRows(ctx context.Context) ([]OutcomeRow, error) {
+	cur, err := s.c(learnersCollection).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	var out []OutcomeRow
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	return out, nil
+}

@@ -561,3 +561,32 @@ func uuid() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
+
+// IssuedRow is a certificate for the reports.
+type IssuedRow struct {
+	UserID  string    `bson:"user_id"`
+	Issued  time.Time `bson:"issued"`
+	Revoked bool      `bson:"-"`
+}
+
+// IssuedRows lists every certificate's holder and date.
+func (s *Store) IssuedRows(ctx context.Context) ([]IssuedRow, error) {
+	cur, err := s.db.Collection(certificatesCollection).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
+		{Key: "user_id", Value: 1}, {Key: "issued", Value: 1}, {Key: "revoked", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	var docs []struct {
+		UserID  string      `bson:"user_id"`
+		Issued  time.Time   `bson:"issued"`
+		Revoked *Revocation `bson:"revoked"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("cert: %w", err)
+	}
+	out := make([]IssuedRow, len(docs))
+	for i, d := range docs {
+		out[i] = IssuedRow{UserID: d.UserID, Issued: d.Issued, Revoked: d.Revoked != nil}
+	}
+	return out, nil
+}

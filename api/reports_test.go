@@ -1,0 +1,80 @@
+package api_test
+
+import (
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"github.com/tyokyky/tyokyky/account"
+)
+
+func TestReportsScopedToTheReportersOrganisation(t *testing.T) {
+	r := start(t)
+	orgA, orgB := account.Organisations[0], account.Organisations[1]
+	// Three learners of A (one passes the exam), two of B.
+	for i, org := range []string{orgA, orgA, orgA, orgB, orgB} {
+		b := newClient(t, r.URL)
+		email := account.NewID()[:10] + "@example.fi"
+		b.registerIn(email, "Oppija", org)
+		if i == 0 {
+			passExam(t, b)
+		}
+		if i == 3 {
+			tok := b.csrf("/tili")
+			b.putJSON("/api/v1/progress/ensimmainen/alku", tok, map[string]any{"event": "completed"})
+		}
+	}
+	reporter := newClient(t, r.URL)
+	email := account.NewID()[:10] + "@example.fi"
+	reporter.registerIn(email, "Raili Raportoija", orgA)
+	signInAs(t, reporter, r.Accounts(), email, account.RoleReporter)
+	resp, page := reporter.get("/raportit")
+	if resp.StatusCode != 200 || !strings.Contains(page, orgA) || !strings.Contains(page, `role="img"`) {
+		t.Fatalf("reports = %d", resp.StatusCode)
+	}
+	// The organisation in the address is ignored for a reporter.
+	for _, p := range []string{"/raportit.csv?raportti=oppijat", "/raportit.csv?raportti=oppijat&organisaatio=" + strings.ReplaceAll(orgB, " ", "+")} {
+		resp, body := reporter.get(p)
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if resp.StatusCode != 200 || err != nil || len(rows) != 2 || rows[1][0] != "3" {
+			t.Fatalf("%s = %d %v", p, resp.StatusCode, rows)
+		}
+	}
+	_, body := reporter.get("/raportit.csv?raportti=koe")
+	if rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll(); len(rows) != 2 || rows[1][0] != "1" || rows[1][2] != "1" {
+		t.Fatalf("exam CSV = %v", rows)
+	}
+	_, body = reporter.get("/raportit.csv?raportti=moduulit")
+	if rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll(); len(rows) < 2 || rows[1][2] != "0" {
+		t.Fatalf("modules CSV (B's progress must not show) = %v", rows)
+	}
+	// An administrator sees every organisation, or chooses one.
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	_, body = admin.get("/raportit.csv?raportti=oppijat&organisaatio=" + strings.ReplaceAll(orgB, " ", "+"))
+	if rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll(); len(rows) != 2 || rows[1][0] != "2" {
+		t.Fatalf("admin, organisation B = %v", rows)
+	}
+	if resp, _ := admin.get("/raportit?organisaatio=Ei+ole"); resp.StatusCode != 400 {
+		t.Fatalf("an unknown organisation = %d", resp.StatusCode)
+	}
+	if resp, _ := admin.get("/raportit?alkaen=eilen"); resp.StatusCode != 400 {
+		t.Fatalf("a bad date = %d", resp.StatusCode)
+	}
+	if resp, _ := admin.get("/raportit.csv?raportti=x"); resp.StatusCode != 404 {
+		t.Fatalf("an unknown report = %d", resp.StatusCode)
+	}
+	// Learners and visitors find nothing.
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Lauri")
+	for _, p := range []string{"/raportit", "/raportit.csv?raportti=oppijat"} {
+		if resp, _ := learner.get(p); resp.StatusCode != 404 {
+			t.Errorf("a learner on %s = %d", p, resp.StatusCode)
+		}
+		if resp, _ := newClient(t, r.URL).get(p); resp.StatusCode < 300 {
+			t.Errorf("a visitor on %s = %d", p, resp.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/content"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/quiz/cert"
+)
+
+func fixture(t testing.TB) *course.Course {
+	t.Helper()
+	c, problems := course.Load(os.DirFS("../course/testdata/course"))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	return c
+}
+
+// A synthetic population with known answers.
+func TestBuildCountsWhatItShould(t *testing.T) {
+	c := fixture(t)
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 12, 0, 0, 0, time.UTC) }
+	m1 := c.Modules[0] // two sections
+	done := day(10)
+	in := Input{Course: c}
+	// Four learners: a finished everything, b half of module 1, c nothing,
+	// d registered before the period.
+	for i, l := range []struct {
+		id      string
+		created int
+	}{{"a", 5}, {"b", 6}, {"c", 7}, {"d", 1}} {
+		_ = i
+		in.Learners = append(in.Learners, account.LearnerRow{ID: l.id, CreatedAt: day(l.created), LastActive: day(l.created + 1)})
+	}
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			in.Records = append(in.Records, course.RecordRow{UserID: "a", Module: m.Slug, Section: s.Slug, Completed: &done, Seconds: 600})
+		}
+	}
+	in.Records = append(in.Records,
+		course.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done, Seconds: 300},
+		course.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[1].Slug, Seconds: 60},
+		course.RecordRow{UserID: "someone-else", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done})
+	in.Outcomes = []quiz.OutcomeRow{{UserID: "a", Attempts: 2, Passed: true, LastSubmitted: &done}, {UserID: "b", Attempts: 1, LastSubmitted: &done}, {UserID: "c"}}
+	in.Issued = []cert.IssuedRow{{UserID: "a", Issued: day(10)}, {UserID: "b", Issued: day(10), Revoked: true}, {UserID: "someone-else", Issued: day(10)}}
+
+	r := Build(in, Filter{From: day(4), To: day(7)})
+	if r.Learners != 4 || r.Registered != 3 || r.Active != 2 {
+		t.Fatalf("learners %d, registered %d, active %d", r.Learners, r.Registered, r.Active)
+	}
+	mod := r.Modules[0]
+	if mod.Sections != 2 || mod.Started != 2 || mod.Completed != 1 || mod.Buckets != [4]int{2, 0, 1, 1} {
+		t.Fatalf("module 1 = %+v", mod)
+	}
+	if r.CourseCompleted != 1 {
+		t.Fatalf("course completed = %d", r.CourseCompleted)
+	}
+	if r.Exam.Learners != 2 || r.Exam.Attempts != 3 || r.Exam.Passed != 1 || r.Exam.PassRate() != 50 {
+		t.Fatalf("exam = %+v (%v %%)", r.Exam, r.Exam.PassRate())
+	}
+	if r.Certificates != 0 { // issued on day 10, after the period
+		t.Fatalf("certificates in the period = %d", r.Certificates)
+	}
+	if all := Build(in, Filter{}); all.Certificates != 1 {
+		t.Fatalf("certificates = %d", all.Certificates)
+	}
+	// Time: module 1 started by a (2×600 s) and b (360 s): (1200+360)/2/60 = 13 min.
+	if tm := r.Time[0]; tm.Learners != 2 || tm.AverageMinutes != 13 || tm.BudgetMinutes != m1.Minutes {
+		t.Fatalf("time = %+v", tm)
+	}
+	// The CSV files carry the same figures.
+	for _, name := range Names {
+		var b bytes.Buffer
+		if err := r.WriteCSV(&b, name); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(&b).ReadAll()
+		if err != nil || len(rows) < 2 {
+			t.Fatalf("%s: %v %v", name, rows, err)
+		}
+		if name == "moduulit" && (rows[1][0] != m1.Title || rows[1][2] != "2" || rows[1][7] != "1") {
+			t.Fatalf("modules CSV = %v", rows[1])
+		}
+		if name == "koe" && fmt.Sprint(rows[1]) != "[2 3 1 50.0]" {
+			t.Fatalf("exam CSV = %v", rows[1])
+		}
+	}
+	if err := r.WriteCSV(&bytes.Buffer{}, "x"); err == nil {
+		t.Fatal("an unknown report was written")
+	}
+}
+
+// BenchmarkBuild10k: the aggregation for 10,000 learners (20 records each).
+func BenchmarkBuild10k(b *testing.B) {
+	c, problems := course.Load(content.Bundled())
+	if len(problems) > 0 {
+		b.Fatal(problems.Error())
+	}
+	in := Synthetic(c, 10_000, 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Build(in, Filter{})
+	}
+}
