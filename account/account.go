@@ -472,3 +472,20 @@ func (s *Store) LearnerRows(ctx context.Context, organisation string) ([]Learner
 	}
 	return out, nil
 }
+
+// SetDisabled disables an account (its sessions end and it cannot sign
+// in) or enables it again.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error {
+	defer s.sessions.DeleteGroup(id)
+	r, err := s.db.Collection(usersCollection).UpdateByID(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "disabled", Value: disabled}}}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	if disabled {
+		_, err = s.EndAllSessions(ctx, id, "")
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -49,6 +50,10 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 		d.Notice = web.T(s.lang(c), "admin.role.changed")
 	case "tentti":
 		d.Notice = web.T(s.lang(c), "admin.exam.changed")
+	case "tila":
+		d.Notice = web.T(s.lang(c), "admin.disable.changed")
+	case "istunnot":
+		d.Notice = web.T(s.lang(c), "admin.sessions.ended")
 	}
 	_, err = s.examRules()
 	d.Exam = s.exam != nil && err == nil
@@ -115,4 +120,76 @@ func (s *Server) auditLog(c *fiber.Ctx) error {
 		}
 	}
 	return s.renderForm(c, 200, "audit", "audit.title", &auditData{Entries: entries, Names: names})
+}
+
+// adminDisable disables an account (ending its sessions) or enables it:
+// tila=pois|paalle.
+func (s *Server) adminDisable(c *fiber.Ctx) error {
+	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	disable := c.FormValue("tila") != "paalle"
+	if disable && u.ID == s.viewerOf(c).User.ID {
+		return fiber.NewError(fiber.StatusConflict, "you cannot disable your own account")
+	}
+	action := "account.enable"
+	if disable {
+		action = "account.disable"
+	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, action, u.ID, ""); err != nil {
+		return err
+	}
+	if err := s.accounts.SetDisabled(c.UserContext(), u.ID, disable); err != nil {
+		return err
+	}
+	return c.Redirect("/yllapito/kayttajat?ilmoitus=tila", fiber.StatusSeeOther)
+}
+
+// adminEndSessions signs a user out everywhere.
+func (s *Server) adminEndSessions(c *fiber.Ctx) error {
+	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "sessions.end", u.ID, ""); err != nil {
+		return err
+	}
+	if _, err := s.accounts.EndAllSessions(c.UserContext(), u.ID, ""); err != nil {
+		return err
+	}
+	return c.Redirect("/yllapito/kayttajat?ilmoitus=istunnot", fiber.StatusSeeOther)
+}
+
+type organisationRow struct {
+	Name     string
+	Learners int
+	Active   int // active in the last 30 days
+}
+
+// adminOrganisations lists the organisations with their learners.
+func (s *Server) adminOrganisations(c *fiber.Ctx) error {
+	rows, err := s.accounts.LearnerRows(c.UserContext(), "")
+	if err != nil {
+		return err
+	}
+	counts := map[string]*organisationRow{}
+	list := make([]*organisationRow, 0, len(account.Organisations)+1)
+	for _, o := range append(append([]string{}, account.Organisations...), account.OtherOrganisation) {
+		r := &organisationRow{Name: o}
+		counts[o] = r
+		list = append(list, r)
+	}
+	since := time.Now().AddDate(0, 0, -30)
+	for _, l := range rows {
+		r, ok := counts[l.Organisation]
+		if !ok {
+			r = counts[account.OtherOrganisation]
+		}
+		r.Learners++
+		if l.LastActive.After(since) {
+			r.Active++
+		}
+	}
+	return s.renderPrivate(c, "admin_organisations", "admin.orgs.title", list)
 }

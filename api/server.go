@@ -323,6 +323,9 @@ func (s *Server) routes() {
 	app.Get("/yllapito/kayttajat", s.requireUser, s.requireAdmin, s.adminUsers)
 	app.Post("/yllapito/kayttajat/:user/rooli", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminSetRole)
 	app.Post("/yllapito/kayttajat/:user/nollaus", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminReset)
+	app.Post("/yllapito/kayttajat/:user/tila", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminDisable)
+	app.Post("/yllapito/kayttajat/:user/istunnot", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminEndSessions)
+	app.Get("/yllapito/organisaatiot", s.requireUser, s.requireAdmin, s.adminOrganisations)
 
 	// Accounts and studies in the API.
 	app.Post("/api/v1/auth/register", jsonOnly, s.apiRegister)

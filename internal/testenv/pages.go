@@ -76,6 +76,7 @@ var Pages = []Page{
 	{"certificate, the holder's view", "/todistus/{certificate}", SignedIn, 200},
 	{"my certificates", "/todistukset", SignedIn, 200},
 	{"administration: certificates", "/yllapito/todistukset", Admin, 200},
+	{"administration: organisations", "/yllapito/organisaatiot", Admin, 200},
 	{"reports", "/raportit", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},
 	{"studio: content files", "/studio", Admin, 200},
