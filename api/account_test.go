@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,6 +15,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/tyokyky/tyokyky/account"
 )
@@ -402,8 +407,14 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	if resp := newClient(t, r.URL).login("tili@example.fi", "uusi pitkä salalause"); resp.StatusCode != 401 {
 		t.Fatalf("a deleted account signs in: %d", resp.StatusCode)
 	}
-	// Nothing of the person is left in any collection.
+	// An author's upload, so that the bucket scan reads real objects.
+	au, atok := author(t, r)
+	if resp, body := au.do("POST", "/api/v1/media?title=Skannattava", bytes.NewReader(sampleFile(t, "audio", 1)), "Content-Type", "audio/mpeg", "X-CSRF-Token", atok); resp.StatusCode != 201 {
+		t.Fatalf("upload = %d %s", resp.StatusCode, body)
+	}
+	// Nothing of the person is left in any collection or object.
 	scanForPerson(t, r.db, []string{"tili@example.fi", "Tiina Tili", userID})
+	scanBucketForPerson(t, r.store.Bucket(), []string{"tili@example.fi", "Tiina Tili", userID})
 	// The certificate was withdrawn by the documented policy: its page
 	// says so without naming anyone, and verifying reports it revoked.
 	resp, page = newClient(t, r.URL).get("/todistus/" + certificate.ID + "?lang=fi")
@@ -413,6 +424,39 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	resp, body = newClient(t, r.URL).do("POST", "/api/v1/certificates/verify", strings.NewReader(mustJSON(map[string]string{"token": certificate.Token})), "Content-Type", "application/json")
 	if !strings.Contains(body, `"revoked":true`) || !strings.Contains(body, "withdrawn at the holder") {
 		t.Fatalf("verifying a withdrawn certificate = %s", body)
+	}
+}
+
+// scanBucketForPerson fails when any object of the bucket holds one of
+// the person's identifiers in its key, its metadata or its content.
+func scanBucketForPerson(t *testing.T, bucket string, needles []string) {
+	t.Helper()
+	c, err := minio.New(strings.TrimPrefix(env.MinIO.Endpoint(), "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(env.MinIO.Credentials.AccessKey, env.MinIO.Credentials.SecretKey, ""), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for o := range c.ListObjectsIter(t.Context(), bucket, minio.ListObjectsOptions{Recursive: true, WithMetadata: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+		obj, err := c.GetObject(t.Context(), bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(io.LimitReader(obj, 64<<20))
+		obj.Close()
+		text := o.Key + fmt.Sprint(o.UserMetadata) + string(data)
+		for _, needle := range needles {
+			if strings.Contains(text, needle) {
+				t.Errorf("object %s still holds %q", o.Key, needle)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("bucket %s has no objects to scan", bucket)
 	}
 }
 

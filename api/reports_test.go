@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/csv"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -77,4 +78,24 @@ func TestReportsScopedToTheReportersOrganisation(t *testing.T) {
 			t.Errorf("a visitor on %s = %d", p, resp.StatusCode)
 		}
 	}
+}
+
+func init() {
+	// A reporter sees their own organisation, whatever the address asks.
+	scoped := func(t *testing.T, r *running) {
+		mine, theirs := account.Organisations[5], account.Organisations[6]
+		other := newClient(t, r.URL)
+		other.registerIn(account.NewID()[:10]+"@example.fi", "Muun organisaation oppija", theirs)
+		rep := newClient(t, r.URL)
+		email := account.NewID()[:10] + "@example.fi"
+		rep.registerIn(email, "Raportoija", mine)
+		signInAs(t, rep, r.Accounts(), email, account.RoleReporter)
+		for _, p := range []string{"/raportit?organisaatio=" + url.QueryEscape(theirs), "/raportit.csv?raportti=oppijat&organisaatio=" + url.QueryEscape(theirs)} {
+			if resp, body := rep.get(p); resp.StatusCode != 200 || strings.Contains(body, theirs) {
+				t.Errorf("a reporter of %s on %s = %d, shows the other organisation", mine, p, resp.StatusCode)
+			}
+		}
+	}
+	idorMatrix["GET /raportit"] = scoped
+	idorMatrix["GET /raportit.csv"] = scoped
 }
