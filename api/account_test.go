@@ -414,6 +414,10 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	}
 	// Nothing of the person is left in any collection or object.
 	scanForPerson(t, r.db, []string{"tili@example.fi", "Tiina Tili", userID})
+	// The item statistics keep the submitted attempt, under a pseudonym.
+	if _, stats := au.get("/api/v1/admin/exam/stats"); !strings.Contains(stats, `"attempts":1`) || !strings.Contains(stats, `"learners":1`) {
+		t.Fatalf("the statistics lost the deleted learner's attempt: %.200s", stats)
+	}
 	scanBucketForPerson(t, r.store.Bucket(), []string{"tili@example.fi", "Tiina Tili", userID})
 	// The certificate was withdrawn by the documented policy: its page
 	// says so without naming anyone, and verifying reports it revoked.

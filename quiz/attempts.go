@@ -806,19 +806,37 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 	return err
 }
 
-// DeleteUser removes a learner's attempts and records (account deletion).
+// DeleteUser removes what the exam keeps of a learner (account deletion).
+// Submitted attempts stay for the item statistics, under a random
+// pseudonym that ties them to each other (the statistics use each
+// learner's first attempt) and to nobody; open attempts, saved answers,
+// deadlines, extensions and the learner's record go.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	ld, err := s.learner(ctx, userID)
 	if err != nil {
 		return err
 	}
+	pseudonym := "poistettu-" + token("") + token("")
 	if ld != nil {
 		for _, id := range ld.Attempts {
-			if a, err := s.get(ctx, id); err == nil {
+			a, err := s.get(ctx, id)
+			if err == nil {
 				s.dropAnswers(ctx, a)
 			}
 			s.drawn.Delete(id)
-			for _, c := range []string{attemptsCollection, deadlinesCollection, resultsCollection} {
+			s.states.Delete(id)
+			if _, err := s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+				return fmt.Errorf("quiz: %w", err)
+			}
+			if err == nil && a.Status == StatusSubmitted {
+				for _, c := range []string{attemptsCollection, resultsCollection} {
+					if _, err := s.c(c).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: pseudonym}}}}); err != nil {
+						return fmt.Errorf("quiz: %w", err)
+					}
+				}
+				continue
+			}
+			for _, c := range []string{attemptsCollection, resultsCollection} {
 				if _, err := s.c(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 					return fmt.Errorf("quiz: %w", err)
 				}
