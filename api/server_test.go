@@ -86,7 +86,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		opts.Exam.Gate = env.DB.Gate
 	}
 	if opts.Certificates == nil {
-		certs, err := certificates(db, t.TempDir(), library, accounts, opts.Exam)
+		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,8 +116,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 
 // certificates is a certificate store on db (keys in a temporary folder)
 // that the exam store tells of passed attempts.
-func certificates(db *mongo.Database, keyDir string, library *course.Library, accounts *account.Store, exam *quiz.Store) (*cert.Store, error) {
-	ctx := context.Background()
+func certificates(ctx context.Context, db *mongo.Database, keyDir string, library *course.Library, accounts *account.Store, exam *quiz.Store) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -145,6 +144,7 @@ func certificates(db *mongo.Database, keyDir string, library *course.Library, ac
 	if exam != nil {
 		exam.Certifier = certs
 	}
+	go certs.Run(ctx)
 	return certs, nil
 }
 

@@ -84,6 +84,7 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 		Logger: log,
 	})
 	exam.Certifier = certs
+	go certs.Run(ctx)
 	backfill := func(ctx context.Context) error {
 		passed, err := exam.PassedAttempts(ctx)
 		if err != nil {

@@ -91,6 +91,9 @@ type Store struct {
 
 	mu    sync.Mutex
 	lists map[int]*cachedList
+
+	// queue holds passed attempts for Run to issue, one at a time.
+	queue chan quiz.PassedAttempt
 }
 
 type cachedList struct {
@@ -108,7 +111,8 @@ func NewStore(db *mongo.Database, keys *Keys, opts Options) *Store {
 		opts.Logger = slog.Default()
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
-	return &Store{db: db, keys: keys, opts: opts, locks: database.NewLocks(), now: time.Now, lists: map[int]*cachedList{}}
+	return &Store{db: db, keys: keys, opts: opts, locks: database.NewLocks(), now: time.Now, lists: map[int]*cachedList{},
+		queue: make(chan quiz.PassedAttempt, queueSize)}
 }
 
 // SetClock replaces the clock (tests).
@@ -135,10 +139,35 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 	return nil
 }
 
-// Passed issues the certificate of a passed attempt (quiz.Certifier).
-func (s *Store) Passed(ctx context.Context, a *quiz.Attempt) error {
-	_, err := s.Issue(ctx, a.UserID, a.ID)
-	return err
+// queueSize bounds the passed attempts waiting for their certificate; a
+// full queue leaves the rest to the periodic Backfill.
+const queueSize = 10_000
+
+// Passed queues the certificate of a passed attempt (quiz.Certifier):
+// Run issues it within moments. Issuing is kept out of the submission so
+// that a burst of submissions (a whole course taking the exam at once)
+// does not queue its writes in front of other learners' autosaves.
+func (s *Store) Passed(_ context.Context, a *quiz.Attempt) error {
+	select {
+	case s.queue <- quiz.PassedAttempt{UserID: a.UserID, Attempt: a.ID}:
+		return nil
+	default:
+		return errors.New("cert: the issuing queue is full; the periodic job issues this certificate")
+	}
+}
+
+// Run issues the queued certificates one at a time until ctx ends.
+func (s *Store) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-s.queue:
+			if _, err := s.Issue(ctx, p.UserID, p.Attempt); err != nil && ctx.Err() == nil {
+				s.opts.Logger.Error("issuing a certificate (the periodic job tries again)", "attempt", p.Attempt, "err", err)
+			}
+		}
+	}
 }
 
 // URL is the public page of the certificate id.
