@@ -100,9 +100,22 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	return nil
 }
 
+// certificatesOf lists a learner's certificates through their exam
+// attempts (reads by id), or by searching when there is no exam store.
+func (s *Server) certificatesOf(c *fiber.Ctx, userID string) ([]*cert.Certificate, error) {
+	if s.exam == nil {
+		return s.certs.ForUser(c.UserContext(), userID)
+	}
+	attempts, err := s.exam.AttemptIDs(c.UserContext(), userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.certs.ForAttempts(c.UserContext(), userID, attempts)
+}
+
 // certificatesPage lists the signed-in learner's certificates.
 func (s *Server) certificatesPage(c *fiber.Ctx) error {
-	list, err := s.certs.ForUser(c.UserContext(), s.viewerOf(c).User.ID)
+	list, err := s.certificatesOf(c, s.viewerOf(c).User.ID)
 	if err != nil {
 		return err
 	}
@@ -199,7 +212,7 @@ func (s *Server) statusList(c *fiber.Ctx) error {
 
 // apiCertificates lists the signed-in learner's certificates with tokens.
 func (s *Server) apiCertificates(c *fiber.Ctx) error {
-	list, err := s.certs.ForUser(c.UserContext(), s.viewerOf(c).User.ID)
+	list, err := s.certificatesOf(c, s.viewerOf(c).User.ID)
 	if err != nil {
 		return err
 	}

@@ -902,3 +902,12 @@ func (s *Store) OutcomeRows(ctx context.Context) ([]OutcomeRow, error) {
 	}
 	return out, nil
 }
+
+// AttemptIDs are a learner's attempts, oldest first (one read by id).
+func (s *Store) AttemptIDs(ctx context.Context, userID string) ([]string, error) {
+	ld, err := s.learner(ctx, userID)
+	if err != nil || ld == nil {
+		return nil, err
+	}
+	return ld.Attempts, nil
+}

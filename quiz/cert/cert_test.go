@@ -498,3 +498,15 @@ func TestParseJWKSVerifiesOffline(t *testing.T) {
 		}
 	}
 }
+
+func TestForAttemptsFindsByIDs(t *testing.T) {
+	ctx := context.Background()
+	s := newCertStore(t, KeyOptions{})
+	a, _ := s.Issue(ctx, "u-fa", "fa-1")
+	b, _ := s.Issue(ctx, "u-fa", "fa-2")
+	s.Issue(ctx, "u-other", "fa-3")
+	list, err := s.ForAttempts(ctx, "u-fa", []string{"fa-1", "fa-x", "fa-2", "fa-3"})
+	if err != nil || len(list) != 2 || list[0].ID != b.ID || list[1].ID != a.ID {
+		t.Fatalf("for attempts = %v, %v", list, err)
+	}
+}

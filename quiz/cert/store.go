@@ -317,6 +317,37 @@ func (s *Store) ForUser(ctx context.Context, userID string) ([]*Certificate, err
 	return s.find(ctx, bson.D{{Key: "user_id", Value: userID}})
 }
 
+// ForAttempts lists the certificates issued for a learner's attempts,
+// newest first: reads by id only, so the cost does not grow with the
+// number of certificates (the embedded store scans a collection for any
+// other query).
+func (s *Store) ForAttempts(ctx context.Context, userID string, attempts []string) ([]*Certificate, error) {
+	var out []*Certificate
+	for i := len(attempts) - 1; i >= 0; i-- {
+		var claim struct {
+			Cert string `bson:"cert"`
+		}
+		err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: attempts[i]}}).Decode(&claim)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cert: %w", err)
+		}
+		c, err := s.Get(ctx, claim.Cert)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.UserID == userID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 // All lists every certificate, newest first (for administrators).
 func (s *Store) All(ctx context.Context) ([]*Certificate, error) {
 	return s.find(ctx, bson.D{})
