@@ -426,7 +426,7 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 		t.Fatalf("the withdrawn certificate's page = %d", resp.StatusCode)
 	}
 	resp, body = newClient(t, r.URL).do("POST", "/api/v1/certificates/verify", strings.NewReader(mustJSON(map[string]string{"token": certificate.Token})), "Content-Type", "application/json")
-	if !strings.Contains(body, `"revoked":true`) || !strings.Contains(body, "withdrawn at the holder") {
+	if resp.StatusCode != 200 || !strings.Contains(body, `"revoked":true`) || !strings.Contains(body, "withdrawn at the holder") {
 		t.Fatalf("verifying a withdrawn certificate = %s", body)
 	}
 }
