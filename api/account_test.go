@@ -431,6 +431,40 @@ func TestAccountPageSessionsAndDeletion(t *testing.T) {
 	}
 }
 
+// adminOnly: a learner posting to an administration route that takes a
+// user's id finds nothing there (404).
+func adminOnly(path string) func(*testing.T, *running) {
+	return func(t *testing.T, r *running) {
+		a := newClient(t, r.URL)
+		a.register(account.NewID()[:10]+"@example.fi", "Aapo Ei-ylläpitäjä")
+		resp, _ := a.post(strings.Replace(path, ":user", account.NewID(), 1), url.Values{"csrf": {a.csrf("/tili")}, "role": {"admin"}, "tila": {"pois"}})
+		if resp.StatusCode != 404 {
+			t.Errorf("a learner on %s = %d, want 404", path, resp.StatusCode)
+		}
+	}
+}
+
+// adminRefused: an administrator signed in with both factors, without the
+// CSRF token, is refused (403); path may name the admin's own id as :self.
+func adminRefused(path, body string) func(*testing.T, *running) {
+	return adminRefusedAs(path, body, "application/x-www-form-urlencoded")
+}
+
+func adminRefusedAs(path, body, contentType string) func(*testing.T, *running) {
+	return func(t *testing.T, r *running) {
+		a := newClient(t, r.URL)
+		email := account.NewID()[:10] + "@example.fi"
+		a.register(email, "Ylli Ylläpitäjä")
+		signInAdmin(t, a, r.Accounts(), email)
+		u, _ := r.Accounts().UserByEmail(t.Context(), email)
+		target := strings.Replace(path, ":self", u.ID, 1)
+		resp, _ := a.do("POST", target, strings.NewReader(body), "Content-Type", contentType)
+		if resp.StatusCode != 403 {
+			t.Errorf("administrator on %s without a CSRF token = %d, want 403", target, resp.StatusCode)
+		}
+	}
+}
+
 // scanBucketForPerson fails when any object of the bucket holds one of
 // the person's identifiers in its key, its metadata or its content.
 func scanBucketForPerson(t *testing.T, bucket string, needles []string) {
@@ -626,34 +660,8 @@ func init() {
 	idorMatrix["POST /tehtavat/:task/vastaus"] = answerIsolated
 	// Administration routes take any user's id, but only administrators
 	// reach them: for everyone else they do not exist.
-	adminOnly := func(path string) func(*testing.T, *running) {
-		return func(t *testing.T, r *running) {
-			a := newClient(t, r.URL)
-			a.register(account.NewID()[:10]+"@example.fi", "Aapo Ei-ylläpitäjä")
-			resp, _ := a.post(strings.Replace(path, ":user", account.NewID(), 1), url.Values{"csrf": {a.csrf("/tili")}, "role": {"admin"}})
-			if resp.StatusCode != 404 {
-				t.Errorf("a learner on %s = %d, want 404", path, resp.StatusCode)
-			}
-		}
-	}
 	idorMatrix["POST /yllapito/kayttajat/:user/rooli"] = adminOnly("/yllapito/kayttajat/:user/rooli")
 	idorMatrix["POST /yllapito/kayttajat/:user/nollaus"] = adminOnly("/yllapito/kayttajat/:user/nollaus")
-	// An administrator signed in with both factors, without the token;
-	// path may name the admin's own id as :self.
-	adminRefused := func(path, body string) func(*testing.T, *running) {
-		return func(t *testing.T, r *running) {
-			a := newClient(t, r.URL)
-			email := account.NewID()[:10] + "@example.fi"
-			a.register(email, "Ylli Ylläpitäjä")
-			signInAdmin(t, a, r.Accounts(), email)
-			u, _ := r.Accounts().UserByEmail(t.Context(), email)
-			target := strings.Replace(path, ":self", u.ID, 1)
-			resp, _ := a.do("POST", target, strings.NewReader(body), "Content-Type", form)
-			if resp.StatusCode != 403 {
-				t.Errorf("administrator on %s without a CSRF token = %d, want 403", target, resp.StatusCode)
-			}
-		}
-	}
 	stateChanging["POST /sanasto/:concept/muokkaa"] = adminRefused("/sanasto/tyokyky/muokkaa", "term=x")
 	stateChanging["POST /palaute"] = refused("POST", "/palaute", "kind=content&message=hei", form, 403)
 	stateChanging["POST /api/v1/feedback"] = refused("POST", "/api/v1/feedback", "kind=content&message=hei", form, 415)

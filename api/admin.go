@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,13 @@ import (
 // which requireUser enforces) through; others get 404, as if nothing were
 // there.
 func (s *Server) requireAdmin(c *fiber.Ctx) error {
-	if v := s.viewerOf(c); v.signedIn() && v.User.Role == account.RoleAdmin && v.User.TOTPEnabled {
+	return s.requireRole(c, account.RoleAdmin)
+}
+
+// requireRole lets through a viewer signed in with two factors whose role
+// is one of roles; everyone else gets 404.
+func (s *Server) requireRole(c *fiber.Ctx, roles ...string) error {
+	if v := s.viewerOf(c); v.signedIn() && v.User.TOTPEnabled && slices.Contains(roles, v.User.Role) {
 		return c.Next()
 	}
 	return fiber.ErrNotFound

@@ -64,29 +64,8 @@ func TestAdminDisablesEndsSessionsAndListsOrganisations(t *testing.T) {
 }
 
 func init() {
-	notAdmin := func(path string) func(*testing.T, *running) {
-		return func(t *testing.T, r *running) {
-			a := newClient(t, r.URL)
-			a.register(account.NewID()[:10]+"@example.fi", "Aapo")
-			resp, _ := a.post(strings.Replace(path, ":user", account.NewID(), 1), url.Values{"csrf": {a.csrf("/tili")}, "tila": {"pois"}})
-			if resp.StatusCode != 404 {
-				t.Errorf("a learner on %s = %d, want 404", path, resp.StatusCode)
-			}
-		}
-	}
-	idorMatrix["POST /yllapito/kayttajat/:user/tila"] = notAdmin("/yllapito/kayttajat/:user/tila")
-	idorMatrix["POST /yllapito/kayttajat/:user/istunnot"] = notAdmin("/yllapito/kayttajat/:user/istunnot")
-	csrf := func(path string) func(*testing.T, *running) {
-		return func(t *testing.T, r *running) {
-			a := newClient(t, r.URL)
-			email := account.NewID()[:10] + "@example.fi"
-			a.register(email, "Ylli")
-			signInAdmin(t, a, r.Accounts(), email)
-			if resp, _ := a.do("POST", path, strings.NewReader("tila=pois"), "Content-Type", "application/x-www-form-urlencoded"); resp.StatusCode != 403 {
-				t.Errorf("administrator on %s without a CSRF token = %d", path, resp.StatusCode)
-			}
-		}
-	}
-	stateChanging["POST /yllapito/kayttajat/:user/tila"] = csrf("/yllapito/kayttajat/x/tila")
-	stateChanging["POST /yllapito/kayttajat/:user/istunnot"] = csrf("/yllapito/kayttajat/x/istunnot")
+	idorMatrix["POST /yllapito/kayttajat/:user/tila"] = adminOnly("/yllapito/kayttajat/:user/tila")
+	idorMatrix["POST /yllapito/kayttajat/:user/istunnot"] = adminOnly("/yllapito/kayttajat/:user/istunnot")
+	stateChanging["POST /yllapito/kayttajat/:user/tila"] = adminRefused("/yllapito/kayttajat/x/tila", "tila=pois")
+	stateChanging["POST /yllapito/kayttajat/:user/istunnot"] = adminRefused("/yllapito/kayttajat/x/istunnot", "")
 }

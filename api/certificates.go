@@ -27,7 +27,6 @@ type certificateData struct {
 	Reason string // why invalid (English; shown as it is)
 	Issuer cert.Issuer
 	Owner  bool // the viewer holds it: downloads are offered
-	Admin  bool
 	// The dates as the page shows them.
 	IssuedISO, IssuedText, RevokedOn string
 }
@@ -75,7 +74,7 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := s.certs.Status(c.UserContext(), cr)
+	v := s.certs.Status(cr)
 	lang := s.lang(c)
 	d := &certificateData{Cert: cr, State: certValid, Issuer: s.certs.Issuer(),
 		IssuedISO: cr.Issued.In(helsinki).Format("2006-01-02"), IssuedText: dateIn(lang, cr.Issued)}
@@ -89,7 +88,6 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	}
 	if viewer := s.viewerOf(c); viewer.signedIn() {
 		d.Owner = viewer.User.ID == cr.UserID
-		d.Admin = viewer.User.Role == account.RoleAdmin
 	}
 	if err := s.renderForm(c, fiber.StatusOK, "certificate", "cert.title", d); err != nil {
 		return err

@@ -151,6 +151,20 @@ func TestCertificateIssuedVerifiedAndRevoked(t *testing.T) {
 	if _, err := cert.ParseJWKS([]byte(jwks)); err != nil {
 		t.Fatal(err)
 	}
+	// The issuer profile the tokens' iss names.
+	resp, profile := anon.get("/myontaja")
+	var prof struct {
+		ID      string   `json:"id"`
+		Type    []string `json:"type"`
+		Name    string   `json:"name"`
+		Address struct {
+			PostalCode string `json:"postalCode"`
+		} `json:"address"`
+	}
+	json.Unmarshal([]byte(profile), &prof)
+	if resp.StatusCode != 200 || prof.ID != "http://localhost/myontaja" || prof.Type[0] != "Profile" || prof.Name != "Testin koulutus Oy" || prof.Address.PostalCode != "00100" {
+		t.Fatalf("issuer profile = %d %s", resp.StatusCode, profile)
+	}
 	verify := func(body string) (int, verifyJSON) {
 		resp, out := anon.do("POST", "/api/v1/certificates/verify", strings.NewReader(body), "Content-Type", "application/json")
 		var v verifyJSON
@@ -287,20 +301,9 @@ func init() {
 	}
 	idorMatrix["POST /yllapito/todistukset/:cert/peru"] = notAdmin
 	idorMatrix["POST /api/v1/admin/certificates/:cert/revoke"] = notAdmin
+	stateChanging["POST /yllapito/todistukset/:cert/peru"] = adminRefused("/yllapito/todistukset/x/peru", "reason=x")
+	stateChanging["POST /api/v1/admin/certificates/:cert/revoke"] = adminRefusedAs("/api/v1/admin/certificates/x/revoke", `{"reason":"x"}`, "application/json")
 	form := "application/x-www-form-urlencoded"
-	csrfRefused := func(path, body, ctype string) func(*testing.T, *running) {
-		return func(t *testing.T, r *running) {
-			a := newClient(t, r.URL)
-			email := account.NewID()[:10] + "@example.fi"
-			a.register(email, "Ylli Ylläpitäjä")
-			signInAdmin(t, a, r.Accounts(), email)
-			if resp, _ := a.do("POST", path, strings.NewReader(body), "Content-Type", ctype); resp.StatusCode != 403 {
-				t.Errorf("administrator on %s without a CSRF token = %d, want 403", path, resp.StatusCode)
-			}
-		}
-	}
-	stateChanging["POST /yllapito/todistukset/:cert/peru"] = csrfRefused("/yllapito/todistukset/x/peru", "reason=x", form)
-	stateChanging["POST /api/v1/admin/certificates/:cert/revoke"] = csrfRefused("/api/v1/admin/certificates/x/revoke", `{"reason":"x"}`, "application/json")
 	// Verifying changes nothing and uses no session: the answer is the
 	// same with a session cookie and without, so CSRF has nothing to take.
 	stateChanging["POST /api/v1/certificates/verify"] = func(t *testing.T, r *running) {

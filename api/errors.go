@@ -21,6 +21,8 @@ type problem struct {
 	Instance  string       `json:"instance,omitempty"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []fieldError `json:"errors,omitempty"`
+	// Ext are extension members (RFC 9457 §3.2) beside the standard ones.
+	Ext map[string]any `json:"-"`
 }
 
 // handleError answers an error as problem+json for API clients and as an
@@ -75,6 +77,20 @@ func (s *Server) writeProblem(c *fiber.Ctx, p problem) error {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return err
+	}
+	if len(p.Ext) > 0 {
+		merged := map[string]any{}
+		if err := json.Unmarshal(body, &merged); err != nil {
+			return err
+		}
+		for k, v := range p.Ext {
+			if _, standard := merged[k]; !standard {
+				merged[k] = v
+			}
+		}
+		if body, err = json.Marshal(merged); err != nil {
+			return err
+		}
 	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	c.Set(fiber.HeaderCacheControl, "no-store")

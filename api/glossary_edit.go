@@ -12,10 +12,7 @@ import (
 // requireAuthor lets authors and administrators through (with two-factor
 // authentication, which requireUser enforces); others get 404.
 func (s *Server) requireAuthor(c *fiber.Ctx) error {
-	if v := s.viewerOf(c); v.signedIn() && (v.User.Role == account.RoleAuthor || v.User.Role == account.RoleAdmin) && v.User.TOTPEnabled {
-		return c.Next()
-	}
-	return fiber.ErrNotFound
+	return s.requireRole(c, account.RoleAuthor, account.RoleAdmin)
 }
 
 type conceptEditData struct {

@@ -19,10 +19,7 @@ import (
 // requireReporter lets in reporters (their own organisation) and
 // administrators, with two-factor authentication; others get 404.
 func (s *Server) requireReporter(c *fiber.Ctx) error {
-	if v := s.viewerOf(c); v.signedIn() && (v.User.Role == account.RoleReporter || v.User.Role == account.RoleAdmin) && v.User.TOTPEnabled {
-		return c.Next()
-	}
-	return fiber.ErrNotFound
+	return s.requireRole(c, account.RoleReporter, account.RoleAdmin)
 }
 
 type reportsData struct {

@@ -130,8 +130,8 @@ func studioPath(c *fiber.Ctx) (string, error) {
 }
 
 type studioEntry struct {
-	Path, Group, Name string
-	Draft             bool
+	Path, Name string
+	Draft      bool
 }
 
 // studioFile is the content file named in the route's wildcard: its path,
@@ -518,7 +518,7 @@ func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
 	switch {
 	case errors.As(err, &conflict):
 		_ = store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email})
-		return problemJSON(c, fiber.StatusConflict, conflict.Error(), fiber.Map{"current": conflict.Current, "rev": conflict.Rev, "by": conflict.By, "yours": in.Text})
+		return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusConflict), Status: fiber.StatusConflict, Detail: conflict.Error(), Ext: map[string]any{"current": conflict.Current, "rev": conflict.Rev, "by": conflict.By, "yours": in.Text}})
 	case errors.Is(err, course.ErrNoFile):
 		return fiber.ErrNotFound
 	case err != nil:
@@ -528,7 +528,8 @@ func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
 		for i, pr := range problems {
 			list[i] = studioProblem{File: pr.File, Line: pr.Line, Col: pr.Col, Message: pr.Msg}
 		}
-		return problemJSON(c, fiber.StatusUnprocessableEntity, "the course has problems with this text", fiber.Map{"problems": list})
+		return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusUnprocessableEntity), Status: fiber.StatusUnprocessableEntity,
+			Detail: "the course has problems with this text", Ext: map[string]any{"problems": list}})
 	}
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.publish", p, ""); err != nil {
 		return err
@@ -541,22 +542,6 @@ func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"published": true, "path": p, "rev": rev})
-}
-
-// problemJSON answers an RFC 9457 problem with extension members.
-func problemJSON(c *fiber.Ctx, code int, detail string, ext fiber.Map) error {
-	body := fiber.Map{"type": "about:blank", "title": http.StatusText(code), "status": code, "detail": detail, "instance": c.Path(), "request_id": requestIDOf(c)}
-	for k, v := range ext {
-		body[k] = v
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	c.Status(code)
-	c.Set(fiber.HeaderContentType, "application/problem+json")
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Send(b)
 }
 
 // studioLearnerView shows a section's draft (or its published text) as a

@@ -510,3 +510,29 @@ func TestForAttemptsFindsByIDs(t *testing.T) {
 		t.Fatalf("for attempts = %v, %v", list, err)
 	}
 }
+
+// A certificate's own standing: valid, revoked, or invalid when its stored
+// token does not check out (a key gone, a token of another certificate).
+func TestStatusOfARecord(t *testing.T) {
+	ctx := context.Background()
+	s := newCertStore(t, KeyOptions{})
+	a, _ := s.Issue(ctx, "u-st", "st-1")
+	b, _ := s.Issue(ctx, "u-st2", "st-2")
+	if v := s.Status(a); !v.Valid {
+		t.Fatalf("status = %+v", v)
+	}
+	swapped := *a
+	swapped.Token = b.Token
+	if v := s.Status(&swapped); v.Valid || !strings.Contains(v.Reason, "another certificate") {
+		t.Fatalf("another certificate's token = %+v", v)
+	}
+	broken := *a
+	broken.Token = a.Token[:len(a.Token)-3] + "AAA"
+	if v := s.Status(&broken); v.Valid || v.Revoked || !strings.Contains(v.Reason, "signature") {
+		t.Fatalf("a broken token = %+v", v)
+	}
+	r, _ := s.Revoke(ctx, a.ID, "admin", "syy")
+	if v := s.Status(r); v.Valid || !v.Revoked {
+		t.Fatalf("revoked = %+v", v)
+	}
+}
