@@ -69,6 +69,10 @@ type Module struct {
 	Summary    string   `yaml:"summary" req:"1" json:"summary"`
 	Objectives []string `yaml:"objectives" req:"1" json:"objectives"`
 	Minutes    int      `yaml:"minutes" req:"1" json:"minutes"`
+	// Hidden keeps a module out of the course while it is being written:
+	// learners do not see it and the exam draws nothing from it, but it
+	// is checked, rendered and previewed in the studio like the others.
+	Hidden bool `yaml:"hidden" json:"-"`
 
 	Intro    *Rendered  `yaml:"-" json:"intro"`
 	Sections []*Section `yaml:"-" json:"-"`
@@ -174,8 +178,12 @@ func (a *Asset) URL() string {
 
 // Course is a loaded, checked and rendered content tree.
 type Course struct {
-	Meta     Meta
-	Modules  []*Module
+	Meta Meta
+	// Modules are the modules learners study, in order.
+	Modules []*Module
+	// Hidden are the modules still being written (hidden: true), in order:
+	// part of the content, not of the course.
+	Hidden   []*Module
 	Laws     []*Law
 	Concepts []*Concept
 	Media    map[string]*MediaItem
@@ -205,7 +213,7 @@ type File struct {
 	Data []byte
 }
 
-// Module finds a module by slug.
+// Module finds a module of the course (not a hidden one) by slug.
 func (c *Course) Module(slug string) (*Module, bool) {
 	for _, m := range c.Modules {
 		if m.Slug == slug {
@@ -213,6 +221,30 @@ func (c *Course) Module(slug string) (*Module, bool) {
 		}
 	}
 	return nil, false
+}
+
+// AllModules lists the course's modules and the hidden ones, in order:
+// what authors work on.
+func (c *Course) AllModules() []*Module {
+	all := append(append([]*Module(nil), c.Modules...), c.Hidden...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Order < all[j].Order })
+	return all
+}
+
+// AnyModule finds a module by slug, hidden or not.
+func (c *Course) AnyModule(slug string) (*Module, bool) {
+	for _, m := range c.AllModules() {
+		if m.Slug == slug {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// Reveal makes the hidden modules part of the course: the studio shows a
+// hidden module's pages as learners will get them once it is shown.
+func (c *Course) Reveal() {
+	c.Modules, c.Hidden = c.AllModules(), nil
 }
 
 // Section finds a section of the module by slug.
@@ -317,10 +349,23 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	loadRedirects(fsys, c, read, &ps)
 	renderAll(c, &ps)
 	loadExam(fsys, c, read, &ps)
+	c.Modules, c.Hidden = splitHidden(c.Modules)
 	checkExamCoverage(c, &ps)
 	c.Glossary = NewGlossaryIndex(c.Concepts)
 	ps.sort()
 	return c, ps
+}
+
+// splitHidden separates the hidden modules from the course's.
+func splitHidden(all []*Module) (shown, hidden []*Module) {
+	for _, m := range all {
+		if m.Hidden {
+			hidden = append(hidden, m)
+		} else {
+			shown = append(shown, m)
+		}
+	}
+	return shown, hidden
 }
 
 // lawLines remembers where each law starts in legislation.yaml.
@@ -527,8 +572,13 @@ func checkCourse(c *Course, ps *Problems) {
 			ps.add(m.File, 2, 1, "order %d is used by %s too", m.Order, other)
 		}
 		orders[m.Order] = m.File
-		if len(m.Sections) == 0 {
-			ps.add(m.File, 1, 1, "module %s has no sections", m.Slug)
+		// A hidden module is being written: it may have no sections or
+		// objectives yet.
+		if len(m.Sections) == 0 && !m.Hidden {
+			ps.add(m.File, 1, 1, "module %s has no sections: add one before showing it to learners", m.Slug)
+		}
+		if len(m.Objectives) == 0 && !m.Hidden && m.Title != "" {
+			ps.add(m.File, 2, 1, "objectives: module %s has no learning objectives: write them before showing it to learners", m.Slug)
 		}
 		sum := 0
 		for _, s := range m.Sections {
@@ -596,8 +646,14 @@ func checkCourse(c *Course, ps *Problems) {
 	for _, msg := range ConceptRelationProblems(c.Concepts) {
 		ps.add("glossary/concepts.yaml", 1, 1, "%s", msg)
 	}
-	if c.Meta.Title != "" && len(c.Modules) == 0 {
-		ps.add("course.yaml", 1, 1, "the course has no modules")
+	shown := 0
+	for _, m := range c.Modules {
+		if !m.Hidden {
+			shown++
+		}
+	}
+	if c.Meta.Title != "" && shown == 0 {
+		ps.add("course.yaml", 1, 1, "the course has no modules that learners see")
 	}
 }
 
@@ -637,10 +693,13 @@ func (c *Course) buildEnv() *Env {
 		concepts[k.ID] = k
 	}
 	pages := map[string]string{}
-	for _, m := range c.Modules {
+	hidden := map[string]bool{}
+	for _, m := range c.AllModules() {
 		pages[m.File] = m.URL()
+		hidden[m.File] = m.Hidden
 		for _, s := range m.Sections {
 			pages[s.File] = s.URL()
+			hidden[s.File] = m.Hidden
 		}
 	}
 	return &Env{
@@ -649,6 +708,7 @@ func (c *Course) buildEnv() *Env {
 		Term:   func(id string) (*Concept, bool) { k, ok := concepts[id]; return k, ok },
 		Media:  func(id string) (*MediaItem, bool) { m, ok := c.Media[id]; return m, ok },
 		Page:   func(f string) (string, bool) { u, ok := pages[f]; return u, ok },
+		Hidden: func(f string) bool { return hidden[f] },
 		Asset: func(f string) (string, bool) {
 			if a, ok := c.Assets[f]; ok {
 				return a.URL(), true

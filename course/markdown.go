@@ -41,6 +41,8 @@ type Env struct {
 	Media func(id string) (*MediaItem, bool)
 	// Page maps a content file path (and fragment) to its page URL.
 	Page func(file string) (string, bool)
+	// Hidden says whether a content file is a page of a hidden module.
+	Hidden func(file string) bool
 	// Asset maps a content file path of an image to its URL.
 	Asset func(file string) (string, bool)
 	// Linker, when set, links the first occurrence of each glossary
@@ -281,6 +283,9 @@ func (r *rendering) resolveLink(n *ast.Link, blockStart int) {
 		if !ok {
 			r.issue(at, fmt.Sprintf("broken link %q: no such module or section", dest))
 			return
+		}
+		if r.env.Hidden != nil && r.env.Hidden(file) && !r.env.Hidden(r.env.File) {
+			r.issue(at, fmt.Sprintf("link %q: the page is in a hidden module, which learners cannot open; show the module first", dest))
 		}
 		if frag != "" {
 			u += "#" + frag

@@ -384,10 +384,15 @@ func (c *Course) Summarise(all map[string]*SectionProgress) (mods []ModuleProgre
 	return mods, percent
 }
 
-// LearnersIn counts the learners with progress records of a section (the
-// studio says how many an archiving affects).
+// LearnersIn counts the learners with progress records of a section, or
+// of any section of the module when section is "" (the studio says how
+// many an archiving affects).
 func (p *Progress) LearnersIn(ctx context.Context, module, section string) (int, error) {
-	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "module", Value: module}, {Key: "section", Value: section}},
+	filter := bson.D{{Key: "module", Value: module}}
+	if section != "" {
+		filter = append(filter, bson.E{Key: "section", Value: section})
+	}
+	cur, err := p.db.Collection(progressCollection).Find(ctx, filter,
 		options.Find().SetProjection(bson.D{{Key: "user_id", Value: 1}}))
 	if err != nil {
 		return 0, fmt.Errorf("course: progress: %w", err)
@@ -411,6 +416,19 @@ func (p *Progress) LearnersIn(ctx context.Context, module, section string) (int,
 // address already has is kept as it is, and the old one stays beside it.
 // It returns how many records it moved.
 func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (int, error) {
+	return p.relocate(ctx, module, from, module, to)
+}
+
+// RenameModule moves the progress records and task answers of every
+// section of a module to the module's new address part.
+func (p *Progress) RenameModule(ctx context.Context, from, to string) (int, error) {
+	return p.relocate(ctx, from, "", to, "")
+}
+
+// relocate moves the records of module/section to toModule/toSection; an
+// empty section stands for every section of the module (which keep their
+// address parts).
+func (p *Progress) relocate(ctx context.Context, module, section, toModule, toSection string) (int, error) {
 	moved := 0
 	users := map[string]bool{}
 	defer func() {
@@ -437,7 +455,17 @@ func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (
 		moved++
 		return nil
 	}
-	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "module", Value: module}, {Key: "section", Value: from}})
+	target := func(sec string) string {
+		if section == "" {
+			return sec
+		}
+		return toSection
+	}
+	filter := bson.D{{Key: "module", Value: module}}
+	if section != "" {
+		filter = append(filter, bson.E{Key: "section", Value: section})
+	}
+	cur, err := p.db.Collection(progressCollection).Find(ctx, filter)
 	if err != nil {
 		return 0, fmt.Errorf("course: progress: %w", err)
 	}
@@ -447,14 +475,18 @@ func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (
 	}
 	for _, r := range records {
 		user, _ := r["user_id"].(string)
+		sec, _ := r["section"].(string)
 		users[user] = true
-		if err := move(progressCollection, r, progressID(user, module, to), bson.M{"section": to}); err != nil {
+		if err := move(progressCollection, r, progressID(user, toModule, target(sec)), bson.M{"module": toModule, "section": target(sec)}); err != nil {
 			return moved, fmt.Errorf("course: progress: %w", err)
 		}
 	}
 	// Answers are keyed module.section.task: read them all and move the
 	// section's (a rare operation; no pattern queries needed).
-	prefix := module + "." + from + "."
+	prefix := module + "." + section + "."
+	if section == "" {
+		prefix = module + "."
+	}
 	cur, err = p.db.Collection(answersCollection).Find(ctx, bson.D{})
 	if err != nil {
 		return moved, fmt.Errorf("course: answers: %w", err)
@@ -470,7 +502,10 @@ func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (
 		}
 		user, _ := a["user_id"].(string)
 		users[user] = true
-		key := module + "." + to + "." + strings.TrimPrefix(task, prefix)
+		key := toModule + "." + toSection + "." + strings.TrimPrefix(task, prefix)
+		if section == "" {
+			key = toModule + "." + strings.TrimPrefix(task, prefix)
+		}
 		if err := move(answersCollection, a, user+"|"+key, bson.M{"task": key}); err != nil {
 			return moved, fmt.Errorf("course: answers: %w", err)
 		}

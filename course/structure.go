@@ -26,11 +26,13 @@ import (
 // redirects.yaml for addresses that moved — and published together after
 // the whole course has been checked with them.
 
-// FileChange is a new text of a content file, or its removal.
+// FileChange is a new text of a content file, or its removal. From is
+// the file's old path when it moved there (authors' drafts follow it).
 type FileChange struct {
 	Path   string
 	Data   []byte
 	Delete bool
+	From   string
 }
 
 // RedirectsFile lists old addresses and where they moved.
@@ -41,6 +43,10 @@ type Redirect struct {
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
 }
+
+// modulesPage is the address of the module list, where the addresses of
+// an archived module lead.
+const modulesPage = "/osiot"
 
 // archiveDir keeps archived sections: part of the content tree (and of
 // its history), not of the course.
@@ -75,6 +81,8 @@ func loadRedirects(fsys fs.FS, c *Course, read func(string) ([]byte, bool), ps *
 		switch {
 		case !c.isPage(r.To):
 			ps.add(RedirectsFile, line, 1, "redirect to %s: no such module or section", r.To)
+		case r.From == modulesPage:
+			ps.add(RedirectsFile, line, 1, "redirect from %s: the module list does not move", r.From)
 		case c.isPage(r.From):
 			ps.add(RedirectsFile, line, 1, "redirect from %s: the page exists, so the redirect would hide it", r.From)
 		case !strings.HasPrefix(r.From, "/osiot/"):
@@ -85,13 +93,18 @@ func loadRedirects(fsys fs.FS, c *Course, read func(string) ([]byte, bool), ps *
 	}
 }
 
-// isPage says whether p is a module or section address of the course.
+// isPage says whether p is a module or section address of the content
+// (hidden modules included: their addresses answer once they are shown),
+// or the module list /osiot.
 func (c *Course) isPage(p string) bool {
-	parts := strings.Split(strings.TrimPrefix(p, "/osiot/"), "/")
-	if !strings.HasPrefix(p, "/osiot/") || len(parts) > 2 {
+	if p == modulesPage {
+		return true
+	}
+	parts := strings.Split(strings.TrimPrefix(p, modulesPage+"/"), "/")
+	if !strings.HasPrefix(p, modulesPage+"/") || len(parts) > 2 {
 		return false
 	}
-	m, ok := c.Module(parts[0])
+	m, ok := c.AnyModule(parts[0])
 	if !ok {
 		return false
 	}
@@ -177,9 +190,9 @@ func withModuleMinutes(tree fstest.MapFS, dir string, sections []sectionEntry) (
 	return FileChange{Path: p, Data: []byte(data)}, nil
 }
 
-// withRedirect adds from → to to redirects.yaml, and points older
-// redirects to from at to as well (no chains).
-func withRedirect(tree fstest.MapFS, from, to string) (FileChange, error) {
+// withRedirects adds each move from → to to redirects.yaml, and points
+// older redirects to a from at its to as well (no chains).
+func withRedirects(tree fstest.MapFS, moves [][2]string) (FileChange, error) {
 	var doc struct {
 		Redirects []Redirect `yaml:"redirects"`
 	}
@@ -188,19 +201,23 @@ func withRedirect(tree fstest.MapFS, from, to string) (FileChange, error) {
 			return FileChange{}, fmt.Errorf("%s: %w", RedirectsFile, err)
 		}
 	}
-	var kept []Redirect
-	for _, r := range doc.Redirects {
-		if r.From == to { // the address is a page again
-			continue
+	kept := doc.Redirects
+	for _, mv := range moves {
+		from, to := mv[0], mv[1]
+		var next []Redirect
+		for _, r := range kept {
+			if r.From == to { // the address is a page again
+				continue
+			}
+			if r.To == from {
+				r.To = to
+			}
+			next = append(next, r)
 		}
-		if r.To == from {
-			r.To = to
-		}
-		kept = append(kept, r)
+		kept = append(next, Redirect{From: from, To: to})
 	}
-	kept = append(kept, Redirect{From: from, To: to})
 	var b strings.Builder
-	b.WriteString("# Addresses that moved: the old address answers with a permanent redirect.\n# The studio adds entries when a section is renamed or archived.\nredirects:\n")
+	b.WriteString("# Addresses that moved: the old address answers with a permanent redirect.\n# The studio adds entries when a module or section is renamed or archived.\nredirects:\n")
 	for _, r := range kept {
 		fmt.Fprintf(&b, "  - from: %s\n    to: %s\n", r.From, r.To)
 	}
@@ -253,18 +270,7 @@ func renamed(tree fstest.MapFS, changes []FileChange, moves [][2]string) []FileC
 		next = Apply(next, rw)
 		changes = append(changes, rw...)
 	}
-	// One change per path: the last text wins.
-	last := map[string]int{}
-	for i, ch := range changes {
-		last[ch.Path] = i
-	}
-	var out []FileChange
-	for i, ch := range changes {
-		if last[ch.Path] == i {
-			out = append(out, ch)
-		}
-	}
-	return out
+	return lastChanges(changes) // one change per path: the last text wins
 }
 
 // AddSection adds an empty section at the end of a module.
@@ -329,11 +335,11 @@ func RenameSection(tree fstest.MapFS, module, slug, newSlug string) ([]FileChang
 	}
 	oldPath := dir + "/" + from.file
 	newPath := fmt.Sprintf("%s/%02d-%s.md", dir, from.num, newSlug)
-	red, err := withRedirect(tree, "/osiot/"+module+"/"+slug, "/osiot/"+module+"/"+newSlug)
+	red, err := withRedirects(tree, [][2]string{{"/osiot/" + module + "/" + slug, "/osiot/" + module + "/" + newSlug}})
 	if err != nil {
 		return nil, err
 	}
-	return renamed(tree, []FileChange{{Path: oldPath, Delete: true}, {Path: newPath, Data: tree[oldPath].Data}, red}, [][2]string{{oldPath, newPath}}), nil
+	return renamed(tree, []FileChange{{Path: oldPath, Delete: true}, {Path: newPath, Data: tree[oldPath].Data, From: oldPath}, red}, [][2]string{{oldPath, newPath}}), nil
 }
 
 // MoveSection moves a section one place earlier (delta −1) or later (+1)
@@ -364,7 +370,7 @@ func MoveSection(tree fstest.MapFS, module, slug string, delta int) ([]FileChang
 	pa, pb := dir+"/"+a.file, dir+"/"+b.file
 	na := fmt.Sprintf("%s/%02d-%s.md", dir, b.num, a.slug)
 	nb := fmt.Sprintf("%s/%02d-%s.md", dir, a.num, b.slug)
-	return renamed(tree, []FileChange{{Path: pa, Delete: true}, {Path: pb, Delete: true}, {Path: na, Data: tree[pa].Data}, {Path: nb, Data: tree[pb].Data}},
+	return renamed(tree, []FileChange{{Path: pa, Delete: true}, {Path: pb, Delete: true}, {Path: na, Data: tree[pa].Data, From: pa}, {Path: nb, Data: tree[pb].Data, From: pb}},
 		[][2]string{{pa, na}, {pb, nb}}), nil
 }
 
@@ -397,12 +403,12 @@ func ArchiveSection(tree fstest.MapFS, module, slug string) ([]FileChange, error
 	if err != nil {
 		return nil, err
 	}
-	red, err := withRedirect(tree, "/osiot/"+module+"/"+slug, "/osiot/"+module)
+	red, err := withRedirects(tree, [][2]string{{"/osiot/" + module + "/" + slug, "/osiot/" + module}})
 	if err != nil {
 		return nil, err
 	}
 	archived := archiveDir + "/" + p + "." + time.Now().UTC().Format("20060102T150405")
-	return []FileChange{{Path: p, Delete: true}, {Path: archived, Data: tree[p].Data}, mod, red}, nil
+	return []FileChange{{Path: p, Delete: true}, {Path: archived, Data: tree[p].Data, From: p}, mod, red}, nil
 }
 
 // Apply is a copy of tree with changes made.
@@ -481,7 +487,46 @@ func (s *Store) PublishChanges(ctx context.Context, changes []FileChange, by str
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 		{Key: "$set", Value: bson.D{{Key: "tree_hash", Value: treeHash(hashes)}, {Key: "updated_at", Value: time.Now().UTC()}}},
 	})
-	return nil, err
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range changes {
+		if ch.From != "" && !ch.Delete {
+			if err := s.moveDraft(ctx, ch.From, ch.Path, docs[ch.From].Rev); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+// moveDraft moves the draft of a file that moved from → to. A draft
+// written on the file's last text (revision rev at from) goes on from the
+// new file's revision; one written on an older text keeps no base, so
+// publishing it shows the merge view.
+func (s *Store) moveDraft(ctx context.Context, from, to string, rev int) error {
+	d, err := s.DraftOf(ctx, from)
+	if err != nil || d == nil {
+		return err
+	}
+	base := 0
+	if d.BaseRev == rev {
+		if doc, ok, err := s.fileDoc(ctx, to); err != nil {
+			return err
+		} else if ok {
+			base = doc.Rev
+		}
+	}
+	if existing, err := s.DraftOf(ctx, to); err != nil {
+		return err
+	} else if existing != nil {
+		return nil // the new path has a draft of its own: both stay
+	}
+	d.Path, d.BaseRev = to, base
+	if err := s.SaveDraft(ctx, *d); err != nil {
+		return err
+	}
+	return s.DiscardDraft(ctx, from)
 }
 
 // Figure images an author may upload, by the type their content shows.

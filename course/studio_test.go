@@ -294,3 +294,125 @@ func TestMoveModule(t *testing.T) {
 		t.Fatal("moved a module that does not exist")
 	}
 }
+
+func TestRewriteModuleLists(t *testing.T) {
+	in := "laws:\n  - id: 1/2020\n    modules:\n      - 01-a\n      - \"b\"\n      - 03-c\n    name: x # modules: [01-a]\n  - modules: [01-a, 02-b]\n    summary: \"modules: [01-a] stays\"\n  - modules: [\"01-a\"]\n"
+	names := map[string]bool{"01-a": true, "a": true}
+	renamed := rewriteModuleLists(in, names, func(n string) string {
+		if n == "01-a" {
+			return "01-x"
+		}
+		return "x"
+	})
+	want := "laws:\n  - id: 1/2020\n    modules:\n      - 01-x\n      - \"b\"\n      - 03-c\n    name: x # modules: [01-a]\n  - modules: [01-x, 02-b]\n    summary: \"modules: [01-a] stays\"\n  - modules: [\"01-x\"]\n"
+	if renamed != want {
+		t.Errorf("renamed:\n%s\nwant:\n%s", renamed, want)
+	}
+	dropped := rewriteModuleLists(in, names, func(string) string { return "" })
+	want = "laws:\n  - id: 1/2020\n    modules:\n      - \"b\"\n      - 03-c\n    name: x # modules: [01-a]\n  - modules: [02-b]\n    summary: \"modules: [01-a] stays\"\n  - modules: []\n"
+	if dropped != want {
+		t.Errorf("dropped:\n%s\nwant:\n%s", dropped, want)
+	}
+}
+
+func TestDraftsFollowMovedFiles(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	if err := EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(db)
+	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		alku    = "modules/01-ensimmainen/01-alku.md"
+		tehtava = "modules/01-ensimmainen/02-tehtava.md"
+	)
+	orig, _, _ := store.File(ctx, alku)
+	// One draft on the last text, one on a text published over since.
+	if err := store.SaveDraft(ctx, Draft{Path: alku, Data: string(orig) + "\nLuonnos.\n", BaseRev: 1, By: "a@example.fi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SaveDraft(ctx, Draft{Path: tehtava, Data: "vanha luonnos", BaseRev: 0, By: "b@example.fi"}); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := store.Tree(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := RenameModule(tree, "ensimmainen", "eka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := store.PublishChanges(ctx, ch, "a@example.fi"); err != nil || len(problems) > 0 {
+		t.Fatalf("publish = %v %v", problems, err)
+	}
+	newAlku := "modules/01-eka/01-alku.md"
+	d, err := store.DraftOf(ctx, newAlku)
+	_, rev, _ := store.File(ctx, newAlku)
+	if err != nil || d == nil || !strings.Contains(d.Data, "Luonnos.") || d.BaseRev != rev || rev == 0 {
+		t.Fatalf("the moved draft = %+v (file rev %d), %v", d, rev, err)
+	}
+	if old, _ := store.DraftOf(ctx, alku); old != nil {
+		t.Fatal("the draft stayed at the old path too")
+	}
+	// The draft publishes on its new path.
+	if problems, err := store.Publish(ctx, newAlku, []byte(d.Data), d.BaseRev, "a@example.fi"); err != nil || len(problems) > 0 {
+		t.Fatalf("publishing the moved draft = %v %v", problems, err)
+	}
+	// A draft on an older text keeps no base: publishing it shows the merge view.
+	d, _ = store.DraftOf(ctx, "modules/01-eka/02-tehtava.md")
+	if d == nil || d.BaseRev != 0 {
+		t.Fatalf("the stale draft = %+v", d)
+	}
+	var conflict *ConflictError
+	if _, err := store.Publish(ctx, d.Path, []byte(d.Data), d.BaseRev, "b@example.fi"); !errors.As(err, &conflict) {
+		t.Fatalf("publishing the stale draft = %v", err)
+	}
+}
+
+func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	if err := EnsureProgressIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := Load(fixtureWith(t, nil))
+	m, _ := c.Module("ensimmainen")
+	p := NewProgress(db)
+	for _, sec := range m.Sections {
+		if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sec, _ := m.Section("tehtava")
+	task := sec.Body.Tasks[0].ID
+	if _, err := p.SaveAnswer(ctx, "u1", sec, task, "Vastaukseni"); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := c.Module("toinen")
+	if _, err := p.Record(ctx, "u2", other.Sections[0], Event{Kind: "opened"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.LearnersIn(ctx, "ensimmainen", ""); n != 1 {
+		t.Fatalf("learners in the module = %d", n)
+	}
+	n, err := p.RenameModule(ctx, "ensimmainen", "eka")
+	if err != nil || n != len(m.Sections)+1 {
+		t.Fatalf("moved %d, %v; want %d records and the answer", n, err, len(m.Sections)+1)
+	}
+	recs, _ := p.ForUser(ctx, "u1")
+	for _, s := range m.Sections {
+		if r := recs["eka/"+s.Slug]; r == nil || r.Module != "eka" || recs["ensimmainen/"+s.Slug] != nil {
+			t.Fatalf("progress after the rename: %v", recs)
+		}
+	}
+	answers, _ := p.Answers(ctx, "u1")
+	if a := answers["eka.tehtava."+task]; a == nil || a.Text != "Vastaukseni" {
+		t.Fatalf("answers after the rename: %v", answers)
+	}
+	if recs, _ := p.ForUser(ctx, "u2"); recs["toinen/"+other.Sections[0].Slug] == nil {
+		t.Fatal("another module's record moved")
+	}
+}
