@@ -539,7 +539,6 @@ func runAxe(t *testing.T, ctx context.Context, axe, pageURL, inject string, sess
 			return err
 		}),
 		chromedp.Navigate(pageURL),
-		chromedp.Evaluate[chromedp.Void](axe),
 	)
 	if want, _ := url.Parse(pageURL); err == nil {
 		if got := evalString(ctx, "location.pathname"); got != want.Path {
@@ -550,6 +549,16 @@ func runAxe(t *testing.T, ctx context.Context, axe, pageURL, inject string, sess
 		_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](inject))
 	}
 	if err != nil {
+		t.Fatal(err)
+	}
+	return axeHere(t, ctx, axe)
+}
+
+// axeHere runs axe-core on the page the browser shows (opened with the
+// page's CSP bypassed, as runAxe does).
+func axeHere(t *testing.T, ctx context.Context, axe string) (violations []axeViolation, passes int) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](axe)); err != nil {
 		t.Fatal(err)
 	}
 	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
@@ -1236,5 +1245,80 @@ func TestStudioInTheBrowser(t *testing.T) {
 	waitFor(t, ctx, `location.search.indexOf("ilmoitus=palautettu") >= 0 && document.readyState === "complete"`, "the restored notice")
 	if _, page := get(t, base+"/osiot/tyokyvyn-tuki/palvelupolku"); strings.Contains(page, added) {
 		t.Fatal("the restored revision still has the added text")
+	}
+}
+
+// An author adds a module with the keyboard: it is hidden, the structure
+// page (with the hidden module) and the archive confirmation pass axe and
+// Nu, and the confirmed archive takes it out again.
+func TestStudioModulesInTheBrowser(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	axe := axeSource(t)
+	sess := sessionFor(t, base, testenv.Admin)
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true})
+			return err
+		}),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
+			return err
+		}),
+		chromedp.Navigate(base+"/studio/rakenne"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete"`, "the structure page")
+	// The form, field by field with Tab, sent with Enter.
+	evalString(ctx, `(function () { document.getElementById("madd-title").focus(); return ""; })()`)
+	for _, step := range []struct{ text, next string }{
+		{"Selaimessa lisätty moduuli", "#madd-slug"},
+		{"selainmoduuli", "#madd-summary"},
+		{"Moduuli, joka lisättiin näppäimistöllä.", `button[type="submit"]`},
+	} {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(step.text)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tabTo(ctx, step.next, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pressEnterAndWait(ctx, "/studio/rakenne?ilmoitus=module-added"); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(ctx, `document.querySelector("#m-selainmoduuli .badge") ? document.querySelector("#m-selainmoduuli").textContent : ""`); !strings.Contains(got, "Selaimessa lisätty moduuli") {
+		t.Fatalf("the hidden module is not on the page: %q", got)
+	}
+	pages := map[string]string{}
+	src, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(location.href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages["structure with a hidden module"] = src
+	violations, passes := axeHere(t, ctx, axe)
+	if passes < 10 {
+		t.Fatalf("axe passed only %d rules: did it run?", passes)
+	}
+	// Archive: the confirmation first.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#m-selainmoduuli ~ form button[value="module-archive"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.readyState === "complete" && !!document.getElementById("confirm-title")`, "the confirmation")
+	pages["module archive confirmation"] = "<!DOCTYPE html>\n" + evalString(ctx, `document.documentElement.outerHTML`)
+	more, _ := axeHere(t, ctx, axe)
+	violations = append(violations, more...)
+	for _, v := range violations {
+		t.Errorf("axe %s (%s): %s at %s", v.ID, v.Impact, v.Help, strings.Join(v.Nodes, ", "))
+	}
+	nuCheck(t, pages)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#confirm-title ~ form button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.search.indexOf("ilmoitus=module-archived") >= 0 && document.readyState === "complete"`, "the archived notice")
+	if evalString(ctx, `document.getElementById("m-selainmoduuli") ? "yes" : ""`) != "" {
+		t.Fatal("the archived module is still on the page")
 	}
 }

@@ -92,7 +92,7 @@ func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 	}
 	crs, problems := course.Load(course.WithFile(tree, p, []byte(text)))
 	out := &studioPreview{Kind: "data", Problems: []studioProblem{}}
-	for _, m := range crs.Modules {
+	for _, m := range crs.AllModules() {
 		if m.File == p && m.Intro != nil {
 			out.Kind, out.HTML = "module", m.Intro.HTML
 		}
@@ -211,8 +211,11 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 		g.Files = append(g.Files, f)
 	}
 	add("course", web.T(lang, "studio.group.course"), studioEntry{Path: "course.yaml", Name: web.T(lang, "studio.file.course")})
-	for _, m := range pub.Course.Modules {
+	for _, m := range pub.Course.AllModules() {
 		title := web.T(lang, "studio.group.module", m.Title)
+		if m.Hidden {
+			title = web.T(lang, "studio.group.hidden", m.Title)
+		}
 		add(m.File, title, studioEntry{Path: m.File, Name: web.T(lang, "studio.file.module")})
 		for _, sec := range m.Sections {
 			add(m.File, title, studioEntry{Path: sec.File, Name: sec.Title})
@@ -559,6 +562,7 @@ func (s *Server) studioLearnerView(c *fiber.Ctx) error {
 		return err
 	}
 	crs, _ := course.Load(course.WithFile(tree, p, []byte(text)))
+	crs.Reveal() // a hidden module's page as learners will get it once shown
 	for _, m := range crs.Modules {
 		for _, sec := range m.Sections {
 			if sec.File != p || sec.Body == nil {

@@ -12,61 +12,92 @@ import (
 )
 
 type studioStructureData struct {
+	// Modules are all of them, the hidden ones (still being written)
+	// included.
 	Modules  []*course.Module
 	Notice   string
 	Problems []string
 	Error    string
-	// Confirm asks before archiving a section: how many learners have
-	// progress in it.
-	Confirm *archiveConfirm
+	// Confirm asks before archiving a section or module, or hiding a
+	// module: how many learners have progress there.
+	Confirm *structureConfirm
 }
 
-type archiveConfirm struct {
-	Module, Section, Title string
-	Learners               int
+type structureConfirm struct {
+	Op, Module, Section, Title string
+	Learners                   int
+}
+
+// structureNotices are the notices a change leaves (?ilmoitus=).
+var structureNotices = map[string]bool{
+	"added": true, "renamed": true, "moved": true, "archived": true,
+	"module-added": true, "module-renamed": true, "module-archived": true, "module-shown": true, "module-hidden": true,
 }
 
 // studioStructure shows the modules and their sections with the forms
-// that add, rename, move and archive sections.
+// that add, rename, move and archive them.
 func (s *Server) studioStructure(c *fiber.Ctx) error {
 	if _, err := s.studioStore(); err != nil {
 		return err
 	}
-	d := &studioStructureData{Modules: s.published().Course.Modules}
-	switch n := c.Query("ilmoitus"); n {
-	case "added", "renamed", "moved", "archived":
+	d := &studioStructureData{Modules: s.published().Course.AllModules()}
+	if n := c.Query("ilmoitus"); structureNotices[n] {
 		d.Notice = "studio.structure.done." + n
 	}
 	return s.renderPrivate(c, "studio_structure", "studio.structure.title", d)
 }
 
-// studioStructureChange makes one change: op=add|rename|up|down|archive.
-// Archiving asks first, saying how many learners have progress there.
+// structureOps are the changes of POST /studio/rakenne: the section ops
+// name a module and a section, the module ops a module (module-add
+// neither).
+var structureOps = map[string]string{
+	"add": "module", "rename": "section", "up": "section", "down": "section", "archive": "section",
+	"module-up": "module", "module-down": "module", "module-add": "", "module-rename": "module",
+	"module-show": "module", "module-hide": "module", "module-archive": "module",
+}
+
+// studioStructureChange makes one change (structureOps). Archiving and
+// hiding ask first, saying how many learners have progress there.
 func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	store, err := s.studioStore()
 	if err != nil {
 		return err
 	}
 	op := c.FormValue("op")
-	module, section := strings.Clone(c.FormValue("module")), strings.Clone(c.FormValue("section"))
-	pub := s.published()
-	m, ok := pub.Course.Module(module)
-	if !ok {
-		return fiber.NewError(fiber.StatusNotFound, "no such module")
+	needs, known := structureOps[op]
+	if !known {
+		return fiber.NewError(fiber.StatusBadRequest, "op must be add, rename, up, down, archive, module-add, module-rename, module-up, module-down, module-show, module-hide or module-archive")
 	}
+	module, section := strings.Clone(c.FormValue("module")), strings.Clone(c.FormValue("section"))
+	slug := strings.TrimSpace(c.FormValue("slug"))
+	pub := s.published()
+	var m *course.Module
 	var sec *course.Section
-	if op != "add" && op != "module-up" && op != "module-down" {
+	var ok bool
+	if needs != "" {
+		if m, ok = pub.Course.AnyModule(module); !ok {
+			return fiber.NewError(fiber.StatusNotFound, "no such module")
+		}
+	}
+	if needs == "section" {
 		if sec, ok = m.Section(section); !ok {
 			return fiber.NewError(fiber.StatusNotFound, "no such section")
 		}
 	}
-	d := &studioStructureData{Modules: pub.Course.Modules}
-	if op == "archive" && c.FormValue("confirm") != "1" {
+	d := &studioStructureData{Modules: pub.Course.AllModules()}
+	if (op == "archive" || op == "module-archive" || op == "module-hide") && c.FormValue("confirm") != "1" {
+		if op != "archive" {
+			section = ""
+		}
 		n, err := s.progress.LearnersIn(c.UserContext(), module, section)
 		if err != nil {
 			return err
 		}
-		d.Confirm = &archiveConfirm{Module: module, Section: section, Title: sec.Title, Learners: n}
+		title := m.Title
+		if sec != nil {
+			title = sec.Title
+		}
+		d.Confirm = &structureConfirm{Op: op, Module: module, Section: section, Title: title, Learners: n}
 		return s.renderPrivate(c, "studio_structure", "studio.structure.title", d)
 	}
 	tree, err := s.tree(c)
@@ -74,42 +105,40 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		return err
 	}
 	var changes []course.FileChange
-	var done string
+	done, target := "", module+"/"+section
 	switch op {
 	case "add":
 		minutes, _ := strconv.Atoi(c.FormValue("minutes"))
-		changes, err = course.AddSection(tree, module, strings.TrimSpace(c.FormValue("slug")), c.FormValue("title"), minutes)
-		done = "added"
+		changes, err = course.AddSection(tree, module, slug, c.FormValue("title"), minutes)
+		done, target = "added", module+"/"+slug
 	case "rename":
-		changes, err = course.RenameSection(tree, module, section, strings.TrimSpace(c.FormValue("slug")))
-		done = "renamed"
+		changes, err = course.RenameSection(tree, module, section, slug)
+		done, target = "renamed", module+"/"+slug
 	case "up", "down":
-		delta := -1
-		if op == "down" {
-			delta = 1
-		}
-		changes, err = course.MoveSection(tree, module, section, delta)
+		changes, err = course.MoveSection(tree, module, section, map[string]int{"up": -1, "down": 1}[op])
 		done = "moved"
 	case "archive":
 		changes, err = course.ArchiveSection(tree, module, section)
 		done = "archived"
 	case "module-up", "module-down":
-		delta := -1
-		if op == "module-down" {
-			delta = 1
-		}
-		changes, err = course.MoveModule(tree, module, delta)
-		done = "moved"
-	default:
-		return fiber.NewError(fiber.StatusBadRequest, "op must be add, rename, up, down, archive, module-up or module-down")
+		changes, err = course.MoveModule(tree, module, map[string]int{"module-up": -1, "module-down": 1}[op])
+		done, target = "moved", module
+	case "module-add":
+		changes, err = course.AddModule(tree, slug, c.FormValue("title"), c.FormValue("summary"))
+		done, target = "module-added", slug
+	case "module-rename":
+		changes, err = course.RenameModule(tree, module, slug)
+		done, target = "module-renamed", slug
+	case "module-show", "module-hide":
+		changes, err = course.SetModuleHidden(tree, module, op == "module-hide")
+		done, target = map[string]string{"module-show": "module-shown", "module-hide": "module-hidden"}[op], module
+	case "module-archive":
+		changes, err = course.ArchiveModule(tree, module)
+		done, target = "module-archived", module
 	}
 	if err != nil {
 		d.Error = err.Error()
-		if err := s.renderForm(c, fiber.StatusUnprocessableEntity, "studio_structure", "studio.structure.title", d); err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderCacheControl, "private, no-store")
-		return nil
+		return s.structureRefused(c, d)
 	}
 	problems, err := store.PublishChanges(c.UserContext(), changes, s.viewerOf(c).User.Email)
 	if err != nil {
@@ -119,21 +148,17 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		for _, p := range problems {
 			d.Problems = append(d.Problems, p.String())
 		}
-		if err := s.renderForm(c, fiber.StatusUnprocessableEntity, "studio_structure", "studio.structure.title", d); err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderCacheControl, "private, no-store")
-		return nil
+		return s.structureRefused(c, d)
 	}
-	target := module + "/" + section
-	if op == "add" || op == "rename" {
-		target = module + "/" + strings.TrimSpace(c.FormValue("slug"))
+	// The learners' progress and answers follow a new address.
+	switch op {
+	case "rename":
+		_, err = s.progress.RenameSection(c.UserContext(), module, section, slug)
+	case "module-rename":
+		_, err = s.progress.RenameModule(c.UserContext(), module, slug)
 	}
-	if op == "rename" {
-		// The learners' progress and answers follow the section.
-		if _, err := s.progress.RenameSection(c.UserContext(), module, section, strings.TrimSpace(c.FormValue("slug"))); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.structure", target, op); err != nil {
 		return err
@@ -142,6 +167,16 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/studio/rakenne?ilmoitus="+done, fiber.StatusSeeOther)
+}
+
+// structureRefused shows the structure page with why a change was not
+// made (422).
+func (s *Server) structureRefused(c *fiber.Ctx, d *studioStructureData) error {
+	if err := s.renderForm(c, fiber.StatusUnprocessableEntity, "studio_structure", "studio.structure.title", d); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return nil
 }
 
 // redirected answers a moved module or section address with where it

@@ -292,6 +292,140 @@ func TestStudioStructure(t *testing.T) {
 	}
 }
 
+func TestStudioModules(t *testing.T) {
+	r, _ := startPublished(t)
+	a, token := author(t, r)
+	change := func(v url.Values) (int, string) {
+		t.Helper()
+		v.Set("csrf", token)
+		resp, body := a.post("/studio/rakenne", v)
+		return resp.StatusCode, body
+	}
+	publish := func(p string, edit func(string) string) {
+		t.Helper()
+		var file struct {
+			Text string `json:"text"`
+			Rev  int    `json:"rev"`
+		}
+		_, body := a.get("/api/v1/studio/files/" + p)
+		if err := json.Unmarshal([]byte(body), &file); err != nil {
+			t.Fatalf("%s: %s", p, body)
+		}
+		resp, body := a.do("POST", "/api/v1/studio/publish/"+p, strings.NewReader(mustJSON(map[string]any{"text": edit(file.Text), "base_rev": file.Rev})),
+			"Content-Type", "application/json", "X-CSRF-Token", token)
+		if resp.StatusCode != 200 {
+			t.Fatalf("publish %s = %d %s", p, resp.StatusCode, body)
+		}
+	}
+	anon := newClient(t, r.URL)
+
+	// Added: hidden, with its folder and exam file; learners see nothing.
+	if code, body := change(url.Values{"op": {"module-add"}, "slug": {"uusi-moduuli"}, "title": {"Uusi moduuli"}, "summary": {"Moduulissa harjoitellaan."}}); code != 303 {
+		t.Fatalf("module-add = %d %s", code, body)
+	}
+	if code, body := change(url.Values{"op": {"module-add"}, "slug": {"tyokyvyn-tuki"}, "title": {"Toinen"}, "summary": {"x"}}); code != 422 || !strings.Contains(body, "already has a module") {
+		t.Fatalf("a taken address = %d", code)
+	}
+	if _, page := a.get("/studio/rakenne"); !strings.Contains(page, "Uusi moduuli <span class=\"badge\">Piilotettu</span>") {
+		t.Fatal("the structure page does not show the hidden module")
+	}
+	if _, page := a.get("/studio"); !strings.Contains(page, "/studio/sisalto/modules/05-uusi-moduuli/module.md") || !strings.Contains(page, "/studio/sisalto/exam/05-uusi-moduuli.yaml") {
+		t.Fatal("the content tree does not list the new module's files")
+	}
+	if _, list := anon.get("/osiot"); strings.Contains(list, "uusi-moduuli") {
+		t.Fatal("learners see a hidden module")
+	}
+	if resp, _ := anon.get("/osiot/uusi-moduuli"); resp.StatusCode != 404 {
+		t.Fatalf("a hidden module's page = %d", resp.StatusCode)
+	}
+	if code, body := change(url.Values{"op": {"add"}, "module": {"uusi-moduuli"}, "slug": {"aloitus"}, "title": {"Aloitus"}, "minutes": {"30"}}); code != 303 {
+		t.Fatalf("a section in the hidden module = %d %s", code, body)
+	}
+	// Its pages preview as a learner will get them.
+	if resp, view := a.get("/studio/esikatselu/modules/05-uusi-moduuli/01-aloitus.md"); resp.StatusCode != 200 || !strings.Contains(view, "Kirjoita osion teksti tähän.") {
+		t.Fatalf("learner view of a hidden page = %d", resp.StatusCode)
+	}
+	// Showing an unfinished module is refused with the reasons.
+	code, body := change(url.Values{"op": {"module-show"}, "module": {"uusi-moduuli"}})
+	if code != 422 || !strings.Contains(body, "no learning objectives") || !strings.Contains(body, "exam items") {
+		t.Fatalf("showing an unfinished module = %d", code)
+	}
+	// Written in the studio: objectives and exam items.
+	publish("modules/05-uusi-moduuli/module.md", func(text string) string {
+		return strings.Replace(text, "objectives: []", "objectives:\n  - Osaat harjoitella.", 1)
+	})
+	_, bank := a.get("/api/v1/studio/files/exam/01-tyokyvyn-tuki.yaml")
+	var items struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal([]byte(bank), &items)
+	publish("exam/05-uusi-moduuli.yaml", func(string) string {
+		return strings.Replace(strings.ReplaceAll(items.Text, "id: m1-", "id: m5-"), "module: 01-tyokyvyn-tuki", "module: 05-uusi-moduuli", 1)
+	})
+	if code, body := change(url.Values{"op": {"module-show"}, "module": {"uusi-moduuli"}}); code != 303 {
+		t.Fatalf("module-show = %d %s", code, body)
+	}
+	if resp, page := anon.get("/osiot/uusi-moduuli/aloitus"); resp.StatusCode != 200 || !strings.Contains(page, "Aloitus") {
+		t.Fatalf("the shown module's section = %d", resp.StatusCode)
+	}
+	// A learner studies it; renaming the module takes the progress along.
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Laura Lukija")
+	lt := learner.csrf("/tili")
+	if resp, _ := learner.putJSON("/api/v1/progress/uusi-moduuli/aloitus", lt, map[string]any{"event": "opened"}); resp.StatusCode != 200 {
+		t.Fatalf("progress = %d", resp.StatusCode)
+	}
+	if code, body := change(url.Values{"op": {"module-rename"}, "module": {"uusi-moduuli"}, "slug": {"harjoitusmoduuli"}}); code != 303 {
+		t.Fatalf("module-rename = %d %s", code, body)
+	}
+	for from, to := range map[string]string{"/osiot/uusi-moduuli": "/osiot/harjoitusmoduuli", "/osiot/uusi-moduuli/aloitus": "/osiot/harjoitusmoduuli/aloitus"} {
+		if resp, _ := anon.get(from); resp.StatusCode != 301 || resp.Header.Get("Location") != to {
+			t.Fatalf("%s = %d %s", from, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, `"harjoitusmoduuli"`) || strings.Contains(body, `"uusi-moduuli"`) {
+		t.Fatalf("the learner's progress did not follow the module: %s", body)
+	}
+	if _, page := a.get("/studio"); !strings.Contains(page, "/studio/sisalto/exam/05-harjoitusmoduuli.yaml") {
+		t.Fatal("the exam file did not follow the module")
+	}
+	// Hiding asks first, with the number of learners.
+	if code, body := change(url.Values{"op": {"module-hide"}, "module": {"harjoitusmoduuli"}}); code != 200 || !strings.Contains(body, "Moduuliin liittyy 1 oppijan edistymistietoja") {
+		t.Fatalf("hide without confirming = %d", code)
+	}
+	if code, body := change(url.Values{"op": {"module-hide"}, "module": {"harjoitusmoduuli"}, "confirm": {"1"}}); code != 303 {
+		t.Fatalf("module-hide = %d %s", code, body)
+	}
+	if resp, _ := anon.get("/osiot/harjoitusmoduuli"); resp.StatusCode != 404 {
+		t.Fatalf("a hidden module's page = %d", resp.StatusCode)
+	}
+	// Archived, after the confirmation: its addresses lead to the list.
+	if code, body := change(url.Values{"op": {"module-archive"}, "module": {"harjoitusmoduuli"}}); code != 200 || !strings.Contains(body, "Arkistoidaanko moduuli Uusi moduuli?") {
+		t.Fatalf("archive without confirming = %d", code)
+	}
+	if code, body := change(url.Values{"op": {"module-archive"}, "module": {"harjoitusmoduuli"}, "confirm": {"1"}}); code != 303 {
+		t.Fatalf("module-archive = %d %s", code, body)
+	}
+	for _, from := range []string{"/osiot/harjoitusmoduuli", "/osiot/harjoitusmoduuli/aloitus", "/osiot/uusi-moduuli/aloitus"} {
+		if resp, _ := anon.get(from); resp.StatusCode != 301 || resp.Header.Get("Location") != "/osiot" {
+			t.Fatalf("%s = %d %s", from, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if _, page := a.get("/studio/rakenne"); strings.Contains(page, "harjoitusmoduuli") {
+		t.Fatal("the archived module is still in the structure")
+	}
+	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, "harjoitusmoduuli") {
+		t.Error("archiving lost the learner's progress")
+	}
+	// Unknown modules and ops are refused.
+	if code, _ := change(url.Values{"op": {"module-rename"}, "module": {"ei-ole"}, "slug": {"x"}}); code != 404 {
+		t.Fatalf("an unknown module = %d", code)
+	}
+	if code, _ := change(url.Values{"op": {"module-delete"}, "module": {"tyokyvyn-tuki"}}); code != 400 {
+		t.Fatalf("an unknown op = %d", code)
+	}
+}
+
 func TestStudioFigureUpload(t *testing.T) {
 	r, _ := startPublished(t)
 	a, token := author(t, r)

@@ -601,8 +601,9 @@ func MoveModule(tree fstest.MapFS, module string, delta int) ([]FileChange, erro
 		return nil, errors.New("a module moves one place at a time")
 	}
 	c, _ := Load(tree)
+	all := c.AllModules() // hidden ones keep their place among the others
 	i := -1
-	for k, m := range c.Modules {
+	for k, m := range all {
 		if m.Slug == module {
 			i = k
 		}
@@ -611,10 +612,10 @@ func MoveModule(tree fstest.MapFS, module string, delta int) ([]FileChange, erro
 		return nil, fmt.Errorf("no module %q", module)
 	}
 	j := i + delta
-	if j < 0 || j >= len(c.Modules) {
+	if j < 0 || j >= len(all) {
 		return nil, errors.New("the module is at the end already")
 	}
-	a, b := c.Modules[i], c.Modules[j]
+	a, b := all[i], all[j]
 	setOrder := func(m *Module, order int) (FileChange, error) {
 		f, ok := tree[m.File]
 		if !ok {
