@@ -128,7 +128,7 @@ func (c *Course) EditConcept(id string, e ConceptEdit) ([]byte, []string) {
 		}
 	}
 	modules := map[string]bool{}
-	for _, m := range c.Modules {
+	for _, m := range c.AllModules() { // a hidden module's concepts too
 		modules[strings.TrimPrefix(m.Dir, "modules/")] = true
 		modules[m.Slug] = true
 	}

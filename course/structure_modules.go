@@ -163,13 +163,13 @@ func RenameModule(tree fstest.MapFS, module, newSlug string) ([]FileChange, erro
 		}
 		return newSlug
 	})...)
-	// Links from other modules' pages: ../NN-slug/… → ../NN-newSlug/…
+	// Links and figures of other modules' pages: ../NN-slug/… → ../NN-newSlug/…
 	for _, p := range sortedPaths(next) {
 		if !strings.HasPrefix(p, "modules/") || !strings.HasSuffix(p, ".md") {
 			continue
 		}
 		text := string(next[p].Data)
-		nt := strings.ReplaceAll(text, "](../"+oldName+"/", "](../"+newName+"/")
+		nt := strings.NewReplacer("](../"+oldName+"/", "](../"+newName+"/", `src="../`+oldName+"/", `src="../`+newName+"/").Replace(text)
 		if nt != text {
 			changes = append(changes, FileChange{Path: p, Data: []byte(nt)})
 		}

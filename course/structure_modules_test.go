@@ -118,9 +118,9 @@ func TestRenameModule(t *testing.T) {
 	tree := bundledTree(t)
 	before, _ := course.Load(tree)
 	old, _ := before.Module("monialainen-tyo")
-	// A page of another module links into it, to see the link follow.
+	// A page of another module links into it and shows its figure, to see both follow.
 	linker := "modules/01-tyokyvyn-tuki/07-yhteenveto.md"
-	tree = course.WithFile(tree, linker, append(append([]byte(nil), tree[linker].Data...), "\nKatso [yhdyspinnat](../02-monialainen-tyo/02-yhdyspinnat.md).\n"...))
+	tree = course.WithFile(tree, linker, append(append([]byte(nil), tree[linker].Data...), "\nKatso [yhdyspinnat](../02-monialainen-tyo/02-yhdyspinnat.md).\n\n::kuva[Yhdyspinnat]{src=\"../02-monialainen-tyo/kuvat/yhdyspinnat.svg\" alt=\"Kaavio yhdyspinnoista\"}\n"...))
 	ch, err := course.RenameModule(tree, "monialainen-tyo", "monialaisuus")
 	if err != nil {
 		t.Fatal(err)
