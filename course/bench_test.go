@@ -55,3 +55,32 @@ func BenchmarkStudioPreviewLongSection(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenameModuleChecked is the work of the studio's module rename
+// before anything is written: the changes worked out over the whole tree
+// (files moved, references and links rewritten, redirects) and the course
+// checked with them.
+func BenchmarkRenameModuleChecked(b *testing.B) {
+	tree := fstest.MapFS{}
+	err := fs.WalkDir(content.Bundled(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(content.Bundled(), p)
+		tree[p] = &fstest.MapFile{Data: data}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ch, err := course.RenameModule(tree, "monialainen-tyo", "monialaisuus")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, problems := course.Load(course.Apply(tree, ch)); len(problems) > 0 {
+			b.Fatal(problems.Error())
+		}
+	}
+}
