@@ -347,6 +347,7 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	loadModules(fsys, c, read, &ps)
 	checkCourse(c, &ps)
 	loadRedirects(fsys, c, read, &ps)
+	loadArchive(fsys, read)
 	renderAll(c, &ps)
 	loadExam(fsys, c, read, &ps)
 	c.Modules, c.Hidden = splitHidden(c.Modules)
@@ -354,6 +355,18 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	c.Glossary = NewGlossaryIndex(c.Concepts)
 	ps.sort()
 	return c, ps
+}
+
+// loadArchive reads the files kept under archive/ (archived sections and
+// modules): not part of the course, but of the content tree, so that
+// exports carry them and imports keep them.
+func loadArchive(fsys fs.FS, read func(string) ([]byte, bool)) {
+	_ = fs.WalkDir(fsys, archiveDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			read(p)
+		}
+		return nil
+	})
 }
 
 // splitHidden separates the hidden modules from the course's.

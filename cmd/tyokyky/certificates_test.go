@@ -98,6 +98,20 @@ func TestContentExportImportRoundTrip(t *testing.T) {
 	if err := os.CopyFS(src, contentFS("")); err != nil {
 		t.Fatal(err)
 	}
+	// An archived section and a hidden module are part of the tree too.
+	archived := filepath.Join("archive", "modules", "01-tyokyvyn-tuki", "08-vanha.md.20261124T120000")
+	hidden := filepath.Join("modules", "05-tulossa", "module.md")
+	for f, text := range map[string]string{
+		archived: "---\ntitle: Vanha osio\nminutes: 5\n---\nArkistoitu teksti.\n",
+		hidden:   "---\ntitle: Tulossa\norder: 5\nhidden: true\nsummary: Kirjoitetaan.\nobjectives: []\nminutes: 0\n---\nJohdanto.\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out bytes.Buffer
 	if code := run([]string{"content", "import", src, "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 {
 		t.Fatalf("import = %d: %s", code, out.String())
@@ -107,7 +121,7 @@ func TestContentExportImportRoundTrip(t *testing.T) {
 	if code := run([]string{"content", "export", dir, "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "files written") {
 		t.Fatalf("export = %d: %s", code, out.String())
 	}
-	for _, f := range []string{"course.yaml", "legislation.yaml", "exam/exam.yaml"} {
+	for _, f := range []string{"course.yaml", "legislation.yaml", "exam/exam.yaml", archived, hidden} {
 		a, _ := os.ReadFile(filepath.Join(src, f))
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil || !bytes.Equal(a, b) {
