@@ -1,9 +1,11 @@
 package api
 
 import (
+	"errors"
 	"io"
 	"strconv"
 	"strings"
+	"testing/fstest"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -100,48 +102,58 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		d.Confirm = &structureConfirm{Op: op, Module: module, Section: section, Title: title, Learners: n}
 		return s.renderPrivate(c, "studio_structure", "studio.structure.title", d)
 	}
-	tree, err := s.tree(c)
-	if err != nil {
-		return err
-	}
-	var changes []course.FileChange
+	var plan func(fstest.MapFS) ([]course.FileChange, error)
 	done, target := "", module+"/"+section
 	switch op {
 	case "add":
 		minutes, _ := strconv.Atoi(c.FormValue("minutes"))
-		changes, err = course.AddSection(tree, module, slug, c.FormValue("title"), minutes)
+		title := c.FormValue("title")
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) {
+			return course.AddSection(t, module, slug, title, minutes)
+		}
 		done, target = "added", module+"/"+slug
 	case "rename":
-		changes, err = course.RenameSection(tree, module, section, slug)
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) {
+			return course.RenameSection(t, module, section, slug)
+		}
 		done, target = "renamed", module+"/"+slug
 	case "up", "down":
-		changes, err = course.MoveSection(tree, module, section, map[string]int{"up": -1, "down": 1}[op])
+		delta := map[string]int{"up": -1, "down": 1}[op]
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) {
+			return course.MoveSection(t, module, section, delta)
+		}
 		done = "moved"
 	case "archive":
-		changes, err = course.ArchiveSection(tree, module, section)
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.ArchiveSection(t, module, section) }
 		done = "archived"
 	case "module-up", "module-down":
-		changes, err = course.MoveModule(tree, module, map[string]int{"module-up": -1, "module-down": 1}[op])
+		delta := map[string]int{"module-up": -1, "module-down": 1}[op]
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.MoveModule(t, module, delta) }
 		done, target = "moved", module
 	case "module-add":
-		changes, err = course.AddModule(tree, slug, c.FormValue("title"), c.FormValue("summary"))
+		title, summary := c.FormValue("title"), c.FormValue("summary")
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.AddModule(t, slug, title, summary) }
 		done, target = "module-added", slug
 	case "module-rename":
-		changes, err = course.RenameModule(tree, module, slug)
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.RenameModule(t, module, slug) }
 		done, target = "module-renamed", slug
 	case "module-show", "module-hide":
-		changes, err = course.SetModuleHidden(tree, module, op == "module-hide")
+		hide := op == "module-hide"
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.SetModuleHidden(t, module, hide) }
 		done, target = map[string]string{"module-show": "module-shown", "module-hide": "module-hidden"}[op], module
 	case "module-archive":
-		changes, err = course.ArchiveModule(tree, module)
+		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.ArchiveModule(t, module) }
 		done, target = "module-archived", module
 	}
-	if err != nil {
-		d.Error = err.Error()
+	problems, err := store.PublishChanges(c.UserContext(), s.viewerOf(c).User.Email, plan)
+	var refused *course.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		d.Error = refused.Error()
 		return s.structureRefused(c, d)
-	}
-	problems, err := store.PublishChanges(c.UserContext(), changes, s.viewerOf(c).User.Email)
-	if err != nil {
+	case errors.Is(err, course.ErrChanged):
+		return fiber.NewError(fiber.StatusConflict, err.Error())
+	case err != nil:
 		return err
 	}
 	if len(problems) > 0 {
@@ -235,16 +247,20 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	if err != nil || format.Kind != media.KindImage {
 		return "", "", fiber.NewError(fiber.StatusUnsupportedMediaType, "a figure must be a PNG, JPEG, WebP or SVG image")
 	}
-	tree, err := s.tree(c)
-	if err != nil {
-		return "", "", err
-	}
-	change, src, err := course.AddFigure(tree, page, fh.Filename, format.ContentType, data)
-	if err != nil {
-		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
-	}
-	problems, err := store.PublishChanges(c.UserContext(), []course.FileChange{change}, s.viewerOf(c).User.Email)
-	if err != nil {
+	var change course.FileChange
+	var src string
+	problems, err := store.PublishChanges(c.UserContext(), s.viewerOf(c).User.Email, func(t fstest.MapFS) ([]course.FileChange, error) {
+		var err error
+		change, src, err = course.AddFigure(t, page, fh.Filename, format.ContentType, data)
+		return []course.FileChange{change}, err
+	})
+	var refused *course.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, refused.Error())
+	case errors.Is(err, course.ErrChanged):
+		return "", "", fiber.NewError(fiber.StatusConflict, err.Error())
+	case err != nil:
 		return "", "", err
 	}
 	if len(problems) > 0 {

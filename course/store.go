@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing/fstest"
 	"time"
@@ -62,6 +63,8 @@ type stateDoc struct {
 // Store keeps the content tree in the document store as revisioned files.
 type Store struct {
 	db *mongo.Database
+	// writes makes this process's publications one at a time.
+	writes sync.Mutex
 }
 
 // NewStore uses db.
@@ -107,6 +110,8 @@ func treeHash(files map[string]string) string {
 // and to re-run after a crash: the published version moves only when the
 // files in the store match the tree.
 func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResult, *Course, error) {
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	c, problems := Load(fsys)
 	if len(problems) > 0 {
 		return nil, c, fmt.Errorf("%w:\n%s", ErrInvalid, problems.Error())
@@ -383,6 +388,14 @@ func (s *Store) currentFiles(ctx context.Context) (fstest.MapFS, map[string]stri
 // published. The library of this process is refreshed at once; other
 // instances follow within their polling interval.
 func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by string) (Problems, error) {
+	return s.publishFile(ctx, path, data, by, -1)
+}
+
+// publishFile is PublishFile; with base ≥ 0 the file's published revision
+// must still be base (0: no such file), else it answers a stale error.
+func (s *Store) publishFile(ctx context.Context, path string, data []byte, by string, base int) (Problems, error) {
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	var st stateDoc
 	if err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st); err != nil {
 		return nil, fmt.Errorf("course: publish: %w", err)
@@ -392,6 +405,9 @@ func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by st
 		return nil, err
 	}
 	old, exists := docs[path]
+	if base >= 0 && ((exists && old.Rev != base) || (!exists && base != 0)) {
+		return nil, &staleError{path}
+	}
 	fsys[path] = &fstest.MapFile{Data: data}
 	if _, problems := Load(fsys); len(problems) > 0 {
 		return problems, nil
@@ -400,6 +416,13 @@ func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by st
 	hash := hex.EncodeToString(sum[:])
 	if exists && old.Hash == hash {
 		return nil, nil
+	}
+	if !exists {
+		// A path removed earlier comes back: the new revision follows
+		// the deleted document's last one.
+		if old, exists, err = s.fileDoc(ctx, path); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.writeRevision(ctx, old, exists, path, hash, data, false, by); err != nil {
 		return nil, err

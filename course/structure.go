@@ -440,19 +440,61 @@ func (s *Store) fileDoc(ctx context.Context, p string) (fileDoc, bool, error) {
 	return d, true, nil
 }
 
-// PublishChanges checks the course with changes made and, without
-// problems, stores each changed file as a new revision and publishes the
-// tree once. The store has no transactions: the files are written one by
-// one before the published version moves, so a crash in between leaves
-// files that the next publication completes.
-func (s *Store) PublishChanges(ctx context.Context, changes []FileChange, by string) (Problems, error) {
+// RefusedError is a change that cannot be made as asked (no such
+// section, an address already taken): the author's to correct.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// PublishChanges works out changes on the stored content tree with plan,
+// checks the course with them and, without problems, stores each changed
+// file as a new revision and publishes the tree once. Plan sees the files
+// as stored now (not a cached view), and changes of one process are made
+// one at a time, so a structure change never undoes an edit published
+// just before it. The store has no transactions: when another instance
+// wrote one of the files meanwhile, the files this change already wrote
+// are put back as they were (as new revisions) and the change answers a
+// stale error; a crash in between leaves files that the next publication
+// completes. A refusal by plan comes back as a *RefusedError.
+func (s *Store) PublishChanges(ctx context.Context, by string, plan func(fstest.MapFS) ([]FileChange, error)) (Problems, error) {
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	fsys, hashes, docs, err := s.currentFiles(ctx)
 	if err != nil {
 		return nil, err
 	}
+	changes, err := plan(fsys)
+	if err != nil {
+		return nil, &RefusedError{err}
+	}
 	next := Apply(fsys, changes)
 	if _, problems := Load(next); len(problems) > 0 {
 		return problems, nil
+	}
+	// written: what this change wrote, to put back if a later write fails.
+	type write struct {
+		old    fileDoc
+		exists bool
+	}
+	var written []write
+	undo := func(cause error) error {
+		for i := len(written) - 1; i >= 0; i-- {
+			w := written[i]
+			rev := 1
+			if w.exists {
+				rev = w.old.Rev + 1
+			}
+			gone := !w.exists || w.old.Deleted
+			var data []byte
+			if !gone {
+				data = w.old.Data
+			}
+			if err := s.writeRevision(ctx, fileDoc{Path: w.old.Path, Rev: rev}, true, w.old.Path, w.old.Hash, data, gone, by); err != nil {
+				return fmt.Errorf("%w (and putting %s back failed: %v)", cause, w.old.Path, err)
+			}
+		}
+		return cause
 	}
 	for _, ch := range changes {
 		old, exists := docs[ch.Path]
@@ -460,16 +502,18 @@ func (s *Store) PublishChanges(ctx context.Context, changes []FileChange, by str
 			// A path removed earlier comes back: its document is there,
 			// marked deleted, and the new revision follows its last one.
 			if old, exists, err = s.fileDoc(ctx, ch.Path); err != nil {
-				return nil, err
+				return nil, undo(err)
 			}
 		}
+		old.Path = ch.Path
 		if ch.Delete {
 			if !exists {
 				continue
 			}
 			if err := s.writeRevision(ctx, old, true, ch.Path, old.Hash, nil, true, by); err != nil {
-				return nil, err
+				return nil, undo(err)
 			}
+			written = append(written, write{old, exists})
 			delete(hashes, ch.Path)
 			continue
 		}
@@ -479,8 +523,9 @@ func (s *Store) PublishChanges(ctx context.Context, changes []FileChange, by str
 			continue
 		}
 		if err := s.writeRevision(ctx, old, exists, ch.Path, sum, ch.Data, false, by); err != nil {
-			return nil, err
+			return nil, undo(err)
 		}
+		written = append(written, write{old, exists})
 		hashes[ch.Path] = sum
 	}
 	_, err = s.db.Collection(stateCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: publishedID}}, bson.D{

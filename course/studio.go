@@ -157,7 +157,7 @@ func (s *Store) Publish(ctx context.Context, p string, data []byte, baseRev int,
 		}
 		return nil, &ConflictError{Path: p, Rev: rev, Current: string(current), By: who}
 	}
-	problems, err := s.PublishFile(ctx, p, data, by)
+	problems, err := s.publishFile(ctx, p, data, by, baseRev)
 	if err != nil {
 		var stale *staleError
 		if errors.As(err, &stale) { // published meanwhile, between the check and the write
@@ -236,11 +236,17 @@ func (s *Store) Export(ctx context.Context, dir string, drafts bool) (int, error
 	return len(names), nil
 }
 
+// ErrChanged: content was published by someone else between reading and
+// writing (another instance); nothing of the change was kept — try again.
+var ErrChanged = errors.New("changed by someone else meanwhile")
+
 // staleError: the file's revision changed between reading and writing.
 type staleError struct{ path string }
 
 func (e *staleError) Error() string {
 	return fmt.Sprintf("course: %s was changed by someone else meanwhile; try again", e.path)
 }
+
+func (e *staleError) Unwrap() error { return ErrChanged }
 
 var replaceUpsert = options.Replace().SetUpsert(true)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestLineDiff(t *testing.T) {
@@ -337,15 +338,8 @@ func TestDraftsFollowMovedFiles(t *testing.T) {
 	if err := store.SaveDraft(ctx, Draft{Path: tehtava, Data: "vanha luonnos", BaseRev: 0, By: "b@example.fi"}); err != nil {
 		t.Fatal(err)
 	}
-	tree, err := store.Tree(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := RenameModule(tree, "ensimmainen", "eka")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if problems, err := store.PublishChanges(ctx, ch, "a@example.fi"); err != nil || len(problems) > 0 {
+	rename := func(tree fstest.MapFS) ([]FileChange, error) { return RenameModule(tree, "ensimmainen", "eka") }
+	if problems, err := store.PublishChanges(ctx, "a@example.fi", rename); err != nil || len(problems) > 0 {
 		t.Fatalf("publish = %v %v", problems, err)
 	}
 	newAlku := "modules/01-eka/01-alku.md"
@@ -414,5 +408,72 @@ func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
 	}
 	if recs, _ := p.ForUser(ctx, "u2"); recs["toinen/"+other.Sections[0].Slug] == nil {
 		t.Fatal("another module's record moved")
+	}
+}
+
+func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	if err := EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(db)
+	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
+		t.Fatal(err)
+	}
+	const alku = "modules/01-ensimmainen/01-alku.md"
+	// Another instance publishes an edit; the rename planned next sees it.
+	other := NewStore(db)
+	orig, rev, _ := other.File(ctx, alku)
+	edited := string(orig) + "\nToisen palvelimen lisäys.\n"
+	if problems, err := other.Publish(ctx, alku, []byte(edited), rev, "b@example.fi"); err != nil || len(problems) > 0 {
+		t.Fatalf("publish = %v %v", problems, err)
+	}
+	rename := func(tree fstest.MapFS) ([]FileChange, error) {
+		return RenameSection(tree, "ensimmainen", "alku", "aloitus")
+	}
+	if problems, err := store.PublishChanges(ctx, "a@example.fi", rename); err != nil || len(problems) > 0 {
+		t.Fatalf("rename = %v %v", problems, err)
+	}
+	renamed := "modules/01-ensimmainen/01-aloitus.md"
+	if data, _, err := store.File(ctx, renamed); err != nil || string(data) != edited {
+		t.Fatalf("the renamed section lost the edit published before: %v", err)
+	}
+	// Another instance writes a file of the change while it is being
+	// made: what was written is put back, and the change answers ErrChanged.
+	before, _ := store.PublishedVersion(ctx)
+	var redirects []byte
+	raced := func(tree fstest.MapFS) ([]FileChange, error) {
+		ch, err := RenameSection(tree, "ensimmainen", "aloitus", "johdanto")
+		for _, c := range ch {
+			if c.Path == RedirectsFile {
+				redirects = append([]byte(nil), tree[RedirectsFile].Data...)
+				redirects = append(redirects, "# toisen palvelimen muutos\n"...)
+				if problems, err := other.PublishFile(ctx, RedirectsFile, redirects, "b@example.fi"); err != nil || len(problems) > 0 {
+					t.Errorf("the other write = %v %v", problems, err)
+				}
+			}
+		}
+		return ch, err
+	}
+	problems, err := store.PublishChanges(ctx, "a@example.fi", raced)
+	if !errors.Is(err, ErrChanged) || len(problems) > 0 {
+		t.Fatalf("the raced change = %v, %v", problems, err)
+	}
+	tree, _ := store.Tree(ctx)
+	if tree[renamed] == nil || string(tree[renamed].Data) != edited || tree["modules/01-ensimmainen/01-johdanto.md"] != nil {
+		t.Fatal("the files the raced change wrote were not put back")
+	}
+	if string(tree[RedirectsFile].Data) != string(redirects) {
+		t.Fatal("the other instance's write was lost")
+	}
+	if after, _ := store.PublishedVersion(ctx); after != before+1 {
+		t.Fatalf("published version %d → %d: only the other write publishes", before, after)
+	}
+	// The history says what happened: written, removed by the raced
+	// change, put back.
+	hist, _ := store.History(ctx, renamed)
+	if len(hist) != 3 || hist[0].Deleted || !hist[1].Deleted || hist[2].Deleted {
+		t.Fatalf("history of %s: %+v", renamed, hist)
 	}
 }
