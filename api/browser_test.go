@@ -225,6 +225,14 @@ func tabTo(ctx context.Context, selector string, max int) error {
 	return fmt.Errorf("%q not reached with %d presses of Tab (at %s)", selector, max, at)
 }
 
+// withSession sets the session cookie of base in the browser.
+func withSession(base, sess string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
+		return err
+	})
+}
+
 func evalString(ctx context.Context, js string) string {
 	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](js))
 	return s
@@ -903,10 +911,7 @@ func TestFeedbackIsSentAndAnswered(t *testing.T) {
 	defer artifact(t, admin)
 	sess := sessionFor(t, base, testenv.Admin)
 	err = chromedp.Do(admin,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
-			return err
-		}),
+		withSession(base, sess),
 		chromedp.Navigate(base+"/yllapito/palaute"),
 	)
 	if err != nil {
@@ -948,10 +953,7 @@ func TestVideoPlayerTranscriptAndProgress(t *testing.T) {
 	sess := sessionFor(t, base, testenv.SignedIn)
 	const pagePath = "/osiot/tyokyvyn-tuki/tyokykyohjelma"
 	err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
-			return err
-		}),
+		withSession(base, sess),
 		chromedp.Navigate(base+pagePath),
 	)
 	if err != nil {
@@ -1050,10 +1052,7 @@ func TestExamWithKeyboardOnly(t *testing.T) {
 	defer artifact(t, ctx)
 	sess := sessionFor(t, base, testenv.SignedIn)
 	err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
-			return err
-		}),
+		withSession(base, sess),
 		chromedp.Navigate(base+"/tentti"),
 	)
 	if err != nil {
@@ -1206,10 +1205,7 @@ func TestStudioInTheBrowser(t *testing.T) {
 	const file = "modules/01-tyokyvyn-tuki/02-palvelupolku.md"
 	const added = "Selaimessa kirjoitettu uusi kappale."
 	err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
-			return err
-		}),
+		withSession(base, sess),
 		chromedp.Navigate(base+"/studio/sisalto/"+file),
 	)
 	if err != nil {
@@ -1262,10 +1258,7 @@ func TestStudioModulesInTheBrowser(t *testing.T) {
 			_, err := cdp.Call(ctx, tg, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true})
 			return err
 		}),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "session", Value: sess, URL: base})
-			return err
-		}),
+		withSession(base, sess),
 		chromedp.Navigate(base+"/studio/rakenne"),
 	)
 	if err != nil {

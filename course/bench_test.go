@@ -1,10 +1,8 @@
 package course_test
 
 import (
-	"io/fs"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
@@ -26,24 +24,12 @@ func BenchmarkLoadBundledCourse(b *testing.B) {
 // edited text in place (so the HTML and the problems are the learners'
 // and the publisher's own).
 func BenchmarkStudioPreviewLongSection(b *testing.B) {
-	tree := fstest.MapFS{}
+	tree := bundledTree(b)
 	longest, size := "", 0
-	err := fs.WalkDir(content.Bundled(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	for p, f := range tree {
+		if strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md") && !strings.HasSuffix(p, "module.md") && len(f.Data) > size {
+			longest, size = p, len(f.Data)
 		}
-		data, err := fs.ReadFile(content.Bundled(), p)
-		if err != nil {
-			return err
-		}
-		tree[p] = &fstest.MapFile{Data: data}
-		if strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md") && !strings.HasSuffix(p, "module.md") && len(data) > size {
-			longest, size = p, len(data)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
 	}
 	text := string(tree[longest].Data) + "\nUusi kappale.\n"
 	b.Logf("%s: %d bytes", longest, len(text))
@@ -61,18 +47,7 @@ func BenchmarkStudioPreviewLongSection(b *testing.B) {
 // (files moved, references and links rewritten, redirects) and the course
 // checked with them.
 func BenchmarkRenameModuleChecked(b *testing.B) {
-	tree := fstest.MapFS{}
-	err := fs.WalkDir(content.Bundled(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(content.Bundled(), p)
-		tree[p] = &fstest.MapFile{Data: data}
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tree := bundledTree(b)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		ch, err := course.RenameModule(tree, "monialainen-tyo", "monialaisuus")

@@ -11,7 +11,7 @@ import (
 )
 
 // bundledTree is the real course as a tree the structure changes work on.
-func bundledTree(t *testing.T) fstest.MapFS {
+func bundledTree(t testing.TB) fstest.MapFS {
 	t.Helper()
 	tree := fstest.MapFS{}
 	err := fs.WalkDir(content.Bundled(), ".", func(p string, d fs.DirEntry, err error) error {

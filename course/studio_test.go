@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 func TestLineDiff(t *testing.T) {
@@ -63,7 +65,10 @@ func TestEditablePath(t *testing.T) {
 	}
 }
 
-func TestPublishConflictRestoreAndDrafts(t *testing.T) {
+// storeOnFixture is a content store on a fresh database with the fixture
+// course imported.
+func storeOnFixture(t *testing.T) (context.Context, *mongo.Database, *Store) {
+	t.Helper()
 	ctx := context.Background()
 	db := env.Database()
 	if err := EnsureIndexes(ctx, db); err != nil {
@@ -73,6 +78,11 @@ func TestPublishConflictRestoreAndDrafts(t *testing.T) {
 	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, db, store
+}
+
+func TestPublishConflictRestoreAndDrafts(t *testing.T) {
+	ctx, _, store := storeOnFixture(t)
 	const p = "modules/01-ensimmainen/01-alku.md"
 	orig, rev, err := store.File(ctx, p)
 	if err != nil || rev != 1 {
@@ -235,7 +245,10 @@ func TestStructureChanges(t *testing.T) {
 	}
 }
 
-func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
+// progressOnFixture is the fixture course and a progress store on a
+// fresh database.
+func progressOnFixture(t *testing.T) (context.Context, *Course, *Progress) {
+	t.Helper()
 	ctx := context.Background()
 	db := env.Database()
 	if err := EnsureProgressIndexes(ctx, db); err != nil {
@@ -245,10 +258,14 @@ func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
+	return ctx, c, NewProgress(db)
+}
+
+func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
+	ctx, c, p := progressOnFixture(t)
 	m, _ := c.Module("ensimmainen")
 	sec, _ := m.Section("tehtava")
 	task := sec.Body.Tasks[0].ID
-	p := NewProgress(db)
 	if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
 		t.Fatal(err)
 	}
@@ -317,15 +334,7 @@ func TestRewriteModuleLists(t *testing.T) {
 }
 
 func TestDraftsFollowMovedFiles(t *testing.T) {
-	ctx := context.Background()
-	db := env.Database()
-	if err := EnsureIndexes(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := NewStore(db)
-	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, store := storeOnFixture(t)
 	const (
 		alku    = "modules/01-ensimmainen/01-alku.md"
 		tehtava = "modules/01-ensimmainen/02-tehtava.md"
@@ -367,14 +376,8 @@ func TestDraftsFollowMovedFiles(t *testing.T) {
 }
 
 func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
-	ctx := context.Background()
-	db := env.Database()
-	if err := EnsureProgressIndexes(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := Load(fixtureWith(t, nil))
+	ctx, c, p := progressOnFixture(t)
 	m, _ := c.Module("ensimmainen")
-	p := NewProgress(db)
 	for _, sec := range m.Sections {
 		if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
 			t.Fatal(err)
@@ -412,15 +415,7 @@ func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
 }
 
 func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
-	ctx := context.Background()
-	db := env.Database()
-	if err := EnsureIndexes(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := NewStore(db)
-	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
-		t.Fatal(err)
-	}
+	ctx, db, store := storeOnFixture(t)
 	const alku = "modules/01-ensimmainen/01-alku.md"
 	// Another instance publishes an edit; the rename planned next sees it.
 	other := NewStore(db)
