@@ -71,7 +71,8 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "op must be add, rename, up, down, archive, module-add, module-rename, module-up, module-down, module-show, module-hide or module-archive")
 	}
 	module, section := strings.Clone(c.FormValue("module")), strings.Clone(c.FormValue("section"))
-	slug := strings.TrimSpace(c.FormValue("slug"))
+	// Copies: Fiber's form values point into the request buffer.
+	slug, title, summary := strings.Clone(strings.TrimSpace(c.FormValue("slug"))), strings.Clone(c.FormValue("title")), strings.Clone(c.FormValue("summary"))
 	pub := s.published()
 	var m *course.Module
 	var sec *course.Section
@@ -95,11 +96,11 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		title := m.Title
+		what := m.Title
 		if sec != nil {
-			title = sec.Title
+			what = sec.Title
 		}
-		d.Confirm = &structureConfirm{Op: op, Module: module, Section: section, Title: title, Learners: n}
+		d.Confirm = &structureConfirm{Op: op, Module: module, Section: section, Title: what, Learners: n}
 		return s.renderPrivate(c, "studio_structure", "studio.structure.title", d)
 	}
 	var plan func(fstest.MapFS) ([]course.FileChange, error)
@@ -107,7 +108,6 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	switch op {
 	case "add":
 		minutes, _ := strconv.Atoi(c.FormValue("minutes"))
-		title := c.FormValue("title")
 		plan = func(t fstest.MapFS) ([]course.FileChange, error) {
 			return course.AddSection(t, module, slug, title, minutes)
 		}
@@ -131,7 +131,6 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.MoveModule(t, module, delta) }
 		done, target = "moved", module
 	case "module-add":
-		title, summary := c.FormValue("title"), c.FormValue("summary")
 		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.AddModule(t, slug, title, summary) }
 		done, target = "module-added", slug
 	case "module-rename":
