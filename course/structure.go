@@ -193,6 +193,47 @@ func withModuleMinutes(tree fstest.MapFS, dir string, sections []sectionEntry) (
 // withRedirects adds each move from → to to redirects.yaml, and points
 // older redirects to a from at its to as well (no chains).
 func withRedirects(tree fstest.MapFS, moves [][2]string) (FileChange, error) {
+	return editRedirects(tree, func(kept []Redirect) []Redirect {
+		for _, mv := range moves {
+			from, to := mv[0], mv[1]
+			var next []Redirect
+			for _, r := range kept {
+				if r.From == to { // the address is a page again
+					continue
+				}
+				if r.To == from {
+					r.To = to
+				}
+				next = append(next, r)
+			}
+			kept = append(next, Redirect{From: from, To: to})
+		}
+		return kept
+	})
+}
+
+// withoutRedirectsFrom drops the redirect from addr: a new module or
+// section takes an address that once moved away (its old sections'
+// addresses keep leading where they did). It answers false when there is
+// none to drop.
+func withoutRedirectsFrom(tree fstest.MapFS, addr string) (FileChange, bool, error) {
+	dropped := false
+	ch, err := editRedirects(tree, func(list []Redirect) []Redirect {
+		var kept []Redirect
+		for _, r := range list {
+			if r.From == addr {
+				dropped = true
+				continue
+			}
+			kept = append(kept, r)
+		}
+		return kept
+	})
+	return ch, dropped, err
+}
+
+// editRedirects rewrites redirects.yaml with edit applied to its entries.
+func editRedirects(tree fstest.MapFS, edit func([]Redirect) []Redirect) (FileChange, error) {
 	var doc struct {
 		Redirects []Redirect `yaml:"redirects"`
 	}
@@ -201,21 +242,7 @@ func withRedirects(tree fstest.MapFS, moves [][2]string) (FileChange, error) {
 			return FileChange{}, fmt.Errorf("%s: %w", RedirectsFile, err)
 		}
 	}
-	kept := doc.Redirects
-	for _, mv := range moves {
-		from, to := mv[0], mv[1]
-		var next []Redirect
-		for _, r := range kept {
-			if r.From == to { // the address is a page again
-				continue
-			}
-			if r.To == from {
-				r.To = to
-			}
-			next = append(next, r)
-		}
-		kept = append(next, Redirect{From: from, To: to})
-	}
+	kept := edit(doc.Redirects)
 	var b strings.Builder
 	b.WriteString("# Addresses that moved: the old address answers with a permanent redirect.\n# The studio adds entries when a module or section is renamed or archived.\nredirects:\n")
 	for _, r := range kept {
@@ -307,7 +334,13 @@ func AddSection(tree fstest.MapFS, module, slug, title string, minutes int) ([]F
 	if err != nil {
 		return nil, err
 	}
-	return []FileChange{{Path: dir + "/" + file, Data: []byte(data)}, mod}, nil
+	changes := []FileChange{{Path: dir + "/" + file, Data: []byte(data)}, mod}
+	if red, ok, err := withoutRedirectsFrom(tree, modulesPage+"/"+module+"/"+slug); err != nil {
+		return nil, err
+	} else if ok {
+		changes = append(changes, red)
+	}
+	return changes, nil
 }
 
 // RenameSection gives a section a new address part; the old address

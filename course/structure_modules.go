@@ -67,6 +67,12 @@ func AddModule(tree fstest.MapFS, slug, title, summary string) ([]FileChange, er
 		exam := fmt.Sprintf("# The exam items of the module %s: docs/authoring.md shows how to write them.\nmodule: %s\nitems: []\n", title, name)
 		changes = append(changes, FileChange{Path: "exam/" + name + ".yaml", Data: []byte(exam)})
 	}
+	// The address may have moved away once (a module renamed or archived).
+	if red, ok, err := withoutRedirectsFrom(tree, modulesPage+"/"+slug); err != nil {
+		return nil, err
+	} else if ok {
+		changes = append(changes, red)
+	}
 	return changes, nil
 }
 

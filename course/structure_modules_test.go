@@ -235,3 +235,35 @@ func TestArchiveModule(t *testing.T) {
 		t.Fatalf("archiving the last module: %v", problems)
 	}
 }
+
+// An address that moved away can be taken again: by a new module after
+// an archive, by a new section after a rename.
+func TestAddressesTakenAgain(t *testing.T) {
+	tree := bundledTree(t)
+	ch, err := course.ArchiveModule(tree, "asiakasosallisuus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tree = loadClean(t, tree, ch)
+	ch, err = course.AddModule(tree, "asiakasosallisuus", "Asiakasosallisuus uudelleen", "Uusi moduuli vanhalla osoitteella.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, tree := loadClean(t, tree, ch)
+	if _, ok := c.Redirects["/osiot/asiakasosallisuus"]; ok || c.Redirects["/osiot/asiakasosallisuus/oikeudet-ja-lait"] != "/osiot" {
+		t.Fatalf("redirects after taking the module address again: %v", c.Redirects)
+	}
+	// A section renamed away, and a new one with its old address.
+	ch, err = course.RenameSection(tree, "tyokyvyn-tuki", "palvelupolku", "polku")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tree = loadClean(t, tree, ch)
+	ch, err = course.AddSection(tree, "tyokyvyn-tuki", "palvelupolku", "Palvelupolku uudelleen", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = loadClean(t, tree, ch); c.Redirects["/osiot/tyokyvyn-tuki/palvelupolku"] != "" {
+		t.Fatalf("the new section's address still redirects: %v", c.Redirects)
+	}
+}
