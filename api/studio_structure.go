@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing/fstest"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -161,20 +162,28 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		}
 		return s.structureRefused(c, d)
 	}
-	// The learners' progress and answers follow a new address.
-	switch op {
-	case "rename":
-		_, err = s.progress.RenameSection(c.UserContext(), module, section, slug)
-	case "module-rename":
-		_, err = s.progress.RenameModule(c.UserContext(), module, slug)
-	}
-	if err != nil {
-		return err
-	}
+	// Published: on record before anything else can fail.
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.structure", target, op); err != nil {
 		return err
 	}
+	// This instance serves the new course first, so that no learner writes
+	// at an old address after the records move; other instances catch up
+	// within seconds, and the periodic follow-up moves what they wrote.
 	if err := s.library.Refresh(c.UserContext()); err != nil {
+		return err
+	}
+	switch op {
+	case "rename", "module-rename":
+		// The learners' progress and answers follow the new addresses.
+		_, err = s.progress.FollowRedirects(c.UserContext(), s.published().Course.Redirects)
+	case "archive", "module-archive":
+		// Kept aside, so that a later page at the address starts afresh.
+		if op == "module-archive" {
+			section = ""
+		}
+		_, err = s.progress.SetAside(c.UserContext(), module, section, time.Now().UTC().Format("20060102T150405"))
+	}
+	if err != nil {
 		return err
 	}
 	return c.Redirect("/studio/rakenne?ilmoitus="+done, fiber.StatusSeeOther)
@@ -197,10 +206,18 @@ func (s *Server) redirected(c *fiber.Ctx) (bool, error) {
 	if pub == nil || pub.Course.Redirects == nil {
 		return false, nil
 	}
-	if to, ok := pub.Course.Redirects[strings.TrimSuffix(c.Path(), "/")]; ok {
-		return true, c.Redirect(to, fiber.StatusMovedPermanently)
+	to, ok := pub.Course.Redirects[strings.TrimSuffix(c.Path(), "/")]
+	if !ok {
+		return false, nil
 	}
-	return false, nil
+	// A redirect into a hidden module waits until the module is shown: a
+	// permanent redirect to a missing page would stay in browsers' caches.
+	if rest, ok := strings.CutPrefix(to, "/osiot/"); ok {
+		if _, shown := pub.Course.Module(strings.SplitN(rest, "/", 2)[0]); !shown {
+			return false, nil
+		}
+	}
+	return true, c.Redirect(to, fiber.StatusMovedPermanently)
 }
 
 // addFigure stores the uploaded image of a page's figure form (file, alt,

@@ -399,6 +399,10 @@ func TestStudioModules(t *testing.T) {
 	if resp, _ := anon.get("/osiot/harjoitusmoduuli"); resp.StatusCode != 404 {
 		t.Fatalf("a hidden module's page = %d", resp.StatusCode)
 	}
+	// Its old address does not send learners on to the hidden page.
+	if resp, _ := anon.get("/osiot/uusi-moduuli"); resp.StatusCode != 404 {
+		t.Fatalf("a redirect into a hidden module = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	// Archived, after the confirmation: its addresses lead to the list.
 	if code, body := change(url.Values{"op": {"module-archive"}, "module": {"harjoitusmoduuli"}}); code != 200 || !strings.Contains(body, "Arkistoidaanko moduuli Uusi moduuli?") {
 		t.Fatalf("archive without confirming = %d", code)
@@ -414,8 +418,15 @@ func TestStudioModules(t *testing.T) {
 	if _, page := a.get("/studio/rakenne"); strings.Contains(page, "harjoitusmoduuli") {
 		t.Fatal("the archived module is still in the structure")
 	}
-	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, "harjoitusmoduuli") {
-		t.Error("archiving lost the learner's progress")
+	if _, body := learner.get("/api/v1/progress"); !strings.Contains(body, `"harjoitusmoduuli@`) {
+		t.Errorf("archiving did not keep the learner's progress aside: %s", body)
+	}
+	// A new module at the address: hidden, the old address still leads to the list.
+	if code, body := change(url.Values{"op": {"module-add"}, "slug": {"harjoitusmoduuli"}, "title": {"Uusi yritys"}, "summary": {"Toinen kerta."}}); code != 303 {
+		t.Fatalf("module-add at an archived address = %d %s", code, body)
+	}
+	if resp, _ := anon.get("/osiot/harjoitusmoduuli"); resp.StatusCode != 301 || resp.Header.Get("Location") != "/osiot" {
+		t.Fatalf("the archived address with a hidden module there = %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// Unknown modules and ops are refused.
 	if code, _ := change(url.Values{"op": {"module-rename"}, "module": {"ei-ole"}, "slug": {"x"}}); code != 404 {

@@ -640,6 +640,25 @@ func checkCourse(c *Course, ps *Problems) {
 			}
 		}
 	}
+	// The other files that name modules (a module renamed or archived in
+	// the studio takes these along; one it missed shows here).
+	for _, k := range c.Concepts {
+		for _, m := range k.Modules {
+			if !modules[m] {
+				ps.add("glossary/concepts.yaml", 1, 1, "concept %s: unknown module %q in modules:", k.ID, m)
+			}
+		}
+	}
+	mediaIDs := make([]string, 0, len(c.Media))
+	for id := range c.Media {
+		mediaIDs = append(mediaIDs, id)
+	}
+	sort.Strings(mediaIDs)
+	for _, id := range mediaIDs {
+		if m := c.Media[id]; m.Module != "" && !modules[m.Module] {
+			ps.add(m.File, 2, 1, "module: no module %q", m.Module)
+		}
+	}
 	ids := map[string]*Concept{}
 	for _, k := range c.Concepts {
 		if ids[k.ID] != nil {

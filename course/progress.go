@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/poll"
+	"log/slog"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -410,25 +413,81 @@ func (p *Progress) LearnersIn(ctx context.Context, module, section string) (int,
 	return len(users), nil
 }
 
-// RenameSection moves learners' progress records and task answers from a
-// section's old address part to its new one (the studio's rename), so
-// that nobody's progress is lost with the old address. A record the new
-// address already has is kept as it is, and the old one stays beside it.
-// It returns how many records it moved.
-func (p *Progress) RenameSection(ctx context.Context, module, from, to string) (int, error) {
-	return p.relocate(ctx, module, from, module, to)
+// SetAside moves the records and answers of an archived section (or of
+// every section of an archived module, section "") to an address no page
+// can have, module/section@stamp: they are kept, and a new section or
+// module that takes the address later starts without them.
+func (p *Progress) SetAside(ctx context.Context, module, section, stamp string) (int, error) {
+	if section == "" {
+		return p.relocate(ctx, []relocation{{module: module, toModule: module + "@" + stamp}})
+	}
+	return p.relocate(ctx, []relocation{{module: module, section: section, toModule: module, toSection: section + "@" + stamp}})
 }
 
-// RenameModule moves the progress records and task answers of every
-// section of a module to the module's new address part.
-func (p *Progress) RenameModule(ctx context.Context, from, to string) (int, error) {
-	return p.relocate(ctx, from, "", to, "")
+// FollowRedirects moves the records and answers of every section address
+// that redirects to another section (redirects.yaml: renamed sections
+// and modules) to where it leads, so that nobody's progress is lost with
+// an old address. A record the new address already has is kept as it is,
+// and the old one stays beside it. It is idempotent, so it runs after
+// every structure change and again later for records that instances
+// which had not yet seen the change wrote at the old address. It returns
+// how many records and answers it moved.
+func (p *Progress) FollowRedirects(ctx context.Context, redirects map[string]string) (int, error) {
+	moves := map[[2]string][2]string{}
+	for from, to := range redirects {
+		m, s, ok := sectionAddress(from)
+		m2, s2, ok2 := sectionAddress(to)
+		if ok && ok2 {
+			moves[[2]string{m, s}] = [2]string{m2, s2}
+		}
+	}
+	if len(moves) == 0 {
+		return 0, nil
+	}
+	rows, err := p.RecordRows(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var list []relocation
+	seen := map[[2]string]bool{}
+	for _, r := range rows {
+		at := [2]string{r.Module, r.Section}
+		if to, ok := moves[at]; ok && !seen[at] {
+			seen[at] = true
+			list = append(list, relocation{module: at[0], section: at[1], toModule: to[0], toSection: to[1]})
+		}
+	}
+	// Answers may be at an address without a record: check them all.
+	for at, to := range moves {
+		if !seen[at] {
+			list = append(list, relocation{module: at[0], section: at[1], toModule: to[0], toSection: to[1], answersOnly: true})
+		}
+	}
+	return p.relocate(ctx, list)
 }
 
-// relocate moves the records of module/section to toModule/toSection; an
-// empty section stands for every section of the module (which keep their
-// address parts).
-func (p *Progress) relocate(ctx context.Context, module, section, toModule, toSection string) (int, error) {
+// sectionAddress splits /osiot/module/section.
+func sectionAddress(u string) (module, section string, ok bool) {
+	rest, ok := strings.CutPrefix(u, "/osiot/")
+	if !ok {
+		return "", "", false
+	}
+	module, section, ok = strings.Cut(rest, "/")
+	return module, section, ok && module != "" && section != "" && !strings.Contains(section, "/")
+}
+
+// relocation moves the records of module/section to toModule/toSection;
+// an empty section stands for every section of the module (which keep
+// their address parts). answersOnly: no progress record is there.
+type relocation struct {
+	module, section, toModule, toSection string
+	answersOnly                          bool
+}
+
+// relocate makes the moves: the progress records of each address with a
+// query, the answers (keyed module.section.task) in one pass over them
+// all (a rare operation; no pattern queries needed).
+func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error) {
 	moved := 0
 	users := map[string]bool{}
 	defer func() {
@@ -455,39 +514,39 @@ func (p *Progress) relocate(ctx context.Context, module, section, toModule, toSe
 		moved++
 		return nil
 	}
-	target := func(sec string) string {
-		if section == "" {
-			return sec
+	for _, mv := range moves {
+		if mv.answersOnly {
+			continue
 		}
-		return toSection
-	}
-	filter := bson.D{{Key: "module", Value: module}}
-	if section != "" {
-		filter = append(filter, bson.E{Key: "section", Value: section})
-	}
-	cur, err := p.db.Collection(progressCollection).Find(ctx, filter)
-	if err != nil {
-		return 0, fmt.Errorf("course: progress: %w", err)
-	}
-	var records []bson.M
-	if err := cur.All(ctx, &records); err != nil {
-		return 0, fmt.Errorf("course: progress: %w", err)
-	}
-	for _, r := range records {
-		user, _ := r["user_id"].(string)
-		sec, _ := r["section"].(string)
-		users[user] = true
-		if err := move(progressCollection, r, progressID(user, toModule, target(sec)), bson.M{"module": toModule, "section": target(sec)}); err != nil {
+		filter := bson.D{{Key: "module", Value: mv.module}}
+		if mv.section != "" {
+			filter = append(filter, bson.E{Key: "section", Value: mv.section})
+		}
+		cur, err := p.db.Collection(progressCollection).Find(ctx, filter)
+		if err != nil {
 			return moved, fmt.Errorf("course: progress: %w", err)
 		}
+		var records []bson.M
+		if err := cur.All(ctx, &records); err != nil {
+			return moved, fmt.Errorf("course: progress: %w", err)
+		}
+		for _, r := range records {
+			user, _ := r["user_id"].(string)
+			sec, _ := r["section"].(string)
+			to := mv.toSection
+			if mv.section == "" {
+				to = sec
+			}
+			users[user] = true
+			if err := move(progressCollection, r, progressID(user, mv.toModule, to), bson.M{"module": mv.toModule, "section": to}); err != nil {
+				return moved, fmt.Errorf("course: progress: %w", err)
+			}
+		}
 	}
-	// Answers are keyed module.section.task: read them all and move the
-	// section's (a rare operation; no pattern queries needed).
-	prefix := module + "." + section + "."
-	if section == "" {
-		prefix = module + "."
+	if len(moves) == 0 {
+		return moved, nil
 	}
-	cur, err = p.db.Collection(answersCollection).Find(ctx, bson.D{})
+	cur, err := p.db.Collection(answersCollection).Find(ctx, bson.D{})
 	if err != nil {
 		return moved, fmt.Errorf("course: answers: %w", err)
 	}
@@ -497,20 +556,69 @@ func (p *Progress) relocate(ctx context.Context, module, section, toModule, toSe
 	}
 	for _, a := range answers {
 		task, _ := a["task"].(string)
-		if !strings.HasPrefix(task, prefix) {
-			continue
-		}
-		user, _ := a["user_id"].(string)
-		users[user] = true
-		key := toModule + "." + toSection + "." + strings.TrimPrefix(task, prefix)
-		if section == "" {
-			key = toModule + "." + strings.TrimPrefix(task, prefix)
-		}
-		if err := move(answersCollection, a, user+"|"+key, bson.M{"task": key}); err != nil {
-			return moved, fmt.Errorf("course: answers: %w", err)
+		for _, mv := range moves {
+			prefix := mv.module + "." + mv.section + "."
+			if mv.section == "" {
+				prefix = mv.module + "."
+			}
+			rest, ok := strings.CutPrefix(task, prefix)
+			if !ok {
+				continue
+			}
+			key := mv.toModule + "." + mv.toSection + "." + rest
+			if mv.section == "" {
+				key = mv.toModule + "." + rest
+			}
+			user, _ := a["user_id"].(string)
+			users[user] = true
+			if err := move(answersCollection, a, user+"|"+key, bson.M{"task": key}); err != nil {
+				return moved, fmt.Errorf("course: answers: %w", err)
+			}
+			break
 		}
 	}
 	return moved, nil
+}
+
+// KeepUpWithRedirects follows the published course's redirects
+// (FollowRedirects): at start, whenever they change, and every interval
+// for settle after a change, for records that other instances wrote at an
+// old address before they had the new course.
+func (p *Progress) KeepUpWithRedirects(ctx context.Context, lib *Library, every, settle time.Duration, log *slog.Logger) {
+	var last string
+	var changed time.Time
+	job := func(ctx context.Context) error {
+		pub := lib.Current()
+		if pub == nil {
+			return nil
+		}
+		keys := make([]string, 0, len(pub.Course.Redirects))
+		for from, to := range pub.Course.Redirects {
+			keys = append(keys, from+" "+to)
+		}
+		sort.Strings(keys)
+		h := strings.Join(keys, "\n")
+		now := time.Now()
+		switch {
+		case h != last:
+			changed = now
+		case now.Sub(changed) > settle:
+			return nil
+		}
+		n, err := p.FollowRedirects(ctx, pub.Course.Redirects)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("progress moved to renamed addresses", "records", n)
+		}
+		last = h
+		return nil
+	}
+	if err := job(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("moving progress to renamed addresses", "err", err)
+	}
+	poll.Every(ctx, every, log, "moving progress to renamed addresses", job)
 }
 
 // RecordRow is what the reports need of a progress record.

@@ -9,11 +9,13 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing/fstest"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -79,11 +81,11 @@ func loadRedirects(fsys fs.FS, c *Course, read func(string) ([]byte, bool), ps *
 	for i, r := range doc.Redirects {
 		line := i*2 + 2
 		switch {
-		case !c.isPage(r.To):
+		case !c.isPage(r.To, true):
 			ps.add(RedirectsFile, line, 1, "redirect to %s: no such module or section", r.To)
 		case r.From == modulesPage:
 			ps.add(RedirectsFile, line, 1, "redirect from %s: the module list does not move", r.From)
-		case c.isPage(r.From):
+		case c.isPage(r.From, false):
 			ps.add(RedirectsFile, line, 1, "redirect from %s: the page exists, so the redirect would hide it", r.From)
 		case !strings.HasPrefix(r.From, "/osiot/"):
 			ps.add(RedirectsFile, line, 1, "redirect from %s: only module and section addresses (/osiot/…) move", r.From)
@@ -93,10 +95,12 @@ func loadRedirects(fsys fs.FS, c *Course, read func(string) ([]byte, bool), ps *
 	}
 }
 
-// isPage says whether p is a module or section address of the content
-// (hidden modules included: their addresses answer once they are shown),
-// or the module list /osiot.
-func (c *Course) isPage(p string) bool {
+// isPage says whether p is a module or section address of the content,
+// or the module list /osiot. With hidden, the pages of hidden modules
+// count (a redirect may lead there: it answers once the module is shown);
+// without, only the pages learners can open (a redirect from a hidden
+// module's address keeps working until the module is shown).
+func (c *Course) isPage(p string, hidden bool) bool {
 	if p == modulesPage {
 		return true
 	}
@@ -105,7 +109,7 @@ func (c *Course) isPage(p string) bool {
 		return false
 	}
 	m, ok := c.AnyModule(parts[0])
-	if !ok {
+	if !ok || (m.Hidden && !hidden) {
 		return false
 	}
 	if len(parts) == 1 {
@@ -135,6 +139,23 @@ func moduleDirOf(tree fstest.MapFS, module string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no module %q", module)
+}
+
+// moduleHidden says whether the module in dir is hidden (hidden: true).
+func moduleHidden(tree fstest.MapFS, dir string) bool {
+	f := tree[dir+"/module.md"]
+	if f == nil {
+		return false
+	}
+	front, _, _, err := SplitFrontmatter(f.Data)
+	if err != nil {
+		return false
+	}
+	var meta struct {
+		Hidden bool `yaml:"hidden"`
+	}
+	_ = yaml.Unmarshal(front, &meta)
+	return meta.Hidden
 }
 
 func sectionsOf(tree fstest.MapFS, dir string) []sectionEntry {
@@ -212,16 +233,15 @@ func withRedirects(tree fstest.MapFS, moves [][2]string) (FileChange, error) {
 	})
 }
 
-// withoutRedirectsFrom drops the redirect from addr: a new module or
-// section takes an address that once moved away (its old sections'
-// addresses keep leading where they did). It answers false when there is
-// none to drop.
-func withoutRedirectsFrom(tree fstest.MapFS, addr string) (FileChange, bool, error) {
+// withoutRedirectsFrom drops the redirects from addrs: a new module or
+// section takes an address that once moved away. It answers false when
+// there is none to drop.
+func withoutRedirectsFrom(tree fstest.MapFS, addrs ...string) (FileChange, bool, error) {
 	dropped := false
 	ch, err := editRedirects(tree, func(list []Redirect) []Redirect {
 		var kept []Redirect
 		for _, r := range list {
-			if r.From == addr {
+			if slices.Contains(addrs, r.From) {
 				dropped = true
 				continue
 			}
@@ -310,7 +330,7 @@ func AddSection(tree fstest.MapFS, module, slug, title string, minutes int) ([]F
 	switch {
 	case !ValidSlug(slug):
 		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", slug)
-	case title == "" || len(title) > 200 || strings.ContainsAny(title, "\n\r"):
+	case title == "" || utf8.RuneCountInString(title) > 200 || strings.ContainsAny(title, "\n\r\u2028\u2029\u0085"):
 		return nil, errors.New("give the section a title of one line (at most 200 characters)")
 	case minutes < 1 || minutes > 1000:
 		return nil, errors.New("the time budget must be 1–1000 minutes")
@@ -335,6 +355,9 @@ func AddSection(tree fstest.MapFS, module, slug, title string, minutes int) ([]F
 		return nil, err
 	}
 	changes := []FileChange{{Path: dir + "/" + file, Data: []byte(data)}, mod}
+	if moduleHidden(tree, dir) {
+		return changes, nil // a redirect from the address works until the module is shown
+	}
 	if red, ok, err := withoutRedirectsFrom(tree, modulesPage+"/"+module+"/"+slug); err != nil {
 		return nil, err
 	} else if ok {
@@ -524,7 +547,9 @@ func (s *Store) PublishChanges(ctx context.Context, by string, plan func(fstest.
 				data = w.old.Data
 			}
 			if err := s.writeRevision(ctx, fileDoc{Path: w.old.Path, Rev: rev}, true, w.old.Path, w.old.Hash, data, gone, by); err != nil {
-				return fmt.Errorf("%w (and putting %s back failed: %v)", cause, w.old.Path, err)
+				// Not ErrChanged: part of the change stays, and trying
+				// again is not the answer.
+				return fmt.Errorf("course: the change was interrupted (%v) and putting %s back failed: %v", cause, w.old.Path, err)
 			}
 		}
 		return cause

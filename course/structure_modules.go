@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing/fstest"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -29,11 +30,11 @@ import (
 func AddModule(tree fstest.MapFS, slug, title, summary string) ([]FileChange, error) {
 	title, summary = strings.TrimSpace(title), strings.TrimSpace(summary)
 	switch {
-	case !ValidSlug(slug):
-		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", slug)
-	case title == "" || len(title) > 200 || strings.ContainsAny(title, "\n\r"):
+	case !validModuleSlug(slug):
+		return nil, moduleSlugError(slug)
+	case title == "" || utf8.RuneCountInString(title) > 200 || strings.ContainsAny(title, "\n\r\u2028\u2029\u0085"):
 		return nil, errors.New("give the module a title of one line (at most 200 characters)")
-	case summary == "" || len(summary) > 1000:
+	case summary == "" || utf8.RuneCountInString(summary) > 1000:
 		return nil, errors.New("give the module a summary (at most 1000 characters)")
 	}
 	num, order := 0, 0
@@ -60,20 +61,26 @@ func AddModule(tree fstest.MapFS, slug, title, summary string) ([]FileChange, er
 		b, _ := yaml.Marshal(s)
 		return strings.TrimSuffix(string(b), "\n")
 	}
-	mod := fmt.Sprintf("---\ntitle: %s\norder: %d\n# Learners see the module once this line is gone (the studio's \"Show\").\nhidden: true\nsummary: %s\nobjectives: []\nminutes: 0\n---\n## %s\n\nKirjoita moduulin johdanto tähän.\n",
-		q(title), order+1, q(summary), title)
+	mod := fmt.Sprintf("---\ntitle: %s\norder: %d\n%shidden: true\nsummary: %s\nobjectives: []\nminutes: 0\n---\n## %s\n\nKirjoita moduulin johdanto tähän.\n",
+		q(title), order+1, addModuleComment, q(summary), title)
 	changes := []FileChange{{Path: "modules/" + name + "/module.md", Data: []byte(mod)}}
 	if _, ok := tree["exam/exam.yaml"]; ok {
-		exam := fmt.Sprintf("# The exam items of the module %s: docs/authoring.md shows how to write them.\nmodule: %s\nitems: []\n", title, name)
+		exam := fmt.Sprintf("# The exam items of the module %s: docs/authoring.md shows how to write them.\nmodule: %s\nitems: []\n", name, name)
 		changes = append(changes, FileChange{Path: "exam/" + name + ".yaml", Data: []byte(exam)})
 	}
-	// The address may have moved away once (a module renamed or archived).
-	if red, ok, err := withoutRedirectsFrom(tree, modulesPage+"/"+slug); err != nil {
-		return nil, err
-	} else if ok {
-		changes = append(changes, red)
-	}
+	// A redirect from the address (a module renamed or archived once)
+	// keeps working while the new module is hidden; showing it drops it.
 	return changes, nil
+}
+
+// folderLikeRE: a slug that starts like a folder name (NN-) would read as
+// another module's folder in the files that name modules by folder.
+var folderLikeRE = regexp.MustCompile(`^\d\d-`)
+
+func validModuleSlug(s string) bool { return ValidSlug(s) && !folderLikeRE.MatchString(s) }
+
+func moduleSlugError(s string) error {
+	return fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens, and not start with two digits and a hyphen (that is how module folders are named)", s)
 }
 
 // moduleDirs lists the module folders of tree, sorted.
@@ -88,12 +95,18 @@ func moduleDirs(tree fstest.MapFS) []string {
 	return out
 }
 
-var hiddenLineRE = regexp.MustCompile(`(?m)^hidden:[ \t]*(true|false|yes|no)?[ \t]*(#.*)?\n`)
+// hiddenLineRE is any hidden: line of module.md's front matter, whatever
+// its value (true, True, on, "true", …).
+var hiddenLineRE = regexp.MustCompile(`(?m)^hidden:[^\n]*(\n|$)`)
+
+// addModuleComment is the line AddModule writes above hidden: true.
+const addModuleComment = "# Learners see the module once this line is gone (the studio's \"Show\").\n"
 
 // SetModuleHidden shows a hidden module to learners (hidden false) or
 // hides a shown one: its module.md gets or loses the line hidden: true.
 // Showing it checks it as a module of the course: sections, objectives
-// and enough exam items.
+// and enough exam items. Its own addresses stop redirecting elsewhere
+// once learners can open them.
 func SetModuleHidden(tree fstest.MapFS, module string, hidden bool) ([]FileChange, error) {
 	dir, err := moduleDirOf(tree, module)
 	if err != nil {
@@ -108,8 +121,7 @@ func SetModuleHidden(tree fstest.MapFS, module string, hidden bool) ([]FileChang
 	start := strings.Index(data, string(front))
 	head, rest := data[:start], data[start:]
 	fm, after := rest[:len(front)], rest[len(front):]
-	// The comment line AddModule writes goes with the flag.
-	fm = strings.Replace(fm, "# Learners see the module once this line is gone (the studio's \"Show\").\n", "", 1)
+	fm = strings.Replace(fm, addModuleComment, "", 1)
 	fm = hiddenLineRE.ReplaceAllString(fm, "")
 	if hidden {
 		if !strings.HasSuffix(fm, "\n") {
@@ -117,7 +129,26 @@ func SetModuleHidden(tree fstest.MapFS, module string, hidden bool) ([]FileChang
 		}
 		fm += "hidden: true\n"
 	}
-	return []FileChange{{Path: p, Data: []byte(head + fm + after)}}, nil
+	// Whatever the file said, it must now say what was asked.
+	var meta struct {
+		Hidden bool `yaml:"hidden"`
+	}
+	if err := yaml.Unmarshal([]byte(fm), &meta); err != nil || meta.Hidden != hidden {
+		return nil, fmt.Errorf("%s: the hidden: line could not be changed; edit the file", p)
+	}
+	changes := []FileChange{{Path: p, Data: []byte(head + fm + after)}}
+	if !hidden {
+		addrs := []string{modulesPage + "/" + module}
+		for _, sec := range sectionsOf(tree, dir) {
+			addrs = append(addrs, modulesPage+"/"+module+"/"+sec.slug)
+		}
+		if red, ok, err := withoutRedirectsFrom(tree, addrs...); err != nil {
+			return nil, err
+		} else if ok {
+			changes = append(changes, red)
+		}
+	}
+	return changes, nil
 }
 
 // RenameModule gives a module a new address part: its folder
@@ -130,8 +161,8 @@ func RenameModule(tree fstest.MapFS, module, newSlug string) ([]FileChange, erro
 	if err != nil {
 		return nil, err
 	}
-	if !ValidSlug(newSlug) {
-		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", newSlug)
+	if !validModuleSlug(newSlug) {
+		return nil, moduleSlugError(newSlug)
 	}
 	if newSlug == module {
 		return nil, errors.New("that is the module's address already")

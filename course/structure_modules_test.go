@@ -250,8 +250,23 @@ func TestAddressesTakenAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, tree := loadClean(t, tree, ch)
-	if _, ok := c.Redirects["/osiot/asiakasosallisuus"]; ok || c.Redirects["/osiot/asiakasosallisuus/oikeudet-ja-lait"] != "/osiot" {
-		t.Fatalf("redirects after taking the module address again: %v", c.Redirects)
+	// Hidden, it leaves the old address leading to the module list …
+	if c.Redirects["/osiot/asiakasosallisuus"] != "/osiot" {
+		t.Fatalf("redirects after adding a hidden module at the old address: %v", c.Redirects)
+	}
+	// … until it is shown: then the address is the module's again.
+	show, err := course.SetModuleHidden(tree, "asiakasosallisuus", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var redirects string
+	for _, f := range show {
+		if f.Path == course.RedirectsFile {
+			redirects = string(f.Data)
+		}
+	}
+	if !strings.Contains(redirects, "from: /osiot/asiakasosallisuus/oikeudet-ja-lait") || strings.Contains(redirects, "from: /osiot/asiakasosallisuus\n") {
+		t.Fatalf("redirects when showing the module:\n%s", redirects)
 	}
 	// A section renamed away, and a new one with its old address.
 	ch, err = course.RenameSection(tree, "tyokyvyn-tuki", "palvelupolku", "polku")
@@ -265,5 +280,44 @@ func TestAddressesTakenAgain(t *testing.T) {
 	}
 	if c, _ = loadClean(t, tree, ch); c.Redirects["/osiot/tyokyvyn-tuki/palvelupolku"] != "" {
 		t.Fatalf("the new section's address still redirects: %v", c.Redirects)
+	}
+}
+
+func TestSetModuleHiddenReadsAnyHiddenLine(t *testing.T) {
+	tree := bundledTree(t)
+	const p = "modules/02-monialainen-tyo/module.md"
+	tried := 0
+	for _, line := range []string{"hidden: True", "hidden: yes", "hidden: \"true\"", "hidden: true  # kesken"} {
+		orig := string(tree[p].Data)
+		withLine := strings.Replace(orig, "order: 2\n", "order: 2\n"+line+"\n", 1)
+		hiddenTree := course.WithFile(tree, p, []byte(withLine))
+		c, _ := course.Load(hiddenTree)
+		if _, ok := c.Module("monialainen-tyo"); ok {
+			continue // YAML did not read it as hidden: nothing to show
+		}
+		tried++
+		ch, err := course.SetModuleHidden(hiddenTree, "monialainen-tyo", false)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if c, _ := loadClean(t, hiddenTree, ch); len(c.Hidden) != 0 {
+			t.Errorf("%s: still hidden after showing", line)
+		}
+		ch, err = course.SetModuleHidden(hiddenTree, "monialainen-tyo", true)
+		if err != nil {
+			t.Fatalf("%s: hiding again: %v", line, err)
+		}
+		if strings.Count(string(ch[0].Data), "hidden:") != 1 {
+			t.Errorf("%s: hiding again wrote\n%s", line, ch[0].Data)
+		}
+	}
+	if tried < 2 {
+		t.Fatalf("only %d of the hidden: lines hid the module", tried)
+	}
+	if _, err := course.AddModule(tree, "01-kopio", "Kopio", "x"); err == nil || !strings.Contains(err.Error(), "two digits") {
+		t.Fatalf("a folder-like address = %v", err)
+	}
+	if _, err := course.RenameModule(tree, "monialainen-tyo", "01-tyokyvyn-tuki"); err == nil {
+		t.Fatal("renamed a module to another module's folder name")
 	}
 }

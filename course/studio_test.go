@@ -3,9 +3,12 @@ package course
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
@@ -275,9 +278,13 @@ func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
 	if n, _ := p.LearnersIn(ctx, "ensimmainen", "tehtava"); n != 1 {
 		t.Fatalf("learners in = %d", n)
 	}
-	n, err := p.RenameSection(ctx, "ensimmainen", "tehtava", "harjoitus")
+	renamed := map[string]string{"/osiot/ensimmainen/tehtava": "/osiot/ensimmainen/harjoitus", "/osiot/toinen": "/osiot/muu", "/osiot/x/y": "/osiot/x"}
+	n, err := p.FollowRedirects(ctx, renamed)
 	if err != nil || n != 2 {
 		t.Fatalf("moved %d, %v; want the progress record and the answer", n, err)
+	}
+	if n, err := p.FollowRedirects(ctx, renamed); err != nil || n != 0 {
+		t.Fatalf("following again moved %d, %v", n, err)
 	}
 	recs, _ := p.ForUser(ctx, "u1")
 	if recs["ensimmainen/harjoitus"] == nil || recs["ensimmainen/tehtava"] != nil {
@@ -395,7 +402,16 @@ func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
 	if n, _ := p.LearnersIn(ctx, "ensimmainen", ""); n != 1 {
 		t.Fatalf("learners in the module = %d", n)
 	}
-	n, err := p.RenameModule(ctx, "ensimmainen", "eka")
+	// The redirects the studio's module rename writes lead the records.
+	ch, err := RenameModule(fixtureWith(t, nil), "ensimmainen", "eka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed, problems := Load(Apply(fixtureWith(t, nil), ch))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	n, err := p.FollowRedirects(ctx, renamed.Redirects)
 	if err != nil || n != len(m.Sections)+1 {
 		t.Fatalf("moved %d, %v; want %d records and the answer", n, err, len(m.Sections)+1)
 	}
@@ -411,6 +427,21 @@ func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
 	}
 	if recs, _ := p.ForUser(ctx, "u2"); recs["toinen/"+other.Sections[0].Slug] == nil {
 		t.Fatal("another module's record moved")
+	}
+	// Archived: set aside, kept, and not at the address any more.
+	if n, err := p.SetAside(ctx, "eka", "", "20261124T120000"); err != nil || n != len(m.Sections)+1 {
+		t.Fatalf("set aside %d, %v", n, err)
+	}
+	recs, _ = p.ForUser(ctx, "u1")
+	if recs["eka@20261124T120000/tehtava"] == nil || recs["eka/tehtava"] != nil {
+		t.Fatalf("progress after archiving: %v", recs)
+	}
+	if n, _ := p.LearnersIn(ctx, "eka", ""); n != 0 {
+		t.Fatalf("the archived module's address still has %d learners", n)
+	}
+	answers, _ = p.Answers(ctx, "u1")
+	if a := answers["eka@20261124T120000.tehtava."+task]; a == nil {
+		t.Fatalf("answers after archiving: %v", answers)
 	}
 }
 
@@ -470,5 +501,52 @@ func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
 	hist, _ := store.History(ctx, renamed)
 	if len(hist) != 3 || hist[0].Deleted || !hist[1].Deleted || hist[2].Deleted {
 		t.Fatalf("history of %s: %+v", renamed, hist)
+	}
+}
+
+// Records written at an old address after a rename (by an instance that
+// had not yet seen it) follow the redirect by themselves.
+func TestKeepUpWithRedirects(t *testing.T) {
+	ctx, db, store := storeOnFixture(t)
+	lib, err := NewLibrary(ctx, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureProgressIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	p := NewProgress(db)
+	before := lib.Current().Course
+	m, _ := before.Module("ensimmainen")
+	sec, _ := m.Section("alku")
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	go p.KeepUpWithRedirects(run, lib, 20*time.Millisecond, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rename := func(tree fstest.MapFS) ([]FileChange, error) {
+		return RenameSection(tree, "ensimmainen", "alku", "aloitus")
+	}
+	if problems, err := store.PublishChanges(ctx, "a@example.fi", rename); err != nil || len(problems) > 0 {
+		t.Fatalf("rename = %v %v", problems, err)
+	}
+	if err := lib.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A lagging instance records a visit at the old address.
+	if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, err := p.ForUser(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recs["ensimmainen/aloitus"] != nil && recs["ensimmainen/alku"] == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the record did not follow the redirect: %v", recs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

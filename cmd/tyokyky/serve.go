@@ -204,6 +204,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	go expireSessions(ctx, accounts, log)
 	progress := course.NewProgress(p.db.Database)
+	// Progress at addresses the studio renamed follows them (again for a
+	// while after each change: other instances may lag a poll behind).
+	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)
 	feedback := course.NewFeedbackStore(p.db.Database)
 	exam := quiz.NewStore(p.db.Database, log)
 	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
