@@ -455,6 +455,16 @@ func readStudioJSON(c *fiber.Ctx) (*studioTextJSON, error) {
 	return &in, nil
 }
 
+// studioFileAndText is the file of the route and the JSON text sent for it.
+func (s *Server) studioFileAndText(c *fiber.Ctx) (*studioFile, *studioTextJSON, error) {
+	f, err := s.openStudioFile(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := readStudioJSON(c)
+	return f, in, err
+}
+
 // apiStudioPreview renders a text as a file of the course: {path, text}.
 func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
 	in, err := readStudioJSON(c)
@@ -487,15 +497,11 @@ func (s *Server) apiStudioFile(c *fiber.Ctx) error {
 
 // apiStudioDraft saves a draft (the editor's autosave).
 func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
-	f, err := s.openStudioFile(c)
+	f, in, err := s.studioFileAndText(c)
 	if err != nil {
 		return err
 	}
 	p, store := f.path, f.store
-	in, err := readStudioJSON(c)
-	if err != nil {
-		return err
-	}
 	d := course.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email}
 	if err := store.SaveDraft(c.UserContext(), d); err != nil {
 		return err
@@ -507,15 +513,11 @@ func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
 // apiStudioPublish publishes a text: 200, 409 with both texts, or 422
 // with the problems.
 func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
-	f, err := s.openStudioFile(c)
+	f, in, err := s.studioFileAndText(c)
 	if err != nil {
 		return err
 	}
 	p, store := f.path, f.store
-	in, err := readStudioJSON(c)
-	if err != nil {
-		return err
-	}
 	problems, err := store.Publish(c.UserContext(), p, []byte(in.Text), in.BaseRev, s.viewerOf(c).User.Email)
 	var conflict *course.ConflictError
 	switch {

@@ -233,9 +233,11 @@ func (c *Course) AllModules() []*Module {
 
 // AnyModule finds a module by slug, hidden or not.
 func (c *Course) AnyModule(slug string) (*Module, bool) {
-	for _, m := range c.AllModules() {
-		if m.Slug == slug {
-			return m, true
+	for _, list := range [][]*Module{c.Modules, c.Hidden} {
+		for _, m := range list {
+			if m.Slug == slug {
+				return m, true
+			}
 		}
 	}
 	return nil, false

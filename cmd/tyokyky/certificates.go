@@ -114,13 +114,11 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	if cfg == nil {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db, ok := attach(ctx, cfg, stderr)
+	ctx, db, done, ok := attach(cfg, time.Minute, stderr)
 	if !ok {
 		return exitFailure
 	}
-	defer db.Close(context.Background())
+	defer done()
 	keys, err := certKeys(ctx, cfg, db)
 	if err == nil {
 		err = keys.Refresh(ctx)

@@ -83,13 +83,11 @@ func contentImport(dir string, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "tyokyky: content import: %s is not a folder\n", dir)
 		return exitUsage
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	db, ok := attach(ctx, cfg, stderr)
+	ctx, db, done, ok := attach(cfg, 5*time.Minute, stderr)
 	if !ok {
 		return exitFailure
 	}
-	defer db.Close(context.Background())
+	defer done()
 	if err := course.EnsureIndexes(ctx, db.Database); err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
@@ -123,13 +121,11 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 	if cfg == nil {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	db, ok := attach(ctx, cfg, stderr)
+	ctx, db, done, ok := attach(cfg, 5*time.Minute, stderr)
 	if !ok {
 		return exitFailure
 	}
-	defer db.Close(context.Background())
+	defer done()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure

@@ -21,14 +21,17 @@ const userUsage = `Usage:
 
 // attach opens the configured store for an administrative command: with
 // the embedded store, it reaches a running server's through the address
-// the server published. A failure is told on stderr.
-func attach(ctx context.Context, cfg *config.Config, stderr io.Writer) (*database.DB, bool) {
+// the server published. It returns the command's context (ending after
+// timeout) and done, which closes both; a failure is told on stderr.
+func attach(cfg *config.Config, timeout time.Duration, stderr io.Writer) (context.Context, *database.DB, func(), bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	db, err := database.Open(ctx, database.Options{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Dir: cfg.DBDir(), Logger: cfg.Logger(stderr), Attach: true})
 	if err != nil {
+		cancel()
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
-		return nil, false
+		return nil, nil, nil, false
 	}
-	return db, true
+	return ctx, db, func() { db.Close(context.Background()); cancel() }, true
 }
 
 // takeFlags removes --name value / --name=value pairs of the given names
@@ -83,13 +86,11 @@ func userCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	if cfg == nil {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db, ok := attach(ctx, cfg, stderr)
+	ctx, db, done, ok := attach(cfg, time.Minute, stderr)
 	if !ok {
 		return exitFailure
 	}
-	defer db.Close(context.Background())
+	defer done()
 	if err := account.EnsureIndexes(ctx, db.Database); err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
