@@ -184,34 +184,26 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	defer s.locks.Lock(attempt)()
 	// The attempt's claim names the certificate: made first, so that a
 	// crash part-way leaves a claim that a retry completes.
-	var claim struct {
-		Cert string `bson:"cert"`
-		User string `bson:"user"`
-	}
-	err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: attempt}}).Decode(&claim)
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		claim.Cert, claim.User = newID(), userID
+	claim, err := s.claimOf(ctx, attempt)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		claim = attemptClaim{Cert: newID(), User: userID}
 		release := s.opts.Gate.Hold()
 		_, err = s.db.Collection(claimsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: attempt}, {Key: "cert", Value: claim.Cert}, {Key: "user", Value: userID}})
 		release()
-		if mongo.IsDuplicateKeyError(err) {
-			return s.Issue(ctx, userID, attempt)
+		if mongo.IsDuplicateKeyError(err) { // another instance claimed it first: go on with its claim
+			claim, err = s.claimOf(ctx, attempt)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("cert: issue: %w", err)
-		}
-	case err != nil:
+	}
+	if err != nil {
 		return nil, fmt.Errorf("cert: issue: %w", err)
-	default:
-		if claim.User != userID {
-			return nil, fmt.Errorf("cert: attempt %s belongs to another learner", attempt)
-		}
-		if c, err := s.Get(ctx, claim.Cert); err == nil {
-			return c, nil
-		} else if !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
+	}
+	if claim.User != userID {
+		return nil, fmt.Errorf("cert: attempt %s belongs to another learner", attempt)
+	}
+	if c, err := s.Get(ctx, claim.Cert); err == nil {
+		return c, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
 	}
 	course := s.opts.Course()
 	holder, err := s.opts.HolderName(ctx, userID)
@@ -243,16 +235,27 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	return c, nil
 }
 
+// attemptClaim is an attempt's claim: the certificate it names and whose
+// attempt it is.
+type attemptClaim struct {
+	Cert string `bson:"cert"`
+	User string `bson:"user"`
+}
+
+// claimOf reads the claim of an attempt (mongo.ErrNoDocuments: none yet).
+func (s *Store) claimOf(ctx context.Context, attempt string) (attemptClaim, error) {
+	var c attemptClaim
+	err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: attempt}}).Decode(&c)
+	return c, err
+}
+
 // Backfill issues the certificates that issuing at submission did not
 // (the store was unreachable then): one per passed attempt. It returns
 // how many it issued.
 func (s *Store) Backfill(ctx context.Context, passed []quiz.PassedAttempt) (int, error) {
 	n := 0
 	for _, p := range passed {
-		var claim struct {
-			Cert string `bson:"cert"`
-		}
-		err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: p.Attempt}}).Decode(&claim)
+		claim, err := s.claimOf(ctx, p.Attempt)
 		if err == nil {
 			if _, err := s.Get(ctx, claim.Cert); err == nil {
 				continue
@@ -324,10 +327,7 @@ func (s *Store) ForUser(ctx context.Context, userID string) ([]*Certificate, err
 func (s *Store) ForAttempts(ctx context.Context, userID string, attempts []string) ([]*Certificate, error) {
 	var out []*Certificate
 	for i := len(attempts) - 1; i >= 0; i-- {
-		var claim struct {
-			Cert string `bson:"cert"`
-		}
-		err := s.db.Collection(claimsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: attempts[i]}}).Decode(&claim)
+		claim, err := s.claimOf(ctx, attempts[i])
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue
 		}
