@@ -137,6 +137,15 @@ func (s *Server) audit(c *fiber.Ctx, action, target, detail string) {
 	}
 }
 
+// contentChanged follows a publication: this instance serves the new
+// course at once (others within their polling interval), and the change
+// goes to the audit log (a failure there is logged: the change is made).
+func (s *Server) contentChanged(c *fiber.Ctx, action, target, detail string) error {
+	err := s.library.Refresh(c.UserContext())
+	s.audit(c, action, target, detail)
+	return err
+}
+
 // requireUser answers 401 (API) or sends to the sign-in page (pages).
 // Authors and admins must set up two-factor authentication before
 // anything else.

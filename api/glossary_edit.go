@@ -91,10 +91,7 @@ func (s *Server) editConcept(c *fiber.Ctx) error {
 			problems = append(problems, p.String())
 		}
 		if len(problems) == 0 {
-			if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "concept.edit", id, ""); err != nil {
-				return err
-			}
-			if err := s.library.Refresh(c.UserContext()); err != nil {
+			if err := s.contentChanged(c, "concept.edit", id, ""); err != nil {
 				return err
 			}
 			return c.Redirect("/sanasto/"+id+"?muokattu=1", fiber.StatusSeeOther)

@@ -87,7 +87,6 @@ type Server struct {
 	media         *media.Library
 	exam          *quiz.Store
 	certs         *cert.Store
-	studio        studioTree
 	reports       reportRows
 	storageHealth
 }

@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"testing/fstest"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,6 +32,15 @@ type studioProblem struct {
 	Message string `json:"message"`
 }
 
+// studioProblems is problems as the studio's JSON and pages show them.
+func studioProblems(problems course.Problems) []studioProblem {
+	out := make([]studioProblem, len(problems))
+	for i, pr := range problems {
+		out[i] = studioProblem{File: pr.File, Line: pr.Line, Col: pr.Col, Message: pr.Msg}
+	}
+	return out
+}
+
 // studioPreview is the learners' HTML of a text and the course's
 // problems with it (those of the file first).
 type studioPreview struct {
@@ -46,14 +53,6 @@ type studioPreview struct {
 	Millis   float64         `json:"ms"`
 }
 
-// studioTree is the published tree of one version, read once for the
-// previews of that version.
-type studioTree struct {
-	mu      sync.Mutex
-	version int64
-	tree    fstest.MapFS
-}
-
 func (s *Server) studioStore() (*course.Store, error) {
 	store := s.library.Store()
 	if store == nil {
@@ -62,36 +61,12 @@ func (s *Server) studioStore() (*course.Store, error) {
 	return store, nil
 }
 
-// tree is the published tree, cached per published version.
-func (s *Server) tree(c *fiber.Ctx) (fstest.MapFS, error) {
-	store, err := s.studioStore()
-	if err != nil {
-		return nil, err
-	}
-	v := s.published().Version
-	s.studio.mu.Lock()
-	defer s.studio.mu.Unlock()
-	if s.studio.tree != nil && s.studio.version == v {
-		return s.studio.tree, nil
-	}
-	t, err := store.Tree(c.UserContext())
-	if err != nil {
-		return nil, err
-	}
-	s.studio.tree, s.studio.version = t, v
-	return t, nil
-}
-
 // preview renders text as the file p of the published course: the same
 // pipeline, so the HTML is what learners will get.
 func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 	start := time.Now()
-	tree, err := s.tree(c)
-	if err != nil {
-		return nil, err
-	}
-	crs, problems := course.Load(course.WithFile(tree, p, []byte(text)))
-	out := &studioPreview{Kind: "data", Problems: []studioProblem{}}
+	crs, problems := course.Load(course.WithFile(s.published().Course.Tree(), p, []byte(text)))
+	out := &studioPreview{Kind: "data"}
 	for _, m := range crs.AllModules() {
 		if m.File == p && m.Intro != nil {
 			out.Kind, out.HTML = "module", m.Intro.HTML
@@ -112,9 +87,7 @@ func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 	}
 	// The file's own problems first, then the rest of the course's.
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].File == p && problems[j].File != p })
-	for _, pr := range problems {
-		out.Problems = append(out.Problems, studioProblem{File: pr.File, Line: pr.Line, Col: pr.Col, Message: pr.Msg})
-	}
+	out.Problems = studioProblems(problems)
 	out.Body = template.HTML(out.HTML) //nolint:gosec // the course pipeline's sanitized output
 	out.Millis = float64(time.Since(start).Microseconds()) / 1000
 	return out, nil
@@ -144,6 +117,12 @@ type studioFile struct {
 	draft *course.Draft
 }
 
+// editData is the editor's page of the file, before its text is chosen.
+func (f *studioFile) editData() *studioEditData {
+	return &studioEditData{Path: f.path, Draft: f.draft, Status: fiber.StatusOK,
+		Figures: strings.HasPrefix(f.path, "modules/") && strings.HasSuffix(f.path, ".md")}
+}
+
 // openStudioFile reads the file of the route; a path outside the content
 // tree, or a file it does not have, is 404.
 func (s *Server) openStudioFile(c *fiber.Ctx) (*studioFile, error) {
@@ -151,6 +130,11 @@ func (s *Server) openStudioFile(c *fiber.Ctx) (*studioFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.openStudioPath(c, p)
+}
+
+// openStudioPath reads the content file p with its draft.
+func (s *Server) openStudioPath(c *fiber.Ctx, p string) (*studioFile, error) {
 	store, err := s.studioStore()
 	if err != nil {
 		return nil, err
@@ -274,7 +258,7 @@ func (s *Server) studioEdit(c *fiber.Ctx) error {
 		return err
 	}
 	p := f.path
-	d := &studioEditData{Path: p, Draft: f.draft, Figures: strings.HasPrefix(p, "modules/") && strings.HasSuffix(p, ".md")}
+	d := f.editData()
 	d.Text, d.BaseRev = f.text()
 	switch c.Query("ilmoitus") {
 	case "julkaistu":
@@ -307,13 +291,15 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "base_rev must be the revision the text began from")
 	}
 	by := s.viewerOf(c).User.Email
-	d := &studioEditData{Path: p, Text: text, BaseRev: baseRev, Status: fiber.StatusOK}
+	d := f.editData()
+	d.Text, d.BaseRev = text, baseRev
+	draft := course.Draft{Path: p, Data: text, BaseRev: baseRev, By: by}
 	switch c.FormValue("action") {
 	case "draft":
-		if err := store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: text, BaseRev: baseRev, By: by}); err != nil {
+		if err := store.SaveDraft(c.UserContext(), draft); err != nil {
 			return err
 		}
-		d.Notice = "studio.saved"
+		d.Notice, d.Draft = "studio.saved", &draft
 	case "discard":
 		if err := store.DiscardDraft(c.UserContext(), p); err != nil {
 			return err
@@ -326,7 +312,9 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 		case errors.As(err, &conflict):
 			// Both texts survive: the author's stays in the editor (and
 			// in the draft), the published one is shown beside it.
-			_ = store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: text, BaseRev: baseRev, By: by})
+			if store.SaveDraft(c.UserContext(), draft) == nil {
+				d.Draft = &draft
+			}
 			d.Conflict, d.Diff, d.Status = conflict, course.LineDiff(conflict.Current, text), fiber.StatusConflict
 			d.BaseRev = conflict.Rev
 		case err != nil:
@@ -334,10 +322,7 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 		case len(problems) > 0:
 			d.Status = fiber.StatusUnprocessableEntity
 		default:
-			if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.publish", p, ""); err != nil {
-				return err
-			}
-			if err := s.library.Refresh(c.UserContext()); err != nil {
+			if err := s.contentChanged(c, "content.publish", p, ""); err != nil {
 				return err
 			}
 			return c.Redirect("/studio/sisalto/"+p+"?ilmoitus=julkaistu", fiber.StatusSeeOther)
@@ -426,10 +411,7 @@ func (s *Server) studioRestore(c *fiber.Ctx) error {
 		}
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "revision "+strconv.Itoa(rev)+" does not fit the course as it is now: "+strings.Join(msgs, "; "))
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.restore", p, "revision "+strconv.Itoa(rev)); err != nil {
-		return err
-	}
-	if err := s.library.Refresh(c.UserContext()); err != nil {
+	if err := s.contentChanged(c, "content.restore", p, "revision "+strconv.Itoa(rev)); err != nil {
 		return err
 	}
 	return c.Redirect("/studio/sisalto/"+p+"?ilmoitus=palautettu", fiber.StatusSeeOther)
@@ -529,17 +511,10 @@ func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	case len(problems) > 0:
-		list := make([]studioProblem, len(problems))
-		for i, pr := range problems {
-			list[i] = studioProblem{File: pr.File, Line: pr.Line, Col: pr.Col, Message: pr.Msg}
-		}
 		return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusUnprocessableEntity), Status: fiber.StatusUnprocessableEntity,
-			Detail: "the course has problems with this text", Ext: map[string]any{"problems": list}})
+			Detail: "the course has problems with this text", Ext: map[string]any{"problems": studioProblems(problems)}})
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.publish", p, ""); err != nil {
-		return err
-	}
-	if err := s.library.Refresh(c.UserContext()); err != nil {
+	if err := s.contentChanged(c, "content.publish", p, ""); err != nil {
 		return err
 	}
 	_, rev, err := store.File(c.UserContext(), p)
@@ -559,11 +534,7 @@ func (s *Server) studioLearnerView(c *fiber.Ctx) error {
 	}
 	p := f.path
 	text, _ := f.text()
-	tree, err := s.tree(c)
-	if err != nil {
-		return err
-	}
-	crs, _ := course.Load(course.WithFile(tree, p, []byte(text)))
+	crs, _ := course.Load(course.WithFile(s.published().Course.Tree(), p, []byte(text)))
 	crs.Reveal() // a hidden module's page as learners will get it once shown
 	for _, m := range crs.Modules {
 		for _, sec := range m.Sections {

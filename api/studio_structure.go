@@ -162,14 +162,10 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		}
 		return s.structureRefused(c, d)
 	}
-	// Published: on record before anything else can fail.
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.structure", target, op); err != nil {
-		return err
-	}
 	// This instance serves the new course first, so that no learner writes
 	// at an old address after the records move; other instances catch up
 	// within seconds, and the periodic follow-up moves what they wrote.
-	if err := s.library.Refresh(c.UserContext()); err != nil {
+	if err := s.contentChanged(c, "content.structure", target, op); err != nil {
 		return err
 	}
 	switch op {
@@ -282,10 +278,7 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	if len(problems) > 0 {
 		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, problems.Error())
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "content.figure", change.Path, ""); err != nil {
-		return "", "", err
-	}
-	if err := s.library.Refresh(c.UserContext()); err != nil {
+	if err := s.contentChanged(c, "content.figure", change.Path, ""); err != nil {
 		return "", "", err
 	}
 	return page, course.FigureBlock(src, caption, alt), nil
@@ -308,24 +301,15 @@ func (s *Server) studioFigure(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	store, err := s.studioStore()
+	f, err := s.openStudioPath(c, page)
 	if err != nil {
 		return err
 	}
-	d, err := store.DraftOf(c.UserContext(), page)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		data, rev, err := store.File(c.UserContext(), page)
-		if err != nil {
-			return err
-		}
-		d = &course.Draft{Path: page, Data: string(data), BaseRev: rev}
-	}
+	text, rev := f.text()
+	d := &course.Draft{Path: page, Data: text, BaseRev: rev}
 	d.Data = strings.TrimRight(d.Data, "\n") + "\n\n" + block
 	d.By = s.viewerOf(c).User.Email
-	if err := store.SaveDraft(c.UserContext(), *d); err != nil {
+	if err := f.store.SaveDraft(c.UserContext(), *d); err != nil {
 		return err
 	}
 	return c.Redirect("/studio/sisalto/"+page+"?ilmoitus=kuva", fiber.StatusSeeOther)

@@ -146,23 +146,20 @@ func (s *Store) Publish(ctx context.Context, p string, data []byte, baseRev int,
 	if !EditablePath(p) {
 		return nil, ErrNoFile
 	}
-	current, rev, err := s.File(ctx, p)
-	if err != nil && !errors.Is(err, ErrNoFile) {
-		return nil, err
-	}
-	if rev != baseRev {
+	problems, err := s.publishFile(ctx, p, data, by, baseRev)
+	var stale *staleError
+	if errors.As(err, &stale) { // published by someone else since the author began
+		current, rev, err := s.File(ctx, p)
+		if err != nil && !errors.Is(err, ErrNoFile) {
+			return nil, err
+		}
 		who := ""
 		if r, _, err := s.RevisionData(ctx, p, rev); err == nil {
 			who = r.By
 		}
 		return nil, &ConflictError{Path: p, Rev: rev, Current: string(current), By: who}
 	}
-	problems, err := s.publishFile(ctx, p, data, by, baseRev)
 	if err != nil {
-		var stale *staleError
-		if errors.As(err, &stale) { // published meanwhile, between the check and the write
-			return s.Publish(ctx, p, data, baseRev, by)
-		}
 		return nil, err
 	}
 	if len(problems) == 0 {
@@ -180,28 +177,26 @@ func (s *Store) Restore(ctx context.Context, p string, rev int, by string) (Prob
 	return s.PublishFile(ctx, p, data, by)
 }
 
-// Tree is the published content tree with one file replaced (a draft), for
-// previews: the published files are read once per published version.
-func (s *Store) Tree(ctx context.Context) (fstest.MapFS, error) {
-	fsys, _, _, err := s.currentFiles(ctx)
-	return fsys, err
+// Tree is the course's content tree: the files it was loaded from, as the
+// studio's previews and structure changes work on them.
+func (c *Course) Tree() fstest.MapFS {
+	out := make(fstest.MapFS, len(c.Files))
+	for p, f := range c.Files {
+		out[p] = &fstest.MapFile{Data: f.Data, Mode: 0o444}
+	}
+	return out
 }
 
 // WithFile is a copy of tree with p's text replaced by data.
 func WithFile(tree fstest.MapFS, p string, data []byte) fstest.MapFS {
-	out := make(fstest.MapFS, len(tree)+1)
-	for k, v := range tree {
-		out[k] = v
-	}
-	out[p] = &fstest.MapFile{Data: data, Mode: 0o444}
-	return out
+	return Apply(tree, []FileChange{{Path: p, Data: data}})
 }
 
 // Export writes the published tree (with the drafts over it when drafts is
 // true) into dir in the layout of content/, so that importing dir again
 // changes nothing. Files of dir that the tree does not have are left.
 func (s *Store) Export(ctx context.Context, dir string, drafts bool) (int, error) {
-	fsys, err := s.Tree(ctx)
+	fsys, _, _, err := s.currentFiles(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -486,7 +486,7 @@ func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
 	if !errors.Is(err, ErrChanged) || len(problems) > 0 {
 		t.Fatalf("the raced change = %v, %v", problems, err)
 	}
-	tree, _ := store.Tree(ctx)
+	tree, _, _, _ := store.currentFiles(ctx)
 	if tree[renamed] == nil || string(tree[renamed].Data) != edited || tree["modules/01-ensimmainen/01-johdanto.md"] != nil {
 		t.Fatal("the files the raced change wrote were not put back")
 	}
