@@ -1218,7 +1218,7 @@ func TestStudioInTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, `document.getElementById("studio-rendered").textContent.indexOf(`+strconv.Quote(added)+`) >= 0`, "the preview to show the new text")
-	waitFor(t, ctx, `document.getElementById("studio-status").textContent !== ""`, "the draft to be saved")
+	waitFor(t, ctx, `document.getElementById("studio-status").textContent !== "" && document.getElementById("studio-status").textContent === document.querySelector("[data-msg-saved]").getAttribute("data-msg-saved")`, "the draft to be saved")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[value="publish"]`))); err != nil {
 		t.Fatal(err)
 	}

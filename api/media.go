@@ -608,8 +608,9 @@ func (s *Server) mediaStatus(c *fiber.Ctx) error {
 // them, so that uploads need not fit in memory.
 func (s *Server) limitBodies(c *fiber.Ctx) error {
 	if s.isUploadRoute(c) {
-		// A refused upload leaves its body unread on the connection:
-		// close it rather than read (or misparse) the rest.
+		// A refused upload leaves its body unread on the connection: a
+		// bounded remainder is drained (lingerBody), then it closes
+		// rather than misparse the rest as another request.
 		err := c.Next()
 		if err != nil {
 			if herr := s.handleError(c, err); herr != nil {

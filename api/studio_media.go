@@ -98,8 +98,8 @@ func (s *Server) studioMediaUpload(c *fiber.Ctx) error {
 	}
 	it, err := s.media.Put(c.UserContext(), up)
 	if err != nil {
-		// The unread rest of a refused file is not drained: the
-		// connection closes after the answer (see limitBodies).
+		// The unread rest of a refused file is drained up to a bound,
+		// then the connection closes after the answer (see limitBodies).
 		return s.studioMediaRefused(c, err, up.Title, up.ID)
 	}
 	s.audit(c, "media.upload", it.ID, it.Title)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing/fstest"
 	"time"
@@ -192,43 +191,76 @@ func WithFile(tree fstest.MapFS, p string, data []byte) fstest.MapFS {
 	return Apply(tree, []FileChange{{Path: p, Data: data}})
 }
 
-// Export writes the published tree (with the drafts over it when drafts is
-// true) into dir in the layout of content/, so that importing dir again
-// changes nothing. Files of dir that the tree does not have are left.
-func (s *Store) Export(ctx context.Context, dir string, drafts bool) (int, error) {
+// Export writes the published tree (with the drafts of its files over it
+// when drafts is true) into dir in the layout of content/, and removes the
+// content files of dir that the tree no longer has (a section archived or
+// renamed since the last export), so that importing dir again changes
+// nothing. Other files of dir (content.go, a README) are left. It returns
+// how many files it wrote and removed.
+func (s *Store) Export(ctx context.Context, dir string, drafts bool) (written, removed int, err error) {
 	fsys, _, _, err := s.currentFiles(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if drafts {
 		ds, err := s.Drafts(ctx)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		for p, d := range ds {
-			if EditablePath(p) {
+			if _, ok := fsys[p]; ok { // a draft of a file removed since stays out
 				fsys[p] = &fstest.MapFile{Data: []byte(d.Data)}
 			}
 		}
 	}
-	names := make([]string, 0, len(fsys))
-	for p := range fsys {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, p := range names {
+	for _, p := range sortedPaths(fsys) {
 		if !fs.ValidPath(p) {
-			return 0, fmt.Errorf("course: export: invalid path %q", p)
+			return written, removed, fmt.Errorf("course: export: invalid path %q", p)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return 0, err
+			return written, removed, err
 		}
 		if err := os.WriteFile(target, fsys[p].Data, 0o644); err != nil {
-			return 0, err
+			return written, removed, err
 		}
+		written++
 	}
-	return len(names), nil
+	err = filepath.WalkDir(dir, func(file string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, file)
+		if err != nil {
+			return err
+		}
+		p := filepath.ToSlash(rel)
+		if _, ok := fsys[p]; ok || !contentFile(p) {
+			return nil
+		}
+		removed++
+		return os.Remove(file)
+	})
+	return written, removed, err
+}
+
+// contentFile says whether p is a file a content tree is made of (what
+// Load reads), as opposed to other files kept beside it.
+func contentFile(p string) bool {
+	switch p {
+	case "course.yaml", "legislation.yaml", RedirectsFile:
+		return true
+	}
+	top, _, _ := strings.Cut(p, "/")
+	switch top {
+	case "modules", "media", "exam", "glossary":
+		ext := strings.ToLower(path.Ext(p))
+		_, image := imageExts[ext]
+		return ext == ".md" || ext == ".yaml" || image
+	case archiveDir:
+		return true
+	}
+	return false
 }
 
 // ErrChanged: content was published by someone else between reading and

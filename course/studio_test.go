@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -548,5 +550,54 @@ func TestKeepUpWithRedirects(t *testing.T) {
 			t.Fatalf("the record did not follow the redirect: %v", recs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestExportWithDraftsAndStaleFiles(t *testing.T) {
+	ctx, _, store := storeOnFixture(t)
+	const alku = "modules/01-ensimmainen/01-alku.md"
+	orig, rev, _ := store.File(ctx, alku)
+	if err := store.SaveDraft(ctx, Draft{Path: alku, Data: string(orig) + "\nLuonnos.\n", BaseRev: rev}); err != nil {
+		t.Fatal(err)
+	}
+	// A draft of a file that is no longer in the course stays out.
+	if err := store.SaveDraft(ctx, Draft{Path: "modules/01-ensimmainen/09-poistettu.md", Data: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// Left from an earlier export: a section since removed, and a file
+	// that is not content.
+	stale := filepath.Join(dir, "modules", "01-ensimmainen", "08-vanha.md")
+	other := filepath.Join(dir, "README.md")
+	for _, f := range []string{stale, other} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written, removed, err := store.Export(ctx, dir, true)
+	if err != nil || written == 0 || removed != 1 {
+		t.Fatalf("export = %d written, %d removed, %v", written, removed, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(alku))); !strings.Contains(string(data), "Luonnos.") {
+		t.Fatal("the draft is not in the export")
+	}
+	for f, want := range map[string]bool{stale: false, other: true, filepath.Join(dir, "modules", "01-ensimmainen", "09-poistettu.md"): false} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", f, err == nil, want)
+		}
+	}
+	// Without drafts: the published text, and importing it changes nothing.
+	if _, _, err := store.Export(ctx, dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(alku))); string(data) != string(orig) {
+		t.Fatal("the export without drafts is not the published text")
+	}
+	res, _, err := store.Import(ctx, os.DirFS(dir), "test")
+	if err != nil || len(res.Changed)+len(res.Deleted) != 0 {
+		t.Fatalf("importing the export = %+v, %v", res, err)
 	}
 }

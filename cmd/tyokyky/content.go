@@ -130,7 +130,7 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure
 	}
-	n, err := course.NewStore(db.Database).Export(ctx, dir, drafts)
+	n, removed, err := course.NewStore(db.Database).Export(ctx, dir, drafts)
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure
@@ -139,7 +139,7 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 	if drafts {
 		what = "published, with the drafts over it"
 	}
-	fmt.Fprintf(stdout, "%d files written to %s (%s)\n", n, dir, what)
+	fmt.Fprintf(stdout, "%d files written to %s (%s), %d no longer in the course removed\n", n, dir, what, removed)
 	return exitOK
 }
 

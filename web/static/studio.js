@@ -55,7 +55,6 @@
       // The server's sanitized rendering: exactly what learners get.
       rendered.innerHTML = out.html;
       showProblems(out.problems || []);
-      form.setAttribute("data-previewed", String(mine));
     }).catch(function () { say(form.getAttribute("data-msg-failed")); });
   }
 
