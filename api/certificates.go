@@ -31,14 +31,8 @@ type certificateData struct {
 	IssuedISO, IssuedText, RevokedOn string
 }
 
-// dateIn formats a date for lang: 24.11.2026, or 24 November 2026.
-func dateIn(lang string, t time.Time) string {
-	t = t.In(helsinki)
-	if lang == "en" {
-		return t.Format("2 January 2006")
-	}
-	return t.Format("2.1.2006")
-}
+// isoDate is the Helsinki date of t as YYYY-MM-DD (a <time> datetime).
+func isoDate(t time.Time) string { return t.In(helsinki).Format("2006-01-02") }
 
 type certificatesData struct {
 	Certs  []*cert.Certificate
@@ -77,12 +71,12 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	v := s.certs.Status(cr)
 	lang := s.lang(c)
 	d := &certificateData{Cert: cr, State: certValid, Issuer: s.certs.Issuer(),
-		IssuedISO: cr.Issued.In(helsinki).Format("2006-01-02"), IssuedText: dateIn(lang, cr.Issued)}
+		IssuedISO: isoDate(cr.Issued), IssuedText: cert.DateIn(lang, cr.Issued)}
 	switch {
 	case cr.Withdrawn && cr.Revoked != nil:
-		d.State, d.RevokedOn = certWithdrawn, dateIn(lang, cr.Revoked.At)
-	case v.Revoked && cr.Revoked != nil:
-		d.State, d.RevokedOn = certRevoked, dateIn(lang, cr.Revoked.At)
+		d.State, d.RevokedOn = certWithdrawn, cert.DateIn(lang, cr.Revoked.At)
+	case v.Revoked:
+		d.State, d.RevokedOn = certRevoked, cert.DateIn(lang, cr.Revoked.At)
 	case !v.Valid:
 		d.State, d.Reason = certInvalid, v.Reason
 	}
@@ -177,8 +171,7 @@ func (s *Server) jwks(c *fiber.Ctx) error {
 // issuerProfile is the issuer as an Open Badges Profile (the iss of every
 // certificate).
 func (s *Server) issuerProfile(c *fiber.Ctx) error {
-	p := s.certs.Issuer().Profile()
-	p["@context"] = []string{"https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"}
+	p := s.certs.Issuer().ProfileDocument()
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 	c.Set("Access-Control-Allow-Origin", "*")
 	c.Set(fiber.HeaderContentType, "application/ld+json")
@@ -258,21 +251,21 @@ func (s *Server) apiRevoke(c *fiber.Ctx) error {
 
 func (s *Server) revoke(c *fiber.Ctx, reason string) (*cert.Certificate, error) {
 	id := strings.Clone(c.Params("cert"))
-	if _, err := s.certs.Get(c.UserContext(), id); errors.Is(err, cert.ErrNotFound) {
-		return nil, fiber.ErrNotFound
-	}
-	if strings.TrimSpace(reason) == "" || len([]rune(reason)) > 500 {
-		return nil, fiber.NewError(fiber.StatusUnprocessableEntity, "give the reason for revoking in 1–500 characters")
-	}
 	by := s.viewerOf(c).User.ID
-	if err := s.accounts.Audit(c.UserContext(), by, "certificate.revoke", id, reason); err != nil {
+	cr, err := s.certs.Revoke(c.UserContext(), id, by, reason)
+	switch {
+	case errors.Is(err, cert.ErrNotFound):
+		return nil, fiber.ErrNotFound
+	case errors.Is(err, cert.ErrReason):
+		return nil, fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
+	case errors.Is(err, cert.ErrRevoked):
+		return nil, fiber.NewError(fiber.StatusConflict, "the certificate is revoked already")
+	case err != nil:
 		return nil, err
 	}
-	cr, err := s.certs.Revoke(c.UserContext(), id, by, reason)
-	if errors.Is(err, cert.ErrRevoked) {
-		return nil, fiber.NewError(fiber.StatusConflict, "the certificate is revoked already")
-	}
-	return cr, err
+	// Revoked: on record (a failure of the log is logged, the revocation stands).
+	s.audit(c, "certificate.revoke", id, strings.TrimSpace(reason))
+	return cr, nil
 }
 
 // adminCertificates lists every certificate with a form to revoke each.

@@ -278,9 +278,15 @@ func init() {
 		c := passExam(t, a)
 		b := newClient(t, r.URL)
 		b.register(account.NewID()[:10]+"@example.fi", "Bertta B")
-		_, page := b.get("/todistus/" + c.ID)
+		resp, page := b.get("/todistus/" + c.ID)
+		if resp.StatusCode != 200 || !strings.Contains(page, "Aino A") {
+			t.Fatalf("another learner on the public page = %d", resp.StatusCode)
+		}
 		if strings.Contains(page, email) || strings.Contains(page, c.Token) || strings.Contains(page, "todistus.pdf") {
 			t.Error("the public page shows another learner private data")
+		}
+		if resp, png := b.get("/todistus/" + c.ID + "/qr.png"); resp.StatusCode != 200 || !strings.HasPrefix(png, "\x89PNG") {
+			t.Errorf("another learner on the QR code = %d", resp.StatusCode)
 		}
 	}
 	for _, route := range []string{"GET /todistus/:cert", "HEAD /todistus/:cert", "GET /todistus/:cert/qr.png", "HEAD /todistus/:cert/qr.png"} {

@@ -107,7 +107,8 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
 	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
-		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b }})
+		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b },
+		"date": cert.DateIn, "isoDate": isoDate})
 	if err != nil {
 		return nil, err
 	}

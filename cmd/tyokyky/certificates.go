@@ -136,15 +136,8 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "new signing key %s (%s); a running server signs with it within a minute, and the older keys stay published\n", k.ID, k.Alg)
 		return exitOK
 	}
-	list, err := cert.ParseJWKS(keys.JWKS())
-	if err != nil {
-		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
-		return exitFailure
-	}
-	for kid, k := range list {
-		if p := keys.Public(kid); p != nil {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\n", kid, k.Alg, p.Created.Format(time.RFC3339))
-		}
+	for _, k := range keys.List() {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", k.ID, k.Alg, k.Created.Format(time.RFC3339))
 	}
 	return exitOK
 }
@@ -209,21 +202,15 @@ func certCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if a, ok := subject["achievement"].(map[string]any); ok {
 		course, _ = a["name"].(string)
 	}
-	status := ""
+	status, entry := "", any("?")
 	if st, ok := claims["credentialStatus"].(map[string]any); ok {
 		status, _ = st["statusListCredential"].(string)
+		entry = st["statusListIndex"]
 	}
 	fmt.Fprintf(stdout, "VALID SIGNATURE: issued by %s to %s for %q on %v\ncertificate: %v\n", iss, holder, course, claims["validFrom"], claims["id"])
 	fmt.Fprintf(stdout, "Revocation is not checked offline: the issuer's status list %s (entry %v) says whether the certificate was revoked, and its public page shows the same.\n",
-		status, statusIndex(claims))
+		status, entry)
 	return exitOK
-}
-
-func statusIndex(claims map[string]any) any {
-	if st, ok := claims["credentialStatus"].(map[string]any); ok {
-		return st["statusListIndex"]
-	}
-	return "?"
 }
 
 // fetchJWKS downloads a key set (at most 1 MiB, within 15 s).

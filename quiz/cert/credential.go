@@ -37,6 +37,14 @@ func (i Issuer) Profile() map[string]any {
 	return p
 }
 
+// ProfileDocument is the profile standing alone (the issuer's own
+// address): with the JSON-LD contexts of the credentials.
+func (i Issuer) ProfileDocument() map[string]any {
+	p := i.Profile()
+	p["@context"] = credentialContext
+	return p
+}
+
 // address reads a one-line postal address ("Katu 1, 00100 Helsinki,
 // Suomi") into an Open Badges Address; what does not parse stays in the
 // street address.

@@ -19,12 +19,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/internal/database"
 )
@@ -130,17 +130,33 @@ func (k *Keys) Load(ctx context.Context) error {
 // halves (file keys of another instance).
 var errNoUsableKey = errors.New("cert: no signing key is usable here")
 
-// Refresh reads the key set again when another process rotated it.
+// Refresh reads the key set again when another process rotated it: the
+// keys are opened again only when the set changed.
 func (k *Keys) Refresh(ctx context.Context) error {
 	docs, err := k.docs(ctx)
 	if err != nil {
 		return err
 	}
+	k.mu.RLock()
+	same := k.version == kidList(docs)
+	k.mu.RUnlock()
+	if same {
+		return nil
+	}
 	return k.use(docs)
 }
 
+// kidList names a key set: the kids in order.
+func kidList(docs []keyDoc) string {
+	var b strings.Builder
+	for _, d := range docs {
+		b.WriteString(d.ID + ",")
+	}
+	return b.String()
+}
+
 func (k *Keys) docs(ctx context.Context) ([]keyDoc, error) {
-	cur, err := k.db.Collection(keysCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "created", Value: 1}}))
+	cur, err := k.db.Collection(keysCollection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("cert: keys: %w", err)
 	}
@@ -159,7 +175,6 @@ func (k *Keys) use(docs []keyDoc) error {
 	var set []map[string]string
 	var signer *signingKey
 	var lastErr error
-	version := ""
 	for _, d := range docs {
 		pub, err := x509.ParsePKIXPublicKey(d.Public)
 		if err != nil {
@@ -171,7 +186,6 @@ func (k *Keys) use(docs []keyDoc) error {
 			return err
 		}
 		set = append(set, jwk)
-		version += d.ID + ","
 		priv, err := k.private(d)
 		if err != nil {
 			lastErr = err
@@ -195,7 +209,7 @@ func (k *Keys) use(docs []keyDoc) error {
 		return err
 	}
 	k.mu.Lock()
-	k.public, k.signer, k.jwks, k.version = public, signer, jwks, version
+	k.public, k.signer, k.jwks, k.version = public, signer, jwks, kidList(docs)
 	k.mu.Unlock()
 	return nil
 }
@@ -296,18 +310,28 @@ func (k *Keys) Public(kid string) *PublicKey {
 	return k.public[kid]
 }
 
+// List is the key set, oldest first.
+func (k *Keys) List() []*PublicKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	out := make([]*PublicKey, 0, len(k.public))
+	for _, p := range k.public {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
 // JWKS is the published key set as JSON (RFC 7517), public keys only.
 func (k *Keys) JWKS() []byte {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.jwks
-}
-
-// Version changes whenever the key set does.
-func (k *Keys) Version() string {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return k.version
 }
 
 func (k *Keys) current() (*signingKey, error) {

@@ -373,7 +373,7 @@ var ErrRevoked = errors.New("the certificate is revoked already")
 func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len([]rune(reason)) > 500 {
-		return nil, errors.New("give the reason for revoking in 1–500 characters")
+		return nil, ErrReason
 	}
 	defer s.locks.Lock(id)()
 	c, err := s.Get(ctx, id)
@@ -395,6 +395,9 @@ func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate
 	s.mu.Unlock()
 	return c, nil
 }
+
+// ErrReason: a revocation needs its reason, 1–500 characters.
+var ErrReason = errors.New("give the reason for revoking in 1–500 characters")
 
 // WithdrawnReason is the revocation reason of a withdrawn certificate.
 const WithdrawnReason = "withdrawn at the holder's request"
@@ -489,7 +492,8 @@ func standing(c *Certificate, v Verification) Verification {
 }
 
 // Status is a certificate's own standing: its stored token verified now
-// against the keys, with the record at hand (no second read).
+// against the keys, with the record at hand (no second read). It carries
+// no claims: the page that asks shows the record.
 func (s *Store) Status(c *Certificate) Verification {
 	if c.Withdrawn {
 		return standing(c, Verification{})
@@ -501,7 +505,7 @@ func (s *Store) Status(c *Certificate) Verification {
 	if jti, _ := claims["jti"].(string); jti != c.URL {
 		return Verification{Reason: "the token names another certificate", Certificate: c}
 	}
-	return standing(c, Verification{Claims: jsonClaims(claims)})
+	return standing(c, Verification{})
 }
 
 // StatusList is status list n as a signed BitstringStatusListCredential
@@ -605,6 +609,16 @@ func DecodeList(s string) ([]byte, error) {
 func (s *Store) Document(c *Certificate, lang string) Document {
 	return Document{ID: c.ID, Holder: c.Holder, Course: c.Course, Credits: c.Credits, Hours: c.Hours,
 		Issued: c.Issued.In(helsinki), IssuerName: s.opts.Issuer.Name, IssuerAddress: s.opts.Issuer.Address, URL: c.URL, Lang: lang}
+}
+
+// DateIn is the Helsinki date of t as a certificate prints it in lang
+// (fi, sv or en; others as fi): 24.11.2026, 24 November 2026.
+func DateIn(lang string, t time.Time) string {
+	tx, ok := languages[lang]
+	if !ok {
+		tx = languages["fi"]
+	}
+	return tx.date(t.In(helsinki))
 }
 
 // helsinki is the time zone of the dates printed on certificates.
