@@ -454,14 +454,10 @@ type LearnerRow struct {
 	LastActive   time.Time `bson:"last_active"`
 }
 
-// LearnerRows lists the learner accounts (of organisation, or all when
-// it is empty) for the reports.
-func (s *Store) LearnerRows(ctx context.Context, organisation string) ([]LearnerRow, error) {
-	filter := bson.D{{Key: "role", Value: RoleLearner}}
-	if organisation != "" {
-		filter = append(filter, bson.E{Key: "organisation", Value: organisation})
-	}
-	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetProjection(bson.D{
+// LearnerRows lists the learner accounts, lightly, for the reports (which
+// filter by organisation themselves).
+func (s *Store) LearnerRows(ctx context.Context) ([]LearnerRow, error) {
+	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "role", Value: RoleLearner}}, options.Find().SetProjection(bson.D{
 		{Key: "organisation", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -301,33 +302,42 @@ func (s *Server) endOtherSessions(c *fiber.Ctx) error {
 	return c.Redirect("/tili?ilmoitus=istunnot", fiber.StatusSeeOther)
 }
 
+// EraseUser deletes a learner with everything kept of them: progress and
+// answers, feedback (made anonymous), exam attempts (kept for the item
+// statistics under a pseudonym), certificates (withdrawn), and the
+// account last, so that a retry after a failure part-way finds it. The
+// account page's deletion and the retention period both use it.
+func (o Options) EraseUser(ctx context.Context, userID string) error {
+	if o.Progress != nil {
+		if err := o.Progress.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if o.Feedback != nil {
+		if err := o.Feedback.ForgetUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if o.Exam != nil {
+		if err := o.Exam.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if o.Certificates != nil {
+		if _, err := o.Certificates.Withdraw(ctx, userID); err != nil {
+			return err
+		}
+	}
+	return o.Accounts.Delete(ctx, userID)
+}
+
 func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	lang := s.lang(c)
 	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
 		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"delete-password", web.T(lang, "form.current.wrong")}}}})
 	}
-	if s.progress != nil {
-		if err := s.progress.DeleteUser(c.UserContext(), v.User.ID); err != nil {
-			return err
-		}
-	}
-	if s.feedback != nil {
-		if err := s.feedback.ForgetUser(c.UserContext(), v.User.ID); err != nil {
-			return err
-		}
-	}
-	if s.exam != nil {
-		if err := s.exam.DeleteUser(c.UserContext(), v.User.ID); err != nil {
-			return err
-		}
-	}
-	if s.certs != nil {
-		if _, err := s.certs.Withdraw(c.UserContext(), v.User.ID); err != nil {
-			return err
-		}
-	}
-	if err := s.accounts.Delete(c.UserContext(), v.User.ID); err != nil {
+	if err := s.opts.EraseUser(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}
 	s.clearSessionCookie(c)

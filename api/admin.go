@@ -176,7 +176,7 @@ type organisationRow struct {
 
 // adminOrganisations lists the organisations with their learners.
 func (s *Server) adminOrganisations(c *fiber.Ctx) error {
-	rows, err := s.accounts.LearnerRows(c.UserContext(), "")
+	rows, err := s.accounts.LearnerRows(c.UserContext())
 	if err != nil {
 		return err
 	}

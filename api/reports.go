@@ -91,7 +91,7 @@ func (s *Server) reportInput(c *fiber.Ctx) (report.Input, time.Time, error) {
 	ctx := c.UserContext()
 	var in report.Input
 	var err error
-	if in.Learners, err = s.accounts.LearnerRows(ctx, ""); err != nil {
+	if in.Learners, err = s.accounts.LearnerRows(ctx); err != nil {
 		return in, time.Time{}, err
 	}
 	if in.Records, err = s.progress.RecordRows(ctx); err != nil {
@@ -118,15 +118,6 @@ func (s *Server) buildReport(c *fiber.Ctx, f report.Filter) (*report.Report, tim
 		return nil, at, err
 	}
 	in.Course = s.published().Course
-	if f.Organisation != "" {
-		var mine []account.LearnerRow
-		for _, l := range in.Learners {
-			if l.Organisation == f.Organisation {
-				mine = append(mine, l)
-			}
-		}
-		in.Learners = mine
-	}
 	return report.Build(in, f), at, nil
 }
 

@@ -102,9 +102,13 @@ type TimeRow struct {
 
 // Build makes the report of in for f.
 func Build(in Input, f Filter) *Report {
-	r := &Report{Filter: f, Learners: len(in.Learners)}
+	r := &Report{Filter: f}
 	who := make(map[string]bool, len(in.Learners))
 	for _, l := range in.Learners {
+		if f.Organisation != "" && l.Organisation != f.Organisation {
+			continue
+		}
+		r.Learners++
 		who[l.ID] = true
 		if f.In(l.CreatedAt) {
 			r.Registered++
@@ -195,8 +199,12 @@ func (r *Report) WriteCSV(w io.Writer, name string) error {
 	var rows [][]string
 	switch name {
 	case "oppijat":
-		rows = [][]string{{"tilit", "rekisteröityneet jaksolla", "aktiiviset jaksolla", "koko kurssin suorittaneet", "todistukset jaksolla"},
-			{itoa(r.Learners), itoa(r.Registered), itoa(r.Active), itoa(r.CourseCompleted), itoa(r.Certificates)}}
+		org := r.Filter.Organisation
+		if org == "" {
+			org = "kaikki"
+		}
+		rows = [][]string{{"organisaatio", "tilit", "rekisteröityneet jaksolla", "aktiiviset jaksolla", "koko kurssin suorittaneet", "todistukset jaksolla"},
+			{org, itoa(r.Learners), itoa(r.Registered), itoa(r.Active), itoa(r.CourseCompleted), itoa(r.Certificates)}}
 	case "moduulit":
 		rows = [][]string{{"moduuli", "osioita", "aloittaneet", "suorittaneet", "0 %", "1–49 %", "50–99 %", "100 %"}}
 		for _, m := range r.Modules {

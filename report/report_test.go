@@ -38,7 +38,11 @@ func TestBuildCountsWhatItShould(t *testing.T) {
 		created int
 	}{{"a", 5}, {"b", 6}, {"c", 7}, {"d", 1}} {
 		_ = i
-		in.Learners = append(in.Learners, account.LearnerRow{ID: l.id, CreatedAt: day(l.created), LastActive: day(l.created + 1)})
+		org := account.Organisations[0]
+		if l.id == "b" {
+			org = account.Organisations[1]
+		}
+		in.Learners = append(in.Learners, account.LearnerRow{ID: l.id, Organisation: org, CreatedAt: day(l.created), LastActive: day(l.created + 1)})
 	}
 	for _, m := range c.Modules {
 		for _, s := range m.Sections {
@@ -89,12 +93,20 @@ func TestBuildCountsWhatItShould(t *testing.T) {
 		if name == "moduulit" && (rows[1][0] != m1.Title || rows[1][2] != "2" || rows[1][7] != "1") {
 			t.Fatalf("modules CSV = %v", rows[1])
 		}
+		if name == "oppijat" && fmt.Sprint(rows[1]) != "[kaikki 4 3 2 1 0]" {
+			t.Fatalf("learners CSV = %v", rows[1])
+		}
 		if name == "koe" && fmt.Sprint(rows[1]) != "[2 3 1 50.0]" {
 			t.Fatalf("exam CSV = %v", rows[1])
 		}
 	}
 	if err := r.WriteCSV(&bytes.Buffer{}, "x"); err == nil {
 		t.Fatal("an unknown report was written")
+	}
+	// One organisation: its learners and only their records and results.
+	o := Build(in, Filter{Organisation: account.Organisations[1]})
+	if o.Learners != 1 || o.Modules[0].Started != 1 || o.Modules[0].Completed != 0 || o.Exam.Learners != 1 || o.Exam.Passed != 0 || o.Certificates != 0 {
+		t.Fatalf("one organisation: %d learners, module 1 %+v, exam %+v, %d certificates", o.Learners, o.Modules[0], o.Exam, o.Certificates)
 	}
 }
 

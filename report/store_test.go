@@ -72,7 +72,7 @@ func BenchmarkReportEmbedded10k(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, o := range []string{"", org} {
-			learners, err := accounts.LearnerRows(ctx, o)
+			learners, err := accounts.LearnerRows(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}

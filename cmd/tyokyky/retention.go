@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/course"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 )
 
 // retention deletes learner accounts inactive for longer than the
@@ -16,10 +13,7 @@ import (
 // does it (a lease in the database).
 type retention struct {
 	accounts *account.Store
-	progress *course.Progress
-	feedback *course.FeedbackStore
-	exam     *quiz.Store
-	certs    *cert.Store
+	erase    func(ctx context.Context, userID string) error // api.Options.EraseUser
 	after    time.Duration
 	holder   string
 	log      *slog.Logger
@@ -38,23 +32,7 @@ func (r *retention) sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, u := range users {
-		if err := r.progress.DeleteUser(ctx, u.ID); err != nil {
-			return n, err
-		}
-		if err := r.feedback.ForgetUser(ctx, u.ID); err != nil {
-			return n, err
-		}
-		if r.exam != nil {
-			if err := r.exam.DeleteUser(ctx, u.ID); err != nil {
-				return n, err
-			}
-		}
-		if r.certs != nil {
-			if _, err := r.certs.Withdraw(ctx, u.ID); err != nil {
-				return n, err
-			}
-		}
-		if err := r.accounts.Delete(ctx, u.ID); err != nil {
+		if err := r.erase(ctx, u.ID); err != nil {
 			return n, err
 		}
 		n++

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 )
@@ -45,7 +46,8 @@ func TestRetentionDeletesInactiveLearnersOnce(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mk := func(holder string) *retention {
-		return &retention{accounts: future, progress: course.NewProgress(db), feedback: course.NewFeedbackStore(db),
+		erase := api.Options{Accounts: future, Progress: course.NewProgress(db), Feedback: course.NewFeedbackStore(db)}.EraseUser
+		return &retention{accounts: future, erase: erase,
 			after: 180 * 24 * time.Hour, holder: holder, log: log, now: func() time.Time { return later }}
 	}
 	a, b := mk("a"), mk("b")

@@ -221,13 +221,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go mediaLib.Follow(ctx, 2*time.Second)
-	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, progress: progress, feedback: feedback, exam: exam, certs: certs, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
-			holder: account.NewID(), log: log, now: time.Now}
-		go r.run(ctx)
-	}
-
-	p.server, err = api.New(api.Options{
+	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
 		Database:      p.db,
@@ -244,7 +238,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
-	})
+	}
+	if cfg.RetentionDays > 0 {
+		r := &retention{accounts: accounts, erase: opts.EraseUser, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+			holder: account.NewID(), log: log, now: time.Now}
+		go r.run(ctx)
+	}
+	p.server, err = api.New(opts)
 	if err != nil {
 		return nil, err
 	}
