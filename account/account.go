@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,6 +64,16 @@ var Organisations = []string{
 
 // OtherOrganisation is the choice that takes free text.
 const OtherOrganisation = "muu"
+
+// ValidOrganisation says whether o is one of the choices.
+func ValidOrganisation(o string) bool {
+	return o == OtherOrganisation || slices.Contains(Organisations, o)
+}
+
+// OrganisationChoices is every choice, the other one last.
+func OrganisationChoices() []string {
+	return append(slices.Clone(Organisations), OtherOrganisation)
+}
 
 // User is an account.
 type User struct {
@@ -194,10 +205,7 @@ func (r *Registration) Validate() []error {
 	if n := utf8.RuneCountInString(r.Name); n < 2 || n > 100 || strings.ContainsAny(r.Name, "<>\x00") {
 		errs = append(errs, ErrInvalidName)
 	}
-	valid := r.Organisation == OtherOrganisation
-	for _, o := range Organisations {
-		valid = valid || o == r.Organisation
-	}
+	valid := ValidOrganisation(r.Organisation)
 	r.OrganisationOther = strings.TrimSpace(r.OrganisationOther)
 	if !valid || (r.Organisation == OtherOrganisation && (r.OrganisationOther == "" || utf8.RuneCountInString(r.OrganisationOther) > 100)) {
 		errs = append(errs, ErrInvalidOrg)

@@ -182,7 +182,7 @@ func (s *Server) adminOrganisations(c *fiber.Ctx) error {
 	}
 	counts := map[string]*organisationRow{}
 	list := make([]*organisationRow, 0, len(account.Organisations)+1)
-	for _, o := range append(append([]string{}, account.Organisations...), account.OtherOrganisation) {
+	for _, o := range account.OrganisationChoices() {
 		r := &organisationRow{Name: o}
 		counts[o] = r
 		list = append(list, r)

@@ -45,10 +45,10 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 		f.Organisation, d.Scoped = v.User.Organisation, true
 	} else {
 		f.Organisation = c.Query("organisaatio")
-		if f.Organisation != "" && !slices.Contains(account.Organisations, f.Organisation) && f.Organisation != account.OtherOrganisation {
+		if f.Organisation != "" && !account.ValidOrganisation(f.Organisation) {
 			return f, nil, fiber.NewError(fiber.StatusBadRequest, "no such organisation")
 		}
-		d.Organisations = append(append([]string{}, account.Organisations...), account.OtherOrganisation)
+		d.Organisations = account.OrganisationChoices()
 	}
 	for _, p := range []struct {
 		name string
@@ -203,9 +203,9 @@ func modulesChart(r *report.Report, lang string) template.HTML {
 // started it with its time budget.
 func timeChart(r *report.Report, lang string) template.HTML {
 	const left, width, bar, gap = 190, 420, 12, 18
-	max := 1.0
+	top := 1.0
 	for _, t := range r.Time {
-		max = maxf(max, maxf(t.AverageMinutes, float64(t.BudgetMinutes)))
+		top = max(top, t.AverageMinutes, float64(t.BudgetMinutes))
 	}
 	height := len(r.Time)*(2*bar+gap) + 60
 	var b strings.Builder
@@ -214,8 +214,8 @@ func timeChart(r *report.Report, lang string) template.HTML {
 	for i, t := range r.Time {
 		y := 10 + i*(2*bar+gap)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" font-size="13">%s</text>`, left-8, y+bar+4, html.EscapeString(shorten(t.Title, 26)))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %.1f min</title></rect>`, left, y, float64(width)*t.AverageMinutes/max, bar, bucketColours[2], html.EscapeString(t.Title), html.EscapeString(web.T(lang, "reports.time.average")), t.AverageMinutes)
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %d min</title></rect>`, left, y+bar, float64(width)*float64(t.BudgetMinutes)/max, bar, bucketColours[0], html.EscapeString(t.Title), html.EscapeString(web.T(lang, "reports.time.budget")), t.BudgetMinutes)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %.1f min</title></rect>`, left, y, float64(width)*t.AverageMinutes/top, bar, bucketColours[2], html.EscapeString(t.Title), html.EscapeString(web.T(lang, "reports.time.average")), t.AverageMinutes)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %d min</title></rect>`, left, y+bar, float64(width)*float64(t.BudgetMinutes)/top, bar, bucketColours[0], html.EscapeString(t.Title), html.EscapeString(web.T(lang, "reports.time.budget")), t.BudgetMinutes)
 	}
 	y := height - 30
 	for k, label := range []string{web.T(lang, "reports.time.average"), web.T(lang, "reports.time.budget")} {
@@ -224,13 +224,6 @@ func timeChart(r *report.Report, lang string) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // built here, every text escaped
-}
-
-func maxf(a, b float64) float64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // shorten cuts a label to n runes with an ellipsis.

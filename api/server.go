@@ -108,7 +108,8 @@ func New(o Options) (*Server, error) {
 	}
 	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
 		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b },
-		"date": cert.DateIn, "isoDate": isoDate})
+		"date": cert.DateIn, "isoDate": isoDate,
+		"otherOrganisation": func(o string) bool { return o == account.OtherOrganisation }})
 	if err != nil {
 		return nil, err
 	}

@@ -63,13 +63,12 @@ func EditablePath(p string) bool {
 
 // File is the published text and revision of one content file.
 func (s *Store) File(ctx context.Context, p string) (data []byte, rev int, err error) {
-	var d fileDoc
-	err = s.db.Collection(filesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: p}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && d.Deleted) {
-		return nil, 0, ErrNoFile
-	}
+	d, ok, err := s.fileDoc(ctx, p)
 	if err != nil {
-		return nil, 0, fmt.Errorf("course: %w", err)
+		return nil, 0, err
+	}
+	if !ok || d.Deleted {
+		return nil, 0, ErrNoFile
 	}
 	return d.Data, d.Rev, nil
 }

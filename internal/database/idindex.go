@@ -11,6 +11,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the driver FerretDB registers, named here because this file opens the files too
+
+	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
 // FerretDB v1.24's SQLite backend finds a document by _id with the
@@ -89,16 +91,12 @@ func indexIDsIn(ctx context.Context, file string) (int, error) {
 // keepIDsIndexed runs indexIDs at once and then every interval until ctx
 // ends, so that collections created later get their index soon.
 func keepIDsIndexed(ctx context.Context, dir string, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := indexIDs(ctx, dir); err != nil && ctx.Err() == nil {
-			log.Warn("embedded store: lookup index", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	job := func(ctx context.Context) error {
+		_, err := indexIDs(ctx, dir)
+		return err
 	}
+	if err := job(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("embedded store: lookup index", "err", err)
+	}
+	poll.Every(ctx, interval, log, "embedded store: lookup index", job)
 }
