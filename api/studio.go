@@ -346,14 +346,21 @@ type studioHistoryData struct {
 	Current   int
 }
 
+// studioPathAndStore is the content path of the route (which need not
+// exist any more: history) and the store.
+func (s *Server) studioPathAndStore(c *fiber.Ctx) (string, *course.Store, error) {
+	p, err := studioPath(c)
+	if err != nil {
+		return "", nil, err
+	}
+	store, err := s.studioStore()
+	return p, store, err
+}
+
 // studioHistory lists a file's revisions and shows the line diff between
 // two of them (?a=&b=; by default the two newest).
 func (s *Server) studioHistory(c *fiber.Ctx) error {
-	p, err := studioPath(c)
-	if err != nil {
-		return err
-	}
-	store, err := s.studioStore()
+	p, store, err := s.studioPathAndStore(c)
 	if err != nil {
 		return err
 	}
@@ -385,11 +392,7 @@ func (s *Server) studioHistory(c *fiber.Ctx) error {
 
 // studioRestore publishes an earlier revision again, as a new revision.
 func (s *Server) studioRestore(c *fiber.Ctx) error {
-	p, err := studioPath(c)
-	if err != nil {
-		return err
-	}
-	store, err := s.studioStore()
+	p, store, err := s.studioPathAndStore(c)
 	if err != nil {
 		return err
 	}
