@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEveryMessageInEveryLanguage(t *testing.T) {
@@ -21,7 +22,8 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 
 func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
 	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s },
-		"num": func(string, float64) string { return "" }, "inc": func(i int) int { return i + 1 }, "deref": func(*bool) bool { return false }})
+		"num": func(string, float64) string { return "" }, "inc": func(i int) int { return i + 1 }, "deref": func(*bool) bool { return false },
+		"date": func(string, time.Time) string { return "" }, "isoDate": func(time.Time) string { return "" }, "otherOrganisation": func(string) bool { return false }})
 	if err != nil {
 		t.Fatal(err)
 	}
