@@ -86,11 +86,19 @@ type User struct {
 	PasswordHash      string    `bson:"password_hash" json:"-"`
 	TOTPSecret        string    `bson:"totp_secret,omitempty" json:"-"`
 	TOTPEnabled       bool      `bson:"totp_enabled" json:"totp_enabled"`
+	TOTPPending       string    `bson:"totp_pending,omitempty" json:"-"`   // a new authenticator's secret until confirmed
+	TOTPLastStep      int64     `bson:"totp_last_step,omitempty" json:"-"` // the last 30-second step accepted
 	RecoveryCodes     []string  `bson:"recovery_codes,omitempty" json:"-"` // sha256 hex of unused codes
 	Disabled          bool      `bson:"disabled" json:"disabled"`
 	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
 	PasswordChangedAt time.Time `bson:"password_changed_at" json:"-"`
 	LastActive        time.Time `bson:"last_active,omitempty" json:"last_active"`
+}
+
+// InListedOrganisation: the account belongs to one of the listed
+// organisations (not "muu", whose free text proves nothing).
+func (u *User) InListedOrganisation() bool {
+	return slices.Contains(Organisations, u.Organisation)
 }
 
 // NeedsTwoFactor: authors, reporters and admins must use two-factor
@@ -110,6 +118,10 @@ var (
 	ErrNotFound         = errors.New("not-found")
 	ErrInvalidRole      = errors.New("role-invalid")
 	ErrBadCode          = errors.New("code-invalid")
+	// ErrReporterOrganisation refuses the reporter role to an account
+	// that is not in one of the listed organisations: "muu" is free text
+	// that anyone may type, so it scopes nothing.
+	ErrReporterOrganisation = errors.New("reporter-organisation")
 	ErrTokenInvalid     = errors.New("token-invalid")
 	ErrSessionNotActive = errors.New("session-invalid")
 )
@@ -152,10 +164,12 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 	}); err != nil {
 		return fmt.Errorf("account: indexes: %w", err)
 	}
-	if _, err := db.Collection(sessionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
-	}); err != nil {
-		return fmt.Errorf("account: indexes: %w", err)
+	for _, coll := range []string{sessionsCollection, secondFactorUsesCollection} {
+		if _, err := db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
+		}); err != nil {
+			return fmt.Errorf("account: indexes: %w", err)
+		}
 	}
 	return nil
 }
@@ -325,6 +339,9 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 	if err != nil {
 		return nil, err
 	}
+	if role == RoleReporter && !u.InListedOrganisation() {
+		return nil, ErrReporterOrganisation
+	}
 	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}}); err != nil {
 		return nil, err
 	}
@@ -344,6 +361,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := s.db.Collection(resetsCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return err
+	}
+	if _, err := s.db.Collection(secondFactorUsesCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}
 	_, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})

@@ -202,8 +202,29 @@ func TestTwoFactorAndRecoveryCodes(t *testing.T) {
 	if err != nil || len(codes) != 10 {
 		t.Fatalf("confirm: %v %v", codes, err)
 	}
-	if err := s.VerifySecondFactor(ctx, u, code); err != nil {
-		t.Fatalf("current code: %v", err)
+	// The code that confirmed the authenticator is used up; the next
+	// step's code works once, even when sent twice at the same time.
+	if err := s.VerifySecondFactor(ctx, u, code); !errors.Is(err, ErrBadCode) {
+		t.Fatalf("the confirming code was accepted again: %v", err)
+	}
+	next, _ := CodeAt(key.Secret(), time.Now().Add(30*time.Second))
+	var accepted sync.WaitGroup
+	okCodes := make(chan error, 3)
+	for range 3 {
+		accepted.Add(1)
+		go func() { defer accepted.Done(); okCodes <- s.VerifySecondFactor(ctx, u, next) }()
+	}
+	accepted.Wait()
+	close(okCodes)
+	if n := countNil(okCodes); n != 1 {
+		t.Fatalf("one TOTP code was accepted %d times", n)
+	}
+	if err := s.VerifySecondFactor(ctx, u, next); !errors.Is(err, ErrBadCode) {
+		t.Fatalf("a used TOTP code was accepted again: %v", err)
+	}
+	// An older step than the last one used is refused too.
+	if prev, _ := CodeAt(key.Secret(), time.Now()); s.VerifySecondFactor(ctx, u, prev) == nil {
+		t.Fatal("a code of an earlier step was accepted after a later one")
 	}
 	if err := s.VerifySecondFactor(ctx, u, "123456"); !errors.Is(err, ErrBadCode) {
 		t.Fatal("wrong code accepted")
@@ -230,8 +251,42 @@ func TestTwoFactorAndRecoveryCodes(t *testing.T) {
 		t.Fatalf("second recovery code: %v", err)
 	}
 	admin, _ := s.SetRole(ctx, "kaksi@example.fi", RoleAdmin)
-	if err := s.DisableTOTP(ctx, admin); err == nil {
-		t.Fatal("an admin turned two-factor off")
+	if err := s.DisableTOTP(ctx, admin); !errors.Is(err, ErrTwoFactorRequired) {
+		t.Fatalf("an admin turned two-factor off: %v", err)
+	}
+}
+
+func countNil(errs <-chan error) int {
+	n := 0
+	for err := range errs {
+		if err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Beginning a new authenticator leaves the active one in force: until the
+// new one is confirmed, two-factor stays on with the old secret.
+func TestBeginningTOTPKeepsTheActiveAuthenticator(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u, _ := s.Register(ctx, reg("vaihto@example.fi"))
+	key, _ := s.BeginTOTP(ctx, u)
+	code, _ := CodeAt(key.Secret(), time.Now())
+	if _, err := s.ConfirmTOTP(ctx, u, code); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginTOTP(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := s.User(ctx, u.ID)
+	if !fresh.TOTPEnabled || fresh.TOTPSecret != key.Secret() {
+		t.Fatal("beginning a new authenticator turned the active one off")
+	}
+	next, _ := CodeAt(key.Secret(), time.Now().Add(30*time.Second))
+	if err := s.VerifySecondFactor(ctx, u, next); err != nil {
+		t.Fatalf("the active authenticator stopped working: %v", err)
 	}
 }
 

@@ -113,7 +113,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return s.renderForm(c, fiber.StatusUnauthorized, "login", "login.title", d)
 	}
 	s.signInLimit.Succeed(accKey)
-	token, _, err := s.accounts.StartSession(c.UserContext(), u, u.TOTPEnabled, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	token, _, err := s.accounts.StartSession(c.UserContext(), u, u.TOTPEnabled, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -151,19 +151,18 @@ func (s *Server) verify(c *fiber.Ctx) error {
 	}
 	lang := s.lang(c)
 	d := &formData{Next: safeNext(c.FormValue("jatka"))}
-	key := "acct:" + v.User.Email
-	if w := s.limited("ip:"+clientIP(c), key); w > 0 {
+	if w := s.secondFactorWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		d.Errors = []fieldError{{"code", web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "verify", "verify.title", d)
 	}
 	if err := s.accounts.VerifySecondFactor(c.UserContext(), v.User, c.FormValue("code")); err != nil {
-		s.signInLimit.Fail(key)
+		s.secondFactorFailed(c, v.User)
 		d.Errors = []fieldError{{"code", web.T(lang, "form.code.invalid")}}
 		return s.renderForm(c, fiber.StatusUnauthorized, "verify", "verify.title", d)
 	}
-	s.signInLimit.Succeed(key)
-	token, _, err := s.accounts.CompleteTwoFactor(c.UserContext(), v.Session, v.User, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	s.secondFactorPassed(c, v.User)
+	token, _, err := s.accounts.CompleteTwoFactor(c.UserContext(), v.Session, v.User, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -196,7 +195,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other"),
 	}
 	d := &formData{Organisations: account.Organisations, Other: account.OtherOrganisation,
-		Values: map[string]string{"email": strings.Clone(r.Email), "name": strings.Clone(r.Name), "organisation": strings.Clone(r.Organisation), "organisation_other": strings.Clone(r.OrganisationOther)}}
+		Values: map[string]string{"email": r.Email, "name": r.Name, "organisation": r.Organisation, "organisation_other": r.OrganisationOther}}
 	ipKey := "register:" + clientIP(c)
 	if w := s.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
@@ -215,7 +214,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		}
 		return s.renderForm(c, fiber.StatusUnprocessableEntity, "register", "register.title", d)
 	}
-	token, _, err := s.accounts.StartSession(c.UserContext(), u, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	token, _, err := s.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -233,6 +232,8 @@ type accountData struct {
 	QR        template.URL // data: URL of the QR code while enrolling (made here from PNG bytes)
 	Secret    string
 	Codes     []string // recovery codes, shown once
+	// The two-factor page: on or off, and whether the role requires it.
+	TOTPOn, TOTPRequired bool
 }
 
 func (s *Server) accountPage(c *fiber.Ctx) error {
@@ -255,7 +256,12 @@ func (s *Server) showAccount(c *fiber.Ctx, status int, d *accountData) error {
 func (s *Server) changePassword(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	lang := s.lang(c)
+	if w := s.passwordWait(c, v.User); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{"current", web.T(lang, "form.limited")}}}})
+	}
 	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("current")); err != nil {
+		s.passwordFailed(c, v.User)
 		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"current", web.T(lang, "form.current.wrong")}}}})
 	}
 	if err := s.accounts.SetPassword(c.UserContext(), v.User, c.FormValue("password")); err != nil {
@@ -266,7 +272,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}}}})
 	}
 	// Every session ended with the change; this browser gets a new one.
-	token, _, err := s.accounts.StartSession(c.UserContext(), v.User, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	token, _, err := s.accounts.StartSession(c.UserContext(), v.User, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -276,7 +282,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 
 func (s *Server) endSession(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
-	id := strings.Clone(c.Params("session"))
+	id := c.Params("session")
 	if len(id) != 64 {
 		return fiber.ErrNotFound
 	}
@@ -334,7 +340,12 @@ func (o Options) EraseUser(ctx context.Context, userID string) error {
 func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	lang := s.lang(c)
+	if w := s.passwordWait(c, v.User); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{"delete-password", web.T(lang, "form.limited")}}}})
+	}
 	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
+		s.passwordFailed(c, v.User)
 		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"delete-password", web.T(lang, "form.current.wrong")}}}})
 	}
 	if err := s.opts.EraseUser(c.UserContext(), v.User.ID); err != nil {
@@ -344,41 +355,170 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	return c.Redirect("/?ilmoitus=poistettu", fiber.StatusSeeOther)
 }
 
+// totpPage shows two-factor authentication's state and the forms that
+// change it. It changes nothing itself: a cross-site link must not be
+// able to turn two-factor off or start a new enrolment.
 func (s *Server) totpPage(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	key, err := s.accounts.BeginTOTP(c.UserContext(), v.User)
-	if err != nil {
-		return err
-	}
-	img, err := key.Image(240, 240)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return err
-	}
-	d := &accountData{QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())), Secret: key.Secret()} //nolint:gosec // our own PNG
-	return s.renderForm(c, 200, "totp", "totp.title", d)
+	return s.showTOTP(c, 200, &accountData{})
 }
 
-func (s *Server) totpConfirm(c *fiber.Ctx) error {
+func (s *Server) showTOTP(c *fiber.Ctx, status int, d *accountData) error {
 	v := s.viewerOf(c)
-	codes, err := s.accounts.ConfirmTOTP(c.UserContext(), v.User, c.FormValue("code"))
-	if err != nil {
-		lang := s.lang(c)
-		return s.renderForm(c, fiber.StatusUnprocessableEntity, "totp", "totp.title", &accountData{formData: formData{Errors: []fieldError{{"code", web.T(lang, "form.code.invalid")}}}})
+	d.TOTPOn = v.User.TOTPEnabled
+	d.TOTPRequired = v.User.NeedsTwoFactor()
+	if c.Query("ilmoitus") == "pois" {
+		d.Notice = web.T(s.lang(c), "totp.off.done")
 	}
-	return s.renderForm(c, 200, "totp", "totp.title", &accountData{Codes: codes})
+	return s.renderForm(c, status, "totp", "totp.title", d)
+}
+
+// totpPost takes the steps of two-factor authentication, each a POST with
+// the session's CSRF token: "begin" makes a new secret (kept pending, the
+// active one stays in force); with two-factor already on it needs the
+// password and a current code. "confirm" (the default) turns the pending
+// secret on with a code from the new authenticator. "disable" needs the
+// password and a current code and is refused for roles that require two
+// factors. Every password and code re-check is rate-limited like sign-in.
+func (s *Server) totpPost(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	lang := s.lang(c)
+	fail := func(status int, field, key string) error {
+		return s.showTOTP(c, status, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}}}})
+	}
+	step := c.FormValue("step")
+	switch step {
+	case "begin", "disable":
+		if v.User.TOTPEnabled {
+			form := "totp"
+			if step == "disable" {
+				form = "totp-off"
+			}
+			if status, field, key := s.recheck(c, v.User, form, c.FormValue("password"), c.FormValue("code")); status != 0 {
+				return fail(status, field, key)
+			}
+		}
+		if step == "disable" {
+			if !v.User.TOTPEnabled {
+				return c.Redirect("/tili/kaksivaiheinen", fiber.StatusSeeOther)
+			}
+			if err := s.accounts.DisableTOTP(c.UserContext(), v.User); err != nil {
+				if errors.Is(err, account.ErrTwoFactorRequired) {
+					return fail(fiber.StatusConflict, "", "totp.off.required")
+				}
+				return err
+			}
+			s.securityEvent(c, "totp.disabled")
+			return c.Redirect("/tili/kaksivaiheinen?ilmoitus=pois", fiber.StatusSeeOther)
+		}
+		key, err := s.accounts.BeginTOTP(c.UserContext(), v.User)
+		if err != nil {
+			return err
+		}
+		img, err := key.Image(240, 240)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			return err
+		}
+		d := &accountData{QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())), Secret: key.Secret()} //nolint:gosec // our own PNG
+		return s.showTOTP(c, 200, d)
+	case "", "confirm":
+		if w := s.secondFactorWait(c, v.User); w > 0 {
+			c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+			return fail(fiber.StatusTooManyRequests, "code", "form.limited")
+		}
+		replacing := v.User.TOTPEnabled
+		codes, err := s.accounts.ConfirmTOTP(c.UserContext(), v.User, c.FormValue("code"))
+		if errors.Is(err, account.ErrBadCode) {
+			s.secondFactorFailed(c, v.User)
+			return fail(fiber.StatusUnprocessableEntity, "code", "form.code.invalid")
+		}
+		if err != nil {
+			return err
+		}
+		if replacing {
+			s.securityEvent(c, "totp.replaced")
+		} else {
+			s.securityEvent(c, "totp.enabled")
+		}
+		return s.showTOTP(c, 200, &accountData{Codes: codes})
+	}
+	return fiber.NewError(fiber.StatusBadRequest, "step must be begin, confirm or disable")
+}
+
+// securityEvent records a change to the account's own protection in the
+// audit log. The owner will also be told by e-mail once the platform
+// sends e-mail.
+func (s *Server) securityEvent(c *fiber.Ctx, action string) {
+	u := s.viewerOf(c).User
+	s.audit(c, action, u.ID, clientIP(c))
+	s.log.Info("security event", "action", action, "user", u.ID, "request_id", requestIDOf(c))
+}
+
+// Second-factor failures are counted per account and per address under
+// keys of their own: the password step never resets them (it did, which
+// let password + ten wrong codes repeat without end).
+func secondFactorKeys(c *fiber.Ctx, u *account.User) (string, string) {
+	return "2fa-acct:" + u.ID, "2fa-ip:" + clientIP(c)
+}
+
+func (s *Server) secondFactorWait(c *fiber.Ctx, u *account.User) time.Duration {
+	acct, ip := secondFactorKeys(c, u)
+	return max(s.secondFactorLimit.Wait(acct), s.secondFactorLimit.Wait(ip))
+}
+
+func (s *Server) secondFactorFailed(c *fiber.Ctx, u *account.User) {
+	acct, ip := secondFactorKeys(c, u)
+	s.secondFactorLimit.Fail(acct)
+	s.secondFactorLimit.Fail(ip)
+}
+
+func (s *Server) secondFactorPassed(c *fiber.Ctx, u *account.User) {
+	acct, _ := secondFactorKeys(c, u)
+	s.secondFactorLimit.Succeed(acct)
+}
+
+// passwordWait and passwordFailed limit password re-checks on the account
+// pages with sign-in's limiter and keys.
+func (s *Server) passwordWait(c *fiber.Ctx, u *account.User) time.Duration {
+	return s.limited("ip:"+clientIP(c), "acct:"+strings.ToLower(u.Email))
+}
+
+func (s *Server) passwordFailed(c *fiber.Ctx, u *account.User) {
+	s.signInLimit.Fail("ip:" + clientIP(c))
+	s.signInLimit.Fail("acct:" + strings.ToLower(u.Email))
+}
+
+// recheck asks a signed-in user with two-factor on for the password and a
+// current code before a change to two-factor itself. It answers the
+// status, field and message key of a refusal, or 0.
+// form names the form whose fields an error points to.
+func (s *Server) recheck(c *fiber.Ctx, u *account.User, form, password, code string) (int, string, string) {
+	if w := max(s.passwordWait(c, u), s.secondFactorWait(c, u)); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return fiber.StatusTooManyRequests, "", "form.limited"
+	}
+	if _, err := s.accounts.Authenticate(c.UserContext(), u.Email, password); err != nil {
+		s.passwordFailed(c, u)
+		return fiber.StatusUnprocessableEntity, form + "-password", "form.current.wrong"
+	}
+	if err := s.accounts.VerifySecondFactor(c.UserContext(), u, code); err != nil {
+		s.secondFactorFailed(c, u)
+		return fiber.StatusUnprocessableEntity, form + "-code", "form.code.invalid"
+	}
+	s.secondFactorPassed(c, u)
+	return 0, "", ""
 }
 
 func (s *Server) resetPage(c *fiber.Ctx) error {
-	return s.renderForm(c, 200, "reset", "reset.title", &formData{Values: map[string]string{"token": strings.Clone(c.Query("token"))}})
+	return s.renderForm(c, 200, "reset", "reset.title", &formData{Values: map[string]string{"token": c.Query("token")}})
 }
 
 func (s *Server) reset(c *fiber.Ctx) error {
 	lang := s.lang(c)
-	token := strings.Clone(c.FormValue("token"))
+	token := c.FormValue("token")
 	d := &formData{Values: map[string]string{"token": token}}
 	ipKey := "reset:" + clientIP(c)
 	if w := s.registerLimit.Wait(ipKey); w > 0 {

@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/course"
 )
 
 // browserClient is a cookie-keeping client that does not follow redirects,
@@ -258,6 +262,10 @@ func TestTwoFactorEnrolmentAndRecoveryCode(t *testing.T) {
 	b := newClient(t, r.URL)
 	b.register("totp@example.fi", "Tero Totp")
 	_, page := b.get("/tili/kaksivaiheinen")
+	if secretRE.MatchString(page) {
+		t.Fatal("opening the page made a secret: a GET must change nothing")
+	}
+	_, page = b.post("/tili/kaksivaiheinen", url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}, "step": {"begin"}})
 	m := secretRE.FindStringSubmatch(page)
 	if m == nil || !strings.Contains(page, `src="data:image/png;base64,`) {
 		t.Fatal("enrolment page shows no QR code and key")
@@ -303,7 +311,7 @@ func TestTwoFactorEnrolmentAndRecoveryCode(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("API sign-in without the code = %d", resp.StatusCode)
 	}
-	code, _ = account.CodeAt(m[1], time.Now())
+	code, _ = account.CodeAt(m[1], time.Now().Add(30*time.Second)) // the enrolment used this step's code
 	resp, body = api.do("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"totp@example.fi","password":"oma pitkä salalause 2026","code":"`+code+`"}`), "Content-Type", "application/json")
 	if resp.StatusCode != 200 || !strings.Contains(body, `"token"`) {
 		t.Fatalf("API sign-in with the code = %d %s", resp.StatusCode, body)
@@ -687,5 +695,248 @@ func init() {
 		if resp, _ := b.get("/omat-opinnot"); resp.StatusCode != 200 {
 			t.Error("A ended B's session")
 		}
+	}
+}
+
+// An author cannot spell the signed-in page's placeholders: text and a
+// link in a section that say "@@tk-csrf@@" stay as written and never
+// carry the viewer's CSRF token or name to another site.
+func TestContentCannotExpressSignedInPlaceholders(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../course/testdata/course")); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "modules/02-toinen/01-jatko.md")
+	data, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bait := "\n\nKatso @@tk-csrf@@ ja @@tk-name@@ sekä [lähde](https://evil.example/kerää?t=@@tk-csrf@@&n=@@tk-name@@).\n"
+	if err := os.WriteFile(page, append(data, bait...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, problems := course.Load(os.DirFS(dir))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	r := startWith(t, course.NewStaticLibrary(&course.Published{Version: 1, Course: c}))
+	b := newClient(t, r.URL)
+	b.register("paikka@example.fi", "Pia Paikka")
+	_, body := b.get("/osiot/toinen/jatko")
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the signed-in page")
+	}
+	if strings.Contains(body, "t="+m[1]) || strings.Contains(body, "n=Pia") || strings.Contains(body, "Katso "+m[1]) {
+		t.Fatal("the section's text was filled with the viewer's token or name")
+	}
+	if !strings.Contains(body, "Katso @@tk-csrf@@ ja @@tk-name@@") {
+		t.Fatal("the author's text did not stay as written")
+	}
+}
+
+// enrolTOTP turns two-factor on for the signed-in client through the
+// pages and returns the secret.
+func enrolTOTP(t *testing.T, b *browserClient) string {
+	t.Helper()
+	_, page := b.post("/tili/kaksivaiheinen", url.Values{"csrf": {b.csrf("/tili/kaksivaiheinen")}, "step": {"begin"}})
+	m := secretRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no secret after beginning enrolment")
+	}
+	code, _ := account.CodeAt(m[1], time.Now())
+	if resp, body := b.post("/tili/kaksivaiheinen", url.Values{"csrf": {b.csrf("/tili/kaksivaiheinen")}, "step": {"confirm"}, "code": {code}}); resp.StatusCode != 200 || !strings.Contains(body, "<code>") {
+		t.Fatalf("confirm = %d", resp.StatusCode)
+	}
+	return m[1]
+}
+
+// Opening the two-factor page (as a cross-site link would) changes
+// nothing; a new authenticator and turning two-factor off both need the
+// password and a current code; roles that require two factors cannot turn
+// it off; each change is in the audit log.
+func TestTwoFactorChangesNeedPasswordAndCode(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("muutos@example.fi", "Mari Muutos")
+	secret := enrolTOTP(t, b)
+	user := func() *account.User {
+		u, err := r.Accounts().UserByEmail(t.Context(), "muutos@example.fi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	// A GET, cross-site (no Origin, Lax cookie sent): still on, same secret.
+	for range 3 {
+		if resp, body := b.get("/tili/kaksivaiheinen"); resp.StatusCode != 200 || secretRE.MatchString(body) {
+			t.Fatalf("GET = %d, or it showed a new secret", resp.StatusCode)
+		}
+	}
+	if u := user(); !u.TOTPEnabled || u.TOTPSecret != secret || u.TOTPPending != "" {
+		t.Fatal("a GET changed two-factor authentication")
+	}
+	step := func(values url.Values) (*http.Response, string) {
+		values.Set("csrf", b.csrf("/tili/kaksivaiheinen"))
+		return b.post("/tili/kaksivaiheinen", values)
+	}
+	// Without the password and a code: refused, nothing pending.
+	for _, v := range []url.Values{
+		{"step": {"begin"}},
+		{"step": {"begin"}, "password": {"oma pitkä salalause 2026"}},
+		{"step": {"begin"}, "password": {"väärä"}, "code": {"123456"}},
+		{"step": {"disable"}},
+		{"step": {"disable"}, "password": {"oma pitkä salalause 2026"}, "code": {"000000"}},
+	} {
+		if resp, body := step(v); resp.StatusCode != 422 || secretRE.MatchString(body) {
+			t.Fatalf("%v = %d", v, resp.StatusCode)
+		}
+	}
+	if u := user(); !u.TOTPEnabled || u.TOTPPending != "" {
+		t.Fatal("a refused change left two-factor changed")
+	}
+	// With both: a new authenticator, while the old one keeps working until
+	// the new one is confirmed.
+	code, _ := account.CodeAt(secret, time.Now().Add(30*time.Second))
+	resp, body := step(url.Values{"step": {"begin"}, "password": {"oma pitkä salalause 2026"}, "code": {code}})
+	m := secretRE.FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil || m[1] == secret {
+		t.Fatalf("replacing with password and code = %d", resp.StatusCode)
+	}
+	if u := user(); !u.TOTPEnabled || u.TOTPSecret != secret {
+		t.Fatal("the active authenticator stopped before the new one was confirmed")
+	}
+	newCode, _ := account.CodeAt(m[1], time.Now())
+	if resp, _ := step(url.Values{"step": {"confirm"}, "code": {newCode}}); resp.StatusCode != 200 {
+		t.Fatalf("confirming the new authenticator = %d", resp.StatusCode)
+	}
+	if u := user(); u.TOTPSecret != m[1] {
+		t.Fatal("the new authenticator is not the active one")
+	}
+	// A learner may turn it off with the password and a current code.
+	offCode, _ := account.CodeAt(m[1], time.Now().Add(30*time.Second))
+	if resp, _ := step(url.Values{"step": {"disable"}, "password": {"oma pitkä salalause 2026"}, "code": {offCode}}); resp.StatusCode != 303 {
+		t.Fatalf("turning off = %d", resp.StatusCode)
+	}
+	if u := user(); u.TOTPEnabled || u.TOTPSecret != "" {
+		t.Fatal("two-factor is still on")
+	}
+	var actions []string
+	cur, err := r.db.Collection("audit_log").Find(t.Context(), bson.D{{Key: "target", Value: user().ID}})
+	if err != nil {
+		t.Fatal(err)
+	} else {
+		var docs []struct {
+			Action string `bson:"action"`
+		}
+		_ = cur.All(t.Context(), &docs)
+		for _, d := range docs {
+			actions = append(actions, d.Action)
+		}
+	}
+	for _, want := range []string{"totp.enabled", "totp.replaced", "totp.disabled"} {
+		if !slices.Contains(actions, want) {
+			t.Errorf("audit log lacks %s (has %v)", want, actions)
+		}
+	}
+
+	// An author cannot turn it off, even with both.
+	a := newClient(t, r.URL)
+	a.register("kirjoittaja@example.fi", "Kirsi Kirjoittaja")
+	signInAs(t, a, r.Accounts(), "kirjoittaja@example.fi", account.RoleAuthor)
+	author, _ := r.Accounts().UserByEmail(t.Context(), "kirjoittaja@example.fi")
+	authorCode, _ := account.CodeAt(author.TOTPSecret, time.Now().Add(30*time.Second))
+	resp, _ = a.post("/tili/kaksivaiheinen", url.Values{"csrf": {a.csrf("/tili/kaksivaiheinen")}, "step": {"disable"}, "password": {"oma pitkä salalause 2026"}, "code": {authorCode}})
+	if resp.StatusCode != 409 {
+		t.Fatalf("an author turning two-factor off = %d, want 409", resp.StatusCode)
+	}
+	if u, _ := r.Accounts().UserByEmail(t.Context(), "kirjoittaja@example.fi"); !u.TOTPEnabled {
+		t.Fatal("an author's two-factor was turned off")
+	}
+}
+
+// Wrong second-factor codes are counted across password steps: signing in
+// again with the right password does not give ten fresh guesses.
+func TestSecondFactorLimitSurvivesThePasswordStep(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("arvaus@example.fi", "Arvo Arvaaja")
+	secret := enrolTOTP(t, b)
+	b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/tili")}})
+	verify := func(code string) *http.Response {
+		resp, _ := b.post("/kirjaudu/vahvista", url.Values{"csrf": {b.csrf("/kirjaudu/vahvista")}, "code": {code}, "jatka": {"/omat-opinnot"}})
+		return resp
+	}
+	limited := false
+	for round := 0; round < 4 && !limited; round++ {
+		if resp := b.login("arvaus@example.fi", "oma pitkä salalause 2026"); resp.StatusCode != 303 {
+			t.Fatalf("password step = %d", resp.StatusCode)
+		}
+		for range 3 {
+			if resp := verify("000000"); resp.StatusCode == 429 {
+				limited = true
+				if resp.Header.Get("Retry-After") == "" {
+					t.Fatal("429 without Retry-After")
+				}
+				break
+			}
+		}
+	}
+	if !limited {
+		t.Fatal("twelve wrong codes over four password steps were never limited")
+	}
+	// The right code is refused too while the lock lasts.
+	code, _ := account.CodeAt(secret, time.Now().Add(30*time.Second))
+	if resp := verify(code); resp.StatusCode != 429 {
+		t.Fatalf("the right code during the lock = %d, want 429", resp.StatusCode)
+	}
+	// The API counts the same way.
+	resp, _ := b.do("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"arvaus@example.fi","password":"oma pitkä salalause 2026","code":"000000"}`), "Content-Type", "application/json")
+	if resp.StatusCode != 429 {
+		t.Fatalf("API sign-in with a code during the lock = %d, want 429", resp.StatusCode)
+	}
+}
+
+// A TOTP code works once: the same code sent again (a replay, or a second
+// tab) is refused.
+func TestTOTPCodeWorksOnce(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("kerran@example.fi", "Kerttu Kerran")
+	secret := enrolTOTP(t, b)
+	code, _ := account.CodeAt(secret, time.Now().Add(30*time.Second))
+	for i, want := range []int{303, 401} {
+		c := newClient(t, r.URL)
+		c.login("kerran@example.fi", "oma pitkä salalause 2026")
+		resp, _ := c.post("/kirjaudu/vahvista", url.Values{"csrf": {c.csrf("/kirjaudu/vahvista")}, "code": {code}, "jatka": {"/omat-opinnot"}})
+		if resp.StatusCode != want {
+			t.Fatalf("use %d of one code = %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+}
+
+// Password re-checks on the account page (change password, delete the
+// account) are limited like sign-in.
+func TestPasswordRechecksAreRateLimited(t *testing.T) {
+	for _, path := range []string{"/tili/salasana", "/tili/poista"} {
+		t.Run(path, func(t *testing.T) {
+			r := start(t)
+			b := newClient(t, r.URL)
+			b.register("uudelleen@example.fi", "Uuno Uudelleen")
+			field := map[string]string{"/tili/salasana": "current", "/tili/poista": "password"}[path]
+			var resp *http.Response
+			for i := 0; i < 15; i++ {
+				resp, _ = b.post(path, url.Values{"csrf": {b.csrf("/tili")}, field: {"väärä salasana"}, "password2": {"x"}})
+				if resp.StatusCode == 429 {
+					break
+				}
+			}
+			if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("15 wrong passwords = %d, want 429 with Retry-After", resp.StatusCode)
+			}
+			if u, err := r.Accounts().UserByEmail(t.Context(), "uudelleen@example.fi"); err != nil || u == nil {
+				t.Fatal("the account is gone")
+			}
+		})
 	}
 }

@@ -21,10 +21,16 @@ func (s *Server) requireAdmin(c *fiber.Ctx) error {
 // requireRole lets through a viewer signed in with two factors whose role
 // is one of roles; everyone else gets 404.
 func (s *Server) requireRole(c *fiber.Ctx, roles ...string) error {
-	if v := s.viewerOf(c); v.signedIn() && v.User.TOTPEnabled && slices.Contains(roles, v.User.Role) {
+	if s.hasRole(c, roles...) {
 		return c.Next()
 	}
 	return fiber.ErrNotFound
+}
+
+// hasRole: the viewer is signed in with two factors in one of roles.
+func (s *Server) hasRole(c *fiber.Ctx, roles ...string) bool {
+	v := s.viewerOf(c)
+	return v.signedIn() && v.User.TOTPEnabled && slices.Contains(roles, v.User.Role)
 }
 
 type adminUsersData struct {
@@ -43,7 +49,7 @@ func (s *Server) adminUsers(c *fiber.Ctx) error {
 }
 
 func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
-	d.Query = strings.Clone(c.Query("q"))
+	d.Query = c.Query("q")
 	if len(d.Query) > 100 {
 		d.Query = d.Query[:100]
 	}
@@ -68,11 +74,11 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 }
 
 func (s *Server) adminSetRole(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	role := strings.Clone(c.FormValue("role"))
+	role := c.FormValue("role")
 	if !account.ValidRole(role) {
 		return fiber.NewError(fiber.StatusBadRequest, "the role must be learner, author or admin")
 	}
@@ -82,6 +88,9 @@ func (s *Server) adminSetRole(c *fiber.Ctx) error {
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
 		return err
 	}
+	if role == account.RoleReporter && !u.InListedOrganisation() {
+		return fiber.NewError(fiber.StatusConflict, "a reporter must belong to a listed organisation: this account's organisation is free text (muu), which would show other organisations' learners")
+	}
 	if _, err := s.accounts.SetRole(c.UserContext(), u.Email, role); err != nil {
 		return err
 	}
@@ -89,7 +98,7 @@ func (s *Server) adminSetRole(c *fiber.Ctx) error {
 }
 
 func (s *Server) adminReset(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
@@ -132,7 +141,7 @@ func (s *Server) auditLog(c *fiber.Ctx) error {
 // adminDisable disables an account (ending its sessions) or enables it:
 // tila=pois|paalle.
 func (s *Server) adminDisable(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
@@ -155,7 +164,7 @@ func (s *Server) adminDisable(c *fiber.Ctx) error {
 
 // adminEndSessions signs a user out everywhere.
 func (s *Server) adminEndSessions(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}

@@ -4,8 +4,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -56,7 +58,7 @@ func (s *Server) viewerOf(c *fiber.Ctx) *viewer {
 	if token == "" {
 		return v
 	}
-	sess, u, err := s.accounts.Session(c.UserContext(), strings.Clone(token))
+	sess, u, err := s.accounts.Session(c.UserContext(), token)
 	if err != nil {
 		if !errors.Is(err, account.ErrSessionNotActive) {
 			s.log.Error("session lookup", "err", err, "request_id", requestIDOf(c))
@@ -66,7 +68,7 @@ func (s *Server) viewerOf(c *fiber.Ctx) *viewer {
 		}
 		return v
 	}
-	v.User, v.Session, v.Token = u, sess, strings.Clone(token)
+	v.User, v.Session, v.Token = u, sess, token
 	return v
 }
 
@@ -88,7 +90,7 @@ func (s *Server) csrfToken(c *fiber.Ctx) string {
 		return v.Session.CSRF
 	}
 	if t := c.Cookies(s.cookieName(anonCSRFCookie)); len(t) >= 32 {
-		return strings.Clone(t)
+		return t
 	}
 	t := account.NewToken()
 	c.Cookie(&fiber.Cookie{Name: s.cookieName(anonCSRFCookie), Value: t, Path: "/", HTTPOnly: true, Secure: s.https, SameSite: fiber.CookieSameSiteLaxMode})
@@ -172,15 +174,37 @@ func clientIP(c *fiber.Ctx) string {
 	if h, _, err := net.SplitHostPort(ip); err == nil {
 		ip = h
 	}
-	return strings.Clone(ip)
+	return ip
 }
 
-// safeNext keeps a post-sign-in destination on this site.
+// safeNext keeps a post-sign-in destination on this site: a path (with
+// its query and fragment) on this host, never an address browsers could
+// read as another host. Browsers drop ASCII tabs and newlines from URLs
+// and read a backslash as a slash, so every control and whitespace
+// character is removed first; what is left must parse as a path with no
+// scheme, host or user information, and must not start with "//".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n\\") {
-		return "/omat-opinnot"
+	const home = "/omat-opinnot"
+	cleaned := strings.Map(func(r rune) rune {
+		if r <= 0x20 || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, next)
+	if cleaned == "" || len(cleaned) > 2048 || !strings.HasPrefix(cleaned, "/") ||
+		strings.ContainsRune(cleaned, '\\') || strings.HasPrefix(cleaned, "//") {
+		return home
 	}
-	return next
+	u, err := url.Parse(cleaned)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return home
+	}
+	// Percent-encoded slashes and backslashes at the start could be
+	// decoded into "//" by a later hop.
+	if p := strings.ToLower(u.EscapedPath()); strings.HasPrefix(p, "/%2f") || strings.HasPrefix(p, "/%5c") {
+		return home
+	}
+	return cleaned
 }
 
 // checkCSRFHeader is checkCSRF for routes whose body is a file: the token

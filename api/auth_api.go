@@ -71,7 +71,7 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 		}
 		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the registration was not accepted", fields)
 	}
-	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -97,14 +97,21 @@ func (s *Server) apiLogin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.signInLimit.Succeed(accKey)
 	if u.TOTPEnabled {
+		// Second-factor failures have their own count, which the password
+		// step above does not reset.
+		if w := s.secondFactorWait(c, u); w > 0 {
+			c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+			return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
+		}
 		if err := s.accounts.VerifySecondFactor(c.UserContext(), u, in.Code); err != nil {
-			s.signInLimit.Fail(accKey)
+			s.secondFactorFailed(c, u)
 			return fiber.NewError(fiber.StatusUnauthorized, "a valid two-factor code (\"code\") is required")
 		}
+		s.secondFactorPassed(c, u)
 	}
-	s.signInLimit.Succeed(accKey)
-	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, strings.Clone(c.Get(fiber.HeaderUserAgent)), clientIP(c))
+	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}

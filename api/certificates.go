@@ -41,7 +41,7 @@ type certificatesData struct {
 
 // certificate is the certificate named in the path, or 404.
 func (s *Server) certificate(c *fiber.Ctx) (*cert.Certificate, error) {
-	cr, err := s.certs.Get(c.UserContext(), strings.Clone(c.Params("cert")))
+	cr, err := s.certs.Get(c.UserContext(), c.Params("cert"))
 	if errors.Is(err, cert.ErrNotFound) {
 		return nil, fiber.ErrNotFound
 	}
@@ -250,7 +250,7 @@ func (s *Server) apiRevoke(c *fiber.Ctx) error {
 }
 
 func (s *Server) revoke(c *fiber.Ctx, reason string) (*cert.Certificate, error) {
-	id := strings.Clone(c.Params("cert"))
+	id := c.Params("cert")
 	by := s.viewerOf(c).User.ID
 	cr, err := s.certs.Revoke(c.UserContext(), id, by, reason)
 	switch {

@@ -39,10 +39,11 @@ type verifyJSON struct {
 	Claims  map[string]any `json:"claims"`
 }
 
-// passExam takes and passes the exam through the API and returns the
-// learner's certificate.
+// passExam completes the course (the exam's eligibility rule), takes and
+// passes the exam through the API and returns the learner's certificate.
 func passExam(t *testing.T, b *browserClient) certJSON {
 	t.Helper()
+	studied(t, b)
 	token := b.csrf("/tili")
 	_, body := b.do("POST", "/api/v1/exam/attempts", nil, "X-CSRF-Token", token)
 	a := decode[attemptJSON](t, body)

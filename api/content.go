@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -116,7 +115,7 @@ func (s *Server) apiCourse(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiModule(c *fiber.Ctx) error {
-	slug := strings.Clone(c.Params("module"))
+	slug := c.Params("module")
 	return s.apiJSON(c, func(pub *course.Published) (any, error) {
 		m, err := s.findModule(pub, slug)
 		if err != nil {
@@ -127,7 +126,7 @@ func (s *Server) apiModule(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiSection(c *fiber.Ctx) error {
-	module, section := strings.Clone(c.Params("module")), strings.Clone(c.Params("section"))
+	module, section := c.Params("module"), c.Params("section")
 	return s.apiJSON(c, func(pub *course.Published) (any, error) {
 		sec, err := s.findSection(pub, module, section)
 		if err != nil {

@@ -22,10 +22,20 @@ import (
 // form field, saved by a plain post), the JSON API the pages' script uses
 // for autosaving, and the authors' item bank and statistics.
 
+// The problem (RFC 9457) a learner gets who may not start the exam yet:
+// its type and code are stable, the modules still to complete are an
+// extension member.
+const (
+	problemExamNotEligible = "tag:tyokyky,2026:problem:exam-not-eligible"
+	codeExamNotEligible    = "exam_not_eligible"
+)
+
 // examError maps the exam's refusals to statuses with their reasons.
 func examError(err error, lang string) error {
 	var wait *quiz.WaitError
 	switch {
+	case errors.Is(err, quiz.ErrNotEligible):
+		return fiber.NewError(fiber.StatusForbidden, web.T(lang, "exam.noteligible.refused"))
 	case errors.Is(err, quiz.ErrNotFound), errors.Is(err, quiz.ErrNoExam):
 		return fiber.ErrNotFound
 	case errors.Is(err, quiz.ErrClosed), errors.Is(err, quiz.ErrLate), errors.Is(err, quiz.ErrPassed), errors.Is(err, quiz.ErrNoAttempts):
@@ -52,10 +62,14 @@ func (s *Server) examRules() (*course.Exam, error) {
 
 type apiAttempt struct {
 	*quiz.Attempt
-	Remaining *int              `json:"remaining_seconds,omitempty"`
-	Items     []quiz.ItemView   `json:"items,omitempty"`
-	Review    []quiz.ItemReview `json:"review,omitempty"`
-	Keys      bool              `json:"keys_shown"`
+	Remaining *int               `json:"remaining_seconds,omitempty"`
+	Items     []quiz.ItemView    `json:"items,omitempty"`
+	Review    []quiz.ItemReview  `json:"review,omitempty"`
+	Modules   []quiz.ModuleScore `json:"modules,omitempty"`
+	// Keys: by the review rule, the result shows which items were right,
+	// the correct answers and the feedback; otherwise the result has the
+	// total and the modules' totals only.
+	Keys bool `json:"keys_shown"`
 }
 
 func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error) {
@@ -77,14 +91,50 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error)
 		return nil, err
 	}
 	out.Keys = quiz.ShowKeys(a, all, ex.Rules)
+	out.Attempt = a.ForLearner(out.Keys)
 	out.Review = a.Review(ex, out.Keys)
+	out.Modules = a.Result.Modules(s.published().Course)
 	return out, nil
+}
+
+// learnerResult is what a learner may see of the result of a, one of
+// their attempts all: its items only as the review rule says.
+func (s *Server) learnerResult(a *quiz.Attempt, all []*quiz.Attempt) *quiz.Result {
+	if pub := s.published(); pub != nil && pub.Course.Exam != nil && quiz.ShowKeys(a, all, pub.Course.Exam.Rules) {
+		return a.Result
+	}
+	return a.Result.Summary()
+}
+
+// startAttempt starts the learner's attempt, or resumes their open one,
+// with their progress for the exam's eligibility rule.
+func (s *Server) startAttempt(ctx context.Context, userID string) (*quiz.Attempt, bool, error) {
+	pub := s.published()
+	if pub == nil {
+		return nil, false, quiz.ErrNoExam
+	}
+	records, err := s.progress.ForUser(ctx, userID)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.exam.Start(ctx, userID, pub, records)
+}
+
+// notEligible answers an API client whom the eligibility rule refuses an
+// attempt: 403 with the modules still to complete.
+func (s *Server) notEligible(c *fiber.Ctx, ne *quiz.NotEligibleError) error {
+	mods := make([]fiber.Map, 0, len(ne.Modules))
+	for _, m := range ne.Modules {
+		mods = append(mods, fiber.Map{"slug": m.Slug, "title": m.Title, "url": m.URL()})
+	}
+	return s.writeProblem(c, problem{Type: problemExamNotEligible, Title: "The exam needs the course's modules completed", Status: fiber.StatusForbidden,
+		Detail: ne.Error(), Ext: map[string]any{"code": codeExamNotEligible, "modules": mods}})
 }
 
 func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
 	// Start or resume: 201 for a new attempt, 200 for the open one.
 	return s.sendAttempt(c, func(ctx context.Context, userID, _ string) (*quiz.Attempt, error) {
-		a, created, err := s.exam.Start(ctx, userID, s.published())
+		a, created, err := s.startAttempt(ctx, userID)
 		if err == nil {
 			c.Location("/api/v1/exam/attempts/" + a.ID)
 			if created {
@@ -102,7 +152,11 @@ func (s *Server) apiGetAttempt(c *fiber.Ctx) error {
 // sendAttempt answers with the learner's attempt named in the path, as
 // get (reading or submitting it) returns it.
 func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID, attemptID string) (*quiz.Attempt, error)) error {
-	a, err := get(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	a, err := get(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
+	var ne *quiz.NotEligibleError
+	if errors.As(err, &ne) {
+		return s.notEligible(c, ne)
+	}
 	if err != nil {
 		return examError(err, "en")
 	}
@@ -119,7 +173,7 @@ func (s *Server) apiSaveAnswer(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &ans); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, `the body must be JSON: {"choices": […]} | {"value": true|false} | {"matches": {…}}, with "seq"`)
 	}
-	r, err := s.exam.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")), strings.Clone(c.Params("item")), ans)
+	r, err := s.exam.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"), c.Params("item"), ans)
 	if err != nil {
 		return examError(err, "en")
 	}
@@ -168,15 +222,43 @@ type examIntroData struct {
 	Passed      *quiz.Attempt
 	Refusal     string
 	TimeText    string
+	// AllModules: the eligibility rule asks for every module completed;
+	// Missing are the signed-in learner's modules still to complete.
+	AllModules bool
+	Missing    []course.ModuleProgress
+	ReviewKey  string // the message that says what the review shows
+}
+
+// reviewKey is the message that tells learners what the review rule
+// will show them.
+func reviewKey(r course.ExamRules) string {
+	switch r.Review {
+	case course.ReviewAlways:
+		return "exam.rule.review.always"
+	case course.ReviewNever:
+		return "exam.rule.review.never"
+	}
+	return "exam.rule.review"
 }
 
 func (s *Server) examPage(c *fiber.Ctx) error {
+	msg := c.Query("virhe")
+	if len(msg) >= 300 {
+		msg = ""
+	}
+	return s.examIntro(c, fiber.StatusOK, msg)
+}
+
+// examIntro renders the exam's page with a status and a refusal to show.
+func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
 	ex, err := s.examRules()
 	if err != nil {
 		return err
 	}
 	lang := s.lang(c)
-	d := &examIntroData{Rules: ex.Rules, Items: ex.Rules.PerModule * len(s.published().Course.Modules), AttemptsMax: ex.Rules.Attempts}
+	pub := s.published()
+	d := &examIntroData{Rules: ex.Rules, Items: ex.Rules.PerModule * len(pub.Course.Modules), AttemptsMax: ex.Rules.Attempts,
+		AllModules: ex.Rules.Eligibility != course.EligibleNone, ReviewKey: reviewKey(ex.Rules)}
 	d.TimeText = web.T(lang, "exam.notime")
 	if ex.Rules.TimeLimit > 0 {
 		d.TimeText = fmt.Sprintf(web.T(lang, "exam.time"), ex.Rules.TimeLimit)
@@ -201,16 +283,30 @@ func (s *Server) examPage(c *fiber.Ctx) error {
 		if d.Left < 0 {
 			d.Left = 0
 		}
-		if msg := c.Query("virhe"); msg != "" && len(msg) < 300 {
-			d.Refusal = msg
+		d.Refusal = refusal
+		records, err := s.progress.ForUser(c.UserContext(), v.User.ID)
+		if err != nil {
+			return err
+		}
+		if missing := pub.Course.ExamMissing(records); len(missing) > 0 {
+			mods, _ := pub.Course.Summarise(records)
+			for _, mp := range mods {
+				if slices.Contains(missing, mp.Module) {
+					d.Missing = append(d.Missing, mp)
+				}
+			}
 		}
 	}
-	return s.renderForm(c, fiber.StatusOK, "exam", "exam.title", d)
+	return s.renderForm(c, status, "exam", "exam.title", d)
 }
 
 func (s *Server) examStart(c *fiber.Ctx) error {
 	lang := s.lang(c)
-	a, _, err := s.exam.Start(c.UserContext(), s.viewerOf(c).User.ID, s.published())
+	a, _, err := s.startAttempt(c.UserContext(), s.viewerOf(c).User.ID)
+	if errors.Is(err, quiz.ErrNotEligible) {
+		// No attempt: the exam's page again, with the modules to complete.
+		return s.examIntro(c, fiber.StatusForbidden, web.T(lang, "exam.noteligible.refused"))
+	}
 	if err != nil {
 		var fe *fiber.Error
 		if e := examError(err, lang); errors.As(e, &fe) && fe.Code == fiber.StatusConflict {
@@ -278,21 +374,34 @@ type examAttemptData struct {
 	Notice     string
 	Submitted  bool
 	Keys       bool
+	NoKeys     string // the message that says what the review rule withholds
 	Review     []examReview
 	Result     *quiz.Result
+	Modules    []quiz.ModuleScore
 	Left       int
 }
 
-// examReview is a graded item on the results page.
+// examReview is a submitted item on the results page: whether it was
+// right (Shown, Right, Points) only when the review rule shows it.
 type examReview struct {
 	quiz.ItemReview
-	Stem template.HTML
+	Stem   template.HTML
+	Shown  bool
+	Right  bool
+	Points float64
 }
 
 func reviews(rs []quiz.ItemReview) []examReview {
 	out := make([]examReview, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, examReview{ItemReview: r, Stem: trusted(r.StemHTML)})
+		er := examReview{ItemReview: r, Stem: trusted(r.StemHTML), Shown: r.Score != nil}
+		if r.Score != nil {
+			er.Points = *r.Score
+		}
+		if r.Correct != nil {
+			er.Right = *r.Correct
+		}
+		out = append(out, er)
 	}
 	return out
 }
@@ -300,7 +409,7 @@ func reviews(rs []quiz.ItemReview) []examReview {
 // learnerAttempt is the signed-in learner's attempt named in the path,
 // closed first if its time has run out.
 func (s *Server) learnerAttempt(c *fiber.Ctx) (*quiz.Attempt, error) {
-	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
 	if err == nil {
 		a, err = s.exam.CloseIfLate(c.UserContext(), a)
 	}
@@ -446,7 +555,7 @@ func (s *Server) examCheckPage(c *fiber.Ctx) error {
 }
 
 func (s *Server) examSubmit(c *fiber.Ctx) error {
-	a, err := s.exam.Submit(c.UserContext(), s.viewerOf(c).User.ID, strings.Clone(c.Params("attempt")))
+	a, err := s.exam.Submit(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
 	if err != nil {
 		return examError(err, s.lang(c))
 	}
@@ -470,8 +579,13 @@ func (s *Server) examResultPage(c *fiber.Ctx) error {
 		return err
 	}
 	d := s.attemptData(c, a)
-	d.Submitted, d.Result = true, a.Result
 	d.Keys = quiz.ShowKeys(a, all, ex.Rules)
+	d.Submitted, d.Result = true, a.ForLearner(d.Keys).Result
+	d.NoKeys = "exam.result.nokeys"
+	if ex.Rules.Review == course.ReviewNever {
+		d.NoKeys = "exam.result.nokeys.never"
+	}
+	d.Modules = a.Result.Modules(s.published().Course)
 	d.Review = reviews(a.Review(ex, d.Keys))
 	d.Left = ex.Rules.Attempts - len(all)
 	if d.Left < 0 {
@@ -482,7 +596,7 @@ func (s *Server) examResultPage(c *fiber.Ctx) error {
 
 // adminExtension grants a learner more time or no limit (WCAG 2.2.1).
 func (s *Server) adminExtension(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), strings.Clone(c.Params("user")))
+	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}

@@ -87,6 +87,7 @@ func TestExamThroughTheAPI(t *testing.T) {
 	r := start(t)
 	b := newClient(t, r.URL)
 	b.register(account.NewID()[:10]+"@example.fi", "Tentti Tekijä")
+	studied(t, b)
 	token := b.csrf("/tili")
 	if resp, _ := b.do("POST", "/api/v1/exam/attempts", nil); resp.StatusCode != 403 {
 		t.Fatalf("start without the token = %d", resp.StatusCode)
@@ -191,6 +192,7 @@ func TestExamPagesWithForms(t *testing.T) {
 	r := start(t)
 	b := newClient(t, r.URL)
 	b.register(account.NewID()[:10]+"@example.fi", "Lomake Tekijä")
+	studied(t, b)
 	resp, page := b.get("/tentti")
 	if resp.StatusCode != 200 || !strings.Contains(page, "Kokeessa on 4 kysymystä, 2 jokaisesta osiosta.") || !strings.Contains(page, `action="/tentti/aloita"`) {
 		t.Fatalf("intro = %d", resp.StatusCode)
@@ -227,7 +229,7 @@ func TestExamPagesWithForms(t *testing.T) {
 				f.Set(m[1], opt[1])
 			}
 		default:
-			for _, m := range regexp.MustCompile(`<input type="(?:radio|checkbox)" id="[^"]+" name="(q-[a-z0-9-]+)" value="([a-z])"> <label for="[^"]+">([^<]+)</label>`).FindAllStringSubmatch(p, -1) {
+			for _, m := range regexp.MustCompile(`<input type="(?:radio|checkbox)" id="[^"]+" name="(q-[a-z0-9-]+)" value="(o[a-z2-7]+)"> <label for="[^"]+">([^<]+)</label>`).FindAllStringSubmatch(p, -1) {
 				if strings.HasPrefix(m[3], "Oikea") {
 					f.Add(m[1], m[2])
 				}
@@ -299,6 +301,7 @@ func init() {
 		return func(t *testing.T, r *running) {
 			b := newClient(t, r.URL)
 			b.register(account.NewID()[:10]+"@example.fi", "Csrf Tentti")
+			studied(t, b)
 			_, body0 := b.do("POST", "/api/v1/exam/attempts", nil, "X-CSRF-Token", b.csrf("/tili"))
 			id := decode[attemptJSON](t, body0).ID
 			p := strings.Replace(path, ":attempt", id, 1)
@@ -324,6 +327,7 @@ func init() {
 	isolated := func(t *testing.T, r *running) {
 		a := newClient(t, r.URL)
 		a.register(account.NewID()[:10]+"@example.fi", "Aino A")
+		studied(t, a)
 		_, body := a.do("POST", "/api/v1/exam/attempts", nil, "X-CSRF-Token", a.csrf("/tili"))
 		id := decode[attemptJSON](t, body).ID
 		b := newClient(t, r.URL)

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/course"
 )
 
 // App exposes the Fiber app so tests can add routes that misbehave on
@@ -13,3 +14,10 @@ func (s *Server) App() *fiber.App { return s.app }
 // Accounts exposes the account store to tests (reset links are issued by
 // administrators outside the HTTP API).
 func (s *Server) Accounts() *account.Store { return s.accounts }
+
+// Progress exposes the progress store to tests (learners complete the
+// course before the exam through it, without playing every video).
+func (s *Server) Progress() *course.Progress { return s.progress }
+
+// Course is the published course.
+func (s *Server) Course() *course.Course { return s.published().Course }

@@ -33,7 +33,7 @@ func feedbackError(lang string, err error) fieldError {
 }
 
 func (s *Server) feedbackPage(c *fiber.Ctx) error {
-	page := strings.Clone(c.Query("sivu"))
+	page := c.Query("sivu")
 	return s.renderForm(c, 200, "feedback", "feedback.title", &feedbackData{Values: map[string]string{"kind": course.FeedbackContent, "page": page}})
 }
 
@@ -51,7 +51,7 @@ func (s *Server) sendFeedback(c *fiber.Ctx) error {
 	lang := s.lang(c)
 	v := map[string]string{}
 	for _, f := range []string{"kind", "message", "contact", "page"} {
-		v[f] = strings.Clone(c.FormValue(f))
+		v[f] = c.FormValue(f)
 	}
 	d := &feedbackData{Values: v}
 	if !s.feedbackAllowed(c) {
@@ -122,12 +122,12 @@ func (s *Server) feedbackInbox(c *fiber.Ctx) error {
 }
 
 func (s *Server) answerFeedback(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("feedback"))
+	id := c.Params("feedback")
 	if len(id) > 60 {
 		return fiber.ErrNotFound
 	}
-	status := strings.Clone(c.FormValue("status"))
-	err := s.feedback.Update(c.UserContext(), id, status, strings.Clone(c.FormValue("answer")), s.viewerOf(c).User.Email)
+	status := c.FormValue("status")
+	err := s.feedback.Update(c.UserContext(), id, status, c.FormValue("answer"), s.viewerOf(c).User.Email)
 	if err == nil {
 		err = s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "feedback.update", id, status)
 	}
@@ -183,9 +183,10 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 		}
 		for _, a := range list {
 			// The attempt and the learner's answers; no keys (an open
-			// attempt's export must not reveal them).
+			// attempt's export must not reveal them), and which items
+			// were right only as the exam's review rule says.
 			attempts = append(attempts, map[string]any{"id": a.ID, "number": a.Number, "status": a.Status, "started": a.Started,
-				"deadline": a.Deadline, "submitted": a.Submitted, "result": a.Result, "answers": a.Answers})
+				"deadline": a.Deadline, "submitted": a.Submitted, "result": s.learnerResult(a, list), "answers": a.Answers})
 		}
 	}
 	prog := []*course.SectionProgress{}

@@ -43,7 +43,7 @@ func glossaryOn(pub *course.Published) error {
 
 // apiGlossary lists the concepts, optionally of one module or initial.
 func (s *Server) apiGlossary(c *fiber.Ctx) error {
-	module, letter := strings.Clone(c.Query("module")), strings.Clone(c.Query("letter"))
+	module, letter := c.Query("module"), c.Query("letter")
 	if module != "" && !validSlug(module) {
 		return fiber.NewError(fiber.StatusBadRequest, "module must be a module slug such as tyokyvyn-tuki")
 	}
@@ -96,7 +96,7 @@ func findConcept(pub *course.Published, id string) (*course.Concept, error) {
 }
 
 func (s *Server) apiConcept(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("concept"))
+	id := c.Params("concept")
 	return s.apiJSON(c, func(pub *course.Published) (any, error) {
 		k, err := findConcept(pub, id)
 		if err != nil {
@@ -120,7 +120,7 @@ func searchQuery(c *fiber.Ctx) (string, error) {
 	if q == "" || utf8.RuneCountInString(q) > 100 || !utf8.ValidString(q) {
 		return "", fiber.NewError(fiber.StatusBadRequest, "q must be 1 to 100 characters")
 	}
-	return strings.Clone(q), nil
+	return q, nil
 }
 
 func (s *Server) apiGlossarySearch(c *fiber.Ctx) error {
@@ -187,7 +187,7 @@ func svgResponse(c *fiber.Ctx) {
 
 // conceptDiagram is a concept's diagram as SVG (embedded and downloadable).
 func (s *Server) conceptDiagram(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("concept"))
+	id := c.Params("concept")
 	svgResponse(c)
 	return s.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
 		k, err := findConcept(pub, id)
@@ -200,7 +200,7 @@ func (s *Server) conceptDiagram(c *fiber.Ctx) error {
 
 // themeDiagram is the diagram of one theme of the whole vocabulary.
 func (s *Server) themeDiagram(c *fiber.Ctx) error {
-	theme := strings.TrimSuffix(strings.Clone(c.Params("theme")), ".svg")
+	theme := strings.TrimSuffix(c.Params("theme"), ".svg")
 	svgResponse(c)
 	return s.cached(c, "theme "+theme, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
 		if err := glossaryOn(pub); err != nil {

@@ -54,7 +54,7 @@ func conceptValues(k *course.Concept) map[string]string {
 
 func (s *Server) editConceptPage(c *fiber.Ctx) error {
 	pub := s.published()
-	k, ok := pub.Course.Concept(strings.Clone(c.Params("concept")))
+	k, ok := pub.Course.Concept(c.Params("concept"))
 	if !ok {
 		return fiber.ErrNotFound
 	}
@@ -63,14 +63,14 @@ func (s *Server) editConceptPage(c *fiber.Ctx) error {
 
 func (s *Server) editConcept(c *fiber.Ctx) error {
 	pub := s.published()
-	id := strings.Clone(c.Params("concept"))
+	id := c.Params("concept")
 	k, ok := pub.Course.Concept(id)
 	if !ok {
 		return fiber.ErrNotFound
 	}
 	v := map[string]string{}
 	for _, f := range []string{"term", "sv", "en", "definition", "source", "theme", "synonyms", "not_recommended", "notes", "forms", "modules", "broader", "narrower", "related", "part_of"} {
-		v[f] = strings.Clone(c.FormValue(f))
+		v[f] = c.FormValue(f)
 	}
 	edit := course.ConceptEdit{
 		Term: v["term"], SV: v["sv"], EN: v["en"], Definition: v["definition"], Source: v["source"], Theme: v["theme"],

@@ -3,12 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net"
+	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -16,7 +18,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/media"
 )
 
@@ -35,6 +39,16 @@ type apiMedia struct {
 	Transcript string     `json:"transcript,omitempty"`
 	UsedIn     []apiLink  `json:"used_in"`
 	Available  bool       `json:"available"`
+}
+
+// public is the view for those who are not authors: without the
+// uploader's user id (the item itself is shared, so it is copied).
+func (v *apiMedia) public() *apiMedia {
+	item := *v.Item
+	item.Uploader = ""
+	out := *v
+	out.Item = &item
+	return &out
 }
 
 type apiTrack struct {
@@ -114,16 +128,26 @@ type storageHealth struct {
 	storageOK bool
 }
 
+// apiMediaList lists the media items: to authors and administrators all
+// of them with who uploaded each; to everyone else only the items the
+// published course uses, without the uploader.
 func (s *Server) apiMediaList(c *fiber.Ctx) error {
 	items, err := s.media.List(c.UserContext())
 	if err != nil {
 		return err
 	}
+	author := s.hasRole(c, account.RoleAuthor, account.RoleAdmin)
 	out := make([]*apiMedia, 0, len(items))
 	for _, it := range items {
 		v, err := s.mediaView(c.UserContext(), it)
 		if err != nil {
 			return err
+		}
+		if !author {
+			if len(v.UsedIn) == 0 {
+				continue
+			}
+			v = v.public()
 		}
 		out = append(out, v)
 	}
@@ -143,7 +167,7 @@ func (s *Server) mediaItem(c *fiber.Ctx) (*media.Item, error) {
 	if !media.ValidID(id) {
 		return nil, fiber.ErrNotFound
 	}
-	it, err := s.media.Get(c.UserContext(), strings.Clone(id))
+	it, err := s.media.Get(c.UserContext(), id)
 	if errors.Is(err, media.ErrNotFound) {
 		return nil, fiber.ErrNotFound
 	}
@@ -158,6 +182,12 @@ func (s *Server) apiMediaGet(c *fiber.Ctx) error {
 	v, err := s.mediaView(c.UserContext(), it)
 	if err != nil {
 		return err
+	}
+	if !s.hasRole(c, account.RoleAuthor, account.RoleAdmin) {
+		if len(v.UsedIn) == 0 {
+			return fiber.ErrNotFound // not published: as if it were not there
+		}
+		v = v.public()
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(v)
@@ -310,7 +340,7 @@ func (s *Server) apiMediaCaptions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	lang := strings.Clone(c.Params("lang"))
+	lang := c.Params("lang")
 	data, err := io.ReadAll(io.LimitReader(uploadBody(c), media.MaxCaptionBytes+1))
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "reading the body failed")
@@ -608,6 +638,14 @@ func (s *Server) mediaStatus(c *fiber.Ctx) error {
 // them, so that uploads need not fit in memory.
 func (s *Server) limitBodies(c *fiber.Ctx) error {
 	if s.isUploadRoute(c) {
+		// A declared length over the limit is refused at once, before the
+		// body is waited for (a client that declares 3 GB and sends
+		// nothing must not hold the connection until the read timeout).
+		s.oversize.Delete(&c.Request().Header) // the handler runs: no error to answer for it
+		if n := int64(c.Request().Header.ContentLength()); s.media != nil && n > s.media.MaxSize()+formAllowance {
+			c.Response().SetConnectionClose()
+			return fiber.NewError(fiber.StatusRequestEntityTooLarge, (&media.TooLargeError{Max: s.media.MaxSize()}).Error())
+		}
 		// A refused upload leaves its body unread on the connection: a
 		// bounded remainder is drained (lingerBody), then it closes
 		// rather than misparse the rest as another request.
@@ -646,11 +684,62 @@ func lingerBody(c *fiber.Ctx) {
 	if !c.Request().IsBodyStream() {
 		return
 	}
+	// Bounded in time too: a client that stops sending is not waited for
+	// (the connection closes after this anyway).
+	if conn := c.Context().Conn(); conn != nil {
+		_ = conn.SetReadDeadline(time.Now().Add(lingerTime))
+	}
 	io.CopyN(io.Discard, c.Context().RequestBodyStream(), lingerLimit) //nolint:errcheck // best effort
 }
 
-// lingerLimit bounds what lingerBody discards.
-const lingerLimit = 16 << 20
+// lingerLimit and lingerTime bound what lingerBody discards.
+const (
+	lingerLimit = 16 << 20
+	lingerTime  = 2 * time.Second
+)
+
+// refuseDeclaredOversize answers 413 at once to a request whose declared
+// Content-Length is over the largest upload. fasthttp reads the first
+// bytes of a streamed body before any handler runs, so without this a
+// client that declares 3 GB and sends nothing held the connection until
+// the read timeout (30 s, then 408). Such a request may read one byte
+// (then limitBodies refuses it) and waits at most lingerTime for it;
+// when it times out, the 413 is written here.
+func (s *Server) refuseDeclaredOversize() {
+	if s.media == nil {
+		return
+	}
+	srv := s.app.Server()
+	srv.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		// fasthttp resets the request when reading its body fails, so the
+		// verdict is kept by the header (one per pooled request context,
+		// set or cleared for every request) for the error handler.
+		if int64(h.ContentLength()) > s.media.MaxSize()+formAllowance {
+			s.oversize.Store(h, struct{}{})
+			return fasthttp.RequestConfig{MaxRequestBodySize: 1, ReadTimeout: lingerTime}
+		}
+		s.oversize.Delete(h)
+		return fasthttp.RequestConfig{}
+	}
+	inner := srv.ErrorHandler
+	srv.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
+		if _, over := s.oversize.LoadAndDelete(&ctx.Request.Header); !over {
+			inner(ctx, err)
+			return
+		}
+		body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(http.StatusRequestEntityTooLarge),
+			Status: http.StatusRequestEntityTooLarge, Detail: (&media.TooLargeError{Max: s.media.MaxSize()}).Error()})
+		ctx.Response.Reset()
+		ctx.SetStatusCode(http.StatusRequestEntityTooLarge)
+		ctx.SetContentType("application/problem+json")
+		ctx.SetBody(body)
+		ctx.SetConnectionClose()
+	}
+}
+
+// formAllowance is what a multipart upload may carry beyond the file
+// itself (boundaries, part headers, the title and id fields).
+const formAllowance = 1 << 20
 
 // bodyLimit is the largest body read into memory.
 const bodyLimit = 4 << 20

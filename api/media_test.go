@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -662,5 +664,69 @@ func TestPlayedWithUnknownDuration(t *testing.T) {
 	resp, body := learner.putJSON("/api/v1/progress/ensimmainen/alku", lt, map[string]any{"event": "played", "media": "m-testivideo", "position": 2, "ranges": [][2]float64{{0, 2}}, "duration": 2})
 	if resp.StatusCode != 200 || !strings.Contains(body, `"completed_at"`) {
 		t.Fatalf("with the player's duration = %d %s", resp.StatusCode, body)
+	}
+}
+
+// The media list is public only for what the published course uses, and
+// never names who uploaded an item; authors see everything.
+func TestMediaListIsPublicOnlyForPublishedItems(t *testing.T) {
+	r := start(t)
+	a, token := author(t, r)
+	video := sampleFile(t, "video", 1)
+	for _, id := range []string{"m-testivideo", "m-luonnos"} {
+		if resp, body := a.do("POST", "/api/v1/media?title="+id+"&id="+id, bytes.NewReader(video), "Content-Type", "video/mp4", "X-CSRF-Token", token); resp.StatusCode != 201 {
+			t.Fatalf("upload %s = %d %s", id, resp.StatusCode, body)
+		}
+	}
+	anon := newClient(t, r.URL)
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Leo Learner")
+	for name, c := range map[string]*browserClient{"anonymous": anon, "learner": learner} {
+		resp, body := c.get("/api/v1/media")
+		if resp.StatusCode != 200 || !strings.Contains(body, `"m-testivideo"`) || strings.Contains(body, "m-luonnos") || strings.Contains(body, `"uploader"`) {
+			t.Errorf("%s list = %d: %s", name, resp.StatusCode, body)
+		}
+		if resp, _ := c.get("/api/v1/media/m-luonnos"); resp.StatusCode != 404 {
+			t.Errorf("%s GET of an unpublished item = %d, want 404", name, resp.StatusCode)
+		}
+		if resp, body := c.get("/api/v1/media/m-testivideo"); resp.StatusCode != 200 || strings.Contains(body, `"uploader"`) {
+			t.Errorf("%s GET of a published item = %d: %s", name, resp.StatusCode, body)
+		}
+	}
+	resp, body := a.get("/api/v1/media")
+	if resp.StatusCode != 200 || !strings.Contains(body, "m-luonnos") || !strings.Contains(body, `"uploader"`) {
+		t.Fatalf("author's list = %d: %s", resp.StatusCode, body)
+	}
+}
+
+// An upload that declares more than the limit is refused at once, before
+// any of its body is waited for (it waited for the 30-second read timeout).
+func TestDeclaredOversizeUploadIsRefusedAtOnce(t *testing.T) {
+	r := start(t)
+	a, token := author(t, r)
+	base, _ := url.Parse(r.URL)
+	var cookies []string
+	for _, c := range a.http.Jar.Cookies(base) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	for _, ctype := range []string{"video/mp4", "multipart/form-data; boundary=xyz"} {
+		conn, err := net.Dial("tcp", base.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /api/v1/media?title=iso HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nX-CSRF-Token: %s\r\nContent-Type: %s\r\nContent-Length: 3000000000\r\n\r\n",
+			base.Host, strings.Join(cookies, "; "), token, ctype)
+		// Nothing of the body is sent; the answer must come without it,
+		// well before the server's read timeout.
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: no answer without the body: %v", ctype, err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("%s: declared 3 GB = %d, want 413", ctype, resp.StatusCode)
+		}
 	}
 }

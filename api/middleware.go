@@ -21,8 +21,6 @@ func (s *Server) requestID(c *fiber.Ctx) error {
 	id := c.Get(requestIDHeader)
 	if !validRequestID(id) {
 		id = newRequestID()
-	} else {
-		id = strings.Clone(id) // outlives the handler in logs
 	}
 	c.Locals("request_id", id)
 	c.Set(requestIDHeader, id)

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"html"
 	"html/template"
 	"io"
@@ -130,7 +132,19 @@ type cacheEntry struct {
 	slots   []string
 }
 
-var slotRE = regexp.MustCompile(`@@tk-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
+// slotNonce makes the signed-in skeleton's placeholders unguessable: it
+// is drawn from crypto/rand when the process starts and never leaves it,
+// so no course text, link or name can spell a placeholder and have it
+// filled with a viewer's CSRF token or name.
+var slotNonce = func() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}()
+
+var slotRE = regexp.MustCompile(`@@tk-` + slotNonce + `-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
 
 // cut splits the skeleton at its placeholders.
 func (e *cacheEntry) cut() {
@@ -382,7 +396,7 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 	if moved, err := s.redirected(c); moved {
 		return err
 	}
-	slug := strings.Clone(c.Params("module"))
+	slug := c.Params("module")
 	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		m, err := s.findModule(pub, slug)
 		if err != nil {
@@ -457,14 +471,16 @@ func neighbours(co *course.Course, sec *course.Section) (prev, next *pageLink) {
 
 // Placeholders of the signed-in section skeleton; html/template leaves
 // them as they are in text and attribute values.
-const (
-	phCSRF       = "@@tk-csrf@@"
-	phName       = "@@tk-name@@"
-	phScroll     = "@@tk-scroll@@"
-	phDone       = "@@tk-done@@"
-	phCompletion = "@@tk-completion@@"
-	phMedia      = "@@tk-media@@"
+var (
+	phCSRF       = placeholder("csrf")
+	phName       = placeholder("name")
+	phScroll     = placeholder("scroll")
+	phDone       = placeholder("done")
+	phCompletion = placeholder("completion")
+	phMedia      = placeholder("media")
 )
+
+func placeholder(name string) string { return "@@tk-" + slotNonce + "-" + name + "@@" }
 
 // buildSection renders a section page: for anonymous visitors complete
 // (with sign-in hints where answers go), for the signed-in as a skeleton
@@ -479,7 +495,7 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 	if r.Viewer != nil {
 		d.SignedIn = true
 		d.Body = trusted(body)
-		d.ScrollAttr, d.DoneAttr, d.Completion, d.MediaAttr = phScroll, phDone, phCompletion, phMedia
+		d.ScrollAttr, d.DoneAttr, d.Completion, d.MediaAttr = phScroll, phDone, template.HTML(phCompletion), phMedia //nolint:gosec // a placeholder of letters, digits and @-
 	} else {
 		d.Body = trusted(answerBoxes(body, sec, r, nil))
 	}
@@ -504,7 +520,7 @@ func (s *Server) sectionPage(c *fiber.Ctx) error {
 	if moved, err := s.redirected(c); moved {
 		return err
 	}
-	module, section := strings.Clone(c.Params("module")), strings.Clone(c.Params("section"))
+	module, section := c.Params("module"), c.Params("section")
 	if s.hasSessionCredential(c) {
 		if v := s.viewerOf(c); v.signedIn() {
 			return s.signedInSection(c, v, module, section)
@@ -716,7 +732,7 @@ type conceptData struct {
 }
 
 func (s *Server) conceptPage(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("concept"))
+	id := c.Params("concept")
 	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course

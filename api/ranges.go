@@ -1,7 +1,9 @@
 package api
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -85,5 +87,25 @@ func parseRange(header string, size int64) ([]byteRange, error) {
 	if len(out) == 0 {
 		return nil, errUnsatisfiable
 	}
-	return out, nil
+	return coalesce(out), nil
+}
+
+// coalesce merges overlapping and adjacent ranges (and those a few bytes
+// apart, where a part's headers would cost more than the gap), in
+// ascending order, as RFC 9110 section 14.2 allows: overlapping ranges
+// can no longer make a response larger than the representation, nor cost
+// a storage read each.
+func coalesce(rs []byteRange) []byteRange {
+	const gap = 80 // about the size of a multipart part's headers
+	slices.SortFunc(rs, func(a, b byteRange) int { return cmp.Compare(a.start, b.start) })
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r.start <= last.end+1+gap {
+			last.end = max(last.end, r.end)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -42,6 +42,12 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 	d := &reportsData{Buckets: report.Buckets}
 	var f report.Filter
 	if v.User.Role == account.RoleReporter {
+		// A reporter sees exactly their own listed organisation. "muu" is
+		// free text shared by unrelated organisations: it scopes nothing,
+		// so such a reporter sees no learners at all.
+		if !v.User.InListedOrganisation() {
+			return f, nil, fiber.NewError(fiber.StatusForbidden, "your account is not in a listed organisation, so it has no reports; an administrator can move it to one")
+		}
 		f.Organisation, d.Scoped = v.User.Organisation, true
 	} else {
 		f.Organisation = c.Query("organisaatio")

@@ -2,9 +2,13 @@ package api_test
 
 import (
 	"encoding/csv"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tyokyky/tyokyky/account"
 )
@@ -46,7 +50,9 @@ func TestReportsScopedToTheReportersOrganisation(t *testing.T) {
 		t.Fatalf("exam CSV = %v", rows)
 	}
 	_, body = reporter.get("/raportit.csv?raportti=moduulit")
-	if rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll(); len(rows) < 2 || rows[1][2] != "0" {
+	// A's learner who passed has completed the course (the exam asks
+	// for it); B's progress must not show.
+	if rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll(); len(rows) < 2 || rows[1][2] != "1" {
 		t.Fatalf("modules CSV (B's progress must not show) = %v", rows)
 	}
 	// An administrator sees every organisation, or chooses one.
@@ -99,4 +105,46 @@ func init() {
 	}
 	idorMatrix["GET /raportit"] = scoped
 	idorMatrix["GET /raportit.csv"] = scoped
+}
+
+// "muu" is free text that unrelated organisations share: it cannot make
+// a reporter. The role is refused (store, command and administration
+// page), and a reporter of "muu" left from before sees no learners.
+func TestReporterOfOtherOrganisationSeesNobody(t *testing.T) {
+	r := start(t)
+	learner := newClient(t, r.URL)
+	resp, body := learner.post("/rekisteroidy", url.Values{"csrf": {learner.csrf("/rekisteroidy")}, "email": {"toinen@example.fi"}, "name": {"Toisen Yrityksen Oppija"},
+		"password": {"oma pitkä salalause 2026"}, "organisation": {account.OtherOrganisation}, "organisation_other": {"Yritys B Oy"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("register = %d %s", resp.StatusCode, body)
+	}
+	rep := newClient(t, r.URL)
+	resp, body = rep.post("/rekisteroidy", url.Values{"csrf": {rep.csrf("/rekisteroidy")}, "email": {"muu@example.fi"}, "name": {"Muun Raportoija"},
+		"password": {"oma pitkä salalause 2026"}, "organisation": {account.OtherOrganisation}, "organisation_other": {"Yritys A Oy"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("register = %d %s", resp.StatusCode, body)
+	}
+	if _, err := r.Accounts().SetRole(t.Context(), "muu@example.fi", account.RoleReporter); !errors.Is(err, account.ErrReporterOrganisation) {
+		t.Fatalf("reporter role for a muu account: %v", err)
+	}
+	// Through the administration page.
+	admin := newClient(t, r.URL)
+	admin.register("yllapitaja@example.fi", "Ylli Ylläpitäjä")
+	signInAdmin(t, admin, r.Accounts(), "yllapitaja@example.fi")
+	u, _ := r.Accounts().UserByEmail(t.Context(), "muu@example.fi")
+	if resp, _ := admin.post("/yllapito/kayttajat/"+u.ID+"/rooli", url.Values{"csrf": {admin.csrf("/yllapito/kayttajat")}, "role": {account.RoleReporter}}); resp.StatusCode != 409 {
+		t.Fatalf("admin giving a muu account the reporter role = %d, want 409", resp.StatusCode)
+	}
+	// A reporter of "muu" from before this rule: set in the database.
+	signInAs(t, rep, r.Accounts(), "muu@example.fi", account.RoleLearner)
+	if _, err := r.db.Collection("users").UpdateByID(t.Context(), u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: account.RoleReporter}}}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(account.SessionCacheTTL + 100*time.Millisecond)
+	for _, p := range []string{"/raportit", "/raportit.csv?raportti=oppijat"} {
+		resp, body := rep.get(p)
+		if resp.StatusCode != 403 || strings.Contains(body, "Toisen Yrityksen Oppija") || strings.Contains(body, "Yritys B") {
+			t.Errorf("a reporter of muu on %s = %d, or it showed another organisation's learner", p, resp.StatusCode)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,15 +80,21 @@ type Server struct {
 	accounts *account.Store
 	progress *course.Progress
 
-	signInLimit   *account.Limiter
-	registerLimit *account.Limiter
-	searches      *cache.TTL[[]byte]
-	feedback      *course.FeedbackStore
-	feedbackLimit *account.Limiter
-	media         *media.Library
-	exam          *quiz.Store
-	certs         *cert.Store
-	reports       reportRows
+	signInLimit *account.Limiter
+	// secondFactorLimit counts wrong second-factor codes per account and
+	// per address, apart from the password's count.
+	secondFactorLimit *account.Limiter
+	registerLimit     *account.Limiter
+	searches          *cache.TTL[[]byte]
+	feedback          *course.FeedbackStore
+	feedbackLimit     *account.Limiter
+	media             *media.Library
+	exam              *quiz.Store
+	certs             *cert.Store
+	reports           reportRows
+	// oversize marks requests whose declared length is over the largest
+	// upload (see refuseDeclaredOversize).
+	oversize sync.Map
 	storageHealth
 }
 
@@ -125,6 +132,9 @@ func New(o Options) (*Server, error) {
 		progress: o.Progress,
 		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
 		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
+		// Second factor: 5 wrong codes per account or address, then delays
+		// doubling from 30 s to an hour.
+		secondFactorLimit: account.NewLimiter(5, time.Hour, 30*time.Second, time.Hour),
 		// Registration and reset: 100 attempts an hour per address (a
 		// training room behind one address), then delays from 10 s.
 		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
@@ -147,7 +157,15 @@ func New(o Options) (*Server, error) {
 		BodyLimit:                    bodyLimit,
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
+		// Every string and byte slice a handler gets from the request
+		// (method, path, headers, parameters, form values, body) is its
+		// own copy, not a view of fasthttp's reused buffers: values kept
+		// after the handler returns (metric labels, logs, caches,
+		// goroutines, background jobs) stay what they were. One rule at
+		// the boundary instead of a strings.Clone at each use.
+		Immutable: true,
 	})
+	s.refuseDeclaredOversize()
 	s.routes()
 	return s, nil
 }
@@ -241,7 +259,7 @@ func (s *Server) routes() {
 	app.Post("/tili/istunnot/:session/lopeta", s.requireUser, s.checkCSRF, s.endSession)
 	app.Post("/tili/poista", s.requireUser, s.checkCSRF, s.deleteAccount)
 	app.Get("/tili/kaksivaiheinen", s.requireUser, s.totpPage)
-	app.Post("/tili/kaksivaiheinen", s.requireUser, s.checkCSRF, s.totpConfirm)
+	app.Post("/tili/kaksivaiheinen", s.requireUser, s.checkCSRF, s.totpPost)
 
 	// Studies.
 	app.Get("/omat-opinnot", s.requireUser, s.dashboard)

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,6 +111,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		t.Fatal(err)
 	}
 	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1)}
+	runningAt.Store(r.URL, r) // for studied
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
@@ -498,5 +501,54 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(body, "zzz-unknown") {
 		t.Error("raw paths leak into metric labels")
+	}
+}
+
+// Values from the request context outlive the handler in metric labels:
+// under concurrent requests of every method on kept-alive connections
+// (whose buffers fasthttp reuses), /metrics keeps answering 200 and
+// every label is one that was sent. Before the fix, method labels such
+// as "POS" or "GETT" appeared and the scrape answered 500.
+func TestMetricsUnderConcurrentLoad(t *testing.T) {
+	r := start(t)
+	methods := []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"}
+	paths := []string{"/", "/osiot", "/api/v1/course", "/zzz-unknown", "/kirjaudu", "/livez"}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				m, p := methods[(w+i)%len(methods)], paths[(w*7+i)%len(paths)]
+				req, _ := http.NewRequest(m, r.URL+p, strings.NewReader("x=1"))
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	// Scrape while the load runs, and once after it.
+	scrape := func() string {
+		resp, body := get(t, r.URL+"/metrics")
+		if resp.StatusCode != 200 {
+			t.Fatalf("metrics = %d: %s", resp.StatusCode, body)
+		}
+		return body
+	}
+	for range 5 {
+		scrape()
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	label := regexp.MustCompile(`method="([^"]*)"`)
+	for _, m := range label.FindAllStringSubmatch(scrape(), -1) {
+		if !slices.Contains(methods, m[1]) {
+			t.Errorf("metric label method=%q was never sent", m[1])
+		}
 	}
 }

@@ -71,9 +71,9 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	if !known {
 		return fiber.NewError(fiber.StatusBadRequest, "op must be add, rename, up, down, archive, module-add, module-rename, module-up, module-down, module-show, module-hide or module-archive")
 	}
-	module, section := strings.Clone(c.FormValue("module")), strings.Clone(c.FormValue("section"))
+	module, section := c.FormValue("module"), c.FormValue("section")
 	// Copies: Fiber's form values point into the request buffer.
-	slug, title, summary := strings.Clone(strings.TrimSpace(c.FormValue("slug"))), strings.Clone(c.FormValue("title")), strings.Clone(c.FormValue("summary"))
+	slug, title, summary := strings.TrimSpace(c.FormValue("slug")), c.FormValue("title"), c.FormValue("summary")
 	pub := s.published()
 	var m *course.Module
 	var sec *course.Section
@@ -224,7 +224,7 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	page = strings.Clone(c.FormValue("page"))
+	page = c.FormValue("page")
 	if !course.EditablePath(page) {
 		return "", "", fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}

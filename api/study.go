@@ -86,7 +86,7 @@ func (s *Server) studyOf(r *req, withAnswers bool) (map[string]*course.SectionPr
 // markRead completes a view section without JavaScript.
 func (s *Server) markRead(c *fiber.Ctx) error {
 	pub := s.published()
-	sec, err := s.findSection(pub, strings.Clone(c.Params("module")), strings.Clone(c.Params("section")))
+	sec, err := s.findSection(pub, c.Params("module"), c.Params("section"))
 	if err != nil {
 		return err
 	}
@@ -101,11 +101,11 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 
 // saveAnswerForm saves an answer posted by the form (no JavaScript).
 func (s *Server) saveAnswerForm(c *fiber.Ctx) error {
-	sec, t, ok := s.published().Course.FindTask(strings.Clone(c.Params("task")))
+	sec, t, ok := s.published().Course.FindTask(c.Params("task"))
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, strings.Clone(c.FormValue("text"))); err != nil {
+	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); err != nil {
 		if errors.Is(err, course.ErrAnswerTooLong) {
 			return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the answer is too long")
 		}
@@ -176,7 +176,7 @@ func (s *Server) apiProgress(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
-	sec, err := s.findSection(s.published(), strings.Clone(c.Params("module")), strings.Clone(c.Params("section")))
+	sec, err := s.findSection(s.published(), c.Params("module"), c.Params("section"))
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ type apiAnswer struct {
 }
 
 func (s *Server) apiGetAnswer(c *fiber.Ctx) error {
-	key := strings.Clone(c.Params("task"))
+	key := c.Params("task")
 	sec, t, ok := s.published().Course.FindTask(key)
 	if !ok {
 		return fiber.ErrNotFound
@@ -230,7 +230,7 @@ func (s *Server) apiGetAnswer(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiPutAnswer(c *fiber.Ctx) error {
-	sec, t, ok := s.published().Course.FindTask(strings.Clone(c.Params("task")))
+	sec, t, ok := s.published().Course.FindTask(c.Params("task"))
 	if !ok {
 		return fiber.ErrNotFound
 	}

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tyokyky/tyokyky/internal/svgcheck"
 )
 
 // Meta is content/course.yaml: the course front page.
@@ -547,30 +549,18 @@ type svgProblem struct {
 	msg  string
 }
 
-var svgDanger = []struct {
-	re  *regexp.Regexp
-	msg string
-}{
-	{regexp.MustCompile(`(?i)<\s*script`), "SVG must not contain scripts"},
-	{regexp.MustCompile(`(?i)\son[a-z]+\s*=`), "SVG must not contain event handler attributes"},
-	{regexp.MustCompile(`(?i)<\s*foreignObject`), "SVG must not contain foreignObject"},
-	{regexp.MustCompile(`(?i)(?:xlink:)?href\s*=\s*["']\s*(?:[a-z][a-z0-9+.-]*:|//)`), "SVG must not link to external resources"},
-	{regexp.MustCompile(`(?i)<\s*(?:iframe|embed|object)`), "SVG must not embed other documents"},
-	{regexp.MustCompile(`(?i)javascript\s*:`), "SVG must not contain javascript: URLs"},
-	{regexp.MustCompile(`(?i)<!ENTITY`), "SVG must not declare entities"},
-}
-
-// checkSVG rejects SVG that could run script or load anything; figures are
-// also served with a CSP that forbids both.
+// checkSVG rejects SVG that could run script or load anything (see
+// internal/svgcheck: the same check as uploaded media images) and SVG
+// without a <title>; figures are also served with a CSP that forbids both.
 func checkSVG(data []byte) []svgProblem {
 	var out []svgProblem
-	s := string(data)
-	for _, d := range svgDanger {
-		if loc := d.re.FindStringIndex(s); loc != nil {
-			out = append(out, svgProblem{strings.Count(s[:loc[0]], "\n") + 1, d.msg})
-		}
+	var e *svgcheck.Error
+	if err := svgcheck.Check(data); errors.As(err, &e) {
+		out = append(out, svgProblem{e.Line, e.Msg})
+	} else if err != nil {
+		out = append(out, svgProblem{1, err.Error()})
 	}
-	if !strings.Contains(s, "<title") {
+	if !strings.Contains(string(data), "<title") {
 		out = append(out, svgProblem{1, "SVG needs a <title> (and a <desc>) for assistive technology"})
 	}
 	return out

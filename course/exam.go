@@ -30,18 +30,52 @@ const (
 	ReviewNever     = "never"
 )
 
+// Eligibility settings: who may start an attempt.
+const (
+	// EligibleAllModules: a learner who has completed every module of
+	// the course (each section by its completion rule).
+	EligibleAllModules = "all_modules"
+	// EligibleNone: anyone signed in, whatever their progress.
+	EligibleNone = "none"
+)
+
 // ExamRules are the exam's settings from content/exam/exam.yaml.
 type ExamRules struct {
-	PerModule   int    `yaml:"per_module" json:"per_module"`     // items drawn per module
-	PassPercent int    `yaml:"pass_percent" json:"pass_percent"` // pass mark, % of the maximum score
-	TimeLimit   int    `yaml:"time_limit_minutes" json:"time_limit_minutes"`
-	Attempts    int    `yaml:"attempts" json:"attempts"`
-	WaitHours   int    `yaml:"wait_hours" json:"wait_hours"` // between attempts
-	Review      string `yaml:"review" json:"review"`
+	PerModule   int `yaml:"per_module" json:"per_module"`     // items drawn per module
+	PassPercent int `yaml:"pass_percent" json:"pass_percent"` // pass mark, % of the maximum score
+	TimeLimit   int `yaml:"time_limit_minutes" json:"time_limit_minutes"`
+	Attempts    int `yaml:"attempts" json:"attempts"`
+	WaitHours   int `yaml:"wait_hours" json:"wait_hours"` // between attempts
+	// Review decides when a submitted attempt shows which items were
+	// right (with their scores), the correct answers and the feedback;
+	// otherwise only the total score and the modules' totals are shown.
+	Review string `yaml:"review" json:"review"`
+	// Eligibility decides who may start an attempt.
+	Eligibility string `yaml:"eligibility" json:"eligibility"`
 }
 
 // DefaultExamRules apply when exam.yaml leaves a setting out.
-var DefaultExamRules = ExamRules{PerModule: 5, PassPercent: 70, TimeLimit: 0, Attempts: 3, WaitHours: 24, Review: ReviewAfterPass}
+var DefaultExamRules = ExamRules{PerModule: 5, PassPercent: 70, TimeLimit: 0, Attempts: 3, WaitHours: 24, Review: ReviewAfterPass,
+	Eligibility: EligibleAllModules}
+
+// ExamMissing lists the modules a learner must still complete before
+// starting the exam, by the rules' eligibility, in course order; none
+// when they may start. records are the learner's progress records
+// (Progress.ForUser). An eligibility this code does not know (content
+// check refuses it) asks for every module.
+func (c *Course) ExamMissing(records map[string]*SectionProgress) []*Module {
+	if c.Exam != nil && c.Exam.Rules.Eligibility == EligibleNone {
+		return nil
+	}
+	mods, _ := c.Summarise(records)
+	var out []*Module
+	for _, mp := range mods {
+		if !mp.Completed {
+			out = append(out, mp.Module)
+		}
+	}
+	return out
+}
 
 // ExamOption is one option of a choice item.
 type ExamOption struct {
@@ -153,6 +187,11 @@ func checkRules(p string, data []byte, r *ExamRules, ps *Problems) {
 	case ReviewAfterPass, ReviewAlways, ReviewNever:
 	default:
 		ps.add(p, line("review"), 1, "review must be %s, %s or %s", ReviewAfterPass, ReviewAlways, ReviewNever)
+	}
+	switch r.Eligibility {
+	case EligibleAllModules, EligibleNone:
+	default:
+		ps.add(p, line("eligibility"), 1, "eligibility must be %s (every module completed) or %s (anyone signed in)", EligibleAllModules, EligibleNone)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExamBankProblemsHaveLines(t *testing.T) {
@@ -92,6 +93,52 @@ func TestExamBankLoads(t *testing.T) {
 	// Too few items for the draw is a problem.
 	_, problems = Load(fixtureWith(t, map[string]string{"exam/exam.yaml": "per_module: 5\n"}))
 	if !strings.Contains(problems.Error(), "module ensimmainen has 3 exam items, fewer than per_module (5)") {
+		t.Fatal(problems.Error())
+	}
+}
+
+// The eligibility rule: every module completed unless exam.yaml says
+// none; other values are problems with their line.
+func TestExamEligibility(t *testing.T) {
+	c, problems := Load(os.DirFS("testdata/course"))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	if c.Exam.Rules.Eligibility != EligibleAllModules {
+		t.Fatalf("default eligibility = %q", c.Exam.Rules.Eligibility)
+	}
+	slugs := func(ms []*Module) string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Slug)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := slugs(c.ExamMissing(nil)); got != "ensimmainen,toinen" {
+		t.Fatalf("nothing studied: missing %q", got)
+	}
+	now := time.Now()
+	records := map[string]*SectionProgress{
+		"ensimmainen/alku":    {CompletedAt: &now},
+		"ensimmainen/tehtava": {CompletedAt: &now},
+		"toinen/jatko":        {Seconds: 900, Scroll: 1}, // read, not completed
+	}
+	if got := slugs(c.ExamMissing(records)); got != "toinen" {
+		t.Fatalf("one module completed: missing %q", got)
+	}
+	records["toinen/jatko"].CompletedAt = &now
+	if got := c.ExamMissing(records); len(got) != 0 {
+		t.Fatalf("everything completed: missing %q", slugs(got))
+	}
+	open, problems := Load(fixtureWith(t, map[string]string{"exam/exam.yaml": "per_module: 2\neligibility: none\n"}))
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	if got := open.ExamMissing(nil); len(got) != 0 {
+		t.Fatalf("eligibility none: missing %q", slugs(got))
+	}
+	_, problems = Load(fixtureWith(t, map[string]string{"exam/exam.yaml": "per_module: 2\n\neligibility: half_the_modules\n"}))
+	if !strings.Contains(problems.Error(), "exam/exam.yaml:3:1: eligibility must be all_modules") {
 		t.Fatal(problems.Error())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -115,6 +116,25 @@ type learnerDoc struct {
 	Passed        bool       `bson:"passed"`
 }
 
+// ErrNotEligible is matched (errors.Is) by a NotEligibleError.
+var ErrNotEligible = errors.New("the exam's eligibility rule is not met")
+
+// NotEligibleError refuses a new attempt to a learner whom the exam's
+// eligibility rule does not yet admit: Modules are the modules still to
+// complete.
+type NotEligibleError struct{ Modules []*course.Module }
+
+func (e *NotEligibleError) Error() string {
+	slugs := make([]string, 0, len(e.Modules))
+	for _, m := range e.Modules {
+		slugs = append(slugs, m.Slug)
+	}
+	return "complete every module before the exam; still to complete: " + strings.Join(slugs, ", ")
+}
+
+// Is makes errors.Is(err, ErrNotEligible) true.
+func (e *NotEligibleError) Is(target error) bool { return target == ErrNotEligible }
+
 // WaitError says when the next attempt may start.
 type WaitError struct{ Until time.Time }
 
@@ -210,7 +230,10 @@ func (s *Store) learner(ctx context.Context, userID string) (*learnerDoc, error)
 
 // Start begins an attempt, or returns the learner's open one (created is
 // false then): a reload, a reconnect or another device resumes exactly.
-func (s *Store) Start(ctx context.Context, userID string, pub *course.Published) (a *Attempt, created bool, err error) {
+// A new attempt needs the exam's eligibility rule met by the learner's
+// progress records (course.Progress.ForUser): otherwise the error is a
+// *NotEligibleError and nothing is stored.
+func (s *Store) Start(ctx context.Context, userID string, pub *course.Published, progress map[string]*course.SectionProgress) (a *Attempt, created bool, err error) {
 	ex := pub.Course.Exam
 	if ex == nil || len(ex.Items) == 0 {
 		return nil, false, ErrNoExam
@@ -239,6 +262,9 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published)
 		}
 		if err := s.mayStart(ld, ex.Rules); err != nil {
 			return nil, false, err
+		}
+		if missing := pub.Course.ExamMissing(progress); len(missing) > 0 {
+			return nil, false, &NotEligibleError{Modules: missing}
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
 		var modules []string

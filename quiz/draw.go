@@ -11,17 +11,26 @@ import (
 
 // Drawn is an item as drawn for one attempt: its id, its key at the time
 // of the draw (so that later changes to the bank change no attempt under
-// way or graded), the order its options are shown in, and for matching
-// items the attempt's own ids for both sides (they say nothing of the
-// pairs). The texts stay in the bank: the attempt document is small, which
-// keeps every save cheap.
+// way or graded), the order its options are shown in, and the attempt's
+// own random ids for the options and for both sides of a matching item
+// (they say nothing of the bank's order or of the pairs, and differ
+// between attempts and learners, so an answer cannot be carried from one
+// attempt to another by its ids). The texts stay in the bank: the attempt
+// document is small, which keeps every save cheap.
 type Drawn struct {
-	ID      string   `bson:"id"`
-	Module  string   `bson:"module"`
-	Type    string   `bson:"type"`
-	Options []string `bson:"options,omitempty"` // option ids in the order shown
-	Correct []string `bson:"correct,omitempty"` // the key of a choice item
-	Answer  *bool    `bson:"answer,omitempty"`  // the key of a true/false item
+	ID     string `bson:"id"`
+	Module string `bson:"module"`
+	Type   string `bson:"type"`
+	// Options are the attempt's option ids in the order shown, and
+	// Correct the key of a choice item in those ids.
+	Options []string `bson:"options,omitempty"`
+	Correct []string `bson:"correct,omitempty"`
+	// BankIDs maps the attempt's option ids to the bank's (a, b, c… in
+	// the bank's order), for the texts and the statistics. Attempts drawn
+	// before options had ids of their own have none: their ids are the
+	// bank's (see BankOption).
+	BankIDs map[string]string `bson:"bank_ids,omitempty"`
+	Answer  *bool             `bson:"answer,omitempty"` // the key of a true/false item
 	// Matching: the sides' ids in the order shown, and the pair each
 	// belongs to.
 	Lefts    []string       `bson:"lefts,omitempty"`
@@ -77,10 +86,16 @@ func drawItem(it *course.ExamItem) Drawn {
 	d := Drawn{ID: it.ID, Module: it.Module, Type: it.Type}
 	switch it.Type {
 	case course.ItemSingle, course.ItemMultiple:
+		d.BankIDs = map[string]string{}
 		for _, o := range it.Options {
-			d.Options = append(d.Options, o.ID)
+			id := token("o")
+			for d.BankIDs[id] != "" { // 40 random bits: practically never
+				id = token("o")
+			}
+			d.BankIDs[id] = o.ID
+			d.Options = append(d.Options, id)
 			if o.Correct {
-				d.Correct = append(d.Correct, o.ID)
+				d.Correct = append(d.Correct, id)
 			}
 		}
 		shuffle(d.Options)
@@ -91,6 +106,12 @@ func drawItem(it *course.ExamItem) Drawn {
 		d.LeftIDs, d.RightIDs = map[string]int{}, map[string]int{}
 		for i := range it.Pairs {
 			l, r := token("l"), token("r")
+			for _, dup := d.LeftIDs[l]; dup; _, dup = d.LeftIDs[l] {
+				l = token("l")
+			}
+			for _, dup := d.RightIDs[r]; dup; _, dup = d.RightIDs[r] {
+				r = token("r")
+			}
 			d.LeftIDs[l], d.RightIDs[r] = i, i
 			d.Lefts = append(d.Lefts, l)
 			d.Rights = append(d.Rights, r)
@@ -99,6 +120,16 @@ func drawItem(it *course.ExamItem) Drawn {
 		shuffle(d.Rights)
 	}
 	return d
+}
+
+// BankOption is the bank's id of the attempt's option id: the text and
+// feedback are the bank's option of that id. Attempts drawn before
+// options had ids of their own use the bank's ids.
+func (d *Drawn) BankOption(id string) string {
+	if d.BankIDs == nil {
+		return id
+	}
+	return d.BankIDs[id]
 }
 
 // Key is the answer that scores full marks on d.

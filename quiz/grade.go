@@ -102,7 +102,7 @@ type Result struct {
 	Percent float64      `bson:"percent" json:"percent"`
 	Passed  bool         `bson:"passed" json:"passed"`
 	Pass    int          `bson:"pass_percent" json:"pass_percent"`
-	Items   []ItemResult `bson:"items" json:"items"`
+	Items   []ItemResult `bson:"items" json:"items,omitempty"` // a learner sees them only as the review rule says (Summary)
 }
 
 // Grade scores every drawn item of an attempt against its answers.

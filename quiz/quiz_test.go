@@ -41,12 +41,39 @@ func newStore(t testing.TB) *Store {
 
 func boolp(b bool) *bool { return &b }
 
+// completed is a learner's progress with every section of the course
+// done, which the exam's default eligibility rule asks for.
+func completed(pub *course.Published) map[string]*course.SectionProgress {
+	now := time.Now()
+	out := map[string]*course.SectionProgress{}
+	for _, m := range pub.Course.Modules {
+		for _, sec := range m.Sections {
+			out[m.Slug+"/"+sec.Slug] = &course.SectionProgress{Module: m.Slug, Section: sec.Slug, CompletedAt: &now}
+		}
+	}
+	return out
+}
+
+// ids are a drawn item's own ids of the bank's options (letters).
+func ids(d *Drawn, letters ...string) []string {
+	var out []string
+	for _, l := range letters {
+		for id, bank := range d.BankIDs {
+			if bank == l {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
 func TestScoringRules(t *testing.T) {
 	pub := published(t)
 	ex := pub.Course.Exam
 	draw := func(id string) *Drawn { d := drawItem(ex.ByID[id]); return &d }
 	single, multi, tf, match := draw("e-yksi"), draw("e-monta"), draw("e-tosi"), draw("t-pari")
-	// Multiple choice: a and c are correct of four (k = 2, wrong = 2).
+	// Multiple choice: a and c are correct of four (k = 2, wrong = 2);
+	// the attempt knows them by ids of its own.
 	for _, c := range []struct {
 		choices []string
 		want    float64
@@ -54,11 +81,11 @@ func TestScoringRules(t *testing.T) {
 		{[]string{"a", "c"}, 1}, {[]string{"a"}, 0.5}, {[]string{"a", "b"}, 0}, {[]string{"a", "c", "b"}, 0.5},
 		{[]string{"a", "b", "c", "d"}, 0}, {nil, 0}, {[]string{"b", "d"}, 0}, {[]string{"a", "a"}, 0.5},
 	} {
-		if got := Score(multi, &Answer{Choices: c.choices}); got != c.want {
+		if got := Score(multi, &Answer{Choices: ids(multi, c.choices...)}); got != c.want {
 			t.Errorf("multiple %v = %v, want %v", c.choices, got, c.want)
 		}
 	}
-	if Score(single, &Answer{Choices: []string{"b"}}) != 1 || Score(single, &Answer{Choices: []string{"a"}}) != 0 || Score(single, nil) != 0 {
+	if Score(single, &Answer{Choices: ids(single, "b")}) != 1 || Score(single, &Answer{Choices: ids(single, "a")}) != 0 || Score(single, nil) != 0 {
 		t.Error("single choice scoring")
 	}
 	if Score(tf, &Answer{Value: boolp(true)}) != 1 || Score(tf, &Answer{Value: boolp(false)}) != 0 || Score(tf, &Answer{}) != 0 {
@@ -87,9 +114,10 @@ func TestScoringRules(t *testing.T) {
 		d *Drawn
 		a Answer
 	}{
-		"two choices for single": {single, Answer{Choices: []string{"a", "b"}}},
+		"two choices for single": {single, Answer{Choices: ids(single, "a", "b")}},
 		"unknown option":         {multi, Answer{Choices: []string{"z"}}},
-		"repeated option":        {multi, Answer{Choices: []string{"a", "a"}}},
+		"the bank's letter":      {single, Answer{Choices: []string{"b"}}},
+		"repeated option":        {multi, Answer{Choices: ids(multi, "a", "a")}},
 		"value for choice":       {single, Answer{Value: boolp(true)}},
 		"choices for truefalse":  {tf, Answer{Choices: []string{"a"}}},
 		"unknown matching side":  {match, Answer{Matches: map[string]string{"lx": "ry"}}},
@@ -100,7 +128,7 @@ func TestScoringRules(t *testing.T) {
 	}
 	// Grade: 70 % passes.
 	items := []Drawn{*single, *multi, *tf}
-	r := Grade(items, map[string]*Answer{"e-yksi": {Choices: []string{"b"}}, "e-monta": {Choices: []string{"a"}}, "e-tosi": {Value: boolp(true)}}, 70)
+	r := Grade(items, map[string]*Answer{"e-yksi": {Choices: ids(single, "b")}, "e-monta": {Choices: ids(multi, "a")}, "e-tosi": {Value: boolp(true)}}, 70)
 	if r.Score != 2.5 || r.Max != 3 || r.Percent != 83.3 || !r.Passed || r.Items[1].Correct || !r.Items[2].Correct {
 		t.Fatalf("grade = %+v", r)
 	}
@@ -142,12 +170,12 @@ func TestAttemptLifecycle(t *testing.T) {
 	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	s.SetClock(func() time.Time { return now })
 	pub := published(t)
-	a, created, err := s.Start(ctx, "u1", pub)
+	a, created, err := s.Start(ctx, "u1", pub, completed(pub))
 	if err != nil || !created || a.Number != 1 || len(a.Items) != 4 || a.Deadline != nil {
 		t.Fatalf("start = %+v %v %v", a, created, err)
 	}
 	// Starting again, from anywhere, resumes the same attempt.
-	again, created, err := s.Start(ctx, "u1", pub)
+	again, created, err := s.Start(ctx, "u1", pub, completed(pub))
 	if err != nil || created || again.ID != a.ID {
 		t.Fatalf("second start = %v %v %v", again.ID, created, err)
 	}
@@ -189,11 +217,11 @@ func TestAttemptLifecycle(t *testing.T) {
 		t.Fatalf("a save after submitting: %v", err)
 	}
 	// The wait between attempts, then the last attempt.
-	if _, _, err := s.Start(ctx, "u1", pub); !errors.As(err, new(*WaitError)) {
+	if _, _, err := s.Start(ctx, "u1", pub, completed(pub)); !errors.As(err, new(*WaitError)) {
 		t.Fatalf("start during the wait: %v", err)
 	}
 	now = now.Add(25 * time.Hour)
-	b, created, err := s.Start(ctx, "u1", pub)
+	b, created, err := s.Start(ctx, "u1", pub, completed(pub))
 	if err != nil || !created || b.Number != 2 {
 		t.Fatalf("second attempt = %+v %v", b, err)
 	}
@@ -204,7 +232,7 @@ func TestAttemptLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(25 * time.Hour)
-	if _, _, err := s.Start(ctx, "u1", pub); !errors.Is(err, ErrNoAttempts) {
+	if _, _, err := s.Start(ctx, "u1", pub, completed(pub)); !errors.Is(err, ErrNoAttempts) {
 		t.Fatalf("a third attempt of two: %v", err)
 	}
 	all, _ := s.ForUser(ctx, "u1")
@@ -255,7 +283,7 @@ func concurrentSavesAndSubmits(t *testing.T, embedded bool) {
 	s := newStore(t)
 	s.Embedded = embedded
 	pub := published(t)
-	a, _, err := s.Start(ctx, "u", pub)
+	a, _, err := s.Start(ctx, "u", pub, completed(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +333,7 @@ func concurrentSavesAndSubmits(t *testing.T, embedded bool) {
 	starts := make(chan string, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
-			a, _, err := s2.Start(ctx, "v", pub)
+			a, _, err := s2.Start(ctx, "v", pub, completed(pub))
 			if err != nil {
 				t.Error(err)
 				starts <- ""
@@ -335,9 +363,9 @@ func TestDeadlinesSweeperAndExtensions(t *testing.T) {
 	if err := s.SetExtension(ctx, "free", "admin", 0, true, pub.Course.Exam.Rules); err != nil {
 		t.Fatal(err)
 	}
-	a, _, _ := s.Start(ctx, "u", pub)
-	slow, _, _ := s.Start(ctx, "slow", pub)
-	free, _, _ := s.Start(ctx, "free", pub)
+	a, _, _ := s.Start(ctx, "u", pub, completed(pub))
+	slow, _, _ := s.Start(ctx, "slow", pub, completed(pub))
+	free, _, _ := s.Start(ctx, "free", pub, completed(pub))
 	if a.Deadline == nil || !a.Deadline.Equal(now.Add(30*time.Minute)) || !slow.Deadline.Equal(now.Add(45*time.Minute)) || free.Deadline != nil {
 		t.Fatalf("deadlines %v %v %v", a.Deadline, slow.Deadline, free.Deadline)
 	}
@@ -372,7 +400,7 @@ func TestDeadlinesSweeperAndExtensions(t *testing.T) {
 	}
 	// A learner's own page closes an attempt at its deadline at once,
 	// without waiting for the sweeper.
-	late, _, _ := s.Start(ctx, "late", pub)
+	late, _, _ := s.Start(ctx, "late", pub, completed(pub))
 	now = now.Add(31 * time.Minute)
 	if got, err := s.CloseIfLate(ctx, late); err != nil || got.Status != StatusSubmitted || got.ClosedBy != "deadline" {
 		t.Fatalf("CloseIfLate = %+v %v", got, err)

@@ -39,7 +39,7 @@ type ItemStats struct {
 	Attempts       int            `json:"attempts"` // first attempts in which it was drawn
 	Facility       float64        `json:"facility"`
 	Discrimination *float64       `json:"discrimination"` // nil when it cannot be computed (fewer than 2 attempts or no variance)
-	Choices        map[string]int `json:"choices"`        // option id (or "true"/"false", "unanswered") → times chosen
+	Choices        map[string]int `json:"choices"`        // the bank's option id (a, b, c…; or "true"/"false", "unanswered") → times chosen
 	Flags          []string       `json:"flags"`
 }
 
@@ -159,7 +159,11 @@ func countChoices(is *ItemStats, a *Answer, d *Drawn) {
 	}
 	switch is.Type {
 	case course.ItemSingle, course.ItemMultiple:
+		// By the bank's option ids: every attempt has ids of its own.
 		for _, c := range a.Choices {
+			if d != nil {
+				c = d.BankOption(c)
+			}
 			is.Choices[c]++
 		}
 	case course.ItemTrueFalse:

@@ -1,6 +1,7 @@
 package quiz
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -9,8 +10,8 @@ import (
 
 // The learner's views of an attempt. ItemView carries no key: nothing in
 // it says which option is correct or which sides of a matching item
-// belong together (the options come in the attempt's shuffled order, the
-// matching sides with the attempt's random ids).
+// belong together (the options come in the attempt's shuffled order with
+// the attempt's random ids, as do the matching sides).
 
 // Choice is an option, or a side of a matching item.
 type Choice struct {
@@ -70,7 +71,7 @@ func (a *Attempt) Views(ex *course.Exam) []ItemView {
 		it := bankItem(ex, d.ID)
 		v := ItemView{Number: i + 1, ID: d.ID, Type: d.Type, StemHTML: it.StemHTML, Answer: a.Answers[d.ID]}
 		for _, id := range d.Options {
-			text, _ := optionText(it, id)
+			text, _ := optionText(it, d.BankOption(id))
 			v.Options = append(v.Options, Choice{ID: id, Text: text})
 		}
 		for _, id := range d.Lefts {
@@ -124,15 +125,17 @@ type ReviewPair struct {
 	Correct *bool  `json:"correct,omitempty"` // with keys
 }
 
-// ItemReview is a graded item: score and right/wrong always; the key and
-// feedback only when shown.
+// ItemReview is a submitted item with the learner's answer. Its score,
+// whether it was right, the key and the feedback are there only when the
+// review rule shows them (ShowKeys): otherwise nothing in it says which
+// items were right.
 type ItemReview struct {
 	Number   int            `json:"number"`
 	ID       string         `json:"id"`
 	Type     string         `json:"type"`
 	StemHTML string         `json:"stem_html"`
-	Score    float64        `json:"score"`
-	Correct  bool           `json:"correct"`
+	Score    *float64       `json:"score,omitempty"`   // when shown
+	Correct  *bool          `json:"correct,omitempty"` // when shown: full marks
 	Answered bool           `json:"answered"`
 	Choices  []ReviewChoice `json:"choices,omitempty"`
 	Pairs    []ReviewPair   `json:"pairs,omitempty"`
@@ -141,9 +144,11 @@ type ItemReview struct {
 	Feedback string         `json:"feedback,omitempty"`
 }
 
-// ShowKeys decides whether a learner may see correct answers and feedback
-// of a submitted attempt: by the rules, after passing or after the last
-// attempt.
+// ShowKeys decides, by the review rule, whether a learner may see which
+// items of a submitted attempt were right (with their scores), the
+// correct answers and the feedback: always, never, or after passing or
+// after the last attempt. Otherwise the learner sees the total score and
+// the modules' totals (Summary, Modules) only.
 func ShowKeys(a *Attempt, all []*Attempt, r course.ExamRules) bool {
 	if a.Status != StatusSubmitted || a.Result == nil {
 		return false
@@ -166,8 +171,9 @@ func ShowKeys(a *Attempt, all []*Attempt, r course.ExamRules) bool {
 	return submitted >= r.Attempts
 }
 
-// Review lists a submitted attempt's items with their grades and the
-// bank's texts; keys and feedback only when keys is true.
+// Review lists a submitted attempt's items with the learner's answers and
+// the bank's texts; their grades, keys and feedback only when keys is
+// true (ShowKeys).
 func (a *Attempt) Review(ex *course.Exam, keys bool) []ItemReview {
 	if a.Result == nil {
 		return nil
@@ -181,12 +187,17 @@ func (a *Attempt) Review(ex *course.Exam, keys bool) []ItemReview {
 			ans = &Answer{}
 		}
 		r := ItemReview{Number: i + 1, ID: d.ID, Type: d.Type, StemHTML: it.StemHTML}
+		r.Answered = answered(a.Answers[d.ID])
 		if i < len(a.Result.Items) {
 			ir := a.Result.Items[i]
-			r.Score, r.Correct, r.Answered = ir.Score, ir.Correct, ir.Answered
+			r.Answered = ir.Answered
+			if keys {
+				score, correct := ir.Score, ir.Correct
+				r.Score, r.Correct = &score, &correct
+			}
 		}
 		for _, id := range d.Options {
-			text, feedback := optionText(it, id)
+			text, feedback := optionText(it, d.BankOption(id))
 			rc := ReviewChoice{Choice: Choice{ID: id, Text: text}, Chosen: slices.Contains(ans.Choices, id)}
 			if keys {
 				c := slices.Contains(d.Correct, id)
@@ -226,4 +237,66 @@ func (a *Attempt) Review(ex *course.Exam, keys bool) []ItemReview {
 		out = append(out, r)
 	}
 	return out
+}
+
+// Summary is the result without its items: what a learner sees of an
+// attempt whose items the review rule does not show (ShowKeys).
+func (r *Result) Summary() *Result {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Items = nil
+	return &c
+}
+
+// ModuleScore is one module's share of a graded attempt.
+type ModuleScore struct {
+	Module string  `json:"module"` // slug
+	Title  string  `json:"title"`
+	Score  float64 `json:"score"`
+	Max    int     `json:"max"`
+}
+
+// Modules totals the result by module, in the order the items were drawn
+// (the course's), with the titles of course c (a module the course no
+// longer has is named by its slug).
+func (r *Result) Modules(c *course.Course) []ModuleScore {
+	if r == nil {
+		return nil
+	}
+	var out []ModuleScore
+	at := map[string]int{}
+	for _, ir := range r.Items {
+		i, ok := at[ir.Module]
+		if !ok {
+			title := ir.Module
+			if c != nil {
+				if m, found := c.AnyModule(ir.Module); found {
+					title = m.Title
+				}
+			}
+			i = len(out)
+			at[ir.Module] = i
+			out = append(out, ModuleScore{Module: ir.Module, Title: title})
+		}
+		out[i].Score += ir.Score
+		out[i].Max++
+	}
+	for i := range out {
+		out[i].Score = math.Round(out[i].Score*100) / 100
+	}
+	return out
+}
+
+// ForLearner is the attempt as its learner may see it: with keys false
+// (ShowKeys) its result carries no items, so nothing says which were
+// right.
+func (a *Attempt) ForLearner(keys bool) *Attempt {
+	if keys || a.Result == nil {
+		return a
+	}
+	c := *a
+	c.Result = a.Result.Summary()
+	return &c
 }

@@ -151,7 +151,9 @@ func describeAccountError(err error) string {
 	case account.ErrNotFound:
 		return "no such account"
 	case account.ErrInvalidRole:
-		return "the role must be learner, author or admin"
+		return "the role must be learner, author, reporter or admin"
+	case account.ErrReporterOrganisation:
+		return "a reporter must belong to a listed organisation, not \"muu\" (free text would show other organisations' learners)"
 	case account.ErrEmailTaken:
 		return "an account with that address exists already"
 	case account.ErrInvalidEmail:
