@@ -110,20 +110,20 @@ func (u *User) NeedsTwoFactor() bool {
 // Errors with codes the UI translates. None of them says whether an
 // account exists.
 var (
-	ErrInvalidEmail     = errors.New("email-invalid")
-	ErrInvalidName      = errors.New("name-invalid")
-	ErrInvalidOrg       = errors.New("organisation-invalid")
-	ErrEmailTaken       = errors.New("email-taken")
-	ErrBadCredentials   = errors.New("credentials")
-	ErrNotFound         = errors.New("not-found")
-	ErrInvalidRole      = errors.New("role-invalid")
-	ErrBadCode          = errors.New("code-invalid")
+	ErrInvalidEmail   = errors.New("email-invalid")
+	ErrInvalidName    = errors.New("name-invalid")
+	ErrInvalidOrg     = errors.New("organisation-invalid")
+	ErrEmailTaken     = errors.New("email-taken")
+	ErrBadCredentials = errors.New("credentials")
+	ErrNotFound       = errors.New("not-found")
+	ErrInvalidRole    = errors.New("role-invalid")
+	ErrBadCode        = errors.New("code-invalid")
 	// ErrReporterOrganisation refuses the reporter role to an account
 	// that is not in one of the listed organisations: "muu" is free text
 	// that anyone may type, so it scopes nothing.
 	ErrReporterOrganisation = errors.New("reporter-organisation")
-	ErrTokenInvalid     = errors.New("token-invalid")
-	ErrSessionNotActive = errors.New("session-invalid")
+	ErrTokenInvalid         = errors.New("token-invalid")
+	ErrSessionNotActive     = errors.New("session-invalid")
 )
 
 const (
