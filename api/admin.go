@@ -80,16 +80,16 @@ func (s *Server) adminSetRole(c *fiber.Ctx) error {
 	}
 	role := c.FormValue("role")
 	if !account.ValidRole(role) {
-		return fiber.NewError(fiber.StatusBadRequest, "the role must be learner, author or admin")
+		return fiber.NewError(fiber.StatusBadRequest, "the role must be learner, author, reporter or admin")
 	}
 	if u.ID == s.viewerOf(c).User.ID && role != account.RoleAdmin {
 		return fiber.NewError(fiber.StatusConflict, "you cannot take away your own administrator role")
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
-		return err
-	}
 	if role == account.RoleReporter && !u.InListedOrganisation() {
 		return fiber.NewError(fiber.StatusConflict, "a reporter must belong to a listed organisation: this account's organisation is free text (muu), which would show other organisations' learners")
+	}
+	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
+		return err
 	}
 	if _, err := s.accounts.SetRole(c.UserContext(), u.Email, role); err != nil {
 		return err

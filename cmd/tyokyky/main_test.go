@@ -349,7 +349,7 @@ func TestServeRunsTheWholeStackAndStopsCleanly(t *testing.T) {
 		t.Fatalf("user role = %d: %s", code, out.String())
 	}
 	out.Reset()
-	if code := run([]string{"user", "role", "kirjoittaja@example.fi", "king", "--data-dir", data}, mapEnv(nil), &out, &out); code != 1 || !strings.Contains(out.String(), "learner, author or admin") {
+	if code := run([]string{"user", "role", "kirjoittaja@example.fi", "king", "--data-dir", data}, mapEnv(nil), &out, &out); code != 1 || !strings.Contains(out.String(), "learner, author, reporter or admin") {
 		t.Fatalf("bad role = %d: %s", code, out.String())
 	}
 	out.Reset()
