@@ -93,6 +93,25 @@ type User struct {
 	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
 	PasswordChangedAt time.Time `bson:"password_changed_at" json:"-"`
 	LastActive        time.Time `bson:"last_active,omitempty" json:"last_active"`
+	// EmailVerified: the owner opened a verification link sent to Email.
+	EmailVerified   bool      `bson:"email_verified" json:"email_verified"`
+	EmailVerifiedAt time.Time `bson:"email_verified_at,omitempty" json:"-"`
+	// EmailPending is a new address waiting for its verification.
+	EmailPending string `bson:"email_pending,omitempty" json:"email_pending,omitempty"`
+	// Reminders: the learner asked for study reminders (off by default).
+	Reminders    bool      `bson:"reminders" json:"reminders"`
+	LastReminder time.Time `bson:"last_reminder,omitempty" json:"-"`
+	// Lang is the language of the account's e-mails (fi, sv or en).
+	Lang string `bson:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// MailLang is the language for the account's e-mails.
+func (u *User) MailLang() string {
+	switch u.Lang {
+	case "sv", "en":
+		return u.Lang
+	}
+	return "fi"
 }
 
 // InListedOrganisation: the account belongs to one of the listed
@@ -205,6 +224,8 @@ func hashToken(token string) string {
 type Registration struct {
 	Email, Name, Password, Organisation, OrganisationOther string
 	Role                                                   string
+	// Lang is the language the person registered in (their e-mails').
+	Lang string
 }
 
 // Validate checks a registration and returns every problem.
@@ -251,7 +272,7 @@ func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
 	}
 	now := s.now().UTC()
 	u := &User{ID: NewID(), Email: r.Email, Name: r.Name, Organisation: r.Organisation, OrganisationOther: r.OrganisationOther,
-		Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}
+		Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now, Lang: r.Lang}
 	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil, []error{ErrEmailTaken}
@@ -366,6 +387,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.db.Collection(secondFactorUsesCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}
+	if _, err := s.db.Collection(tokensCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return err
+	}
 	_, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return err
 }
@@ -376,22 +400,36 @@ type resetDoc struct {
 	ExpiresAt time.Time `bson:"expires_at"`
 }
 
-// IssueReset makes a one-time password reset token valid for 24 hours.
-func (s *Store) IssueReset(ctx context.Context, email string) (token string, u *User, err error) {
+// IssueReset makes a one-time password reset token valid for ttl (an
+// hour for the self-service link, longer for one an administrator hands
+// over).
+func (s *Store) IssueReset(ctx context.Context, email string, ttl time.Duration) (token string, u *User, err error) {
 	u, err = s.UserByEmail(ctx, email)
 	if err != nil {
 		return "", nil, err
 	}
 	token = NewID() + NewID()
-	_, err = s.db.Collection(resetsCollection).InsertOne(ctx, resetDoc{ID: hashToken(token), UserID: u.ID, ExpiresAt: s.now().Add(24 * time.Hour).UTC()})
+	_, err = s.db.Collection(resetsCollection).InsertOne(ctx, resetDoc{ID: hashToken(token), UserID: u.ID, ExpiresAt: s.now().Add(ttl).UTC()})
 	return token, u, err
 }
 
-// UseReset sets a new password with a reset token; the token works once.
+// CheckReset says whether a reset token still works (for the form).
+func (s *Store) CheckReset(ctx context.Context, token string) error {
+	var d resetDoc
+	err := s.db.Collection(resetsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}).Decode(&d)
+	if err != nil || s.now().After(d.ExpiresAt) {
+		return ErrTokenInvalid
+	}
+	return nil
+}
+
+// UseReset sets a new password with a reset token; the token works once,
+// across instances too: its use is claimed by a unique insert. A password
+// the rules refuse leaves the token usable.
 func (s *Store) UseReset(ctx context.Context, token, password string) (*User, error) {
 	defer s.locks.Lock("reset|" + hashToken(token))()
 	var d resetDoc
-	err := s.db.Collection(resetsCollection).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}).Decode(&d)
+	err := s.db.Collection(resetsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}).Decode(&d)
 	if err != nil || s.now().After(d.ExpiresAt) {
 		return nil, ErrTokenInvalid
 	}
@@ -399,9 +437,18 @@ func (s *Store) UseReset(ctx context.Context, token, password string) (*User, er
 	if err != nil {
 		return nil, ErrTokenInvalid
 	}
+	if err := CheckPassword(password, u.Email, u.Name); err != nil {
+		return nil, err
+	}
+	ok, err := s.claimToken(ctx, "reset/"+d.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrTokenInvalid
+	}
+	_, _ = s.db.Collection(resetsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
 	if err := s.SetPassword(ctx, u, password); err != nil {
-		// Give the token back so the person can try another password.
-		_, _ = s.db.Collection(resetsCollection).InsertOne(ctx, d)
 		return nil, err
 	}
 	return u, nil

@@ -294,7 +294,7 @@ func TestPasswordReset(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	s.Register(ctx, reg("nollaus@example.fi"))
-	token, _, err := s.IssueReset(ctx, "nollaus@example.fi")
+	token, _, err := s.IssueReset(ctx, "nollaus@example.fi", ResetTTL)
 	if err != nil {
 		t.Fatal(err)
 	}

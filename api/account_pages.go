@@ -78,7 +78,11 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	if s.viewerOf(c).signedIn() {
 		return c.Redirect(safeNext(c.Query("jatka")), fiber.StatusSeeOther)
 	}
-	return s.renderForm(c, 200, "login", "login.title", &formData{Next: safeNext(c.Query("jatka"))})
+	d := &formData{Next: safeNext(c.Query("jatka"))}
+	if e, err := account.NormalizeEmail(c.Query("email")); err == nil {
+		d.Values = map[string]string{"email": e}
+	}
+	return s.renderForm(c, 200, "login", "login.title", d)
 }
 
 // signInLimits: per address and per account, with doubling delays.
@@ -203,8 +207,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return s.renderForm(c, fiber.StatusTooManyRequests, "register", "register.title", d)
 	}
 	s.registerLimit.Fail(ipKey) // every attempt counts
+	r.Lang = lang
 	u, errs := s.accounts.Register(c.UserContext(), r)
-	if len(errs) > 0 {
+	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
+	if len(errs) > 0 && !taken {
 		for _, err := range errs {
 			field, key := errorMessage(err)
 			if key == "err.500" {
@@ -214,12 +220,28 @@ func (s *Server) register(c *fiber.Ctx) error {
 		}
 		return s.renderForm(c, fiber.StatusUnprocessableEntity, "register", "register.title", d)
 	}
-	token, _, err := s.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
-	if err != nil {
+	if err := s.registered(c.UserContext(), u, r.Email, taken); err != nil {
 		return err
 	}
-	s.setSessionCookie(c, token)
-	return c.Redirect("/omat-opinnot", fiber.StatusSeeOther)
+	return s.notice(c, 200, "register.done.title", noticeData{
+		Paragraphs: []string{web.T(lang, "register.done", r.Email), web.T(lang, "register.done.verify")},
+		Link:       "/kirjaudu?email=" + url.QueryEscape(r.Email), LinkLabel: web.T(lang, "register.done.signin")})
+}
+
+// registered sends what follows a registration: a new account gets its
+// verification link; the owner of a taken address is told that someone
+// tried to register with it. The person who registered sees the same
+// answer either way, so the form reveals no accounts.
+func (s *Server) registered(ctx context.Context, u *account.User, email string, taken bool) error {
+	if taken {
+		owner, err := s.accounts.UserByEmail(ctx, email)
+		if err != nil {
+			return nil // deleted meanwhile
+		}
+		return s.mailTo(ctx, owner.Email, owner.Name, owner.MailLang(), owner.ID, "register_exists", "",
+			map[string]string{"link": s.link("/salasana/unohtui")})
+	}
+	return s.sendVerification(ctx, u)
 }
 
 func retryAfter(d time.Duration) string { return strconv.Itoa(int(d.Seconds() + 0.999)) }
@@ -234,6 +256,9 @@ type accountData struct {
 	Codes     []string // recovery codes, shown once
 	// The two-factor page: on or off, and whether the role requires it.
 	TOTPOn, TOTPRequired bool
+	// Mail: e-mail is available (verification, address change, reminders).
+	Mail  bool
+	Langs []langLink
 }
 
 func (s *Server) accountPage(c *fiber.Ctx) error {
@@ -247,6 +272,10 @@ func (s *Server) showAccount(c *fiber.Ctx, status int, d *accountData) error {
 		return err
 	}
 	d.Sessions, d.CurrentID = list, v.Session.ID
+	d.Mail = s.outbox != nil
+	for _, l := range web.Langs {
+		d.Langs = append(d.Langs, langLink{Lang: l, Name: web.LangNames[l], Current: l == v.User.MailLang()})
+	}
 	if c.Query("ilmoitus") != "" {
 		d.Notice = web.T(s.lang(c), "account.notice."+c.Query("ilmoitus"))
 	}
@@ -271,6 +300,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		}
 		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}}}})
 	}
+	s.notify(c.UserContext(), v.User, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
 	// Every session ended with the change; this browser gets a new one.
 	token, _, err := s.accounts.StartSession(c.UserContext(), v.User, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
@@ -351,6 +381,10 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	if err := s.opts.EraseUser(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}
+	// The confirmation names no account id: the account is gone.
+	if err := s.mailTo(c.UserContext(), v.User.Email, v.User.Name, v.User.MailLang(), "", "account_deleted", "deleted/"+v.User.ID, nil); err != nil {
+		s.log.Error("e-mail notice not queued", "kind", "account_deleted", "err", err)
+	}
 	s.clearSessionCookie(c)
 	return c.Redirect("/?ilmoitus=poistettu", fiber.StatusSeeOther)
 }
@@ -408,6 +442,7 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 				return err
 			}
 			s.securityEvent(c, "totp.disabled")
+			s.notify(c.UserContext(), v.User, "totp_disabled", nil)
 			return c.Redirect("/tili/kaksivaiheinen?ilmoitus=pois", fiber.StatusSeeOther)
 		}
 		key, err := s.accounts.BeginTOTP(c.UserContext(), v.User)
@@ -443,6 +478,7 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 		} else {
 			s.securityEvent(c, "totp.enabled")
 		}
+		s.notify(c.UserContext(), v.User, "totp_enabled", nil)
 		return s.showTOTP(c, 200, &accountData{Codes: codes})
 	}
 	return fiber.NewError(fiber.StatusBadRequest, "step must be begin, confirm or disable")
@@ -526,7 +562,8 @@ func (s *Server) reset(c *fiber.Ctx) error {
 		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "reset", "reset.title", d)
 	}
-	if _, err := s.accounts.UseReset(c.UserContext(), token, c.FormValue("password")); err != nil {
+	u, err := s.accounts.UseReset(c.UserContext(), token, c.FormValue("password"))
+	if err != nil {
 		if errors.Is(err, account.ErrTokenInvalid) {
 			s.registerLimit.Fail(ipKey)
 			d.Errors = []fieldError{{"", web.T(lang, "form.reset.invalid")}}
@@ -539,5 +576,6 @@ func (s *Server) reset(c *fiber.Ctx) error {
 		}
 		return s.renderForm(c, fiber.StatusUnprocessableEntity, "reset", "reset.title", d)
 	}
+	s.notify(c.UserContext(), u, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
 	return c.Redirect("/kirjaudu?ilmoitus=salasana", fiber.StatusSeeOther)
 }

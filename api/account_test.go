@@ -93,8 +93,13 @@ func (b *browserClient) registerIn(email, name, organisation string) {
 	b.t.Helper()
 	resp, body := b.post("/rekisteroidy", url.Values{"csrf": {b.csrf("/rekisteroidy")}, "email": {email}, "name": {name},
 		"password": {"oma pitkä salalause 2026"}, "organisation": {organisation}})
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
+	if resp.StatusCode != 200 || !strings.Contains(body, "Tarkista sähköpostisi") {
 		b.t.Fatalf("register %s = %d\n%s", email, resp.StatusCode, body)
+	}
+	// Registration signs nobody in (it answers a taken address alike);
+	// the new account signs in with its password.
+	if resp := b.login(email, "oma pitkä salalause 2026"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
+		b.t.Fatalf("sign-in after registering %s = %d", email, resp.StatusCode)
 	}
 }
 
@@ -322,8 +327,13 @@ func TestBearerAPI(t *testing.T) {
 	r := start(t)
 	c := newClient(t, r.URL)
 	resp, body := c.do("POST", "/api/v1/auth/register", strings.NewReader(`{"email":"api@example.fi","name":"Api Käyttäjä","password":"rajapinnan salalause","organisation":"HUS-yhtymä"}`), "Content-Type", "application/json")
-	if resp.StatusCode != 201 {
+	if resp.StatusCode != 202 {
 		t.Fatalf("API register = %d %s", resp.StatusCode, body)
+	}
+	// A taken address gets the very same answer.
+	again, againBody := c.do("POST", "/api/v1/auth/register", strings.NewReader(`{"email":"api@example.fi","name":"Joku Muu","password":"toinen pitkä salalause","organisation":"HUS-yhtymä"}`), "Content-Type", "application/json")
+	if again.StatusCode != resp.StatusCode || againBody != body {
+		t.Fatalf("a taken address answered %d %s, a new one %d %s", again.StatusCode, againBody, resp.StatusCode, body)
 	}
 	resp, body = c.do("POST", "/api/v1/auth/register", strings.NewReader(`{"email":"x","name":"","password":"lyhyt","organisation":""}`), "Content-Type", "application/json")
 	if resp.StatusCode != 422 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, `"field":"email"`) {
@@ -538,7 +548,7 @@ func TestPasswordResetLink(t *testing.T) {
 	r := start(t)
 	b := newClient(t, r.URL)
 	b.register("reset@example.fi", "Reetta Reset")
-	token, _, err := r.Accounts().IssueReset(t.Context(), "reset@example.fi")
+	token, _, err := r.Accounts().IssueReset(t.Context(), "reset@example.fi", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,8 +91,12 @@ func (s *Server) adminSetRole(c *fiber.Ctx) error {
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
 		return err
 	}
-	if _, err := s.accounts.SetRole(c.UserContext(), u.Email, role); err != nil {
+	changed, err := s.accounts.SetRole(c.UserContext(), u.Email, role)
+	if err != nil {
 		return err
+	}
+	if u.Role != role {
+		s.notify(c.UserContext(), changed, "role_changed", map[string]string{"role": web.T(changed.MailLang(), "role."+role)})
 	}
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=rooli", fiber.StatusSeeOther)
 }
@@ -105,7 +109,7 @@ func (s *Server) adminReset(c *fiber.Ctx) error {
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "password.reset-link", u.ID, ""); err != nil {
 		return err
 	}
-	token, _, err := s.accounts.IssueReset(c.UserContext(), u.Email)
+	token, _, err := s.accounts.IssueReset(c.UserContext(), u.Email, 24*time.Hour)
 	if err != nil {
 		return err
 	}

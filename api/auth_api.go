@@ -59,8 +59,10 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
 	}
 	s.registerLimit.Fail(ipKey)
-	u, errs := s.accounts.Register(c.UserContext(), account.Registration{Email: in.Email, Name: in.Name, Password: in.Password, Organisation: in.Organisation, OrganisationOther: in.OrganisationOther})
-	if len(errs) > 0 {
+	reg := account.Registration{Email: in.Email, Name: in.Name, Password: in.Password, Organisation: in.Organisation, OrganisationOther: in.OrganisationOther, Lang: s.lang(c)}
+	u, errs := s.accounts.Register(c.UserContext(), reg)
+	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
+	if len(errs) > 0 && !taken {
 		var fields []fieldError
 		for _, err := range errs {
 			field, key := errorMessage(err)
@@ -71,11 +73,13 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 		}
 		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the registration was not accepted", fields)
 	}
-	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
-	if err != nil {
+	// The same answer for a new and a taken address: the account (if it
+	// is new) signs in with POST /api/v1/auth/login.
+	if err := s.registered(c.UserContext(), u, strings.ToLower(strings.TrimSpace(in.Email)), taken); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(apiToken{Token: token, ExpiresAt: sess.ExpiresAt, User: userJSON(u)})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted",
+		"detail": "if the address had no account, one was created; a message was sent to the address either way"})
 }
 
 func (s *Server) apiLogin(c *fiber.Ctx) error {

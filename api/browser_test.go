@@ -32,6 +32,7 @@ import (
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 )
@@ -46,6 +47,7 @@ var (
 	siteMedia    *media.Library
 	siteCourse   *course.Course
 	siteExam     *quiz.Store
+	siteOutbox   *mail.Outbox
 	siteProgress *course.Progress
 )
 
@@ -93,6 +95,10 @@ func bundledSite(t *testing.T) string {
 		exam.Embedded = true
 		exam.Gate = env.DB.Gate
 		siteExam = exam
+		if siteErr = mail.EnsureIndexes(context.Background(), db); siteErr != nil {
+			return
+		}
+		siteOutbox = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
 		// The course in a content store, so that the studio can publish.
 		if siteErr = course.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
@@ -121,6 +127,7 @@ func bundledSite(t *testing.T) string {
 			Media:         siteMedia,
 			Exam:          exam,
 			Certificates:  certs,
+			Mail:          siteOutbox,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Library:       library,
 			Accounts:      accounts,
@@ -307,6 +314,29 @@ func sessionFor(t *testing.T, base string, state testenv.State) string {
 // new learner's when the page is anonymous).
 func pagePath(t *testing.T, base, path, sess string) string {
 	t.Helper()
+	switch {
+	case strings.Contains(path, "{verify}"), strings.Contains(path, "{unsubscribe}"):
+		u, errs := siteAccounts.Register(context.Background(), account.Registration{Email: account.NewID()[:12] + "@example.fi", Name: "Linkin Avaaja",
+			Password: "oma pitkä salalause 2026", Organisation: account.Organisations[0]})
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		token, _, err := siteAccounts.IssueVerification(context.Background(), u)
+		if strings.Contains(path, "{unsubscribe}") {
+			token, err = siteAccounts.UnsubscribeToken(context.Background(), u.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.NewReplacer("{verify}", token, "{unsubscribe}", token).Replace(path)
+	case strings.Contains(path, "{message}"):
+		id, err := siteOutbox.Enqueue(context.Background(), mail.Request{To: "vastaanottaja@example.fi", Name: "Viestin Lukija", Kind: "test", Lang: "fi",
+			Data: map[string]string{"site_url": "http://localhost"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Replace(path, "{message}", id, 1)
+	}
 	if !strings.Contains(path, "{attempt}") && !strings.Contains(path, "{submitted}") && !strings.Contains(path, "{certificate}") {
 		return path
 	}

@@ -617,5 +617,10 @@ func (s *Server) adminExtension(c *fiber.Ctx) error {
 		detail = "no limit"
 	}
 	s.audit(c, "exam.extension", u.ID, detail)
+	extension := web.T(u.MailLang(), "mail.extension.minutes", minutes)
+	if noLimit {
+		extension = web.T(u.MailLang(), "mail.extension.nolimit")
+	}
+	s.notify(c.UserContext(), u, "exam_extension", map[string]string{"extension": extension})
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=tentti&q="+urlQueryEscape(u.Email), fiber.StatusSeeOther)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/mail"
 )
 
 // App exposes the Fiber app so tests can add routes that misbehave on
@@ -21,3 +22,6 @@ func (s *Server) Progress() *course.Progress { return s.progress }
 
 // Course is the published course.
 func (s *Server) Course() *course.Course { return s.published().Course }
+
+// Outbox exposes the e-mail outbox to tests.
+func (s *Server) Outbox() *mail.Outbox { return s.outbox }

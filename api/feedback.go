@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/web"
@@ -131,6 +134,9 @@ func (s *Server) answerFeedback(c *fiber.Ctx) error {
 	if err == nil {
 		err = s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "feedback.update", id, status)
 	}
+	if err == nil && status == course.StatusAnswered && strings.TrimSpace(c.FormValue("answer")) != "" {
+		s.feedbackAnswered(c, id)
+	}
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return fiber.ErrNotFound
@@ -223,4 +229,32 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Send(body)
+}
+
+// feedbackAnswered sends the answer to the sender who left an address
+// (the contact field, or the account of a signed-in sender), once per
+// answer text.
+func (s *Server) feedbackAnswered(c *fiber.Ctx, id string) {
+	ctx := c.UserContext()
+	f, err := s.feedback.Get(ctx, id)
+	if err != nil || f.Answer == "" {
+		return
+	}
+	to, name, lang := "", "", "fi"
+	if f.UserID != "" {
+		if u, err := s.accounts.User(ctx, f.UserID); err == nil {
+			to, name, lang = u.Email, u.Name, u.MailLang()
+		}
+	}
+	if e, err := account.NormalizeEmail(f.Contact); err == nil {
+		to = e
+	}
+	if to == "" {
+		return
+	}
+	sum := sha256.Sum256([]byte(f.Answer))
+	if err := s.mailTo(ctx, to, name, lang, f.UserID, "feedback_answered", "feedback/"+f.ID+"/"+hex.EncodeToString(sum[:8]),
+		map[string]string{"answer": f.Answer}); err != nil {
+		s.log.Error("e-mail notice not queued", "kind", "feedback_answered", "err", err)
+	}
 }

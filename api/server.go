@@ -23,6 +23,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/metrics"
+	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
@@ -63,6 +64,9 @@ type Options struct {
 	Exam *quiz.Store
 	// Certificates issues and verifies the course certificates.
 	Certificates *cert.Store
+	// Mail is the e-mail outbox; without it nothing is sent and the
+	// e-mail pages (forgotten password, verification) are absent.
+	Mail *mail.Outbox
 }
 
 // Server serves the platform over HTTP.
@@ -92,6 +96,13 @@ type Server struct {
 	exam              *quiz.Store
 	certs             *cert.Store
 	reports           reportRows
+	outbox            *mail.Outbox
+	// forgotLimit counts password reset requests per address and per
+	// IP, and other e-mail link requests.
+	forgotLimit *account.Limiter
+	// forgotIPLimit counts the requests of one IP (a training room
+	// shares one address, so it allows more).
+	forgotIPLimit *account.Limiter
 	// oversize marks requests whose declared length is over the largest
 	// upload (see refuseDeclaredOversize).
 	oversize sync.Map
@@ -144,6 +155,11 @@ func New(o Options) (*Server, error) {
 		media:         o.Media,
 		exam:          o.Exam,
 		certs:         o.Certificates,
+		outbox:        o.Mail,
+		// E-mail links on request: 5 an hour per address or account and
+		// 50 per IP, then delays doubling from a minute to an hour.
+		forgotLimit:   account.NewLimiter(4, time.Hour, time.Minute, time.Hour), // the fifth request is the last without a wait
+		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -251,6 +267,21 @@ func (s *Server) routes() {
 	app.Post("/kirjaudu-ulos", s.checkCSRF, s.logout)
 	app.Get("/rekisteroidy", s.registerPage)
 	app.Post("/rekisteroidy", s.checkCSRF, s.register)
+	if s.outbox != nil {
+		app.Get("/salasana/unohtui", s.forgotPage)
+		app.Post("/salasana/unohtui", s.checkCSRF, s.forgot)
+		app.Get("/sahkoposti/vahvista", s.verifyEmail)
+		app.Get("/viestit/peru", s.unsubscribePage)
+		app.Post("/viestit/peru", s.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
+		app.Post("/tili/sahkoposti", s.requireUser, s.checkCSRF, s.changeEmail)
+		app.Post("/tili/sahkoposti/vahvista", s.requireUser, s.checkCSRF, s.resendVerification)
+		app.Post("/tili/viestit", s.requireUser, s.checkCSRF, s.savePreferences)
+		app.Get("/yllapito/posti", s.requireUser, s.requireAdmin, s.adminMail)
+		app.Post("/yllapito/posti/testi", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminMailTest)
+		app.Get("/yllapito/posti/:message", s.requireUser, s.requireAdmin, s.adminMailMessage)
+		app.Get("/yllapito/posti/:message/html", s.requireUser, s.requireAdmin, s.adminMailHTML)
+		app.Post("/yllapito/posti/:message/uudelleen", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminMailRetry)
+	}
 	app.Get("/salasana/uusi", s.resetPage)
 	app.Post("/salasana/uusi", s.checkCSRF, s.reset)
 	app.Get("/tili", s.requireUser, s.accountPage)

@@ -22,6 +22,7 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
@@ -93,6 +94,12 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 			t.Fatal(err)
 		}
 		opts.Certificates = certs
+	}
+	if opts.Mail == nil {
+		if err := mail.EnsureIndexes(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		opts.Mail = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
 	}
 	lib := media.NewLibrary(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {

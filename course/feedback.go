@@ -176,6 +176,15 @@ func (s *FeedbackStore) Update(ctx context.Context, id, status, answer, by strin
 	return nil
 }
 
+// Get returns one message.
+func (s *FeedbackStore) Get(ctx context.Context, id string) (*Feedback, error) {
+	var f Feedback
+	if err := s.db.Collection(feedbackCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
 // ByUser is everything a user has sent (for their data export).
 func (s *FeedbackStore) ByUser(ctx context.Context, userID string) ([]Feedback, error) {
 	cur, err := s.db.Collection(feedbackCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})

@@ -937,3 +937,38 @@ func (s *Store) AttemptIDs(ctx context.Context, userID string) ([]string, error)
 	}
 	return ld.Attempts, nil
 }
+
+// DeadlineSoon is an open attempt whose deadline comes within a window.
+type DeadlineSoon struct {
+	Attempt  string
+	UserID   string
+	Deadline time.Time
+}
+
+// DeadlinesBetween lists the open attempts whose deadline falls between
+// from and to (for reminders), at most limit.
+func (s *Store) DeadlinesBetween(ctx context.Context, from, to time.Time, limit int64) ([]DeadlineSoon, error) {
+	cur, err := s.db.Collection(deadlinesCollection).Find(ctx, bson.D{{Key: "deadline", Value: bson.D{{Key: "$gte", Value: from.UTC()}, {Key: "$lt", Value: to.UTC()}}}},
+		options.Find().SetLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID       string    `bson:"_id"`
+		Deadline time.Time `bson:"deadline"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := make([]DeadlineSoon, 0, len(rows))
+	for _, r := range rows {
+		var a struct {
+			UserID string `bson:"user_id"`
+		}
+		if err := s.c(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&a); err != nil {
+			continue // gone with its learner
+		}
+		out = append(out, DeadlineSoon{Attempt: r.ID, UserID: a.UserID, Deadline: r.Deadline})
+	}
+	return out, nil
+}

@@ -16,7 +16,7 @@ import (
 	"strings"
 )
 
-//go:embed templates/*.html static
+//go:embed templates/*.html static mail/*
 var files embed.FS
 
 // Asset is one static file.

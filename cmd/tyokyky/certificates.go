@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/poll"
+	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
 )
@@ -57,7 +58,7 @@ func issuer(cfg *config.Config) cert.Issuer {
 // made), passed attempts without a certificate issued now and every ten
 // minutes, and the key set read again every minute (a rotation by
 // another process).
-func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exam *quiz.Store, log *slog.Logger) (*cert.Store, error) {
+func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exam *quiz.Store, outbox *mail.Outbox, log *slog.Logger) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db.Database); err != nil {
 		return nil, err
 	}
@@ -79,6 +80,29 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 				return "", err
 			}
 			return u.Name, nil
+		},
+		MayIssue: func(ctx context.Context, userID string) error {
+			if !cfg.VerifiedEmailRequired() {
+				return nil
+			}
+			u, err := accounts.User(ctx, userID)
+			if err != nil {
+				return err
+			}
+			if !u.EmailVerified {
+				return cert.ErrWaiting
+			}
+			return nil
+		},
+		Issued: func(ctx context.Context, c *cert.Certificate) {
+			u, err := accounts.User(ctx, c.UserID)
+			if err != nil {
+				return
+			}
+			if _, err := outbox.Enqueue(ctx, mail.Request{To: u.Email, Name: u.Name, Lang: u.MailLang(), UserID: u.ID, Kind: "certificate_issued",
+				Key: "certificate/" + c.ID, Data: map[string]string{"site_url": base, "link": c.URL, "course": c.Course}}); err != nil {
+				log.Error("e-mail notice not queued", "kind", "certificate_issued", "certificate", c.ID, "err", err)
+			}
 		},
 		Gate:   db.Gate,
 		Logger: log,

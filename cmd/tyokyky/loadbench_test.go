@@ -176,8 +176,13 @@ http {
 	// A signed-in learner, as a browser sends it: the session cookie.
 	reg := `{"email":"kuorma@example.fi","name":"Kuorma Testaaja","password":"kuormitustestin salalause","organisation":"HUS-yhtymä"}`
 	resp, err := http.Post(base+"/api/v1/auth/register", "application/json", strings.NewReader(reg))
-	if err != nil || resp.StatusCode != 201 {
+	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("register for the signed-in run: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(base+"/api/v1/auth/login", "application/json", strings.NewReader(`{"email":"kuorma@example.fi","password":"kuormitustestin salalause"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign-in for the signed-in run: %v %v", resp, err)
 	}
 	var tok struct{ Token string }
 	json.NewDecoder(resp.Body).Decode(&tok)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/poll"
+	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 )
@@ -41,7 +43,7 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 		fmt.Fprintf(stderr, "tyokyky: unexpected argument %q\n", rest[0])
 		return nil, exitUsage
 	}
-	if problems := cfg.Problems(); len(problems) > 0 {
+	if problems := append(cfg.Problems(), smtpProblems(cfg)...); len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "tyokyky: config: %s\n", p)
 		}
@@ -212,7 +214,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
 	exam.Gate = p.db.Gate
 	go exam.RunSweeper(ctx, 15*time.Second)
-	certs, err := certificates(ctx, cfg, p.db, library, accounts, exam, log)
+	outbox, err := startMail(ctx, cfg, p.db, accounts, log)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := certificates(ctx, cfg, p.db, library, accounts, exam, outbox, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -235,6 +241,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Media:         mediaLib,
 		Exam:          exam,
 		Certificates:  certs,
+		Mail:          outbox,
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
@@ -244,6 +251,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}
+	reminderAfter, _ := cfg.Reminder()
+	rem := &reminders{accounts: accounts, progress: progress, library: library, exam: exam, outbox: outbox, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		after: reminderAfter, holder: account.NewID(), log: log, now: time.Now}
+	go rem.run(ctx)
 	p.server, err = api.New(opts)
 	if err != nil {
 		return nil, err
@@ -288,6 +299,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		course.EnsureFeedbackIndexes,
 		account.EnsureIndexes,
 		quiz.EnsureIndexes,
+		mail.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db.Database); err != nil {
 			return err

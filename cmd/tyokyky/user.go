@@ -134,7 +134,7 @@ func userCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 			fmt.Fprint(stderr, userUsage)
 			return exitUsage
 		}
-		token, u, err := store.IssueReset(ctx, positional[0])
+		token, u, err := store.IssueReset(ctx, positional[0], 24*time.Hour)
 		if err != nil {
 			fmt.Fprintf(stderr, "tyokyky: user reset-link: %s\n", describeAccountError(err))
 			return exitFailure

@@ -23,30 +23,35 @@ import (
 
 // Config holds every setting of the platform.
 type Config struct {
-	Listen          string
-	BaseURL         string
-	DataDir         string
-	MongoURI        string
-	MongoDatabase   string
-	S3Endpoint      string
-	S3Region        string
-	S3AccessKey     string
-	S3SecretKey     string
-	S3Bucket        string
-	S3PublicURL     string
-	MinIOBin        string
-	ContentDir      string
-	AdminEmail      string
-	RetentionDays   int
-	MediaDelivery   string
-	MediaMaxSize    string
-	MediaURLTTL     string
-	IssuerName      string
-	IssuerAddress   string
-	CertAlg         string
-	CertKeySecret   string
-	CertKeyDir      string
-	LogLevel        string
+	Listen        string
+	BaseURL       string
+	DataDir       string
+	MongoURI      string
+	MongoDatabase string
+	S3Endpoint    string
+	S3Region      string
+	S3AccessKey   string
+	S3SecretKey   string
+	S3Bucket      string
+	S3PublicURL   string
+	MinIOBin      string
+	ContentDir    string
+	AdminEmail    string
+	RetentionDays int
+	MediaDelivery string
+	MediaMaxSize  string
+	MediaURLTTL   string
+	IssuerName    string
+	IssuerAddress string
+	CertAlg       string
+	CertKeySecret string
+	CertKeyDir    string
+	LogLevel      string
+	SMTPURL       string
+	SMTPFrom      string
+	// RequireVerified is "true" or "false" (see VerifiedEmailRequired).
+	RequireVerified string
+	ReminderDays    string
 	LogFormat       string
 	ShutdownTimeout time.Duration
 }
@@ -89,6 +94,10 @@ var Settings = []Setting{
 	{"media-delivery", "TYOKYKY_MEDIA_DELIVERY", "presign", "how browsers get media: presign (short-lived links straight to the object store) or proxy (through this server, when browsers cannot reach the store)", func(c *Config) *string { return &c.MediaDelivery }},
 	{"media-max-size", "TYOKYKY_MEDIA_MAX_SIZE", "2GiB", "largest media upload, e.g. 500MiB or 2GiB", func(c *Config) *string { return &c.MediaMaxSize }},
 	{"media-url-ttl", "TYOKYKY_MEDIA_URL_TTL", "30m", "how long a presigned media link stays valid", func(c *Config) *string { return &c.MediaURLTTL }},
+	{"smtp-url", "TYOKYKY_SMTP_URL", "", "SMTP relay for e-mail: smtp://user:password@host:587 (STARTTLS required; add ?tls=opportunistic or ?tls=none only for a relay on a trusted network) or smtps://user:password@host:465; empty keeps every message in the outbox, readable by administrators at /yllapito/posti", func(c *Config) *string { return &c.SMTPURL }},
+	{"smtp-from", "TYOKYKY_SMTP_FROM", "", "sender of the e-mails, e.g. \"Työkyky-kurssi <kurssi@example.fi>\" (required with smtp-url)", func(c *Config) *string { return &c.SMTPFrom }},
+	{"require-verified-email", "TYOKYKY_REQUIRE_VERIFIED_EMAIL", "true", "issue certificates only to accounts whose e-mail address is verified (true or false)", func(c *Config) *string { return &c.RequireVerified }},
+	{"reminder-days", "TYOKYKY_REMINDER_DAYS", "14", "days without study after which a learner who turned reminders on gets one (at most one a week)", func(c *Config) *string { return &c.ReminderDays }},
 	{"retention-days", "TYOKYKY_RETENTION_DAYS", "0", "delete learner accounts inactive for this many days (0 keeps them)", nil},
 }
 
@@ -202,10 +211,34 @@ func (c *Config) Problems() []string {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		out = append(out, fmt.Sprintf("log-format: %q is neither text nor json", c.LogFormat))
 	}
+	if _, err := strconv.ParseBool(c.RequireVerified); err != nil {
+		out = append(out, fmt.Sprintf("require-verified-email: %q is neither true nor false", c.RequireVerified))
+	}
+	if _, err := c.Reminder(); err != nil {
+		out = append(out, "reminder-days: "+err.Error())
+	}
+	if c.SMTPURL == "" && c.SMTPFrom != "" {
+		out = append(out, "smtp-from: is set but smtp-url is not")
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		out = append(out, fmt.Sprintf("listen: %q is not host:port", c.Listen))
 	}
 	return out
+}
+
+// VerifiedEmailRequired: certificates only to verified addresses.
+func (c *Config) VerifiedEmailRequired() bool {
+	b, err := strconv.ParseBool(c.RequireVerified)
+	return err != nil || b
+}
+
+// Reminder is the time without study before a reminder.
+func (c *Config) Reminder() (time.Duration, error) {
+	n, err := strconv.Atoi(c.ReminderDays)
+	if err != nil || n < 1 || n > 365 {
+		return 0, fmt.Errorf("%q is not a number of days between 1 and 365", c.ReminderDays)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 // CertSecret is the decoded cert-key-secret (nil when unset).

@@ -25,7 +25,8 @@ type Page struct {
 
 // Pages is the page registry (a path's {attempt} is an open exam attempt
 // of the page's learner, {submitted} a submitted one, {certificate} the
-// certificate of a passed exam): the browser, accessibility (axe) and HTML
+// certificate of a passed exam, {verify} and {unsubscribe} a new
+// account's link tokens, {message} a message in the outbox): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -48,6 +49,12 @@ var Pages = []Page{
 	{"sign in", "/kirjaudu", Anonymous, 200},
 	{"create an account", "/rekisteroidy", Anonymous, 200},
 	{"set a new password", "/salasana/uusi?token=x", Anonymous, 200},
+	{"forgotten password", "/salasana/unohtui", Anonymous, 200},
+	{"address verified", "/sahkoposti/vahvista?token={verify}", Anonymous, 200},
+	{"verification link that does not work", "/sahkoposti/vahvista?token=x", Anonymous, 400},
+	{"stop study reminders", "/viestit/peru?token={unsubscribe}", Anonymous, 200},
+	{"administration: outgoing mail", "/yllapito/posti", Admin, 200},
+	{"administration: one message", "/yllapito/posti/{message}", Admin, 200},
 	{"second factor", "/kirjaudu/vahvista", SecondFactor, 200},
 	{"my studies", "/omat-opinnot", SignedIn, 200},
 	{"my account", "/tili", SignedIn, 200},

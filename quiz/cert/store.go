@@ -77,8 +77,15 @@ type Options struct {
 	Course func() Course
 	// HolderName is the learner's name now (recorded in the certificate).
 	HolderName func(ctx context.Context, userID string) (string, error)
-	Gate       *database.Gate
-	Logger     *slog.Logger
+	// MayIssue, when set, is asked before a new certificate is made; an
+	// error wrapping ErrWaiting keeps the passed attempt waiting (its
+	// holder's address is not verified yet), to be issued by a later
+	// Issue or Backfill.
+	MayIssue func(ctx context.Context, userID string) error
+	// Issued, when set, is told of each new certificate (once).
+	Issued func(ctx context.Context, c *Certificate)
+	Gate   *database.Gate
+	Logger *slog.Logger
 }
 
 // Store issues, lists, verifies and revokes certificates.
@@ -139,6 +146,10 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 	return nil
 }
 
+// ErrWaiting: the certificate waits for its holder (an unverified
+// address); the passed attempt is issued later.
+var ErrWaiting = errors.New("cert: the certificate waits for the holder's verified address")
+
 // queueSize bounds the passed attempts waiting for their certificate; a
 // full queue leaves the rest to the periodic Backfill.
 const queueSize = 10_000
@@ -163,7 +174,9 @@ func (s *Store) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case p := <-s.queue:
-			if _, err := s.Issue(ctx, p.UserID, p.Attempt); err != nil && ctx.Err() == nil {
+			if _, err := s.Issue(ctx, p.UserID, p.Attempt); errors.Is(err, ErrWaiting) {
+				s.opts.Logger.Info("certificate waits for a verified address", "attempt", p.Attempt)
+			} else if err != nil && ctx.Err() == nil {
 				s.opts.Logger.Error("issuing a certificate (the periodic job tries again)", "attempt", p.Attempt, "err", err)
 			}
 		}
@@ -205,6 +218,11 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	if s.opts.MayIssue != nil {
+		if err := s.opts.MayIssue(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
 	course := s.opts.Course()
 	holder, err := s.opts.HolderName(ctx, userID)
 	if err != nil {
@@ -232,6 +250,9 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 		return nil, fmt.Errorf("cert: issue: %w", err)
 	}
 	s.opts.Logger.Info("certificate issued", "certificate", c.ID, "attempt", attempt, "kid", c.KeyID)
+	if s.opts.Issued != nil {
+		s.opts.Issued(ctx, c)
+	}
 	return c, nil
 }
 
@@ -263,7 +284,9 @@ func (s *Store) Backfill(ctx context.Context, passed []quiz.PassedAttempt) (int,
 		} else if !errors.Is(err, mongo.ErrNoDocuments) {
 			return n, fmt.Errorf("cert: backfill: %w", err)
 		}
-		if _, err := s.Issue(ctx, p.UserID, p.Attempt); err != nil {
+		if _, err := s.Issue(ctx, p.UserID, p.Attempt); errors.Is(err, ErrWaiting) {
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		n++
