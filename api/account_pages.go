@@ -364,6 +364,11 @@ func (o Options) EraseUser(ctx context.Context, userID string) error {
 			return err
 		}
 	}
+	if o.Mail != nil {
+		if err := o.Mail.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
 	return o.Accounts.Delete(ctx, userID)
 }
 
@@ -382,7 +387,7 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 		return err
 	}
 	// The confirmation names no account id: the account is gone.
-	if err := s.mailTo(c.UserContext(), v.User.Email, v.User.Name, v.User.MailLang(), "", "account_deleted", "deleted/"+v.User.ID, nil); err != nil {
+	if err := s.confirmDeletion(c.UserContext(), v.User); err != nil {
 		s.log.Error("e-mail notice not queued", "kind", "account_deleted", "err", err)
 	}
 	s.clearSessionCookie(c)

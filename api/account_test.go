@@ -236,7 +236,9 @@ func TestSignInErrorsRevealNothing(t *testing.T) {
 		t.Fatalf("invalid registration = %d", resp.StatusCode)
 	}
 	resp, body = c3.post("/rekisteroidy", url.Values{"csrf": {c3.csrf("/rekisteroidy")}, "email": {"olemassa@example.fi"}, "name": {"Toinen"}, "password": {"toinen pitkä salalause"}, "organisation": {account.Organisations[0]}})
-	if resp.StatusCode != 422 || strings.Contains(body, "on jo olemassa") || !strings.Contains(body, "Tiliä ei voitu luoda näillä tiedoilla") {
+	// A taken address gets the answer a new one gets (the owner is told
+	// by e-mail): see TestRegistrationRevealsNoAccounts.
+	if resp.StatusCode != 200 || strings.Contains(body, "on jo olemassa") || !strings.Contains(body, "Tarkista sähköpostisi") {
 		t.Fatalf("taken address = %d", resp.StatusCode)
 	}
 }
@@ -534,6 +536,12 @@ func scanForPerson(t *testing.T, db *mongo.Database, needles []string) {
 			t.Fatal(err)
 		}
 		for _, d := range docs {
+			// The confirmation of the deletion has to reach the address
+			// (and only the address) until it is delivered; the sender
+			// then deletes it (mail.Request.Forget).
+			if name == "outbox" && d["kind"] == "account_deleted" && d["forget"] == true {
+				delete(d, "to")
+			}
 			text, _ := json.Marshal(d)
 			for _, n := range needles {
 				if strings.Contains(string(text), n) {

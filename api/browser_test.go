@@ -823,6 +823,21 @@ func TestSignUpStudyAndContinueOnAnotherBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registering signs nobody in (a taken address must get the same
+	// answer); the page's link leads to the sign-in form, address filled.
+	waitFor(t, ctx, `location.pathname === "/rekisteroidy" && !!document.querySelector('a[href^="/kirjaudu?email="]')`, "the check-your-e-mail page")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href^="/kirjaudu?email="]`)),
+		chromedp.WaitVisible(chromedp.CSS("#password")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(ctx, `document.querySelector("#email").value`); got != email {
+		t.Fatalf("the sign-in form has %q, want %q", got, email)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#password"), password), chromedp.Submit(chromedp.CSS("#password"))); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, ctx, `location.pathname === "/omat-opinnot"`, "the dashboard after signing up")
 
 	// Read a page to its end: reaching the end marks it done.

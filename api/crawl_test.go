@@ -12,6 +12,7 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/mail"
 )
 
 // pagesOfLaterIssues are linked from the footer and the front page but
@@ -28,8 +29,12 @@ func TestBundledCourseHasNoBrokenLinks(t *testing.T) {
 		t.Fatal(problems.Error())
 	}
 	accounts, progress, db := studyStores(t)
+	if err := mail.EnsureIndexes(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := api.New(api.Options{BaseURL: "http://localhost", Library: course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
-		Accounts: accounts, Progress: progress, Feedback: course.NewFeedbackStore(db), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Accounts: accounts, Progress: progress, Feedback: course.NewFeedbackStore(db), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Mail: mail.NewOutbox(db, api.MailRenderer(), "localhost", true)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,18 @@ func (s *Server) notify(ctx context.Context, u *account.User, kind string, data 
 	}
 }
 
+// confirmDeletion tells a deleted account's address that the account is
+// gone. The message names neither the person nor the account, and the
+// outbox forgets it once it is delivered.
+func (s *Server) confirmDeletion(ctx context.Context, u *account.User) error {
+	if s.outbox == nil {
+		return nil
+	}
+	_, err := s.outbox.Enqueue(ctx, mail.Request{To: u.Email, Lang: u.MailLang(), Kind: "account_deleted", Forget: true,
+		Data: map[string]string{"site_url": s.opts.BaseURL}})
+	return err
+}
+
 // sendVerification sends the account a link that verifies its address (or
 // its pending new one).
 func (s *Server) sendVerification(ctx context.Context, u *account.User) error {
@@ -157,7 +169,7 @@ func (s *Server) verifyEmail(c *fiber.Ctx) error {
 	}
 	s.issueWaitingCertificates(c.UserContext(), u.ID)
 	return s.notice(c, 200, "verify.done.title", noticeData{
-		Paragraphs: []string{web.T(lang, "verify.done", u.Email)}, Link: "/omat-opinnot", LinkLabel: web.T(lang, "nav.dashboard")})
+		Paragraphs: []string{web.T(lang, "verify.done", u.Email)}, Link: "/omat-opinnot", LinkLabel: web.T(lang, "nav.studies")})
 }
 
 // accountEvent writes an audit entry of something an account did to

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tyokyky/tyokyky/account"
@@ -401,5 +402,63 @@ func TestAdminOutbox(t *testing.T) {
 	}
 	if m, _ := r.Outbox().Message(t.Context(), msgs[0].ID); m.State != mail.Pending {
 		t.Fatalf("after retry: %s", m.State)
+	}
+}
+
+// In a real browser: "Unohditko salasanasi?" on the sign-in page, the
+// message arrives at the SMTP server, its link sets a new password, and
+// the session the learner had elsewhere is gone.
+func TestForgotPasswordInTheBrowser(t *testing.T) {
+	r, srv := smtpServer(t)
+	other := newClient(t, r.URL)
+	other.register("selain.unohtaja@example.fi", "Seija Selain")
+	if resp, _ := other.get("/omat-opinnot"); resp.StatusCode != 200 {
+		t.Fatal("the other session is not signed in")
+	}
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(r.URL+"/kirjaudu"),
+		chromedp.Click(chromedp.CSS(`a[href="/salasana/unohtui"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "selain.unohtaja@example.fi"),
+		chromedp.Submit(chromedp.CSS("#email")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector("h1") && document.querySelector("h1").textContent.includes("Tarkista sähköpostisi")`, "the answer to the request")
+	var link string
+	deadline := time.Now().Add(15 * time.Second)
+	for link == "" && time.Now().Before(deadline) {
+		for _, m := range srv.Messages() {
+			if m.To[0] == "selain.unohtaja@example.fi" && strings.Contains(m.Text, "/salasana/uusi?token=") {
+				link = linkTo(t, m.Text, "/salasana/uusi")
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if link == "" {
+		t.Fatal("no reset message at the SMTP server")
+	}
+	const newPassword = "selaimessa vaihdettu salalause"
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(r.URL+link),
+		chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#password"), newPassword),
+		chromedp.Submit(chromedp.CSS("#password")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.pathname === "/kirjaudu"`, "the sign-in page after the new password")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#email"), "selain.unohtaja@example.fi"),
+		chromedp.SendKeys(chromedp.CSS("#password"), newPassword),
+		chromedp.Submit(chromedp.CSS("#password")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `location.pathname === "/omat-opinnot"`, "the dashboard with the new password")
+	if resp, _ := other.get("/omat-opinnot"); resp.StatusCode == 200 {
+		t.Fatal("the old session survived the reset")
 	}
 }

@@ -70,6 +70,9 @@ type Request struct {
 	Unsubscribe string
 	// UserID is whom the message concerns, for erasure with the account.
 	UserID string
+	// Forget removes the message from the outbox once it is delivered
+	// (the confirmation of an account's deletion).
+	Forget bool
 }
 
 // Message is a message in the outbox.
@@ -101,6 +104,8 @@ type Message struct {
 	// Erased: the bodies and data were removed after delivery (they can
 	// hold one-time links).
 	Erased bool `bson:"erased,omitempty"`
+	// Forget: deleted once delivered.
+	Forget bool `bson:"forget,omitempty"`
 }
 
 // Errors a person can act on.
@@ -137,13 +142,14 @@ func (o *Outbox) SetClockForTest(now func() time.Time) { o.now = now }
 
 // EnsureIndexes creates the outbox's indexes.
 func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
-	_, err := db.Collection(outboxCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	for _, m := range []mongo.IndexModel{
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_try", Value: 1}}, Options: options.Index().SetName("due")},
-		{Keys: bson.D{{Key: "created_at", Value: -1}}, Options: options.Index().SetName("created")},
+		{Keys: bson.D{{Key: "created_at", Value: 1}}, Options: options.Index().SetName("created")},
 		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user")},
-	})
-	if err != nil {
-		return fmt.Errorf("mail: indexes: %w", err)
+	} {
+		if _, err := db.Collection(outboxCollection).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("mail: indexes: %w", err)
+		}
 	}
 	return nil
 }
@@ -217,7 +223,7 @@ func (o *Outbox) Enqueue(ctx context.Context, r Request) (string, error) {
 	now := o.now().UTC()
 	m := Message{ID: id, To: a.Address, Name: r.Name, UserID: r.UserID, Kind: r.Kind, Lang: r.Lang, Data: r.Data,
 		Subject: text.Subject, Text: text.Text, HTML: text.HTML, Unsubscribe: r.Unsubscribe,
-		MessageID: "<" + id + "@" + o.domain + ">", State: Pending, NextTry: now, CreatedAt: now, GiveUpAt: now.Add(MaxAge)}
+		MessageID: "<" + id + "@" + o.domain + ">", Forget: r.Forget, State: Pending, NextTry: now, CreatedAt: now, GiveUpAt: now.Add(MaxAge)}
 	if o.hold {
 		m.State = Held
 	}
@@ -312,13 +318,14 @@ func (o *Outbox) Retry(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// DeleteUser removes the messages that concern an account (with the
-// account, for erasure).
+// DeleteUser removes the messages that concern an account, sent or not
+// (with the account, for erasure: a notice about an account that no
+// longer exists has nothing left to say).
 func (o *Outbox) DeleteUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return nil
 	}
-	_, err := o.db.Collection(outboxCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "state", Value: bson.D{{Key: "$ne", Value: Pending}}}})
+	_, err := o.db.Collection(outboxCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}})
 	return err
 }
 

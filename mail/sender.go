@@ -229,7 +229,11 @@ func (s *Sender) record(ctx context.Context, m *Message, g *gomail.Msg, sendErr 
 	}
 	var err error
 	for i := 0; i < 20; i++ {
-		if _, err = s.outbox.db.Collection(outboxCollection).UpdateOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: m.ID}}, update); err == nil {
+		if sendErr == nil && m.Forget {
+			if _, err = s.outbox.db.Collection(outboxCollection).DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: m.ID}}); err == nil {
+				return nil
+			}
+		} else if _, err = s.outbox.db.Collection(outboxCollection).UpdateOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: m.ID}}, update); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)

@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 var env *testenv.Env
@@ -538,5 +539,39 @@ func TestStatusOfARecord(t *testing.T) {
 	r, _ := s.Revoke(ctx, a.ID, "admin", "syy")
 	if v := s.Status(r); v.Valid || !v.Revoked {
 		t.Fatalf("revoked = %+v", v)
+	}
+}
+
+// A certificate whose holder has no verified address waits: Issue says
+// so, Backfill steps over it, and once MayIssue allows it the next
+// Backfill issues it and tells Issued once.
+func TestCertificateWaitsForTheHolder(t *testing.T) {
+	ctx := context.Background()
+	s := newCertStore(t, KeyOptions{})
+	verified := false
+	var told []string
+	s.opts.MayIssue = func(_ context.Context, user string) error {
+		if !verified {
+			return ErrWaiting
+		}
+		return nil
+	}
+	s.opts.Issued = func(_ context.Context, c *Certificate) { told = append(told, c.ID) }
+	if _, err := s.Issue(ctx, "u-wait", "attempt-wait"); !errors.Is(err, ErrWaiting) {
+		t.Fatalf("Issue before verification: %v", err)
+	}
+	passed := []quiz.PassedAttempt{{UserID: "u-wait", Attempt: "attempt-wait"}}
+	if n, err := s.Backfill(ctx, passed); err != nil || n != 0 {
+		t.Fatalf("Backfill before verification: %d %v", n, err)
+	}
+	verified = true
+	if n, err := s.Backfill(ctx, passed); err != nil || n != 1 {
+		t.Fatalf("Backfill after verification: %d %v", n, err)
+	}
+	if _, err := s.Issue(ctx, "u-wait", "attempt-wait"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.ForUser(ctx, "u-wait"); len(list) != 1 || len(told) != 1 || told[0] != list[0].ID {
+		t.Fatalf("certificates %v, told %v", list, told)
 	}
 }
