@@ -37,6 +37,9 @@ func isoDate(t time.Time) string { return t.In(helsinki).Format("2006-01-02") }
 type certificatesData struct {
 	Certs  []*cert.Certificate
 	Notice string
+	// Waiting: the exam is passed, and the certificate waits for the
+	// learner to verify the address.
+	Waiting bool
 }
 
 // certificate is the certificate named in the path, or 404.
@@ -111,7 +114,17 @@ func (s *Server) certificatesPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.renderPrivate(c, "certificates", "cert.list.title", &certificatesData{Certs: list})
+	d := &certificatesData{Certs: list}
+	if u := s.viewerOf(c).User; len(list) == 0 && !u.EmailVerified && s.exam != nil {
+		attempts, err := s.exam.ForUser(c.UserContext(), u.ID)
+		if err != nil {
+			return err
+		}
+		for _, a := range attempts {
+			d.Waiting = d.Waiting || a.Result != nil && a.Result.Passed
+		}
+	}
+	return s.renderPrivate(c, "certificates", "cert.list.title", d)
 }
 
 func (s *Server) certificatePDF(c *fiber.Ctx) error {

@@ -462,3 +462,46 @@ func TestForgotPasswordInTheBrowser(t *testing.T) {
 		t.Fatal("the old session survived the reset")
 	}
 }
+
+// Notices: an answered feedback goes to the address its sender left, a
+// role change and two-factor changes to the account, each in the
+// recipient's chosen language.
+func TestNoticesAreQueued(t *testing.T) {
+	r := start(t)
+	b := newClient(t, r.URL)
+	b.register("palautteen.antaja@example.fi", "Paula Palaute")
+	tok := b.csrf("/tili")
+	b.post("/tili/viestit", url.Values{"csrf": {tok}, "mail_lang": {"en"}})
+	if resp, body := b.post("/palaute", url.Values{"csrf": {b.csrf("/palaute")}, "kind": {"content"}, "message": {"Moduulin 2 taulukossa on virhe."}, "contact": {"palautteen.antaja@example.fi"}}); resp.StatusCode >= 400 {
+		t.Fatalf("feedback = %d %.600s", resp.StatusCode, body)
+	}
+	admin := newClient(t, r.URL)
+	admin.register("vastaaja@example.fi", "Vastaava Ylläpitäjä")
+	signInAdmin(t, admin, r.Accounts(), "vastaaja@example.fi")
+	_, inbox := admin.get("/yllapito/palaute")
+	id := regexp.MustCompile(`action="/yllapito/palaute/([0-9a-f-]+)"`).FindStringSubmatch(inbox)
+	if id == nil {
+		t.Fatalf("no feedback in the inbox: %s", inbox)
+	}
+	token := csrfField.FindStringSubmatch(inbox)[1]
+	answer := "Kiitos, korjasimme taulukon.\nTerveisin ylläpito"
+	for range 2 { // saving the same answer twice sends it once
+		if resp, _ := admin.post("/yllapito/palaute/"+id[1], url.Values{"csrf": {token}, "status": {"answered"}, "answer": {answer}}); resp.StatusCode != 303 {
+			t.Fatalf("answer = %d", resp.StatusCode)
+		}
+	}
+	u, _ := r.Accounts().UserByEmail(t.Context(), "palautteen.antaja@example.fi")
+	if resp, _ := admin.post("/yllapito/kayttajat/"+u.ID+"/rooli", url.Values{"csrf": {token}, "role": {"author"}}); resp.StatusCode != 303 {
+		t.Fatalf("role = %d", resp.StatusCode)
+	}
+	msgs := outboxFor(t, r, "palautteen.antaja@example.fi")
+	if got := kinds(msgs); !slices.Equal(got, []string{"verify_email", "feedback_answered", "role_changed"}) {
+		t.Fatalf("the sender got %v", got)
+	}
+	if !strings.Contains(msgs[1].Text, "korjasimme taulukon") || msgs[1].Lang != "en" {
+		t.Errorf("feedback answer (%s): %s", msgs[1].Lang, msgs[1].Text)
+	}
+	if !strings.Contains(msgs[2].Text, "Content author") && !strings.Contains(strings.ToLower(msgs[2].Text), "author") {
+		t.Errorf("role notice: %s", msgs[2].Text)
+	}
+}

@@ -502,3 +502,44 @@ func TestThousandMessagesTwoSendersHalfFailingExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSender: messages per second one sender delivers to the
+// in-process SMTP server over STARTTLS, from the embedded store's outbox
+// (batches of 50 per connection).
+func BenchmarkSender(b *testing.B) {
+	ctx := context.Background()
+	srv := smtptest.Start(b, smtptest.Options{Username: "u", Password: "p"})
+	o := mail.NewOutbox(freshDB(b), renderer{}, "example.fi", false)
+	snd := fastSender(o, smtpFor(b, srv))
+	for i := range b.N {
+		if _, err := o.Enqueue(ctx, reset(fmt.Sprintf("b%06d@example.fi", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	sent := 0
+	for sent < b.N {
+		n, err := snd.RunOnce(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	if got := len(srv.Counts()); got != b.N {
+		b.Fatalf("%d arrived, want %d", got, b.N)
+	}
+}
+
+// BenchmarkEnqueue: writing one rendered message to the outbox.
+func BenchmarkEnqueue(b *testing.B) {
+	ctx := context.Background()
+	o := mail.NewOutbox(freshDB(b), renderer{}, "example.fi", false)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := o.Enqueue(ctx, reset(fmt.Sprintf("e%06d@example.fi", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
