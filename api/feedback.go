@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -252,9 +253,19 @@ func (s *Server) feedbackAnswered(c *fiber.Ctx, id string) {
 	if to == "" {
 		return
 	}
+	// The message carries at most about 3,800 bytes of the answer (the
+	// whole answer stays in the inbox); tabs read as spaces.
+	answer := strings.ReplaceAll(f.Answer, "\t", "    ")
+	if len(answer) > 3800 {
+		cut := 3800
+		for cut > 0 && !utf8.RuneStart(answer[cut]) {
+			cut--
+		}
+		answer = answer[:cut] + " …"
+	}
 	sum := sha256.Sum256([]byte(f.Answer))
 	if err := s.mailTo(ctx, to, name, lang, f.UserID, "feedback_answered", "feedback/"+f.ID+"/"+hex.EncodeToString(sum[:8]),
-		map[string]string{"answer": f.Answer}); err != nil {
+		map[string]string{"answer": answer}); err != nil {
 		s.log.Error("e-mail notice not queued", "kind", "feedback_answered", "err", err)
 	}
 }

@@ -314,6 +314,10 @@ func TestServeRunsTheWholeStackAndStopsCleanly(t *testing.T) {
 		t.Fatalf("MinIO credentials: %v %v", st, err)
 	}
 	creds1, _ := os.ReadFile(credFile)
+	// Without an SMTP relay the server says where the e-mails are kept.
+	if !strings.Contains(s.stderr.String(), "no SMTP relay configured") || !strings.Contains(s.stderr.String(), "/yllapito/posti") {
+		t.Error("the start-up log does not say that e-mails stay in the outbox")
+	}
 
 	var out bytes.Buffer
 	if code := run([]string{"healthcheck", "--listen", s.addr, "--data-dir", t.TempDir()}, mapEnv(nil), &out, &out); code != 0 {
