@@ -10,6 +10,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
@@ -22,7 +23,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil),
 		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
-		Certificates: cert.NewStore(nil, nil, cert.Options{})})
+		Certificates: cert.NewStore(nil, nil, cert.Options{}),
+		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,22 @@ const MaxAge = 48 * time.Hour
 const (
 	outboxCollection = "outbox"
 	claimsCollection = "outbox_claims"
+	// bodiesCollection keeps the texts and data of undelivered messages
+	// apart from the outbox, so that finding due messages and counting
+	// them reads small documents (the embedded store decodes every
+	// document it filters).
+	bodiesCollection = "outbox_bodies"
 )
+
+// body is a message's texts and data, under the message's id.
+type body struct {
+	ID        string            `bson:"_id"`
+	UserID    string            `bson:"user_id,omitempty"`
+	Text      string            `bson:"text"`
+	HTML      string            `bson:"html"`
+	Data      map[string]string `bson:"data,omitempty"`
+	CreatedAt time.Time         `bson:"created_at"`
+}
 
 // Rendered is a message's text in both forms.
 type Rendered struct{ Subject, Text, HTML string }
@@ -75,7 +90,9 @@ type Request struct {
 	Forget bool
 }
 
-// Message is a message in the outbox.
+// Message is a message in the outbox. Text, HTML and Data are kept in a
+// document of their own until delivery; Message fills them in (older
+// outboxes kept them in the message itself, which still reads).
 type Message struct {
 	ID          string            `bson:"_id"`
 	To          string            `bson:"to"`
@@ -151,6 +168,14 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 			return fmt.Errorf("mail: indexes: %w", err)
 		}
 	}
+	for _, m := range []mongo.IndexModel{
+		{Keys: bson.D{{Key: "created_at", Value: 1}}, Options: options.Index().SetName("created")},
+		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user")},
+	} {
+		if _, err := db.Collection(bodiesCollection).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("mail: indexes: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -221,11 +246,17 @@ func (o *Outbox) Enqueue(ctx context.Context, r Request) (string, error) {
 	}
 	id := messageKey(key)
 	now := o.now().UTC()
-	m := Message{ID: id, To: a.Address, Name: r.Name, UserID: r.UserID, Kind: r.Kind, Lang: r.Lang, Data: r.Data,
-		Subject: text.Subject, Text: text.Text, HTML: text.HTML, Unsubscribe: r.Unsubscribe,
+	m := Message{ID: id, To: a.Address, Name: r.Name, UserID: r.UserID, Kind: r.Kind, Lang: r.Lang,
+		Subject: text.Subject, Unsubscribe: r.Unsubscribe,
 		MessageID: "<" + id + "@" + o.domain + ">", Forget: r.Forget, State: Pending, NextTry: now, CreatedAt: now, GiveUpAt: now.Add(MaxAge)}
 	if o.hold {
 		m.State = Held
+	}
+	// The body first: a message is never without its body. A body whose
+	// message was not written (a failure in between) is swept by Purge.
+	if _, err := o.db.Collection(bodiesCollection).InsertOne(ctx, body{ID: id, UserID: r.UserID, Text: text.Text, HTML: text.HTML,
+		Data: r.Data, CreatedAt: now}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("mail: outbox: %w", err)
 	}
 	if _, err := o.db.Collection(outboxCollection).InsertOne(ctx, m); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
@@ -262,6 +293,14 @@ func (o *Outbox) Message(ctx context.Context, id string) (*Message, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if m.Text == "" && m.HTML == "" && !m.Erased {
+		var b body
+		err := o.db.Collection(bodiesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&b)
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, err
+		}
+		m.Text, m.HTML, m.Data = b.Text, b.HTML, b.Data
 	}
 	return &m, nil
 }
@@ -325,23 +364,79 @@ func (o *Outbox) DeleteUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return nil
 	}
-	_, err := o.db.Collection(outboxCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if _, err := o.db.Collection(outboxCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
+		return err
+	}
+	_, err := o.db.Collection(bodiesCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}})
 	return err
 }
 
 // Purge deletes sent and held messages older than keep and failed ones
-// older than four times keep, and claims of finished messages.
+// older than four times keep (with their bodies), claims of finished
+// messages, and bodies left without a message.
 func (o *Outbox) Purge(ctx context.Context, keep time.Duration) (int64, error) {
 	now := o.now().UTC()
 	coll := o.db.Collection(outboxCollection)
-	r1, err := coll.DeleteMany(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{Sent, Held}}}}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-keep)}}}})
-	if err != nil {
-		return 0, err
+	bodies := o.db.Collection(bodiesCollection)
+	var deleted int64
+	for _, f := range []bson.D{
+		{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{Sent, Held}}}}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-keep)}}}},
+		{{Key: "state", Value: Failed}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-4 * keep)}}}},
+	} {
+		ids, err := o.ids(ctx, coll, f)
+		if err != nil {
+			return deleted, err
+		}
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), 500)]
+			ids = ids[len(chunk):]
+			in := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
+			r, err := coll.DeleteMany(ctx, in)
+			if err != nil {
+				return deleted, err
+			}
+			deleted += r.DeletedCount
+			if _, err := bodies.DeleteMany(ctx, in); err != nil {
+				return deleted, err
+			}
+		}
 	}
-	r2, err := coll.DeleteMany(ctx, bson.D{{Key: "state", Value: Failed}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-4 * keep)}}}})
+	// Bodies without a message: an enqueue that failed half-way, or a
+	// purge cut short above. Only old ones, so that an enqueue under way
+	// keeps its body.
+	orphans, err := o.ids(ctx, bodies, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-time.Hour)}}}})
 	if err != nil {
-		return 0, err
+		return deleted, err
+	}
+	for _, id := range orphans {
+		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			if _, err := bodies.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+				return deleted, err
+			}
+		} else if err != nil {
+			return deleted, err
+		}
 	}
 	_, err = o.db.Collection(claimsCollection).DeleteMany(ctx, bson.D{{Key: "until", Value: bson.D{{Key: "$lt", Value: now.Add(-MaxAge)}}}})
-	return r1.DeletedCount + r2.DeletedCount, err
+	return deleted, err
+}
+
+// ids returns the ids of the documents that match filter.
+func (o *Outbox) ids(ctx context.Context, coll *mongo.Collection, filter bson.D) ([]string, error) {
+	cur, err := coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	var docs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	return ids, nil
 }

@@ -124,6 +124,10 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	var toSend []*gomail.Msg
 	var index []int
 	for i := range owned {
+		if owned[i].Text == "" && owned[i].HTML == "" {
+			results[i] = fmt.Errorf("%w: the message's text is missing", ErrField)
+			continue
+		}
 		msgs[i], results[i] = s.build(&owned[i])
 		if results[i] == nil {
 			toSend = append(toSend, msgs[i])
@@ -227,18 +231,30 @@ func (s *Sender) record(ctx context.Context, m *Message, g *gomail.Msg, sendErr 
 	if len(unset) > 0 {
 		update = append(update, bson.E{Key: "$unset", Value: unset})
 	}
+	ctx = context.WithoutCancel(ctx)
+	byID := bson.D{{Key: "_id", Value: m.ID}}
 	var err error
 	for i := 0; i < 20; i++ {
 		if sendErr == nil && m.Forget {
-			if _, err = s.outbox.db.Collection(outboxCollection).DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: m.ID}}); err == nil {
-				return nil
-			}
-		} else if _, err = s.outbox.db.Collection(outboxCollection).UpdateOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: m.ID}}, update); err == nil {
-			return nil
+			_, err = s.outbox.db.Collection(outboxCollection).DeleteOne(ctx, byID)
+		} else {
+			_, err = s.outbox.db.Collection(outboxCollection).UpdateOne(ctx, byID, update)
+		}
+		if err == nil {
+			break
 		}
 		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
 	}
-	return fmt.Errorf("mail: recording message %s: %w", m.ID, err)
+	if err != nil {
+		return fmt.Errorf("mail: recording message %s: %w", m.ID, err)
+	}
+	if sendErr == nil && (m.Forget || s.Erase) {
+		// A body left here goes with its message when the outbox is purged.
+		if _, err := s.outbox.db.Collection(bodiesCollection).DeleteOne(ctx, byID); err != nil {
+			return fmt.Errorf("mail: erasing message %s: %w", m.ID, err)
+		}
+	}
+	return nil
 }
 
 // backoff is the wait after the try-th failed try: doubling from Backoff
