@@ -158,6 +158,9 @@ type Extension struct {
 type Store struct {
 	// Embedded is true on the embedded FerretDB: see where.
 	Embedded bool
+	// crashAt, in tests, stops a submission at a named step as if the
+	// process died there.
+	crashAt func(step string) bool
 	db       *mongo.Database
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
@@ -195,6 +198,10 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 	if _, err := db.Collection(deadlinesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "deadline", Value: 1}}, Options: options.Index().SetName("deadline")}); err != nil {
+		return fmt.Errorf("quiz: indexes: %w", err)
+	}
+	if _, err := db.Collection(resultsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "passed", Value: 1}}, Options: options.Index().SetName("passed")}); err != nil {
 		return fmt.Errorf("quiz: indexes: %w", err)
 	}
 	return nil
@@ -253,9 +260,15 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, false, err
 			}
-			// Submitted (or lost) since: release it and start anew.
+			// Submitted (or lost) since: record what its result says (a
+			// submission cut short by a crash left that undone) and start
+			// anew under the rules.
+			set := bson.D{{Key: "open", Value: ""}}
+			if err == nil && a.Result != nil && a.Submitted != nil {
+				set = settled(*a.Submitted, a.Result.Passed)
+			}
 			if _, err := learners.UpdateOne(ctx, s.where(userID, bson.E{Key: "open", Value: ld.Open}),
-				bson.D{{Key: "$set", Value: bson.D{{Key: "open", Value: ""}}}}); err != nil {
+				bson.D{{Key: "$set", Value: set}}); err != nil {
 				return nil, false, fmt.Errorf("quiz: %w", err)
 			}
 			continue
@@ -450,11 +463,16 @@ func (s *Store) state(ctx context.Context, attemptID, item string) (*openState, 
 
 // resultDoc is a submitted attempt's grade and answers.
 type resultDoc struct {
-	ID        string         `bson:"_id"`
-	UserID    string         `bson:"user_id"`
-	Submitted time.Time      `bson:"submitted"`
-	ClosedBy  string         `bson:"closed_by"`
-	Graded    packed[graded] `bson:"graded"`
+	ID        string    `bson:"_id"`
+	UserID    string    `bson:"user_id"`
+	Submitted time.Time `bson:"submitted"`
+	ClosedBy  string    `bson:"closed_by"`
+	// Passed repeats the packed result's verdict where a query can see
+	// it: the certificates' backfill finds passed attempts by it even
+	// when the learner record never heard of them (a crash between the
+	// two writes).
+	Passed bool           `bson:"passed,omitempty"`
+	Graded packed[graded] `bson:"graded"`
 }
 
 // graded is a result document's packed part.
@@ -657,7 +675,7 @@ func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	result := Grade(a.Items, a.Answers, a.Pass)
-	_, err = s.c(resultsCollection).InsertOne(ctx, resultDoc{ID: a.ID, UserID: a.UserID, Submitted: now, ClosedBy: by,
+	_, err = s.c(resultsCollection).InsertOne(ctx, resultDoc{ID: a.ID, UserID: a.UserID, Submitted: now, ClosedBy: by, Passed: result.Passed,
 		Graded: packed[graded]{graded{Result: result, Answers: a.Answers}}})
 	if mongo.IsDuplicateKeyError(err) {
 		// Submitted meanwhile by another instance: its result stands.
@@ -670,13 +688,21 @@ func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, err
 	if st, ok := s.states.Get(a.ID); ok {
 		st.closed = true
 	}
-	set := bson.D{{Key: "open", Value: ""}, {Key: "last_submitted", Value: now}}
-	if result.Passed {
-		set = append(set, bson.E{Key: "passed", Value: true})
+	// The result document is the submission; every step after it is
+	// derived from it and repaired (Start, Repair, the certificates'
+	// backfill) if the process dies before it is done.
+	if s.crashed("after-result") {
+		return nil, errCrashed
 	}
-	s.release(ctx, a, set)
+	s.release(ctx, a, settled(now, result.Passed))
+	if s.crashed("after-release") {
+		return nil, errCrashed
+	}
 	if a.Deadline != nil {
 		_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
+	}
+	if s.crashed("after-deadline") {
+		return nil, errCrashed
 	}
 	if result.Passed && s.Certifier != nil {
 		if err := s.Certifier.Passed(ctx, a); err != nil {
@@ -704,6 +730,55 @@ func (s *Store) dropAnswers(ctx context.Context, a *Attempt) {
 			s.log.Warn("quiz: removing a saved answer", "attempt", a.ID, "err", err)
 		}
 	}
+}
+
+// settled is what a submitted attempt sets on its learner's record.
+func settled(submitted time.Time, passed bool) bson.D {
+	set := bson.D{{Key: "open", Value: ""}, {Key: "last_submitted", Value: submitted}}
+	if passed {
+		set = append(set, bson.E{Key: "passed", Value: true})
+	}
+	return set
+}
+
+// errCrashed ends a close at a test's crash point: what follows the point
+// is not done, as when the process dies there.
+var errCrashed = errors.New("quiz: stopped at a crash point (test)")
+
+// crashed reports whether a test stops the work at step.
+func (s *Store) crashed(step string) bool { return s.crashAt != nil && s.crashAt(step) }
+
+// Repair finishes submissions that a crash cut short: a learner record
+// still pointing at an attempt that has a result gets what the result
+// says (released, last submitted, passed); a submitted attempt's
+// deadline entry goes. It returns how many records it repaired; it is
+// idempotent, and runs at start-up and periodically.
+func (s *Store) Repair(ctx context.Context) (int, error) {
+	cur, err := s.c(learnersCollection).Find(ctx, bson.D{{Key: "open", Value: bson.D{{Key: "$gt", Value: ""}}}})
+	if err != nil {
+		return 0, fmt.Errorf("quiz: repair: %w", err)
+	}
+	var open []learnerDoc
+	if err := cur.All(ctx, &open); err != nil {
+		return 0, fmt.Errorf("quiz: repair: %w", err)
+	}
+	n := 0
+	for _, ld := range open {
+		r, err := s.result(ctx, ld.Open)
+		if err != nil {
+			return n, err
+		}
+		if r == nil {
+			continue // really open
+		}
+		passed := r.Passed || r.Graded.V.Result != nil && r.Graded.V.Result.Passed
+		a := &Attempt{ID: ld.Open, UserID: ld.UserID}
+		s.release(ctx, a, settled(r.Submitted, passed))
+		_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: ld.Open}})
+		s.log.Info("quiz: a submission cut short was completed", "attempt", ld.Open, "passed", passed)
+		n++
+	}
+	return n, nil
 }
 
 // release records a submitted attempt on the learner's record.
@@ -892,7 +967,29 @@ func (s *Store) PassedAttempts(ctx context.Context) ([]PassedAttempt, error) {
 		return nil, fmt.Errorf("quiz: %w", err)
 	}
 	var out []PassedAttempt
+	seen := map[string]bool{}
+	// Results that say passed, whatever their learner record says.
+	rc, err := s.c(resultsCollection).Find(ctx, bson.D{{Key: "passed", Value: true}})
+	if err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	var results []struct {
+		ID     string `bson:"_id"`
+		UserID string `bson:"user_id"`
+	}
+	if err := rc.All(ctx, &results); err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	for _, r := range results {
+		if !seen[r.UserID] {
+			seen[r.UserID] = true
+			out = append(out, PassedAttempt{UserID: r.UserID, Attempt: r.ID})
+		}
+	}
 	for _, ld := range learners {
+		if seen[ld.UserID] {
+			continue
+		}
 		for i := len(ld.Attempts) - 1; i >= 0; i-- {
 			r, err := s.result(ctx, ld.Attempts[i])
 			if err != nil {

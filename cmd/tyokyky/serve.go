@@ -214,6 +214,18 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
 	exam.Gate = p.db.Gate
 	go exam.RunSweeper(ctx, 15*time.Second)
+	// Submissions a crash cut short are completed from their results: at
+	// once, before serving, and every few minutes (another instance may
+	// have died).
+	if n, err := exam.Repair(ctx); err != nil {
+		log.Warn("completing exam submissions cut short", "err", err)
+	} else if n > 0 {
+		log.Info("exam submissions cut short were completed", "count", n)
+	}
+	go poll.Every(ctx, 5*time.Minute, log, "completing exam submissions cut short", func(ctx context.Context) error {
+		_, err := exam.Repair(ctx)
+		return err
+	})
 	outbox, err := startMail(ctx, cfg, p.db, accounts, log)
 	if err != nil {
 		return nil, err
