@@ -427,7 +427,7 @@ func BenchmarkColdStart(b *testing.B) {
 		data := b.TempDir()
 		addr, _ := minioproc.FreeAddr()
 		cmd := exec.Command(os.Args[0], "serve")
-		cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data, "TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn")
+		cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data, "TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_DRAIN_DELAY=0")
 		b.StartTimer()
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -582,5 +582,44 @@ func TestExamImportGIFT(t *testing.T) {
 	}
 	if code := run([]string{"exam", "import-gift"}, mapEnv(nil), &out, &errb); code != 2 {
 		t.Fatalf("no file = %d", code)
+	}
+}
+
+// After SIGTERM the server drains: /readyz answers 503 at once while new
+// connections are still served for the drain delay; then it stops
+// cleanly.
+func TestSIGTERMDrainsBeforeStopping(t *testing.T) {
+	s := startServer(t, t.TempDir(), "TYOKYKY_DRAIN_DELAY=3s")
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	signalled := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	var ready, page int
+	for time.Since(signalled) < 2*time.Second {
+		if resp, err := fresh.Get("http://" + s.addr + "/readyz"); err == nil {
+			ready = resp.StatusCode
+			resp.Body.Close()
+		}
+		if resp, err := fresh.Get("http://" + s.addr + "/"); err == nil {
+			page = resp.StatusCode
+			resp.Body.Close()
+		}
+		if ready == 503 && page == 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ready != 503 || page != 200 {
+		t.Fatalf("while draining: /readyz %d (want 503), a new request %d (want 200)", ready, page)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+		if waited := time.Since(signalled); waited < 3*time.Second {
+			t.Fatalf("stopped after %v, before the drain delay", waited)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop within 30 s of SIGTERM")
 	}
 }

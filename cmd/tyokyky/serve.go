@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -65,15 +66,33 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	defer ln.Close()
 	log := cfg.Logger(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	// ctx lives until the server has stopped (background jobs keep
+	// running while it drains); a signal during start-up cancels it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	startDone := make(chan struct{})
+	var early os.Signal
+	go func() {
+		select {
+		case early = <-signals:
+			cancel()
+		case <-startDone:
+		}
+	}()
 	p, err := start(ctx, cfg, log, ln, stdout)
+	close(startDone)
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return exitFailure
 	}
 	defer p.close(log)
+	if early != nil {
+		log.Info("stopping: a signal came during start-up")
+		return exitOK
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(ln) }()
@@ -82,7 +101,19 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "Työkyky is running at %s (Ctrl-C stops it)\n", cfg.BaseURL)
 
 	select {
-	case <-ctx.Done():
+	case sig := <-signals:
+		// Draining: /readyz answers 503 at once so that load balancers
+		// take the instance out; for the drain delay it still accepts
+		// new connections (SIGTERM only: Ctrl-C at a terminal stops at
+		// once, and a second signal cuts the delay short).
+		p.server.SetDraining()
+		if delay := cfg.Drain(); sig == syscall.SIGTERM && delay > 0 {
+			log.Info("draining", "delay", delay)
+			select {
+			case <-time.After(delay):
+			case <-signals:
+			}
+		}
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	case err := <-errc:
 		log.Error("HTTP server stopped", "err", err)

@@ -52,6 +52,7 @@ type Config struct {
 	// RequireVerified is "true" or "false" (see VerifiedEmailRequired).
 	RequireVerified string
 	ReminderDays    string
+	DrainDelay      string
 	LogFormat       string
 	ShutdownTimeout time.Duration
 }
@@ -90,6 +91,7 @@ var Settings = []Setting{
 	{"cert-key-dir", "TYOKYKY_CERT_KEY_DIR", "", "folder of the private signing key files (mode 0600) when there is no cert-key-secret; empty means <data-dir>/keys", func(c *Config) *string { return &c.CertKeyDir }},
 	{"log-level", "TYOKYKY_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 	{"log-format", "TYOKYKY_LOG_FORMAT", "text", "text or json", func(c *Config) *string { return &c.LogFormat }},
+	{"drain-delay", "TYOKYKY_DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 while new requests are still served (so load balancers take the instance out) before the server stops accepting; 0 stops at once", func(c *Config) *string { return &c.DrainDelay }},
 	{"shutdown-timeout", "TYOKYKY_SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may run after SIGINT/SIGTERM", nil},
 	{"media-delivery", "TYOKYKY_MEDIA_DELIVERY", "presign", "how browsers get media: presign (short-lived links straight to the object store) or proxy (through this server, when browsers cannot reach the store)", func(c *Config) *string { return &c.MediaDelivery }},
 	{"media-max-size", "TYOKYKY_MEDIA_MAX_SIZE", "2GiB", "largest media upload, e.g. 500MiB or 2GiB", func(c *Config) *string { return &c.MediaMaxSize }},
@@ -214,6 +216,9 @@ func (c *Config) Problems() []string {
 	if _, err := strconv.ParseBool(c.RequireVerified); err != nil {
 		out = append(out, fmt.Sprintf("require-verified-email: %q is neither true nor false", c.RequireVerified))
 	}
+	if d, err := time.ParseDuration(c.DrainDelay); err != nil || d < 0 || d > 10*time.Minute {
+		out = append(out, fmt.Sprintf("drain-delay: %q is not a duration between 0s and 10m, such as 5s", c.DrainDelay))
+	}
 	if _, err := c.Reminder(); err != nil {
 		out = append(out, "reminder-days: "+err.Error())
 	}
@@ -224,6 +229,12 @@ func (c *Config) Problems() []string {
 		out = append(out, fmt.Sprintf("listen: %q is not host:port", c.Listen))
 	}
 	return out
+}
+
+// Drain is the drain delay after SIGTERM.
+func (c *Config) Drain() time.Duration {
+	d, _ := time.ParseDuration(c.DrainDelay)
+	return d
 }
 
 // VerifiedEmailRequired: certificates only to verified addresses.
