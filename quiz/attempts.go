@@ -161,7 +161,7 @@ type Store struct {
 	// crashAt, in tests, stops a submission at a named step as if the
 	// process died there.
 	crashAt func(step string) bool
-	db       *mongo.Database
+	db      *mongo.Database
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
 	locks *database.Locks
