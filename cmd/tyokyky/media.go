@@ -60,7 +60,12 @@ func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*medi
 		if endpoint, creds, ok := minioproc.Attach(cfg.MinIODir()); ok {
 			opts.Endpoint, opts.AccessKey, opts.SecretKey = endpoint, creds.AccessKey, creds.SecretKey
 		} else {
+			// Never a second MinIO beside a running server's: Start refuses
+			// a folder whose lock another process holds.
 			p, err := minioproc.Start(ctx, minioproc.Options{Bin: cfg.MinIOBin, Dir: cfg.MinIODir(), Logger: log})
+			if errors.Is(err, minioproc.ErrLocked) {
+				return nil, fmt.Errorf("a running server owns %s, but its MinIO does not answer now (it may be restarting); try again in a moment", cfg.MinIODir())
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -118,8 +118,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case err := <-errc:
 		log.Error("HTTP server stopped", "err", err)
 		return exitFailure
-	case <-p.minioExited():
-		log.Error("the MinIO child process exited; stopping")
+	case <-p.minioGaveUp():
+		log.Error("the MinIO child process could not be kept running; stopping")
+		p.server.SetDraining()
 		_ = p.server.Shutdown(cfg.ShutdownTimeout)
 		return exitFailure
 	}
@@ -138,11 +139,11 @@ type platform struct {
 	storageEndpoint string
 }
 
-func (p *platform) minioExited() <-chan struct{} {
+func (p *platform) minioGaveUp() <-chan struct{} {
 	if p.minio == nil {
 		return nil
 	}
-	return p.minio.Exited()
+	return p.minio.GaveUp()
 }
 
 func (p *platform) close(log *slog.Logger) {
@@ -169,6 +170,19 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		}
 	}()
 
+	// The database first: the embedded store's lock on the data folder is
+	// taken before anything else starts (a second server on one folder
+	// stops here, having started nothing).
+	p.db, err = database.Open(ctx, database.Options{
+		URI:             cfg.MongoURI,
+		Database:        cfg.MongoDatabase,
+		Dir:             cfg.DBDir(),
+		Logger:          log,
+		OnCommandFailed: m.DatabaseError,
+	})
+	if err != nil {
+		return nil, err
+	}
 	storeOpts := media.StoreOptions{
 		Endpoint:  cfg.S3Endpoint,
 		Region:    cfg.S3Region,
@@ -183,6 +197,16 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		if err != nil {
 			return nil, err
 		}
+		// A MinIO that exits is restarted on the same address; meanwhile
+		// /readyz names the storage as down and everything that needs no
+		// object store goes on.
+		sup := minioproc.DefaultSupervision
+		sup.OnChange = func(up bool) {
+			if up {
+				m.MinIORestarts.Inc()
+			}
+		}
+		p.minio.Supervise(ctx, sup)
 		storeOpts.Endpoint = p.minio.Endpoint()
 		storeOpts.AccessKey = p.minio.Credentials.AccessKey
 		storeOpts.SecretKey = p.minio.Credentials.SecretKey
@@ -199,16 +223,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 
-	p.db, err = database.Open(ctx, database.Options{
-		URI:             cfg.MongoURI,
-		Database:        cfg.MongoDatabase,
-		Dir:             cfg.DBDir(),
-		Logger:          log,
-		OnCommandFailed: m.DatabaseError,
-	})
-	if err != nil {
-		return nil, err
-	}
 	p.dbKind = "mongodb"
 	if p.db.Embedded != nil {
 		p.dbKind = "embedded ferretdb (" + cfg.DBDir() + ")"

@@ -15,6 +15,11 @@ type Metrics struct {
 	Duration       *prometheus.HistogramVec
 	DatabaseErrors *prometheus.CounterVec
 	StorageErrors  *prometheus.CounterVec
+	// MinIORestarts counts the supervisor's restarts of the MinIO child.
+	MinIORestarts prometheus.Counter
+	// NoSpace counts writes refused because a disk was full, by store
+	// (database, storage).
+	NoSpace *prometheus.CounterVec
 }
 
 // New registers the collectors, plus Go runtime and process metrics.
@@ -38,6 +43,14 @@ func New() *Metrics {
 			Name: "tyokyky_storage_errors_total",
 			Help: "Failed object storage operations by operation.",
 		}, []string{"operation"}),
+		MinIORestarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tyokyky_minio_restarts_total",
+			Help: "Restarts of the MinIO child process after it exited.",
+		}),
+		NoSpace: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tyokyky_no_space_total",
+			Help: "Writes refused because the disk was full, by store (database, storage).",
+		}, []string{"store"}),
 	}
 	// Start the error series at zero, so dashboards and alerts see them
 	// before the first failure.
@@ -47,7 +60,9 @@ func New() *Metrics {
 	for _, op := range []string{"ping", "bucket_exists", "make_bucket", "put", "get", "stat", "remove", "presign"} {
 		m.StorageErrors.WithLabelValues(op)
 	}
-	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.StorageErrors,
+	m.NoSpace.WithLabelValues("database")
+	m.NoSpace.WithLabelValues("storage")
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.StorageErrors, m.MinIORestarts, m.NoSpace,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

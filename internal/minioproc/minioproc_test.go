@@ -3,10 +3,15 @@ package minioproc_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,5 +90,97 @@ func TestErasureCodedMinIOSurvivesALostDrive(t *testing.T) {
 	}
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("read %d bytes, want the %d written", len(got), len(payload))
+	}
+}
+
+// A second Start on a folder in use starts nothing and leaves the first
+// one's endpoint file alone; Stop gives the folder up.
+func TestSecondStartOnOneFolderIsRefused(t *testing.T) {
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	p, err := minioproc.Start(ctx, minioproc.Options{Bin: bin, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(10 * time.Second)
+	endpoint, _ := os.ReadFile(filepath.Join(dir, "endpoint"))
+	if _, err := minioproc.Start(ctx, minioproc.Options{Bin: bin, Dir: dir}); !errors.Is(err, minioproc.ErrLocked) {
+		t.Fatalf("second start: %v, want ErrLocked", err)
+	}
+	if !minioproc.Locked(dir) {
+		t.Fatal("the folder should be locked")
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "endpoint")); string(got) != string(endpoint) {
+		t.Fatalf("endpoint file %q, want the first server's %q", got, endpoint)
+	}
+	if got, _, ok := minioproc.Attach(dir); !ok || got != p.Endpoint() {
+		t.Fatalf("attach: %q %v", got, ok)
+	}
+	p.Stop(10 * time.Second)
+	if minioproc.Locked(dir) {
+		t.Fatal("the folder is still locked after Stop")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "endpoint")); !os.IsNotExist(err) {
+		t.Fatalf("endpoint file after Stop: %v", err)
+	}
+}
+
+// A supervised MinIO killed with SIGKILL comes back on the same address;
+// killed too often in the window, the supervisor gives up.
+func TestSupervisedMinIORestartsAndGivesUp(t *testing.T) {
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := minioproc.Start(ctx, minioproc.Options{Bin: bin, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(10 * time.Second)
+	var mu sync.Mutex
+	var changes []bool
+	p.Supervise(ctx, minioproc.Supervision{Backoff: 100 * time.Millisecond, MaxBackoff: time.Second, StableAfter: time.Minute,
+		MaxRestarts: 2, Window: time.Minute, OnChange: func(up bool) { mu.Lock(); changes = append(changes, up); mu.Unlock() }})
+	live := func() bool {
+		resp, err := (&http.Client{Timeout: time.Second}).Get(p.Endpoint() + "/minio/health/live")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	for round := 1; round <= 2; round++ {
+		pid := p.PID()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for (p.PID() == pid || p.Down() || !live()) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !live() || p.Restarts() != int64(round) {
+			t.Fatalf("round %d: live %v, restarts %d", round, live(), p.Restarts())
+		}
+	}
+	mu.Lock()
+	if fmt.Sprint(changes) != "[false true false true]" {
+		t.Errorf("changes %v", changes)
+	}
+	mu.Unlock()
+	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.GaveUp():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supervisor did not give up after the third kill in the window")
+	}
+	if p.Restarts() != 2 || live() {
+		t.Fatalf("after giving up: restarts %d, live %v", p.Restarts(), live())
 	}
 }
