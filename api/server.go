@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -403,6 +404,21 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 		return fmt.Errorf("api: requests still running after %s were cut off", timeout)
 	}
 	return err
+}
+
+// WarmUp answers the given pages inside the process before the server
+// takes traffic, so that the first visitors do not pay for the store's
+// first reads and the first renderings. It returns how long it took.
+func (s *Server) WarmUp(paths ...string) time.Duration {
+	start := time.Now()
+	for _, p := range paths {
+		req := httptest.NewRequest(fiber.MethodGet, p, nil)
+		req.Header.Set("Accept-Language", "fi")
+		if resp, err := s.app.Test(req, -1); err == nil {
+			resp.Body.Close()
+		}
+	}
+	return time.Since(start)
 }
 
 // SetDraining marks the server as going away: /readyz answers 503.

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -156,5 +158,174 @@ func TestSecondServerOnOneFolderStartsNothing(t *testing.T) {
 	}
 	if code, _ := get("http://" + s.addr + "/readyz"); code != 200 {
 		t.Fatalf("the first server's /readyz = %d", code)
+	}
+}
+
+// learnerClient is a learner signed in over the API with a bearer token.
+type learnerClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func newLearner(t *testing.T, base, email string) *learnerClient {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	body := fmt.Sprintf(`{"email":%q,"name":"Aino Testaaja","password":"salasana-pitka-123","organisation":"muu","organisation_other":"Testi"}`, email)
+	resp, err := c.Post(base+"/api/v1/auth/register", "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("register %s: %v %v", email, resp, err)
+	}
+	resp.Body.Close()
+	resp, err = c.Post(base+"/api/v1/auth/login", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":"salasana-pitka-123"}`, email)))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign in %s: %v %v", email, resp, err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("sign in %s: %v", email, err)
+	}
+	return &learnerClient{base: base, token: tok.Token, http: c}
+}
+
+func (l *learnerClient) do(method, path, body string) (int, string, error) {
+	req, _ := http.NewRequest(method, l.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// courseTasks returns n keys (module.section.task) of the bundled
+// course's tasks that take a written answer.
+func courseTasks(t *testing.T, base string, n int) []string {
+	t.Helper()
+	var c struct {
+		Modules []struct {
+			Slug     string
+			Sections []struct{ Slug string }
+		}
+	}
+	_, body := get(base + "/api/v1/course")
+	if err := json.Unmarshal([]byte(body), &c); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			var sec struct {
+				Tasks []struct {
+					ID     string
+					Answer bool
+				}
+			}
+			_, body := get(base + "/api/v1/modules/" + m.Slug + "/sections/" + s.Slug)
+			if json.Unmarshal([]byte(body), &sec) == nil {
+				for _, task := range sec.Tasks {
+					if !task.Answer {
+						continue
+					}
+					ids = append(ids, m.Slug+"."+s.Slug+"."+task.ID)
+					if len(ids) == n {
+						return ids
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("the course has %d tasks, want %d", len(ids), n)
+	return nil
+}
+
+// TestSIGKILLUnderLoadLosesNoAcknowledgedWrite: learners save task
+// answers as fast as the server takes them while the server is killed
+// outright, twice; after each restart every answer the server
+// acknowledged is there (the stored one is the last acknowledged or a
+// later one whose answer the kill cut off), and the restart folds the
+// write-ahead log the kill left and warms up before it says ready.
+func TestSIGKILLUnderLoadLosesNoAcknowledgedWrite(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	base := "http://" + s.addr
+	tasks := courseTasks(t, base, 3)
+	const learners = 8
+	clients := make([]*learnerClient, learners)
+	for i := range clients {
+		clients[i] = newLearner(t, base, fmt.Sprintf("kuorma%d@example.fi", i))
+	}
+	type key struct{ learner, task int }
+	acked := map[key]int{}
+	sent := map[key]int{}
+	var mu sync.Mutex
+	totalAcked, totalLost := 0, 0
+	for round := 1; round <= 2; round++ {
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for i, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := round * 100000; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := key{i, n % len(tasks)}
+					mu.Lock()
+					sent[k] = n
+					mu.Unlock()
+					code, _, err := c.do("PUT", "/api/v1/tasks/"+tasks[k.task]+"/answer", fmt.Sprintf(`{"text":"vastaus %d"}`, n))
+					if err != nil {
+						return // the server is gone
+					}
+					if code == 200 {
+						mu.Lock()
+						acked[k] = n
+						totalAcked++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-s.exited
+		close(stop)
+		wg.Wait()
+		s = startServer(t, data)
+		for _, c := range clients {
+			c.base = "http://" + s.addr
+		}
+		if !strings.Contains(s.stderr.String(), "warm_up=") {
+			t.Error("the ready line does not report the warm-up")
+		}
+		for k, want := range acked {
+			code, body, err := clients[k.learner].do("GET", "/api/v1/tasks/"+tasks[k.task]+"/answer", "")
+			if err != nil || code != 200 {
+				t.Fatalf("reading an answer after the restart: %d %v", code, err)
+			}
+			var a struct{ Text string }
+			json.Unmarshal([]byte(body), &a)
+			var got int
+			fmt.Sscanf(a.Text, "vastaus %d", &got)
+			if got < want || got > sent[k] {
+				totalLost++
+				t.Errorf("round %d, learner %d, task %d: stored %q, acknowledged %d, last sent %d", round, k.learner, k.task, a.Text, want, sent[k])
+			}
+		}
+	}
+	t.Logf("%d writes acknowledged over two kills, %d lost", totalAcked, totalLost)
+	if totalAcked < 100 {
+		t.Fatalf("only %d writes were acknowledged: the load did not run", totalAcked)
 	}
 }

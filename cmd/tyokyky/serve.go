@@ -94,10 +94,11 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return exitOK
 	}
 
+	warm := p.server.WarmUp("/", "/kirjaudu", "/tentti", "/readyz")
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(ln) }()
 	log.Info("ready", "url", cfg.BaseURL, "listen", ln.Addr().String(), "version", versionString(),
-		"database", p.dbKind, "storage", p.storageEndpoint, "startup", time.Since(started).Round(time.Millisecond))
+		"database", p.dbKind, "storage", p.storageEndpoint, "startup", time.Since(started).Round(time.Millisecond), "warm_up", warm.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "Työkyky is running at %s (Ctrl-C stops it)\n", cfg.BaseURL)
 
 	select {

@@ -194,3 +194,42 @@ func TestEmbeddedLookupsByIDUseAnIndex(t *testing.T) {
 		t.Fatalf("a duplicate _id = %v, want E11000", err)
 	}
 }
+
+// TestWALIsCheckpointedAndTruncated: after a burst of writes the log is
+// folded into the database and cut to nothing, and the data reads back.
+func TestWALIsCheckpointedAndTruncated(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	c := db.Database.Collection("wal")
+	payload := strings.Repeat("työkyky ", 128)
+	for i := range 40 {
+		docs := make([]any, 50)
+		for j := range docs {
+			docs[j] = bson.D{{Key: "_id", Value: fmt.Sprintf("%02d-%02d", i, j)}, {Key: "p", Value: payload}}
+		}
+		if _, err := c.InsertMany(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wal := filepath.Join(dir, "tk.sqlite-wal")
+	st, err := os.Stat(wal)
+	if err != nil || st.Size() < 1<<20 {
+		t.Fatalf("write-ahead log after 2,000 writes: %v %v", st, err)
+	}
+	before := st.Size()
+	if _, err := checkpointWAL(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(wal); err == nil && st.Size() != 0 {
+		t.Fatalf("write-ahead log %d bytes after the checkpoint (was %d)", st.Size(), before)
+	}
+	t.Logf("write-ahead log %d bytes before the checkpoint, 0 after", before)
+	if n, err := c.CountDocuments(ctx, bson.D{}); err != nil || n != 2000 {
+		t.Fatalf("after the checkpoint: %d documents, %v", n, err)
+	}
+}

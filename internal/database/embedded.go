@@ -27,6 +27,7 @@ type Embedded struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	idx    chan struct{} // closed when the lookup-index keeper stops
+	wal    chan struct{} // closed when the checkpointer stops
 	once   sync.Once
 }
 
@@ -55,6 +56,14 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 		return nil, fmt.Errorf("embedded store: lock %s: %w", abs, err)
 	}
 
+	// A log left by a process that was killed is folded before anything
+	// reads the files, so that the first requests do not pay for it.
+	if n, err := checkpointWAL(ctx, abs); err != nil {
+		logger.Warn("embedded store: folding the write-ahead log", "err", err)
+	} else if n > 0 {
+		logger.Info("embedded store: folded the write-ahead log left by the last run", "bytes", n)
+	}
+
 	sqliteURL := "file:" + (&url.URL{Path: abs + "/"}).EscapedPath()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
@@ -67,7 +76,7 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{}), idx: make(chan struct{})}
+	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{}), idx: make(chan struct{}), wal: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(runCtx)
@@ -75,6 +84,10 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 	go func() {
 		defer close(e.idx)
 		keepIDsIndexed(runCtx, abs, idIndexEvery, logger)
+	}()
+	go func() {
+		defer close(e.wal)
+		keepWALsSmall(runCtx, abs, walCheckpointEvery, logger)
 	}()
 	e.uri = f.MongoDBURI()
 	if err := writeFileAtomic(filepath.Join(abs, "uri"), []byte(e.uri+"\n")); err != nil {
@@ -97,6 +110,7 @@ func (e *Embedded) Stop() {
 		e.cancel()
 		<-e.done
 		<-e.idx
+		<-e.wal
 		os.Remove(filepath.Join(e.dir, "uri"))
 		unlock(e.lock)
 	})
