@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -29,6 +32,7 @@ type problem struct {
 // HTML page in the site layout for browsers. Details of internal errors are
 // logged, never shown.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	err = s.storeFault(c, err)
 	code := fiber.StatusInternalServerError
 	detail := ""
 	var fe *fiber.Error
@@ -60,6 +64,33 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Message:   web.T(lang, key),
 		RequestID: requestIDOf(c),
 	})
+}
+
+// storeFault turns a store's failure into what the client can act on: a
+// full disk is 507 ("nothing was saved, try again"), counted in /metrics
+// and reported by /readyz until writes work again; an object store that
+// does not answer is 503; both say when to try again. Other errors pass.
+func (s *Server) storeFault(c *fiber.Ctx, err error) error {
+	switch {
+	case database.IsNoSpace(err):
+		s.metrics.NoSpace.WithLabelValues("database").Inc()
+		s.noSpaceAt.Store(time.Now().UnixNano())
+		s.log.Error("a write failed: the database's disk is full", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "60")
+		return fiber.NewError(fiber.StatusInsufficientStorage, "")
+	case errors.Is(err, media.ErrNoSpace):
+		s.metrics.NoSpace.WithLabelValues("storage").Inc()
+		s.log.Error("a write failed: the object store is full", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "60")
+		return fiber.NewError(fiber.StatusInsufficientStorage, "")
+	case errors.Is(err, media.ErrUnavailable):
+		s.log.Error("the object store did not answer", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "30")
+		return fiber.NewError(fiber.StatusServiceUnavailable, "")
+	case errors.Is(err, media.ErrUploadCut):
+		return fiber.NewError(fiber.StatusBadRequest, "the upload ended before its end; nothing was stored")
+	}
+	return err
 }
 
 func (s *Server) problem(c *fiber.Ctx, code int, title, detail string) error {

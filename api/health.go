@@ -2,11 +2,15 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 // livez answers as long as the process serves HTTP.
@@ -42,6 +46,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			} else {
 				ctx, cancel := context.WithTimeout(context.Background(), s.opts.CheckTimeout)
 				err := p.Ping(ctx)
+				if err == nil && name == "database" {
+					err = s.checkWrites(ctx)
+				}
 				cancel()
 				if err != nil {
 					status = "down: " + err.Error()
@@ -64,6 +71,32 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(res)
 	}
 	return c.JSON(res)
+}
+
+// checkWrites: after a write failed for a full disk, the database counts
+// as down until a probe write works (reads go on working on a full disk).
+// A store that cannot be probed counts as down for a minute after the
+// last such failure.
+func (s *Server) checkWrites(ctx context.Context) error {
+	at := s.noSpaceAt.Load()
+	if at == 0 || time.Since(time.Unix(0, at)) > 10*time.Minute {
+		return nil
+	}
+	prober, ok := s.opts.Database.(interface{ ProbeWrite(context.Context) error })
+	if !ok {
+		if time.Since(time.Unix(0, at)) < time.Minute {
+			return errors.New("writes fail: the disk is full")
+		}
+		return nil
+	}
+	if err := prober.ProbeWrite(ctx); err != nil {
+		if database.IsNoSpace(err) {
+			return errors.New("writes fail: the disk is full")
+		}
+		return err
+	}
+	s.noSpaceAt.CompareAndSwap(at, 0)
+	return nil
 }
 
 func (s *Server) metricsHandler() fiber.Handler {

@@ -79,11 +79,14 @@ type Server struct {
 	pages    *web.Pages
 	headers  [][2]string
 	draining atomic.Bool
-	library  *course.Library
-	cache    atomic.Pointer[pageCache]
-	https    bool
-	accounts *account.Store
-	progress *course.Progress
+	// noSpaceAt is when a write last failed for a full disk (unix ns);
+	// /readyz reports the database down until a write works again.
+	noSpaceAt atomic.Int64
+	library   *course.Library
+	cache     atomic.Pointer[pageCache]
+	https     bool
+	accounts  *account.Store
+	progress  *course.Progress
 
 	signInLimit *account.Limiter
 	// secondFactorLimit counts wrong second-factor codes per account and

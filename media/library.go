@@ -194,10 +194,15 @@ type countingHash struct {
 	n   int64
 	max int64
 	r   io.Reader
+	// readErr is the upload's own failure (the client went away).
+	readErr error
 }
 
 func (c *countingHash) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		c.readErr = err
+	}
 	c.n += int64(n)
 	if c.n > c.max {
 		return 0, &TooLargeError{Max: c.max}
@@ -324,7 +329,13 @@ func (l *Library) putObject(ctx context.Context, key, contentType string, r io.R
 		if ctx.Err() != nil {
 			return Object{}, ctx.Err()
 		}
+		if ch.readErr != nil {
+			return Object{}, fmt.Errorf("%w: %v", ErrUploadCut, ch.readErr)
+		}
 		l.store.onError("put")
+		if c := classify(err); c != err {
+			return Object{}, c
+		}
 		return Object{}, fmt.Errorf("media: storing the file: %w", err)
 	}
 	return Object{Key: key, ContentType: contentType, Size: ch.n, SHA256: hex.EncodeToString(ch.h.Sum(nil))}, nil
@@ -617,6 +628,9 @@ func (l *Library) Open(ctx context.Context, key string, start, end int64) (io.Re
 	body, _, _, err := core.GetObject(ctx, l.store.bucket, key, opts)
 	if err != nil {
 		l.store.onError("get")
+		if c := classify(err); c != err {
+			return nil, c
+		}
 		return nil, fmt.Errorf("media: %w", err)
 	}
 	return body, nil

@@ -33,7 +33,9 @@ func FFProbe(ctx context.Context, url string) (*ProbeResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url)
+	// rw_timeout (µs): a store that stops answering fails the probe in
+	// 15 s rather than at the one-minute limit.
+	cmd := exec.CommandContext(ctx, bin, "-v", "error", "-rw_timeout", "15000000", "-print_format", "json", "-show_format", "-show_streams", url)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -5,6 +5,7 @@ package media
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/url"
 
@@ -23,6 +24,8 @@ type StoreOptions struct {
 	PublicURL string
 	// OnError, when set, is called for every failed storage operation.
 	OnError func(op string)
+	// Timeouts bound every call; zero values take DefaultTimeouts'.
+	Timeouts Timeouts
 }
 
 // Store is the object store holding media objects.
@@ -41,10 +44,25 @@ func NewStore(o StoreOptions) (*Store, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("media: endpoint %q is not a URL", o.Endpoint)
 	}
+	t := o.Timeouts
+	if t.Connect == 0 {
+		t.Connect = DefaultTimeouts.Connect
+	}
+	if t.FirstByte == 0 {
+		t.FirstByte = DefaultTimeouts.FirstByte
+	}
+	if t.Idle == 0 {
+		t.Idle = DefaultTimeouts.Idle
+	}
+	tr := transport(t)
+	if u.Scheme == "https" {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
 	client, err := minio.New(u.Host, &minio.Options{
-		Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
-		Secure: u.Scheme == "https",
-		Region: o.Region,
+		Creds:     credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure:    u.Scheme == "https",
+		Region:    o.Region,
+		Transport: tr,
 		// Fail fast: a readiness probe must not hang on retries.
 		MaxRetries: 1,
 	})
@@ -103,7 +121,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		s.onError("ping")
-		return err
+		return classify(err)
 	}
 	if !ok {
 		s.onError("ping")

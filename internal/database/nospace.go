@@ -1,0 +1,42 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// outOfDiskSpace is MongoDB's error code for a full disk.
+const outOfDiskSpace = 14031
+
+// IsNoSpace reports whether err is a write refused for lack of disk
+// space: SQLite's "database or disk is full" as the embedded FerretDB
+// passes it on, MongoDB's OutOfDiskSpace, or the system's ENOSPC text.
+func IsNoSpace(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) && se.HasErrorCode(outOfDiskSpace) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "no space left on device")
+}
+
+// ProbeWrite makes one small write, to tell whether the store takes
+// writes again after they failed for lack of space (reads go on working
+// on a full disk, so a ping cannot tell).
+func (db *DB) ProbeWrite(ctx context.Context) error {
+	_, err := db.Database.Collection("health").UpdateOne(ctx, bson.D{{Key: "_id", Value: "write-probe"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) { // two instances upserted at once
+		return nil
+	}
+	return err
+}
