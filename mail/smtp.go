@@ -152,29 +152,64 @@ func helo(from string) string {
 // when the server accepted it, or the error.
 func (s *SMTP) deliver(ctx context.Context, msgs []*gomail.Msg) []error {
 	out := make([]error, len(msgs))
-	c, err := s.client()
-	if err == nil {
-		err = c.DialWithContext(ctx)
+	pending := make([]int, len(msgs))
+	for i := range pending {
+		pending[i] = i
 	}
-	if err != nil {
-		for i := range out {
-			out[i] = err
+	// A connection that breaks fails every message after the break; those
+	// never reached the server and go again over a new connection (twice
+	// at most). A message cut off during its DATA is not among them: the
+	// server may have taken it, so it waits for its next try.
+	for round := 0; round < 3 && len(pending) > 0 && ctx.Err() == nil; round++ {
+		c, err := s.client()
+		if err == nil {
+			err = c.DialWithContext(ctx)
 		}
-		return out
-	}
-	defer c.Close()
-	_ = c.Send(msgs...)
-	for i, m := range msgs {
-		if m.IsDelivered() {
-			continue
+		if err != nil {
+			for _, i := range pending {
+				out[i] = err
+			}
+			return out
 		}
-		if e := m.SendError(); e != nil {
+		batch := make([]*gomail.Msg, len(pending))
+		for j, i := range pending {
+			batch[j] = msgs[i]
+		}
+		_ = c.Send(batch...)
+		_ = c.Close()
+		var again []int
+		for _, i := range pending {
+			m := msgs[i]
+			if m.IsDelivered() {
+				out[i] = nil
+				continue
+			}
+			e := m.SendError()
+			if e == nil {
+				e = errors.New("not delivered: the connection failed before the message")
+			}
 			out[i] = e
-		} else {
-			out[i] = errors.New("not delivered")
+			if neverSent(e) {
+				again = append(again, i)
+			}
 		}
+		pending = again
 	}
 	return out
+}
+
+// neverSent: the message failed before its DATA on a broken connection
+// (no reply from the server), so it certainly did not arrive.
+func neverSent(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return true // the batch's connection check failed before any message
+	}
+	switch se.Reason {
+	case gomail.ErrConnCheck, gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPReset:
+		return se.ErrorCode() == 0
+	}
+	return false
 }
 
 // permanent: the server refused for good (a 5xx reply).
