@@ -558,7 +558,12 @@ func (s *Server) proxyObject(c *fiber.Ctx, obj media.Object, filename string) er
 
 func (s *Server) streamObject(c *fiber.Ctx, key string, start, end, length int64) error {
 	body, err := s.media.Open(context.WithoutCancel(c.UserContext()), key, start, end)
+	if errors.Is(err, media.ErrUnavailable) {
+		return err // 503 with Retry-After (storeFault)
+	}
 	if err != nil {
+		s.log.Error("media: opening an object", "key", key, "err", err)
+		c.Set(fiber.HeaderRetryAfter, "30")
 		return fiber.NewError(fiber.StatusServiceUnavailable, "the media store does not answer; try again in a moment")
 	}
 	c.Context().SetBodyStream(body, int(length))

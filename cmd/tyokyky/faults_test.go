@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -327,5 +328,159 @@ func TestSIGKILLUnderLoadLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Logf("%d writes acknowledged over two kills, %d lost", totalAcked, totalLost)
 	if totalAcked < 100 {
 		t.Fatalf("only %d writes were acknowledged: the load did not run", totalAcked)
+	}
+}
+
+// TestFullDiskAnswers507AndRecovers (issue 19, failure 4): on a disk with
+// no byte left, saving an answer is refused with 507 and Retry-After
+// (never 500), /readyz reports the database down and /metrics counts the
+// refusals; once there is room again, saving works and /readyz is 200
+// without a restart, and nothing saved before is lost. The server runs on
+// a 96 MB tmpfs in its own user and mount namespace.
+func TestFullDiskAnswers507AndRecovers(t *testing.T) {
+	vol := filepath.Join(t.TempDir(), "vol")
+	if err := os.Mkdir(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, filepath.Join(vol, "data"), "TYOKYKY_TEST_TMPFS="+vol+":96m")
+	base := "http://" + s.addr
+	task := courseTasks(t, base, 1)[0]
+	l := newLearner(t, base, "levy@example.fi")
+	if code, body, err := l.do("PUT", "/api/v1/tasks/"+task+"/answer", `{"text":"ennen täyttä levyä"}`); code != 200 {
+		t.Fatalf("saving before = %d %s %v", code, body, err)
+	}
+	waitLog := func(what string) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); !strings.Contains(s.stderr.String(), what); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("no %q in the log", what)
+			}
+		}
+	}
+	s.cmd.Process.Signal(syscall.SIGUSR1)
+	waitLog("test filler: disk full")
+	last := "ennen täyttä levyä"
+	refused := 0
+	for i := 0; i < 50 && refused == 0; i++ {
+		text := fmt.Sprintf("täysi %d %s", i, strings.Repeat("x", 3000))
+		req, _ := http.NewRequest("PUT", base+"/api/v1/tasks/"+task+"/answer", strings.NewReader(fmt.Sprintf(`{"text":%q}`, text)))
+		req.Header.Set("Authorization", "Bearer "+l.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := l.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			last = text // there was still room in the log
+		case 507:
+			refused++
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "not saved") {
+				t.Errorf("507 without Retry-After or a clear message: %v %s", resp.Header, body)
+			}
+		default:
+			t.Fatalf("saving on a full disk = %d %s", resp.StatusCode, body)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("50 saves on a full disk were all accepted")
+	}
+	if code, body := get(base + "/readyz"); code != 503 || !strings.Contains(body, "disk is full") {
+		t.Fatalf("/readyz on a full disk = %d %s", code, body)
+	}
+	if _, body := get(base + "/metrics"); !regexp.MustCompile(`tyokyky_no_space_total\{store="database"\} [1-9]`).MatchString(body) {
+		t.Error("/metrics does not count the refused writes")
+	}
+	if code, _ := get(base + "/osiot/tyokyvyn-tuki"); code != 200 {
+		t.Errorf("a page on a full disk = %d", code)
+	}
+
+	// Reading works on a full disk, and the refused save changed nothing.
+	code, body, _ := l.do("GET", "/api/v1/tasks/"+task+"/answer", "")
+	var a struct{ Text string }
+	json.Unmarshal([]byte(body), &a)
+	if code != 200 || a.Text != last {
+		t.Fatalf("the answer on a full disk = %d, %.40q; want the last one saved, %.40q", code, a.Text, last)
+	}
+
+	s.cmd.Process.Signal(syscall.SIGUSR2)
+	waitLog("test filler: removed")
+	if code, body, err := l.do("PUT", "/api/v1/tasks/"+task+"/answer", `{"text":"levy vapautui"}`); code != 200 {
+		t.Fatalf("saving after room was freed = %d %s %v", code, body, err)
+	}
+	if code, body := get(base + "/readyz"); code != 200 {
+		t.Fatalf("/readyz after room was freed = %d %s", code, body)
+	}
+	if _, body, _ := l.do("GET", "/api/v1/tasks/"+task+"/answer", ""); !strings.Contains(body, "levy vapautui") {
+		t.Fatalf("the answer after recovery: %s", body)
+	}
+}
+
+// TestFrozenMinIOAnswers503 (issue 19, failure 3): with the MinIO child
+// stopped (SIGSTOP: it accepts connections and answers nothing), a media
+// file in proxy mode answers 503 with Retry-After within the first-byte
+// deadline instead of hanging, /readyz names the storage, and the file
+// is served again once MinIO runs.
+func TestFrozenMinIOAnswers503(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data, "TYOKYKY_MEDIA_DELIVERY=proxy")
+	audio, err := testenv.SampleMedia(t.TempDir(), "audio", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := testenv.MinIOBin()
+	var out bytes.Buffer
+	if code := run([]string{"media", "upload", audio, "--title", "Jäätyvä", "--id", "m-jaatyva", "--data-dir", data, "--minio-bin", bin}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("media upload = %d\n%s", code, out.String())
+	}
+	url := "http://" + s.addr + "/media/m-jaatyva/tiedosto"
+	for end := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _ := get(url); code == 200 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the uploaded file is not served")
+		}
+	}
+	pids := minioProcesses(data)
+	if len(pids) != 1 {
+		t.Fatalf("MinIO processes %v", pids)
+	}
+	syscall.Kill(pids[0], syscall.SIGSTOP)
+	frozen := true
+	defer func() {
+		if frozen {
+			syscall.Kill(pids[0], syscall.SIGCONT)
+		}
+	}()
+	c := &http.Client{Timeout: 40 * time.Second}
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("no answer from a frozen store within 40 s: %v", err)
+	}
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || took > 25*time.Second {
+		t.Fatalf("media file on a frozen store = %d, Retry-After %q, after %v", resp.StatusCode, resp.Header.Get("Retry-After"), took)
+	}
+	t.Logf("a frozen store answered 503 after %v", took.Round(100*time.Millisecond))
+	if code, body := get("http://" + s.addr + "/readyz"); code != 503 || !strings.Contains(body, `"storage"`) {
+		t.Fatalf("/readyz on a frozen store = %d %s", code, body)
+	}
+	if code, _ := get("http://" + s.addr + "/osiot/tyokyvyn-tuki"); code != 200 {
+		t.Fatalf("a page on a frozen store = %d", code)
+	}
+	syscall.Kill(pids[0], syscall.SIGCONT)
+	frozen = false
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _ := get(url); code == 200 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the file is not served after MinIO runs again")
+		}
 	}
 }

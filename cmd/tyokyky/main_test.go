@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -27,9 +28,50 @@ import (
 // end-to-end tests exercise the real process, its signals and its child.
 func TestMain(m *testing.M) {
 	if os.Getenv("TYOKYKY_TEST_AS_MAIN") == "1" {
+		if spec := os.Getenv("TYOKYKY_TEST_TMPFS"); spec != "" {
+			smallDisk(spec)
+		}
 		os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
+}
+
+// smallDisk (in a server started by the disk-full test, inside its own
+// user and mount namespace) mounts a small tmpfs on DIR from "DIR:SIZE";
+// SIGUSR1 then fills it to the last byte and SIGUSR2 frees it again.
+func smallDisk(spec string) {
+	dir, size, _ := strings.Cut(spec, ":")
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		fmt.Fprintln(os.Stderr, "test: mounting a small disk:", err)
+		os.Exit(1)
+	}
+	filler := filepath.Join(dir, "filler")
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for s := range sig {
+			if s == syscall.SIGUSR2 {
+				os.Remove(filler)
+				fmt.Fprintln(os.Stderr, "test filler: removed")
+				continue
+			}
+			f, err := os.OpenFile(filler, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "test filler:", err)
+				continue
+			}
+			for _, chunk := range []int{1 << 20, 4096, 1} {
+				b := make([]byte, chunk)
+				for {
+					if _, err := f.Write(b); err != nil {
+						break
+					}
+				}
+			}
+			f.Close()
+			fmt.Fprintln(os.Stderr, "test filler: disk full")
+		}
+	}()
 }
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -188,6 +230,14 @@ func startServer(t *testing.T, data string, extraEnv ...string) *server {
 		"TYOKYKY_S3_ENDPOINT=",
 	)
 	s.cmd.Env = append(s.cmd.Env, extraEnv...)
+	for _, e := range extraEnv {
+		if strings.HasPrefix(e, "TYOKYKY_TEST_TMPFS=") {
+			// Its own user and mount namespace, where it may mount.
+			s.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}}
+		}
+	}
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
