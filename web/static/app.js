@@ -360,11 +360,21 @@
       var text = area.value;
       status.textContent = form.getAttribute("data-saving");
       send(form.getAttribute("data-autosave"), { text: text }).then(function (r) {
-        if (!r.ok) throw new Error(String(r.status));
+        if (!r.ok) {
+          var e = new Error(String(r.status));
+          e.retryAfter = parseInt(r.headers.get("Retry-After") || "", 10);
+          throw e;
+        }
         last = text;
         status.textContent = form.getAttribute("data-saved");
-      }).catch(function () {
+      }).catch(function (e) {
         status.textContent = form.getAttribute("data-failed");
+        // The text stays in the field; saving is tried again after the
+        // wait the server asked for (a full disk, a restart), at most a
+        // minute, unless typing starts a save sooner.
+        var wait = e && e.retryAfter > 0 ? Math.min(e.retryAfter, 60) : 15;
+        clearTimeout(timer);
+        timer = setTimeout(save, wait * 1000);
       });
     }
     area.addEventListener("input", function () {
