@@ -484,3 +484,93 @@ func TestFrozenMinIOAnswers503(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGTERMUnderLoadDrainsWithoutErrors: learners keep saving answers
+// while the server gets SIGTERM. During the drain delay /readyz is 503
+// and saves go on succeeding; no save is answered with a 5xx; after the
+// stop (exit 0) every acknowledged answer is there on the next start.
+func TestSIGTERMUnderLoadDrainsWithoutErrors(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data, "TYOKYKY_DRAIN_DELAY=2s")
+	base := "http://" + s.addr
+	tasks := courseTasks(t, base, 2)
+	clients := make([]*learnerClient, 6)
+	for i := range clients {
+		clients[i] = newLearner(t, base, fmt.Sprintf("sigterm%d@example.fi", i))
+	}
+	type key struct{ learner, task int }
+	acked, sent := map[key]int{}, map[key]int{}
+	var mu sync.Mutex
+	var signalled time.Time
+	ackedDuringDrain, serverErrors := 0, 0
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 1; ; n++ {
+				k := key{i, n % len(tasks)}
+				mu.Lock()
+				sent[k] = n
+				mu.Unlock()
+				code, _, err := c.do("PUT", "/api/v1/tasks/"+tasks[k.task]+"/answer", fmt.Sprintf(`{"text":"vastaus %d"}`, n))
+				if err != nil {
+					return // the server stopped accepting
+				}
+				mu.Lock()
+				switch {
+				case code == 200:
+					acked[k] = n
+					if !signalled.IsZero() {
+						ackedDuringDrain++
+					}
+				case code >= 500:
+					serverErrors++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	mu.Lock()
+	signalled = time.Now()
+	mu.Unlock()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(500 * time.Millisecond)
+	if code, body := get(base + "/readyz"); code != 503 || !strings.Contains(body, "shutting down") {
+		t.Errorf("/readyz while draining = %d %s", code, body)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM under load: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop within 30 s of SIGTERM")
+	}
+	wg.Wait()
+	if serverErrors > 0 {
+		t.Errorf("%d saves answered with a 5xx during the stop", serverErrors)
+	}
+	if ackedDuringDrain == 0 {
+		t.Error("no save succeeded during the drain delay")
+	}
+	s = startServer(t, data)
+	lost := 0
+	for k, want := range acked {
+		c := clients[k.learner]
+		c.base = "http://" + s.addr
+		_, body, err := c.do("GET", "/api/v1/tasks/"+tasks[k.task]+"/answer", "")
+		var a struct{ Text string }
+		json.Unmarshal([]byte(body), &a)
+		var got int
+		fmt.Sscanf(a.Text, "vastaus %d", &got)
+		// The last acknowledged one, or a later one whose answer the stop
+		// cut off.
+		if err != nil || got < want || got > sent[k] {
+			lost++
+			t.Errorf("learner %d task %d: stored %q, acknowledged %d, last sent %d", k.learner, k.task, a.Text, want, sent[k])
+		}
+	}
+	t.Logf("%d answers kept, %d saves acknowledged during the drain, 0 server errors, %d lost", len(acked), ackedDuringDrain, lost)
+}
