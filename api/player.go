@@ -1,9 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"fmt"
-	"html"
+	"html/template"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,89 +44,112 @@ func clock(sec float64) string {
 	return fmt.Sprintf("%d:%02d", t/60, t%60)
 }
 
+// playerView is what the player template shows.
+type playerView struct {
+	ID, Lang, Duration, Poster, File, ContentType string
+	Video, Missing                                bool
+	Width, Height                                 int
+	Tracks                                        []playerTrack
+	Speeds                                        []playerSpeed
+	Transcript                                    *playerTranscript
+	T                                             func(string) string
+}
+
+type playerTrack struct {
+	Lang, Label, URL string
+	Default          bool
+}
+
+type playerSpeed struct {
+	Value, Label string
+	Selected     bool
+}
+
+type playerTranscript struct {
+	Lang, Download string
+	Cues           []playerCue
+}
+
+type playerCue struct {
+	Start, End, Clock, Voice, Text string
+	N                              int
+}
+
+// playerTemplate: html/template escapes every value in its context.
+var playerTemplate = template.Must(template.New("player").Parse(`
+{{- define "sources"}}<source src="{{.File}}" type="{{.ContentType}}">
+{{- range .Tracks}}<track kind="captions" src="{{.URL}}" srclang="{{.Lang}}" label="{{.Label}}"{{if .Default}} default{{end}}>{{end -}}
+{{end -}}
+{{- if .Missing}}<div class="media-player media-missing" data-media="{{.ID}}"><p role="status">{{call .T "player.missing"}}</p></div>
+{{- else}}<div class="media-player" data-media="{{.ID}}" data-duration="{{.Duration}}" data-msg-storage="{{call .T "player.error.storage"}}" data-msg-other="{{call .T "player.error.other"}}" data-msg-recovered="{{call .T "player.recovered"}}">
+{{- if .Video}}<video id="player-{{.ID}}" controls preload="metadata" playsinline{{if .Poster}} poster="{{.Poster}}"{{end}}{{if .Width}} width="{{.Width}}" height="{{.Height}}"{{end}}>{{template "sources" .}}<p>{{call .T "player.unsupported"}} <a href="{{.File}}">{{call .T "player.download.video"}}</a></p></video>
+{{- else}}<audio id="player-{{.ID}}" controls preload="metadata">{{template "sources" .}}<p>{{call .T "player.unsupported"}} <a href="{{.File}}">{{call .T "player.download.audio"}}</a></p></audio>
+{{- end -}}
+<div class="player-tools" hidden><label>{{call .T "player.speed"}} <select class="player-speed">
+{{- range .Speeds}}<option value="{{.Value}}"{{if .Selected}} selected{{end}}>{{.Label}}×</option>{{end -}}
+</select></label><p class="player-resume" hidden><button type="button" class="player-resume-button">{{call .T "player.resume"}} <span></span></button></p></div><p class="player-status" role="status" aria-live="polite"></p>
+{{- with .Transcript}}<details class="cue-list" open><summary>{{call $.T "player.transcript"}}</summary><p class="cue-options" hidden><label><input type="checkbox" class="cue-follow" checked> {{call $.T "player.follow"}}</label></p><ol class="cues" lang="{{.Lang}}" aria-label="{{call $.T "player.transcript"}}">
+{{- range .Cues}}<li><button type="button" class="cue" data-start="{{.Start}}" data-end="{{.End}}" id="cue-{{$.ID}}-{{.N}}"><span class="cue-time">{{.Clock}}</span> {{if .Voice}}<span class="cue-voice">{{.Voice}}:</span> {{end}}{{.Text}}</button></li>{{end -}}
+</ol><p class="cue-downloads">{{call $.T "player.download"}} <a href="{{.Download}}" download>{{call $.T "player.download.txt"}}</a>
+{{- range $.Tracks}} · <a href="{{.URL}}?lataa=1" download>WebVTT ({{.Label}})</a>{{end -}}
+</p></details>
+{{- end -}}
+</div>
+{{- end}}`))
+
 // playerHTML is a native player with caption tracks, a speed control and
 // an interactive transcript. It works without JavaScript (native controls,
 // captions, downloads); app.js adds seeking from the transcript, cue
 // highlighting, speed, resuming and progress.
 func playerHTML(id string, it *media.Item, lang string) string {
-	t := func(key string) string { return html.EscapeString(web.T(lang, key)) }
-	eid := html.EscapeString(id)
-	var b bytes.Buffer
+	v := playerView{ID: id, Lang: lang, T: func(key string) string { return web.T(lang, key) }}
 	if it == nil || !it.Playable() {
-		fmt.Fprintf(&b, `<div class="media-player media-missing" data-media="%s"><p role="status">%s</p></div>`, eid, t("player.missing"))
-		return b.String()
-	}
-	tag := "video"
-	if it.Kind == media.KindAudio {
-		tag = "audio"
-	}
-	fmt.Fprintf(&b, `<div class="media-player" data-media="%s" data-duration="%s" data-msg-storage="%s" data-msg-other="%s" data-msg-recovered="%s">`,
-		eid, strconv.FormatFloat(it.Duration, 'f', 3, 64), t("player.error.storage"), t("player.error.other"), t("player.recovered"))
-	fmt.Fprintf(&b, `<%s id="player-%s" controls preload="metadata"`, tag, eid)
-	if tag == "video" {
-		b.WriteString(` playsinline`)
-		if it.Poster != nil {
-			fmt.Fprintf(&b, ` poster="%s"`, mediaPosterURL(eid))
-		}
-		if it.Width > 0 && it.Height > 0 {
-			fmt.Fprintf(&b, ` width="%d" height="%d"`, it.Width, it.Height)
-		}
-	}
-	fmt.Fprintf(&b, `><source src="%s" type="%s">`, mediaFileURL(eid), html.EscapeString(it.ContentType))
-	// Finnish captions are on by default; Swedish (and others) selectable.
-	def := ""
-	if len(it.Captions) > 0 {
-		def = it.Captions[0].Lang // sorted: fi, sv, en, others
-	}
-	for _, c := range it.Captions {
-		fmt.Fprintf(&b, `<track kind="captions" src="%s" srclang="%s" label="%s"`, mediaTrackURL(eid, c.Lang), c.Lang, html.EscapeString(trackLabel(c.Lang)))
-		if c.Lang == def {
-			b.WriteString(` default`)
-		}
-		b.WriteString(`>`)
-	}
-	fmt.Fprintf(&b, `<p>%s <a href="%s">%s</a></p></%s>`, t("player.unsupported"), mediaFileURL(eid), t("player.download."+tag), tag)
-
-	// Controls that need the script are hidden until it runs.
-	fmt.Fprintf(&b, `<div class="player-tools" hidden><label>%s <select class="player-speed">`, t("player.speed"))
-	for _, r := range []string{"0.75", "1", "1.25", "1.5", "1.75", "2"} {
-		sel := ""
-		if r == "1" {
-			sel = ` selected`
-		}
-		fmt.Fprintf(&b, `<option value="%s"%s>%s×</option>`, r, sel, strings.Replace(r, ".", map[bool]string{true: ".", false: ","}[lang == "en"], 1))
-	}
-	b.WriteString(`</select></label>`)
-	fmt.Fprintf(&b, `<p class="player-resume" hidden><button type="button" class="player-resume-button">%s <span></span></button></p>`, t("player.resume"))
-	b.WriteString(`</div>`)
-	fmt.Fprintf(&b, `<p class="player-status" role="status" aria-live="polite"></p>`)
-
-	cap := it.Caption("fi")
-	if cap == nil && len(it.Captions) > 0 {
-		cap = &it.Captions[0]
-	}
-	if cap != nil {
-		fmt.Fprintf(&b, `<details class="cue-list" open><summary>%s</summary>`, t("player.transcript"))
-		fmt.Fprintf(&b, `<p class="cue-options" hidden><label><input type="checkbox" class="cue-follow" checked> %s</label></p>`, t("player.follow"))
-		fmt.Fprintf(&b, `<ol class="cues" lang="%s" aria-label="%s">`, cap.Lang, t("player.transcript"))
-		voice := ""
-		for i, c := range cap.Cues {
-			fmt.Fprintf(&b, `<li><button type="button" class="cue" data-start="%s" data-end="%s" id="cue-%s-%d"><span class="cue-time">%s</span> `,
-				strconv.FormatFloat(c.Start, 'f', 3, 64), strconv.FormatFloat(c.End, 'f', 3, 64), eid, i, clock(c.Start))
-			if c.Voice != "" && c.Voice != voice {
-				fmt.Fprintf(&b, `<span class="cue-voice">%s:</span> `, html.EscapeString(c.Voice))
+		v.Missing = true
+	} else {
+		v.Video = it.Kind != media.KindAudio
+		v.Duration = strconv.FormatFloat(it.Duration, 'f', 3, 64)
+		v.File, v.ContentType = mediaFileURL(id), it.ContentType
+		if v.Video {
+			if it.Poster != nil {
+				v.Poster = mediaPosterURL(id)
 			}
-			voice = c.Voice
-			b.WriteString(html.EscapeString(strings.ReplaceAll(c.Text, "\n", " ")))
-			b.WriteString(`</button></li>`)
+			if it.Width > 0 && it.Height > 0 {
+				v.Width, v.Height = it.Width, it.Height
+			}
 		}
-		b.WriteString(`</ol>`)
-		fmt.Fprintf(&b, `<p class="cue-downloads">%s <a href="%s" download>%s</a>`, t("player.download"), mediaTranscriptURL(eid)+"?kieli="+cap.Lang, t("player.download.txt"))
-		for _, c := range it.Captions {
-			fmt.Fprintf(&b, ` · <a href="%s?lataa=1" download>WebVTT (%s)</a>`, mediaTrackURL(eid, c.Lang), html.EscapeString(trackLabel(c.Lang)))
+		// Finnish captions are on by default; Swedish (and others) selectable.
+		for i, c := range it.Captions { // sorted: fi, sv, en, others
+			v.Tracks = append(v.Tracks, playerTrack{Lang: c.Lang, Label: trackLabel(c.Lang), URL: mediaTrackURL(id, c.Lang), Default: i == 0})
 		}
-		b.WriteString(`</p></details>`)
+		for _, r := range []string{"0.75", "1", "1.25", "1.5", "1.75", "2"} {
+			label := r
+			if lang != "en" {
+				label = strings.Replace(r, ".", ",", 1)
+			}
+			v.Speeds = append(v.Speeds, playerSpeed{Value: r, Label: label, Selected: r == "1"})
+		}
+		cap := it.Caption("fi")
+		if cap == nil && len(it.Captions) > 0 {
+			cap = &it.Captions[0]
+		}
+		if cap != nil {
+			tr := &playerTranscript{Lang: cap.Lang, Download: mediaTranscriptURL(id) + "?kieli=" + cap.Lang}
+			voice := ""
+			for i, c := range cap.Cues {
+				pc := playerCue{N: i, Start: strconv.FormatFloat(c.Start, 'f', 3, 64), End: strconv.FormatFloat(c.End, 'f', 3, 64),
+					Clock: clock(c.Start), Text: strings.ReplaceAll(c.Text, "\n", " ")}
+				if c.Voice != "" && c.Voice != voice {
+					pc.Voice = c.Voice
+				}
+				voice = c.Voice
+				tr.Cues = append(tr.Cues, pc)
+			}
+			v.Transcript = tr
+		}
 	}
-	b.WriteString(`</div>`)
+	var b strings.Builder
+	if err := playerTemplate.Execute(&b, v); err != nil {
+		return "" // the template is fixed and its data plain strings: not reached
+	}
 	return b.String()
 }
