@@ -69,12 +69,11 @@ type Process struct {
 	exitErr error
 
 	// supervision
-	supervised bool
-	gaveUp     chan struct{}
-	down       atomic.Bool
-	restarts   atomic.Int64
-	superDone  chan struct{}
-	endSuper   context.CancelFunc
+	gaveUp    chan struct{}
+	down      atomic.Bool
+	restarts  atomic.Int64
+	superDone chan struct{}
+	endSuper  context.CancelFunc
 }
 
 // ErrLocked means another process runs a MinIO on the folder.
@@ -310,7 +309,6 @@ var DefaultSupervision = Supervision{Backoff: time.Second, MaxBackoff: 30 * time
 // Stop, as a process supervisor would; after too many restarts in the
 // window it stops trying and closes GaveUp. Call it once, after Start.
 func (p *Process) Supervise(ctx context.Context, s Supervision) {
-	p.supervised = true
 	p.gaveUp = make(chan struct{})
 	p.superDone = make(chan struct{})
 	ctx, p.endSuper = context.WithCancel(ctx)
@@ -416,13 +414,6 @@ func Attach(dir string) (endpoint string, creds Credentials, ok bool) {
 		return "", Credentials{}, false
 	}
 	return endpoint, creds, true
-}
-
-// Exited is closed when the current child has ended.
-func (p *Process) Exited() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exited
 }
 
 // LoadOrCreateCredentials reads the credentials file, or creates it with
