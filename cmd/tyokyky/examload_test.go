@@ -289,35 +289,3 @@ func TestExamLoad(t *testing.T) {
 		t.Error("the exam load is below its targets")
 	}
 }
-
-// completeCourse completes every section of the course for a learner
-// through the progress store, each by its completion rule.
-func completeCourse(ctx context.Context, p *course.Progress, c *course.Course, userID string) error {
-	for _, m := range c.Modules {
-		for _, sec := range m.Sections {
-			var err error
-			switch sec.Completion {
-			case course.CompleteOnTask:
-				for _, task := range sec.Body.Tasks {
-					if task.Answer {
-						_, err = p.SaveAnswer(ctx, userID, sec, task.ID, "Kuormitustestin vastaus.")
-						break
-					}
-				}
-			case course.CompleteOnVideo:
-				for _, id := range sec.Body.Media {
-					if _, err = p.Record(ctx, userID, sec, course.Event{Kind: "played", Media: id, Position: 60, Ranges: [][2]float64{{0, 60}},
-						Duration: 60, Required: sec.Body.Media}); err != nil {
-						break
-					}
-				}
-			default:
-				_, err = p.Record(ctx, userID, sec, course.Event{Kind: "completed"})
-			}
-			if err != nil {
-				return fmt.Errorf("completing %s/%s: %w", m.Slug, sec.Slug, err)
-			}
-		}
-	}
-	return nil
-}

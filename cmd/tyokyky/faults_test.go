@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/content"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 // get returns a URL's status and body (0 when the request failed).
@@ -581,4 +587,189 @@ func TestSIGTERMUnderLoadDrainsWithoutErrors(t *testing.T) {
 		}
 	}
 	t.Logf("%d answers kept, %d saves acknowledged during the drain, 0 server errors, %d lost", len(acked), ackedDuringDrain, lost)
+}
+
+// completeCourse completes every section of the course for a learner
+// through the progress store, each by its completion rule.
+func completeCourse(ctx context.Context, p *course.Progress, c *course.Course, userID string) error {
+	for _, m := range c.Modules {
+		for _, sec := range m.Sections {
+			var err error
+			switch sec.Completion {
+			case course.CompleteOnTask:
+				for _, task := range sec.Body.Tasks {
+					if task.Answer {
+						_, err = p.SaveAnswer(ctx, userID, sec, task.ID, "Kuormitustestin vastaus.")
+						break
+					}
+				}
+			case course.CompleteOnVideo:
+				for _, id := range sec.Body.Media {
+					if _, err = p.Record(ctx, userID, sec, course.Event{Kind: "played", Media: id, Position: 60, Ranges: [][2]float64{{0, 60}},
+						Duration: 60, Required: sec.Body.Media}); err != nil {
+						break
+					}
+				}
+			default:
+				_, err = p.Record(ctx, userID, sec, course.Event{Kind: "completed"})
+			}
+			if err != nil {
+				return fmt.Errorf("completing %s/%s: %w", m.Slug, sec.Slug, err)
+			}
+		}
+	}
+	return nil
+}
+
+// TestSIGKILLDuringExamSubmission (issue 19, failure 1, end to end): the
+// real binary is killed with SIGKILL at each step of an exam submission
+// after the result is written (a test-only hook), once for a learner who
+// passes and once for one who fails. After a normal start every
+// submission stands: the attempt reads "submitted", a passer cannot start
+// again and has a certificate, a failer waits the rules' hours instead of
+// starting a new attempt at once.
+func TestSIGKILLDuringExamSubmission(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	env := []string{"TYOKYKY_REQUIRE_VERIFIED_EMAIL=false"}
+	s := startServer(t, data, env...)
+	c, problems := course.Load(content.Bundled())
+	if len(problems) > 0 {
+		t.Fatal(problems.Error())
+	}
+	attach := func() *database.DB {
+		t.Helper()
+		db, err := database.Open(ctx, database.Options{Database: "tyokyky", Dir: filepath.Join(data, "db"), Attach: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	type learner struct {
+		id, token string
+		pass      bool
+		step      string
+		attempt   string
+	}
+	steps := []string{"after-result", "after-release", "after-deadline"}
+	var people []*learner
+	db := attach()
+	accounts := account.NewStore(db.Database)
+	progress := course.NewProgress(db.Database)
+	for _, step := range steps {
+		for _, pass := range []bool{true, false} {
+			u, errs := accounts.Register(ctx, account.Registration{Email: fmt.Sprintf("kaatuu-%s-%v@example.fi", step, pass), Name: "Kaatuva Tentti",
+				Password: "kaatumistestin salalause", Organisation: account.Organisations[0]})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if err := completeCourse(ctx, progress, c, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := accounts.StartSession(ctx, u, false, "crash test", "127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			people = append(people, &learner{id: u.ID, token: token, pass: pass, step: step})
+		}
+	}
+	db.Close(ctx)
+	client := func(l *learner) *learnerClient {
+		return &learnerClient{base: "http://" + s.addr, token: l.token, http: &http.Client{Timeout: 20 * time.Second}}
+	}
+	// The set-up server stops; each learner's submission then runs on a
+	// server that dies at that learner's step.
+	s.cmd.Process.Signal(syscall.SIGINT)
+	if err := <-s.exited; err != nil {
+		t.Fatalf("the set-up server: %v", err)
+	}
+	for _, l := range people {
+		s = startServer(t, data, append(env, "TYOKYKY_TEST_CRASH_AT="+l.step)...)
+		lc := client(l)
+		code, body, err := lc.do("POST", "/api/v1/exam/attempts", "")
+		if err != nil || code != 201 {
+			t.Fatalf("start for %s: %d %s %v", l.step, code, body, err)
+		}
+		var a struct{ ID string }
+		json.Unmarshal([]byte(body), &a)
+		l.attempt = a.ID
+		if l.pass {
+			db := attach()
+			full, err := quiz.NewStore(db.Database, nil).Get(ctx, l.id, a.ID)
+			db.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range full.Items {
+				ans := quiz.Answer{Seq: 1}
+				switch d.Type {
+				case course.ItemSingle, course.ItemMultiple:
+					ans.Choices = d.Correct
+				case course.ItemTrueFalse:
+					ans.Value = d.Answer
+				case course.ItemMatching:
+					ans.Matches = map[string]string{}
+					for left, i := range d.LeftIDs {
+						for right, j := range d.RightIDs {
+							if i == j {
+								ans.Matches[left] = right
+							}
+						}
+					}
+				}
+				b, _ := json.Marshal(ans)
+				if code, body, err := lc.do("PUT", "/api/v1/exam/attempts/"+a.ID+"/answers/"+d.ID, string(b)); err != nil || code != 200 {
+					t.Fatalf("saving an answer: %d %s %v", code, body, err)
+				}
+			}
+		}
+		// The submit kills the server at the step.
+		if code, _, err := lc.do("POST", "/api/v1/exam/attempts/"+a.ID+"/submit", ""); err == nil {
+			t.Fatalf("the submit at %s was answered (%d): the crash hook did not fire", l.step, code)
+		}
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the server did not die at %s", l.step)
+		}
+	}
+
+	s = startServer(t, data, env...)
+	inconsistent := 0
+	for _, l := range people {
+		lc := client(l)
+		name := fmt.Sprintf("%s/passed=%v", l.step, l.pass)
+		code, body, _ := lc.do("GET", "/api/v1/exam/attempts/"+l.attempt, "")
+		var got struct {
+			Status string
+			Result *struct{ Passed bool }
+		}
+		json.Unmarshal([]byte(body), &got)
+		if code != 200 || got.Status != "submitted" || got.Result == nil || got.Result.Passed != l.pass {
+			inconsistent++
+			t.Errorf("%s: attempt after the restart = %d %s", name, code, body)
+		}
+		if code, body, _ := lc.do("POST", "/api/v1/exam/attempts", ""); code != 409 {
+			inconsistent++
+			t.Errorf("%s: starting again after the restart = %d %s, want 409 (passed, or the wait)", name, code, body)
+		}
+		if l.pass {
+			certified := false
+			for end := time.Now().Add(15 * time.Second); !certified && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+				_, body, _ := lc.do("GET", "/api/v1/certificates", "")
+				var list struct{ Certificates []struct{ ID string } }
+				json.Unmarshal([]byte(body), &list)
+				certified = len(list.Certificates) == 1 && list.Certificates[0].ID != ""
+			}
+			if !certified {
+				inconsistent++
+				t.Errorf("%s: no certificate for the passed attempt", name)
+			}
+		}
+	}
+	t.Logf("%d submissions killed at a step, %d inconsistent after the restart", len(people), inconsistent)
+	// A clean stop, so that MinIO has let go of the data folder before the
+	// test removes it.
+	s.cmd.Process.Signal(syscall.SIGINT)
+	<-s.exited
 }

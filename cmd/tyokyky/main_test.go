@@ -21,6 +21,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/quiz"
 )
 
 // The test binary doubles as the tyokyky binary: started with
@@ -30,6 +31,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TYOKYKY_TEST_AS_MAIN") == "1" {
 		if spec := os.Getenv("TYOKYKY_TEST_TMPFS"); spec != "" {
 			smallDisk(spec)
+		}
+		if at := os.Getenv("TYOKYKY_TEST_CRASH_AT"); at != "" {
+			// The process dies at that step of an exam submission.
+			quiz.SetCrashHook(func(step string) {
+				if step == at {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			})
 		}
 		os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 	}
