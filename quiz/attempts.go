@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
+	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/poll"
 )
@@ -748,20 +748,9 @@ var errCrashed = errors.New("quiz: stopped at a crash point (test)")
 
 // crashed reports whether a test stops the work at step.
 func (s *Store) crashed(step string) bool {
-	if hook := crashHook.Load(); hook != nil {
-		(*hook)(step)
-	}
+	crashpoint.Reach("submit/" + step)
 	return s.crashAt != nil && s.crashAt(step)
 }
-
-// crashHook is the end-to-end crash tests' hook (SetCrashHook).
-var crashHook atomic.Pointer[func(step string)]
-
-// SetCrashHook is for crash tests of the real binary: f is called at each
-// named step of a submission ("after-result", "after-release",
-// "after-deadline") and may kill the process there. Nothing in the
-// platform sets it.
-func SetCrashHook(f func(step string)) { crashHook.Store(&f) }
 
 // Repair finishes submissions that a crash cut short: a learner record
 // still pointing at an attempt that has a result gets what the result

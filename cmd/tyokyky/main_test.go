@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/testenv"
-	"github.com/tyokyky/tyokyky/quiz"
 )
 
 // The test binary doubles as the tyokyky binary: started with
@@ -33,8 +33,8 @@ func TestMain(m *testing.M) {
 			smallDisk(spec)
 		}
 		if at := os.Getenv("TYOKYKY_TEST_CRASH_AT"); at != "" {
-			// The process dies at that step of an exam submission.
-			quiz.SetCrashHook(func(step string) {
+			// The process dies at that step (internal/crashpoint).
+			crashpoint.Set(func(step string) {
 				if step == at {
 					syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				}

@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/quiz"
 )
@@ -573,5 +574,61 @@ func TestCertificateWaitsForTheHolder(t *testing.T) {
 	}
 	if list, _ := s.ForUser(ctx, "u-wait"); len(list) != 1 || len(told) != 1 || told[0] != list[0].ID {
 		t.Fatalf("certificates %v, told %v", list, told)
+	}
+}
+
+// errStop stands for the process dying at a crash point: the test's hook
+// panics there and Issue's caller recovers.
+type errStop string
+
+// Issuing cut short at any step (the claim made, the status entry taken,
+// the certificate written but its holder not yet told) is finished by
+// Backfill: one certificate per attempt, and its notice told once.
+func TestIssueCutShortIsFinishedByBackfill(t *testing.T) {
+	ctx := context.Background()
+	s := newCertStore(t, KeyOptions{})
+	told := map[string]int{}
+	s.opts.Issued = func(_ context.Context, c *Certificate) { told[c.ID]++ }
+	t.Cleanup(func() { crashpoint.Set(nil) })
+	for _, step := range []string{"certificate/after-claim", "certificate/after-slot", "certificate/after-insert"} {
+		user, attempt := "u-cut-"+step, "attempt-cut-"+step
+		crashpoint.Set(func(at string) {
+			if at == step {
+				panic(errStop(at))
+			}
+		})
+		func() {
+			defer func() {
+				if r := recover(); r != errStop(step) {
+					t.Fatalf("%s: Issue was not stopped at its step (%v)", step, r)
+				}
+			}()
+			s.Issue(ctx, user, attempt)
+		}()
+		crashpoint.Set(nil)
+		if _, err := s.Backfill(ctx, []quiz.PassedAttempt{{UserID: user, Attempt: attempt}}); err != nil {
+			t.Fatalf("%s: Backfill: %v", step, err)
+		}
+		// A second run and a late Issue change nothing.
+		if n, err := s.Backfill(ctx, []quiz.PassedAttempt{{UserID: user, Attempt: attempt}}); err != nil || n != 0 {
+			t.Fatalf("%s: second Backfill: %d %v", step, n, err)
+		}
+		c, err := s.Issue(ctx, user, attempt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ForUser(ctx, user)
+		if err != nil || len(list) != 1 || list[0].ID != c.ID {
+			t.Fatalf("%s: certificates %v (%v), want the one %s", step, list, err, c.ID)
+		}
+		if told[c.ID] != 1 {
+			t.Errorf("%s: the holder was told %d times, want once", step, told[c.ID])
+		}
+		if stored, _ := s.Get(ctx, c.ID); stored == nil || stored.NoticePending {
+			t.Errorf("%s: the notice is still pending after it was told", step)
+		}
+		if v := s.Verify(ctx, c.Token); !v.Valid {
+			t.Errorf("%s: the finished certificate does not verify: %s", step, v.Reason)
+		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/quiz"
 )
@@ -60,6 +61,9 @@ type Certificate struct {
 	// Withdrawn: the holder deleted their account; the certificate stays
 	// revoked, without the holder's name or token.
 	Withdrawn bool `bson:"withdrawn,omitempty" json:"withdrawn,omitempty"`
+	// NoticePending: Options.Issued has not yet been told of it (the
+	// process died between the two); Issue and Backfill tell it.
+	NoticePending bool `bson:"notice_pending,omitempty" json:"-"`
 }
 
 // Revocation says who revoked a certificate, when and why.
@@ -82,7 +86,8 @@ type Options struct {
 	// holder's address is not verified yet), to be issued by a later
 	// Issue or Backfill.
 	MayIssue func(ctx context.Context, userID string) error
-	// Issued, when set, is told of each new certificate (once).
+	// Issued, when set, is told of each new certificate: once, or again
+	// after a crash cut the first telling short, so it must be idempotent.
 	Issued func(ctx context.Context, c *Certificate)
 	Gate   *database.Gate
 	Logger *slog.Logger
@@ -213,7 +218,9 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	if claim.User != userID {
 		return nil, fmt.Errorf("cert: attempt %s belongs to another learner", attempt)
 	}
+	crashpoint.Reach("certificate/after-claim")
 	if c, err := s.Get(ctx, claim.Cert); err == nil {
+		s.notify(ctx, c)
 		return c, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -232,10 +239,11 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Reach("certificate/after-slot")
 	c := &Certificate{ID: claim.Cert, UserID: userID, Attempt: attempt, Holder: strings.TrimSpace(holder),
 		Course: course.Title, Credits: course.Credits, Hours: course.Hours,
 		Issued: s.now().UTC().Truncate(time.Second), URL: s.URL(claim.Cert), Subject: "urn:uuid:" + uuid(),
-		List: list, Index: index}
+		List: list, Index: index, NoticePending: s.opts.Issued != nil}
 	c.Token, c.KeyID, err = s.keys.sign(credential(c, s.opts.Issuer, course, s.StatusListURL(list)))
 	if err != nil {
 		return nil, err
@@ -250,10 +258,28 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 		return nil, fmt.Errorf("cert: issue: %w", err)
 	}
 	s.opts.Logger.Info("certificate issued", "certificate", c.ID, "attempt", attempt, "kid", c.KeyID)
-	if s.opts.Issued != nil {
-		s.opts.Issued(ctx, c)
-	}
+	crashpoint.Reach("certificate/after-insert")
+	s.notify(ctx, c)
 	return c, nil
+}
+
+// notify tells Options.Issued of a certificate whose notice is pending,
+// then marks it told. Issued must be idempotent (the e-mail notice is
+// keyed by the certificate): a crash between the two tells it again.
+func (s *Store) notify(ctx context.Context, c *Certificate) {
+	if !c.NoticePending || s.opts.Issued == nil {
+		return
+	}
+	s.opts.Issued(ctx, c)
+	release := s.opts.Gate.Hold()
+	_, err := s.db.Collection(certificatesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "notice_pending", Value: ""}}}})
+	release()
+	if err != nil {
+		s.opts.Logger.Warn("certificate notice sent but not marked (it is sent again, once)", "certificate", c.ID, "err", err)
+		return
+	}
+	c.NoticePending = false
 }
 
 // attemptClaim is an attempt's claim: the certificate it names and whose
@@ -278,7 +304,8 @@ func (s *Store) Backfill(ctx context.Context, passed []quiz.PassedAttempt) (int,
 	for _, p := range passed {
 		claim, err := s.claimOf(ctx, p.Attempt)
 		if err == nil {
-			if _, err := s.Get(ctx, claim.Cert); err == nil {
+			if c, err := s.Get(ctx, claim.Cert); err == nil {
+				s.notify(ctx, c)
 				continue
 			}
 		} else if !errors.Is(err, mongo.ErrNoDocuments) {
