@@ -127,6 +127,54 @@ type rendering struct {
 	issues []Issue
 	source []byte
 	taskN  map[string]int
+	tables []*east.Table
+}
+
+// tableRegion holds a table in a region of its own that scrolls sideways
+// when the table is wider than the screen (WCAG 1.4.10): focusable, so
+// that keyboard users can scroll it, and named after the heading it
+// follows or its columns.
+type tableRegion struct {
+	ast.BaseBlock
+	labelledBy, label string
+}
+
+var kindTableRegion = ast.NewNodeKind("TableRegion")
+
+func (n *tableRegion) Kind() ast.NodeKind { return kindTableRegion }
+
+func (n *tableRegion) Dump(source []byte, level int) { ast.DumpHelper(n, source, level, nil, nil) }
+
+// wrapTables puts each table in its tableRegion.
+func (r *rendering) wrapTables() {
+	for _, t := range r.tables {
+		region := &tableRegion{}
+		for prev := t.PreviousSibling(); prev != nil; prev = prev.PreviousSibling() {
+			if h, ok := prev.(*ast.Heading); ok {
+				if id, ok := h.AttributeString("id"); ok {
+					if b, ok := id.([]byte); ok {
+						region.labelledBy = string(b)
+					}
+				}
+				break
+			}
+		}
+		if region.labelledBy == "" {
+			var cols []string
+			if head, ok := t.FirstChild().(*east.TableHeader); ok {
+				for c := head.FirstChild(); c != nil; c = c.NextSibling() {
+					if s := strings.TrimSpace(plainText(c, r.source)); s != "" {
+						cols = append(cols, s)
+					}
+				}
+			}
+			region.label = "Taulukko: " + strings.Join(cols, ", ")
+		}
+		parent := t.Parent()
+		parent.InsertBefore(parent, t, region)
+		parent.RemoveChild(parent, t)
+		region.AppendChild(region, t)
+	}
 }
 
 var renderingKey = parser.NewContextKey()
@@ -146,6 +194,7 @@ func Render(source []byte, env Env) (*Rendered, []Issue) {
 		}
 	}
 	r.inspect(doc)
+	r.wrapTables()
 	if env.Linker != nil && !contains(env.NoLink, "*") {
 		linked := map[string]bool{}
 		for _, id := range append(append([]string{}, r.result.Terms...), env.NoLink...) {
@@ -204,7 +253,12 @@ func (r *rendering) inspect(doc ast.Node) {
 			}
 		case *ast.RawHTML, *ast.HTMLBlock:
 			r.issue(blockStart, "raw HTML is not allowed (it is not rendered); use Markdown or a course block")
+		case *east.Table:
+			r.tables = append(r.tables, n)
 		case *east.TableCell:
+			if _, head := n.Parent().(*east.TableHeader); head && strings.TrimSpace(plainText(n, r.source)) == "" {
+				r.issue(blockStart, "a table's header cell is empty: name every column (the first one too), so that screen readers can read each cell with its header")
+			}
 			switch n.Alignment {
 			case east.AlignLeft:
 				n.SetAttributeString("class", []byte("align-left"))
@@ -410,6 +464,20 @@ type directiveRenderer struct{}
 
 func (directiveRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(KindDirective, renderDirective)
+	reg.Register(kindTableRegion, renderTableRegion)
+}
+
+func renderTableRegion(w util.BufWriter, _ []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+	n := node.(*tableRegion)
+	switch {
+	case !entering:
+		w.WriteString("</div>\n")
+	case n.labelledBy != "":
+		fmt.Fprintf(w, `<div class="table-wrap" role="region" tabindex="0" aria-labelledby="%s">`+"\n", html.EscapeString(n.labelledBy))
+	default:
+		fmt.Fprintf(w, `<div class="table-wrap" role="region" tabindex="0" aria-label="%s">`+"\n", html.EscapeString(n.label))
+	}
+	return ast.WalkContinue, nil
 }
 
 var calloutNames = map[string]string{"info": "Tietoa", "huomio": "Huomaa", "esimerkki": "Esimerkki"}
@@ -506,6 +574,10 @@ func policy() *bluemonday.Policy {
 		p.AllowAttrs("class").Matching(regexp.MustCompile(`^[a-z][a-z0-9 -]{0,80}$`)).Globally()
 		p.AllowAttrs("role").Matching(regexp.MustCompile(`^(note|doc-noteref|doc-endnotes|doc-backlink|doc-endnote)$`)).Globally()
 		p.AllowAttrs("aria-labelledby").Matching(regexp.MustCompile(`^[\p{L}\p{N}_-]{1,100}$`)).OnElements("section")
+		p.AllowAttrs("role").Matching(regexp.MustCompile(`^region$`)).OnElements("div")
+		p.AllowAttrs("tabindex").Matching(regexp.MustCompile(`^0$`)).OnElements("div")
+		p.AllowAttrs("aria-labelledby").Matching(regexp.MustCompile(`^[\p{L}\p{N}_-]{1,100}$`)).OnElements("div")
+		p.AllowAttrs("aria-label").Matching(regexp.MustCompile(`^[^<>"]{1,300}$`)).OnElements("div")
 		p.AllowAttrs("data-task", "data-media").Matching(regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)).OnElements("div")
 		p.AllowAttrs("data-term").Matching(regexp.MustCompile(`^[a-z0-9-]{1,100}$`)).OnElements("a")
 		p.AllowAttrs("title").OnElements("abbr")
