@@ -457,12 +457,43 @@ func (s *Store) UseReset(ctx context.Context, token, password string) (*User, er
 // Users lists accounts whose email or name contains query (all when
 // empty), sorted by email, at most limit.
 func (s *Store) Users(ctx context.Context, query string, limit int64) ([]User, error) {
+	return s.UsersSorted(ctx, query, SortEmail, limit)
+}
+
+// The orders of the administrators' user list.
+const (
+	SortEmail        = "email"
+	SortName         = "name"
+	SortRole         = "role"
+	SortOrganisation = "organisation"
+	SortLastActive   = "last_active" // the most recently active first
+)
+
+// ValidUserSort reports whether sort is one of the user list's orders.
+func ValidUserSort(sort string) bool {
+	switch sort {
+	case SortEmail, SortName, SortRole, SortOrganisation, SortLastActive:
+		return true
+	}
+	return false
+}
+
+// UsersSorted is Users in the order sort names (SortEmail when unknown);
+// ties are broken by e-mail address.
+func (s *Store) UsersSorted(ctx context.Context, query, sort string, limit int64) ([]User, error) {
+	order := bson.D{{Key: "email", Value: 1}}
+	switch sort {
+	case SortName, SortRole, SortOrganisation:
+		order = bson.D{{Key: sort, Value: 1}, {Key: "email", Value: 1}}
+	case SortLastActive:
+		order = bson.D{{Key: "last_active", Value: -1}, {Key: "email", Value: 1}}
+	}
 	filter := bson.D{}
 	if q := strings.TrimSpace(query); q != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(q), Options: "i"}
 		filter = bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "email", Value: re}}, bson.D{{Key: "name", Value: re}}}}}
 	}
-	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "email", Value: 1}}).SetLimit(limit))
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetSort(order).SetLimit(limit))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -344,5 +345,46 @@ func TestLimiter(t *testing.T) {
 	l.Succeed("ip")
 	if l.Wait("ip") != 0 || l.Wait("other") != 0 {
 		t.Fatal("success did not reset")
+	}
+}
+
+// The administrators' user list sorts by name, role, organisation or the
+// latest activity (most recent first), ties by address.
+func TestUsersSorted(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mk := func(email, name, org string) *User {
+		r := reg(email)
+		r.Name, r.Organisation = name, org
+		u, errs := s.Register(ctx, r)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return u
+	}
+	mk("lajittelu-c@example.fi", "Aino Lajittelu", Organisations[2])
+	b := mk("lajittelu-a@example.fi", "Cecilia Lajittelu", Organisations[1])
+	mk("lajittelu-b@example.fi", "Bertta Lajittelu", Organisations[0])
+	if _, err := s.SetRole(ctx, b.Email, RoleAuthor); err != nil {
+		t.Fatal(err)
+	}
+	order := func(sort string) string {
+		users, err := s.UsersSorted(ctx, "lajittelu-", sort, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range users {
+			got = append(got, u.Email[len("lajittelu-"):len("lajittelu-")+1])
+		}
+		return strings.Join(got, "")
+	}
+	for sort, want := range map[string]string{SortEmail: "abc", SortName: "cba", SortRole: "abc", SortOrganisation: "bac"} {
+		if got := order(sort); got != want {
+			t.Errorf("sorted by %s: %s, want %s", sort, got, want)
+		}
+	}
+	if !ValidUserSort(SortLastActive) || ValidUserSort("password_hash") {
+		t.Error("ValidUserSort accepts the wrong keys")
 	}
 }

@@ -596,6 +596,19 @@ func TestAdministratorManagesUsers(t *testing.T) {
 	if m == nil || strings.Contains(page, "yllapito@example.fi") {
 		t.Fatalf("search did not find just the learner:\n%s", page)
 	}
+	// The list shows role, organisation and last activity, sorts by a
+	// column (marked for screen readers) and refuses an unknown order.
+	for _, want := range []string{account.Organisations[3], `<th scope="col" aria-sort="ascending"><a href="/yllapito/kayttajat?jarjestys=email&amp;q=oppija" aria-current="true">`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the user list lacks %q", want)
+		}
+	}
+	if _, sorted := admin.get("/yllapito/kayttajat?jarjestys=last_active"); !strings.Contains(sorted, `aria-sort="descending"`) || !strings.Contains(sorted, `name="jarjestys" value="last_active"`) {
+		t.Error("sorting by the latest activity is not shown as the current order")
+	}
+	if resp, _ := admin.get("/yllapito/kayttajat?jarjestys=password_hash"); resp.StatusCode != 400 {
+		t.Errorf("an unknown order = %d, want 400", resp.StatusCode)
+	}
 	token := csrfField.FindStringSubmatch(page)[1]
 	if resp, _ := admin.post("/yllapito/kayttajat/"+m[1]+"/rooli", url.Values{"csrf": {token}, "role": {"author"}}); resp.StatusCode != 303 {
 		t.Fatalf("role change = %d", resp.StatusCode)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,15 @@ type adminUsersData struct {
 	Notice    string
 	Errors    []fieldError
 	Exam      bool // the extension form is shown
+	Sort      string
+	Columns   []sortColumn
+}
+
+// sortColumn is a sortable heading of the user list.
+type sortColumn struct {
+	Label, Href string
+	Current     bool
+	Order       string // aria-sort of the current column
 }
 
 func (s *Server) adminUsers(c *fiber.Ctx) error {
@@ -53,9 +63,26 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 	if len(d.Query) > 100 {
 		d.Query = d.Query[:100]
 	}
-	users, err := s.accounts.Users(c.UserContext(), d.Query, 200)
+	d.Sort = c.Query("jarjestys", account.SortEmail)
+	if !account.ValidUserSort(d.Sort) {
+		return fiber.NewError(fiber.StatusBadRequest, "jarjestys must be one of email, name, role, organisation, last_active")
+	}
+	users, err := s.accounts.UsersSorted(c.UserContext(), d.Query, d.Sort, 200)
 	if err != nil {
 		return err
+	}
+	lang := s.lang(c)
+	for _, col := range []struct{ key, label string }{{account.SortName, "form.name"}, {account.SortEmail, "form.email"}, {account.SortRole, "admin.role"},
+		{account.SortOrganisation, "reports.organisation"}, {account.SortLastActive, "admin.users.lastactive"}} {
+		q := url.Values{"jarjestys": {col.key}}
+		if d.Query != "" {
+			q.Set("q", d.Query)
+		}
+		sc := sortColumn{Label: web.T(lang, col.label), Href: "/yllapito/kayttajat?" + q.Encode(), Current: col.key == d.Sort, Order: "ascending"}
+		if col.key == account.SortLastActive {
+			sc.Order = "descending"
+		}
+		d.Columns = append(d.Columns, sc)
 	}
 	d.Users, d.Roles = users, []string{account.RoleLearner, account.RoleReporter, account.RoleAuthor, account.RoleAdmin}
 	switch c.Query("ilmoitus") {
