@@ -2,8 +2,7 @@ package api
 
 import (
 	"fmt"
-	"html"
-	"html/template"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +29,8 @@ type reportsData struct {
 	From, To      string
 	Query         string // the filters, for the CSV links
 	AsOf          string // when the figures were read
-	ModulesChart  template.HTML
-	TimeChart     template.HTML
+	ModulesChart  chart
+	TimeChart     chart
 	Buckets       [4]string
 }
 
@@ -61,12 +60,12 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 		t    *time.Time
 		s    *string
 	}{{"alkaen", &f.From, &d.From}, {"asti", &f.To, &d.To}} {
-		if q := c.Query(p.name); q != "" {
-			t, err := time.ParseInLocation("2006-01-02", q, helsinki)
+		if q := strings.TrimSpace(c.Query(p.name)); q != "" {
+			t, err := parseDay(q)
 			if err != nil {
-				return f, nil, fiber.NewError(fiber.StatusBadRequest, p.name+" must be a date such as 2026-11-24")
+				return f, nil, fiber.NewError(fiber.StatusBadRequest, p.name+" must be a date such as 24.11.2026 or 2026-11-24")
 			}
-			*p.t, *p.s = t, q
+			*p.t, *p.s = t, dayIn(s.lang(c), t)
 		}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
@@ -74,6 +73,25 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 	}
 	d.Organisation = f.Organisation
 	return f, d, nil
+}
+
+// parseDay reads a day as Finns write it (24.11.2026) or in ISO 8601
+// (2026-11-24), in Helsinki time.
+func parseDay(q string) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02", q, helsinki)
+	if err != nil {
+		t, err = time.ParseInLocation("2.1.2006", strings.TrimSuffix(q, "."), helsinki)
+	}
+	return t, err
+}
+
+// dayIn writes a day as the page's language does: 24.11.2026 in Finnish,
+// 2026-11-24 in Swedish and (unambiguous) in English.
+func dayIn(lang string, t time.Time) string {
+	if lang == "fi" {
+		return t.Format("2.1.2006")
+	}
+	return t.Format("2006-01-02")
 }
 
 // reportRows are the rows of every report, read at once and kept for
@@ -170,73 +188,78 @@ func (s *Server) reportCSV(c *fiber.Ctx) error {
 // apart in the legend by text too.
 var bucketColours = [4]string{"#8a8f98", "#b35c00", "#2f6fa8", "#1f7a3a"}
 
+// chart is a horizontal bar chart drawn by the reports template: each
+// bar's label is text that wraps (never clipped, whatever the width),
+// each line a row of segments whose X and W are per cent of the width.
+type chart struct {
+	Title  string
+	Note   string // where the same figures are
+	Bars   []chartBar
+	Legend []chartSegment
+}
+
+type chartBar struct {
+	Label string
+	Lines [][]chartSegment
+	Text  string // the figures, for screen readers
+}
+
+type chartSegment struct {
+	X, W          float64
+	Colour, Title string
+}
+
 // modulesChart is a stacked bar per module: how many learners have
 // completed none, some, most or all of its sections.
-func modulesChart(r *report.Report, lang string) template.HTML {
-	const left, width, bar, gap = 190, 420, 22, 14
-	height := len(r.Modules)*(bar+gap) + 60
-	var b strings.Builder
-	title := web.T(lang, "reports.modules.chart")
-	fmt.Fprintf(&b, `<svg class="chart" role="img" aria-labelledby="chart-modules-title chart-modules-desc" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet">`, left+width+20, height)
-	fmt.Fprintf(&b, `<title id="chart-modules-title">%s</title><desc id="chart-modules-desc">%s</desc>`, html.EscapeString(title), html.EscapeString(web.T(lang, "reports.chart.desc")))
-	for i, m := range r.Modules {
-		y := 10 + i*(bar+gap)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" font-size="13">%s</text>`, left-8, y+bar/2+5, html.EscapeString(shorten(m.Title, 26)))
+func modulesChart(r *report.Report, lang string) chart {
+	ch := chart{Title: web.T(lang, "reports.modules.chart"), Note: web.T(lang, "reports.chart.desc")}
+	for _, m := range r.Modules {
 		total := 0
 		for _, n := range m.Buckets {
 			total += n
 		}
-		x := float64(left)
+		bar := chartBar{Label: m.Title}
+		var line []chartSegment
+		var text []string
+		x := 0.0
 		for k, n := range m.Buckets {
+			text = append(text, fmt.Sprintf("%s %d", report.Buckets[k], n))
 			if total == 0 || n == 0 {
 				continue
 			}
-			w := float64(width) * float64(n) / float64(total)
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %d</title></rect>`, x, y, w, bar, bucketColours[k], html.EscapeString(m.Title), report.Buckets[k], n)
+			w := 100 * float64(n) / float64(total)
+			line = append(line, chartSegment{X: round1(x), W: round1(w), Colour: bucketColours[k], Title: fmt.Sprintf("%s: %d", report.Buckets[k], n)})
 			x += w
 		}
+		bar.Lines, bar.Text = [][]chartSegment{line}, strings.Join(text, ", ")
+		ch.Bars = append(ch.Bars, bar)
 	}
-	y := height - 30
 	for k, name := range report.Buckets {
-		x := left + k*105
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="14" fill="%s"/><text x="%d" y="%d" font-size="13">%s</text>`, x, y, bucketColours[k], x+20, y+12, name)
+		ch.Legend = append(ch.Legend, chartSegment{Colour: bucketColours[k], Title: name})
 	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // built here, every text escaped
+	return ch
 }
 
 // timeChart compares, per module, the average time of the learners who
 // started it with its time budget.
-func timeChart(r *report.Report, lang string) template.HTML {
-	const left, width, bar, gap = 190, 420, 12, 18
+func timeChart(r *report.Report, lang string) chart {
+	ch := chart{Title: web.T(lang, "reports.time.chart"), Note: web.T(lang, "reports.chart.desc")}
 	top := 1.0
 	for _, t := range r.Time {
 		top = max(top, t.AverageMinutes, float64(t.BudgetMinutes))
 	}
-	height := len(r.Time)*(2*bar+gap) + 60
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" role="img" aria-labelledby="chart-time-title chart-time-desc" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet">`, left+width+20, height)
-	fmt.Fprintf(&b, `<title id="chart-time-title">%s</title><desc id="chart-time-desc">%s</desc>`, html.EscapeString(web.T(lang, "reports.time.chart")), html.EscapeString(web.T(lang, "reports.chart.desc")))
-	for i, t := range r.Time {
-		y := 10 + i*(2*bar+gap)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" font-size="13">%s</text>`, left-8, y+bar+4, html.EscapeString(shorten(t.Title, 26)))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %.1f min</title></rect>`, left, y, float64(width)*t.AverageMinutes/top, bar, bucketColours[2], html.EscapeString(t.Title), html.EscapeString(web.T(lang, "reports.time.average")), t.AverageMinutes)
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s %d min</title></rect>`, left, y+bar, float64(width)*float64(t.BudgetMinutes)/top, bar, bucketColours[0], html.EscapeString(t.Title), html.EscapeString(web.T(lang, "reports.time.budget")), t.BudgetMinutes)
+	average, budget := web.T(lang, "reports.time.average"), web.T(lang, "reports.time.budget")
+	for _, t := range r.Time {
+		ch.Bars = append(ch.Bars, chartBar{Label: t.Title,
+			Lines: [][]chartSegment{
+				{{W: round1(100 * t.AverageMinutes / top), Colour: bucketColours[2], Title: fmt.Sprintf("%s: %.1f min", average, t.AverageMinutes)}},
+				{{W: round1(100 * float64(t.BudgetMinutes) / top), Colour: bucketColours[0], Title: fmt.Sprintf("%s: %d min", budget, t.BudgetMinutes)}},
+			},
+			Text: fmt.Sprintf("%s %.1f min, %s %d min", average, t.AverageMinutes, budget, t.BudgetMinutes)})
 	}
-	y := height - 30
-	for k, label := range []string{web.T(lang, "reports.time.average"), web.T(lang, "reports.time.budget")} {
-		x := left + k*200
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="14" fill="%s"/><text x="%d" y="%d" font-size="13">%s</text>`, x, y, bucketColours[2-2*k], x+20, y+12, html.EscapeString(label))
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // built here, every text escaped
+	ch.Legend = []chartSegment{{Colour: bucketColours[2], Title: average}, {Colour: bucketColours[0], Title: budget}}
+	return ch
 }
 
-// shorten cuts a label to n runes with an ellipsis.
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
+func round1(f float64) float64 { return math.Round(f*10) / 10 }
+

@@ -34,7 +34,7 @@ func TestReportsScopedToTheReportersOrganisation(t *testing.T) {
 	reporter.registerIn(email, "Raili Raportoija", orgA)
 	signInAs(t, reporter, r.Accounts(), email, account.RoleReporter)
 	resp, page := reporter.get("/raportit")
-	if resp.StatusCode != 200 || !strings.Contains(page, orgA) || !strings.Contains(page, `role="img"`) {
+	if resp.StatusCode != 200 || !strings.Contains(page, orgA) || !strings.Contains(page, `class="bar-chart"`) || !strings.Contains(page, `class="bar"`) {
 		t.Fatalf("reports = %d", resp.StatusCode)
 	}
 	// The organisation in the address is ignored for a reporter.
@@ -69,6 +69,17 @@ func TestReportsScopedToTheReportersOrganisation(t *testing.T) {
 	}
 	if resp, _ := admin.get("/raportit?alkaen=eilen"); resp.StatusCode != 400 {
 		t.Fatalf("a bad date = %d", resp.StatusCode)
+	}
+	// Dates as Finns write them, or in ISO 8601; shown in the page's language.
+	if resp, page := admin.get("/raportit?alkaen=1.9.2026&asti=2026-12-31"); resp.StatusCode != 200 ||
+		!strings.Contains(page, `value="1.9.2026"`) || !strings.Contains(page, `value="31.12.2026"`) {
+		t.Fatalf("Finnish and ISO dates = %d", resp.StatusCode)
+	}
+	if resp, page := admin.get("/raportit?lang=sv&alkaen=1.9.2026"); resp.StatusCode != 200 || !strings.Contains(page, `value="2026-09-01"`) {
+		t.Fatalf("a date on the Swedish page = %d", resp.StatusCode)
+	}
+	if resp, _ := admin.get("/raportit?alkaen=31.2.2026"); resp.StatusCode != 400 {
+		t.Fatalf("a day that does not exist = %d", resp.StatusCode)
 	}
 	if resp, _ := admin.get("/raportit.csv?raportti=x"); resp.StatusCode != 404 {
 		t.Fatalf("an unknown report = %d", resp.StatusCode)
