@@ -615,14 +615,13 @@ func mediaState(p *course.SectionProgress) string {
 func completionBlock(sec *course.Section, p *course.SectionProgress, r *req) string {
 	switch {
 	case p.Done():
-		return `<p class="done-mark" role="status">✓ ` + html.EscapeString(web.T(r.Lang, "section.done.long")) + `</p>`
+		return fragment("completion-done", web.T(r.Lang, "section.done.long"))
 	case sec.Completion == course.CompleteOnView:
-		return `<form method="post" action="` + sec.URL() + `/luettu"><input type="hidden" name="csrf" value="` + html.EscapeString(r.CSRF) +
-			`"><button type="submit">` + html.EscapeString(web.T(r.Lang, "section.markread")) + `</button></form>`
+		return fragment("completion-form", map[string]string{"Action": sec.URL() + "/luettu", "CSRF": r.CSRF, "Label": web.T(r.Lang, "section.markread")})
 	case sec.Completion == course.CompleteOnTask:
-		return `<p class="muted">` + html.EscapeString(web.T(r.Lang, "section.rule.task")) + `</p>`
+		return fragment("completion-rule", web.T(r.Lang, "section.rule.task"))
 	}
-	return `<p class="muted">` + html.EscapeString(web.T(r.Lang, "section.rule.video")) + `</p>`
+	return fragment("completion-rule", web.T(r.Lang, "section.rule.video"))
 }
 
 type lawView struct {

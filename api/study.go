@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"sort"
 	"strings"
 	"time"
@@ -38,26 +37,21 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*course.Answer)
 		}
 		placeholder := `<div class="task-answer" data-task="` + t.ID + `"></div>`
 		key := course.TaskKey(sec, t.ID)
-		var b strings.Builder
+		var out string
 		if r.Viewer == nil {
-			fmt.Fprintf(&b, `<p class="task-answer-signin" lang="%s"><a href="/kirjaudu?jatka=%s">%s</a> %s</p>`,
-				r.Lang, html.EscapeString(urlQueryEscape(sec.URL()+"#"+t.ID)), html.EscapeString(web.T(r.Lang, "answer.signin")), html.EscapeString(web.T(r.Lang, "answer.signin.rest")))
+			out = fragment("answer-signin", map[string]string{"Lang": r.Lang, "Next": sec.URL() + "#" + t.ID,
+				"SignIn": web.T(r.Lang, "answer.signin"), "Rest": web.T(r.Lang, "answer.signin.rest")})
 		} else {
 			text, saved := "", ""
 			if a := answers[key]; a != nil {
 				text = a.Text
 				saved = web.T(r.Lang, "answer.saved", a.UpdatedAt.In(helsinki).Format("2.1.2006 15.04"))
 			}
-			id := "vastaus-" + t.ID
-			fmt.Fprintf(&b, `<form class="task-answer" method="post" action="/tehtavat/%s/vastaus" data-autosave="/api/v1/tasks/%s/answer" data-saving="%s" data-saved="%s" data-failed="%s" lang="%s">`,
-				key, key, html.EscapeString(web.T(r.Lang, "answer.saving")), html.EscapeString(web.T(r.Lang, "answer.savednow")), html.EscapeString(web.T(r.Lang, "answer.failed")), r.Lang)
-			fmt.Fprintf(&b, `<input type="hidden" name="csrf" value="%s">`, html.EscapeString(r.CSRF))
-			fmt.Fprintf(&b, `<label for="%s">%s</label>`, id, html.EscapeString(web.T(r.Lang, "answer.label")))
-			fmt.Fprintf(&b, `<textarea id="%s" name="text" rows="8" maxlength="%d" aria-describedby="%s-tila" lang="fi">%s</textarea>`, id, course.MaxAnswerLen, id, html.EscapeString(text))
-			fmt.Fprintf(&b, `<p class="save-status" id="%s-tila" role="status">%s</p>`, id, html.EscapeString(saved))
-			fmt.Fprintf(&b, `<button type="submit">%s</button></form>`, html.EscapeString(web.T(r.Lang, "answer.save")))
+			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF,
+				"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
+				"Label": web.T(r.Lang, "answer.label"), "Max": course.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
 		}
-		pairs = append(pairs, placeholder, b.String())
+		pairs = append(pairs, placeholder, out)
 	}
 	return pairs
 }
