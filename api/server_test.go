@@ -437,6 +437,37 @@ func TestHomePage(t *testing.T) {
 	}
 }
 
+// Pages link people to pages: an API address answers a visitor with a
+// JSON problem, so the privacy notice sends them to their account page
+// (which asks them to sign in first) for the download of their data.
+func TestPagesLinkNoAPIAddresses(t *testing.T) {
+	r := start(t)
+	for _, lang := range []string{"fi", "sv", "en"} {
+		_, body := get(t, r.URL+"/tietosuoja?lang="+lang)
+		if m := regexp.MustCompile(`href="/api/[^"]*"`).FindString(body); m != "" {
+			t.Errorf("the privacy notice (%s) links %s", lang, m)
+		}
+		if !strings.Contains(body, `href="/tili#omat-tiedot"`) {
+			t.Errorf("the privacy notice (%s) does not link the account page's data download", lang)
+		}
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(r.URL + "/tili")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/kirjaudu?jatka=") {
+		t.Errorf("a visitor on the account page = %d %s, want the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Signed in, the account page explains the download and offers it.
+	learner := newClient(t, r.URL)
+	learner.register(account.NewID()[:10]+"@example.fi", "Tiina Tiedot")
+	if _, page := learner.get("/tili"); !strings.Contains(page, `id="omat-tiedot"`) || !strings.Contains(page, `href="/api/v1/me/export"`) {
+		t.Error("the account page has no section for downloading one's data")
+	}
+}
+
 func TestErrorsAreHTMLForBrowsersAndProblemJSONForAPI(t *testing.T) {
 	r := start(t, func(app *fiber.App) {
 		app.Get("/test/panic", func(c *fiber.Ctx) error { panic("boom") })

@@ -15,6 +15,16 @@
     en: { more: "More in the glossary", close: "Close" }
   };
   var ui = words[document.documentElement.lang] || words.fi;
+
+  // The header's menu folds behind a button on narrow screens (the CSS
+  // shows the button only with this script and below 40rem).
+  var menuButton = document.querySelector(".menu-toggle");
+  if (menuButton) {
+    document.documentElement.classList.add("js-menu");
+    menuButton.addEventListener("click", function () {
+      menuButton.setAttribute("aria-expanded", menuButton.getAttribute("aria-expanded") === "true" ? "false" : "true");
+    });
+  }
   var open = null;
   function closeTip(returnFocus) {
     if (!open) return;
@@ -294,18 +304,32 @@
       document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden" && pl.dirty) report(true); });
     });
 
-    // Reading to the end completes a page whose rule is "view".
+    // Reading to the end completes a page whose rule is "view"; so does
+    // the "mark as read" button, which then sends the one event instead of
+    // its form (the form is for browsers without this script).
+    var seen = null;
+    function complete() {
+      if (done) return;
+      done = true;
+      if (seen) seen.disconnect();
+      send(url, { event: "completed" }).then(function (r) {
+        if (r.ok) showDone();
+        else done = false;
+      }).catch(function () { done = false; });
+    }
+    var markForm = document.querySelector("#valmis form[action$='/luettu']");
+    if (markForm) {
+      markForm.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (done) showDone();
+        else complete();
+      });
+    }
     var end = document.querySelector(".pager") || document.querySelector("#valmis");
     if (completion === "view" && !done && end && "IntersectionObserver" in window) {
-      var seen = new IntersectionObserver(function (entries) {
+      seen = new IntersectionObserver(function (entries) {
         entries.forEach(function (e) {
-          if (e.isIntersecting && !done) {
-            done = true;
-            seen.disconnect();
-            send(url, { event: "completed" }).then(function (r) {
-              if (r.ok) showDone();
-            });
-          }
+          if (e.isIntersecting) complete();
         });
       });
       seen.observe(end);
