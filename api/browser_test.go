@@ -619,7 +619,8 @@ func axeHere(t *testing.T, ctx context.Context, axe string) (violations []axeVio
 }
 
 // TestAccessibility runs axe-core (WCAG 2.0 and 2.1, A and AA) on every
-// page of the registry in the real browser: zero violations.
+// page of the registry in the real browser, then checks that it reflows
+// at 320 px and with the text at 200 % (checkReflow): zero violations.
 func TestAccessibility(t *testing.T) {
 	base := bundledSite(t)
 	ctx := browser(t)
@@ -635,6 +636,7 @@ func TestAccessibility(t *testing.T) {
 			for _, v := range violations {
 				t.Errorf("%s: axe %s (%s): %s at %s", p.Path, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, ", "))
 			}
+			checkReflow(t, ctx, p.Path)
 		})
 	}
 }
@@ -783,9 +785,12 @@ func TestEveryCoursePage(t *testing.T) {
 			for _, v := range violations {
 				t.Errorf("%s (signed in: %v): axe %s (%s): %s at %s", p, sess != "", v.ID, v.Impact, v.Help, strings.Join(v.Nodes, ", "))
 			}
+			if sess != "" {
+				checkReflow(t, ctx, p+" (signed in)")
+			}
 		}
 	}
-	t.Logf("axe checked %d pages twice", len(paths))
+	t.Logf("axe checked %d pages twice, reflow once", len(paths))
 }
 
 // waitFor polls a JavaScript condition for up to 10 seconds.
