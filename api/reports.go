@@ -262,4 +262,3 @@ func timeChart(r *report.Report, lang string) chart {
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
-
