@@ -131,11 +131,6 @@ func New(o Options) (*Server, error) {
 	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
 		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b },
 		"date": cert.DateIn, "isoDate": isoDate,
-		// modulePages is the data of section.html's list of the module's
-		// pages, shown in two places (beside the text or after it).
-		"modulePages": func(lang string, d any, suffix string) map[string]any {
-			return map[string]any{"Lang": lang, "Data": d, "Suffix": suffix}
-		},
 		"otherOrganisation": func(o string) bool { return o == account.OtherOrganisation }})
 	if err != nil {
 		return nil, err

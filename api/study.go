@@ -99,7 +99,9 @@ func (s *Server) saveAnswerForm(c *fiber.Ctx) error {
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); err != nil {
+	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); errors.Is(err, course.ErrProgressNotRecorded) {
+		s.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
+	} else if err != nil {
 		if errors.Is(err, course.ErrAnswerTooLong) {
 			return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the answer is too long")
 		}
@@ -235,6 +237,10 @@ func (s *Server) apiPutAnswer(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"text\": \"…\"}")
 	}
 	a, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, in.Text)
+	if errors.Is(err, course.ErrProgressNotRecorded) {
+		s.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
+		err = nil
+	}
 	if errors.Is(err, course.ErrAnswerTooLong) {
 		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("an answer may have at most %d characters", course.MaxAnswerLen))
 	}

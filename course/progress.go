@@ -309,11 +309,18 @@ func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *Section, 
 	}
 	if strings.TrimSpace(text) != "" {
 		if _, err := p.Record(ctx, userID, sec, Event{Kind: "task-answered"}); err != nil {
-			return nil, err
+			// The answer stands (it is what the learner wrote); the
+			// progress event is recorded again by the next save.
+			return &out, fmt.Errorf("%w: %w", ErrProgressNotRecorded, err)
 		}
 	}
 	return &out, nil
 }
+
+// ErrProgressNotRecorded: SaveAnswer stored the answer (and returns it)
+// but could not record the task in the learner's progress; the caller
+// tells the learner the answer is saved and logs the rest.
+var ErrProgressNotRecorded = errors.New("course: the answer is saved, its progress event is not")
 
 // Answers are a learner's answers, by task key.
 func (p *Progress) Answers(ctx context.Context, userID string) (map[string]*Answer, error) {

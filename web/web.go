@@ -98,7 +98,12 @@ type Pages struct {
 // ParsePages parses every templates/*.html except the layout, each with
 // the layout, so every page defines its own "title" and "content" blocks.
 func ParsePages(funcs template.FuncMap) (*Pages, error) {
-	all := template.FuncMap{"asset": AssetURL}
+	all := template.FuncMap{"asset": AssetURL,
+		// modulePages is the data of section.html's list of the module's
+		// pages, shown in two places (beside the text or after it).
+		"modulePages": func(lang string, d any, suffix string) map[string]any {
+			return map[string]any{"Lang": lang, "Data": d, "Suffix": suffix}
+		}}
 	for k, v := range funcs {
 		all[k] = v
 	}
