@@ -157,7 +157,14 @@ func countChoices(is *ItemStats, a *Answer, d *Drawn) {
 		is.Choices["unanswered"]++
 		return
 	}
-	switch is.Type {
+	// The attempt's own item decides how its answer reads: an author may
+	// have changed an item's type under the same id since earlier
+	// attempts were drawn.
+	typ := is.Type
+	if d != nil {
+		typ = d.Type
+	}
+	switch typ {
 	case course.ItemSingle, course.ItemMultiple:
 		// By the bank's option ids: every attempt has ids of its own.
 		for _, c := range a.Choices {
@@ -167,7 +174,9 @@ func countChoices(is *ItemStats, a *Answer, d *Drawn) {
 			is.Choices[c]++
 		}
 	case course.ItemTrueFalse:
-		is.Choices[strconv.FormatBool(*a.Value)]++
+		if a.Value != nil {
+			is.Choices[strconv.FormatBool(*a.Value)]++
+		}
 	case course.ItemMatching:
 		// Per pair: how often it was matched right.
 		for l, r := range a.Matches {

@@ -87,3 +87,24 @@ func TestStatisticsOnASyntheticPopulation(t *testing.T) {
 		t.Fatalf("csv:\n%s", csv.String())
 	}
 }
+
+// An item whose type an author changed under the same id (true/false
+// earlier, single choice now) is counted from each attempt's own item:
+// the statistics neither fail nor misread the answers.
+func TestStatisticsSurviveAnItemWhoseTypeChanged(t *testing.T) {
+	yes := true
+	tf := &Attempt{UserID: "a", Number: 1, Status: StatusSubmitted,
+		Items:   []Drawn{{ID: "X", Module: "m", Type: course.ItemTrueFalse, Answer: &yes}},
+		Answers: map[string]*Answer{"X": {Value: &yes}}}
+	tf.Result = Grade(tf.Items, tf.Answers, 70)
+	single := &Attempt{UserID: "b", Number: 1, Status: StatusSubmitted,
+		Items:   []Drawn{{ID: "X", Module: "m", Type: course.ItemSingle, Options: []string{"a", "b"}, Correct: []string{"a"}}},
+		Answers: map[string]*Answer{"X": {Choices: []string{"a"}}}}
+	single.Result = Grade(single.Items, single.Answers, 70)
+	for _, order := range [][]*Attempt{{tf, single}, {single, tf}} {
+		st := ComputeStats(order)
+		if len(st.Items) != 1 || st.Items[0].Attempts != 2 || st.Items[0].Choices["a"] != 1 || st.Items[0].Choices["true"] != 1 {
+			t.Fatalf("stats = %+v", st.Items)
+		}
+	}
+}
