@@ -302,3 +302,27 @@ func TestMarkReadSendsOneEvent(t *testing.T) {
 		t.Fatalf("%d completed events were sent, want 1", n)
 	}
 }
+
+// A table's scroll region is a Tab stop only while it scrolls: on a wide
+// screen the comparison table fits and is passed over, on a phone it
+// scrolls and is reached with Tab.
+func TestTableRegionsAreTabStopsOnlyWhenTheyScroll(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	const page = "/osiot/monialainen-tyo/monialainen-ja-moniammatillinen-tyo"
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+page)); err != nil {
+		t.Fatal(err)
+	}
+	tabindex := `(() => { const r = document.querySelector(".prose .table-wrap"); return r ? String(r.getAttribute("tabindex")) : "no region" })()`
+	if got := evalString(ctx, tabindex); got != "null" {
+		t.Errorf("at 1,280 px the fitting table's region has tabindex %s, want none", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(320, 800)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector(".prose .table-wrap").getAttribute("tabindex") === "0"`, "the scrolling table's region to become a Tab stop")
+	if err := tabTo(ctx, ".prose .table-wrap", 200); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -18,6 +18,27 @@
 
   // The header's menu folds behind a button on narrow screens (the CSS
   // shows the button only with this script and below 40rem).
+  // A table's scroll region is a Tab stop only while the table is wider
+  // than the screen (the page without this script keeps them all
+  // focusable, so that keyboard users can always scroll them).
+  var tableRegions = document.querySelectorAll(".table-wrap[role='region']");
+  function fitRegions() {
+    tableRegions.forEach(function (r) {
+      if (r.scrollWidth > r.clientWidth + 1) r.setAttribute("tabindex", "0");
+      else if (r !== document.activeElement) r.removeAttribute("tabindex");
+    });
+  }
+  if (tableRegions.length) {
+    fitRegions();
+    if ("ResizeObserver" in window) {
+      // Also when the text is enlarged without resizing the window.
+      var watch = new ResizeObserver(fitRegions);
+      tableRegions.forEach(function (r) { watch.observe(r); });
+    } else {
+      window.addEventListener("resize", fitRegions);
+    }
+  }
+
   var menuButton = document.querySelector(".menu-toggle");
   if (menuButton) {
     document.documentElement.classList.add("js-menu");
