@@ -106,6 +106,16 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 	if emb != nil {
 		db.Gate = &Gate{}
 	}
+	if !attached {
+		// The readiness probe's collection is made now, while there is
+		// room: FerretDB v1 leaves a half-made collection (its table
+		// without its metadata) when the disk fills while it creates one,
+		// and every later probe then failed, keeping /readyz at 503 after
+		// room was freed.
+		if err := db.ProbeWrite(ctx); err != nil {
+			o.Logger.Warn("database: the first probe write failed", "err", err)
+		}
+	}
 	return db, nil
 }
 
