@@ -197,6 +197,7 @@ type server struct {
 	data   string
 	stderr *lockedBuffer
 	exited chan error
+	done   chan struct{} // closed when the process has exited
 }
 
 // lockedBuffer collects a child's output while the test reads it.
@@ -227,7 +228,7 @@ func startServer(t *testing.T, data string, extraEnv ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: addr, data: data, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	s := &server{addr: addr, data: data, stderr: &lockedBuffer{}, exited: make(chan error, 1), done: make(chan struct{})}
 	s.cmd = exec.Command(os.Args[0], "serve")
 	s.cmd.Env = append(os.Environ(),
 		"TYOKYKY_TEST_AS_MAIN=1",
@@ -252,9 +253,26 @@ func startServer(t *testing.T, data string, extraEnv ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.exited <- s.cmd.Wait() }()
+	go func() {
+		err := s.cmd.Wait()
+		s.exited <- err
+		close(s.done)
+	}()
 	t.Cleanup(func() {
-		s.cmd.Process.Kill()
+		// A clean stop, so that MinIO has let go of the data folder
+		// before the test's temporary folder is removed; killed if it
+		// does not stop in time.
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-s.done:
+			case <-time.After(20 * time.Second):
+				s.cmd.Process.Kill()
+				<-s.done
+			}
+		}
 		if t.Failed() {
 			t.Logf("server output:\n%s", s.stderr.String())
 		}
