@@ -153,7 +153,7 @@ const (
 
 // Store keeps accounts and sessions.
 type Store struct {
-	db    *mongo.Database
+	db    *database.DB
 	now   func() time.Time
 	locks *database.Locks
 	// sessions caches session lookups for a few seconds; every change made
@@ -163,13 +163,10 @@ type Store struct {
 	// session this long after sign-in.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	// Gate queues the writes made on every signed-in request (sessions
-	// and last activity) on the embedded store; see database.Gate.
-	Gate *database.Gate
 }
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).
-func NewStore(db *mongo.Database) *Store {
+func NewStore(db *database.DB) *Store {
 	s := &Store{db: db, now: time.Now, locks: database.NewLocks(), sessions: cache.New[cachedSession](SessionCacheTTL, 100_000),
 		IdleTimeout: 2 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour}
 	s.sessions.Now = func() time.Time { return s.now() } // one clock for sessions and their cache
@@ -177,7 +174,7 @@ func NewStore(db *mongo.Database) *Store {
 }
 
 // EnsureIndexes creates the account collections' indexes (idempotent).
-func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	if _, err := db.Collection(usersCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique"),
 	}); err != nil {

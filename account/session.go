@@ -48,9 +48,7 @@ func (s *Store) StartSession(ctx context.Context, u *User, pending2FA bool, user
 	if pending2FA {
 		sess.ExpiresAt = now.Add(10 * time.Minute)
 	}
-	release := s.Gate.Hold()
 	_, err = s.db.Collection(sessionsCollection).InsertOne(ctx, sess)
-	release()
 	if err != nil {
 		return "", nil, err
 	}
@@ -63,7 +61,6 @@ func (s *Store) StartSession(ctx context.Context, u *User, pending2FA bool, user
 // touchUser records when a user was last active (for the retention of
 // inactive accounts).
 func (s *Store) touchUser(ctx context.Context, userID string, at time.Time) error {
-	defer s.Gate.Hold()()
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$max", Value: bson.D{{Key: "last_active", Value: at}}}})
 	return err
 }
@@ -121,9 +118,7 @@ func (s *Store) loadSession(ctx context.Context, id string) (*Session, *User, er
 	}
 	if now.Sub(sess.LastSeen) > touchEvery {
 		sess.LastSeen = now.UTC()
-		release := s.Gate.Hold()
 		_, _ = s.db.Collection(sessionsCollection).UpdateByID(ctx, sess.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen", Value: sess.LastSeen}}}})
-		release()
 		_ = s.touchUser(ctx, u.ID, sess.LastSeen)
 	}
 	return &sess, u, nil

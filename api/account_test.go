@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -520,9 +520,9 @@ func scanBucketForPerson(t *testing.T, bucket string, needles []string) {
 
 // scanForPerson fails when any document of any collection still holds one
 // of the person's identifiers.
-func scanForPerson(t *testing.T, db *mongo.Database, needles []string) {
+func scanForPerson(t *testing.T, db *database.DB, needles []string) {
 	t.Helper()
-	names, err := db.ListCollectionNames(t.Context(), bson.D{})
+	names, err := db.Database.ListCollectionNames(t.Context(), bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	"net"
@@ -25,7 +26,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
@@ -54,7 +54,7 @@ var (
 // courseMedia makes the bundled course's videos and podcasts the way `make
 // media` does, from the first paragraphs of each script (seconds, not
 // minutes, of media), so pages with players are checked with real media.
-func courseMedia(c *course.Course, db *mongo.Database, store *media.Store) (*media.Library, error) {
+func courseMedia(c *course.Course, db *database.DB, store *media.Store) (*media.Library, error) {
 	lib := media.NewLibrary(db, store, media.Options{})
 	for id, m := range c.Media {
 		paras := strings.Split(m.Script(), "\n\n")
@@ -92,8 +92,6 @@ func bundledSite(t *testing.T) string {
 			return
 		}
 		exam := quiz.NewStore(db, nil)
-		exam.Embedded = true
-		exam.Gate = env.DB.Gate
 		siteExam = exam
 		if siteErr = mail.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return

@@ -203,7 +203,7 @@ func smtpServer(t *testing.T) (*running, *smtptest.Server) {
 	srv := smtptest.Start(t, smtptest.Options{Username: "kurssi", Password: "salasana"})
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	db := env.DB.Client.Database("mail_" + hex.EncodeToString(b))
+	db := env.DB.Named("mail_" + hex.EncodeToString(b))
 	if err := mail.EnsureIndexes(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	"net"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
@@ -37,7 +37,7 @@ type running struct {
 	*api.Server
 	URL   string
 	store *media.Store
-	db    *mongo.Database // accounts, progress and feedback
+	db    *database.DB // accounts, progress and feedback
 	media *media.Library
 	done  chan error
 }
@@ -85,8 +85,6 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	}
 	if opts.Exam == nil {
 		opts.Exam = quiz.NewStore(db, opts.Logger)
-		opts.Exam.Embedded = true
-		opts.Exam.Gate = env.DB.Gate
 	}
 	if opts.Certificates == nil {
 		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam)
@@ -126,11 +124,11 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 
 // certificates is a certificate store on db (keys in a temporary folder)
 // that the exam store tells of passed attempts.
-func certificates(ctx context.Context, db *mongo.Database, keyDir string, library *course.Library, accounts *account.Store, exam *quiz.Store) (*cert.Store, error) {
+func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exam *quiz.Store) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
-	keys, err := cert.NewKeys(db, cert.KeyOptions{Dir: keyDir, Gate: env.DB.Gate})
+	keys, err := cert.NewKeys(db, cert.KeyOptions{Dir: keyDir})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +146,6 @@ func certificates(ctx context.Context, db *mongo.Database, keyDir string, librar
 			}
 			return u.Name, nil
 		},
-		Gate:   env.DB.Gate,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if exam != nil {
@@ -159,7 +156,7 @@ func certificates(ctx context.Context, db *mongo.Database, keyDir string, librar
 }
 
 // studyStores are account and progress stores on a fresh database.
-func studyStores(t testing.TB) (*account.Store, *course.Progress, *mongo.Database) {
+func studyStores(t testing.TB) (*account.Store, *course.Progress, *database.DB) {
 	t.Helper()
 	db := env.Database()
 	ctx := context.Background()
@@ -173,7 +170,6 @@ func studyStores(t testing.TB) (*account.Store, *course.Progress, *mongo.Databas
 		t.Fatal(err)
 	}
 	accounts := account.NewStore(db)
-	accounts.Gate = env.DB.Gate
 	return accounts, course.NewProgress(db), db
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"sort"
 	"strings"
 	"time"
@@ -67,17 +68,17 @@ var (
 
 // FeedbackStore keeps feedback.
 type FeedbackStore struct {
-	db  *mongo.Database
+	db  *database.DB
 	now func() time.Time
 }
 
 // NewFeedbackStore uses db.
-func NewFeedbackStore(db *mongo.Database) *FeedbackStore {
+func NewFeedbackStore(db *database.DB) *FeedbackStore {
 	return &FeedbackStore{db: db, now: time.Now}
 }
 
 // EnsureFeedbackIndexes creates the feedback indexes.
-func EnsureFeedbackIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureFeedbackIndexes(ctx context.Context, db *database.DB) error {
 	_, err := db.Collection(feedbackCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
 	})

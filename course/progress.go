@@ -74,7 +74,7 @@ type Answer struct {
 
 // Progress keeps learners' progress and answers.
 type Progress struct {
-	db    *mongo.Database
+	db    *database.DB
 	now   func() time.Time
 	locks *database.Locks
 	// A learner's records and answers are read on every signed-in page;
@@ -88,7 +88,7 @@ type Progress struct {
 const StudyCacheTTL = 5 * time.Second
 
 // NewProgress uses db.
-func NewProgress(db *mongo.Database) *Progress {
+func NewProgress(db *database.DB) *Progress {
 	return &Progress{db: db, now: time.Now, locks: database.NewLocks(),
 		records: cache.New[map[string]*SectionProgress](StudyCacheTTL, 100_000),
 		answers: cache.New[map[string]*Answer](StudyCacheTTL, 100_000)}
@@ -100,7 +100,7 @@ func (p *Progress) forget(userID string) {
 }
 
 // EnsureProgressIndexes creates the indexes of progress and answers.
-func EnsureProgressIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureProgressIndexes(ctx context.Context, db *database.DB) error {
 	for _, c := range []string{progressCollection, answersCollection} {
 		if _, err := db.Collection(c).Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"io/fs"
 	"log/slog"
 	"sort"
@@ -62,16 +63,16 @@ type stateDoc struct {
 
 // Store keeps the content tree in the document store as revisioned files.
 type Store struct {
-	db *mongo.Database
+	db *database.DB
 	// writes makes this process's publications one at a time.
 	writes sync.Mutex
 }
 
 // NewStore uses db.
-func NewStore(db *mongo.Database) *Store { return &Store{db: db} }
+func NewStore(db *database.DB) *Store { return &Store{db: db} }
 
 // EnsureIndexes creates the content collections' indexes (idempotent).
-func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	_, err := db.Collection(revisionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "path", Value: 1}, {Key: "rev", Value: 1}},
 		Options: options.Index().SetUnique(true).SetName("path_rev"),

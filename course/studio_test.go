@@ -3,6 +3,7 @@ package course
 import (
 	"context"
 	"errors"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	"os"
@@ -11,8 +12,6 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 func TestLineDiff(t *testing.T) {
@@ -72,7 +71,7 @@ func TestEditablePath(t *testing.T) {
 
 // storeOnFixture is a content store on a fresh database with the fixture
 // course imported.
-func storeOnFixture(t *testing.T) (context.Context, *mongo.Database, *Store) {
+func storeOnFixture(t *testing.T) (context.Context, *database.DB, *Store) {
 	t.Helper()
 	ctx := context.Background()
 	db := env.Database()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	mathrand "math/rand/v2"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/internal/smtptest"
 	"github.com/tyokyky/tyokyky/internal/testenv"
@@ -40,14 +40,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freshDB(t testing.TB) *mongo.Database {
+func freshDB(t testing.TB) *database.DB {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	db := env.DB.Client.Database("mail_" + hex.EncodeToString(b))
+	db := env.DB.Named("mail_" + hex.EncodeToString(b))
 	if err := mail.EnsureIndexes(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Drop(context.Background()) })
+	t.Cleanup(func() { _ = db.Database.Drop(context.Background()) })
 	return db
 }
 

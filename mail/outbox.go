@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"net/mail"
 	"strings"
 	"time"
@@ -133,7 +134,7 @@ var (
 
 // Outbox keeps the messages.
 type Outbox struct {
-	db     *mongo.Database
+	db     *database.DB
 	render Renderer
 	// Hold keeps new messages in the outbox unsent (no SMTP server).
 	hold   bool
@@ -144,7 +145,7 @@ type Outbox struct {
 
 // NewOutbox opens the outbox. domain names the Message-IDs (the sender's
 // domain); hold keeps every message as Held (no SMTP configured).
-func NewOutbox(db *mongo.Database, r Renderer, domain string, hold bool) *Outbox {
+func NewOutbox(db *database.DB, r Renderer, domain string, hold bool) *Outbox {
 	if domain == "" {
 		domain = "localhost"
 	}
@@ -158,7 +159,7 @@ func (o *Outbox) Holding() bool { return o.hold }
 func (o *Outbox) SetClockForTest(now func() time.Time) { o.now = now }
 
 // EnsureIndexes creates the outbox's indexes.
-func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	for _, m := range []mongo.IndexModel{
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_try", Value: 1}}, Options: options.Index().SetName("due")},
 		{Keys: bson.D{{Key: "created_at", Value: 1}}, Options: options.Index().SetName("created")},
@@ -423,7 +424,7 @@ func (o *Outbox) Purge(ctx context.Context, keep time.Duration) (int64, error) {
 }
 
 // ids returns the ids of the documents that match filter.
-func (o *Outbox) ids(ctx context.Context, coll *mongo.Collection, filter bson.D) ([]string, error) {
+func (o *Outbox) ids(ctx context.Context, coll *database.Collection, filter bson.D) ([]string, error) {
 	cur, err := coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, err

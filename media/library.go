@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"hash"
 	"io"
 	"log/slog"
@@ -136,8 +137,8 @@ type Options struct {
 // removes.
 type Library struct {
 	store   *Store
-	items   *mongo.Collection
-	catalog *mongo.Collection
+	items   *database.Collection
+	catalog *database.Collection
 	maxSize int64
 	log     *slog.Logger
 	probe   func(ctx context.Context, url string) (*ProbeResult, error)
@@ -146,7 +147,7 @@ type Library struct {
 }
 
 // NewLibrary uses db for metadata and store for the files.
-func NewLibrary(db *mongo.Database, store *Store, o Options) *Library {
+func NewLibrary(db *database.DB, store *Store, o Options) *Library {
 	if o.MaxSize <= 0 {
 		o.MaxSize = 2 << 30
 	}

@@ -157,12 +157,10 @@ type Extension struct {
 // single-document atomic update, so several instances may serve one
 // learner at once.
 type Store struct {
-	// Embedded is true on the embedded FerretDB: see where.
-	Embedded bool
 	// crashAt, in tests, stops a submission at a named step as if the
 	// process died there.
 	crashAt func(step string) bool
-	db      *mongo.Database
+	db      *database.DB
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
 	locks *database.Locks
@@ -176,15 +174,16 @@ type Store struct {
 	drawn *cache.TTL[*Attempt]
 	// states are open attempts' save states (embedded store only).
 	states *cache.TTL[*openState]
-	// Gate queues writes on the embedded store (see collection).
-	Gate      *database.Gate
-	now       func() time.Time
-	log       *slog.Logger
-	Certifier Certifier
+	// filterConditions, in tests, keeps conditions in the filters even on
+	// the embedded store (the way of writing used on MongoDB).
+	filterConditions bool
+	now              func() time.Time
+	log              *slog.Logger
+	Certifier        Certifier
 }
 
 // NewStore uses db.
-func NewStore(db *mongo.Database, log *slog.Logger) *Store {
+func NewStore(db *database.DB, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -196,7 +195,7 @@ func NewStore(db *mongo.Database, log *slog.Logger) *Store {
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // EnsureIndexes creates the exam's indexes.
-func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	if _, err := db.Collection(deadlinesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "deadline", Value: 1}}, Options: options.Index().SetName("deadline")}); err != nil {
 		return fmt.Errorf("quiz: indexes: %w", err)
@@ -208,6 +207,11 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 	return nil
 }
 
+// checkInGo reports whether update conditions are checked in Go rather
+// than in the filter: only when this process is the store's one writer
+// (it runs the embedded store; see database.DB.SingleWriter).
+func (s *Store) checkInGo() bool { return s.db.SingleWriter() && !s.filterConditions }
+
 // where is a filter on _id with conditions. On the embedded store the
 // conditions are left out of the filter: FerretDB v1 reads just one
 // document only for a filter that is exactly {_id: …} (any other key makes
@@ -218,7 +222,7 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 // instances.
 func (s *Store) where(id string, conds ...bson.E) bson.D {
 	f := bson.D{{Key: "_id", Value: id}}
-	if !s.Embedded {
+	if !s.checkInGo() {
 		f = append(f, conds...)
 	}
 	return f
@@ -226,7 +230,7 @@ func (s *Store) where(id string, conds ...bson.E) bson.D {
 
 func (s *Store) learner(ctx context.Context, userID string) (*learnerDoc, error) {
 	var ld learnerDoc
-	err := s.c(learnersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&ld)
+	err := s.db.Collection(learnersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&ld)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -247,7 +251,7 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 		return nil, false, ErrNoExam
 	}
 	defer s.learnerLocks.Lock(userID)()
-	learners := s.c(learnersCollection)
+	learners := s.db.Collection(learnersCollection)
 	for try := 0; try < 5; try++ {
 		ld, err := s.learner(ctx, userID)
 		if err != nil {
@@ -302,7 +306,7 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 		// The attempt first, then the learner's claim on it: a crash in
 		// between leaves an unclaimed attempt that nobody sees.
 		a.Draw.V = a.Items
-		if _, err := s.c(attemptsCollection).InsertOne(ctx, a); err != nil {
+		if _, err := s.db.Collection(attemptsCollection).InsertOne(ctx, a); err != nil {
 			return nil, false, fmt.Errorf("quiz: start: %w", err)
 		}
 		claimed := false
@@ -323,18 +327,18 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 			claimed = res.MatchedCount == 1
 		}
 		if !claimed { // another instance started one meanwhile: resume it
-			_, _ = s.c(attemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
+			_, _ = s.db.Collection(attemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
 			continue
 		}
 		if a.Deadline != nil {
-			if _, err := s.c(deadlinesCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: a.ID}, {Key: "deadline", Value: *a.Deadline}}); err != nil {
+			if _, err := s.db.Collection(deadlinesCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: a.ID}, {Key: "deadline", Value: *a.Deadline}}); err != nil {
 				return nil, false, fmt.Errorf("quiz: start: %w", err)
 			}
 		}
 		cached := *a
 		cached.Answers = nil
 		s.drawn.Put(a.ID, "", &cached)
-		if s.Embedded { // a new attempt: nothing saved, not closed
+		if s.checkInGo() { // a new attempt: nothing saved, not closed
 			s.states.Put(a.ID, "", &openState{seqs: map[string]int64{}})
 		}
 		return a, true, nil
@@ -424,7 +428,7 @@ type openState struct {
 // this process writes every change, so the state is kept in memory (under
 // the attempt's lock) once read; elsewhere it is read each time.
 func (s *Store) state(ctx context.Context, attemptID, item string) (*openState, error) {
-	if s.Embedded {
+	if s.checkInGo() {
 		if st, ok := s.states.Get(attemptID); ok {
 			return st, nil
 		}
@@ -435,7 +439,7 @@ func (s *Store) state(ctx context.Context, attemptID, item string) (*openState, 
 		return nil, err
 	}
 	st.closed = r != nil
-	if !s.Embedded {
+	if !s.checkInGo() {
 		cur, err := s.answer(ctx, attemptID, item)
 		if err != nil {
 			return nil, err
@@ -486,7 +490,7 @@ type graded struct {
 func (s *Store) drawnAttempt(ctx context.Context, id string) (*Attempt, error) {
 	return s.drawn.GetOrLoad(id, func() (*Attempt, string, error) {
 		var a Attempt
-		err := s.c(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a)
+		err := s.db.Collection(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return nil, "", ErrNotFound
 		}
@@ -501,7 +505,7 @@ func (s *Store) drawnAttempt(ctx context.Context, id string) (*Attempt, error) {
 // result is a submitted attempt's result document, or nil.
 func (s *Store) result(ctx context.Context, id string) (*resultDoc, error) {
 	var r resultDoc
-	err := s.c(resultsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+	err := s.db.Collection(resultsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -549,7 +553,7 @@ func answerID(attempt, item string) string { return attempt + "|" + item }
 // answer is the stored answer to one item of an open attempt, or nil.
 func (s *Store) answer(ctx context.Context, attempt, item string) (*Answer, error) {
 	var ans Answer
-	err := s.c(answersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: answerID(attempt, item)}}).Decode(&ans)
+	err := s.db.Collection(answersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: answerID(attempt, item)}}).Decode(&ans)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -632,7 +636,7 @@ func (s *Store) SaveAnswer(ctx context.Context, userID, attemptID, item string, 
 	// Replace only an older save; when there is none, insert. A newer
 	// save written meanwhile (another instance) makes the replace match
 	// nothing and the insert fail on the id: this save is stale.
-	_, err = s.c(answersCollection).ReplaceOne(ctx, s.where(id, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: ans.Seq}}}), doc,
+	_, err = s.db.Collection(answersCollection).ReplaceOne(ctx, s.where(id, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: ans.Seq}}}), doc,
 		options.Replace().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) {
 		cur, err := s.answer(ctx, a.ID, item)
@@ -644,7 +648,7 @@ func (s *Store) SaveAnswer(ctx context.Context, userID, attemptID, item string, 
 	if err != nil {
 		return nil, fmt.Errorf("quiz: save: %w", err)
 	}
-	if s.Embedded {
+	if s.checkInGo() {
 		st.seqs[item] = ans.Seq
 	}
 	return &SaveResult{Item: item, Seq: ans.Seq, Saved: true}, nil
@@ -676,7 +680,7 @@ func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	result := Grade(a.Items, a.Answers, a.Pass)
-	_, err = s.c(resultsCollection).InsertOne(ctx, resultDoc{ID: a.ID, UserID: a.UserID, Submitted: now, ClosedBy: by, Passed: result.Passed,
+	_, err = s.db.Collection(resultsCollection).InsertOne(ctx, resultDoc{ID: a.ID, UserID: a.UserID, Submitted: now, ClosedBy: by, Passed: result.Passed,
 		Graded: packed[graded]{graded{Result: result, Answers: a.Answers}}})
 	if mongo.IsDuplicateKeyError(err) {
 		// Submitted meanwhile by another instance: its result stands.
@@ -700,7 +704,7 @@ func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, err
 		return nil, errCrashed
 	}
 	if a.Deadline != nil {
-		_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
+		_, _ = s.db.Collection(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
 	}
 	if s.crashed("after-deadline") {
 		return nil, errCrashed
@@ -727,7 +731,7 @@ func (s *Store) CloseIfLate(ctx context.Context, a *Attempt) (*Attempt, error) {
 // dropAnswers removes an attempt's answer documents (copied into it).
 func (s *Store) dropAnswers(ctx context.Context, a *Attempt) {
 	for _, d := range a.Items {
-		if _, err := s.c(answersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: answerID(a.ID, d.ID)}}); err != nil {
+		if _, err := s.db.Collection(answersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: answerID(a.ID, d.ID)}}); err != nil {
 			s.log.Warn("quiz: removing a saved answer", "attempt", a.ID, "err", err)
 		}
 	}
@@ -758,7 +762,7 @@ func (s *Store) crashed(step string) bool {
 // deadline entry goes. It returns how many records it repaired; it is
 // idempotent, and runs at start-up and periodically.
 func (s *Store) Repair(ctx context.Context) (int, error) {
-	cur, err := s.c(learnersCollection).Find(ctx, bson.D{{Key: "open", Value: bson.D{{Key: "$gt", Value: ""}}}})
+	cur, err := s.db.Collection(learnersCollection).Find(ctx, bson.D{{Key: "open", Value: bson.D{{Key: "$gt", Value: ""}}}})
 	if err != nil {
 		return 0, fmt.Errorf("quiz: repair: %w", err)
 	}
@@ -778,7 +782,7 @@ func (s *Store) Repair(ctx context.Context) (int, error) {
 		passed := r.Passed || r.Graded.V.Result != nil && r.Graded.V.Result.Passed
 		a := &Attempt{ID: ld.Open, UserID: ld.UserID}
 		s.release(ctx, a, settled(r.Submitted, passed))
-		_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: ld.Open}})
+		_, _ = s.db.Collection(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: ld.Open}})
 		s.log.Info("quiz: a submission cut short was completed", "attempt", ld.Open, "passed", passed)
 		n++
 	}
@@ -793,7 +797,7 @@ func (s *Store) release(ctx context.Context, a *Attempt, set bson.D) {
 		return // not the open one (released already)
 	}
 	if err == nil {
-		_, err = s.c(learnersCollection).UpdateOne(ctx, s.where(a.UserID, bson.E{Key: "open", Value: a.ID}), bson.D{{Key: "$set", Value: set}})
+		_, err = s.db.Collection(learnersCollection).UpdateOne(ctx, s.where(a.UserID, bson.E{Key: "open", Value: a.ID}), bson.D{{Key: "$set", Value: set}})
 	}
 	if err != nil {
 		s.log.Error("quiz: learner record after submitting", "attempt", a.ID, "err", err)
@@ -804,7 +808,7 @@ func (s *Store) release(ctx context.Context, a *Attempt, set bson.D) {
 // ago. Several instances may sweep at once: each attempt is closed once.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-Grace).UTC()
-	cur, err := s.c(deadlinesCollection).Find(ctx, bson.D{{Key: "deadline", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+	cur, err := s.db.Collection(deadlinesCollection).Find(ctx, bson.D{{Key: "deadline", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
 	if err != nil {
 		return 0, fmt.Errorf("quiz: sweep: %w", err)
 	}
@@ -818,7 +822,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	for _, o := range overdue {
 		a, err := s.get(ctx, o.ID)
 		if errors.Is(err, ErrNotFound) {
-			_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}})
+			_, _ = s.db.Collection(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}})
 			continue
 		}
 		if err != nil {
@@ -826,7 +830,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 		}
 		if a.Status != StatusOpen || a.Deadline == nil || !a.Deadline.Before(cutoff) {
 			if a.Status != StatusOpen {
-				_, _ = s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}})
+				_, _ = s.db.Collection(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}})
 			}
 			continue
 		}
@@ -855,7 +859,7 @@ func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
 // Extension is a learner's time extension, or nil.
 func (s *Store) Extension(ctx context.Context, userID string) (*Extension, error) {
 	var e Extension
-	err := s.c(extensionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&e)
+	err := s.db.Collection(extensionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&e)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -871,7 +875,7 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 	if extraMinutes < 0 || extraMinutes > 24*60 {
 		return fmt.Errorf("extra time must be 0–1440 minutes")
 	}
-	coll := s.c(extensionsCollection)
+	coll := s.db.Collection(extensionsCollection)
 	if extraMinutes == 0 && !noLimit {
 		if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}}); err != nil {
 			return fmt.Errorf("quiz: %w", err)
@@ -892,7 +896,7 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 	}
 	defer s.locks.Lock(a.ID)()
 	set := bson.D{{Key: "$unset", Value: bson.D{{Key: "deadline", Value: ""}}}}
-	deadlines := s.c(deadlinesCollection)
+	deadlines := s.db.Collection(deadlinesCollection)
 	if limit > 0 {
 		d := a.Started.Add(limit)
 		set = bson.D{{Key: "$set", Value: bson.D{{Key: "deadline", Value: d}}}}
@@ -906,7 +910,7 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 	if cur, err := s.get(ctx, a.ID); err != nil || cur.Status != StatusOpen {
 		return err
 	}
-	_, err = s.c(attemptsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}}, set)
+	_, err = s.db.Collection(attemptsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}}, set)
 	s.drawn.Delete(a.ID)
 	return err
 }
@@ -930,26 +934,26 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 			}
 			s.drawn.Delete(id)
 			s.states.Delete(id)
-			if _, err := s.c(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+			if _, err := s.db.Collection(deadlinesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 				return fmt.Errorf("quiz: %w", err)
 			}
 			if err == nil && a.Status == StatusSubmitted {
 				for _, c := range []string{attemptsCollection, resultsCollection} {
-					if _, err := s.c(c).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: pseudonym}}}}); err != nil {
+					if _, err := s.db.Collection(c).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: pseudonym}}}}); err != nil {
 						return fmt.Errorf("quiz: %w", err)
 					}
 				}
 				continue
 			}
 			for _, c := range []string{attemptsCollection, resultsCollection} {
-				if _, err := s.c(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+				if _, err := s.db.Collection(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 					return fmt.Errorf("quiz: %w", err)
 				}
 			}
 		}
 	}
 	for _, c := range []string{learnersCollection, extensionsCollection} {
-		if _, err := s.c(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}}); err != nil {
+		if _, err := s.db.Collection(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}}); err != nil {
 			return fmt.Errorf("quiz: %w", err)
 		}
 	}
@@ -962,7 +966,7 @@ type PassedAttempt struct{ UserID, Attempt string }
 // PassedAttempts lists every learner's passed attempt (the certificates
 // are issued from it again when issuing at submission failed).
 func (s *Store) PassedAttempts(ctx context.Context) ([]PassedAttempt, error) {
-	cur, err := s.c(learnersCollection).Find(ctx, bson.D{{Key: "passed", Value: true}})
+	cur, err := s.db.Collection(learnersCollection).Find(ctx, bson.D{{Key: "passed", Value: true}})
 	if err != nil {
 		return nil, fmt.Errorf("quiz: %w", err)
 	}
@@ -973,7 +977,7 @@ func (s *Store) PassedAttempts(ctx context.Context) ([]PassedAttempt, error) {
 	var out []PassedAttempt
 	seen := map[string]bool{}
 	// Results that say passed, whatever their learner record says.
-	rc, err := s.c(resultsCollection).Find(ctx, bson.D{{Key: "passed", Value: true}})
+	rc, err := s.db.Collection(resultsCollection).Find(ctx, bson.D{{Key: "passed", Value: true}})
 	if err != nil {
 		return nil, fmt.Errorf("quiz: %w", err)
 	}
@@ -1019,7 +1023,7 @@ type OutcomeRow struct {
 
 // OutcomeRows lists every learner's exam record.
 func (s *Store) OutcomeRows(ctx context.Context) ([]OutcomeRow, error) {
-	cur, err := s.c(learnersCollection).Find(ctx, bson.D{})
+	cur, err := s.db.Collection(learnersCollection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("quiz: %w", err)
 	}
@@ -1066,7 +1070,7 @@ func (s *Store) DeadlinesBetween(ctx context.Context, from, to time.Time, limit 
 		var a struct {
 			UserID string `bson:"user_id"`
 		}
-		if err := s.c(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&a); err != nil {
+		if err := s.db.Collection(attemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&a); err != nil {
 			continue // gone with its learner
 		}
 		out = append(out, DeadlineSoon{Attempt: r.ID, UserID: a.UserID, Deadline: r.Deadline})

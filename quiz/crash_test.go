@@ -102,6 +102,6 @@ func TestStartCompletesACutShortSubmission(t *testing.T) {
 // after a restart.
 func restarted(s *Store) *Store {
 	after := NewStore(s.db, nil)
-	after.Embedded, after.Gate = s.Embedded, s.Gate
+	after.filterConditions = s.filterConditions
 	return after
 }

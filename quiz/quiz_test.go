@@ -34,8 +34,6 @@ func newStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	st := NewStore(db, nil)
-	st.Embedded = true
-	st.Gate = env.DB.Gate
 	return st
 }
 
@@ -281,7 +279,7 @@ func TestConcurrentSavesAndSubmits(t *testing.T) {
 func concurrentSavesAndSubmits(t *testing.T, embedded bool) {
 	ctx := context.Background()
 	s := newStore(t)
-	s.Embedded = embedded
+	s.filterConditions = !embedded
 	pub := published(t)
 	a, _, err := s.Start(ctx, "u", pub, completed(pub))
 	if err != nil {
@@ -329,7 +327,7 @@ func concurrentSavesAndSubmits(t *testing.T, embedded bool) {
 	}
 	// Two starts at once give one attempt.
 	s2 := newStore(t)
-	s2.Embedded = embedded
+	s2.filterConditions = !embedded
 	starts := make(chan string, 2)
 	for i := 0; i < 2; i++ {
 		go func() {

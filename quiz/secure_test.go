@@ -175,12 +175,12 @@ func TestAttemptsWithTheBanksIDsStillWork(t *testing.T) {
 	ex := pub.Course.Exam
 	draw := `[{"ID":"e-yksi","Module":"ensimmainen","Type":"single","Options":["c","a","b"],"Correct":["b"]},` +
 		`{"ID":"e-monta","Module":"ensimmainen","Type":"multiple","Options":["d","c","b","a"],"Correct":["a","c"]}]`
-	if _, err := s.c(attemptsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: "told"}, {Key: "user_id", Value: "old"}, {Key: "number", Value: 1},
+	if _, err := s.db.Collection(attemptsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: "told"}, {Key: "user_id", Value: "old"}, {Key: "number", Value: 1},
 		{Key: "started", Value: time.Now().UTC().Truncate(time.Millisecond)}, {Key: "content_version", Value: int64(1)}, {Key: "pass_percent", Value: 70},
 		{Key: "draw", Value: draw}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.c(learnersCollection).InsertOne(ctx, learnerDoc{UserID: "old", Attempts: []string{"told"}, N: 1, Open: "told"}); err != nil {
+	if _, err := s.db.Collection(learnersCollection).InsertOne(ctx, learnerDoc{UserID: "old", Attempts: []string{"told"}, N: 1, Open: "told"}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := s.Get(ctx, "old", "told")

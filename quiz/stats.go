@@ -191,7 +191,7 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // Stats loads every submitted attempt and computes the statistics.
 func (s *Store) Stats(ctx context.Context) (*ExamStats, error) {
-	cur, err := s.c(resultsCollection).Find(ctx, bson.D{})
+	cur, err := s.db.Collection(resultsCollection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("quiz: stats: %w", err)
 	}

@@ -41,7 +41,7 @@ func certKeys(ctx context.Context, cfg *config.Config, db *database.DB) (*cert.K
 	if err != nil {
 		return nil, fmt.Errorf("cert-key-secret: %w", err)
 	}
-	keys, err := cert.NewKeys(db.Database, cert.KeyOptions{Alg: cfg.CertAlg, Secret: secret, Dir: cfg.CertKeyFolder(), Gate: db.Gate})
+	keys, err := cert.NewKeys(db, cert.KeyOptions{Alg: cfg.CertAlg, Secret: secret, Dir: cfg.CertKeyFolder()})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func issuer(cfg *config.Config) cert.Issuer {
 // minutes, and the key set read again every minute (a rotation by
 // another process).
 func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exam *quiz.Store, outbox *mail.Outbox, log *slog.Logger) (*cert.Store, error) {
-	if err := cert.EnsureIndexes(ctx, db.Database); err != nil {
+	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
 	keys, err := certKeys(ctx, cfg, db)
@@ -70,7 +70,7 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 		return nil, err
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
-	certs := cert.NewStore(db.Database, keys, cert.Options{
+	certs := cert.NewStore(db, keys, cert.Options{
 		BaseURL: base,
 		Issuer:  issuer(cfg),
 		Course:  func() cert.Course { return cert.CourseOf(library.Current(), base) },
@@ -104,7 +104,6 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 				log.Error("e-mail notice not queued", "kind", "certificate_issued", "certificate", c.ID, "err", err)
 			}
 		},
-		Gate:   db.Gate,
 		Logger: log,
 	})
 	exam.Certifier = certs

@@ -42,11 +42,11 @@ func TestKeysAndOfflineVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := cert.NewKeys(db.Database, cert.KeyOptions{Dir: filepath.Join(data, "keys")})
+	keys, _ := cert.NewKeys(db, cert.KeyOptions{Dir: filepath.Join(data, "keys")})
 	if err := keys.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	certs := cert.NewStore(db.Database, keys, cert.Options{BaseURL: "https://kurssi.example", Issuer: cert.Issuer{ID: "https://kurssi.example/myontaja", Name: "Koulutus Oy"},
+	certs := cert.NewStore(db, keys, cert.Options{BaseURL: "https://kurssi.example", Issuer: cert.Issuer{ID: "https://kurssi.example/myontaja", Name: "Koulutus Oy"},
 		Course: func() cert.Course {
 			return cert.Course{ID: "https://kurssi.example/", Title: "Työkyvyn tuen johtaminen", Credits: 1, Hours: 27}
 		},

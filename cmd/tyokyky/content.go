@@ -88,11 +88,11 @@ func contentImport(dir string, args []string, getenv func(string) string, stdout
 		return exitFailure
 	}
 	defer done()
-	if err := course.EnsureIndexes(ctx, db.Database); err != nil {
+	if err := course.EnsureIndexes(ctx, db); err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
 	}
-	res, err := importContent(ctx, course.NewStore(db.Database), os.DirFS(dir), "cli")
+	res, err := importContent(ctx, course.NewStore(db), os.DirFS(dir), "cli")
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
@@ -130,7 +130,7 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure
 	}
-	n, removed, err := course.NewStore(db.Database).Export(ctx, dir, drafts)
+	n, removed, err := course.NewStore(db).Export(ctx, dir, drafts)
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure

@@ -52,8 +52,8 @@ func TestExamLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	accounts := account.NewStore(db.Database)
-	progress := course.NewProgress(db.Database)
+	accounts := account.NewStore(db)
+	progress := course.NewProgress(db)
 	type learner struct{ token, csrf string }
 	people := make([]learner, learners)
 	setup := time.Now()

@@ -657,8 +657,8 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 		"certificate/after-claim", "certificate/after-slot", "certificate/after-insert"}
 	var people []*learner
 	db := attach()
-	accounts := account.NewStore(db.Database)
-	progress := course.NewProgress(db.Database)
+	accounts := account.NewStore(db)
+	progress := course.NewProgress(db)
 	for _, step := range steps {
 		for _, pass := range []bool{true, false} {
 			if !pass && strings.HasPrefix(step, "certificate/") {
@@ -701,7 +701,7 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 		l.attempt = a.ID
 		if l.pass {
 			db := attach()
-			full, err := quiz.NewStore(db.Database, nil).Get(ctx, l.id, a.ID)
+			full, err := quiz.NewStore(db, nil).Get(ctx, l.id, a.ID)
 			db.Close(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -793,7 +793,7 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 			continue
 		}
 		// The certificate's e-mail notice, once (queued: no relay is set).
-		n, err := db.Database.Collection("outbox").CountDocuments(ctx, bson.D{{Key: "user_id", Value: l.id}, {Key: "kind", Value: "certificate_issued"}})
+		n, err := db.Collection("outbox").CountDocuments(ctx, bson.D{{Key: "user_id", Value: l.id}, {Key: "kind", Value: "certificate_issued"}})
 		if err != nil || n != 1 {
 			inconsistent++
 			t.Errorf("%s: %d certificate notices queued (%v), want 1", l.step, n, err)

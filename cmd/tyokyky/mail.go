@@ -26,19 +26,19 @@ func startMail(ctx context.Context, cfg *config.Config, db *database.DB, account
 		if err := accounts.ExpireTokens(ctx); err != nil {
 			return err
 		}
-		_, err := mail.NewOutbox(db.Database, api.MailRenderer(), "", true).Purge(ctx, mailKeep)
+		_, err := mail.NewOutbox(db, api.MailRenderer(), "", true).Purge(ctx, mailKeep)
 		return err
 	})
 	if cfg.SMTPURL == "" {
 		log.Warn("no SMTP relay configured (TYOKYKY_SMTP_URL): e-mails are kept in the outbox, unsent; administrators read them at " + strings.TrimRight(cfg.BaseURL, "/") + "/yllapito/posti")
-		return mail.NewOutbox(db.Database, api.MailRenderer(), "localhost", true), nil
+		return mail.NewOutbox(db, api.MailRenderer(), "localhost", true), nil
 	}
 	relay, err := mail.ParseSMTP(cfg.SMTPURL, cfg.SMTPFrom)
 	if err != nil {
 		return nil, err // checked at start-up already
 	}
 	domain := relay.From[strings.LastIndexByte(relay.From, '@')+1:]
-	outbox := mail.NewOutbox(db.Database, api.MailRenderer(), domain, false)
+	outbox := mail.NewOutbox(db, api.MailRenderer(), domain, false)
 	go mail.NewSender(outbox, relay, log).Run(ctx)
 	log.Info("e-mail is sent through " + relay.Redacted() + " from " + relay.From)
 	return outbox, nil

@@ -87,7 +87,7 @@ func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*medi
 		e.close()
 		return nil, err
 	}
-	e.lib = media.NewLibrary(e.db.Database, store, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
+	e.lib = media.NewLibrary(e.db, store, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	return e, nil
 }
 
@@ -232,7 +232,7 @@ func (e *mediaEnv) list(ctx context.Context, stdout io.Writer) error {
 
 func (e *mediaEnv) delete(ctx context.Context, id string, stdout io.Writer) error {
 	var places []string
-	if pub, err := course.NewStore(e.db.Database).LoadPublished(ctx); err == nil && pub != nil {
+	if pub, err := course.NewStore(e.db).LoadPublished(ctx); err == nil && pub != nil {
 		for _, s := range pub.Course.MediaUses(id) {
 			places = append(places, s.URL())
 		}

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/quiz"
@@ -32,7 +32,7 @@ func TestRemindersOnlyToThoseWhoAskedAndOnce(t *testing.T) {
 	}
 	defer env.Close()
 	db := env.Database()
-	for _, ensure := range []func(context.Context, *mongo.Database) error{account.EnsureIndexes, mail.EnsureIndexes, quiz.EnsureIndexes, course.EnsureProgressIndexes} {
+	for _, ensure := range []func(context.Context, *database.DB) error{account.EnsureIndexes, mail.EnsureIndexes, quiz.EnsureIndexes, course.EnsureProgressIndexes} {
 		if err := ensure(ctx, db); err != nil {
 			t.Fatal(err)
 		}

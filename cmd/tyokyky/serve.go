@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
@@ -231,7 +229,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err := ensureIndexes(ctx, p.db); err != nil {
 		return nil, err
 	}
-	store := course.NewStore(p.db.Database)
+	store := course.NewStore(p.db)
 	res, err := importContent(ctx, store, contentFS(cfg.ContentDir), "startup")
 	if err != nil {
 		return nil, fmt.Errorf("course content: %w", err)
@@ -245,20 +243,17 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	go library.Follow(ctx, 2*time.Second)
 
-	accounts := account.NewStore(p.db.Database)
-	accounts.Gate = p.db.Gate
+	accounts := account.NewStore(p.db)
 	if err := firstAdmin(ctx, accounts, cfg, stdout); err != nil {
 		return nil, err
 	}
 	go expireSessions(ctx, accounts, log)
-	progress := course.NewProgress(p.db.Database)
+	progress := course.NewProgress(p.db)
 	// Progress at addresses the studio renamed follows them (again for a
 	// while after each change: other instances may lag a poll behind).
 	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)
-	feedback := course.NewFeedbackStore(p.db.Database)
-	exam := quiz.NewStore(p.db.Database, log)
-	exam.Embedded = p.db.Embedded != nil || cfg.MongoURI == ""
-	exam.Gate = p.db.Gate
+	feedback := course.NewFeedbackStore(p.db)
+	exam := quiz.NewStore(p.db, log)
 	go exam.RunSweeper(ctx, 15*time.Second)
 	// Submissions a crash cut short are completed from their results: at
 	// once, before serving, and every few minutes (another instance may
@@ -280,7 +275,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	mediaLib := media.NewLibrary(p.db.Database, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
+	mediaLib := media.NewLibrary(p.db, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -351,7 +346,7 @@ func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logg
 // ensureIndexes creates every domain package's indexes, idempotently.
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
-	for _, ensure := range []func(context.Context, *mongo.Database) error{
+	for _, ensure := range []func(context.Context, *database.DB) error{
 		course.EnsureIndexes,
 		course.EnsureProgressIndexes,
 		course.EnsureFeedbackIndexes,
@@ -359,7 +354,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		quiz.EnsureIndexes,
 		mail.EnsureIndexes,
 	} {
-		if err := ensure(ctx, db.Database); err != nil {
+		if err := ensure(ctx, db); err != nil {
 			return err
 		}
 	}

@@ -91,11 +91,11 @@ func userCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	defer done()
-	if err := account.EnsureIndexes(ctx, db.Database); err != nil {
+	if err := account.EnsureIndexes(ctx, db); err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
 	}
-	store := account.NewStore(db.Database)
+	store := account.NewStore(db)
 	switch sub {
 	case "create":
 		role := own["role"]

@@ -47,9 +47,29 @@ type DB struct {
 	// Attached is true when an administrative command connected to the
 	// embedded store of a running server.
 	Attached bool
-	// Gate queues writes to the embedded store run by this process (nil
-	// otherwise); stores on the hot paths pass their writes through it.
-	Gate *Gate
+	// gate queues writes to the embedded store run by this process (nil
+	// otherwise); every write through Collection passes it.
+	gate *Gate
+}
+
+// Collection returns a collection of the database whose writes pass the
+// write gate (see Collection for the guarantees).
+func (db *DB) Collection(name string) *Collection {
+	return &Collection{c: db.Database.Collection(name), gate: db.gate}
+}
+
+// SingleWriter reports whether this process is the only writer of the
+// store: it runs the embedded store, which holds its data directory's
+// lock. Only then may a store check an update's conditions in Go under a
+// lock of its own instead of in the filter (see quiz's where).
+func (db *DB) SingleWriter() bool { return db.Embedded != nil }
+
+// Named returns the database called name on the same connection and
+// behind the same gate (tests give each test a database of its own).
+func (db *DB) Named(name string) *DB {
+	c := *db
+	c.Database = db.Client.Database(name)
+	return &c
 }
 
 // Open connects to the configured store, starting the embedded one when no
@@ -104,7 +124,7 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 	}
 	db := &DB{Client: client, Database: client.Database(o.Database), Embedded: emb, Attached: attached}
 	if emb != nil {
-		db.Gate = &Gate{}
+		db.gate = &Gate{}
 	}
 	if !attached {
 		// The readiness probe's collection is made now, while there is

@@ -33,7 +33,7 @@ func IsNoSpace(err error) bool {
 // writes again after they failed for lack of space (reads go on working
 // on a full disk, so a ping cannot tell).
 func (db *DB) ProbeWrite(ctx context.Context) error {
-	_, err := db.Database.Collection("health").UpdateOne(ctx, bson.D{{Key: "_id", Value: "write-probe"}},
+	_, err := db.Collection("health").UpdateOne(ctx, bson.D{{Key: "_id", Value: "write-probe"}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) { // two instances upserted at once
 		return nil

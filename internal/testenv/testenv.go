@@ -16,8 +16,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/media"
@@ -82,8 +80,8 @@ func (e *Env) Close() {
 
 // Database returns a database with a fresh random name, so tests never see
 // each other's data.
-func (e *Env) Database() *mongo.Database {
-	return e.DB.Client.Database("t_" + randomHex(6))
+func (e *Env) Database() *database.DB {
+	return e.DB.Named("t_" + randomHex(6))
 }
 
 // Store returns an object store client on a fresh bucket.

@@ -40,7 +40,6 @@ func newCertStore(t testing.TB, ko KeyOptions) *Store {
 	if ko.Secret == nil && ko.Dir == "" {
 		ko.Dir = t.TempDir()
 	}
-	ko.Gate = env.DB.Gate
 	keys, err := NewKeys(db, ko)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +60,6 @@ func newCertStore(t testing.TB, ko KeyOptions) *Store {
 			}
 			return "Åsa Öhman-Järvinen", nil
 		},
-		Gate:   env.DB.Gate,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }
@@ -392,7 +390,7 @@ func TestKeyRotationKeepsOldCertificatesValid(t *testing.T) {
 // newIsolatedStore is a store on a database of its own.
 func newIsolatedStore(t *testing.T, ko KeyOptions) *Store {
 	t.Helper()
-	db := env.DB.Client.Database("cert_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	db := env.DB.Named("cert_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
 	if ko.Secret == nil && ko.Dir == "" {
 		ko.Dir = t.TempDir()
 	}

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/internal/database"
 )
@@ -57,15 +56,13 @@ type KeyOptions struct {
 	Secret []byte
 	// Dir holds the private key files when there is no Secret.
 	Dir string
-	// Gate queues writes on the embedded store.
-	Gate *database.Gate
 }
 
 // Keys is the issuer's key set: the newest key whose private half this
 // process can use signs; every key stays published, so certificates signed
 // before a rotation stay verifiable.
 type Keys struct {
-	db   *mongo.Database
+	db   *database.DB
 	opts KeyOptions
 
 	mu      sync.RWMutex
@@ -90,7 +87,7 @@ type signingKey struct {
 }
 
 // NewKeys uses db and opts; call Load before signing.
-func NewKeys(db *mongo.Database, opts KeyOptions) (*Keys, error) {
+func NewKeys(db *database.DB, opts KeyOptions) (*Keys, error) {
 	if opts.Alg == "" {
 		opts.Alg = AlgEdDSA
 	}
@@ -253,9 +250,7 @@ func (k *Keys) Rotate(ctx context.Context) (*PublicKey, error) {
 	} else if err := writePrivate(k.opts.Dir, kid, privDER); err != nil {
 		return nil, err
 	}
-	release := k.opts.Gate.Hold()
 	_, err = k.db.Collection(keysCollection).InsertOne(ctx, doc)
-	release()
 	if err != nil {
 		return nil, fmt.Errorf("cert: store the new key: %w", err)
 	}

@@ -89,13 +89,12 @@ type Options struct {
 	// Issued, when set, is told of each new certificate: once, or again
 	// after a crash cut the first telling short, so it must be idempotent.
 	Issued func(ctx context.Context, c *Certificate)
-	Gate   *database.Gate
 	Logger *slog.Logger
 }
 
 // Store issues, lists, verifies and revokes certificates.
 type Store struct {
-	db    *mongo.Database
+	db    *database.DB
 	keys  *Keys
 	opts  Options
 	locks *database.Locks
@@ -118,7 +117,7 @@ type cachedList struct {
 const statusListTTL = time.Minute
 
 // NewStore issues certificates signed with keys.
-func NewStore(db *mongo.Database, keys *Keys, opts Options) *Store {
+func NewStore(db *database.DB, keys *Keys, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -137,7 +136,7 @@ func (s *Store) Keys() *Keys { return s.keys }
 func (s *Store) Issuer() Issuer { return s.opts.Issuer }
 
 // EnsureIndexes creates the certificates' indexes.
-func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	// One at a time: FerretDB v1.24 panics on createIndexes with several
 	// indexes when they exist already (a restart).
 	for _, m := range []mongo.IndexModel{
@@ -205,9 +204,7 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	claim, err := s.claimOf(ctx, attempt)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		claim = attemptClaim{Cert: newID(), User: userID}
-		release := s.opts.Gate.Hold()
 		_, err = s.db.Collection(claimsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: attempt}, {Key: "cert", Value: claim.Cert}, {Key: "user", Value: userID}})
-		release()
 		if mongo.IsDuplicateKeyError(err) { // another instance claimed it first: go on with its claim
 			claim, err = s.claimOf(ctx, attempt)
 		}
@@ -248,9 +245,7 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 	if err != nil {
 		return nil, err
 	}
-	release := s.opts.Gate.Hold()
 	_, err = s.db.Collection(certificatesCollection).InsertOne(ctx, c)
-	release()
 	if mongo.IsDuplicateKeyError(err) {
 		return s.Get(ctx, c.ID)
 	}
@@ -271,10 +266,8 @@ func (s *Store) notify(ctx context.Context, c *Certificate) {
 		return
 	}
 	s.opts.Issued(ctx, c)
-	release := s.opts.Gate.Hold()
 	_, err := s.db.Collection(certificatesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "notice_pending", Value: ""}}}})
-	release()
 	if err != nil {
 		s.opts.Logger.Warn("certificate notice sent but not marked (it is sent again, once)", "certificate", c.ID, "err", err)
 		return
@@ -332,9 +325,7 @@ func (s *Store) slot(ctx context.Context, cert string) (list, index int, err err
 				return 0, 0, err
 			}
 			index = int(n.Int64())
-			release := s.opts.Gate.Hold()
 			_, err = s.db.Collection(slotsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: strconv.Itoa(list) + ":" + strconv.Itoa(index)}, {Key: "cert", Value: cert}})
-			release()
 			if err == nil {
 				return list, index, nil
 			}
@@ -434,9 +425,7 @@ func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate
 		return c, ErrRevoked
 	}
 	c.Revoked = &Revocation{At: s.now().UTC().Truncate(time.Millisecond), By: by, Reason: reason}
-	release := s.opts.Gate.Hold()
 	_, err = s.db.Collection(certificatesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: c.Revoked}}}})
-	release()
 	if err != nil {
 		return nil, fmt.Errorf("cert: revoke: %w", err)
 	}
@@ -469,7 +458,6 @@ func (s *Store) Withdraw(ctx context.Context, userID string) (int, error) {
 		if rev == nil {
 			rev = &Revocation{At: s.now().UTC().Truncate(time.Millisecond), By: "holder", Reason: WithdrawnReason}
 		}
-		release := s.opts.Gate.Hold()
 		_, err := s.db.Collection(certificatesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}}, bson.D{{Key: "$set", Value: bson.D{
 			{Key: "revoked", Value: rev}, {Key: "withdrawn", Value: true},
 			{Key: "holder", Value: ""}, {Key: "token", Value: ""}, {Key: "subject", Value: ""}, {Key: "user_id", Value: ""}, {Key: "attempt", Value: ""},
@@ -477,7 +465,6 @@ func (s *Store) Withdraw(ctx context.Context, userID string) (int, error) {
 		if err == nil && c.Attempt != "" {
 			_, err = s.db.Collection(claimsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: c.Attempt}})
 		}
-		release()
 		unlock()
 		if err != nil {
 			return 0, fmt.Errorf("cert: withdraw: %w", err)
