@@ -31,6 +31,7 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
@@ -130,7 +131,7 @@ func bundledSite(t *testing.T) string {
 			Library:       library,
 			Accounts:      accounts,
 			Progress:      progress,
-			Feedback:      course.NewFeedbackStore(db),
+			Feedback:      feedback.NewStore(db),
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",

@@ -12,6 +12,7 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/mail"
 )
 
@@ -27,7 +28,7 @@ func TestBundledCourseHasNoBrokenLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := api.New(api.Options{BaseURL: "http://localhost", Library: course.NewStaticLibrary(&course.Published{Version: 1, Course: c}),
-		Accounts: accounts, Progress: progress, Feedback: course.NewFeedbackStore(db), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Accounts: accounts, Progress: progress, Feedback: feedback.NewStore(db), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Mail: mail.NewOutbox(db, api.MailRenderer(), "localhost", true)})
 	if err != nil {
 		t.Fatal(err)

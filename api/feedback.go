@@ -10,10 +10,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -26,11 +26,11 @@ type feedbackData struct {
 
 func feedbackError(lang string, err error) fieldError {
 	switch {
-	case errors.Is(err, course.ErrFeedbackKind):
+	case errors.Is(err, feedback.ErrKind):
 		return fieldError{"kind-content", web.T(lang, "feedback.kind.invalid")}
-	case errors.Is(err, course.ErrFeedbackMessage):
+	case errors.Is(err, feedback.ErrMessage):
 		return fieldError{"message", web.T(lang, "feedback.message.invalid")}
-	case errors.Is(err, course.ErrFeedbackContact):
+	case errors.Is(err, feedback.ErrContact):
 		return fieldError{"contact", web.T(lang, "feedback.contact.invalid")}
 	}
 	return fieldError{"", web.T(lang, "err.500")}
@@ -38,7 +38,7 @@ func feedbackError(lang string, err error) fieldError {
 
 func (s *Server) feedbackPage(c *fiber.Ctx) error {
 	page := c.Query("sivu")
-	return s.renderForm(c, 200, "feedback", "feedback.title", &feedbackData{Values: map[string]string{"kind": course.FeedbackContent, "page": page}})
+	return s.renderForm(c, 200, "feedback", "feedback.title", &feedbackData{Values: map[string]string{"kind": feedback.Content, "page": page}})
 }
 
 // feedbackLimit: 30 messages an hour per address.
@@ -62,7 +62,7 @@ func (s *Server) sendFeedback(c *fiber.Ctx) error {
 		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "feedback", "feedback.title", d)
 	}
-	f := course.Feedback{Kind: v["kind"], Message: v["message"], Contact: v["contact"], Page: v["page"]}
+	f := feedback.Item{Kind: v["kind"], Message: v["message"], Contact: v["contact"], Page: v["page"]}
 	if vw := s.viewerOf(c); vw.signedIn() {
 		f.UserID = vw.User.ID
 	}
@@ -87,7 +87,7 @@ func (s *Server) apiFeedback(c *fiber.Ctx) error {
 	if !s.feedbackAllowed(c) {
 		return fiber.NewError(fiber.StatusTooManyRequests, "too many messages; wait and try again")
 	}
-	f := course.Feedback{Kind: in.Kind, Message: in.Message, Contact: in.Contact, Page: in.Page}
+	f := feedback.Item{Kind: in.Kind, Message: in.Message, Contact: in.Contact, Page: in.Page}
 	if vw := s.viewerOf(c); vw.signedIn() {
 		f.UserID = vw.User.ID
 	}
@@ -107,7 +107,7 @@ func (s *Server) apiFeedback(c *fiber.Ctx) error {
 }
 
 type inboxData struct {
-	Items    []course.Feedback
+	Items    []feedback.Item
 	Statuses []string
 	Notice   string
 	Errors   []fieldError
@@ -118,7 +118,7 @@ func (s *Server) feedbackInbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := &inboxData{Items: items, Statuses: []string{course.StatusNew, course.StatusInProgress, course.StatusAnswered}}
+	d := &inboxData{Items: items, Statuses: []string{feedback.StatusNew, feedback.StatusInProgress, feedback.StatusAnswered}}
 	if c.Query("ilmoitus") == "tallennettu" {
 		d.Notice = web.T(s.lang(c), "inbox.saved")
 	}
@@ -135,13 +135,13 @@ func (s *Server) answerFeedback(c *fiber.Ctx) error {
 	if err == nil {
 		err = s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "feedback.update", id, status)
 	}
-	if err == nil && status == course.StatusAnswered && strings.TrimSpace(c.FormValue("answer")) != "" {
+	if err == nil && status == feedback.StatusAnswered && strings.TrimSpace(c.FormValue("answer")) != "" {
 		s.feedbackAnswered(c, id)
 	}
 	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
+	case errors.Is(err, feedback.ErrNotFound):
 		return fiber.ErrNotFound
-	case errors.Is(err, course.ErrFeedbackStatus):
+	case errors.Is(err, feedback.ErrStatus):
 		return fiber.NewError(fiber.StatusBadRequest, "status must be new, in_progress or answered")
 	case err != nil:
 		return err
@@ -176,7 +176,7 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var feedback []course.Feedback
+	var feedback []feedback.Item
 	if s.feedback != nil {
 		if feedback, err = s.feedback.ByUser(ctx, v.User.ID); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
@@ -21,7 +22,7 @@ import (
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: course.NewFeedbackStore(nil),
+		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: feedback.NewStore(nil),
 		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
 		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})

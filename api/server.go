@@ -22,6 +22,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
@@ -55,7 +56,7 @@ type Options struct {
 	// Accounts and Progress; without them the site is read-only.
 	Accounts *account.Store
 	Progress *course.Progress
-	Feedback *course.FeedbackStore
+	Feedback *feedback.Store
 	// Media is the media library; MediaDelivery is presign or proxy and
 	// MediaURLTTL the lifetime of presigned links.
 	Media         *media.Library
@@ -94,7 +95,7 @@ type Server struct {
 	secondFactorLimit *account.Limiter
 	registerLimit     *account.Limiter
 	searches          *cache.TTL[[]byte]
-	feedback          *course.FeedbackStore
+	feedback          *feedback.Store
 	feedbackLimit     *account.Limiter
 	media             *media.Library
 	exam              *quiz.Store

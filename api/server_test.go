@@ -21,6 +21,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
@@ -68,7 +69,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		Library:       library,
 		Accounts:      accounts,
 		Progress:      progress,
-		Feedback:      course.NewFeedbackStore(db),
+		Feedback:      feedback.NewStore(db),
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",
@@ -166,7 +167,7 @@ func studyStores(t testing.TB) (*account.Store, *course.Progress, *database.DB) 
 	if err := course.EnsureProgressIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := course.EnsureFeedbackIndexes(ctx, db); err != nil {
+	if err := feedback.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	accounts := account.NewStore(db)

@@ -10,6 +10,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 )
 
@@ -46,7 +47,7 @@ func TestRetentionDeletesInactiveLearnersOnce(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mk := func(holder string) *retention {
-		erase := api.Options{Accounts: future, Progress: course.NewProgress(db), Feedback: course.NewFeedbackStore(db)}.EraseUser
+		erase := api.Options{Accounts: future, Progress: course.NewProgress(db), Feedback: feedback.NewStore(db)}.EraseUser
 		return &retention{accounts: future, erase: erase,
 			after: 180 * 24 * time.Hour, holder: holder, log: log, now: func() time.Time { return later }}
 	}

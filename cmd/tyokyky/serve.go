@@ -17,6 +17,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/metrics"
@@ -252,7 +253,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	// Progress at addresses the studio renamed follows them (again for a
 	// while after each change: other instances may lag a poll behind).
 	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)
-	feedback := course.NewFeedbackStore(p.db)
+	inbox := feedback.NewStore(p.db)
 	exam := quiz.NewStore(p.db, log)
 	go exam.RunSweeper(ctx, 15*time.Second)
 	// Submissions a crash cut short are completed from their results: at
@@ -290,7 +291,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Library:       library,
 		Accounts:      accounts,
 		Progress:      progress,
-		Feedback:      feedback,
+		Feedback:      inbox,
 		Media:         mediaLib,
 		Exam:          exam,
 		Certificates:  certs,
@@ -349,7 +350,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 	for _, ensure := range []func(context.Context, *database.DB) error{
 		course.EnsureIndexes,
 		course.EnsureProgressIndexes,
-		course.EnsureFeedbackIndexes,
+		feedback.EnsureIndexes,
 		account.EnsureIndexes,
 		quiz.EnsureIndexes,
 		mail.EnsureIndexes,

@@ -1,4 +1,7 @@
-package course
+// Package feedback keeps the site's feedback inbox ("Anna palautetta"):
+// messages about the course's content, its technical side or its
+// accessibility, and the administrators' answers.
+package feedback
 
 import (
 	"context"
@@ -6,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tyokyky/tyokyky/internal/database"
 	"sort"
 	"strings"
 	"time"
@@ -15,17 +17,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
-// Feedback ("Anna palautetta") about the course's content, its technical
-// side, or its accessibility. Accessibility feedback must be answered
-// within 14 days (law 306/2019).
+// Accessibility feedback must be answered within 14 days (law 306/2019).
 
-// Feedback kinds and statuses.
+// Kinds and statuses.
 const (
-	FeedbackContent       = "content"
-	FeedbackTechnical     = "technical"
-	FeedbackAccessibility = "accessibility"
+	Content       = "content"
+	Technical     = "technical"
+	Accessibility = "accessibility"
 
 	StatusNew        = "new"
 	StatusInProgress = "in_progress"
@@ -37,8 +39,8 @@ const (
 	maxFeedbackLen          = 5000
 )
 
-// Feedback is one message.
-type Feedback struct {
+// Item is one message.
+type Item struct {
 	ID         string     `bson:"_id" json:"id"`
 	Kind       string     `bson:"kind" json:"kind"`
 	Message    string     `bson:"message" json:"message"`
@@ -54,31 +56,33 @@ type Feedback struct {
 }
 
 // Overdue reports whether an accessibility answer is late.
-func (f *Feedback) Overdue(now time.Time) bool {
+func (f *Item) Overdue(now time.Time) bool {
 	return f.Deadline != nil && f.Status != StatusAnswered && now.After(*f.Deadline)
 }
 
-// Feedback problems, as codes the UI translates.
+// Problems, as codes the UI translates.
 var (
-	ErrFeedbackKind    = errors.New("feedback-kind")
-	ErrFeedbackMessage = errors.New("feedback-message")
-	ErrFeedbackContact = errors.New("feedback-contact")
-	ErrFeedbackStatus  = errors.New("feedback-status")
+	ErrKind    = errors.New("feedback-kind")
+	ErrMessage = errors.New("feedback-message")
+	ErrContact = errors.New("feedback-contact")
+	ErrStatus  = errors.New("feedback-status")
+	// ErrNotFound: no message has that id.
+	ErrNotFound = errors.New("feedback-not-found")
 )
 
-// FeedbackStore keeps feedback.
-type FeedbackStore struct {
+// Store keeps feedback.
+type Store struct {
 	db  *database.DB
 	now func() time.Time
 }
 
-// NewFeedbackStore uses db.
-func NewFeedbackStore(db *database.DB) *FeedbackStore {
-	return &FeedbackStore{db: db, now: time.Now}
+// NewStore uses db.
+func NewStore(db *database.DB) *Store {
+	return &Store{db: db, now: time.Now}
 }
 
-// EnsureFeedbackIndexes creates the feedback indexes.
-func EnsureFeedbackIndexes(ctx context.Context, db *database.DB) error {
+// EnsureIndexes creates the feedback indexes.
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	_, err := db.Collection(feedbackCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
 	})
@@ -86,20 +90,20 @@ func EnsureFeedbackIndexes(ctx context.Context, db *database.DB) error {
 }
 
 // Send validates and stores a message.
-func (s *FeedbackStore) Send(ctx context.Context, f Feedback) (*Feedback, []error) {
+func (s *Store) Send(ctx context.Context, f Item) (*Item, []error) {
 	var errs []error
 	switch f.Kind {
-	case FeedbackContent, FeedbackTechnical, FeedbackAccessibility:
+	case Content, Technical, Accessibility:
 	default:
-		errs = append(errs, ErrFeedbackKind)
+		errs = append(errs, ErrKind)
 	}
 	f.Message = strings.TrimSpace(f.Message)
 	if n := utf8.RuneCountInString(f.Message); n < 3 || n > maxFeedbackLen || !utf8.ValidString(f.Message) {
-		errs = append(errs, ErrFeedbackMessage)
+		errs = append(errs, ErrMessage)
 	}
 	f.Contact = strings.TrimSpace(f.Contact)
 	if utf8.RuneCountInString(f.Contact) > 200 || strings.ContainsAny(f.Contact, "<>\r\n") {
-		errs = append(errs, ErrFeedbackContact)
+		errs = append(errs, ErrContact)
 	}
 	if !strings.HasPrefix(f.Page, "/") || len(f.Page) > 300 || strings.HasPrefix(f.Page, "//") {
 		f.Page = ""
@@ -108,9 +112,9 @@ func (s *FeedbackStore) Send(ctx context.Context, f Feedback) (*Feedback, []erro
 		return nil, errs
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	f.ID = fmt.Sprintf("%d-%s", now.UnixMilli(), newFeedbackID())
+	f.ID = fmt.Sprintf("%d-%s", now.UnixMilli(), newID())
 	f.Status, f.CreatedAt = StatusNew, now
-	if f.Kind == FeedbackAccessibility {
+	if f.Kind == Accessibility {
 		d := now.AddDate(0, 0, AccessibilityAnswerDays)
 		f.Deadline = &d
 	}
@@ -122,16 +126,16 @@ func (s *FeedbackStore) Send(ctx context.Context, f Feedback) (*Feedback, []erro
 
 // Inbox lists feedback for administrators: open accessibility feedback by
 // deadline first, then other open feedback, newest first, then answered.
-func (s *FeedbackStore) Inbox(ctx context.Context) ([]Feedback, error) {
+func (s *Store) Inbox(ctx context.Context) ([]Item, error) {
 	cur, err := s.db.Collection(feedbackCollection).Find(ctx, bson.D{}, options.Find().SetLimit(1000))
 	if err != nil {
 		return nil, err
 	}
-	var list []Feedback
+	var list []Item
 	if err := cur.All(ctx, &list); err != nil {
 		return nil, err
 	}
-	rank := func(f Feedback) int {
+	rank := func(f Item) int {
 		switch {
 		case f.Status != StatusAnswered && f.Deadline != nil:
 			return 0
@@ -140,7 +144,7 @@ func (s *FeedbackStore) Inbox(ctx context.Context) ([]Feedback, error) {
 		}
 		return 2
 	}
-	sortFeedback(list, func(a, b Feedback) bool {
+	sortItems(list, func(a, b Item) bool {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra < rb
 		}
@@ -152,16 +156,16 @@ func (s *FeedbackStore) Inbox(ctx context.Context) ([]Feedback, error) {
 	return list, nil
 }
 
-func sortFeedback(list []Feedback, less func(a, b Feedback) bool) {
+func sortItems(list []Item, less func(a, b Item) bool) {
 	sort.SliceStable(list, func(i, j int) bool { return less(list[i], list[j]) })
 }
 
 // Update sets the status and answer of a message.
-func (s *FeedbackStore) Update(ctx context.Context, id, status, answer, by string) error {
+func (s *Store) Update(ctx context.Context, id, status, answer, by string) error {
 	switch status {
 	case StatusNew, StatusInProgress, StatusAnswered:
 	default:
-		return ErrFeedbackStatus
+		return ErrStatus
 	}
 	set := bson.D{{Key: "status", Value: status}, {Key: "answer", Value: strings.TrimSpace(answer)}}
 	if status == StatusAnswered {
@@ -172,39 +176,43 @@ func (s *FeedbackStore) Update(ctx context.Context, id, status, answer, by strin
 		return err
 	}
 	if r.MatchedCount == 0 {
-		return mongo.ErrNoDocuments
+		return ErrNotFound
 	}
 	return nil
 }
 
 // Get returns one message.
-func (s *FeedbackStore) Get(ctx context.Context, id string) (*Feedback, error) {
-	var f Feedback
-	if err := s.db.Collection(feedbackCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&f); err != nil {
+func (s *Store) Get(ctx context.Context, id string) (*Item, error) {
+	var f Item
+	err := s.db.Collection(feedbackCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&f)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &f, nil
 }
 
 // ByUser is everything a user has sent (for their data export).
-func (s *FeedbackStore) ByUser(ctx context.Context, userID string) ([]Feedback, error) {
+func (s *Store) ByUser(ctx context.Context, userID string) ([]Item, error) {
 	cur, err := s.db.Collection(feedbackCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, err
 	}
-	out := []Feedback{}
+	out := []Item{}
 	return out, cur.All(ctx, &out)
 }
 
 // ForgetUser detaches a deleted user's feedback from them: the message
 // stays for the record, the link to the person and their contact go.
-func (s *FeedbackStore) ForgetUser(ctx context.Context, userID string) error {
+func (s *Store) ForgetUser(ctx context.Context, userID string) error {
 	_, err := s.db.Collection(feedbackCollection).UpdateMany(ctx, bson.D{{Key: "user_id", Value: userID}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "user_id", Value: ""}, {Key: "contact", Value: ""}}}})
 	return err
 }
 
-func newFeedbackID() string {
+func newID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
