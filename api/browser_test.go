@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	"net"
@@ -32,10 +31,13 @@ import (
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/feedback"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/studio"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // site is the platform with the real bundled course, shared by the
@@ -49,7 +51,7 @@ var (
 	siteCourse   *course.Course
 	siteExam     *quiz.Store
 	siteOutbox   *mail.Outbox
-	siteProgress *course.Progress
+	siteProgress *study.Progress
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -99,10 +101,10 @@ func bundledSite(t *testing.T) string {
 		}
 		siteOutbox = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
 		// The course in a content store, so that the studio can publish.
-		if siteErr = course.EnsureIndexes(context.Background(), db); siteErr != nil {
+		if siteErr = studio.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
 		}
-		contentStore := course.NewStore(db)
+		contentStore := studio.NewStore(db)
 		if _, _, siteErr = contentStore.Import(context.Background(), content.Bundled(), "test"); siteErr != nil {
 			return
 		}
@@ -129,6 +131,7 @@ func bundledSite(t *testing.T) string {
 			Mail:          siteOutbox,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Library:       library,
+			Studio:        contentStore,
 			Accounts:      accounts,
 			Progress:      progress,
 			Feedback:      feedback.NewStore(db),

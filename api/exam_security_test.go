@@ -13,6 +13,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // runningAt finds a test server by its URL (startOpts records each), so
@@ -23,7 +24,7 @@ var runningAt sync.Map
 // through the progress store, each by its completion rule: a reading
 // page by the completed event, a task page by an answer, a video page by
 // playing its media to the end.
-func completeCourse(t testing.TB, p *course.Progress, c *course.Course, userID string, modules ...string) {
+func completeCourse(t testing.TB, p *study.Progress, c *course.Course, userID string, modules ...string) {
 	t.Helper()
 	ctx := context.Background()
 	before, err := p.ForUser(ctx, userID)
@@ -49,13 +50,13 @@ func completeCourse(t testing.TB, p *course.Progress, c *course.Course, userID s
 				}
 			case course.CompleteOnVideo:
 				for _, id := range sec.Body.Media {
-					if _, err = p.Record(ctx, userID, sec, course.Event{Kind: "played", Media: id, Position: 60, Ranges: [][2]float64{{0, 60}},
+					if _, err = p.Record(ctx, userID, sec, study.Event{Kind: "played", Media: id, Position: 60, Ranges: [][2]float64{{0, 60}},
 						Duration: 60, Required: sec.Body.Media}); err != nil {
 						break
 					}
 				}
 			default:
-				_, err = p.Record(ctx, userID, sec, course.Event{Kind: "completed"})
+				_, err = p.Record(ctx, userID, sec, study.Event{Kind: "completed"})
 			}
 			if err != nil {
 				t.Fatalf("completing %s/%s: %v", m.Slug, sec.Slug, err)

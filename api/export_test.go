@@ -6,6 +6,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/mail"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // App exposes the Fiber app so tests can add routes that misbehave on
@@ -18,7 +19,7 @@ func (s *Server) Accounts() *account.Store { return s.accounts }
 
 // Progress exposes the progress store to tests (learners complete the
 // course before the exam through it, without playing every video).
-func (s *Server) Progress() *course.Progress { return s.progress }
+func (s *Server) Progress() *study.Progress { return s.progress }
 
 // Course is the published course.
 func (s *Server) Course() *course.Course { return s.published().Course }

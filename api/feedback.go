@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -200,7 +201,7 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 	for _, p := range progress {
 		prog = append(prog, p)
 	}
-	ans := []*course.Answer{}
+	ans := []*study.Answer{}
 	for _, a := range answers {
 		ans = append(ans, a)
 	}

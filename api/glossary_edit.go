@@ -79,7 +79,7 @@ func (s *Server) editConcept(c *fiber.Ctx) error {
 	}
 	data, problems := pub.Course.EditConcept(id, edit)
 	if len(problems) == 0 {
-		store := s.library.Store()
+		store := s.opts.Studio
 		if store == nil {
 			return fiber.NewError(fiber.StatusConflict, "this server shows a fixed course and cannot publish edits")
 		}

@@ -18,8 +18,11 @@ import (
 
 	"github.com/piprate/json-gold/ld"
 
+	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/studio"
 )
 
 func TestGlossaryAPI(t *testing.T) {
@@ -189,10 +192,10 @@ func startPublished(t *testing.T) (*running, *course.Library) {
 	t.Helper()
 	ctx := context.Background()
 	db := env.Database()
-	if err := course.EnsureIndexes(ctx, db); err != nil {
+	if err := studio.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	store := course.NewStore(db)
+	store := studio.NewStore(db)
 	if _, _, err := store.Import(ctx, content.Bundled(), "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +203,7 @@ func startPublished(t *testing.T) (*running, *course.Library) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startWith(t, lib), lib
+	return startOpts(t, lib, func(o *api.Options, _ *media.Options) { o.Studio = store }), lib
 }
 
 func TestAuthorEditsAConcept(t *testing.T) {

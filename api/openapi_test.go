@@ -9,12 +9,12 @@ import (
 	"testing"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // Every route the server registers must be in the OpenAPI document, and
@@ -22,7 +22,7 @@ import (
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Accounts: account.NewStore(nil), Progress: course.NewProgress(nil), Feedback: feedback.NewStore(nil),
+		Accounts: account.NewStore(nil), Progress: study.NewProgress(nil), Feedback: feedback.NewStore(nil),
 		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
 		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})

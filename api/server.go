@@ -29,6 +29,8 @@ import (
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/studio"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -53,9 +55,12 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Library is the published course.
 	Library *course.Library
+	// Studio is the content store the studio edits and publishes to (nil:
+	// the server shows a fixed course and refuses edits).
+	Studio *studio.Store
 	// Accounts and Progress; without them the site is read-only.
 	Accounts *account.Store
-	Progress *course.Progress
+	Progress *study.Progress
 	Feedback *feedback.Store
 	// Media is the media library; MediaDelivery is presign or proxy and
 	// MediaURLTTL the lifetime of presigned links.
@@ -87,7 +92,7 @@ type Server struct {
 	cache     atomic.Pointer[pageCache]
 	https     bool
 	accounts  *account.Store
-	progress  *course.Progress
+	progress  *study.Progress
 
 	signInLimit *account.Limiter
 	// secondFactorLimit counts wrong second-factor codes per account and

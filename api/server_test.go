@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	"net"
@@ -22,11 +21,13 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/feedback"
+	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 var env *testenv.Env
@@ -157,21 +158,21 @@ func certificates(ctx context.Context, db *database.DB, keyDir string, library *
 }
 
 // studyStores are account and progress stores on a fresh database.
-func studyStores(t testing.TB) (*account.Store, *course.Progress, *database.DB) {
+func studyStores(t testing.TB) (*account.Store, *study.Progress, *database.DB) {
 	t.Helper()
 	db := env.Database()
 	ctx := context.Background()
 	if err := account.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := course.EnsureProgressIndexes(ctx, db); err != nil {
+	if err := study.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	if err := feedback.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	accounts := account.NewStore(db)
-	return accounts, course.NewProgress(db), db
+	return accounts, study.NewProgress(db), db
 }
 
 // fixture is the test course of course/testdata, published at version 1.

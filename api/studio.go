@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -53,8 +54,8 @@ type studioPreview struct {
 	Millis   float64         `json:"ms"`
 }
 
-func (s *Server) studioStore() (*course.Store, error) {
-	store := s.library.Store()
+func (s *Server) studioStore() (*studio.Store, error) {
+	store := s.opts.Studio
 	if store == nil {
 		return nil, fiber.NewError(fiber.StatusConflict, "this server shows a fixed course and cannot publish edits")
 	}
@@ -96,7 +97,7 @@ func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 // studioPath is the content path in the route's wildcard, or 404.
 func studioPath(c *fiber.Ctx) (string, error) {
 	p, err := url.PathUnescape(c.Params("*"))
-	if err != nil || !course.EditablePath(p) {
+	if err != nil || !studio.EditablePath(p) {
 		return "", fiber.ErrNotFound
 	}
 	return p, nil
@@ -111,10 +112,10 @@ type studioEntry struct {
 // the store, the published text and revision, and its draft (or nil).
 type studioFile struct {
 	path  string
-	store *course.Store
+	store *studio.Store
 	data  []byte
 	rev   int
-	draft *course.Draft
+	draft *studio.Draft
 }
 
 // editData is the editor's page of the file, before its text is chosen.
@@ -140,7 +141,7 @@ func (s *Server) openStudioPath(c *fiber.Ctx, p string) (*studioFile, error) {
 		return nil, err
 	}
 	data, rev, err := store.File(c.UserContext(), p)
-	if errors.Is(err, course.ErrNoFile) {
+	if errors.Is(err, studio.ErrNoFile) {
 		return nil, fiber.ErrNotFound
 	}
 	if err != nil {
@@ -212,9 +213,9 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 	var exam, media []string
 	for p := range pub.Course.Files {
 		switch {
-		case strings.HasPrefix(p, "exam/") && course.EditablePath(p):
+		case strings.HasPrefix(p, "exam/") && studio.EditablePath(p):
 			exam = append(exam, p)
-		case strings.HasPrefix(p, "media/") && course.EditablePath(p):
+		case strings.HasPrefix(p, "media/") && studio.EditablePath(p):
 			media = append(media, p)
 		}
 	}
@@ -241,10 +242,10 @@ type studioEditData struct {
 	Path     string
 	Text     string
 	BaseRev  int
-	Draft    *course.Draft
+	Draft    *studio.Draft
 	Preview  *studioPreview
 	Notice   string
-	Conflict *course.ConflictError
+	Conflict *studio.ConflictError
 	Diff     []course.DiffLine
 	Status   int
 	Figures  bool // the page can have figures (a module's page)
@@ -293,7 +294,7 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 	by := s.viewerOf(c).User.Email
 	d := f.editData()
 	d.Text, d.BaseRev = text, baseRev
-	draft := course.Draft{Path: p, Data: text, BaseRev: baseRev, By: by}
+	draft := studio.Draft{Path: p, Data: text, BaseRev: baseRev, By: by}
 	switch c.FormValue("action") {
 	case "draft":
 		if err := store.SaveDraft(c.UserContext(), draft); err != nil {
@@ -307,7 +308,7 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 		return c.Redirect("/studio/sisalto/"+p, fiber.StatusSeeOther)
 	case "publish":
 		problems, err := store.Publish(c.UserContext(), p, []byte(text), baseRev, by)
-		var conflict *course.ConflictError
+		var conflict *studio.ConflictError
 		switch {
 		case errors.As(err, &conflict):
 			// Both texts survive: the author's stays in the editor (and
@@ -340,7 +341,7 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 
 type studioHistoryData struct {
 	Path      string
-	Revisions []course.Revision
+	Revisions []studio.Revision
 	A, B      int
 	Diff      []course.DiffLine
 	Current   int
@@ -348,7 +349,7 @@ type studioHistoryData struct {
 
 // studioPathAndStore is the content path of the route (which need not
 // exist any more: history) and the store.
-func (s *Server) studioPathAndStore(c *fiber.Ctx) (string, *course.Store, error) {
+func (s *Server) studioPathAndStore(c *fiber.Ctx) (string, *studio.Store, error) {
 	p, err := studioPath(c)
 	if err != nil {
 		return "", nil, err
@@ -401,7 +402,7 @@ func (s *Server) studioRestore(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "rev must be a revision number")
 	}
 	problems, err := store.Restore(c.UserContext(), p, rev, s.viewerOf(c).User.Email)
-	if errors.Is(err, course.ErrNoFile) {
+	if errors.Is(err, studio.ErrNoFile) {
 		return fiber.NewError(fiber.StatusNotFound, "no such revision of "+p)
 	}
 	if err != nil {
@@ -456,7 +457,7 @@ func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !course.EditablePath(in.Path) {
+	if !studio.EditablePath(in.Path) {
 		return fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}
 	if _, ok := s.published().Course.Files[in.Path]; !ok {
@@ -487,7 +488,7 @@ func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
 		return err
 	}
 	p, store := f.path, f.store
-	d := course.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email}
+	d := studio.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email}
 	if err := store.SaveDraft(c.UserContext(), d); err != nil {
 		return err
 	}
@@ -504,12 +505,12 @@ func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
 	}
 	p, store := f.path, f.store
 	problems, err := store.Publish(c.UserContext(), p, []byte(in.Text), in.BaseRev, s.viewerOf(c).User.Email)
-	var conflict *course.ConflictError
+	var conflict *studio.ConflictError
 	switch {
 	case errors.As(err, &conflict):
-		_ = store.SaveDraft(c.UserContext(), course.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email})
+		_ = store.SaveDraft(c.UserContext(), studio.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email})
 		return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusConflict), Status: fiber.StatusConflict, Detail: conflict.Error(), Ext: map[string]any{"current": conflict.Current, "rev": conflict.Rev, "by": conflict.By, "yours": in.Text}})
-	case errors.Is(err, course.ErrNoFile):
+	case errors.Is(err, studio.ErrNoFile):
 		return fiber.ErrNotFound
 	case err != nil:
 		return err

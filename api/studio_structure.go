@@ -12,6 +12,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/studio"
 )
 
 type studioStructureData struct {
@@ -146,12 +147,12 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		done, target = "module-archived", module
 	}
 	problems, err := store.PublishChanges(c.UserContext(), s.viewerOf(c).User.Email, plan)
-	var refused *course.RefusedError
+	var refused *studio.RefusedError
 	switch {
 	case errors.As(err, &refused):
 		d.Error = refused.Error()
 		return s.structureRefused(c, d)
-	case errors.Is(err, course.ErrChanged):
+	case errors.Is(err, studio.ErrChanged):
 		return fiber.NewError(fiber.StatusConflict, err.Error())
 	case err != nil:
 		return err
@@ -225,7 +226,7 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 		return "", "", err
 	}
 	page = c.FormValue("page")
-	if !course.EditablePath(page) {
+	if !studio.EditablePath(page) {
 		return "", "", fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}
 	if _, ok := s.published().Course.Files[page]; !ok {
@@ -266,11 +267,11 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 		change, src, err = course.AddFigure(t, page, fh.Filename, format.ContentType, data)
 		return []course.FileChange{change}, err
 	})
-	var refused *course.RefusedError
+	var refused *studio.RefusedError
 	switch {
 	case errors.As(err, &refused):
 		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, refused.Error())
-	case errors.Is(err, course.ErrChanged):
+	case errors.Is(err, studio.ErrChanged):
 		return "", "", fiber.NewError(fiber.StatusConflict, err.Error())
 	case err != nil:
 		return "", "", err
@@ -306,7 +307,7 @@ func (s *Server) studioFigure(c *fiber.Ctx) error {
 		return err
 	}
 	text, rev := f.text()
-	d := &course.Draft{Path: page, Data: text, BaseRev: rev}
+	d := &studio.Draft{Path: page, Data: text, BaseRev: rev}
 	d.Data = strings.TrimRight(d.Data, "\n") + "\n\n" + block
 	d.By = s.viewerOf(c).User.Email
 	if err := f.store.SaveDraft(c.UserContext(), *d); err != nil {

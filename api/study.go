@@ -14,13 +14,14 @@ import (
 
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
 // answerBoxes replaces the answer placeholders of a section's HTML: for a
 // signed-in learner a form with the saved answer (autosaved by app.js,
 // saved by the button without JavaScript), for others a sign-in link.
-func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*course.Answer) string {
+func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*study.Answer) string {
 	pairs := answerPairs(sec, r, answers)
 	if len(pairs) == 0 {
 		return body
@@ -29,7 +30,7 @@ func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*c
 }
 
 // answerPairs are the placeholder → HTML pairs of a section's answer slots.
-func answerPairs(sec *course.Section, r *req, answers map[string]*course.Answer) []string {
+func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) []string {
 	var pairs []string
 	for _, t := range sec.Body.Tasks {
 		if !t.Answer {
@@ -49,7 +50,7 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*course.Answer)
 			}
 			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF,
 				"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
-				"Label": web.T(r.Lang, "answer.label"), "Max": course.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
+				"Label": web.T(r.Lang, "answer.label"), "Max": study.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
 		}
 		pairs = append(pairs, placeholder, out)
 	}
@@ -64,7 +65,7 @@ var helsinki = func() *time.Location {
 }()
 
 // studyOf loads a learner's progress (and answers when asked).
-func (s *Server) studyOf(r *req, withAnswers bool) (map[string]*course.SectionProgress, map[string]*course.Answer, error) {
+func (s *Server) studyOf(r *req, withAnswers bool) (map[string]*course.SectionProgress, map[string]*study.Answer, error) {
 	if r.Viewer == nil || s.progress == nil {
 		return nil, nil, nil
 	}
@@ -84,8 +85,8 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, course.Event{Kind: "completed"}); err != nil {
-		if errors.Is(err, course.ErrNotCompleted) {
+	if _, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, study.Event{Kind: "completed"}); err != nil {
+		if errors.Is(err, study.ErrNotCompleted) {
 			return fiber.NewError(fiber.StatusConflict, "this section is completed by its task or video")
 		}
 		return err
@@ -99,10 +100,10 @@ func (s *Server) saveAnswerForm(c *fiber.Ctx) error {
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); errors.Is(err, course.ErrProgressNotRecorded) {
+	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); errors.Is(err, study.ErrNotRecorded) {
 		s.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
 	} else if err != nil {
-		if errors.Is(err, course.ErrAnswerTooLong) {
+		if errors.Is(err, study.ErrAnswerTooLong) {
 			return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the answer is too long")
 		}
 		return err
@@ -176,7 +177,7 @@ func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var ev course.Event
+	var ev study.Event
 	if err := json.Unmarshal(c.Body(), &ev); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"event\": \"opened\" | \"heartbeat\" | \"completed\" | \"played\", …}")
 	}
@@ -188,11 +189,11 @@ func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
 	}
 	p, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, ev)
 	switch {
-	case errors.Is(err, course.ErrBadEvent):
+	case errors.Is(err, study.ErrBadEvent):
 		return fiber.NewError(fiber.StatusBadRequest, "unknown event: use opened, heartbeat, completed or played")
-	case errors.Is(err, course.ErrBadPlayed):
+	case errors.Is(err, study.ErrBadPlayed):
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
-	case errors.Is(err, course.ErrNotCompleted):
+	case errors.Is(err, study.ErrNotCompleted):
 		return fiber.NewError(fiber.StatusConflict, "the section's completion rule ("+sec.Completion+") is not met by this event")
 	case err != nil:
 		return err
@@ -237,12 +238,12 @@ func (s *Server) apiPutAnswer(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"text\": \"…\"}")
 	}
 	a, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, in.Text)
-	if errors.Is(err, course.ErrProgressNotRecorded) {
+	if errors.Is(err, study.ErrNotRecorded) {
 		s.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
 		err = nil
 	}
-	if errors.Is(err, course.ErrAnswerTooLong) {
-		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("an answer may have at most %d characters", course.MaxAnswerLen))
+	if errors.Is(err, study.ErrAnswerTooLong) {
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("an answer may have at most %d characters", study.MaxAnswerLen))
 	}
 	if err != nil {
 		return err
@@ -382,7 +383,7 @@ func (s *Server) diaryPDF(c *fiber.Ctx) error {
 // playedFacts fills in what the server, not the player, knows of a played
 // event: the item's duration, and which of the section's items its
 // "video" rule waits for (its videos, or all its media when it has none).
-func (s *Server) playedFacts(sec *course.Section, ev *course.Event) {
+func (s *Server) playedFacts(sec *course.Section, ev *study.Event) {
 	if s.media == nil {
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tyokyky/tyokyky/internal/database"
 	"net/mail"
 	"strings"
 	"time"
@@ -21,6 +20,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 // States of a message.

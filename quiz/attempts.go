@@ -243,7 +243,7 @@ func (s *Store) learner(ctx context.Context, userID string) (*learnerDoc, error)
 // Start begins an attempt, or returns the learner's open one (created is
 // false then): a reload, a reconnect or another device resumes exactly.
 // A new attempt needs the exam's eligibility rule met by the learner's
-// progress records (course.Progress.ForUser): otherwise the error is a
+// progress records (study.Progress.ForUser): otherwise the error is a
 // *NotEligibleError and nothing is stored.
 func (s *Store) Start(ctx context.Context, userID string, pub *course.Published, progress map[string]*course.SectionProgress) (a *Attempt, created bool, err error) {
 	ex := pub.Course.Exam

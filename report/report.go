@@ -18,6 +18,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // Filter chooses what a report covers.
@@ -44,7 +45,7 @@ func (f Filter) In(t time.Time) bool {
 type Input struct {
 	Course   *course.Course
 	Learners []account.LearnerRow // of the organisation already
-	Records  []course.RecordRow
+	Records  []study.RecordRow
 	Outcomes []quiz.OutcomeRow
 	Issued   []cert.IssuedRow
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 func fixture(t testing.TB) *course.Course {
@@ -46,13 +47,13 @@ func TestBuildCountsWhatItShould(t *testing.T) {
 	}
 	for _, m := range c.Modules {
 		for _, s := range m.Sections {
-			in.Records = append(in.Records, course.RecordRow{UserID: "a", Module: m.Slug, Section: s.Slug, Completed: &done, Seconds: 600})
+			in.Records = append(in.Records, study.RecordRow{UserID: "a", Module: m.Slug, Section: s.Slug, Completed: &done, Seconds: 600})
 		}
 	}
 	in.Records = append(in.Records,
-		course.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done, Seconds: 300},
-		course.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[1].Slug, Seconds: 60},
-		course.RecordRow{UserID: "someone-else", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done})
+		study.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done, Seconds: 300},
+		study.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[1].Slug, Seconds: 60},
+		study.RecordRow{UserID: "someone-else", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done})
 	in.Outcomes = []quiz.OutcomeRow{{UserID: "a", Attempts: 2, Passed: true, LastSubmitted: &done}, {UserID: "b", Attempts: 1, LastSubmitted: &done}, {UserID: "c"}}
 	in.Issued = []cert.IssuedRow{{UserID: "a", Issued: day(10)}, {UserID: "b", Issued: day(10), Revoked: true}, {UserID: "someone-else", Issued: day(10)}}
 

@@ -13,6 +13,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 var env *testenv.Env
@@ -65,7 +66,7 @@ func BenchmarkReportEmbedded10k(b *testing.B) {
 	b.Logf("%d learners, %d progress records, %d exam records, %d certificates written in %s",
 		len(users), len(records), len(outcomes), len(certs), time.Since(start).Round(time.Second))
 	accounts := account.NewStore(db)
-	progress := course.NewProgress(db)
+	progress := study.NewProgress(db)
 	exam := quiz.NewStore(db, nil)
 	issued := cert.NewStore(db, nil, cert.Options{})
 	org := account.Organisations[3]

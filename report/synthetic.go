@@ -8,6 +8,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // Synthetic is a population of n learners with about perLearner progress
@@ -27,7 +28,7 @@ func Synthetic(c *course.Course, n, perLearner int) Input {
 			Role: account.RoleLearner, CreatedAt: created, LastActive: created.Add(time.Duration(i%40) * 24 * time.Hour)})
 		for k := 0; k < perLearner && k < len(sections); k++ {
 			s := sections[(i+k)%len(sections)]
-			rec := course.RecordRow{UserID: id, Module: s.Module.Slug, Section: s.Slug, Seconds: 60 * (1 + (i+k)%30)}
+			rec := study.RecordRow{UserID: id, Module: s.Module.Slug, Section: s.Slug, Seconds: 60 * (1 + (i+k)%30)}
 			if (i+k)%3 != 0 {
 				done := created.Add(time.Duration(k) * time.Hour)
 				rec.Completed = &done

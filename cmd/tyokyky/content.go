@@ -12,6 +12,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/studio"
 )
 
 const contentUsage = `Usage:
@@ -88,11 +89,11 @@ func contentImport(dir string, args []string, getenv func(string) string, stdout
 		return exitFailure
 	}
 	defer done()
-	if err := course.EnsureIndexes(ctx, db); err != nil {
+	if err := studio.EnsureIndexes(ctx, db); err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
 	}
-	res, err := importContent(ctx, course.NewStore(db), os.DirFS(dir), "cli")
+	res, err := importContent(ctx, studio.NewStore(db), os.DirFS(dir), "cli")
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
@@ -130,7 +131,7 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure
 	}
-	n, removed, err := course.NewStore(db).Export(ctx, dir, drafts)
+	n, removed, err := studio.NewStore(db).Export(ctx, dir, drafts)
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: content export: %v\n", err)
 		return exitFailure
@@ -145,7 +146,7 @@ func contentExport(dir string, args []string, getenv func(string) string, stdout
 
 // importContent imports, retrying when another process imported at the
 // same moment (several servers starting together).
-func importContent(ctx context.Context, store *course.Store, fsys fs.FS, by string) (*course.ImportResult, error) {
+func importContent(ctx context.Context, store *studio.Store, fsys fs.FS, by string) (*studio.ImportResult, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		res, _, err := store.Import(ctx, fsys, by)

@@ -20,6 +20,7 @@ import (
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // TestExamLoad (part of `make bench`): 1,000 simulated learners start the
@@ -53,7 +54,7 @@ func TestExamLoad(t *testing.T) {
 	}
 	defer db.Close(ctx)
 	accounts := account.NewStore(db)
-	progress := course.NewProgress(db)
+	progress := study.NewProgress(db)
 	type learner struct{ token, csrf string }
 	people := make([]learner, learners)
 	setup := time.Now()

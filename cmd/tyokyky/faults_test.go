@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
@@ -23,7 +25,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/quiz"
-	"go.mongodb.org/mongo-driver/v2/bson"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // get returns a URL's status and body (0 when the request failed).
@@ -592,7 +594,7 @@ func TestSIGTERMUnderLoadDrainsWithoutErrors(t *testing.T) {
 
 // completeCourse completes every section of the course for a learner
 // through the progress store, each by its completion rule.
-func completeCourse(ctx context.Context, p *course.Progress, c *course.Course, userID string) error {
+func completeCourse(ctx context.Context, p *study.Progress, c *course.Course, userID string) error {
 	for _, m := range c.Modules {
 		for _, sec := range m.Sections {
 			var err error
@@ -606,13 +608,13 @@ func completeCourse(ctx context.Context, p *course.Progress, c *course.Course, u
 				}
 			case course.CompleteOnVideo:
 				for _, id := range sec.Body.Media {
-					if _, err = p.Record(ctx, userID, sec, course.Event{Kind: "played", Media: id, Position: 60, Ranges: [][2]float64{{0, 60}},
+					if _, err = p.Record(ctx, userID, sec, study.Event{Kind: "played", Media: id, Position: 60, Ranges: [][2]float64{{0, 60}},
 						Duration: 60, Required: sec.Body.Media}); err != nil {
 						break
 					}
 				}
 			default:
-				_, err = p.Record(ctx, userID, sec, course.Event{Kind: "completed"})
+				_, err = p.Record(ctx, userID, sec, study.Event{Kind: "completed"})
 			}
 			if err != nil {
 				return fmt.Errorf("completing %s/%s: %w", m.Slug, sec.Slug, err)
@@ -658,7 +660,7 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 	var people []*learner
 	db := attach()
 	accounts := account.NewStore(db)
-	progress := course.NewProgress(db)
+	progress := study.NewProgress(db)
 	for _, step := range steps {
 		for _, pass := range []bool{true, false} {
 			if !pass && strings.HasPrefix(step, "certificate/") {

@@ -16,6 +16,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/studio"
 )
 
 const mediaUsage = `Usage:
@@ -232,7 +233,7 @@ func (e *mediaEnv) list(ctx context.Context, stdout io.Writer) error {
 
 func (e *mediaEnv) delete(ctx context.Context, id string, stdout io.Writer) error {
 	var places []string
-	if pub, err := course.NewStore(e.db).LoadPublished(ctx); err == nil && pub != nil {
+	if pub, err := studio.NewStore(e.db).LoadPublished(ctx); err == nil && pub != nil {
 		for _, s := range pub.Course.MediaUses(id) {
 			places = append(places, s.URL())
 		}

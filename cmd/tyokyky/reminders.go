@@ -12,6 +12,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // reminderGap is the least time between two reminders to one learner.
@@ -25,7 +26,7 @@ const reminderGap = 7 * 24 * time.Hour
 // queueing it twice.
 type reminders struct {
 	accounts *account.Store
-	progress *course.Progress
+	progress *study.Progress
 	library  *course.Library
 	exam     *quiz.Store
 	outbox   *mail.Outbox

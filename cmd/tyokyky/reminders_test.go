@@ -18,6 +18,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // Reminders go only to learners who asked, after the pause, at most once
@@ -32,13 +33,13 @@ func TestRemindersOnlyToThoseWhoAskedAndOnce(t *testing.T) {
 	}
 	defer env.Close()
 	db := env.Database()
-	for _, ensure := range []func(context.Context, *database.DB) error{account.EnsureIndexes, mail.EnsureIndexes, quiz.EnsureIndexes, course.EnsureProgressIndexes} {
+	for _, ensure := range []func(context.Context, *database.DB) error{account.EnsureIndexes, mail.EnsureIndexes, quiz.EnsureIndexes, study.EnsureIndexes} {
 		if err := ensure(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 	}
 	accounts := account.NewStore(db)
-	progress := course.NewProgress(db)
+	progress := study.NewProgress(db)
 	co, problems := course.Load(content.Bundled())
 	if len(problems) > 0 {
 		t.Fatal(problems)
@@ -69,7 +70,7 @@ func TestRemindersOnlyToThoseWhoAskedAndOnce(t *testing.T) {
 	learner("muistutettu@example.fi", true, now.Add(-20*24*time.Hour), now.Add(-3*24*time.Hour))
 	examinee := learner("tentissa@example.fi", true, now.Add(-time.Hour), time.Time{})
 	sec := co.Modules[1].Sections[2]
-	if _, err := progress.Record(ctx, away.ID, sec, course.Event{Kind: "opened"}); err != nil {
+	if _, err := progress.Record(ctx, away.ID, sec, study.Event{Kind: "opened"}); err != nil {
 		t.Fatal(err)
 	}
 	// The examinee's open attempt ends in an hour.

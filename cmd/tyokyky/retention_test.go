@@ -9,9 +9,9 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
-	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 func TestRetentionDeletesInactiveLearnersOnce(t *testing.T) {
@@ -47,7 +47,7 @@ func TestRetentionDeletesInactiveLearnersOnce(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mk := func(holder string) *retention {
-		erase := api.Options{Accounts: future, Progress: course.NewProgress(db), Feedback: feedback.NewStore(db)}.EraseUser
+		erase := api.Options{Accounts: future, Progress: study.NewProgress(db), Feedback: feedback.NewStore(db)}.EraseUser
 		return &retention{accounts: future, erase: erase,
 			after: 180 * 24 * time.Hour, holder: holder, log: log, now: func() time.Time { return later }}
 	}

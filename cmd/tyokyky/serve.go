@@ -26,6 +26,8 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/studio"
+	"github.com/tyokyky/tyokyky/study"
 )
 
 // loadConfig parses and validates; on a problem it prints one line per
@@ -230,7 +232,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err := ensureIndexes(ctx, p.db); err != nil {
 		return nil, err
 	}
-	store := course.NewStore(p.db)
+	store := studio.NewStore(p.db)
 	res, err := importContent(ctx, store, contentFS(cfg.ContentDir), "startup")
 	if err != nil {
 		return nil, fmt.Errorf("course content: %w", err)
@@ -249,7 +251,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go expireSessions(ctx, accounts, log)
-	progress := course.NewProgress(p.db)
+	progress := study.NewProgress(p.db)
 	// Progress at addresses the studio renamed follows them (again for a
 	// while after each change: other instances may lag a poll behind).
 	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)
@@ -289,6 +291,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		BaseURL:       cfg.BaseURL,
 		StorageOrigin: objects.PublicOrigin(),
 		Library:       library,
+		Studio:        store,
 		Accounts:      accounts,
 		Progress:      progress,
 		Feedback:      inbox,
@@ -348,8 +351,8 @@ func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logg
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
 	for _, ensure := range []func(context.Context, *database.DB) error{
-		course.EnsureIndexes,
-		course.EnsureProgressIndexes,
+		studio.EnsureIndexes,
+		study.EnsureIndexes,
 		feedback.EnsureIndexes,
 		account.EnsureIndexes,
 		quiz.EnsureIndexes,

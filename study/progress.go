@@ -1,10 +1,13 @@
-package course
+// Package study keeps what learners do in the course: their progress
+// records of sections (opened, time, scroll, played media, completion),
+// their private answers to learning tasks, and the moves of records when
+// the studio renames or archives sections.
+package study
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tyokyky/tyokyky/internal/poll"
 	"log/slog"
 	"sort"
 	"strings"
@@ -15,8 +18,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
 const (
@@ -28,39 +33,6 @@ const (
 	// MaxAnswerLen bounds a learning-task answer (characters).
 	MaxAnswerLen = 20000
 )
-
-// SectionProgress is one learner's record of one section.
-type SectionProgress struct {
-	ID          string     `bson:"_id" json:"-"`
-	UserID      string     `bson:"user_id" json:"-"`
-	Module      string     `bson:"module" json:"module"`
-	Section     string     `bson:"section" json:"section"`
-	FirstOpened time.Time  `bson:"first_opened" json:"first_opened"`
-	LastOpened  time.Time  `bson:"last_opened" json:"last_opened"`
-	CompletedAt *time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
-	Seconds     int        `bson:"seconds" json:"seconds"`
-	Scroll      float64    `bson:"scroll" json:"scroll"`
-	// Media is what was played of the section's videos and podcasts.
-	Media map[string]*MediaProgress `bson:"media,omitempty" json:"media,omitempty"`
-}
-
-// MediaProgress is where a learner stopped in a video or podcast and which
-// parts they have played.
-type MediaProgress struct {
-	Position float64 `bson:"position" json:"position"`
-	Ranges   []Span  `bson:"ranges" json:"ranges"`
-	Watched  float64 `bson:"watched" json:"watched"` // share of the duration, 0..1
-}
-
-// Span is a played time range in seconds (stored as a document: FerretDB
-// v1 has no nested arrays).
-type Span struct {
-	Start float64 `bson:"s" json:"start"`
-	End   float64 `bson:"e" json:"end"`
-}
-
-// Done reports whether the section is completed.
-func (p *SectionProgress) Done() bool { return p != nil && p.CompletedAt != nil }
 
 // Answer is a learner's private answer to a learning task.
 type Answer struct {
@@ -80,18 +52,18 @@ type Progress struct {
 	// A learner's records and answers are read on every signed-in page;
 	// they are cached for a few seconds and dropped at once by every
 	// write made through this process. The maps are shared: read only.
-	records *cache.TTL[map[string]*SectionProgress]
+	records *cache.TTL[map[string]*course.SectionProgress]
 	answers *cache.TTL[map[string]*Answer]
 }
 
-// StudyCacheTTL bounds how stale another instance's writes can look.
-const StudyCacheTTL = 5 * time.Second
+// CacheTTL bounds how stale another instance's writes can look.
+const CacheTTL = 5 * time.Second
 
 // NewProgress uses db.
 func NewProgress(db *database.DB) *Progress {
 	return &Progress{db: db, now: time.Now, locks: database.NewLocks(),
-		records: cache.New[map[string]*SectionProgress](StudyCacheTTL, 100_000),
-		answers: cache.New[map[string]*Answer](StudyCacheTTL, 100_000)}
+		records: cache.New[map[string]*course.SectionProgress](CacheTTL, 100_000),
+		answers: cache.New[map[string]*Answer](CacheTTL, 100_000)}
 }
 
 func (p *Progress) forget(userID string) {
@@ -99,13 +71,13 @@ func (p *Progress) forget(userID string) {
 	p.answers.Delete(userID)
 }
 
-// EnsureProgressIndexes creates the indexes of progress and answers.
-func EnsureProgressIndexes(ctx context.Context, db *database.DB) error {
+// EnsureIndexes creates the indexes of progress and answers.
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	for _, c := range []string{progressCollection, answersCollection} {
 		if _, err := db.Collection(c).Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
 		}); err != nil {
-			return fmt.Errorf("course: progress indexes: %w", err)
+			return fmt.Errorf("study: progress indexes: %w", err)
 		}
 	}
 	return nil
@@ -150,7 +122,7 @@ func progressID(userID, module, section string) string { return userID + "|" + m
 // single-document and idempotent where they can be ($max, $min,
 // $setOnInsert); two tabs or devices never lose an update, and a race of
 // first writes is retried.
-func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev Event) (*SectionProgress, error) {
+func (p *Progress) Record(ctx context.Context, userID string, sec *course.Section, ev Event) (*course.SectionProgress, error) {
 	now := p.now().UTC().Truncate(time.Millisecond)
 	set := bson.D{}
 	if ev.Scroll > 0 {
@@ -175,14 +147,14 @@ func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev E
 		}
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "seconds", Value: s}}})
 	case "completed":
-		if sec.Completion != CompleteOnView {
+		if sec.Completion != course.CompleteOnView {
 			return nil, ErrNotCompleted
 		}
 		update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
 	case "played":
 		return p.recordPlayed(ctx, userID, sec, ev, update, set)
 	case "task-answered": // internal: an answer was saved
-		if sec.Completion == CompleteOnTask {
+		if sec.Completion == course.CompleteOnTask {
 			update = append(update, bson.E{Key: "$min", Value: bson.D{{Key: "completed_at", Value: now}}})
 		}
 	default:
@@ -198,10 +170,10 @@ func (p *Progress) Record(ctx context.Context, userID string, sec *Section, ev E
 
 // upsert applies an update to a progress record, creating it when needed;
 // a race of first writes is retried.
-func (p *Progress) upsert(ctx context.Context, userID, id string, update bson.D) (*SectionProgress, error) {
+func (p *Progress) upsert(ctx context.Context, userID, id string, update bson.D) (*course.SectionProgress, error) {
 	defer p.forget(userID)
 	coll := p.db.Collection(progressCollection)
-	var out SectionProgress
+	var out course.SectionProgress
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
@@ -211,71 +183,33 @@ func (p *Progress) upsert(ctx context.Context, userID, id string, update bson.D)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("course: progress: %w", err)
+		return nil, fmt.Errorf("study: progress: %w", err)
 	}
 	return &out, nil
 }
 
 // ForUser is all of a learner's records, by "module/section".
-func (p *Progress) ForUser(ctx context.Context, userID string) (map[string]*SectionProgress, error) {
-	return p.records.GetOrLoad(userID, func() (map[string]*SectionProgress, string, error) {
+func (p *Progress) ForUser(ctx context.Context, userID string) (map[string]*course.SectionProgress, error) {
+	return p.records.GetOrLoad(userID, func() (map[string]*course.SectionProgress, string, error) {
 		m, err := p.loadRecords(ctx, userID)
 		return m, "", err
 	})
 }
 
-func (p *Progress) loadRecords(ctx context.Context, userID string) (map[string]*SectionProgress, error) {
+func (p *Progress) loadRecords(ctx context.Context, userID string) (map[string]*course.SectionProgress, error) {
 	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, err
 	}
-	var list []*SectionProgress
+	var list []*course.SectionProgress
 	if err := cur.All(ctx, &list); err != nil {
 		return nil, err
 	}
-	out := make(map[string]*SectionProgress, len(list))
+	out := make(map[string]*course.SectionProgress, len(list))
 	for _, x := range list {
 		out[x.Module+"/"+x.Section] = x
 	}
 	return out, nil
-}
-
-// Last is the section the learner opened most recently, if any.
-func Last(all map[string]*SectionProgress) *SectionProgress {
-	var last *SectionProgress
-	for _, p := range all {
-		if last == nil || p.LastOpened.After(last.LastOpened) {
-			last = p
-		}
-	}
-	return last
-}
-
-// TaskKey names a learning task across the course: module.section.task.
-func TaskKey(sec *Section, taskID string) string {
-	return sec.Module.Slug + "." + sec.Slug + "." + taskID
-}
-
-// FindTask resolves a task key against the published course.
-func (c *Course) FindTask(key string) (*Section, *Task, bool) {
-	parts := strings.SplitN(key, ".", 3)
-	if len(parts) != 3 {
-		return nil, nil, false
-	}
-	m, ok := c.Module(parts[0])
-	if !ok {
-		return nil, nil, false
-	}
-	s, ok := m.Section(parts[1])
-	if !ok {
-		return nil, nil, false
-	}
-	for i := range s.Body.Tasks {
-		if s.Body.Tasks[i].ID == parts[2] && s.Body.Tasks[i].Answer {
-			return s, &s.Body.Tasks[i], true
-		}
-	}
-	return nil, nil, false
 }
 
 // ErrAnswerTooLong is returned for answers over MaxAnswerLen characters.
@@ -283,12 +217,12 @@ var ErrAnswerTooLong = errors.New("answer too long")
 
 // SaveAnswer stores (or replaces) a learner's answer and, for sections
 // completed by a task, completes the section.
-func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *Section, taskID, text string) (*Answer, error) {
+func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *course.Section, taskID, text string) (*Answer, error) {
 	if utf8.RuneCountInString(text) > MaxAnswerLen || !utf8.ValidString(text) {
 		return nil, ErrAnswerTooLong
 	}
 	now := p.now().UTC().Truncate(time.Millisecond)
-	key := TaskKey(sec, taskID)
+	key := course.TaskKey(sec, taskID)
 	defer p.forget(userID)
 	unlock := p.locks.Lock(userID + "|" + key)
 	var out Answer
@@ -305,22 +239,22 @@ func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *Section, 
 	}
 	unlock()
 	if err != nil {
-		return nil, fmt.Errorf("course: answer: %w", err)
+		return nil, fmt.Errorf("study: answer: %w", err)
 	}
 	if strings.TrimSpace(text) != "" {
 		if _, err := p.Record(ctx, userID, sec, Event{Kind: "task-answered"}); err != nil {
 			// The answer stands (it is what the learner wrote); the
 			// progress event is recorded again by the next save.
-			return &out, fmt.Errorf("%w: %w", ErrProgressNotRecorded, err)
+			return &out, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 		}
 	}
 	return &out, nil
 }
 
-// ErrProgressNotRecorded: SaveAnswer stored the answer (and returns it)
+// ErrNotRecorded: SaveAnswer stored the answer (and returns it)
 // but could not record the task in the learner's progress; the caller
 // tells the learner the answer is saved and logs the rest.
-var ErrProgressNotRecorded = errors.New("course: the answer is saved, its progress event is not")
+var ErrNotRecorded = errors.New("study: the answer is saved, its progress event is not")
 
 // Answers are a learner's answers, by task key.
 func (p *Progress) Answers(ctx context.Context, userID string) (map[string]*Answer, error) {
@@ -357,43 +291,6 @@ func (p *Progress) DeleteUser(ctx context.Context, userID string) error {
 	return nil
 }
 
-// ModuleProgress summarises a learner's progress in one module.
-type ModuleProgress struct {
-	Module    *Module
-	Done      int
-	Total     int
-	Percent   int
-	Seconds   int
-	Completed bool
-}
-
-// Summarise computes per-module and whole-course progress.
-func (c *Course) Summarise(all map[string]*SectionProgress) (mods []ModuleProgress, percent int) {
-	done, total := 0, 0
-	for _, m := range c.Modules {
-		mp := ModuleProgress{Module: m, Total: len(m.Sections)}
-		for _, s := range m.Sections {
-			if p := all[m.Slug+"/"+s.Slug]; p != nil {
-				mp.Seconds += p.Seconds
-				if p.Done() {
-					mp.Done++
-				}
-			}
-		}
-		if mp.Total > 0 {
-			mp.Percent = mp.Done * 100 / mp.Total
-		}
-		mp.Completed = mp.Total > 0 && mp.Done == mp.Total
-		done += mp.Done
-		total += mp.Total
-		mods = append(mods, mp)
-	}
-	if total > 0 {
-		percent = done * 100 / total
-	}
-	return mods, percent
-}
-
 // LearnersIn counts the learners with progress records of a section, or
 // of any section of the module when section is "" (the studio says how
 // many an archiving affects).
@@ -405,13 +302,13 @@ func (p *Progress) LearnersIn(ctx context.Context, module, section string) (int,
 	cur, err := p.db.Collection(progressCollection).Find(ctx, filter,
 		options.Find().SetProjection(bson.D{{Key: "user_id", Value: 1}}))
 	if err != nil {
-		return 0, fmt.Errorf("course: progress: %w", err)
+		return 0, fmt.Errorf("study: progress: %w", err)
 	}
 	var docs []struct {
 		UserID string `bson:"user_id"`
 	}
 	if err := cur.All(ctx, &docs); err != nil {
-		return 0, fmt.Errorf("course: progress: %w", err)
+		return 0, fmt.Errorf("study: progress: %w", err)
 	}
 	users := map[string]bool{}
 	for _, d := range docs {
@@ -531,11 +428,11 @@ func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error
 		}
 		cur, err := p.db.Collection(progressCollection).Find(ctx, filter)
 		if err != nil {
-			return moved, fmt.Errorf("course: progress: %w", err)
+			return moved, fmt.Errorf("study: progress: %w", err)
 		}
 		var records []bson.M
 		if err := cur.All(ctx, &records); err != nil {
-			return moved, fmt.Errorf("course: progress: %w", err)
+			return moved, fmt.Errorf("study: progress: %w", err)
 		}
 		for _, r := range records {
 			user, _ := r["user_id"].(string)
@@ -546,7 +443,7 @@ func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error
 			}
 			users[user] = true
 			if err := move(progressCollection, r, progressID(user, mv.toModule, to), bson.M{"module": mv.toModule, "section": to}); err != nil {
-				return moved, fmt.Errorf("course: progress: %w", err)
+				return moved, fmt.Errorf("study: progress: %w", err)
 			}
 		}
 	}
@@ -555,11 +452,11 @@ func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error
 	}
 	cur, err := p.db.Collection(answersCollection).Find(ctx, bson.D{})
 	if err != nil {
-		return moved, fmt.Errorf("course: answers: %w", err)
+		return moved, fmt.Errorf("study: answers: %w", err)
 	}
 	var answers []bson.M
 	if err := cur.All(ctx, &answers); err != nil {
-		return moved, fmt.Errorf("course: answers: %w", err)
+		return moved, fmt.Errorf("study: answers: %w", err)
 	}
 	for _, a := range answers {
 		task, _ := a["task"].(string)
@@ -579,7 +476,7 @@ func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error
 			user, _ := a["user_id"].(string)
 			users[user] = true
 			if err := move(answersCollection, a, user+"|"+key, bson.M{"task": key}); err != nil {
-				return moved, fmt.Errorf("course: answers: %w", err)
+				return moved, fmt.Errorf("study: answers: %w", err)
 			}
 			break
 		}
@@ -591,7 +488,7 @@ func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error
 // (FollowRedirects): at start, whenever they change, and every interval
 // for settle after a change, for records that other instances wrote at an
 // old address before they had the new course.
-func (p *Progress) KeepUpWithRedirects(ctx context.Context, lib *Library, every, settle time.Duration, log *slog.Logger) {
+func (p *Progress) KeepUpWithRedirects(ctx context.Context, lib *course.Library, every, settle time.Duration, log *slog.Logger) {
 	var last string
 	var changed time.Time
 	job := func(ctx context.Context) error {
@@ -642,11 +539,11 @@ func (p *Progress) RecordRows(ctx context.Context) ([]RecordRow, error) {
 	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
 		{Key: "user_id", Value: 1}, {Key: "module", Value: 1}, {Key: "section", Value: 1}, {Key: "completed_at", Value: 1}, {Key: "seconds", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("course: progress: %w", err)
+		return nil, fmt.Errorf("study: progress: %w", err)
 	}
 	var out []RecordRow
 	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("course: progress: %w", err)
+		return nil, fmt.Errorf("study: progress: %w", err)
 	}
 	return out, nil
 }

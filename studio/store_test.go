@@ -1,4 +1,4 @@
-package course
+package studio
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 )
 
@@ -25,11 +26,11 @@ func TestImportIsRevisionedAndIdempotent(t *testing.T) {
 		t.Fatalf("indexes are not idempotent: %v", err)
 	}
 	store := NewStore(db)
-	if _, err := store.LoadPublished(ctx); !errors.Is(err, ErrNothingPublished) {
+	if _, err := store.LoadPublished(ctx); !errors.Is(err, course.ErrNothingPublished) {
 		t.Fatalf("empty store: %v", err)
 	}
 
-	res, _, err := store.Import(ctx, fixtureWith(t, nil), "test")
+	res, _, err := store.Import(ctx, testenv.CourseFixture(t, nil), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,15 +43,15 @@ func TestImportIsRevisionedAndIdempotent(t *testing.T) {
 	}
 
 	// Unchanged files: nothing happens.
-	res, _, err = store.Import(ctx, fixtureWith(t, nil), "test")
+	res, _, err = store.Import(ctx, testenv.CourseFixture(t, nil), "test")
 	if err != nil || res.Version != 1 || len(res.Changed) != 0 || len(res.Deleted) != 0 {
 		t.Fatalf("re-import = %+v, %v", res, err)
 	}
 
 	// One changed file: one new revision, a new version.
 	const f = "modules/02-toinen/01-jatko.md"
-	changed := strings.Replace(readFixture(t, f), "## Jatko", "## Jatko uudelleen", 1)
-	res, _, err = store.Import(ctx, fixtureWith(t, map[string]string{f: changed}), "test")
+	changed := strings.Replace(testenv.ReadCourseFixture(t, f), "## Jatko", "## Jatko uudelleen", 1)
+	res, _, err = store.Import(ctx, testenv.CourseFixture(t, map[string]string{f: changed}), "test")
 	if err != nil || res.Version != 2 || len(res.Changed) != 1 || res.Changed[0] != f {
 		t.Fatalf("import of a change = %+v, %v", res, err)
 	}
@@ -60,7 +61,7 @@ func TestImportIsRevisionedAndIdempotent(t *testing.T) {
 	}
 
 	// A library following the store picks the new version up.
-	lib, err := NewLibrary(ctx, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lib, err := course.NewLibrary(ctx, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || lib.Current().Version != 2 {
 		t.Fatalf("library: %v", err)
 	}
@@ -70,7 +71,7 @@ func TestImportIsRevisionedAndIdempotent(t *testing.T) {
 	}
 
 	// A removed file is deleted as a revision.
-	res, _, err = store.Import(ctx, fixtureWith(t, map[string]string{f: changed, "media/m-testivideo.md": "", "modules/01-ensimmainen/01-alku.md": strings.Replace(strings.Replace(readFixture(t, "modules/01-ensimmainen/01-alku.md"), "::video[Testivideo]{#m-testivideo}", "", 1), "media: [m-testivideo]\n", "", 1)}), "test")
+	res, _, err = store.Import(ctx, testenv.CourseFixture(t, map[string]string{f: changed, "media/m-testivideo.md": "", "modules/01-ensimmainen/01-alku.md": strings.Replace(strings.Replace(testenv.ReadCourseFixture(t, "modules/01-ensimmainen/01-alku.md"), "::video[Testivideo]{#m-testivideo}", "", 1), "media: [m-testivideo]\n", "", 1)}), "test")
 	if err != nil || res.Version != 3 || len(res.Deleted) != 1 {
 		t.Fatalf("import with a deletion = %+v, %v", res, err)
 	}
@@ -79,8 +80,8 @@ func TestImportIsRevisionedAndIdempotent(t *testing.T) {
 	}
 
 	// Invalid content is refused and nothing is written.
-	_, _, err = store.Import(ctx, fixtureWith(t, map[string]string{f: "no frontmatter"}), "test")
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), f+":1:1:") {
+	_, _, err = store.Import(ctx, testenv.CourseFixture(t, map[string]string{f: "no frontmatter"}), "test")
+	if !errors.Is(err, course.ErrInvalid) || !strings.Contains(err.Error(), f+":1:1:") {
 		t.Fatalf("invalid import: %v", err)
 	}
 	if v, _ := store.PublishedVersion(ctx); v != 3 {

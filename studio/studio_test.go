@@ -1,9 +1,8 @@
-package course
+package studio
 
 import (
 	"context"
 	"errors"
-	"github.com/tyokyky/tyokyky/internal/database"
 	"io"
 	"log/slog"
 	"os"
@@ -12,51 +11,12 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-)
 
-func TestLineDiff(t *testing.T) {
-	render := func(d []DiffLine) string {
-		var b strings.Builder
-		for _, l := range d {
-			b.WriteByte(l.Op)
-			b.WriteString(l.Text)
-			b.WriteByte('\n')
-		}
-		return b.String()
-	}
-	cases := []struct{ old, new, want string }{
-		{"a\nb\nc\n", "a\nb\nc\n", " a\n b\n c\n"},
-		{"a\nb\nc\n", "a\nx\nc\n", " a\n-b\n+x\n c\n"},
-		{"", "a\nb\n", "+a\n+b\n"},
-		{"a\nb\n", "", "-a\n-b\n"},
-		{"a\nb\nc\nd\n", "b\nc\nd\ne\n", "-a\n b\n c\n d\n+e\n"},
-		{"otsikko\n\nvanha kappale\nloppu\n", "otsikko\n\nuusi kappale\nlisäys\nloppu\n", " otsikko\n \n-vanha kappale\n+uusi kappale\n+lisäys\n loppu\n"},
-	}
-	for _, c := range cases {
-		if got := render(LineDiff(c.old, c.new)); got != c.want {
-			t.Errorf("LineDiff(%q, %q) =\n%s\nwant\n%s", c.old, c.new, got, c.want)
-		}
-	}
-	// Line numbers on both sides.
-	d := LineDiff("a\nb\nc\n", "a\nc\nd\n")
-	if d[1].Op != '-' || d[1].Old != 2 || d[2].Op != ' ' || d[2].Old != 3 || d[2].New != 2 || d[3].New != 3 {
-		t.Fatalf("numbers = %+v", d)
-	}
-	// Every line of both texts appears once, in order.
-	old, nw := strings.Repeat("x\ny\n", 300), strings.Repeat("y\nx\nz\n", 200)
-	var gotOld, gotNew []string
-	for _, l := range LineDiff(old, nw) {
-		if l.Op != '+' {
-			gotOld = append(gotOld, l.Text)
-		}
-		if l.Op != '-' {
-			gotNew = append(gotNew, l.Text)
-		}
-	}
-	if strings.Join(gotOld, "\n")+"\n" != old || strings.Join(gotNew, "\n")+"\n" != nw {
-		t.Fatal("the diff does not reproduce both texts")
-	}
-}
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/study"
+)
 
 func TestEditablePath(t *testing.T) {
 	for p, want := range map[string]bool{
@@ -79,7 +39,7 @@ func storeOnFixture(t *testing.T) (context.Context, *database.DB, *Store) {
 		t.Fatal(err)
 	}
 	store := NewStore(db)
-	if _, _, err := store.Import(ctx, fixtureWith(t, nil), "test"); err != nil {
+	if _, _, err := store.Import(ctx, testenv.CourseFixture(t, nil), "test"); err != nil {
 		t.Fatal(err)
 	}
 	return ctx, db, store
@@ -149,20 +109,20 @@ func TestPublishConflictRestoreAndDrafts(t *testing.T) {
 }
 
 func TestStructureChanges(t *testing.T) {
-	tree := fixtureWith(t, nil)
-	load := func(changes []FileChange) *Course {
+	tree := testenv.CourseFixture(t, nil)
+	load := func(changes []course.FileChange) *course.Course {
 		t.Helper()
-		c, problems := Load(Apply(tree, changes))
+		c, problems := course.Load(course.Apply(tree, changes))
 		if len(problems) > 0 {
 			t.Fatalf("the course after the change has problems: %s", problems.Error())
 		}
 		return c
 	}
-	before, _ := Load(tree)
+	before, _ := course.Load(tree)
 	m0, _ := before.Module("ensimmainen")
 
 	// Add: at the end, with the module's minutes grown.
-	ch, err := AddSection(tree, "ensimmainen", "uusi-osio", "Uusi osio: \"lainausmerkein\"", 15)
+	ch, err := course.AddSection(tree, "ensimmainen", "uusi-osio", "Uusi osio: \"lainausmerkein\"", 15)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,12 +136,12 @@ func TestStructureChanges(t *testing.T) {
 		slug, title string
 		min         int
 	}{{"Iso", "x", 5}, {"alku", "x", 5}, {"ok", "", 5}, {"ok", "x", 0}} {
-		if _, err := AddSection(tree, "ensimmainen", bad.slug, bad.title, bad.min); err == nil {
+		if _, err := course.AddSection(tree, "ensimmainen", bad.slug, bad.title, bad.min); err == nil {
 			t.Errorf("AddSection(%q, %q, %d) accepted", bad.slug, bad.title, bad.min)
 		}
 	}
 	// Rename: the old address redirects to the new one.
-	ch, err = RenameSection(tree, "ensimmainen", "alku", "aloitus")
+	ch, err = course.RenameSection(tree, "ensimmainen", "alku", "aloitus")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,17 +150,17 @@ func TestStructureChanges(t *testing.T) {
 		t.Fatalf("renamed: redirects %v", c.Redirects)
 	}
 	// Renaming again points the first redirect at the newest address.
-	tree2 := Apply(tree, ch)
-	ch2, err := RenameSection(tree2, "ensimmainen", "aloitus", "johdanto")
+	tree2 := course.Apply(tree, ch)
+	ch2, err := course.RenameSection(tree2, "ensimmainen", "aloitus", "johdanto")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ = Load(Apply(tree2, ch2))
+	c, _ = course.Load(course.Apply(tree2, ch2))
 	if c.Redirects["/osiot/ensimmainen/alku"] != "/osiot/ensimmainen/johdanto" || c.Redirects["/osiot/ensimmainen/aloitus"] != "/osiot/ensimmainen/johdanto" {
 		t.Fatalf("chained redirects = %v", c.Redirects)
 	}
 	// Move: the order changes, the addresses do not.
-	ch, err = MoveSection(tree, "ensimmainen", "tehtava", -1)
+	ch, err = course.MoveSection(tree, "ensimmainen", "tehtava", -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,18 +168,18 @@ func TestStructureChanges(t *testing.T) {
 	if c.Modules[0].Sections[0].Slug != "tehtava" || c.Modules[0].Sections[1].Slug != "alku" {
 		t.Fatalf("moved: %s, %s", c.Modules[0].Sections[0].Slug, c.Modules[0].Sections[1].Slug)
 	}
-	if _, err := MoveSection(tree, "ensimmainen", "tehtava", 1); err == nil {
+	if _, err := course.MoveSection(tree, "ensimmainen", "tehtava", 1); err == nil {
 		t.Fatal("moved past the end")
 	}
 	// Archive: out of the course, kept under archive/, the address
 	// redirects to the module.
-	added, _ := AddSection(tree, "ensimmainen", "uusi-osio", "Uusi osio", 15)
-	tree3 := Apply(tree, added)
-	ch, err = ArchiveSection(tree3, "ensimmainen", "uusi-osio")
+	added, _ := course.AddSection(tree, "ensimmainen", "uusi-osio", "Uusi osio", 15)
+	tree3 := course.Apply(tree, added)
+	ch, err = course.ArchiveSection(tree3, "ensimmainen", "uusi-osio")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, problems := Load(Apply(tree3, ch))
+	c, problems := course.Load(course.Apply(tree3, ch))
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
@@ -235,34 +195,34 @@ func TestStructureChanges(t *testing.T) {
 		t.Fatalf("no archived copy in %v", ch)
 	}
 	// A section other pages link to: the links are reported to fix first.
-	ch, _ = ArchiveSection(tree, "ensimmainen", "tehtava")
-	if _, problems := Load(Apply(tree, ch)); !strings.Contains(problems.Error(), "broken link") {
+	ch, _ = course.ArchiveSection(tree, "ensimmainen", "tehtava")
+	if _, problems := course.Load(course.Apply(tree, ch)); !strings.Contains(problems.Error(), "broken link") {
 		t.Fatalf("archiving a linked section: %v", problems)
 	}
-	if _, err := ArchiveSection(tree, "toinen", "jatko"); err == nil {
+	if _, err := course.ArchiveSection(tree, "toinen", "jatko"); err == nil {
 		t.Fatal("archived a module's only section")
 	}
 	// A redirect that would hide a page, or lead nowhere, is a problem.
-	bad := Apply(tree, []FileChange{{Path: RedirectsFile, Data: []byte("redirects:\n  - from: /osiot/ensimmainen/alku\n    to: /osiot/toinen\n  - from: /osiot/x/y\n    to: /osiot/ei-ole\n")}})
-	if _, problems := Load(bad); len(problems) != 2 || !strings.Contains(problems.Error(), "would hide it") || !strings.Contains(problems.Error(), "no such module") {
+	bad := course.Apply(tree, []course.FileChange{{Path: course.RedirectsFile, Data: []byte("redirects:\n  - from: /osiot/ensimmainen/alku\n    to: /osiot/toinen\n  - from: /osiot/x/y\n    to: /osiot/ei-ole\n")}})
+	if _, problems := course.Load(bad); len(problems) != 2 || !strings.Contains(problems.Error(), "would hide it") || !strings.Contains(problems.Error(), "no such module") {
 		t.Fatalf("bad redirects: %v", problems)
 	}
 }
 
 // progressOnFixture is the fixture course and a progress store on a
 // fresh database.
-func progressOnFixture(t *testing.T) (context.Context, *Course, *Progress) {
+func progressOnFixture(t *testing.T) (context.Context, *course.Course, *study.Progress) {
 	t.Helper()
 	ctx := context.Background()
 	db := env.Database()
-	if err := EnsureProgressIndexes(ctx, db); err != nil {
+	if err := study.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	c, problems := Load(fixtureWith(t, nil))
+	c, problems := course.Load(testenv.CourseFixture(t, nil))
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
-	return ctx, c, NewProgress(db)
+	return ctx, c, study.NewProgress(db)
 }
 
 func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
@@ -270,7 +230,7 @@ func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
 	m, _ := c.Module("ensimmainen")
 	sec, _ := m.Section("tehtava")
 	task := sec.Body.Tasks[0].ID
-	if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
+	if _, err := p.Record(ctx, "u1", sec, study.Event{Kind: "opened"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.SaveAnswer(ctx, "u1", sec, task, "Vastaukseni"); err != nil {
@@ -301,43 +261,23 @@ func TestRenameSectionMovesProgressAndAnswers(t *testing.T) {
 }
 
 func TestMoveModule(t *testing.T) {
-	tree := fixtureWith(t, nil)
-	ch, err := MoveModule(tree, "toinen", -1)
+	tree := testenv.CourseFixture(t, nil)
+	ch, err := course.MoveModule(tree, "toinen", -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, problems := Load(Apply(tree, ch))
+	c, problems := course.Load(course.Apply(tree, ch))
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
 	if c.Modules[0].Slug != "toinen" || c.Modules[1].Slug != "ensimmainen" || c.Modules[0].Dir != "modules/02-toinen" {
 		t.Fatalf("order after the move: %s, %s", c.Modules[0].Slug, c.Modules[1].Slug)
 	}
-	if _, err := MoveModule(tree, "toinen", 1); err == nil {
+	if _, err := course.MoveModule(tree, "toinen", 1); err == nil {
 		t.Fatal("moved past the end")
 	}
-	if _, err := MoveModule(tree, "ei-ole", 1); err == nil {
+	if _, err := course.MoveModule(tree, "ei-ole", 1); err == nil {
 		t.Fatal("moved a module that does not exist")
-	}
-}
-
-func TestRewriteModuleLists(t *testing.T) {
-	in := "laws:\n  - id: 1/2020\n    modules:\n      - 01-a\n      - \"b\"\n      - 03-c\n    name: x # modules: [01-a]\n  - modules: [01-a, 02-b]\n    summary: \"modules: [01-a] stays\"\n  - modules: [\"01-a\"]\n"
-	names := map[string]bool{"01-a": true, "a": true}
-	renamed := rewriteModuleLists(in, names, func(n string) string {
-		if n == "01-a" {
-			return "01-x"
-		}
-		return "x"
-	})
-	want := "laws:\n  - id: 1/2020\n    modules:\n      - 01-x\n      - \"b\"\n      - 03-c\n    name: x # modules: [01-a]\n  - modules: [01-x, 02-b]\n    summary: \"modules: [01-a] stays\"\n  - modules: [\"01-x\"]\n"
-	if renamed != want {
-		t.Errorf("renamed:\n%s\nwant:\n%s", renamed, want)
-	}
-	dropped := rewriteModuleLists(in, names, func(string) string { return "" })
-	want = "laws:\n  - id: 1/2020\n    modules:\n      - \"b\"\n      - 03-c\n    name: x # modules: [01-a]\n  - modules: [02-b]\n    summary: \"modules: [01-a] stays\"\n  - modules: []\n"
-	if dropped != want {
-		t.Errorf("dropped:\n%s\nwant:\n%s", dropped, want)
 	}
 }
 
@@ -355,7 +295,9 @@ func TestDraftsFollowMovedFiles(t *testing.T) {
 	if err := store.SaveDraft(ctx, Draft{Path: tehtava, Data: "vanha luonnos", BaseRev: 0, By: "b@example.fi"}); err != nil {
 		t.Fatal(err)
 	}
-	rename := func(tree fstest.MapFS) ([]FileChange, error) { return RenameModule(tree, "ensimmainen", "eka") }
+	rename := func(tree fstest.MapFS) ([]course.FileChange, error) {
+		return course.RenameModule(tree, "ensimmainen", "eka")
+	}
 	if problems, err := store.PublishChanges(ctx, "a@example.fi", rename); err != nil || len(problems) > 0 {
 		t.Fatalf("publish = %v %v", problems, err)
 	}
@@ -387,7 +329,7 @@ func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
 	ctx, c, p := progressOnFixture(t)
 	m, _ := c.Module("ensimmainen")
 	for _, sec := range m.Sections {
-		if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
+		if _, err := p.Record(ctx, "u1", sec, study.Event{Kind: "opened"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -397,18 +339,18 @@ func TestRenameModuleMovesProgressAndAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _ := c.Module("toinen")
-	if _, err := p.Record(ctx, "u2", other.Sections[0], Event{Kind: "opened"}); err != nil {
+	if _, err := p.Record(ctx, "u2", other.Sections[0], study.Event{Kind: "opened"}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := p.LearnersIn(ctx, "ensimmainen", ""); n != 1 {
 		t.Fatalf("learners in the module = %d", n)
 	}
 	// The redirects the studio's module rename writes lead the records.
-	ch, err := RenameModule(fixtureWith(t, nil), "ensimmainen", "eka")
+	ch, err := course.RenameModule(testenv.CourseFixture(t, nil), "ensimmainen", "eka")
 	if err != nil {
 		t.Fatal(err)
 	}
-	renamed, problems := Load(Apply(fixtureWith(t, nil), ch))
+	renamed, problems := course.Load(course.Apply(testenv.CourseFixture(t, nil), ch))
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
@@ -456,8 +398,8 @@ func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
 	if problems, err := other.Publish(ctx, alku, []byte(edited), rev, "b@example.fi"); err != nil || len(problems) > 0 {
 		t.Fatalf("publish = %v %v", problems, err)
 	}
-	rename := func(tree fstest.MapFS) ([]FileChange, error) {
-		return RenameSection(tree, "ensimmainen", "alku", "aloitus")
+	rename := func(tree fstest.MapFS) ([]course.FileChange, error) {
+		return course.RenameSection(tree, "ensimmainen", "alku", "aloitus")
 	}
 	if problems, err := store.PublishChanges(ctx, "a@example.fi", rename); err != nil || len(problems) > 0 {
 		t.Fatalf("rename = %v %v", problems, err)
@@ -470,13 +412,13 @@ func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
 	// made: what was written is put back, and the change answers ErrChanged.
 	before, _ := store.PublishedVersion(ctx)
 	var redirects []byte
-	raced := func(tree fstest.MapFS) ([]FileChange, error) {
-		ch, err := RenameSection(tree, "ensimmainen", "aloitus", "johdanto")
+	raced := func(tree fstest.MapFS) ([]course.FileChange, error) {
+		ch, err := course.RenameSection(tree, "ensimmainen", "aloitus", "johdanto")
 		for _, c := range ch {
-			if c.Path == RedirectsFile {
-				redirects = append([]byte(nil), tree[RedirectsFile].Data...)
+			if c.Path == course.RedirectsFile {
+				redirects = append([]byte(nil), tree[course.RedirectsFile].Data...)
 				redirects = append(redirects, "# toisen palvelimen muutos\n"...)
-				if problems, err := other.PublishFile(ctx, RedirectsFile, redirects, "b@example.fi"); err != nil || len(problems) > 0 {
+				if problems, err := other.PublishFile(ctx, course.RedirectsFile, redirects, "b@example.fi"); err != nil || len(problems) > 0 {
 					t.Errorf("the other write = %v %v", problems, err)
 				}
 			}
@@ -491,7 +433,7 @@ func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
 	if tree[renamed] == nil || string(tree[renamed].Data) != edited || tree["modules/01-ensimmainen/01-johdanto.md"] != nil {
 		t.Fatal("the files the raced change wrote were not put back")
 	}
-	if string(tree[RedirectsFile].Data) != string(redirects) {
+	if string(tree[course.RedirectsFile].Data) != string(redirects) {
 		t.Fatal("the other instance's write was lost")
 	}
 	if after, _ := store.PublishedVersion(ctx); after != before+1 {
@@ -509,22 +451,22 @@ func TestStructureChangesSeeTheLatestEditAndUndoWhenRaced(t *testing.T) {
 // had not yet seen it) follow the redirect by themselves.
 func TestKeepUpWithRedirects(t *testing.T) {
 	ctx, db, store := storeOnFixture(t)
-	lib, err := NewLibrary(ctx, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lib, err := course.NewLibrary(ctx, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureProgressIndexes(ctx, db); err != nil {
+	if err := study.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	p := NewProgress(db)
+	p := study.NewProgress(db)
 	before := lib.Current().Course
 	m, _ := before.Module("ensimmainen")
 	sec, _ := m.Section("alku")
 	run, stop := context.WithCancel(ctx)
 	defer stop()
 	go p.KeepUpWithRedirects(run, lib, 20*time.Millisecond, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	rename := func(tree fstest.MapFS) ([]FileChange, error) {
-		return RenameSection(tree, "ensimmainen", "alku", "aloitus")
+	rename := func(tree fstest.MapFS) ([]course.FileChange, error) {
+		return course.RenameSection(tree, "ensimmainen", "alku", "aloitus")
 	}
 	if problems, err := store.PublishChanges(ctx, "a@example.fi", rename); err != nil || len(problems) > 0 {
 		t.Fatalf("rename = %v %v", problems, err)
@@ -533,7 +475,7 @@ func TestKeepUpWithRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A lagging instance records a visit at the old address.
-	if _, err := p.Record(ctx, "u1", sec, Event{Kind: "opened"}); err != nil {
+	if _, err := p.Record(ctx, "u1", sec, study.Event{Kind: "opened"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

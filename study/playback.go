@@ -1,4 +1,4 @@
-package course
+package study
 
 import (
 	"context"
@@ -10,40 +10,11 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tyokyky/tyokyky/course"
 )
 
-// MergeRanges unions time ranges: sorted, overlapping and touching ranges
-// joined (gaps under a quarter second count as touching, the granularity
-// of a player's timeupdate events).
-func MergeRanges(rs [][2]float64) [][2]float64 {
-	list := make([][2]float64, 0, len(rs))
-	for _, r := range rs {
-		if r[1] > r[0] {
-			list = append(list, r)
-		}
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i][0] < list[j][0] })
-	out := list[:0]
-	for _, r := range list {
-		if n := len(out); n > 0 && r[0] <= out[n-1][1]+0.25 {
-			out[n-1][1] = math.Max(out[n-1][1], r[1])
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// Covered is the total length of merged ranges.
-func Covered(rs [][2]float64) float64 {
-	total := 0.0
-	for _, r := range rs {
-		total += r[1] - r[0]
-	}
-	return total
-}
-
-func validPlayed(sec *Section, ev Event) bool {
+func validPlayed(sec *course.Section, ev Event) bool {
 	if ev.Duration <= 0 || len(ev.Ranges) > MaxRanges || ev.Position < 0 || ev.Position > ev.Duration+1 ||
 		math.IsNaN(ev.Position) || math.IsInf(ev.Position, 0) {
 		return false
@@ -71,18 +42,18 @@ func validPlayed(sec *Section, ev Event) bool {
 // concurrent write from another instance can at worst drop one event's
 // new ranges, which the player sends again with its next event (it always
 // sends all the ranges it has played).
-func (p *Progress) recordPlayed(ctx context.Context, userID string, sec *Section, ev Event, update, set bson.D) (*SectionProgress, error) {
+func (p *Progress) recordPlayed(ctx context.Context, userID string, sec *course.Section, ev Event, update, set bson.D) (*course.SectionProgress, error) {
 	if !validPlayed(sec, ev) {
 		return nil, ErrBadPlayed
 	}
 	id := progressID(userID, sec.Module.Slug, sec.Slug)
 	defer p.locks.Lock(id)()
-	var cur SectionProgress
+	var cur course.SectionProgress
 	err := p.db.Collection(progressCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, fmt.Errorf("course: progress: %w", err)
+		return nil, fmt.Errorf("study: progress: %w", err)
 	}
-	mp := &MediaProgress{Position: math.Min(ev.Position, ev.Duration)}
+	mp := &course.MediaProgress{Position: math.Min(ev.Position, ev.Duration)}
 	var ranges [][2]float64
 	if old := cur.Media[ev.Media]; old != nil {
 		for _, r := range old.Ranges {
@@ -92,18 +63,18 @@ func (p *Progress) recordPlayed(ctx context.Context, userID string, sec *Section
 	for _, r := range ev.Ranges {
 		ranges = append(ranges, [2]float64{r[0], math.Min(r[1], ev.Duration)})
 	}
-	merged := MergeRanges(ranges)
+	merged := course.MergeRanges(ranges)
 	if len(merged) > MaxRanges { // a pathological seeker: keep the longest
 		sort.Slice(merged, func(i, j int) bool { return merged[i][1]-merged[i][0] > merged[j][1]-merged[j][0] })
-		merged = MergeRanges(merged[:MaxRanges])
+		merged = course.MergeRanges(merged[:MaxRanges])
 	}
 	for _, r := range merged {
-		mp.Ranges = append(mp.Ranges, Span{Start: r[0], End: r[1]})
+		mp.Ranges = append(mp.Ranges, course.Span{Start: r[0], End: r[1]})
 	}
-	mp.Watched = math.Min(1, math.Round(Covered(merged)/ev.Duration*1000)/1000)
+	mp.Watched = math.Min(1, math.Round(course.Covered(merged)/ev.Duration*1000)/1000)
 	set = append(set, bson.E{Key: "media." + ev.Media, Value: mp})
 	update = append(update, bson.E{Key: "$set", Value: set})
-	if sec.Completion == CompleteOnVideo && !cur.Done() {
+	if sec.Completion == course.CompleteOnVideo && !cur.Done() {
 		done := len(ev.Required) > 0
 		for _, req := range ev.Required {
 			share := 0.0

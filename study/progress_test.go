@@ -1,15 +1,18 @@
-package course
+package study
 
 import (
 	"context"
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/testenv"
 )
 
-func fixtureCourse(t *testing.T) *Course {
+func fixtureCourse(t *testing.T) *course.Course {
 	t.Helper()
-	c, problems := Load(os.DirFS("testdata/course"))
+	c, problems := course.Load(os.DirFS(testenv.CourseFixtureDir(t)))
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}
@@ -92,7 +95,7 @@ func TestCompletionRules(t *testing.T) {
 	if err != nil || !r.Done() || r.Media["m-testivideo"].Watched != 0.95 {
 		t.Fatalf("95 %% played: %+v %v", r, err)
 	}
-	if got := r.Media["m-testivideo"].Ranges; len(got) != 2 || got[0] != (Span{0, 50}) || got[1] != (Span{55, 100}) {
+	if got := r.Media["m-testivideo"].Ranges; len(got) != 2 || got[0] != (course.Span{Start: 0, End: 50}) || got[1] != (course.Span{Start: 55, End: 100}) {
 		t.Fatalf("ranges = %v", got)
 	}
 	for name, ev := range map[string]Event{
@@ -119,7 +122,7 @@ func TestCompletionRules(t *testing.T) {
 		t.Fatal("saving an answer did not complete the task section")
 	}
 	answers, _ := p.Answers(ctx, "u")
-	if a := answers[TaskKey(task, tk.ID)]; a == nil || a.Text != "Kolme asiaa: a, b, c." {
+	if a := answers[course.TaskKey(task, tk.ID)]; a == nil || a.Text != "Kolme asiaa: a, b, c." {
 		t.Fatalf("answers = %+v", answers)
 	}
 	if _, err := p.Record(ctx, "u", task, Event{Kind: "dance"}); err != ErrBadEvent {
@@ -140,30 +143,6 @@ func TestCompletionRules(t *testing.T) {
 	}
 }
 
-func TestFindTask(t *testing.T) {
-	c := fixtureCourse(t)
-	if _, tk, ok := c.FindTask("ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi"); !ok || tk.Title != "Pohdi omaa työtäsi" {
-		t.Fatal("task not found")
-	}
-	for _, k := range []string{"", "a.b", "ensimmainen.tehtava.ei-ole", "ensimmainen.alku.tehtava-pohdi-omaa-tyotasi", "x.y.z"} {
-		if _, _, ok := c.FindTask(k); ok {
-			t.Errorf("FindTask(%q) found something", k)
-		}
-	}
-}
+var env *testenv.Env
 
-func TestMergeRanges(t *testing.T) {
-	got := MergeRanges([][2]float64{{30, 40}, {0, 10}, {10.1, 20}, {35, 50}, {5, 5}, {60, 61}})
-	want := [][2]float64{{0, 20}, {30, 50}, {60, 61}}
-	if len(got) != len(want) {
-		t.Fatalf("got %v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("got %v, want %v", got, want)
-		}
-	}
-	if c := Covered(got); c != 41 {
-		t.Fatalf("covered %v", c)
-	}
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env, testenv.StartDatabase) }

@@ -1,13 +1,15 @@
-package course
+package studio
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing/fstest"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/course"
 )
 
 // The authoring studio's storage: drafts beside the published files, and
@@ -81,7 +85,7 @@ func (s *Store) RevisionData(ctx context.Context, p string, rev int) (*Revision,
 		return nil, nil, ErrNoFile
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("course: %w", err)
+		return nil, nil, fmt.Errorf("studio: %w", err)
 	}
 	return &Revision{Rev: d.Rev, Hash: d.Hash, Deleted: d.Deleted, By: d.By, CreatedAt: d.CreatedAt}, d.Data, nil
 }
@@ -94,7 +98,7 @@ func (s *Store) SaveDraft(ctx context.Context, d Draft) error {
 		_, err = s.db.Collection(draftsCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.Path}}, d)
 	}
 	if err != nil {
-		return fmt.Errorf("course: draft: %w", err)
+		return fmt.Errorf("studio: draft: %w", err)
 	}
 	return nil
 }
@@ -107,7 +111,7 @@ func (s *Store) DraftOf(ctx context.Context, p string) (*Draft, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("course: draft: %w", err)
+		return nil, fmt.Errorf("studio: draft: %w", err)
 	}
 	return &d, nil
 }
@@ -122,11 +126,11 @@ func (s *Store) DiscardDraft(ctx context.Context, p string) error {
 func (s *Store) Drafts(ctx context.Context) (map[string]Draft, error) {
 	cur, err := s.db.Collection(draftsCollection).Find(ctx, bson.D{})
 	if err != nil {
-		return nil, fmt.Errorf("course: drafts: %w", err)
+		return nil, fmt.Errorf("studio: drafts: %w", err)
 	}
 	var list []Draft
 	if err := cur.All(ctx, &list); err != nil {
-		return nil, fmt.Errorf("course: drafts: %w", err)
+		return nil, fmt.Errorf("studio: drafts: %w", err)
 	}
 	out := map[string]Draft{}
 	for _, d := range list {
@@ -140,7 +144,7 @@ func (s *Store) Drafts(ctx context.Context) (map[string]Draft, error) {
 // is checked with it first, and its problems refuse it. A stale baseRev
 // answers a ConflictError with the published text; nothing is lost.
 // Publishing removes the file's draft.
-func (s *Store) Publish(ctx context.Context, p string, data []byte, baseRev int, by string) (Problems, error) {
+func (s *Store) Publish(ctx context.Context, p string, data []byte, baseRev int, by string) (course.Problems, error) {
 	if !EditablePath(p) {
 		return nil, ErrNoFile
 	}
@@ -167,27 +171,12 @@ func (s *Store) Publish(ctx context.Context, p string, data []byte, baseRev int,
 }
 
 // Restore publishes an earlier revision's text again, as a new revision.
-func (s *Store) Restore(ctx context.Context, p string, rev int, by string) (Problems, error) {
+func (s *Store) Restore(ctx context.Context, p string, rev int, by string) (course.Problems, error) {
 	_, data, err := s.RevisionData(ctx, p, rev)
 	if err != nil {
 		return nil, err
 	}
 	return s.PublishFile(ctx, p, data, by)
-}
-
-// Tree is the course's content tree: the files it was loaded from, as the
-// studio's previews and structure changes work on them.
-func (c *Course) Tree() fstest.MapFS {
-	out := make(fstest.MapFS, len(c.Files))
-	for p, f := range c.Files {
-		out[p] = &fstest.MapFile{Data: f.Data, Mode: 0o444}
-	}
-	return out
-}
-
-// WithFile is a copy of tree with p's text replaced by data.
-func WithFile(tree fstest.MapFS, p string, data []byte) fstest.MapFS {
-	return Apply(tree, []FileChange{{Path: p, Data: data}})
 }
 
 // Export writes the published tree (with the drafts of its files over it
@@ -212,9 +201,9 @@ func (s *Store) Export(ctx context.Context, dir string, drafts bool) (written, r
 			}
 		}
 	}
-	for _, p := range sortedPaths(fsys) {
+	for _, p := range slices.Sorted(maps.Keys(fsys)) {
 		if !fs.ValidPath(p) {
-			return written, removed, fmt.Errorf("course: export: invalid path %q", p)
+			return written, removed, fmt.Errorf("studio: export: invalid path %q", p)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
@@ -234,32 +223,13 @@ func (s *Store) Export(ctx context.Context, dir string, drafts bool) (written, r
 			return err
 		}
 		p := filepath.ToSlash(rel)
-		if _, ok := fsys[p]; ok || !contentFile(p) {
+		if _, ok := fsys[p]; ok || !course.ContentFile(p) {
 			return nil
 		}
 		removed++
 		return os.Remove(file)
 	})
 	return written, removed, err
-}
-
-// contentFile says whether p is a file a content tree is made of (what
-// Load reads), as opposed to other files kept beside it.
-func contentFile(p string) bool {
-	switch p {
-	case "course.yaml", "legislation.yaml", RedirectsFile:
-		return true
-	}
-	top, _, _ := strings.Cut(p, "/")
-	switch top {
-	case "modules", "media", "exam", "glossary":
-		ext := strings.ToLower(path.Ext(p))
-		_, image := imageExts[ext]
-		return ext == ".md" || ext == ".yaml" || image
-	case archiveDir:
-		return true
-	}
-	return false
 }
 
 // ErrChanged: content was published by someone else between reading and
@@ -270,7 +240,7 @@ var ErrChanged = errors.New("changed by someone else meanwhile")
 type staleError struct{ path string }
 
 func (e *staleError) Error() string {
-	return fmt.Sprintf("course: %s was changed by someone else meanwhile; try again", e.path)
+	return fmt.Sprintf("studio: %s was changed by someone else meanwhile; try again", e.path)
 }
 
 func (e *staleError) Unwrap() error { return ErrChanged }

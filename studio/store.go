@@ -1,4 +1,8 @@
-package course
+// Package studio keeps the course content as authors edit it: every
+// file's revisions, the published version, drafts, and structure
+// changes (sections and modules added, renamed, moved, archived) published
+// as one step. The published course itself is package course's.
+package studio
 
 import (
 	"context"
@@ -6,12 +10,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tyokyky/tyokyky/internal/database"
 	"io/fs"
-	"log/slog"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"testing/fstest"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/tyokyky/tyokyky/internal/poll"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 // Collections of the content store.
@@ -78,7 +80,7 @@ func EnsureIndexes(ctx context.Context, db *database.DB) error {
 		Options: options.Index().SetUnique(true).SetName("path_rev"),
 	})
 	if err != nil {
-		return fmt.Errorf("course: indexes: %w", err)
+		return fmt.Errorf("studio: indexes: %w", err)
 	}
 	return nil
 }
@@ -110,12 +112,12 @@ func treeHash(files map[string]string) string {
 // an unchanged tree changes nothing. It is safe to run while servers read,
 // and to re-run after a crash: the published version moves only when the
 // files in the store match the tree.
-func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResult, *Course, error) {
+func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResult, *course.Course, error) {
 	s.writes.Lock()
 	defer s.writes.Unlock()
-	c, problems := Load(fsys)
+	c, problems := course.Load(fsys)
 	if len(problems) > 0 {
-		return nil, c, fmt.Errorf("%w:\n%s", ErrInvalid, problems.Error())
+		return nil, c, fmt.Errorf("%w:\n%s", course.ErrInvalid, problems.Error())
 	}
 	res := &ImportResult{}
 	hashes := map[string]string{}
@@ -126,11 +128,11 @@ func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResul
 	current := map[string]fileDoc{}
 	cur, err := files.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "data", Value: 0}}))
 	if err != nil {
-		return nil, c, fmt.Errorf("course: import: %w", err)
+		return nil, c, fmt.Errorf("studio: import: %w", err)
 	}
 	var docs []fileDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, c, fmt.Errorf("course: import: %w", err)
+		return nil, c, fmt.Errorf("studio: import: %w", err)
 	}
 	for _, d := range docs {
 		current[d.Path] = d
@@ -168,7 +170,7 @@ func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResul
 	var st stateDoc
 	err = state.FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st)
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, c, fmt.Errorf("course: import: %w", err)
+		return nil, c, fmt.Errorf("studio: import: %w", err)
 	}
 	if st.TreeHash == th {
 		res.Version = st.Version
@@ -181,7 +183,7 @@ func (s *Store) Import(ctx context.Context, fsys fs.FS, by string) (*ImportResul
 		},
 		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&st)
 	if err != nil {
-		return nil, c, fmt.Errorf("course: publish: %w", err)
+		return nil, c, fmt.Errorf("studio: publish: %w", err)
 	}
 	res.Version = st.Version
 	return res, c, nil
@@ -204,7 +206,7 @@ func (s *Store) writeRevision(ctx context.Context, old fileDoc, exists bool, pat
 		return &staleError{path}
 	}
 	if err != nil {
-		return fmt.Errorf("course: %s: %w", path, err)
+		return fmt.Errorf("studio: %s: %w", path, err)
 	}
 	doc := fileDoc{Path: path, Rev: rev, Hash: hash, Data: data, Deleted: deleted, UpdatedAt: now}
 	files := s.db.Collection(filesCollection)
@@ -221,7 +223,7 @@ func (s *Store) writeRevision(ctx context.Context, old fileDoc, exists bool, pat
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("course: %s: %w", path, err)
+		return fmt.Errorf("studio: %s: %w", path, err)
 	}
 	return nil
 }
@@ -253,22 +255,13 @@ func (s *Store) History(ctx context.Context, path string) ([]Revision, error) {
 	return out, nil
 }
 
-// Published is the course as published at one version, rendered.
-type Published struct {
-	Version int64
-	Course  *Course
-}
-
-// ErrNothingPublished means no content has been imported yet.
-var ErrNothingPublished = errors.New("course: no content has been published")
-
 // LoadPublished reads the published files and renders them.
-func (s *Store) LoadPublished(ctx context.Context) (*Published, error) {
+func (s *Store) LoadPublished(ctx context.Context) (*course.Published, error) {
 	for attempt := 0; ; attempt++ {
 		var st stateDoc
 		err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st)
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, ErrNothingPublished
+			return nil, course.ErrNothingPublished
 		}
 		if err != nil {
 			return nil, err
@@ -280,7 +273,7 @@ func (s *Store) LoadPublished(ctx context.Context) (*Published, error) {
 		if treeHash(hashes) != st.TreeHash {
 			// An import is under way; its files and the version do not match yet.
 			if attempt >= 20 {
-				return nil, fmt.Errorf("course: the stored files do not match published version %d", st.Version)
+				return nil, fmt.Errorf("studio: the stored files do not match published version %d", st.Version)
 			}
 			select {
 			case <-ctx.Done():
@@ -289,11 +282,11 @@ func (s *Store) LoadPublished(ctx context.Context) (*Published, error) {
 			}
 			continue
 		}
-		c, problems := Load(fsys)
+		c, problems := course.Load(fsys)
 		if len(problems) > 0 {
-			return nil, fmt.Errorf("%w (published version %d):\n%s", ErrInvalid, st.Version, problems.Error())
+			return nil, fmt.Errorf("%w (published version %d):\n%s", course.ErrInvalid, st.Version, problems.Error())
 		}
-		return &Published{Version: st.Version, Course: c}, nil
+		return &course.Published{Version: st.Version, Course: c}, nil
 	}
 }
 
@@ -306,59 +299,6 @@ func (s *Store) PublishedVersion(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	return st.Version, err
-}
-
-// Library holds the published course in memory for the server and follows
-// new versions, so that every instance serves the same revision without a
-// database round trip per request.
-type Library struct {
-	store   *Store
-	log     *slog.Logger
-	current atomic.Pointer[Published]
-}
-
-// NewLibrary loads the published course.
-func NewLibrary(ctx context.Context, store *Store, log *slog.Logger) (*Library, error) {
-	p, err := store.LoadPublished(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l := &Library{store: store, log: log}
-	l.current.Store(p)
-	return l, nil
-}
-
-// NewStaticLibrary serves a fixed course (tests and benchmarks).
-func NewStaticLibrary(p *Published) *Library {
-	l := &Library{log: slog.Default()}
-	l.current.Store(p)
-	return l
-}
-
-// Current is the published course being served.
-func (l *Library) Current() *Published { return l.current.Load() }
-
-// Refresh loads a newer published version, if there is one.
-func (l *Library) Refresh(ctx context.Context) error {
-	v, err := l.store.PublishedVersion(ctx)
-	if err != nil {
-		return err
-	}
-	if v == l.Current().Version {
-		return nil
-	}
-	p, err := l.store.LoadPublished(ctx)
-	if err != nil {
-		return err
-	}
-	l.current.Store(p)
-	l.log.Info("content updated", "version", p.Version, "course", p.Course.Summary())
-	return nil
-}
-
-// Follow refreshes every interval until ctx ends.
-func (l *Library) Follow(ctx context.Context, interval time.Duration) {
-	poll.Every(ctx, interval, l.log, "content refresh failed", l.Refresh)
 }
 
 // currentFiles reads the stored files (not deleted) as a file system, with
@@ -388,18 +328,18 @@ func (s *Store) currentFiles(ctx context.Context) (fstest.MapFS, map[string]stri
 // has no problems is the file stored as a new revision and the tree
 // published. The library of this process is refreshed at once; other
 // instances follow within their polling interval.
-func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by string) (Problems, error) {
+func (s *Store) PublishFile(ctx context.Context, path string, data []byte, by string) (course.Problems, error) {
 	return s.publishFile(ctx, path, data, by, -1)
 }
 
 // publishFile is PublishFile; with base ≥ 0 the file's published revision
 // must still be base (0: no such file), else it answers a stale error.
-func (s *Store) publishFile(ctx context.Context, path string, data []byte, by string, base int) (Problems, error) {
+func (s *Store) publishFile(ctx context.Context, path string, data []byte, by string, base int) (course.Problems, error) {
 	s.writes.Lock()
 	defer s.writes.Unlock()
 	var st stateDoc
 	if err := s.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: publishedID}}).Decode(&st); err != nil {
-		return nil, fmt.Errorf("course: publish: %w", err)
+		return nil, fmt.Errorf("studio: publish: %w", err)
 	}
 	fsys, hashes, docs, err := s.currentFiles(ctx)
 	if err != nil {
@@ -410,7 +350,7 @@ func (s *Store) publishFile(ctx context.Context, path string, data []byte, by st
 		return nil, &staleError{path}
 	}
 	fsys[path] = &fstest.MapFile{Data: data}
-	if _, problems := Load(fsys); len(problems) > 0 {
+	if _, problems := course.Load(fsys); len(problems) > 0 {
 		return problems, nil
 	}
 	sum := sha256.Sum256(data)
@@ -435,6 +375,3 @@ func (s *Store) publishFile(ctx context.Context, path string, data []byte, by st
 	})
 	return nil, err
 }
-
-// Store is the store the library follows (nil for a static library).
-func (l *Library) Store() *Store { return l.store }

@@ -1,4 +1,4 @@
-package course
+package study
 
 import (
 	"context"
@@ -8,12 +8,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/testenv"
 )
 
 // benchProgress is a progress store on a fresh database and a section of
 // the test course.
-func benchProgress(b *testing.B) (context.Context, *Progress, *Section) {
-	c, problems := Load(os.DirFS("testdata/course"))
+func benchProgress(b *testing.B) (context.Context, *Progress, *course.Section) {
+	c, problems := course.Load(os.DirFS(testenv.CourseFixtureDir(b)))
 	if len(problems) > 0 {
 		b.Fatal(problems.Error())
 	}
