@@ -47,7 +47,7 @@ var (
 	siteURL      string
 	siteErr      error
 	siteAccounts *account.Store
-	siteMedia    *media.Library
+	siteMedia    *media.Catalog
 	siteCourse   *course.Course
 	siteExam     *quiz.Store
 	siteOutbox   *mail.Outbox
@@ -57,8 +57,8 @@ var (
 // courseMedia makes the bundled course's videos and podcasts the way `make
 // media` does, from the first paragraphs of each script (seconds, not
 // minutes, of media), so pages with players are checked with real media.
-func courseMedia(c *course.Course, db *database.DB, store *media.Store) (*media.Library, error) {
-	lib := media.NewLibrary(db, store, media.Options{})
+func courseMedia(c *course.Course, db *database.DB, store *media.ObjectStore) (*media.Catalog, error) {
+	lib := media.NewCatalog(db, store, media.Options{})
 	for id, m := range c.Media {
 		paras := strings.Split(m.Script(), "\n\n")
 		if len(paras) > 4 {

@@ -23,7 +23,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Accounts: account.NewStore(nil), Progress: study.NewProgress(nil), Feedback: feedback.NewStore(nil),
-		Media: media.NewLibrary(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
+		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
 		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})
 	if err != nil {

@@ -64,7 +64,7 @@ type Options struct {
 	Feedback *feedback.Store
 	// Media is the media library; MediaDelivery is presign or proxy and
 	// MediaURLTTL the lifetime of presigned links.
-	Media         *media.Library
+	Media         *media.Catalog
 	MediaDelivery string
 	MediaURLTTL   time.Duration
 	// Exam keeps the final exam's attempts.
@@ -102,7 +102,7 @@ type Server struct {
 	searches          *cache.TTL[[]byte]
 	feedback          *feedback.Store
 	feedbackLimit     *account.Limiter
-	media             *media.Library
+	media             *media.Catalog
 	exam              *quiz.Store
 	certs             *cert.Store
 	reports           reportRows

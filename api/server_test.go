@@ -38,9 +38,9 @@ func TestMain(m *testing.M) { testenv.Main(m, &env, testenv.Start) }
 type running struct {
 	*api.Server
 	URL   string
-	store *media.Store
+	store *media.ObjectStore
 	db    *database.DB // accounts, progress and feedback
-	media *media.Library
+	media *media.Catalog
 	done  chan error
 }
 
@@ -101,7 +101,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		}
 		opts.Mail = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
 	}
-	lib := media.NewLibrary(db, store, mopts)
+	lib := media.NewCatalog(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

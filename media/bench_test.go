@@ -17,7 +17,7 @@ func BenchmarkUpload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lib := media.NewLibrary(env.Database(), store, media.Options{
+	lib := media.NewCatalog(env.Database(), store, media.Options{
 		Probe: func(context.Context, string) (*media.ProbeResult, error) { return nil, media.ErrNoProbe }})
 	const size = 256 << 20
 	header := []byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'}

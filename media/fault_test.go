@@ -23,7 +23,7 @@ func TestFrozenStoreFailsWithinTheDeadlines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	store, err := media.NewStore(media.StoreOptions{Endpoint: m.Endpoint(), Region: "us-east-1", Bucket: "jaatynyt",
+	store, err := media.NewObjectStore(media.ObjectStoreOptions{Endpoint: m.Endpoint(), Region: "us-east-1", Bucket: "jaatynyt",
 		AccessKey: m.Credentials.AccessKey, SecretKey: m.Credentials.SecretKey,
 		Timeouts: media.Timeouts{Connect: time.Second, FirstByte: 2 * time.Second, Idle: 2 * time.Second}})
 	if err != nil {
@@ -32,7 +32,7 @@ func TestFrozenStoreFailsWithinTheDeadlines(t *testing.T) {
 	if err := store.EnsureBucket(ctx); err != nil {
 		t.Fatal(err)
 	}
-	lib := media.NewLibrary(env.Database(), store, media.Options{})
+	lib := media.NewCatalog(env.Database(), store, media.Options{})
 	if err := lib.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

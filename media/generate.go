@@ -424,7 +424,7 @@ func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 // Produce generates a script's media and stores it under the script's id
 // with its Finnish captions and poster, replacing an older version.
-func (l *Library) Produce(ctx context.Context, s Script) (*Item, error) {
+func (l *Catalog) Produce(ctx context.Context, s Script) (*Item, error) {
 	dir, err := os.MkdirTemp("", "tyokyky-media-")
 	if err != nil {
 		return nil, err

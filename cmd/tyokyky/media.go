@@ -39,7 +39,7 @@ type mediaEnv struct {
 	cfg   *config.Config
 	db    *database.DB
 	minio *minioproc.Process
-	lib   *media.Library
+	lib   *media.Catalog
 }
 
 func (e *mediaEnv) close() {
@@ -55,7 +55,7 @@ func (e *mediaEnv) close() {
 // S3 endpoint, a running server's MinIO, or a MinIO started here.
 func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*mediaEnv, error) {
 	e := &mediaEnv{cfg: cfg}
-	opts := media.StoreOptions{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+	opts := media.ObjectStoreOptions{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, PublicURL: cfg.S3PublicURL}
 	if cfg.S3Endpoint == "" {
 		if endpoint, creds, ok := minioproc.Attach(cfg.MinIODir()); ok {
@@ -74,7 +74,7 @@ func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*medi
 			opts.Endpoint, opts.AccessKey, opts.SecretKey = p.Endpoint(), p.Credentials.AccessKey, p.Credentials.SecretKey
 		}
 	}
-	store, err := media.NewStore(opts)
+	store, err := media.NewObjectStore(opts)
 	if err != nil {
 		e.close()
 		return nil, err
@@ -88,7 +88,7 @@ func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*medi
 		e.close()
 		return nil, err
 	}
-	e.lib = media.NewLibrary(e.db, store, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
+	e.lib = media.NewCatalog(e.db, store, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	return e, nil
 }
 

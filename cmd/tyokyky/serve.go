@@ -185,7 +185,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
-	storeOpts := media.StoreOptions{
+	storeOpts := media.ObjectStoreOptions{
 		Endpoint:  cfg.S3Endpoint,
 		Region:    cfg.S3Region,
 		AccessKey: cfg.S3AccessKey,
@@ -214,7 +214,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		storeOpts.SecretKey = p.minio.Credentials.SecretKey
 	}
 	p.storageEndpoint = storeOpts.Endpoint
-	objects, err := media.NewStore(storeOpts)
+	objects, err := media.NewObjectStore(storeOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	mediaLib := media.NewLibrary(p.db, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
+	mediaLib := media.NewCatalog(p.db, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func (e *Env) Database() *database.DB {
 }
 
 // Store returns an object store client on a fresh bucket.
-func (e *Env) Store(ctx context.Context) (*media.Store, error) {
+func (e *Env) Store(ctx context.Context) (*media.ObjectStore, error) {
 	return e.MinIO.Store(ctx, "t-"+randomHex(6))
 }
 
@@ -132,8 +132,8 @@ func (m *MinIO) Start(ctx context.Context) error {
 func (m *MinIO) Close() { m.Process.Stop(10 * time.Second) }
 
 // Store returns a client for bucket, creating the bucket.
-func (m *MinIO) Store(ctx context.Context, bucket string) (*media.Store, error) {
-	s, err := media.NewStore(media.StoreOptions{
+func (m *MinIO) Store(ctx context.Context, bucket string) (*media.ObjectStore, error) {
+	s, err := media.NewObjectStore(media.ObjectStoreOptions{
 		Endpoint:  m.Endpoint(),
 		Region:    "us-east-1",
 		AccessKey: m.Credentials.AccessKey,

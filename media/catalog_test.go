@@ -18,13 +18,13 @@ import (
 	"github.com/tyokyky/tyokyky/media"
 )
 
-func newLibrary(t *testing.T, o media.Options) *media.Library {
+func newLibrary(t *testing.T, o media.Options) *media.Catalog {
 	t.Helper()
 	store, err := env.Store(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib := media.NewLibrary(env.Database(), store, o)
+	lib := media.NewCatalog(env.Database(), store, o)
 	if err := lib.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func sample(t testing.TB, kind string, seconds int) []byte {
 }
 
 // objectKeys lists the bucket's media objects through a client of its own.
-func objectKeys(t *testing.T, lib *media.Library) []string {
+func objectKeys(t *testing.T, lib *media.Catalog) []string {
 	t.Helper()
 	c, err := minio.New(strings.TrimPrefix(env.MinIO.Endpoint(), "http://"), &minio.Options{
 		Creds: credentials.NewStaticV4(env.MinIO.Credentials.AccessKey, env.MinIO.Credentials.SecretKey, ""), Region: "us-east-1"})
@@ -49,7 +49,7 @@ func objectKeys(t *testing.T, lib *media.Library) []string {
 		t.Fatal(err)
 	}
 	var keys []string
-	for o := range c.ListObjectsIter(t.Context(), lib.Store().Bucket(), minio.ListObjectsOptions{Prefix: "media/", Recursive: true}) {
+	for o := range c.ListObjectsIter(t.Context(), lib.ObjectStore().Bucket(), minio.ListObjectsOptions{Prefix: "media/", Recursive: true}) {
 		if o.Err != nil {
 			t.Fatal(o.Err)
 		}
@@ -244,7 +244,7 @@ func TestCaptionsPosterDeleteAndGC(t *testing.T) {
 	}
 	c, _ := minio.New(strings.TrimPrefix(env.MinIO.Endpoint(), "http://"), &minio.Options{
 		Creds: credentials.NewStaticV4(env.MinIO.Credentials.AccessKey, env.MinIO.Credentials.SecretKey, ""), Region: "us-east-1"})
-	if _, err := c.PutObject(ctx, lib.Store().Bucket(), "media/stray.bin", strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
+	if _, err := c.PutObject(ctx, lib.ObjectStore().Bucket(), "media/stray.bin", strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if removed, _ := lib.GC(ctx, time.Hour); len(removed) != 0 {

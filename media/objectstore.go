@@ -13,8 +13,8 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// StoreOptions locate the bucket.
-type StoreOptions struct {
+// ObjectStoreOptions locate the bucket.
+type ObjectStoreOptions struct {
 	Endpoint  string // http(s)://host:port
 	Region    string
 	AccessKey string
@@ -28,8 +28,8 @@ type StoreOptions struct {
 	Timeouts Timeouts
 }
 
-// Store is the object store holding media objects.
-type Store struct {
+// ObjectStore is the object store holding media objects.
+type ObjectStore struct {
 	client *minio.Client
 	// presigner signs URLs for the public address; it never connects.
 	presigner *minio.Client
@@ -38,8 +38,8 @@ type Store struct {
 	onError   func(op string)
 }
 
-// NewStore creates the client; it does not contact the server.
-func NewStore(o StoreOptions) (*Store, error) {
+// NewObjectStore creates the client; it does not contact the server.
+func NewObjectStore(o ObjectStoreOptions) (*ObjectStore, error) {
 	u, err := url.Parse(o.Endpoint)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("media: endpoint %q is not a URL", o.Endpoint)
@@ -92,11 +92,11 @@ func NewStore(o StoreOptions) (*Store, error) {
 	if onError == nil {
 		onError = func(string) {}
 	}
-	return &Store{client: client, presigner: presigner, bucket: o.Bucket, public: public, onError: onError}, nil
+	return &ObjectStore{client: client, presigner: presigner, bucket: o.Bucket, public: public, onError: onError}, nil
 }
 
 // EnsureBucket creates the bucket when it is missing.
-func (s *Store) EnsureBucket(ctx context.Context) error {
+func (s *ObjectStore) EnsureBucket(ctx context.Context) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		s.onError("bucket_exists")
@@ -117,7 +117,7 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 }
 
 // Ping checks that the store answers and the bucket exists.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *ObjectStore) Ping(ctx context.Context) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		s.onError("ping")
@@ -131,7 +131,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Bucket is the bucket's name.
-func (s *Store) Bucket() string { return s.bucket }
+func (s *ObjectStore) Bucket() string { return s.bucket }
 
 // PublicOrigin is the scheme://host browsers use for objects (for the CSP).
-func (s *Store) PublicOrigin() string { return s.public.Scheme + "://" + s.public.Host }
+func (s *ObjectStore) PublicOrigin() string { return s.public.Scheme + "://" + s.public.Host }

@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { testenv.Main(m, &env, testenv.Start) }
 func TestBucketIsCreatedOnceAndPinged(t *testing.T) {
 	ctx := context.Background()
 	errors := 0
-	s, err := media.NewStore(media.StoreOptions{
+	s, err := media.NewObjectStore(media.ObjectStoreOptions{
 		Endpoint: env.MinIO.Endpoint(), Region: "us-east-1", Bucket: "kurssi-media",
 		AccessKey: env.MinIO.Credentials.AccessKey, SecretKey: env.MinIO.Credentials.SecretKey,
 		OnError: func(string) { errors++ },
@@ -45,7 +45,7 @@ func TestBucketIsCreatedOnceAndPinged(t *testing.T) {
 }
 
 func TestWrongCredentialsAreRefused(t *testing.T) {
-	s, err := media.NewStore(media.StoreOptions{Endpoint: env.MinIO.Endpoint(), Bucket: "x-bucket", AccessKey: "wrong", SecretKey: "wrongwrong", Region: "us-east-1"})
+	s, err := media.NewObjectStore(media.ObjectStoreOptions{Endpoint: env.MinIO.Endpoint(), Bucket: "x-bucket", AccessKey: "wrong", SecretKey: "wrongwrong", Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestWrongCredentialsAreRefused(t *testing.T) {
 }
 
 func TestPublicURL(t *testing.T) {
-	s, err := media.NewStore(media.StoreOptions{Endpoint: "http://10.0.0.1:9000", PublicURL: "https://media.example.fi/x", Bucket: "b-b", AccessKey: "a", SecretKey: "b"})
+	s, err := media.NewObjectStore(media.ObjectStoreOptions{Endpoint: "http://10.0.0.1:9000", PublicURL: "https://media.example.fi/x", Bucket: "b-b", AccessKey: "a", SecretKey: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +65,11 @@ func TestPublicURL(t *testing.T) {
 		t.Fatalf("origin %q", s.PublicOrigin())
 	}
 	// Presigned links name the public address, without asking the store.
-	link, err := media.NewLibrary(nil, s, media.Options{}).PresignedURL(t.Context(), media.Object{Key: "media/x.mp4", ContentType: "video/mp4"}, time.Minute, "x.mp4")
+	link, err := media.NewCatalog(nil, s, media.Options{}).PresignedURL(t.Context(), media.Object{Key: "media/x.mp4", ContentType: "video/mp4"}, time.Minute, "x.mp4")
 	if err != nil || !strings.HasPrefix(link, "https://media.example.fi/b-b/media/x.mp4?") || !strings.Contains(link, "X-Amz-Expires=60") {
 		t.Fatalf("presigned link %q %v", link, err)
 	}
-	if _, err := media.NewStore(media.StoreOptions{Endpoint: "not a url"}); err == nil {
+	if _, err := media.NewObjectStore(media.ObjectStoreOptions{Endpoint: "not a url"}); err == nil {
 		t.Fatal("bad endpoint accepted")
 	}
 }

@@ -91,7 +91,7 @@ func (it *Item) Caption(lang string) *Caption {
 // Playable is true for video and audio.
 func (it *Item) Playable() bool { return it.Kind == KindVideo || it.Kind == KindAudio }
 
-// Errors of the library; the API maps them to statuses.
+// Errors of the catalog; the API maps them to statuses.
 var (
 	ErrNotFound = errors.New("no such media item")
 	ErrExists   = errors.New("a media item with this id already exists")
@@ -123,7 +123,7 @@ type Snapshot struct {
 	Items map[string]*Item
 }
 
-// Options configure a Library.
+// Options configure a Catalog.
 type Options struct {
 	MaxSize int64 // bytes; 0 means 2 GiB
 	Logger  *slog.Logger
@@ -131,12 +131,12 @@ type Options struct {
 	Probe func(ctx context.Context, url string) (*ProbeResult, error)
 }
 
-// Library keeps media metadata in the document store and the files in the
+// Catalog keeps media metadata in the document store and the files in the
 // object store. Metadata is written only after its object is complete, so
 // a failed upload leaves at most an object no record points to, which GC
 // removes.
-type Library struct {
-	store   *Store
+type Catalog struct {
+	store   *ObjectStore
 	items   *database.Collection
 	catalog *database.Collection
 	maxSize int64
@@ -146,8 +146,8 @@ type Library struct {
 	snap    atomic.Pointer[Snapshot]
 }
 
-// NewLibrary uses db for metadata and store for the files.
-func NewLibrary(db *database.DB, store *Store, o Options) *Library {
+// NewCatalog uses db for metadata and store for the files.
+func NewCatalog(db *database.DB, store *ObjectStore, o Options) *Catalog {
 	if o.MaxSize <= 0 {
 		o.MaxSize = 2 << 30
 	}
@@ -157,18 +157,18 @@ func NewLibrary(db *database.DB, store *Store, o Options) *Library {
 	if o.Probe == nil {
 		o.Probe = FFProbe
 	}
-	l := &Library{store: store, maxSize: o.MaxSize, log: o.Logger, probe: o.Probe, now: time.Now}
-	if db != nil { // nil: a library for listing routes only
+	l := &Catalog{store: store, maxSize: o.MaxSize, log: o.Logger, probe: o.Probe, now: time.Now}
+	if db != nil { // nil: a catalog for listing routes only
 		l.items, l.catalog = db.Collection(itemsCollection), db.Collection(catalogCollection)
 	}
 	return l
 }
 
-// Store is the object store behind the library.
-func (l *Library) Store() *Store { return l.store }
+// ObjectStore is the object store behind the catalog.
+func (l *Catalog) ObjectStore() *ObjectStore { return l.store }
 
 // MaxSize is the upload limit in bytes.
-func (l *Library) MaxSize() int64 { return l.maxSize }
+func (l *Catalog) MaxSize() int64 { return l.maxSize }
 
 var idRE = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 
@@ -214,7 +214,7 @@ func (c *countingHash) Read(p []byte) (int, error) {
 
 // Put stores an upload: content sniffed, hashed while streaming, probed,
 // then recorded.
-func (l *Library) Put(ctx context.Context, u Upload) (*Item, error) {
+func (l *Catalog) Put(ctx context.Context, u Upload) (*Item, error) {
 	title := strings.TrimSpace(u.Title)
 	switch {
 	case title == "":
@@ -316,7 +316,7 @@ func (l *Library) Put(ctx context.Context, u Upload) (*Item, error) {
 
 // putObject streams r into the bucket, hashing and counting as it goes;
 // nothing of it stays in memory but one part.
-func (l *Library) putObject(ctx context.Context, key, contentType string, r io.Reader) (Object, error) {
+func (l *Catalog) putObject(ctx context.Context, key, contentType string, r io.Reader) (Object, error) {
 	ch := &countingHash{h: sha256.New(), max: l.maxSize, r: r}
 	_, err := l.store.client.PutObject(ctx, l.store.bucket, key, ch, -1, minio.PutObjectOptions{
 		ContentType: contentType, PartSize: partSize, DisableContentSha256: true,
@@ -342,7 +342,7 @@ func (l *Library) putObject(ctx context.Context, key, contentType string, r io.R
 	return Object{Key: key, ContentType: contentType, Size: ch.n, SHA256: hex.EncodeToString(ch.h.Sum(nil))}, nil
 }
 
-func (l *Library) probeItem(ctx context.Context, it *Item) error {
+func (l *Catalog) probeItem(ctx context.Context, it *Item) error {
 	u, err := l.store.client.PresignedGetObject(ctx, l.store.bucket, it.Key, 10*time.Minute, nil)
 	if err != nil {
 		l.store.onError("presign")
@@ -369,7 +369,7 @@ func (l *Library) probeItem(ctx context.Context, it *Item) error {
 }
 
 // Get is one item's metadata.
-func (l *Library) Get(ctx context.Context, id string) (*Item, error) {
+func (l *Catalog) Get(ctx context.Context, id string) (*Item, error) {
 	var it Item
 	err := l.items.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&it)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -382,7 +382,7 @@ func (l *Library) Get(ctx context.Context, id string) (*Item, error) {
 }
 
 // List is every item, by title.
-func (l *Library) List(ctx context.Context) ([]*Item, error) {
+func (l *Catalog) List(ctx context.Context) ([]*Item, error) {
 	cur, err := l.items.Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
@@ -402,7 +402,7 @@ func (l *Library) List(ctx context.Context) ([]*Item, error) {
 
 // update applies change to an item and stores it if its revision is still
 // the one read; a concurrent change is retried.
-func (l *Library) update(ctx context.Context, id string, change func(it *Item) error) (*Item, error) {
+func (l *Catalog) update(ctx context.Context, id string, change func(it *Item) error) (*Item, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		it, err := l.Get(ctx, id)
 		if err != nil {
@@ -429,7 +429,7 @@ var langRE = regexp.MustCompile(`^[a-z]{2,3}$`)
 
 // SetCaptions parses a WebVTT file and makes it the item's captions in
 // lang, replacing any earlier ones.
-func (l *Library) SetCaptions(ctx context.Context, id, lang string, data []byte) (*Item, error) {
+func (l *Catalog) SetCaptions(ctx context.Context, id, lang string, data []byte) (*Item, error) {
 	if !langRE.MatchString(lang) {
 		return nil, &InvalidError{"the language must be a two- or three-letter code such as fi, sv or en"}
 	}
@@ -469,7 +469,7 @@ func (l *Library) SetCaptions(ctx context.Context, id, lang string, data []byte)
 // the key of an object it replaced. The replaced object is removed once
 // the record no longer points to it; if recording fails, the new object is
 // removed instead.
-func (l *Library) attach(ctx context.Context, id, key string, set func(it *Item) (replaced string)) (*Item, error) {
+func (l *Catalog) attach(ctx context.Context, id, key string, set func(it *Item) (replaced string)) (*Item, error) {
 	var replaced string
 	it, err := l.update(ctx, id, func(it *Item) error {
 		replaced = set(it)
@@ -497,7 +497,7 @@ func langOrder(lang string) string {
 }
 
 // SetPoster stores a PNG, JPEG or WebP image as the item's poster.
-func (l *Library) SetPoster(ctx context.Context, id string, r io.Reader) (*Item, error) {
+func (l *Catalog) SetPoster(ctx context.Context, id string, r io.Reader) (*Item, error) {
 	it, err := l.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -532,7 +532,7 @@ func (l *Library) SetPoster(ctx context.Context, id string, r io.Reader) (*Item,
 
 // Delete removes an item and its files, unless places (where the course
 // uses it) is not empty.
-func (l *Library) Delete(ctx context.Context, id string, places []string) error {
+func (l *Catalog) Delete(ctx context.Context, id string, places []string) error {
 	if len(places) > 0 {
 		return &InUseError{Places: places}
 	}
@@ -565,7 +565,7 @@ func (it *Item) keys() []string {
 
 // removeObjects deletes objects best-effort: what remains is garbage GC
 // collects.
-func (l *Library) removeObjects(ctx context.Context, keys ...string) {
+func (l *Catalog) removeObjects(ctx context.Context, keys ...string) {
 	for _, k := range keys {
 		if k == "" {
 			continue
@@ -580,7 +580,7 @@ func (l *Library) removeObjects(ctx context.Context, keys ...string) {
 // GC removes objects under media/ that no item points to and that are
 // older than grace (an upload in progress has no record yet). It returns
 // the keys removed.
-func (l *Library) GC(ctx context.Context, grace time.Duration) ([]string, error) {
+func (l *Catalog) GC(ctx context.Context, grace time.Duration) ([]string, error) {
 	items, err := l.List(ctx)
 	if err != nil {
 		return nil, err
@@ -612,7 +612,7 @@ func (l *Library) GC(ctx context.Context, grace time.Duration) ([]string, error)
 
 // Open reads bytes start..end (inclusive) of an object; end < 0 reads to
 // the end. Nothing is buffered: the caller streams the reader.
-func (l *Library) Open(ctx context.Context, key string, start, end int64) (io.ReadCloser, error) {
+func (l *Catalog) Open(ctx context.Context, key string, start, end int64) (io.ReadCloser, error) {
 	opts := minio.GetObjectOptions{}
 	if start > 0 || end >= 0 {
 		var err error
@@ -639,7 +639,7 @@ func (l *Library) Open(ctx context.Context, key string, start, end int64) (io.Re
 
 // PresignedURL is a short-lived address of an object on the public store
 // address, so browsers fetch (and seek in) it directly.
-func (l *Library) PresignedURL(ctx context.Context, obj Object, ttl time.Duration, filename string) (string, error) {
+func (l *Catalog) PresignedURL(ctx context.Context, obj Object, ttl time.Duration, filename string) (string, error) {
 	params := url.Values{}
 	params.Set("response-content-type", obj.ContentType)
 	if filename != "" {
@@ -654,7 +654,7 @@ func (l *Library) PresignedURL(ctx context.Context, obj Object, ttl time.Duratio
 }
 
 // changed records a change of the catalog, for every instance's snapshot.
-func (l *Library) changed(ctx context.Context) {
+func (l *Catalog) changed(ctx context.Context) {
 	if _, err := l.catalog.UpdateOne(ctx, bson.D{{Key: "_id", Value: "rev"}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "rev", Value: int64(1)}}}},
 		options.UpdateOne().SetUpsert(true)); err != nil && !mongo.IsDuplicateKeyError(err) {
 		l.log.Warn("media: catalog revision", "err", err)
@@ -664,7 +664,7 @@ func (l *Library) changed(ctx context.Context) {
 	}
 }
 
-func (l *Library) catalogRev(ctx context.Context) (int64, error) {
+func (l *Catalog) catalogRev(ctx context.Context) (int64, error) {
 	var doc struct {
 		Rev int64 `bson:"rev"`
 	}
@@ -676,7 +676,7 @@ func (l *Library) catalogRev(ctx context.Context) (int64, error) {
 }
 
 // Refresh reloads the snapshot when the catalog changed.
-func (l *Library) Refresh(ctx context.Context) error {
+func (l *Catalog) Refresh(ctx context.Context) error {
 	rev, err := l.catalogRev(ctx)
 	if err != nil {
 		return fmt.Errorf("media: %w", err)
@@ -704,7 +704,7 @@ func (l *Library) Refresh(ctx context.Context) error {
 }
 
 // Snapshot is the catalog as last loaded (empty before the first load).
-func (l *Library) Snapshot() *Snapshot {
+func (l *Catalog) Snapshot() *Snapshot {
 	if s := l.snap.Load(); s != nil {
 		return s
 	}
@@ -713,7 +713,7 @@ func (l *Library) Snapshot() *Snapshot {
 
 // Follow refreshes the snapshot every interval until ctx ends, so changes
 // made by other instances show up.
-func (l *Library) Follow(ctx context.Context, interval time.Duration) {
+func (l *Catalog) Follow(ctx context.Context, interval time.Duration) {
 	poll.Every(ctx, interval, l.log, "media: catalog refresh failed", l.Refresh)
 }
 
