@@ -30,12 +30,12 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
-	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -49,7 +49,7 @@ var (
 	siteAccounts *account.Store
 	siteMedia    *media.Catalog
 	siteCourse   *course.Course
-	siteExam     *quiz.Store
+	siteExam     *exam.Store
 	siteOutbox   *mail.Outbox
 	siteProgress *study.Progress
 )
@@ -91,11 +91,11 @@ func bundledSite(t *testing.T) string {
 		if siteErr != nil {
 			return
 		}
-		if siteErr = quiz.EnsureIndexes(context.Background(), db); siteErr != nil {
+		if siteErr = exam.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
 		}
-		exam := quiz.NewStore(db, nil)
-		siteExam = exam
+		exams := exam.NewStore(db, nil)
+		siteExam = exams
 		if siteErr = mail.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
 		}
@@ -119,14 +119,14 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
-		certs, err := certificates(context.Background(), db, keyDir, library, accounts, exam)
+		certs, err := certificates(context.Background(), db, keyDir, library, accounts, exams)
 		if err != nil {
 			siteErr = err
 			return
 		}
 		srv, err := api.New(api.Options{
 			Media:         siteMedia,
-			Exam:          exam,
+			Exam:          exams,
 			Certificates:  certs,
 			Mail:          siteOutbox,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),

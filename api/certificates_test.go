@@ -18,7 +18,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/exam/cert"
 )
 
 type certJSON struct {

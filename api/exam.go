@@ -14,7 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
-	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -32,19 +32,19 @@ const (
 
 // examError maps the exam's refusals to statuses with their reasons.
 func examError(err error, lang string) error {
-	var wait *quiz.WaitError
+	var wait *exam.WaitError
 	switch {
-	case errors.Is(err, quiz.ErrNotEligible):
+	case errors.Is(err, exam.ErrNotEligible):
 		return fiber.NewError(fiber.StatusForbidden, web.T(lang, "exam.noteligible.refused"))
-	case errors.Is(err, quiz.ErrNotFound), errors.Is(err, quiz.ErrNoExam):
+	case errors.Is(err, exam.ErrNotFound), errors.Is(err, exam.ErrNoExam):
 		return fiber.ErrNotFound
-	case errors.Is(err, quiz.ErrClosed), errors.Is(err, quiz.ErrLate), errors.Is(err, quiz.ErrPassed), errors.Is(err, quiz.ErrNoAttempts):
+	case errors.Is(err, exam.ErrClosed), errors.Is(err, exam.ErrLate), errors.Is(err, exam.ErrPassed), errors.Is(err, exam.ErrNoAttempts):
 		return fiber.NewError(fiber.StatusConflict, err.Error())
 	case errors.As(err, &wait):
 		return fiber.NewError(fiber.StatusConflict, web.T(lang, "exam.wait")+" "+wait.Until.In(helsinki).Format("2.1.2006 15.04"))
-	case errors.Is(err, quiz.ErrBadAnswer), errors.Is(err, quiz.ErrUnknownItem):
+	case errors.Is(err, exam.ErrBadAnswer), errors.Is(err, exam.ErrUnknownItem):
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
-	case errors.Is(err, quiz.ErrBusy):
+	case errors.Is(err, exam.ErrBusy):
 		return fiber.NewError(fiber.StatusServiceUnavailable, err.Error())
 	}
 	return err
@@ -61,18 +61,18 @@ func (s *Server) examRules() (*course.Exam, error) {
 // --- API -------------------------------------------------------------
 
 type apiAttempt struct {
-	*quiz.Attempt
+	*exam.Attempt
 	Remaining *int               `json:"remaining_seconds,omitempty"`
-	Items     []quiz.ItemView    `json:"items,omitempty"`
-	Review    []quiz.ItemReview  `json:"review,omitempty"`
-	Modules   []quiz.ModuleScore `json:"modules,omitempty"`
+	Items     []exam.ItemView    `json:"items,omitempty"`
+	Review    []exam.ItemReview  `json:"review,omitempty"`
+	Modules   []exam.ModuleScore `json:"modules,omitempty"`
 	// Keys: by the review rule, the result shows which items were right,
 	// the correct answers and the feedback; otherwise the result has the
 	// total and the modules' totals only.
 	Keys bool `json:"keys_shown"`
 }
 
-func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error) {
+func (s *Server) attemptJSON(c *fiber.Ctx, a *exam.Attempt) (*apiAttempt, error) {
 	out := &apiAttempt{Attempt: a}
 	if left, limited := a.Remaining(time.Now()); limited {
 		sec := int(left.Seconds())
@@ -82,7 +82,7 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error)
 	if err != nil {
 		return nil, err
 	}
-	if a.Status == quiz.StatusOpen {
+	if a.Status == exam.StatusOpen {
 		out.Items = a.Views(ex)
 		return out, nil
 	}
@@ -90,7 +90,7 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error)
 	if err != nil {
 		return nil, err
 	}
-	out.Keys = quiz.ShowKeys(a, all, ex.Rules)
+	out.Keys = exam.ShowKeys(a, all, ex.Rules)
 	out.Attempt = a.ForLearner(out.Keys)
 	out.Review = a.Review(ex, out.Keys)
 	out.Modules = a.Result.Modules(s.published().Course)
@@ -99,8 +99,8 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *quiz.Attempt) (*apiAttempt, error)
 
 // learnerResult is what a learner may see of the result of a, one of
 // their attempts all: its items only as the review rule says.
-func (s *Server) learnerResult(a *quiz.Attempt, all []*quiz.Attempt) *quiz.Result {
-	if pub := s.published(); pub != nil && pub.Course.Exam != nil && quiz.ShowKeys(a, all, pub.Course.Exam.Rules) {
+func (s *Server) learnerResult(a *exam.Attempt, all []*exam.Attempt) *exam.Result {
+	if pub := s.published(); pub != nil && pub.Course.Exam != nil && exam.ShowKeys(a, all, pub.Course.Exam.Rules) {
 		return a.Result
 	}
 	return a.Result.Summary()
@@ -108,10 +108,10 @@ func (s *Server) learnerResult(a *quiz.Attempt, all []*quiz.Attempt) *quiz.Resul
 
 // startAttempt starts the learner's attempt, or resumes their open one,
 // with their progress for the exam's eligibility rule.
-func (s *Server) startAttempt(ctx context.Context, userID string) (*quiz.Attempt, bool, error) {
+func (s *Server) startAttempt(ctx context.Context, userID string) (*exam.Attempt, bool, error) {
 	pub := s.published()
 	if pub == nil {
-		return nil, false, quiz.ErrNoExam
+		return nil, false, exam.ErrNoExam
 	}
 	records, err := s.progress.ForUser(ctx, userID)
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Server) startAttempt(ctx context.Context, userID string) (*quiz.Attempt
 
 // notEligible answers an API client whom the eligibility rule refuses an
 // attempt: 403 with the modules still to complete.
-func (s *Server) notEligible(c *fiber.Ctx, ne *quiz.NotEligibleError) error {
+func (s *Server) notEligible(c *fiber.Ctx, ne *exam.NotEligibleError) error {
 	mods := make([]fiber.Map, 0, len(ne.Modules))
 	for _, m := range ne.Modules {
 		mods = append(mods, fiber.Map{"slug": m.Slug, "title": m.Title, "url": m.URL()})
@@ -133,7 +133,7 @@ func (s *Server) notEligible(c *fiber.Ctx, ne *quiz.NotEligibleError) error {
 
 func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
 	// Start or resume: 201 for a new attempt, 200 for the open one.
-	return s.sendAttempt(c, func(ctx context.Context, userID, _ string) (*quiz.Attempt, error) {
+	return s.sendAttempt(c, func(ctx context.Context, userID, _ string) (*exam.Attempt, error) {
 		a, created, err := s.startAttempt(ctx, userID)
 		if err == nil {
 			c.Location("/api/v1/exam/attempts/" + a.ID)
@@ -151,9 +151,9 @@ func (s *Server) apiGetAttempt(c *fiber.Ctx) error {
 
 // sendAttempt answers with the learner's attempt named in the path, as
 // get (reading or submitting it) returns it.
-func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID, attemptID string) (*quiz.Attempt, error)) error {
+func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID, attemptID string) (*exam.Attempt, error)) error {
 	a, err := get(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
-	var ne *quiz.NotEligibleError
+	var ne *exam.NotEligibleError
 	if errors.As(err, &ne) {
 		return s.notEligible(c, ne)
 	}
@@ -169,7 +169,7 @@ func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID,
 }
 
 func (s *Server) apiSaveAnswer(c *fiber.Ctx) error {
-	var ans quiz.Answer
+	var ans exam.Answer
 	if err := json.Unmarshal(c.Body(), &ans); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, `the body must be JSON: {"choices": […]} | {"value": true|false} | {"matches": {…}}, with "seq"`)
 	}
@@ -215,11 +215,11 @@ type examIntroData struct {
 	Rules       course.ExamRules
 	Items       int
 	SignedIn    bool
-	Open        *quiz.Attempt
-	Past        []*quiz.Attempt
+	Open        *exam.Attempt
+	Past        []*exam.Attempt
 	AttemptsMax int
 	Left        int
-	Passed      *quiz.Attempt
+	Passed      *exam.Attempt
 	Refusal     string
 	TimeText    string
 	// AllModules: the eligibility rule asks for every module completed;
@@ -272,7 +272,7 @@ func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
 		d.Past = past
 		d.Left = ex.Rules.Attempts - len(past)
 		for _, a := range past {
-			if a.Status == quiz.StatusOpen {
+			if a.Status == exam.StatusOpen {
 				d.Open = a
 				d.Left++ // the open one is not used up yet
 			}
@@ -303,7 +303,7 @@ func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
 func (s *Server) examStart(c *fiber.Ctx) error {
 	lang := s.lang(c)
 	a, _, err := s.startAttempt(c.UserContext(), s.viewerOf(c).User.ID)
-	if errors.Is(err, quiz.ErrNotEligible) {
+	if errors.Is(err, exam.ErrNotEligible) {
 		// No attempt: the exam's page again, with the modules to complete.
 		return s.examIntro(c, fiber.StatusForbidden, web.T(lang, "exam.noteligible.refused"))
 	}
@@ -326,7 +326,7 @@ type examItemView struct {
 	Options  []examChoiceView
 	Value    string // truefalse: "true", "false" or ""
 	Rows     []examMatchRow
-	Rights   []quiz.Choice
+	Rights   []exam.Choice
 	Answered bool
 }
 
@@ -339,13 +339,13 @@ type examMatchRow struct {
 	ID, Text, Selected string
 }
 
-func itemViews(a *quiz.Attempt, ex *course.Exam) []examItemView {
+func itemViews(a *exam.Attempt, ex *course.Exam) []examItemView {
 	var out []examItemView
 	for _, v := range a.Views(ex) {
 		iv := examItemView{Number: v.Number, ID: v.ID, Type: v.Type, Stem: trusted(v.StemHTML), Rights: v.Rights, Answered: v.Answered()}
 		ans := v.Answer
 		if ans == nil {
-			ans = &quiz.Answer{}
+			ans = &exam.Answer{}
 		}
 		for _, o := range v.Options {
 			iv.Options = append(iv.Options, examChoiceView{ID: o.ID, Text: o.Text, Checked: slices.Contains(ans.Choices, o.ID)})
@@ -362,7 +362,7 @@ func itemViews(a *quiz.Attempt, ex *course.Exam) []examItemView {
 }
 
 type examAttemptData struct {
-	Attempt    *quiz.Attempt
+	Attempt    *exam.Attempt
 	Items      []examItemView
 	One        bool // one item per page
 	Index      int  // the item shown (one per page), 0-based
@@ -376,22 +376,22 @@ type examAttemptData struct {
 	Keys       bool
 	NoKeys     string // the message that says what the review rule withholds
 	Review     []examReview
-	Result     *quiz.Result
-	Modules    []quiz.ModuleScore
+	Result     *exam.Result
+	Modules    []exam.ModuleScore
 	Left       int
 }
 
 // examReview is a submitted item on the results page: whether it was
 // right (Shown, Right, Points) only when the review rule shows it.
 type examReview struct {
-	quiz.ItemReview
+	exam.ItemReview
 	Stem   template.HTML
 	Shown  bool
 	Right  bool
 	Points float64
 }
 
-func reviews(rs []quiz.ItemReview) []examReview {
+func reviews(rs []exam.ItemReview) []examReview {
 	out := make([]examReview, 0, len(rs))
 	for _, r := range rs {
 		er := examReview{ItemReview: r, Stem: trusted(r.StemHTML), Shown: r.Score != nil}
@@ -408,7 +408,7 @@ func reviews(rs []quiz.ItemReview) []examReview {
 
 // learnerAttempt is the signed-in learner's attempt named in the path,
 // closed first if its time has run out.
-func (s *Server) learnerAttempt(c *fiber.Ctx) (*quiz.Attempt, error) {
+func (s *Server) learnerAttempt(c *fiber.Ctx) (*exam.Attempt, error) {
 	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
 	if err == nil {
 		a, err = s.exam.CloseIfLate(c.UserContext(), a)
@@ -419,7 +419,7 @@ func (s *Server) learnerAttempt(c *fiber.Ctx) (*quiz.Attempt, error) {
 	return a, nil
 }
 
-func (s *Server) attemptData(c *fiber.Ctx, a *quiz.Attempt) *examAttemptData {
+func (s *Server) attemptData(c *fiber.Ctx, a *exam.Attempt) *examAttemptData {
 	var ex *course.Exam
 	if pub := s.published(); pub != nil {
 		ex = pub.Course.Exam
@@ -446,7 +446,7 @@ func (s *Server) examAttemptPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if a.Status != quiz.StatusOpen {
+	if a.Status != exam.StatusOpen {
 		return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 	}
 	d := s.attemptData(c, a)
@@ -468,9 +468,9 @@ func (s *Server) renderPrivate(c *fiber.Ctx, name, titleKey string, d any) error
 // formAnswers reads the answers of a posted exam form: q-ITEM fields
 // (one value for single choice and true/false, several for multiple
 // choice) and q-ITEM-LEFT for matching.
-func formAnswers(c *fiber.Ctx, a *quiz.Attempt, seq int64) map[string]quiz.Answer {
+func formAnswers(c *fiber.Ctx, a *exam.Attempt, seq int64) map[string]exam.Answer {
 	args := c.Request().PostArgs()
-	out := map[string]quiz.Answer{}
+	out := map[string]exam.Answer{}
 	for i := range a.Items {
 		d := &a.Items[i]
 		id := d.ID
@@ -479,7 +479,7 @@ func formAnswers(c *fiber.Ctx, a *quiz.Attempt, seq int64) map[string]quiz.Answe
 		if !present {
 			continue // not on this page (one item per page)
 		}
-		ans := quiz.Answer{Seq: seq}
+		ans := exam.Answer{Seq: seq}
 		switch d.Type {
 		case course.ItemSingle, course.ItemMultiple:
 			for _, v := range args.PeekMulti(name) {
@@ -519,7 +519,7 @@ func (s *Server) examSave(c *fiber.Ctx) error {
 	seq := time.Now().UnixMilli()
 	for item, ans := range formAnswers(c, a, seq) {
 		if _, err := s.exam.SaveAnswer(c.UserContext(), a.UserID, a.ID, item, ans); err != nil {
-			if errors.Is(err, quiz.ErrClosed) || errors.Is(err, quiz.ErrLate) {
+			if errors.Is(err, exam.ErrClosed) || errors.Is(err, exam.ErrLate) {
 				return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 			}
 			return examError(err, lang)
@@ -548,7 +548,7 @@ func (s *Server) examCheckPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if a.Status != quiz.StatusOpen {
+	if a.Status != exam.StatusOpen {
 		return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 	}
 	return s.renderPrivate(c, "exam_check", "exam.check.title", s.attemptData(c, a))
@@ -567,7 +567,7 @@ func (s *Server) examResultPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if a.Status == quiz.StatusOpen {
+	if a.Status == exam.StatusOpen {
 		return c.Redirect("/tentti/"+a.ID, fiber.StatusSeeOther)
 	}
 	ex, err := s.examRules()
@@ -579,7 +579,7 @@ func (s *Server) examResultPage(c *fiber.Ctx) error {
 		return err
 	}
 	d := s.attemptData(c, a)
-	d.Keys = quiz.ShowKeys(a, all, ex.Rules)
+	d.Keys = exam.ShowKeys(a, all, ex.Rules)
 	d.Submitted, d.Result = true, a.ForLearner(d.Keys).Result
 	d.NoKeys = "exam.result.nokeys"
 	if ex.Rules.Review == course.ReviewNever {

@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -23,7 +23,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// Stores without a database: only the routes are needed here.
 	s, err := New(Options{BaseURL: "http://localhost", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Accounts: account.NewStore(nil), Progress: study.NewProgress(nil), Feedback: feedback.NewStore(nil),
-		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: quiz.NewStore(nil, nil),
+		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: exam.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
 		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})
 	if err != nil {

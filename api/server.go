@@ -22,13 +22,13 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
@@ -68,7 +68,7 @@ type Options struct {
 	MediaDelivery string
 	MediaURLTTL   time.Duration
 	// Exam keeps the final exam's attempts.
-	Exam *quiz.Store
+	Exam *exam.Store
 	// Certificates issues and verifies the course certificates.
 	Certificates *cert.Store
 	// Mail is the e-mail outbox; without it nothing is sent and the
@@ -103,7 +103,7 @@ type Server struct {
 	feedback          *feedback.Store
 	feedbackLimit     *account.Limiter
 	media             *media.Catalog
-	exam              *quiz.Store
+	exam              *exam.Store
 	certs             *cert.Store
 	reports           reportRows
 	outbox            *mail.Outbox

@@ -20,13 +20,13 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -82,11 +82,11 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if change != nil {
 		change(&opts, &mopts)
 	}
-	if err := quiz.EnsureIndexes(ctx, db); err != nil {
+	if err := exam.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	if opts.Exam == nil {
-		opts.Exam = quiz.NewStore(db, opts.Logger)
+		opts.Exam = exam.NewStore(db, opts.Logger)
 	}
 	if opts.Certificates == nil {
 		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam)
@@ -126,7 +126,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 
 // certificates is a certificate store on db (keys in a temporary folder)
 // that the exam store tells of passed attempts.
-func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exam *quiz.Store) (*cert.Store, error) {
+func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exams *exam.Store) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -150,8 +150,8 @@ func certificates(ctx context.Context, db *database.DB, keyDir string, library *
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if exam != nil {
-		exam.Certifier = certs
+	if exams != nil {
+		exams.Certifier = certs
 	}
 	go certs.Run(ctx)
 	return certs, nil

@@ -16,8 +16,8 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -46,7 +46,7 @@ type Input struct {
 	Course   *course.Course
 	Learners []account.LearnerRow // of the organisation already
 	Records  []study.RecordRow
-	Outcomes []quiz.OutcomeRow
+	Outcomes []exam.OutcomeRow
 	Issued   []cert.IssuedRow
 }
 

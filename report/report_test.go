@@ -11,8 +11,8 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -54,7 +54,7 @@ func TestBuildCountsWhatItShould(t *testing.T) {
 		study.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done, Seconds: 300},
 		study.RecordRow{UserID: "b", Module: m1.Slug, Section: m1.Sections[1].Slug, Seconds: 60},
 		study.RecordRow{UserID: "someone-else", Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done})
-	in.Outcomes = []quiz.OutcomeRow{{UserID: "a", Attempts: 2, Passed: true, LastSubmitted: &done}, {UserID: "b", Attempts: 1, LastSubmitted: &done}, {UserID: "c"}}
+	in.Outcomes = []exam.OutcomeRow{{UserID: "a", Attempts: 2, Passed: true, LastSubmitted: &done}, {UserID: "b", Attempts: 1, LastSubmitted: &done}, {UserID: "c"}}
 	in.Issued = []cert.IssuedRow{{UserID: "a", Issued: day(10)}, {UserID: "b", Issued: day(10), Revoked: true}, {UserID: "someone-else", Issued: day(10)}}
 
 	r := Build(in, Filter{From: day(4), To: day(7)})

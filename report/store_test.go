@@ -10,9 +10,9 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/testenv"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -67,7 +67,7 @@ func BenchmarkReportEmbedded10k(b *testing.B) {
 		len(users), len(records), len(outcomes), len(certs), time.Since(start).Round(time.Second))
 	accounts := account.NewStore(db)
 	progress := study.NewProgress(db)
-	exam := quiz.NewStore(db, nil)
+	exams := exam.NewStore(db, nil)
 	issued := cert.NewStore(db, nil, cert.Options{})
 	org := account.Organisations[3]
 	b.ResetTimer()
@@ -81,7 +81,7 @@ func BenchmarkReportEmbedded10k(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			outs, err := exam.OutcomeRows(ctx)
+			outs, err := exams.OutcomeRows(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -37,7 +37,7 @@ func Synthetic(c *course.Course, n, perLearner int) Input {
 		}
 		if i%4 == 0 {
 			last := created.Add(48 * time.Hour)
-			in.Outcomes = append(in.Outcomes, quiz.OutcomeRow{UserID: id, Attempts: 1 + i%3, Passed: i%8 == 0, LastSubmitted: &last})
+			in.Outcomes = append(in.Outcomes, exam.OutcomeRow{UserID: id, Attempts: 1 + i%3, Passed: i%8 == 0, LastSubmitted: &last})
 			if i%8 == 0 {
 				in.Issued = append(in.Issued, cert.IssuedRow{UserID: id, Issued: last})
 			}

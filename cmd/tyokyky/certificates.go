@@ -12,12 +12,12 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/poll"
 	"github.com/tyokyky/tyokyky/mail"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 )
 
 const keysUsage = `Usage:
@@ -58,7 +58,7 @@ func issuer(cfg *config.Config) cert.Issuer {
 // made), passed attempts without a certificate issued now and every ten
 // minutes, and the key set read again every minute (a rotation by
 // another process).
-func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exam *quiz.Store, outbox *mail.Outbox, log *slog.Logger) (*cert.Store, error) {
+func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exams *exam.Store, outbox *mail.Outbox, log *slog.Logger) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -106,10 +106,10 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 		},
 		Logger: log,
 	})
-	exam.Certifier = certs
+	exams.Certifier = certs
 	go certs.Run(ctx)
 	backfill := func(ctx context.Context) error {
-		passed, err := exam.PassedAttempts(ctx)
+		passed, err := exams.PassedAttempts(ctx)
 		if err != nil {
 			return err
 		}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/database"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 )
 
 // keys rotate and list, and cert verify offline with a saved key set and

@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/tyokyky/tyokyky/quiz"
+	"github.com/tyokyky/tyokyky/exam"
 )
 
 const examUsage = `Usage:
@@ -35,8 +35,8 @@ func examCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure
 	}
-	items, problems := quiz.ImportGIFT(string(src), own["prefix"])
-	out, err := quiz.GIFTYAML(own["module"], items)
+	items, problems := exam.ImportGIFT(string(src), own["prefix"])
+	out, err := exam.GIFTYAML(own["module"], items)
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n", err)
 		return exitFailure

@@ -21,10 +21,10 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/testenv"
-	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -703,13 +703,13 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 		l.attempt = a.ID
 		if l.pass {
 			db := attach()
-			full, err := quiz.NewStore(db, nil).Get(ctx, l.id, a.ID)
+			full, err := exam.NewStore(db, nil).Get(ctx, l.id, a.ID)
 			db.Close(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range full.Items {
-				ans := quiz.Answer{Seq: 1}
+				ans := exam.Answer{Seq: 1}
 				switch d.Type {
 				case course.ItemSingle, course.ItemMultiple:
 					ans.Choices = d.Correct

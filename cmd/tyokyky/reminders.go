@@ -9,9 +9,9 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/mail"
-	"github.com/tyokyky/tyokyky/quiz"
-	"github.com/tyokyky/tyokyky/quiz/cert"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -28,7 +28,7 @@ type reminders struct {
 	accounts *account.Store
 	progress *study.Progress
 	library  *course.Library
-	exam     *quiz.Store
+	exam     *exam.Store
 	outbox   *mail.Outbox
 	baseURL  string
 	after    time.Duration

@@ -14,10 +14,10 @@ import (
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
-	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -33,7 +33,7 @@ func TestRemindersOnlyToThoseWhoAskedAndOnce(t *testing.T) {
 	}
 	defer env.Close()
 	db := env.Database()
-	for _, ensure := range []func(context.Context, *database.DB) error{account.EnsureIndexes, mail.EnsureIndexes, quiz.EnsureIndexes, study.EnsureIndexes} {
+	for _, ensure := range []func(context.Context, *database.DB) error{account.EnsureIndexes, mail.EnsureIndexes, exam.EnsureIndexes, study.EnsureIndexes} {
 		if err := ensure(ctx, db); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestRemindersOnlyToThoseWhoAskedAndOnce(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mk := func(holder string) *reminders {
-		return &reminders{accounts: accounts, progress: progress, library: library, exam: quiz.NewStore(db, log), outbox: outbox,
+		return &reminders{accounts: accounts, progress: progress, library: library, exam: exam.NewStore(db, log), outbox: outbox,
 			baseURL: "https://kurssi.example.fi", after: 14 * 24 * time.Hour, holder: holder, log: log, now: func() time.Time { return now }}
 	}
 	na, err := mk("a").sweep(ctx)

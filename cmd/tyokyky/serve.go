@@ -17,6 +17,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
@@ -25,7 +26,6 @@ import (
 	"github.com/tyokyky/tyokyky/internal/poll"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
-	"github.com/tyokyky/tyokyky/quiz"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -256,25 +256,25 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	// while after each change: other instances may lag a poll behind).
 	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)
 	inbox := feedback.NewStore(p.db)
-	exam := quiz.NewStore(p.db, log)
-	go exam.RunSweeper(ctx, 15*time.Second)
+	exams := exam.NewStore(p.db, log)
+	go exams.RunSweeper(ctx, 15*time.Second)
 	// Submissions a crash cut short are completed from their results: at
 	// once, before serving, and every few minutes (another instance may
 	// have died).
-	if n, err := exam.Repair(ctx); err != nil {
+	if n, err := exams.Repair(ctx); err != nil {
 		log.Warn("completing exam submissions cut short", "err", err)
 	} else if n > 0 {
 		log.Info("exam submissions cut short were completed", "count", n)
 	}
 	go poll.Every(ctx, 5*time.Minute, log, "completing exam submissions cut short", func(ctx context.Context) error {
-		_, err := exam.Repair(ctx)
+		_, err := exams.Repair(ctx)
 		return err
 	})
 	outbox, err := startMail(ctx, cfg, p.db, accounts, log)
 	if err != nil {
 		return nil, err
 	}
-	certs, err := certificates(ctx, cfg, p.db, library, accounts, exam, outbox, log)
+	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -296,7 +296,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Progress:      progress,
 		Feedback:      inbox,
 		Media:         mediaLib,
-		Exam:          exam,
+		Exam:          exams,
 		Certificates:  certs,
 		Mail:          outbox,
 		MediaDelivery: cfg.MediaDelivery,
@@ -309,7 +309,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		go r.run(ctx)
 	}
 	reminderAfter, _ := cfg.Reminder()
-	rem := &reminders{accounts: accounts, progress: progress, library: library, exam: exam, outbox: outbox, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+	rem := &reminders{accounts: accounts, progress: progress, library: library, exam: exams, outbox: outbox, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		after: reminderAfter, holder: account.NewID(), log: log, now: time.Now}
 	go rem.run(ctx)
 	p.server, err = api.New(opts)
@@ -355,7 +355,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		study.EnsureIndexes,
 		feedback.EnsureIndexes,
 		account.EnsureIndexes,
-		quiz.EnsureIndexes,
+		exam.EnsureIndexes,
 		mail.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {

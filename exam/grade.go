@@ -1,8 +1,8 @@
-// Package quiz is the final exam: drawing items from the bank, attempts
+// Package exam is the final exam: drawing items from the bank, attempts
 // with answers saved as the learner goes, grading on the server, the
 // sweeper for overdue attempts, item statistics and the GIFT import. It
 // knows nothing of HTTP.
-package quiz
+package exam
 
 import (
 	"math"

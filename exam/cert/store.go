@@ -25,9 +25,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
-	"github.com/tyokyky/tyokyky/quiz"
 )
 
 const (
@@ -104,7 +104,7 @@ type Store struct {
 	lists map[int]*cachedList
 
 	// queue holds passed attempts for Run to issue, one at a time.
-	queue chan quiz.PassedAttempt
+	queue chan exam.PassedAttempt
 }
 
 type cachedList struct {
@@ -123,7 +123,7 @@ func NewStore(db *database.DB, keys *Keys, opts Options) *Store {
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 	return &Store{db: db, keys: keys, opts: opts, locks: database.NewLocks(), now: time.Now, lists: map[int]*cachedList{},
-		queue: make(chan quiz.PassedAttempt, queueSize)}
+		queue: make(chan exam.PassedAttempt, queueSize)}
 }
 
 // SetClock replaces the clock (tests).
@@ -158,13 +158,13 @@ var ErrWaiting = errors.New("cert: the certificate waits for the holder's verifi
 // full queue leaves the rest to the periodic Backfill.
 const queueSize = 10_000
 
-// Passed queues the certificate of a passed attempt (quiz.Certifier):
+// Passed queues the certificate of a passed attempt (exam.Certifier):
 // Run issues it within moments. Issuing is kept out of the submission so
 // that a burst of submissions (a whole course taking the exam at once)
 // does not queue its writes in front of other learners' autosaves.
-func (s *Store) Passed(_ context.Context, a *quiz.Attempt) error {
+func (s *Store) Passed(_ context.Context, a *exam.Attempt) error {
 	select {
-	case s.queue <- quiz.PassedAttempt{UserID: a.UserID, Attempt: a.ID}:
+	case s.queue <- exam.PassedAttempt{UserID: a.UserID, Attempt: a.ID}:
 		return nil
 	default:
 		return errors.New("cert: the issuing queue is full; the periodic job issues this certificate")
@@ -292,7 +292,7 @@ func (s *Store) claimOf(ctx context.Context, attempt string) (attemptClaim, erro
 // Backfill issues the certificates that issuing at submission did not
 // (the store was unreachable then): one per passed attempt. It returns
 // how many it issued.
-func (s *Store) Backfill(ctx context.Context, passed []quiz.PassedAttempt) (int, error) {
+func (s *Store) Backfill(ctx context.Context, passed []exam.PassedAttempt) (int, error) {
 	n := 0
 	for _, p := range passed {
 		claim, err := s.claimOf(ctx, p.Attempt)

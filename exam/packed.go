@@ -1,4 +1,4 @@
-package quiz
+package exam
 
 import (
 	"encoding/json"

@@ -20,9 +20,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/testenv"
-	"github.com/tyokyky/tyokyky/quiz"
 )
 
 var env *testenv.Env
@@ -559,7 +559,7 @@ func TestCertificateWaitsForTheHolder(t *testing.T) {
 	if _, err := s.Issue(ctx, "u-wait", "attempt-wait"); !errors.Is(err, ErrWaiting) {
 		t.Fatalf("Issue before verification: %v", err)
 	}
-	passed := []quiz.PassedAttempt{{UserID: "u-wait", Attempt: "attempt-wait"}}
+	passed := []exam.PassedAttempt{{UserID: "u-wait", Attempt: "attempt-wait"}}
 	if n, err := s.Backfill(ctx, passed); err != nil || n != 0 {
 		t.Fatalf("Backfill before verification: %d %v", n, err)
 	}
@@ -604,11 +604,11 @@ func TestIssueCutShortIsFinishedByBackfill(t *testing.T) {
 			s.Issue(ctx, user, attempt)
 		}()
 		crashpoint.Set(nil)
-		if _, err := s.Backfill(ctx, []quiz.PassedAttempt{{UserID: user, Attempt: attempt}}); err != nil {
+		if _, err := s.Backfill(ctx, []exam.PassedAttempt{{UserID: user, Attempt: attempt}}); err != nil {
 			t.Fatalf("%s: Backfill: %v", step, err)
 		}
 		// A second run and a late Issue change nothing.
-		if n, err := s.Backfill(ctx, []quiz.PassedAttempt{{UserID: user, Attempt: attempt}}); err != nil || n != 0 {
+		if n, err := s.Backfill(ctx, []exam.PassedAttempt{{UserID: user, Attempt: attempt}}); err != nil || n != 0 {
 			t.Fatalf("%s: second Backfill: %d %v", step, n, err)
 		}
 		c, err := s.Issue(ctx, user, attempt)
