@@ -14,8 +14,8 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 				t.Errorf("%s lacks %q", lang, key)
 			}
 		}
-		if len(messages[lang]) != len(messages["fi"]) {
-			t.Errorf("%s has %d messages, fi has %d", lang, len(messages[lang]), len(messages["fi"]))
+		if len(catalogue[lang]) != len(catalogue["fi"]) {
+			t.Errorf("%s has %d messages, fi has %d", lang, len(catalogue[lang]), len(catalogue["fi"]))
 		}
 	}
 }
