@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-func TestEveryMessageInEveryLanguage(t *testing.T) {
-	for _, lang := range Langs {
-		for _, key := range MessageKeys() {
-			if !HasMessage(lang, key) {
-				t.Errorf("%s lacks %q", lang, key)
-			}
-		}
-		if len(catalogue[lang]) != len(catalogue["fi"]) {
-			t.Errorf("%s has %d messages, fi has %d", lang, len(catalogue[lang]), len(catalogue["fi"]))
-		}
-	}
-}
-
 func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
 	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s },
 		"num": func(string, float64) string { return "" }, "inc": func(i int) int { return i + 1 }, "deref": func(*bool) bool { return false },
