@@ -17,15 +17,15 @@ import (
 // catalogue key under one of them counts as used. Add a prefix here when
 // code builds keys; grep for `"prefix." +` and `(print "prefix."`.
 var dynamicPrefixes = []string{
-	"account.notice.",         // api/account_pages.go: "account.notice."+c.Query("ilmoitus")
-	"mail.notice.",            // api/email.go: "mail.notice."+n
-	"role.",                   // api/admin.go, admin_users.html: "role."+role
-	"studio.structure.done.",  // api/studio_structure.go: Notice key
-	"err.",                    // api/errors.go: "err."+code and +".title"
-	"feedback.kind.",          // inbox.html: (print "feedback.kind." .Kind)
-	"status.",                 // inbox.html: (print "status." .Status)
-	"cert.state.",             // certificate.html: (print "cert.state." .State)
-	"mail.state.",             // admin_mail*.html: (print "mail.state." .State)
+	"account.notice.",        // api/account_pages.go: "account.notice."+c.Query("ilmoitus")
+	"mail.notice.",           // api/email.go: "mail.notice."+n
+	"role.",                  // api/admin.go, admin_users.html: "role."+role
+	"studio.structure.done.", // api/studio_structure.go: Notice key
+	"err.",                   // api/errors.go: "err."+code and +".title"
+	"feedback.kind.",         // inbox.html: (print "feedback.kind." .Kind)
+	"status.",                // inbox.html: (print "status." .Status)
+	"cert.state.",            // certificate.html: (print "cert.state." .State)
+	"mail.state.",            // admin_mail*.html: (print "mail.state." .State)
 }
 
 // forms lists the plural forms a message has ("other" alone for a plain
@@ -146,10 +146,10 @@ func sources(t *testing.T) (goFiles, templates map[string]string) {
 }
 
 var (
-	actionRE    = regexp.MustCompile(`(?s){{.*?}}`)
-	quotedRE    = regexp.MustCompile(`"([^"\\\n]*)"`)
-	tmplCallRE  = regexp.MustCompile(`\b(tn?)\s+\$?[\w.]+\s+"([^"]+)"`)
-	goCallRE    = regexp.MustCompile(`\b(?:web\.)?(TN?)\((?:[^,"()]|\([^()]*\))*,\s*"([^"]+)"\s*[,)]`)
+	actionRE   = regexp.MustCompile(`(?s){{.*?}}`)
+	quotedRE   = regexp.MustCompile(`"([^"\\\n]*)"`)
+	tmplCallRE = regexp.MustCompile(`\b(tn?)\s+\$?[\w.]+\s+"([^"]+)"`)
+	goCallRE   = regexp.MustCompile(`\b(?:web\.)?(TN?)\((?:[^,"()]|\([^()]*\))*,\s*"([^"]+)"\s*[,)]`)
 	// callTRE finds {{call .T "key"}} in templates inside Go code.
 	callTRE = regexp.MustCompile(`{{-?\s*call\s+\$?\.T\s+"([^"]+)"`)
 )
