@@ -240,3 +240,48 @@ func TestMissingKeyShows(t *testing.T) {
 		t.Errorf("unknown language gives %q, not Finnish", got)
 	}
 }
+
+func TestPluralForms(t *testing.T) {
+	for _, c := range []struct {
+		lang, key string
+		n         any
+		want      string
+	}{
+		{"fi", "exam.announce", 0, "Aikaa jäljellä 0 minuuttia."},
+		{"fi", "exam.announce", 1, "Aikaa jäljellä 1 minuutti."},
+		{"fi", "exam.announce", 2, "Aikaa jäljellä 2 minuuttia."},
+		{"sv", "exam.announce", 0, "0 minuter kvar."},
+		{"sv", "exam.announce", 1, "1 minut kvar."},
+		{"sv", "exam.announce", 2, "2 minuter kvar."},
+		{"en", "exam.announce", 0, "0 minutes left."},
+		{"en", "exam.announce", 1, "1 minute left."},
+		{"en", "exam.announce", 2, "2 minutes left."},
+		{"fi", "unit.hours", 1, "1 tunti"},
+		{"fi", "unit.hours", 27, "27 tuntia"},
+		{"sv", "unit.hours", 1, "1 timme"},
+		{"en", "unit.hours", 0, "0 hours"},
+		{"en", "unit.hours", 1, "1 hour"},
+		// A number with a fraction is "other" in fi, sv and en.
+		{"en", "unit.hours", 1.5, "1.5 hours"},
+		{"fi", "unit.hours", "1.5", "1.5 tuntia"},
+		{"fi", "unit.credits", 1, "1 opintopiste"},
+		{"fi", "unit.credits", 2, "2 opintopistettä"},
+		{"en", "cert.credits", 1, "1 credit (1 ECTS)"},
+		{"en", "cert.credits", 2, "2 credits (2 ECTS)"},
+		{"de", "exam.announce", 1, "Aikaa jäljellä 1 minuutti."},
+	} {
+		if got := TN(c.lang, c.key, c.n); got != c.want {
+			t.Errorf("TN(%s, %s, %v) = %q, want %q", c.lang, c.key, c.n, got, c.want)
+		}
+	}
+	// Args replace n in the text: a number in the local format.
+	if got := TN("fi", "module.time", 1.5, "1,5"); got != "Opiskeluaika noin 1,5 tuntia." {
+		t.Errorf("decimal hours: %q", got)
+	}
+	if got := TN("fi", "module.time", 1.0, "1"); got != "Opiskeluaika noin 1 tunti." {
+		t.Errorf("one hour: %q", got)
+	}
+	if got := TN("sv", "exam.unanswered", 1, 1, 5); got != "1 av 5 frågor obesvarad." {
+		t.Errorf("two numbers: %q", got)
+	}
+}
