@@ -94,6 +94,9 @@ func TestCatalogueIsComplete(t *testing.T) {
 			}
 			want := verbs(fi.Other)
 			for _, f := range forms(m) {
+				if strings.Contains(formText(m, f), "{{") {
+					t.Errorf("%s %q (%s) has {{, which go-i18n would run as a template", lang, k, f)
+				}
 				if got := verbs(formText(m, f)); !slices.Equal(got, want) {
 					t.Errorf("%s %q (%s) has format verbs %q, fi has %q", lang, k, f, got, want)
 				}
