@@ -69,10 +69,10 @@ func T(lang, key string, args ...any) string {
 
 // TN is T for a message with plural forms: n selects the form by the
 // language's CLDR rules (fi, sv, en: "one" for exactly 1, "other"
-// otherwise, so 1.5 is "other"). n is an integer, a float64 or a decimal
-// string with a point ("1.5"). Without args the message is formatted with
-// n itself; with args, with them only (for a number shown in a local
-// format, such as "1,5").
+// otherwise, so 1.5 is "other"). n is an integer, a float or a decimal
+// string with a point ("1.5"); another type gives "[key]". Without args
+// the message is formatted with n itself; with args, with them only (for
+// a number shown in a local format, such as "1,5").
 func TN(lang, key string, n any, args ...any) string {
 	count := n
 	switch v := n.(type) {
@@ -80,6 +80,16 @@ func TN(lang, key string, n any, args ...any) string {
 		count = strconv.FormatFloat(v, 'f', -1, 64)
 	case float32:
 		count = strconv.FormatFloat(float64(v), 'f', -1, 32)
+	case uint:
+		count = strconv.FormatUint(uint64(v), 10)
+	case uint8:
+		count = strconv.FormatUint(uint64(v), 10)
+	case uint16:
+		count = strconv.FormatUint(uint64(v), 10)
+	case uint32:
+		count = strconv.FormatUint(uint64(v), 10)
+	case uint64:
+		count = strconv.FormatUint(v, 10)
 	}
 	if len(args) == 0 {
 		args = []any{n}

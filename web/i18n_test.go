@@ -272,6 +272,8 @@ func TestPluralForms(t *testing.T) {
 		{"en", "cert.credits", 1, "1 credit (1 ECTS)"},
 		{"en", "cert.credits", 2, "2 credits (2 ECTS)"},
 		{"de", "exam.announce", 1, "Aikaa jäljellä 1 minuutti."},
+		{"en", "exam.announce", uint(1), "1 minute left."},
+		{"en", "exam.announce", int64(2), "2 minutes left."},
 	} {
 		if got := TN(c.lang, c.key, c.n); got != c.want {
 			t.Errorf("TN(%s, %s, %v) = %q, want %q", c.lang, c.key, c.n, got, c.want)
