@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"slices"
 	"strconv"
@@ -261,7 +260,7 @@ func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
 		AllModules: ex.Rules.Eligibility != course.EligibleNone, ReviewKey: reviewKey(ex.Rules)}
 	d.TimeText = web.T(lang, "exam.notime")
 	if ex.Rules.TimeLimit > 0 {
-		d.TimeText = fmt.Sprintf(web.T(lang, "exam.time"), ex.Rules.TimeLimit)
+		d.TimeText = web.TN(lang, "exam.time", ex.Rules.TimeLimit)
 	}
 	if v := s.viewerOf(c); v.signedIn() && s.exam != nil {
 		d.SignedIn = true
@@ -617,7 +616,7 @@ func (s *Server) adminExtension(c *fiber.Ctx) error {
 		detail = "no limit"
 	}
 	s.audit(c, "exam.extension", u.ID, detail)
-	extension := web.T(u.MailLang(), "mail.extension.minutes", minutes)
+	extension := web.TN(u.MailLang(), "mail.extension.minutes", minutes)
 	if noLimit {
 		extension = web.T(u.MailLang(), "mail.extension.nolimit")
 	}

@@ -290,10 +290,15 @@ func formatNumber(lang string, v float64) string {
 	return s
 }
 
-// hours turns minutes into hours rounded to a half.
+// hours turns minutes into hours rounded to a half, in lang's format.
 func hours(lang string, minutes int) string {
-	h := float64((minutes+15)/30) / 2
-	return formatNumber(lang, h)
+	return formatNumber(lang, hoursOf(minutes))
+}
+
+// hoursOf turns minutes into hours rounded to a half (the count for a
+// plural message whose number hours formats).
+func hoursOf(minutes int) float64 {
+	return float64((minutes+15)/30) / 2
 }
 
 type homeData struct {

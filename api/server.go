@@ -134,7 +134,7 @@ func New(o Options) (*Server, error) {
 	if err != nil || !base.IsAbs() {
 		return nil, fmt.Errorf("api: base URL %q is not absolute", o.BaseURL)
 	}
-	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "hours": hours, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
+	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "tn": web.TN, "hours": hours, "hoursOf": hoursOf, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
 		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b },
 		"date": cert.DateIn, "isoDate": isoDate,
 		"otherOrganisation": func(o string) bool { return o == account.OtherOrganisation }})

@@ -7,21 +7,8 @@ import (
 	"time"
 )
 
-func TestEveryMessageInEveryLanguage(t *testing.T) {
-	for _, lang := range Langs {
-		for _, key := range MessageKeys() {
-			if !HasMessage(lang, key) {
-				t.Errorf("%s lacks %q", lang, key)
-			}
-		}
-		if len(messages[lang]) != len(messages["fi"]) {
-			t.Errorf("%s has %d messages, fi has %d", lang, len(messages[lang]), len(messages["fi"]))
-		}
-	}
-}
-
 func TestPagesParseAndAssetsAreFingerprinted(t *testing.T) {
-	p, err := ParsePages(template.FuncMap{"t": T, "hours": func(string, int) string { return "" }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s },
+	p, err := ParsePages(template.FuncMap{"t": T, "tn": TN, "hours": func(string, int) string { return "" }, "hoursOf": func(int) float64 { return 0 }, "join": strings.Join, "minutesOf": func(int) int { return 0 }, "themeName": func(s string) string { return s },
 		"num": func(string, float64) string { return "" }, "inc": func(i int) int { return i + 1 }, "deref": func(*bool) bool { return false },
 		"date": func(string, time.Time) string { return "" }, "isoDate": func(time.Time) string { return "" }, "otherOrganisation": func(string) bool { return false }})
 	if err != nil {

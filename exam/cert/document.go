@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-pdf/fpdf"
 	"rsc.io/qr"
+
+	"github.com/tyokyky/tyokyky/web"
 )
 
 // The DejaVu fonts carry ä, ö and å (and much more); see fonts/LICENSE.
@@ -52,7 +54,8 @@ func QRPNG(url string) ([]byte, error) {
 // qrScale is the number of image pixels per QR module.
 const qrScale = 8
 
-// texts holds a language's fixed texts.
+// texts holds a language's fixed texts. The words are in the UI message
+// catalogue (web/locales, keys cert.*); only the date format is here.
 type texts struct {
 	title     string // large heading, in capitals
 	docTitle  string // the PDF's title metadata, before the course
@@ -64,60 +67,37 @@ type texts struct {
 	date      func(time.Time) string
 }
 
-var languages = map[string]texts{
-	"fi": {
-		title:     "TODISTUS",
-		docTitle:  "Todistus",
-		completed: "on suorittanut verkkokurssin",
-		issued:    "Myönnetty",
-		id:        "Todistuksen tunniste",
-		verify:    "Tarkista todistus",
-		extent: func(credits, hours int) string {
-			return fmt.Sprintf("%d op (%d ECTS), %d %s", credits, credits, hours, plural(hours, "tunti", "tuntia"))
-		},
-		date: func(t time.Time) string { return t.Format("2.1.2006") },
-	},
-	"sv": {
-		title:     "INTYG",
-		docTitle:  "Intyg",
-		completed: "har avlagt webbkursen",
-		issued:    "Utfärdat",
-		id:        "Intygets id",
-		verify:    "Kontrollera intyget",
-		extent: func(credits, hours int) string {
-			return fmt.Sprintf("%d sp (%d ECTS), %d %s", credits, credits, hours, plural(hours, "timme", "timmar"))
-		},
-		date: func(t time.Time) string { return t.Format("2.1.2006") },
-	},
-	"en": {
-		title:     "CERTIFICATE",
-		docTitle:  "Certificate",
-		completed: "has completed the online course",
-		issued:    "Issued",
-		id:        "Certificate ID",
-		verify:    "Verify this certificate",
-		extent: func(credits, hours int) string {
-			return fmt.Sprintf("%d %s (%d ECTS), %d %s", credits, plural(credits, "credit", "credits"), credits, hours, plural(hours, "hour", "hours"))
-		},
-		date: func(t time.Time) string { return t.Format("2 January 2006") },
-	},
+// dates are the date formats of the certificate languages.
+var dates = map[string]func(time.Time) string{
+	"fi": func(t time.Time) string { return t.Format("2.1.2006") },
+	"sv": func(t time.Time) string { return t.Format("2.1.2006") },
+	"en": func(t time.Time) string { return t.Format("2 January 2006") },
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
+// textsIn returns the fixed texts of lang, one of the keys of dates.
+func textsIn(lang string) texts {
+	return texts{
+		title:     web.T(lang, "cert.pdf.heading"),
+		docTitle:  web.T(lang, "cert.title"),
+		completed: web.T(lang, "cert.pdf.completed"),
+		issued:    web.T(lang, "cert.issued"),
+		id:        web.T(lang, "cert.id"),
+		verify:    web.T(lang, "cert.pdf.verify"),
+		extent: func(credits, hours int) string {
+			return web.T(lang, "cert.extent.value", web.TN(lang, "cert.credits", credits), web.TN(lang, "unit.hours", hours))
+		},
+		date: dates[lang],
 	}
-	return many
 }
 
 // language returns the code and fixed texts for lang ("fi", "sv" or "en",
 // case-insensitive, a region such as "sv-FI" ignored); anything else is "fi".
 func language(lang string) (string, texts) {
 	code, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(lang)), "-")
-	if t, ok := languages[code]; ok {
-		return code, t
+	if _, ok := dates[code]; ok {
+		return code, textsIn(code)
 	}
-	return "fi", languages["fi"]
+	return "fi", textsIn("fi")
 }
 
 // oneLine folds runs of white space, line breaks included, into single spaces.

@@ -113,15 +113,26 @@ func TestPDFLanguages(t *testing.T) {
 }
 
 func TestPDFPlurals(t *testing.T) {
-	d := sampleDocument()
-	d.Lang = "en"
-	d.Credits, d.Hours = 2, 1
-	b, err := PDF(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if text := pdfText(t, b); !strings.Contains(text, "2 credits (2 ECTS), 1 hour") {
-		t.Errorf("PDF text lacks the extent; text:\n%s", text)
+	for _, c := range []struct {
+		lang           string
+		credits, hours int
+		want           string
+	}{
+		{"en", 2, 1, "2 credits (2 ECTS), 1 hour"},
+		{"en", 1, 2, "1 credit (1 ECTS), 2 hours"},
+		{"fi", 2, 1, "2 op (2 ECTS), 1 tunti"},
+		{"sv", 2, 1, "2 sp (2 ECTS), 1 timme"},
+	} {
+		d := sampleDocument()
+		d.Lang = c.lang
+		d.Credits, d.Hours = c.credits, c.hours
+		b, err := PDF(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := pdfText(t, b); !strings.Contains(text, c.want) {
+			t.Errorf("%s: PDF text lacks %q; text:\n%s", c.lang, c.want, text)
+		}
 	}
 }
 

@@ -651,11 +651,11 @@ func (s *Store) Document(c *Certificate, lang string) Document {
 // DateIn is the Helsinki date of t as a certificate prints it in lang
 // (fi, sv or en; others as fi): 24.11.2026, 24 November 2026.
 func DateIn(lang string, t time.Time) string {
-	tx, ok := languages[lang]
+	date, ok := dates[lang]
 	if !ok {
-		tx = languages["fi"]
+		date = dates["fi"]
 	}
-	return tx.date(t.In(helsinki))
+	return date(t.In(helsinki))
 }
 
 // helsinki is the time zone of the dates printed on certificates.

@@ -228,7 +228,7 @@
       [10, 5, 1].forEach(function (mark) {
         if (left <= mark * 60 && left > mark * 60 - 30 && !said[mark]) {
           said[mark] = true;
-          announce.textContent = timer.getAttribute("data-left").replace("%d", mark);
+          announce.textContent = timer.getAttribute("data-left-" + mark);
         }
       });
       if (left === 0) {
