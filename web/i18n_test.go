@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nicksnyder/go-i18n/v2/i18n"
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+
+	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
 // dynamicPrefixes are the key prefixes the code completes at run time
@@ -30,7 +32,7 @@ var dynamicPrefixes = []string{
 
 // forms lists the plural forms a message has ("other" alone for a plain
 // string).
-func forms(m *i18n.Message) []string {
+func forms(m *goi18n.Message) []string {
 	var f []string
 	for _, x := range []struct{ name, text string }{{"zero", m.Zero}, {"one", m.One}, {"two", m.Two}, {"few", m.Few}, {"many", m.Many}, {"other", m.Other}} {
 		if x.text != "" {
@@ -40,13 +42,13 @@ func forms(m *i18n.Message) []string {
 	return f
 }
 
-func formText(m *i18n.Message, form string) string {
+func formText(m *goi18n.Message, form string) string {
 	return map[string]string{"zero": m.Zero, "one": m.One, "two": m.Two, "few": m.Few, "many": m.Many, "other": m.Other}[form]
 }
 
 // isPlural reports whether key has plural forms (is a table in the TOML).
 func isPlural(key string) bool {
-	m := catalogue[Langs[0]][key]
+	m := i18n.Lookup(Langs[0], key)
 	return m != nil && len(forms(m)) > 1
 }
 
@@ -68,17 +70,17 @@ func verbs(s string) []string {
 func TestCatalogueIsComplete(t *testing.T) {
 	keys := map[string]bool{}
 	for _, lang := range Langs {
-		if len(catalogue[lang]) == 0 {
+		if len(i18n.Keys(lang)) == 0 {
 			t.Fatalf("no messages for %s", lang)
 		}
-		for k := range catalogue[lang] {
+		for _, k := range i18n.Keys(lang) {
 			keys[k] = true
 		}
 	}
 	for k := range keys {
-		fi := catalogue["fi"][k]
+		fi := i18n.Lookup("fi", k)
 		for _, lang := range Langs {
-			m := catalogue[lang][k]
+			m := i18n.Lookup(lang, k)
 			if m == nil {
 				t.Errorf("%s lacks %q", lang, k)
 				continue

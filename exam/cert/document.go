@@ -12,7 +12,7 @@ import (
 	"github.com/go-pdf/fpdf"
 	"rsc.io/qr"
 
-	"github.com/tyokyky/tyokyky/web"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
 // The DejaVu fonts carry ä, ö and å (and much more); see fonts/LICENSE.
@@ -55,7 +55,7 @@ func QRPNG(url string) ([]byte, error) {
 const qrScale = 8
 
 // texts holds a language's fixed texts. The words are in the UI message
-// catalogue (web/locales, keys cert.*); only the date format is here.
+// catalogue (internal/i18n/locales, keys cert.*); only the date format is here.
 type texts struct {
 	title     string // large heading, in capitals
 	docTitle  string // the PDF's title metadata, before the course
@@ -77,14 +77,14 @@ var dates = map[string]func(time.Time) string{
 // textsIn returns the fixed texts of lang, one of the keys of dates.
 func textsIn(lang string) texts {
 	return texts{
-		title:     web.T(lang, "cert.pdf.heading"),
-		docTitle:  web.T(lang, "cert.title"),
-		completed: web.T(lang, "cert.pdf.completed"),
-		issued:    web.T(lang, "cert.issued"),
-		id:        web.T(lang, "cert.id"),
-		verify:    web.T(lang, "cert.pdf.verify"),
+		title:     i18n.T(lang, "cert.pdf.heading"),
+		docTitle:  i18n.T(lang, "cert.title"),
+		completed: i18n.T(lang, "cert.pdf.completed"),
+		issued:    i18n.T(lang, "cert.issued"),
+		id:        i18n.T(lang, "cert.id"),
+		verify:    i18n.T(lang, "cert.pdf.verify"),
 		extent: func(credits, hours int) string {
-			return web.T(lang, "cert.extent.value", web.TN(lang, "cert.credits", credits), web.TN(lang, "unit.hours", hours))
+			return i18n.T(lang, "cert.extent.value", i18n.TN(lang, "cert.credits", credits), i18n.TN(lang, "unit.hours", hours))
 		},
 		date: dates[lang],
 	}
