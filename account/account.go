@@ -120,11 +120,9 @@ func (u *User) InListedOrganisation() bool {
 	return slices.Contains(Organisations, u.Organisation)
 }
 
-// NeedsTwoFactor: authors, reporters and admins must use two-factor
-// authentication.
-func (u *User) NeedsTwoFactor() bool {
-	return u.Role == RoleAuthor || u.Role == RoleAdmin || u.Role == RoleReporter
-}
+// NeedsTwoFactor: every role with a permission (authors, reporters and
+// admins) must use two-factor authentication.
+func (u *User) NeedsTwoFactor() bool { return u.Privileged() }
 
 // Errors with codes the UI translates. None of them says whether an
 // account exists.

@@ -388,3 +388,34 @@ func TestUsersSorted(t *testing.T) {
 		t.Error("ValidUserSort accepts the wrong keys")
 	}
 }
+
+// One policy: each role's permissions, and none without two factors.
+func TestRolePolicy(t *testing.T) {
+	cases := []struct {
+		role                      string
+		edit, reports, administer bool
+	}{
+		{RoleLearner, false, false, false},
+		{RoleAuthor, true, false, false},
+		{RoleReporter, false, true, false},
+		{RoleAdmin, true, true, true},
+		{"superuser", false, false, false},
+	}
+	for _, c := range cases {
+		u := &User{Role: c.role, TOTPEnabled: true}
+		if u.Can(EditContent) != c.edit || u.Can(ViewReports) != c.reports || u.Can(Administer) != c.administer {
+			t.Errorf("%s: edit %v reports %v administer %v", c.role, u.Can(EditContent), u.Can(ViewReports), u.Can(Administer))
+		}
+		if u.NeedsTwoFactor() != (c.edit || c.reports || c.administer) {
+			t.Errorf("%s: needs two factors = %v", c.role, u.NeedsTwoFactor())
+		}
+		u.TOTPEnabled = false
+		if u.Can(EditContent) || u.Can(ViewReports) || u.Can(Administer) {
+			t.Errorf("%s without two factors can do something", c.role)
+		}
+	}
+	var none *User
+	if none.Can(EditContent) || none.Privileged() {
+		t.Error("a nil user can do something")
+	}
+}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,22 +15,22 @@ import (
 // which requireUser enforces) through; others get 404, as if nothing were
 // there.
 func (s *Server) requireAdmin(c *fiber.Ctx) error {
-	return s.requireRole(c, account.RoleAdmin)
+	return s.require(c, account.Administer)
 }
 
-// requireRole lets through a viewer signed in with two factors whose role
-// is one of roles; everyone else gets 404.
-func (s *Server) requireRole(c *fiber.Ctx, roles ...string) error {
-	if s.hasRole(c, roles...) {
+// require lets through a viewer who may do p (account.User.Can, the one
+// role policy); everyone else gets 404.
+func (s *Server) require(c *fiber.Ctx, p account.Permission) error {
+	if s.can(c, p) {
 		return c.Next()
 	}
 	return fiber.ErrNotFound
 }
 
-// hasRole: the viewer is signed in with two factors in one of roles.
-func (s *Server) hasRole(c *fiber.Ctx, roles ...string) bool {
+// can: the viewer is signed in and may do p.
+func (s *Server) can(c *fiber.Ctx, p account.Permission) bool {
 	v := s.viewerOf(c)
-	return v.signedIn() && v.User.TOTPEnabled && slices.Contains(roles, v.User.Role)
+	return v.signedIn() && v.User.Can(p)
 }
 
 type adminUsersData struct {

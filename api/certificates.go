@@ -11,6 +11,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
 // Certificate states on the public page.
@@ -59,7 +60,7 @@ func (s *Server) ownCertificate(c *fiber.Ctx) (*cert.Certificate, error) {
 		return nil, err
 	}
 	v := s.viewerOf(c)
-	if !v.signedIn() || (v.User.ID != cr.UserID && v.User.Role != account.RoleAdmin) {
+	if !v.signedIn() || (v.User.ID != cr.UserID && !v.User.Can(account.Administer)) {
 		return nil, fiber.ErrNotFound
 	}
 	return cr, nil
@@ -74,12 +75,12 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	v := s.certs.Status(cr)
 	lang := s.lang(c)
 	d := &certificateData{Cert: cr, State: certValid, Issuer: s.certs.Issuer(),
-		IssuedISO: isoDate(cr.Issued), IssuedText: cert.DateIn(lang, cr.Issued)}
+		IssuedISO: isoDate(cr.Issued), IssuedText: i18n.Date(lang, cr.Issued)}
 	switch {
 	case cr.Withdrawn && cr.Revoked != nil:
-		d.State, d.RevokedOn = certWithdrawn, cert.DateIn(lang, cr.Revoked.At)
+		d.State, d.RevokedOn = certWithdrawn, i18n.Date(lang, cr.Revoked.At)
 	case v.Revoked:
-		d.State, d.RevokedOn = certRevoked, cert.DateIn(lang, cr.Revoked.At)
+		d.State, d.RevokedOn = certRevoked, i18n.Date(lang, cr.Revoked.At)
 	case !v.Valid:
 		d.State, d.Reason = certInvalid, v.Reason
 	}

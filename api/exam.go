@@ -14,6 +14,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -40,7 +41,7 @@ func examError(err error, lang string) error {
 	case errors.Is(err, exam.ErrClosed), errors.Is(err, exam.ErrLate), errors.Is(err, exam.ErrPassed), errors.Is(err, exam.ErrNoAttempts):
 		return fiber.NewError(fiber.StatusConflict, err.Error())
 	case errors.As(err, &wait):
-		return fiber.NewError(fiber.StatusConflict, web.T(lang, "exam.wait")+" "+wait.Until.In(helsinki).Format("2.1.2006 15.04"))
+		return fiber.NewError(fiber.StatusConflict, web.T(lang, "exam.wait")+" "+i18n.DateTime(lang, wait.Until))
 	case errors.Is(err, exam.ErrBadAnswer), errors.Is(err, exam.ErrUnknownItem):
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	case errors.Is(err, exam.ErrBusy):
@@ -426,7 +427,7 @@ func (s *Server) attemptData(c *fiber.Ctx, a *exam.Attempt) *examAttemptData {
 	d := &examAttemptData{Attempt: a, Items: itemViews(a, ex), Unanswered: a.Unanswered()}
 	if left, limited := a.Remaining(time.Now()); limited {
 		d.Limited, d.Remaining = true, int(left.Seconds())
-		d.Deadline = a.Deadline.In(helsinki).Format("15.04")
+		d.Deadline = i18n.Clock(s.lang(c), *a.Deadline)
 	}
 	d.One = c.Query("nakyma") == "yksi"
 	if d.One {

@@ -12,7 +12,7 @@ import (
 // requireAuthor lets authors and administrators through (with two-factor
 // authentication, which requireUser enforces); others get 404.
 func (s *Server) requireAuthor(c *fiber.Ctx) error {
-	return s.requireRole(c, account.RoleAuthor, account.RoleAdmin)
+	return s.require(c, account.EditContent)
 }
 
 type conceptEditData struct {

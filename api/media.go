@@ -136,7 +136,7 @@ func (s *Server) apiMediaList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	author := s.hasRole(c, account.RoleAuthor, account.RoleAdmin)
+	author := s.can(c, account.EditContent)
 	out := make([]*apiMedia, 0, len(items))
 	for _, it := range items {
 		v, err := s.mediaView(c.UserContext(), it)
@@ -183,7 +183,7 @@ func (s *Server) apiMediaGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !s.hasRole(c, account.RoleAuthor, account.RoleAdmin) {
+	if !s.can(c, account.EditContent) {
 		if len(v.UsedIn) == 0 {
 			return fiber.ErrNotFound // not published: as if it were not there
 		}

@@ -18,7 +18,7 @@ import (
 // requireReporter lets in reporters (their own organisation) and
 // administrators, with two-factor authentication; others get 404.
 func (s *Server) requireReporter(c *fiber.Ctx) error {
-	return s.requireRole(c, account.RoleReporter, account.RoleAdmin)
+	return s.require(c, account.ViewReports)
 }
 
 type reportsData struct {
@@ -40,7 +40,7 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 	v := s.viewerOf(c)
 	d := &reportsData{Buckets: report.Buckets}
 	var f report.Filter
-	if v.User.Role == account.RoleReporter {
+	if !v.User.Can(account.Administer) {
 		// A reporter sees exactly their own listed organisation. "muu" is
 		// free text shared by unrelated organisations: it scopes nothing,
 		// so such a reporter sees no learners at all.

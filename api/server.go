@@ -26,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/cache"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
@@ -136,7 +137,7 @@ func New(o Options) (*Server, error) {
 	}
 	pages, err := web.ParsePages(template.FuncMap{"t": web.T, "tn": web.TN, "hours": hours, "hoursOf": hoursOf, "join": strings.Join, "minutesOf": func(sec int) int { return sec / 60 }, "themeName": course.ThemeName,
 		"num": formatNumber, "inc": func(i int) int { return i + 1 }, "deref": func(b *bool) bool { return b != nil && *b },
-		"date": cert.DateIn, "isoDate": isoDate,
+		"date": i18n.Date, "isoDate": isoDate,
 		"otherOrganisation": func(o string) bool { return o == account.OtherOrganisation }})
 	if err != nil {
 		return nil, err

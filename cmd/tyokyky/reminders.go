@@ -10,7 +10,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
-	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -58,7 +58,7 @@ func (r *reminders) sweep(ctx context.Context) (int, error) {
 				continue
 			}
 			if err := r.send(ctx, u, "reminder_exam_deadline", "exam/"+d.Attempt, map[string]string{
-				"link": r.baseURL + "/tentti/" + url.PathEscape(d.Attempt), "deadline": cert.DateIn(u.MailLang(), d.Deadline) + " " + clock(d.Deadline)}); err != nil {
+				"link": r.baseURL + "/tentti/" + url.PathEscape(d.Attempt), "deadline": i18n.DateTime(u.MailLang(), d.Deadline)}); err != nil {
 				return n, err
 			}
 			n++
@@ -110,13 +110,6 @@ func (r *reminders) send(ctx context.Context, u *account.User, kind, key string,
 	return r.accounts.MarkReminded(ctx, u.ID, r.now())
 }
 
-// clock is a time of day in Finland, as 15.04.
-func clock(t time.Time) string {
-	if l, err := time.LoadLocation("Europe/Helsinki"); err == nil {
-		t = t.In(l)
-	}
-	return t.Format("15.04")
-}
 
 // run sweeps every ten minutes until ctx ends.
 func (r *reminders) run(ctx context.Context) {

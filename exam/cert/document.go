@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,14 +14,7 @@ import (
 	"rsc.io/qr"
 
 	"github.com/tyokyky/tyokyky/internal/i18n"
-)
-
-// The DejaVu fonts carry ä, ö and å (and much more); see fonts/LICENSE.
-var (
-	//go:embed fonts/DejaVuSans.ttf
-	fontRegular []byte
-	//go:embed fonts/DejaVuSans-Bold.ttf
-	fontBold []byte
+	"github.com/tyokyky/tyokyky/internal/pdffont"
 )
 
 // Document is what a certificate's printable forms show.
@@ -67,14 +61,7 @@ type texts struct {
 	date      func(time.Time) string
 }
 
-// dates are the date formats of the certificate languages.
-var dates = map[string]func(time.Time) string{
-	"fi": func(t time.Time) string { return t.Format("2.1.2006") },
-	"sv": func(t time.Time) string { return t.Format("2.1.2006") },
-	"en": func(t time.Time) string { return t.Format("2 January 2006") },
-}
-
-// textsIn returns the fixed texts of lang, one of the keys of dates.
+// textsIn returns the fixed texts of lang, one of i18n.Langs.
 func textsIn(lang string) texts {
 	return texts{
 		title:     i18n.T(lang, "cert.pdf.heading"),
@@ -86,7 +73,7 @@ func textsIn(lang string) texts {
 		extent: func(credits, hours int) string {
 			return i18n.T(lang, "cert.extent.value", i18n.TN(lang, "cert.credits", credits), i18n.TN(lang, "unit.hours", hours))
 		},
-		date: dates[lang],
+		date: func(t time.Time) string { return i18n.Date(lang, t) },
 	}
 }
 
@@ -94,7 +81,7 @@ func textsIn(lang string) texts {
 // case-insensitive, a region such as "sv-FI" ignored); anything else is "fi".
 func language(lang string) (string, texts) {
 	code, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(lang)), "-")
-	if _, ok := dates[code]; ok {
+	if slices.Contains(i18n.Langs, code) {
 		return code, textsIn(code)
 	}
 	return "fi", textsIn("fi")
@@ -146,7 +133,7 @@ const (
 	frame   = 12.0 // inset of the decorative frame
 	qrSize  = 38.0 // side of the QR code image, quiet zone included
 	textW   = pageW - 2*margin
-	regular = "DejaVuSans"
+	regular = pdffont.Family
 )
 
 // PDF renders the certificate as an A4 PDF.
@@ -173,8 +160,7 @@ func PDF(d Document) ([]byte, error) {
 	pdf.SetCreator("tyokyky", true)
 	pdf.SetLang(lang)
 	pdf.SetDisplayMode("fullpage", "single")
-	pdf.AddUTF8FontFromBytes(regular, "", fontRegular)
-	pdf.AddUTF8FontFromBytes(regular, "B", fontBold)
+	pdffont.Register(pdf, "", "B")
 	pdf.SetMargins(margin, margin, margin)
 	pdf.SetAutoPageBreak(false, margin)
 	pdf.AddPage()

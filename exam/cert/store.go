@@ -28,6 +28,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
 const (
@@ -645,26 +646,8 @@ func DecodeList(s string) ([]byte, error) {
 // Document is the printable form of c in lang.
 func (s *Store) Document(c *Certificate, lang string) Document {
 	return Document{ID: c.ID, Holder: c.Holder, Course: c.Course, Credits: c.Credits, Hours: c.Hours,
-		Issued: c.Issued.In(helsinki), IssuerName: s.opts.Issuer.Name, IssuerAddress: s.opts.Issuer.Address, URL: c.URL, Lang: lang}
+		Issued: c.Issued.In(i18n.Helsinki), IssuerName: s.opts.Issuer.Name, IssuerAddress: s.opts.Issuer.Address, URL: c.URL, Lang: lang}
 }
-
-// DateIn is the Helsinki date of t as a certificate prints it in lang
-// (fi, sv or en; others as fi): 24.11.2026, 24 November 2026.
-func DateIn(lang string, t time.Time) string {
-	date, ok := dates[lang]
-	if !ok {
-		date = dates["fi"]
-	}
-	return date(t.In(helsinki))
-}
-
-// helsinki is the time zone of the dates printed on certificates.
-var helsinki = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/Helsinki"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
 
 // newID is a certificate id: 128 random bits, base64url (22 characters).
 func newID() string {
