@@ -110,7 +110,6 @@ func (r *reminders) send(ctx context.Context, u *account.User, kind, key string,
 	return r.accounts.MarkReminded(ctx, u.ID, r.now())
 }
 
-
 // run sweeps every ten minutes until ctx ends.
 func (r *reminders) run(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
