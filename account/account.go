@@ -24,6 +24,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // SessionCacheTTL is how long an instance trusts a session it has looked
@@ -127,20 +128,20 @@ func (u *User) NeedsTwoFactor() bool { return u.Privileged() }
 // Errors with codes the UI translates. None of them says whether an
 // account exists.
 var (
-	ErrInvalidEmail   = errors.New("email-invalid")
-	ErrInvalidName    = errors.New("name-invalid")
-	ErrInvalidOrg     = errors.New("organisation-invalid")
-	ErrEmailTaken     = errors.New("email-taken")
-	ErrBadCredentials = errors.New("credentials")
-	ErrNotFound       = errors.New("not-found")
-	ErrInvalidRole    = errors.New("role-invalid")
-	ErrBadCode        = errors.New("code-invalid")
+	ErrInvalidEmail   = fault.New(fault.Invalid, "email_invalid", "email", "the e-mail address is not valid")
+	ErrInvalidName    = fault.New(fault.Invalid, "name_invalid", "name", "the name must be 1–100 characters")
+	ErrInvalidOrg     = fault.New(fault.Invalid, "organisation_invalid", "organisation", "choose an organisation from the list, or muu with its name")
+	ErrEmailTaken     = fault.New(fault.Conflict, "email_taken", "email", "the address already has an account")
+	ErrBadCredentials = fault.New(fault.Invalid, "credentials_wrong", "email", "the address or the password is wrong")
+	ErrNotFound       = fault.New(fault.NotFound, "account_not_found", "", "no such account")
+	ErrInvalidRole    = fault.New(fault.Invalid, "role_invalid", "role", "no such role")
+	ErrBadCode        = fault.New(fault.Invalid, "code_invalid", "code", "the code is wrong or used already")
 	// ErrReporterOrganisation refuses the reporter role to an account
 	// that is not in one of the listed organisations: "muu" is free text
 	// that anyone may type, so it scopes nothing.
-	ErrReporterOrganisation = errors.New("reporter-organisation")
-	ErrTokenInvalid         = errors.New("token-invalid")
-	ErrSessionNotActive     = errors.New("session-invalid")
+	ErrReporterOrganisation = fault.New(fault.Conflict, "reporter_organisation", "role", "a reporter must belong to a listed organisation")
+	ErrTokenInvalid         = fault.New(fault.Invalid, "token_invalid", "", "the link is invalid, used or expired")
+	ErrSessionNotActive     = fault.New(fault.Forbidden, "session_not_active", "", "the session has ended")
 )
 
 const (

@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // One-time links sent by e-mail: address verification and unsubscribing
@@ -30,7 +32,7 @@ const (
 )
 
 // ErrEmailInUse: the address now belongs to another account.
-var ErrEmailInUse = errors.New("email-in-use")
+var ErrEmailInUse = fault.New(fault.Conflict, "email_in_use", "email", "the address belongs to another account")
 
 type tokenDoc struct {
 	ID        string    `bson:"_id"` // sha256 of the token

@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // Password rules (OWASP ASVS 2.1): at least 8 characters, at least 64
@@ -51,9 +53,9 @@ var commonPasswords = func() map[string]bool {
 
 // Password problems, as codes the UI translates.
 var (
-	ErrPasswordShort  = errors.New("password-short")
-	ErrPasswordLong   = errors.New("password-long")
-	ErrPasswordCommon = errors.New("password-common")
+	ErrPasswordShort  = fault.New(fault.Invalid, "password_short", "password", "the password is too short")
+	ErrPasswordLong   = fault.New(fault.Invalid, "password_long", "password", "the password is too long")
+	ErrPasswordCommon = fault.New(fault.Invalid, "password_common", "password", "the password is among the most common ones")
 )
 
 // CheckPassword applies the password rules; email and name are rejected

@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"crypto/subtle"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"github.com/pquerna/otp/totp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // Issuer names the platform in authenticator apps.
@@ -30,7 +31,7 @@ const keepUses = 10 * time.Minute
 
 // ErrTwoFactorRequired refuses turning two-factor authentication off for
 // a role that must use it.
-var ErrTwoFactorRequired = fmt.Errorf("two-factor-required")
+var ErrTwoFactorRequired = fault.New(fault.Forbidden, "two_factor_required", "", "the role requires two-factor authentication")
 
 // BeginTOTP makes a new secret for the user and keeps it aside as pending:
 // the active secret (if any) stays in force until ConfirmTOTP proves the

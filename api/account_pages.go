@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -31,27 +32,18 @@ type formData struct {
 }
 
 type fieldError struct {
-	Field   string `json:"field"`
+	Field string `json:"field"`
+	// Code is the refusal's stable code, when a domain refusal made it.
+	Code    string `json:"code,omitempty"`
 	Message string `json:"message"`
 }
 
-// errorMessage maps an account error to a field and a UI string key.
+// errorMessage is the form field and the message key of a refusal
+// (internal/fault); any other error is "err.500", for the caller to
+// return as a failure.
 func errorMessage(err error) (field, key string) {
-	switch {
-	case errors.Is(err, account.ErrInvalidEmail):
-		return "email", "form.email.invalid"
-	case errors.Is(err, account.ErrInvalidName):
-		return "name", "form.name.invalid"
-	case errors.Is(err, account.ErrInvalidOrg):
-		return "organisation", "form.organisation.invalid"
-	case errors.Is(err, account.ErrPasswordShort):
-		return "password", "form.password.short"
-	case errors.Is(err, account.ErrPasswordLong):
-		return "password", "form.password.long"
-	case errors.Is(err, account.ErrPasswordCommon):
-		return "password", "form.password.common"
-	case errors.Is(err, account.ErrEmailTaken):
-		return "email", "form.register.failed"
+	if f, ok := fault.As(err); ok {
+		return f.Field, f.MessageKey()
 	}
 	return "", "err.500"
 }
@@ -103,7 +95,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	lang := s.lang(c)
 	if w := s.limited(ipKey, accKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "login", "login.title", d)
 	}
 	u, err := s.accounts.Authenticate(c.UserContext(), email, password)
@@ -113,7 +105,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		}
 		s.signInLimit.Fail(ipKey)
 		s.signInLimit.Fail(accKey)
-		d.Errors = []fieldError{{"email", web.T(lang, "form.login.failed")}}
+		d.Errors = []fieldError{{Field: "email", Message: web.T(lang, "form.login.failed")}}
 		return s.renderForm(c, fiber.StatusUnauthorized, "login", "login.title", d)
 	}
 	s.signInLimit.Succeed(accKey)
@@ -157,12 +149,12 @@ func (s *Server) verify(c *fiber.Ctx) error {
 	d := &formData{Next: safeNext(c.FormValue("jatka"))}
 	if w := s.secondFactorWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{"code", web.T(lang, "form.limited")}}
+		d.Errors = []fieldError{{Field: "code", Message: web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "verify", "verify.title", d)
 	}
 	if err := s.accounts.VerifySecondFactor(c.UserContext(), v.User, c.FormValue("code")); err != nil {
 		s.secondFactorFailed(c, v.User)
-		d.Errors = []fieldError{{"code", web.T(lang, "form.code.invalid")}}
+		d.Errors = []fieldError{{Field: "code", Message: web.T(lang, "form.code.invalid")}}
 		return s.renderForm(c, fiber.StatusUnauthorized, "verify", "verify.title", d)
 	}
 	s.secondFactorPassed(c, v.User)
@@ -203,7 +195,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 	ipKey := "register:" + clientIP(c)
 	if w := s.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "register", "register.title", d)
 	}
 	s.registerLimit.Fail(ipKey) // every attempt counts
@@ -216,7 +208,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 			if key == "err.500" {
 				return err
 			}
-			d.Errors = append(d.Errors, fieldError{field, web.T(lang, key)})
+			d.Errors = append(d.Errors, fieldError{Field: field, Message: web.T(lang, key)})
 		}
 		return s.renderForm(c, fiber.StatusUnprocessableEntity, "register", "register.title", d)
 	}
@@ -287,18 +279,18 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	lang := s.lang(c)
 	if w := s.passwordWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{"current", web.T(lang, "form.limited")}}}})
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "current", Message: web.T(lang, "form.limited")}}}})
 	}
 	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("current")); err != nil {
 		s.passwordFailed(c, v.User)
-		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"current", web.T(lang, "form.current.wrong")}}}})
+		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "current", Message: web.T(lang, "form.current.wrong")}}}})
 	}
 	if err := s.accounts.SetPassword(c.UserContext(), v.User, c.FormValue("password")); err != nil {
 		field, key := errorMessage(err)
 		if key == "err.500" {
 			return err
 		}
-		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}}}})
+		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}}}})
 	}
 	s.notify(c.UserContext(), v.User, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
 	// Every session ended with the change; this browser gets a new one.
@@ -377,11 +369,11 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	lang := s.lang(c)
 	if w := s.passwordWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{"delete-password", web.T(lang, "form.limited")}}}})
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.limited")}}}})
 	}
 	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
 		s.passwordFailed(c, v.User)
-		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{"delete-password", web.T(lang, "form.current.wrong")}}}})
+		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.current.wrong")}}}})
 	}
 	if err := s.opts.EraseUser(c.UserContext(), v.User.ID); err != nil {
 		return err
@@ -422,7 +414,7 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	lang := s.lang(c)
 	fail := func(status int, field, key string) error {
-		return s.showTOTP(c, status, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}}}})
+		return s.showTOTP(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}}}})
 	}
 	step := c.FormValue("step")
 	switch step {
@@ -564,20 +556,20 @@ func (s *Server) reset(c *fiber.Ctx) error {
 	ipKey := "reset:" + clientIP(c)
 	if w := s.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "reset", "reset.title", d)
 	}
 	u, err := s.accounts.UseReset(c.UserContext(), token, c.FormValue("password"))
 	if err != nil {
 		if errors.Is(err, account.ErrTokenInvalid) {
 			s.registerLimit.Fail(ipKey)
-			d.Errors = []fieldError{{"", web.T(lang, "form.reset.invalid")}}
+			d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.reset.invalid")}}
 		} else {
 			field, key := errorMessage(err)
 			if key == "err.500" {
 				return err
 			}
-			d.Errors = []fieldError{{field, web.T(lang, key)}}
+			d.Errors = []fieldError{{Field: field, Message: web.T(lang, key)}}
 		}
 		return s.renderForm(c, fiber.StatusUnprocessableEntity, "reset", "reset.title", d)
 	}

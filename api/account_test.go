@@ -132,7 +132,7 @@ func TestRegisterStudyAndSignOut(t *testing.T) {
 			t.Fatalf("progress %v = %d %s", ev, resp.StatusCode, body)
 		}
 	}
-	if resp, body := b.putJSON("/api/v1/progress/toinen/jatko", token, map[string]any{"event": "dance"}); resp.StatusCode != 400 || !strings.Contains(body, "unknown event") {
+	if resp, body := b.putJSON("/api/v1/progress/toinen/jatko", token, map[string]any{"event": "dance"}); resp.StatusCode != 400 || !strings.Contains(body, `"code":"progress_bad_event"`) {
 		t.Fatalf("unknown event = %d %s", resp.StatusCode, body)
 	}
 	if resp, _ := b.putJSON("/api/v1/progress/ensimmainen/alku", token, map[string]any{"event": "completed"}); resp.StatusCode != 409 {

@@ -9,6 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/web"
 )
 
 // jsonOnly refuses bodies that are not JSON: a cross-site form cannot
@@ -69,7 +71,8 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 			if key == "err.500" {
 				return err
 			}
-			fields = append(fields, fieldError{Field: field, Message: err.Error()})
+			f, _ := fault.As(err)
+			fields = append(fields, fieldError{Field: field, Code: f.Code, Message: web.T(s.apiLang(c), key)})
 		}
 		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the registration was not accepted", fields)
 	}

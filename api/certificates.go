@@ -268,13 +268,7 @@ func (s *Server) revoke(c *fiber.Ctx, reason string) (*cert.Certificate, error) 
 	by := s.viewerOf(c).User.ID
 	cr, err := s.certs.Revoke(c.UserContext(), id, by, reason)
 	switch {
-	case errors.Is(err, cert.ErrNotFound):
-		return nil, fiber.ErrNotFound
-	case errors.Is(err, cert.ErrReason):
-		return nil, fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
-	case errors.Is(err, cert.ErrRevoked):
-		return nil, fiber.NewError(fiber.StatusConflict, "the certificate is revoked already")
-	case err != nil:
+	case err != nil: // refusals (not found, no reason, revoked already) answer as such
 		return nil, err
 	}
 	// Revoked: on record (a failure of the log is logged, the revocation stands).

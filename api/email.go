@@ -114,13 +114,13 @@ func (s *Server) forgot(c *fiber.Ctx) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	d := &formData{Values: map[string]string{"email": email}}
 	if _, err := account.NormalizeEmail(email); err != nil {
-		d.Errors = []fieldError{{"email", web.T(lang, "form.email.invalid")}}
+		d.Errors = []fieldError{{Field: "email", Message: web.T(lang, "form.email.invalid")}}
 		return s.renderForm(c, fiber.StatusUnprocessableEntity, "forgot", "forgot.title", d)
 	}
 	ipKey, addrKey := "forgot-ip:"+clientIP(c), "forgot-addr:"+email
 	if w := max(s.forgotIPLimit.Wait(ipKey), s.forgotLimit.Wait(addrKey)); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "forgot", "forgot.title", d)
 	}
 	// Every request counts, known address or not.
@@ -208,7 +208,7 @@ func (s *Server) resendVerification(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	if w := s.forgotLimit.Wait("verify:" + v.User.ID); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{"", web.T(s.lang(c), "form.limited")}}}})
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "", Message: web.T(s.lang(c), "form.limited")}}}})
 	}
 	s.forgotLimit.Fail("verify:" + v.User.ID)
 	if err := s.sendVerification(c.UserContext(), v.User); err != nil {
@@ -221,7 +221,7 @@ func (s *Server) changeEmail(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	lang := s.lang(c)
 	fail := func(status int, field, key string) error {
-		return s.showAccount(c, status, &accountData{formData: formData{Errors: []fieldError{{field, web.T(lang, key)}},
+		return s.showAccount(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}},
 			Values: map[string]string{"new_email": c.FormValue("email")}}})
 	}
 	if w := s.passwordWait(c, v.User); w > 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -33,6 +34,9 @@ type problem struct {
 // logged, never shown.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	err = s.storeFault(c, err)
+	if f, ok := fault.As(err); ok {
+		return s.refusal(c, f)
+	}
 	code := fiber.StatusInternalServerError
 	detail := ""
 	var fe *fiber.Error
@@ -64,6 +68,87 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Message:   web.T(lang, key),
 		RequestID: requestIDOf(c),
 	})
+}
+
+// refusal answers a domain package's refusal: the status its kind maps
+// to, a problem type and the code (for API clients, with the field when
+// it concerns one), and the message of its code in the reader's language.
+// Its English detail, meant for logs, never reaches the client.
+func (s *Server) refusal(c *fiber.Ctx, f *fault.Error) error {
+	code := statusOf(f)
+	if f.Kind == fault.Busy {
+		c.Set(fiber.HeaderRetryAfter, "1")
+	}
+	if wantsJSON(c) {
+		lang := s.apiLang(c)
+		p := problem{Type: problemType(f.Code), Title: http.StatusText(code), Status: code, Detail: web.T(lang, f.MessageKey(), f.Args...),
+			Ext: map[string]any{"code": f.Code}}
+		if f.Field != "" {
+			p.Errors = []fieldError{{Field: f.Field, Code: f.Code, Message: p.Detail}}
+		}
+		return s.writeProblem(c, p)
+	}
+	lang := s.lang(c)
+	title := "err." + strconv.Itoa(code) + ".title"
+	if !web.HasMessage(lang, title) {
+		title = "err.400.title"
+	}
+	return s.renderStatus(c, code, "error", page{Title: web.T(lang, title), Message: web.T(lang, f.MessageKey(), f.Args...), RequestID: requestIDOf(c)})
+}
+
+// refused is the status and the message in the reader's language of a
+// refusal (a domain package's, or a client error the handlers made), for
+// pages that show it beside a form; ok is false for other errors.
+func (s *Server) refused(c *fiber.Ctx, err error) (status int, msg string, ok bool) {
+	if f, isFault := fault.As(err); isFault {
+		return statusOf(f), web.T(s.lang(c), f.MessageKey(), f.Args...), true
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) && fe.Code < 500 && fe.Message != "" {
+		return fe.Code, fe.Message, true
+	}
+	return 0, "", false
+}
+
+// statusOf is the HTTP status of a refusal: by its kind, and for invalid
+// input 422 when it names a field (a well-formed request whose value is
+// refused), 400 otherwise.
+func statusOf(f *fault.Error) int {
+	switch f.Kind {
+	case fault.Invalid:
+		if f.Field != "" {
+			return fiber.StatusUnprocessableEntity
+		}
+		return fiber.StatusBadRequest
+	case fault.NotFound:
+		return fiber.StatusNotFound
+	case fault.Conflict:
+		return fiber.StatusConflict
+	case fault.Forbidden:
+		return fiber.StatusForbidden
+	case fault.Busy:
+		return fiber.StatusServiceUnavailable
+	case fault.TooLarge:
+		return fiber.StatusRequestEntityTooLarge
+	case fault.Unsupported:
+		return fiber.StatusUnsupportedMediaType
+	}
+	return fiber.StatusInternalServerError
+}
+
+// problemType is the RFC 9457 type URI of a refusal's code.
+func problemType(code string) string {
+	return "tag:tyokyky,2026:problem:" + strings.ReplaceAll(code, "_", "-")
+}
+
+// apiLang is the language of an API answer's messages: the UI language
+// when the client chose one (the site's cookie, Accept-Language), else
+// English, the API's own.
+func (s *Server) apiLang(c *fiber.Ctx) string {
+	if c.Cookies(langCookie) != "" || c.Get(fiber.HeaderAcceptLanguage) != "" || c.Query("lang") != "" {
+		return s.lang(c)
+	}
+	return "en"
 }
 
 // storeFault turns a store's failure into what the client can act on: a

@@ -30,22 +30,13 @@ const (
 	codeExamNotEligible    = "exam_not_eligible"
 )
 
-// examError maps the exam's refusals to statuses with their reasons.
+// examError answers the exam's wait for the next attempt, whose message
+// names the time; the exam's other refusals (internal/fault) are answered
+// by the error handler like every domain refusal.
 func examError(err error, lang string) error {
 	var wait *exam.WaitError
-	switch {
-	case errors.Is(err, exam.ErrNotEligible):
-		return fiber.NewError(fiber.StatusForbidden, web.T(lang, "exam.noteligible.refused"))
-	case errors.Is(err, exam.ErrNotFound), errors.Is(err, exam.ErrNoExam):
-		return fiber.ErrNotFound
-	case errors.Is(err, exam.ErrClosed), errors.Is(err, exam.ErrLate), errors.Is(err, exam.ErrPassed), errors.Is(err, exam.ErrNoAttempts):
-		return fiber.NewError(fiber.StatusConflict, err.Error())
-	case errors.As(err, &wait):
+	if errors.As(err, &wait) {
 		return fiber.NewError(fiber.StatusConflict, web.T(lang, "exam.wait")+" "+i18n.DateTime(lang, wait.Until))
-	case errors.Is(err, exam.ErrBadAnswer), errors.Is(err, exam.ErrUnknownItem):
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
-	case errors.Is(err, exam.ErrBusy):
-		return fiber.NewError(fiber.StatusServiceUnavailable, err.Error())
 	}
 	return err
 }
@@ -242,11 +233,7 @@ func reviewKey(r course.ExamRules) string {
 }
 
 func (s *Server) examPage(c *fiber.Ctx) error {
-	msg := c.Query("virhe")
-	if len(msg) >= 300 {
-		msg = ""
-	}
-	return s.examIntro(c, fiber.StatusOK, msg)
+	return s.examIntro(c, fiber.StatusOK, "")
 }
 
 // examIntro renders the exam's page with a status and a refusal to show.
@@ -305,14 +292,14 @@ func (s *Server) examStart(c *fiber.Ctx) error {
 	a, _, err := s.startAttempt(c.UserContext(), s.viewerOf(c).User.ID)
 	if errors.Is(err, exam.ErrNotEligible) {
 		// No attempt: the exam's page again, with the modules to complete.
-		return s.examIntro(c, fiber.StatusForbidden, web.T(lang, "exam.noteligible.refused"))
+		return s.examIntro(c, fiber.StatusForbidden, web.T(lang, exam.ErrNotEligible.MessageKey()))
 	}
 	if err != nil {
-		var fe *fiber.Error
-		if e := examError(err, lang); errors.As(e, &fe) && fe.Code == fiber.StatusConflict {
-			return c.Redirect("/tentti?virhe="+urlQueryEscape(fe.Message), fiber.StatusSeeOther)
+		// A refusal is shown on the exam's page, with its status.
+		if status, msg, ok := s.refused(c, examError(err, lang)); ok {
+			return s.examIntro(c, status, msg)
 		}
-		return examError(err, lang)
+		return err
 	}
 	return c.Redirect("/tentti/"+a.ID, fiber.StatusSeeOther)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -25,16 +26,19 @@ type feedbackData struct {
 	Sent   bool
 }
 
+// feedbackError is a refusal of the feedback form as the form shows it:
+// the kind's message goes to its first choice (kind-content), the one
+// that takes the focus. Field is "" for what is not a refusal.
 func feedbackError(lang string, err error) fieldError {
-	switch {
-	case errors.Is(err, feedback.ErrKind):
-		return fieldError{"kind-content", web.T(lang, "feedback.kind.invalid")}
-	case errors.Is(err, feedback.ErrMessage):
-		return fieldError{"message", web.T(lang, "feedback.message.invalid")}
-	case errors.Is(err, feedback.ErrContact):
-		return fieldError{"contact", web.T(lang, "feedback.contact.invalid")}
+	f, ok := fault.As(err)
+	if !ok || f.Field == "" {
+		return fieldError{Field: "", Message: web.T(lang, "err.500")}
 	}
-	return fieldError{"", web.T(lang, "err.500")}
+	field := f.Field
+	if field == "kind" {
+		field = "kind-content"
+	}
+	return fieldError{Field: field, Code: f.Code, Message: web.T(lang, f.MessageKey())}
 }
 
 func (s *Server) feedbackPage(c *fiber.Ctx) error {
@@ -60,7 +64,7 @@ func (s *Server) sendFeedback(c *fiber.Ctx) error {
 	}
 	d := &feedbackData{Values: v}
 	if !s.feedbackAllowed(c) {
-		d.Errors = []fieldError{{"", web.T(lang, "form.limited")}}
+		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return s.renderForm(c, fiber.StatusTooManyRequests, "feedback", "feedback.title", d)
 	}
 	f := feedback.Item{Kind: v["kind"], Message: v["message"], Contact: v["contact"], Page: v["page"]}
@@ -96,11 +100,14 @@ func (s *Server) apiFeedback(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		var fields []fieldError
 		for _, err := range errs {
-			fe := feedbackError("en", err)
+			fe := feedbackError(s.apiLang(c), err)
 			if fe.Field == "" {
 				return err
 			}
-			fields = append(fields, fieldError{Field: strings.TrimPrefix(fe.Field, "kind-content"), Message: err.Error()})
+			if fe.Field == "kind-content" {
+				fe.Field = "kind"
+			}
+			fields = append(fields, fe)
 		}
 		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the feedback was not accepted", fields)
 	}

@@ -193,34 +193,6 @@ func (s *Server) apiMediaGet(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
-// mediaError maps the library's refusals to statuses with their reasons.
-func mediaError(err error) error {
-	var tooLarge *media.TooLargeError
-	var invalid *media.InvalidError
-	var vtt media.VTTErrors
-	var inUse *media.InUseError
-	var lineErr *media.LineError
-	switch {
-	case errors.As(err, &tooLarge):
-		return fiber.NewError(fiber.StatusRequestEntityTooLarge, tooLarge.Error())
-	case errors.As(err, &invalid):
-		return fiber.NewError(fiber.StatusUnsupportedMediaType, invalid.Error())
-	case errors.As(err, &vtt):
-		return fiber.NewError(fiber.StatusUnprocessableEntity, vtt.Error())
-	case errors.As(err, &lineErr):
-		return fiber.NewError(fiber.StatusUnprocessableEntity, lineErr.Error())
-	case errors.As(err, &inUse):
-		return fiber.NewError(fiber.StatusConflict, inUse.Error())
-	case errors.Is(err, media.ErrExists):
-		return fiber.NewError(fiber.StatusConflict, err.Error())
-	case errors.Is(err, media.ErrConflict):
-		return fiber.NewError(fiber.StatusConflict, err.Error())
-	case errors.Is(err, media.ErrNotFound):
-		return fiber.ErrNotFound
-	}
-	return err
-}
-
 // uploadBody is the request body as a stream: large bodies are never read
 // into memory (the server streams bodies over its in-memory limit).
 func uploadBody(c *fiber.Ctx) io.Reader {
@@ -310,7 +282,7 @@ func (s *Server) readUpload(c *fiber.Ctx) (media.Upload, error) {
 		return up, fiber.NewError(fiber.StatusBadRequest, "the body is empty: send the file as the request body or as a multipart form")
 	}
 	if n := int64(c.Request().Header.ContentLength()); n > s.media.MaxSize() {
-		return up, fiber.NewError(fiber.StatusRequestEntityTooLarge, (&media.TooLargeError{Max: s.media.MaxSize()}).Error())
+		return up, media.ErrTooLarge.With(media.FormatSize(s.media.MaxSize()))
 	}
 	up.Body = uploadBody(c)
 	return up, nil
@@ -324,7 +296,7 @@ func (s *Server) apiMediaUpload(c *fiber.Ctx) error {
 	}
 	it, err := s.media.Put(c.UserContext(), up)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.audit(c, "media.upload", it.ID, it.Title)
 	view, err := s.mediaView(c.UserContext(), it)
@@ -347,7 +319,7 @@ func (s *Server) apiMediaCaptions(c *fiber.Ctx) error {
 	}
 	it, err = s.media.SetCaptions(c.UserContext(), it.ID, lang, data)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.audit(c, "media.captions", it.ID, lang)
 	view, err := s.mediaView(c.UserContext(), it)
@@ -364,7 +336,7 @@ func (s *Server) apiMediaPoster(c *fiber.Ctx) error {
 	}
 	it, err = s.media.SetPoster(c.UserContext(), it.ID, uploadBody(c))
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.audit(c, "media.poster", it.ID, "")
 	view, err := s.mediaView(c.UserContext(), it)
@@ -390,7 +362,7 @@ func (s *Server) apiMediaDelete(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.media.Delete(c.UserContext(), it.ID, s.mediaPlaces(it.ID)); err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.audit(c, "media.delete", it.ID, it.Title)
 	return c.SendStatus(fiber.StatusNoContent)
@@ -649,7 +621,7 @@ func (s *Server) limitBodies(c *fiber.Ctx) error {
 		s.oversize.Delete(&c.Request().Header) // the handler runs: no error to answer for it
 		if n := int64(c.Request().Header.ContentLength()); s.media != nil && n > s.media.MaxSize()+formAllowance {
 			c.Response().SetConnectionClose()
-			return fiber.NewError(fiber.StatusRequestEntityTooLarge, (&media.TooLargeError{Max: s.media.MaxSize()}).Error())
+			return media.ErrTooLarge.With(media.FormatSize(s.media.MaxSize()))
 		}
 		// A refused upload leaves its body unread on the connection: a
 		// bounded remainder is drained (lingerBody), then it closes
@@ -733,7 +705,7 @@ func (s *Server) refuseDeclaredOversize() {
 			return
 		}
 		body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(http.StatusRequestEntityTooLarge),
-			Status: http.StatusRequestEntityTooLarge, Detail: (&media.TooLargeError{Max: s.media.MaxSize()}).Error()})
+			Status: http.StatusRequestEntityTooLarge, Detail: media.ErrTooLarge.With(media.FormatSize(s.media.MaxSize())).Error(), Ext: map[string]any{"code": media.ErrTooLarge.Code}})
 		ctx.Response.Reset()
 		ctx.SetStatusCode(http.StatusRequestEntityTooLarge)
 		ctx.SetContentType("application/problem+json")

@@ -123,7 +123,7 @@ func TestMediaAPIUploadCaptionsPlayersAndDelete(t *testing.T) {
 	}{
 		{"text", "video/mp4", []byte("just text, not a video"), 415, "not a supported format"},
 		{"taken id", "video/mp4", video, 409, "already exists"},
-		{"no title", "video/mp4", video, 415, "title is required"},
+		{"no title", "video/mp4", video, 422, "title is required"},
 		{"empty", "video/mp4", nil, 400, "empty"},
 	} {
 		q := "?title=" + url.QueryEscape(c.name) + "&id=m-testivideo"
@@ -587,7 +587,7 @@ func TestStudioMediaLibrary(t *testing.T) {
 	// A refused file: the page again, with the reason and the fields kept.
 	body, ctype := studioForm(map[string]string{"csrf": token, "title": "Väärä tiedosto", "id": "m-testivideo"}, []byte("pelkkää tekstiä"))
 	resp, page := a.do("POST", "/studio/media", body, "Content-Type", ctype)
-	if resp.StatusCode != 415 || !strings.Contains(page, "not a supported format") || !strings.Contains(page, `value="Väärä tiedosto"`) || !strings.Contains(page, `role="alert"`) {
+	if resp.StatusCode != 415 || !strings.Contains(page, "Tiedostomuotoa ei tueta") || !strings.Contains(page, `value="Väärä tiedosto"`) || !strings.Contains(page, `role="alert"`) {
 		t.Fatalf("refused upload = %d", resp.StatusCode)
 	}
 	body, ctype = studioForm(map[string]string{"csrf": token, "title": "Testivideo", "id": "m-testivideo"}, sampleFile(t, "video", 2))

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"strings"
@@ -74,13 +73,8 @@ func (s *Server) studioMediaPage(c *fiber.Ctx) error {
 
 // studioMediaRefused shows the page again with the reason for a refusal.
 func (s *Server) studioMediaRefused(c *fiber.Ctx, err error, title, id string) error {
-	status := fiber.StatusInternalServerError
-	msg := ""
-	var fe *fiber.Error
-	if e := mediaError(err); errors.As(e, &fe) && fe.Code < 500 {
-		status, msg = fe.Code, fe.Message
-	}
-	if msg == "" {
+	status, msg, ok := s.refused(c, err)
+	if !ok {
 		return err
 	}
 	d, derr := s.studioMediaData(c)

@@ -150,11 +150,13 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	var refused *studio.RefusedError
 	switch {
 	case errors.As(err, &refused):
-		d.Error = refused.Error()
+		_, msg, ok := s.refused(c, refused.Err)
+		if !ok { // not a refusal but a failure (a file the plan needs is unreadable)
+			return refused.Err
+		}
+		d.Error = msg
 		return s.structureRefused(c, d)
-	case errors.Is(err, studio.ErrChanged):
-		return fiber.NewError(fiber.StatusConflict, err.Error())
-	case err != nil:
+	case err != nil: // studio.ErrChanged: 409
 		return err
 	}
 	if len(problems) > 0 {
@@ -270,10 +272,8 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	var refused *studio.RefusedError
 	switch {
 	case errors.As(err, &refused):
-		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, refused.Error())
-	case errors.Is(err, studio.ErrChanged):
-		return "", "", fiber.NewError(fiber.StatusConflict, err.Error())
-	case err != nil:
+		return "", "", refused.Err // a refusal answers with its own status and message
+	case err != nil: // studio.ErrChanged: 409
 		return "", "", err
 	}
 	if len(problems) > 0 {

@@ -182,20 +182,13 @@ func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"event\": \"opened\" | \"heartbeat\" | \"completed\" | \"played\", …}")
 	}
 	if ev.Kind == "task-answered" {
-		return fiber.NewError(fiber.StatusBadRequest, "unknown event")
+		return study.ErrBadEvent
 	}
 	if ev.Kind == "played" {
 		s.playedFacts(sec, &ev)
 	}
 	p, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, ev)
-	switch {
-	case errors.Is(err, study.ErrBadEvent):
-		return fiber.NewError(fiber.StatusBadRequest, "unknown event: use opened, heartbeat, completed or played")
-	case errors.Is(err, study.ErrBadPlayed):
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
-	case errors.Is(err, study.ErrNotCompleted):
-		return fiber.NewError(fiber.StatusConflict, "the section's completion rule ("+sec.Completion+") is not met by this event")
-	case err != nil:
+	if err != nil { // refusals: a bad event or played event (400), the rule not met (409)
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

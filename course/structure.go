@@ -1,7 +1,6 @@
 package course
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -15,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // Structure changes of the course (the studio's): adding, renaming,
@@ -22,6 +23,34 @@ import (
 // content files — the section files, the module's minutes, and
 // redirects.yaml for addresses that moved — and published together after
 // the whole course has been checked with them.
+
+// Refusals of structure changes and figures (internal/fault): the studio
+// shows their messages to the author in the UI language.
+var (
+	ErrNoModule        = fault.New(fault.NotFound, "content_no_module", "", "no module %q")
+	ErrNoMinutesLine   = fault.New(fault.Conflict, "content_no_minutes_line", "", "%s has no minutes line to update")
+	ErrSlug            = fault.New(fault.Invalid, "content_slug_invalid", "slug", "the address part %q must be lowercase letters, digits and hyphens")
+	ErrSectionTitle    = fault.New(fault.Invalid, "content_section_title", "title", "give the section a title of one line (at most 200 characters)")
+	ErrMinutes         = fault.New(fault.Invalid, "content_minutes", "minutes", "the time budget must be 1–1000 minutes")
+	ErrSectionExists   = fault.New(fault.Conflict, "content_section_exists", "slug", "module %s already has a section %q")
+	ErrTooManySections = fault.New(fault.Conflict, "content_too_many_sections", "", "a module can have at most 99 sections")
+	ErrNoSection       = fault.New(fault.NotFound, "content_no_section", "", "module %s has no section %q")
+	ErrMoveStep        = fault.New(fault.Invalid, "content_move_step", "", "a section or module moves one place at a time")
+	ErrAtEnd           = fault.New(fault.Conflict, "content_at_end", "", "it is at the end already")
+	ErrLastSection     = fault.New(fault.Conflict, "content_last_section", "", "a module needs at least one section")
+	ErrFigurePage      = fault.New(fault.Invalid, "figure_page", "page", "figures belong to a module's pages")
+	ErrFigureFormat    = fault.New(fault.Unsupported, "figure_format", "file", "a figure must be a PNG, JPEG, WebP or SVG image")
+	ErrFigureTooLarge  = fault.New(fault.TooLarge, "figure_too_large", "file", "a figure must be at most %d MiB")
+	ErrFigureSVG       = fault.New(fault.Invalid, "figure_svg_unsafe", "file", "the SVG figure is refused at line %d: %s")
+	ErrNoOrderLine     = fault.New(fault.Conflict, "content_no_order_line", "", "%s has no order line to change")
+	ErrModuleTitle     = fault.New(fault.Invalid, "content_module_title", "title", "give the module a title of one line (at most 200 characters)")
+	ErrModuleSummary   = fault.New(fault.Invalid, "content_module_summary", "summary", "give the module a summary (at most 1000 characters)")
+	ErrModuleExists    = fault.New(fault.Conflict, "content_module_exists", "slug", "the course already has a module %q")
+	ErrTooManyModules  = fault.New(fault.Conflict, "content_too_many_modules", "", "a course can have at most 99 module folders")
+	ErrModuleSlug      = fault.New(fault.Invalid, "content_module_slug_invalid", "slug", "the address part %q must be lowercase letters, digits and hyphens, and not start with two digits and a hyphen")
+	ErrHiddenLine      = fault.New(fault.Conflict, "content_hidden_line", "", "%s: the hidden: line could not be changed; edit the file")
+	ErrSameAddress     = fault.New(fault.Invalid, "content_same_address", "slug", "that is the module's address already")
+)
 
 // FileChange is a new text of a content file, or its removal. From is
 // the file's old path when it moved there (authors' drafts follow it).
@@ -133,7 +162,7 @@ func moduleDirOf(tree fstest.MapFS, module string) (string, error) {
 			return dir, nil
 		}
 	}
-	return "", fmt.Errorf("no module %q", module)
+	return "", ErrNoModule.With(module)
 }
 
 // moduleHidden says whether the module in dir is hidden (hidden: true).
@@ -198,7 +227,7 @@ func withModuleMinutes(tree fstest.MapFS, dir string, sections []sectionEntry) (
 	}
 	loc := minutesLineRE.FindIndex(front)
 	if loc == nil {
-		return FileChange{}, fmt.Errorf("%s has no minutes line to update", p)
+		return FileChange{}, ErrNoMinutesLine.With(p)
 	}
 	// The front matter starts after the opening "---\n".
 	start := strings.Index(string(f.Data), string(front))
@@ -324,22 +353,22 @@ func AddSection(tree fstest.MapFS, module, slug, title string, minutes int) ([]F
 	title = strings.TrimSpace(title)
 	switch {
 	case !ValidSlug(slug):
-		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", slug)
+		return nil, ErrSlug.With(slug)
 	case title == "" || utf8.RuneCountInString(title) > 200 || strings.ContainsAny(title, "\n\r\u2028\u2029\u0085"):
-		return nil, errors.New("give the section a title of one line (at most 200 characters)")
+		return nil, ErrSectionTitle
 	case minutes < 1 || minutes > 1000:
-		return nil, errors.New("the time budget must be 1–1000 minutes")
+		return nil, ErrMinutes
 	}
 	secs := sectionsOf(tree, dir)
 	next := 1
 	for _, s := range secs {
 		if s.slug == slug {
-			return nil, fmt.Errorf("module %s already has a section %q", module, slug)
+			return nil, ErrSectionExists.With(module, slug)
 		}
 		next = s.num + 1
 	}
 	if next > 99 {
-		return nil, errors.New("a module can have at most 99 sections")
+		return nil, ErrTooManySections
 	}
 	file := fmt.Sprintf("%02d-%s.md", next, slug)
 	quoted, _ := yaml.Marshal(title)
@@ -369,20 +398,20 @@ func RenameSection(tree fstest.MapFS, module, slug, newSlug string) ([]FileChang
 		return nil, err
 	}
 	if !ValidSlug(newSlug) {
-		return nil, fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens", newSlug)
+		return nil, ErrSlug.With(newSlug)
 	}
 	var from *sectionEntry
 	secs := sectionsOf(tree, dir)
 	for i, s := range secs {
 		if s.slug == newSlug {
-			return nil, fmt.Errorf("module %s already has a section %q", module, newSlug)
+			return nil, ErrSectionExists.With(module, newSlug)
 		}
 		if s.slug == slug {
 			from = &secs[i]
 		}
 	}
 	if from == nil {
-		return nil, fmt.Errorf("module %s has no section %q", module, slug)
+		return nil, ErrNoSection.With(module, slug)
 	}
 	oldPath := dir + "/" + from.file
 	newPath := fmt.Sprintf("%s/%02d-%s.md", dir, from.num, newSlug)
@@ -401,7 +430,7 @@ func MoveSection(tree fstest.MapFS, module, slug string, delta int) ([]FileChang
 		return nil, err
 	}
 	if delta != -1 && delta != 1 {
-		return nil, errors.New("a section moves one place at a time")
+		return nil, ErrMoveStep
 	}
 	secs := sectionsOf(tree, dir)
 	i := -1
@@ -411,11 +440,11 @@ func MoveSection(tree fstest.MapFS, module, slug string, delta int) ([]FileChang
 		}
 	}
 	if i < 0 {
-		return nil, fmt.Errorf("module %s has no section %q", module, slug)
+		return nil, ErrNoSection.With(module, slug)
 	}
 	j := i + delta
 	if j < 0 || j >= len(secs) {
-		return nil, errors.New("the section is at the end already")
+		return nil, ErrAtEnd
 	}
 	a, b := secs[i], secs[j]
 	pa, pb := dir+"/"+a.file, dir+"/"+b.file
@@ -444,10 +473,10 @@ func ArchiveSection(tree fstest.MapFS, module, slug string) ([]FileChange, error
 		kept = append(kept, s)
 	}
 	if gone == nil {
-		return nil, fmt.Errorf("module %s has no section %q", module, slug)
+		return nil, ErrNoSection.With(module, slug)
 	}
 	if len(kept) == 0 {
-		return nil, errors.New("a module needs at least one section")
+		return nil, ErrLastSection
 	}
 	p := dir + "/" + gone.file
 	mod, err := withModuleMinutes(tree, dir, kept)
@@ -491,18 +520,18 @@ const MaxFigureSize = 4 << 20
 func AddFigure(tree fstest.MapFS, page, name, contentType string, data []byte) (FileChange, string, error) {
 	dir := path.Dir(page)
 	if !strings.HasPrefix(page, "modules/") || moduleDirRE.FindStringSubmatch(path.Base(dir)) == nil {
-		return FileChange{}, "", errors.New("figures belong to a module's pages")
+		return FileChange{}, "", ErrFigurePage
 	}
 	ext, ok := figureTypes[contentType]
 	if !ok {
-		return FileChange{}, "", errors.New("a figure must be a PNG, JPEG, WebP or SVG image")
+		return FileChange{}, "", ErrFigureFormat
 	}
 	if len(data) == 0 || len(data) > MaxFigureSize {
-		return FileChange{}, "", fmt.Errorf("a figure must be at most %d MiB", MaxFigureSize>>20)
+		return FileChange{}, "", ErrFigureTooLarge.With(MaxFigureSize >> 20)
 	}
 	if contentType == "image/svg+xml" {
 		if probs := checkSVG(data); len(probs) > 0 {
-			return FileChange{}, "", fmt.Errorf("line %d: %s", probs[0].line, probs[0].msg)
+			return FileChange{}, "", ErrFigureSVG.With(probs[0].line, probs[0].msg)
 		}
 	}
 	base := strings.TrimSuffix(strings.ToLower(path.Base(name)), path.Ext(name))
@@ -547,7 +576,7 @@ var orderLineRE = regexp.MustCompile(`(?m)^order:[ \t]*\d+[ \t]*$`)
 // addresses stay as they are.
 func MoveModule(tree fstest.MapFS, module string, delta int) ([]FileChange, error) {
 	if delta != -1 && delta != 1 {
-		return nil, errors.New("a module moves one place at a time")
+		return nil, ErrMoveStep
 	}
 	c, _ := Load(tree)
 	all := c.AllModules() // hidden ones keep their place among the others
@@ -558,11 +587,11 @@ func MoveModule(tree fstest.MapFS, module string, delta int) ([]FileChange, erro
 		}
 	}
 	if i < 0 {
-		return nil, fmt.Errorf("no module %q", module)
+		return nil, ErrNoModule.With(module)
 	}
 	j := i + delta
 	if j < 0 || j >= len(all) {
-		return nil, errors.New("the module is at the end already")
+		return nil, ErrAtEnd
 	}
 	a, b := all[i], all[j]
 	setOrder := func(m *Module, order int) (FileChange, error) {
@@ -576,7 +605,7 @@ func MoveModule(tree fstest.MapFS, module string, delta int) ([]FileChange, erro
 		}
 		loc := orderLineRE.FindIndex(front)
 		if loc == nil {
-			return FileChange{}, fmt.Errorf("%s has no order line to change", m.File)
+			return FileChange{}, ErrNoOrderLine.With(m.File)
 		}
 		start := strings.Index(string(f.Data), string(front))
 		return FileChange{Path: m.File, Data: []byte(string(f.Data[:start+loc[0]]) + "order: " + strconv.Itoa(order) + string(f.Data[start+loc[1]:]))}, nil

@@ -1,7 +1,6 @@
 package course
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -33,15 +32,15 @@ func AddModule(tree fstest.MapFS, slug, title, summary string) ([]FileChange, er
 	case !validModuleSlug(slug):
 		return nil, moduleSlugError(slug)
 	case title == "" || utf8.RuneCountInString(title) > 200 || strings.ContainsAny(title, "\n\r\u2028\u2029\u0085"):
-		return nil, errors.New("give the module a title of one line (at most 200 characters)")
+		return nil, ErrModuleTitle
 	case summary == "" || utf8.RuneCountInString(summary) > 1000:
-		return nil, errors.New("give the module a summary (at most 1000 characters)")
+		return nil, ErrModuleSummary
 	}
 	num, order := 0, 0
 	for _, dir := range moduleDirs(tree) {
 		m := moduleDirRE.FindStringSubmatch(path.Base(dir))
 		if m[2] == slug {
-			return nil, fmt.Errorf("the course already has a module %q", slug)
+			return nil, ErrModuleExists.With(slug)
 		}
 		n, _ := strconv.Atoi(m[1])
 		num = max(num, n)
@@ -54,7 +53,7 @@ func AddModule(tree fstest.MapFS, slug, title, summary string) ([]FileChange, er
 		}
 	}
 	if num >= 99 {
-		return nil, errors.New("a course can have at most 99 module folders")
+		return nil, ErrTooManyModules
 	}
 	name := fmt.Sprintf("%02d-%s", num+1, slug)
 	q := func(s string) string {
@@ -80,7 +79,7 @@ var folderLikeRE = regexp.MustCompile(`^\d\d-`)
 func validModuleSlug(s string) bool { return ValidSlug(s) && !folderLikeRE.MatchString(s) }
 
 func moduleSlugError(s string) error {
-	return fmt.Errorf("the address part %q must be lowercase letters, digits and hyphens, and not start with two digits and a hyphen (that is how module folders are named)", s)
+	return ErrModuleSlug.With(s)
 }
 
 // moduleDirs lists the module folders of tree, sorted.
@@ -134,7 +133,7 @@ func SetModuleHidden(tree fstest.MapFS, module string, hidden bool) ([]FileChang
 		Hidden bool `yaml:"hidden"`
 	}
 	if err := yaml.Unmarshal([]byte(fm), &meta); err != nil || meta.Hidden != hidden {
-		return nil, fmt.Errorf("%s: the hidden: line could not be changed; edit the file", p)
+		return nil, ErrHiddenLine.With(p)
 	}
 	changes := []FileChange{{Path: p, Data: []byte(head + fm + after)}}
 	if !hidden {
@@ -165,10 +164,10 @@ func RenameModule(tree fstest.MapFS, module, newSlug string) ([]FileChange, erro
 		return nil, moduleSlugError(newSlug)
 	}
 	if newSlug == module {
-		return nil, errors.New("that is the module's address already")
+		return nil, ErrSameAddress
 	}
 	if _, err := moduleDirOf(tree, newSlug); err == nil {
-		return nil, fmt.Errorf("the course already has a module %q", newSlug)
+		return nil, ErrModuleExists.With(newSlug)
 	}
 	oldName := path.Base(dir)
 	num := moduleDirRE.FindStringSubmatch(oldName)[1]

@@ -1,6 +1,7 @@
 package course
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,7 @@ func TestSVGFiguresRefuseTheReviewsPayloads(t *testing.T) {
 		}
 		// Uploaded in the studio.
 		page := "modules/01-ensimmainen/01-alku.md"
-		if _, _, err := AddFigure(fixtureWith(t, nil), page, "kaavio.svg", "image/svg+xml", []byte(doc)); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
+		if _, _, err := AddFigure(fixtureWith(t, nil), page, "kaavio.svg", "image/svg+xml", []byte(doc)); !errors.Is(err, ErrFigureSVG) || !strings.Contains(err.Error(), "at line 2: ") {
 			t.Errorf("%s: AddFigure = %v", name, err)
 		}
 	}

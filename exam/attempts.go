@@ -16,6 +16,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
@@ -96,15 +97,15 @@ type Certifier interface {
 
 // Errors of the exam.
 var (
-	ErrNotFound    = errors.New("no such attempt")
-	ErrClosed      = errors.New("the attempt is submitted: answers can no longer change")
-	ErrLate        = errors.New("the time is up: answers can no longer change")
-	ErrBadAnswer   = errors.New("the answer does not fit the item")
-	ErrNoExam      = errors.New("the course has no exam")
-	ErrPassed      = errors.New("you have passed the exam already")
-	ErrNoAttempts  = errors.New("no attempts left")
-	ErrBusy        = errors.New("the attempt changed meanwhile; try again")
-	ErrUnknownItem = errors.New("the item is not part of this attempt")
+	ErrNotFound    = fault.New(fault.NotFound, "exam_attempt_not_found", "", "no such attempt")
+	ErrClosed      = fault.New(fault.Conflict, "exam_closed", "", "the attempt is submitted: answers can no longer change")
+	ErrLate        = fault.New(fault.Conflict, "exam_time_up", "", "the time is up: answers can no longer change")
+	ErrBadAnswer   = fault.New(fault.Invalid, "exam_bad_answer", "", "the answer does not fit the item")
+	ErrNoExam      = fault.New(fault.NotFound, "exam_none", "", "the course has no exam")
+	ErrPassed      = fault.New(fault.Conflict, "exam_passed", "", "you have passed the exam already")
+	ErrNoAttempts  = fault.New(fault.Conflict, "exam_no_attempts", "", "no attempts left")
+	ErrBusy        = fault.New(fault.Busy, "exam_busy", "", "the attempt changed meanwhile; try again")
+	ErrUnknownItem = fault.New(fault.Invalid, "exam_unknown_item", "", "the item is not part of this attempt")
 )
 
 // learnerDoc is a learner's exam record.
@@ -118,7 +119,7 @@ type learnerDoc struct {
 }
 
 // ErrNotEligible is matched (errors.Is) by a NotEligibleError.
-var ErrNotEligible = errors.New("the exam's eligibility rule is not met")
+var ErrNotEligible = fault.New(fault.Forbidden, "exam_not_eligible", "", "the exam's eligibility rule is not met")
 
 // NotEligibleError refuses a new attempt to a learner whom the exam's
 // eligibility rule does not yet admit: Modules are the modules still to

@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // Accessibility feedback must be answered within 14 days (law 306/2019).
@@ -62,12 +63,12 @@ func (f *Item) Overdue(now time.Time) bool {
 
 // Problems, as codes the UI translates.
 var (
-	ErrKind    = errors.New("feedback-kind")
-	ErrMessage = errors.New("feedback-message")
-	ErrContact = errors.New("feedback-contact")
-	ErrStatus  = errors.New("feedback-status")
+	ErrKind    = fault.New(fault.Invalid, "feedback_kind", "kind", "the kind of feedback is not one of content, technical or accessibility")
+	ErrMessage = fault.New(fault.Invalid, "feedback_message", "message", "the message must be 3–5000 characters")
+	ErrContact = fault.New(fault.Invalid, "feedback_contact", "contact", "the contact is at most 200 characters without < > or line breaks")
+	ErrStatus  = fault.New(fault.Invalid, "feedback_status", "status", "the status must be new, in_progress or answered")
 	// ErrNotFound: no message has that id.
-	ErrNotFound = errors.New("feedback-not-found")
+	ErrNotFound = fault.New(fault.NotFound, "feedback_not_found", "", "no such feedback message")
 )
 
 // Store keeps feedback.

@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // States of a message.
@@ -129,8 +130,8 @@ type Message struct {
 
 // Errors a person can act on.
 var (
-	ErrAddress = errors.New("mail: the address is not valid")
-	ErrField   = errors.New("mail: a field is too long or has control characters")
+	ErrAddress = fault.New(fault.Invalid, "mail_address", "to", "mail: the address is not valid")
+	ErrField   = fault.New(fault.Invalid, "mail_field", "", "mail: a field is too long or has control characters")
 )
 
 // Outbox keeps the messages.
@@ -308,7 +309,7 @@ func (o *Outbox) Message(ctx context.Context, id string) (*Message, error) {
 }
 
 // ErrNotFound: no such message.
-var ErrNotFound = errors.New("mail: no such message")
+var ErrNotFound = fault.New(fault.NotFound, "mail_not_found", "", "mail: no such message")
 
 // List returns the newest messages in state (all states when empty),
 // at most limit.

@@ -28,6 +28,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
@@ -93,29 +94,30 @@ func (it *Item) Playable() bool { return it.Kind == KindVideo || it.Kind == Kind
 
 // Errors of the catalog; the API maps them to statuses.
 var (
-	ErrNotFound = errors.New("no such media item")
-	ErrExists   = errors.New("a media item with this id already exists")
-	ErrConflict = errors.New("the media item changed meanwhile; try again")
+	ErrNotFound = fault.New(fault.NotFound, "media_not_found", "", "no such media item")
+	ErrExists   = fault.New(fault.Conflict, "media_exists", "", "a media item with this id already exists")
+	ErrConflict = fault.New(fault.Conflict, "media_changed", "", "the media item changed meanwhile; try again")
+	// ErrTooLarge: over a size limit (With the limit, FormatSize).
+	ErrTooLarge = fault.New(fault.TooLarge, "media_too_large", "file", "the file is larger than the limit of %s")
+	// ErrInUse refuses deleting media the course uses (With the places).
+	ErrInUse = fault.New(fault.Conflict, "media_in_use", "", "the media item is used in the course: %s")
+	// Refusals of an upload for what it is.
+	ErrTitleMissing = fault.New(fault.Invalid, "media_title_missing", "title", "a title is required")
+	ErrTitleLong    = fault.New(fault.Invalid, "media_title_long", "title", "the title is longer than 200 characters")
+	ErrBadID        = fault.New(fault.Invalid, "media_id_invalid", "id", "the id must be lowercase letters, digits and hyphens (at most 80), e.g. m1-johdanto")
+	ErrEmpty        = fault.New(fault.Unsupported, "media_file_empty", "file", "the file is empty")
+	ErrIsCaptions   = fault.New(fault.Unsupported, "media_is_captions", "file", "this is a WebVTT captions file: add it to a video or audio item as its captions")
+	ErrWrongKind    = fault.New(fault.Unsupported, "media_wrong_kind", "file", "the file is %s (%s); expected %s")
+	ErrUnsafeSVG    = fault.New(fault.Unsupported, "media_svg_unsafe", "file", "the SVG image is refused: %s")
+	ErrUnreadable   = fault.New(fault.Unsupported, "media_unreadable", "file", "the file could not be read as %s")
+	ErrNoStream     = fault.New(fault.Unsupported, "media_no_stream", "file", "the file has no video or audio stream")
+	ErrNoAudio      = fault.New(fault.Unsupported, "media_no_audio", "file", "the file has no audio stream")
+	ErrCaptionLang  = fault.New(fault.Invalid, "captions_language", "lang", "the language must be a two- or three-letter code such as fi, sv or en")
+	ErrCaptionsFor  = fault.New(fault.Invalid, "captions_not_playable", "", "captions belong to video and audio, not to %s")
+	ErrCaptions     = fault.New(fault.Invalid, "captions_invalid", "captions", "the captions are not valid WebVTT: %s")
+	ErrPosterFor    = fault.New(fault.Invalid, "poster_not_playable", "", "posters belong to video and audio")
+	ErrPosterFormat = fault.New(fault.Unsupported, "poster_format", "poster", "a poster must be a PNG, JPEG or WebP image")
 )
-
-// TooLargeError is an upload over the limit.
-type TooLargeError struct{ Max int64 }
-
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("the file is larger than the limit of %s", FormatSize(e.Max))
-}
-
-// InvalidError is an upload refused for what it is.
-type InvalidError struct{ Msg string }
-
-func (e *InvalidError) Error() string { return e.Msg }
-
-// InUseError refuses deleting media that content uses.
-type InUseError struct{ Places []string }
-
-func (e *InUseError) Error() string {
-	return "the media item is used in the course: " + strings.Join(e.Places, ", ")
-}
 
 // Snapshot is the whole catalog at one revision, shared read-only.
 type Snapshot struct {
@@ -206,7 +208,7 @@ func (c *countingHash) Read(p []byte) (int, error) {
 	}
 	c.n += int64(n)
 	if c.n > c.max {
-		return 0, &TooLargeError{Max: c.max}
+		return 0, ErrTooLarge.With(FormatSize(c.max))
 	}
 	c.h.Write(p[:n])
 	return n, err
@@ -218,15 +220,15 @@ func (l *Catalog) Put(ctx context.Context, u Upload) (*Item, error) {
 	title := strings.TrimSpace(u.Title)
 	switch {
 	case title == "":
-		return nil, &InvalidError{"a title is required"}
+		return nil, ErrTitleMissing
 	case utf8.RuneCountInString(title) > 200:
-		return nil, &InvalidError{"the title is longer than 200 characters"}
+		return nil, ErrTitleLong
 	}
 	id := u.ID
 	if id == "" {
 		id = "m-" + randomKey(8)
 	} else if !ValidID(id) {
-		return nil, &InvalidError{"the id must be lowercase letters, digits and hyphens (at most 80), e.g. m1-johdanto"}
+		return nil, ErrBadID
 	}
 	var old *Item
 	if existing, err := l.Get(ctx, id); err == nil {
@@ -244,21 +246,21 @@ func (l *Catalog) Put(ctx context.Context, u Upload) (*Item, error) {
 		return nil, fmt.Errorf("media: reading the upload: %w", err)
 	}
 	if len(head) == 0 {
-		return nil, &InvalidError{"the file is empty"}
+		return nil, ErrEmpty
 	}
 	f, err := Sniff(head)
 	if err != nil {
-		return nil, &InvalidError{err.Error()}
+		return nil, err
 	}
 	if f.Kind == KindCaptions {
-		return nil, &InvalidError{"this is a WebVTT captions file: add it to a video or audio item as its captions"}
+		return nil, ErrIsCaptions
 	}
 	allowed := u.Kinds
 	if len(allowed) == 0 {
 		allowed = []string{KindVideo, KindAudio, KindImage}
 	}
 	if !slices.Contains(allowed, f.Kind) {
-		return nil, &InvalidError{fmt.Sprintf("the file is %s (%s); expected %s", f.Kind, f.ContentType, strings.Join(allowed, " or "))}
+		return nil, ErrWrongKind.With(f.Kind, f.ContentType, strings.Join(allowed, " | "))
 	}
 	var body io.Reader = br
 	if f.ContentType == "image/svg+xml" {
@@ -267,10 +269,10 @@ func (l *Catalog) Put(ctx context.Context, u Upload) (*Item, error) {
 			return nil, fmt.Errorf("media: reading the upload: %w", err)
 		}
 		if len(doc) > MaxSVGBytes {
-			return nil, &TooLargeError{Max: MaxSVGBytes}
+			return nil, ErrTooLarge.With(FormatSize(MaxSVGBytes))
 		}
 		if err := CheckSVG(doc); err != nil {
-			return nil, &InvalidError{err.Error()}
+			return nil, ErrUnsafeSVG.With(err.Error())
 		}
 		body = bytes.NewReader(doc)
 	}
@@ -323,8 +325,7 @@ func (l *Catalog) putObject(ctx context.Context, key, contentType string, r io.R
 	})
 	if err != nil {
 		l.removeObjects(context.WithoutCancel(ctx), key)
-		var tl *TooLargeError
-		if errors.As(err, &tl) {
+		if tl, ok := fault.As(err); ok && errors.Is(tl, ErrTooLarge) {
 			return Object{}, tl
 		}
 		if ctx.Err() != nil {
@@ -353,16 +354,17 @@ func (l *Catalog) probeItem(ctx context.Context, it *Item) error {
 		return nil // duration unknown; players still work
 	}
 	if err != nil {
-		return &InvalidError{fmt.Sprintf("the file could not be read as %s: %v", it.Kind, err)}
+		l.log.Warn("media: probing an upload failed", "kind", it.Kind, "err", err)
+		return ErrUnreadable.With(it.Kind)
 	}
 	if it.Kind == KindVideo && !p.HasVideo {
 		if !p.HasAudio {
-			return &InvalidError{"the file has no video or audio stream"}
+			return ErrNoStream
 		}
 		it.Kind = KindAudio // an MP4 or WebM with sound only
 	}
 	if it.Kind == KindAudio && !p.HasAudio {
-		return &InvalidError{"the file has no audio stream"}
+		return ErrNoAudio
 	}
 	it.Duration, it.Codecs, it.Width, it.Height = p.Duration, p.Codecs, p.Width, p.Height
 	return nil
@@ -431,22 +433,23 @@ var langRE = regexp.MustCompile(`^[a-z]{2,3}$`)
 // lang, replacing any earlier ones.
 func (l *Catalog) SetCaptions(ctx context.Context, id, lang string, data []byte) (*Item, error) {
 	if !langRE.MatchString(lang) {
-		return nil, &InvalidError{"the language must be a two- or three-letter code such as fi, sv or en"}
+		return nil, ErrCaptionLang
 	}
 	it, err := l.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if !it.Playable() {
-		return nil, &InvalidError{"captions belong to video and audio, not to " + it.Kind}
+		return nil, ErrCaptionsFor.With(it.Kind)
 	}
 	cues, err := ParseVTT(data)
 	if err != nil {
-		return nil, err
+		return nil, ErrCaptions.WithCause(err, err.Error())
 	}
 	if it.Duration > 0 && cues[len(cues)-1].Start > it.Duration+1 {
-		return nil, VTTErrors{{Line: 1, Msg: fmt.Sprintf("the last cue starts at %s, after the end of the %s (%s)",
+		late := VTTErrors{{Line: 1, Msg: fmt.Sprintf("the last cue starts at %s, after the end of the %s (%s)",
 			FormatTimestamp(cues[len(cues)-1].Start), it.Kind, FormatTimestamp(it.Duration))}}
+		return nil, ErrCaptions.WithCause(late, late.Error())
 	}
 	key := objectPrefix + randomKey(16) + ".vtt"
 	obj, err := l.putObject(ctx, key, "text/vtt; charset=utf-8", bytes.NewReader(data))
@@ -503,18 +506,18 @@ func (l *Catalog) SetPoster(ctx context.Context, id string, r io.Reader) (*Item,
 		return nil, err
 	}
 	if it.Kind != KindVideo && it.Kind != KindAudio {
-		return nil, &InvalidError{"posters belong to video and audio"}
+		return nil, ErrPosterFor
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxPosterBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("media: reading the poster: %w", err)
 	}
 	if len(data) > MaxPosterBytes {
-		return nil, &TooLargeError{Max: MaxPosterBytes}
+		return nil, ErrTooLarge.With(FormatSize(MaxPosterBytes))
 	}
 	f, err := Sniff(data)
 	if err != nil || f.Kind != KindImage || f.ContentType == "image/svg+xml" {
-		return nil, &InvalidError{"a poster must be a PNG, JPEG or WebP image"}
+		return nil, ErrPosterFormat
 	}
 	key := objectPrefix + randomKey(16) + f.Ext
 	obj, err := l.putObject(ctx, key, f.ContentType, bytes.NewReader(data))
@@ -534,7 +537,7 @@ func (l *Catalog) SetPoster(ctx context.Context, id string, r io.Reader) (*Item,
 // uses it) is not empty.
 func (l *Catalog) Delete(ctx context.Context, id string, places []string) error {
 	if len(places) > 0 {
-		return &InUseError{Places: places}
+		return ErrInUse.With(strings.Join(places, ", "))
 	}
 	it, err := l.Get(ctx, id)
 	if err != nil {

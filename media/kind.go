@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/svgcheck"
 )
 
@@ -28,7 +29,10 @@ const SniffLen = 4096
 
 // ErrUnknownType is returned for content that is none of the accepted
 // formats, whatever its name or declared type says.
-var ErrUnknownType = errors.New("the file is not a supported format: video MP4 or WebM, audio MP3, M4A or Ogg, image PNG, JPEG, WebP or SVG, captions WebVTT")
+var ErrUnknownType = fault.New(fault.Unsupported, "media_unsupported_type", "", "the file is not a supported format: video MP4 or WebM, audio MP3, M4A or Ogg, image PNG, JPEG, WebP or SVG, captions WebVTT")
+
+// ErrMatroska refuses Matroska that is not WebM.
+var ErrMatroska = fault.New(fault.Unsupported, "media_matroska", "file", "the file is Matroska but not WebM: convert it to WebM or MP4")
 
 // Sniff identifies a file by its content (magic bytes), never by its name
 // or the type a client declares.
@@ -46,7 +50,7 @@ func Sniff(head []byte) (Format, error) {
 		if bytes.Contains(head[:min(len(head), 64)], []byte("webm")) {
 			return Format{KindVideo, "video/webm", ".webm"}, nil
 		}
-		return Format{}, errors.New("the file is Matroska but not WebM: convert it to WebM or MP4")
+		return Format{}, ErrMatroska
 	case bytes.HasPrefix(head, []byte("ID3")) || (len(head) >= 2 && head[0] == 0xFF && head[1]&0xE6 == 0xE2):
 		// An ID3 tag, or an MPEG audio frame sync with layer III.
 		return Format{KindAudio, "audio/mpeg", ".mp3"}, nil

@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
 // The authoring studio's storage: drafts beside the published files, and
@@ -37,7 +38,7 @@ type Draft struct {
 }
 
 // ErrNoFile means the content has no such file.
-var ErrNoFile = errors.New("no such content file")
+var ErrNoFile = fault.New(fault.NotFound, "content_no_file", "", "no such content file")
 
 // ConflictError: the file was published by someone else since the author
 // began; both texts are kept and handed back for merging.
@@ -234,7 +235,7 @@ func (s *Store) Export(ctx context.Context, dir string, drafts bool) (written, r
 
 // ErrChanged: content was published by someone else between reading and
 // writing (another instance); nothing of the change was kept — try again.
-var ErrChanged = errors.New("changed by someone else meanwhile")
+var ErrChanged = fault.New(fault.Conflict, "content_changed", "", "changed by someone else meanwhile")
 
 // staleError: the file's revision changed between reading and writing.
 type staleError struct{ path string }

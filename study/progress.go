@@ -21,6 +21,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
@@ -111,9 +112,9 @@ const MaxRanges = 200
 
 // Errors of progress events.
 var (
-	ErrBadEvent     = errors.New("unknown event")
-	ErrNotCompleted = errors.New("the section's completion rule is not met")
-	ErrBadPlayed    = errors.New("a played event needs a media item of this section, a position within it and at most 200 ranges [start, end] inside its duration")
+	ErrBadEvent     = fault.New(fault.Invalid, "progress_bad_event", "", "unknown event")
+	ErrNotCompleted = fault.New(fault.Conflict, "progress_rule_not_met", "", "the section's completion rule is not met")
+	ErrBadPlayed    = fault.New(fault.Invalid, "progress_bad_played", "", "a played event needs a media item of this section, a position within it and at most 200 ranges [start, end] inside its duration")
 )
 
 func progressID(userID, module, section string) string { return userID + "|" + module + "/" + section }
@@ -213,7 +214,7 @@ func (p *Progress) loadRecords(ctx context.Context, userID string) (map[string]*
 }
 
 // ErrAnswerTooLong is returned for answers over MaxAnswerLen characters.
-var ErrAnswerTooLong = errors.New("answer too long")
+var ErrAnswerTooLong = fault.New(fault.Invalid, "answer_too_long", "answer", "answer too long")
 
 // SaveAnswer stores (or replaces) a learner's answer and, for sections
 // completed by a task, completes the section.

@@ -28,6 +28,7 @@ var dynamicPrefixes = []string{
 	"status.",                // inbox.html: (print "status." .Status)
 	"cert.state.",            // certificate.html: (print "cert.state." .State)
 	"mail.state.",            // admin_mail*.html: (print "mail.state." .State)
+	"fault.",                 // api/errors.go: a refusal's fault.Error.MessageKey(); api checks each code has one
 }
 
 // forms lists the plural forms a message has ("other" alone for a plain

@@ -649,7 +649,7 @@ func TestMediaCommands(t *testing.T) {
 func TestExamImportGIFT(t *testing.T) {
 	var out, errb bytes.Buffer
 	dest := filepath.Join(t.TempDir(), "01-ensimmainen.yaml")
-	code := run([]string{"exam", "import-gift", "../../quiz/testdata/gift/sample.gift", "--module", "01-ensimmainen", "--prefix", "e-", "--out", dest}, mapEnv(nil), &out, &errb)
+	code := run([]string{"exam", "import-gift", "../../exam/testdata/gift/sample.gift", "--module", "01-ensimmainen", "--prefix", "e-", "--out", dest}, mapEnv(nil), &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "sample.gift:27: short-answer questions") || !strings.Contains(errb.String(), "5 questions imported, 6 not imported") {
 		t.Fatalf("import = %d:\n%s", code, errb.String())
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
@@ -339,7 +340,7 @@ func (s *Store) slot(ctx context.Context, cert string) (list, index int, err err
 }
 
 // ErrNotFound means no such certificate.
-var ErrNotFound = errors.New("no such certificate")
+var ErrNotFound = fault.New(fault.NotFound, "certificate_not_found", "", "no such certificate")
 
 // Get is the certificate id.
 func (s *Store) Get(ctx context.Context, id string) (*Certificate, error) {
@@ -408,7 +409,7 @@ func (s *Store) find(ctx context.Context, filter bson.D) ([]*Certificate, error)
 }
 
 // ErrRevoked means the certificate was revoked already.
-var ErrRevoked = errors.New("the certificate is revoked already")
+var ErrRevoked = fault.New(fault.Conflict, "certificate_revoked", "", "the certificate is revoked already")
 
 // Revoke revokes a certificate with a reason; it shows in the status list
 // at once in this process and within a minute in others.
@@ -437,7 +438,7 @@ func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate
 }
 
 // ErrReason: a revocation needs its reason, 1–500 characters.
-var ErrReason = errors.New("give the reason for revoking in 1–500 characters")
+var ErrReason = fault.New(fault.Invalid, "revocation_reason", "reason", "give the reason for revoking in 1–500 characters")
 
 // WithdrawnReason is the revocation reason of a withdrawn certificate.
 const WithdrawnReason = "withdrawn at the holder's request"
