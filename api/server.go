@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,8 +199,45 @@ func New(o Options) (*Server, error) {
 }
 
 // routes is the one table of every route the platform serves.
+// routeGroup adds routes behind the same middleware (see routes).
+type routeGroup struct {
+	app *fiber.App
+	mw  []fiber.Handler
+	// csrf is the check every post, put and delete gets unless Unchecked.
+	csrf fiber.Handler
+}
+
+func (s *Server) group(mw ...fiber.Handler) routeGroup {
+	return routeGroup{app: s.app, mw: mw, csrf: s.checkCSRF}
+}
+
+func (g routeGroup) chain(extra ...fiber.Handler) []fiber.Handler {
+	return append(slices.Clone(g.mw), extra...)
+}
+
+func (g routeGroup) get(path string, h ...fiber.Handler) { g.app.Get(path, g.chain(h...)...) }
+func (g routeGroup) post(path string, h fiber.Handler)   { g.app.Post(path, g.chain(g.csrf, h)...) }
+func (g routeGroup) put(path string, h fiber.Handler)    { g.app.Put(path, g.chain(g.csrf, h)...) }
+func (g routeGroup) delete(path string, h fiber.Handler) { g.app.Delete(path, g.chain(g.csrf, h)...) }
+
+// postUnchecked, putUnchecked: state changes whose request is authorised
+// otherwise than by the session's CSRF token (the reason is at the route).
+func (g routeGroup) postUnchecked(path string, h ...fiber.Handler) {
+	g.app.Post(path, g.chain(h...)...)
+}
+func (g routeGroup) putUnchecked(path string, h ...fiber.Handler) { g.app.Put(path, g.chain(h...)...) }
+
 func (s *Server) routes() {
 	app := s.app
+	// Who may reach a route is said once, by its group: the middleware of
+	// the group runs first, and every state change (post, put, delete)
+	// checks the session's CSRF token unless it is declared Unchecked with
+	// the reason (a bearer token, a single-use link, a check in the handler).
+	public := s.group()
+	learner := s.group(s.requireUser)
+	author := s.group(s.requireUser, s.requireAuthor)
+	reporter := s.group(s.requireUser, s.requireReporter)
+	admin := s.group(s.requireUser, s.requireAdmin)
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -207,197 +245,197 @@ func (s *Server) routes() {
 	}}))
 
 	// Operations.
-	app.Get("/livez", s.livez)
-	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metricsHandler())
+	public.get("/livez", s.livez)
+	public.get("/readyz", s.readyz)
+	public.get("/metrics", s.metricsHandler())
 
 	// Static assets (fingerprinted names are immutable).
-	app.Get("/static/:name", s.static)
+	public.get("/static/:name", s.static)
 
 	// JSON API.
-	app.Get("/api/v1/openapi.json", s.openapi)
-	app.Get("/api/v1/course", s.apiCourse)
-	app.Get("/api/v1/modules/:module", s.apiModule)
-	app.Get("/api/v1/modules/:module/sections/:section", s.apiSection)
-	app.Get("/api/v1/glossary", s.apiGlossary)
-	app.Get("/api/v1/glossary/search", s.apiGlossarySearch)
-	app.Get("/api/v1/glossary/export.csv", s.glossaryExport("csv"))
-	app.Get("/api/v1/glossary/export.json", s.glossaryExport("json"))
-	app.Get("/api/v1/glossary/export.ttl", s.glossaryExport("ttl"))
-	app.Get("/api/v1/glossary/export.jsonld", s.glossaryExport("jsonld"))
-	app.Get("/api/v1/glossary/:concept", s.apiConcept)
+	public.get("/api/v1/openapi.json", s.openapi)
+	public.get("/api/v1/course", s.apiCourse)
+	public.get("/api/v1/modules/:module", s.apiModule)
+	public.get("/api/v1/modules/:module/sections/:section", s.apiSection)
+	public.get("/api/v1/glossary", s.apiGlossary)
+	public.get("/api/v1/glossary/search", s.apiGlossarySearch)
+	public.get("/api/v1/glossary/export.csv", s.glossaryExport("csv"))
+	public.get("/api/v1/glossary/export.json", s.glossaryExport("json"))
+	public.get("/api/v1/glossary/export.ttl", s.glossaryExport("ttl"))
+	public.get("/api/v1/glossary/export.jsonld", s.glossaryExport("jsonld"))
+	public.get("/api/v1/glossary/:concept", s.apiConcept)
 
 	// Pages.
-	app.Get("/", s.home)
-	app.Get("/osiot", s.modulesPage)
-	app.Get("/osiot/:module", s.modulePage)
-	app.Get("/osiot/:module/:section", s.sectionPage)
-	app.Get("/lainsaadanto", s.legislationPage)
-	app.Get("/sanasto", s.glossaryPage)
-	app.Get("/sanasto/kaaviot", s.diagramsPage)
-	app.Get("/sanasto/teemat/:theme", s.themeDiagram)
-	app.Get("/sanasto/:concept", s.conceptPage)
-	app.Get("/sanasto/:concept/kaavio.svg", s.conceptDiagram)
-	app.Get("/kurssi/kuvat/:name", s.figure)
-	app.Get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
-	app.Get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
+	public.get("/", s.home)
+	public.get("/osiot", s.modulesPage)
+	public.get("/osiot/:module", s.modulePage)
+	public.get("/osiot/:module/:section", s.sectionPage)
+	public.get("/lainsaadanto", s.legislationPage)
+	public.get("/sanasto", s.glossaryPage)
+	public.get("/sanasto/kaaviot", s.diagramsPage)
+	public.get("/sanasto/teemat/:theme", s.themeDiagram)
+	public.get("/sanasto/:concept", s.conceptPage)
+	public.get("/sanasto/:concept/kaavio.svg", s.conceptDiagram)
+	public.get("/kurssi/kuvat/:name", s.figure)
+	public.get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
+	public.get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
 	if s.feedback != nil {
-		app.Get("/palaute", s.feedbackPage)
-		app.Post("/palaute", s.checkCSRF, s.sendFeedback)
-		app.Post("/api/v1/feedback", jsonOnly, s.apiFeedback)
+		public.get("/palaute", s.feedbackPage)
+		public.post("/palaute", s.sendFeedback)
+		public.postUnchecked("/api/v1/feedback", jsonOnly, s.apiFeedback) // JSON only: no cross-site form can send it
 	}
 
 	if s.media != nil {
-		app.Get("/api/v1/media", s.apiMediaList)
-		app.Get("/api/v1/media/:media", s.apiMediaGet)
-		app.Get("/media/:media/tiedosto", s.mediaFile)
-		app.Get("/media/:media/kansikuva", s.mediaPoster)
-		app.Get("/media/:media/tekstitys/:track", s.mediaCaptions)
-		app.Get("/media/:media/litterointi.txt", s.mediaTranscript)
-		app.Get("/media/:media/tila", s.mediaStatus)
+		public.get("/api/v1/media", s.apiMediaList)
+		public.get("/api/v1/media/:media", s.apiMediaGet)
+		public.get("/media/:media/tiedosto", s.mediaFile)
+		public.get("/media/:media/kansikuva", s.mediaPoster)
+		public.get("/media/:media/tekstitys/:track", s.mediaCaptions)
+		public.get("/media/:media/litterointi.txt", s.mediaTranscript)
+		public.get("/media/:media/tila", s.mediaStatus)
 	}
 
 	// Certificates: verifiable by anyone.
 	if s.certs != nil {
-		app.Get("/.well-known/jwks.json", s.jwks)
-		app.Get("/myontaja", s.issuerProfile)
-		app.Get("/credentials/status/:list", s.statusList)
-		app.Get("/todistus/:cert", s.certificatePage)
-		app.Get("/todistus/:cert/qr.png", s.certificateQR)
-		app.Post("/api/v1/certificates/verify", s.apiVerify)
+		public.get("/.well-known/jwks.json", s.jwks)
+		public.get("/myontaja", s.issuerProfile)
+		public.get("/credentials/status/:list", s.statusList)
+		public.get("/todistus/:cert", s.certificatePage)
+		public.get("/todistus/:cert/qr.png", s.certificateQR)
+		public.postUnchecked("/api/v1/certificates/verify", s.apiVerify) // changes nothing: verifies a token
 	}
 
 	if s.accounts == nil || s.progress == nil {
 		return
 	}
 	// Accounts.
-	app.Get("/kirjaudu", s.loginPage)
-	app.Post("/kirjaudu", s.checkCSRF, s.login)
-	app.Get("/kirjaudu/vahvista", s.verifyPage)
-	app.Post("/kirjaudu/vahvista", s.checkCSRF, s.verify)
-	app.Post("/kirjaudu-ulos", s.checkCSRF, s.logout)
-	app.Get("/rekisteroidy", s.registerPage)
-	app.Post("/rekisteroidy", s.checkCSRF, s.register)
+	public.get("/kirjaudu", s.loginPage)
+	public.post("/kirjaudu", s.login)
+	public.get("/kirjaudu/vahvista", s.verifyPage)
+	public.post("/kirjaudu/vahvista", s.verify)
+	public.post("/kirjaudu-ulos", s.logout)
+	public.get("/rekisteroidy", s.registerPage)
+	public.post("/rekisteroidy", s.register)
 	if s.outbox != nil {
-		app.Get("/salasana/unohtui", s.forgotPage)
-		app.Post("/salasana/unohtui", s.checkCSRF, s.forgot)
-		app.Get("/sahkoposti/vahvista", s.verifyEmail)
-		app.Get("/viestit/peru", s.unsubscribePage)
-		app.Post("/viestit/peru", s.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
-		app.Post("/tili/sahkoposti", s.requireUser, s.checkCSRF, s.changeEmail)
-		app.Post("/tili/sahkoposti/vahvista", s.requireUser, s.checkCSRF, s.resendVerification)
-		app.Post("/tili/viestit", s.requireUser, s.checkCSRF, s.savePreferences)
-		app.Get("/yllapito/posti", s.requireUser, s.requireAdmin, s.adminMail)
-		app.Post("/yllapito/posti/testi", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminMailTest)
-		app.Get("/yllapito/posti/:message", s.requireUser, s.requireAdmin, s.adminMailMessage)
-		app.Get("/yllapito/posti/:message/html", s.requireUser, s.requireAdmin, s.adminMailHTML)
-		app.Post("/yllapito/posti/:message/uudelleen", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminMailRetry)
+		public.get("/salasana/unohtui", s.forgotPage)
+		public.post("/salasana/unohtui", s.forgot)
+		public.get("/sahkoposti/vahvista", s.verifyEmail)
+		public.get("/viestit/peru", s.unsubscribePage)
+		public.postUnchecked("/viestit/peru", s.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
+		learner.post("/tili/sahkoposti", s.changeEmail)
+		learner.post("/tili/sahkoposti/vahvista", s.resendVerification)
+		learner.post("/tili/viestit", s.savePreferences)
+		admin.get("/yllapito/posti", s.adminMail)
+		admin.post("/yllapito/posti/testi", s.adminMailTest)
+		admin.get("/yllapito/posti/:message", s.adminMailMessage)
+		admin.get("/yllapito/posti/:message/html", s.adminMailHTML)
+		admin.post("/yllapito/posti/:message/uudelleen", s.adminMailRetry)
 	}
-	app.Get("/salasana/uusi", s.resetPage)
-	app.Post("/salasana/uusi", s.checkCSRF, s.reset)
-	app.Get("/tili", s.requireUser, s.accountPage)
-	app.Post("/tili/salasana", s.requireUser, s.checkCSRF, s.changePassword)
-	app.Post("/tili/istunnot/lopeta-muut", s.requireUser, s.checkCSRF, s.endOtherSessions)
-	app.Post("/tili/istunnot/:session/lopeta", s.requireUser, s.checkCSRF, s.endSession)
-	app.Post("/tili/poista", s.requireUser, s.checkCSRF, s.deleteAccount)
-	app.Get("/tili/kaksivaiheinen", s.requireUser, s.totpPage)
-	app.Post("/tili/kaksivaiheinen", s.requireUser, s.checkCSRF, s.totpPost)
+	public.get("/salasana/uusi", s.resetPage)
+	public.post("/salasana/uusi", s.reset)
+	learner.get("/tili", s.accountPage)
+	learner.post("/tili/salasana", s.changePassword)
+	learner.post("/tili/istunnot/lopeta-muut", s.endOtherSessions)
+	learner.post("/tili/istunnot/:session/lopeta", s.endSession)
+	learner.post("/tili/poista", s.deleteAccount)
+	learner.get("/tili/kaksivaiheinen", s.totpPage)
+	learner.post("/tili/kaksivaiheinen", s.totpPost)
 
 	// Studies.
-	app.Get("/omat-opinnot", s.requireUser, s.dashboard)
-	app.Get("/omat-opinnot/oppimispaivakirja.md", s.requireUser, s.diaryMarkdown)
-	app.Get("/omat-opinnot/oppimispaivakirja.pdf", s.requireUser, s.diaryPDF)
-	app.Post("/osiot/:module/:section/luettu", s.requireUser, s.checkCSRF, s.markRead)
-	app.Post("/tehtavat/:task/vastaus", s.requireUser, s.checkCSRF, s.saveAnswerForm)
+	learner.get("/omat-opinnot", s.dashboard)
+	learner.get("/omat-opinnot/oppimispaivakirja.md", s.diaryMarkdown)
+	learner.get("/omat-opinnot/oppimispaivakirja.pdf", s.diaryPDF)
+	learner.post("/osiot/:module/:section/luettu", s.markRead)
+	learner.post("/tehtavat/:task/vastaus", s.saveAnswerForm)
 
 	// Editing glossary concepts (authors and administrators).
-	app.Get("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.editConceptPage)
-	app.Post("/sanasto/:concept/muokkaa", s.requireUser, s.requireAuthor, s.checkCSRF, s.editConcept)
+	author.get("/sanasto/:concept/muokkaa", s.editConceptPage)
+	author.post("/sanasto/:concept/muokkaa", s.editConcept)
 
 	// The authoring studio (authors and administrators with two-factor).
-	app.Get("/studio", s.requireUser, s.requireAuthor, s.studioIndex)
-	app.Get("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.studioEdit)
-	app.Post("/studio/sisalto/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioSave)
-	app.Get("/studio/historia/*", s.requireUser, s.requireAuthor, s.studioHistory)
-	app.Get("/studio/esikatselu/*", s.requireUser, s.requireAuthor, s.studioLearnerView)
-	app.Get("/studio/rakenne", s.requireUser, s.requireAuthor, s.studioStructure)
-	app.Post("/studio/kuvat", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioFigure)
-	app.Post("/api/v1/studio/figures", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioFigure)
-	app.Post("/studio/rakenne", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioStructureChange)
-	app.Post("/studio/palauta/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioRestore)
-	app.Post("/api/v1/studio/preview", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioPreview)
-	app.Get("/api/v1/studio/files/*", s.requireUser, s.requireAuthor, s.apiStudioFile)
-	app.Put("/api/v1/studio/drafts/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioDraft)
-	app.Post("/api/v1/studio/publish/*", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiStudioPublish)
+	author.get("/studio", s.studioIndex)
+	author.get("/studio/sisalto/*", s.studioEdit)
+	author.post("/studio/sisalto/*", s.studioSave)
+	author.get("/studio/historia/*", s.studioHistory)
+	author.get("/studio/esikatselu/*", s.studioLearnerView)
+	author.get("/studio/rakenne", s.studioStructure)
+	author.post("/studio/kuvat", s.studioFigure)
+	author.post("/api/v1/studio/figures", s.apiStudioFigure)
+	author.post("/studio/rakenne", s.studioStructureChange)
+	author.post("/studio/palauta/*", s.studioRestore)
+	author.post("/api/v1/studio/preview", s.apiStudioPreview)
+	author.get("/api/v1/studio/files/*", s.apiStudioFile)
+	author.put("/api/v1/studio/drafts/*", s.apiStudioDraft)
+	author.post("/api/v1/studio/publish/*", s.apiStudioPublish)
 
 	// Media library (authors and administrators).
 	if s.media != nil {
-		app.Post("/api/v1/media", s.requireUser, s.requireAuthor, s.apiMediaUpload)
-		app.Put("/api/v1/media/:media/captions/:lang", s.requireUser, s.requireAuthor, s.checkCSRFHeader, s.apiMediaCaptions)
-		app.Put("/api/v1/media/:media/poster", s.requireUser, s.requireAuthor, s.checkCSRFHeader, s.apiMediaPoster)
-		app.Delete("/api/v1/media/:media", s.requireUser, s.requireAuthor, s.checkCSRF, s.apiMediaDelete)
-		app.Get("/studio/media", s.requireUser, s.requireAuthor, s.studioMediaPage)
-		app.Post("/studio/media", s.requireUser, s.requireAuthor, s.studioMediaUpload)
-		app.Post("/studio/media/:media/tekstitys", s.requireUser, s.requireAuthor, s.studioMediaCaptions)
-		app.Post("/studio/media/:media/poista", s.requireUser, s.requireAuthor, s.checkCSRF, s.studioMediaDelete)
+		author.postUnchecked("/api/v1/media", s.apiMediaUpload)                                           // the token is checked as the stream starts (readUpload)
+		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, s.apiMediaCaptions) // the token in a header: the body is the file
+		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, s.apiMediaPoster)           // the token in a header: the body is the file
+		author.delete("/api/v1/media/:media", s.apiMediaDelete)
+		author.get("/studio/media", s.studioMediaPage)
+		author.postUnchecked("/studio/media", s.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
+		author.postUnchecked("/studio/media/:media/tekstitys", s.studioMediaCaptions) // streamed form: token checked first (uploadForm)
+		author.post("/studio/media/:media/poista", s.studioMediaDelete)
 	}
 
 	// The final exam.
 	if s.exam != nil {
-		app.Get("/tentti", s.examPage)
-		app.Post("/tentti/aloita", s.requireUser, s.checkCSRF, s.examStart)
-		app.Get("/tentti/:attempt", s.requireUser, s.examAttemptPage)
-		app.Post("/tentti/:attempt", s.requireUser, s.checkCSRF, s.examSave)
-		app.Get("/tentti/:attempt/tarkista", s.requireUser, s.examCheckPage)
-		app.Post("/tentti/:attempt/palauta", s.requireUser, s.checkCSRF, s.examSubmit)
-		app.Get("/tentti/:attempt/tulos", s.requireUser, s.examResultPage)
-		app.Post("/api/v1/exam/attempts", s.requireUser, s.checkCSRF, s.apiStartAttempt)
-		app.Get("/api/v1/exam/attempts/:attempt", s.requireUser, s.apiGetAttempt)
-		app.Put("/api/v1/exam/attempts/:attempt/answers/:item", s.requireUser, s.checkCSRF, s.apiSaveAnswer)
-		app.Post("/api/v1/exam/attempts/:attempt/submit", s.requireUser, s.checkCSRF, s.apiSubmitAttempt)
-		app.Get("/api/v1/admin/exam/items", s.requireUser, s.requireAuthor, s.apiExamItems)
-		app.Get("/api/v1/admin/exam/stats", s.requireUser, s.requireAuthor, s.apiExamStats)
-		app.Post("/yllapito/kayttajat/:user/tentti", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminExtension)
+		public.get("/tentti", s.examPage)
+		learner.post("/tentti/aloita", s.examStart)
+		learner.get("/tentti/:attempt", s.examAttemptPage)
+		learner.post("/tentti/:attempt", s.examSave)
+		learner.get("/tentti/:attempt/tarkista", s.examCheckPage)
+		learner.post("/tentti/:attempt/palauta", s.examSubmit)
+		learner.get("/tentti/:attempt/tulos", s.examResultPage)
+		learner.post("/api/v1/exam/attempts", s.apiStartAttempt)
+		learner.get("/api/v1/exam/attempts/:attempt", s.apiGetAttempt)
+		learner.put("/api/v1/exam/attempts/:attempt/answers/:item", s.apiSaveAnswer)
+		learner.post("/api/v1/exam/attempts/:attempt/submit", s.apiSubmitAttempt)
+		author.get("/api/v1/admin/exam/items", s.apiExamItems)
+		author.get("/api/v1/admin/exam/stats", s.apiExamStats)
+		admin.post("/yllapito/kayttajat/:user/tentti", s.adminExtension)
 	}
 
 	// Certificates of the signed-in learner; revoking (administrators).
 	if s.certs != nil {
-		app.Get("/todistukset", s.requireUser, s.certificatesPage)
-		app.Get("/todistus/:cert/todistus.pdf", s.requireUser, s.certificatePDF)
-		app.Get("/todistus/:cert/todistus.jwt", s.requireUser, s.certificateToken)
-		app.Get("/api/v1/certificates", s.requireUser, s.apiCertificates)
-		app.Get("/yllapito/todistukset", s.requireUser, s.requireAdmin, s.adminCertificates)
-		app.Post("/yllapito/todistukset/:cert/peru", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminRevoke)
-		app.Post("/api/v1/admin/certificates/:cert/revoke", s.requireUser, s.requireAdmin, s.checkCSRF, s.apiRevoke)
+		learner.get("/todistukset", s.certificatesPage)
+		learner.get("/todistus/:cert/todistus.pdf", s.certificatePDF)
+		learner.get("/todistus/:cert/todistus.jwt", s.certificateToken)
+		learner.get("/api/v1/certificates", s.apiCertificates)
+		admin.get("/yllapito/todistukset", s.adminCertificates)
+		admin.post("/yllapito/todistukset/:cert/peru", s.adminRevoke)
+		admin.post("/api/v1/admin/certificates/:cert/revoke", s.apiRevoke)
 	}
 
 	// Reports: reporters (their organisation) and administrators.
-	app.Get("/raportit", s.requireUser, s.requireReporter, s.reportsPage)
-	app.Get("/raportit.csv", s.requireUser, s.requireReporter, s.reportCSV)
+	reporter.get("/raportit", s.reportsPage)
+	reporter.get("/raportit.csv", s.reportCSV)
 
 	// Administration.
 	if s.feedback != nil {
-		app.Get("/yllapito/palaute", s.requireUser, s.requireAdmin, s.feedbackInbox)
-		app.Post("/yllapito/palaute/:feedback", s.requireUser, s.requireAdmin, s.checkCSRF, s.answerFeedback)
+		admin.get("/yllapito/palaute", s.feedbackInbox)
+		admin.post("/yllapito/palaute/:feedback", s.answerFeedback)
 	}
-	app.Get("/yllapito/loki", s.requireUser, s.requireAdmin, s.auditLog)
-	app.Get("/yllapito/kayttajat", s.requireUser, s.requireAdmin, s.adminUsers)
-	app.Post("/yllapito/kayttajat/:user/rooli", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminSetRole)
-	app.Post("/yllapito/kayttajat/:user/nollaus", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminReset)
-	app.Post("/yllapito/kayttajat/:user/tila", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminDisable)
-	app.Post("/yllapito/kayttajat/:user/istunnot", s.requireUser, s.requireAdmin, s.checkCSRF, s.adminEndSessions)
-	app.Get("/yllapito/organisaatiot", s.requireUser, s.requireAdmin, s.adminOrganisations)
+	admin.get("/yllapito/loki", s.auditLog)
+	admin.get("/yllapito/kayttajat", s.adminUsers)
+	admin.post("/yllapito/kayttajat/:user/rooli", s.adminSetRole)
+	admin.post("/yllapito/kayttajat/:user/nollaus", s.adminReset)
+	admin.post("/yllapito/kayttajat/:user/tila", s.adminDisable)
+	admin.post("/yllapito/kayttajat/:user/istunnot", s.adminEndSessions)
+	admin.get("/yllapito/organisaatiot", s.adminOrganisations)
 
 	// Accounts and studies in the API.
-	app.Post("/api/v1/auth/register", jsonOnly, s.apiRegister)
-	app.Post("/api/v1/auth/login", jsonOnly, s.apiLogin)
-	app.Post("/api/v1/auth/logout", s.checkCSRF, s.apiLogout)
-	app.Get("/api/v1/auth/session", s.requireUser, s.apiSession)
-	app.Get("/api/v1/me/export", s.requireUser, s.apiExport)
-	app.Get("/api/v1/progress", s.requireUser, s.apiProgress)
-	app.Put("/api/v1/progress/:module/:section", s.requireUser, s.checkCSRF, s.apiRecordProgress)
-	app.Get("/api/v1/tasks/:task/answer", s.requireUser, s.apiGetAnswer)
-	app.Put("/api/v1/tasks/:task/answer", s.requireUser, s.checkCSRF, s.apiPutAnswer)
+	public.postUnchecked("/api/v1/auth/register", jsonOnly, s.apiRegister) // JSON only (see jsonOnly)
+	public.postUnchecked("/api/v1/auth/login", jsonOnly, s.apiLogin)       // JSON only (see jsonOnly)
+	public.post("/api/v1/auth/logout", s.apiLogout)
+	learner.get("/api/v1/auth/session", s.apiSession)
+	learner.get("/api/v1/me/export", s.apiExport)
+	learner.get("/api/v1/progress", s.apiProgress)
+	learner.put("/api/v1/progress/:module/:section", s.apiRecordProgress)
+	learner.get("/api/v1/tasks/:task/answer", s.apiGetAnswer)
+	learner.put("/api/v1/tasks/:task/answer", s.apiPutAnswer)
 }
 
 // Serve answers requests on ln until Shutdown.
