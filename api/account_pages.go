@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/erasure"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -330,38 +331,9 @@ func (s *Server) endOtherSessions(c *fiber.Ctx) error {
 	return c.Redirect("/tili?ilmoitus=istunnot", fiber.StatusSeeOther)
 }
 
-// EraseUser deletes a learner with everything kept of them: progress and
-// answers, feedback (made anonymous), exam attempts (kept for the item
-// statistics under a pseudonym), certificates (withdrawn), and the
-// account last, so that a retry after a failure part-way finds it. The
-// account page's deletion and the retention period both use it.
-func (o Options) EraseUser(ctx context.Context, userID string) error {
-	if o.Progress != nil {
-		if err := o.Progress.DeleteUser(ctx, userID); err != nil {
-			return err
-		}
-	}
-	if o.Feedback != nil {
-		if err := o.Feedback.ForgetUser(ctx, userID); err != nil {
-			return err
-		}
-	}
-	if o.Exam != nil {
-		if err := o.Exam.DeleteUser(ctx, userID); err != nil {
-			return err
-		}
-	}
-	if o.Certificates != nil {
-		if _, err := o.Certificates.Withdraw(ctx, userID); err != nil {
-			return err
-		}
-	}
-	if o.Mail != nil {
-		if err := o.Mail.DeleteUser(ctx, userID); err != nil {
-			return err
-		}
-	}
-	return o.Accounts.Delete(ctx, userID)
+// erasure is every store the person is erased from (see package erasure).
+func (o Options) erasure() erasure.Stores {
+	return erasure.Stores{Accounts: o.Accounts, Progress: o.Progress, Feedback: o.Feedback, Exam: o.Exam, Certificates: o.Certificates, Mail: o.Mail}
 }
 
 func (s *Server) deleteAccount(c *fiber.Ctx) error {
@@ -375,7 +347,7 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 		s.passwordFailed(c, v.User)
 		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.current.wrong")}}}})
 	}
-	if err := s.opts.EraseUser(c.UserContext(), v.User.ID); err != nil {
+	if err := s.opts.erasure().Erase(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}
 	// The confirmation names no account id: the account is gone.

@@ -13,7 +13,7 @@ import (
 // does it (a lease in the database).
 type retention struct {
 	accounts *account.Store
-	erase    func(ctx context.Context, userID string) error // api.Options.EraseUser
+	erase    func(ctx context.Context, userID string) error // erasure.Stores.Erase
 	after    time.Duration
 	holder   string
 	log      *slog.Logger

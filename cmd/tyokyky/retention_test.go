@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/erasure"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/study"
@@ -47,7 +47,7 @@ func TestRetentionDeletesInactiveLearnersOnce(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mk := func(holder string) *retention {
-		erase := api.Options{Accounts: future, Progress: study.NewProgress(db), Feedback: feedback.NewStore(db)}.EraseUser
+		erase := erasure.Stores{Accounts: future, Progress: study.NewProgress(db), Feedback: feedback.NewStore(db)}.Erase
 		return &retention{accounts: future, erase: erase,
 			after: 180 * 24 * time.Hour, holder: holder, log: log, now: func() time.Time { return later }}
 	}

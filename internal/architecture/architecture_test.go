@@ -32,6 +32,7 @@ var domain = map[string][]string{
 	"exam":      {"course"},
 	"exam/cert": {"course", "exam"},
 	"report":    {"account", "course", "exam", "exam/cert", "study"},
+	"erasure":   {"account", "exam", "exam/cert", "feedback", "mail", "study"},
 	"content":   nil,
 }
 
