@@ -33,7 +33,7 @@ type certificateData struct {
 }
 
 // isoDate is the Helsinki date of t as YYYY-MM-DD (a <time> datetime).
-func isoDate(t time.Time) string { return t.In(helsinki).Format("2006-01-02") }
+func isoDate(t time.Time) string { return t.In(i18n.Helsinki).Format("2006-01-02") }
 
 type certificatesData struct {
 	Certs  []*cert.Certificate

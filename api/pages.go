@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"html"
 	"html/template"
 	"io"
 	"regexp"
@@ -543,9 +542,15 @@ func (s *Server) sectionPage(c *fiber.Ctx) error {
 // and answers are put in its placeholders.
 func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string) error {
 	lang := s.lang(c)
-	role := v.User.Role
-	e, err := s.cachedEntry("signed-in "+lang+" "+role+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
-		skeleton := &viewer{User: &account.User{Name: phName, Role: role}, Session: &account.Session{CSRF: phCSRF}}
+	// The skeleton differs by what the role may do (the links of the
+	// header), which depends on the role and the second factor.
+	role, twoFactor := v.User.Role, v.User.TOTPEnabled
+	key := "signed-in " + lang + " " + role
+	if twoFactor {
+		key += "+2fa"
+	}
+	e, err := s.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
+		skeleton := &viewer{User: &account.User{Name: phName, Role: role, TOTPEnabled: twoFactor}, Session: &account.Session{CSRF: phCSRF}}
 		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
 	})
 	if err != nil {
@@ -568,13 +573,16 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 			done = "1"
 		}
 	}
+	// Every placeholder stands in element text or a quoted attribute value,
+	// where html/template's escaper (which escapes quotes too) is the right
+	// one; the completion block and the answer forms are templates.
 	values := map[string]string{
-		phCSRF:       html.EscapeString(v.Session.CSRF),
-		phName:       html.EscapeString(v.User.Name),
+		phCSRF:       template.HTMLEscapeString(v.Session.CSRF),
+		phName:       template.HTMLEscapeString(v.User.Name),
 		phScroll:     scroll,
 		phDone:       done,
 		phCompletion: completionBlock(sec, p, r),
-		phMedia:      mediaState(p),
+		phMedia:      template.HTMLEscapeString(mediaState(p)),
 	}
 	pairs := answerPairs(sec, r, answers)
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -611,7 +619,7 @@ func mediaState(p *course.SectionProgress) string {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(html.EscapeString(id) + "=" + strconv.FormatFloat(m.Position, 'f', 1, 64) + "/" + strconv.FormatFloat(m.Watched, 'f', 3, 64))
+		b.WriteString(id + "=" + strconv.FormatFloat(m.Position, 'f', 1, 64) + "/" + strconv.FormatFloat(m.Watched, 'f', 3, 64))
 	}
 	return b.String()
 }

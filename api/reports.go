@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -78,14 +79,15 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 // parseDay reads a day as Finns write it (24.11.2026) or in ISO 8601
 // (2026-11-24), in Helsinki time.
 func parseDay(q string) (time.Time, error) {
-	t, err := time.ParseInLocation("2006-01-02", q, helsinki)
+	t, err := time.ParseInLocation("2006-01-02", q, i18n.Helsinki)
 	if err != nil {
-		t, err = time.ParseInLocation("2.1.2006", strings.TrimSuffix(q, "."), helsinki)
+		t, err = time.ParseInLocation("2.1.2006", strings.TrimSuffix(q, "."), i18n.Helsinki)
 	}
 	return t, err
 }
 
-// dayIn writes a day as the page's language does: 24.11.2026 in Finnish,
+// dayIn writes a day for the filter form's date field (an input value that
+// parseDay reads back, not a date shown as text): 24.11.2026 in Finnish,
 // 2026-11-24 in Swedish and (unambiguous) in English.
 func dayIn(lang string, t time.Time) string {
 	if lang == "fi" {
@@ -156,7 +158,7 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 	if d.Report, at, err = s.buildReport(c, f); err != nil {
 		return err
 	}
-	d.AsOf = at.In(helsinki).Format("2.1.2006 15.04")
+	d.AsOf = at.In(i18n.Helsinki).Format("2.1.2006 15.04")
 	lang := s.lang(c)
 	d.Query = c.Request().URI().QueryArgs().String()
 	d.ModulesChart = modulesChart(d.Report, lang)

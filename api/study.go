@@ -13,6 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/i18n"
+	"github.com/tyokyky/tyokyky/internal/pdffont"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
@@ -36,7 +38,7 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 		if !t.Answer {
 			continue
 		}
-		placeholder := `<div class="task-answer" data-task="` + t.ID + `"></div>`
+		placeholder := course.AnswerSlot(t.ID)
 		key := course.TaskKey(sec, t.ID)
 		var out string
 		if r.Viewer == nil {
@@ -46,7 +48,7 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 			text, saved := "", ""
 			if a := answers[key]; a != nil {
 				text = a.Text
-				saved = web.T(r.Lang, "answer.saved", a.UpdatedAt.In(helsinki).Format("2.1.2006 15.04"))
+				saved = web.T(r.Lang, "answer.saved", i18n.DateTime(r.Lang, a.UpdatedAt))
 			}
 			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF,
 				"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
@@ -56,13 +58,6 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 	}
 	return pairs
 }
-
-var helsinki = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/Helsinki"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
 
 // studyOf loads a learner's progress (and answers when asked).
 func (s *Server) studyOf(r *req, withAnswers bool) (map[string]*course.SectionProgress, map[string]*study.Answer, error) {
@@ -306,19 +301,19 @@ func (s *Server) diaryMarkdown(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := s.viewerOf(c)
+	v, lang := s.viewerOf(c), s.lang(c)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Oppimispäiväkirja\n\n%s – %s\n\n", v.User.Name, s.published().Course.Meta.Title)
+	fmt.Fprintf(&b, "# %s\n\n%s – %s\n\n", web.T(lang, "diary.title"), v.User.Name, s.published().Course.Meta.Title)
 	last := ""
 	for _, e := range entries {
 		if e.Module != last {
 			fmt.Fprintf(&b, "## %s\n\n", e.Module)
 			last = e.Module
 		}
-		fmt.Fprintf(&b, "### %s: %s\n\n*%s, tallennettu %s*\n\n%s\n\n", e.Section, e.Task, e.Section, e.Updated.In(helsinki).Format("2.1.2006 15.04"), strings.TrimSpace(e.Text))
+		fmt.Fprintf(&b, "### %s: %s\n\n*%s, %s*\n\n%s\n\n", e.Section, e.Task, e.Section, web.T(lang, "diary.saved", i18n.DateTime(lang, e.Updated)), strings.TrimSpace(e.Text))
 	}
 	if len(entries) == 0 {
-		b.WriteString("Et ole vielä vastannut oppimistehtäviin.\n")
+		b.WriteString(web.T(lang, "diary.empty") + "\n")
 	}
 	c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="oppimispaivakirja.md"`)
@@ -332,36 +327,39 @@ func (s *Server) diaryPDF(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := s.viewerOf(c)
+	v, lang := s.viewerOf(c), s.lang(c)
+	// DejaVu, as on the certificates: any name and any answer prints
+	// (the core fonts' cp1252 has no č, đ or ł).
 	pdf := fpdf.New("P", "mm", "A4", "")
-	tr := pdf.UnicodeTranslatorFromDescriptor("") // cp1252: ä, ö, å, é
-	pdf.SetTitle(tr("Oppimispäiväkirja"), false)
-	pdf.SetAuthor(tr(v.User.Name), false)
-	pdf.SetLang("fi")
+	pdffont.Register(pdf)
+	font := pdffont.Family
+	pdf.SetTitle(web.T(lang, "diary.title"), true)
+	pdf.SetAuthor(v.User.Name, true)
+	pdf.SetLang(lang)
 	pdf.SetMargins(20, 20, 20)
 	pdf.AddPage()
-	pdf.SetFont("Helvetica", "B", 18)
-	pdf.MultiCell(0, 9, tr("Oppimispäiväkirja"), "", "L", false)
-	pdf.SetFont("Helvetica", "", 11)
-	pdf.MultiCell(0, 6, tr(v.User.Name+" – "+s.published().Course.Meta.Title), "", "L", false)
+	pdf.SetFont(font, "B", 18)
+	pdf.MultiCell(0, 9, web.T(lang, "diary.title"), "", "L", false)
+	pdf.SetFont(font, "", 11)
+	pdf.MultiCell(0, 6, v.User.Name+" – "+s.published().Course.Meta.Title, "", "L", false)
 	pdf.Ln(4)
 	last := ""
 	for _, e := range entries {
 		if e.Module != last {
-			pdf.SetFont("Helvetica", "B", 14)
-			pdf.MultiCell(0, 8, tr(e.Module), "", "L", false)
+			pdf.SetFont(font, "B", 14)
+			pdf.MultiCell(0, 8, e.Module, "", "L", false)
 			last = e.Module
 		}
-		pdf.SetFont("Helvetica", "B", 11)
-		pdf.MultiCell(0, 6, tr(e.Section+": "+e.Task), "", "L", false)
-		pdf.SetFont("Helvetica", "I", 9)
-		pdf.MultiCell(0, 5, tr("Tallennettu "+e.Updated.In(helsinki).Format("2.1.2006 15.04")), "", "L", false)
-		pdf.SetFont("Helvetica", "", 11)
-		pdf.MultiCell(0, 6, tr(strings.TrimSpace(e.Text)), "", "L", false)
+		pdf.SetFont(font, "B", 11)
+		pdf.MultiCell(0, 6, e.Section+": "+e.Task, "", "L", false)
+		pdf.SetFont(font, "I", 9)
+		pdf.MultiCell(0, 5, web.T(lang, "diary.saved", i18n.DateTime(lang, e.Updated)), "", "L", false)
+		pdf.SetFont(font, "", 11)
+		pdf.MultiCell(0, 6, strings.TrimSpace(e.Text), "", "L", false)
 		pdf.Ln(3)
 	}
 	if len(entries) == 0 {
-		pdf.MultiCell(0, 6, tr("Et ole vielä vastannut oppimistehtäviin."), "", "L", false)
+		pdf.MultiCell(0, 6, web.T(lang, "diary.empty"), "", "L", false)
 	}
 	var buf bytes.Buffer
 	if err := pdf.Output(&buf); err != nil {

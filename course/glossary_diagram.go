@@ -1,8 +1,8 @@
 package course
 
 import (
-	"fmt"
-	"html"
+	_ "embed"
+	"html/template"
 	"sort"
 	"strings"
 )
@@ -23,6 +23,66 @@ type box struct {
 	x, y  int
 	lines []string
 	main  bool
+}
+
+// diagram.svg is the template of every diagram: html/template writes its
+// text, so a term is escaped where it stands (in <title>, <desc> and
+// <text>), and the Go code only lays the boxes and lines out.
+//
+//go:embed diagram.svg
+var diagramSource string
+
+var diagramTemplate = template.Must(template.New("diagram").Parse(strings.TrimSpace(diagramSource)))
+
+// diagram is what diagram.svg draws.
+type diagram struct {
+	ID            string // prefix of the title's and description's ids
+	Width, Height int
+	Title, Desc   string
+	TitleY        int
+	Lines         []diagramLine
+	Boxes         []diagramBox
+	Legend        string
+	LegendY       int
+}
+
+type diagramLine struct {
+	X1, Y1, X2, Y2 int
+	Colour, Width  string
+	Dash           string
+}
+
+type diagramBox struct {
+	X, Y, W, H int
+	Bold       bool
+	Texts      []diagramText
+}
+
+type diagramText struct {
+	X, Y int
+	Text string
+}
+
+func (b box) view() diagramBox {
+	v := diagramBox{X: b.x, Y: b.y, W: boxW, H: boxH, Bold: b.main}
+	top := b.y + boxH/2 - (len(b.lines)-1)*9 + 5
+	for i, l := range b.lines {
+		v.Texts = append(v.Texts, diagramText{X: b.x + boxW/2, Y: top + i*18, Text: l})
+	}
+	return v
+}
+
+func (d *diagram) svg(boxes []box) string {
+	for _, b := range boxes {
+		d.Boxes = append(d.Boxes, b.view())
+	}
+	var sb strings.Builder
+	if err := diagramTemplate.Execute(&sb, d); err != nil {
+		// The template is fixed and its data numbers and strings: a
+		// failure is a programming error the glossary tests catch.
+		panic("course: diagram: " + err.Error())
+	}
+	return sb.String()
 }
 
 // wrap breaks a term into at most three lines of about 22 characters.
@@ -46,23 +106,6 @@ func wrap(s string) []string {
 		lines = append(lines[:2], lines[2]+"…")
 	}
 	return lines
-}
-
-func (b box) svg(sb *strings.Builder) {
-	fill, stroke, color := "#ffffff", "#005a8c", "#1a1a1a"
-	if b.main {
-		fill, color = "#005a8c", "#ffffff"
-	}
-	fmt.Fprintf(sb, `<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s" stroke="%s" stroke-width="2"/>`, b.x, b.y, boxW, boxH, fill, stroke)
-	top := b.y + boxH/2 - (len(b.lines)-1)*9 + 5
-	for i, l := range b.lines {
-		weight := "normal"
-		if b.main {
-			weight = "bold"
-		}
-		fmt.Fprintf(sb, `<text x="%d" y="%d" text-anchor="middle" font-family="Arial, sans-serif" font-size="15" font-weight="%s" fill="%s">%s</text>`,
-			b.x+boxW/2, top+i*18, weight, color, html.EscapeString(l))
-	}
 }
 
 // row lays out n boxes centred in width, wrapping after perRow.
@@ -119,7 +162,7 @@ func (c *Course) ConceptDiagram(k *Concept) string {
 	related, partOf := terms(c, k.Related), terms(c, k.PartOf)
 	width := 3*boxW + 2*gapX + 2*margin
 	var boxes []box
-	var lines strings.Builder
+	var lines []diagramLine
 	y := margin + 24
 	bx, bys, bh := row(len(broader)+len(partOf), width, y)
 	if len(broader)+len(partOf) > 0 {
@@ -138,7 +181,7 @@ func (c *Course) ConceptDiagram(k *Concept) string {
 		if x > mainX {
 			x1, x2 = mainX+boxW, x
 		}
-		fmt.Fprintf(&lines, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#4a4a4a" stroke-width="2" stroke-dasharray="6 4"/>`, x1, mainY+boxH/2, x2, yy+boxH/2)
+		lines = append(lines, diagramLine{X1: x1, Y1: mainY + boxH/2, X2: x2, Y2: yy + boxH/2, Colour: "#4a4a4a", Width: "2", Dash: "6 4"})
 	}
 	sideRows := (len(related) + 1) / 2
 	below := mainY + max(boxH, sideRows*(boxH+gapY/3)-gapY/3) + gapY
@@ -146,33 +189,25 @@ func (c *Course) ConceptDiagram(k *Concept) string {
 		boxes = append(boxes, box{x: bx[i], y: bys[i], lines: wrap(b.Term)})
 		dash := ""
 		if i >= len(broader) {
-			dash = ` stroke-dasharray="2 4"`
+			dash = "2 4"
 		}
-		fmt.Fprintf(&lines, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1a1a1a" stroke-width="2"%s/>`, bx[i]+boxW/2, bys[i]+boxH, mainX+boxW/2, mainY, dash)
+		lines = append(lines, diagramLine{X1: bx[i] + boxW/2, Y1: bys[i] + boxH, X2: mainX + boxW/2, Y2: mainY, Colour: "#1a1a1a", Width: "2", Dash: dash})
 	}
 	boxes = append(boxes, box{x: mainX, y: mainY, lines: wrap(k.Term), main: true})
 	nx, nys, nh := row(len(narrower), width, below)
 	for i, n := range narrower {
 		boxes = append(boxes, box{x: nx[i], y: nys[i], lines: wrap(n.Term)})
-		fmt.Fprintf(&lines, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1a1a1a" stroke-width="2"/>`, mainX+boxW/2, mainY+boxH, nx[i]+boxW/2, nys[i])
+		lines = append(lines, diagramLine{X1: mainX + boxW/2, Y1: mainY + boxH, X2: nx[i] + boxW/2, Y2: nys[i], Colour: "#1a1a1a", Width: "2"})
 	}
 	height := below + margin + 30
 	if len(narrower) > 0 {
 		height = below + nh + margin + 30
 	}
-	var sb strings.Builder
 	title := "Käsitekaavio: " + k.Term
-	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="kaavio-otsikko kaavio-kuvaus">`, width, height, width, height)
-	fmt.Fprintf(&sb, `<title id="kaavio-otsikko">%s</title><desc id="kaavio-kuvaus">%s</desc>`, html.EscapeString(title), html.EscapeString(c.DiagramDescription(k)))
-	fmt.Fprintf(&sb, `<rect width="%d" height="%d" fill="#ffffff"/>`, width, height)
-	fmt.Fprintf(&sb, `<text x="%d" y="%d" font-family="Arial, sans-serif" font-size="17" font-weight="bold" fill="#1a1a1a">%s</text>`, margin, margin+4, html.EscapeString(title))
-	sb.WriteString(lines.String())
-	for _, b := range boxes {
-		b.svg(&sb)
-	}
-	fmt.Fprintf(&sb, `<text x="%d" y="%d" font-family="Arial, sans-serif" font-size="13" fill="#4a4a4a">Yhtenäinen viiva: ylä- ja alakäsite · katkoviiva: lähikäsite · pisteviiva: osa kokonaisuutta</text>`, margin, height-14)
-	sb.WriteString(`</svg>`)
-	return sb.String()
+	d := &diagram{ID: "kaavio", Width: width, Height: height, Title: title, Desc: c.DiagramDescription(k), TitleY: margin + 4, Lines: lines,
+		Legend:  "Yhtenäinen viiva: ylä- ja alakäsite · katkoviiva: lähikäsite · pisteviiva: osa kokonaisuutta",
+		LegendY: height - 14}
+	return d.svg(boxes)
 }
 
 // ThemeNames are the Finnish names of the glossary's themes.
@@ -267,14 +302,14 @@ func (c *Course) ThemeDiagram(theme, label string) string {
 		}
 		y += h + gapY
 	}
-	var lines strings.Builder
+	var lines []diagramLine
 	for _, lv := range levels {
 		for _, k := range lv {
 			p := pos[k.ID]
 			var ns []string
 			for _, n := range k.Narrower {
 				if q, ok := pos[n]; ok {
-					fmt.Fprintf(&lines, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1a1a1a" stroke-width="1.5"/>`, p[0]+boxW/2, p[1]+boxH, q[0]+boxW/2, q[1])
+					lines = append(lines, diagramLine{X1: p[0] + boxW/2, Y1: p[1] + boxH, X2: q[0] + boxW/2, Y2: q[1], Colour: "#1a1a1a", Width: "1.5"})
 					if nk, ok := c.Concept(n); ok {
 						ns = append(ns, nk.Term)
 					}
@@ -293,16 +328,7 @@ func (c *Course) ThemeDiagram(theme, label string) string {
 		}
 	}
 	d := "Teeman käsitteet: " + strings.Join(all, ", ") + ". " + strings.Join(desc, " ")
-	var sb strings.Builder
 	title := "Käsitekaavio: " + label
-	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="teema-otsikko teema-kuvaus">`, width, height, width, height)
-	fmt.Fprintf(&sb, `<title id="teema-otsikko">%s</title><desc id="teema-kuvaus">%s</desc>`, html.EscapeString(title), html.EscapeString(strings.TrimSpace(d)))
-	fmt.Fprintf(&sb, `<rect width="%d" height="%d" fill="#ffffff"/>`, width, height)
-	fmt.Fprintf(&sb, `<text x="%d" y="%d" font-family="Arial, sans-serif" font-size="17" font-weight="bold" fill="#1a1a1a">%s</text>`, margin, margin+6, html.EscapeString(title))
-	sb.WriteString(lines.String())
-	for _, b := range boxes {
-		b.svg(&sb)
-	}
-	sb.WriteString(`</svg>`)
-	return sb.String()
+	dg := &diagram{ID: "teema", Width: width, Height: height, Title: title, Desc: strings.TrimSpace(d), TitleY: margin + 6, Lines: lines}
+	return dg.svg(boxes)
 }

@@ -503,7 +503,7 @@ func renderDirective(w util.BufWriter, source []byte, node ast.Node, entering bo
 			fmt.Fprintf(w, `<h3 class="task-title" id="%s-otsikko"><span class="task-kind">Oppimistehtävä</span> %s</h3>`+"\n", d.ID, label)
 		} else {
 			if d.Flags["vastaus"] {
-				fmt.Fprintf(w, `<div class="task-answer" data-task="%s"></div>`+"\n", d.ID)
+				fmt.Fprintln(w, AnswerSlot(d.ID))
 			}
 			w.WriteString("</section>\n")
 		}
@@ -694,3 +694,9 @@ func Slug(s string, keepNordic bool) string {
 }
 
 func slugASCII(s string) string { return Slug(s, false) }
+
+// AnswerSlot is the placeholder the renderer leaves where a task's answer
+// form goes; the pages put the form (a template) in its place.
+func AnswerSlot(taskID string) string {
+	return `<div class="task-answer" data-task="` + taskID + `"></div>`
+}

@@ -90,6 +90,40 @@ func AssetURL(name string) (string, error) {
 	return a.URL(), nil
 }
 
+// Crumb is one step of a page's breadcrumbs (the "breadcrumbs" partial of
+// the layout): its address, its label and the label's language when it is
+// the course's (a Finnish term or title inside a Swedish or English page).
+// Prefix, when set, is said before the label in the page's own language
+// ("Osio 2: …").
+type Crumb struct {
+	Href, Prefix, Label, Lang string
+	Current                   bool
+}
+
+// Crumbs are the data of the "breadcrumbs" partial: the page's language
+// and its steps from the front page, the last one being the page itself.
+type Crumbs struct {
+	Lang  string
+	Items []Crumb
+}
+
+// crumbFuncs build breadcrumbs in a template:
+//
+//	{{template "breadcrumbs" (crumbs $l (crumb "/" (t $l "nav.home")) (crumbFi .URL .Title))}}
+var crumbFuncs = template.FuncMap{
+	"crumb":   func(href, label string) Crumb { return Crumb{Href: href, Label: label} },
+	"crumbFi": func(href, label string) Crumb { return Crumb{Href: href, Label: label, Lang: "fi"} },
+	"crumbIn": func(href, prefix, label string) Crumb {
+		return Crumb{Href: href, Prefix: prefix, Label: label, Lang: "fi"}
+	},
+	"crumbs": func(lang string, items ...Crumb) Crumbs {
+		if n := len(items); n > 0 {
+			items[n-1].Current = true
+		}
+		return Crumbs{Lang: lang, Items: items}
+	},
+}
+
 // Pages are the parsed page templates, each combined with the layout.
 type Pages struct {
 	pages map[string]*template.Template
@@ -104,6 +138,9 @@ func ParsePages(funcs template.FuncMap) (*Pages, error) {
 		"modulePages": func(lang string, d any, suffix string) map[string]any {
 			return map[string]any{"Lang": lang, "Data": d, "Suffix": suffix}
 		}}
+	for k, v := range crumbFuncs {
+		all[k] = v
+	}
 	for k, v := range funcs {
 		all[k] = v
 	}
