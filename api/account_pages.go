@@ -49,24 +49,6 @@ func errorMessage(err error) (field, key string) {
 	return "", "err.500"
 }
 
-// renderForm renders an account page that is never cached.
-func (s *Server) renderForm(c *fiber.Ctx, status int, name, titleKey string, d any) error {
-	lang := s.lang(c)
-	v := s.viewerOf(c)
-	if !v.signedIn() {
-		v = nil // half signed in (second factor pending) shows as signed out
-	}
-	body, err := s.render(name, lang, c.Path(), page{Title: web.T(lang, titleKey), Data: d, Viewer: v, CSRF: s.csrfToken(c)})
-	if err != nil {
-		return err
-	}
-	c.Status(status)
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
-}
-
 func (s *Server) loginPage(c *fiber.Ctx) error {
 	if s.viewerOf(c).signedIn() {
 		return c.Redirect(safeNext(c.Query("jatka")), fiber.StatusSeeOther)

@@ -80,7 +80,14 @@ type Options struct {
 
 // Server serves the platform over HTTP.
 type Server struct {
-	app      *fiber.App
+	// core is the request machinery (viewer, language, forms, problems)
+	// and mailer the outbox, both shared with the handlers of each
+	// resource.
+	*core
+	*mailer
+	app *fiber.App
+	// log is the logger core and mailer hold too (said here, so that
+	// s.log means one field).
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	opts     Options
@@ -92,8 +99,6 @@ type Server struct {
 	noSpaceAt atomic.Int64
 	library   *course.Library
 	cache     atomic.Pointer[pageCache]
-	https     bool
-	accounts  *account.Store
 	progress  *study.Progress
 
 	signInLimit *account.Limiter
@@ -108,7 +113,6 @@ type Server struct {
 	exam              *exam.Store
 	certs             *cert.Store
 	reports           reportRows
-	outbox            *mail.Outbox
 	// forgotLimit counts password reset requests per address and per
 	// IP, and other e-mail link requests.
 	forgotLimit *account.Limiter
@@ -144,14 +148,14 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		core:     &core{log: o.Logger, https: base.Scheme == "https", accounts: o.Accounts},
+		mailer:   &mailer{outbox: o.Mail, siteURL: o.BaseURL, log: o.Logger},
 		log:      o.Logger,
 		metrics:  o.Metrics,
 		opts:     o,
 		pages:    pages,
 		headers:  securityHeaders(base.Scheme == "https", o.StorageOrigin),
 		library:  o.Library,
-		https:    base.Scheme == "https",
-		accounts: o.Accounts,
 		progress: o.Progress,
 		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
 		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
@@ -167,12 +171,12 @@ func New(o Options) (*Server, error) {
 		media:         o.Media,
 		exam:          o.Exam,
 		certs:         o.Certificates,
-		outbox:        o.Mail,
 		// E-mail links on request: 5 an hour per address or account and
 		// 50 per IP, then delays doubling from a minute to an hour.
 		forgotLimit:   account.NewLimiter(4, time.Hour, time.Minute, time.Hour), // the fifth request is the last without a wait
 		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
 	}
+	s.core.renderPage = s.render
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
 		DisableStartupMessage: true,

@@ -1,0 +1,61 @@
+package api
+
+import (
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+// core is the request machinery every handler shares: who asks (the
+// viewer, its session and CSRF token: auth.go), in which language
+// (lang.go), answering with a form or a private page in the site layout
+// (below) or with a problem document (errors.go), and the audit log.
+//
+// Server embeds it, so its own handlers use it as before; the handlers
+// of a resource are methods of a small struct that holds the core beside
+// the stores it uses (feedbackHandlers, certificateHandlers, …), built
+// once in routes.
+type core struct {
+	log   *slog.Logger
+	https bool
+	// accounts finds the session of a request and keeps the audit log
+	// (nil: the site has no accounts, and nobody is signed in).
+	accounts *account.Store
+	// renderPage executes a page template in the site layout with its
+	// navigation filled in (Server.render, which knows what the
+	// navigation shows: the course and which features are on).
+	renderPage func(name, lang, path string, p page) ([]byte, error)
+}
+
+// renderForm renders an account page that is never cached.
+func (s *core) renderForm(c *fiber.Ctx, status int, name, titleKey string, d any) error {
+	lang := s.lang(c)
+	v := s.viewerOf(c)
+	if !v.signedIn() {
+		v = nil // half signed in (second factor pending) shows as signed out
+	}
+	body, err := s.renderPage(name, lang, c.Path(), page{Title: web.T(lang, titleKey), Data: d, Viewer: v, CSRF: s.csrfToken(c)})
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Response().SetBodyRaw(body)
+	return nil
+}
+
+// renderPrivate is renderForm for a signed-in learner's own page.
+//
+// Server.renderPrivate (exam.go) is the same function: it goes when
+// exam.go is next changed.
+func (s *core) renderPrivate(c *fiber.Ctx, name, titleKey string, d any) error {
+	if err := s.renderForm(c, fiber.StatusOK, name, titleKey, d); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return nil
+}
