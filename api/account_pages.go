@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"image/png"
@@ -15,8 +16,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
+	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -529,4 +534,77 @@ func (s *Server) reset(c *fiber.Ctx) error {
 	}
 	s.notify(c.UserContext(), u, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
 	return c.Redirect("/kirjaudu?ilmoitus=salasana", fiber.StatusSeeOther)
+}
+
+// apiExport gives a learner everything the platform keeps of them, as one
+// JSON file.
+func (s *Server) apiExport(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	ctx := c.UserContext()
+	sessions, err := s.accounts.Sessions(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	progress, err := s.progress.ForUser(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	answers, err := s.progress.Answers(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	var feedback []feedback.Item
+	if s.feedback != nil {
+		if feedback, err = s.feedback.ByUser(ctx, v.User.ID); err != nil {
+			return err
+		}
+	}
+	attempts := []any{}
+	if s.exam != nil {
+		list, err := s.exam.ForUser(ctx, v.User.ID)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			// The attempt and the learner's answers; no keys (an open
+			// attempt's export must not reveal them), and which items
+			// were right only as the exam's review rule says.
+			attempts = append(attempts, map[string]any{"id": a.ID, "number": a.Number, "status": a.Status, "started": a.Started,
+				"deadline": a.Deadline, "submitted": a.Submitted, "result": s.learnerResult(a, list), "answers": a.Answers})
+		}
+	}
+	prog := []*course.SectionProgress{}
+	for _, p := range progress {
+		prog = append(prog, p)
+	}
+	ans := []*study.Answer{}
+	for _, a := range answers {
+		ans = append(ans, a)
+	}
+	certs := []*cert.Certificate{}
+	if s.certs != nil {
+		list, err := s.certs.ForUser(ctx, v.User.ID)
+		if err != nil {
+			return err
+		}
+		certs = append(certs, list...)
+	}
+	out := map[string]any{
+		"exported_at":   time.Now().UTC(),
+		"profile":       v.User,
+		"sessions":      sessions,
+		"progress":      prog,
+		"answers":       ans,
+		"feedback":      feedback,
+		"exam_attempts": attempts,
+		"certificates":  certs,
+	}
+	body, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="omat-tiedot.json"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(body)
 }

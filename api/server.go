@@ -108,7 +108,6 @@ type Server struct {
 	registerLimit     *account.Limiter
 	searches          *cache.TTL[[]byte]
 	feedback          *feedback.Store
-	feedbackLimit     *account.Limiter
 	media             *media.Catalog
 	exam              *exam.Store
 	certs             *cert.Store
@@ -167,7 +166,6 @@ func New(o Options) (*Server, error) {
 		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
 		searches:      cache.New[[]byte](time.Minute, 10_000),
 		feedback:      o.Feedback,
-		feedbackLimit: account.NewLimiter(30, time.Hour, time.Minute, time.Hour),
 		media:         o.Media,
 		exam:          o.Exam,
 		certs:         o.Certificates,
@@ -242,6 +240,8 @@ func (s *Server) routes() {
 	author := s.group(s.requireUser, s.requireAuthor)
 	reporter := s.group(s.requireUser, s.requireReporter)
 	admin := s.group(s.requireUser, s.requireAdmin)
+	// The handlers of each resource, with what they use.
+	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -284,9 +284,9 @@ func (s *Server) routes() {
 	public.get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
 	public.get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
 	if s.feedback != nil {
-		public.get("/palaute", s.feedbackPage)
-		public.post("/palaute", s.sendFeedback)
-		public.postUnchecked("/api/v1/feedback", jsonOnly, s.apiFeedback) // JSON only: no cross-site form can send it
+		public.get("/palaute", fb.page)
+		public.post("/palaute", fb.send)
+		public.postUnchecked("/api/v1/feedback", jsonOnly, fb.api) // JSON only: no cross-site form can send it
 	}
 
 	if s.media != nil {
@@ -419,8 +419,8 @@ func (s *Server) routes() {
 
 	// Administration.
 	if s.feedback != nil {
-		admin.get("/yllapito/palaute", s.feedbackInbox)
-		admin.post("/yllapito/palaute/:feedback", s.answerFeedback)
+		admin.get("/yllapito/palaute", fb.inbox)
+		admin.post("/yllapito/palaute/:feedback", fb.answer)
 	}
 	admin.get("/yllapito/loki", s.auditLog)
 	admin.get("/yllapito/kayttajat", s.adminUsers)
