@@ -242,6 +242,7 @@ func (s *Server) routes() {
 	admin := s.group(s.requireUser, s.requireAdmin)
 	// The handlers of each resource, with what they use.
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
+	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -301,12 +302,12 @@ func (s *Server) routes() {
 
 	// Certificates: verifiable by anyone.
 	if s.certs != nil {
-		public.get("/.well-known/jwks.json", s.jwks)
-		public.get("/myontaja", s.issuerProfile)
-		public.get("/credentials/status/:list", s.statusList)
-		public.get("/todistus/:cert", s.certificatePage)
-		public.get("/todistus/:cert/qr.png", s.certificateQR)
-		public.postUnchecked("/api/v1/certificates/verify", s.apiVerify) // changes nothing: verifies a token
+		public.get("/.well-known/jwks.json", certs.jwks)
+		public.get("/myontaja", certs.issuer)
+		public.get("/credentials/status/:list", certs.statusList)
+		public.get("/todistus/:cert", certs.page)
+		public.get("/todistus/:cert/qr.png", certs.qr)
+		public.postUnchecked("/api/v1/certificates/verify", certs.apiVerify) // changes nothing: verifies a token
 	}
 
 	if s.accounts == nil || s.progress == nil {
@@ -404,13 +405,13 @@ func (s *Server) routes() {
 
 	// Certificates of the signed-in learner; revoking (administrators).
 	if s.certs != nil {
-		learner.get("/todistukset", s.certificatesPage)
-		learner.get("/todistus/:cert/todistus.pdf", s.certificatePDF)
-		learner.get("/todistus/:cert/todistus.jwt", s.certificateToken)
-		learner.get("/api/v1/certificates", s.apiCertificates)
-		admin.get("/yllapito/todistukset", s.adminCertificates)
-		admin.post("/yllapito/todistukset/:cert/peru", s.adminRevoke)
-		admin.post("/api/v1/admin/certificates/:cert/revoke", s.apiRevoke)
+		learner.get("/todistukset", certs.list)
+		learner.get("/todistus/:cert/todistus.pdf", certs.pdf)
+		learner.get("/todistus/:cert/todistus.jwt", certs.token)
+		learner.get("/api/v1/certificates", certs.apiList)
+		admin.get("/yllapito/todistukset", certs.adminList)
+		admin.post("/yllapito/todistukset/:cert/peru", certs.adminRevoke)
+		admin.post("/api/v1/admin/certificates/:cert/revoke", certs.apiRevoke)
 	}
 
 	// Reports: reporters (their organisation) and administrators.
