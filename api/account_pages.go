@@ -504,38 +504,6 @@ func (s *Server) recheck(c *fiber.Ctx, u *account.User, form, password, code str
 	return 0, "", ""
 }
 
-func (s *Server) resetPage(c *fiber.Ctx) error {
-	return s.renderForm(c, 200, "reset", "reset.title", &formData{Values: map[string]string{"token": c.Query("token")}})
-}
-
-func (s *Server) reset(c *fiber.Ctx) error {
-	lang := s.lang(c)
-	token := c.FormValue("token")
-	d := &formData{Values: map[string]string{"token": token}}
-	ipKey := "reset:" + clientIP(c)
-	if w := s.registerLimit.Wait(ipKey); w > 0 {
-		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
-		return s.renderForm(c, fiber.StatusTooManyRequests, "reset", "reset.title", d)
-	}
-	u, err := s.accounts.UseReset(c.UserContext(), token, c.FormValue("password"))
-	if err != nil {
-		if errors.Is(err, account.ErrTokenInvalid) {
-			s.registerLimit.Fail(ipKey)
-			d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.reset.invalid")}}
-		} else {
-			field, key := errorMessage(err)
-			if key == "err.500" {
-				return err
-			}
-			d.Errors = []fieldError{{Field: field, Message: web.T(lang, key)}}
-		}
-		return s.renderForm(c, fiber.StatusUnprocessableEntity, "reset", "reset.title", d)
-	}
-	s.notify(c.UserContext(), u, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
-	return c.Redirect("/kirjaudu?ilmoitus=salasana", fiber.StatusSeeOther)
-}
-
 // apiExport gives a learner everything the platform keeps of them, as one
 // JSON file.
 func (s *Server) apiExport(c *fiber.Ctx) error {
@@ -607,4 +575,68 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Send(body)
+}
+
+// sendVerification sends the account a link that verifies its address (or
+// its pending new one).
+func (s *Server) sendVerification(ctx context.Context, u *account.User) error {
+	token, address, err := s.accounts.IssueVerification(ctx, u)
+	if err != nil {
+		return err
+	}
+	return s.mailTo(ctx, address, u.Name, u.MailLang(), u.ID, "verify_email", "verify/"+token,
+		map[string]string{"link": s.link("/sahkoposti/vahvista?token=" + url.QueryEscape(token))})
+}
+
+// Account page: resend the verification, change the address (the
+// e-mail preferences are emailHandlers.savePreferences). Both answer with
+// the account page, so they stay with it.
+
+func (s *Server) resendVerification(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if w := s.forgotLimit.Wait("verify:" + v.User.ID); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "", Message: web.T(s.lang(c), "form.limited")}}}})
+	}
+	s.forgotLimit.Fail("verify:" + v.User.ID)
+	if err := s.sendVerification(c.UserContext(), v.User); err != nil {
+		return err
+	}
+	return c.Redirect("/tili?ilmoitus=vahvistus#sahkoposti", fiber.StatusSeeOther)
+}
+
+func (s *Server) changeEmail(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	lang := s.lang(c)
+	fail := func(status int, field, key string) error {
+		return s.showAccount(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}},
+			Values: map[string]string{"new_email": c.FormValue("email")}}})
+	}
+	if w := s.passwordWait(c, v.User); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return fail(fiber.StatusTooManyRequests, "email-password", "form.limited")
+	}
+	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
+		s.passwordFailed(c, v.User)
+		return fail(fiber.StatusUnprocessableEntity, "email-password", "form.current.wrong")
+	}
+	email, err := s.accounts.RequestEmailChange(c.UserContext(), v.User, c.FormValue("email"))
+	switch {
+	case errors.Is(err, account.ErrInvalidEmail):
+		return fail(fiber.StatusUnprocessableEntity, "new_email", "form.email.invalid")
+	case errors.Is(err, account.ErrEmailTaken):
+		// The same answer as for a free address; the address's owner is
+		// told that someone tried to use it.
+		if other, err := s.accounts.UserByEmail(c.UserContext(), email); err == nil {
+			s.mailTo(c.UserContext(), other.Email, other.Name, other.MailLang(), other.ID, "register_exists", "",
+				map[string]string{"link": s.link("/kirjaudu")})
+		}
+	case err != nil:
+		return err
+	default:
+		if err := s.sendVerification(c.UserContext(), v.User); err != nil {
+			return err
+		}
+	}
+	return c.Redirect("/tili?ilmoitus=osoite#sahkoposti", fiber.StatusSeeOther)
 }

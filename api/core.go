@@ -59,3 +59,18 @@ func (s *core) renderPrivate(c *fiber.Ctx, name, titleKey string, d any) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	return nil
 }
+
+// noticeData is a page with a heading, paragraphs and a link or a form.
+type noticeData struct {
+	Paragraphs []string
+	Link       string
+	LinkLabel  string
+	// A form with one button (the unsubscribe confirmation).
+	FormAction, FormButton string
+}
+
+// notice renders a notice page (the answer of an e-mail link, of a
+// request that sends one).
+func (s *core) notice(c *fiber.Ctx, status int, titleKey string, d noticeData) error {
+	return s.renderForm(c, status, "notice", titleKey, &d)
+}

@@ -243,6 +243,8 @@ func (s *Server) routes() {
 	// The handlers of each resource, with what they use.
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
+	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
+		exam: s.exam, certs: s.certs}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -322,22 +324,22 @@ func (s *Server) routes() {
 	public.get("/rekisteroidy", s.registerPage)
 	public.post("/rekisteroidy", s.register)
 	if s.outbox != nil {
-		public.get("/salasana/unohtui", s.forgotPage)
-		public.post("/salasana/unohtui", s.forgot)
-		public.get("/sahkoposti/vahvista", s.verifyEmail)
-		public.get("/viestit/peru", s.unsubscribePage)
-		public.postUnchecked("/viestit/peru", s.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
+		public.get("/salasana/unohtui", email.forgotPage)
+		public.post("/salasana/unohtui", email.forgot)
+		public.get("/sahkoposti/vahvista", email.verify)
+		public.get("/viestit/peru", email.unsubscribePage)
+		public.postUnchecked("/viestit/peru", email.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
 		learner.post("/tili/sahkoposti", s.changeEmail)
 		learner.post("/tili/sahkoposti/vahvista", s.resendVerification)
-		learner.post("/tili/viestit", s.savePreferences)
-		admin.get("/yllapito/posti", s.adminMail)
-		admin.post("/yllapito/posti/testi", s.adminMailTest)
-		admin.get("/yllapito/posti/:message", s.adminMailMessage)
-		admin.get("/yllapito/posti/:message/html", s.adminMailHTML)
-		admin.post("/yllapito/posti/:message/uudelleen", s.adminMailRetry)
+		learner.post("/tili/viestit", email.savePreferences)
+		admin.get("/yllapito/posti", email.adminOutbox)
+		admin.post("/yllapito/posti/testi", email.adminTest)
+		admin.get("/yllapito/posti/:message", email.adminMessage)
+		admin.get("/yllapito/posti/:message/html", email.adminHTML)
+		admin.post("/yllapito/posti/:message/uudelleen", email.adminRetry)
 	}
-	public.get("/salasana/uusi", s.resetPage)
-	public.post("/salasana/uusi", s.reset)
+	public.get("/salasana/uusi", email.resetPage)
+	public.post("/salasana/uusi", email.reset)
 	learner.get("/tili", s.accountPage)
 	learner.post("/tili/salasana", s.changePassword)
 	learner.post("/tili/istunnot/lopeta-muut", s.endOtherSessions)
