@@ -245,6 +245,7 @@ func (s *Server) routes() {
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
 		exam: s.exam, certs: s.certs}
+	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -425,13 +426,13 @@ func (s *Server) routes() {
 		admin.get("/yllapito/palaute", fb.inbox)
 		admin.post("/yllapito/palaute/:feedback", fb.answer)
 	}
-	admin.get("/yllapito/loki", s.auditLog)
-	admin.get("/yllapito/kayttajat", s.adminUsers)
-	admin.post("/yllapito/kayttajat/:user/rooli", s.adminSetRole)
-	admin.post("/yllapito/kayttajat/:user/nollaus", s.adminReset)
-	admin.post("/yllapito/kayttajat/:user/tila", s.adminDisable)
-	admin.post("/yllapito/kayttajat/:user/istunnot", s.adminEndSessions)
-	admin.get("/yllapito/organisaatiot", s.adminOrganisations)
+	admin.get("/yllapito/loki", adm.auditLog)
+	admin.get("/yllapito/kayttajat", adm.users)
+	admin.post("/yllapito/kayttajat/:user/rooli", adm.setRole)
+	admin.post("/yllapito/kayttajat/:user/nollaus", adm.resetLink)
+	admin.post("/yllapito/kayttajat/:user/tila", adm.disable)
+	admin.post("/yllapito/kayttajat/:user/istunnot", adm.endSessions)
+	admin.get("/yllapito/organisaatiot", adm.organisations)
 
 	// Accounts and studies in the API.
 	public.postUnchecked("/api/v1/auth/register", jsonOnly, s.apiRegister) // JSON only (see jsonOnly)
