@@ -142,7 +142,7 @@ func (s *core) audit(c *fiber.Ctx, action, target, detail string) {
 // contentChanged follows a publication: this instance serves the new
 // course at once (others within their polling interval), and the change
 // goes to the audit log (a failure there is logged: the change is made).
-func (s *Server) contentChanged(c *fiber.Ctx, action, target, detail string) error {
+func (s *core) contentChanged(c *fiber.Ctx, action, target, detail string) error {
 	err := s.library.Refresh(c.UserContext())
 	s.audit(c, action, target, detail)
 	return err

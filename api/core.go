@@ -6,13 +6,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/web"
 )
 
 // core is the request machinery every handler shares: who asks (the
 // viewer, its session and CSRF token: auth.go), in which language
-// (lang.go), answering with a form or a private page in the site layout
-// (below) or with a problem document (errors.go), and the audit log.
+// (lang.go), the published course, answering with a form or a private
+// page in the site layout (below) or with a problem document (errors.go),
+// the role policy (require, can: admin_handlers.go), the audit log and
+// what follows a publication (contentChanged).
 //
 // Server embeds it, so its own handlers use it as before; the handlers
 // of a resource are methods of a small struct that holds the core beside
@@ -24,10 +27,23 @@ type core struct {
 	// accounts finds the session of a request and keeps the audit log
 	// (nil: the site has no accounts, and nobody is signed in).
 	accounts *account.Store
+	// library is the published course (nil: none).
+	library *course.Library
 	// renderPage executes a page template in the site layout with its
 	// navigation filled in (Server.render, which knows what the
 	// navigation shows: the course and which features are on).
 	renderPage func(name, lang, path string, p page) ([]byte, error)
+}
+
+// published is the course as published now (nil without a library).
+//
+// Server.published (pages.go) is the same function: it goes when
+// pages.go is next changed.
+func (s *core) published() *course.Published {
+	if s.library == nil {
+		return nil
+	}
+	return s.library.Current()
 }
 
 // renderForm renders an account page that is never cached.

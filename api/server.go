@@ -97,7 +97,6 @@ type Server struct {
 	// noSpaceAt is when a write last failed for a full disk (unix ns);
 	// /readyz reports the database down until a write works again.
 	noSpaceAt atomic.Int64
-	library   *course.Library
 	cache     atomic.Pointer[pageCache]
 	progress  *study.Progress
 
@@ -147,14 +146,13 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		core:     &core{log: o.Logger, https: base.Scheme == "https", accounts: o.Accounts},
+		core:     &core{log: o.Logger, https: base.Scheme == "https", accounts: o.Accounts, library: o.Library},
 		mailer:   &mailer{outbox: o.Mail, siteURL: o.BaseURL, log: o.Logger},
 		log:      o.Logger,
 		metrics:  o.Metrics,
 		opts:     o,
 		pages:    pages,
 		headers:  securityHeaders(base.Scheme == "https", o.StorageOrigin),
-		library:  o.Library,
 		progress: o.Progress,
 		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
 		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
