@@ -120,7 +120,10 @@ type Server struct {
 	// oversize marks requests whose declared length is over the largest
 	// upload (see refuseDeclaredOversize).
 	oversize sync.Map
-	storageHealth
+	// mediaFiles serve the media library; Server keeps them for the
+	// studio's media pages (studio_media.go), which share their upload
+	// and lookup helpers.
+	mediaFiles *mediaHandlers
 }
 
 // New builds the server and its routes.
@@ -173,6 +176,10 @@ func New(o Options) (*Server, error) {
 		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
 	}
 	s.core.renderPage = s.render
+	if s.media != nil {
+		s.mediaFiles = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
+			storage: o.Storage, checkTimeout: o.CheckTimeout}
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
 		DisableStartupMessage: true,
@@ -244,6 +251,7 @@ func (s *Server) routes() {
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
+	mf := s.mediaFiles // nil without a media library (its routes are absent)
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -292,13 +300,13 @@ func (s *Server) routes() {
 	}
 
 	if s.media != nil {
-		public.get("/api/v1/media", s.apiMediaList)
-		public.get("/api/v1/media/:media", s.apiMediaGet)
-		public.get("/media/:media/tiedosto", s.mediaFile)
-		public.get("/media/:media/kansikuva", s.mediaPoster)
-		public.get("/media/:media/tekstitys/:track", s.mediaCaptions)
-		public.get("/media/:media/litterointi.txt", s.mediaTranscript)
-		public.get("/media/:media/tila", s.mediaStatus)
+		public.get("/api/v1/media", mf.apiList)
+		public.get("/api/v1/media/:media", mf.apiGet)
+		public.get("/media/:media/tiedosto", mf.file)
+		public.get("/media/:media/kansikuva", mf.poster)
+		public.get("/media/:media/tekstitys/:track", mf.captions)
+		public.get("/media/:media/litterointi.txt", mf.transcript)
+		public.get("/media/:media/tila", mf.status)
 	}
 
 	// Certificates: verifiable by anyone.
@@ -376,10 +384,10 @@ func (s *Server) routes() {
 
 	// Media library (authors and administrators).
 	if s.media != nil {
-		author.postUnchecked("/api/v1/media", s.apiMediaUpload)                                           // the token is checked as the stream starts (readUpload)
-		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, s.apiMediaCaptions) // the token in a header: the body is the file
-		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, s.apiMediaPoster)           // the token in a header: the body is the file
-		author.delete("/api/v1/media/:media", s.apiMediaDelete)
+		author.postUnchecked("/api/v1/media", mf.apiUpload)                                           // the token is checked as the stream starts (readUpload)
+		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, mf.apiCaptions) // the token in a header: the body is the file
+		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, mf.apiPoster)           // the token in a header: the body is the file
+		author.delete("/api/v1/media/:media", mf.apiDelete)
 		author.get("/studio/media", s.studioMediaPage)
 		author.postUnchecked("/studio/media", s.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
 		author.postUnchecked("/studio/media/:media/tekstitys", s.studioMediaCaptions) // streamed form: token checked first (uploadForm)
