@@ -13,28 +13,6 @@ import (
 	"github.com/tyokyky/tyokyky/web"
 )
 
-// requireAdmin lets only administrators (with two-factor authentication,
-// which requireUser enforces) through; others get 404, as if nothing were
-// there.
-func (s *core) requireAdmin(c *fiber.Ctx) error {
-	return s.require(c, account.Administer)
-}
-
-// require lets through a viewer who may do p (account.User.Can, the one
-// role policy); everyone else gets 404.
-func (s *core) require(c *fiber.Ctx, p account.Permission) error {
-	if s.can(c, p) {
-		return c.Next()
-	}
-	return fiber.ErrNotFound
-}
-
-// can: the viewer is signed in and may do p.
-func (s *core) can(c *fiber.Ctx, p account.Permission) bool {
-	v := s.viewerOf(c)
-	return v.signedIn() && v.User.Can(p)
-}
-
 // adminHandlers serve the administration of accounts: the user list,
 // roles, reset links, disabling, ending sessions, the audit log and the
 // organisations.

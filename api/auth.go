@@ -168,6 +168,34 @@ func (s *core) requireUser(c *fiber.Ctx) error {
 	return c.Redirect("/kirjaudu?jatka="+urlQueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 }
 
+// requireAdmin lets only administrators (with two-factor authentication,
+// which requireUser enforces) through; others get 404, as if nothing were
+// there.
+func (s *core) requireAdmin(c *fiber.Ctx) error {
+	return s.require(c, account.Administer)
+}
+
+// require lets through a viewer who may do p (account.User.Can, the one
+// role policy); everyone else gets 404.
+func (s *core) require(c *fiber.Ctx, p account.Permission) error {
+	if s.can(c, p) {
+		return c.Next()
+	}
+	return fiber.ErrNotFound
+}
+
+// can: the viewer is signed in and may do p.
+func (s *core) can(c *fiber.Ctx, p account.Permission) bool {
+	v := s.viewerOf(c)
+	return v.signedIn() && v.User.Can(p)
+}
+
+// requireAuthor lets authors and administrators through (with two-factor
+// authentication, which requireUser enforces); others get 404.
+func (s *core) requireAuthor(c *fiber.Ctx) error {
+	return s.require(c, account.EditContent)
+}
+
 // clientIP is the address rate limits count by.
 func clientIP(c *fiber.Ctx) string {
 	ip := c.IP()

@@ -10,12 +10,12 @@ import (
 	"github.com/tyokyky/tyokyky/web"
 )
 
-// core is the request machinery every handler shares: who asks (the
-// viewer, its session and CSRF token: auth.go), in which language
-// (lang.go), the published course, answering with a form or a private
-// page in the site layout (below) or with a problem document (errors.go),
-// the role policy (require, can: admin_handlers.go), the audit log and
-// what follows a publication (contentChanged).
+// core is the request machinery every handler shares: who asks and what
+// they may do (the viewer, its session and CSRF token, require and can:
+// auth.go), in which language (lang.go), the published course, answering
+// with a form or a private page in the site layout (below) or with a
+// problem document (errors.go), the audit log and what follows a
+// publication (contentChanged).
 //
 // Server embeds it, so its own handlers use it as before; the handlers
 // of a resource are methods of a small struct that holds the core beside

@@ -252,6 +252,7 @@ func (s *Server) routes() {
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
 	mf := s.mediaFiles // nil without a media library (its routes are absent)
+	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -363,8 +364,8 @@ func (s *Server) routes() {
 	learner.post("/tehtavat/:task/vastaus", s.saveAnswerForm)
 
 	// Editing glossary concepts (authors and administrators).
-	author.get("/sanasto/:concept/muokkaa", s.editConceptPage)
-	author.post("/sanasto/:concept/muokkaa", s.editConcept)
+	author.get("/sanasto/:concept/muokkaa", gl.editPage)
+	author.post("/sanasto/:concept/muokkaa", gl.edit)
 
 	// The authoring studio (authors and administrators with two-factor).
 	author.get("/studio", s.studioIndex)
