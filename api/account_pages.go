@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"image/png"
@@ -15,8 +16,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
+	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -47,24 +52,6 @@ func errorMessage(err error) (field, key string) {
 		return f.Field, f.MessageKey()
 	}
 	return "", "err.500"
-}
-
-// renderForm renders an account page that is never cached.
-func (s *Server) renderForm(c *fiber.Ctx, status int, name, titleKey string, d any) error {
-	lang := s.lang(c)
-	v := s.viewerOf(c)
-	if !v.signedIn() {
-		v = nil // half signed in (second factor pending) shows as signed out
-	}
-	body, err := s.render(name, lang, c.Path(), page{Title: web.T(lang, titleKey), Data: d, Viewer: v, CSRF: s.csrfToken(c)})
-	if err != nil {
-		return err
-	}
-	c.Status(status)
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
 }
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
@@ -517,34 +504,139 @@ func (s *Server) recheck(c *fiber.Ctx, u *account.User, form, password, code str
 	return 0, "", ""
 }
 
-func (s *Server) resetPage(c *fiber.Ctx) error {
-	return s.renderForm(c, 200, "reset", "reset.title", &formData{Values: map[string]string{"token": c.Query("token")}})
+// apiExport gives a learner everything the platform keeps of them, as one
+// JSON file.
+func (s *Server) apiExport(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	ctx := c.UserContext()
+	sessions, err := s.accounts.Sessions(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	progress, err := s.progress.ForUser(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	answers, err := s.progress.Answers(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	var feedback []feedback.Item
+	if s.feedback != nil {
+		if feedback, err = s.feedback.ByUser(ctx, v.User.ID); err != nil {
+			return err
+		}
+	}
+	attempts := []any{}
+	if s.exam != nil {
+		list, err := s.exam.ForUser(ctx, v.User.ID)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			// The attempt and the learner's answers; no keys (an open
+			// attempt's export must not reveal them), and which items
+			// were right only as the exam's review rule says.
+			attempts = append(attempts, map[string]any{"id": a.ID, "number": a.Number, "status": a.Status, "started": a.Started,
+				"deadline": a.Deadline, "submitted": a.Submitted, "result": s.learnerResult(a, list), "answers": a.Answers})
+		}
+	}
+	prog := []*course.SectionProgress{}
+	for _, p := range progress {
+		prog = append(prog, p)
+	}
+	ans := []*study.Answer{}
+	for _, a := range answers {
+		ans = append(ans, a)
+	}
+	certs := []*cert.Certificate{}
+	if s.certs != nil {
+		list, err := s.certs.ForUser(ctx, v.User.ID)
+		if err != nil {
+			return err
+		}
+		certs = append(certs, list...)
+	}
+	out := map[string]any{
+		"exported_at":   time.Now().UTC(),
+		"profile":       v.User,
+		"sessions":      sessions,
+		"progress":      prog,
+		"answers":       ans,
+		"feedback":      feedback,
+		"exam_attempts": attempts,
+		"certificates":  certs,
+	}
+	body, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="omat-tiedot.json"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(body)
 }
 
-func (s *Server) reset(c *fiber.Ctx) error {
-	lang := s.lang(c)
-	token := c.FormValue("token")
-	d := &formData{Values: map[string]string{"token": token}}
-	ipKey := "reset:" + clientIP(c)
-	if w := s.registerLimit.Wait(ipKey); w > 0 {
-		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
-		return s.renderForm(c, fiber.StatusTooManyRequests, "reset", "reset.title", d)
-	}
-	u, err := s.accounts.UseReset(c.UserContext(), token, c.FormValue("password"))
+// sendVerification sends the account a link that verifies its address (or
+// its pending new one).
+func (s *Server) sendVerification(ctx context.Context, u *account.User) error {
+	token, address, err := s.accounts.IssueVerification(ctx, u)
 	if err != nil {
-		if errors.Is(err, account.ErrTokenInvalid) {
-			s.registerLimit.Fail(ipKey)
-			d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.reset.invalid")}}
-		} else {
-			field, key := errorMessage(err)
-			if key == "err.500" {
-				return err
-			}
-			d.Errors = []fieldError{{Field: field, Message: web.T(lang, key)}}
-		}
-		return s.renderForm(c, fiber.StatusUnprocessableEntity, "reset", "reset.title", d)
+		return err
 	}
-	s.notify(c.UserContext(), u, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
-	return c.Redirect("/kirjaudu?ilmoitus=salasana", fiber.StatusSeeOther)
+	return s.mailTo(ctx, address, u.Name, u.MailLang(), u.ID, "verify_email", "verify/"+token,
+		map[string]string{"link": s.link("/sahkoposti/vahvista?token=" + url.QueryEscape(token))})
+}
+
+// Account page: resend the verification, change the address (the
+// e-mail preferences are emailHandlers.savePreferences). Both answer with
+// the account page, so they stay with it.
+
+func (s *Server) resendVerification(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	if w := s.forgotLimit.Wait("verify:" + v.User.ID); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "", Message: web.T(s.lang(c), "form.limited")}}}})
+	}
+	s.forgotLimit.Fail("verify:" + v.User.ID)
+	if err := s.sendVerification(c.UserContext(), v.User); err != nil {
+		return err
+	}
+	return c.Redirect("/tili?ilmoitus=vahvistus#sahkoposti", fiber.StatusSeeOther)
+}
+
+func (s *Server) changeEmail(c *fiber.Ctx) error {
+	v := s.viewerOf(c)
+	lang := s.lang(c)
+	fail := func(status int, field, key string) error {
+		return s.showAccount(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}},
+			Values: map[string]string{"new_email": c.FormValue("email")}}})
+	}
+	if w := s.passwordWait(c, v.User); w > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+		return fail(fiber.StatusTooManyRequests, "email-password", "form.limited")
+	}
+	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
+		s.passwordFailed(c, v.User)
+		return fail(fiber.StatusUnprocessableEntity, "email-password", "form.current.wrong")
+	}
+	email, err := s.accounts.RequestEmailChange(c.UserContext(), v.User, c.FormValue("email"))
+	switch {
+	case errors.Is(err, account.ErrInvalidEmail):
+		return fail(fiber.StatusUnprocessableEntity, "new_email", "form.email.invalid")
+	case errors.Is(err, account.ErrEmailTaken):
+		// The same answer as for a free address; the address's owner is
+		// told that someone tried to use it.
+		if other, err := s.accounts.UserByEmail(c.UserContext(), email); err == nil {
+			s.mailTo(c.UserContext(), other.Email, other.Name, other.MailLang(), other.ID, "register_exists", "",
+				map[string]string{"link": s.link("/kirjaudu")})
+		}
+	case err != nil:
+		return err
+	default:
+		if err := s.sendVerification(c.UserContext(), v.User); err != nil {
+			return err
+		}
+	}
+	return c.Redirect("/tili?ilmoitus=osoite#sahkoposti", fiber.StatusSeeOther)
 }

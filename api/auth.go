@@ -26,7 +26,7 @@ func (v *viewer) signedIn() bool { return v != nil && v.User != nil && !v.Sessio
 
 const anonCSRFCookie = "csrf"
 
-func (s *Server) cookieName(base string) string {
+func (s *core) cookieName(base string) string {
 	if s.https {
 		return "__Host-" + base // Secure, Path=/, no Domain
 	}
@@ -35,12 +35,12 @@ func (s *Server) cookieName(base string) string {
 
 // hasSessionCredential tells, without the database, whether the request
 // may be signed in; anonymous requests take the cached path.
-func (s *Server) hasSessionCredential(c *fiber.Ctx) bool {
+func (s *core) hasSessionCredential(c *fiber.Ctx) bool {
 	return c.Cookies(s.cookieName("session")) != "" || strings.HasPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 }
 
 // viewerOf loads the session of the request once.
-func (s *Server) viewerOf(c *fiber.Ctx) *viewer {
+func (s *core) viewerOf(c *fiber.Ctx) *viewer {
 	if v, ok := c.Locals("viewer").(*viewer); ok {
 		return v
 	}
@@ -72,12 +72,12 @@ func (s *Server) viewerOf(c *fiber.Ctx) *viewer {
 	return v
 }
 
-func (s *Server) setSessionCookie(c *fiber.Ctx, token string) {
+func (s *core) setSessionCookie(c *fiber.Ctx, token string) {
 	c.Cookie(&fiber.Cookie{Name: s.cookieName("session"), Value: token, Path: "/", HTTPOnly: true, Secure: s.https,
 		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(7 * 24 * time.Hour)})
 }
 
-func (s *Server) clearSessionCookie(c *fiber.Ctx) {
+func (s *core) clearSessionCookie(c *fiber.Ctx) {
 	c.Cookie(&fiber.Cookie{Name: s.cookieName("session"), Value: "", Path: "/", HTTPOnly: true, Secure: s.https,
 		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Unix(1, 0), MaxAge: -1})
 }
@@ -85,7 +85,7 @@ func (s *Server) clearSessionCookie(c *fiber.Ctx) {
 // csrfToken is the token forms and scripts must send back: the session's
 // for a signed-in browser, else a random value kept in a cookie (for the
 // sign-in and registration forms).
-func (s *Server) csrfToken(c *fiber.Ctx) string {
+func (s *core) csrfToken(c *fiber.Ctx) string {
 	if v := s.viewerOf(c); v.User != nil {
 		return v.Session.CSRF
 	}
@@ -100,7 +100,7 @@ func (s *Server) csrfToken(c *fiber.Ctx) string {
 // checkCSRF guards every state change made with a cookie: the form field
 // csrf or the X-CSRF-Token header must carry the token. Requests with a
 // bearer token carry no ambient credentials and need none.
-func (s *Server) checkCSRF(c *fiber.Ctx) error {
+func (s *core) checkCSRF(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	if v.Bearer && v.User != nil {
 		return c.Next()
@@ -128,12 +128,12 @@ func sameToken(want, got string) bool {
 // validCSRF checks a signed-in session's token given by a handler that
 // reads it itself (streamed uploads, whose bodies must not be parsed
 // before the handler runs).
-func (s *Server) validCSRF(v *viewer, got string) bool {
+func (s *core) validCSRF(v *viewer, got string) bool {
 	return v.Bearer || (v.Session != nil && sameToken(v.Session.CSRF, got))
 }
 
 // audit records an administrative action; a failure to record is logged.
-func (s *Server) audit(c *fiber.Ctx, action, target, detail string) {
+func (s *core) audit(c *fiber.Ctx, action, target, detail string) {
 	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, action, target, detail); err != nil {
 		s.log.Error("audit log", "action", action, "err", err)
 	}
@@ -142,7 +142,7 @@ func (s *Server) audit(c *fiber.Ctx, action, target, detail string) {
 // contentChanged follows a publication: this instance serves the new
 // course at once (others within their polling interval), and the change
 // goes to the audit log (a failure there is logged: the change is made).
-func (s *Server) contentChanged(c *fiber.Ctx, action, target, detail string) error {
+func (s *core) contentChanged(c *fiber.Ctx, action, target, detail string) error {
 	err := s.library.Refresh(c.UserContext())
 	s.audit(c, action, target, detail)
 	return err
@@ -151,7 +151,7 @@ func (s *Server) contentChanged(c *fiber.Ctx, action, target, detail string) err
 // requireUser answers 401 (API) or sends to the sign-in page (pages).
 // Authors and admins must set up two-factor authentication before
 // anything else.
-func (s *Server) requireUser(c *fiber.Ctx) error {
+func (s *core) requireUser(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	if v.signedIn() {
 		if v.User.NeedsTwoFactor() && !v.User.TOTPEnabled && c.Path() != "/tili/kaksivaiheinen" {
@@ -166,6 +166,34 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusUnauthorized, "sign in first")
 	}
 	return c.Redirect("/kirjaudu?jatka="+urlQueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+}
+
+// requireAdmin lets only administrators (with two-factor authentication,
+// which requireUser enforces) through; others get 404, as if nothing were
+// there.
+func (s *core) requireAdmin(c *fiber.Ctx) error {
+	return s.require(c, account.Administer)
+}
+
+// require lets through a viewer who may do p (account.User.Can, the one
+// role policy); everyone else gets 404.
+func (s *core) require(c *fiber.Ctx, p account.Permission) error {
+	if s.can(c, p) {
+		return c.Next()
+	}
+	return fiber.ErrNotFound
+}
+
+// can: the viewer is signed in and may do p.
+func (s *core) can(c *fiber.Ctx, p account.Permission) bool {
+	v := s.viewerOf(c)
+	return v.signedIn() && v.User.Can(p)
+}
+
+// requireAuthor lets authors and administrators through (with two-factor
+// authentication, which requireUser enforces); others get 404.
+func (s *core) requireAuthor(c *fiber.Ctx) error {
+	return s.require(c, account.EditContent)
 }
 
 // clientIP is the address rate limits count by.
@@ -209,7 +237,7 @@ func safeNext(next string) string {
 
 // checkCSRFHeader is checkCSRF for routes whose body is a file: the token
 // must come in the X-CSRF-Token header (the body is never parsed for it).
-func (s *Server) checkCSRFHeader(c *fiber.Ctx) error {
+func (s *core) checkCSRFHeader(c *fiber.Ctx) error {
 	if !s.validCSRF(s.viewerOf(c), c.Get("X-CSRF-Token")) {
 		return fiber.NewError(fiber.StatusForbidden, "send the X-CSRF-Token header of your session")
 	}

@@ -99,7 +99,7 @@ func (s *Server) refusal(c *fiber.Ctx, f *fault.Error) error {
 // refused is the status and the message in the reader's language of a
 // refusal (a domain package's, or a client error the handlers made), for
 // pages that show it beside a form; ok is false for other errors.
-func (s *Server) refused(c *fiber.Ctx, err error) (status int, msg string, ok bool) {
+func (s *core) refused(c *fiber.Ctx, err error) (status int, msg string, ok bool) {
 	if f, isFault := fault.As(err); isFault {
 		return statusOf(f), web.T(s.lang(c), f.MessageKey(), f.Args...), true
 	}
@@ -144,7 +144,7 @@ func problemType(code string) string {
 // apiLang is the language of an API answer's messages: the UI language
 // when the client chose one (the site's cookie, Accept-Language), else
 // English, the API's own.
-func (s *Server) apiLang(c *fiber.Ctx) string {
+func (s *core) apiLang(c *fiber.Ctx) string {
 	if c.Cookies(langCookie) != "" || c.Get(fiber.HeaderAcceptLanguage) != "" || c.Query("lang") != "" {
 		return s.lang(c)
 	}
@@ -178,16 +178,16 @@ func (s *Server) storeFault(c *fiber.Ctx, err error) error {
 	return err
 }
 
-func (s *Server) problem(c *fiber.Ctx, code int, title, detail string) error {
+func (s *core) problem(c *fiber.Ctx, code int, title, detail string) error {
 	return s.writeProblem(c, problem{Type: "about:blank", Title: title, Status: code, Detail: detail})
 }
 
 // problemFields answers a validation problem listing the fields.
-func (s *Server) problemFields(c *fiber.Ctx, code int, detail string, fields []fieldError) error {
+func (s *core) problemFields(c *fiber.Ctx, code int, detail string, fields []fieldError) error {
 	return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Detail: detail, Errors: fields})
 }
 
-func (s *Server) writeProblem(c *fiber.Ctx, p problem) error {
+func (s *core) writeProblem(c *fiber.Ctx, p problem) error {
 	p.Instance, p.RequestID = c.Path(), requestIDOf(c)
 	c.Status(p.Status)
 	body, err := json.Marshal(p)

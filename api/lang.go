@@ -23,7 +23,7 @@ func knownLang(l string) bool {
 
 // lang chooses the UI language: ?lang= (and remember it in a cookie), else
 // the remembered choice, else Accept-Language, else Finnish.
-func (s *Server) lang(c *fiber.Ctx) string {
+func (s *core) lang(c *fiber.Ctx) string {
 	if q := c.Query("lang"); q != "" && knownLang(q) {
 		c.Cookie(&fiber.Cookie{
 			Name:     langCookie,

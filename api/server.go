@@ -80,7 +80,14 @@ type Options struct {
 
 // Server serves the platform over HTTP.
 type Server struct {
-	app      *fiber.App
+	// core is the request machinery (viewer, language, forms, problems)
+	// and mailer the outbox, both shared with the handlers of each
+	// resource.
+	*core
+	*mailer
+	app *fiber.App
+	// log is the logger core and mailer hold too (said here, so that
+	// s.log means one field).
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	opts     Options
@@ -90,10 +97,7 @@ type Server struct {
 	// noSpaceAt is when a write last failed for a full disk (unix ns);
 	// /readyz reports the database down until a write works again.
 	noSpaceAt atomic.Int64
-	library   *course.Library
 	cache     atomic.Pointer[pageCache]
-	https     bool
-	accounts  *account.Store
 	progress  *study.Progress
 
 	signInLimit *account.Limiter
@@ -103,12 +107,10 @@ type Server struct {
 	registerLimit     *account.Limiter
 	searches          *cache.TTL[[]byte]
 	feedback          *feedback.Store
-	feedbackLimit     *account.Limiter
 	media             *media.Catalog
 	exam              *exam.Store
 	certs             *cert.Store
 	reports           reportRows
-	outbox            *mail.Outbox
 	// forgotLimit counts password reset requests per address and per
 	// IP, and other e-mail link requests.
 	forgotLimit *account.Limiter
@@ -118,7 +120,10 @@ type Server struct {
 	// oversize marks requests whose declared length is over the largest
 	// upload (see refuseDeclaredOversize).
 	oversize sync.Map
-	storageHealth
+	// mediaFiles serve the media library; Server keeps them for the
+	// studio's media pages (studio_media.go), which share their upload
+	// and lookup helpers.
+	mediaFiles *mediaHandlers
 }
 
 // New builds the server and its routes.
@@ -144,14 +149,13 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		core:     &core{log: o.Logger, https: base.Scheme == "https", accounts: o.Accounts, library: o.Library},
+		mailer:   &mailer{outbox: o.Mail, siteURL: o.BaseURL, log: o.Logger},
 		log:      o.Logger,
 		metrics:  o.Metrics,
 		opts:     o,
 		pages:    pages,
 		headers:  securityHeaders(base.Scheme == "https", o.StorageOrigin),
-		library:  o.Library,
-		https:    base.Scheme == "https",
-		accounts: o.Accounts,
 		progress: o.Progress,
 		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
 		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
@@ -163,15 +167,18 @@ func New(o Options) (*Server, error) {
 		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
 		searches:      cache.New[[]byte](time.Minute, 10_000),
 		feedback:      o.Feedback,
-		feedbackLimit: account.NewLimiter(30, time.Hour, time.Minute, time.Hour),
 		media:         o.Media,
 		exam:          o.Exam,
 		certs:         o.Certificates,
-		outbox:        o.Mail,
 		// E-mail links on request: 5 an hour per address or account and
 		// 50 per IP, then delays doubling from a minute to an hour.
 		forgotLimit:   account.NewLimiter(4, time.Hour, time.Minute, time.Hour), // the fifth request is the last without a wait
 		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
+	}
+	s.core.renderPage = s.render
+	if s.media != nil {
+		s.mediaFiles = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
+			storage: o.Storage, checkTimeout: o.CheckTimeout}
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
@@ -238,6 +245,14 @@ func (s *Server) routes() {
 	author := s.group(s.requireUser, s.requireAuthor)
 	reporter := s.group(s.requireUser, s.requireReporter)
 	admin := s.group(s.requireUser, s.requireAdmin)
+	// The handlers of each resource, with what they use.
+	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
+	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
+	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
+		exam: s.exam, certs: s.certs}
+	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
+	mf := s.mediaFiles // nil without a media library (its routes are absent)
+	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -280,29 +295,29 @@ func (s *Server) routes() {
 	public.get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
 	public.get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
 	if s.feedback != nil {
-		public.get("/palaute", s.feedbackPage)
-		public.post("/palaute", s.sendFeedback)
-		public.postUnchecked("/api/v1/feedback", jsonOnly, s.apiFeedback) // JSON only: no cross-site form can send it
+		public.get("/palaute", fb.page)
+		public.post("/palaute", fb.send)
+		public.postUnchecked("/api/v1/feedback", jsonOnly, fb.api) // JSON only: no cross-site form can send it
 	}
 
 	if s.media != nil {
-		public.get("/api/v1/media", s.apiMediaList)
-		public.get("/api/v1/media/:media", s.apiMediaGet)
-		public.get("/media/:media/tiedosto", s.mediaFile)
-		public.get("/media/:media/kansikuva", s.mediaPoster)
-		public.get("/media/:media/tekstitys/:track", s.mediaCaptions)
-		public.get("/media/:media/litterointi.txt", s.mediaTranscript)
-		public.get("/media/:media/tila", s.mediaStatus)
+		public.get("/api/v1/media", mf.apiList)
+		public.get("/api/v1/media/:media", mf.apiGet)
+		public.get("/media/:media/tiedosto", mf.file)
+		public.get("/media/:media/kansikuva", mf.poster)
+		public.get("/media/:media/tekstitys/:track", mf.captions)
+		public.get("/media/:media/litterointi.txt", mf.transcript)
+		public.get("/media/:media/tila", mf.status)
 	}
 
 	// Certificates: verifiable by anyone.
 	if s.certs != nil {
-		public.get("/.well-known/jwks.json", s.jwks)
-		public.get("/myontaja", s.issuerProfile)
-		public.get("/credentials/status/:list", s.statusList)
-		public.get("/todistus/:cert", s.certificatePage)
-		public.get("/todistus/:cert/qr.png", s.certificateQR)
-		public.postUnchecked("/api/v1/certificates/verify", s.apiVerify) // changes nothing: verifies a token
+		public.get("/.well-known/jwks.json", certs.jwks)
+		public.get("/myontaja", certs.issuer)
+		public.get("/credentials/status/:list", certs.statusList)
+		public.get("/todistus/:cert", certs.page)
+		public.get("/todistus/:cert/qr.png", certs.qr)
+		public.postUnchecked("/api/v1/certificates/verify", certs.apiVerify) // changes nothing: verifies a token
 	}
 
 	if s.accounts == nil || s.progress == nil {
@@ -317,22 +332,22 @@ func (s *Server) routes() {
 	public.get("/rekisteroidy", s.registerPage)
 	public.post("/rekisteroidy", s.register)
 	if s.outbox != nil {
-		public.get("/salasana/unohtui", s.forgotPage)
-		public.post("/salasana/unohtui", s.forgot)
-		public.get("/sahkoposti/vahvista", s.verifyEmail)
-		public.get("/viestit/peru", s.unsubscribePage)
-		public.postUnchecked("/viestit/peru", s.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
+		public.get("/salasana/unohtui", email.forgotPage)
+		public.post("/salasana/unohtui", email.forgot)
+		public.get("/sahkoposti/vahvista", email.verify)
+		public.get("/viestit/peru", email.unsubscribePage)
+		public.postUnchecked("/viestit/peru", email.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
 		learner.post("/tili/sahkoposti", s.changeEmail)
 		learner.post("/tili/sahkoposti/vahvista", s.resendVerification)
-		learner.post("/tili/viestit", s.savePreferences)
-		admin.get("/yllapito/posti", s.adminMail)
-		admin.post("/yllapito/posti/testi", s.adminMailTest)
-		admin.get("/yllapito/posti/:message", s.adminMailMessage)
-		admin.get("/yllapito/posti/:message/html", s.adminMailHTML)
-		admin.post("/yllapito/posti/:message/uudelleen", s.adminMailRetry)
+		learner.post("/tili/viestit", email.savePreferences)
+		admin.get("/yllapito/posti", email.adminOutbox)
+		admin.post("/yllapito/posti/testi", email.adminTest)
+		admin.get("/yllapito/posti/:message", email.adminMessage)
+		admin.get("/yllapito/posti/:message/html", email.adminHTML)
+		admin.post("/yllapito/posti/:message/uudelleen", email.adminRetry)
 	}
-	public.get("/salasana/uusi", s.resetPage)
-	public.post("/salasana/uusi", s.reset)
+	public.get("/salasana/uusi", email.resetPage)
+	public.post("/salasana/uusi", email.reset)
 	learner.get("/tili", s.accountPage)
 	learner.post("/tili/salasana", s.changePassword)
 	learner.post("/tili/istunnot/lopeta-muut", s.endOtherSessions)
@@ -349,8 +364,8 @@ func (s *Server) routes() {
 	learner.post("/tehtavat/:task/vastaus", s.saveAnswerForm)
 
 	// Editing glossary concepts (authors and administrators).
-	author.get("/sanasto/:concept/muokkaa", s.editConceptPage)
-	author.post("/sanasto/:concept/muokkaa", s.editConcept)
+	author.get("/sanasto/:concept/muokkaa", gl.editPage)
+	author.post("/sanasto/:concept/muokkaa", gl.edit)
 
 	// The authoring studio (authors and administrators with two-factor).
 	author.get("/studio", s.studioIndex)
@@ -370,10 +385,10 @@ func (s *Server) routes() {
 
 	// Media library (authors and administrators).
 	if s.media != nil {
-		author.postUnchecked("/api/v1/media", s.apiMediaUpload)                                           // the token is checked as the stream starts (readUpload)
-		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, s.apiMediaCaptions) // the token in a header: the body is the file
-		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, s.apiMediaPoster)           // the token in a header: the body is the file
-		author.delete("/api/v1/media/:media", s.apiMediaDelete)
+		author.postUnchecked("/api/v1/media", mf.apiUpload)                                           // the token is checked as the stream starts (readUpload)
+		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, mf.apiCaptions) // the token in a header: the body is the file
+		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, mf.apiPoster)           // the token in a header: the body is the file
+		author.delete("/api/v1/media/:media", mf.apiDelete)
 		author.get("/studio/media", s.studioMediaPage)
 		author.postUnchecked("/studio/media", s.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
 		author.postUnchecked("/studio/media/:media/tekstitys", s.studioMediaCaptions) // streamed form: token checked first (uploadForm)
@@ -400,13 +415,13 @@ func (s *Server) routes() {
 
 	// Certificates of the signed-in learner; revoking (administrators).
 	if s.certs != nil {
-		learner.get("/todistukset", s.certificatesPage)
-		learner.get("/todistus/:cert/todistus.pdf", s.certificatePDF)
-		learner.get("/todistus/:cert/todistus.jwt", s.certificateToken)
-		learner.get("/api/v1/certificates", s.apiCertificates)
-		admin.get("/yllapito/todistukset", s.adminCertificates)
-		admin.post("/yllapito/todistukset/:cert/peru", s.adminRevoke)
-		admin.post("/api/v1/admin/certificates/:cert/revoke", s.apiRevoke)
+		learner.get("/todistukset", certs.list)
+		learner.get("/todistus/:cert/todistus.pdf", certs.pdf)
+		learner.get("/todistus/:cert/todistus.jwt", certs.token)
+		learner.get("/api/v1/certificates", certs.apiList)
+		admin.get("/yllapito/todistukset", certs.adminList)
+		admin.post("/yllapito/todistukset/:cert/peru", certs.adminRevoke)
+		admin.post("/api/v1/admin/certificates/:cert/revoke", certs.apiRevoke)
 	}
 
 	// Reports: reporters (their organisation) and administrators.
@@ -415,16 +430,16 @@ func (s *Server) routes() {
 
 	// Administration.
 	if s.feedback != nil {
-		admin.get("/yllapito/palaute", s.feedbackInbox)
-		admin.post("/yllapito/palaute/:feedback", s.answerFeedback)
+		admin.get("/yllapito/palaute", fb.inbox)
+		admin.post("/yllapito/palaute/:feedback", fb.answer)
 	}
-	admin.get("/yllapito/loki", s.auditLog)
-	admin.get("/yllapito/kayttajat", s.adminUsers)
-	admin.post("/yllapito/kayttajat/:user/rooli", s.adminSetRole)
-	admin.post("/yllapito/kayttajat/:user/nollaus", s.adminReset)
-	admin.post("/yllapito/kayttajat/:user/tila", s.adminDisable)
-	admin.post("/yllapito/kayttajat/:user/istunnot", s.adminEndSessions)
-	admin.get("/yllapito/organisaatiot", s.adminOrganisations)
+	admin.get("/yllapito/loki", adm.auditLog)
+	admin.get("/yllapito/kayttajat", adm.users)
+	admin.post("/yllapito/kayttajat/:user/rooli", adm.setRole)
+	admin.post("/yllapito/kayttajat/:user/nollaus", adm.resetLink)
+	admin.post("/yllapito/kayttajat/:user/tila", adm.disable)
+	admin.post("/yllapito/kayttajat/:user/istunnot", adm.endSessions)
+	admin.get("/yllapito/organisaatiot", adm.organisations)
 
 	// Accounts and studies in the API.
 	public.postUnchecked("/api/v1/auth/register", jsonOnly, s.apiRegister) // JSON only (see jsonOnly)

@@ -20,8 +20,8 @@ import (
 // code builds keys; grep for `"prefix." +` and `(print "prefix."`.
 var dynamicPrefixes = []string{
 	"account.notice.",        // api/account_pages.go: "account.notice."+c.Query("ilmoitus")
-	"mail.notice.",           // api/email.go: "mail.notice."+n
-	"role.",                  // api/admin.go, admin_users.html: "role."+role
+	"mail.notice.",           // api/email_handlers.go: "mail.notice."+n
+	"role.",                  // api/admin_handlers.go, admin_users.html: "role."+role
 	"studio.structure.done.", // api/studio_structure.go: Notice key
 	"err.",                   // api/errors.go: "err."+code and +".title"
 	"feedback.kind.",         // inbox.html: (print "feedback.kind." .Kind)

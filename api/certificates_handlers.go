@@ -10,9 +10,21 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 )
+
+// certificateHandlers serve the certificates: the public verification
+// page, QR code, keys, issuer profile and status lists; the learner's
+// list, PDF and token; the administrators' list and revocation.
+type certificateHandlers struct {
+	*core
+	certs *cert.Store
+	// exam finds a learner's certificates through their attempts (nil:
+	// no exam, they are searched for).
+	exam *exam.Store
+}
 
 // Certificate states on the public page.
 const (
@@ -43,38 +55,38 @@ type certificatesData struct {
 	Waiting bool
 }
 
-// certificate is the certificate named in the path, or 404.
-func (s *Server) certificate(c *fiber.Ctx) (*cert.Certificate, error) {
-	cr, err := s.certs.Get(c.UserContext(), c.Params("cert"))
+// find is the certificate named in the path, or 404.
+func (h *certificateHandlers) find(c *fiber.Ctx) (*cert.Certificate, error) {
+	cr, err := h.certs.Get(c.UserContext(), c.Params("cert"))
 	if errors.Is(err, cert.ErrNotFound) {
 		return nil, fiber.ErrNotFound
 	}
 	return cr, err
 }
 
-// ownCertificate is the certificate in the path when the viewer holds it
+// own is the certificate in the path when the viewer holds it
 // (or administers the site); anyone else gets 404, as for a missing one.
-func (s *Server) ownCertificate(c *fiber.Ctx) (*cert.Certificate, error) {
-	cr, err := s.certificate(c)
+func (h *certificateHandlers) own(c *fiber.Ctx) (*cert.Certificate, error) {
+	cr, err := h.find(c)
 	if err != nil {
 		return nil, err
 	}
-	v := s.viewerOf(c)
+	v := h.viewerOf(c)
 	if !v.signedIn() || (v.User.ID != cr.UserID && !v.User.Can(account.Administer)) {
 		return nil, fiber.ErrNotFound
 	}
 	return cr, nil
 }
 
-// certificatePage is the public verification page: no sign-in needed.
-func (s *Server) certificatePage(c *fiber.Ctx) error {
-	cr, err := s.certificate(c)
+// page is the public verification page: no sign-in needed.
+func (h *certificateHandlers) page(c *fiber.Ctx) error {
+	cr, err := h.find(c)
 	if err != nil {
 		return err
 	}
-	v := s.certs.Status(cr)
-	lang := s.lang(c)
-	d := &certificateData{Cert: cr, State: certValid, Issuer: s.certs.Issuer(),
+	v := h.certs.Status(cr)
+	lang := h.lang(c)
+	d := &certificateData{Cert: cr, State: certValid, Issuer: h.certs.Issuer(),
 		IssuedISO: isoDate(cr.Issued), IssuedText: i18n.Date(lang, cr.Issued)}
 	switch {
 	case cr.Withdrawn && cr.Revoked != nil:
@@ -84,10 +96,10 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	case !v.Valid:
 		d.State, d.Reason = certInvalid, v.Reason
 	}
-	if viewer := s.viewerOf(c); viewer.signedIn() {
+	if viewer := h.viewerOf(c); viewer.signedIn() {
 		d.Owner = viewer.User.ID == cr.UserID
 	}
-	if err := s.renderForm(c, fiber.StatusOK, "certificate", "cert.title", d); err != nil {
+	if err := h.renderForm(c, fiber.StatusOK, "certificate", "cert.title", d); err != nil {
 		return err
 	}
 	// The page names a person: not for shared caches, and not indexed.
@@ -96,28 +108,28 @@ func (s *Server) certificatePage(c *fiber.Ctx) error {
 	return nil
 }
 
-// certificatesOf lists a learner's certificates through their exam
+// of lists a learner's certificates through their exam
 // attempts (reads by id), or by searching when there is no exam store.
-func (s *Server) certificatesOf(c *fiber.Ctx, userID string) ([]*cert.Certificate, error) {
-	if s.exam == nil {
-		return s.certs.ForUser(c.UserContext(), userID)
+func (h *certificateHandlers) of(c *fiber.Ctx, userID string) ([]*cert.Certificate, error) {
+	if h.exam == nil {
+		return h.certs.ForUser(c.UserContext(), userID)
 	}
-	attempts, err := s.exam.AttemptIDs(c.UserContext(), userID)
+	attempts, err := h.exam.AttemptIDs(c.UserContext(), userID)
 	if err != nil {
 		return nil, err
 	}
-	return s.certs.ForAttempts(c.UserContext(), userID, attempts)
+	return h.certs.ForAttempts(c.UserContext(), userID, attempts)
 }
 
-// certificatesPage lists the signed-in learner's certificates.
-func (s *Server) certificatesPage(c *fiber.Ctx) error {
-	list, err := s.certificatesOf(c, s.viewerOf(c).User.ID)
+// list lists the signed-in learner's certificates.
+func (h *certificateHandlers) list(c *fiber.Ctx) error {
+	list, err := h.of(c, h.viewerOf(c).User.ID)
 	if err != nil {
 		return err
 	}
 	d := &certificatesData{Certs: list}
-	if u := s.viewerOf(c).User; len(list) == 0 && !u.EmailVerified && s.exam != nil {
-		attempts, err := s.exam.ForUser(c.UserContext(), u.ID)
+	if u := h.viewerOf(c).User; len(list) == 0 && !u.EmailVerified && h.exam != nil {
+		attempts, err := h.exam.ForUser(c.UserContext(), u.ID)
 		if err != nil {
 			return err
 		}
@@ -125,19 +137,19 @@ func (s *Server) certificatesPage(c *fiber.Ctx) error {
 			d.Waiting = d.Waiting || a.Result != nil && a.Result.Passed
 		}
 	}
-	return s.renderPrivate(c, "certificates", "cert.list.title", d)
+	return h.renderPrivate(c, "certificates", "cert.list.title", d)
 }
 
-func (s *Server) certificatePDF(c *fiber.Ctx) error {
-	cr, err := s.ownCertificate(c)
+func (h *certificateHandlers) pdf(c *fiber.Ctx) error {
+	cr, err := h.own(c)
 	if err != nil {
 		return err
 	}
 	lang := c.Query("kieli")
 	if lang == "" {
-		lang = s.lang(c)
+		lang = h.lang(c)
 	}
-	pdf, err := cert.PDF(s.certs.Document(cr, lang))
+	pdf, err := cert.PDF(h.certs.Document(cr, lang))
 	if err != nil {
 		return err
 	}
@@ -147,8 +159,8 @@ func (s *Server) certificatePDF(c *fiber.Ctx) error {
 	return c.Send(pdf)
 }
 
-func (s *Server) certificateToken(c *fiber.Ctx) error {
-	cr, err := s.ownCertificate(c)
+func (h *certificateHandlers) token(c *fiber.Ctx) error {
+	cr, err := h.own(c)
 	if err != nil {
 		return err
 	}
@@ -158,10 +170,10 @@ func (s *Server) certificateToken(c *fiber.Ctx) error {
 	return c.SendString(cr.Token)
 }
 
-// certificateQR is a QR code of the public page's address (public: it
+// qr is a QR code of the public page's address (public: it
 // holds nothing but the address).
-func (s *Server) certificateQR(c *fiber.Ctx) error {
-	cr, err := s.certificate(c)
+func (h *certificateHandlers) qr(c *fiber.Ctx) error {
+	cr, err := h.find(c)
 	if err != nil {
 		return err
 	}
@@ -175,17 +187,17 @@ func (s *Server) certificateQR(c *fiber.Ctx) error {
 }
 
 // jwks publishes the issuer's public keys.
-func (s *Server) jwks(c *fiber.Ctx) error {
+func (h *certificateHandlers) jwks(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	c.Set("Access-Control-Allow-Origin", "*")
-	return c.Send(s.certs.Keys().JWKS())
+	return c.Send(h.certs.Keys().JWKS())
 }
 
-// issuerProfile is the issuer as an Open Badges Profile (the iss of every
+// issuer is the issuer as an Open Badges Profile (the iss of every
 // certificate).
-func (s *Server) issuerProfile(c *fiber.Ctx) error {
-	p := s.certs.Issuer().ProfileDocument()
+func (h *certificateHandlers) issuer(c *fiber.Ctx) error {
+	p := h.certs.Issuer().ProfileDocument()
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 	c.Set("Access-Control-Allow-Origin", "*")
 	c.Set(fiber.HeaderContentType, "application/ld+json")
@@ -197,12 +209,12 @@ func (s *Server) issuerProfile(c *fiber.Ctx) error {
 }
 
 // statusList serves a signed Bitstring Status List credential.
-func (s *Server) statusList(c *fiber.Ctx) error {
+func (h *certificateHandlers) statusList(c *fiber.Ctx) error {
 	n, err := strconv.Atoi(c.Params("list"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	token, err := s.certs.StatusList(c.UserContext(), n)
+	token, err := h.certs.StatusList(c.UserContext(), n)
 	if errors.Is(err, cert.ErrNotFound) {
 		return fiber.ErrNotFound
 	}
@@ -215,9 +227,9 @@ func (s *Server) statusList(c *fiber.Ctx) error {
 	return c.SendString(token)
 }
 
-// apiCertificates lists the signed-in learner's certificates with tokens.
-func (s *Server) apiCertificates(c *fiber.Ctx) error {
-	list, err := s.certificatesOf(c, s.viewerOf(c).User.ID)
+// apiList lists the signed-in learner's certificates with tokens.
+func (h *certificateHandlers) apiList(c *fiber.Ctx) error {
+	list, err := h.of(c, h.viewerOf(c).User.ID)
 	if err != nil {
 		return err
 	}
@@ -229,7 +241,7 @@ func (s *Server) apiCertificates(c *fiber.Ctx) error {
 }
 
 // apiVerify verifies a token: {"token": "…"} or the token as text.
-func (s *Server) apiVerify(c *fiber.Ctx) error {
+func (h *certificateHandlers) apiVerify(c *fiber.Ctx) error {
 	token := strings.TrimSpace(string(c.Body()))
 	if strings.HasPrefix(token, "{") {
 		var in struct {
@@ -243,42 +255,42 @@ func (s *Server) apiVerify(c *fiber.Ctx) error {
 	if token == "" || len(token) > 64<<10 {
 		return fiber.NewError(fiber.StatusBadRequest, "give the certificate's token (a JWT of at most 64 KiB)")
 	}
-	v := s.certs.Verify(c.UserContext(), token)
+	v := h.certs.Verify(c.UserContext(), token)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(v)
 }
 
 // apiRevoke revokes a certificate: {"reason": "…"}.
-func (s *Server) apiRevoke(c *fiber.Ctx) error {
+func (h *certificateHandlers) apiRevoke(c *fiber.Ctx) error {
 	var in struct {
 		Reason string `json:"reason"`
 	}
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, `the body must be {"reason": "…"}`)
 	}
-	cr, err := s.revoke(c, in.Reason)
+	cr, err := h.revoke(c, in.Reason)
 	if err != nil {
 		return err
 	}
 	return c.JSON(cr)
 }
 
-func (s *Server) revoke(c *fiber.Ctx, reason string) (*cert.Certificate, error) {
+func (h *certificateHandlers) revoke(c *fiber.Ctx, reason string) (*cert.Certificate, error) {
 	id := c.Params("cert")
-	by := s.viewerOf(c).User.ID
-	cr, err := s.certs.Revoke(c.UserContext(), id, by, reason)
+	by := h.viewerOf(c).User.ID
+	cr, err := h.certs.Revoke(c.UserContext(), id, by, reason)
 	switch {
 	case err != nil: // refusals (not found, no reason, revoked already) answer as such
 		return nil, err
 	}
 	// Revoked: on record (a failure of the log is logged, the revocation stands).
-	s.audit(c, "certificate.revoke", id, strings.TrimSpace(reason))
+	h.audit(c, "certificate.revoke", id, strings.TrimSpace(reason))
 	return cr, nil
 }
 
-// adminCertificates lists every certificate with a form to revoke each.
-func (s *Server) adminCertificates(c *fiber.Ctx) error {
-	list, err := s.certs.All(c.UserContext())
+// adminList lists every certificate with a form to revoke each.
+func (h *certificateHandlers) adminList(c *fiber.Ctx) error {
+	list, err := h.certs.All(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -286,11 +298,11 @@ func (s *Server) adminCertificates(c *fiber.Ctx) error {
 	if c.Query("ilmoitus") == "peruttu" {
 		d.Notice = "cert.revoked.notice"
 	}
-	return s.renderPrivate(c, "admin_certificates", "cert.admin.title", d)
+	return h.renderPrivate(c, "admin_certificates", "cert.admin.title", d)
 }
 
-func (s *Server) adminRevoke(c *fiber.Ctx) error {
-	if _, err := s.revoke(c, c.FormValue("reason")); err != nil {
+func (h *certificateHandlers) adminRevoke(c *fiber.Ctx) error {
+	if _, err := h.revoke(c, c.FormValue("reason")); err != nil {
 		return err
 	}
 	return c.Redirect("/yllapito/todistukset?ilmoitus=peruttu", fiber.StatusSeeOther)

@@ -8,29 +8,21 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/web"
 )
 
-// requireAdmin lets only administrators (with two-factor authentication,
-// which requireUser enforces) through; others get 404, as if nothing were
-// there.
-func (s *Server) requireAdmin(c *fiber.Ctx) error {
-	return s.require(c, account.Administer)
-}
-
-// require lets through a viewer who may do p (account.User.Can, the one
-// role policy); everyone else gets 404.
-func (s *Server) require(c *fiber.Ctx, p account.Permission) error {
-	if s.can(c, p) {
-		return c.Next()
-	}
-	return fiber.ErrNotFound
-}
-
-// can: the viewer is signed in and may do p.
-func (s *Server) can(c *fiber.Ctx, p account.Permission) bool {
-	v := s.viewerOf(c)
-	return v.signedIn() && v.User.Can(p)
+// adminHandlers serve the administration of accounts: the user list,
+// roles, reset links, disabling, ending sessions, the audit log and the
+// organisations.
+type adminHandlers struct {
+	*core
+	mail *mailer // the notice of a changed role; siteURL for reset links
+	// exam and examRules (Server.examRules, exam.go) tell whether the
+	// user list offers the exam's extension form.
+	exam      *exam.Store
+	examRules func() (*course.Exam, error)
 }
 
 type adminUsersData struct {
@@ -53,11 +45,11 @@ type sortColumn struct {
 	Order       string // aria-sort of the current column
 }
 
-func (s *Server) adminUsers(c *fiber.Ctx) error {
-	return s.showAdminUsers(c, &adminUsersData{})
+func (h *adminHandlers) users(c *fiber.Ctx) error {
+	return h.showUsers(c, &adminUsersData{})
 }
 
-func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
+func (h *adminHandlers) showUsers(c *fiber.Ctx, d *adminUsersData) error {
 	d.Query = c.Query("q")
 	if len(d.Query) > 100 {
 		d.Query = d.Query[:100]
@@ -66,11 +58,11 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 	if !account.ValidUserSort(d.Sort) {
 		return fiber.NewError(fiber.StatusBadRequest, "jarjestys must be one of email, name, role, organisation, last_active")
 	}
-	users, err := s.accounts.UsersSorted(c.UserContext(), d.Query, d.Sort, 200)
+	users, err := h.accounts.UsersSorted(c.UserContext(), d.Query, d.Sort, 200)
 	if err != nil {
 		return err
 	}
-	lang := s.lang(c)
+	lang := h.lang(c)
 	for _, col := range []struct{ key, label string }{{account.SortName, "form.name"}, {account.SortEmail, "form.email"}, {account.SortRole, "admin.role"},
 		{account.SortOrganisation, "reports.organisation"}, {account.SortLastActive, "admin.users.lastactive"}} {
 		q := url.Values{"jarjestys": {col.key}}
@@ -86,21 +78,21 @@ func (s *Server) showAdminUsers(c *fiber.Ctx, d *adminUsersData) error {
 	d.Users, d.Roles = users, []string{account.RoleLearner, account.RoleReporter, account.RoleAuthor, account.RoleAdmin}
 	switch c.Query("ilmoitus") {
 	case "rooli":
-		d.Notice = web.T(s.lang(c), "admin.role.changed")
+		d.Notice = web.T(h.lang(c), "admin.role.changed")
 	case "tentti":
-		d.Notice = web.T(s.lang(c), "admin.exam.changed")
+		d.Notice = web.T(h.lang(c), "admin.exam.changed")
 	case "tila":
-		d.Notice = web.T(s.lang(c), "admin.disable.changed")
+		d.Notice = web.T(h.lang(c), "admin.disable.changed")
 	case "istunnot":
-		d.Notice = web.T(s.lang(c), "admin.sessions.ended")
+		d.Notice = web.T(h.lang(c), "admin.sessions.ended")
 	}
-	_, err = s.examRules()
-	d.Exam = s.exam != nil && err == nil
-	return s.renderForm(c, 200, "admin_users", "admin.users.title", d)
+	_, err = h.examRules()
+	d.Exam = h.exam != nil && err == nil
+	return h.renderForm(c, 200, "admin_users", "admin.users.title", d)
 }
 
-func (s *Server) adminSetRole(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
+func (h *adminHandlers) setRole(c *fiber.Ctx) error {
+	u, err := h.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
@@ -108,38 +100,38 @@ func (s *Server) adminSetRole(c *fiber.Ctx) error {
 	if !account.ValidRole(role) {
 		return fiber.NewError(fiber.StatusBadRequest, "the role must be learner, author, reporter or admin")
 	}
-	if u.ID == s.viewerOf(c).User.ID && role != account.RoleAdmin {
+	if u.ID == h.viewerOf(c).User.ID && role != account.RoleAdmin {
 		return fiber.NewError(fiber.StatusConflict, "you cannot take away your own administrator role")
 	}
 	if role == account.RoleReporter && !u.InListedOrganisation() {
 		return fiber.NewError(fiber.StatusConflict, "a reporter must belong to a listed organisation: this account's organisation is free text (muu), which would show other organisations' learners")
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
+	if err := h.accounts.Audit(c.UserContext(), h.viewerOf(c).User.ID, "role.change", u.ID, u.Role+" → "+role); err != nil {
 		return err
 	}
-	changed, err := s.accounts.SetRole(c.UserContext(), u.Email, role)
+	changed, err := h.accounts.SetRole(c.UserContext(), u.Email, role)
 	if err != nil {
 		return err
 	}
 	if u.Role != role {
-		s.notify(c.UserContext(), changed, "role_changed", map[string]string{"role": web.T(changed.MailLang(), "role."+role)})
+		h.mail.notify(c.UserContext(), changed, "role_changed", map[string]string{"role": web.T(changed.MailLang(), "role."+role)})
 	}
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=rooli", fiber.StatusSeeOther)
 }
 
-func (s *Server) adminReset(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
+func (h *adminHandlers) resetLink(c *fiber.Ctx) error {
+	u, err := h.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "password.reset-link", u.ID, ""); err != nil {
+	if err := h.accounts.Audit(c.UserContext(), h.viewerOf(c).User.ID, "password.reset-link", u.ID, ""); err != nil {
 		return err
 	}
-	token, _, err := s.accounts.IssueReset(c.UserContext(), u.Email, 24*time.Hour)
+	token, _, err := h.accounts.IssueReset(c.UserContext(), u.Email, 24*time.Hour)
 	if err != nil {
 		return err
 	}
-	return s.showAdminUsers(c, &adminUsersData{ResetLink: strings.TrimRight(s.opts.BaseURL, "/") + "/salasana/uusi?token=" + token, ResetFor: u.Email})
+	return h.showUsers(c, &adminUsersData{ResetLink: strings.TrimRight(h.mail.siteURL, "/") + "/salasana/uusi?token=" + token, ResetFor: u.Email})
 }
 
 type auditData struct {
@@ -148,8 +140,8 @@ type auditData struct {
 }
 
 // auditLog shows the administrative actions, newest first.
-func (s *Server) auditLog(c *fiber.Ctx) error {
-	entries, err := s.accounts.AuditLog(c.UserContext(), 500)
+func (h *adminHandlers) auditLog(c *fiber.Ctx) error {
+	entries, err := h.accounts.AuditLog(c.UserContext(), 500)
 	if err != nil {
 		return err
 	}
@@ -157,7 +149,7 @@ func (s *Server) auditLog(c *fiber.Ctx) error {
 	for _, e := range entries {
 		for _, id := range []string{e.Actor, e.Target} {
 			if _, seen := names[id]; !seen {
-				if u, err := s.accounts.User(c.UserContext(), id); err == nil {
+				if u, err := h.accounts.User(c.UserContext(), id); err == nil {
 					names[id] = u.Name + " <" + u.Email + ">"
 				} else {
 					names[id] = id
@@ -165,43 +157,43 @@ func (s *Server) auditLog(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return s.renderForm(c, 200, "audit", "audit.title", &auditData{Entries: entries, Names: names})
+	return h.renderForm(c, 200, "audit", "audit.title", &auditData{Entries: entries, Names: names})
 }
 
-// adminDisable disables an account (ending its sessions) or enables it:
+// disable disables an account (ending its sessions) or enables it:
 // tila=pois|paalle.
-func (s *Server) adminDisable(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
+func (h *adminHandlers) disable(c *fiber.Ctx) error {
+	u, err := h.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
 	disable := c.FormValue("tila") != "paalle"
-	if disable && u.ID == s.viewerOf(c).User.ID {
+	if disable && u.ID == h.viewerOf(c).User.ID {
 		return fiber.NewError(fiber.StatusConflict, "you cannot disable your own account")
 	}
 	action := "account.enable"
 	if disable {
 		action = "account.disable"
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, action, u.ID, ""); err != nil {
+	if err := h.accounts.Audit(c.UserContext(), h.viewerOf(c).User.ID, action, u.ID, ""); err != nil {
 		return err
 	}
-	if err := s.accounts.SetDisabled(c.UserContext(), u.ID, disable); err != nil {
+	if err := h.accounts.SetDisabled(c.UserContext(), u.ID, disable); err != nil {
 		return err
 	}
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=tila", fiber.StatusSeeOther)
 }
 
-// adminEndSessions signs a user out everywhere.
-func (s *Server) adminEndSessions(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
+// endSessions signs a user out everywhere.
+func (h *adminHandlers) endSessions(c *fiber.Ctx) error {
+	u, err := h.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	if err := s.accounts.Audit(c.UserContext(), s.viewerOf(c).User.ID, "sessions.end", u.ID, ""); err != nil {
+	if err := h.accounts.Audit(c.UserContext(), h.viewerOf(c).User.ID, "sessions.end", u.ID, ""); err != nil {
 		return err
 	}
-	if _, err := s.accounts.EndAllSessions(c.UserContext(), u.ID, ""); err != nil {
+	if _, err := h.accounts.EndAllSessions(c.UserContext(), u.ID, ""); err != nil {
 		return err
 	}
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=istunnot", fiber.StatusSeeOther)
@@ -213,9 +205,9 @@ type organisationRow struct {
 	Active   int // active in the last 30 days
 }
 
-// adminOrganisations lists the organisations with their learners.
-func (s *Server) adminOrganisations(c *fiber.Ctx) error {
-	rows, err := s.accounts.LearnerRows(c.UserContext())
+// organisations lists the organisations with their learners.
+func (h *adminHandlers) organisations(c *fiber.Ctx) error {
+	rows, err := h.accounts.LearnerRows(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -237,5 +229,5 @@ func (s *Server) adminOrganisations(c *fiber.Ctx) error {
 			r.Active++
 		}
 	}
-	return s.renderPrivate(c, "admin_organisations", "admin.orgs.title", list)
+	return h.renderPrivate(c, "admin_organisations", "admin.orgs.title", list)
 }

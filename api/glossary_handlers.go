@@ -5,14 +5,18 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/studio"
 )
 
-// requireAuthor lets authors and administrators through (with two-factor
-// authentication, which requireUser enforces); others get 404.
-func (s *Server) requireAuthor(c *fiber.Ctx) error {
-	return s.require(c, account.EditContent)
+// glossaryHandlers serve the editing of glossary concepts (authors and
+// administrators): the form, and the edit published as the glossary
+// file.
+type glossaryHandlers struct {
+	*core
+	// studio is the content store edits are published to (nil: the
+	// server shows a fixed course and refuses edits).
+	studio *studio.Store
 }
 
 type conceptEditData struct {
@@ -52,17 +56,17 @@ func conceptValues(k *course.Concept) map[string]string {
 	}
 }
 
-func (s *Server) editConceptPage(c *fiber.Ctx) error {
-	pub := s.published()
+func (h *glossaryHandlers) editPage(c *fiber.Ctx) error {
+	pub := h.published()
 	k, ok := pub.Course.Concept(c.Params("concept"))
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	return s.renderForm(c, 200, "concept_edit", "concept.edit.title", &conceptEditData{Concept: k, Themes: pub.Course.Themes(), Values: conceptValues(k)})
+	return h.renderForm(c, 200, "concept_edit", "concept.edit.title", &conceptEditData{Concept: k, Themes: pub.Course.Themes(), Values: conceptValues(k)})
 }
 
-func (s *Server) editConcept(c *fiber.Ctx) error {
-	pub := s.published()
+func (h *glossaryHandlers) edit(c *fiber.Ctx) error {
+	pub := h.published()
 	id := c.Params("concept")
 	k, ok := pub.Course.Concept(id)
 	if !ok {
@@ -79,11 +83,11 @@ func (s *Server) editConcept(c *fiber.Ctx) error {
 	}
 	data, problems := pub.Course.EditConcept(id, edit)
 	if len(problems) == 0 {
-		store := s.opts.Studio
+		store := h.studio
 		if store == nil {
 			return fiber.NewError(fiber.StatusConflict, "this server shows a fixed course and cannot publish edits")
 		}
-		ps, err := store.PublishFile(c.UserContext(), "glossary/concepts.yaml", data, s.viewerOf(c).User.Email)
+		ps, err := store.PublishFile(c.UserContext(), "glossary/concepts.yaml", data, h.viewerOf(c).User.Email)
 		if err != nil {
 			return err
 		}
@@ -91,7 +95,7 @@ func (s *Server) editConcept(c *fiber.Ctx) error {
 			problems = append(problems, p.String())
 		}
 		if len(problems) == 0 {
-			if err := s.contentChanged(c, "concept.edit", id, ""); err != nil {
+			if err := h.contentChanged(c, "concept.edit", id, ""); err != nil {
 				return err
 			}
 			return c.Redirect("/sanasto/"+id+"?muokattu=1", fiber.StatusSeeOther)
@@ -106,5 +110,5 @@ func (s *Server) editConcept(c *fiber.Ctx) error {
 		}
 		d.Errors = append(d.Errors, fieldError{Field: field, Message: p})
 	}
-	return s.renderForm(c, fiber.StatusUnprocessableEntity, "concept_edit", "concept.edit.title", d)
+	return h.renderForm(c, fiber.StatusUnprocessableEntity, "concept_edit", "concept.edit.title", d)
 }

@@ -1,0 +1,18 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/web"
+)
+
+// Static information pages: the accessibility statement and the privacy
+// notice.
+func (s *Server) infoPage(name, titleKey, path string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+			return r.render(name, path, page{Title: web.T(r.Lang, titleKey)})
+		})
+	}
+}
