@@ -36,9 +36,6 @@ type core struct {
 }
 
 // published is the course as published now (nil without a library).
-//
-// Server.published (pages.go) is the same function: it goes when
-// pages.go is next changed.
 func (s *core) published() *course.Published {
 	if s.library == nil {
 		return nil
@@ -65,9 +62,6 @@ func (s *core) renderForm(c *fiber.Ctx, status int, name, titleKey string, d any
 }
 
 // renderPrivate is renderForm for a signed-in learner's own page.
-//
-// Server.renderPrivate (exam.go) is the same function: it goes when
-// exam.go is next changed.
 func (s *core) renderPrivate(c *fiber.Ctx, name, titleKey string, d any) error {
 	if err := s.renderForm(c, fiber.StatusOK, name, titleKey, d); err != nil {
 		return err

@@ -443,15 +443,6 @@ func (s *Server) examAttemptPage(c *fiber.Ctx) error {
 	return s.renderPrivate(c, "exam_attempt", "exam.title", d)
 }
 
-// renderPrivate is renderForm for a signed-in learner's own page.
-func (s *Server) renderPrivate(c *fiber.Ctx, name, titleKey string, d any) error {
-	if err := s.renderForm(c, fiber.StatusOK, name, titleKey, d); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	return nil
-}
-
 // formAnswers reads the answers of a posted exam form: q-ITEM fields
 // (one value for single choice and true/false, several for multiple
 // choice) and q-ITEM-LEFT for matching.

@@ -158,13 +158,6 @@ func (e *cacheEntry) cut() {
 	})
 }
 
-func (s *Server) published() *course.Published {
-	if s.library == nil {
-		return nil
-	}
-	return s.library.Current()
-}
-
 // cached answers from the cache of the current version, building the entry
 // once per key. Responses carry an ETag and are revalidated by browsers.
 func (s *Server) cached(c *fiber.Ctx, key, contentType string, build func(pub *course.Published) ([]byte, error)) error {
