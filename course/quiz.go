@@ -127,6 +127,17 @@ func loadQuizFile(p, dir string, data []byte, c *Course, ids map[string]*ExamIte
 	}
 }
 
+// checkQuizRules: a section completed by its self-check must have one.
+func checkQuizRules(c *Course, ps *Problems) {
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			if s.Completion == CompleteOnQuiz && len(s.Quiz) == 0 {
+				ps.add(s.File, 2, 1, "completion: quiz needs the section's self-check in quizzes/%s.yaml", strings.TrimPrefix(m.Dir, "modules/"))
+			}
+		}
+	}
+}
+
 // Budget is the time a section takes, part by part, in minutes.
 type Budget struct {
 	Reading int `json:"reading"` // rendered words at ReadingWPM
