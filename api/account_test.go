@@ -28,12 +28,12 @@ import (
 // browserClient is a cookie-keeping client that does not follow redirects,
 // like a browser seen from the server.
 type browserClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 }
 
-func newClient(t *testing.T, base string) *browserClient {
+func newClient(t testing.TB, base string) *browserClient {
 	jar, _ := cookiejar.New(nil)
 	return &browserClient{t: t, base: base, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }

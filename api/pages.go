@@ -387,6 +387,12 @@ type moduleData struct {
 	First  string
 	Done   map[string]bool // section slug → completed, for the signed-in
 	Stats  *course.ModuleProgress
+	// Budget is the module's time part by part, computed from its
+	// sections (course.Section.Budget).
+	Budget course.Budget
+	// WPM and QuizPerItem are the budget's rates, for its note.
+	WPM         int
+	QuizPerItem string
 }
 
 func (s *Server) modulePage(c *fiber.Ctx) error {
@@ -399,7 +405,7 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 		if err != nil {
 			return nil, err
 		}
-		d := moduleData{Module: m, Intro: trusted(m.Intro.HTML)}
+		d := moduleData{Module: m, Intro: trusted(m.Intro.HTML), Budget: m.Budget(pub.Course), WPM: course.ReadingWPM, QuizPerItem: formatNumber(r.Lang, course.QuizMinutesPerItem)}
 		if len(m.Sections) > 0 {
 			d.First = m.Sections[0].URL()
 		}

@@ -8,9 +8,8 @@ import (
 // BenchmarkSignedInSectionPage: a signed-in learner's section page over
 // real HTTP (session and progress from the per-instance caches).
 func BenchmarkSignedInSectionPage(b *testing.B) {
-	t := &testing.T{}
-	r := start(t)
-	c := newClient(t, r.URL)
+	r := startOpts(b, fixture(b), nil)
+	c := newClient(b, r.URL)
 	c.register("bench@example.fi", "Penkki Testi")
 	req, _ := http.NewRequest("GET", r.URL+"/osiot/ensimmainen/tehtava", nil)
 	u := req.URL

@@ -94,9 +94,11 @@ type Section struct {
 	// section ("*" for none at all).
 	NoLink []string `yaml:"nolink" json:"-"`
 
-	Module   *Module   `yaml:"-" json:"-"`
-	File     string    `yaml:"-" json:"-"`
-	Body     *Rendered `yaml:"-" json:"-"`
+	Module *Module   `yaml:"-" json:"-"`
+	File   string    `yaml:"-" json:"-"`
+	Body   *Rendered `yaml:"-" json:"-"`
+	// Quiz is the section's self-check (quizzes/NN-module.yaml).
+	Quiz     []*ExamItem `yaml:"-" json:"-"`
 	body     []byte
 	bodyLine int
 }
@@ -354,6 +356,7 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	loadArchive(fsys, read)
 	renderAll(c, &ps)
 	loadExam(fsys, c, read, &ps)
+	loadQuizzes(fsys, c, read, &ps)
 	c.Modules, c.Hidden = splitHidden(c.Modules)
 	checkExamCoverage(c, &ps)
 	c.Glossary = NewGlossaryIndex(c.Concepts)

@@ -103,6 +103,9 @@ type ExamItem struct {
 	FeedbackFalse string       `yaml:"feedback_false" json:"feedback_false,omitempty"`
 	Pairs         []ExamPair   `yaml:"pairs" json:"pairs,omitempty"`
 	Feedback      string       `yaml:"feedback" json:"feedback,omitempty"`
+	// Objective is the module objective the item tests (1 is the first
+	// of the module's objectives); the draw takes an item for each.
+	Objective int `yaml:"objective" json:"objective,omitempty"`
 
 	Module   string `yaml:"-" json:"module"` // module slug
 	StemHTML string `yaml:"-" json:"stem_html"`
@@ -233,6 +236,9 @@ func loadExamFile(p, dir string, data []byte, c *Course, ex *Exam, ps *Problems)
 		}
 		it.File, it.Module, it.Line = p, mod.Slug, line
 		checkItem(it, ps)
+		if n := len(mod.Objectives); it.Objective < 0 || it.Objective > n {
+			ps.add(p, it.Line, 1, "item %s: objective %d: module %s has %d objectives", it.ID, it.Objective, mod.Slug, n)
+		}
 		if prev, dup := ex.ByID[it.ID]; dup {
 			ps.add(p, it.Line, 1, "item id %q is already used at %s:%d", it.ID, prev.File, prev.Line)
 			continue

@@ -63,6 +63,12 @@ type Task struct {
 	ID     string `json:"id"`
 	Title  string `json:"title"`
 	Answer bool   `json:"answer"`
+	// Minutes is the time the task takes ({minuutit=N}); it counts in the
+	// section's time budget.
+	Minutes int `json:"minutes,omitempty"`
+	// Applied marks the module's applied assignment ({sovellus}): a task
+	// of hours with guidance, an example answer and a rubric.
+	Applied bool `json:"applied,omitempty"`
 }
 
 // Rendered is the result of rendering one Markdown body.
@@ -391,8 +397,41 @@ func (r *rendering) checkDirective(d *Directive) {
 			r.issue(d.Offset, "a task needs a title: :::tehtava[title]")
 		}
 		for f := range d.Flags {
-			if f != "vastaus" {
-				r.issue(d.Offset, "unknown task option "+strconv.Quote(f)+" (known: vastaus)")
+			if f != "vastaus" && f != "sovellus" {
+				r.issue(d.Offset, "unknown task option "+strconv.Quote(f)+" (known: vastaus, sovellus, minuutit=N)")
+			}
+		}
+		for a := range d.Attrs {
+			if a != "minuutit" {
+				r.issue(d.Offset, "unknown task option "+strconv.Quote(a)+" (known: vastaus, sovellus, minuutit=N)")
+			}
+		}
+		minutes := 0
+		if v, ok := d.Attrs["minuutit"]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 600 {
+				r.issue(d.Offset, "minuutit must be the task's time in whole minutes, 1–600, not "+strconv.Quote(v))
+			}
+			minutes = n
+		}
+		applied := d.Flags["sovellus"]
+		if applied {
+			if !d.Flags["vastaus"] {
+				r.issue(d.Offset, "an applied assignment keeps its result in the learning diary: add vastaus ({vastaus sovellus minuutit=N})")
+			}
+			if minutes > 0 && minutes < 60 {
+				r.issue(d.Offset, "an applied assignment takes hours, not "+strconv.Itoa(minutes)+" minutes: use {sovellus} for the module's long assignment only")
+			}
+			have := map[string]bool{}
+			for ch := d.FirstChild(); ch != nil; ch = ch.NextSibling() {
+				if cd, ok := ch.(*Directive); ok {
+					have[cd.Name] = true
+				}
+			}
+			for _, need := range []string{"ohje", "malli", "arviointi"} {
+				if !have[need] {
+					r.issue(d.Offset, "an applied assignment needs a :::"+need+" block ("+appliedParts[need]+")")
+				}
 			}
 		}
 		id := d.ID
@@ -405,10 +444,10 @@ func (r *rendering) checkDirective(d *Directive) {
 		}
 		d.ID = id
 		r.result.ids[id] = true
-		r.result.Tasks = append(r.result.Tasks, Task{ID: id, Title: d.Label, Answer: d.Flags["vastaus"]})
-	case "ohje":
+		r.result.Tasks = append(r.result.Tasks, Task{ID: id, Title: d.Label, Answer: d.Flags["vastaus"], Minutes: minutes, Applied: applied})
+	case "ohje", "malli", "arviointi":
 		if p, ok := d.Parent().(*Directive); !ok || p.Name != "tehtava" || !d.Container {
-			r.issue(d.Offset, ":::ohje belongs inside a :::tehtava block")
+			r.issue(d.Offset, ":::"+d.Name+" belongs inside a :::tehtava block")
 		}
 	case "video", "audio":
 		if d.Container {
@@ -456,7 +495,7 @@ func (r *rendering) checkDirective(d *Directive) {
 			d.Attrs["url"] = u
 		}
 	default:
-		r.issue(d.Offset, "unknown block "+strconv.Quote(d.Name)+" (known: info, huomio, esimerkki, tehtava, ohje, video, audio, kuva)")
+		r.issue(d.Offset, "unknown block "+strconv.Quote(d.Name)+" (known: info, huomio, esimerkki, tehtava, ohje, malli, arviointi, video, audio, kuva)")
 	}
 }
 
@@ -482,6 +521,13 @@ func renderTableRegion(w util.BufWriter, _ []byte, node ast.Node, entering bool)
 
 var calloutNames = map[string]string{"info": "Tietoa", "huomio": "Huomaa", "esimerkki": "Esimerkki"}
 
+// appliedParts are the blocks an applied assignment must have, and
+// taskParts the summaries they open under.
+var (
+	appliedParts = map[string]string{"ohje": "step-by-step guidance", "malli": "an example of a good answer", "arviointi": "a self-assessment rubric"}
+	taskParts    = map[string]string{"ohje": "Ohje tehtävään", "malli": "Esimerkki hyvästä vastauksesta", "arviointi": "Itsearviointi"}
+)
+
 func renderDirective(w util.BufWriter, source []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
 	d := node.(*Directive)
 	label := html.EscapeString(d.Label)
@@ -499,17 +545,25 @@ func renderDirective(w util.BufWriter, source []byte, node ast.Node, entering bo
 		}
 	case "tehtava":
 		if entering {
-			fmt.Fprintf(w, `<section class="task" id="%s" aria-labelledby="%s-otsikko">`+"\n", d.ID, d.ID)
-			fmt.Fprintf(w, `<h3 class="task-title" id="%s-otsikko"><span class="task-kind">Oppimistehtävä</span> %s</h3>`+"\n", d.ID, label)
+			kind, cls := "Oppimistehtävä", "task"
+			if d.Flags["sovellus"] {
+				kind, cls = "Soveltava tehtävä", "task task-applied"
+			}
+			length := ""
+			if n, err := strconv.Atoi(d.Attrs["minuutit"]); err == nil && n > 0 {
+				length = fmt.Sprintf(` <span class="task-length">(%d min)</span>`, n)
+			}
+			fmt.Fprintf(w, `<section class="%s" id="%s" aria-labelledby="%s-otsikko">`+"\n", cls, d.ID, d.ID)
+			fmt.Fprintf(w, `<h3 class="task-title" id="%s-otsikko"><span class="task-kind">%s</span> %s%s</h3>`+"\n", d.ID, kind, label, length)
 		} else {
 			if d.Flags["vastaus"] {
 				fmt.Fprintln(w, AnswerSlot(d.ID))
 			}
 			w.WriteString("</section>\n")
 		}
-	case "ohje":
+	case "ohje", "malli", "arviointi":
 		if entering {
-			w.WriteString(`<details class="task-guidance"><summary>Ohje tehtävään</summary>` + "\n")
+			fmt.Fprintf(w, `<details class="task-guidance task-%s"><summary>%s</summary>`+"\n", d.Name, taskParts[d.Name])
 		} else {
 			w.WriteString("</details>\n")
 		}

@@ -66,17 +66,60 @@ func token(prefix string) string {
 
 // Draw takes rules.PerModule items at random from each module (in course
 // order; a module with fewer items gives all it has), shuffles their
-// order within the module and the order of their options.
+// order within the module and the order of their options. The draw
+// follows a blueprint: first one item for each objective the module's
+// items test (objectives in random order, as many as PerModule allows),
+// then the rest at random from the items left, so that every attempt
+// tests every objective when PerModule is at least their number.
 func Draw(ex *course.Exam, modules []string) []Drawn {
 	var out []Drawn
 	for _, m := range modules {
-		ids := append([]string(nil), ex.ByModule[m]...)
+		ids := blueprint(ex, ex.ByModule[m], ex.Rules.PerModule)
 		shuffle(ids)
-		if len(ids) > ex.Rules.PerModule {
-			ids = ids[:ex.Rules.PerModule]
-		}
 		for _, id := range ids {
 			out = append(out, drawItem(ex.ByID[id]))
+		}
+	}
+	return out
+}
+
+// blueprint picks n of a module's items: one for each objective first,
+// then any.
+func blueprint(ex *course.Exam, bank []string, n int) []string {
+	pool := append([]string(nil), bank...)
+	shuffle(pool)
+	if len(pool) <= n {
+		return pool
+	}
+	byObjective := map[int][]int{} // objective → indexes into pool
+	var objectives []int
+	for i, id := range pool {
+		o := ex.ByID[id].Objective
+		if o == 0 {
+			continue
+		}
+		if len(byObjective[o]) == 0 {
+			objectives = append(objectives, o)
+		}
+		byObjective[o] = append(byObjective[o], i)
+	}
+	shuffle(objectives)
+	taken := make([]bool, len(pool))
+	var out []string
+	for _, o := range objectives {
+		if len(out) == n {
+			break
+		}
+		i := byObjective[o][0] // the pool is shuffled: a random item of o
+		taken[i] = true
+		out = append(out, pool[i])
+	}
+	for i, id := range pool {
+		if len(out) == n {
+			break
+		}
+		if !taken[i] {
+			out = append(out, id)
 		}
 	}
 	return out

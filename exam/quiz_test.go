@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -415,5 +416,56 @@ func TestDeadlinesSweeperAndExtensions(t *testing.T) {
 	}
 	if err := s.SetExtension(ctx, "slow", "admin", -5, false, pub.Course.Exam.Rules); err == nil {
 		t.Fatal("negative extra time accepted")
+	}
+}
+
+// The blueprint: every attempt tests each objective the bank's items
+// test, whichever items the shuffle meets first; items of no objective
+// fill the rest, and over many draws every item is drawn.
+func TestDrawFollowsTheBlueprint(t *testing.T) {
+	ex := &course.Exam{Rules: course.ExamRules{PerModule: 4}, ByID: map[string]*course.ExamItem{}, ByModule: map[string][]string{}}
+	add := func(id string, objective int) {
+		ex.ByID[id] = &course.ExamItem{ID: id, Type: course.ItemTrueFalse, Answer: boolp(true), Module: "m", Objective: objective}
+		ex.ByModule["m"] = append(ex.ByModule["m"], id)
+	}
+	// Objective 1 has eight items, 2, 3 and 4 one each: a plain random
+	// draw of four would miss one of them most of the time.
+	for i := 0; i < 8; i++ {
+		add(fmt.Sprintf("yksi-%d", i), 1)
+	}
+	add("kaksi", 2)
+	add("kolme", 3)
+	add("nelja", 4)
+	add("vapaa", 0)
+	seen := map[string]int{}
+	for n := 0; n < 1000; n++ {
+		items := Draw(ex, []string{"m"})
+		if len(items) != 4 {
+			t.Fatalf("draw %d: %d items", n, len(items))
+		}
+		objectives := map[int]bool{}
+		for _, d := range items {
+			objectives[ex.ByID[d.ID].Objective] = true
+			seen[d.ID]++
+		}
+		if !objectives[1] || !objectives[2] || !objectives[3] || !objectives[4] {
+			t.Fatalf("draw %d tests objectives %v, want 1–4", n, objectives)
+		}
+	}
+	for id := range ex.ByID {
+		if id != "vapaa" && seen[id] == 0 {
+			t.Errorf("1000 draws never took %s", id)
+		}
+	}
+	// With room to spare, the item of no objective is drawn too.
+	ex.Rules.PerModule = 5
+	found := false
+	for n := 0; n < 200 && !found; n++ {
+		for _, d := range Draw(ex, []string{"m"}) {
+			found = found || d.ID == "vapaa"
+		}
+	}
+	if !found {
+		t.Error("200 draws of five never took the item of no objective")
 	}
 }

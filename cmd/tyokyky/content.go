@@ -63,6 +63,11 @@ func contentCheck(dir string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	c, problems := course.Load(os.DirFS(dir))
+	if len(problems) == 0 {
+		// Time budgets, media lengths and the exam's objectives: they do
+		// not stop a publication, but a finished course has none.
+		problems = c.Advice()
+	}
 	for _, p := range problems {
 		p.File = filepath.Join(dir, p.File)
 		fmt.Fprintln(stdout, p.String())
