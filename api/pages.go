@@ -438,6 +438,8 @@ type sectionData struct {
 	Index, Count int
 	Prev, Next   *pageLink
 	SignedIn     bool
+	// SelfCheck is the section's self-check form (nil: none).
+	SelfCheck *selfCheckView
 	// For the signed-in: placeholders in the cached skeleton, filled per
 	// request (see signedInSection).
 	ScrollAttr string
@@ -493,7 +495,7 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 	if err != nil {
 		return nil, err
 	}
-	d := sectionData{Section: sec, Count: len(sec.Module.Sections)}
+	d := sectionData{Section: sec, Count: len(sec.Module.Sections), SelfCheck: selfCheckOf(r.Lang, r.CSRF, sec, nil, nil)}
 	body := s.withPlayers(sec.Body.HTML, r.Lang)
 	if r.Viewer != nil {
 		d.SignedIn = true
@@ -632,6 +634,8 @@ func completionBlock(sec *course.Section, p *course.SectionProgress, r *req) str
 		return fragment("completion-form", map[string]string{"Action": sec.URL() + "/luettu", "CSRF": r.CSRF, "Label": web.T(r.Lang, "section.markread")})
 	case sec.Completion == course.CompleteOnTask:
 		return fragment("completion-rule", web.T(r.Lang, "section.rule.task"))
+	case sec.Completion == course.CompleteOnQuiz:
+		return fragment("completion-rule", web.T(r.Lang, "section.rule.quiz"))
 	}
 	return fragment("completion-rule", web.T(r.Lang, "section.rule.video"))
 }

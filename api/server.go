@@ -253,6 +253,7 @@ func (s *Server) routes() {
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
 	mf := s.mediaFiles // nil without a media library (its routes are absent)
 	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
+	sc := &selfCheckHandlers{core: s.core, progress: s.progress, find: s.findSection}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -285,6 +286,10 @@ func (s *Server) routes() {
 	public.get("/osiot", s.modulesPage)
 	public.get("/osiot/:module", s.modulePage)
 	public.get("/osiot/:module/:section", s.sectionPage)
+	public.get("/osiot/:module/:section/itsetesti", sc.result)
+	// Checking a self-check changes nothing for anyone; the handler marks a
+	// signed-in learner's self-check done only with the session's token.
+	public.postUnchecked("/osiot/:module/:section/itsetesti", sc.submit)
 	public.get("/lainsaadanto", s.legislationPage)
 	public.get("/sanasto", s.glossaryPage)
 	public.get("/sanasto/kaaviot", s.diagramsPage)

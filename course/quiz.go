@@ -127,9 +127,20 @@ func loadQuizFile(p, dir string, data []byte, c *Course, ids map[string]*ExamIte
 	}
 }
 
+// checkQuizRules: a section completed by its self-check must have one.
+func checkQuizRules(c *Course, ps *Problems) {
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			if s.Completion == CompleteOnQuiz && len(s.Quiz) == 0 {
+				ps.add(s.File, 2, 1, "completion: quiz needs the section's self-check in quizzes/%s.yaml", strings.TrimPrefix(m.Dir, "modules/"))
+			}
+		}
+	}
+}
+
 // Budget is the time a section takes, part by part, in minutes.
 type Budget struct {
-	Reading int `json:"reading"` // rendered words at ReadingWPM
+	Reading int `json:"reading"` // the text's words (TextWords) at ReadingWPM
 	Media   int `json:"media"`   // the videos and podcasts it shows
 	Tasks   int `json:"tasks"`   // its tasks' declared minutes
 	Quiz    int `json:"quiz"`    // its self-check items
@@ -152,7 +163,7 @@ func (s *Section) Budget(c *Course) Budget {
 	if s.Body == nil {
 		return b
 	}
-	b.Reading = (s.Body.Words + ReadingWPM - 1) / ReadingWPM
+	b.Reading = (s.TextWords(c) + ReadingWPM - 1) / ReadingWPM
 	seen := map[string]bool{}
 	for _, id := range append(append([]string(nil), s.Body.Media...), s.Media...) {
 		if seen[id] {
@@ -168,6 +179,22 @@ func (s *Section) Budget(c *Course) Budget {
 	}
 	b.Quiz = int(math.Ceil(QuizMinutesPerItem * float64(len(s.Quiz))))
 	return b
+}
+
+// TextWords is the section's own text: its rendered words without the
+// transcripts of the videos and podcasts it shows (their time is the
+// media's).
+func (s *Section) TextWords(c *Course) int {
+	if s.Body == nil {
+		return 0
+	}
+	n := s.Body.Words
+	for _, id := range s.Body.Media {
+		if m, ok := c.Media[id]; ok {
+			n -= countWords(m.TranscriptHTML)
+		}
+	}
+	return max(n, 0)
 }
 
 // Budget adds up the module's sections.

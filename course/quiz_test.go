@@ -96,7 +96,10 @@ func TestSelfChecksAndTheTimeBudget(t *testing.T) {
 		t.Fatalf("self-checks = %v / %v", alku.Quiz, tehtava.Quiz)
 	}
 	b := alku.Budget(c)
-	wantReading := (alku.Body.Words + ReadingWPM - 1) / ReadingWPM
+	if alku.TextWords(c) >= alku.Body.Words || len(alku.Body.Media) == 0 {
+		t.Fatalf("alku shows a video: its transcript is not the section's text (%d of %d words)", alku.TextWords(c), alku.Body.Words)
+	}
+	wantReading := (alku.TextWords(c) + ReadingWPM - 1) / ReadingWPM
 	if b.Reading != wantReading || b.Quiz != 5 || b.Tasks != 0 { // 3 × 1.5 min, rounded up
 		t.Errorf("budget of alku = %+v (words %d)", b, alku.Body.Words)
 	}
