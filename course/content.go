@@ -194,8 +194,10 @@ type Course struct {
 	Concepts []*Concept
 	Media    map[string]*MediaItem
 	// Exam is the exam bank (nil when the content has no exam/ folder).
-	Exam   *Exam
-	Assets map[string]*Asset // by content-relative path
+	// quizOrphans are self-checks of sections that are not there (Advice).
+	quizOrphans Problems
+	Exam        *Exam
+	Assets      map[string]*Asset // by content-relative path
 
 	// Front page Markdown fields, rendered.
 	FrontHTML map[string]string

@@ -1,6 +1,7 @@
 package course
 
 import (
+	"fmt"
 	"io/fs"
 	"math"
 	"regexp"
@@ -24,7 +25,10 @@ import (
 // QuizMinutesPerItem is what a self-check item takes in the time budget.
 const QuizMinutesPerItem = 1.5
 
-var quizFileRE = regexp.MustCompile(`^(\d\d-[a-z0-9]+(?:-[a-z0-9]+)*)\.yaml$`)
+var (
+	quizFileRE      = regexp.MustCompile(`^(\d\d-[a-z0-9]+(?:-[a-z0-9]+)*)\.yaml$`)
+	sectionNumberRE = regexp.MustCompile(`^\d+-`)
+)
 
 // loadQuizzes reads quizzes/ when it exists and gives each section its
 // self-check items.
@@ -80,15 +84,20 @@ func loadQuizFile(p, dir string, data []byte, c *Course, ids map[string]*ExamIte
 		return 1
 	}
 	for _, qs := range doc.Sections {
+		// A section is named by its file name or its slug: moving a section
+		// (which renumbers its file) keeps its self-check.
 		var sec *Section
+		want := sectionNumberRE.ReplaceAllString(qs.Section, "")
 		for _, s := range mod.Sections {
-			if s.File == mod.Dir+"/"+qs.Section+".md" {
+			if s.Slug == want {
 				sec = s
 			}
 		}
 		line := lineOf("section: " + qs.Section)
 		if sec == nil {
-			ps.add(p, line, 1, "section: no section %s.md in %s", qs.Section, mod.Dir)
+			// Advice, not a problem: archiving a section leaves its
+			// self-check behind until an author removes it.
+			c.quizOrphans = append(c.quizOrphans, Problem{File: p, Line: line, Col: 1, Msg: fmt.Sprintf("section: no section %s in %s: remove its self-check or fix the name", qs.Section, mod.Dir)})
 			continue
 		}
 		if len(sec.Quiz) > 0 {
@@ -227,7 +236,7 @@ const BudgetTolerance = 0.2
 // An author can publish while a section is being written; the check (and
 // the bundled course's test) holds the finished course to them.
 func (c *Course) Advice() Problems {
-	var ps Problems
+	ps := append(Problems(nil), c.quizOrphans...)
 	checkBudgets(c, &ps)
 	checkObjectives(c, &ps)
 	ps.sort()
