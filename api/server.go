@@ -110,7 +110,6 @@ type Server struct {
 	media             *media.Catalog
 	exam              *exam.Store
 	certs             *cert.Store
-	reports           reportRows
 	// forgotLimit counts password reset requests per address and per
 	// IP, and other e-mail link requests.
 	forgotLimit *account.Limiter
@@ -253,6 +252,7 @@ func (s *Server) routes() {
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
 	mf := s.mediaFiles // nil without a media library (its routes are absent)
 	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
+	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -425,8 +425,8 @@ func (s *Server) routes() {
 	}
 
 	// Reports: reporters (their organisation) and administrators.
-	reporter.get("/raportit", s.reportsPage)
-	reporter.get("/raportit.csv", s.reportCSV)
+	reporter.get("/raportit", rep.page)
+	reporter.get("/raportit.csv", rep.csv)
 
 	// Administration.
 	if s.feedback != nil {
