@@ -24,7 +24,6 @@ import (
 type selfCheckHandlers struct {
 	*core
 	progress *study.Progress
-	find     func(pub *course.Published, module, section string) (*course.Section, error)
 }
 
 // selfCheckView is a self-check form, empty on the section page or filled
@@ -149,7 +148,7 @@ func selfQuery(items []*course.ExamItem, answers map[string]study.SelfAnswer) ur
 // signed-in learner whose form carries the session's token has a
 // self-check answered right marked done.
 func (h *selfCheckHandlers) submit(c *fiber.Ctx) error {
-	sec, err := h.find(h.published(), c.Params("module"), c.Params("section"))
+	sec, err := h.findSection(h.published(), c.Params("module"), c.Params("section"))
 	if err != nil {
 		return err
 	}
@@ -169,7 +168,7 @@ func (h *selfCheckHandlers) submit(c *fiber.Ctx) error {
 
 // result shows a checked self-check; without answers it leads to the form.
 func (h *selfCheckHandlers) result(c *fiber.Ctx) error {
-	sec, err := h.find(h.published(), c.Params("module"), c.Params("section"))
+	sec, err := h.findSection(h.published(), c.Params("module"), c.Params("section"))
 	if err != nil {
 		return err
 	}
