@@ -196,6 +196,12 @@ func (s *core) requireAuthor(c *fiber.Ctx) error {
 	return s.require(c, account.EditContent)
 }
 
+// requireReporter lets in reporters (their own organisation) and
+// administrators, with two-factor authentication; others get 404.
+func (s *core) requireReporter(c *fiber.Ctx) error {
+	return s.require(c, account.ViewReports)
+}
+
 // clientIP is the address rate limits count by.
 func clientIP(c *fiber.Ctx) string {
 	ip := c.IP()

@@ -323,7 +323,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 			d.First = co.Modules[0].URL()
 		}
 		if r.Viewer != nil {
-			all, _, err := s.studyOf(r, false)
+			all, _, err := studyOf(r.ctx, s.progress, r.Viewer, false)
 			if err != nil {
 				return nil, err
 			}
@@ -355,7 +355,7 @@ func validSlug(s string) bool {
 	return true
 }
 
-func (s *Server) findModule(pub *course.Published, slug string) (*course.Module, error) {
+func (s *core) findModule(pub *course.Published, slug string) (*course.Module, error) {
 	if !validSlug(slug) {
 		return nil, fiber.ErrNotFound
 	}
@@ -366,7 +366,7 @@ func (s *Server) findModule(pub *course.Published, slug string) (*course.Module,
 	return m, nil
 }
 
-func (s *Server) findSection(pub *course.Published, module, section string) (*course.Section, error) {
+func (s *core) findSection(pub *course.Published, module, section string) (*course.Section, error) {
 	m, err := s.findModule(pub, module)
 	if err != nil {
 		return nil, err
@@ -410,7 +410,7 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 			d.First = m.Sections[0].URL()
 		}
 		if r.Viewer != nil {
-			all, _, err := s.studyOf(r, false)
+			all, _, err := studyOf(r.ctx, s.progress, r.Viewer, false)
 			if err != nil {
 				return nil, err
 			}
@@ -438,6 +438,8 @@ type sectionData struct {
 	Index, Count int
 	Prev, Next   *pageLink
 	SignedIn     bool
+	// SelfCheck is the section's self-check form (nil: none).
+	SelfCheck *selfCheckView
 	// For the signed-in: placeholders in the cached skeleton, filled per
 	// request (see signedInSection).
 	ScrollAttr string
@@ -493,7 +495,7 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 	if err != nil {
 		return nil, err
 	}
-	d := sectionData{Section: sec, Count: len(sec.Module.Sections)}
+	d := sectionData{Section: sec, Count: len(sec.Module.Sections), SelfCheck: selfCheckOf(r.Lang, r.CSRF, sec, nil, nil)}
 	body := s.withPlayers(sec.Body.HTML, r.Lang)
 	if r.Viewer != nil {
 		d.SignedIn = true
@@ -560,7 +562,7 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 		return err
 	}
 	r := &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
-	all, answers, err := s.studyOf(r, true)
+	all, answers, err := studyOf(r.ctx, s.progress, r.Viewer, true)
 	if err != nil {
 		return err
 	}
@@ -632,6 +634,8 @@ func completionBlock(sec *course.Section, p *course.SectionProgress, r *req) str
 		return fragment("completion-form", map[string]string{"Action": sec.URL() + "/luettu", "CSRF": r.CSRF, "Label": web.T(r.Lang, "section.markread")})
 	case sec.Completion == course.CompleteOnTask:
 		return fragment("completion-rule", web.T(r.Lang, "section.rule.task"))
+	case sec.Completion == course.CompleteOnQuiz:
+		return fragment("completion-rule", web.T(r.Lang, "section.rule.quiz"))
 	}
 	return fragment("completion-rule", web.T(r.Lang, "section.rule.video"))
 }

@@ -110,7 +110,6 @@ type Server struct {
 	media             *media.Catalog
 	exam              *exam.Store
 	certs             *cert.Store
-	reports           reportRows
 	// forgotLimit counts password reset requests per address and per
 	// IP, and other e-mail link requests.
 	forgotLimit *account.Limiter
@@ -253,6 +252,9 @@ func (s *Server) routes() {
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
 	mf := s.mediaFiles // nil without a media library (its routes are absent)
 	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
+	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
+	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
+	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -285,6 +287,10 @@ func (s *Server) routes() {
 	public.get("/osiot", s.modulesPage)
 	public.get("/osiot/:module", s.modulePage)
 	public.get("/osiot/:module/:section", s.sectionPage)
+	public.get("/osiot/:module/:section/itsetesti", sc.result)
+	// Checking a self-check changes nothing for anyone; the handler marks a
+	// signed-in learner's self-check done only with the session's token.
+	public.postUnchecked("/osiot/:module/:section/itsetesti", sc.submit)
 	public.get("/lainsaadanto", s.legislationPage)
 	public.get("/sanasto", s.glossaryPage)
 	public.get("/sanasto/kaaviot", s.diagramsPage)
@@ -357,11 +363,11 @@ func (s *Server) routes() {
 	learner.post("/tili/kaksivaiheinen", s.totpPost)
 
 	// Studies.
-	learner.get("/omat-opinnot", s.dashboard)
-	learner.get("/omat-opinnot/oppimispaivakirja.md", s.diaryMarkdown)
-	learner.get("/omat-opinnot/oppimispaivakirja.pdf", s.diaryPDF)
-	learner.post("/osiot/:module/:section/luettu", s.markRead)
-	learner.post("/tehtavat/:task/vastaus", s.saveAnswerForm)
+	learner.get("/omat-opinnot", st.dashboard)
+	learner.get("/omat-opinnot/oppimispaivakirja.md", st.diaryMarkdown)
+	learner.get("/omat-opinnot/oppimispaivakirja.pdf", st.diaryPDF)
+	learner.post("/osiot/:module/:section/luettu", st.markRead)
+	learner.post("/tehtavat/:task/vastaus", st.saveAnswerForm)
 
 	// Editing glossary concepts (authors and administrators).
 	author.get("/sanasto/:concept/muokkaa", gl.editPage)
@@ -425,8 +431,8 @@ func (s *Server) routes() {
 	}
 
 	// Reports: reporters (their organisation) and administrators.
-	reporter.get("/raportit", s.reportsPage)
-	reporter.get("/raportit.csv", s.reportCSV)
+	reporter.get("/raportit", rep.page)
+	reporter.get("/raportit.csv", rep.csv)
 
 	// Administration.
 	if s.feedback != nil {
@@ -447,10 +453,10 @@ func (s *Server) routes() {
 	public.post("/api/v1/auth/logout", s.apiLogout)
 	learner.get("/api/v1/auth/session", s.apiSession)
 	learner.get("/api/v1/me/export", s.apiExport)
-	learner.get("/api/v1/progress", s.apiProgress)
-	learner.put("/api/v1/progress/:module/:section", s.apiRecordProgress)
-	learner.get("/api/v1/tasks/:task/answer", s.apiGetAnswer)
-	learner.put("/api/v1/tasks/:task/answer", s.apiPutAnswer)
+	learner.get("/api/v1/progress", st.apiProgress)
+	learner.put("/api/v1/progress/:module/:section", st.apiRecordProgress)
+	learner.get("/api/v1/tasks/:task/answer", st.apiGetAnswer)
+	learner.put("/api/v1/tasks/:task/answer", st.apiPutAnswer)
 }
 
 // Serve answers requests on ln until Shutdown.

@@ -108,6 +108,8 @@ const (
 	CompleteOnView  = "view"
 	CompleteOnTask  = "task"
 	CompleteOnVideo = "video"
+	// CompleteOnQuiz: the section's self-check answered right, every item.
+	CompleteOnQuiz = "quiz"
 )
 
 // Law is a row of the legislation table.
@@ -192,8 +194,10 @@ type Course struct {
 	Concepts []*Concept
 	Media    map[string]*MediaItem
 	// Exam is the exam bank (nil when the content has no exam/ folder).
-	Exam   *Exam
-	Assets map[string]*Asset // by content-relative path
+	// quizOrphans are self-checks of sections that are not there (Advice).
+	quizOrphans Problems
+	Exam        *Exam
+	Assets      map[string]*Asset // by content-relative path
 
 	// Front page Markdown fields, rendered.
 	FrontHTML map[string]string
@@ -357,6 +361,7 @@ func Load(fsys fs.FS) (*Course, Problems) {
 	renderAll(c, &ps)
 	loadExam(fsys, c, read, &ps)
 	loadQuizzes(fsys, c, read, &ps)
+	checkQuizRules(c, &ps)
 	c.Modules, c.Hidden = splitHidden(c.Modules)
 	checkExamCoverage(c, &ps)
 	c.Glossary = NewGlossaryIndex(c.Concepts)
@@ -597,9 +602,9 @@ func checkCourse(c *Course, ps *Problems) {
 			switch s.Completion {
 			case "":
 				s.Completion = CompleteOnView
-			case CompleteOnView, CompleteOnTask, CompleteOnVideo:
+			case CompleteOnView, CompleteOnTask, CompleteOnVideo, CompleteOnQuiz:
 			default:
-				ps.add(s.File, 2, 1, "completion must be view, task or video, not %q", s.Completion)
+				ps.add(s.File, 2, 1, "completion must be view, task, video or quiz, not %q", s.Completion)
 			}
 			for _, id := range s.Media {
 				if _, ok := c.Media[id]; !ok {

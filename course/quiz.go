@@ -1,6 +1,7 @@
 package course
 
 import (
+	"fmt"
 	"io/fs"
 	"math"
 	"regexp"
@@ -24,7 +25,10 @@ import (
 // QuizMinutesPerItem is what a self-check item takes in the time budget.
 const QuizMinutesPerItem = 1.5
 
-var quizFileRE = regexp.MustCompile(`^(\d\d-[a-z0-9]+(?:-[a-z0-9]+)*)\.yaml$`)
+var (
+	quizFileRE      = regexp.MustCompile(`^(\d\d-[a-z0-9]+(?:-[a-z0-9]+)*)\.yaml$`)
+	sectionNumberRE = regexp.MustCompile(`^\d+-`)
+)
 
 // loadQuizzes reads quizzes/ when it exists and gives each section its
 // self-check items.
@@ -80,15 +84,20 @@ func loadQuizFile(p, dir string, data []byte, c *Course, ids map[string]*ExamIte
 		return 1
 	}
 	for _, qs := range doc.Sections {
+		// A section is named by its file name or its slug: moving a section
+		// (which renumbers its file) keeps its self-check.
 		var sec *Section
+		want := sectionNumberRE.ReplaceAllString(qs.Section, "")
 		for _, s := range mod.Sections {
-			if s.File == mod.Dir+"/"+qs.Section+".md" {
+			if s.Slug == want {
 				sec = s
 			}
 		}
 		line := lineOf("section: " + qs.Section)
 		if sec == nil {
-			ps.add(p, line, 1, "section: no section %s.md in %s", qs.Section, mod.Dir)
+			// Advice, not a problem: archiving a section leaves its
+			// self-check behind until an author removes it.
+			c.quizOrphans = append(c.quizOrphans, Problem{File: p, Line: line, Col: 1, Msg: fmt.Sprintf("section: no section %s in %s: remove its self-check or fix the name", qs.Section, mod.Dir)})
 			continue
 		}
 		if len(sec.Quiz) > 0 {
@@ -127,9 +136,20 @@ func loadQuizFile(p, dir string, data []byte, c *Course, ids map[string]*ExamIte
 	}
 }
 
+// checkQuizRules: a section completed by its self-check must have one.
+func checkQuizRules(c *Course, ps *Problems) {
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			if s.Completion == CompleteOnQuiz && len(s.Quiz) == 0 {
+				ps.add(s.File, 2, 1, "completion: quiz needs the section's self-check in quizzes/%s.yaml", strings.TrimPrefix(m.Dir, "modules/"))
+			}
+		}
+	}
+}
+
 // Budget is the time a section takes, part by part, in minutes.
 type Budget struct {
-	Reading int `json:"reading"` // rendered words at ReadingWPM
+	Reading int `json:"reading"` // the text's words (TextWords) at ReadingWPM
 	Media   int `json:"media"`   // the videos and podcasts it shows
 	Tasks   int `json:"tasks"`   // its tasks' declared minutes
 	Quiz    int `json:"quiz"`    // its self-check items
@@ -152,7 +172,7 @@ func (s *Section) Budget(c *Course) Budget {
 	if s.Body == nil {
 		return b
 	}
-	b.Reading = (s.Body.Words + ReadingWPM - 1) / ReadingWPM
+	b.Reading = (s.TextWords(c) + ReadingWPM - 1) / ReadingWPM
 	seen := map[string]bool{}
 	for _, id := range append(append([]string(nil), s.Body.Media...), s.Media...) {
 		if seen[id] {
@@ -168,6 +188,22 @@ func (s *Section) Budget(c *Course) Budget {
 	}
 	b.Quiz = int(math.Ceil(QuizMinutesPerItem * float64(len(s.Quiz))))
 	return b
+}
+
+// TextWords is the section's own text: its rendered words without the
+// transcripts of the videos and podcasts it shows (their time is the
+// media's).
+func (s *Section) TextWords(c *Course) int {
+	if s.Body == nil {
+		return 0
+	}
+	n := s.Body.Words
+	for _, id := range s.Body.Media {
+		if m, ok := c.Media[id]; ok {
+			n -= countWords(m.TranscriptHTML)
+		}
+	}
+	return max(n, 0)
 }
 
 // Budget adds up the module's sections.
@@ -200,7 +236,7 @@ const BudgetTolerance = 0.2
 // An author can publish while a section is being written; the check (and
 // the bundled course's test) holds the finished course to them.
 func (c *Course) Advice() Problems {
-	var ps Problems
+	ps := append(Problems(nil), c.quizOrphans...)
 	checkBudgets(c, &ps)
 	checkObjectives(c, &ps)
 	ps.sort()

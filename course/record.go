@@ -24,6 +24,9 @@ type SectionProgress struct {
 	Scroll      float64    `bson:"scroll" json:"scroll"`
 	// Media is what was played of the section's videos and podcasts.
 	Media map[string]*MediaProgress `bson:"media,omitempty" json:"media,omitempty"`
+	// SelfCheckDone is when the learner first answered every item of the
+	// section's self-check right.
+	SelfCheckDone *time.Time `bson:"self_check_done,omitempty" json:"self_check_done,omitempty"`
 }
 
 // MediaProgress is where a learner stopped in a video or podcast and which

@@ -419,7 +419,15 @@ func RenameSection(tree fstest.MapFS, module, slug, newSlug string) ([]FileChang
 	if err != nil {
 		return nil, err
 	}
-	return renamed(tree, []FileChange{{Path: oldPath, Delete: true}, {Path: newPath, Data: tree[oldPath].Data, From: oldPath}, red}, [][2]string{{oldPath, newPath}}), nil
+	changes := []FileChange{{Path: oldPath, Delete: true}, {Path: newPath, Data: tree[oldPath].Data, From: oldPath}, red}
+	// The module's self-checks name the section by its file or slug.
+	if q := "quizzes/" + path.Base(dir) + ".yaml"; tree[q] != nil {
+		re := regexp.MustCompile(`(?m)^(\s*-?\s*section:[ \t]*["']?)(?:\d+-)?` + regexp.QuoteMeta(slug) + `(["']?[ \t]*)$`)
+		if data := re.ReplaceAllString(string(tree[q].Data), "${1}"+fmt.Sprintf("%02d-%s", from.num, newSlug)+"${2}"); data != string(tree[q].Data) {
+			changes = append(changes, FileChange{Path: q, Data: []byte(data)})
+		}
+	}
+	return renamed(tree, changes, [][2]string{{oldPath, newPath}}), nil
 }
 
 // MoveSection moves a section one place earlier (delta −1) or later (+1)

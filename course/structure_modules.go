@@ -152,7 +152,7 @@ func SetModuleHidden(tree fstest.MapFS, module string, hidden bool) ([]FileChang
 
 // RenameModule gives a module a new address part: its folder
 // modules/NN-slug becomes modules/NN-newSlug with every file in it, its
-// exam file follows, the references to the folder name are rewritten,
+// exam and self-check files follow, the references to the folder name are rewritten,
 // and the old addresses of the module and its sections redirect to the
 // new ones.
 func RenameModule(tree fstest.MapFS, module, newSlug string) ([]FileChange, error) {
@@ -187,10 +187,12 @@ func RenameModule(tree fstest.MapFS, module, newSlug string) ([]FileChange, erro
 			}
 		}
 	}
-	if old := "exam/" + oldName + ".yaml"; tree[old] != nil {
-		np := "exam/" + newName + ".yaml"
-		data := regexp.MustCompile(`(?m)^module:[ \t]*["']?`+regexp.QuoteMeta(oldName)+`["']?[ \t]*$`).ReplaceAllString(string(tree[old].Data), "module: "+newName)
-		changes = append(changes, FileChange{Path: old, Delete: true}, FileChange{Path: np, Data: []byte(data), From: old})
+	for _, folder := range []string{"exam/", "quizzes/"} {
+		if old := folder + oldName + ".yaml"; tree[old] != nil {
+			np := folder + newName + ".yaml"
+			data := regexp.MustCompile(`(?m)^module:[ \t]*["']?`+regexp.QuoteMeta(oldName)+`["']?[ \t]*$`).ReplaceAllString(string(tree[old].Data), "module: "+newName)
+			changes = append(changes, FileChange{Path: old, Delete: true}, FileChange{Path: np, Data: []byte(data), From: old})
+		}
 	}
 	next := Apply(tree, changes)
 	changes = append(changes, moduleReferences(next, oldName, module, func(n string) string {
@@ -217,8 +219,8 @@ func RenameModule(tree fstest.MapFS, module, newSlug string) ([]FileChange, erro
 	return lastChanges(append(changes, red)), nil
 }
 
-// ArchiveModule takes a module out of the course: its folder and exam
-// file move under archive/ (kept, with their history and the learners'
+// ArchiveModule takes a module out of the course: its folder, exam and
+// self-check files move under archive/ (kept, with their history and the learners'
 // progress records), the modules: lists drop it, and the addresses of the
 // module and its sections lead to the module list. Links to it from other
 // modules' pages stay: the check refuses the change until they are gone.
@@ -243,8 +245,10 @@ func ArchiveModule(tree fstest.MapFS, module string) ([]FileChange, error) {
 			}
 		}
 	}
-	if exam := "exam/" + name + ".yaml"; tree[exam] != nil {
-		changes = append(changes, FileChange{Path: exam, Delete: true}, FileChange{Path: archiveDir + "/" + exam + stamp, Data: tree[exam].Data, From: exam})
+	for _, file := range []string{"exam/" + name + ".yaml", "quizzes/" + name + ".yaml"} {
+		if tree[file] != nil {
+			changes = append(changes, FileChange{Path: file, Delete: true}, FileChange{Path: archiveDir + "/" + file + stamp, Data: tree[file].Data, From: file})
+		}
 	}
 	changes = append(changes, moduleReferences(tree, name, module, func(string) string { return "" })...)
 	red, err := withRedirects(tree, redirects)

@@ -42,6 +42,8 @@ var Pages = []Page{
 	{"section with a wide table", "/osiot/tyokykyjohtaminen/hyvan-tyon-ohjelma-ja-tyonjako", Anonymous, 200},
 	{"section with a comparison table", "/osiot/monialainen-tyo/monialainen-ja-moniammatillinen-tyo", Anonymous, 200},
 	{"section in English UI", "/osiot/asiakasosallisuus/osallisuuden-muodot?lang=en", Anonymous, 200},
+	{"self-check result", "/osiot/asiakasosallisuus/mita-asiakasosallisuus-on/itsetesti?q-t3-osallisuus-ja-lasnaolo=b&m-t3-osallisuuden-kasitteet-0=0&m-t3-osallisuuden-kasitteet-1=2", Anonymous, 200},
+	{"self-check result in Swedish UI, signed in", "/osiot/monialainen-tyo/yhdyspinnat/itsetesti?lang=sv&m-t2-yhdyspinnan-kerrokset-0=1", SignedIn, 200},
 	{"legislation", "/lainsaadanto", Anonymous, 200},
 	{"glossary", "/sanasto", Anonymous, 200},
 	{"glossary concept", "/sanasto/osatyokykyisyys", Anonymous, 200},

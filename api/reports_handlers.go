@@ -11,15 +11,23 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/report"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
-// requireReporter lets in reporters (their own organisation) and
-// administrators, with two-factor authentication; others get 404.
-func (s *Server) requireReporter(c *fiber.Ctx) error {
-	return s.require(c, account.ViewReports)
+// reportHandlers serve the organisation reports (the page and its CSV
+// downloads) from the rows of the account, progress, exam and
+// certificate stores, kept for a minute.
+type reportHandlers struct {
+	*core
+	progress *study.Progress
+	exam     *exam.Store // nil: no exam outcomes
+	certs    *cert.Store // nil: no certificates issued
+	rows     reportRows
 }
 
 type reportsData struct {
@@ -37,8 +45,8 @@ type reportsData struct {
 
 // reportFilter reads the filters; a reporter's organisation is always
 // their own, whatever the address says.
-func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error) {
-	v := s.viewerOf(c)
+func (h *reportHandlers) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error) {
+	v := h.viewerOf(c)
 	d := &reportsData{Buckets: report.Buckets}
 	var f report.Filter
 	if !v.User.Can(account.Administer) {
@@ -66,7 +74,7 @@ func (s *Server) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error)
 			if err != nil {
 				return f, nil, fiber.NewError(fiber.StatusBadRequest, p.name+" must be a date such as 24.11.2026 or 2026-11-24")
 			}
-			*p.t, *p.s = t, dayIn(s.lang(c), t)
+			*p.t, *p.s = t, dayIn(h.lang(c), t)
 		}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
@@ -108,75 +116,75 @@ type reportRows struct {
 // reportRowsTTL is how old the figures of a report may be.
 const reportRowsTTL = time.Minute
 
-func (s *Server) reportInput(c *fiber.Ctx) (report.Input, time.Time, error) {
-	s.reports.mu.Lock()
-	defer s.reports.mu.Unlock()
-	if !s.reports.at.IsZero() && time.Since(s.reports.at) < reportRowsTTL {
-		return s.reports.in, s.reports.at, nil
+func (h *reportHandlers) reportInput(c *fiber.Ctx) (report.Input, time.Time, error) {
+	h.rows.mu.Lock()
+	defer h.rows.mu.Unlock()
+	if !h.rows.at.IsZero() && time.Since(h.rows.at) < reportRowsTTL {
+		return h.rows.in, h.rows.at, nil
 	}
 	ctx := c.UserContext()
 	var in report.Input
 	var err error
-	if in.Learners, err = s.accounts.LearnerRows(ctx); err != nil {
+	if in.Learners, err = h.accounts.LearnerRows(ctx); err != nil {
 		return in, time.Time{}, err
 	}
-	if in.Records, err = s.progress.RecordRows(ctx); err != nil {
+	if in.Records, err = h.progress.RecordRows(ctx); err != nil {
 		return in, time.Time{}, err
 	}
-	if s.exam != nil {
-		if in.Outcomes, err = s.exam.OutcomeRows(ctx); err != nil {
+	if h.exam != nil {
+		if in.Outcomes, err = h.exam.OutcomeRows(ctx); err != nil {
 			return in, time.Time{}, err
 		}
 	}
-	if s.certs != nil {
-		if in.Issued, err = s.certs.IssuedRows(ctx); err != nil {
+	if h.certs != nil {
+		if in.Issued, err = h.certs.IssuedRows(ctx); err != nil {
 			return in, time.Time{}, err
 		}
 	}
-	s.reports.in, s.reports.at = in, time.Now()
-	return in, s.reports.at, nil
+	h.rows.in, h.rows.at = in, time.Now()
+	return in, h.rows.at, nil
 }
 
 // buildReport builds the report of f from the rows (at most a minute old).
-func (s *Server) buildReport(c *fiber.Ctx, f report.Filter) (*report.Report, time.Time, error) {
-	in, at, err := s.reportInput(c)
+func (h *reportHandlers) buildReport(c *fiber.Ctx, f report.Filter) (*report.Report, time.Time, error) {
+	in, at, err := h.reportInput(c)
 	if err != nil {
 		return nil, at, err
 	}
-	in.Course = s.published().Course
+	in.Course = h.published().Course
 	return report.Build(in, f), at, nil
 }
 
-// reportsPage shows the reports: figures, charts as SVG with the same data
+// page shows the reports: figures, charts as SVG with the same data
 // in tables, and CSV downloads.
-func (s *Server) reportsPage(c *fiber.Ctx) error {
-	f, d, err := s.reportFilter(c)
+func (h *reportHandlers) page(c *fiber.Ctx) error {
+	f, d, err := h.reportFilter(c)
 	if err != nil {
 		return err
 	}
 	var at time.Time
-	if d.Report, at, err = s.buildReport(c, f); err != nil {
+	if d.Report, at, err = h.buildReport(c, f); err != nil {
 		return err
 	}
 	d.AsOf = at.In(i18n.Helsinki).Format("2.1.2006 15.04")
-	lang := s.lang(c)
+	lang := h.lang(c)
 	d.Query = c.Request().URI().QueryArgs().String()
 	d.ModulesChart = modulesChart(d.Report, lang)
 	d.TimeChart = timeChart(d.Report, lang)
-	return s.renderPrivate(c, "reports", "reports.title", d)
+	return h.renderPrivate(c, "reports", "reports.title", d)
 }
 
-// reportCSV is one report as CSV (?raportti=NAME and the page's filters).
-func (s *Server) reportCSV(c *fiber.Ctx) error {
+// csv is one report as CSV (?raportti=NAME and the page's filters).
+func (h *reportHandlers) csv(c *fiber.Ctx) error {
 	name := c.Query("raportti")
 	if !slices.Contains(report.Names, name) {
 		return fiber.NewError(fiber.StatusNotFound, "raportti must be one of "+strings.Join(report.Names, ", "))
 	}
-	f, _, err := s.reportFilter(c)
+	f, _, err := h.reportFilter(c)
 	if err != nil {
 		return err
 	}
-	r, _, err := s.buildReport(c, f)
+	r, _, err := h.buildReport(c, f)
 	if err != nil {
 		return err
 	}

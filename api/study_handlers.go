@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,28 +60,39 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 	return pairs
 }
 
-// studyOf loads a learner's progress (and answers when asked).
-func (s *Server) studyOf(r *req, withAnswers bool) (map[string]*course.SectionProgress, map[string]*study.Answer, error) {
-	if r.Viewer == nil || s.progress == nil {
+// studyHandlers serve a learner's own studies: marking a section read,
+// saving task answers (forms and the JSON API), the progress API, the
+// dashboard and the learning diary (Markdown and PDF).
+type studyHandlers struct {
+	*core
+	progress *study.Progress
+	// media tells the duration and kind of a played item (nil: no media
+	// library, and played events carry only what the player says).
+	media *media.Catalog
+}
+
+// studyOf loads a learner's progress (and answers when asked); nothing
+// for a visitor or a site without progress records.
+func studyOf(ctx context.Context, progress *study.Progress, v *viewer, withAnswers bool) (map[string]*course.SectionProgress, map[string]*study.Answer, error) {
+	if v == nil || progress == nil {
 		return nil, nil, nil
 	}
-	ctx := r.ctx
-	all, err := s.progress.ForUser(ctx, r.Viewer.User.ID)
+	all, err := progress.ForUser(ctx, v.User.ID)
 	if err != nil || !withAnswers {
 		return all, nil, err
 	}
-	answers, err := s.progress.Answers(ctx, r.Viewer.User.ID)
+	answers, err := progress.Answers(ctx, v.User.ID)
 	return all, answers, err
 }
 
 // markRead completes a view section without JavaScript.
-func (s *Server) markRead(c *fiber.Ctx) error {
-	pub := s.published()
-	sec, err := s.findSection(pub, c.Params("module"), c.Params("section"))
+func (h *studyHandlers) markRead(c *fiber.Ctx) error {
+	pub := h.published()
+	sec, err := h.findSection(pub, c.Params("module"), c.Params("section"))
 	if err != nil {
 		return err
 	}
-	if _, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, study.Event{Kind: "completed"}); err != nil {
+	if _, err := h.progress.Record(c.UserContext(), h.viewerOf(c).User.ID, sec, study.Event{Kind: "completed"}); err != nil {
 		if errors.Is(err, study.ErrNotCompleted) {
 			return fiber.NewError(fiber.StatusConflict, "this section is completed by its task or video")
 		}
@@ -90,13 +102,13 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 }
 
 // saveAnswerForm saves an answer posted by the form (no JavaScript).
-func (s *Server) saveAnswerForm(c *fiber.Ctx) error {
-	sec, t, ok := s.published().Course.FindTask(c.Params("task"))
+func (h *studyHandlers) saveAnswerForm(c *fiber.Ctx) error {
+	sec, t, ok := h.published().Course.FindTask(c.Params("task"))
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	if _, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); errors.Is(err, study.ErrNotRecorded) {
-		s.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
+	if _, err := h.progress.SaveAnswer(c.UserContext(), h.viewerOf(c).User.ID, sec, t.ID, c.FormValue("text")); errors.Is(err, study.ErrNotRecorded) {
+		h.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
 	} else if err != nil {
 		if errors.Is(err, study.ErrAnswerTooLong) {
 			return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the answer is too long")
@@ -148,12 +160,12 @@ func continueFrom(co *course.Course, all map[string]*course.SectionProgress) *ap
 	return &apiContinue{URL: sec.URL(), Title: sec.Title, Scroll: last.Scroll}
 }
 
-func (s *Server) apiProgress(c *fiber.Ctx) error {
-	all, err := s.progress.ForUser(c.UserContext(), s.viewerOf(c).User.ID)
+func (h *studyHandlers) apiProgress(c *fiber.Ctx) error {
+	all, err := h.progress.ForUser(c.UserContext(), h.viewerOf(c).User.ID)
 	if err != nil {
 		return err
 	}
-	co := s.published().Course
+	co := h.published().Course
 	mods, pct := co.Summarise(all)
 	out := apiProgress{Percent: pct, Sections: []*course.SectionProgress{}, Continue: continueFrom(co, all)}
 	for _, m := range mods {
@@ -167,8 +179,8 @@ func (s *Server) apiProgress(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
-	sec, err := s.findSection(s.published(), c.Params("module"), c.Params("section"))
+func (h *studyHandlers) apiRecordProgress(c *fiber.Ctx) error {
+	sec, err := h.findSection(h.published(), c.Params("module"), c.Params("section"))
 	if err != nil {
 		return err
 	}
@@ -180,9 +192,9 @@ func (s *Server) apiRecordProgress(c *fiber.Ctx) error {
 		return study.ErrBadEvent
 	}
 	if ev.Kind == "played" {
-		s.playedFacts(sec, &ev)
+		h.playedFacts(sec, &ev)
 	}
-	p, err := s.progress.Record(c.UserContext(), s.viewerOf(c).User.ID, sec, ev)
+	p, err := h.progress.Record(c.UserContext(), h.viewerOf(c).User.ID, sec, ev)
 	if err != nil { // refusals: a bad event or played event (400), the rule not met (409)
 		return err
 	}
@@ -196,13 +208,13 @@ type apiAnswer struct {
 	UpdatedAt *time.Time `json:"updated_at"`
 }
 
-func (s *Server) apiGetAnswer(c *fiber.Ctx) error {
+func (h *studyHandlers) apiGetAnswer(c *fiber.Ctx) error {
 	key := c.Params("task")
-	sec, t, ok := s.published().Course.FindTask(key)
+	sec, t, ok := h.published().Course.FindTask(key)
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	answers, err := s.progress.Answers(c.UserContext(), s.viewerOf(c).User.ID)
+	answers, err := h.progress.Answers(c.UserContext(), h.viewerOf(c).User.ID)
 	if err != nil {
 		return err
 	}
@@ -214,8 +226,8 @@ func (s *Server) apiGetAnswer(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-func (s *Server) apiPutAnswer(c *fiber.Ctx) error {
-	sec, t, ok := s.published().Course.FindTask(c.Params("task"))
+func (h *studyHandlers) apiPutAnswer(c *fiber.Ctx) error {
+	sec, t, ok := h.published().Course.FindTask(c.Params("task"))
 	if !ok {
 		return fiber.ErrNotFound
 	}
@@ -225,9 +237,9 @@ func (s *Server) apiPutAnswer(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"text\": \"…\"}")
 	}
-	a, err := s.progress.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, sec, t.ID, in.Text)
+	a, err := h.progress.SaveAnswer(c.UserContext(), h.viewerOf(c).User.ID, sec, t.ID, in.Text)
 	if errors.Is(err, study.ErrNotRecorded) {
-		s.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
+		h.log.Warn("answer saved, progress not recorded (the next save records it)", "task", c.Params("task"), "err", err)
 		err = nil
 	}
 	if errors.Is(err, study.ErrAnswerTooLong) {
@@ -249,12 +261,11 @@ type dashboardData struct {
 	Answers  int
 }
 
-func (s *Server) dashboard(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	lang := s.lang(c)
-	r := &req{s: s, Lang: lang, Viewer: v, CSRF: v.Session.CSRF, ctx: c.UserContext()}
-	pub := s.published()
-	all, answers, err := s.studyOf(r, true)
+func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	lang := h.lang(c)
+	pub := h.published()
+	all, answers, err := studyOf(c.UserContext(), h.progress, v, true)
 	if err != nil {
 		return err
 	}
@@ -263,7 +274,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	for k, p := range all {
 		d.Done[k] = p.Done()
 	}
-	body, err := r.render("dashboard", "/omat-opinnot", page{Title: web.T(lang, "dashboard.title"), Data: d})
+	body, err := h.renderPage("dashboard", lang, "/omat-opinnot", page{Title: web.T(lang, "dashboard.title"), Data: d, Viewer: v, CSRF: v.Session.CSRF})
 	if err != nil {
 		return err
 	}
@@ -276,13 +287,13 @@ type diaryEntry struct {
 	Updated                     time.Time
 }
 
-func (s *Server) diary(c *fiber.Ctx) ([]diaryEntry, error) {
-	answers, err := s.progress.Answers(c.UserContext(), s.viewerOf(c).User.ID)
+func (h *studyHandlers) diary(c *fiber.Ctx) ([]diaryEntry, error) {
+	answers, err := h.progress.Answers(c.UserContext(), h.viewerOf(c).User.ID)
 	if err != nil {
 		return nil, err
 	}
 	var out []diaryEntry
-	co := s.published().Course
+	co := h.published().Course
 	for _, m := range co.Modules {
 		for _, sec := range m.Sections {
 			for _, t := range sec.Body.Tasks {
@@ -296,14 +307,14 @@ func (s *Server) diary(c *fiber.Ctx) ([]diaryEntry, error) {
 }
 
 // diaryMarkdown exports the learner's answers as a Markdown learning diary.
-func (s *Server) diaryMarkdown(c *fiber.Ctx) error {
-	entries, err := s.diary(c)
+func (h *studyHandlers) diaryMarkdown(c *fiber.Ctx) error {
+	entries, err := h.diary(c)
 	if err != nil {
 		return err
 	}
-	v, lang := s.viewerOf(c), s.lang(c)
+	v, lang := h.viewerOf(c), h.lang(c)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# %s\n\n%s – %s\n\n", web.T(lang, "diary.title"), v.User.Name, s.published().Course.Meta.Title)
+	fmt.Fprintf(&b, "# %s\n\n%s – %s\n\n", web.T(lang, "diary.title"), v.User.Name, h.published().Course.Meta.Title)
 	last := ""
 	for _, e := range entries {
 		if e.Module != last {
@@ -322,12 +333,12 @@ func (s *Server) diaryMarkdown(c *fiber.Ctx) error {
 }
 
 // diaryPDF exports the same diary as a PDF.
-func (s *Server) diaryPDF(c *fiber.Ctx) error {
-	entries, err := s.diary(c)
+func (h *studyHandlers) diaryPDF(c *fiber.Ctx) error {
+	entries, err := h.diary(c)
 	if err != nil {
 		return err
 	}
-	v, lang := s.viewerOf(c), s.lang(c)
+	v, lang := h.viewerOf(c), h.lang(c)
 	// DejaVu, as on the certificates: any name and any answer prints
 	// (the core fonts' cp1252 has no č, đ or ł).
 	pdf := fpdf.New("P", "mm", "A4", "")
@@ -341,7 +352,7 @@ func (s *Server) diaryPDF(c *fiber.Ctx) error {
 	pdf.SetFont(font, "B", 18)
 	pdf.MultiCell(0, 9, web.T(lang, "diary.title"), "", "L", false)
 	pdf.SetFont(font, "", 11)
-	pdf.MultiCell(0, 6, v.User.Name+" – "+s.published().Course.Meta.Title, "", "L", false)
+	pdf.MultiCell(0, 6, v.User.Name+" – "+h.published().Course.Meta.Title, "", "L", false)
 	pdf.Ln(4)
 	last := ""
 	for _, e := range entries {
@@ -374,11 +385,11 @@ func (s *Server) diaryPDF(c *fiber.Ctx) error {
 // playedFacts fills in what the server, not the player, knows of a played
 // event: the item's duration, and which of the section's items its
 // "video" rule waits for (its videos, or all its media when it has none).
-func (s *Server) playedFacts(sec *course.Section, ev *study.Event) {
-	if s.media == nil {
+func (h *studyHandlers) playedFacts(sec *course.Section, ev *study.Event) {
+	if h.media == nil {
 		return
 	}
-	snap := s.media.Snapshot()
+	snap := h.media.Snapshot()
 	if it, ok := snap.Items[ev.Media]; ok {
 		ev.Duration = it.Duration
 		if ev.Duration <= 0 && ev.ReportedDuration > 0 && ev.ReportedDuration < 24*3600 {
