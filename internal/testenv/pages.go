@@ -94,7 +94,7 @@ var Pages = []Page{
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},
 	{"studio: content files", "/studio", Admin, 200},
 	{"studio: editing a section", "/studio/sisalto/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
-	{"studio: editing a section with a wide table", "/studio/sisalto/modules/04-tyokykyjohtaminen/07-hyvan-tyon-ohjelma-ja-tyonjako.md", Admin, 200},
+	{"studio: editing a section with a wide table", "/studio/sisalto/modules/04-tyokykyjohtaminen/08-hyvan-tyon-ohjelma-ja-tyonjako.md", Admin, 200},
 	{"studio: a section with a table as a learner sees it", "/studio/esikatselu/modules/02-monialainen-tyo/01-monialainen-ja-moniammatillinen-tyo.md", Admin, 200},
 	{"studio: editing the course facts", "/studio/sisalto/course.yaml", Admin, 200},
 	{"studio: a section as a learner sees it", "/studio/esikatselu/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
