@@ -8,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -19,10 +18,9 @@ import (
 type adminHandlers struct {
 	*core
 	mail *mailer // the notice of a changed role; siteURL for reset links
-	// exam and examRules (Server.examRules, exam.go) tell whether the
-	// user list offers the exam's extension form.
-	exam      *exam.Store
-	examRules func() (*course.Exam, error)
+	// exam (and the core's examRules) tell whether the user list offers
+	// the exam's extension form.
+	exam *exam.Store
 }
 
 type adminUsersData struct {

@@ -43,6 +43,16 @@ func (s *core) published() *course.Published {
 	return s.library.Current()
 }
 
+// examRules is the published course's final exam (404 when it has none
+// or its bank is empty).
+func (s *core) examRules() (*course.Exam, error) {
+	pub := s.published()
+	if pub == nil || pub.Course.Exam == nil || len(pub.Course.Exam.Items) == 0 {
+		return nil, fiber.ErrNotFound
+	}
+	return pub.Course.Exam, nil
+}
+
 // renderForm renders an account page that is never cached.
 func (s *core) renderForm(c *fiber.Ctx, status int, name, titleKey string, d any) error {
 	lang := s.lang(c)

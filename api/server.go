@@ -249,10 +249,11 @@ func (s *Server) routes() {
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
 		exam: s.exam, certs: s.certs}
-	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam, examRules: s.examRules}
+	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam}
 	mf := s.mediaFiles // nil without a media library (its routes are absent)
 	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
+	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
@@ -403,20 +404,20 @@ func (s *Server) routes() {
 
 	// The final exam.
 	if s.exam != nil {
-		public.get("/tentti", s.examPage)
-		learner.post("/tentti/aloita", s.examStart)
-		learner.get("/tentti/:attempt", s.examAttemptPage)
-		learner.post("/tentti/:attempt", s.examSave)
-		learner.get("/tentti/:attempt/tarkista", s.examCheckPage)
-		learner.post("/tentti/:attempt/palauta", s.examSubmit)
-		learner.get("/tentti/:attempt/tulos", s.examResultPage)
-		learner.post("/api/v1/exam/attempts", s.apiStartAttempt)
-		learner.get("/api/v1/exam/attempts/:attempt", s.apiGetAttempt)
-		learner.put("/api/v1/exam/attempts/:attempt/answers/:item", s.apiSaveAnswer)
-		learner.post("/api/v1/exam/attempts/:attempt/submit", s.apiSubmitAttempt)
-		author.get("/api/v1/admin/exam/items", s.apiExamItems)
-		author.get("/api/v1/admin/exam/stats", s.apiExamStats)
-		admin.post("/yllapito/kayttajat/:user/tentti", s.adminExtension)
+		public.get("/tentti", ex.examPage)
+		learner.post("/tentti/aloita", ex.examStart)
+		learner.get("/tentti/:attempt", ex.examAttemptPage)
+		learner.post("/tentti/:attempt", ex.examSave)
+		learner.get("/tentti/:attempt/tarkista", ex.examCheckPage)
+		learner.post("/tentti/:attempt/palauta", ex.examSubmit)
+		learner.get("/tentti/:attempt/tulos", ex.examResultPage)
+		learner.post("/api/v1/exam/attempts", ex.apiStartAttempt)
+		learner.get("/api/v1/exam/attempts/:attempt", ex.apiGetAttempt)
+		learner.put("/api/v1/exam/attempts/:attempt/answers/:item", ex.apiSaveAnswer)
+		learner.post("/api/v1/exam/attempts/:attempt/submit", ex.apiSubmitAttempt)
+		author.get("/api/v1/admin/exam/items", ex.apiExamItems)
+		author.get("/api/v1/admin/exam/stats", ex.apiExamStats)
+		admin.post("/yllapito/kayttajat/:user/tentti", ex.adminExtension)
 	}
 
 	// Certificates of the signed-in learner; revoking (administrators).

@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/internal/i18n"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -41,12 +42,14 @@ func examError(err error, lang string) error {
 	return err
 }
 
-func (s *Server) examRules() (*course.Exam, error) {
-	pub := s.published()
-	if pub == nil || pub.Course.Exam == nil || len(pub.Course.Exam.Items) == 0 {
-		return nil, fiber.ErrNotFound
-	}
-	return pub.Course.Exam, nil
+// examHandlers serve the final exam: its pages, the attempts' JSON API,
+// the authors' item bank and statistics, and the administrators' extra
+// time for a learner.
+type examHandlers struct {
+	*core
+	mail     *mailer // the notice of extra time
+	exam     *exam.Store
+	progress *study.Progress // the eligibility rule's records
 }
 
 // --- API -------------------------------------------------------------
@@ -63,13 +66,13 @@ type apiAttempt struct {
 	Keys bool `json:"keys_shown"`
 }
 
-func (s *Server) attemptJSON(c *fiber.Ctx, a *exam.Attempt) (*apiAttempt, error) {
+func (h *examHandlers) attemptJSON(c *fiber.Ctx, a *exam.Attempt) (*apiAttempt, error) {
 	out := &apiAttempt{Attempt: a}
 	if left, limited := a.Remaining(time.Now()); limited {
 		sec := int(left.Seconds())
 		out.Remaining = &sec
 	}
-	ex, err := s.examRules()
+	ex, err := h.examRules()
 	if err != nil {
 		return nil, err
 	}
@@ -77,20 +80,21 @@ func (s *Server) attemptJSON(c *fiber.Ctx, a *exam.Attempt) (*apiAttempt, error)
 		out.Items = a.Views(ex)
 		return out, nil
 	}
-	all, err := s.exam.ForUser(c.UserContext(), a.UserID)
+	all, err := h.exam.ForUser(c.UserContext(), a.UserID)
 	if err != nil {
 		return nil, err
 	}
 	out.Keys = exam.ShowKeys(a, all, ex.Rules)
 	out.Attempt = a.ForLearner(out.Keys)
 	out.Review = a.Review(ex, out.Keys)
-	out.Modules = a.Result.Modules(s.published().Course)
+	out.Modules = a.Result.Modules(h.published().Course)
 	return out, nil
 }
 
 // learnerResult is what a learner may see of the result of a, one of
-// their attempts all: its items only as the review rule says.
-func (s *Server) learnerResult(a *exam.Attempt, all []*exam.Attempt) *exam.Result {
+// their attempts all: its items only as the review rule says. It is the
+// core's: the learner's export (account_pages.go) shows it too.
+func (s *core) learnerResult(a *exam.Attempt, all []*exam.Attempt) *exam.Result {
 	if pub := s.published(); pub != nil && pub.Course.Exam != nil && exam.ShowKeys(a, all, pub.Course.Exam.Rules) {
 		return a.Result
 	}
@@ -99,33 +103,33 @@ func (s *Server) learnerResult(a *exam.Attempt, all []*exam.Attempt) *exam.Resul
 
 // startAttempt starts the learner's attempt, or resumes their open one,
 // with their progress for the exam's eligibility rule.
-func (s *Server) startAttempt(ctx context.Context, userID string) (*exam.Attempt, bool, error) {
-	pub := s.published()
+func (h *examHandlers) startAttempt(ctx context.Context, userID string) (*exam.Attempt, bool, error) {
+	pub := h.published()
 	if pub == nil {
 		return nil, false, exam.ErrNoExam
 	}
-	records, err := s.progress.ForUser(ctx, userID)
+	records, err := h.progress.ForUser(ctx, userID)
 	if err != nil {
 		return nil, false, err
 	}
-	return s.exam.Start(ctx, userID, pub, records)
+	return h.exam.Start(ctx, userID, pub, records)
 }
 
 // notEligible answers an API client whom the eligibility rule refuses an
 // attempt: 403 with the modules still to complete.
-func (s *Server) notEligible(c *fiber.Ctx, ne *exam.NotEligibleError) error {
+func (h *examHandlers) notEligible(c *fiber.Ctx, ne *exam.NotEligibleError) error {
 	mods := make([]fiber.Map, 0, len(ne.Modules))
 	for _, m := range ne.Modules {
 		mods = append(mods, fiber.Map{"slug": m.Slug, "title": m.Title, "url": m.URL()})
 	}
-	return s.writeProblem(c, problem{Type: problemExamNotEligible, Title: "The exam needs the course's modules completed", Status: fiber.StatusForbidden,
+	return h.writeProblem(c, problem{Type: problemExamNotEligible, Title: "The exam needs the course's modules completed", Status: fiber.StatusForbidden,
 		Detail: ne.Error(), Ext: map[string]any{"code": codeExamNotEligible, "modules": mods}})
 }
 
-func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
+func (h *examHandlers) apiStartAttempt(c *fiber.Ctx) error {
 	// Start or resume: 201 for a new attempt, 200 for the open one.
-	return s.sendAttempt(c, func(ctx context.Context, userID, _ string) (*exam.Attempt, error) {
-		a, created, err := s.startAttempt(ctx, userID)
+	return h.sendAttempt(c, func(ctx context.Context, userID, _ string) (*exam.Attempt, error) {
+		a, created, err := h.startAttempt(ctx, userID)
 		if err == nil {
 			c.Location("/api/v1/exam/attempts/" + a.ID)
 			if created {
@@ -136,22 +140,22 @@ func (s *Server) apiStartAttempt(c *fiber.Ctx) error {
 	})
 }
 
-func (s *Server) apiGetAttempt(c *fiber.Ctx) error {
-	return s.sendAttempt(c, s.exam.Get)
+func (h *examHandlers) apiGetAttempt(c *fiber.Ctx) error {
+	return h.sendAttempt(c, h.exam.Get)
 }
 
 // sendAttempt answers with the learner's attempt named in the path, as
 // get (reading or submitting it) returns it.
-func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID, attemptID string) (*exam.Attempt, error)) error {
-	a, err := get(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
+func (h *examHandlers) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID, attemptID string) (*exam.Attempt, error)) error {
+	a, err := get(c.UserContext(), h.viewerOf(c).User.ID, c.Params("attempt"))
 	var ne *exam.NotEligibleError
 	if errors.As(err, &ne) {
-		return s.notEligible(c, ne)
+		return h.notEligible(c, ne)
 	}
 	if err != nil {
 		return examError(err, "en")
 	}
-	out, err := s.attemptJSON(c, a)
+	out, err := h.attemptJSON(c, a)
 	if err != nil {
 		return err
 	}
@@ -159,12 +163,12 @@ func (s *Server) sendAttempt(c *fiber.Ctx, get func(ctx context.Context, userID,
 	return c.JSON(out)
 }
 
-func (s *Server) apiSaveAnswer(c *fiber.Ctx) error {
+func (h *examHandlers) apiSaveAnswer(c *fiber.Ctx) error {
 	var ans exam.Answer
 	if err := json.Unmarshal(c.Body(), &ans); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, `the body must be JSON: {"choices": […]} | {"value": true|false} | {"matches": {…}}, with "seq"`)
 	}
-	r, err := s.exam.SaveAnswer(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"), c.Params("item"), ans)
+	r, err := h.exam.SaveAnswer(c.UserContext(), h.viewerOf(c).User.ID, c.Params("attempt"), c.Params("item"), ans)
 	if err != nil {
 		return examError(err, "en")
 	}
@@ -172,13 +176,13 @@ func (s *Server) apiSaveAnswer(c *fiber.Ctx) error {
 	return c.JSON(r)
 }
 
-func (s *Server) apiSubmitAttempt(c *fiber.Ctx) error {
-	return s.sendAttempt(c, s.exam.Submit)
+func (h *examHandlers) apiSubmitAttempt(c *fiber.Ctx) error {
+	return h.sendAttempt(c, h.exam.Submit)
 }
 
 // apiExamItems is the bank with its keys, for authors and administrators.
-func (s *Server) apiExamItems(c *fiber.Ctx) error {
-	ex, err := s.examRules()
+func (h *examHandlers) apiExamItems(c *fiber.Ctx) error {
+	ex, err := h.examRules()
 	if err != nil {
 		return err
 	}
@@ -186,8 +190,8 @@ func (s *Server) apiExamItems(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"rules": ex.Rules, "items": ex.Items})
 }
 
-func (s *Server) apiExamStats(c *fiber.Ctx) error {
-	st, err := s.exam.Stats(c.UserContext())
+func (h *examHandlers) apiExamStats(c *fiber.Ctx) error {
+	st, err := h.exam.Stats(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -232,27 +236,27 @@ func reviewKey(r course.ExamRules) string {
 	return "exam.rule.review"
 }
 
-func (s *Server) examPage(c *fiber.Ctx) error {
-	return s.examIntro(c, fiber.StatusOK, "")
+func (h *examHandlers) examPage(c *fiber.Ctx) error {
+	return h.examIntro(c, fiber.StatusOK, "")
 }
 
 // examIntro renders the exam's page with a status and a refusal to show.
-func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
-	ex, err := s.examRules()
+func (h *examHandlers) examIntro(c *fiber.Ctx, status int, refusal string) error {
+	ex, err := h.examRules()
 	if err != nil {
 		return err
 	}
-	lang := s.lang(c)
-	pub := s.published()
+	lang := h.lang(c)
+	pub := h.published()
 	d := &examIntroData{Rules: ex.Rules, Items: ex.Rules.PerModule * len(pub.Course.Modules), AttemptsMax: ex.Rules.Attempts,
 		AllModules: ex.Rules.Eligibility != course.EligibleNone, ReviewKey: reviewKey(ex.Rules)}
 	d.TimeText = web.T(lang, "exam.notime")
 	if ex.Rules.TimeLimit > 0 {
 		d.TimeText = web.TN(lang, "exam.time", ex.Rules.TimeLimit)
 	}
-	if v := s.viewerOf(c); v.signedIn() && s.exam != nil {
+	if v := h.viewerOf(c); v.signedIn() && h.exam != nil {
 		d.SignedIn = true
-		past, err := s.exam.ForUser(c.UserContext(), v.User.ID)
+		past, err := h.exam.ForUser(c.UserContext(), v.User.ID)
 		if err != nil {
 			return err
 		}
@@ -271,7 +275,7 @@ func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
 			d.Left = 0
 		}
 		d.Refusal = refusal
-		records, err := s.progress.ForUser(c.UserContext(), v.User.ID)
+		records, err := h.progress.ForUser(c.UserContext(), v.User.ID)
 		if err != nil {
 			return err
 		}
@@ -284,20 +288,20 @@ func (s *Server) examIntro(c *fiber.Ctx, status int, refusal string) error {
 			}
 		}
 	}
-	return s.renderForm(c, status, "exam", "exam.title", d)
+	return h.renderForm(c, status, "exam", "exam.title", d)
 }
 
-func (s *Server) examStart(c *fiber.Ctx) error {
-	lang := s.lang(c)
-	a, _, err := s.startAttempt(c.UserContext(), s.viewerOf(c).User.ID)
+func (h *examHandlers) examStart(c *fiber.Ctx) error {
+	lang := h.lang(c)
+	a, _, err := h.startAttempt(c.UserContext(), h.viewerOf(c).User.ID)
 	if errors.Is(err, exam.ErrNotEligible) {
 		// No attempt: the exam's page again, with the modules to complete.
-		return s.examIntro(c, fiber.StatusForbidden, web.T(lang, exam.ErrNotEligible.MessageKey()))
+		return h.examIntro(c, fiber.StatusForbidden, web.T(lang, exam.ErrNotEligible.MessageKey()))
 	}
 	if err != nil {
 		// A refusal is shown on the exam's page, with its status.
-		if status, msg, ok := s.refused(c, examError(err, lang)); ok {
-			return s.examIntro(c, status, msg)
+		if status, msg, ok := h.refused(c, examError(err, lang)); ok {
+			return h.examIntro(c, status, msg)
 		}
 		return err
 	}
@@ -395,26 +399,26 @@ func reviews(rs []exam.ItemReview) []examReview {
 
 // learnerAttempt is the signed-in learner's attempt named in the path,
 // closed first if its time has run out.
-func (s *Server) learnerAttempt(c *fiber.Ctx) (*exam.Attempt, error) {
-	a, err := s.exam.Get(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
+func (h *examHandlers) learnerAttempt(c *fiber.Ctx) (*exam.Attempt, error) {
+	a, err := h.exam.Get(c.UserContext(), h.viewerOf(c).User.ID, c.Params("attempt"))
 	if err == nil {
-		a, err = s.exam.CloseIfLate(c.UserContext(), a)
+		a, err = h.exam.CloseIfLate(c.UserContext(), a)
 	}
 	if err != nil {
-		return nil, examError(err, s.lang(c))
+		return nil, examError(err, h.lang(c))
 	}
 	return a, nil
 }
 
-func (s *Server) attemptData(c *fiber.Ctx, a *exam.Attempt) *examAttemptData {
+func (h *examHandlers) attemptData(c *fiber.Ctx, a *exam.Attempt) *examAttemptData {
 	var ex *course.Exam
-	if pub := s.published(); pub != nil {
+	if pub := h.published(); pub != nil {
 		ex = pub.Course.Exam
 	}
 	d := &examAttemptData{Attempt: a, Items: itemViews(a, ex), Unanswered: a.Unanswered()}
 	if left, limited := a.Remaining(time.Now()); limited {
 		d.Limited, d.Remaining = true, int(left.Seconds())
-		d.Deadline = i18n.Clock(s.lang(c), *a.Deadline)
+		d.Deadline = i18n.Clock(h.lang(c), *a.Deadline)
 	}
 	d.One = c.Query("nakyma") == "yksi"
 	if d.One {
@@ -428,19 +432,19 @@ func (s *Server) attemptData(c *fiber.Ctx, a *exam.Attempt) *examAttemptData {
 	return d
 }
 
-func (s *Server) examAttemptPage(c *fiber.Ctx) error {
-	a, err := s.learnerAttempt(c)
+func (h *examHandlers) examAttemptPage(c *fiber.Ctx) error {
+	a, err := h.learnerAttempt(c)
 	if err != nil {
 		return err
 	}
 	if a.Status != exam.StatusOpen {
 		return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 	}
-	d := s.attemptData(c, a)
+	d := h.attemptData(c, a)
 	if c.Query("tallennettu") != "" {
-		d.Notice = web.T(s.lang(c), "exam.saved")
+		d.Notice = web.T(h.lang(c), "exam.saved")
 	}
-	return s.renderPrivate(c, "exam_attempt", "exam.title", d)
+	return h.renderPrivate(c, "exam_attempt", "exam.title", d)
 }
 
 // formAnswers reads the answers of a posted exam form: q-ITEM fields
@@ -488,15 +492,15 @@ func formAnswers(c *fiber.Ctx, a *exam.Attempt, seq int64) map[string]exam.Answe
 // examSave saves a posted page of answers, then goes where the learner
 // asked: the same page, the previous or next item, or the check before
 // submitting.
-func (s *Server) examSave(c *fiber.Ctx) error {
-	a, err := s.learnerAttempt(c)
+func (h *examHandlers) examSave(c *fiber.Ctx) error {
+	a, err := h.learnerAttempt(c)
 	if err != nil {
 		return err
 	}
-	lang := s.lang(c)
+	lang := h.lang(c)
 	seq := time.Now().UnixMilli()
 	for item, ans := range formAnswers(c, a, seq) {
-		if _, err := s.exam.SaveAnswer(c.UserContext(), a.UserID, a.ID, item, ans); err != nil {
+		if _, err := h.exam.SaveAnswer(c.UserContext(), a.UserID, a.ID, item, ans); err != nil {
 			if errors.Is(err, exam.ErrClosed) || errors.Is(err, exam.ErrLate) {
 				return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 			}
@@ -521,64 +525,64 @@ func (s *Server) examSave(c *fiber.Ctx) error {
 	}
 }
 
-func (s *Server) examCheckPage(c *fiber.Ctx) error {
-	a, err := s.learnerAttempt(c)
+func (h *examHandlers) examCheckPage(c *fiber.Ctx) error {
+	a, err := h.learnerAttempt(c)
 	if err != nil {
 		return err
 	}
 	if a.Status != exam.StatusOpen {
 		return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 	}
-	return s.renderPrivate(c, "exam_check", "exam.check.title", s.attemptData(c, a))
+	return h.renderPrivate(c, "exam_check", "exam.check.title", h.attemptData(c, a))
 }
 
-func (s *Server) examSubmit(c *fiber.Ctx) error {
-	a, err := s.exam.Submit(c.UserContext(), s.viewerOf(c).User.ID, c.Params("attempt"))
+func (h *examHandlers) examSubmit(c *fiber.Ctx) error {
+	a, err := h.exam.Submit(c.UserContext(), h.viewerOf(c).User.ID, c.Params("attempt"))
 	if err != nil {
-		return examError(err, s.lang(c))
+		return examError(err, h.lang(c))
 	}
 	return c.Redirect("/tentti/"+a.ID+"/tulos", fiber.StatusSeeOther)
 }
 
-func (s *Server) examResultPage(c *fiber.Ctx) error {
-	a, err := s.learnerAttempt(c)
+func (h *examHandlers) examResultPage(c *fiber.Ctx) error {
+	a, err := h.learnerAttempt(c)
 	if err != nil {
 		return err
 	}
 	if a.Status == exam.StatusOpen {
 		return c.Redirect("/tentti/"+a.ID, fiber.StatusSeeOther)
 	}
-	ex, err := s.examRules()
+	ex, err := h.examRules()
 	if err != nil {
 		return err
 	}
-	all, err := s.exam.ForUser(c.UserContext(), a.UserID)
+	all, err := h.exam.ForUser(c.UserContext(), a.UserID)
 	if err != nil {
 		return err
 	}
-	d := s.attemptData(c, a)
+	d := h.attemptData(c, a)
 	d.Keys = exam.ShowKeys(a, all, ex.Rules)
 	d.Submitted, d.Result = true, a.ForLearner(d.Keys).Result
 	d.NoKeys = "exam.result.nokeys"
 	if ex.Rules.Review == course.ReviewNever {
 		d.NoKeys = "exam.result.nokeys.never"
 	}
-	d.Modules = a.Result.Modules(s.published().Course)
+	d.Modules = a.Result.Modules(h.published().Course)
 	d.Review = reviews(a.Review(ex, d.Keys))
 	d.Left = ex.Rules.Attempts - len(all)
 	if d.Left < 0 {
 		d.Left = 0
 	}
-	return s.renderPrivate(c, "exam_result", "exam.result.title", d)
+	return h.renderPrivate(c, "exam_result", "exam.result.title", d)
 }
 
 // adminExtension grants a learner more time or no limit (WCAG 2.2.1).
-func (s *Server) adminExtension(c *fiber.Ctx) error {
-	u, err := s.accounts.User(c.UserContext(), c.Params("user"))
+func (h *examHandlers) adminExtension(c *fiber.Ctx) error {
+	u, err := h.accounts.User(c.UserContext(), c.Params("user"))
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	ex, err := s.examRules()
+	ex, err := h.examRules()
 	if err != nil {
 		return err
 	}
@@ -587,18 +591,18 @@ func (s *Server) adminExtension(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "extra time must be 0–1440 minutes")
 	}
 	noLimit := c.FormValue("no_limit") == "1"
-	if err := s.exam.SetExtension(c.UserContext(), u.ID, s.viewerOf(c).User.ID, minutes, noLimit, ex.Rules); err != nil {
+	if err := h.exam.SetExtension(c.UserContext(), u.ID, h.viewerOf(c).User.ID, minutes, noLimit, ex.Rules); err != nil {
 		return err
 	}
 	detail := strconv.Itoa(minutes) + " min"
 	if noLimit {
 		detail = "no limit"
 	}
-	s.audit(c, "exam.extension", u.ID, detail)
+	h.audit(c, "exam.extension", u.ID, detail)
 	extension := web.TN(u.MailLang(), "mail.extension.minutes", minutes)
 	if noLimit {
 		extension = web.T(u.MailLang(), "mail.extension.nolimit")
 	}
-	s.notify(c.UserContext(), u, "exam_extension", map[string]string{"extension": extension})
+	h.mail.notify(c.UserContext(), u, "exam_extension", map[string]string{"extension": extension})
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=tentti&q="+urlQueryEscape(u.Email), fiber.StatusSeeOther)
 }
