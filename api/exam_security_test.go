@@ -103,21 +103,29 @@ func studied(t *testing.T, b *browserClient, modules ...string) {
 // fixtureRules is the test course with exam.yaml replaced.
 func fixtureRules(t *testing.T, rules string) *course.Library {
 	t.Helper()
-	files := fstest.MapFS{}
+	return fixtureChanged(t, map[string]string{"exam/exam.yaml": rules})
+}
+
+// fixtureChanged is the fixture course with some files replaced or added.
+func fixtureChanged(t *testing.T, files map[string]string) *course.Library {
+	t.Helper()
+	tree := fstest.MapFS{}
 	root := "../course/testdata/course"
 	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		data, err := os.ReadFile(root + "/" + p)
-		files[p] = &fstest.MapFile{Data: data}
+		tree[p] = &fstest.MapFile{Data: data}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files["exam/exam.yaml"] = &fstest.MapFile{Data: []byte(rules)}
-	c, problems := course.Load(files)
+	for p, text := range files {
+		tree[p] = &fstest.MapFile{Data: []byte(text)}
+	}
+	c, problems := course.Load(tree)
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
 	}

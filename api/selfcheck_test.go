@@ -1,12 +1,10 @@
 package api_test
 
 import (
-	"io/fs"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/tyokyky/tyokyky/course"
 )
@@ -43,28 +41,14 @@ sections:
 // self-check that completes it.
 func fixtureWithQuiz(t *testing.T) *course.Library {
 	t.Helper()
-	files := fstest.MapFS{}
-	root := "../course/testdata/course"
-	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(root + "/" + p)
-		files[p] = &fstest.MapFile{Data: data}
-		return err
-	})
+	sec, err := os.ReadFile("../course/testdata/course/modules/02-toinen/01-jatko.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	files["quizzes/02-toinen.yaml"] = &fstest.MapFile{Data: []byte(fixtureQuiz)}
-	sec := string(files["modules/02-toinen/01-jatko.md"].Data)
-	sec = strings.Replace(sec, "minutes:", "completion: quiz\nminutes:", 1)
-	files["modules/02-toinen/01-jatko.md"] = &fstest.MapFile{Data: []byte(sec)}
-	c, problems := course.Load(files)
-	if len(problems) > 0 {
-		t.Fatal(problems.Error())
-	}
-	return course.NewStaticLibrary(&course.Published{Version: 1, Course: c})
+	return fixtureChanged(t, map[string]string{
+		"quizzes/02-toinen.yaml":        fixtureQuiz,
+		"modules/02-toinen/01-jatko.md": strings.Replace(string(sec), "minutes:", "completion: quiz\nminutes:", 1),
+	})
 }
 
 // The self-check's post is not CSRF-checked by its route (checking answers
