@@ -29,14 +29,17 @@ func IsNoSpace(err error) bool {
 	return strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "no space left on device")
 }
 
-// probePad is the probe's payload.
-var probePad = strings.Repeat("p", 16<<10)
+// probePad is the probe's payload: 128 KiB, more than a saved answer
+// and more than the space a write that failed for a full disk leaves
+// allocated behind it (SQLite's write-ahead log keeps the frames it had
+// written, and the next write reuses them).
+var probePad = strings.Repeat("p", 128<<10)
 
-// ProbeWrite makes one write of 16 KiB, to tell whether the store takes
+// ProbeWrite makes one write of 128 KiB, to tell whether the store takes
 // writes again after they failed for lack of space (reads go on working
 // on a full disk, so a ping cannot tell).
 func (db *DB) ProbeWrite(ctx context.Context) error {
-	// The probe is as large as a saved answer: a tiny update can still fit
+	// The probe is larger than a saved answer: a tiny update can still fit
 	// in pages the store has free when a real write no longer does.
 	_, err := db.Collection("health").UpdateOne(ctx, bson.D{{Key: "_id", Value: "write-probe"}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}, {Key: "pad", Value: probePad}}}}, options.UpdateOne().SetUpsert(true))
