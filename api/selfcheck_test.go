@@ -138,4 +138,8 @@ func TestSelfCheck(t *testing.T) {
 	if _, page := c.get("/osiot/toinen/jatko"); !strings.Contains(page, "Olet suorittanut tämän sivun.") {
 		t.Error("the section is not shown done")
 	}
+	// The dashboard marks the self-check done and counts the module's.
+	if _, dash := c.get("/omat-opinnot"); !strings.Contains(dash, "itsetesti tehty") || !strings.Contains(dash, "Itsetestejä tehty 1/1") {
+		t.Errorf("the dashboard does not show the self-check done:\n%s", dash)
+	}
 }

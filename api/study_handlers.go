@@ -258,7 +258,11 @@ type dashboardData struct {
 	Modules  []course.ModuleProgress
 	Continue *apiContinue
 	Done     map[string]bool
-	Answers  int
+	// SelfChecked: the sections whose self-check the learner has answered
+	// in full; Checks counts them by module ("done/total").
+	SelfChecked map[string]bool
+	Checks      map[string][2]int
+	Answers     int
 }
 
 func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
@@ -270,9 +274,23 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 		return err
 	}
 	mods, pct := pub.Course.Summarise(all)
-	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers)}
+	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers),
+		SelfChecked: map[string]bool{}, Checks: map[string][2]int{}}
 	for k, p := range all {
 		d.Done[k] = p.Done()
+		d.SelfChecked[k] = p.SelfCheckDone != nil
+	}
+	for _, m := range pub.Course.Modules {
+		var n [2]int
+		for _, s := range m.Sections {
+			if len(s.Quiz) > 0 {
+				n[1]++
+				if d.SelfChecked[m.Slug+"/"+s.Slug] {
+					n[0]++
+				}
+			}
+		}
+		d.Checks[m.Slug] = n
 	}
 	body, err := h.renderPage("dashboard", lang, "/omat-opinnot", page{Title: web.T(lang, "dashboard.title"), Data: d, Viewer: v, CSRF: v.Session.CSRF})
 	if err != nil {
