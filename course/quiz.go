@@ -158,6 +158,12 @@ type Budget struct {
 // ReadingWPM is the reading speed of study text, words per minute.
 const ReadingWPM = 130
 
+// SpeechWPM is how fast the course's generated voices speak Finnish,
+// pauses between sentences and speakers included: espeak-ng at its
+// default rate, as media's generator runs it (its test measures this).
+// A media item's minutes are its script's spoken words at this rate.
+const SpeechWPM = 100
+
 // Total is the sum of the parts.
 func (b Budget) Total() int { return b.Reading + b.Media + b.Tasks + b.Quiz }
 
@@ -267,20 +273,20 @@ func checkBudgets(c *Course, ps *Problems) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		m := c.Media[id]
-		spoken := spokenWords(string(m.body))
-		want := (spoken + ReadingWPM - 1) / ReadingWPM
+		spoken := SpokenWords(string(m.body))
+		want := (spoken + SpeechWPM - 1) / SpeechWPM
 		if off := math.Abs(float64(m.Minutes - want)); want > 0 && off > 1 && off > BudgetTolerance*float64(want) {
-			ps.add(m.File, 2, 1, "minutes: the media says %d, its script of %d spoken words takes about %d at %d words a minute", m.Minutes, spoken, want, ReadingWPM)
+			ps.add(m.File, 2, 1, "minutes: the media says %d, its script of %d spoken words takes about %d at %d words a minute", m.Minutes, spoken, want, SpeechWPM)
 		}
 	}
 }
 
 var speakerLabel = regexp.MustCompile(`^\*\*[^*]{1,60}?:?\*\*:?`)
 
-// spokenWords counts the words a script speaks: its paragraphs without
+// SpokenWords counts the words a script speaks: its paragraphs without
 // the speakers' names, leaving out the picture's descriptions (whole
 // italic paragraphs) and headings.
-func spokenWords(script string) int {
+func SpokenWords(script string) int {
 	n := 0
 	for _, para := range strings.Split(strings.ReplaceAll(script, "\r\n", "\n"), "\n\n") {
 		p := strings.TrimSpace(para)

@@ -167,8 +167,8 @@ func TestExamObjectives(t *testing.T) {
 
 func TestSpokenWords(t *testing.T) {
 	script := "*Kuvassa on toimisto.*\n\n**Kertoja:** Yksi kaksi kolme.\n\n## Väliotsikko\n\n**Anu Lehto:** Neljä viisi.\n\nKuusi.\n"
-	if n := spokenWords(script); n != 6 {
-		t.Errorf("spokenWords = %d, want 6", n)
+	if n := SpokenWords(script); n != 6 {
+		t.Errorf("SpokenWords = %d, want 6", n)
 	}
 }
 

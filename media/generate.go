@@ -23,7 +23,7 @@ import (
 
 // generatorVersion changes when the output of Generate would change for
 // the same script, so stored media are made again.
-const generatorVersion = "gen-1"
+const generatorVersion = "gen-2"
 
 // Script is a video or podcast script in the course's transcript form:
 // whole-line italic paragraphs (*…*) describe the picture, and
@@ -302,9 +302,14 @@ func drawText(file, font string, size int, x, y, when string) string {
 	return f
 }
 
+// speechRate is espeak-ng's rate (its default): with the pauses, Finnish
+// comes out at about course.SpeechWPM words a minute, the rate media
+// minutes are checked at (TestGeneratedLengthMatchesScript).
+const speechRate = "175"
+
 func speak(ctx context.Context, dir, voice, text, name string) ([]byte, error) {
 	out := filepath.Join(dir, name+".wav")
-	cmd := exec.CommandContext(ctx, "espeak-ng", "-v", voice, "-s", "160", "-w", out, "--stdin")
+	cmd := exec.CommandContext(ctx, "espeak-ng", "-v", voice, "-s", speechRate, "-w", out, "--stdin")
 	cmd.Stdin = strings.NewReader(text)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("espeak-ng: %v: %s", err, bytes.TrimSpace(msg))
