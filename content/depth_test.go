@@ -50,6 +50,27 @@ func TestTheCourseCarriesItsHours(t *testing.T) {
 		if applied < 1 {
 			t.Errorf("module %s has no applied assignment ({sovellus})", m.Slug)
 		}
+		// At least two videos or podcasts shown in the module's sections,
+		// each with a transcript (its captions are made from the same
+		// script by the generator).
+		shown := map[string]bool{}
+		for _, s := range m.Sections {
+			for _, id := range append(append([]string(nil), s.Media...), s.Body.Media...) {
+				if it := c.Media[id]; it != nil && strings.TrimSpace(it.TranscriptHTML) != "" {
+					shown[id] = true
+				}
+			}
+		}
+		if len(shown) < 2 {
+			t.Errorf("module %s shows %d media items with a transcript, want at least 2", m.Slug, len(shown))
+		}
+	}
+	mediaMinutes := 0
+	for _, it := range c.Media {
+		mediaMinutes += it.Minutes
+	}
+	if mediaMinutes < 90 {
+		t.Errorf("the course's media take %d min, want at least 90", mediaMinutes)
 	}
 }
 
