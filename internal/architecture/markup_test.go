@@ -69,9 +69,9 @@ func TestNoMarkupBuiltInGo(t *testing.T) {
 // conversionsAllowed are the files that may convert a string to
 // template.HTML (or template.HTMLAttr), and why.
 var conversionsAllowed = map[string]string{
-	"api/pages.go":         "trusted(): the course pipeline's sanitized HTML; the skeleton's placeholders",
-	"api/studio.go":        "the studio preview shows the course pipeline's sanitized output",
-	"api/account_pages.go": "the two-factor QR code: a data: URL of a PNG made here",
+	"api/page_handlers.go":    "trusted(): the course pipeline's sanitized HTML; the skeleton's placeholders",
+	"api/studio_handlers.go":  "the studio preview shows the course pipeline's sanitized output",
+	"api/account_handlers.go": "the two-factor QR code: a data: URL of a PNG made here",
 }
 
 func checkMarkup(t *testing.T, fset *token.FileSet, rel string, f *ast.File) {
