@@ -89,7 +89,7 @@ func (s *Server) apiJSON(c *fiber.Ctx, build func(pub *course.Published) (any, e
 
 // apiJSONKey caches under an explicit key (for validated query filters).
 func (s *Server) apiJSONKey(c *fiber.Ctx, key string, build func(pub *course.Published) (any, error)) error {
-	return s.cached(c, key, fiber.MIMEApplicationJSONCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+	return s.cache.cached(c, key, fiber.MIMEApplicationJSONCharsetUTF8, func(pub *course.Published) ([]byte, error) {
 		v, err := build(pub)
 		if err != nil {
 			return nil, err

@@ -162,7 +162,7 @@ func (s *Server) glossaryExport(kind string) fiber.Handler {
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "json": "application/json", "ttl": "text/turtle; charset=utf-8", "jsonld": "application/ld+json"}
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="sanasto.`+kind+`"`)
-		return s.cached(c, "export "+kind, types[kind], func(pub *course.Published) ([]byte, error) {
+		return s.cache.cached(c, "export "+kind, types[kind], func(pub *course.Published) ([]byte, error) {
 			if err := glossaryOn(pub); err != nil {
 				return nil, err
 			}
@@ -189,7 +189,7 @@ func svgResponse(c *fiber.Ctx) {
 func (s *Server) conceptDiagram(c *fiber.Ctx) error {
 	id := c.Params("concept")
 	svgResponse(c)
-	return s.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
+	return s.cache.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
 		k, err := findConcept(pub, id)
 		if err != nil {
 			return nil, err
@@ -202,7 +202,7 @@ func (s *Server) conceptDiagram(c *fiber.Ctx) error {
 func (s *Server) themeDiagram(c *fiber.Ctx) error {
 	theme := strings.TrimSuffix(c.Params("theme"), ".svg")
 	svgResponse(c)
-	return s.cached(c, "theme "+theme, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
+	return s.cache.cached(c, "theme "+theme, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
 		if err := glossaryOn(pub); err != nil {
 			return nil, err
 		}
@@ -228,7 +228,7 @@ type themeView struct {
 // diagramsPage is every theme diagram on one printable page, each with its
 // concepts as a list.
 func (s *Server) diagramsPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		if err := glossaryOn(pub); err != nil {
 			return nil, err
 		}

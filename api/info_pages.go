@@ -11,7 +11,7 @@ import (
 // notice.
 func (s *Server) infoPage(name, titleKey, path string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 			return r.render(name, path, page{Title: web.T(r.Lang, titleKey)})
 		})
 	}

@@ -1,17 +1,12 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"html/template"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,256 +14,6 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/web"
 )
-
-// page is what every template receives.
-type page struct {
-	Lang        string
-	Title       string
-	Description string
-	Nav         []navItem
-	LangLinks   []langLink
-	Message     string
-	RequestID   string
-	Data        any
-	Viewer      *viewer // nil on cached pages
-	CSRF        string
-	Accounts    bool // sign-in exists
-	// Certificates are issued (the learner's list is linked).
-	Certificates bool
-}
-
-type navItem struct {
-	Href, Label string
-	Current     bool
-}
-
-type langLink struct {
-	Href, Lang, Name string
-	Current          bool
-}
-
-// complete fills in what every page has: navigation and language links.
-func (s *Server) complete(p *page, lang, path string) {
-	p.Lang = lang
-	p.Accounts = s.accounts != nil && s.progress != nil
-	p.Certificates = s.certs != nil
-	if p.Description == "" {
-		if pub := s.published(); pub != nil {
-			p.Description = pub.Course.Meta.Description
-		}
-	}
-	items := []navItem{{Href: "/", Label: web.T(lang, "nav.home")}, {Href: "/osiot", Label: web.T(lang, "nav.modules")}}
-	if pub := s.published(); pub != nil {
-		if pub.Course.Meta.Pages.Legislation {
-			items = append(items, navItem{Href: "/lainsaadanto", Label: web.T(lang, "nav.legislation")})
-		}
-		if pub.Course.Meta.Pages.Glossary && len(pub.Course.Concepts) > 0 {
-			items = append(items, navItem{Href: "/sanasto", Label: web.T(lang, "nav.glossary")})
-		}
-		if pub.Course.Meta.Pages.Exam && s.exam != nil && pub.Course.Exam != nil && len(pub.Course.Exam.Items) > 0 {
-			items = append(items, navItem{Href: "/tentti", Label: web.T(lang, "nav.exam")})
-		}
-	}
-	for i := range items {
-		items[i].Current = items[i].Href == path
-	}
-	p.Nav = items
-	p.LangLinks = make([]langLink, len(web.Langs))
-	for i, l := range web.Langs {
-		p.LangLinks[i] = langLink{Href: path + "?lang=" + l, Lang: l, Name: web.LangNames[l], Current: l == lang}
-	}
-}
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// render executes a page template into a new byte slice.
-func (s *Server) render(name, lang, path string, p page) ([]byte, error) {
-	s.complete(&p, lang, path)
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	if err := s.pages.Render(buf, name, p); err != nil {
-		return nil, err
-	}
-	return bytes.Clone(buf.Bytes()), nil
-}
-
-// renderStatus renders a page that is not cached (error pages).
-func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
-	if s.hasSessionCredential(c) {
-		if v := s.viewerOf(c); v.signedIn() {
-			p.Viewer, p.CSRF = v, v.Session.CSRF
-		}
-	}
-	body, err := s.render(name, s.lang(c), c.Path(), p)
-	if err != nil {
-		return err
-	}
-	c.Status(status)
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
-}
-
-// cache holds the rendered pages and API documents of one published
-// version; a new version starts an empty cache. Nothing in it depends on
-// the request but the language and the path.
-type pageCache struct {
-	version  int64
-	mediaRev int64    // pages show players built from the media catalog
-	entries  sync.Map // key → *cacheEntry
-}
-
-type cacheEntry struct {
-	once sync.Once
-	body []byte
-	etag string
-	err  error
-
-	// For a signed-in skeleton: the body cut at its placeholders, once.
-	cutOnce sync.Once
-	parts   [][]byte // len(parts) == len(slots)+1
-	slots   []string
-}
-
-// slotNonce makes the signed-in skeleton's placeholders unguessable: it
-// is drawn from crypto/rand when the process starts and never leaves it,
-// so no course text, link or name can spell a placeholder and have it
-// filled with a viewer's CSRF token or name.
-var slotNonce = func() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return hex.EncodeToString(b)
-}()
-
-var slotRE = regexp.MustCompile(`@@tk-` + slotNonce + `-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
-
-// cut splits the skeleton at its placeholders.
-func (e *cacheEntry) cut() {
-	e.cutOnce.Do(func() {
-		last := 0
-		for _, m := range slotRE.FindAllIndex(e.body, -1) {
-			e.parts = append(e.parts, e.body[last:m[0]])
-			e.slots = append(e.slots, string(e.body[m[0]:m[1]]))
-			last = m[1]
-		}
-		e.parts = append(e.parts, e.body[last:])
-	})
-}
-
-// cached answers from the cache of the current version, building the entry
-// once per key. Responses carry an ETag and are revalidated by browsers.
-func (s *Server) cached(c *fiber.Ctx, key, contentType string, build func(pub *course.Published) ([]byte, error)) error {
-	e, err := s.cachedEntry(key, build)
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderETag, e.etag)
-	if c.Get(fiber.HeaderIfNoneMatch) == e.etag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, contentType)
-	c.Response().SetBodyRaw(e.body) // never modified once built
-	return nil
-}
-
-// cachedEntry builds an entry of the current version's cache once.
-func (s *Server) cachedEntry(key string, build func(pub *course.Published) ([]byte, error)) (*cacheEntry, error) {
-	pub := s.published()
-	if pub == nil {
-		return nil, fiber.ErrServiceUnavailable
-	}
-	mediaRev := s.mediaRev()
-	cc := s.cache.Load()
-	if cc == nil || cc.version != pub.Version || cc.mediaRev != mediaRev {
-		fresh := &pageCache{version: pub.Version, mediaRev: mediaRev}
-		if s.cache.CompareAndSwap(cc, fresh) {
-			cc = fresh
-		} else {
-			cc = s.cache.Load()
-		}
-	}
-	v, _ := cc.entries.LoadOrStore(key, &cacheEntry{})
-	e := v.(*cacheEntry)
-	e.once.Do(func() {
-		e.body, e.err = build(pub)
-		e.etag = `"` + strconv.FormatInt(pub.Version, 36) + "." + strconv.FormatInt(mediaRev, 36) + "-" + strconv.FormatUint(fnv(key), 36) + `"`
-	})
-	if e.err != nil {
-		cc.entries.Delete(key) // retry next time
-		return nil, e.err
-	}
-	return e, nil
-}
-
-// mediaRev is the media catalog's revision (0 without a library).
-func (s *Server) mediaRev() int64 {
-	if s.media == nil {
-		return 0
-	}
-	return s.media.Snapshot().Rev
-}
-
-// fnv is FNV-1a, to make cache keys into short ETag parts.
-func fnv(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
-// req is one page request: its language and, when signed in, who asks.
-type req struct {
-	s      *Server
-	ctx    context.Context
-	Lang   string
-	Viewer *viewer // nil for anonymous requests (cached pages)
-	CSRF   string
-}
-
-// render renders a page for the request.
-func (r *req) render(name, path string, p page) ([]byte, error) {
-	p.Viewer, p.CSRF = r.Viewer, r.CSRF
-	return r.s.render(name, r.Lang, path, p)
-}
-
-// htmlPage serves an HTML page in the chosen language: from the cache for
-// anonymous visitors, rendered for the signed-in (their header, progress
-// and answers are theirs alone, and never cached).
-func (s *Server) htmlPage(c *fiber.Ctx, build func(pub *course.Published, r *req) ([]byte, error)) error {
-	lang := s.lang(c)
-	if s.hasSessionCredential(c) {
-		if v := s.viewerOf(c); v.signedIn() {
-			pub := s.published()
-			if pub == nil {
-				return fiber.ErrServiceUnavailable
-			}
-			body, err := build(pub, &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF})
-			if err != nil {
-				return err
-			}
-			return sendPrivate(c, body)
-		}
-	}
-	path := c.Path()
-	return s.cached(c, lang+" "+path, fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
-		return build(pub, &req{s: s, ctx: context.Background(), Lang: lang})
-	})
-}
-
-// sendPrivate answers a page that belongs to one person: never cached.
-func sendPrivate(c *fiber.Ctx, body []byte) error {
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
-}
 
 // trusted marks HTML from the course pipeline, which is sanitized.
 func trusted(h string) template.HTML { return template.HTML(h) } //nolint:gosec // sanitized by course.Render
@@ -306,7 +51,7 @@ type homeData struct {
 }
 
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		f := co.FrontHTML
@@ -335,7 +80,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 }
 
 func (s *Server) modulesPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		return r.render("modules", "/osiot", page{Title: web.T(lang, "modules.title"), Data: struct{ Modules []*course.Module }{pub.Course.Modules}})
 	})
@@ -400,7 +145,7 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 		return err
 	}
 	slug := c.Params("module")
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		m, err := s.findModule(pub, slug)
 		if err != nil {
 			return nil, err
@@ -532,8 +277,8 @@ func (s *Server) sectionPage(c *fiber.Ctx) error {
 		}
 	}
 	lang := s.lang(c)
-	return s.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
-		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang}, module, section)
+	return s.cache.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+		return s.buildSection(pub, &req{core: s.core, ctx: context.Background(), Lang: lang}, module, section)
 	})
 }
 
@@ -550,9 +295,9 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 	if twoFactor {
 		key += "+2fa"
 	}
-	e, err := s.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
+	e, err := s.cache.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
 		skeleton := &viewer{User: &account.User{Name: phName, Role: role, TOTPEnabled: twoFactor}, Session: &account.Session{CSRF: phCSRF}}
-		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
+		return s.buildSection(pub, &req{core: s.core, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
 	})
 	if err != nil {
 		return err
@@ -561,7 +306,7 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 	if err != nil {
 		return err
 	}
-	r := &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
+	r := &req{core: s.core, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
 	all, answers, err := studyOf(r.ctx, s.progress, r.Viewer, true)
 	if err != nil {
 		return err
@@ -656,7 +401,7 @@ type legislationData struct {
 }
 
 func (s *Server) legislationPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		if !co.Meta.Pages.Legislation {
@@ -719,7 +464,7 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		if pub == nil {
 			return fiber.ErrServiceUnavailable
 		}
-		r := &req{s: s, ctx: c.UserContext(), Lang: s.lang(c)}
+		r := &req{core: s.core, ctx: c.UserContext(), Lang: s.lang(c)}
 		if s.hasSessionCredential(c) {
 			if v := s.viewerOf(c); v.signedIn() {
 				r.Viewer, r.CSRF = v, v.Session.CSRF
@@ -731,7 +476,7 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		}
 		return sendPrivate(c, body)
 	}
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
 }
 
 type relation struct {
@@ -748,7 +493,7 @@ type conceptData struct {
 
 func (s *Server) conceptPage(c *fiber.Ctx) error {
 	id := c.Params("concept")
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		if !validSlug(id) || !co.Meta.Pages.Glossary {

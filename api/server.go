@@ -97,8 +97,9 @@ type Server struct {
 	// noSpaceAt is when a write last failed for a full disk (unix ns);
 	// /readyz reports the database down until a write works again.
 	noSpaceAt atomic.Int64
-	cache     atomic.Pointer[pageCache]
-	progress  *study.Progress
+	// cache is the render cache of the pages and the course API.
+	cache    *renderCache
+	progress *study.Progress
 
 	signInLimit *account.Limiter
 	// secondFactorLimit counts wrong second-factor codes per account and
@@ -175,6 +176,7 @@ func New(o Options) (*Server, error) {
 		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
 	}
 	s.core.renderPage = s.render
+	s.cache = &renderCache{core: s.core, media: s.media}
 	if s.media != nil {
 		s.mediaFiles = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
 			storage: o.Storage, checkTimeout: o.CheckTimeout}
