@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
@@ -99,5 +100,29 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) err
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Response().SetBodyRaw(body)
+	return nil
+}
+
+// static serves embedded assets; fingerprinted names are cached for a year.
+func (s *Server) static(c *fiber.Ctx) error {
+	name := c.Params("name")
+	if strings.Contains(name, "/") || strings.Contains(name, "..") {
+		return fiber.ErrNotFound
+	}
+	a, immutable, ok := web.LookupAsset(name)
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	if immutable {
+		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	} else {
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+	}
+	c.Set(fiber.HeaderETag, a.ETag)
+	if c.Get(fiber.HeaderIfNoneMatch) == a.ETag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, a.ContentType)
+	c.Response().SetBodyRaw(a.Body) // embedded bytes are never modified
 	return nil
 }

@@ -7,13 +7,42 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/cache"
+	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
+
+// pageHandlers serve the published course as everyone reads it, from the
+// render cache: the pages (home, modules, sections, legislation, the
+// glossary and its concepts, the information pages: here and in
+// info_pages.go), the course and glossary API (content.go, glossary.go),
+// the glossary's exports and diagrams, and the course's figures.
+type pageHandlers struct {
+	*core
+	cache *renderCache
+	// progress is a signed-in learner's progress and answers on the
+	// pages (nil: the site has no accounts).
+	progress *study.Progress
+	// media fills the section pages' players (player.go; nil: no media
+	// library).
+	media *media.Catalog
+	// searches keeps glossary search results a minute.
+	searches *cache.TTL[[]byte]
+	// siteURL is the public address (Options.BaseURL): concept URIs.
+	siteURL string
+}
+
+func newPageHandlers(k *core, progress *study.Progress, catalog *media.Catalog, siteURL string) *pageHandlers {
+	return &pageHandlers{core: k, cache: &renderCache{core: k, media: catalog}, progress: progress, media: catalog,
+		searches: cache.New[[]byte](time.Minute, 10_000), siteURL: siteURL}
+}
 
 // trusted marks HTML from the course pipeline, which is sanitized.
 func trusted(h string) template.HTML { return template.HTML(h) } //nolint:gosec // sanitized by course.Render
@@ -50,8 +79,8 @@ type homeData struct {
 	Percent                                         int
 }
 
-func (s *Server) home(c *fiber.Ctx) error {
-	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) home(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		f := co.FrontHTML
@@ -68,7 +97,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 			d.First = co.Modules[0].URL()
 		}
 		if r.Viewer != nil {
-			all, _, err := studyOf(r.ctx, s.progress, r.Viewer, false)
+			all, _, err := studyOf(r.ctx, h.progress, r.Viewer, false)
 			if err != nil {
 				return nil, err
 			}
@@ -79,8 +108,8 @@ func (s *Server) home(c *fiber.Ctx) error {
 	})
 }
 
-func (s *Server) modulesPage(c *fiber.Ctx) error {
-	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) modulesPage(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		return r.render("modules", "/osiot", page{Title: web.T(lang, "modules.title"), Data: struct{ Modules []*course.Module }{pub.Course.Modules}})
 	})
@@ -126,6 +155,27 @@ func (s *core) findSection(pub *course.Published, module, section string) (*cour
 	return sec, nil
 }
 
+// redirected answers a moved module or section address with where it
+// moved (redirects.yaml), or false.
+func (h *pageHandlers) redirected(c *fiber.Ctx) (bool, error) {
+	pub := h.published()
+	if pub == nil || pub.Course.Redirects == nil {
+		return false, nil
+	}
+	to, ok := pub.Course.Redirects[strings.TrimSuffix(c.Path(), "/")]
+	if !ok {
+		return false, nil
+	}
+	// A redirect into a hidden module waits until the module is shown: a
+	// permanent redirect to a missing page would stay in browsers' caches.
+	if rest, ok := strings.CutPrefix(to, "/osiot/"); ok {
+		if _, shown := pub.Course.Module(strings.SplitN(rest, "/", 2)[0]); !shown {
+			return false, nil
+		}
+	}
+	return true, c.Redirect(to, fiber.StatusMovedPermanently)
+}
+
 type moduleData struct {
 	Module *course.Module
 	Intro  template.HTML
@@ -140,13 +190,13 @@ type moduleData struct {
 	QuizPerItem string
 }
 
-func (s *Server) modulePage(c *fiber.Ctx) error {
-	if moved, err := s.redirected(c); moved {
+func (h *pageHandlers) modulePage(c *fiber.Ctx) error {
+	if moved, err := h.redirected(c); moved {
 		return err
 	}
 	slug := c.Params("module")
-	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
-		m, err := s.findModule(pub, slug)
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		m, err := h.findModule(pub, slug)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +205,7 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 			d.First = m.Sections[0].URL()
 		}
 		if r.Viewer != nil {
-			all, _, err := studyOf(r.ctx, s.progress, r.Viewer, false)
+			all, _, err := studyOf(r.ctx, h.progress, r.Viewer, false)
 			if err != nil {
 				return nil, err
 			}
@@ -235,13 +285,13 @@ func placeholder(name string) string { return "@@tk-" + slotNonce + "-" + name +
 // buildSection renders a section page: for anonymous visitors complete
 // (with sign-in hints where answers go), for the signed-in as a skeleton
 // with placeholders and the raw answer slots.
-func (s *Server) buildSection(pub *course.Published, r *req, module, section string) ([]byte, error) {
-	sec, err := s.findSection(pub, module, section)
+func (h *pageHandlers) buildSection(pub *course.Published, r *req, module, section string) ([]byte, error) {
+	sec, err := h.findSection(pub, module, section)
 	if err != nil {
 		return nil, err
 	}
 	d := sectionData{Section: sec, Count: len(sec.Module.Sections), SelfCheck: selfCheckOf(r.Lang, r.CSRF, sec, nil, nil)}
-	body := s.withPlayers(sec.Body.HTML, r.Lang)
+	body := h.withPlayers(sec.Body.HTML, r.Lang)
 	if r.Viewer != nil {
 		d.SignedIn = true
 		d.Body = trusted(body)
@@ -266,19 +316,19 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 	return r.render("section", sec.URL(), page{Title: sec.Title, Data: d})
 }
 
-func (s *Server) sectionPage(c *fiber.Ctx) error {
-	if moved, err := s.redirected(c); moved {
+func (h *pageHandlers) sectionPage(c *fiber.Ctx) error {
+	if moved, err := h.redirected(c); moved {
 		return err
 	}
 	module, section := c.Params("module"), c.Params("section")
-	if s.hasSessionCredential(c) {
-		if v := s.viewerOf(c); v.signedIn() {
-			return s.signedInSection(c, v, module, section)
+	if h.hasSessionCredential(c) {
+		if v := h.viewerOf(c); v.signedIn() {
+			return h.signedInSection(c, v, module, section)
 		}
 	}
-	lang := s.lang(c)
-	return s.cache.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
-		return s.buildSection(pub, &req{core: s.core, ctx: context.Background(), Lang: lang}, module, section)
+	lang := h.lang(c)
+	return h.cache.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+		return h.buildSection(pub, &req{core: h.core, ctx: context.Background(), Lang: lang}, module, section)
 	})
 }
 
@@ -286,8 +336,8 @@ func (s *Server) sectionPage(c *fiber.Ctx) error {
 // executing a template: the skeleton for the language and role is built
 // once per published version, then the learner's token, name, progress
 // and answers are put in its placeholders.
-func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string) error {
-	lang := s.lang(c)
+func (h *pageHandlers) signedInSection(c *fiber.Ctx, v *viewer, module, section string) error {
+	lang := h.lang(c)
 	// The skeleton differs by what the role may do (the links of the
 	// header), which depends on the role and the second factor.
 	role, twoFactor := v.User.Role, v.User.TOTPEnabled
@@ -295,19 +345,19 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 	if twoFactor {
 		key += "+2fa"
 	}
-	e, err := s.cache.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
+	e, err := h.cache.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
 		skeleton := &viewer{User: &account.User{Name: phName, Role: role, TOTPEnabled: twoFactor}, Session: &account.Session{CSRF: phCSRF}}
-		return s.buildSection(pub, &req{core: s.core, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
+		return h.buildSection(pub, &req{core: h.core, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
 	})
 	if err != nil {
 		return err
 	}
-	sec, err := s.findSection(s.published(), module, section)
+	sec, err := h.findSection(h.published(), module, section)
 	if err != nil {
 		return err
 	}
-	r := &req{core: s.core, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
-	all, answers, err := studyOf(r.ctx, s.progress, r.Viewer, true)
+	r := &req{core: h.core, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
+	all, answers, err := studyOf(r.ctx, h.progress, r.Viewer, true)
 	if err != nil {
 		return err
 	}
@@ -400,8 +450,8 @@ type legislationData struct {
 	}
 }
 
-func (s *Server) legislationPage(c *fiber.Ctx) error {
-	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) legislationPage(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		if !co.Meta.Pages.Legislation {
@@ -442,7 +492,7 @@ type glossaryData struct {
 	Searched bool
 }
 
-func (s *Server) glossaryPage(c *fiber.Ctx) error {
+func (h *pageHandlers) glossaryPage(c *fiber.Ctx) error {
 	build := func(pub *course.Published, r *req, q string) ([]byte, error) {
 		co := pub.Course
 		if err := glossaryOn(pub); err != nil {
@@ -460,13 +510,13 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		pub := s.published()
+		pub := h.published()
 		if pub == nil {
 			return fiber.ErrServiceUnavailable
 		}
-		r := &req{core: s.core, ctx: c.UserContext(), Lang: s.lang(c)}
-		if s.hasSessionCredential(c) {
-			if v := s.viewerOf(c); v.signedIn() {
+		r := &req{core: h.core, ctx: c.UserContext(), Lang: h.lang(c)}
+		if h.hasSessionCredential(c) {
+			if v := h.viewerOf(c); v.signedIn() {
 				r.Viewer, r.CSRF = v, v.Session.CSRF
 			}
 		}
@@ -476,7 +526,7 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		}
 		return sendPrivate(c, body)
 	}
-	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
 }
 
 type relation struct {
@@ -491,9 +541,9 @@ type conceptData struct {
 	DiagramDesc string
 }
 
-func (s *Server) conceptPage(c *fiber.Ctx) error {
+func (h *pageHandlers) conceptPage(c *fiber.Ctx) error {
 	id := c.Params("concept")
-	return s.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		if !validSlug(id) || !co.Meta.Pages.Glossary {
@@ -523,8 +573,8 @@ func (s *Server) conceptPage(c *fiber.Ctx) error {
 }
 
 // figure serves an image of the course content by its hashed name.
-func (s *Server) figure(c *fiber.Ctx) error {
-	pub := s.published()
+func (h *pageHandlers) figure(c *fiber.Ctx) error {
+	pub := h.published()
 	if pub == nil {
 		return fiber.ErrNotFound
 	}
@@ -540,28 +590,4 @@ func (s *Server) figure(c *fiber.Ctx) error {
 		}
 	}
 	return fiber.ErrNotFound
-}
-
-// static serves embedded assets; fingerprinted names are cached for a year.
-func (s *Server) static(c *fiber.Ctx) error {
-	name := c.Params("name")
-	if strings.Contains(name, "/") || strings.Contains(name, "..") {
-		return fiber.ErrNotFound
-	}
-	a, immutable, ok := web.LookupAsset(name)
-	if !ok {
-		return fiber.ErrNotFound
-	}
-	if immutable {
-		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	} else {
-		c.Set(fiber.HeaderCacheControl, "no-cache")
-	}
-	c.Set(fiber.HeaderETag, a.ETag)
-	if c.Get(fiber.HeaderIfNoneMatch) == a.ETag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, a.ContentType)
-	c.Response().SetBodyRaw(a.Body) // embedded bytes are never modified
-	return nil
 }

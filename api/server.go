@@ -26,7 +26,6 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
-	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
@@ -97,16 +96,13 @@ type Server struct {
 	// noSpaceAt is when a write last failed for a full disk (unix ns);
 	// /readyz reports the database down until a write works again.
 	noSpaceAt atomic.Int64
-	// cache is the render cache of the pages and the course API.
-	cache    *renderCache
-	progress *study.Progress
+	progress  *study.Progress
 
 	signInLimit *account.Limiter
 	// secondFactorLimit counts wrong second-factor codes per account and
 	// per address, apart from the password's count.
 	secondFactorLimit *account.Limiter
 	registerLimit     *account.Limiter
-	searches          *cache.TTL[[]byte]
 	feedback          *feedback.Store
 	media             *media.Catalog
 	exam              *exam.Store
@@ -124,6 +120,9 @@ type Server struct {
 	// studio's media pages (studio_media.go), which share their upload
 	// and lookup helpers.
 	mediaFiles *mediaHandlers
+	// coursePages serve the published course; Server keeps them for the
+	// studio, whose preview and learner's view build pages as they do.
+	coursePages *pageHandlers
 }
 
 // New builds the server and its routes.
@@ -165,7 +164,6 @@ func New(o Options) (*Server, error) {
 		// Registration and reset: 100 attempts an hour per address (a
 		// training room behind one address), then delays from 10 s.
 		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
-		searches:      cache.New[[]byte](time.Minute, 10_000),
 		feedback:      o.Feedback,
 		media:         o.Media,
 		exam:          o.Exam,
@@ -176,7 +174,7 @@ func New(o Options) (*Server, error) {
 		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
 	}
 	s.core.renderPage = s.render
-	s.cache = &renderCache{core: s.core, media: s.media}
+	s.coursePages = newPageHandlers(s.core, s.progress, s.media, o.BaseURL)
 	if s.media != nil {
 		s.mediaFiles = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
 			storage: o.Storage, checkTimeout: o.CheckTimeout}
@@ -247,6 +245,7 @@ func (s *Server) routes() {
 	reporter := s.group(s.requireUser, s.requireReporter)
 	admin := s.group(s.requireUser, s.requireAdmin)
 	// The handlers of each resource, with what they use.
+	pg := s.coursePages
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
@@ -274,35 +273,35 @@ func (s *Server) routes() {
 
 	// JSON API.
 	public.get("/api/v1/openapi.json", s.openapi)
-	public.get("/api/v1/course", s.apiCourse)
-	public.get("/api/v1/modules/:module", s.apiModule)
-	public.get("/api/v1/modules/:module/sections/:section", s.apiSection)
-	public.get("/api/v1/glossary", s.apiGlossary)
-	public.get("/api/v1/glossary/search", s.apiGlossarySearch)
-	public.get("/api/v1/glossary/export.csv", s.glossaryExport("csv"))
-	public.get("/api/v1/glossary/export.json", s.glossaryExport("json"))
-	public.get("/api/v1/glossary/export.ttl", s.glossaryExport("ttl"))
-	public.get("/api/v1/glossary/export.jsonld", s.glossaryExport("jsonld"))
-	public.get("/api/v1/glossary/:concept", s.apiConcept)
+	public.get("/api/v1/course", pg.apiCourse)
+	public.get("/api/v1/modules/:module", pg.apiModule)
+	public.get("/api/v1/modules/:module/sections/:section", pg.apiSection)
+	public.get("/api/v1/glossary", pg.apiGlossary)
+	public.get("/api/v1/glossary/search", pg.apiGlossarySearch)
+	public.get("/api/v1/glossary/export.csv", pg.glossaryExport("csv"))
+	public.get("/api/v1/glossary/export.json", pg.glossaryExport("json"))
+	public.get("/api/v1/glossary/export.ttl", pg.glossaryExport("ttl"))
+	public.get("/api/v1/glossary/export.jsonld", pg.glossaryExport("jsonld"))
+	public.get("/api/v1/glossary/:concept", pg.apiConcept)
 
 	// Pages.
-	public.get("/", s.home)
-	public.get("/osiot", s.modulesPage)
-	public.get("/osiot/:module", s.modulePage)
-	public.get("/osiot/:module/:section", s.sectionPage)
+	public.get("/", pg.home)
+	public.get("/osiot", pg.modulesPage)
+	public.get("/osiot/:module", pg.modulePage)
+	public.get("/osiot/:module/:section", pg.sectionPage)
 	public.get("/osiot/:module/:section/itsetesti", sc.result)
 	// Checking a self-check changes nothing for anyone; the handler marks a
 	// signed-in learner's self-check done only with the session's token.
 	public.postUnchecked("/osiot/:module/:section/itsetesti", sc.submit)
-	public.get("/lainsaadanto", s.legislationPage)
-	public.get("/sanasto", s.glossaryPage)
-	public.get("/sanasto/kaaviot", s.diagramsPage)
-	public.get("/sanasto/teemat/:theme", s.themeDiagram)
-	public.get("/sanasto/:concept", s.conceptPage)
-	public.get("/sanasto/:concept/kaavio.svg", s.conceptDiagram)
-	public.get("/kurssi/kuvat/:name", s.figure)
-	public.get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
-	public.get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
+	public.get("/lainsaadanto", pg.legislationPage)
+	public.get("/sanasto", pg.glossaryPage)
+	public.get("/sanasto/kaaviot", pg.diagramsPage)
+	public.get("/sanasto/teemat/:theme", pg.themeDiagram)
+	public.get("/sanasto/:concept", pg.conceptPage)
+	public.get("/sanasto/:concept/kaavio.svg", pg.conceptDiagram)
+	public.get("/kurssi/kuvat/:name", pg.figure)
+	public.get("/saavutettavuus", pg.infoPage("accessibility", "statement.title", "/saavutettavuus"))
+	public.get("/tietosuoja", pg.infoPage("privacy", "privacy.title", "/tietosuoja"))
 	if s.feedback != nil {
 		public.get("/palaute", fb.page)
 		public.post("/palaute", fb.send)

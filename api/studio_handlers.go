@@ -77,7 +77,7 @@ func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 				// As an anonymous learner gets the page: players in place,
 				// answer boxes as sign-in hints.
 				lang := s.lang(c)
-				out.Kind, out.HTML = "section", answerBoxes(s.withPlayers(sec.Body.HTML, lang), sec, &req{core: s.core, Lang: lang}, nil)
+				out.Kind, out.HTML = "section", answerBoxes(s.coursePages.withPlayers(sec.Body.HTML, lang), sec, &req{core: s.core, Lang: lang}, nil)
 			}
 		}
 	}
@@ -546,7 +546,7 @@ func (s *Server) studioLearnerView(c *fiber.Ctx) error {
 				continue
 			}
 			pub := &course.Published{Version: s.published().Version, Course: crs}
-			body, err := s.buildSection(pub, &req{core: s.core, ctx: c.UserContext(), Lang: s.lang(c)}, m.Slug, sec.Slug)
+			body, err := s.coursePages.buildSection(pub, &req{core: s.core, ctx: c.UserContext(), Lang: s.lang(c)}, m.Slug, sec.Slug)
 			if err != nil {
 				return err
 			}

@@ -198,27 +198,6 @@ func (s *Server) structureRefused(c *fiber.Ctx, d *studioStructureData) error {
 	return nil
 }
 
-// redirected answers a moved module or section address with where it
-// moved (redirects.yaml), or false.
-func (s *Server) redirected(c *fiber.Ctx) (bool, error) {
-	pub := s.published()
-	if pub == nil || pub.Course.Redirects == nil {
-		return false, nil
-	}
-	to, ok := pub.Course.Redirects[strings.TrimSuffix(c.Path(), "/")]
-	if !ok {
-		return false, nil
-	}
-	// A redirect into a hidden module waits until the module is shown: a
-	// permanent redirect to a missing page would stay in browsers' caches.
-	if rest, ok := strings.CutPrefix(to, "/osiot/"); ok {
-		if _, shown := pub.Course.Module(strings.SplitN(rest, "/", 2)[0]); !shown {
-			return false, nil
-		}
-	}
-	return true, c.Redirect(to, fiber.StatusMovedPermanently)
-}
-
 // addFigure stores the uploaded image of a page's figure form (file, alt,
 // caption, page) and returns the page and the ::kuva block for it. The
 // alternative text is required.
