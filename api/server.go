@@ -116,13 +116,6 @@ type Server struct {
 	// oversize marks requests whose declared length is over the largest
 	// upload (see refuseDeclaredOversize).
 	oversize sync.Map
-	// mediaFiles serve the media library; Server keeps them for the
-	// studio's media pages (studio_media.go), which share their upload
-	// and lookup helpers.
-	mediaFiles *mediaHandlers
-	// coursePages serve the published course; Server keeps them for the
-	// studio, whose preview and learner's view build pages as they do.
-	coursePages *pageHandlers
 }
 
 // New builds the server and its routes.
@@ -174,11 +167,6 @@ func New(o Options) (*Server, error) {
 		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
 	}
 	s.core.renderPage = s.render
-	s.coursePages = newPageHandlers(s.core, s.progress, s.media, o.BaseURL)
-	if s.media != nil {
-		s.mediaFiles = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
-			storage: o.Storage, checkTimeout: o.CheckTimeout}
-	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
 		DisableStartupMessage: true,
@@ -245,14 +233,20 @@ func (s *Server) routes() {
 	reporter := s.group(s.requireUser, s.requireReporter)
 	admin := s.group(s.requireUser, s.requireAdmin)
 	// The handlers of each resource, with what they use.
-	pg := s.coursePages
+	o := s.opts
+	pg := newPageHandlers(s.core, s.progress, s.media, o.BaseURL)
+	var mf *mediaHandlers // nil without a media library (its routes are absent)
+	if s.media != nil {
+		mf = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
+			storage: o.Storage, checkTimeout: o.CheckTimeout}
+	}
+	stu := &studioHandlers{core: s.core, studio: o.Studio, pages: pg, progress: s.progress, media: mf}
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam}
-	mf := s.mediaFiles // nil without a media library (its routes are absent)
-	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
+	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
@@ -376,20 +370,20 @@ func (s *Server) routes() {
 	author.post("/sanasto/:concept/muokkaa", gl.edit)
 
 	// The authoring studio (authors and administrators with two-factor).
-	author.get("/studio", s.studioIndex)
-	author.get("/studio/sisalto/*", s.studioEdit)
-	author.post("/studio/sisalto/*", s.studioSave)
-	author.get("/studio/historia/*", s.studioHistory)
-	author.get("/studio/esikatselu/*", s.studioLearnerView)
-	author.get("/studio/rakenne", s.studioStructure)
-	author.post("/studio/kuvat", s.studioFigure)
-	author.post("/api/v1/studio/figures", s.apiStudioFigure)
-	author.post("/studio/rakenne", s.studioStructureChange)
-	author.post("/studio/palauta/*", s.studioRestore)
-	author.post("/api/v1/studio/preview", s.apiStudioPreview)
-	author.get("/api/v1/studio/files/*", s.apiStudioFile)
-	author.put("/api/v1/studio/drafts/*", s.apiStudioDraft)
-	author.post("/api/v1/studio/publish/*", s.apiStudioPublish)
+	author.get("/studio", stu.studioIndex)
+	author.get("/studio/sisalto/*", stu.studioEdit)
+	author.post("/studio/sisalto/*", stu.studioSave)
+	author.get("/studio/historia/*", stu.studioHistory)
+	author.get("/studio/esikatselu/*", stu.studioLearnerView)
+	author.get("/studio/rakenne", stu.studioStructure)
+	author.post("/studio/kuvat", stu.studioFigure)
+	author.post("/api/v1/studio/figures", stu.apiStudioFigure)
+	author.post("/studio/rakenne", stu.studioStructureChange)
+	author.post("/studio/palauta/*", stu.studioRestore)
+	author.post("/api/v1/studio/preview", stu.apiStudioPreview)
+	author.get("/api/v1/studio/files/*", stu.apiStudioFile)
+	author.put("/api/v1/studio/drafts/*", stu.apiStudioDraft)
+	author.post("/api/v1/studio/publish/*", stu.apiStudioPublish)
 
 	// Media library (authors and administrators).
 	if s.media != nil {
@@ -397,10 +391,10 @@ func (s *Server) routes() {
 		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, mf.apiCaptions) // the token in a header: the body is the file
 		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, mf.apiPoster)           // the token in a header: the body is the file
 		author.delete("/api/v1/media/:media", mf.apiDelete)
-		author.get("/studio/media", s.studioMediaPage)
-		author.postUnchecked("/studio/media", s.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
-		author.postUnchecked("/studio/media/:media/tekstitys", s.studioMediaCaptions) // streamed form: token checked first (uploadForm)
-		author.post("/studio/media/:media/poista", s.studioMediaDelete)
+		author.get("/studio/media", stu.studioMediaPage)
+		author.postUnchecked("/studio/media", stu.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
+		author.postUnchecked("/studio/media/:media/tekstitys", stu.studioMediaCaptions) // streamed form: token checked first (uploadForm)
+		author.post("/studio/media/:media/poista", stu.studioMediaDelete)
 	}
 
 	// The final exam.
