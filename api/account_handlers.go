@@ -18,6 +18,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/fault"
@@ -26,6 +27,64 @@ import (
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// accountHandlers serve accounts: signing in (with the second factor),
+// out and up, the account page (password, sessions, two-factor, the
+// address, deleting the account), the learner's export, and the same in
+// the API (auth_api.go). The forgotten password and the e-mail links are
+// emailHandlers'.
+type accountHandlers struct {
+	*core
+	mail *mailer // verification links and the notices of security changes
+	// The learner's export: progress and answers, feedback, exam attempts
+	// and certificates (nil: none kept).
+	progress *study.Progress
+	feedback *feedback.Store
+	exam     *exam.Store
+	certs    *cert.Store
+	// erase is every store a deleted account is erased from.
+	erase erasure.Stores
+	// The rate limits (see rateLimits), shared with emailHandlers.
+	signInLimit, secondFactorLimit, registerLimit, forgotLimit *account.Limiter
+}
+
+// rateLimits are the limiters of the account and e-mail handlers, built
+// once for both: registration and password reset count together per
+// address, and the account page's new verification link counts with the
+// other e-mail link requests.
+type rateLimits struct {
+	// signIn counts failed sign-ins and password re-checks per address
+	// and per account.
+	signIn *account.Limiter
+	// secondFactor counts wrong second-factor codes per account and per
+	// address, apart from the password's count.
+	secondFactor *account.Limiter
+	// register counts registrations and password resets per address.
+	register *account.Limiter
+	// forgot counts password reset requests per address and per
+	// account, and other e-mail link requests.
+	forgot *account.Limiter
+	// forgotIP counts the requests of one IP (a training room shares one
+	// address, so it allows more).
+	forgotIP *account.Limiter
+}
+
+func newRateLimits() rateLimits {
+	return rateLimits{
+		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
+		signIn: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
+		// Second factor: 5 wrong codes per account or address, then delays
+		// doubling from 30 s to an hour.
+		secondFactor: account.NewLimiter(5, time.Hour, 30*time.Second, time.Hour),
+		// Registration and reset: 100 attempts an hour per address (a
+		// training room behind one address), then delays from 10 s.
+		register: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
+		// E-mail links on request: 5 an hour per address or account and
+		// 50 per IP, then delays doubling from a minute to an hour.
+		forgot:   account.NewLimiter(4, time.Hour, time.Minute, time.Hour), // the fifth request is the last without a wait
+		forgotIP: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
+	}
+}
 
 // formData is what account forms show again after an error.
 type formData struct {
@@ -54,54 +113,54 @@ func errorMessage(err error) (field, key string) {
 	return "", "err.500"
 }
 
-func (s *Server) loginPage(c *fiber.Ctx) error {
-	if s.viewerOf(c).signedIn() {
+func (h *accountHandlers) loginPage(c *fiber.Ctx) error {
+	if h.viewerOf(c).signedIn() {
 		return c.Redirect(safeNext(c.Query("jatka")), fiber.StatusSeeOther)
 	}
 	d := &formData{Next: safeNext(c.Query("jatka"))}
 	if e, err := account.NormalizeEmail(c.Query("email")); err == nil {
 		d.Values = map[string]string{"email": e}
 	}
-	return s.renderForm(c, 200, "login", "login.title", d)
+	return h.renderForm(c, 200, "login", "login.title", d)
 }
 
 // signInLimits: per address and per account, with doubling delays.
-func (s *Server) limited(keys ...string) time.Duration {
+func (h *accountHandlers) limited(keys ...string) time.Duration {
 	var wait time.Duration
 	for _, k := range keys {
-		if w := s.signInLimit.Wait(k); w > wait {
+		if w := h.signInLimit.Wait(k); w > wait {
 			wait = w
 		}
 	}
 	return wait
 }
 
-func (s *Server) login(c *fiber.Ctx) error {
+func (h *accountHandlers) login(c *fiber.Ctx) error {
 	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
 	d := &formData{Next: safeNext(c.FormValue("jatka")), Values: map[string]string{"email": email}}
 	ipKey, accKey := "ip:"+clientIP(c), "acct:"+strings.ToLower(email)
-	lang := s.lang(c)
-	if w := s.limited(ipKey, accKey); w > 0 {
+	lang := h.lang(c)
+	if w := h.limited(ipKey, accKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
-		return s.renderForm(c, fiber.StatusTooManyRequests, "login", "login.title", d)
+		return h.renderForm(c, fiber.StatusTooManyRequests, "login", "login.title", d)
 	}
-	u, err := s.accounts.Authenticate(c.UserContext(), email, password)
+	u, err := h.accounts.Authenticate(c.UserContext(), email, password)
 	if err != nil {
 		if !errors.Is(err, account.ErrBadCredentials) {
 			return err
 		}
-		s.signInLimit.Fail(ipKey)
-		s.signInLimit.Fail(accKey)
+		h.signInLimit.Fail(ipKey)
+		h.signInLimit.Fail(accKey)
 		d.Errors = []fieldError{{Field: "email", Message: web.T(lang, "form.login.failed")}}
-		return s.renderForm(c, fiber.StatusUnauthorized, "login", "login.title", d)
+		return h.renderForm(c, fiber.StatusUnauthorized, "login", "login.title", d)
 	}
-	s.signInLimit.Succeed(accKey)
-	token, _, err := s.accounts.StartSession(c.UserContext(), u, u.TOTPEnabled, c.Get(fiber.HeaderUserAgent), clientIP(c))
+	h.signInLimit.Succeed(accKey)
+	token, _, err := h.accounts.StartSession(c.UserContext(), u, u.TOTPEnabled, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
-	s.setSessionCookie(c, token)
+	h.setSessionCookie(c, token)
 	if u.TOTPEnabled {
 		return c.Redirect("/kirjaudu/vahvista?jatka="+url.QueryEscape(d.Next), fiber.StatusSeeOther)
 	}
@@ -113,67 +172,67 @@ func (s *Server) login(c *fiber.Ctx) error {
 
 // pendingViewer is a session that has passed the password but not the
 // second factor.
-func (s *Server) pendingViewer(c *fiber.Ctx) *viewer {
-	v := s.viewerOf(c)
+func (h *accountHandlers) pendingViewer(c *fiber.Ctx) *viewer {
+	v := h.viewerOf(c)
 	if v.User == nil || !v.Session.Pending2FA || v.Bearer {
 		return nil
 	}
 	return v
 }
 
-func (s *Server) verifyPage(c *fiber.Ctx) error {
-	if s.pendingViewer(c) == nil {
+func (h *accountHandlers) verifyPage(c *fiber.Ctx) error {
+	if h.pendingViewer(c) == nil {
 		return c.Redirect("/kirjaudu", fiber.StatusSeeOther)
 	}
-	return s.renderForm(c, 200, "verify", "verify.title", &formData{Next: safeNext(c.Query("jatka"))})
+	return h.renderForm(c, 200, "verify", "verify.title", &formData{Next: safeNext(c.Query("jatka"))})
 }
 
-func (s *Server) verify(c *fiber.Ctx) error {
-	v := s.pendingViewer(c)
+func (h *accountHandlers) verify(c *fiber.Ctx) error {
+	v := h.pendingViewer(c)
 	if v == nil {
 		return c.Redirect("/kirjaudu", fiber.StatusSeeOther)
 	}
-	lang := s.lang(c)
+	lang := h.lang(c)
 	d := &formData{Next: safeNext(c.FormValue("jatka"))}
-	if w := s.secondFactorWait(c, v.User); w > 0 {
+	if w := h.secondFactorWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		d.Errors = []fieldError{{Field: "code", Message: web.T(lang, "form.limited")}}
-		return s.renderForm(c, fiber.StatusTooManyRequests, "verify", "verify.title", d)
+		return h.renderForm(c, fiber.StatusTooManyRequests, "verify", "verify.title", d)
 	}
-	if err := s.accounts.VerifySecondFactor(c.UserContext(), v.User, c.FormValue("code")); err != nil {
-		s.secondFactorFailed(c, v.User)
+	if err := h.accounts.VerifySecondFactor(c.UserContext(), v.User, c.FormValue("code")); err != nil {
+		h.secondFactorFailed(c, v.User)
 		d.Errors = []fieldError{{Field: "code", Message: web.T(lang, "form.code.invalid")}}
-		return s.renderForm(c, fiber.StatusUnauthorized, "verify", "verify.title", d)
+		return h.renderForm(c, fiber.StatusUnauthorized, "verify", "verify.title", d)
 	}
-	s.secondFactorPassed(c, v.User)
-	token, _, err := s.accounts.CompleteTwoFactor(c.UserContext(), v.Session, v.User, c.Get(fiber.HeaderUserAgent), clientIP(c))
+	h.secondFactorPassed(c, v.User)
+	token, _, err := h.accounts.CompleteTwoFactor(c.UserContext(), v.Session, v.User, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
-	s.setSessionCookie(c, token)
+	h.setSessionCookie(c, token)
 	return c.Redirect(d.Next, fiber.StatusSeeOther)
 }
 
-func (s *Server) logout(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
+func (h *accountHandlers) logout(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
 	if v.User != nil {
-		if _, err := s.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
+		if _, err := h.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
 			return err
 		}
 	}
-	s.clearSessionCookie(c)
+	h.clearSessionCookie(c)
 	return c.Redirect("/", fiber.StatusSeeOther)
 }
 
-func (s *Server) registerPage(c *fiber.Ctx) error {
-	if s.viewerOf(c).signedIn() {
+func (h *accountHandlers) registerPage(c *fiber.Ctx) error {
+	if h.viewerOf(c).signedIn() {
 		return c.Redirect("/omat-opinnot", fiber.StatusSeeOther)
 	}
-	return s.renderForm(c, 200, "register", "register.title", &formData{Organisations: account.Organisations, Other: account.OtherOrganisation})
+	return h.renderForm(c, 200, "register", "register.title", &formData{Organisations: account.Organisations, Other: account.OtherOrganisation})
 }
 
-func (s *Server) register(c *fiber.Ctx) error {
-	lang := s.lang(c)
+func (h *accountHandlers) register(c *fiber.Ctx) error {
+	lang := h.lang(c)
 	r := account.Registration{
 		Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"),
 		Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other"),
@@ -181,14 +240,14 @@ func (s *Server) register(c *fiber.Ctx) error {
 	d := &formData{Organisations: account.Organisations, Other: account.OtherOrganisation,
 		Values: map[string]string{"email": r.Email, "name": r.Name, "organisation": r.Organisation, "organisation_other": r.OrganisationOther}}
 	ipKey := "register:" + clientIP(c)
-	if w := s.registerLimit.Wait(ipKey); w > 0 {
+	if w := h.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
-		return s.renderForm(c, fiber.StatusTooManyRequests, "register", "register.title", d)
+		return h.renderForm(c, fiber.StatusTooManyRequests, "register", "register.title", d)
 	}
-	s.registerLimit.Fail(ipKey) // every attempt counts
+	h.registerLimit.Fail(ipKey) // every attempt counts
 	r.Lang = lang
-	u, errs := s.accounts.Register(c.UserContext(), r)
+	u, errs := h.accounts.Register(c.UserContext(), r)
 	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
 	if len(errs) > 0 && !taken {
 		for _, err := range errs {
@@ -198,12 +257,12 @@ func (s *Server) register(c *fiber.Ctx) error {
 			}
 			d.Errors = append(d.Errors, fieldError{Field: field, Message: web.T(lang, key)})
 		}
-		return s.renderForm(c, fiber.StatusUnprocessableEntity, "register", "register.title", d)
+		return h.renderForm(c, fiber.StatusUnprocessableEntity, "register", "register.title", d)
 	}
-	if err := s.registered(c.UserContext(), u, r.Email, taken); err != nil {
+	if err := h.registered(c.UserContext(), u, r.Email, taken); err != nil {
 		return err
 	}
-	return s.notice(c, 200, "register.done.title", noticeData{
+	return h.notice(c, 200, "register.done.title", noticeData{
 		Paragraphs: []string{web.T(lang, "register.done", r.Email), web.T(lang, "register.done.verify")},
 		Link:       "/kirjaudu?email=" + url.QueryEscape(r.Email), LinkLabel: web.T(lang, "register.done.signin")})
 }
@@ -212,16 +271,16 @@ func (s *Server) register(c *fiber.Ctx) error {
 // verification link; the owner of a taken address is told that someone
 // tried to register with it. The person who registered sees the same
 // answer either way, so the form reveals no accounts.
-func (s *Server) registered(ctx context.Context, u *account.User, email string, taken bool) error {
+func (h *accountHandlers) registered(ctx context.Context, u *account.User, email string, taken bool) error {
 	if taken {
-		owner, err := s.accounts.UserByEmail(ctx, email)
+		owner, err := h.accounts.UserByEmail(ctx, email)
 		if err != nil {
 			return nil // deleted meanwhile
 		}
-		return s.mailTo(ctx, owner.Email, owner.Name, owner.MailLang(), owner.ID, "register_exists", "",
-			map[string]string{"link": s.link("/salasana/unohtui")})
+		return h.mail.mailTo(ctx, owner.Email, owner.Name, owner.MailLang(), owner.ID, "register_exists", "",
+			map[string]string{"link": h.mail.link("/salasana/unohtui")})
 	}
-	return s.sendVerification(ctx, u)
+	return h.sendVerification(ctx, u)
 }
 
 func retryAfter(d time.Duration) string { return strconv.Itoa(int(d.Seconds() + 0.999)) }
@@ -241,62 +300,62 @@ type accountData struct {
 	Langs []langLink
 }
 
-func (s *Server) accountPage(c *fiber.Ctx) error {
-	return s.showAccount(c, 200, &accountData{})
+func (h *accountHandlers) accountPage(c *fiber.Ctx) error {
+	return h.showAccount(c, 200, &accountData{})
 }
 
-func (s *Server) showAccount(c *fiber.Ctx, status int, d *accountData) error {
-	v := s.viewerOf(c)
-	list, err := s.accounts.Sessions(c.UserContext(), v.User.ID)
+func (h *accountHandlers) showAccount(c *fiber.Ctx, status int, d *accountData) error {
+	v := h.viewerOf(c)
+	list, err := h.accounts.Sessions(c.UserContext(), v.User.ID)
 	if err != nil {
 		return err
 	}
 	d.Sessions, d.CurrentID = list, v.Session.ID
-	d.Mail = s.outbox != nil
+	d.Mail = h.mail.outbox != nil
 	for _, l := range web.Langs {
 		d.Langs = append(d.Langs, langLink{Lang: l, Name: web.LangNames[l], Current: l == v.User.MailLang()})
 	}
 	if c.Query("ilmoitus") != "" {
-		d.Notice = web.T(s.lang(c), "account.notice."+c.Query("ilmoitus"))
+		d.Notice = web.T(h.lang(c), "account.notice."+c.Query("ilmoitus"))
 	}
-	return s.renderForm(c, status, "account", "account.title", d)
+	return h.renderForm(c, status, "account", "account.title", d)
 }
 
-func (s *Server) changePassword(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	lang := s.lang(c)
-	if w := s.passwordWait(c, v.User); w > 0 {
+func (h *accountHandlers) changePassword(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	lang := h.lang(c)
+	if w := h.passwordWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "current", Message: web.T(lang, "form.limited")}}}})
+		return h.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "current", Message: web.T(lang, "form.limited")}}}})
 	}
-	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("current")); err != nil {
-		s.passwordFailed(c, v.User)
-		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "current", Message: web.T(lang, "form.current.wrong")}}}})
+	if _, err := h.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("current")); err != nil {
+		h.passwordFailed(c, v.User)
+		return h.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "current", Message: web.T(lang, "form.current.wrong")}}}})
 	}
-	if err := s.accounts.SetPassword(c.UserContext(), v.User, c.FormValue("password")); err != nil {
+	if err := h.accounts.SetPassword(c.UserContext(), v.User, c.FormValue("password")); err != nil {
 		field, key := errorMessage(err)
 		if key == "err.500" {
 			return err
 		}
-		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}}}})
+		return h.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}}}})
 	}
-	s.notify(c.UserContext(), v.User, "password_changed", map[string]string{"link": s.link("/salasana/unohtui")})
+	h.mail.notify(c.UserContext(), v.User, "password_changed", map[string]string{"link": h.mail.link("/salasana/unohtui")})
 	// Every session ended with the change; this browser gets a new one.
-	token, _, err := s.accounts.StartSession(c.UserContext(), v.User, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
+	token, _, err := h.accounts.StartSession(c.UserContext(), v.User, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
-	s.setSessionCookie(c, token)
+	h.setSessionCookie(c, token)
 	return c.Redirect("/tili?ilmoitus=salasana", fiber.StatusSeeOther)
 }
 
-func (s *Server) endSession(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
+func (h *accountHandlers) endSession(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
 	id := c.Params("session")
 	if len(id) != 64 {
 		return fiber.ErrNotFound
 	}
-	ok, err := s.accounts.EndSession(c.UserContext(), v.User.ID, id)
+	ok, err := h.accounts.EndSession(c.UserContext(), v.User.ID, id)
 	if err != nil {
 		return err
 	}
@@ -304,15 +363,15 @@ func (s *Server) endSession(c *fiber.Ctx) error {
 		return fiber.ErrNotFound // not yours, or gone: the same answer
 	}
 	if id == v.Session.ID {
-		s.clearSessionCookie(c)
+		h.clearSessionCookie(c)
 		return c.Redirect("/", fiber.StatusSeeOther)
 	}
 	return c.Redirect("/tili?ilmoitus=istunto", fiber.StatusSeeOther)
 }
 
-func (s *Server) endOtherSessions(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	if _, err := s.accounts.EndAllSessions(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
+func (h *accountHandlers) endOtherSessions(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	if _, err := h.accounts.EndAllSessions(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
 		return err
 	}
 	return c.Redirect("/tili?ilmoitus=istunnot", fiber.StatusSeeOther)
@@ -323,43 +382,43 @@ func (o Options) erasure() erasure.Stores {
 	return erasure.Stores{Accounts: o.Accounts, Progress: o.Progress, Feedback: o.Feedback, Exam: o.Exam, Certificates: o.Certificates, Mail: o.Mail}
 }
 
-func (s *Server) deleteAccount(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	lang := s.lang(c)
-	if w := s.passwordWait(c, v.User); w > 0 {
+func (h *accountHandlers) deleteAccount(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	lang := h.lang(c)
+	if w := h.passwordWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.limited")}}}})
+		return h.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.limited")}}}})
 	}
-	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
-		s.passwordFailed(c, v.User)
-		return s.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.current.wrong")}}}})
+	if _, err := h.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
+		h.passwordFailed(c, v.User)
+		return h.showAccount(c, fiber.StatusUnprocessableEntity, &accountData{formData: formData{Errors: []fieldError{{Field: "delete-password", Message: web.T(lang, "form.current.wrong")}}}})
 	}
-	if err := s.opts.erasure().Erase(c.UserContext(), v.User.ID); err != nil {
+	if err := h.erase.Erase(c.UserContext(), v.User.ID); err != nil {
 		return err
 	}
 	// The confirmation names no account id: the account is gone.
-	if err := s.confirmDeletion(c.UserContext(), v.User); err != nil {
-		s.log.Error("e-mail notice not queued", "kind", "account_deleted", "err", err)
+	if err := h.mail.confirmDeletion(c.UserContext(), v.User); err != nil {
+		h.log.Error("e-mail notice not queued", "kind", "account_deleted", "err", err)
 	}
-	s.clearSessionCookie(c)
+	h.clearSessionCookie(c)
 	return c.Redirect("/?ilmoitus=poistettu", fiber.StatusSeeOther)
 }
 
 // totpPage shows two-factor authentication's state and the forms that
 // change it. It changes nothing itself: a cross-site link must not be
 // able to turn two-factor off or start a new enrolment.
-func (s *Server) totpPage(c *fiber.Ctx) error {
-	return s.showTOTP(c, 200, &accountData{})
+func (h *accountHandlers) totpPage(c *fiber.Ctx) error {
+	return h.showTOTP(c, 200, &accountData{})
 }
 
-func (s *Server) showTOTP(c *fiber.Ctx, status int, d *accountData) error {
-	v := s.viewerOf(c)
+func (h *accountHandlers) showTOTP(c *fiber.Ctx, status int, d *accountData) error {
+	v := h.viewerOf(c)
 	d.TOTPOn = v.User.TOTPEnabled
 	d.TOTPRequired = v.User.NeedsTwoFactor()
 	if c.Query("ilmoitus") == "pois" {
-		d.Notice = web.T(s.lang(c), "totp.off.done")
+		d.Notice = web.T(h.lang(c), "totp.off.done")
 	}
-	return s.renderForm(c, status, "totp", "totp.title", d)
+	return h.renderForm(c, status, "totp", "totp.title", d)
 }
 
 // totpPost takes the steps of two-factor authentication, each a POST with
@@ -369,11 +428,11 @@ func (s *Server) showTOTP(c *fiber.Ctx, status int, d *accountData) error {
 // secret on with a code from the new authenticator. "disable" needs the
 // password and a current code and is refused for roles that require two
 // factors. Every password and code re-check is rate-limited like sign-in.
-func (s *Server) totpPost(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	lang := s.lang(c)
+func (h *accountHandlers) totpPost(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	lang := h.lang(c)
 	fail := func(status int, field, key string) error {
-		return s.showTOTP(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}}}})
+		return h.showTOTP(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}}}})
 	}
 	step := c.FormValue("step")
 	switch step {
@@ -383,7 +442,7 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 			if step == "disable" {
 				form = "totp-off"
 			}
-			if status, field, key := s.recheck(c, v.User, form, c.FormValue("password"), c.FormValue("code")); status != 0 {
+			if status, field, key := h.recheck(c, v.User, form, c.FormValue("password"), c.FormValue("code")); status != 0 {
 				return fail(status, field, key)
 			}
 		}
@@ -391,17 +450,17 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 			if !v.User.TOTPEnabled {
 				return c.Redirect("/tili/kaksivaiheinen", fiber.StatusSeeOther)
 			}
-			if err := s.accounts.DisableTOTP(c.UserContext(), v.User); err != nil {
+			if err := h.accounts.DisableTOTP(c.UserContext(), v.User); err != nil {
 				if errors.Is(err, account.ErrTwoFactorRequired) {
 					return fail(fiber.StatusConflict, "", "totp.off.required")
 				}
 				return err
 			}
-			s.securityEvent(c, "totp.disabled")
-			s.notify(c.UserContext(), v.User, "totp_disabled", nil)
+			h.securityEvent(c, "totp.disabled")
+			h.mail.notify(c.UserContext(), v.User, "totp_disabled", nil)
 			return c.Redirect("/tili/kaksivaiheinen?ilmoitus=pois", fiber.StatusSeeOther)
 		}
-		key, err := s.accounts.BeginTOTP(c.UserContext(), v.User)
+		key, err := h.accounts.BeginTOTP(c.UserContext(), v.User)
 		if err != nil {
 			return err
 		}
@@ -414,28 +473,28 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 			return err
 		}
 		d := &accountData{QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())), Secret: key.Secret()} //nolint:gosec // our own PNG
-		return s.showTOTP(c, 200, d)
+		return h.showTOTP(c, 200, d)
 	case "", "confirm":
-		if w := s.secondFactorWait(c, v.User); w > 0 {
+		if w := h.secondFactorWait(c, v.User); w > 0 {
 			c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 			return fail(fiber.StatusTooManyRequests, "code", "form.limited")
 		}
 		replacing := v.User.TOTPEnabled
-		codes, err := s.accounts.ConfirmTOTP(c.UserContext(), v.User, c.FormValue("code"))
+		codes, err := h.accounts.ConfirmTOTP(c.UserContext(), v.User, c.FormValue("code"))
 		if errors.Is(err, account.ErrBadCode) {
-			s.secondFactorFailed(c, v.User)
+			h.secondFactorFailed(c, v.User)
 			return fail(fiber.StatusUnprocessableEntity, "code", "form.code.invalid")
 		}
 		if err != nil {
 			return err
 		}
 		if replacing {
-			s.securityEvent(c, "totp.replaced")
+			h.securityEvent(c, "totp.replaced")
 		} else {
-			s.securityEvent(c, "totp.enabled")
+			h.securityEvent(c, "totp.enabled")
 		}
-		s.notify(c.UserContext(), v.User, "totp_enabled", nil)
-		return s.showTOTP(c, 200, &accountData{Codes: codes})
+		h.mail.notify(c.UserContext(), v.User, "totp_enabled", nil)
+		return h.showTOTP(c, 200, &accountData{Codes: codes})
 	}
 	return fiber.NewError(fiber.StatusBadRequest, "step must be begin, confirm or disable")
 }
@@ -443,10 +502,10 @@ func (s *Server) totpPost(c *fiber.Ctx) error {
 // securityEvent records a change to the account's own protection in the
 // audit log. The owner will also be told by e-mail once the platform
 // sends e-mail.
-func (s *Server) securityEvent(c *fiber.Ctx, action string) {
-	u := s.viewerOf(c).User
-	s.audit(c, action, u.ID, clientIP(c))
-	s.log.Info("security event", "action", action, "user", u.ID, "request_id", requestIDOf(c))
+func (h *accountHandlers) securityEvent(c *fiber.Ctx, action string) {
+	u := h.viewerOf(c).User
+	h.audit(c, action, u.ID, clientIP(c))
+	h.log.Info("security event", "action", action, "user", u.ID, "request_id", requestIDOf(c))
 }
 
 // Second-factor failures are counted per account and per address under
@@ -456,80 +515,80 @@ func secondFactorKeys(c *fiber.Ctx, u *account.User) (string, string) {
 	return "2fa-acct:" + u.ID, "2fa-ip:" + clientIP(c)
 }
 
-func (s *Server) secondFactorWait(c *fiber.Ctx, u *account.User) time.Duration {
+func (h *accountHandlers) secondFactorWait(c *fiber.Ctx, u *account.User) time.Duration {
 	acct, ip := secondFactorKeys(c, u)
-	return max(s.secondFactorLimit.Wait(acct), s.secondFactorLimit.Wait(ip))
+	return max(h.secondFactorLimit.Wait(acct), h.secondFactorLimit.Wait(ip))
 }
 
-func (s *Server) secondFactorFailed(c *fiber.Ctx, u *account.User) {
+func (h *accountHandlers) secondFactorFailed(c *fiber.Ctx, u *account.User) {
 	acct, ip := secondFactorKeys(c, u)
-	s.secondFactorLimit.Fail(acct)
-	s.secondFactorLimit.Fail(ip)
+	h.secondFactorLimit.Fail(acct)
+	h.secondFactorLimit.Fail(ip)
 }
 
-func (s *Server) secondFactorPassed(c *fiber.Ctx, u *account.User) {
+func (h *accountHandlers) secondFactorPassed(c *fiber.Ctx, u *account.User) {
 	acct, _ := secondFactorKeys(c, u)
-	s.secondFactorLimit.Succeed(acct)
+	h.secondFactorLimit.Succeed(acct)
 }
 
 // passwordWait and passwordFailed limit password re-checks on the account
 // pages with sign-in's limiter and keys.
-func (s *Server) passwordWait(c *fiber.Ctx, u *account.User) time.Duration {
-	return s.limited("ip:"+clientIP(c), "acct:"+strings.ToLower(u.Email))
+func (h *accountHandlers) passwordWait(c *fiber.Ctx, u *account.User) time.Duration {
+	return h.limited("ip:"+clientIP(c), "acct:"+strings.ToLower(u.Email))
 }
 
-func (s *Server) passwordFailed(c *fiber.Ctx, u *account.User) {
-	s.signInLimit.Fail("ip:" + clientIP(c))
-	s.signInLimit.Fail("acct:" + strings.ToLower(u.Email))
+func (h *accountHandlers) passwordFailed(c *fiber.Ctx, u *account.User) {
+	h.signInLimit.Fail("ip:" + clientIP(c))
+	h.signInLimit.Fail("acct:" + strings.ToLower(u.Email))
 }
 
 // recheck asks a signed-in user with two-factor on for the password and a
 // current code before a change to two-factor itself. It answers the
 // status, field and message key of a refusal, or 0.
 // form names the form whose fields an error points to.
-func (s *Server) recheck(c *fiber.Ctx, u *account.User, form, password, code string) (int, string, string) {
-	if w := max(s.passwordWait(c, u), s.secondFactorWait(c, u)); w > 0 {
+func (h *accountHandlers) recheck(c *fiber.Ctx, u *account.User, form, password, code string) (int, string, string) {
+	if w := max(h.passwordWait(c, u), h.secondFactorWait(c, u)); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		return fiber.StatusTooManyRequests, "", "form.limited"
 	}
-	if _, err := s.accounts.Authenticate(c.UserContext(), u.Email, password); err != nil {
-		s.passwordFailed(c, u)
+	if _, err := h.accounts.Authenticate(c.UserContext(), u.Email, password); err != nil {
+		h.passwordFailed(c, u)
 		return fiber.StatusUnprocessableEntity, form + "-password", "form.current.wrong"
 	}
-	if err := s.accounts.VerifySecondFactor(c.UserContext(), u, code); err != nil {
-		s.secondFactorFailed(c, u)
+	if err := h.accounts.VerifySecondFactor(c.UserContext(), u, code); err != nil {
+		h.secondFactorFailed(c, u)
 		return fiber.StatusUnprocessableEntity, form + "-code", "form.code.invalid"
 	}
-	s.secondFactorPassed(c, u)
+	h.secondFactorPassed(c, u)
 	return 0, "", ""
 }
 
 // apiExport gives a learner everything the platform keeps of them, as one
 // JSON file.
-func (s *Server) apiExport(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
+func (h *accountHandlers) apiExport(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
 	ctx := c.UserContext()
-	sessions, err := s.accounts.Sessions(ctx, v.User.ID)
+	sessions, err := h.accounts.Sessions(ctx, v.User.ID)
 	if err != nil {
 		return err
 	}
-	progress, err := s.progress.ForUser(ctx, v.User.ID)
+	progress, err := h.progress.ForUser(ctx, v.User.ID)
 	if err != nil {
 		return err
 	}
-	answers, err := s.progress.Answers(ctx, v.User.ID)
+	answers, err := h.progress.Answers(ctx, v.User.ID)
 	if err != nil {
 		return err
 	}
 	var feedback []feedback.Item
-	if s.feedback != nil {
-		if feedback, err = s.feedback.ByUser(ctx, v.User.ID); err != nil {
+	if h.feedback != nil {
+		if feedback, err = h.feedback.ByUser(ctx, v.User.ID); err != nil {
 			return err
 		}
 	}
 	attempts := []any{}
-	if s.exam != nil {
-		list, err := s.exam.ForUser(ctx, v.User.ID)
+	if h.exam != nil {
+		list, err := h.exam.ForUser(ctx, v.User.ID)
 		if err != nil {
 			return err
 		}
@@ -538,7 +597,7 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 			// attempt's export must not reveal them), and which items
 			// were right only as the exam's review rule says.
 			attempts = append(attempts, map[string]any{"id": a.ID, "number": a.Number, "status": a.Status, "started": a.Started,
-				"deadline": a.Deadline, "submitted": a.Submitted, "result": s.learnerResult(a, list), "answers": a.Answers})
+				"deadline": a.Deadline, "submitted": a.Submitted, "result": h.learnerResult(a, list), "answers": a.Answers})
 		}
 	}
 	prog := []*course.SectionProgress{}
@@ -550,8 +609,8 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 		ans = append(ans, a)
 	}
 	certs := []*cert.Certificate{}
-	if s.certs != nil {
-		list, err := s.certs.ForUser(ctx, v.User.ID)
+	if h.certs != nil {
+		list, err := h.certs.ForUser(ctx, v.User.ID)
 		if err != nil {
 			return err
 		}
@@ -579,62 +638,62 @@ func (s *Server) apiExport(c *fiber.Ctx) error {
 
 // sendVerification sends the account a link that verifies its address (or
 // its pending new one).
-func (s *Server) sendVerification(ctx context.Context, u *account.User) error {
-	token, address, err := s.accounts.IssueVerification(ctx, u)
+func (h *accountHandlers) sendVerification(ctx context.Context, u *account.User) error {
+	token, address, err := h.accounts.IssueVerification(ctx, u)
 	if err != nil {
 		return err
 	}
-	return s.mailTo(ctx, address, u.Name, u.MailLang(), u.ID, "verify_email", "verify/"+token,
-		map[string]string{"link": s.link("/sahkoposti/vahvista?token=" + url.QueryEscape(token))})
+	return h.mail.mailTo(ctx, address, u.Name, u.MailLang(), u.ID, "verify_email", "verify/"+token,
+		map[string]string{"link": h.mail.link("/sahkoposti/vahvista?token=" + url.QueryEscape(token))})
 }
 
 // Account page: resend the verification, change the address (the
 // e-mail preferences are emailHandlers.savePreferences). Both answer with
 // the account page, so they stay with it.
 
-func (s *Server) resendVerification(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	if w := s.forgotLimit.Wait("verify:" + v.User.ID); w > 0 {
+func (h *accountHandlers) resendVerification(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	if w := h.forgotLimit.Wait("verify:" + v.User.ID); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
-		return s.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "", Message: web.T(s.lang(c), "form.limited")}}}})
+		return h.showAccount(c, fiber.StatusTooManyRequests, &accountData{formData: formData{Errors: []fieldError{{Field: "", Message: web.T(h.lang(c), "form.limited")}}}})
 	}
-	s.forgotLimit.Fail("verify:" + v.User.ID)
-	if err := s.sendVerification(c.UserContext(), v.User); err != nil {
+	h.forgotLimit.Fail("verify:" + v.User.ID)
+	if err := h.sendVerification(c.UserContext(), v.User); err != nil {
 		return err
 	}
 	return c.Redirect("/tili?ilmoitus=vahvistus#sahkoposti", fiber.StatusSeeOther)
 }
 
-func (s *Server) changeEmail(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
-	lang := s.lang(c)
+func (h *accountHandlers) changeEmail(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	lang := h.lang(c)
 	fail := func(status int, field, key string) error {
-		return s.showAccount(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}},
+		return h.showAccount(c, status, &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(lang, key)}},
 			Values: map[string]string{"new_email": c.FormValue("email")}}})
 	}
-	if w := s.passwordWait(c, v.User); w > 0 {
+	if w := h.passwordWait(c, v.User); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		return fail(fiber.StatusTooManyRequests, "email-password", "form.limited")
 	}
-	if _, err := s.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
-		s.passwordFailed(c, v.User)
+	if _, err := h.accounts.Authenticate(c.UserContext(), v.User.Email, c.FormValue("password")); err != nil {
+		h.passwordFailed(c, v.User)
 		return fail(fiber.StatusUnprocessableEntity, "email-password", "form.current.wrong")
 	}
-	email, err := s.accounts.RequestEmailChange(c.UserContext(), v.User, c.FormValue("email"))
+	email, err := h.accounts.RequestEmailChange(c.UserContext(), v.User, c.FormValue("email"))
 	switch {
 	case errors.Is(err, account.ErrInvalidEmail):
 		return fail(fiber.StatusUnprocessableEntity, "new_email", "form.email.invalid")
 	case errors.Is(err, account.ErrEmailTaken):
 		// The same answer as for a free address; the address's owner is
 		// told that someone tried to use it.
-		if other, err := s.accounts.UserByEmail(c.UserContext(), email); err == nil {
-			s.mailTo(c.UserContext(), other.Email, other.Name, other.MailLang(), other.ID, "register_exists", "",
-				map[string]string{"link": s.link("/kirjaudu")})
+		if other, err := h.accounts.UserByEmail(c.UserContext(), email); err == nil {
+			h.mail.mailTo(c.UserContext(), other.Email, other.Name, other.MailLang(), other.ID, "register_exists", "",
+				map[string]string{"link": h.mail.link("/kirjaudu")})
 		}
 	case err != nil:
 		return err
 	default:
-		if err := s.sendVerification(c.UserContext(), v.User); err != nil {
+		if err := h.sendVerification(c.UserContext(), v.User); err != nil {
 			return err
 		}
 	}

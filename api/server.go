@@ -77,7 +77,10 @@ type Options struct {
 	Mail *mail.Outbox
 }
 
-// Server serves the platform over HTTP.
+// Server serves the platform over HTTP. It builds the app and its route
+// table, where the handlers of each resource are made with what they use,
+// and keeps what is server-wide: the layout pages render in (layout.go),
+// static assets, errors, middleware, health and metrics.
 type Server struct {
 	// core is the request machinery (viewer, language, forms, problems)
 	// and mailer the outbox, both shared with the handlers of each
@@ -96,23 +99,15 @@ type Server struct {
 	// noSpaceAt is when a write last failed for a full disk (unix ns);
 	// /readyz reports the database down until a write works again.
 	noSpaceAt atomic.Int64
-	progress  *study.Progress
-
-	signInLimit *account.Limiter
-	// secondFactorLimit counts wrong second-factor codes per account and
-	// per address, apart from the password's count.
-	secondFactorLimit *account.Limiter
-	registerLimit     *account.Limiter
-	feedback          *feedback.Store
-	media             *media.Catalog
-	exam              *exam.Store
-	certs             *cert.Store
-	// forgotLimit counts password reset requests per address and per
-	// IP, and other e-mail link requests.
-	forgotLimit *account.Limiter
-	// forgotIPLimit counts the requests of one IP (a training room
-	// shares one address, so it allows more).
-	forgotIPLimit *account.Limiter
+	// The stores whose presence turns features on: the route table and
+	// the layout's navigation ask them (nil: off), and the media
+	// catalog's largest upload bounds bodies (bodies.go); the handlers
+	// get them in routes.
+	progress *study.Progress
+	feedback *feedback.Store
+	media    *media.Catalog
+	exam     *exam.Store
+	certs    *cert.Store
 	// oversize marks requests whose declared length is over the largest
 	// upload (see refuseDeclaredOversize).
 	oversize sync.Map
@@ -149,22 +144,10 @@ func New(o Options) (*Server, error) {
 		pages:    pages,
 		headers:  securityHeaders(base.Scheme == "https", o.StorageOrigin),
 		progress: o.Progress,
-		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
-		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
-		// Second factor: 5 wrong codes per account or address, then delays
-		// doubling from 30 s to an hour.
-		secondFactorLimit: account.NewLimiter(5, time.Hour, 30*time.Second, time.Hour),
-		// Registration and reset: 100 attempts an hour per address (a
-		// training room behind one address), then delays from 10 s.
-		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
-		feedback:      o.Feedback,
-		media:         o.Media,
-		exam:          o.Exam,
-		certs:         o.Certificates,
-		// E-mail links on request: 5 an hour per address or account and
-		// 50 per IP, then delays doubling from a minute to an hour.
-		forgotLimit:   account.NewLimiter(4, time.Hour, time.Minute, time.Hour), // the fifth request is the last without a wait
-		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
+		feedback: o.Feedback,
+		media:    o.Media,
+		exam:     o.Exam,
+		certs:    o.Certificates,
 	}
 	s.core.renderPage = s.render
 	s.app = fiber.New(fiber.Config{
@@ -243,7 +226,10 @@ func (s *Server) routes() {
 	stu := &studioHandlers{core: s.core, studio: o.Studio, pages: pg, progress: s.progress, media: mf}
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
-	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
+	lim := newRateLimits()
+	acc := &accountHandlers{core: s.core, mail: s.mailer, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
+		signInLimit: lim.signIn, secondFactorLimit: lim.secondFactor, registerLimit: lim.register, forgotLimit: lim.forgot}
+	email := &emailHandlers{core: s.core, mail: s.mailer, limit: lim.forgot, ipLimit: lim.forgotIP, resetLimit: lim.register,
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam}
 	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
@@ -326,21 +312,21 @@ func (s *Server) routes() {
 		return
 	}
 	// Accounts.
-	public.get("/kirjaudu", s.loginPage)
-	public.post("/kirjaudu", s.login)
-	public.get("/kirjaudu/vahvista", s.verifyPage)
-	public.post("/kirjaudu/vahvista", s.verify)
-	public.post("/kirjaudu-ulos", s.logout)
-	public.get("/rekisteroidy", s.registerPage)
-	public.post("/rekisteroidy", s.register)
+	public.get("/kirjaudu", acc.loginPage)
+	public.post("/kirjaudu", acc.login)
+	public.get("/kirjaudu/vahvista", acc.verifyPage)
+	public.post("/kirjaudu/vahvista", acc.verify)
+	public.post("/kirjaudu-ulos", acc.logout)
+	public.get("/rekisteroidy", acc.registerPage)
+	public.post("/rekisteroidy", acc.register)
 	if s.outbox != nil {
 		public.get("/salasana/unohtui", email.forgotPage)
 		public.post("/salasana/unohtui", email.forgot)
 		public.get("/sahkoposti/vahvista", email.verify)
 		public.get("/viestit/peru", email.unsubscribePage)
 		public.postUnchecked("/viestit/peru", email.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
-		learner.post("/tili/sahkoposti", s.changeEmail)
-		learner.post("/tili/sahkoposti/vahvista", s.resendVerification)
+		learner.post("/tili/sahkoposti", acc.changeEmail)
+		learner.post("/tili/sahkoposti/vahvista", acc.resendVerification)
 		learner.post("/tili/viestit", email.savePreferences)
 		admin.get("/yllapito/posti", email.adminOutbox)
 		admin.post("/yllapito/posti/testi", email.adminTest)
@@ -350,13 +336,13 @@ func (s *Server) routes() {
 	}
 	public.get("/salasana/uusi", email.resetPage)
 	public.post("/salasana/uusi", email.reset)
-	learner.get("/tili", s.accountPage)
-	learner.post("/tili/salasana", s.changePassword)
-	learner.post("/tili/istunnot/lopeta-muut", s.endOtherSessions)
-	learner.post("/tili/istunnot/:session/lopeta", s.endSession)
-	learner.post("/tili/poista", s.deleteAccount)
-	learner.get("/tili/kaksivaiheinen", s.totpPage)
-	learner.post("/tili/kaksivaiheinen", s.totpPost)
+	learner.get("/tili", acc.accountPage)
+	learner.post("/tili/salasana", acc.changePassword)
+	learner.post("/tili/istunnot/lopeta-muut", acc.endOtherSessions)
+	learner.post("/tili/istunnot/:session/lopeta", acc.endSession)
+	learner.post("/tili/poista", acc.deleteAccount)
+	learner.get("/tili/kaksivaiheinen", acc.totpPage)
+	learner.post("/tili/kaksivaiheinen", acc.totpPost)
 
 	// Studies.
 	learner.get("/omat-opinnot", st.dashboard)
@@ -444,11 +430,11 @@ func (s *Server) routes() {
 	admin.get("/yllapito/organisaatiot", adm.organisations)
 
 	// Accounts and studies in the API.
-	public.postUnchecked("/api/v1/auth/register", jsonOnly, s.apiRegister) // JSON only (see jsonOnly)
-	public.postUnchecked("/api/v1/auth/login", jsonOnly, s.apiLogin)       // JSON only (see jsonOnly)
-	public.post("/api/v1/auth/logout", s.apiLogout)
-	learner.get("/api/v1/auth/session", s.apiSession)
-	learner.get("/api/v1/me/export", s.apiExport)
+	public.postUnchecked("/api/v1/auth/register", jsonOnly, acc.apiRegister) // JSON only (see jsonOnly)
+	public.postUnchecked("/api/v1/auth/login", jsonOnly, acc.apiLogin)       // JSON only (see jsonOnly)
+	public.post("/api/v1/auth/logout", acc.apiLogout)
+	learner.get("/api/v1/auth/session", acc.apiSession)
+	learner.get("/api/v1/me/export", acc.apiExport)
 	learner.get("/api/v1/progress", st.apiProgress)
 	learner.put("/api/v1/progress/:module/:section", st.apiRecordProgress)
 	learner.get("/api/v1/tasks/:task/answer", st.apiGetAnswer)
