@@ -49,20 +49,21 @@ type accountHandlers struct {
 }
 
 // rateLimits are the limiters of the account and e-mail handlers, built
-// once for both: registration and password reset count together per
+// once for both: registration and password reset count together per IP
 // address, and the account page's new verification link counts with the
 // other e-mail link requests.
 type rateLimits struct {
-	// signIn counts failed sign-ins and password re-checks per address
+	// signIn counts failed sign-ins and password re-checks per IP address
 	// and per account.
 	signIn *account.Limiter
 	// secondFactor counts wrong second-factor codes per account and per
-	// address, apart from the password's count.
+	// IP address, apart from the password's count.
 	secondFactor *account.Limiter
-	// register counts registrations and password resets per address.
+	// register counts registrations and password resets per IP address.
 	register *account.Limiter
-	// forgot counts password reset requests per address and per
-	// account, and other e-mail link requests.
+	// forgot counts password reset requests per e-mail address, and the
+	// other e-mail link requests (per account for a new verification
+	// link).
 	forgot *account.Limiter
 	// forgotIP counts the requests of one IP (a training room shares one
 	// address, so it allows more).
