@@ -47,7 +47,7 @@ type apiToken struct {
 	User      apiUser   `json:"user"`
 }
 
-func (s *Server) apiRegister(c *fiber.Ctx) error {
+func (h *accountHandlers) apiRegister(c *fiber.Ctx) error {
 	var in struct {
 		Email, Name, Password, Organisation string
 		OrganisationOther                   string `json:"organisation_other"`
@@ -56,13 +56,13 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be a JSON object")
 	}
 	ipKey := "register:" + clientIP(c)
-	if w := s.registerLimit.Wait(ipKey); w > 0 {
+	if w := h.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
 	}
-	s.registerLimit.Fail(ipKey)
-	reg := account.Registration{Email: in.Email, Name: in.Name, Password: in.Password, Organisation: in.Organisation, OrganisationOther: in.OrganisationOther, Lang: s.lang(c)}
-	u, errs := s.accounts.Register(c.UserContext(), reg)
+	h.registerLimit.Fail(ipKey)
+	reg := account.Registration{Email: in.Email, Name: in.Name, Password: in.Password, Organisation: in.Organisation, OrganisationOther: in.OrganisationOther, Lang: h.lang(c)}
+	u, errs := h.accounts.Register(c.UserContext(), reg)
 	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
 	if len(errs) > 0 && !taken {
 		var fields []fieldError
@@ -72,75 +72,75 @@ func (s *Server) apiRegister(c *fiber.Ctx) error {
 				return err
 			}
 			f, _ := fault.As(err)
-			fields = append(fields, fieldError{Field: field, Code: f.Code, Message: web.T(s.apiLang(c), key)})
+			fields = append(fields, fieldError{Field: field, Code: f.Code, Message: web.T(h.apiLang(c), key)})
 		}
-		return s.problemFields(c, fiber.StatusUnprocessableEntity, "the registration was not accepted", fields)
+		return h.problemFields(c, fiber.StatusUnprocessableEntity, "the registration was not accepted", fields)
 	}
 	// The same answer for a new and a taken address: the account (if it
 	// is new) signs in with POST /api/v1/auth/login.
-	if err := s.registered(c.UserContext(), u, strings.ToLower(strings.TrimSpace(in.Email)), taken); err != nil {
+	if err := h.registered(c.UserContext(), u, strings.ToLower(strings.TrimSpace(in.Email)), taken); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted",
 		"detail": "if the address had no account, one was created; a message was sent to the address either way"})
 }
 
-func (s *Server) apiLogin(c *fiber.Ctx) error {
+func (h *accountHandlers) apiLogin(c *fiber.Ctx) error {
 	var in struct{ Email, Password, Code string }
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be a JSON object")
 	}
 	ipKey, accKey := "ip:"+clientIP(c), "acct:"+strings.ToLower(strings.TrimSpace(in.Email))
-	if w := s.limited(ipKey, accKey); w > 0 {
+	if w := h.limited(ipKey, accKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
 	}
-	u, err := s.accounts.Authenticate(c.UserContext(), in.Email, in.Password)
+	u, err := h.accounts.Authenticate(c.UserContext(), in.Email, in.Password)
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.signInLimit.Fail(ipKey)
-		s.signInLimit.Fail(accKey)
+		h.signInLimit.Fail(ipKey)
+		h.signInLimit.Fail(accKey)
 		return fiber.NewError(fiber.StatusUnauthorized, "wrong email or password")
 	}
 	if err != nil {
 		return err
 	}
-	s.signInLimit.Succeed(accKey)
+	h.signInLimit.Succeed(accKey)
 	if u.TOTPEnabled {
 		// Second-factor failures have their own count, which the password
 		// step above does not reset.
-		if w := s.secondFactorWait(c, u); w > 0 {
+		if w := h.secondFactorWait(c, u); w > 0 {
 			c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 			return fiber.NewError(fiber.StatusTooManyRequests, "too many attempts; wait and try again")
 		}
-		if err := s.accounts.VerifySecondFactor(c.UserContext(), u, in.Code); err != nil {
-			s.secondFactorFailed(c, u)
+		if err := h.accounts.VerifySecondFactor(c.UserContext(), u, in.Code); err != nil {
+			h.secondFactorFailed(c, u)
 			return fiber.NewError(fiber.StatusUnauthorized, "a valid two-factor code (\"code\") is required")
 		}
-		s.secondFactorPassed(c, u)
+		h.secondFactorPassed(c, u)
 	}
-	token, sess, err := s.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
+	token, sess, err := h.accounts.StartSession(c.UserContext(), u, false, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(apiToken{Token: token, ExpiresAt: sess.ExpiresAt, User: userJSON(u)})
 }
 
-func (s *Server) apiLogout(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
+func (h *accountHandlers) apiLogout(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
 	if v.User == nil {
 		return fiber.NewError(fiber.StatusUnauthorized, "no session")
 	}
-	if _, err := s.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
+	if _, err := h.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
 		return err
 	}
 	if !v.Bearer {
-		s.clearSessionCookie(c)
+		h.clearSessionCookie(c)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Server) apiSession(c *fiber.Ctx) error {
-	v := s.viewerOf(c)
+func (h *accountHandlers) apiSession(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
 	out := fiber.Map{"user": userJSON(v.User), "created_at": v.Session.CreatedAt, "expires_at": v.Session.ExpiresAt}
 	if !v.Bearer {
 		out["csrf_token"] = v.Session.CSRF

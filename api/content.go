@@ -83,13 +83,13 @@ func moduleRef(m *course.Module) apiModuleRef {
 	return r
 }
 
-func (s *Server) apiJSON(c *fiber.Ctx, build func(pub *course.Published) (any, error)) error {
-	return s.apiJSONKey(c, "api "+c.Path(), build)
+func (h *pageHandlers) apiJSON(c *fiber.Ctx, build func(pub *course.Published) (any, error)) error {
+	return h.apiJSONKey(c, "api "+c.Path(), build)
 }
 
 // apiJSONKey caches under an explicit key (for validated query filters).
-func (s *Server) apiJSONKey(c *fiber.Ctx, key string, build func(pub *course.Published) (any, error)) error {
-	return s.cached(c, key, fiber.MIMEApplicationJSONCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+func (h *pageHandlers) apiJSONKey(c *fiber.Ctx, key string, build func(pub *course.Published) (any, error)) error {
+	return h.cache.cached(c, key, fiber.MIMEApplicationJSONCharsetUTF8, func(pub *course.Published) ([]byte, error) {
 		v, err := build(pub)
 		if err != nil {
 			return nil, err
@@ -98,8 +98,8 @@ func (s *Server) apiJSONKey(c *fiber.Ctx, key string, build func(pub *course.Pub
 	})
 }
 
-func (s *Server) apiCourse(c *fiber.Ctx) error {
-	return s.apiJSON(c, func(pub *course.Published) (any, error) {
+func (h *pageHandlers) apiCourse(c *fiber.Ctx) error {
+	return h.apiJSON(c, func(pub *course.Published) (any, error) {
 		co := pub.Course
 		out := apiCourse{
 			Version: pub.Version, Title: co.Meta.Title, Description: co.Meta.Description,
@@ -114,10 +114,10 @@ func (s *Server) apiCourse(c *fiber.Ctx) error {
 	})
 }
 
-func (s *Server) apiModule(c *fiber.Ctx) error {
+func (h *pageHandlers) apiModule(c *fiber.Ctx) error {
 	slug := c.Params("module")
-	return s.apiJSON(c, func(pub *course.Published) (any, error) {
-		m, err := s.findModule(pub, slug)
+	return h.apiJSON(c, func(pub *course.Published) (any, error) {
+		m, err := h.findModule(pub, slug)
 		if err != nil {
 			return nil, err
 		}
@@ -125,10 +125,10 @@ func (s *Server) apiModule(c *fiber.Ctx) error {
 	})
 }
 
-func (s *Server) apiSection(c *fiber.Ctx) error {
+func (h *pageHandlers) apiSection(c *fiber.Ctx) error {
 	module, section := c.Params("module"), c.Params("section")
-	return s.apiJSON(c, func(pub *course.Published) (any, error) {
-		sec, err := s.findSection(pub, module, section)
+	return h.apiJSON(c, func(pub *course.Published) (any, error) {
+		sec, err := h.findSection(pub, module, section)
 		if err != nil {
 			return nil, err
 		}

@@ -17,10 +17,11 @@ import (
 // problem document (errors.go), the audit log and what follows a
 // publication (contentChanged).
 //
-// Server embeds it, so its own handlers use it as before; the handlers
-// of a resource are methods of a small struct that holds the core beside
-// the stores it uses (feedbackHandlers, certificateHandlers, …), built
-// once in routes.
+// The handlers of a resource are methods of a small struct that holds
+// the core beside the stores it uses (pageHandlers, accountHandlers,
+// studioHandlers, feedbackHandlers, …), built once in routes; Server
+// embeds it for its own server-wide handlers (errors, middleware,
+// health).
 type core struct {
 	log   *slog.Logger
 	https bool

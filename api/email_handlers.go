@@ -27,10 +27,10 @@ type emailHandlers struct {
 	*core
 	mail *mailer
 	// limit counts e-mail link requests per address and per account,
-	// ipLimit per IP (Server's forgotLimit and forgotIPLimit: the
-	// account page's resend counts in limit too).
+	// ipLimit per IP (rateLimits' forgot and forgotIP: the account
+	// page's resend counts in limit too).
 	limit, ipLimit *account.Limiter
-	// resetLimit counts reset attempts per IP (Server's registerLimit,
+	// resetLimit counts reset attempts per IP (rateLimits' register,
 	// shared with registration).
 	resetLimit *account.Limiter
 	// exam and certs issue the certificates that waited for a verified

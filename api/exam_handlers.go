@@ -93,7 +93,7 @@ func (h *examHandlers) attemptJSON(c *fiber.Ctx, a *exam.Attempt) (*apiAttempt, 
 
 // learnerResult is what a learner may see of the result of a, one of
 // their attempts all: its items only as the review rule says. It is the
-// core's: the learner's export (account_pages.go) shows it too.
+// core's: the learner's export (account_handlers.go) shows it too.
 func (s *core) learnerResult(a *exam.Attempt, all []*exam.Attempt) *exam.Result {
 	if pub := s.published(); pub != nil && pub.Course.Exam != nil && exam.ShowKeys(a, all, pub.Course.Exam.Rules) {
 		return a.Result

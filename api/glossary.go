@@ -42,7 +42,7 @@ func glossaryOn(pub *course.Published) error {
 }
 
 // apiGlossary lists the concepts, optionally of one module or initial.
-func (s *Server) apiGlossary(c *fiber.Ctx) error {
+func (h *pageHandlers) apiGlossary(c *fiber.Ctx) error {
 	module, letter := c.Query("module"), c.Query("letter")
 	if module != "" && !validSlug(module) {
 		return fiber.NewError(fiber.StatusBadRequest, "module must be a module slug such as tyokyvyn-tuki")
@@ -50,7 +50,7 @@ func (s *Server) apiGlossary(c *fiber.Ctx) error {
 	if letter != "" && utf8.RuneCountInString(letter) != 1 {
 		return fiber.NewError(fiber.StatusBadRequest, "letter must be one letter")
 	}
-	return s.apiJSONKey(c, "api glossary module="+module+" letter="+strings.ToLower(letter), func(pub *course.Published) (any, error) {
+	return h.apiJSONKey(c, "api glossary module="+module+" letter="+strings.ToLower(letter), func(pub *course.Published) (any, error) {
 		if err := glossaryOn(pub); err != nil {
 			return nil, err
 		}
@@ -95,9 +95,9 @@ func findConcept(pub *course.Published, id string) (*course.Concept, error) {
 	return k, nil
 }
 
-func (s *Server) apiConcept(c *fiber.Ctx) error {
+func (h *pageHandlers) apiConcept(c *fiber.Ctx) error {
 	id := c.Params("concept")
-	return s.apiJSON(c, func(pub *course.Published) (any, error) {
+	return h.apiJSON(c, func(pub *course.Published) (any, error) {
 		k, err := findConcept(pub, id)
 		if err != nil {
 			return nil, err
@@ -123,12 +123,12 @@ func searchQuery(c *fiber.Ctx) (string, error) {
 	return q, nil
 }
 
-func (s *Server) apiGlossarySearch(c *fiber.Ctx) error {
+func (h *pageHandlers) apiGlossarySearch(c *fiber.Ctx) error {
 	q, err := searchQuery(c)
 	if err != nil {
 		return err
 	}
-	pub := s.published()
+	pub := h.published()
 	if pub == nil {
 		return fiber.ErrServiceUnavailable
 	}
@@ -138,7 +138,7 @@ func (s *Server) apiGlossarySearch(c *fiber.Ctx) error {
 	// Results are kept a minute per published version and query (at most
 	// 10 000 queries): popular searches cost a map lookup.
 	key := strconv.FormatInt(pub.Version, 10) + " " + strings.ToLower(q)
-	body, err := s.searches.GetOrLoad(key, func() ([]byte, string, error) {
+	body, err := h.searches.GetOrLoad(key, func() ([]byte, string, error) {
 		out := []apiHit{}
 		for _, h := range pub.Course.Glossary.Search(q, 20) {
 			out = append(out, apiHit{h.Concept.ID, h.Concept.Term, h.Concept.Definition, h.Matched, h.Score, "/sanasto/" + h.Concept.ID})
@@ -156,26 +156,26 @@ func (s *Server) apiGlossarySearch(c *fiber.Ctx) error {
 }
 
 // conceptBase is where concept URIs start: the concept pages.
-func (s *Server) conceptBase() string { return strings.TrimRight(s.opts.BaseURL, "/") + "/sanasto/" }
+func (h *pageHandlers) conceptBase() string { return strings.TrimRight(h.siteURL, "/") + "/sanasto/" }
 
-func (s *Server) glossaryExport(kind string) fiber.Handler {
+func (h *pageHandlers) glossaryExport(kind string) fiber.Handler {
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "json": "application/json", "ttl": "text/turtle; charset=utf-8", "jsonld": "application/ld+json"}
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="sanasto.`+kind+`"`)
-		return s.cached(c, "export "+kind, types[kind], func(pub *course.Published) ([]byte, error) {
+		return h.cache.cached(c, "export "+kind, types[kind], func(pub *course.Published) ([]byte, error) {
 			if err := glossaryOn(pub); err != nil {
 				return nil, err
 			}
 			co := pub.Course
 			switch kind {
 			case "csv":
-				return co.GlossaryCSV(s.conceptBase())
+				return co.GlossaryCSV(h.conceptBase())
 			case "json":
 				return co.GlossaryJSON()
 			case "ttl":
-				return co.GlossaryTurtle(s.conceptBase()), nil
+				return co.GlossaryTurtle(h.conceptBase()), nil
 			}
-			return co.GlossaryJSONLD(s.conceptBase())
+			return co.GlossaryJSONLD(h.conceptBase())
 		})
 	}
 }
@@ -186,10 +186,10 @@ func svgResponse(c *fiber.Ctx) {
 }
 
 // conceptDiagram is a concept's diagram as SVG (embedded and downloadable).
-func (s *Server) conceptDiagram(c *fiber.Ctx) error {
+func (h *pageHandlers) conceptDiagram(c *fiber.Ctx) error {
 	id := c.Params("concept")
 	svgResponse(c)
-	return s.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
+	return h.cache.cached(c, "diagram "+id, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
 		k, err := findConcept(pub, id)
 		if err != nil {
 			return nil, err
@@ -199,10 +199,10 @@ func (s *Server) conceptDiagram(c *fiber.Ctx) error {
 }
 
 // themeDiagram is the diagram of one theme of the whole vocabulary.
-func (s *Server) themeDiagram(c *fiber.Ctx) error {
+func (h *pageHandlers) themeDiagram(c *fiber.Ctx) error {
 	theme := strings.TrimSuffix(c.Params("theme"), ".svg")
 	svgResponse(c)
-	return s.cached(c, "theme "+theme, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
+	return h.cache.cached(c, "theme "+theme, "image/svg+xml", func(pub *course.Published) ([]byte, error) {
 		if err := glossaryOn(pub); err != nil {
 			return nil, err
 		}
@@ -227,8 +227,8 @@ type themeView struct {
 
 // diagramsPage is every theme diagram on one printable page, each with its
 // concepts as a list.
-func (s *Server) diagramsPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) diagramsPage(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		if err := glossaryOn(pub); err != nil {
 			return nil, err
 		}

@@ -9,9 +9,9 @@ import (
 
 // Static information pages: the accessibility statement and the privacy
 // notice.
-func (s *Server) infoPage(name, titleKey, path string) fiber.Handler {
+func (h *pageHandlers) infoPage(name, titleKey, path string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 			return r.render(name, path, page{Title: web.T(r.Lang, titleKey)})
 		})
 	}

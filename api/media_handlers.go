@@ -624,13 +624,3 @@ func (h *mediaHandlers) status(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"available": true})
 }
-
-// The studio's media pages (studio_media.go) are Server's; they use these
-// helpers of the media handlers.
-
-func (s *Server) mediaItem(c *fiber.Ctx) (*media.Item, error)   { return s.mediaFiles.item(c) }
-func (s *Server) readUpload(c *fiber.Ctx) (media.Upload, error) { return s.mediaFiles.readUpload(c) }
-func (s *Server) mediaPlaces(id string) []string                { return s.mediaFiles.places(id) }
-func (s *Server) uploadForm(c *fiber.Ctx, boundary string) (map[string]string, io.Reader, error) {
-	return s.mediaFiles.uploadForm(c, boundary)
-}

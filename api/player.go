@@ -17,13 +17,13 @@ import (
 var playerSlotRE = regexp.MustCompile(`<div class="media-player" data-media="([a-z0-9-]+)"></div>`)
 
 // withPlayers puts a player in each placeholder of body.
-func (s *Server) withPlayers(body, lang string) string {
+func (h *pageHandlers) withPlayers(body, lang string) string {
 	if !strings.Contains(body, `class="media-player"`) {
 		return body
 	}
 	var snap *media.Snapshot
-	if s.media != nil {
-		snap = s.media.Snapshot()
+	if h.media != nil {
+		snap = h.media.Snapshot()
 	}
 	return playerSlotRE.ReplaceAllStringFunc(body, func(slot string) string {
 		id := playerSlotRE.FindStringSubmatch(slot)[1]

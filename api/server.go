@@ -26,7 +26,6 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
-	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
@@ -78,7 +77,10 @@ type Options struct {
 	Mail *mail.Outbox
 }
 
-// Server serves the platform over HTTP.
+// Server serves the platform over HTTP. It builds the app and its route
+// table, where the handlers of each resource are made with what they use,
+// and keeps what is server-wide: the layout pages render in (layout.go),
+// static assets, errors, middleware, health and metrics.
 type Server struct {
 	// core is the request machinery (viewer, language, forms, problems)
 	// and mailer the outbox, both shared with the handlers of each
@@ -97,32 +99,18 @@ type Server struct {
 	// noSpaceAt is when a write last failed for a full disk (unix ns);
 	// /readyz reports the database down until a write works again.
 	noSpaceAt atomic.Int64
-	cache     atomic.Pointer[pageCache]
-	progress  *study.Progress
-
-	signInLimit *account.Limiter
-	// secondFactorLimit counts wrong second-factor codes per account and
-	// per address, apart from the password's count.
-	secondFactorLimit *account.Limiter
-	registerLimit     *account.Limiter
-	searches          *cache.TTL[[]byte]
-	feedback          *feedback.Store
-	media             *media.Catalog
-	exam              *exam.Store
-	certs             *cert.Store
-	// forgotLimit counts password reset requests per address and per
-	// IP, and other e-mail link requests.
-	forgotLimit *account.Limiter
-	// forgotIPLimit counts the requests of one IP (a training room
-	// shares one address, so it allows more).
-	forgotIPLimit *account.Limiter
+	// The stores whose presence turns features on: the route table and
+	// the layout's navigation ask them (nil: off), and the media
+	// catalog's largest upload bounds bodies (bodies.go); the handlers
+	// get them in routes.
+	progress *study.Progress
+	feedback *feedback.Store
+	media    *media.Catalog
+	exam     *exam.Store
+	certs    *cert.Store
 	// oversize marks requests whose declared length is over the largest
 	// upload (see refuseDeclaredOversize).
 	oversize sync.Map
-	// mediaFiles serve the media library; Server keeps them for the
-	// studio's media pages (studio_media.go), which share their upload
-	// and lookup helpers.
-	mediaFiles *mediaHandlers
 }
 
 // New builds the server and its routes.
@@ -156,29 +144,12 @@ func New(o Options) (*Server, error) {
 		pages:    pages,
 		headers:  securityHeaders(base.Scheme == "https", o.StorageOrigin),
 		progress: o.Progress,
-		// Sign-in: 10 failures per address or account, then delays doubling from 1 s to 15 min.
-		signInLimit: account.NewLimiter(10, 15*time.Minute, time.Second, 15*time.Minute),
-		// Second factor: 5 wrong codes per account or address, then delays
-		// doubling from 30 s to an hour.
-		secondFactorLimit: account.NewLimiter(5, time.Hour, 30*time.Second, time.Hour),
-		// Registration and reset: 100 attempts an hour per address (a
-		// training room behind one address), then delays from 10 s.
-		registerLimit: account.NewLimiter(100, time.Hour, 10*time.Second, time.Hour),
-		searches:      cache.New[[]byte](time.Minute, 10_000),
-		feedback:      o.Feedback,
-		media:         o.Media,
-		exam:          o.Exam,
-		certs:         o.Certificates,
-		// E-mail links on request: 5 an hour per address or account and
-		// 50 per IP, then delays doubling from a minute to an hour.
-		forgotLimit:   account.NewLimiter(4, time.Hour, time.Minute, time.Hour), // the fifth request is the last without a wait
-		forgotIPLimit: account.NewLimiter(50, time.Hour, time.Minute, time.Hour),
+		feedback: o.Feedback,
+		media:    o.Media,
+		exam:     o.Exam,
+		certs:    o.Certificates,
 	}
 	s.core.renderPage = s.render
-	if s.media != nil {
-		s.mediaFiles = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
-			storage: o.Storage, checkTimeout: o.CheckTimeout}
-	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tyokyky",
 		DisableStartupMessage: true,
@@ -245,13 +216,23 @@ func (s *Server) routes() {
 	reporter := s.group(s.requireUser, s.requireReporter)
 	admin := s.group(s.requireUser, s.requireAdmin)
 	// The handlers of each resource, with what they use.
+	o := s.opts
+	pg := newPageHandlers(s.core, s.progress, s.media, o.BaseURL)
+	var mf *mediaHandlers // nil without a media library (its routes are absent)
+	if s.media != nil {
+		mf = &mediaHandlers{core: s.core, catalog: s.media, siteURL: o.BaseURL, delivery: o.MediaDelivery, ttl: o.MediaURLTTL,
+			storage: o.Storage, checkTimeout: o.CheckTimeout}
+	}
+	stu := &studioHandlers{core: s.core, studio: o.Studio, pages: pg, progress: s.progress, media: mf}
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
-	email := &emailHandlers{core: s.core, mail: s.mailer, limit: s.forgotLimit, ipLimit: s.forgotIPLimit, resetLimit: s.registerLimit,
+	lim := newRateLimits()
+	acc := &accountHandlers{core: s.core, mail: s.mailer, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
+		signInLimit: lim.signIn, secondFactorLimit: lim.secondFactor, registerLimit: lim.register, forgotLimit: lim.forgot}
+	email := &emailHandlers{core: s.core, mail: s.mailer, limit: lim.forgot, ipLimit: lim.forgotIP, resetLimit: lim.register,
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam}
-	mf := s.mediaFiles // nil without a media library (its routes are absent)
-	gl := &glossaryHandlers{core: s.core, studio: s.opts.Studio}
+	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
@@ -272,35 +253,35 @@ func (s *Server) routes() {
 
 	// JSON API.
 	public.get("/api/v1/openapi.json", s.openapi)
-	public.get("/api/v1/course", s.apiCourse)
-	public.get("/api/v1/modules/:module", s.apiModule)
-	public.get("/api/v1/modules/:module/sections/:section", s.apiSection)
-	public.get("/api/v1/glossary", s.apiGlossary)
-	public.get("/api/v1/glossary/search", s.apiGlossarySearch)
-	public.get("/api/v1/glossary/export.csv", s.glossaryExport("csv"))
-	public.get("/api/v1/glossary/export.json", s.glossaryExport("json"))
-	public.get("/api/v1/glossary/export.ttl", s.glossaryExport("ttl"))
-	public.get("/api/v1/glossary/export.jsonld", s.glossaryExport("jsonld"))
-	public.get("/api/v1/glossary/:concept", s.apiConcept)
+	public.get("/api/v1/course", pg.apiCourse)
+	public.get("/api/v1/modules/:module", pg.apiModule)
+	public.get("/api/v1/modules/:module/sections/:section", pg.apiSection)
+	public.get("/api/v1/glossary", pg.apiGlossary)
+	public.get("/api/v1/glossary/search", pg.apiGlossarySearch)
+	public.get("/api/v1/glossary/export.csv", pg.glossaryExport("csv"))
+	public.get("/api/v1/glossary/export.json", pg.glossaryExport("json"))
+	public.get("/api/v1/glossary/export.ttl", pg.glossaryExport("ttl"))
+	public.get("/api/v1/glossary/export.jsonld", pg.glossaryExport("jsonld"))
+	public.get("/api/v1/glossary/:concept", pg.apiConcept)
 
 	// Pages.
-	public.get("/", s.home)
-	public.get("/osiot", s.modulesPage)
-	public.get("/osiot/:module", s.modulePage)
-	public.get("/osiot/:module/:section", s.sectionPage)
+	public.get("/", pg.home)
+	public.get("/osiot", pg.modulesPage)
+	public.get("/osiot/:module", pg.modulePage)
+	public.get("/osiot/:module/:section", pg.sectionPage)
 	public.get("/osiot/:module/:section/itsetesti", sc.result)
 	// Checking a self-check changes nothing for anyone; the handler marks a
 	// signed-in learner's self-check done only with the session's token.
 	public.postUnchecked("/osiot/:module/:section/itsetesti", sc.submit)
-	public.get("/lainsaadanto", s.legislationPage)
-	public.get("/sanasto", s.glossaryPage)
-	public.get("/sanasto/kaaviot", s.diagramsPage)
-	public.get("/sanasto/teemat/:theme", s.themeDiagram)
-	public.get("/sanasto/:concept", s.conceptPage)
-	public.get("/sanasto/:concept/kaavio.svg", s.conceptDiagram)
-	public.get("/kurssi/kuvat/:name", s.figure)
-	public.get("/saavutettavuus", s.infoPage("accessibility", "statement.title", "/saavutettavuus"))
-	public.get("/tietosuoja", s.infoPage("privacy", "privacy.title", "/tietosuoja"))
+	public.get("/lainsaadanto", pg.legislationPage)
+	public.get("/sanasto", pg.glossaryPage)
+	public.get("/sanasto/kaaviot", pg.diagramsPage)
+	public.get("/sanasto/teemat/:theme", pg.themeDiagram)
+	public.get("/sanasto/:concept", pg.conceptPage)
+	public.get("/sanasto/:concept/kaavio.svg", pg.conceptDiagram)
+	public.get("/kurssi/kuvat/:name", pg.figure)
+	public.get("/saavutettavuus", pg.infoPage("accessibility", "statement.title", "/saavutettavuus"))
+	public.get("/tietosuoja", pg.infoPage("privacy", "privacy.title", "/tietosuoja"))
 	if s.feedback != nil {
 		public.get("/palaute", fb.page)
 		public.post("/palaute", fb.send)
@@ -331,21 +312,21 @@ func (s *Server) routes() {
 		return
 	}
 	// Accounts.
-	public.get("/kirjaudu", s.loginPage)
-	public.post("/kirjaudu", s.login)
-	public.get("/kirjaudu/vahvista", s.verifyPage)
-	public.post("/kirjaudu/vahvista", s.verify)
-	public.post("/kirjaudu-ulos", s.logout)
-	public.get("/rekisteroidy", s.registerPage)
-	public.post("/rekisteroidy", s.register)
+	public.get("/kirjaudu", acc.loginPage)
+	public.post("/kirjaudu", acc.login)
+	public.get("/kirjaudu/vahvista", acc.verifyPage)
+	public.post("/kirjaudu/vahvista", acc.verify)
+	public.post("/kirjaudu-ulos", acc.logout)
+	public.get("/rekisteroidy", acc.registerPage)
+	public.post("/rekisteroidy", acc.register)
 	if s.outbox != nil {
 		public.get("/salasana/unohtui", email.forgotPage)
 		public.post("/salasana/unohtui", email.forgot)
 		public.get("/sahkoposti/vahvista", email.verify)
 		public.get("/viestit/peru", email.unsubscribePage)
 		public.postUnchecked("/viestit/peru", email.unsubscribe) // the token is the authority (RFC 8058); no session, no CSRF
-		learner.post("/tili/sahkoposti", s.changeEmail)
-		learner.post("/tili/sahkoposti/vahvista", s.resendVerification)
+		learner.post("/tili/sahkoposti", acc.changeEmail)
+		learner.post("/tili/sahkoposti/vahvista", acc.resendVerification)
 		learner.post("/tili/viestit", email.savePreferences)
 		admin.get("/yllapito/posti", email.adminOutbox)
 		admin.post("/yllapito/posti/testi", email.adminTest)
@@ -355,13 +336,13 @@ func (s *Server) routes() {
 	}
 	public.get("/salasana/uusi", email.resetPage)
 	public.post("/salasana/uusi", email.reset)
-	learner.get("/tili", s.accountPage)
-	learner.post("/tili/salasana", s.changePassword)
-	learner.post("/tili/istunnot/lopeta-muut", s.endOtherSessions)
-	learner.post("/tili/istunnot/:session/lopeta", s.endSession)
-	learner.post("/tili/poista", s.deleteAccount)
-	learner.get("/tili/kaksivaiheinen", s.totpPage)
-	learner.post("/tili/kaksivaiheinen", s.totpPost)
+	learner.get("/tili", acc.accountPage)
+	learner.post("/tili/salasana", acc.changePassword)
+	learner.post("/tili/istunnot/lopeta-muut", acc.endOtherSessions)
+	learner.post("/tili/istunnot/:session/lopeta", acc.endSession)
+	learner.post("/tili/poista", acc.deleteAccount)
+	learner.get("/tili/kaksivaiheinen", acc.totpPage)
+	learner.post("/tili/kaksivaiheinen", acc.totpPost)
 
 	// Studies.
 	learner.get("/omat-opinnot", st.dashboard)
@@ -375,20 +356,20 @@ func (s *Server) routes() {
 	author.post("/sanasto/:concept/muokkaa", gl.edit)
 
 	// The authoring studio (authors and administrators with two-factor).
-	author.get("/studio", s.studioIndex)
-	author.get("/studio/sisalto/*", s.studioEdit)
-	author.post("/studio/sisalto/*", s.studioSave)
-	author.get("/studio/historia/*", s.studioHistory)
-	author.get("/studio/esikatselu/*", s.studioLearnerView)
-	author.get("/studio/rakenne", s.studioStructure)
-	author.post("/studio/kuvat", s.studioFigure)
-	author.post("/api/v1/studio/figures", s.apiStudioFigure)
-	author.post("/studio/rakenne", s.studioStructureChange)
-	author.post("/studio/palauta/*", s.studioRestore)
-	author.post("/api/v1/studio/preview", s.apiStudioPreview)
-	author.get("/api/v1/studio/files/*", s.apiStudioFile)
-	author.put("/api/v1/studio/drafts/*", s.apiStudioDraft)
-	author.post("/api/v1/studio/publish/*", s.apiStudioPublish)
+	author.get("/studio", stu.studioIndex)
+	author.get("/studio/sisalto/*", stu.studioEdit)
+	author.post("/studio/sisalto/*", stu.studioSave)
+	author.get("/studio/historia/*", stu.studioHistory)
+	author.get("/studio/esikatselu/*", stu.studioLearnerView)
+	author.get("/studio/rakenne", stu.studioStructure)
+	author.post("/studio/kuvat", stu.studioFigure)
+	author.post("/api/v1/studio/figures", stu.apiStudioFigure)
+	author.post("/studio/rakenne", stu.studioStructureChange)
+	author.post("/studio/palauta/*", stu.studioRestore)
+	author.post("/api/v1/studio/preview", stu.apiStudioPreview)
+	author.get("/api/v1/studio/files/*", stu.apiStudioFile)
+	author.put("/api/v1/studio/drafts/*", stu.apiStudioDraft)
+	author.post("/api/v1/studio/publish/*", stu.apiStudioPublish)
 
 	// Media library (authors and administrators).
 	if s.media != nil {
@@ -396,10 +377,10 @@ func (s *Server) routes() {
 		author.putUnchecked("/api/v1/media/:media/captions/:lang", s.checkCSRFHeader, mf.apiCaptions) // the token in a header: the body is the file
 		author.putUnchecked("/api/v1/media/:media/poster", s.checkCSRFHeader, mf.apiPoster)           // the token in a header: the body is the file
 		author.delete("/api/v1/media/:media", mf.apiDelete)
-		author.get("/studio/media", s.studioMediaPage)
-		author.postUnchecked("/studio/media", s.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
-		author.postUnchecked("/studio/media/:media/tekstitys", s.studioMediaCaptions) // streamed form: token checked first (uploadForm)
-		author.post("/studio/media/:media/poista", s.studioMediaDelete)
+		author.get("/studio/media", stu.studioMediaPage)
+		author.postUnchecked("/studio/media", stu.studioMediaUpload)                    // streamed form: the token field is checked before the file (readUpload)
+		author.postUnchecked("/studio/media/:media/tekstitys", stu.studioMediaCaptions) // streamed form: token checked first (uploadForm)
+		author.post("/studio/media/:media/poista", stu.studioMediaDelete)
 	}
 
 	// The final exam.
@@ -449,11 +430,11 @@ func (s *Server) routes() {
 	admin.get("/yllapito/organisaatiot", adm.organisations)
 
 	// Accounts and studies in the API.
-	public.postUnchecked("/api/v1/auth/register", jsonOnly, s.apiRegister) // JSON only (see jsonOnly)
-	public.postUnchecked("/api/v1/auth/login", jsonOnly, s.apiLogin)       // JSON only (see jsonOnly)
-	public.post("/api/v1/auth/logout", s.apiLogout)
-	learner.get("/api/v1/auth/session", s.apiSession)
-	learner.get("/api/v1/me/export", s.apiExport)
+	public.postUnchecked("/api/v1/auth/register", jsonOnly, acc.apiRegister) // JSON only (see jsonOnly)
+	public.postUnchecked("/api/v1/auth/login", jsonOnly, acc.apiLogin)       // JSON only (see jsonOnly)
+	public.post("/api/v1/auth/logout", acc.apiLogout)
+	learner.get("/api/v1/auth/session", acc.apiSession)
+	learner.get("/api/v1/me/export", acc.apiExport)
 	learner.get("/api/v1/progress", st.apiProgress)
 	learner.put("/api/v1/progress/:module/:section", st.apiRecordProgress)
 	learner.get("/api/v1/tasks/:task/answer", st.apiGetAnswer)

@@ -32,13 +32,13 @@ type studioMediaData struct {
 	ID      string
 }
 
-func (s *Server) studioMediaData(c *fiber.Ctx) (*studioMediaData, error) {
-	items, err := s.media.List(c.UserContext())
+func (h *studioHandlers) studioMediaData(c *fiber.Ctx) (*studioMediaData, error) {
+	items, err := h.media.catalog.List(c.UserContext())
 	if err != nil {
 		return nil, err
 	}
-	d := &studioMediaData{MaxSize: media.FormatSize(s.media.MaxSize())}
-	pub := s.published()
+	d := &studioMediaData{MaxSize: media.FormatSize(h.media.catalog.MaxSize())}
+	pub := h.published()
 	for _, it := range items {
 		row := studioMediaRow{Item: it, Size: media.FormatSize(it.Size)}
 		if it.Duration > 0 {
@@ -54,12 +54,12 @@ func (s *Server) studioMediaData(c *fiber.Ctx) (*studioMediaData, error) {
 	return d, nil
 }
 
-func (s *Server) studioMediaPage(c *fiber.Ctx) error {
-	d, err := s.studioMediaData(c)
+func (h *studioHandlers) studioMediaPage(c *fiber.Ctx) error {
+	d, err := h.studioMediaData(c)
 	if err != nil {
 		return err
 	}
-	lang := s.lang(c)
+	lang := h.lang(c)
 	switch {
 	case c.Query("lisatty") != "":
 		d.Notice = web.T(lang, "studio.media.added") + " " + c.Query("lisatty")
@@ -68,48 +68,48 @@ func (s *Server) studioMediaPage(c *fiber.Ctx) error {
 	case c.Query("poistettu") != "":
 		d.Notice = web.T(lang, "studio.media.deleted") + " " + c.Query("poistettu")
 	}
-	return s.renderForm(c, fiber.StatusOK, "studio_media", "studio.media.title", d)
+	return h.renderForm(c, fiber.StatusOK, "studio_media", "studio.media.title", d)
 }
 
 // studioMediaRefused shows the page again with the reason for a refusal.
-func (s *Server) studioMediaRefused(c *fiber.Ctx, err error, title, id string) error {
-	status, msg, ok := s.refused(c, err)
+func (h *studioHandlers) studioMediaRefused(c *fiber.Ctx, err error, title, id string) error {
+	status, msg, ok := h.refused(c, err)
 	if !ok {
 		return err
 	}
-	d, derr := s.studioMediaData(c)
+	d, derr := h.studioMediaData(c)
 	if derr != nil {
 		return derr
 	}
 	d.Error, d.Title, d.ID = msg, title, id
-	return s.renderForm(c, status, "studio_media", "studio.media.title", d)
+	return h.renderForm(c, status, "studio_media", "studio.media.title", d)
 }
 
-func (s *Server) studioMediaUpload(c *fiber.Ctx) error {
-	up, err := s.readUpload(c)
+func (h *studioHandlers) studioMediaUpload(c *fiber.Ctx) error {
+	up, err := h.media.readUpload(c)
 	if err != nil {
-		return s.studioMediaRefused(c, err, up.Title, up.ID)
+		return h.studioMediaRefused(c, err, up.Title, up.ID)
 	}
-	it, err := s.media.Put(c.UserContext(), up)
+	it, err := h.media.catalog.Put(c.UserContext(), up)
 	if err != nil {
 		// The unread rest of a refused file is drained up to a bound,
 		// then the connection closes after the answer (see limitBodies).
-		return s.studioMediaRefused(c, err, up.Title, up.ID)
+		return h.studioMediaRefused(c, err, up.Title, up.ID)
 	}
-	s.audit(c, "media.upload", it.ID, it.Title)
+	h.audit(c, "media.upload", it.ID, it.Title)
 	return c.Redirect("/studio/media?lisatty="+it.ID, fiber.StatusSeeOther)
 }
 
-func (s *Server) studioMediaCaptions(c *fiber.Ctx) error {
+func (h *studioHandlers) studioMediaCaptions(c *fiber.Ctx) error {
 	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if ctype != "multipart/form-data" {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send the captions as a form with a file")
 	}
-	fields, file, err := s.uploadForm(c, params["boundary"]) // checks the token first
+	fields, file, err := h.media.uploadForm(c, params["boundary"]) // checks the token first
 	if err != nil {
-		return s.studioMediaRefused(c, err, "", "")
+		return h.studioMediaRefused(c, err, "", "")
 	}
-	it, err := s.mediaItem(c)
+	it, err := h.media.item(c)
 	if err != nil {
 		return err
 	}
@@ -118,21 +118,21 @@ func (s *Server) studioMediaCaptions(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "reading the file failed")
 	}
 	lang := strings.TrimSpace(fields["lang"])
-	if _, err := s.media.SetCaptions(c.UserContext(), it.ID, lang, data); err != nil {
-		return s.studioMediaRefused(c, err, "", "")
+	if _, err := h.media.catalog.SetCaptions(c.UserContext(), it.ID, lang, data); err != nil {
+		return h.studioMediaRefused(c, err, "", "")
 	}
-	s.audit(c, "media.captions", it.ID, lang)
+	h.audit(c, "media.captions", it.ID, lang)
 	return c.Redirect("/studio/media?tekstitys="+it.ID, fiber.StatusSeeOther)
 }
 
-func (s *Server) studioMediaDelete(c *fiber.Ctx) error {
-	it, err := s.mediaItem(c)
+func (h *studioHandlers) studioMediaDelete(c *fiber.Ctx) error {
+	it, err := h.media.item(c)
 	if err != nil {
 		return err
 	}
-	if err := s.media.Delete(c.UserContext(), it.ID, s.mediaPlaces(it.ID)); err != nil {
-		return s.studioMediaRefused(c, err, "", "")
+	if err := h.media.catalog.Delete(c.UserContext(), it.ID, h.media.places(it.ID)); err != nil {
+		return h.studioMediaRefused(c, err, "", "")
 	}
-	s.audit(c, "media.delete", it.ID, it.Title)
+	h.audit(c, "media.delete", it.ID, it.Title)
 	return c.Redirect("/studio/media?poistettu="+it.ID, fiber.StatusSeeOther)
 }

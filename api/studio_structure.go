@@ -40,15 +40,15 @@ var structureNotices = map[string]bool{
 
 // studioStructure shows the modules and their sections with the forms
 // that add, rename, move and archive them.
-func (s *Server) studioStructure(c *fiber.Ctx) error {
-	if _, err := s.studioStore(); err != nil {
+func (h *studioHandlers) studioStructure(c *fiber.Ctx) error {
+	if _, err := h.studioStore(); err != nil {
 		return err
 	}
-	d := &studioStructureData{Modules: s.published().Course.AllModules()}
+	d := &studioStructureData{Modules: h.published().Course.AllModules()}
 	if n := c.Query("ilmoitus"); structureNotices[n] {
 		d.Notice = "studio.structure.done." + n
 	}
-	return s.renderPrivate(c, "studio_structure", "studio.structure.title", d)
+	return h.renderPrivate(c, "studio_structure", "studio.structure.title", d)
 }
 
 // structureOps are the changes of POST /studio/rakenne: the section ops
@@ -62,8 +62,8 @@ var structureOps = map[string]string{
 
 // studioStructureChange makes one change (structureOps). Archiving and
 // hiding ask first, saying how many learners have progress there.
-func (s *Server) studioStructureChange(c *fiber.Ctx) error {
-	store, err := s.studioStore()
+func (h *studioHandlers) studioStructureChange(c *fiber.Ctx) error {
+	store, err := h.studioStore()
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 	module, section := c.FormValue("module"), c.FormValue("section")
 	// Copies: Fiber's form values point into the request buffer.
 	slug, title, summary := strings.TrimSpace(c.FormValue("slug")), c.FormValue("title"), c.FormValue("summary")
-	pub := s.published()
+	pub := h.published()
 	var m *course.Module
 	var sec *course.Section
 	var ok bool
@@ -94,7 +94,7 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		if op != "archive" {
 			section = ""
 		}
-		n, err := s.progress.LearnersIn(c.UserContext(), module, section)
+		n, err := h.progress.LearnersIn(c.UserContext(), module, section)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 			what = sec.Title
 		}
 		d.Confirm = &structureConfirm{Op: op, Module: module, Section: section, Title: what, Learners: n}
-		return s.renderPrivate(c, "studio_structure", "studio.structure.title", d)
+		return h.renderPrivate(c, "studio_structure", "studio.structure.title", d)
 	}
 	var plan func(fstest.MapFS) ([]course.FileChange, error)
 	done, target := "", module+"/"+section
@@ -146,16 +146,16 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		plan = func(t fstest.MapFS) ([]course.FileChange, error) { return course.ArchiveModule(t, module) }
 		done, target = "module-archived", module
 	}
-	problems, err := store.PublishChanges(c.UserContext(), s.viewerOf(c).User.Email, plan)
+	problems, err := store.PublishChanges(c.UserContext(), h.viewerOf(c).User.Email, plan)
 	var refused *studio.RefusedError
 	switch {
 	case errors.As(err, &refused):
-		_, msg, ok := s.refused(c, refused.Err)
+		_, msg, ok := h.refused(c, refused.Err)
 		if !ok { // not a refusal but a failure (a file the plan needs is unreadable)
 			return refused.Err
 		}
 		d.Error = msg
-		return s.structureRefused(c, d)
+		return h.structureRefused(c, d)
 	case err != nil: // studio.ErrChanged: 409
 		return err
 	}
@@ -163,24 +163,24 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 		for _, p := range problems {
 			d.Problems = append(d.Problems, p.String())
 		}
-		return s.structureRefused(c, d)
+		return h.structureRefused(c, d)
 	}
 	// This instance serves the new course first, so that no learner writes
 	// at an old address after the records move; other instances catch up
 	// within seconds, and the periodic follow-up moves what they wrote.
-	if err := s.contentChanged(c, "content.structure", target, op); err != nil {
+	if err := h.contentChanged(c, "content.structure", target, op); err != nil {
 		return err
 	}
 	switch op {
 	case "rename", "module-rename":
 		// The learners' progress and answers follow the new addresses.
-		_, err = s.progress.FollowRedirects(c.UserContext(), s.published().Course.Redirects)
+		_, err = h.progress.FollowRedirects(c.UserContext(), h.published().Course.Redirects)
 	case "archive", "module-archive":
 		// Kept aside, so that a later page at the address starts afresh.
 		if op == "module-archive" {
 			section = ""
 		}
-		_, err = s.progress.SetAside(c.UserContext(), module, section, time.Now().UTC().Format("20060102T150405"))
+		_, err = h.progress.SetAside(c.UserContext(), module, section, time.Now().UTC().Format("20060102T150405"))
 	}
 	if err != nil {
 		return err
@@ -190,40 +190,19 @@ func (s *Server) studioStructureChange(c *fiber.Ctx) error {
 
 // structureRefused shows the structure page with why a change was not
 // made (422).
-func (s *Server) structureRefused(c *fiber.Ctx, d *studioStructureData) error {
-	if err := s.renderForm(c, fiber.StatusUnprocessableEntity, "studio_structure", "studio.structure.title", d); err != nil {
+func (h *studioHandlers) structureRefused(c *fiber.Ctx, d *studioStructureData) error {
+	if err := h.renderForm(c, fiber.StatusUnprocessableEntity, "studio_structure", "studio.structure.title", d); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	return nil
 }
 
-// redirected answers a moved module or section address with where it
-// moved (redirects.yaml), or false.
-func (s *Server) redirected(c *fiber.Ctx) (bool, error) {
-	pub := s.published()
-	if pub == nil || pub.Course.Redirects == nil {
-		return false, nil
-	}
-	to, ok := pub.Course.Redirects[strings.TrimSuffix(c.Path(), "/")]
-	if !ok {
-		return false, nil
-	}
-	// A redirect into a hidden module waits until the module is shown: a
-	// permanent redirect to a missing page would stay in browsers' caches.
-	if rest, ok := strings.CutPrefix(to, "/osiot/"); ok {
-		if _, shown := pub.Course.Module(strings.SplitN(rest, "/", 2)[0]); !shown {
-			return false, nil
-		}
-	}
-	return true, c.Redirect(to, fiber.StatusMovedPermanently)
-}
-
 // addFigure stores the uploaded image of a page's figure form (file, alt,
 // caption, page) and returns the page and the ::kuva block for it. The
 // alternative text is required.
-func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
-	store, err := s.studioStore()
+func (h *studioHandlers) addFigure(c *fiber.Ctx) (page, block string, err error) {
+	store, err := h.studioStore()
 	if err != nil {
 		return "", "", err
 	}
@@ -231,7 +210,7 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	if !studio.EditablePath(page) {
 		return "", "", fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}
-	if _, ok := s.published().Course.Files[page]; !ok {
+	if _, ok := h.published().Course.Files[page]; !ok {
 		return "", "", fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}
 	alt := strings.TrimSpace(c.FormValue("alt"))
@@ -264,7 +243,7 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	}
 	var change course.FileChange
 	var src string
-	problems, err := store.PublishChanges(c.UserContext(), s.viewerOf(c).User.Email, func(t fstest.MapFS) ([]course.FileChange, error) {
+	problems, err := store.PublishChanges(c.UserContext(), h.viewerOf(c).User.Email, func(t fstest.MapFS) ([]course.FileChange, error) {
 		var err error
 		change, src, err = course.AddFigure(t, page, fh.Filename, format.ContentType, data)
 		return []course.FileChange{change}, err
@@ -279,7 +258,7 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 	if len(problems) > 0 {
 		return "", "", fiber.NewError(fiber.StatusUnprocessableEntity, problems.Error())
 	}
-	if err := s.contentChanged(c, "content.figure", change.Path, ""); err != nil {
+	if err := h.contentChanged(c, "content.figure", change.Path, ""); err != nil {
 		return "", "", err
 	}
 	return page, course.FigureBlock(src, caption, alt), nil
@@ -287,8 +266,8 @@ func (s *Server) addFigure(c *fiber.Ctx) (page, block string, err error) {
 
 // apiStudioFigure answers the ::kuva block of an uploaded figure (the
 // editor's script puts it at the cursor).
-func (s *Server) apiStudioFigure(c *fiber.Ctx) error {
-	page, block, err := s.addFigure(c)
+func (h *studioHandlers) apiStudioFigure(c *fiber.Ctx) error {
+	page, block, err := h.addFigure(c)
 	if err != nil {
 		return err
 	}
@@ -297,19 +276,19 @@ func (s *Server) apiStudioFigure(c *fiber.Ctx) error {
 
 // studioFigure is the form without the script: the block is added to the
 // end of the page's draft, and the editor opens on it.
-func (s *Server) studioFigure(c *fiber.Ctx) error {
-	page, block, err := s.addFigure(c)
+func (h *studioHandlers) studioFigure(c *fiber.Ctx) error {
+	page, block, err := h.addFigure(c)
 	if err != nil {
 		return err
 	}
-	f, err := s.openStudioPath(c, page)
+	f, err := h.openStudioPath(c, page)
 	if err != nil {
 		return err
 	}
 	text, rev := f.text()
 	d := &studio.Draft{Path: page, Data: text, BaseRev: rev}
 	d.Data = strings.TrimRight(d.Data, "\n") + "\n\n" + block
-	d.By = s.viewerOf(c).User.Email
+	d.By = h.viewerOf(c).User.Email
 	if err := f.store.SaveDraft(c.UserContext(), *d); err != nil {
 		return err
 	}

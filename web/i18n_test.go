@@ -19,7 +19,7 @@ import (
 // catalogue key under one of them counts as used. Add a prefix here when
 // code builds keys; grep for `"prefix." +` and `(print "prefix."`.
 var dynamicPrefixes = []string{
-	"account.notice.",        // api/account_pages.go: "account.notice."+c.Query("ilmoitus")
+	"account.notice.",        // api/account_handlers.go: "account.notice."+c.Query("ilmoitus")
 	"mail.notice.",           // api/email_handlers.go: "mail.notice."+n
 	"role.",                  // api/admin_handlers.go, admin_users.html: "role."+role
 	"studio.structure.done.", // api/studio_structure.go: Notice key

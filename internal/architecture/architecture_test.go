@@ -6,7 +6,6 @@ package architecture
 import (
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,35 +50,13 @@ var storeFiles = []string{
 // the imports of each of its non-test files.
 func pkgImports(t *testing.T) map[string]map[string][]string {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found from %s: %v", root, err)
-	}
 	out := map[string]map[string][]string{}
 	fset := token.NewFileSet()
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
-			return nil
-		}
+	walkGoFiles(t, func(rel, path string) error {
 		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
 		dir := filepath.ToSlash(filepath.Dir(rel))
 		if out[dir] == nil {
 			out[dir] = map[string][]string{}
@@ -90,9 +67,6 @@ func pkgImports(t *testing.T) map[string]map[string][]string {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 
@@ -167,22 +141,10 @@ func TestImportRules(t *testing.T) {
 // internal/database holds the gate, opens a driver collection or keeps a
 // driver database.
 func TestStoresWriteThroughTheSeam(t *testing.T) {
-	root, _ := filepath.Abs("../..")
 	bypass := regexp.MustCompile(`\.Database\.Collection\(|database\.Gate\b|\.Hold\(\)|\*mongo\.Collection\b|\*mongo\.Database\b|\.Client\.Database\(`)
 	n := 0
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || strings.HasPrefix(rel, "internal/database/") {
+	walkGoFiles(t, func(rel, path string) error {
+		if strings.HasPrefix(rel, "internal/database/") {
 			return nil
 		}
 		n++
@@ -200,9 +162,6 @@ func TestStoresWriteThroughTheSeam(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if n < 50 {
 		t.Fatalf("scanned only %d files", n)
 	}

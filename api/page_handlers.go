@@ -1,273 +1,47 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"html/template"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/cache"
+	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
-// page is what every template receives.
-type page struct {
-	Lang        string
-	Title       string
-	Description string
-	Nav         []navItem
-	LangLinks   []langLink
-	Message     string
-	RequestID   string
-	Data        any
-	Viewer      *viewer // nil on cached pages
-	CSRF        string
-	Accounts    bool // sign-in exists
-	// Certificates are issued (the learner's list is linked).
-	Certificates bool
+// pageHandlers serve the published course as everyone reads it, from the
+// render cache: the pages (home, modules, sections, legislation, the
+// glossary and its concepts, the information pages: here and in
+// info_pages.go), the course and glossary API (content.go, glossary.go),
+// the glossary's exports and diagrams, and the course's figures.
+type pageHandlers struct {
+	*core
+	cache *renderCache
+	// progress is a signed-in learner's progress and answers on the
+	// pages (nil: the site has no accounts).
+	progress *study.Progress
+	// media fills the section pages' players (player.go; nil: no media
+	// library).
+	media *media.Catalog
+	// searches keeps glossary search results a minute.
+	searches *cache.TTL[[]byte]
+	// siteURL is the public address (Options.BaseURL): concept URIs.
+	siteURL string
 }
 
-type navItem struct {
-	Href, Label string
-	Current     bool
-}
-
-type langLink struct {
-	Href, Lang, Name string
-	Current          bool
-}
-
-// complete fills in what every page has: navigation and language links.
-func (s *Server) complete(p *page, lang, path string) {
-	p.Lang = lang
-	p.Accounts = s.accounts != nil && s.progress != nil
-	p.Certificates = s.certs != nil
-	if p.Description == "" {
-		if pub := s.published(); pub != nil {
-			p.Description = pub.Course.Meta.Description
-		}
-	}
-	items := []navItem{{Href: "/", Label: web.T(lang, "nav.home")}, {Href: "/osiot", Label: web.T(lang, "nav.modules")}}
-	if pub := s.published(); pub != nil {
-		if pub.Course.Meta.Pages.Legislation {
-			items = append(items, navItem{Href: "/lainsaadanto", Label: web.T(lang, "nav.legislation")})
-		}
-		if pub.Course.Meta.Pages.Glossary && len(pub.Course.Concepts) > 0 {
-			items = append(items, navItem{Href: "/sanasto", Label: web.T(lang, "nav.glossary")})
-		}
-		if pub.Course.Meta.Pages.Exam && s.exam != nil && pub.Course.Exam != nil && len(pub.Course.Exam.Items) > 0 {
-			items = append(items, navItem{Href: "/tentti", Label: web.T(lang, "nav.exam")})
-		}
-	}
-	for i := range items {
-		items[i].Current = items[i].Href == path
-	}
-	p.Nav = items
-	p.LangLinks = make([]langLink, len(web.Langs))
-	for i, l := range web.Langs {
-		p.LangLinks[i] = langLink{Href: path + "?lang=" + l, Lang: l, Name: web.LangNames[l], Current: l == lang}
-	}
-}
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// render executes a page template into a new byte slice.
-func (s *Server) render(name, lang, path string, p page) ([]byte, error) {
-	s.complete(&p, lang, path)
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	if err := s.pages.Render(buf, name, p); err != nil {
-		return nil, err
-	}
-	return bytes.Clone(buf.Bytes()), nil
-}
-
-// renderStatus renders a page that is not cached (error pages).
-func (s *Server) renderStatus(c *fiber.Ctx, status int, name string, p page) error {
-	if s.hasSessionCredential(c) {
-		if v := s.viewerOf(c); v.signedIn() {
-			p.Viewer, p.CSRF = v, v.Session.CSRF
-		}
-	}
-	body, err := s.render(name, s.lang(c), c.Path(), p)
-	if err != nil {
-		return err
-	}
-	c.Status(status)
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
-}
-
-// cache holds the rendered pages and API documents of one published
-// version; a new version starts an empty cache. Nothing in it depends on
-// the request but the language and the path.
-type pageCache struct {
-	version  int64
-	mediaRev int64    // pages show players built from the media catalog
-	entries  sync.Map // key → *cacheEntry
-}
-
-type cacheEntry struct {
-	once sync.Once
-	body []byte
-	etag string
-	err  error
-
-	// For a signed-in skeleton: the body cut at its placeholders, once.
-	cutOnce sync.Once
-	parts   [][]byte // len(parts) == len(slots)+1
-	slots   []string
-}
-
-// slotNonce makes the signed-in skeleton's placeholders unguessable: it
-// is drawn from crypto/rand when the process starts and never leaves it,
-// so no course text, link or name can spell a placeholder and have it
-// filled with a viewer's CSRF token or name.
-var slotNonce = func() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return hex.EncodeToString(b)
-}()
-
-var slotRE = regexp.MustCompile(`@@tk-` + slotNonce + `-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
-
-// cut splits the skeleton at its placeholders.
-func (e *cacheEntry) cut() {
-	e.cutOnce.Do(func() {
-		last := 0
-		for _, m := range slotRE.FindAllIndex(e.body, -1) {
-			e.parts = append(e.parts, e.body[last:m[0]])
-			e.slots = append(e.slots, string(e.body[m[0]:m[1]]))
-			last = m[1]
-		}
-		e.parts = append(e.parts, e.body[last:])
-	})
-}
-
-// cached answers from the cache of the current version, building the entry
-// once per key. Responses carry an ETag and are revalidated by browsers.
-func (s *Server) cached(c *fiber.Ctx, key, contentType string, build func(pub *course.Published) ([]byte, error)) error {
-	e, err := s.cachedEntry(key, build)
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderETag, e.etag)
-	if c.Get(fiber.HeaderIfNoneMatch) == e.etag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, contentType)
-	c.Response().SetBodyRaw(e.body) // never modified once built
-	return nil
-}
-
-// cachedEntry builds an entry of the current version's cache once.
-func (s *Server) cachedEntry(key string, build func(pub *course.Published) ([]byte, error)) (*cacheEntry, error) {
-	pub := s.published()
-	if pub == nil {
-		return nil, fiber.ErrServiceUnavailable
-	}
-	mediaRev := s.mediaRev()
-	cc := s.cache.Load()
-	if cc == nil || cc.version != pub.Version || cc.mediaRev != mediaRev {
-		fresh := &pageCache{version: pub.Version, mediaRev: mediaRev}
-		if s.cache.CompareAndSwap(cc, fresh) {
-			cc = fresh
-		} else {
-			cc = s.cache.Load()
-		}
-	}
-	v, _ := cc.entries.LoadOrStore(key, &cacheEntry{})
-	e := v.(*cacheEntry)
-	e.once.Do(func() {
-		e.body, e.err = build(pub)
-		e.etag = `"` + strconv.FormatInt(pub.Version, 36) + "." + strconv.FormatInt(mediaRev, 36) + "-" + strconv.FormatUint(fnv(key), 36) + `"`
-	})
-	if e.err != nil {
-		cc.entries.Delete(key) // retry next time
-		return nil, e.err
-	}
-	return e, nil
-}
-
-// mediaRev is the media catalog's revision (0 without a library).
-func (s *Server) mediaRev() int64 {
-	if s.media == nil {
-		return 0
-	}
-	return s.media.Snapshot().Rev
-}
-
-// fnv is FNV-1a, to make cache keys into short ETag parts.
-func fnv(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
-// req is one page request: its language and, when signed in, who asks.
-type req struct {
-	s      *Server
-	ctx    context.Context
-	Lang   string
-	Viewer *viewer // nil for anonymous requests (cached pages)
-	CSRF   string
-}
-
-// render renders a page for the request.
-func (r *req) render(name, path string, p page) ([]byte, error) {
-	p.Viewer, p.CSRF = r.Viewer, r.CSRF
-	return r.s.render(name, r.Lang, path, p)
-}
-
-// htmlPage serves an HTML page in the chosen language: from the cache for
-// anonymous visitors, rendered for the signed-in (their header, progress
-// and answers are theirs alone, and never cached).
-func (s *Server) htmlPage(c *fiber.Ctx, build func(pub *course.Published, r *req) ([]byte, error)) error {
-	lang := s.lang(c)
-	if s.hasSessionCredential(c) {
-		if v := s.viewerOf(c); v.signedIn() {
-			pub := s.published()
-			if pub == nil {
-				return fiber.ErrServiceUnavailable
-			}
-			body, err := build(pub, &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF})
-			if err != nil {
-				return err
-			}
-			return sendPrivate(c, body)
-		}
-	}
-	path := c.Path()
-	return s.cached(c, lang+" "+path, fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
-		return build(pub, &req{s: s, ctx: context.Background(), Lang: lang})
-	})
-}
-
-// sendPrivate answers a page that belongs to one person: never cached.
-func sendPrivate(c *fiber.Ctx, body []byte) error {
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Response().SetBodyRaw(body)
-	return nil
+func newPageHandlers(k *core, progress *study.Progress, catalog *media.Catalog, siteURL string) *pageHandlers {
+	return &pageHandlers{core: k, cache: &renderCache{core: k, media: catalog}, progress: progress, media: catalog,
+		searches: cache.New[[]byte](time.Minute, 10_000), siteURL: siteURL}
 }
 
 // trusted marks HTML from the course pipeline, which is sanitized.
@@ -305,8 +79,8 @@ type homeData struct {
 	Percent                                         int
 }
 
-func (s *Server) home(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) home(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		f := co.FrontHTML
@@ -323,7 +97,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 			d.First = co.Modules[0].URL()
 		}
 		if r.Viewer != nil {
-			all, _, err := studyOf(r.ctx, s.progress, r.Viewer, false)
+			all, _, err := studyOf(r.ctx, h.progress, r.Viewer, false)
 			if err != nil {
 				return nil, err
 			}
@@ -334,8 +108,8 @@ func (s *Server) home(c *fiber.Ctx) error {
 	})
 }
 
-func (s *Server) modulesPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) modulesPage(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		return r.render("modules", "/osiot", page{Title: web.T(lang, "modules.title"), Data: struct{ Modules []*course.Module }{pub.Course.Modules}})
 	})
@@ -381,6 +155,27 @@ func (s *core) findSection(pub *course.Published, module, section string) (*cour
 	return sec, nil
 }
 
+// redirected answers a moved module or section address with where it
+// moved (redirects.yaml), or false.
+func (h *pageHandlers) redirected(c *fiber.Ctx) (bool, error) {
+	pub := h.published()
+	if pub == nil || pub.Course.Redirects == nil {
+		return false, nil
+	}
+	to, ok := pub.Course.Redirects[strings.TrimSuffix(c.Path(), "/")]
+	if !ok {
+		return false, nil
+	}
+	// A redirect into a hidden module waits until the module is shown: a
+	// permanent redirect to a missing page would stay in browsers' caches.
+	if rest, ok := strings.CutPrefix(to, "/osiot/"); ok {
+		if _, shown := pub.Course.Module(strings.SplitN(rest, "/", 2)[0]); !shown {
+			return false, nil
+		}
+	}
+	return true, c.Redirect(to, fiber.StatusMovedPermanently)
+}
+
 type moduleData struct {
 	Module *course.Module
 	Intro  template.HTML
@@ -395,13 +190,13 @@ type moduleData struct {
 	QuizPerItem string
 }
 
-func (s *Server) modulePage(c *fiber.Ctx) error {
-	if moved, err := s.redirected(c); moved {
+func (h *pageHandlers) modulePage(c *fiber.Ctx) error {
+	if moved, err := h.redirected(c); moved {
 		return err
 	}
 	slug := c.Params("module")
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
-		m, err := s.findModule(pub, slug)
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+		m, err := h.findModule(pub, slug)
 		if err != nil {
 			return nil, err
 		}
@@ -410,7 +205,7 @@ func (s *Server) modulePage(c *fiber.Ctx) error {
 			d.First = m.Sections[0].URL()
 		}
 		if r.Viewer != nil {
-			all, _, err := studyOf(r.ctx, s.progress, r.Viewer, false)
+			all, _, err := studyOf(r.ctx, h.progress, r.Viewer, false)
 			if err != nil {
 				return nil, err
 			}
@@ -490,13 +285,13 @@ func placeholder(name string) string { return "@@tk-" + slotNonce + "-" + name +
 // buildSection renders a section page: for anonymous visitors complete
 // (with sign-in hints where answers go), for the signed-in as a skeleton
 // with placeholders and the raw answer slots.
-func (s *Server) buildSection(pub *course.Published, r *req, module, section string) ([]byte, error) {
-	sec, err := s.findSection(pub, module, section)
+func (h *pageHandlers) buildSection(pub *course.Published, r *req, module, section string) ([]byte, error) {
+	sec, err := h.findSection(pub, module, section)
 	if err != nil {
 		return nil, err
 	}
 	d := sectionData{Section: sec, Count: len(sec.Module.Sections), SelfCheck: selfCheckOf(r.Lang, r.CSRF, sec, nil, nil)}
-	body := s.withPlayers(sec.Body.HTML, r.Lang)
+	body := h.withPlayers(sec.Body.HTML, r.Lang)
 	if r.Viewer != nil {
 		d.SignedIn = true
 		d.Body = trusted(body)
@@ -521,19 +316,19 @@ func (s *Server) buildSection(pub *course.Published, r *req, module, section str
 	return r.render("section", sec.URL(), page{Title: sec.Title, Data: d})
 }
 
-func (s *Server) sectionPage(c *fiber.Ctx) error {
-	if moved, err := s.redirected(c); moved {
+func (h *pageHandlers) sectionPage(c *fiber.Ctx) error {
+	if moved, err := h.redirected(c); moved {
 		return err
 	}
 	module, section := c.Params("module"), c.Params("section")
-	if s.hasSessionCredential(c) {
-		if v := s.viewerOf(c); v.signedIn() {
-			return s.signedInSection(c, v, module, section)
+	if h.hasSessionCredential(c) {
+		if v := h.viewerOf(c); v.signedIn() {
+			return h.signedInSection(c, v, module, section)
 		}
 	}
-	lang := s.lang(c)
-	return s.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
-		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang}, module, section)
+	lang := h.lang(c)
+	return h.cache.cached(c, lang+" "+c.Path(), fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+		return h.buildSection(pub, &req{core: h.core, ctx: context.Background(), Lang: lang}, module, section)
 	})
 }
 
@@ -541,8 +336,8 @@ func (s *Server) sectionPage(c *fiber.Ctx) error {
 // executing a template: the skeleton for the language and role is built
 // once per published version, then the learner's token, name, progress
 // and answers are put in its placeholders.
-func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string) error {
-	lang := s.lang(c)
+func (h *pageHandlers) signedInSection(c *fiber.Ctx, v *viewer, module, section string) error {
+	lang := h.lang(c)
 	// The skeleton differs by what the role may do (the links of the
 	// header), which depends on the role and the second factor.
 	role, twoFactor := v.User.Role, v.User.TOTPEnabled
@@ -550,19 +345,19 @@ func (s *Server) signedInSection(c *fiber.Ctx, v *viewer, module, section string
 	if twoFactor {
 		key += "+2fa"
 	}
-	e, err := s.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
+	e, err := h.cache.cachedEntry(key+" "+c.Path(), func(pub *course.Published) ([]byte, error) {
 		skeleton := &viewer{User: &account.User{Name: phName, Role: role, TOTPEnabled: twoFactor}, Session: &account.Session{CSRF: phCSRF}}
-		return s.buildSection(pub, &req{s: s, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
+		return h.buildSection(pub, &req{core: h.core, ctx: context.Background(), Lang: lang, Viewer: skeleton, CSRF: phCSRF}, module, section)
 	})
 	if err != nil {
 		return err
 	}
-	sec, err := s.findSection(s.published(), module, section)
+	sec, err := h.findSection(h.published(), module, section)
 	if err != nil {
 		return err
 	}
-	r := &req{s: s, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
-	all, answers, err := studyOf(r.ctx, s.progress, r.Viewer, true)
+	r := &req{core: h.core, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF}
+	all, answers, err := studyOf(r.ctx, h.progress, r.Viewer, true)
 	if err != nil {
 		return err
 	}
@@ -655,8 +450,8 @@ type legislationData struct {
 	}
 }
 
-func (s *Server) legislationPage(c *fiber.Ctx) error {
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+func (h *pageHandlers) legislationPage(c *fiber.Ctx) error {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		if !co.Meta.Pages.Legislation {
@@ -697,7 +492,7 @@ type glossaryData struct {
 	Searched bool
 }
 
-func (s *Server) glossaryPage(c *fiber.Ctx) error {
+func (h *pageHandlers) glossaryPage(c *fiber.Ctx) error {
 	build := func(pub *course.Published, r *req, q string) ([]byte, error) {
 		co := pub.Course
 		if err := glossaryOn(pub); err != nil {
@@ -715,13 +510,13 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		pub := s.published()
+		pub := h.published()
 		if pub == nil {
 			return fiber.ErrServiceUnavailable
 		}
-		r := &req{s: s, ctx: c.UserContext(), Lang: s.lang(c)}
-		if s.hasSessionCredential(c) {
-			if v := s.viewerOf(c); v.signedIn() {
+		r := &req{core: h.core, ctx: c.UserContext(), Lang: h.lang(c)}
+		if h.hasSessionCredential(c) {
+			if v := h.viewerOf(c); v.signedIn() {
 				r.Viewer, r.CSRF = v, v.Session.CSRF
 			}
 		}
@@ -731,7 +526,7 @@ func (s *Server) glossaryPage(c *fiber.Ctx) error {
 		}
 		return sendPrivate(c, body)
 	}
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) { return build(pub, r, "") })
 }
 
 type relation struct {
@@ -746,9 +541,9 @@ type conceptData struct {
 	DiagramDesc string
 }
 
-func (s *Server) conceptPage(c *fiber.Ctx) error {
+func (h *pageHandlers) conceptPage(c *fiber.Ctx) error {
 	id := c.Params("concept")
-	return s.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
+	return h.cache.htmlPage(c, func(pub *course.Published, r *req) ([]byte, error) {
 		lang := r.Lang
 		co := pub.Course
 		if !validSlug(id) || !co.Meta.Pages.Glossary {
@@ -778,8 +573,8 @@ func (s *Server) conceptPage(c *fiber.Ctx) error {
 }
 
 // figure serves an image of the course content by its hashed name.
-func (s *Server) figure(c *fiber.Ctx) error {
-	pub := s.published()
+func (h *pageHandlers) figure(c *fiber.Ctx) error {
+	pub := h.published()
 	if pub == nil {
 		return fiber.ErrNotFound
 	}
@@ -795,28 +590,4 @@ func (s *Server) figure(c *fiber.Ctx) error {
 		}
 	}
 	return fiber.ErrNotFound
-}
-
-// static serves embedded assets; fingerprinted names are cached for a year.
-func (s *Server) static(c *fiber.Ctx) error {
-	name := c.Params("name")
-	if strings.Contains(name, "/") || strings.Contains(name, "..") {
-		return fiber.ErrNotFound
-	}
-	a, immutable, ok := web.LookupAsset(name)
-	if !ok {
-		return fiber.ErrNotFound
-	}
-	if immutable {
-		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	} else {
-		c.Set(fiber.HeaderCacheControl, "no-cache")
-	}
-	c.Set(fiber.HeaderETag, a.ETag)
-	if c.Get(fiber.HeaderIfNoneMatch) == a.ETag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, a.ContentType)
-	c.Response().SetBodyRaw(a.Body) // embedded bytes are never modified
-	return nil
 }

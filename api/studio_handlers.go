@@ -16,12 +16,34 @@ import (
 
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/studio"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
 // The authoring studio: authors and administrators (with two-factor) edit
 // the content files in the browser, see the learners' HTML as they type,
 // keep drafts, publish with optimistic locking, and go back in history.
+
+// studioHandlers serve the authoring studio: the content files with their
+// editor, preview, drafts, publishing and history (here), the structure of
+// modules and sections and the figures (studio_structure.go), and the
+// media library's pages (studio_media.go).
+type studioHandlers struct {
+	*core
+	// studio is the content store edits are published to (nil: the
+	// server shows a fixed course and refuses edits).
+	studio *studio.Store
+	// pages build the preview and the learner's view as the course's
+	// pages are built (players, answer boxes, the section page).
+	pages *pageHandlers
+	// progress tells how many learners a structure change touches, and
+	// its records follow a rename or are set aside by an archive.
+	progress *study.Progress
+	// media are the media library's handlers, whose catalog, upload and
+	// lookup helpers the media pages share (nil: no media library, and
+	// those pages are absent).
+	media *mediaHandlers
+}
 
 // maxStudioText bounds one file's text in the studio.
 const maxStudioText = 1 << 20
@@ -54,8 +76,8 @@ type studioPreview struct {
 	Millis   float64         `json:"ms"`
 }
 
-func (s *Server) studioStore() (*studio.Store, error) {
-	store := s.opts.Studio
+func (h *studioHandlers) studioStore() (*studio.Store, error) {
+	store := h.studio
 	if store == nil {
 		return nil, fiber.NewError(fiber.StatusConflict, "this server shows a fixed course and cannot publish edits")
 	}
@@ -64,9 +86,9 @@ func (s *Server) studioStore() (*studio.Store, error) {
 
 // preview renders text as the file p of the published course: the same
 // pipeline, so the HTML is what learners will get.
-func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
+func (h *studioHandlers) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 	start := time.Now()
-	crs, problems := course.Load(course.WithFile(s.published().Course.Tree(), p, []byte(text)))
+	crs, problems := course.Load(course.WithFile(h.published().Course.Tree(), p, []byte(text)))
 	out := &studioPreview{Kind: "data"}
 	for _, m := range crs.AllModules() {
 		if m.File == p && m.Intro != nil {
@@ -76,8 +98,8 @@ func (s *Server) preview(c *fiber.Ctx, p, text string) (*studioPreview, error) {
 			if sec.File == p && sec.Body != nil {
 				// As an anonymous learner gets the page: players in place,
 				// answer boxes as sign-in hints.
-				lang := s.lang(c)
-				out.Kind, out.HTML = "section", answerBoxes(s.withPlayers(sec.Body.HTML, lang), sec, &req{s: s, Lang: lang}, nil)
+				lang := h.lang(c)
+				out.Kind, out.HTML = "section", answerBoxes(h.pages.withPlayers(sec.Body.HTML, lang), sec, &req{core: h.core, Lang: lang}, nil)
 			}
 		}
 	}
@@ -126,17 +148,17 @@ func (f *studioFile) editData() *studioEditData {
 
 // openStudioFile reads the file of the route; a path outside the content
 // tree, or a file it does not have, is 404.
-func (s *Server) openStudioFile(c *fiber.Ctx) (*studioFile, error) {
+func (h *studioHandlers) openStudioFile(c *fiber.Ctx) (*studioFile, error) {
 	p, err := studioPath(c)
 	if err != nil {
 		return nil, err
 	}
-	return s.openStudioPath(c, p)
+	return h.openStudioPath(c, p)
 }
 
 // openStudioPath reads the content file p with its draft.
-func (s *Server) openStudioPath(c *fiber.Ctx, p string) (*studioFile, error) {
-	store, err := s.studioStore()
+func (h *studioHandlers) openStudioPath(c *fiber.Ctx, p string) (*studioFile, error) {
+	store, err := h.studioStore()
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +195,8 @@ type studioGroup struct {
 }
 
 // studioIndex is the content tree: every editable file, by part.
-func (s *Server) studioIndex(c *fiber.Ctx) error {
-	store, err := s.studioStore()
+func (h *studioHandlers) studioIndex(c *fiber.Ctx) error {
+	store, err := h.studioStore()
 	if err != nil {
 		return err
 	}
@@ -182,8 +204,8 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pub := s.published()
-	lang := s.lang(c)
+	pub := h.published()
+	lang := h.lang(c)
 	groups := map[string]*studioGroup{}
 	var order []string
 	add := func(key, title string, f studioEntry) {
@@ -235,7 +257,7 @@ func (s *Server) studioIndex(c *fiber.Ctx) error {
 		}
 		d.Groups = append(d.Groups, *g)
 	}
-	return s.renderPrivate(c, "studio", "studio.title", d)
+	return h.renderPrivate(c, "studio", "studio.title", d)
 }
 
 type studioEditData struct {
@@ -253,8 +275,8 @@ type studioEditData struct {
 
 // studioEdit is the editor of one file: the draft if there is one, else
 // the published text, with its preview.
-func (s *Server) studioEdit(c *fiber.Ctx) error {
-	f, err := s.openStudioFile(c)
+func (h *studioHandlers) studioEdit(c *fiber.Ctx) error {
+	f, err := h.openStudioFile(c)
 	if err != nil {
 		return err
 	}
@@ -269,16 +291,16 @@ func (s *Server) studioEdit(c *fiber.Ctx) error {
 	case "kuva":
 		d.Notice = "studio.figure.added"
 	}
-	if d.Preview, err = s.preview(c, p, d.Text); err != nil {
+	if d.Preview, err = h.preview(c, p, d.Text); err != nil {
 		return err
 	}
-	return s.renderPrivate(c, "studio_edit", "studio.edit.title", d)
+	return h.renderPrivate(c, "studio_edit", "studio.edit.title", d)
 }
 
 // studioSave handles the editor's form: preview, save the draft, publish
 // or discard the draft. Refusals answer the editor with the text kept.
-func (s *Server) studioSave(c *fiber.Ctx) error {
-	f, err := s.openStudioFile(c)
+func (h *studioHandlers) studioSave(c *fiber.Ctx) error {
+	f, err := h.openStudioFile(c)
 	if err != nil {
 		return err
 	}
@@ -291,7 +313,7 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 	if err != nil || baseRev < 0 {
 		return fiber.NewError(fiber.StatusBadRequest, "base_rev must be the revision the text began from")
 	}
-	by := s.viewerOf(c).User.Email
+	by := h.viewerOf(c).User.Email
 	d := f.editData()
 	d.Text, d.BaseRev = text, baseRev
 	draft := studio.Draft{Path: p, Data: text, BaseRev: baseRev, By: by}
@@ -323,16 +345,16 @@ func (s *Server) studioSave(c *fiber.Ctx) error {
 		case len(problems) > 0:
 			d.Status = fiber.StatusUnprocessableEntity
 		default:
-			if err := s.contentChanged(c, "content.publish", p, ""); err != nil {
+			if err := h.contentChanged(c, "content.publish", p, ""); err != nil {
 				return err
 			}
 			return c.Redirect("/studio/sisalto/"+p+"?ilmoitus=julkaistu", fiber.StatusSeeOther)
 		}
 	}
-	if d.Preview, err = s.preview(c, p, text); err != nil {
+	if d.Preview, err = h.preview(c, p, text); err != nil {
 		return err
 	}
-	if err := s.renderForm(c, d.Status, "studio_edit", "studio.edit.title", d); err != nil {
+	if err := h.renderForm(c, d.Status, "studio_edit", "studio.edit.title", d); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
@@ -349,19 +371,19 @@ type studioHistoryData struct {
 
 // studioPathAndStore is the content path of the route (which need not
 // exist any more: history) and the store.
-func (s *Server) studioPathAndStore(c *fiber.Ctx) (string, *studio.Store, error) {
+func (h *studioHandlers) studioPathAndStore(c *fiber.Ctx) (string, *studio.Store, error) {
 	p, err := studioPath(c)
 	if err != nil {
 		return "", nil, err
 	}
-	store, err := s.studioStore()
+	store, err := h.studioStore()
 	return p, store, err
 }
 
 // studioHistory lists a file's revisions and shows the line diff between
 // two of them (?a=&b=; by default the two newest).
-func (s *Server) studioHistory(c *fiber.Ctx) error {
-	p, store, err := s.studioPathAndStore(c)
+func (h *studioHandlers) studioHistory(c *fiber.Ctx) error {
+	p, store, err := h.studioPathAndStore(c)
 	if err != nil {
 		return err
 	}
@@ -388,12 +410,12 @@ func (s *Server) studioHistory(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such revision of "+p)
 	}
 	d.Diff = course.LineDiff(string(a), string(b))
-	return s.renderPrivate(c, "studio_history", "studio.history.title", d)
+	return h.renderPrivate(c, "studio_history", "studio.history.title", d)
 }
 
 // studioRestore publishes an earlier revision again, as a new revision.
-func (s *Server) studioRestore(c *fiber.Ctx) error {
-	p, store, err := s.studioPathAndStore(c)
+func (h *studioHandlers) studioRestore(c *fiber.Ctx) error {
+	p, store, err := h.studioPathAndStore(c)
 	if err != nil {
 		return err
 	}
@@ -401,7 +423,7 @@ func (s *Server) studioRestore(c *fiber.Ctx) error {
 	if err != nil || rev < 1 {
 		return fiber.NewError(fiber.StatusBadRequest, "rev must be a revision number")
 	}
-	problems, err := store.Restore(c.UserContext(), p, rev, s.viewerOf(c).User.Email)
+	problems, err := store.Restore(c.UserContext(), p, rev, h.viewerOf(c).User.Email)
 	if errors.Is(err, studio.ErrNoFile) {
 		return fiber.NewError(fiber.StatusNotFound, "no such revision of "+p)
 	}
@@ -415,7 +437,7 @@ func (s *Server) studioRestore(c *fiber.Ctx) error {
 		}
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "revision "+strconv.Itoa(rev)+" does not fit the course as it is now: "+strings.Join(msgs, "; "))
 	}
-	if err := s.contentChanged(c, "content.restore", p, "revision "+strconv.Itoa(rev)); err != nil {
+	if err := h.contentChanged(c, "content.restore", p, "revision "+strconv.Itoa(rev)); err != nil {
 		return err
 	}
 	return c.Redirect("/studio/sisalto/"+p+"?ilmoitus=palautettu", fiber.StatusSeeOther)
@@ -442,8 +464,8 @@ func readStudioJSON(c *fiber.Ctx) (*studioTextJSON, error) {
 }
 
 // studioFileAndText is the file of the route and the JSON text sent for it.
-func (s *Server) studioFileAndText(c *fiber.Ctx) (*studioFile, *studioTextJSON, error) {
-	f, err := s.openStudioFile(c)
+func (h *studioHandlers) studioFileAndText(c *fiber.Ctx) (*studioFile, *studioTextJSON, error) {
+	f, err := h.openStudioFile(c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -452,7 +474,7 @@ func (s *Server) studioFileAndText(c *fiber.Ctx) (*studioFile, *studioTextJSON, 
 }
 
 // apiStudioPreview renders a text as a file of the course: {path, text}.
-func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
+func (h *studioHandlers) apiStudioPreview(c *fiber.Ctx) error {
 	in, err := readStudioJSON(c)
 	if err != nil {
 		return err
@@ -460,10 +482,10 @@ func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
 	if !studio.EditablePath(in.Path) {
 		return fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}
-	if _, ok := s.published().Course.Files[in.Path]; !ok {
+	if _, ok := h.published().Course.Files[in.Path]; !ok {
 		return fiber.NewError(fiber.StatusNotFound, "no such content file")
 	}
-	out, err := s.preview(c, in.Path, in.Text)
+	out, err := h.preview(c, in.Path, in.Text)
 	if err != nil {
 		return err
 	}
@@ -472,8 +494,8 @@ func (s *Server) apiStudioPreview(c *fiber.Ctx) error {
 }
 
 // apiStudioFile is a file's published text and revision, and its draft.
-func (s *Server) apiStudioFile(c *fiber.Ctx) error {
-	f, err := s.openStudioFile(c)
+func (h *studioHandlers) apiStudioFile(c *fiber.Ctx) error {
+	f, err := h.openStudioFile(c)
 	if err != nil {
 		return err
 	}
@@ -482,13 +504,13 @@ func (s *Server) apiStudioFile(c *fiber.Ctx) error {
 }
 
 // apiStudioDraft saves a draft (the editor's autosave).
-func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
-	f, in, err := s.studioFileAndText(c)
+func (h *studioHandlers) apiStudioDraft(c *fiber.Ctx) error {
+	f, in, err := h.studioFileAndText(c)
 	if err != nil {
 		return err
 	}
 	p, store := f.path, f.store
-	d := studio.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email}
+	d := studio.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: h.viewerOf(c).User.Email}
 	if err := store.SaveDraft(c.UserContext(), d); err != nil {
 		return err
 	}
@@ -498,27 +520,27 @@ func (s *Server) apiStudioDraft(c *fiber.Ctx) error {
 
 // apiStudioPublish publishes a text: 200, 409 with both texts, or 422
 // with the problems.
-func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
-	f, in, err := s.studioFileAndText(c)
+func (h *studioHandlers) apiStudioPublish(c *fiber.Ctx) error {
+	f, in, err := h.studioFileAndText(c)
 	if err != nil {
 		return err
 	}
 	p, store := f.path, f.store
-	problems, err := store.Publish(c.UserContext(), p, []byte(in.Text), in.BaseRev, s.viewerOf(c).User.Email)
+	problems, err := store.Publish(c.UserContext(), p, []byte(in.Text), in.BaseRev, h.viewerOf(c).User.Email)
 	var conflict *studio.ConflictError
 	switch {
 	case errors.As(err, &conflict):
-		_ = store.SaveDraft(c.UserContext(), studio.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: s.viewerOf(c).User.Email})
-		return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusConflict), Status: fiber.StatusConflict, Detail: conflict.Error(), Ext: map[string]any{"current": conflict.Current, "rev": conflict.Rev, "by": conflict.By, "yours": in.Text}})
+		_ = store.SaveDraft(c.UserContext(), studio.Draft{Path: p, Data: in.Text, BaseRev: in.BaseRev, By: h.viewerOf(c).User.Email})
+		return h.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusConflict), Status: fiber.StatusConflict, Detail: conflict.Error(), Ext: map[string]any{"current": conflict.Current, "rev": conflict.Rev, "by": conflict.By, "yours": in.Text}})
 	case errors.Is(err, studio.ErrNoFile):
 		return fiber.ErrNotFound
 	case err != nil:
 		return err
 	case len(problems) > 0:
-		return s.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusUnprocessableEntity), Status: fiber.StatusUnprocessableEntity,
+		return h.writeProblem(c, problem{Type: "about:blank", Title: http.StatusText(fiber.StatusUnprocessableEntity), Status: fiber.StatusUnprocessableEntity,
 			Detail: "the course has problems with this text", Ext: map[string]any{"problems": studioProblems(problems)}})
 	}
-	if err := s.contentChanged(c, "content.publish", p, ""); err != nil {
+	if err := h.contentChanged(c, "content.publish", p, ""); err != nil {
 		return err
 	}
 	_, rev, err := store.File(c.UserContext(), p)
@@ -531,22 +553,22 @@ func (s *Server) apiStudioPublish(c *fiber.Ctx) error {
 // studioLearnerView shows a section's draft (or its published text) as a
 // learner will get the page: the learners' page builder on the course
 // with the draft in place.
-func (s *Server) studioLearnerView(c *fiber.Ctx) error {
-	f, err := s.openStudioFile(c)
+func (h *studioHandlers) studioLearnerView(c *fiber.Ctx) error {
+	f, err := h.openStudioFile(c)
 	if err != nil {
 		return err
 	}
 	p := f.path
 	text, _ := f.text()
-	crs, _ := course.Load(course.WithFile(s.published().Course.Tree(), p, []byte(text)))
+	crs, _ := course.Load(course.WithFile(h.published().Course.Tree(), p, []byte(text)))
 	crs.Reveal() // a hidden module's page as learners will get it once shown
 	for _, m := range crs.Modules {
 		for _, sec := range m.Sections {
 			if sec.File != p || sec.Body == nil {
 				continue
 			}
-			pub := &course.Published{Version: s.published().Version, Course: crs}
-			body, err := s.buildSection(pub, &req{s: s, ctx: c.UserContext(), Lang: s.lang(c)}, m.Slug, sec.Slug)
+			pub := &course.Published{Version: h.published().Version, Course: crs}
+			body, err := h.pages.buildSection(pub, &req{core: h.core, ctx: c.UserContext(), Lang: h.lang(c)}, m.Slug, sec.Slug)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/media"
+)
+
+// The render cache: the pages and API documents of the published course,
+// built once per version, language and path and revalidated with an ETag;
+// pages for the signed-in are rendered per request (or filled in from a
+// skeleton kept here, see pageHandlers.signedInSection).
+
+// renderCache answers from the pages and documents of the current
+// published version and media revision; the page handlers hold it.
+type renderCache struct {
+	// core: the published course, and who asks in which language.
+	*core
+	// media is the catalog whose revision the pages' players follow (nil:
+	// no media library).
+	media *media.Catalog
+	// current is the cache of the current version and media revision.
+	current atomic.Pointer[pageCache]
+}
+
+// pageCache holds the rendered pages and API documents of one published
+// version; a new version starts an empty cache. Nothing in it depends on
+// the request but the language and the path.
+type pageCache struct {
+	version  int64
+	mediaRev int64    // pages show players built from the media catalog
+	entries  sync.Map // key → *cacheEntry
+}
+
+type cacheEntry struct {
+	once sync.Once
+	body []byte
+	etag string
+	err  error
+
+	// For a signed-in skeleton: the body cut at its placeholders, once.
+	cutOnce sync.Once
+	parts   [][]byte // len(parts) == len(slots)+1
+	slots   []string
+}
+
+// slotNonce makes the signed-in skeleton's placeholders unguessable: it
+// is drawn from crypto/rand when the process starts and never leaves it,
+// so no course text, link or name can spell a placeholder and have it
+// filled with a viewer's CSRF token or name.
+var slotNonce = func() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}()
+
+var slotRE = regexp.MustCompile(`@@tk-` + slotNonce + `-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
+
+// cut splits the skeleton at its placeholders.
+func (e *cacheEntry) cut() {
+	e.cutOnce.Do(func() {
+		last := 0
+		for _, m := range slotRE.FindAllIndex(e.body, -1) {
+			e.parts = append(e.parts, e.body[last:m[0]])
+			e.slots = append(e.slots, string(e.body[m[0]:m[1]]))
+			last = m[1]
+		}
+		e.parts = append(e.parts, e.body[last:])
+	})
+}
+
+// cached answers from the cache of the current version, building the entry
+// once per key. Responses carry an ETag and are revalidated by browsers.
+func (h *renderCache) cached(c *fiber.Ctx, key, contentType string, build func(pub *course.Published) ([]byte, error)) error {
+	e, err := h.cachedEntry(key, build)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderVary, "Accept-Language, Cookie")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderETag, e.etag)
+	if c.Get(fiber.HeaderIfNoneMatch) == e.etag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, contentType)
+	c.Response().SetBodyRaw(e.body) // never modified once built
+	return nil
+}
+
+// cachedEntry builds an entry of the current version's cache once.
+func (h *renderCache) cachedEntry(key string, build func(pub *course.Published) ([]byte, error)) (*cacheEntry, error) {
+	pub := h.published()
+	if pub == nil {
+		return nil, fiber.ErrServiceUnavailable
+	}
+	mediaRev := h.mediaRev()
+	cc := h.current.Load()
+	if cc == nil || cc.version != pub.Version || cc.mediaRev != mediaRev {
+		fresh := &pageCache{version: pub.Version, mediaRev: mediaRev}
+		if h.current.CompareAndSwap(cc, fresh) {
+			cc = fresh
+		} else {
+			cc = h.current.Load()
+		}
+	}
+	v, _ := cc.entries.LoadOrStore(key, &cacheEntry{})
+	e := v.(*cacheEntry)
+	e.once.Do(func() {
+		e.body, e.err = build(pub)
+		e.etag = `"` + strconv.FormatInt(pub.Version, 36) + "." + strconv.FormatInt(mediaRev, 36) + "-" + strconv.FormatUint(fnv(key), 36) + `"`
+	})
+	if e.err != nil {
+		cc.entries.Delete(key) // retry next time
+		return nil, e.err
+	}
+	return e, nil
+}
+
+// mediaRev is the media catalog's revision (0 without a library).
+func (h *renderCache) mediaRev() int64 {
+	if h.media == nil {
+		return 0
+	}
+	return h.media.Snapshot().Rev
+}
+
+// fnv is FNV-1a, to make cache keys into short ETag parts.
+func fnv(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// req is one page request: its language and, when signed in, who asks.
+type req struct {
+	// core renders the page in the site layout (core.renderPage).
+	core   *core
+	ctx    context.Context
+	Lang   string
+	Viewer *viewer // nil for anonymous requests (cached pages)
+	CSRF   string
+}
+
+// render renders a page for the request.
+func (r *req) render(name, path string, p page) ([]byte, error) {
+	p.Viewer, p.CSRF = r.Viewer, r.CSRF
+	return r.core.renderPage(name, r.Lang, path, p)
+}
+
+// htmlPage serves an HTML page in the chosen language: from the cache for
+// anonymous visitors, rendered for the signed-in (their header, progress
+// and answers are theirs alone, and never cached).
+func (h *renderCache) htmlPage(c *fiber.Ctx, build func(pub *course.Published, r *req) ([]byte, error)) error {
+	lang := h.lang(c)
+	if h.hasSessionCredential(c) {
+		if v := h.viewerOf(c); v.signedIn() {
+			pub := h.published()
+			if pub == nil {
+				return fiber.ErrServiceUnavailable
+			}
+			body, err := build(pub, &req{core: h.core, ctx: c.UserContext(), Lang: lang, Viewer: v, CSRF: v.Session.CSRF})
+			if err != nil {
+				return err
+			}
+			return sendPrivate(c, body)
+		}
+	}
+	path := c.Path()
+	return h.cached(c, lang+" "+path, fiber.MIMETextHTMLCharsetUTF8, func(pub *course.Published) ([]byte, error) {
+		return build(pub, &req{core: h.core, ctx: context.Background(), Lang: lang})
+	})
+}
+
+// sendPrivate answers a page that belongs to one person: never cached.
+func sendPrivate(c *fiber.Ctx, body []byte) error {
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Response().SetBodyRaw(body)
+	return nil
+}
