@@ -69,8 +69,17 @@ func (db *DB) Release(ctx context.Context, name, holder string) error {
 		return err
 	}
 	now := time.Now().UTC()
-	_, err = db.insertClaim(ctx, leaseClaim{Name: name, Gen: top.Gen + 1, Holder: holder, Until: now, Released: true, At: now})
+	won, err := db.insertClaim(ctx, leaseClaim{Name: name, Gen: top.Gen + 1, Holder: holder, Until: now, Released: true, At: now})
+	if won {
+		db.forget(ctx, name, top.Gen+1)
+	}
 	return err
+}
+
+// forget deletes the generations of name below gen, which are history. A
+// failure leaves them for the next winner to remove.
+func (db *DB) forget(ctx context.Context, name string, gen int64) {
+	_, _ = db.Collection(leasesCollection).DeleteMany(ctx, bson.D{{Key: "name", Value: name}, {Key: "gen", Value: bson.D{{Key: "$lt", Value: gen}}}})
 }
 
 // LeaseHolder tells who holds the lease called name and until when; an
@@ -138,9 +147,7 @@ func (db *DB) claimGen(ctx context.Context, name, holder string, gen int64, now 
 	if !errors.Is(err, mongo.ErrNoDocuments) {
 		return false, fmt.Errorf("database: lease %s: %w", name, err)
 	}
-	// The generations below ours are history. A failure here leaves them
-	// for the next winner to remove.
-	_, _ = db.Collection(leasesCollection).DeleteMany(ctx, bson.D{{Key: "name", Value: name}, {Key: "gen", Value: bson.D{{Key: "$lt", Value: gen}}}})
+	db.forget(ctx, name, gen)
 	return true, nil
 }
 
