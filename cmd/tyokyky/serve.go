@@ -97,6 +97,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 
 	warm := p.server.WarmUp("/", "/kirjaudu", "/tentti", "/readyz")
+	p.starting.Stop() // the listener is the server's from here
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(ln) }()
 	log.Info("ready", "url", cfg.BaseURL, "listen", ln.Addr().String(), "version", versionString(),
@@ -135,6 +136,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 // platform is everything serve starts, in the order it stops it.
 type platform struct {
+	// starting answers on the listener until the server takes it over.
+	starting        *api.Starting
 	server          *api.Server
 	db              *database.DB
 	minio           *minioproc.Process
@@ -150,6 +153,7 @@ func (p *platform) minioGaveUp() <-chan struct{} {
 }
 
 func (p *platform) close(log *slog.Logger) {
+	p.starting.Stop()
 	if p.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := p.db.Close(ctx); err != nil {
@@ -184,6 +188,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		OnCommandFailed: m.DatabaseError,
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Until the server serves, the listener answers /readyz with 503 and
+	// what the instance waits for. The schema is brought up to date before
+	// anything else starts (a database a newer binary migrated stops the
+	// start here).
+	p.starting = api.ServeStarting(ln, versionString(), "checking the schema")
+	if err := migrateSchema(ctx, p.db, p.starting, log); err != nil {
 		return nil, err
 	}
 	storeOpts := media.ObjectStoreOptions{
