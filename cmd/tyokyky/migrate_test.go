@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -369,7 +370,7 @@ func TestTwoInstancesStartingAtOnceMigrateOnce(t *testing.T) {
 // A database on which a newer binary applied a migration this one does
 // not know is refused: the server exits 1 at start (before starting
 // MinIO) with a message naming the migration, and so do the commands.
-func TestNewerSchemaRefusesToStart(t *testing.T) {
+func TestNewerMigratedSchemaRefusesToStart(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
 	db := openStore(t, data)
@@ -398,5 +399,45 @@ func TestNewerSchemaRefusesToStart(t *testing.T) {
 		if code != 1 || !strings.Contains(out.String(), "newer than this binary") {
 			t.Fatalf("migrate %s = %d:\n%s", sub, code, out.String())
 		}
+	}
+}
+
+// While another instance holds the migrations' lease, a starting
+// instance is alive (/livez 200) but not ready, and SIGTERM stops it
+// cleanly (exit 0) without waiting for the migrations.
+func TestSIGTERMWhileWaitingForMigrationsStops(t *testing.T) {
+	ctx := context.Background()
+	shared := t.TempDir()
+	store := openStore(t, shared)
+	defer store.Close(ctx)
+	if ok, err := store.Lease(ctx, migrate.LeaseName, "another-instance", time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	s := launchServer(t, t.TempDir(), "TYOKYKY_MONGODB_URI="+store.Embedded.URI())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get("http://" + s.addr + "/readyz")
+		if code == 503 && strings.Contains(body, `"reason":"schema migration 1 running elsewhere"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := get("http://" + s.addr + "/livez"); code != 200 {
+		t.Fatalf("/livez while waiting = %d", code)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM while waiting: %v\n%s", err, s.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the waiting instance did not stop on SIGTERM")
+	}
+	if n, _ := store.Collection(migrate.Collection).CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Fatal("a migration was applied while another instance held the lease")
 	}
 }

@@ -86,6 +86,12 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}()
 	p, err := start(ctx, cfg, log, ln, stdout)
 	close(startDone)
+	if err != nil && ctx.Err() != nil {
+		// A signal during start-up (e.g. while waiting for another
+		// instance's schema migrations) stops the start; not a failure.
+		log.Info("stopping: a signal came during start-up", "during", err)
+		return exitOK
+	}
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return exitFailure
