@@ -519,28 +519,12 @@ func (s *Store) Inactive(ctx context.Context, before time.Time, limit int64) ([]
 	return out, cur.All(ctx, &out)
 }
 
-const jobsCollection = "jobs"
-
 // Lease takes a job for this instance until the lease ends, if no other
-// instance holds it: the job runs once across instances. The lease is one
-// document updated only where it has expired (on MongoDB a single atomic
-// update; the embedded store has one process).
+// instance holds it (the holder renews it by taking it again): the job
+// runs once across instances. The lease is database.DB.Lease, which rests
+// on inserting claims under a unique _id.
 func (s *Store) Lease(ctx context.Context, job, holder string, d time.Duration) (bool, error) {
-	now := s.now().UTC()
-	coll := s.db.Collection(jobsCollection)
-	r, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: job}, {Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: now.Add(d)}, {Key: "holder", Value: holder}}}})
-	if err != nil {
-		return false, err
-	}
-	if r.ModifiedCount == 1 {
-		return true, nil
-	}
-	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: job}, {Key: "until", Value: now.Add(d)}, {Key: "holder", Value: holder}})
-	if mongo.IsDuplicateKeyError(err) {
-		return false, nil // someone holds it
-	}
-	return err == nil, err
+	return s.db.Lease(ctx, job, holder, d)
 }
 
 // RoleReporter sees the aggregate reports of one organisation (their own);

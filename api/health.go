@@ -23,6 +23,8 @@ type readiness struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
 	Down   []string          `json:"down,omitempty"`
+	// Reason says what a starting instance waits for (see Starting).
+	Reason string `json:"reason,omitempty"`
 }
 
 // readyz checks the database and the object store at once, each within

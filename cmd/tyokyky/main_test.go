@@ -40,6 +40,19 @@ func TestMain(m *testing.M) {
 				}
 			})
 		}
+		if spec := os.Getenv("TYOKYKY_TEST_PAUSE_AT"); spec != "" {
+			// STEP=DURATION: the process sleeps at that step.
+			at, d, _ := strings.Cut(spec, "=")
+			pause, _ := time.ParseDuration(d)
+			crashpoint.Set(func(step string) {
+				if step == at {
+					time.Sleep(pause)
+				}
+			})
+		}
+		if d, err := time.ParseDuration(os.Getenv("TYOKYKY_TEST_MIGRATION_LEASE")); err == nil {
+			migrationLease = d
+		}
 		os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -220,6 +233,15 @@ func (l *lockedBuffer) String() string {
 
 func startServer(t *testing.T, data string, extraEnv ...string) *server {
 	t.Helper()
+	s := launchServer(t, data, extraEnv...)
+	s.waitReady(t)
+	return s
+}
+
+// launchServer starts the server process and returns at once (waitReady
+// waits until /readyz answers 200).
+func launchServer(t *testing.T, data string, extraEnv ...string) *server {
+	t.Helper()
 	bin, err := testenv.MinIOBin()
 	if err != nil {
 		t.Fatal(err)
@@ -277,13 +299,18 @@ func startServer(t *testing.T, data string, extraEnv ...string) *server {
 			t.Logf("server output:\n%s", s.stderr.String())
 		}
 	})
+	return s
+}
+
+func (s *server) waitReady(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := http.Get("http://" + s.addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s
+				return
 			}
 		}
 		select {

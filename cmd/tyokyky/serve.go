@@ -86,6 +86,12 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}()
 	p, err := start(ctx, cfg, log, ln, stdout)
 	close(startDone)
+	if err != nil && ctx.Err() != nil {
+		// A signal during start-up (e.g. while waiting for another
+		// instance's schema migrations) stops the start; not a failure.
+		log.Info("stopping: a signal came during start-up", "during", err)
+		return exitOK
+	}
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return exitFailure
@@ -97,6 +103,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 
 	warm := p.server.WarmUp("/", "/kirjaudu", "/tentti", "/readyz")
+	p.starting.Stop() // the listener is the server's from here
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(ln) }()
 	log.Info("ready", "url", cfg.BaseURL, "listen", ln.Addr().String(), "version", versionString(),
@@ -135,6 +142,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 // platform is everything serve starts, in the order it stops it.
 type platform struct {
+	// starting answers on the listener until the server takes it over.
+	starting        *api.Starting
 	server          *api.Server
 	db              *database.DB
 	minio           *minioproc.Process
@@ -150,6 +159,7 @@ func (p *platform) minioGaveUp() <-chan struct{} {
 }
 
 func (p *platform) close(log *slog.Logger) {
+	p.starting.Stop()
 	if p.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := p.db.Close(ctx); err != nil {
@@ -184,6 +194,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		OnCommandFailed: m.DatabaseError,
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Until the server serves, the listener answers /readyz with 503 and
+	// what the instance waits for. The schema is brought up to date before
+	// anything else starts (a database a newer binary migrated stops the
+	// start here).
+	p.starting = api.ServeStarting(ln, versionString(), "checking the schema")
+	if err := migrateSchema(ctx, p.db, p.starting, log); err != nil {
 		return nil, err
 	}
 	storeOpts := media.ObjectStoreOptions{

@@ -33,6 +33,7 @@ var domain = map[string][]string{
 	"report":    {"account", "course", "exam", "exam/cert", "study"},
 	"erasure":   {"account", "exam", "exam/cert", "feedback", "mail", "study"},
 	"content":   nil,
+	"migrate":   nil,
 }
 
 // storeFiles are the files of domain packages that may use the MongoDB
@@ -42,7 +43,7 @@ var domain = map[string][]string{
 var storeFiles = []string{
 	"account/account.go", "account/audit.go", "account/email.go", "account/session.go", "account/totp.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
-	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go",
+	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go",
 }
 
