@@ -152,3 +152,21 @@ func Covered(rs [][2]float64) float64 {
 	}
 	return total
 }
+
+// RecordKeys lists the records a learner can have in the course: its
+// sections ("module/section") and its tasks (TaskKey), modules still being
+// written included.
+func (c *Course) RecordKeys() (sections, tasks []string) {
+	for _, m := range append(append([]*Module(nil), c.Modules...), c.Hidden...) {
+		for _, s := range m.Sections {
+			sections = append(sections, m.Slug+"/"+s.Slug)
+			if s.Body == nil {
+				continue
+			}
+			for _, t := range s.Body.Tasks {
+				tasks = append(tasks, TaskKey(s, t.ID))
+			}
+		}
+	}
+	return sections, tasks
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -55,16 +56,80 @@ type Progress struct {
 	// write made through this process. The maps are shared: read only.
 	records *cache.TTL[map[string]*course.SectionProgress]
 	answers *cache.TTL[map[string]*Answer]
+	// keys, where set, lists the records a learner can have (see Keys).
+	keys func() (sections, tasks []string)
+}
+
+// Option configures a Progress.
+type Option func(*Progress)
+
+// Keys tells the store which records a learner can have: the sections
+// ("module/section") and task keys of the published course (the course's
+// RecordKeys). Where the store's filters scan (database.FiltersScan:
+// FerretDB), a learner's records and answers are then read by _id, one
+// lookup each, rather than by a filter on user_id that decodes every
+// learner's records. Records of sections no longer in the course are not
+// read that way; the learner's export and erasure still find them all.
+func Keys(f func() (sections, tasks []string)) Option {
+	return func(p *Progress) { p.keys = f }
 }
 
 // CacheTTL bounds how stale another instance's writes can look.
 const CacheTTL = 5 * time.Second
 
 // NewProgress uses db.
-func NewProgress(db *database.DB) *Progress {
-	return &Progress{db: db, now: time.Now, locks: database.NewLocks(),
+func NewProgress(db *database.DB, opts ...Option) *Progress {
+	p := &Progress{db: db, now: time.Now, locks: database.NewLocks(),
 		records: cache.New[map[string]*course.SectionProgress](CacheTTL, 100_000),
 		answers: cache.New[map[string]*Answer](CacheTTL, 100_000)}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// byID reports whether a learner's documents are read by _id (Keys).
+func (p *Progress) byID() bool { return p.keys != nil && p.db.FiltersScan() }
+
+// lookupParallel is how many _id lookups of one learner run at once.
+const lookupParallel = 4
+
+// findByIDs reads the documents of coll with the given _ids (those that
+// exist), a few lookups at a time, decoding each with decode.
+func findByIDs(ctx context.Context, coll *database.Collection, ids []string, decode func(*mongo.SingleResult) error) error {
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan string)
+	)
+	for range min(lookupParallel, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				r := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}})
+				if errors.Is(r.Err(), mongo.ErrNoDocuments) {
+					continue
+				}
+				mu.Lock()
+				err := r.Err()
+				if err == nil {
+					err = decode(r)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
 }
 
 func (p *Progress) forget(userID string) {
@@ -198,6 +263,23 @@ func (p *Progress) ForUser(ctx context.Context, userID string) (map[string]*cour
 }
 
 func (p *Progress) loadRecords(ctx context.Context, userID string) (map[string]*course.SectionProgress, error) {
+	if p.byID() {
+		sections, _ := p.keys()
+		ids := make([]string, len(sections))
+		for i, k := range sections {
+			ids[i] = userID + "|" + k
+		}
+		out := make(map[string]*course.SectionProgress, len(ids))
+		err := findByIDs(ctx, p.db.Collection(progressCollection), ids, func(r *mongo.SingleResult) error {
+			var x course.SectionProgress
+			if err := r.Decode(&x); err != nil {
+				return err
+			}
+			out[x.Module+"/"+x.Section] = &x
+			return nil
+		})
+		return out, err
+	}
 	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, err
@@ -266,6 +348,23 @@ func (p *Progress) Answers(ctx context.Context, userID string) (map[string]*Answ
 }
 
 func (p *Progress) loadAnswers(ctx context.Context, userID string) (map[string]*Answer, error) {
+	if p.byID() {
+		_, tasks := p.keys()
+		ids := make([]string, len(tasks))
+		for i, k := range tasks {
+			ids[i] = userID + "|" + k
+		}
+		out := make(map[string]*Answer, len(ids))
+		err := findByIDs(ctx, p.db.Collection(answersCollection), ids, func(r *mongo.SingleResult) error {
+			var a Answer
+			if err := r.Decode(&a); err != nil {
+				return err
+			}
+			out[a.Task] = &a
+			return nil
+		})
+		return out, err
+	}
 	cur, err := p.db.Collection(answersCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, err

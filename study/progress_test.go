@@ -146,3 +146,64 @@ func TestCompletionRules(t *testing.T) {
 var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env, testenv.StartDatabase) }
+
+// On FerretDB a learner's records and answers are read by _id (Keys):
+// the same records and answers as the filter on user_id finds, and none
+// of another learner's.
+func TestRecordsReadByIDMatchTheFilter(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	if !db.FiltersScan() {
+		t.Fatal("the test store should be FerretDB")
+	}
+	c := fixtureCourse(t)
+	byID := NewProgress(db, Keys(c.RecordKeys))
+	scan := NewProgress(db)
+	var withTask *course.Section
+	var task string
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			if withTask == nil && len(s.Body.Tasks) > 0 && s.Body.Tasks[0].Answer {
+				withTask, task = s, s.Body.Tasks[0].ID
+			}
+			for _, u := range []string{"k1", "k2"} {
+				if _, err := byID.Record(ctx, u, s, Event{Kind: "heartbeat", Seconds: 7}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if withTask == nil {
+		t.Fatal("the fixture course has no task with an answer")
+	}
+	if _, err := byID.SaveAnswer(ctx, "k1", withTask, task, "oma vastaus"); err != nil {
+		t.Fatal(err)
+	}
+	sections, _ := c.RecordKeys()
+	got, err := byID.ForUser(ctx, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := scan.ForUser(ctx, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(sections) || len(got) != len(want) {
+		t.Fatalf("read by id %d records, by filter %d, sections %d", len(got), len(want), len(sections))
+	}
+	for k, w := range want {
+		if g := got[k]; g == nil || g.Seconds != w.Seconds || g.UserID != "k1" {
+			t.Errorf("%s: by id %+v, by filter %+v", k, g, w)
+		}
+	}
+	answers, err := byID.Answers(ctx, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := answers[course.TaskKey(withTask, task)]; len(answers) != 1 || a == nil || a.Text != "oma vastaus" {
+		t.Fatalf("answers by id: %+v", answers)
+	}
+	if other, _ := byID.Answers(ctx, "k2"); len(other) != 0 {
+		t.Fatalf("k2 sees %d answers", len(other))
+	}
+}

@@ -270,7 +270,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go expireSessions(ctx, accounts, log)
-	progress := study.NewProgress(p.db)
+	progress := study.NewProgress(p.db, study.Keys(func() ([]string, []string) {
+		if pub := library.Current(); pub != nil {
+			return pub.Course.RecordKeys()
+		}
+		return nil, nil
+	}))
 	// Progress at addresses the studio renamed follows them (again for a
 	// while after each change: other instances may lag a poll behind).
 	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)

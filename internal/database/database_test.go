@@ -69,6 +69,10 @@ func TestEmbeddedStoreOneProcessPerDirectory(t *testing.T) {
 	if !admin.Attached || admin.Embedded != nil {
 		t.Fatalf("admin connection: attached=%v embedded=%v", admin.Attached, admin.Embedded != nil)
 	}
+	// Both know they talk to FerretDB, the attached one from buildInfo.
+	if !server.FiltersScan() || !admin.FiltersScan() {
+		t.Errorf("FiltersScan: embedded %v, attached %v; want both true", server.FiltersScan(), admin.FiltersScan())
+	}
 	var doc bson.M
 	if err := admin.Database.Collection("c").FindOne(ctx, bson.M{"_id": "x"}).Decode(&doc); err != nil {
 		t.Fatalf("admin reads the server's data: %v", err)
