@@ -45,9 +45,9 @@ type Manifest struct {
 	Source string `json:"source"`
 	// Snapshot is false when the documents were not read at one point in
 	// time (--no-snapshot on a deployment that cannot give one).
-	Snapshot bool   `json:"snapshot"`
-	Database string `json:"database"`
-	Bucket   string `json:"bucket,omitempty"`
+	Snapshot bool      `json:"snapshot"`
+	Database string    `json:"database"`
+	Bucket   string    `json:"bucket,omitempty"`
 	Started  time.Time `json:"started"`
 	Ended    time.Time `json:"ended"`
 	Counts   Counts    `json:"counts"`
@@ -185,8 +185,8 @@ func validKeyFileName(name string) bool {
 
 // Entry names.
 func partEntry(collection string, n int) string { return fmt.Sprintf("db/%s/%06d.bson", collection, n) }
-func objectEntry(key string) string           { return "objects/" + key }
-func keyFileEntry(name string) string         { return "keys/" + name }
+func objectEntry(key string) string             { return "objects/" + key }
+func keyFileEntry(name string) string           { return "keys/" + name }
 
 // ArchiveName is the file name of a backup taken at t:
 // tyokyky-backup-20260102T030405Z.tar.zst.
