@@ -70,19 +70,37 @@ func Restore(ctx context.Context, open func() (io.ReadCloser, error), t Target, 
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 8 << 20
 	}
+	inv, err := inventory(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if !inv.empty() && !o.Force {
+		// Refused at once, before the archive is read.
+		return nil, inv.refusal()
+	}
 	rc, err := open()
 	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintln(o.Out, "checking the archive")
 	rep := Verify(rc)
 	rc.Close()
 	if err := rep.Err(); err != nil {
 		return nil, err
 	}
 	m := rep.Manifest
-	if err := prepare(ctx, t, m, o); err != nil {
+	if err := inv.keyConflicts(t, m); err != nil {
 		return nil, err
 	}
+	if !inv.empty() && !o.Force {
+		return nil, inv.refusal()
+	}
+	if !inv.empty() {
+		if err := inv.replace(ctx, t, o.Out); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintln(o.Out, "restoring")
 	r := &restorer{t: t, o: o, m: m, byPart: map[string]string{}, byObject: map[string]Object{}, byKey: map[string]KeyFile{}}
 	for _, c := range m.Collections {
 		if err := t.DB.CreateCollection(ctx, c.Name); err != nil {
@@ -149,26 +167,44 @@ func (c Collection) indexSpecs() ([]bson.D, error) {
 	return out, nil
 }
 
-// prepare checks that the target is empty; with Force it says what it
-// will replace and removes it.
-func prepare(ctx context.Context, t Target, m *Manifest, o RestoreOptions) error {
-	names, err := t.DB.CollectionNames(ctx)
-	if err != nil {
-		return err
+// contents is what a target holds before a restore.
+type contents struct {
+	db      string
+	bucket  string
+	keyDir  string
+	names   []string
+	counts  map[string]int64
+	objects []media.ObjectInfo
+	keys    []string // key files the backup would overwrite with other bytes
+}
+
+func inventory(ctx context.Context, t Target) (*contents, error) {
+	inv := &contents{db: t.DB.Name(), keyDir: t.KeyDir, counts: map[string]int64{}}
+	var err error
+	if inv.names, err = t.DB.CollectionNames(ctx); err != nil {
+		return nil, err
 	}
-	counts := map[string]int64{}
-	for _, n := range names {
-		if counts[n], err = t.DB.Collection(n).CountDocuments(ctx, bson.D{}); err != nil {
-			return fmt.Errorf("counting %s: %w", n, err)
+	for _, n := range inv.names {
+		if inv.counts[n], err = t.DB.Collection(n).CountDocuments(ctx, bson.D{}); err != nil {
+			return nil, fmt.Errorf("counting %s: %w", n, err)
 		}
 	}
-	var objects []media.ObjectInfo
 	if t.Objects != nil {
-		if objects, err = t.Objects.ListObjects(ctx, ""); err != nil {
-			return err
+		inv.bucket = t.Objects.Bucket()
+		if inv.objects, err = t.Objects.ListObjects(ctx, ""); err != nil {
+			return nil, err
 		}
 	}
-	var keys []string
+	return inv, nil
+}
+
+func (inv *contents) empty() bool {
+	return len(inv.names) == 0 && len(inv.objects) == 0 && len(inv.keys) == 0
+}
+
+// keyConflicts finds the key files the backup would overwrite with other
+// bytes.
+func (inv *contents) keyConflicts(t Target, m *Manifest) error {
 	for _, k := range m.KeyFiles {
 		have, err := os.ReadFile(filepath.Join(t.KeyDir, k.Name))
 		if errors.Is(err, os.ErrNotExist) {
@@ -179,45 +215,48 @@ func prepare(ctx context.Context, t Target, m *Manifest, o RestoreOptions) error
 		}
 		sum := sha256.Sum256(have)
 		if hex.EncodeToString(sum[:]) != k.SHA256 {
-			keys = append(keys, k.Name)
+			inv.keys = append(inv.keys, k.Name)
 		}
 	}
-	if len(names) == 0 && len(objects) == 0 && len(keys) == 0 {
-		return nil
-	}
+	return nil
+}
+
+func (inv *contents) refusal() error {
 	var what []string
-	if len(names) > 0 {
-		what = append(what, fmt.Sprintf("the database %s has %d collections", t.DB.Name(), len(names)))
+	if len(inv.names) > 0 {
+		what = append(what, fmt.Sprintf("the database %s has %d collections", inv.db, len(inv.names)))
 	}
-	if len(objects) > 0 {
-		what = append(what, fmt.Sprintf("the bucket %s has %d objects", t.Objects.Bucket(), len(objects)))
+	if len(inv.objects) > 0 {
+		what = append(what, fmt.Sprintf("the bucket %s has %d objects", inv.bucket, len(inv.objects)))
 	}
-	if len(keys) > 0 {
-		what = append(what, fmt.Sprintf("the key folder %s has other files named %s", t.KeyDir, strings.Join(keys, ", ")))
+	if len(inv.keys) > 0 {
+		what = append(what, fmt.Sprintf("the key folder %s has other files named %s", inv.keyDir, strings.Join(inv.keys, ", ")))
 	}
-	if !o.Force {
-		return fmt.Errorf("%w: %s; restore into an empty one, or give --force to replace what it holds", ErrNotEmpty, strings.Join(what, ", "))
+	return fmt.Errorf("%w: %s; restore into an empty one, or give --force to replace what it holds", ErrNotEmpty, strings.Join(what, ", "))
+}
+
+// replace says what the target holds and removes it (--force).
+func (inv *contents) replace(ctx context.Context, t Target, out io.Writer) error {
+	fmt.Fprintf(out, "--force: replacing what the target holds:\n")
+	for _, n := range inv.names {
+		fmt.Fprintf(out, "  collection %s: %d documents\n", n, inv.counts[n])
 	}
-	fmt.Fprintf(o.Out, "--force: replacing what the target holds:\n")
-	for _, n := range names {
-		fmt.Fprintf(o.Out, "  collection %s: %d documents\n", n, counts[n])
-	}
-	if len(objects) > 0 {
+	if len(inv.objects) > 0 {
 		var size int64
-		for _, obj := range objects {
+		for _, obj := range inv.objects {
 			size += obj.Size
 		}
-		fmt.Fprintf(o.Out, "  bucket %s: %d objects (%s)\n", t.Objects.Bucket(), len(objects), media.FormatSize(size))
+		fmt.Fprintf(out, "  bucket %s: %d objects (%s)\n", inv.bucket, len(inv.objects), media.FormatSize(size))
 	}
-	for _, k := range keys {
-		fmt.Fprintf(o.Out, "  key file %s\n", filepath.Join(t.KeyDir, k))
+	for _, k := range inv.keys {
+		fmt.Fprintf(out, "  key file %s\n", filepath.Join(inv.keyDir, k))
 	}
-	for _, n := range names {
+	for _, n := range inv.names {
 		if err := t.DB.Collection(n).Drop(ctx); err != nil {
 			return fmt.Errorf("dropping %s: %w", n, err)
 		}
 	}
-	for _, obj := range objects {
+	for _, obj := range inv.objects {
 		if err := t.Objects.RemoveObject(ctx, obj.Key); err != nil {
 			return err
 		}
