@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,11 +12,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -479,5 +482,182 @@ func TestBackupRoundTrip(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(verdict), `"valid":true`) {
 		t.Fatalf("the certificate does not verify on the restored instance: %s", verdict)
+	}
+}
+
+// storedPlatform makes a data folder with an embedded store holding a few
+// documents and a bucket holding a random object of size bytes, with
+// nothing running on it.
+func storedPlatform(t *testing.T, size int) string {
+	t.Helper()
+	ctx := context.Background()
+	data := t.TempDir()
+	db, err := database.Open(ctx, database.Options{Database: "tyokyky", Dir: filepath.Join(data, "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := db.Collection("progress").InsertOne(ctx, bson.D{{Key: "_id", Value: i}, {Key: "section", Value: "palvelupolku"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Collection("users").InsertOne(ctx, bson.D{{Key: "_id", Value: "u1"}, {Key: "email", Value: "a@example.fi"}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close(ctx)
+	bin, _ := testenv.MinIOBin()
+	p, err := minioproc.Start(ctx, minioproc.Options{Bin: bin, Dir: filepath.Join(data, "minio")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(10 * time.Second)
+	store, err := media.NewObjectStore(media.ObjectStoreOptions{Endpoint: p.Endpoint(), Region: "us-east-1", AccessKey: p.Credentials.AccessKey, SecretKey: p.Credentials.SecretKey, Bucket: "tyokyky"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, size)
+	rand.Read(body) // does not compress
+	if err := store.PutStream(ctx, "media/iso.mp4", bytes.NewReader(body), int64(size), "video/mp4"); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestBackupAndRestoreRefusals: every bad input is a clear error with a
+// non-zero exit, and no partial archive stays behind.
+func TestBackupAndRestoreRefusals(t *testing.T) {
+	ctx := context.Background()
+	data := storedPlatform(t, 1<<20)
+	out := t.TempDir()
+	if code, msg := cli("backup", "--data-dir", t.TempDir()); code != 1 || !strings.Contains(msg, "no embedded store") {
+		t.Fatalf("backup of nothing = %d:\n%s", code, msg)
+	}
+	code, msg := cli("backup", "--out", out, "--data-dir", data)
+	if code != 0 {
+		t.Fatalf("backup = %d:\n%s", code, msg)
+	}
+	archives, _ := filepath.Glob(filepath.Join(out, "*"))
+	if len(archives) != 1 {
+		t.Fatalf("the backup folder holds %v", archives)
+	}
+	archive := archives[0]
+	if code, msg := cli("backup", "--out", archive, "--data-dir", data); code != 1 || !strings.Contains(msg, "exists already") {
+		t.Fatalf("backup over a file = %d:\n%s", code, msg)
+	}
+	if code, msg := cli("backup", "--out", "/no/such/folder/b.tar.zst", "--data-dir", data); code != 1 || !strings.Contains(msg, "cannot write in /no/such/folder") {
+		t.Fatalf("backup into a missing folder = %d:\n%s", code, msg)
+	}
+	if code, _ := cli("backup", "verify"); code != 2 {
+		t.Fatalf("verify without a file = %d", code)
+	}
+	if code, msg := cli("backup", "verify", filepath.Join(out, "none.tar.zst")); code != 1 || !strings.Contains(msg, "no such file") {
+		t.Fatalf("verify of a missing file = %d:\n%s", code, msg)
+	}
+	whole, _ := os.ReadFile(archive)
+	cut := filepath.Join(t.TempDir(), "cut.tar.zst")
+	os.WriteFile(cut, whole[:len(whole)/2], 0o600)
+	if code, msg := cli("backup", "verify", cut); code != 1 || !strings.Contains(msg, "objects/media/iso.mp4: truncated") {
+		t.Fatalf("verify of a truncated archive = %d:\n%s", code, msg)
+	}
+	if code, msg := cli("restore", cut, "--data-dir", t.TempDir()); code != 1 || !strings.Contains(msg, "objects/media/iso.mp4: truncated") {
+		t.Fatalf("restore of a truncated archive = %d:\n%s", code, msg)
+	}
+
+	// Restore into a target that holds data: refused, then --force says
+	// what it replaces.
+	if code, msg := cli("restore", archive, "--data-dir", data); code != 1 || !strings.Contains(msg, "the target is not empty: the database tyokyky has 3 collections, the bucket tyokyky has 1 objects") ||
+		!strings.Contains(msg, "--force") {
+		t.Fatalf("restore into a full target = %d:\n%s", code, msg)
+	}
+	if code, msg := cli("restore", archive, "--data-dir", data, "--force"); code != 0 || !strings.Contains(msg, "collection progress: 50 documents") ||
+		!strings.Contains(msg, "bucket tyokyky: 1 objects") {
+		t.Fatalf("forced restore = %d:\n%s", code, msg)
+	}
+	if code, msg := cli("restore", archive, "--mongodb-uri", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500", "--data-dir", t.TempDir()); code != 1 || !strings.Contains(msg, "cannot reach") {
+		t.Fatalf("restore into an unreachable database = %d:\n%s", code, msg)
+	}
+	if code, msg := cli("backup", "--out", "s3://elsewhere/x", "--data-dir", data, "--s3-endpoint", "http://127.0.0.1:1", "--s3-access-key", "a", "--s3-secret-key", "b"); code != 1 {
+		t.Fatalf("backup to an unreachable store = %d:\n%s", code, msg)
+	}
+
+	// A store behind a URI that cannot give a snapshot (FerretDB) is
+	// refused, unless --no-snapshot, which says so and records it.
+	ferret, err := database.Open(ctx, database.Options{Database: "tyokyky", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ferret.Close(ctx)
+	if code, msg := cli("backup", "--out", t.TempDir(), "--data-dir", data, "--mongodb-uri", ferret.Embedded.URI()); code != 1 ||
+		!strings.Contains(msg, "cannot give a snapshot") || !strings.Contains(msg, "FerretDB") || !strings.Contains(msg, "--no-snapshot") {
+		t.Fatalf("backup without a snapshot = %d:\n%s", code, msg)
+	}
+	loose := t.TempDir()
+	if code, msg := cli("backup", "--out", loose, "--data-dir", data, "--mongodb-uri", ferret.Embedded.URI(), "--no-snapshot"); code != 0 || !strings.Contains(msg, "warning: no snapshot") {
+		t.Fatalf("backup --no-snapshot = %d:\n%s", code, msg)
+	}
+	looseArchive, _ := filepath.Glob(filepath.Join(loose, "*"))
+	_, m := archiveContents(t, looseArchive[0])
+	if m.Snapshot || m.Source != "mongodb" {
+		t.Fatalf("the manifest of a backup without a snapshot: snapshot %v, source %s", m.Snapshot, m.Source)
+	}
+
+	// To S3: a streaming upload to a .partial key, copied to its name.
+	if code, msg := cli("backup", "--out", "s3://tyokyky/x", "--data-dir", data); code != 1 || !strings.Contains(msg, "the bucket it backs up") {
+		t.Fatalf("backup into its own bucket = %d:\n%s", code, msg)
+	}
+	code, msg = cli("backup", "--out", "s3://backups/nightly", "--data-dir", data)
+	if code != 0 || !regexp.MustCompile(`s3://backups/nightly/tyokyky-backup-\d{8}T\d{6}Z\.tar\.zst`).MatchString(msg) {
+		t.Fatalf("backup to S3 = %d:\n%s", code, msg)
+	}
+	bin, _ := testenv.MinIOBin()
+	p, err := minioproc.Start(ctx, minioproc.Options{Bin: bin, Dir: filepath.Join(data, "minio")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(10 * time.Second)
+	backups, err := media.NewObjectStore(media.ObjectStoreOptions{Endpoint: p.Endpoint(), Region: "us-east-1", AccessKey: p.Credentials.AccessKey, SecretKey: p.Credentials.SecretKey, Bucket: "backups"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := backups.ListObjects(ctx, "")
+	if err != nil || len(list) != 1 || !strings.HasPrefix(list[0].Key, "nightly/tyokyky-backup-") || !strings.HasSuffix(list[0].Key, ".tar.zst") {
+		t.Fatalf("the backups bucket holds %+v (%v)", list, err)
+	}
+	r, _, err := backups.OpenVersion(ctx, list[0].Key, list[0].ETag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := backup.Verify(r)
+	r.Close()
+	if rep.Err() != nil || rep.Manifest.Counts.Objects != 1 {
+		t.Fatalf("the backup stored in S3 does not verify: %v", rep.Err())
+	}
+}
+
+// TestBackupOnAFullDisk: a backup whose folder fills up fails with a
+// clear error and leaves no partial archive. It runs in its own user and
+// mount namespace with a 2 MB tmpfs as the backup folder.
+func TestBackupOnAFullDisk(t *testing.T) {
+	data := storedPlatform(t, 6<<20) // more than the disk
+	vol := filepath.Join(t.TempDir(), "vol")
+	if err := os.Mkdir(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := testenv.MinIOBin()
+	cmd := exec.Command(os.Args[0], "backup", "--out", vol, "--data-dir", data)
+	cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_TEST_TMPFS="+vol+":2m", "TYOKYKY_TEST_LIST_AFTER="+vol, "TYOKYKY_MINIO_BIN="+bin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}}
+	out, err := cmd.CombinedOutput()
+	code := cmd.ProcessState.ExitCode()
+	if err == nil || code != 1 || !strings.Contains(string(out), "writing the archive: write") || !strings.Contains(string(out), "no space left on device") {
+		t.Fatalf("backup on a full disk = %d (%v):\n%s", code, err, out)
+	}
+	if !strings.Contains(string(out), "test listing: []") {
+		t.Fatalf("the full disk kept a partial archive:\n%s", out)
 	}
 }
