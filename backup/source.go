@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/tyokyky/tyokyky/internal/database"
 )
@@ -91,7 +93,8 @@ func openCopy(ctx context.Context, o SourceOptions) (*Source, error) {
 	if err := os.MkdirAll(o.WorkDir, 0o750); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	dir, err := os.MkdirTemp(o.WorkDir, ".backup-snapshot-")
+	removeStaleCopies(o.WorkDir, o.Logger)
+	dir, err := os.MkdirTemp(o.WorkDir, copyPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("backup: a folder for the store's copy: %w", err)
 	}
@@ -117,6 +120,21 @@ func openCopy(ctx context.Context, o SourceOptions) (*Source, error) {
 		db.Close(context.Background())
 		os.RemoveAll(dir)
 	}}, nil
+}
+
+// copyPrefix names the folders of the embedded store's copies.
+const copyPrefix = ".backup-snapshot-"
+
+// removeStaleCopies removes copies left by backups that were killed: a
+// copy lives only while its backup runs, so one a day old is left over.
+func removeStaleCopies(dir string, log *slog.Logger) {
+	old, _ := filepath.Glob(filepath.Join(dir, copyPrefix+"*"))
+	for _, d := range old {
+		if st, err := os.Stat(d); err == nil && st.IsDir() && time.Since(st.ModTime()) > 24*time.Hour {
+			log.Info("backup: removing the copy a killed backup left", "dir", d)
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // Close releases the source (and removes the embedded store's copy).
