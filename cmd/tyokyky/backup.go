@@ -141,7 +141,7 @@ func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 		err = objects.EnsureBucket(ctx)
 	}
 	if err != nil {
-		return abort(err)
+		return abort(fmt.Errorf("the object store at %s: %w", storeOpts.Endpoint, err))
 	}
 	if isS3 {
 		if out, err = s3Output(ctx, own["out"], storeOpts, started); err != nil {
@@ -303,11 +303,11 @@ func restoreCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 		storeOpts.Endpoint, storeOpts.AccessKey, storeOpts.SecretKey = p.Endpoint(), p.Credentials.AccessKey, p.Credentials.SecretKey
 	}
 	objects, err := media.NewObjectStore(storeOpts)
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		err = objects.EnsureBucket(ctx)
 	}
-	if err := objects.EnsureBucket(ctx); err != nil {
-		return fail(err)
+	if err != nil {
+		return fail(fmt.Errorf("the object store at %s: %w", storeOpts.Endpoint, err))
 	}
 	target := backup.Target{DB: db, Objects: objects, KeyDir: cfg.CertKeyFolder()}
 	open := func() (io.ReadCloser, error) { return os.Open(file) }

@@ -27,15 +27,6 @@ const (
 	KindMongoDB  = "mongodb"
 )
 
-// Kind is KindEmbedded when the store is an embedded FerretDB (run by this
-// process or by a server this command attached to), else KindMongoDB.
-func (db *DB) Kind() string {
-	if db.Embedded != nil || db.Attached {
-		return KindEmbedded
-	}
-	return KindMongoDB
-}
-
 // ErrNoSnapshot means the deployment cannot give snapshot reads: a
 // standalone server, a MongoDB older than 5.0, or FerretDB behind a URI.
 var ErrNoSnapshot = errors.New("the deployment cannot give a snapshot (snapshot reads need a MongoDB 5.0 or newer replica set or sharded cluster)")
@@ -162,15 +153,15 @@ func indexName(spec bson.D) string {
 	return ""
 }
 
-// IDIndex is the name of the index every collection has on _id.
-const IDIndex = "_id_"
+// idIndex is the name of the index every collection has on _id.
+const idIndex = "_id_"
 
 // CreateIndexSpecs creates indexes from specifications as IndexSpecs
 // returns them (the _id index, which every collection has, is skipped).
 func (db *DB) CreateIndexSpecs(ctx context.Context, collection string, specs []bson.D) error {
 	var indexes bson.A
 	for _, s := range specs {
-		if indexName(s) == IDIndex {
+		if indexName(s) == idIndex {
 			continue
 		}
 		indexes = append(indexes, s)
