@@ -31,6 +31,10 @@ Usage:
   tyokyky migrate status | up                          list the schema migrations; apply the pending ones
   tyokyky keys rotate | list                           make a new certificate signing key; list the keys
   tyokyky cert verify --jwks FILE|URL TOKEN            verify a certificate offline against a saved key set
+  tyokyky backup [--out FILE|DIR|s3://bucket/prefix]   back up the database, the objects (and key files) in one .tar.zst
+  tyokyky backup verify FILE                           check a backup's every entry against its manifest
+  tyokyky restore FILE [--mongodb-uri URI | --data-dir DIR] [--force]
+                                                       restore a backup into an empty database and bucket
   tyokyky version             print the version
   tyokyky help                print this text
 
@@ -74,6 +78,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return keysCmd(args, getenv, stdout, stderr)
 	case "cert":
 		return certCmd(args, os.Stdin, stdout, stderr)
+	case "backup":
+		return backupCmd(args, getenv, stdout, stderr)
+	case "restore":
+		return restoreCmd(args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tyokyky", versionString())
 		return exitOK

@@ -53,7 +53,18 @@ func TestMain(m *testing.M) {
 		if d, err := time.ParseDuration(os.Getenv("TYOKYKY_TEST_MIGRATION_LEASE")); err == nil {
 			migrationLease = d
 		}
-		os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+		code := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		if dir := os.Getenv("TYOKYKY_TEST_LIST_AFTER"); dir != "" {
+			// What the command left in a folder that vanishes with the
+			// process (a small disk in its own mount namespace).
+			entries, _ := os.ReadDir(dir)
+			names := []string{}
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			fmt.Fprintf(os.Stderr, "test listing: [%s]\n", strings.Join(names, " "))
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -55,25 +55,11 @@ func (e *mediaEnv) close() {
 // S3 endpoint, a running server's MinIO, or a MinIO started here.
 func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*mediaEnv, error) {
 	e := &mediaEnv{cfg: cfg}
-	opts := media.ObjectStoreOptions{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-		Bucket: cfg.S3Bucket, PublicURL: cfg.S3PublicURL}
-	if cfg.S3Endpoint == "" {
-		if endpoint, creds, ok := minioproc.Attach(cfg.MinIODir()); ok {
-			opts.Endpoint, opts.AccessKey, opts.SecretKey = endpoint, creds.AccessKey, creds.SecretKey
-		} else {
-			// Never a second MinIO beside a running server's: Start refuses
-			// a folder whose lock another process holds.
-			p, err := minioproc.Start(ctx, minioproc.Options{Bin: cfg.MinIOBin, Dir: cfg.MinIODir(), Logger: log})
-			if errors.Is(err, minioproc.ErrLocked) {
-				return nil, fmt.Errorf("a running server owns %s, but its MinIO does not answer now (it may be restarting); try again in a moment", cfg.MinIODir())
-			}
-			if err != nil {
-				return nil, err
-			}
-			e.minio = p
-			opts.Endpoint, opts.AccessKey, opts.SecretKey = p.Endpoint(), p.Credentials.AccessKey, p.Credentials.SecretKey
-		}
+	opts, p, err := objectStoreOptions(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
+	e.minio = p
 	store, err := media.NewObjectStore(opts)
 	if err != nil {
 		e.close()
@@ -90,6 +76,32 @@ func openMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*medi
 	}
 	e.lib = media.NewCatalog(e.db, store, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	return e, nil
+}
+
+// objectStoreOptions locate the configured object store for a command:
+// the S3 endpoint, a running server's MinIO, or a MinIO started here
+// (returned, for the caller to stop).
+func objectStoreOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (media.ObjectStoreOptions, *minioproc.Process, error) {
+	opts := media.ObjectStoreOptions{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, PublicURL: cfg.S3PublicURL}
+	if cfg.S3Endpoint != "" {
+		return opts, nil, nil
+	}
+	if endpoint, creds, ok := minioproc.Attach(cfg.MinIODir()); ok {
+		opts.Endpoint, opts.AccessKey, opts.SecretKey = endpoint, creds.AccessKey, creds.SecretKey
+		return opts, nil, nil
+	}
+	// Never a second MinIO beside a running server's: Start refuses a
+	// folder whose lock another process holds.
+	p, err := minioproc.Start(ctx, minioproc.Options{Bin: cfg.MinIOBin, Dir: cfg.MinIODir(), Logger: log})
+	if errors.Is(err, minioproc.ErrLocked) {
+		return opts, nil, fmt.Errorf("a running server owns %s, but its MinIO does not answer now (it may be restarting); try again in a moment", cfg.MinIODir())
+	}
+	if err != nil {
+		return opts, nil, err
+	}
+	opts.Endpoint, opts.AccessKey, opts.SecretKey = p.Endpoint(), p.Credentials.AccessKey, p.Credentials.SecretKey
+	return opts, p, nil
 }
 
 func mediaCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {

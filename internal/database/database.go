@@ -37,6 +37,10 @@ type Options struct {
 	// OnCommandFailed, when set, is called for every failed database command
 	// (used for the error counter in /metrics).
 	OnCommandFailed func(command string)
+	// NoProbe leaves the database as it is found: no probe write at
+	// connection (a backup reads a snapshot; a restore checks that its
+	// target is empty).
+	NoProbe bool
 }
 
 // DB is an open connection to the document store.
@@ -152,7 +156,7 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 	if emb != nil {
 		db.gate = &Gate{}
 	}
-	if !attached {
+	if !attached && !o.NoProbe {
 		// The readiness probe's collection is made now, while there is
 		// room: FerretDB v1 leaves a half-made collection (its table
 		// without its metadata) when the disk fills while it creates one,
