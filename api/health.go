@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/internal/database"
 )
 
@@ -25,6 +26,8 @@ type readiness struct {
 	Down   []string          `json:"down,omitempty"`
 	// Reason says what a starting instance waits for (see Starting).
 	Reason string `json:"reason,omitempty"`
+	// Backup is the scheduled backups' last result (Options.Backup).
+	Backup *backup.Status `json:"backup,omitempty"`
 }
 
 // readyz checks the database and the object store at once, each within
@@ -65,6 +68,10 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		}()
 	}
 	wg.Wait()
+	if s.opts.Backup != nil {
+		b := s.opts.Backup()
+		res.Backup = &b
+	}
 	if len(res.Down) > 0 {
 		res.Status = "unavailable"
 		if len(res.Down) == 2 && res.Down[0] > res.Down[1] {

@@ -22,6 +22,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
@@ -47,6 +48,10 @@ type Options struct {
 	// Database and Storage are checked by /readyz.
 	Database Pinger
 	Storage  Pinger
+	// Backup, when scheduled backups are configured, tells /readyz their
+	// last result (a detail: a failed backup does not make the instance
+	// unready).
+	Backup func() backup.Status
 	// BaseURL is the public address; https turns on HSTS.
 	BaseURL string
 	// StorageOrigin (scheme://host) is allowed for media in the CSP.

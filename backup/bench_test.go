@@ -93,7 +93,9 @@ func BenchmarkBackupRestore(b *testing.B) {
 	for _, size := range []struct {
 		name         string
 		learners, mb int
-	}{{"2000-learners", 2000, 0}, {"100MB-media", 0, 100}, {"2000-learners+100MB-media", 2000, 100}} {
+	}{{"2000-learners", 2000, 0}, {"100MB-media", 0, 100}, {"2000-learners+100MB-media", 2000, 100},
+		{"10000-learners+1GB-media", 10000, 1000}} { // the size: ~4 min with its set-up
+
 		b.Run(size.name, func(b *testing.B) { benchBackupRestore(b, size.learners, size.mb) })
 	}
 }

@@ -233,6 +233,9 @@ func TestTemporaryRefusalIsRetriedAndPermanentFails(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{})
 	o := mail.NewOutbox(freshDB(t), renderer{}, "example.fi", false)
 	snd := fastSender(o, smtpFor(t, srv))
+	var countMu sync.Mutex
+	counted := map[string]int{}
+	snd.Count = func(r string) { countMu.Lock(); counted[r]++; countMu.Unlock() }
 
 	// 451 at RCPT three times, then accepted.
 	var mu sync.Mutex
@@ -258,6 +261,11 @@ func TestTemporaryRefusalIsRetriedAndPermanentFails(t *testing.T) {
 	if m.Attempts != 4 || srv.Count(m.MessageID) != 1 {
 		t.Fatalf("attempts %d, received %d times", m.Attempts, srv.Count(m.MessageID))
 	}
+	countMu.Lock()
+	if counted["retry"] != 3 || counted["sent"] != 1 {
+		t.Errorf("tries counted %v, want 3 retries and 1 sent", counted)
+	}
+	countMu.Unlock()
 
 	// 550 at DATA: failed at once, shown with the server's answer; an
 	// administrator's retry sends it once the server takes it.
@@ -275,6 +283,11 @@ func TestTemporaryRefusalIsRetriedAndPermanentFails(t *testing.T) {
 	if m.State != mail.Failed || !strings.Contains(m.LastError, "550") || m.Text == "" {
 		t.Fatalf("after a 550: %+v", m)
 	}
+	countMu.Lock()
+	if counted["failed"] != 1 {
+		t.Errorf("tries counted %v, want 1 failed", counted)
+	}
+	countMu.Unlock()
 	failed, _ := o.List(ctx, mail.Failed, 10)
 	if len(failed) != 1 || failed[0].ID != id {
 		t.Fatalf("failed list %+v", failed)

@@ -39,6 +39,9 @@ type Sender struct {
 	// Erase removes the bodies and data of delivered messages (they can
 	// hold one-time links).
 	Erase bool
+	// Count, when set, is told each try's result: "sent", "retry" (it
+	// failed and will be tried again) or "failed" (given up).
+	Count func(result string)
 }
 
 // NewSender makes a sender with the production timings: a 5-minute lease,
@@ -49,6 +52,12 @@ func NewSender(o *Outbox, s *SMTP, log *slog.Logger) *Sender {
 	}
 	return &Sender{outbox: o, smtp: s, log: log, holder: randomKey()[:12], Lease: 5 * time.Minute, Batch: 50,
 		Poll: 5 * time.Second, Backoff: time.Minute, MaxBackoff: time.Hour, Erase: true}
+}
+
+func (s *Sender) count(result string) {
+	if s.Count != nil {
+		s.Count(result)
+	}
 }
 
 type claim struct {
@@ -212,6 +221,7 @@ func (s *Sender) record(ctx context.Context, m *Message, g *gomail.Msg, sendErr 
 	var unset bson.D
 	switch {
 	case sendErr == nil:
+		s.count("sent")
 		set = append(set, bson.E{Key: "state", Value: Sent}, bson.E{Key: "sent_at", Value: now}, bson.E{Key: "response", Value: clip(g.ServerResponse())})
 		unset = bson.D{{Key: "last_error", Value: ""}}
 		if s.Erase {
@@ -221,10 +231,13 @@ func (s *Sender) record(ctx context.Context, m *Message, g *gomail.Msg, sendErr 
 	case permanent(sendErr) || errors.Is(sendErr, ErrAddress) || errors.Is(sendErr, ErrField):
 		set = append(set, bson.E{Key: "state", Value: Failed}, bson.E{Key: "last_error", Value: clip(sendErr.Error())})
 		s.log.Warn("mail: refused for good", "message", m.ID, "kind", m.Kind, "err", sendErr)
+		s.count("failed")
 	case now.After(m.GiveUpAt):
 		set = append(set, bson.E{Key: "state", Value: Failed}, bson.E{Key: "last_error", Value: clip("not accepted within 48 h: " + sendErr.Error())})
 		s.log.Warn("mail: gave up", "message", m.ID, "kind", m.Kind, "err", sendErr)
+		s.count("failed")
 	default:
+		s.count("retry")
 		set = append(set, bson.E{Key: "next_try", Value: now.Add(s.backoff(m.Attempts))}, bson.E{Key: "last_error", Value: clip(sendErr.Error())})
 	}
 	update := bson.D{{Key: "$set", Value: set}}

@@ -661,3 +661,48 @@ func TestBackupOnAFullDisk(t *testing.T) {
 		t.Fatalf("the full disk kept a partial archive:\n%s", out)
 	}
 }
+
+// TestScheduledBackupsInTheServer (issue 25): with TYOKYKY_BACKUP_DIR the
+// server takes backups on its schedule, keeps TYOKYKY_BACKUP_KEEP of
+// them, each one verifies, and /readyz and /metrics tell the last
+// success.
+func TestScheduledBackupsInTheServer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "backups")
+	s := startServer(t, t.TempDir(), "TYOKYKY_BACKUP_DIR="+dir, "TYOKYKY_BACKUP_EVERY=2s", "TYOKYKY_BACKUP_KEEP=2")
+	base := "http://" + s.addr
+	deadline := time.Now().Add(90 * time.Second)
+	for strings.Count(s.stderr.String(), "scheduled backup taken") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than three scheduled backups in 90 s:\n%s", s.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the third one's pruning
+	names, err := filepath.Glob(filepath.Join(dir, "tyokyky-backup-*.tar.zst"))
+	if err != nil || len(names) != 2 {
+		t.Fatalf("archives kept: %v %v", names, err)
+	}
+	for _, n := range names {
+		if code, msg := cli("backup", "verify", n); code != 0 {
+			t.Errorf("%s does not verify: %s", n, msg)
+		}
+	}
+	code, body := get(base + "/readyz")
+	var ready struct {
+		Status string
+		Backup struct {
+			Target      string    `json:"target"`
+			LastSuccess time.Time `json:"last_success"`
+			LastArchive string    `json:"last_archive"`
+			LastError   string    `json:"last_error"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || code != 200 || ready.Backup.LastSuccess.IsZero() ||
+		ready.Backup.Target != dir || !strings.HasPrefix(ready.Backup.LastArchive, dir) || ready.Backup.LastError != "" {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	_, metrics := get(base + "/metrics")
+	if !regexp.MustCompile(`(?m)^tyokyky_backup_last_success_timestamp_seconds [1-9]`).MatchString(metrics) {
+		t.Error("/metrics lacks the last backup's time")
+	}
+}

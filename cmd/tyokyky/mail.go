@@ -21,7 +21,7 @@ const mailKeep = 30 * 24 * time.Hour
 // startMail opens the outbox and, with an SMTP relay configured, starts
 // this instance's sender; without one every message is held for the
 // development mailbox at /yllapito/posti.
-func startMail(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, log *slog.Logger) (*mail.Outbox, error) {
+func startMail(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, count func(result string), log *slog.Logger) (*mail.Outbox, error) {
 	go poll.Every(ctx, 6*time.Hour, log, "removing old e-mail and expired links", func(ctx context.Context) error {
 		if err := accounts.ExpireTokens(ctx); err != nil {
 			return err
@@ -39,7 +39,9 @@ func startMail(ctx context.Context, cfg *config.Config, db *database.DB, account
 	}
 	domain := relay.From[strings.LastIndexByte(relay.From, '@')+1:]
 	outbox := mail.NewOutbox(db, api.MailRenderer(), domain, false)
-	go mail.NewSender(outbox, relay, log).Run(ctx)
+	sender := mail.NewSender(outbox, relay, log)
+	sender.Count = count
+	go sender.Run(ctx)
 	log.Info("e-mail is sent through " + relay.Redacted() + " from " + relay.From)
 	return outbox, nil
 }

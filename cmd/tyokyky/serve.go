@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/api"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
@@ -294,7 +295,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		_, err := exams.Repair(ctx)
 		return err
 	})
-	outbox, err := startMail(ctx, cfg, p.db, accounts, log)
+	outbox, err := startMail(ctx, cfg, p.db, accounts, func(r string) { m.Mail.WithLabelValues(r).Inc() }, log)
 	if err != nil {
 		return nil, err
 	}
@@ -336,11 +337,42 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	rem := &reminders{accounts: accounts, progress: progress, library: library, exam: exams, outbox: outbox, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		after: reminderAfter, holder: account.NewID(), log: log, now: time.Now}
 	go rem.run(ctx)
+	if cfg.BackupDir != "" {
+		sched, err := scheduledBackups(ctx, cfg, p.db, objects, storeOpts, log)
+		if err != nil {
+			return nil, err
+		}
+		opts.Backup = sched.Status
+		m.WatchBackups(func() time.Time { return sched.Status().LastSuccess })
+		go sched.Run(ctx)
+	}
 	p.server, err = api.New(opts)
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// scheduledBackups sets up the backups TYOKYKY_BACKUP_DIR asks for.
+func scheduledBackups(ctx context.Context, cfg *config.Config, db *database.DB, objects *media.ObjectStore, storeOpts media.ObjectStoreOptions, log *slog.Logger) (*backup.Scheduler, error) {
+	every, keep, err := cfg.BackupSchedule()
+	if err != nil {
+		return nil, err
+	}
+	var to backup.Destination = backup.Dir(cfg.BackupDir)
+	if bucket, prefix, isS3, err := backup.ParseS3(cfg.BackupDir); err != nil {
+		return nil, fmt.Errorf("backup-dir: %w", err)
+	} else if isS3 {
+		storeOpts.Bucket = bucket
+		target, err := media.NewObjectStore(storeOpts)
+		if err != nil {
+			return nil, fmt.Errorf("backup-dir: %w", err)
+		}
+		to = backup.Bucket{Store: target, Prefix: prefix}
+	}
+	return &backup.Scheduler{DB: db, Objects: objects, To: to, Every: every, Keep: keep, AppVersion: versionString(),
+		Source: backup.SourceOptions{URI: cfg.MongoURI, Database: cfg.MongoDatabase, StoreDir: cfg.DBDir(), WorkDir: cfg.DataDir, Logger: log},
+		Holder: account.NewID(), Log: log.With("job", "backup")}, nil
 }
 
 // firstAdmin creates an administrator when the database has no accounts

@@ -52,6 +52,11 @@ type Config struct {
 	// RequireVerified is "true" or "false" (see VerifiedEmailRequired).
 	RequireVerified string
 	ReminderDays    string
+	// BackupDir is where scheduled backups go (a folder or
+	// s3://bucket/prefix; empty: none); see BackupSchedule.
+	BackupDir       string
+	BackupEvery     string
+	BackupKeep      string
 	DrainDelay      string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -100,6 +105,9 @@ var Settings = []Setting{
 	{"smtp-from", "TYOKYKY_SMTP_FROM", "", "sender of the e-mails, e.g. \"Työkyky-kurssi <kurssi@example.fi>\" (required with smtp-url)", func(c *Config) *string { return &c.SMTPFrom }},
 	{"require-verified-email", "TYOKYKY_REQUIRE_VERIFIED_EMAIL", "true", "issue certificates only to accounts whose e-mail address is verified (true or false)", func(c *Config) *string { return &c.RequireVerified }},
 	{"reminder-days", "TYOKYKY_REMINDER_DAYS", "14", "days without study after which a learner who turned reminders on gets one (at most one a week)", func(c *Config) *string { return &c.ReminderDays }},
+	{"backup-dir", "TYOKYKY_BACKUP_DIR", "", "folder or s3://bucket/prefix (a bucket other than s3-bucket) for scheduled backups, taken by one instance at a time; empty takes none", func(c *Config) *string { return &c.BackupDir }},
+	{"backup-every", "TYOKYKY_BACKUP_EVERY", "24h", "how often a scheduled backup is taken (with backup-dir), e.g. 24h or 6h", func(c *Config) *string { return &c.BackupEvery }},
+	{"backup-keep", "TYOKYKY_BACKUP_KEEP", "14", "how many scheduled backups are kept in backup-dir; older ones are removed", func(c *Config) *string { return &c.BackupKeep }},
 	{"retention-days", "TYOKYKY_RETENTION_DAYS", "0", "delete learner accounts inactive for this many days (0 keeps them)", nil},
 }
 
@@ -222,6 +230,16 @@ func (c *Config) Problems() []string {
 	if _, err := c.Reminder(); err != nil {
 		out = append(out, "reminder-days: "+err.Error())
 	}
+	if _, _, err := c.BackupSchedule(); err != nil {
+		out = append(out, err.Error())
+	}
+	if strings.HasPrefix(c.BackupDir, "s3://") {
+		if u, err := url.Parse(c.BackupDir); err != nil || u.Host == "" {
+			out = append(out, fmt.Sprintf("backup-dir: %q is not s3://bucket/prefix", c.BackupDir))
+		} else if u.Host == c.S3Bucket {
+			out = append(out, fmt.Sprintf("backup-dir: %q is the media bucket itself; choose another bucket", c.BackupDir))
+		}
+	}
 	if c.SMTPURL == "" && c.SMTPFrom != "" {
 		out = append(out, "smtp-from: is set but smtp-url is not")
 	}
@@ -250,6 +268,20 @@ func (c *Config) Reminder() (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a number of days between 1 and 365", c.ReminderDays)
 	}
 	return time.Duration(n) * 24 * time.Hour, nil
+}
+
+// BackupSchedule is how often scheduled backups are taken and how many
+// are kept.
+func (c *Config) BackupSchedule() (every time.Duration, keep int, err error) {
+	every, err = time.ParseDuration(c.BackupEvery)
+	if err != nil || every < time.Second {
+		return 0, 0, fmt.Errorf("backup-every: %q is not a duration such as 24h", c.BackupEvery)
+	}
+	keep, err = strconv.Atoi(c.BackupKeep)
+	if err != nil || keep < 1 || keep > 10000 {
+		return 0, 0, fmt.Errorf("backup-keep: %q is not a number of backups (at least 1)", c.BackupKeep)
+	}
+	return every, keep, nil
 }
 
 // CertSecret is the decoded cert-key-secret (nil when unset).

@@ -3,6 +3,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -20,6 +22,8 @@ type Metrics struct {
 	// NoSpace counts writes refused because a disk was full, by store
 	// (database, storage).
 	NoSpace *prometheus.CounterVec
+	// Mail counts the outbox's tries by result (sent, retry, failed).
+	Mail *prometheus.CounterVec
 }
 
 // New registers the collectors, plus Go runtime and process metrics.
@@ -51,6 +55,10 @@ func New() *Metrics {
 			Name: "tyokyky_no_space_total",
 			Help: "Writes refused because the disk was full, by store (database, storage).",
 		}, []string{"store"}),
+		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tyokyky_mail_sent_total",
+			Help: "Tries to deliver the outbox's messages by result: sent, retry (failed, tried again later), failed (given up).",
+		}, []string{"result"}),
 	}
 	// Start the error series at zero, so dashboards and alerts see them
 	// before the first failure.
@@ -62,9 +70,27 @@ func New() *Metrics {
 	}
 	m.NoSpace.WithLabelValues("database")
 	m.NoSpace.WithLabelValues("storage")
-	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.StorageErrors, m.MinIORestarts, m.NoSpace,
+	for _, r := range []string{"sent", "retry", "failed"} {
+		m.Mail.WithLabelValues(r)
+	}
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.Mail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// WatchBackups exports when the last scheduled backup succeeded (0 until
+// one has), for an alert on the backups' age.
+func (m *Metrics) WatchBackups(lastSuccess func() time.Time) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tyokyky_backup_last_success_timestamp_seconds",
+		Help: "When the last successful scheduled backup (by any instance) finished, as a Unix time; 0 when none has.",
+	}, func() float64 {
+		t := lastSuccess()
+		if t.IsZero() {
+			return 0
+		}
+		return float64(t.UnixNano()) / 1e9
+	}))
 }
 
 // DatabaseError counts a failed database command.
