@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"image/png"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -152,5 +155,266 @@ func TestOfflineInstallable(t *testing.T) {
 	shell := evalAsync(t, ctx, `caches.keys().then(function (k) { return k.join(" "); })`)
 	if !strings.Contains(shell, "tk-shell-") {
 		t.Errorf("caches after install: %q", shell)
+	}
+}
+
+// setOffline cuts the browser off the network or puts it back, with the
+// DevTools protocol's network emulation, on the page and on the service
+// worker (a worker's own fetches follow only the emulation of its own
+// target); navigator.onLine follows.
+func setOffline(t *testing.T, ctx context.Context, offline bool) {
+	t.Helper()
+	emulate := func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			EmulateOfflineServiceWorker: &offline,
+			MatchedNetworkConditions:    []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}},
+		})
+		return err
+	}
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if err := emulate(ctx, tg); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := chromedp.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := 0
+	for _, info := range targets {
+		if info.Type != "service_worker" {
+			continue
+		}
+		workers++
+		wctx, ok := workerContexts.Load(info.TargetID)
+		if !ok {
+			c, _ := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
+			workerContexts.Store(info.TargetID, c)
+			wctx = c
+		}
+		if err := chromedp.Do(wctx.(context.Context), chromedp.Func(emulate)); err != nil {
+			t.Fatalf("emulating on the worker: %v", err)
+		}
+	}
+	if workers == 0 {
+		t.Fatal("no service worker to take offline")
+	}
+}
+
+// workerContexts are the chromedp contexts attached to service workers.
+var workerContexts sync.Map
+
+// offlineList is GET /api/v1/offline/{module}.
+type offlineList struct {
+	Module, Title, Revision string
+	Pages, Assets           []string
+	Media                   []struct {
+		ID, URL string
+		Size    int64
+	}
+	MediaBytes int64 `json:"media_bytes"`
+}
+
+func getOfflineList(t *testing.T, base, module string) offlineList {
+	t.Helper()
+	resp, body := get(t, base+"/api/v1/offline/"+module)
+	if resp.StatusCode != 200 {
+		t.Fatalf("offline list of %s: %d %s", module, resp.StatusCode, body)
+	}
+	var l offlineList
+	if err := json.Unmarshal([]byte(body), &l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestOfflineModuleList: the list names the module page and every section
+// in order, the figures, linked concepts, captions and transcripts, the
+// media with their sizes; every address answers; an unknown module is 404.
+func TestOfflineModuleList(t *testing.T) {
+	base := bundledSite(t)
+	l := getOfflineList(t, base, "tyokyvyn-tuki")
+	mod := siteCourse.Modules[0]
+	if l.Module != mod.Slug || len(l.Pages) != len(mod.Sections)+1 || l.Pages[0] != mod.URL() || l.Pages[1] != mod.Sections[0].URL() || len(l.Revision) != 16 {
+		t.Fatalf("list: %+v", l)
+	}
+	kinds := map[string]int{}
+	for _, a := range l.Assets {
+		switch {
+		case strings.HasPrefix(a, "/kurssi/kuvat/"):
+			kinds["figure"]++
+		case strings.HasPrefix(a, "/sanasto/"):
+			kinds["concept"]++
+		case strings.Contains(a, "/tekstitys/"):
+			kinds["captions"]++
+		case strings.Contains(a, "/litterointi.txt"):
+			kinds["transcript"]++
+		}
+		if r, _ := get(t, base+a); r.StatusCode != 200 {
+			t.Errorf("%s: %d", a, r.StatusCode)
+		}
+	}
+	if kinds["figure"] == 0 || kinds["concept"] == 0 || kinds["captions"] == 0 || kinds["transcript"] == 0 || len(l.Media) == 0 || l.MediaBytes <= 0 {
+		t.Errorf("assets %v, media %d (%d bytes)", kinds, len(l.Media), l.MediaBytes)
+	}
+	for _, m := range l.Media {
+		// The worker saves a file through this origin.
+		r, b := get(t, base+m.URL+"?laitteelle=1")
+		if r.StatusCode != 200 || int64(len(b)) != m.Size {
+			t.Errorf("%s?laitteelle=1: %d, %d bytes of %d", m.URL, r.StatusCode, len(b), m.Size)
+		}
+	}
+	if r, _ := get(t, base+"/api/v1/offline/ei-ole"); r.StatusCode != 404 {
+		t.Errorf("unknown module: %d", r.StatusCode)
+	}
+	t.Logf("module 1 offline: %d pages, %d assets %v, %d media files, %d bytes of media", len(l.Pages), len(l.Assets), kinds, len(l.Media), l.MediaBytes)
+}
+
+// saveModule presses the module page's save button (with the media box
+// ticked or not) and waits until the page says the module is saved; it
+// returns the worker's record of what was saved.
+func saveModule(t *testing.T, ctx context.Context, withMedia bool) (bytes int64, seconds float64) {
+	t.Helper()
+	waitFor(t, ctx, `!document.querySelector(".offline-save").hidden && !document.getElementById("laitteelle-tallenna").hidden`, "the save controls")
+	if withMedia {
+		waitFor(t, ctx, `!document.querySelector(".offline-media").hidden`, "the media size")
+		if err := tabTo(ctx, "#laitteelle-media", 80); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(" ")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("laitteelle-tallenna").focus()`)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		rec := evalAsync(t, ctx, `caches.open("tk-module-"+document.querySelector(".offline-save").dataset.module).then(c => c.match("/api/v1/offline/"+document.querySelector(".offline-save").dataset.module)).then(r => r ? r.text() : "")`)
+		if rec != "" && evalString(ctx, `document.getElementById("laitteelle-edistyminen").hidden ? "done" : ""`) == "done" {
+			var r struct {
+				Bytes     int64   `json:"bytes"`
+				Seconds   float64 `json:"seconds"`
+				WithMedia bool    `json:"with_media"`
+			}
+			json.Unmarshal([]byte(rec), &r)
+			if r.WithMedia == withMedia {
+				if state := evalString(ctx, `document.getElementById("laitteelle-tila").textContent`); !strings.Contains(state, "tallennettu laitteelle") {
+					t.Fatalf("state after saving: %q", state)
+				}
+				t.Logf("saved (media %v): %d bytes in %.2f s by the worker (%.2f s from the key press)", withMedia, r.Bytes, r.Seconds, time.Since(start).Seconds())
+				return r.Bytes, r.Seconds
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the module was not saved (state %q)", evalString(ctx, `document.getElementById("laitteelle-tila").textContent`))
+	return 0, 0
+}
+
+// TestOfflineSavedModule: a learner saves module 1 with the keyboard
+// (first without media, then with), the controls pass axe; offline, every
+// page of the module opens from the device with its figures, a linked
+// concept too, a saved video answers a Range request from the cache, a
+// page not saved and the exam show the offline page saying so; removing
+// the module empties its cache.
+func TestOfflineSavedModule(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	l := getOfflineList(t, base, "tyokyvyn-tuki")
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true})
+		return err
+	}), chromedp.Navigate(base+l.Pages[0])); err != nil {
+		t.Fatal(err)
+	}
+	swReady(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!navigator.serviceWorker.controller`, "the worker to control the page")
+	bytesText, secsText := saveModule(t, ctx, false)
+	violations, _ := axeHere(t, ctx, axeSource(t))
+	for _, v := range violations {
+		t.Errorf("module page with the save controls: axe %s: %s at %s", v.ID, v.Help, strings.Join(v.Nodes, ", "))
+	}
+	bytesAll, secsAll := saveModule(t, ctx, true)
+	if bytesAll < bytesText+l.MediaBytes {
+		t.Errorf("with media %d bytes, without %d, media %d", bytesAll, bytesText, l.MediaBytes)
+	}
+	t.Logf("FIGURES save module 1: without media %d bytes %.2f s; with media %d bytes %.2f s", bytesText, secsText, bytesAll, secsAll)
+
+	setOffline(t, ctx, true)
+	defer setOffline(t, ctx, false)
+	if online := evalString(ctx, `String(navigator.onLine)`); online != "false" {
+		t.Errorf("navigator.onLine = %s", online)
+	}
+	for _, p := range l.Pages {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+p)); err != nil {
+			t.Fatalf("offline %s: %v", p, err)
+		}
+		if evalString(ctx, `document.getElementById("offline-missing") ? "offline page" : document.querySelector("h1") ? "ok" : "empty"`) != "ok" {
+			t.Fatalf("offline %s did not open from the device (%s)", p, evalString(ctx, `document.title`))
+		}
+		waitFor(t, ctx, `Array.prototype.every.call(document.images, i => i.complete)`, "images")
+		if broken := evalString(ctx, `Array.prototype.filter.call(document.images, i => !i.naturalWidth).map(i => i.src).join(" ")`); broken != "" {
+			t.Errorf("offline %s: images not shown: %s", p, broken)
+		}
+	}
+	fcp := evalString(ctx, `(performance.getEntriesByName("first-contentful-paint")[0] || {startTime: -1}).startTime.toFixed(1)`)
+	t.Logf("FIGURES first contentful paint of a saved section offline: %s ms (%s)", fcp, l.Pages[len(l.Pages)-1])
+	for _, a := range l.Assets {
+		if strings.HasPrefix(a, "/sanasto/") {
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+a)); err != nil || evalString(ctx, `document.getElementById("offline-missing") ? "missing" : "ok"`) != "ok" {
+				t.Errorf("offline concept %s: %v", a, err)
+			}
+			break
+		}
+	}
+	got := evalAsync(t, ctx, `fetch(`+strconvQuote(l.Media[0].URL)+`, {headers: {Range: "bytes=100-199"}}).then(r => r.blob().then(b => r.status + " " + b.size + " " + r.headers.get("Content-Range")))`)
+	if want := "206 100 bytes 100-199/" + fmt.Sprint(l.Media[0].Size); got != want {
+		t.Errorf("Range from the cache: %q, want %q", got, want)
+	}
+	for path, want := range map[string]string{"/osiot/monialainen-tyo": "ei ole tallennettu", "/tentti": "tarvitsee verkkoyhteyden"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+path)); err != nil {
+			t.Fatalf("offline %s: %v", path, err)
+		}
+		if got := evalString(ctx, `document.getElementById("offline-missing") ? "offline page" : document.title`); got != "offline page" {
+			t.Fatalf("offline %s: not the offline page but %q", path, got)
+		}
+		waitFor(t, ctx, `!document.getElementById("offline-missing").hidden`, "the offline page's note")
+		if note := evalString(ctx, `document.getElementById("offline-missing").textContent`); !strings.Contains(note, want) {
+			t.Errorf("offline %s: %q", path, note)
+		}
+		waitFor(t, ctx, `document.querySelectorAll("#offline-list a").length > 0`, "the list of pages on the device")
+		if n := evalString(ctx, `String(document.querySelectorAll("#offline-list a[href='/osiot/tyokyvyn-tuki']").length)`); n != "1" {
+			t.Errorf("the offline page does not list the saved module page")
+		}
+	}
+
+	setOffline(t, ctx, false)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+l.Pages[0])); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!document.getElementById("laitteelle-poista").hidden`, "the remove button")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("laitteelle-poista").click()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.getElementById("laitteelle-poista").hidden`, "the module to be removed")
+	if keys := evalAsync(t, ctx, `caches.keys().then(k => k.join(" "))`); strings.Contains(keys, "tk-module-") {
+		t.Errorf("caches after removing: %s", keys)
 	}
 }

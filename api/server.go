@@ -270,6 +270,7 @@ func (s *Server) routes() {
 	public.get("/api/v1/glossary/export.ttl", pg.glossaryExport("ttl"))
 	public.get("/api/v1/glossary/export.jsonld", pg.glossaryExport("jsonld"))
 	public.get("/api/v1/glossary/:concept", pg.apiConcept)
+	public.get("/api/v1/offline/:module", pg.apiOffline)
 
 	// Pages.
 	public.get("/", pg.home)

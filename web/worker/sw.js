@@ -50,10 +50,24 @@ function isPrivate(res) {
 function keep(req, res) {
   if (!res.ok || res.type !== "basic" || res.redirected) return Promise.resolve();
   var into = isPrivate(res) ? PERSONAL : PAGES, other = into === PAGES ? PERSONAL : PAGES;
-  var copy = res.clone();
+  var copy = res.clone(), again = res.clone();
   return Promise.all([
     caches.open(into).then(function (c) { return c.put(req.url, copy); }),
-    caches.open(other).then(function (c) { return c.delete(req.url); })
+    caches.open(other).then(function (c) { return c.delete(req.url); }),
+    // A saved module's copy follows what the learner sees online (a
+    // signed-in view only into a module saved signed in, so that signing
+    // out still removes every personal page).
+    savedSlugs().then(function (slugs) {
+      return Promise.all(slugs.map(function (s) {
+        return meta(s).then(function (m) {
+          if (!m || m.personal !== isPrivate(res)) return;
+          return caches.open(MODULE + s).then(function (c) {
+            return c.match(req.url).then(function (had) { if (had) return c.put(req.url, again.clone()); });
+          });
+        });
+      }));
+    }),
+    checkAll()
   ]);
 }
 
@@ -92,13 +106,196 @@ function asset(req) {
   return caches.match(req).then(function (r) { return r || fetch(req); });
 }
 
+// ---- Saved modules ("Tallenna osio laitteelle") ----
+//
+// A module's cache holds its pages, figures, linked concepts, captions,
+// transcripts and posters (the list and the revision come from
+// /api/v1/offline/<module>), its audio and video files when asked, and
+// under the list's own address what was saved: the list, the revision,
+// the bytes, whether media came along and whether the pages were a
+// signed-in learner's (then signing out removes the module).
+
+var META = "/api/v1/offline/";
+
+function meta(slug) {
+  return caches.open(MODULE + slug).then(function (c) { return c.match(META + slug); })
+    .then(function (r) { return r ? r.json() : null; });
+}
+
+function savedSlugs() {
+  return caches.keys().then(function (keys) {
+    return keys.filter(function (k) { return k.indexOf(MODULE) === 0; }).map(function (k) { return k.slice(MODULE.length); });
+  });
+}
+
+// A media file or poster comes through this origin (?laitteelle=1).
+function fetchURL(u) {
+  return /^\/media\/[^/]+\/(tiedosto|kansikuva)$/.test(u) ? u + "?laitteelle=1" : u;
+}
+
+function fetchInto(cache, u, state) {
+  return fetch(fetchURL(u), { credentials: "same-origin", cache: "no-store" }).then(function (res) {
+    if (!res.ok) throw new Error(u + ": " + res.status);
+    if (isPrivate(res)) state.personal = true;
+    return res.blob().then(function (blob) {
+      var headers = { "Content-Type": res.headers.get("Content-Type") || "application/octet-stream", "Content-Length": String(blob.size) };
+      ["Cache-Control", "Date", "ETag"].forEach(function (h) { if (res.headers.get(h)) headers[h] = res.headers.get(h); });
+      return cache.put(u, new Response(blob, { status: 200, headers: headers })).then(function () { state.bytes += blob.size; });
+    });
+  });
+}
+
+// save fetches everything a module needs into its cache, a few at a
+// time, telling report how far it is; entries the new list no longer
+// has are removed, and the record of what was saved is written last.
+function save(slug, withMedia, report) {
+  var cacheName = MODULE + slug;
+  return fetch(META + slug, { cache: "no-store" }).then(function (r) {
+    if (!r.ok) throw new Error("list: " + r.status);
+    return r.json();
+  }).then(function (list) {
+    var urls = list.pages.concat(list.assets);
+    if (withMedia) urls = urls.concat(list.media.map(function (m) { return m.url; }));
+    var state = { bytes: 0, done: 0, total: urls.length, personal: false };
+    return caches.open(cacheName).then(function (cache) {
+      var next = 0;
+      function worker() {
+        if (next >= urls.length) return Promise.resolve();
+        var u = urls[next++];
+        return fetchInto(cache, u, state).then(function () {
+          state.done++;
+          report({ type: "progress", module: slug, done: state.done, total: state.total, bytes: state.bytes });
+          return worker();
+        });
+      }
+      var started = Date.now();
+      return Promise.all([worker(), worker(), worker(), worker()]).then(function () {
+        return cache.keys();
+      }).then(function (reqs) {
+        var want = {};
+        urls.concat([META + slug]).forEach(function (u) { want[new URL(u, self.location.origin).href] = true; });
+        return Promise.all(reqs.filter(function (q) { return !want[q.url]; }).map(function (q) { return cache.delete(q); }));
+      }).then(function () {
+        var record = { module: slug, title: list.title, revision: list.revision, pages: list.pages, with_media: !!withMedia,
+          media_bytes: list.media_bytes, bytes: state.bytes, personal: state.personal, saved_at: new Date().toISOString(),
+          seconds: (Date.now() - started) / 1000 };
+        return cache.put(META + slug, new Response(JSON.stringify(record), { headers: { "Content-Type": "application/json" } }))
+          .then(function () { return record; });
+      });
+    });
+  });
+}
+
+// check compares a saved module with the published revision and saves
+// it again when it is older ("updated"); offline it says what it knows.
+function check(slug, report) {
+  return meta(slug).then(function (m) {
+    if (!m) return { type: "status", module: slug, saved: false };
+    return fetch(META + slug, { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; }).catch(function () { return null; })
+      .then(function (list) {
+        if (!list || list.revision === m.revision) return { type: "status", module: slug, saved: true, record: m, offline: !list };
+        report({ type: "status", module: slug, saved: true, record: m, outdated: true });
+        return save(slug, m.with_media, report).then(function (rec) {
+          return { type: "status", module: slug, saved: true, record: rec, updated: true };
+        }).catch(function () { return { type: "status", module: slug, saved: true, record: m, outdated: true }; });
+      });
+  });
+}
+
+var lastCheck = 0;
+function checkAll() {
+  if (Date.now() - lastCheck < 10 * 60 * 1000) return Promise.resolve();
+  lastCheck = Date.now();
+  return savedSlugs().then(function (slugs) {
+    return Promise.all(slugs.map(function (s) { return check(s, function () {}).catch(function () {}); }));
+  });
+}
+
+// clearPersonal removes every page that carries personal data: the
+// personal cache and the modules saved while signed in.
+function clearPersonal() {
+  return caches.delete(PERSONAL).then(savedSlugs).then(function (slugs) {
+    return Promise.all(slugs.map(function (s) {
+      return meta(s).then(function (m) { if (!m || m.personal) return caches.delete(MODULE + s); });
+    }));
+  });
+}
+
+self.addEventListener("message", function (event) {
+  var d = event.data || {}, src = event.source;
+  function report(msg) { if (src) src.postMessage(msg); }
+  var slug = String(d.module || "");
+  if (d.type !== "clear" && !/^[a-z0-9-]+$/.test(slug)) return;
+  var work;
+  if (d.type === "save") {
+    work = save(slug, !!d.media, report).then(function (rec) {
+      report({ type: "saved", module: slug, record: rec });
+    }).catch(function () { report({ type: "failed", module: slug }); });
+  } else if (d.type === "remove") {
+    work = caches.delete(MODULE + slug).then(function () { report({ type: "removed", module: slug }); });
+  } else if (d.type === "status") {
+    work = check(slug, report).then(report);
+  } else if (d.type === "clear") {
+    work = clearPersonal();
+  }
+  if (work) event.waitUntil(work);
+});
+
+// A saved audio or video file answers Range requests from the cache.
+function ranged(res, range) {
+  return res.blob().then(function (blob) {
+    var size = blob.size, type = res.headers.get("Content-Type") || "application/octet-stream";
+    var m = /^bytes=(\d*)-(\d*)$/.exec(range || "");
+    if (!m || (m[1] === "" && m[2] === "")) {
+      return new Response(blob, { status: 200, headers: { "Content-Type": type, "Content-Length": String(size), "Accept-Ranges": "bytes" } });
+    }
+    var start, end;
+    if (m[1] === "") { start = Math.max(0, size - parseInt(m[2], 10)); end = size - 1; }
+    else { start = parseInt(m[1], 10); end = m[2] === "" ? size - 1 : Math.min(parseInt(m[2], 10), size - 1); }
+    if (start >= size || start > end) return new Response("", { status: 416, headers: { "Content-Range": "bytes */" + size } });
+    return new Response(blob.slice(start, end + 1), { status: 206, headers: { "Content-Type": type, "Content-Length": String(end - start + 1),
+      "Content-Range": "bytes " + start + "-" + end + "/" + size, "Accept-Ranges": "bytes" } });
+  });
+}
+
+function savedOnly(url) {
+  return savedSlugs().then(function (slugs) {
+    return slugs.reduce(function (p, s) {
+      return p.then(function (found) {
+        return found || caches.open(MODULE + s).then(function (c) { return c.match(url); });
+      });
+    }, Promise.resolve(undefined));
+  });
+}
+
+function mediaFile(req) {
+  return savedOnly(req.url).then(function (r) { return r ? ranged(r, req.headers.get("Range")) : fetch(req); });
+}
+
+// Figures, captions, transcripts, posters: the network, else a copy.
+function resource(req) {
+  return fetch(req).catch(function () {
+    return cached(req.url).then(function (r) { return r || Response.error(); });
+  });
+}
+
 self.addEventListener("fetch", function (event) {
   var req = event.request;
   var url = new URL(req.url);
-  if (url.origin !== self.location.origin || req.method !== "GET") return;
+  if (url.origin !== self.location.origin) return;
+  if (req.method === "POST" && /^\/(kirjaudu-ulos|tili\/poista|api\/v1\/auth\/logout)$/.test(url.pathname)) {
+    // Signing out (or deleting the account): the personal pages go first.
+    event.respondWith(clearPersonal().then(function () { return fetch(req); }, function () { return fetch(req); }));
+    return;
+  }
+  if (req.method !== "GET") return;
   if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(asset(req));
   } else if (req.mode === "navigate") {
     event.respondWith(page(event, url.pathname));
+  } else if (/^\/media\/[^/]+\/tiedosto$/.test(url.pathname)) {
+    event.respondWith(mediaFile(req));
+  } else if (/^\/(kurssi\/kuvat|media)\//.test(url.pathname)) {
+    event.respondWith(resource(req));
   }
 });
