@@ -447,6 +447,7 @@ func (s *Server) routes() {
 	learner.put("/api/v1/progress/:module/:section", st.apiRecordProgress)
 	learner.get("/api/v1/tasks/:task/answer", st.apiGetAnswer)
 	learner.put("/api/v1/tasks/:task/answer", st.apiPutAnswer)
+	learner.post("/api/v1/sync", st.apiSync) // a device's offline queue, each idempotency key once
 }
 
 // Serve answers requests on ln until Shutdown.
