@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tyokyky/tyokyky/course"
 )
 
 // TestOfflineManifestAndWorkerHeaders: the manifest has the type, names,
@@ -417,4 +421,191 @@ func TestOfflineSavedModule(t *testing.T) {
 	if keys := evalAsync(t, ctx, `caches.keys().then(k => k.join(" "))`); strings.Contains(keys, "tk-module-") {
 		t.Errorf("caches after removing: %s", keys)
 	}
+}
+
+// queueLength is the number of items waiting in the page's IndexedDB queue.
+func queueLength(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return evalAsync(t, ctx, `new Promise((ok, no) => { const r = indexedDB.open("tyokyky-offline", 1); r.onsuccess = () => {
+		const q = r.result.transaction("queue").objectStore("queue").count(); q.onsuccess = () => ok(String(q.result)); q.onerror = no; }; r.onerror = no; })`)
+}
+
+// TestOfflineStudyIsSyncedOnce: a signed-in learner saves module 1,
+// goes offline, completes a page and answers a task (the status line
+// says it waits on the device), reloads offline (the queue stays), comes
+// back online: the server has the completion and the answer, and the
+// same queue sent again is accepted as duplicates only.
+func TestOfflineStudyIsSyncedOnce(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	sess := sessionFor(t, base, "signed in")
+	mod := siteCourse.Modules[0]
+	var view, task *course.Section
+	var taskID string
+	for _, sec := range mod.Sections {
+		if view == nil && sec.Completion == course.CompleteOnView {
+			view = sec
+		}
+		for _, tk := range sec.Body.Tasks {
+			if task == nil && tk.Answer {
+				task, taskID = sec, tk.ID
+			}
+		}
+	}
+	if view == nil || task == nil {
+		t.Fatal("module 1 has no page completed by reading or no task with an answer")
+	}
+	taskKey := course.TaskKey(task, taskID)
+	if err := chromedp.Do(ctx, withSession(base, sess), chromedp.Navigate(base+mod.URL())); err != nil {
+		t.Fatal(err)
+	}
+	swReady(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!navigator.serviceWorker.controller`, "the worker to control the page")
+	saveModule(t, ctx, false)
+
+	setOffline(t, ctx, true)
+	defer setOffline(t, ctx, false)
+	// A page completed by reading: the learner presses "mark as read".
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+view.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!document.querySelector("meta[name=csrf-token]") && !!document.querySelector("#valmis form button")`, "the signed-in page from the device")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("#valmis form button").click()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!document.querySelector("#valmis .done-mark")`, "the page marked done")
+	waitFor(t, ctx, `document.getElementById("verkkotila").textContent.includes("Ei verkkoyhteyttä")`, "the status line saying offline")
+	// A task answered.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+task.URL())); err != nil {
+		t.Fatal(err)
+	}
+	area := "#vastaus-" + taskID
+	waitFor(t, ctx, `!!document.querySelector(`+strconvQuote(area)+`)`, "the answer field")
+	answer := "Junassa ilman verkkoa kirjoitettu vastaus."
+	if err := chromedp.Do(ctx, chromedp.Focus(area), chromedp.SendKeys(area, answer)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector(`+strconvQuote(area+"-tila")+`).textContent.includes("Tallennettu tälle laitteelle")`, "the answer kept on the device")
+	n := queueLength(t, ctx)
+	if n == "0" {
+		t.Fatal("nothing queued offline")
+	}
+	queue := evalAsync(t, ctx, `new Promise(ok => { const r = indexedDB.open("tyokyky-offline", 1); r.onsuccess = () => {
+		const q = r.result.transaction("queue").objectStore("queue").getAll(); q.onsuccess = () => ok(JSON.stringify(q.result)); }; })`)
+	dev := evalAsync(t, ctx, `new Promise(ok => { const r = indexedDB.open("tyokyky-offline", 1); r.onsuccess = () => {
+		const q = r.result.transaction("meta").objectStore("meta").get("device"); q.onsuccess = () => ok(q.result || ""); }; })`)
+	// Reload offline: the page comes from the device, the queue stays.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!document.querySelector(`+strconvQuote(area)+`)`, "the task page again offline")
+	// (The reload adds its own "opened" and time.)
+	if again := queueLength(t, ctx); len(again) < len(n) || len(again) == len(n) && again < n {
+		t.Fatalf("queue after an offline reload: %s, before %s", again, n)
+	}
+	if resp, body := get(t, base+"/api/v1/tasks/"+taskKey+"/answer", "Cookie", "session="+sess); resp.StatusCode != 200 || strings.Contains(body, answer) {
+		t.Fatalf("the server has the answer while the browser is offline: %s", body)
+	}
+
+	// Back online: the online event sends the queue.
+	setOffline(t, ctx, false)
+	deadline := time.Now().Add(15 * time.Second)
+	for queueLength(t, ctx) != "0" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if left := queueLength(t, ctx); left != "0" {
+		t.Fatalf("%s items still queued online", left)
+	}
+	waitFor(t, ctx, `document.getElementById("verkkotila").textContent.includes("lähetetty")`, "the status line saying it was sent")
+	_, body := get(t, base+"/api/v1/tasks/"+taskKey+"/answer", "Cookie", "session="+sess)
+	if !strings.Contains(body, answer) {
+		t.Fatalf("the answer did not reach the server: %s", body)
+	}
+	_, body = get(t, base+"/api/v1/progress", "Cookie", "session="+sess)
+	var prog struct {
+		Sections []struct {
+			Module, Section string
+			CompletedAt     *time.Time `json:"completed_at"`
+		}
+	}
+	json.Unmarshal([]byte(body), &prog)
+	done := map[string]bool{}
+	for _, s := range prog.Sections {
+		done[s.Module+"/"+s.Section] = s.CompletedAt != nil
+	}
+	if !done[view.Module.Slug+"/"+view.Slug] || !done[task.Module.Slug+"/"+task.Slug] {
+		t.Fatalf("completions on the server: %v", done)
+	}
+	// The same queue delivered again: every key a duplicate.
+	csrf := evalString(ctx, `document.querySelector("meta[name=csrf-token]").content`)
+	req, _ := http.NewRequest("POST", base+"/api/v1/sync", strings.NewReader(`{"device":`+strconvQuote(dev)+`,"items":`+queue+`}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", csrf)
+	req.Header.Set("Cookie", "session="+sess)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Results []struct{ Key, Status string }
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 200 || len(out.Results) == 0 {
+		t.Fatalf("sync again: %d %+v", resp.StatusCode, out)
+	}
+	for _, r := range out.Results {
+		if r.Status != "duplicate" {
+			t.Errorf("the queue sent again: %s %s", r.Key, r.Status)
+		}
+	}
+	t.Logf("%s items queued offline, each accepted once", n)
+
+	// A conflict: offline the learner rewrites the answer while another
+	// device changes it on the server; back online both are shown and the
+	// learner keeps the one from this device with the keyboard.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+task.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!document.querySelector(`+strconvQuote(area)+`) && !!document.querySelector(`+strconvQuote(area)+`).closest("form").dataset.base`, "the task page with the saved answer")
+	setOffline(t, ctx, true)
+	mine := " Lisäys toisessa junassa."
+	if err := chromedp.Do(ctx, chromedp.Focus(area), chromedp.KeyEvent(kb.End), chromedp.SendKeys(area, mine)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector(`+strconvQuote(area+"-tila")+`).textContent.includes("Tallennettu tälle laitteelle")`, "the second answer kept on the device")
+	other := "Toisella laitteella kirjoitettu."
+	putReq, _ := http.NewRequest("PUT", base+"/api/v1/tasks/"+taskKey+"/answer", strings.NewReader(`{"text":`+strconvQuote(other)+`}`))
+	putReq.Header.Set("Content-Type", "application/json")
+	putReq.Header.Set("X-CSRF-Token", csrf)
+	putReq.Header.Set("Cookie", "session="+sess)
+	if resp, err := http.DefaultClient.Do(putReq); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the other device's answer: %v %v", resp, err)
+	}
+	setOffline(t, ctx, false)
+	waitFor(t, ctx, `!!document.querySelector(".answer-conflict")`, "both answers shown")
+	if box := evalString(ctx, `document.querySelector(".answer-conflict").textContent`); !strings.Contains(box, other) || !strings.Contains(box, answer+mine) {
+		t.Fatalf("the conflict box: %q", box)
+	}
+	if _, body := get(t, base+"/api/v1/tasks/"+taskKey+"/answer", "Cookie", "session="+sess); !strings.Contains(body, other) {
+		t.Fatalf("the other device's answer was written over before the learner chose: %s", body)
+	}
+	if err := tabTo(ctx, ".answer-conflict button:last-of-type", 200); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, body := get(t, base+"/api/v1/tasks/"+taskKey+"/answer", "Cookie", "session="+sess); strings.Contains(body, mine) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the learner's choice did not reach the server")
 }

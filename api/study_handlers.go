@@ -46,12 +46,17 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 			out = fragment("answer-signin", map[string]string{"Lang": r.Lang, "Next": sec.URL() + "#" + t.ID,
 				"SignIn": web.T(r.Lang, "answer.signin"), "Rest": web.T(r.Lang, "answer.signin.rest")})
 		} else {
-			text, saved := "", ""
+			text, saved, base := "", "", ""
 			if a := answers[key]; a != nil {
 				text = a.Text
 				saved = web.T(r.Lang, "answer.saved", i18n.DateTime(r.Lang, a.UpdatedAt))
+				// The copy this page shows: an answer written offline is
+				// sent with it, so the server can tell a change made
+				// elsewhere meanwhile (study.Sync).
+				base = a.UpdatedAt.UTC().Format(time.RFC3339Nano)
 			}
-			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF,
+			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF, "Base": base,
+				"Queued": web.T(r.Lang, "answer.queued"),
 				"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
 				"Label": web.T(r.Lang, "answer.label"), "Max": study.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
 		}

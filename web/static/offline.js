@@ -3,6 +3,200 @@
 // without this file.
 (function () {
   "use strict";
+
+  // ---- The offline queue ----
+  // Progress events and answers that could not be sent (no network) wait
+  // in IndexedDB, each with an idempotency key and the device's sequence
+  // number, and go to POST /api/v1/sync when the network returns (the
+  // online event, each page load, the "Send now" button); the server
+  // accepts each key once. An answer the server reports as changed
+  // elsewhere meanwhile is shown beside the learner's for them to choose.
+  var line = document.getElementById("verkkotila");
+  var lineText = line && line.querySelector(".net-text");
+  var sendNow = line && line.querySelector(".net-send");
+  var say = function (key, n) {
+    if (!line) return;
+    var text = key ? line.getAttribute("data-" + key).replace("{n}", n) : "";
+    line.classList.toggle("quiet", !text);
+    if (lineText.textContent !== text) lineText.textContent = text;
+  };
+  var dbp = null;
+  function db() {
+    if (!dbp) {
+      dbp = new Promise(function (resolve, reject) {
+        var req = indexedDB.open("tyokyky-offline", 1);
+        req.onupgradeneeded = function () {
+          var d = req.result;
+          d.createObjectStore("queue", { keyPath: "key" });
+          d.createObjectStore("conflicts", { keyPath: "task" });
+          d.createObjectStore("meta");
+        };
+        req.onsuccess = function () { resolve(req.result); };
+        req.onerror = function () { reject(req.error); };
+      });
+    }
+    return dbp;
+  }
+  function tx(store, mode, fn) {
+    return db().then(function (d) {
+      return new Promise(function (resolve, reject) {
+        var t = d.transaction(store, mode), out;
+        var r = fn(t.objectStore(store));
+        if (r) r.onsuccess = function () { out = r.result; };
+        t.oncomplete = function () { resolve(out); };
+        t.onerror = t.onabort = function () { reject(t.error); };
+      });
+    });
+  }
+  function randomKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var a = new Uint8Array(16);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+  function device() {
+    return tx("meta", "readonly", function (s) { return s.get("device"); }).then(function (id) {
+      if (id) return id;
+      id = "device-" + randomKey();
+      return tx("meta", "readwrite", function (s) { return s.put(id, "device"); }).then(function () { return id; });
+    });
+  }
+  var counter = 0;
+  // enqueue keeps what fetch could not send; app.js calls it and gets an
+  // answer 202 "queued" back.
+  function enqueue(url, body) {
+    var item = { key: randomKey(), seq: Date.now() * 1000 + (counter++ % 1000) };
+    var m = /^\/api\/v1\/progress\/([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(url), a = /^\/api\/v1\/tasks\/([^/]+)\/answer$/.exec(url);
+    if (m) {
+      item.type = "progress"; item.module = m[1]; item.section = m[2]; item.event = body;
+    } else if (a) {
+      var form = document.querySelector('form[data-autosave="' + url + '"]');
+      item.type = "answer"; item.task = decodeURIComponent(a[1]); item.text = body.text;
+      item.base = form && form.getAttribute("data-base") || null;
+    } else {
+      return Promise.reject(new Error("not queued: " + url));
+    }
+    return tx("queue", "readwrite", function (s) { return s.put(item); }).then(function () {
+      status();
+      return new Response(JSON.stringify({ queued: true }), { status: 202, headers: { "Content-Type": "application/json" } });
+    });
+  }
+  function queued() { return tx("queue", "readonly", function (s) { return s.getAll(); }); }
+  var flushing = false, sentSome = false;
+  function status() {
+    return queued().then(function (items) {
+      var n = items.length;
+      if (sendNow) sendNow.hidden = !(n && navigator.onLine && !flushing && csrf());
+      if (!navigator.onLine) say("offline");
+      else if (flushing) say("syncing", n);
+      else if (n && !csrf()) say("signin");
+      else if (n) say("queued", n);
+      else if (sentSome) say("synced");
+      return n;
+    }).catch(function () {});
+  }
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta && meta.getAttribute("content");
+  }
+  function flush() {
+    if (flushing || !navigator.onLine || !csrf()) return Promise.resolve(status());
+    return Promise.all([queued(), device()]).then(function (r) {
+      var items = r[0], dev = r[1];
+      if (!items.length) return status();
+      items.sort(function (x, y) { return x.seq - y.seq; });
+      items = items.slice(0, 500);
+      flushing = true;
+      status();
+      return fetch("/api/v1/sync", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify({ device: dev, items: items })
+      }).then(function (res) {
+        if (!res.ok) throw new Error(String(res.status));
+        return res.json();
+      }).then(function (out) {
+        var byKey = {};
+        items.forEach(function (it) { byKey[it.key] = it; });
+        return Promise.all(out.results.map(function (x) {
+          var it = byKey[x.key];
+          var drop = tx("queue", "readwrite", function (s) { return s["delete"](x.key); });
+          if (x.status !== "conflict" || !it || !x.server) return drop;
+          return drop.then(function () {
+            return tx("conflicts", "readwrite", function (s) { return s.put({ task: it.task, mine: it.text, server: x.server }); });
+          });
+        }));
+      }).then(function () {
+        flushing = false;
+        sentSome = true;
+        showConflicts();
+        return status();
+      }, function () {
+        flushing = false;
+        return status();
+      });
+    }).catch(function () { flushing = false; });
+  }
+  // A conflict is shown above the task's answer field: both texts and a
+  // choice; the choice goes through the queue like any answer.
+  function showConflicts() {
+    var forms = document.querySelectorAll("form[data-autosave]");
+    if (!forms.length || !line) return;
+    tx("conflicts", "readonly", function (s) { return s.getAll(); }).then(function (list) {
+      list.forEach(function (c) {
+        var form = document.querySelector('form[data-autosave="/api/v1/tasks/' + c.task + '/answer"]');
+        if (!form || form.previousElementSibling && form.previousElementSibling.classList.contains("answer-conflict")) return;
+        var area = form.querySelector("textarea");
+        var box = document.createElement("section");
+        box.className = "answer-conflict";
+        box.setAttribute("aria-labelledby", area.id + "-ristiriita");
+        var h = document.createElement("h3");
+        h.id = area.id + "-ristiriita";
+        h.textContent = line.getAttribute("data-conflict-title");
+        var help = document.createElement("p");
+        help.textContent = line.getAttribute("data-conflict-help");
+        var part = function (key, text) {
+          var p = document.createElement("p");
+          p.textContent = line.getAttribute("data-conflict-" + key);
+          var q = document.createElement("blockquote");
+          q.lang = "fi";
+          q.textContent = text;
+          return [p, q];
+        };
+        var keepServer = document.createElement("button");
+        keepServer.type = "button";
+        keepServer.className = "button";
+        keepServer.textContent = line.getAttribute("data-conflict-keep-server");
+        var keepMine = document.createElement("button");
+        keepMine.type = "button";
+        keepMine.className = "button";
+        keepMine.textContent = line.getAttribute("data-conflict-keep-mine");
+        var resolve = function (text) {
+          form.setAttribute("data-base", c.server.updated_at);
+          area.value = text;
+          box.remove();
+          area.focus();
+          return tx("conflicts", "readwrite", function (s) { return s["delete"](c.task); });
+        };
+        keepServer.addEventListener("click", function () { resolve(c.server.text); });
+        keepMine.addEventListener("click", function () {
+          resolve(c.mine).then(function () { return enqueue("/api/v1/tasks/" + c.task + "/answer", { text: c.mine }); }).then(flush);
+        });
+        box.append.apply(box, [h, help].concat(part("server", c.server.text), part("mine", c.mine), [keepServer, keepMine]));
+        form.before(box);
+      });
+    }).catch(function () {});
+  }
+  if ("indexedDB" in window) {
+    window.tkOffline = { enqueue: enqueue, flush: flush };
+    window.addEventListener("online", function () { say("online"); flush(); });
+    window.addEventListener("offline", function () { status(); });
+    if (sendNow) sendNow.addEventListener("click", function () { flush(); });
+    flush();
+    showConflicts();
+    setInterval(function () { if (navigator.onLine) flush(); }, 30000);
+  }
+
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
 
