@@ -378,6 +378,12 @@ func TestOfflineSavedModule(t *testing.T) {
 			t.Errorf("offline %s: images not shown: %s", p, broken)
 		}
 	}
+	// The status line says offline; the page passes axe with it.
+	waitFor(t, ctx, `document.getElementById("verkkotila").textContent.includes("Ei verkkoyhteyttä")`, "the status line saying offline")
+	violations, _ = axeHere(t, ctx, axeSource(t))
+	for _, v := range violations {
+		t.Errorf("a saved page offline with the status line: axe %s: %s at %s", v.ID, v.Help, strings.Join(v.Nodes, ", "))
+	}
 	fcp := evalString(ctx, `(performance.getEntriesByName("first-contentful-paint")[0] || {startTime: -1}).startTime.toFixed(1)`)
 	t.Logf("FIGURES first contentful paint of a saved section offline: %s ms (%s)", fcp, l.Pages[len(l.Pages)-1])
 	for _, a := range l.Assets {
@@ -600,12 +606,33 @@ func TestOfflineStudyIsSyncedOnce(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, body := get(t, base+"/api/v1/tasks/"+taskKey+"/answer", "Cookie", "session="+sess); strings.Contains(body, mine) {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	chosen := false
+	for deadline = time.Now().Add(15 * time.Second); !chosen && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, body := get(t, base+"/api/v1/tasks/"+taskKey+"/answer", "Cookie", "session="+sess)
+		chosen = strings.Contains(body, mine)
 	}
-	t.Fatal("the learner's choice did not reach the server")
+	if !chosen {
+		t.Fatal("the learner's choice did not reach the server")
+	}
+
+	// Signing out removes every page with personal data: the personal
+	// copies and the module saved while signed in; public copies stay.
+	before := evalAsync(t, ctx, `caches.keys().then(k => k.join(" "))`)
+	if !strings.Contains(before, "tk-personal") || !strings.Contains(before, "tk-module-"+mod.Slug) {
+		t.Fatalf("caches before signing out: %s", before)
+	}
+	if err := tabTo(ctx, `form[action="/kirjaudu-ulos"] button`, 200); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!document.querySelector('form[action="/kirjaudu-ulos"]') && document.readyState === "complete"`, "the signed-out page")
+	after := evalAsync(t, ctx, `caches.keys().then(k => k.join(" "))`)
+	if strings.Contains(after, "tk-personal") || strings.Contains(after, "tk-module-") || !strings.Contains(after, "tk-shell-") {
+		t.Errorf("caches after signing out: %s (before: %s)", after, before)
+	}
+	if q := queueLength(t, ctx); q != "0" {
+		t.Errorf("%s items still queued after signing out", q)
+	}
 }

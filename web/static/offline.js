@@ -192,6 +192,20 @@
     window.addEventListener("online", function () { say("online"); flush(); });
     window.addEventListener("offline", function () { status(); });
     if (sendNow) sendNow.addEventListener("click", function () { flush(); });
+    // Signing out: what waits is sent first, then the queue and the
+    // conflicts (the learner's texts) leave the device with the session
+    // (the worker removes the personal pages as the form goes).
+    document.addEventListener("submit", function (e) {
+      var f = e.target;
+      if (!f.matches || !f.matches('form[action="/kirjaudu-ulos"]') || f.getAttribute("data-flushed")) return;
+      e.preventDefault();
+      var go = function () {
+        f.setAttribute("data-flushed", "1");
+        Promise.all([tx("queue", "readwrite", function (s) { return s.clear(); }), tx("conflicts", "readwrite", function (s) { return s.clear(); })])
+          .catch(function () {}).then(function () { f.submit(); });
+      };
+      flush().then(go, go);
+    });
     flush();
     showConflicts();
     setInterval(function () { if (navigator.onLine) flush(); }, 30000);

@@ -53,7 +53,7 @@ function keep(req, res) {
   var copy = res.clone(), again = res.clone();
   return Promise.all([
     caches.open(into).then(function (c) { return c.put(req.url, copy); }),
-    caches.open(other).then(function (c) { return c.delete(req.url); }),
+    caches.has(other).then(function (has) { if (has) return caches.open(other).then(function (c) { return c.delete(req.url); }); }),
     // A saved module's copy follows what the learner sees online (a
     // signed-in view only into a module saved signed in, so that signing
     // out still removes every personal page).
