@@ -636,3 +636,60 @@ func TestOfflineStudyIsSyncedOnce(t *testing.T) {
 		t.Errorf("%s items still queued after signing out", q)
 	}
 }
+
+// TestOfflineSavedModuleFollowsPublication: a module saved on the device
+// is saved again when a new revision is published in the studio; the
+// page says so, and offline the new text is there.
+func TestOfflineSavedModuleFollowsPublication(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	mod := siteCourse.Modules[0]
+	last := mod.Sections[len(mod.Sections)-1]
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+mod.URL())); err != nil {
+		t.Fatal(err)
+	}
+	swReady(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!navigator.serviceWorker.controller`, "the worker to control the page")
+	saveModule(t, ctx, false)
+	before := getOfflineList(t, base, mod.Slug).Revision
+
+	// The author publishes a new paragraph in the module's last section.
+	bg := context.Background()
+	file := last.File
+	orig, _, err := siteStudio.File(bg, file)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	added := "Tämä kappale julkaistiin, kun osio oli jo tallennettu laitteelle."
+	publish := func(data []byte) {
+		if problems, err := siteStudio.PublishFile(bg, file, data, "test"); err != nil || len(problems) > 0 {
+			t.Fatalf("publishing %s: %v %v", file, err, problems)
+		}
+		if err := siteLibrary.Refresh(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(append(append([]byte{}, orig...), []byte("\n\n"+added+"\n")...))
+	t.Cleanup(func() { publish(orig) })
+	if after := getOfflineList(t, base, mod.Slug).Revision; after == before {
+		t.Fatal("the module's revision did not change with its text")
+	}
+
+	// The module page: the worker finds the newer revision and saves it.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+mod.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.getElementById("laitteelle-tila").textContent.includes("päivitettiin")`, "the page saying the copy was updated")
+	setOffline(t, ctx, true)
+	defer setOffline(t, ctx, false)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+last.URL())); err != nil {
+		t.Fatal(err)
+	}
+	if body := evalString(ctx, `document.querySelector("main").textContent`); !strings.Contains(body, added) {
+		t.Fatalf("offline %s lacks the newly published paragraph", last.URL())
+	}
+}
