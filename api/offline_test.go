@@ -204,7 +204,11 @@ func setOffline(t *testing.T, ctx context.Context, offline bool) {
 			workerContexts.Store(info.TargetID, c)
 			wctx = c
 		}
-		if err := chromedp.Do(wctx.(context.Context), chromedp.Func(emulate)); err != nil {
+		if err := chromedp.Do(wctx.(context.Context), chromedp.Func(emulate), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			// The worker's navigator.onLine follows too.
+			_, err := cdp.Call(ctx, tg, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
+			return err
+		})); err != nil {
 			t.Fatalf("emulating on the worker: %v", err)
 		}
 	}

@@ -293,9 +293,14 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(asset(req));
   } else if (req.mode === "navigate") {
     event.respondWith(page(event, url.pathname));
-  } else if (/^\/media\/[^/]+\/tiedosto$/.test(url.pathname)) {
-    event.respondWith(mediaFile(req));
-  } else if (/^\/(kurssi\/kuvat|media)\//.test(url.pathname)) {
+  } else if (url.pathname.indexOf("/media/") === 0) {
+    // Online the browser fetches media itself: files and posters are
+    // presigned links on the object store, which this worker's CSP
+    // (connect-src 'self') does not let it follow. Offline they come from
+    // a saved module.
+    if (self.navigator.onLine) return;
+    event.respondWith(/^\/media\/[^/]+\/tiedosto$/.test(url.pathname) ? mediaFile(req) : resource(req));
+  } else if (url.pathname.indexOf("/kurssi/kuvat/") === 0) {
     event.respondWith(resource(req));
   }
 });
