@@ -52,7 +52,7 @@ function keep(req, res) {
   var into = isPrivate(res) ? PERSONAL : PAGES, other = into === PAGES ? PERSONAL : PAGES;
   var copy = res.clone(), again = res.clone();
   return Promise.all([
-    caches.open(into).then(function (c) { return c.put(req.url, copy); }),
+    caches.open(into).then(function (c) { return c.put(req.url, copy).then(function () { return trim(c); }); }),
     caches.has(other).then(function (has) { if (has) return caches.open(other).then(function (c) { return c.delete(req.url); }); }),
     // A saved module's copy follows what the learner sees online (a
     // signed-in view only into a module saved signed in, so that signing
@@ -69,6 +69,15 @@ function keep(req, res) {
     }),
     checkAll()
   ]);
+}
+
+// Pages kept because they were opened (not saved modules) are capped: the
+// oldest go first.
+var KEEP_PAGES = 300;
+function trim(c) {
+  return c.keys().then(function (reqs) {
+    return Promise.all(reqs.slice(0, Math.max(0, reqs.length - KEEP_PAGES)).map(function (q) { return c.delete(q); }));
+  });
 }
 
 // cached finds a page: a saved module's copy first (kept up to date by its
