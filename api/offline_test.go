@@ -697,3 +697,66 @@ func TestOfflineSavedModuleFollowsPublication(t *testing.T) {
 		t.Fatalf("offline %s lacks the newly published paragraph", last.URL())
 	}
 }
+
+// TestOfflineBackgroundSync: a page marked read offline is sent by the
+// worker's Background Sync when the network returns, with no page of the
+// site open.
+func TestOfflineBackgroundSync(t *testing.T) {
+	base := bundledSite(t)
+	ctx := browser(t)
+	defer artifact(t, ctx)
+	sess := sessionFor(t, base, "signed in")
+	var view *course.Section
+	for _, sec := range siteCourse.Modules[1].Sections {
+		if view == nil && sec.Completion == course.CompleteOnView {
+			view = sec
+		}
+	}
+	if err := chromedp.Do(ctx, withSession(base, sess), chromedp.Navigate(base+view.URL())); err != nil {
+		t.Fatal(err)
+	}
+	swReady(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!navigator.serviceWorker.controller && !!document.querySelector("#valmis form button")`, "the signed-in page under the worker")
+	setOffline(t, ctx, true)
+	defer setOffline(t, ctx, false)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("#valmis form button").click()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `!!document.querySelector("#valmis .done-mark")`, "the page marked done offline")
+	if queueLength(t, ctx) == "0" {
+		t.Fatal("nothing queued")
+	}
+	// Leave the site: no page listens for the online event now.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	done := func() bool {
+		_, body := get(t, base+"/api/v1/progress", "Cookie", "session="+sess)
+		var prog struct {
+			Sections []struct {
+				Module, Section string
+				CompletedAt     *time.Time `json:"completed_at"`
+			}
+		}
+		json.Unmarshal([]byte(body), &prog)
+		for _, s := range prog.Sections {
+			if s.Module == view.Module.Slug && s.Section == view.Slug && s.CompletedAt != nil {
+				return true
+			}
+		}
+		return false
+	}
+	if done() {
+		t.Fatal("the completion reached the server before the network returned")
+	}
+	setOffline(t, ctx, false)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if done() {
+			return
+		}
+	}
+	t.Fatal("Background Sync did not send the queue")
+}

@@ -78,6 +78,11 @@
     }
     return tx("queue", "readwrite", function (s) { return s.put(item); }).then(function () {
       status();
+      // Background Sync, where the browser has it: the worker sends the
+      // queue when the network returns, even with no page of the site open.
+      if ("serviceWorker" in navigator) {
+        navigator.serviceWorker.ready.then(function (r) { if (r.sync) return r.sync.register("tk-queue"); }).catch(function () {});
+      }
       return new Response(JSON.stringify({ queued: true }), { status: 202, headers: { "Content-Type": "application/json" } });
     });
   }
@@ -201,11 +206,14 @@
       e.preventDefault();
       var go = function () {
         f.setAttribute("data-flushed", "1");
-        Promise.all([tx("queue", "readwrite", function (s) { return s.clear(); }), tx("conflicts", "readwrite", function (s) { return s.clear(); })])
+        Promise.all([tx("queue", "readwrite", function (s) { return s.clear(); }), tx("conflicts", "readwrite", function (s) { return s.clear(); }),
+          tx("meta", "readwrite", function (s) { return s["delete"]("csrf"); })])
           .catch(function () {}).then(function () { f.submit(); });
       };
       flush().then(go, go);
     });
+    // The worker's Background Sync sends with this session's token.
+    if (csrf()) tx("meta", "readwrite", function (s) { return s.put(csrf(), "csrf"); }).catch(function () {});
     flush();
     showConflicts();
     setInterval(function () { if (navigator.onLine) flush(); }, 30000);

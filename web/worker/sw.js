@@ -250,6 +250,67 @@ self.addEventListener("message", function (event) {
   if (work) event.waitUntil(work);
 });
 
+// ---- Background Sync ----
+// The page's queue (IndexedDB "tyokyky-offline", see offline.js) is sent
+// from here when the browser sees the network back, even with no page of
+// the site open: the same POST /api/v1/sync with the device id and the
+// session's CSRF token the last signed-in page stored. A failed delivery
+// rejects, and the browser tries again later.
+function idb() {
+  return new Promise(function (resolve, reject) {
+    var req = indexedDB.open("tyokyky-offline", 1);
+    req.onupgradeneeded = function () {
+      var d = req.result;
+      d.createObjectStore("queue", { keyPath: "key" });
+      d.createObjectStore("conflicts", { keyPath: "task" });
+      d.createObjectStore("meta");
+    };
+    req.onsuccess = function () { resolve(req.result); };
+    req.onerror = function () { reject(req.error); };
+  });
+}
+function idbDo(d, store, mode, fn) {
+  return new Promise(function (resolve, reject) {
+    var t = d.transaction(store, mode), out;
+    var r = fn(t.objectStore(store));
+    if (r) r.onsuccess = function () { out = r.result; };
+    t.oncomplete = function () { resolve(out); };
+    t.onerror = t.onabort = function () { reject(t.error); };
+  });
+}
+function sendQueue() {
+  return idb().then(function (d) {
+    return Promise.all([idbDo(d, "queue", "readonly", function (s) { return s.getAll(); }),
+      idbDo(d, "meta", "readonly", function (s) { return s.get("device"); }),
+      idbDo(d, "meta", "readonly", function (s) { return s.get("csrf"); })]).then(function (r) {
+      var items = r[0].sort(function (x, y) { return x.seq - y.seq; }).slice(0, 500), dev = r[1], token = r[2];
+      if (!items.length || !dev || !token) return;
+      return fetch("/api/v1/sync", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+        body: JSON.stringify({ device: dev, items: items })
+      }).then(function (res) {
+        if (!res.ok) throw new Error("sync: " + res.status);
+        return res.json();
+      }).then(function (out) {
+        var byKey = {};
+        items.forEach(function (it) { byKey[it.key] = it; });
+        return Promise.all(out.results.map(function (x) {
+          var it = byKey[x.key];
+          return idbDo(d, "queue", "readwrite", function (s) { return s["delete"](x.key); }).then(function () {
+            if (x.status === "conflict" && it && x.server) {
+              return idbDo(d, "conflicts", "readwrite", function (s) { return s.put({ task: it.task, mine: it.text, server: x.server }); });
+            }
+          });
+        }));
+      });
+    });
+  });
+}
+self.addEventListener("sync", function (event) {
+  if (event.tag === "tk-queue") event.waitUntil(sendQueue());
+});
+
 // A saved audio or video file answers Range requests from the cache.
 function ranged(res, range) {
   return res.blob().then(function (blob) {
