@@ -164,6 +164,7 @@ func (h *pageHandlers) offlineModule(pub *course.Published, m *course.Module) of
 		for _, id := range b.Terms {
 			if k := concepts[id]; k != nil && !seen["/sanasto/"+id] {
 				asset("/sanasto/" + id)
+				asset("/sanasto/" + id + "/kaavio.svg") // the concept page's diagram
 				kb, _ := json.Marshal(k)
 				sum.Write(kb)
 			}

@@ -259,6 +259,8 @@ func TestOfflineModuleList(t *testing.T) {
 		switch {
 		case strings.HasPrefix(a, "/kurssi/kuvat/"):
 			kinds["figure"]++
+		case strings.HasSuffix(a, "/kaavio.svg"):
+			kinds["diagram"]++
 		case strings.HasPrefix(a, "/sanasto/"):
 			kinds["concept"]++
 		case strings.Contains(a, "/tekstitys/"):
@@ -270,7 +272,7 @@ func TestOfflineModuleList(t *testing.T) {
 			t.Errorf("%s: %d", a, r.StatusCode)
 		}
 	}
-	if kinds["figure"] == 0 || kinds["concept"] == 0 || kinds["captions"] == 0 || kinds["transcript"] == 0 || len(l.Media) == 0 || l.MediaBytes <= 0 {
+	if kinds["figure"] == 0 || kinds["concept"] == 0 || kinds["diagram"] != kinds["concept"] || kinds["captions"] == 0 || kinds["transcript"] == 0 || len(l.Media) == 0 || l.MediaBytes <= 0 {
 		t.Errorf("assets %v, media %d (%d bytes)", kinds, len(l.Media), l.MediaBytes)
 	}
 	for _, m := range l.Media {
@@ -394,6 +396,10 @@ func TestOfflineSavedModule(t *testing.T) {
 		if strings.HasPrefix(a, "/sanasto/") {
 			if err := chromedp.Do(ctx, chromedp.Navigate(base+a)); err != nil || evalString(ctx, `document.getElementById("offline-missing") ? "missing" : "ok"`) != "ok" {
 				t.Errorf("offline concept %s: %v", a, err)
+			}
+			waitFor(t, ctx, `Array.prototype.every.call(document.images, i => i.complete)`, "the concept's diagram")
+			if broken := evalString(ctx, `Array.prototype.filter.call(document.images, i => !i.naturalWidth).map(i => i.src).join(" ")`); broken != "" {
+				t.Errorf("offline %s: images not shown: %s", a, broken)
 			}
 			break
 		}

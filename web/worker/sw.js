@@ -370,7 +370,7 @@ self.addEventListener("fetch", function (event) {
     // a saved module.
     if (self.navigator.onLine) return;
     event.respondWith(/^\/media\/[^/]+\/tiedosto$/.test(url.pathname) ? mediaFile(req) : resource(req));
-  } else if (url.pathname.indexOf("/kurssi/kuvat/") === 0) {
+  } else if (url.pathname.indexOf("/kurssi/kuvat/") === 0 || /^\/sanasto\/[^/]+\/kaavio\.svg$/.test(url.pathname)) {
     event.respondWith(resource(req));
   }
 });
