@@ -203,6 +203,10 @@
     document.addEventListener("submit", function (e) {
       var f = e.target;
       if (!f.matches || !f.matches('form[action="/kirjaudu-ulos"]') || f.getAttribute("data-flushed")) return;
+      // Offline the sign-out cannot reach the server: the queue stays (the
+      // worker answers with the offline page, which says it needs a
+      // connection).
+      if (!navigator.onLine) return;
       e.preventDefault();
       var go = function () {
         f.setAttribute("data-flushed", "1");

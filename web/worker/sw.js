@@ -354,8 +354,12 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
   if (req.method === "POST" && /^\/(kirjaudu-ulos|tili\/poista|api\/v1\/auth\/logout)$/.test(url.pathname)) {
-    // Signing out (or deleting the account): the personal pages go first.
-    event.respondWith(clearPersonal().then(function () { return fetch(req); }, function () { return fetch(req); }));
+    // Signing out (or deleting the account): the personal pages go before
+    // the answer is shown. Offline nothing happens on the server, so the
+    // device keeps them and shows the offline page (it needs a connection).
+    event.respondWith(fetch(req).then(function (res) {
+      return clearPersonal().then(function () { return res; }, function () { return res; });
+    }, offlinePage));
     return;
   }
   if (req.method !== "GET") return;
