@@ -661,6 +661,7 @@ func init() {
 	stateChanging["POST /tehtavat/:task/vastaus"] = refused("POST", "/tehtavat/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/vastaus", "text=x", form, 403)
 	stateChanging["POST /api/v1/auth/logout"] = refused("POST", "/api/v1/auth/logout", "", "application/json", 403)
 	stateChanging["PUT /api/v1/progress/:module/:section"] = refused("PUT", "/api/v1/progress/toinen/jatko", `{"event":"opened"}`, "application/json", 403)
+	stateChanging["POST /api/v1/sync"] = refused("POST", "/api/v1/sync", `{"device":"device-aaaaaaaa","items":[]}`, "application/json", 403)
 	stateChanging["PUT /api/v1/tasks/:task/answer"] = refused("PUT", "/api/v1/tasks/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/answer", `{"text":"x"}`, "application/json", 403)
 	// Sign-in and registration in the API accept only JSON, which a
 	// cross-site form cannot send.
@@ -696,6 +697,25 @@ func init() {
 	idorMatrix["HEAD /api/v1/tasks/:task/answer"] = answerIsolated
 	idorMatrix["PUT /api/v1/tasks/:task/answer"] = answerIsolated
 	idorMatrix["POST /tehtavat/:task/vastaus"] = answerIsolated
+	// Sync names tasks and pages, never a user: A syncing B's task and
+	// B's idempotency key changes only A's own answer.
+	idorMatrix["POST /api/v1/sync"] = func(t *testing.T, r *running) {
+		a, b, tokenA := twoUsers(t, r)
+		data, _ := json.Marshal(map[string]any{"device": "device-aaaaaaaa", "items": []map[string]any{
+			{"key": "avain-0123456789", "seq": 1, "type": "answer", "task": task, "text": "Ainon junassa"}}})
+		for i := 0; i < 2; i++ {
+			resp, body := a.do("POST", "/api/v1/sync", strings.NewReader(string(data)), "Content-Type", "application/json", "X-CSRF-Token", tokenA)
+			if resp.StatusCode != 200 || strings.Contains(body, "Bertan") {
+				t.Errorf("A's sync = %d %s", resp.StatusCode, body)
+			}
+		}
+		if _, body := b.get("/api/v1/tasks/" + task + "/answer"); !strings.Contains(body, "Bertan salainen vastaus") {
+			t.Error("A's sync changed B's answer")
+		}
+		if _, body := a.get("/api/v1/tasks/" + task + "/answer"); !strings.Contains(body, "Ainon junassa") {
+			t.Errorf("A's sync did not save A's answer: %s", body)
+		}
+	}
 	// Administration routes take any user's id, but only administrators
 	// reach them: for everyone else they do not exist.
 	idorMatrix["POST /yllapito/kayttajat/:user/rooli"] = adminOnly("/yllapito/kayttajat/:user/rooli")

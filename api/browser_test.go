@@ -52,6 +52,10 @@ var (
 	siteExam     *exam.Store
 	siteOutbox   *mail.Outbox
 	siteProgress *study.Progress
+	// siteStudio and siteLibrary publish changes to the bundled site's
+	// course (the offline suite publishes a new revision of a module).
+	siteStudio  *studio.Store
+	siteLibrary *course.Library
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -114,6 +118,7 @@ func bundledSite(t *testing.T) string {
 			return
 		}
 		siteCourse = library.Current().Course
+		siteStudio, siteLibrary = contentStore, library
 		keyDir, err := os.MkdirTemp("", "tyokyky-keys-")
 		if err != nil {
 			siteErr = err

@@ -11,7 +11,7 @@ import (
 // where it stands.
 var fragments = template.Must(template.New("fragments").Parse(`
 {{- define "answer-signin"}}<p class="task-answer-signin" lang="{{.Lang}}"><a href="/kirjaudu?jatka={{.Next}}">{{.SignIn}}</a> {{.Rest}}</p>{{end}}
-{{- define "answer-form"}}<form class="task-answer" method="post" action="/tehtavat/{{.Key}}/vastaus" data-autosave="/api/v1/tasks/{{.Key}}/answer" data-saving="{{.Saving}}" data-saved="{{.SavedNow}}" data-failed="{{.Failed}}" lang="{{.Lang}}">
+{{- define "answer-form"}}<form class="task-answer" method="post" action="/tehtavat/{{.Key}}/vastaus" data-autosave="/api/v1/tasks/{{.Key}}/answer" data-saving="{{.Saving}}" data-saved="{{.SavedNow}}" data-failed="{{.Failed}}" data-queued="{{.Queued}}" data-base="{{.Base}}" lang="{{.Lang}}">
 {{- /**/}}<input type="hidden" name="csrf" value="{{.CSRF}}"><label for="{{.ID}}">{{.Label}}</label>
 {{- /**/}}<textarea id="{{.ID}}" name="text" rows="8" maxlength="{{.Max}}" aria-describedby="{{.ID}}-tila" lang="fi">{{.Text}}</textarea>
 {{- /**/}}<p class="save-status" id="{{.ID}}-tila" role="status">{{.Saved}}</p><button type="submit">{{.Save}}</button></form>{{end}}

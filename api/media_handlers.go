@@ -444,7 +444,10 @@ func extOf(contentType string) string {
 }
 
 func (h *mediaHandlers) deliver(c *fiber.Ctx, obj media.Object, filename string) error {
-	if h.delivery != DeliverProxy && obj.ContentType != "image/svg+xml" {
+	// ?laitteelle=1: the service worker saves the file for offline use;
+	// it may fetch only from this origin (the CSP's connect-src), so the
+	// file comes through the server like in proxy mode.
+	if h.delivery != DeliverProxy && obj.ContentType != "image/svg+xml" && c.Query("laitteelle") == "" {
 		u, err := h.catalog.PresignedURL(c.UserContext(), obj, h.urlTTL(), filename)
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 )
 
 // notPages are routes that answer something other than an HTML page.
-var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|media/|sanasto/teemat/|credentials/|\.well-known/|myontaja$|livez$|readyz$|metrics$)|\.(md|pdf|svg|png|jwt|csv)$|^/yllapito/posti/[^/]+/html$`)
+var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|media/|sanasto/teemat/|credentials/|\.well-known/|myontaja$|livez$|readyz$|metrics$)|\.(md|pdf|svg|png|jwt|csv|webmanifest|js)$|^/yllapito/posti/[^/]+/html$`)
 
 // Every page route must have a line in the page registry, so the browser,
 // axe and Nu suites check it.

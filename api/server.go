@@ -242,6 +242,7 @@ func (s *Server) routes() {
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
+	off := &offlineHandlers{core: s.core}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -256,6 +257,12 @@ func (s *Server) routes() {
 	// Static assets (fingerprinted names are immutable).
 	public.get("/static/:name", s.static)
 
+	// The installable app: its manifest, the service worker (which keeps
+	// pages and saved modules on the device) and the offline page.
+	public.get("/manifest.webmanifest", off.manifest)
+	public.get("/sw.js", off.serviceWorker)
+	public.get("/offline", pg.infoPage("offline", "offline.title", "/offline"))
+
 	// JSON API.
 	public.get("/api/v1/openapi.json", s.openapi)
 	public.get("/api/v1/course", pg.apiCourse)
@@ -268,6 +275,7 @@ func (s *Server) routes() {
 	public.get("/api/v1/glossary/export.ttl", pg.glossaryExport("ttl"))
 	public.get("/api/v1/glossary/export.jsonld", pg.glossaryExport("jsonld"))
 	public.get("/api/v1/glossary/:concept", pg.apiConcept)
+	public.get("/api/v1/offline/:module", pg.apiOffline)
 
 	// Pages.
 	public.get("/", pg.home)
@@ -444,6 +452,7 @@ func (s *Server) routes() {
 	learner.put("/api/v1/progress/:module/:section", st.apiRecordProgress)
 	learner.get("/api/v1/tasks/:task/answer", st.apiGetAnswer)
 	learner.put("/api/v1/tasks/:task/answer", st.apiPutAnswer)
+	learner.post("/api/v1/sync", st.apiSync) // a device's offline queue, each idempotency key once
 }
 
 // Serve answers requests on ln until Shutdown.

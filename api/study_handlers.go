@@ -46,12 +46,17 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 			out = fragment("answer-signin", map[string]string{"Lang": r.Lang, "Next": sec.URL() + "#" + t.ID,
 				"SignIn": web.T(r.Lang, "answer.signin"), "Rest": web.T(r.Lang, "answer.signin.rest")})
 		} else {
-			text, saved := "", ""
+			text, saved, base := "", "", ""
 			if a := answers[key]; a != nil {
 				text = a.Text
 				saved = web.T(r.Lang, "answer.saved", i18n.DateTime(r.Lang, a.UpdatedAt))
+				// The copy this page shows: an answer written offline is
+				// sent with it, so the server can tell a change made
+				// elsewhere meanwhile (study.Sync).
+				base = a.UpdatedAt.UTC().Format(time.RFC3339Nano)
 			}
-			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF,
+			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF, "Base": base,
+				"Queued": web.T(r.Lang, "answer.queued"),
 				"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
 				"Label": web.T(r.Lang, "answer.label"), "Max": study.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
 		}
@@ -427,4 +432,67 @@ func (h *studyHandlers) playedFacts(sec *course.Section, ev *study.Event) {
 	if len(videos) == 0 {
 		ev.Required = all
 	}
+}
+
+// Offline sync: POST /api/v1/sync takes a device's queue (see study.Sync
+// for the merge rules). Everything it names is resolved in the published
+// course and applied to the signed-in learner only; the session's CSRF
+// token is checked like on every learner route.
+
+type apiSyncRequest struct {
+	Device string        `json:"device"`
+	Items  []apiSyncItem `json:"items"`
+}
+
+type apiSyncItem struct {
+	Key  string `json:"key"`
+	Seq  int64  `json:"seq"`
+	Type string `json:"type"`
+	// progress: the page and the event.
+	Module  string      `json:"module"`
+	Section string      `json:"section"`
+	Event   study.Event `json:"event"`
+	// answer: the task key, the text and the server copy's updated_at
+	// the device last saw.
+	Task string     `json:"task"`
+	Text string     `json:"text"`
+	Base *time.Time `json:"base"`
+}
+
+func (h *studyHandlers) apiSync(c *fiber.Ctx) error {
+	var in apiSyncRequest
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "the body must be JSON: {\"device\": \"…\", \"items\": [{\"key\", \"seq\", \"type\": \"progress\" | \"answer\", …}]}")
+	}
+	if len(in.Items) > study.MaxSyncItems {
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d items at a time", study.MaxSyncItems))
+	}
+	if !study.ValidSyncKey(in.Device) {
+		return study.ErrSyncKey
+	}
+	pub := h.published()
+	items := make([]study.SyncItem, 0, len(in.Items))
+	for _, it := range in.Items {
+		x := study.SyncItem{Key: it.Key, Seq: it.Seq, Type: it.Type}
+		switch it.Type {
+		case study.SyncProgress:
+			if sec, err := h.findSection(pub, it.Module, it.Section); err == nil {
+				x.Section, x.Event = sec, it.Event
+				if x.Event.Kind == "played" {
+					h.playedFacts(sec, &x.Event)
+				}
+			}
+		case study.SyncAnswer:
+			if sec, t, ok := pub.Course.FindTask(it.Task); ok {
+				x.Section, x.TaskID, x.Text, x.Base = sec, t.ID, it.Text, it.Base
+			}
+		}
+		items = append(items, x) // an item naming nothing in the course is rejected
+	}
+	res, err := h.progress.Sync(c.UserContext(), h.viewerOf(c).User.ID, in.Device, items)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"results": res})
 }

@@ -139,7 +139,7 @@ func (p *Progress) forget(userID string) {
 
 // EnsureIndexes creates the indexes of progress and answers.
 func EnsureIndexes(ctx context.Context, db *database.DB) error {
-	for _, c := range []string{progressCollection, answersCollection} {
+	for _, c := range []string{progressCollection, answersCollection, receiptsCollection} {
 		if _, err := db.Collection(c).Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
 		}); err != nil {
@@ -304,10 +304,27 @@ func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *course.Se
 	if utf8.RuneCountInString(text) > MaxAnswerLen || !utf8.ValidString(text) {
 		return nil, ErrAnswerTooLong
 	}
-	now := p.now().UTC().Truncate(time.Millisecond)
 	key := course.TaskKey(sec, taskID)
-	defer p.forget(userID)
 	unlock := p.locks.Lock(userID + "|" + key)
+	out, err := p.storeAnswer(ctx, userID, key, text)
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(text) != "" {
+		if _, err := p.Record(ctx, userID, sec, Event{Kind: "task-answered"}); err != nil {
+			// The answer stands (it is what the learner wrote); the
+			// progress event is recorded again by the next save.
+			return out, fmt.Errorf("%w: %w", ErrNotRecorded, err)
+		}
+	}
+	return out, nil
+}
+
+// storeAnswer writes an answer; the caller holds the answer's lock.
+func (p *Progress) storeAnswer(ctx context.Context, userID, key, text string) (*Answer, error) {
+	now := p.now().UTC().Truncate(time.Millisecond)
+	defer p.forget(userID)
 	var out Answer
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -320,16 +337,8 @@ func (p *Progress) SaveAnswer(ctx context.Context, userID string, sec *course.Se
 			break
 		}
 	}
-	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("study: answer: %w", err)
-	}
-	if strings.TrimSpace(text) != "" {
-		if _, err := p.Record(ctx, userID, sec, Event{Kind: "task-answered"}); err != nil {
-			// The answer stands (it is what the learner wrote); the
-			// progress event is recorded again by the next save.
-			return &out, fmt.Errorf("%w: %w", ErrNotRecorded, err)
-		}
 	}
 	return &out, nil
 }
@@ -383,7 +392,7 @@ func (p *Progress) loadAnswers(ctx context.Context, userID string) (map[string]*
 // DeleteUser removes everything kept of a learner's studies.
 func (p *Progress) DeleteUser(ctx context.Context, userID string) error {
 	defer p.forget(userID)
-	for _, c := range []string{progressCollection, answersCollection} {
+	for _, c := range []string{progressCollection, answersCollection, receiptsCollection} {
 		if _, err := p.db.Collection(c).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ var storeFiles = []string{
 	"account/account.go", "account/audit.go", "account/email.go", "account/session.go", "account/totp.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
 	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go",
-	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go",
+	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go", "study/sync.go",
 }
 
 // pkgImports maps each package directory (relative to the module root) to

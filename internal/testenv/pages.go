@@ -74,6 +74,8 @@ var Pages = []Page{
 	{"accessibility statement in Swedish", "/saavutettavuus?lang=sv", Anonymous, 200},
 	{"accessibility statement in English", "/saavutettavuus?lang=en", Anonymous, 200},
 	{"privacy notice", "/tietosuoja", Anonymous, 200},
+	{"offline page", "/offline", Anonymous, 200},
+	{"offline page in Swedish", "/offline?lang=sv", Anonymous, 200},
 	{"feedback form", "/palaute", Anonymous, 200},
 	{"feedback inbox", "/yllapito/palaute", Admin, 200},
 	{"audit log", "/yllapito/loki", Admin, 200},

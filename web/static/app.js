@@ -245,6 +245,8 @@
   if (!meta) return;
   var csrf = meta.getAttribute("content");
 
+  // send puts progress and answers; without a network they wait on the
+  // device (offline.js queues them and answers 202) and go later.
   function send(url, body, keepalive) {
     return fetch(url, {
       method: "PUT",
@@ -252,6 +254,9 @@
       keepalive: !!keepalive,
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body)
+    }).catch(function (err) {
+      if (window.tkOffline && !/^\/api\/v1\/exam\//.test(url)) return window.tkOffline.enqueue(url, body);
+      throw err;
     });
   }
 
@@ -411,7 +416,7 @@
           throw e;
         }
         last = text;
-        status.textContent = form.getAttribute("data-saved");
+        status.textContent = form.getAttribute(r.status === 202 ? "data-queued" : "data-saved");
       }).catch(function (e) {
         status.textContent = form.getAttribute("data-failed");
         // The text stays in the field; saving is tried again after the
