@@ -78,11 +78,15 @@ func OrganisationChoices() []string {
 
 // User is an account.
 type User struct {
-	ID                string    `bson:"_id" json:"id"`
-	Email             string    `bson:"email" json:"email"`
-	Name              string    `bson:"name" json:"name"`
-	Organisation      string    `bson:"organisation" json:"organisation"`
-	OrganisationOther string    `bson:"organisation_other,omitempty" json:"organisation_other,omitempty"`
+	ID                string `bson:"_id" json:"id"`
+	Email             string `bson:"email" json:"email"`
+	Name              string `bson:"name" json:"name"`
+	Organisation      string `bson:"organisation" json:"organisation"`
+	OrganisationOther string `bson:"organisation_other,omitempty" json:"organisation_other,omitempty"`
+	// OrgID is the organisation's short code in the directory (package
+	// org), UnitID the unit chosen in it; both empty for "muu".
+	OrgID             string    `bson:"org_id,omitempty" json:"org_id,omitempty"`
+	UnitID            string    `bson:"unit_id,omitempty" json:"unit_id,omitempty"`
 	Role              string    `bson:"role" json:"role"`
 	PasswordHash      string    `bson:"password_hash" json:"-"`
 	TOTPSecret        string    `bson:"totp_secret,omitempty" json:"-"`
@@ -220,6 +224,9 @@ func hashToken(token string) string {
 type Registration struct {
 	Email, Name, Password, Organisation, OrganisationOther string
 	Role                                                   string
+	// OrgID and UnitID are the organisation's short code and the unit in
+	// the directory; the caller has checked them against it.
+	OrgID, UnitID string
 	// Lang is the language the person registered in (their e-mails').
 	Lang string
 }
@@ -267,8 +274,11 @@ func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
 		return nil, []error{err}
 	}
 	now := s.now().UTC()
+	if r.Organisation == OtherOrganisation {
+		r.OrgID, r.UnitID = "", ""
+	}
 	u := &User{ID: NewID(), Email: r.Email, Name: r.Name, Organisation: r.Organisation, OrganisationOther: r.OrganisationOther,
-		Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now, Lang: r.Lang}
+		OrgID: r.OrgID, UnitID: r.UnitID, Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now, Lang: r.Lang}
 	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil, []error{ErrEmailTaken}

@@ -36,6 +36,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -135,6 +136,7 @@ func bundledSite(t *testing.T) string {
 			Accounts:      accounts,
 			Progress:      progress,
 			Feedback:      feedback.NewStore(db),
+			Directory:     org.NewDirectory(db),
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",

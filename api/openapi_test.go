@@ -14,6 +14,7 @@ import (
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -25,7 +26,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		Accounts: account.NewStore(nil), Progress: study.NewProgress(nil), Feedback: feedback.NewStore(nil),
 		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: exam.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
-		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})
+		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true), Directory: org.NewDirectory(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
@@ -75,6 +76,8 @@ type Options struct {
 	// Mail is the e-mail outbox; without it nothing is sent and the
 	// e-mail pages (forgotten password, verification) are absent.
 	Mail *mail.Outbox
+	// Directory is the organisation directory (nil: its routes are absent).
+	Directory *org.Directory
 }
 
 // Server serves the platform over HTTP. It builds the app and its route
@@ -237,6 +240,7 @@ func (s *Server) routes() {
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
+	orgs := &orgHandlers{core: s.core, dir: o.Directory}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -428,6 +432,11 @@ func (s *Server) routes() {
 	admin.post("/yllapito/kayttajat/:user/tila", adm.disable)
 	admin.post("/yllapito/kayttajat/:user/istunnot", adm.endSessions)
 	admin.get("/yllapito/organisaatiot", adm.organisations)
+
+	// The organisation directory.
+	if o.Directory != nil {
+		public.get("/api/v1/organisations", orgs.apiList)
+	}
 
 	// Accounts and studies in the API.
 	public.postUnchecked("/api/v1/auth/register", jsonOnly, acc.apiRegister) // JSON only (see jsonOnly)

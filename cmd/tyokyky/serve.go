@@ -27,6 +27,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/poll"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -318,6 +319,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Exam:          exams,
 		Certificates:  certs,
 		Mail:          outbox,
+		Directory:     org.NewDirectory(p.db),
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
@@ -376,6 +378,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		account.EnsureIndexes,
 		exam.EnsureIndexes,
 		mail.EnsureIndexes,
+		org.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

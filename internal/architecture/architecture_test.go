@@ -34,6 +34,7 @@ var domain = map[string][]string{
 	"erasure":   {"account", "exam", "exam/cert", "feedback", "mail", "study"},
 	"content":   nil,
 	"migrate":   nil,
+	"org":       nil,
 }
 
 // storeFiles are the files of domain packages that may use the MongoDB
@@ -43,7 +44,7 @@ var domain = map[string][]string{
 var storeFiles = []string{
 	"account/account.go", "account/audit.go", "account/email.go", "account/session.go", "account/totp.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
-	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go",
+	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "org/store.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go",
 }
 
