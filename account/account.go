@@ -122,7 +122,31 @@ func (u *User) MailLang() string {
 // InListedOrganisation: the account belongs to one of the listed
 // organisations (not "muu", whose free text proves nothing).
 func (u *User) InListedOrganisation() bool {
-	return slices.Contains(Organisations, u.Organisation)
+	return u.Organisation != OtherOrganisation && (u.OrgID != "" || slices.Contains(Organisations, u.Organisation))
+}
+
+// SetOrganisation moves an account to an organisation of the directory
+// (orgID, its name as the reports group by it, and a unit or "") or to
+// "muu" with its free text (orgID ""). The caller has checked them
+// against the directory.
+func (s *Store) SetOrganisation(ctx context.Context, userID, name, other, orgID, unitID string) error {
+	other = strings.TrimSpace(other)
+	set := bson.D{{Key: "organisation", Value: name}, {Key: "org_id", Value: orgID}, {Key: "unit_id", Value: unitID}, {Key: "organisation_other", Value: ""}}
+	switch {
+	case name == OtherOrganisation && other != "" && utf8.RuneCountInString(other) <= 100:
+		set = bson.D{{Key: "organisation", Value: name}, {Key: "org_id", Value: ""}, {Key: "unit_id", Value: ""}, {Key: "organisation_other", Value: other}}
+	case name == OtherOrganisation || name == "" || orgID == "":
+		return ErrInvalidOrg
+	}
+	r, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	s.sessions.DeleteGroup(userID)
+	return nil
 }
 
 // NeedsTwoFactor: every role with a permission (authors, reporters and
@@ -243,7 +267,9 @@ func (r *Registration) Validate() []error {
 	if n := utf8.RuneCountInString(r.Name); n < 2 || n > 100 || strings.ContainsAny(r.Name, "<>\x00") {
 		errs = append(errs, ErrInvalidName)
 	}
-	valid := ValidOrganisation(r.Organisation)
+	// An organisation of the directory (OrgID, its name resolved by the
+	// caller), "muu" with free text, or a name of the old list.
+	valid := ValidOrganisation(r.Organisation) || r.OrgID != "" && r.Organisation != "" && r.Organisation != OtherOrganisation
 	r.OrganisationOther = strings.TrimSpace(r.OrganisationOther)
 	if !valid || (r.Organisation == OtherOrganisation && (r.OrganisationOther == "" || utf8.RuneCountInString(r.OrganisationOther) > 100)) {
 		errs = append(errs, ErrInvalidOrg)
@@ -545,6 +571,8 @@ const RoleReporter = "reporter"
 type LearnerRow struct {
 	ID           string    `bson:"_id"`
 	Organisation string    `bson:"organisation"`
+	OrgID        string    `bson:"org_id,omitempty"`
+	UnitID       string    `bson:"unit_id,omitempty"`
 	Role         string    `bson:"role"`
 	CreatedAt    time.Time `bson:"created_at"`
 	LastActive   time.Time `bson:"last_active"`
@@ -554,7 +582,7 @@ type LearnerRow struct {
 // filter by organisation themselves).
 func (s *Store) LearnerRows(ctx context.Context) ([]LearnerRow, error) {
 	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "role", Value: RoleLearner}}, options.Find().SetProjection(bson.D{
-		{Key: "organisation", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
+		{Key: "organisation", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
 	}

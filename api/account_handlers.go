@@ -22,6 +22,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -36,6 +37,9 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 type accountHandlers struct {
 	*core
 	mail *mailer // verification links and the notices of security changes
+	// dir is the organisation directory the forms choose from (nil: the
+	// old list).
+	dir *org.Directory
 	// The learner's export: progress and answers, feedback, exam attempts
 	// and certificates (nil: none kept).
 	progress *study.Progress
@@ -92,7 +96,7 @@ type formData struct {
 	Errors        []fieldError
 	Values        map[string]string
 	Next          string
-	Organisations []string
+	Organisations []orgChoice // the organisations (their units) to choose from
 	Other         string
 	Notice        string
 }
@@ -229,7 +233,11 @@ func (h *accountHandlers) registerPage(c *fiber.Ctx) error {
 	if h.viewerOf(c).signedIn() {
 		return c.Redirect("/omat-opinnot", fiber.StatusSeeOther)
 	}
-	return h.renderForm(c, 200, "register", "register.title", &formData{Organisations: account.Organisations, Other: account.OtherOrganisation})
+	orgs, err := orgChoices(c.UserContext(), h.dir, h.lang(c))
+	if err != nil {
+		return err
+	}
+	return h.renderForm(c, 200, "register", "register.title", &formData{Organisations: orgs, Other: account.OtherOrganisation})
 }
 
 func (h *accountHandlers) register(c *fiber.Ctx) error {
@@ -238,8 +246,12 @@ func (h *accountHandlers) register(c *fiber.Ctx) error {
 		Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"),
 		Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other"),
 	}
-	d := &formData{Organisations: account.Organisations, Other: account.OtherOrganisation,
-		Values: map[string]string{"email": r.Email, "name": r.Name, "organisation": r.Organisation, "organisation_other": r.OrganisationOther}}
+	orgs, err := orgChoices(c.UserContext(), h.dir, lang)
+	if err != nil {
+		return err
+	}
+	d := &formData{Organisations: orgs, Other: account.OtherOrganisation,
+		Values: map[string]string{"email": r.Email, "name": r.Name, "organisation": r.Organisation, "organisation_other": r.OrganisationOther, "unit": c.FormValue("unit")}}
 	ipKey := "register:" + clientIP(c)
 	if w := h.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
@@ -248,7 +260,14 @@ func (h *accountHandlers) register(c *fiber.Ctx) error {
 	}
 	h.registerLimit.Fail(ipKey) // every attempt counts
 	r.Lang = lang
-	u, errs := h.accounts.Register(c.UserContext(), r)
+	var errs []error
+	var u *account.User
+	if err := resolveOrganisation(c.UserContext(), h.dir, &r, c.FormValue("unit")); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		u, errs = h.accounts.Register(c.UserContext(), r)
+	}
 	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
 	if len(errs) > 0 && !taken {
 		for _, err := range errs {
@@ -305,6 +324,27 @@ func (h *accountHandlers) accountPage(c *fiber.Ctx) error {
 	return h.showAccount(c, 200, &accountData{})
 }
 
+// changeOrganisation is POST /tili/yksikko: the learner's organisation
+// and unit (or "muu" with its name), checked against the directory.
+func (h *accountHandlers) changeOrganisation(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	r := account.Registration{Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other")}
+	err := resolveOrganisation(c.UserContext(), h.dir, &r, c.FormValue("unit"))
+	if err == nil {
+		err = h.accounts.SetOrganisation(c.UserContext(), v.User.ID, r.Organisation, r.OrganisationOther, r.OrgID, r.UnitID)
+	}
+	if err != nil {
+		field, key := errorMessage(err)
+		if key == "err.500" {
+			return err
+		}
+		d := &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(h.lang(c), key)}},
+			Values: map[string]string{"organisation": c.FormValue("organisation"), "organisation_other": c.FormValue("organisation_other"), "unit": c.FormValue("unit")}}}
+		return h.showAccount(c, fiber.StatusUnprocessableEntity, d)
+	}
+	return c.Redirect("/tili?ilmoitus=yksikko#organisaatio", fiber.StatusSeeOther)
+}
+
 func (h *accountHandlers) showAccount(c *fiber.Ctx, status int, d *accountData) error {
 	v := h.viewerOf(c)
 	list, err := h.accounts.Sessions(c.UserContext(), v.User.ID)
@@ -318,6 +358,19 @@ func (h *accountHandlers) showAccount(c *fiber.Ctx, status int, d *accountData) 
 	}
 	if c.Query("ilmoitus") != "" {
 		d.Notice = web.T(h.lang(c), "account.notice."+c.Query("ilmoitus"))
+	}
+	if d.Organisations, err = orgChoices(c.UserContext(), h.dir, h.lang(c)); err != nil {
+		return err
+	}
+	d.Other = account.OtherOrganisation
+	if d.Values == nil {
+		d.Values = map[string]string{"organisation": v.User.Organisation, "organisation_other": v.User.OrganisationOther}
+		if v.User.OrgID != "" {
+			d.Values["organisation"] = v.User.OrgID
+			if v.User.UnitID != "" {
+				d.Values["unit"] = v.User.OrgID + "/" + v.User.UnitID
+			}
+		}
 	}
 	return h.renderForm(c, status, "account", "account.title", d)
 }

@@ -230,7 +230,7 @@ func (s *Server) routes() {
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	lim := newRateLimits()
-	acc := &accountHandlers{core: s.core, mail: s.mailer, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
+	acc := &accountHandlers{core: s.core, mail: s.mailer, dir: o.Directory, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
 		signInLimit: lim.signIn, secondFactorLimit: lim.secondFactor, registerLimit: lim.register, forgotLimit: lim.forgot}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: lim.forgot, ipLimit: lim.forgotIP, resetLimit: lim.register,
 		exam: s.exam, certs: s.certs}
@@ -342,6 +342,7 @@ func (s *Server) routes() {
 	public.post("/salasana/uusi", email.reset)
 	learner.get("/tili", acc.accountPage)
 	learner.post("/tili/salasana", acc.changePassword)
+	learner.post("/tili/yksikko", acc.changeOrganisation)
 	learner.post("/tili/istunnot/lopeta-muut", acc.endOtherSessions)
 	learner.post("/tili/istunnot/:session/lopeta", acc.endSession)
 	learner.post("/tili/poista", acc.deleteAccount)
@@ -431,11 +432,14 @@ func (s *Server) routes() {
 	admin.post("/yllapito/kayttajat/:user/nollaus", adm.resetLink)
 	admin.post("/yllapito/kayttajat/:user/tila", adm.disable)
 	admin.post("/yllapito/kayttajat/:user/istunnot", adm.endSessions)
-	admin.get("/yllapito/organisaatiot", adm.organisations)
 
 	// The organisation directory.
 	if o.Directory != nil {
 		public.get("/api/v1/organisations", orgs.apiList)
+		admin.get("/yllapito/organisaatiot", orgs.adminList)
+		admin.post("/yllapito/organisaatiot", orgs.adminAdd)
+		admin.get("/yllapito/organisaatiot/:org", orgs.adminPage)
+		admin.post("/yllapito/organisaatiot/:org", orgs.adminChange)
 	}
 
 	// Accounts and studies in the API.

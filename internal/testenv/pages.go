@@ -90,6 +90,7 @@ var Pages = []Page{
 	{"my certificates", "/todistukset", SignedIn, 200},
 	{"administration: certificates", "/yllapito/todistukset", Admin, 200},
 	{"administration: organisations", "/yllapito/organisaatiot", Admin, 200},
+	{"administration: one organisation", "/yllapito/organisaatiot/pirkanmaa", Admin, 200},
 	{"reports", "/raportit", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},
 	{"studio: content files", "/studio", Admin, 200},
