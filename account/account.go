@@ -207,7 +207,7 @@ func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	}); err != nil {
 		return fmt.Errorf("account: indexes: %w", err)
 	}
-	for _, coll := range []string{sessionsCollection, secondFactorUsesCollection} {
+	for _, coll := range []string{sessionsCollection, secondFactorUsesCollection, identitiesCollection} {
 		if _, err := db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
 		}); err != nil {
@@ -352,14 +352,14 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 		return nil, err
 	}
 	hash := dummyHash
-	if u != nil {
+	if u != nil && u.PasswordHash != "" { // none: made by an identity provider
 		hash = u.PasswordHash
 	}
 	ok, verr := VerifyPassword(ctx, hash, password)
 	if verr != nil {
 		return nil, verr
 	}
-	if u == nil || !ok || u.Disabled {
+	if u == nil || u.PasswordHash == "" || !ok || u.Disabled {
 		return nil, ErrBadCredentials
 	}
 	return u, nil
@@ -420,6 +420,11 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := s.db.Collection(tokensCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return err
+	}
+	// Its links to identity providers: a later sign-in there makes a new
+	// account.
+	if _, err := s.db.Collection(identitiesCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}
 	_, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})

@@ -23,6 +23,7 @@ import (
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -40,6 +41,9 @@ type accountHandlers struct {
 	// dir is the organisation directory the forms choose from (nil: the
 	// old list).
 	dir *org.Directory
+	// sso refuses password sign-in for organisations that require their
+	// own provider (nil: no employer sign-in).
+	sso *sso.Service
 	// The learner's export: progress and answers, feedback, exam attempts
 	// and certificates (nil: none kept).
 	progress *study.Progress
@@ -99,6 +103,8 @@ type formData struct {
 	Organisations []orgChoice // the organisations (their units) to choose from
 	Other         string
 	Notice        string
+	// SSO: the sign-in page offers the employer's identity provider.
+	SSO bool
 }
 
 type fieldError struct {
@@ -122,7 +128,7 @@ func (h *accountHandlers) loginPage(c *fiber.Ctx) error {
 	if h.viewerOf(c).signedIn() {
 		return c.Redirect(safeNext(c.Query("jatka")), fiber.StatusSeeOther)
 	}
-	d := &formData{Next: safeNext(c.Query("jatka"))}
+	d := &formData{Next: safeNext(c.Query("jatka")), SSO: h.sso != nil}
 	if e, err := account.NormalizeEmail(c.Query("email")); err == nil {
 		d.Values = map[string]string{"email": e}
 	}
@@ -142,13 +148,27 @@ func (h *accountHandlers) limited(keys ...string) time.Duration {
 
 func (h *accountHandlers) login(c *fiber.Ctx) error {
 	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
-	d := &formData{Next: safeNext(c.FormValue("jatka")), Values: map[string]string{"email": email}}
+	d := &formData{Next: safeNext(c.FormValue("jatka")), Values: map[string]string{"email": email}, SSO: h.sso != nil}
 	ipKey, accKey := "ip:"+clientIP(c), "acct:"+strings.ToLower(email)
 	lang := h.lang(c)
 	if w := h.limited(ipKey, accKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return h.renderForm(c, fiber.StatusTooManyRequests, "login", "login.title", d)
+	}
+	if h.sso != nil {
+		// An organisation that signs its people in itself: the password
+		// is not even checked (this tells nothing of accounts: it depends
+		// on the domain only).
+		if err := h.sso.PasswordAllowed(c.UserContext(), email); err != nil {
+			field, key := errorMessage(err)
+			if key == "err.500" {
+				return err
+			}
+			d.Values["sso_email"] = email
+			d.Errors = []fieldError{{Field: field, Message: web.T(lang, key)}}
+			return h.renderForm(c, fiber.StatusForbidden, "login", "login.title", d)
+		}
 	}
 	u, err := h.accounts.Authenticate(c.UserContext(), email, password)
 	if err != nil {

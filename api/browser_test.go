@@ -37,6 +37,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -142,6 +143,7 @@ func bundledSite(t *testing.T) string {
 			Progress:      progress,
 			Feedback:      feedback.NewStore(db),
 			Directory:     org.NewDirectory(db),
+			SSO:           sso.New(sso.Options{Directory: org.NewDirectory(db), Accounts: accounts, DB: db, BaseURL: "http://localhost"}),
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",

@@ -31,6 +31,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
@@ -78,6 +79,9 @@ type Options struct {
 	Mail *mail.Outbox
 	// Directory is the organisation directory (nil: its routes are absent).
 	Directory *org.Directory
+	// SSO signs people in with their employer's identity provider (nil:
+	// no employer sign-in).
+	SSO *sso.Service
 }
 
 // Server serves the platform over HTTP. It builds the app and its route
@@ -230,7 +234,7 @@ func (s *Server) routes() {
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	lim := newRateLimits()
-	acc := &accountHandlers{core: s.core, mail: s.mailer, dir: o.Directory, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
+	acc := &accountHandlers{core: s.core, mail: s.mailer, dir: o.Directory, sso: o.SSO, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
 		signInLimit: lim.signIn, secondFactorLimit: lim.secondFactor, registerLimit: lim.register, forgotLimit: lim.forgot}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: lim.forgot, ipLimit: lim.forgotIP, resetLimit: lim.register,
 		exam: s.exam, certs: s.certs}
@@ -321,6 +325,11 @@ func (s *Server) routes() {
 	public.get("/kirjaudu/vahvista", acc.verifyPage)
 	public.post("/kirjaudu/vahvista", acc.verify)
 	public.post("/kirjaudu-ulos", acc.logout)
+	if o.SSO != nil {
+		sh := &ssoHandlers{core: s.core, sso: o.SSO}
+		public.get("/kirjaudu/sso", sh.discover)
+		public.get("/kirjaudu/oidc/:provider/paluu", sh.callback)
+	}
 	public.get("/rekisteroidy", acc.registerPage)
 	public.post("/rekisteroidy", acc.register)
 	if s.outbox != nil {

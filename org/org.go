@@ -29,6 +29,9 @@ type Organisation struct {
 	// each owned by one organisation at most: the claims in org_domains).
 	Domains []string `bson:"domains" json:"domains"`
 	Active  bool     `bson:"active" json:"active"`
+	// SSORequired: addresses in Domains sign in with the organisation's
+	// identity provider only (password sign-in is refused for them).
+	SSORequired bool `bson:"sso_required,omitempty" json:"sso_required,omitempty"`
 	// Legacy is the name accounts stored before the directory existed
 	// (account.Organisations); accounts are linked by it (migration 2).
 	Legacy    string    `bson:"legacy,omitempty" json:"-"`

@@ -358,3 +358,64 @@ func (d *Directory) ImportUnits(ctx context.Context, code string, rows [][]strin
 	}
 	return created, nil
 }
+
+const providersCollection = "org_providers"
+
+// AddProvider registers an organisation's identity provider, its client
+// secret sealed with key (the 32-byte key secret).
+func (d *Directory) AddProvider(ctx context.Context, p Provider, clientSecret string, key []byte) (*Provider, []error) {
+	if errs := p.check(clientSecret); len(errs) > 0 {
+		return nil, errs
+	}
+	if _, err := d.Get(ctx, p.Org); err != nil {
+		return nil, []error{err}
+	}
+	sealed, err := sealSecret(key, p.ID, clientSecret)
+	if err != nil {
+		return nil, []error{err}
+	}
+	p.Sealed, p.Active, p.CreatedAt = sealed, true, d.now().UTC().Truncate(time.Millisecond)
+	if _, err := d.db.Collection(providersCollection).InsertOne(ctx, p); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, []error{ErrProviderTaken}
+		}
+		return nil, []error{err}
+	}
+	return &p, nil
+}
+
+// Provider is the identity provider with the id, or ErrProviderNotFound.
+func (d *Directory) Provider(ctx context.Context, id string) (*Provider, error) {
+	var p Provider
+	err := d.db.Collection(providersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrProviderNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Providers are the organisation's identity providers, by id.
+func (d *Directory) Providers(ctx context.Context, code string) ([]Provider, error) {
+	cur, err := d.db.Collection(providersCollection).Find(ctx, bson.D{{Key: "org", Value: code}}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := []Provider{}
+	return out, cur.All(ctx, &out)
+}
+
+// SetSSORequired says whether the organisation's people must sign in
+// with its identity provider (password sign-in refused for its domains).
+func (d *Directory) SetSSORequired(ctx context.Context, code string, required bool) error {
+	r, err := d.db.Collection(Collection).UpdateOne(ctx, bson.D{{Key: "_id", Value: code}}, bson.D{{Key: "$set", Value: bson.D{{Key: "sso_required", Value: required}}}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

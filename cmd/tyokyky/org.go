@@ -11,6 +11,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 )
 
 const orgUsage = `Usage:
@@ -22,6 +23,14 @@ const orgUsage = `Usage:
                                     top level, one name a column (commas or semicolons); units
                                     that exist are reused, so importing twice adds nothing
   tyokyky org units list --org CODE the organisation's unit tree
+  tyokyky org provider add --org CODE --id ID --issuer URL --client-id ID --client-secret-file FILE
+        [--scopes "openid email profile"] [--claim-email C] [--claim-name C] [--claim-unit C]
+        [--claim-groups C] [--require yes]
+                                    register the organisation's OpenID Connect provider; its client
+                                    secret is kept sealed with TYOKYKY_CERT_KEY_SECRET (required);
+                                    --require yes refuses password sign-in for its domains
+  tyokyky org provider list --org CODE
+                                    the organisation's providers and their callback addresses
 `
 
 func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -30,14 +39,15 @@ func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		return exitUsage
 	}
 	sub, args := args[0], args[1:]
-	if sub == "units" {
+	if sub == "units" || sub == "provider" {
 		if len(args) == 0 {
 			fmt.Fprint(stderr, orgUsage)
 			return exitUsage
 		}
-		sub, args = "units "+args[0], args[1:]
+		sub, args = sub+" "+args[0], args[1:]
 	}
-	own, rest, err := takeFlags(args, "code", "name-fi", "name-sv", "domains", "org")
+	own, rest, err := takeFlags(args, "code", "name-fi", "name-sv", "domains", "org", "id", "issuer", "client-id", "client-secret-file",
+		"scopes", "claim-email", "claim-name", "claim-unit", "claim-groups", "require")
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n%s", err, orgUsage)
 		return exitUsage
@@ -50,9 +60,10 @@ func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 			positional = append(positional, a)
 		}
 	}
-	wantPositional := map[string]int{"list": 0, "add": 0, "units import": 1, "units list": 0}
+	wantPositional := map[string]int{"list": 0, "add": 0, "units import": 1, "units list": 0, "provider add": 0, "provider list": 0}
 	n, known := wantPositional[sub]
-	if !known || len(positional) != n || (strings.HasPrefix(sub, "units") && own["org"] == "") || (sub == "add" && (own["code"] == "" || own["name-fi"] == "")) {
+	if !known || len(positional) != n || (strings.Contains(sub, " ") && own["org"] == "") || (sub == "add" && (own["code"] == "" || own["name-fi"] == "")) ||
+		(sub == "provider add" && (own["id"] == "" || own["issuer"] == "" || own["client-id"] == "" || own["client-secret-file"] == "")) {
 		fmt.Fprint(stderr, orgUsage)
 		return exitUsage
 	}
@@ -69,6 +80,15 @@ func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "tyokyky: %s: %s\n", positional[0], describeOrgError(err))
 			return exitFailure
 		}
+	}
+	var clientSecret string
+	if sub == "provider add" {
+		b, err := os.ReadFile(own["client-secret-file"])
+		if err != nil {
+			fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+			return exitFailure
+		}
+		clientSecret = strings.TrimSpace(string(b))
 	}
 	cfg, code := loadConfig("org "+sub, configArgs, getenv, stderr)
 	if cfg == nil {
@@ -132,6 +152,41 @@ func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 			return exitFailure
 		}
 		fmt.Fprintf(stdout, "%s: %d units created (%d rows read)\n", own["org"], created, len(rows))
+		return exitOK
+	case "provider add":
+		key, err := cfg.CertSecret()
+		if err != nil || key == nil {
+			fmt.Fprintln(stderr, "tyokyky: org provider add: the client secret is kept sealed with TYOKYKY_CERT_KEY_SECRET (--cert-key-secret), which is not set: make one with head -c 32 /dev/urandom | base64")
+			return exitUsage
+		}
+		p, errs := dir.AddProvider(ctx, org.Provider{ID: own["id"], Org: own["org"], Issuer: own["issuer"], ClientID: own["client-id"],
+			Scopes: []string{own["scopes"]}, Claims: org.Claims{Email: own["claim-email"], Name: own["claim-name"], Unit: own["claim-unit"], Groups: own["claim-groups"]}},
+			clientSecret, key)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintf(stderr, "tyokyky: org provider add: %s\n", describeOrgError(e))
+			}
+			return exitFailure
+		}
+		if own["require"] == "yes" {
+			if err := dir.SetSSORequired(ctx, p.Org, true); err != nil {
+				fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+				return exitFailure
+			}
+		}
+		fmt.Fprintf(stdout, "added provider %s for %s (scopes %s)\nregister this redirect URI at the provider: %s%s\n", p.ID, p.Org,
+			strings.Join(p.Scopes, " "), strings.TrimRight(cfg.BaseURL, "/"), sso.CallbackPath(p.ID))
+		return exitOK
+	case "provider list":
+		ps, err := dir.Providers(ctx, own["org"])
+		if err != nil {
+			fmt.Fprintf(stderr, "tyokyky: %v\n", err)
+			return exitFailure
+		}
+		for _, p := range ps {
+			fmt.Fprintf(stdout, "%s  %s  client %s  scopes %s  callback %s%s\n", p.ID, p.Issuer, p.ClientID, strings.Join(p.Scopes, " "),
+				strings.TrimRight(cfg.BaseURL, "/"), sso.CallbackPath(p.ID))
+		}
 		return exitOK
 	case "units list":
 		if _, err := dir.Get(ctx, own["org"]); err != nil {

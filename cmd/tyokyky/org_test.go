@@ -62,4 +62,32 @@ func TestOrgCommands(t *testing.T) {
 	}
 	orgRun(2, "org", "units", "import", file)
 	orgRun(2, "org", "frobnicate")
+
+	// A provider: its client secret from a file, sealed with the key
+	// secret, which must be set.
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("asiakassalaisuus\n"), 0o600)
+	provider := []string{"org", "provider", "add", "--org", "esimerkki-oy", "--id", "esimerkki", "--issuer", "https://login.example.fi/tenant/v2.0",
+		"--client-id", "abc", "--client-secret-file", secretFile, "--claim-unit", "department", "--require", "yes"}
+	if out := orgRun(2, provider...); !strings.Contains(out, "which is not set: make one with") {
+		t.Fatalf("provider add without a key secret said:\n%s", out)
+	}
+	withKey := func(wantCode int, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		env := mapEnv(map[string]string{"TYOKYKY_CERT_KEY_SECRET": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="})
+		if code := run(append(args, "--data-dir", data), env, &out, &out); code != wantCode {
+			t.Fatalf("%v = %d, want %d:\n%s", args, code, wantCode, out.String())
+		}
+		return out.String()
+	}
+	if out := withKey(0, provider...); !strings.Contains(out, "http://localhost:8080/kirjaudu/oidc/esimerkki/paluu") || !strings.Contains(out, "scopes openid email profile") {
+		t.Fatalf("provider add said:\n%s", out)
+	}
+	if out := withKey(1, provider...); !strings.Contains(out, "another provider has that id") {
+		t.Fatalf("a second add said:\n%s", out)
+	}
+	if out := withKey(0, "org", "provider", "list", "--org", "esimerkki-oy"); !strings.Contains(out, "esimerkki  https://login.example.fi/tenant/v2.0  client abc") || strings.Contains(out, "asiakassalaisuus") {
+		t.Fatalf("provider list:\n%s", out)
+	}
 }

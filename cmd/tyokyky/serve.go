@@ -28,6 +28,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -303,6 +304,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go mediaLib.Follow(ctx, 2*time.Second)
+	keySecret, _ := cfg.CertSecret() // checked at start-up already
+	directory := org.NewDirectory(p.db)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -319,7 +322,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Exam:          exams,
 		Certificates:  certs,
 		Mail:          outbox,
-		Directory:     org.NewDirectory(p.db),
+		Directory:     directory,
+		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
+			BaseURL: cfg.BaseURL, Logger: log}),
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),

@@ -53,6 +53,7 @@ var Pages = []Page{
 	{"not found", "/osiot/ei-ole-olemassa", Anonymous, 404},
 	{"sign in", "/kirjaudu", Anonymous, 200},
 	{"create an account", "/rekisteroidy", Anonymous, 200},
+	{"sign in with the employer's account: no provider for the address", "/kirjaudu/sso?email=joku%40example.fi", Anonymous, 200},
 	{"set a new password", "/salasana/uusi?token=x", Anonymous, 200},
 	{"forgotten password", "/salasana/unohtui", Anonymous, 200},
 	{"address verified", "/sahkoposti/vahvista?token={verify}", Anonymous, 200},

@@ -1,0 +1,206 @@
+package api_test
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
+)
+
+// oidcPerson is a user of the test provider with chosen claims.
+type oidcPerson struct {
+	sub    string
+	claims map[string]any
+}
+
+func (p *oidcPerson) ID() string { return p.sub }
+func (p *oidcPerson) Userinfo([]string) ([]byte, error) {
+	return []byte(`{"sub":"` + p.sub + `"}`), nil
+}
+func (p *oidcPerson) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
+	c := jwt.MapClaims{"nonce": base.Nonce, "iss": base.Issuer, "sub": base.Subject, "aud": []string(base.Audience),
+		"exp": base.ExpiresAt.Unix(), "iat": base.IssuedAt.Unix(), "nbf": base.NotBefore.Unix()}
+	for k, v := range p.claims {
+		c[k] = v
+	}
+	return c, nil
+}
+
+var ssoKey = bytes.Repeat([]byte{9}, 32)
+
+// startSSO starts the platform with employer sign-in and a real OpenID
+// provider (mockoidc) on a free port, registered for Pirkanmaa
+// (pirha.fi, a unit Perhekeskus), and for HUS (hus.fi) a provider that
+// does not answer.
+func startSSO(t *testing.T) (*running, *mockoidc.MockOIDC, *sso.Service) {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	var svc *sso.Service
+	r := startOpts(t, fixture(t), func(o *api.Options, _ *media.Options) {
+		ctx := t.Context()
+		dir := o.Directory
+		for _, d := range [][2]string{{"pirkanmaa", "pirha.fi"}, {"hus", "hus.fi"}} {
+			if err := dir.AddDomain(ctx, d[0], d[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := dir.AddUnit(ctx, "pirkanmaa", "", "Perhekeskus", "test"); err != nil {
+			t.Fatal(err)
+		}
+		cfg := m.Config()
+		if _, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: cfg.Issuer, ClientID: cfg.ClientID,
+			Claims: org.Claims{Unit: "department"}}, cfg.ClientSecret, ssoKey); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if _, errs := dir.AddProvider(ctx, org.Provider{ID: "hus", Org: "hus", Issuer: "http://" + deadAddr + "/oidc", ClientID: "c"}, "s", ssoKey); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		svc = sso.New(sso.Options{Directory: dir, Accounts: o.Accounts, DB: env.Database(), KeySecret: ssoKey, Logger: o.Logger,
+			HTTPClient: &http.Client{Timeout: 3 * time.Second}})
+		o.SSO = svc
+	})
+	svc.SetBaseURL(r.URL)
+	return r, m, svc
+}
+
+// providerSignsIn follows the redirect to the provider, which signs the
+// queued person in at once, and returns the callback's path and query.
+func providerSignsIn(t *testing.T, authURL string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != 302 {
+		t.Fatalf("the provider answered %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return back.RequestURI()
+}
+
+// The whole flow over HTTP: the sign-in page offers the employer's
+// sign-in; the address's domain finds the provider; back from it, the
+// learner is signed in (the account made just in time, unit from the
+// claim) and lands on /omat-opinnot even when the return address pointed
+// elsewhere; the callback cannot be replayed or used by another browser.
+func TestEmployerSignInOverHTTP(t *testing.T) {
+	r, m, _ := startSSO(t)
+	b := newClient(t, r.URL)
+	if _, page := b.get("/kirjaudu"); !strings.Contains(page, `action="/kirjaudu/sso"`) || !strings.Contains(page, "Kirjaudu työnantajan tunnuksella") {
+		t.Fatal("the sign-in page does not offer the employer's sign-in")
+	}
+	m.QueueUser(&oidcPerson{sub: "niina", claims: map[string]any{"email": "niina@pirha.fi", "email_verified": true, "name": "Niina Neuvola", "department": "Perhekeskus"}})
+	resp, _ := b.get("/kirjaudu/sso?email=Niina%40PIRHA.fi&jatka=" + url.QueryEscape("https://evil.example/x"))
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 303 || !strings.HasPrefix(loc, m.AuthorizationEndpoint()+"?") || !strings.Contains(resp.Header.Get("Set-Cookie"), "oidc_state=") {
+		t.Fatalf("home realm discovery = %d %s", resp.StatusCode, loc)
+	}
+	callback := providerSignsIn(t, loc)
+	if !strings.HasPrefix(callback, "/kirjaudu/oidc/pirha/paluu?") {
+		t.Fatalf("callback %s", callback)
+	}
+	// Another browser cannot use the callback (no state cookie).
+	if resp, page := newClient(t, r.URL).get(callback); resp.StatusCode != 400 || !strings.Contains(page, "Kirjautumista ei aloitettu tässä selaimessa") {
+		t.Fatalf("the callback in another browser = %d", resp.StatusCode)
+	}
+	resp, _ = b.get(callback)
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/omat-opinnot" {
+		t.Fatalf("callback = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, page := b.get("/omat-opinnot"); resp.StatusCode != 200 || !strings.Contains(page, `action="/kirjaudu-ulos"`) {
+		t.Fatalf("signed in? %d", resp.StatusCode)
+	}
+	u, err := r.Accounts().UserByEmail(t.Context(), "niina@pirha.fi")
+	if err != nil || u.OrgID != "pirkanmaa" || u.UnitID == "" || u.PasswordHash != "" {
+		t.Fatalf("the account: %+v %v", u, err)
+	}
+	// Replayed, in the same browser: refused.
+	if resp, _ := b.get(callback); resp.StatusCode != 400 {
+		t.Fatalf("a replayed callback = %d", resp.StatusCode)
+	}
+	if entries, err := r.Accounts().AuditLog(t.Context(), 10); err != nil || len(entries) == 0 || entries[0].Action != "signin.oidc" {
+		t.Fatalf("the sign-in is not in the audit log: %+v %v", entries, err)
+	}
+}
+
+// Home realm discovery for an address without a provider answers with
+// the sign-in page and a message; a provider that is down gives a clear
+// 503 page while password sign-in for others goes on; an organisation
+// that requires its provider refuses password sign-in for its domain.
+func TestEmployerSignInRefusals(t *testing.T) {
+	r, _, _ := startSSO(t)
+	b := newClient(t, r.URL)
+	if resp, page := b.get("/kirjaudu/sso?email=joku%40example.fi"); resp.StatusCode != 200 || !strings.Contains(page, "ei ole käytössä työnantajan tunnuksella kirjautumista") {
+		t.Fatalf("no provider = %d", resp.StatusCode)
+	}
+	if resp, _ := b.get("/kirjaudu/sso?email=ei-osoite"); resp.StatusCode != 200 {
+		t.Fatalf("not an address = %d", resp.StatusCode)
+	}
+	start := time.Now()
+	resp, page := b.get("/kirjaudu/sso?email=hoitaja%40hus.fi")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "tunnistuspalvelu ei nyt vastaa") {
+		t.Fatalf("a provider that is down = %d\n%s", resp.StatusCode, page)
+	}
+	t.Logf("the down provider was told in %v", time.Since(start).Round(time.Millisecond))
+	other := newClient(t, r.URL)
+	other.register("paula@example.fi", "Paula Salasana")
+	if resp := newClient(t, r.URL).login("paula@example.fi", "oma pitkä salalause 2026"); resp.StatusCode != 303 {
+		t.Fatalf("password sign-in while a provider is down = %d", resp.StatusCode)
+	}
+	// SSO required for Pirkanmaa: its addresses cannot use a password.
+	pirha := newClient(t, r.URL)
+	pirha.registerIn("pekka@pirha.fi", "Pekka Salasana", "pirkanmaa")
+	if err := org.NewDirectory(r.db).SetSSORequired(t.Context(), "pirkanmaa", true); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, r.URL)
+	resp, page = c.post("/kirjaudu", url.Values{"csrf": {c.csrf("/kirjaudu")}, "email": {"pekka@pirha.fi"}, "password": {"oma pitkä salalause 2026"}})
+	if resp.StatusCode != 403 || !strings.Contains(page, "Organisaatiosi henkilöstö kirjautuu työnantajan tunnuksella") || !strings.Contains(page, `id="sso-email" name="email" type="email" autocomplete="email" required aria-describedby="sso-ohje" value="pekka@pirha.fi"`) {
+		t.Fatalf("password sign-in of an SSO-required domain = %d\n%s", resp.StatusCode, page)
+	}
+	if resp := newClient(t, r.URL).login("paula@example.fi", "oma pitkä salalause 2026"); resp.StatusCode != 303 {
+		t.Fatalf("password sign-in of another domain = %d", resp.StatusCode)
+	}
+	_ = account.RoleLearner
+}
+
+func init() {
+	// The provider in the callback's path is public (it names a sign-in
+	// service), but a sign-in started for one provider cannot finish at
+	// another.
+	idorMatrix["GET /kirjaudu/oidc/:provider/paluu"] = func(t *testing.T, r *running) {
+		b := newClient(t, r.URL)
+		if resp, _ := b.get("/kirjaudu/oidc/muu/paluu?state=x&code=y"); resp.StatusCode != 400 && resp.StatusCode != 404 {
+			t.Errorf("a callback without a started sign-in = %d", resp.StatusCode)
+		}
+	}
+	idorMatrix["HEAD /kirjaudu/oidc/:provider/paluu"] = idorMatrix["GET /kirjaudu/oidc/:provider/paluu"]
+}
