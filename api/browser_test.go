@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1424,5 +1425,11 @@ func seedDirectory(db *database.DB) error {
 	if err := dir.RenameUnit(ctx, "pirkanmaa", hallinto.ID, "Hallinto ja talous", "seed"); err != nil {
 		return err
 	}
-	return dir.AddDomain(ctx, "pirkanmaa", "pirha.fi")
+	if err := dir.AddDomain(ctx, "pirkanmaa", "pirha.fi"); err != nil {
+		return err
+	}
+	// A provider (never reached: only its page is shown).
+	_, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: "https://login.example.fi/pirha", ClientID: "tyokyky",
+		Claims: org.Claims{Unit: "department"}}, "salaisuus", bytes.Repeat([]byte{1}, 32))
+	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -21,6 +22,7 @@ import (
 type orgHandlers struct {
 	*core
 	dir *org.Directory
+	sso *sso.Service // nil: no employer sign-in (no providers on the pages)
 }
 
 // apiOrganisation is an active organisation as the registration form
@@ -158,13 +160,21 @@ type unitChoice struct {
 }
 
 type orgPageData struct {
-	Org     *org.Organisation
-	Name    string
-	Units   []unitChoice
-	History []unitHistory
-	Values  map[string]string
-	Errors  []fieldError
-	Notice  string
+	SSO       bool // employer sign-in is on: the providers' part is shown
+	Providers []providerRow
+	Org       *org.Organisation
+	Name      string
+	Units     []unitChoice
+	History   []unitHistory
+	Values    map[string]string
+	Errors    []fieldError
+	Notice    string
+}
+
+// providerRow is an identity provider on the organisation's page.
+type providerRow struct {
+	org.Provider
+	Callback string
 }
 
 // unitHistory is a unit that was renamed or moved, with its earlier
@@ -216,6 +226,16 @@ func (h *orgHandlers) showOrg(c *fiber.Ctx, status int, d *orgPageData) error {
 				hist.Changes = append(hist.Changes, web.T(lang, "admin.org.units.was", i18n.Date(lang, ch.At), ch.Name, place))
 			}
 			d.History = append(d.History, hist)
+		}
+	}
+	if h.sso != nil {
+		d.SSO = true
+		ps, err := h.dir.Providers(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			d.Providers = append(d.Providers, providerRow{Provider: p, Callback: h.sso.CallbackURL(p.ID)})
 		}
 	}
 	if d.Values == nil {
@@ -290,15 +310,38 @@ func (h *orgHandlers) adminChange(c *fiber.Ctx) error {
 			_, err = h.dir.ImportUnits(ctx, o.ID, rows, actor)
 			return err
 		}
+	case "lisaa-tunnistus":
+		if h.sso == nil {
+			return fiber.ErrNotFound
+		}
+		detail = c.FormValue("provider_id") + " " + c.FormValue("issuer")
+		do = func() error {
+			_, errs := h.sso.AddProvider(ctx, org.Provider{ID: strings.TrimSpace(c.FormValue("provider_id")), Org: o.ID, Issuer: c.FormValue("issuer"),
+				ClientID: c.FormValue("client_id"), Scopes: []string{c.FormValue("scopes")},
+				Claims: org.Claims{Email: c.FormValue("claim_email"), Name: c.FormValue("claim_name"), Unit: c.FormValue("claim_unit"), Groups: c.FormValue("claim_groups")}},
+				c.FormValue("client_secret"))
+			if len(errs) > 0 {
+				return errs[0]
+			}
+			return nil
+		}
+	case "vaadi-sso":
+		if h.sso == nil {
+			return fiber.ErrNotFound
+		}
+		required := c.FormValue("required") == "on"
+		detail = fmt.Sprintf("required=%v", required)
+		do = func() error { return h.dir.SetSSORequired(ctx, o.ID, required) }
 	default:
-		return fiber.NewError(fiber.StatusBadRequest, "toiminto must be tiedot, lisaa-verkkotunnus, poista-verkkotunnus, lisaa-yksikko, muuta-yksikko or tuo-yksikot")
+		return fiber.NewError(fiber.StatusBadRequest, "toiminto must be tiedot, lisaa-verkkotunnus, poista-verkkotunnus, lisaa-yksikko, muuta-yksikko, tuo-yksikot, lisaa-tunnistus or vaadi-sso")
 	}
 	if err := h.accounts.Audit(ctx, actor, "org."+action, o.ID, detail); err != nil {
 		return err
 	}
 	if err := do(); err != nil {
 		d := &orgPageData{Values: map[string]string{}}
-		for _, k := range []string{"name_fi", "name_sv", "domain", "unit_name", "parent", "unit", "new_name", "new_parent", "csv"} {
+		for _, k := range []string{"name_fi", "name_sv", "domain", "unit_name", "parent", "unit", "new_name", "new_parent", "csv",
+			"provider_id", "issuer", "client_id", "scopes", "claim_email", "claim_name", "claim_unit", "claim_groups"} { // never the client secret
 			if v := c.FormValue(k); v != "" || k == "name_sv" && action == "tiedot" {
 				d.Values[k] = v
 			}

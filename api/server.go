@@ -244,7 +244,7 @@ func (s *Server) routes() {
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
-	orgs := &orgHandlers{core: s.core, dir: o.Directory}
+	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.

@@ -204,3 +204,50 @@ func init() {
 	}
 	idorMatrix["HEAD /kirjaudu/oidc/:provider/paluu"] = idorMatrix["GET /kirjaudu/oidc/:provider/paluu"]
 }
+
+// An administrator registers a provider on the organisation's page: a
+// bad one is refused with its messages (the secret never shown back), a
+// good one is listed with the callback address to register at the
+// provider, and password sign-in can be turned off for the domains.
+func TestAdminRegistersAProvider(t *testing.T) {
+	r, _, _ := startSSO(t)
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	token := admin.csrf("/yllapito/organisaatiot/lappi")
+	add := url.Values{"csrf": {token}, "toiminto": {"lisaa-tunnistus"}, "provider_id": {"lapha"}, "issuer": {"http://login.example.fi"},
+		"client_id": {"lapin-sovellus"}, "client_secret": {"hyvin-salainen-arvo"}, "claim_unit": {"department"}}
+	resp, page := admin.post("/yllapito/organisaatiot/lappi", add)
+	if resp.StatusCode != 422 || !strings.Contains(page, `<a href="#issuer">Issuer on https-osoite`) || strings.Contains(page, "hyvin-salainen-arvo") || !strings.Contains(page, `value="lapin-sovellus"`) {
+		t.Fatalf("an http issuer = %d\n%s", resp.StatusCode, page)
+	}
+	add.Set("issuer", "https://login.microsoftonline.com/lappi-tenant/v2.0/")
+	if resp, _ := admin.post("/yllapito/organisaatiot/lappi", add); resp.StatusCode != 303 {
+		t.Fatalf("add = %d", resp.StatusCode)
+	}
+	_, page = admin.get("/yllapito/organisaatiot/lappi")
+	if !strings.Contains(page, "<td>https://login.microsoftonline.com/lappi-tenant/v2.0</td>") || !strings.Contains(page, "<code>"+r.URL+"/kirjaudu/oidc/lapha/paluu</code>") || strings.Contains(page, "hyvin-salainen-arvo") {
+		t.Fatalf("the provider on the page:\n%s", page)
+	}
+	if resp, page := admin.post("/yllapito/organisaatiot/lappi", add); resp.StatusCode != 422 || !strings.Contains(page, "Toisella tunnistuspalvelulla on jo sama tunniste.") {
+		t.Fatalf("a second provider of one id = %d", resp.StatusCode)
+	}
+	dir := org.NewDirectory(r.db)
+	p, err := dir.Provider(t.Context(), "lapha")
+	if err != nil || p.Org != "lappi" || bytes.Contains(p.Sealed, []byte("hyvin-salainen-arvo")) || p.Claims.Unit != "department" {
+		t.Fatalf("stored %+v %v", p, err)
+	}
+	if s, err := p.ClientSecret(ssoKey); err != nil || s != "hyvin-salainen-arvo" {
+		t.Fatalf("the sealed secret opens to %q %v", s, err)
+	}
+	if resp, _ := admin.post("/yllapito/organisaatiot/lappi", url.Values{"csrf": {token}, "toiminto": {"vaadi-sso"}, "required": {"on"}}); resp.StatusCode != 303 {
+		t.Fatalf("requiring SSO = %d", resp.StatusCode)
+	}
+	if o, _ := dir.Get(t.Context(), "lappi"); !o.SSORequired {
+		t.Fatal("SSO is not required")
+	}
+	if _, log := admin.get("/yllapito/loki"); !strings.Contains(log, "org.lisaa-tunnistus") || strings.Contains(log, "hyvin-salainen-arvo") {
+		t.Fatal("the audit log lacks the provider, or holds its secret")
+	}
+}

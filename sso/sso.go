@@ -448,3 +448,12 @@ func (s *Service) EndSessionURL(ctx context.Context, providerID, idToken, after 
 	return fmt.Sprintf("%s?id_token_hint=%s&post_logout_redirect_uri=%s&client_id=%s", meta.EndSession,
 		urlQuery(idToken), urlQuery(after), urlQuery(p.ClientID)), nil
 }
+
+// AddProvider registers an organisation's provider, its client secret
+// sealed with the service's key secret.
+func (s *Service) AddProvider(ctx context.Context, p org.Provider, clientSecret string) (*org.Provider, []error) {
+	return s.o.Directory.AddProvider(ctx, p, clientSecret, s.o.KeySecret)
+}
+
+// CallbackURL is the address to register at the provider for providerID.
+func (s *Service) CallbackURL(providerID string) string { return s.callback(providerID) }

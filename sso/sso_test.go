@@ -253,6 +253,29 @@ func TestSignInMakesAndFindsTheAccount(t *testing.T) {
 	}
 }
 
+// The provider rotates its signing key: go-oidc fetches the key set
+// again for the unknown kid, and the sign-in goes on.
+func TestKeyRotationAtTheProvider(t *testing.T) {
+	f := setup(t)
+	cb, _ := f.signIn(t, niina("rotation"))
+	if _, err := f.svc.Finish(t.Context(), cb); err != nil {
+		t.Fatal(err)
+	}
+	kp, err := mockoidc.RandomKeypair(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKid, _ := f.op.m.Keypair.KeyID()
+	f.op.m.Keypair = kp
+	if newKid, _ := kp.KeyID(); newKid == oldKid {
+		t.Fatal("the new key has the old kid")
+	}
+	cb, _ = f.signIn(t, niina("rotation"))
+	if res, err := f.svc.Finish(t.Context(), cb); err != nil || res.Created {
+		t.Fatalf("after the provider's key rotation: %+v %v", res, err)
+	}
+}
+
 // Every attack on the callback and the token is refused, and none
 // leaves an account or a link behind.
 func TestAttacksAreRefused(t *testing.T) {
