@@ -242,7 +242,7 @@ func (s *Server) routes() {
 	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
-	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
+	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)

@@ -93,6 +93,7 @@ var Pages = []Page{
 	{"administration: organisations", "/yllapito/organisaatiot", Admin, 200},
 	{"administration: one organisation", "/yllapito/organisaatiot/pirkanmaa", Admin, 200},
 	{"reports", "/raportit", Admin, 200},
+	{"reports of an organisation with units", "/raportit?organisaatio=Pirkanmaan+hyvinvointialue", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},
 	{"studio: content files", "/studio", Admin, 200},
 	{"studio: editing a section", "/studio/sisalto/modules/01-tyokyvyn-tuki/02-palvelupolku.md", Admin, 200},
