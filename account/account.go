@@ -108,6 +108,12 @@ type User struct {
 	LastReminder time.Time `bson:"last_reminder,omitempty" json:"-"`
 	// Lang is the language of the account's e-mails (fi, sv or en).
 	Lang string `bson:"lang,omitempty" json:"lang,omitempty"`
+	// RoleFromProvider: the role (reporter) was granted by an identity
+	// provider's group claim, and goes when the claim does.
+	RoleFromProvider bool `bson:"role_from_provider,omitempty" json:"-"`
+	// SessionMFA is not stored: the session it was read with had its
+	// second factor from a trusted identity provider (Session.MFA).
+	SessionMFA bool `bson:"-" json:"-"`
 }
 
 // MailLang is the language for the account's e-mails.
@@ -395,11 +401,12 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 	if role == RoleReporter && !u.InListedOrganisation() {
 		return nil, ErrReporterOrganisation
 	}
-	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}}); err != nil {
+	// A role an administrator gives is theirs, not the provider's.
+	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}, {Key: "role_from_provider", Value: false}}}}); err != nil {
 		return nil, err
 	}
 	s.sessions.DeleteGroup(u.ID)
-	u.Role = role
+	u.Role, u.RoleFromProvider = role, false
 	return u, nil
 }
 

@@ -107,3 +107,34 @@ func (s *Store) SetUnitFromProvider(ctx context.Context, userID, unitID string) 
 	s.sessions.DeleteGroup(userID)
 	return err
 }
+
+// SetRoleFromProvider gives or takes the reporter role on an identity
+// provider's group claim: only between learner and reporter (authors and
+// administrators are never made by a claim), and the role is marked as
+// the provider's, so that it goes with the claim.
+func (s *Store) SetRoleFromProvider(ctx context.Context, userID string, reporter bool) (*User, error) {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	from, to := RoleLearner, RoleReporter
+	if !reporter {
+		from, to = RoleReporter, RoleLearner
+	}
+	if u.Role != from || !reporter && !u.RoleFromProvider {
+		return u, nil // not the provider's to change
+	}
+	if reporter && !u.InListedOrganisation() {
+		return nil, ErrReporterOrganisation
+	}
+	r, err := s.db.Collection(usersCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: u.ID}, {Key: "role", Value: from}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: to}, {Key: "role_from_provider", Value: reporter}}}})
+	if err != nil {
+		return nil, err
+	}
+	s.sessions.DeleteGroup(u.ID)
+	if r.MatchedCount == 1 {
+		u.Role, u.RoleFromProvider = to, reporter
+	}
+	return u, nil
+}

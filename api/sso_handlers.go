@@ -61,7 +61,10 @@ func (h *ssoHandlers) callback(c *fiber.Ctx) error {
 		return h.refuse(c, err, "/omat-opinnot", "")
 	}
 	u := res.User
-	token, _, err := h.accounts.StartSession(c.UserContext(), u, u.TOTPEnabled, c.Get(fiber.HeaderUserAgent), clientIP(c))
+	// A provider trusted for it gives the second factor; otherwise an
+	// account with TOTP still gives its code.
+	pending := u.TOTPEnabled && !res.MFA
+	token, _, err := h.accounts.StartProviderSession(c.UserContext(), u, pending, res.Provider, res.MFA, c.Get(fiber.HeaderUserAgent), clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -71,9 +74,9 @@ func (h *ssoHandlers) callback(c *fiber.Ctx) error {
 	h.setSessionCookie(c, token)
 	next := safeNext(res.Next)
 	switch {
-	case u.TOTPEnabled:
+	case pending:
 		return c.Redirect("/kirjaudu/vahvista?jatka="+url.QueryEscape(next), fiber.StatusSeeOther)
-	case u.NeedsTwoFactor():
+	case u.NeedsTwoFactor() && !u.TOTPEnabled && !res.MFA:
 		return c.Redirect("/tili/kaksivaiheinen", fiber.StatusSeeOther)
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)

@@ -75,7 +75,7 @@ func startSSO(t *testing.T) (*running, *mockoidc.MockOIDC, *sso.Service) {
 		}
 		cfg := m.Config()
 		if _, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: cfg.Issuer, ClientID: cfg.ClientID,
-			Claims: org.Claims{Unit: "department"}}, cfg.ClientSecret, ssoKey); len(errs) > 0 {
+			Claims: org.Claims{Unit: "department", Groups: "groups"}, ReporterGroup: "raportoijat", TrustMFA: true}, cfg.ClientSecret, ssoKey); len(errs) > 0 {
 			t.Fatal(errs)
 		}
 		if _, errs := dir.AddProvider(ctx, org.Provider{ID: "hus", Org: "hus", Issuer: "http://" + deadAddr + "/oidc", ClientID: "c"}, "s", ssoKey); len(errs) > 0 {
@@ -249,5 +249,50 @@ func TestAdminRegistersAProvider(t *testing.T) {
 	}
 	if _, log := admin.get("/yllapito/loki"); !strings.Contains(log, "org.lisaa-tunnistus") || strings.Contains(log, "hyvin-salainen-arvo") {
 		t.Fatal("the audit log lacks the provider, or holds its secret")
+	}
+}
+
+// signInThroughProvider runs the whole flow for a person and returns
+// where the callback sent the browser.
+func signInThroughProvider(t *testing.T, b *browserClient, m *mockoidc.MockOIDC, who *oidcPerson, next string) string {
+	t.Helper()
+	m.QueueUser(who)
+	resp, _ := b.get("/kirjaudu/sso?email=" + url.QueryEscape(who.claims["email"].(string)) + "&jatka=" + url.QueryEscape(next))
+	if resp.StatusCode != 303 {
+		t.Fatalf("home realm discovery = %d", resp.StatusCode)
+	}
+	resp, _ = b.get(providerSignsIn(t, resp.Header.Get("Location")))
+	if resp.StatusCode != 303 {
+		t.Fatalf("callback = %d", resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
+}
+
+// A member of the provider's reporters' group is a reporter of the
+// organisation; with the provider's multi-factor sign-in (trusted, amr
+// "mfa") the reports open at once, without it our TOTP is set up first.
+func TestReporterFromTheProviderWithItsMFA(t *testing.T) {
+	r, m, _ := startSSO(t)
+	b := newClient(t, r.URL)
+	who := &oidcPerson{sub: "rauni", claims: map[string]any{"email": "rauni@pirha.fi", "email_verified": true, "name": "Rauni Raportoija",
+		"groups": []string{"raportoijat"}, "amr": []string{"pwd", "mfa"}}}
+	if to := signInThroughProvider(t, b, m, who, "/raportit"); to != "/raportit" {
+		t.Fatalf("after the sign-in: %s", to)
+	}
+	if resp, page := b.get("/raportit"); resp.StatusCode != 200 || !strings.Contains(page, "Pirkanmaan hyvinvointialue") {
+		t.Fatalf("the reports with the provider's MFA = %d", resp.StatusCode)
+	}
+	u, _ := r.Accounts().UserByEmail(t.Context(), "rauni@pirha.fi")
+	if u.Role != account.RoleReporter || u.TOTPEnabled {
+		t.Fatalf("%+v", u)
+	}
+	// Without "mfa" in amr: TOTP first.
+	b2 := newClient(t, r.URL)
+	who.claims["amr"] = []string{"pwd"}
+	if to := signInThroughProvider(t, b2, m, who, "/raportit"); to != "/tili/kaksivaiheinen" {
+		t.Fatalf("without the provider's MFA: %s", to)
+	}
+	if resp, _ := b2.get("/raportit"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/tili/kaksivaiheinen" {
+		t.Fatalf("the reports without a second factor = %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

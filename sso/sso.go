@@ -221,8 +221,8 @@ type Result struct {
 	// Created: the account was made just now; Linked: an existing account
 	// was linked to the identity now.
 	Created, Linked bool
-	// IDToken is the raw ID token (the hint of RP-initiated logout).
-	IDToken string
+	// IDToken is the raw ID token; Provider the provider's id.
+	IDToken, Provider string
 }
 
 // Finish completes a sign-in: the state must be this browser's, unused
@@ -312,7 +312,7 @@ func (s *Service) Finish(ctx context.Context, cb Callback) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Next, res.IDToken = f.Next, raw
+	res.Next, res.IDToken, res.Provider = f.Next, raw, p.ID
 	if p.TrustMFA {
 		res.MFA = slices.Contains(stringsOf(claims["amr"]), "mfa")
 	}
@@ -371,8 +371,36 @@ func (s *Service) account(ctx context.Context, o *org.Organisation, p *org.Provi
 	if err := s.unitFromClaim(ctx, o, p, u, claims); err != nil {
 		return nil, err
 	}
+	if u, err = s.roleFromGroups(ctx, o, p, u, claims); err != nil {
+		return nil, err
+	}
 	res.User = u
 	return res, nil
+}
+
+// roleFromGroups gives the reporter role to a learner of the
+// organisation whom the groups claim puts in the provider's reporter
+// group, and takes it back when the claim no longer does (only a role
+// the provider gave). Nothing else is ever granted by a claim.
+func (s *Service) roleFromGroups(ctx context.Context, o *org.Organisation, p *org.Provider, u *account.User, claims map[string]any) (*account.User, error) {
+	if p.ReporterGroup == "" || p.Claims.Groups == "" || u.OrgID != o.ID {
+		return u, nil
+	}
+	member := slices.Contains(stringsOf(claims[p.Claims.Groups]), p.ReporterGroup)
+	before := u.Role
+	changed, err := s.o.Accounts.SetRoleFromProvider(ctx, u.ID, member)
+	if errors.Is(err, account.ErrReporterOrganisation) {
+		return u, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if changed.Role != before {
+		if err := s.o.Accounts.Audit(ctx, u.ID, "role.provider", u.ID, before+" → "+changed.Role+" ("+p.ID+": "+p.ReporterGroup+")"); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
 }
 
 // unitFromClaim sets the account's unit from the provider's unit claim,

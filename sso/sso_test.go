@@ -137,7 +137,10 @@ var key = bytes.Repeat([]byte{7}, 32)
 
 // setup: the directory seeded (migrations), Pirkanmaa with the domain
 // pirha.fi, a unit tree, and its provider at the test OP.
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T) *fixture { t.Helper(); return setupWith(t, nil) }
+
+// setupWith lets a test change the provider before it is registered.
+func setupWith(t *testing.T, change func(*org.Provider)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	db := env.Database()
@@ -160,8 +163,12 @@ func setup(t *testing.T) *fixture {
 	}
 	op := startProvider(t)
 	cfg := op.m.Config()
-	if _, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: cfg.Issuer, ClientID: cfg.ClientID,
-		Scopes: []string{"openid email profile"}, Claims: org.Claims{Unit: "department", Groups: "groups"}}, cfg.ClientSecret, key); len(errs) > 0 {
+	prov := org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: cfg.Issuer, ClientID: cfg.ClientID,
+		Scopes: []string{"openid email profile"}, Claims: org.Claims{Unit: "department", Groups: "groups"}}
+	if change != nil {
+		change(&prov)
+	}
+	if _, errs := dir.AddProvider(ctx, prov, cfg.ClientSecret, key); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	accounts := account.NewStore(db)
@@ -511,5 +518,87 @@ func TestClientSecretIsSealed(t *testing.T) {
 	}
 	if _, errs := f.dir.AddProvider(t.Context(), org.Provider{ID: "http", Org: "pirkanmaa", Issuer: "http://login.example.fi", ClientID: "x"}, "s", key); len(errs) != 1 || !errors.Is(errs[0], org.ErrProviderIssuer) {
 		t.Fatalf("an http issuer: %v", errs)
+	}
+}
+
+// A group claim gives the reporter role of the organisation and takes it
+// back with the claim; an author or an administrator is never changed,
+// and a group named like a higher role grants nothing.
+func TestGroupsGrantTheReporterRoleOnly(t *testing.T) {
+	f := setupWith(t, func(p *org.Provider) { p.ReporterGroup = "tyokyky-raportoijat" })
+	ctx := t.Context()
+	inGroup := func(sub string, groups ...string) *person {
+		p := niina(sub)
+		p.claims["email"] = sub + "@pirha.fi"
+		p.claims["groups"] = groups
+		return p
+	}
+	finish := func(p *person) *account.User {
+		t.Helper()
+		cb, _ := f.signIn(t, p)
+		res, err := f.svc.Finish(ctx, cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.User
+	}
+	if u := finish(inGroup("rauni", "kaikki", "tyokyky-raportoijat")); u.Role != account.RoleReporter || !u.RoleFromProvider {
+		t.Fatalf("a member of the reporters' group: %+v", u)
+	}
+	if u := finish(inGroup("rauni", "kaikki")); u.Role != account.RoleLearner {
+		t.Fatalf("out of the group: %s", u.Role)
+	}
+	for _, g := range []string{"admin", "tyokyky-admin", "author", "Tyokyky-Raportoijat"} {
+		if u := finish(inGroup("kalle", g)); u.Role != account.RoleLearner {
+			t.Fatalf("the group %q made a %s", g, u.Role)
+		}
+	}
+	// An administrator's reporter stays when the claim lacks the group;
+	// an author stays an author in the group.
+	if _, err := f.accounts.SetRole(ctx, "rauni@pirha.fi", account.RoleReporter); err != nil {
+		t.Fatal(err)
+	}
+	if u := finish(inGroup("rauni")); u.Role != account.RoleReporter || u.RoleFromProvider {
+		t.Fatalf("an administrator's reporter after a sign-in without the group: %+v", u)
+	}
+	if _, err := f.accounts.SetRole(ctx, "kalle@pirha.fi", account.RoleAuthor); err != nil {
+		t.Fatal(err)
+	}
+	if u := finish(inGroup("kalle", "tyokyky-raportoijat")); u.Role != account.RoleAuthor {
+		t.Fatalf("an author in the reporters' group became %s", u.Role)
+	}
+	if entries, _ := f.accounts.AuditLog(ctx, 50); !slicesContainsAction(entries, "role.provider") {
+		t.Fatal("the provider's role changes are not audited")
+	}
+}
+
+func slicesContainsAction(entries []account.AuditEntry, action string) bool {
+	for _, e := range entries {
+		if e.Action == action {
+			return true
+		}
+	}
+	return false
+}
+
+// amr "mfa" counts as the second factor only from a provider trusted
+// for it.
+func TestMFAFromATrustedProviderOnly(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		f := setupWith(t, func(p *org.Provider) { p.TrustMFA = trusted })
+		for _, amr := range [][]string{{"pwd", "mfa"}, {"pwd"}, nil} {
+			p := niina("mfa")
+			if amr != nil {
+				p.claims["amr"] = amr
+			}
+			cb, _ := f.signIn(t, p)
+			res, err := f.svc.Finish(t.Context(), cb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := trusted && len(amr) == 2; res.MFA != want {
+				t.Errorf("trusted %v, amr %v: MFA %v", trusted, amr, res.MFA)
+			}
+		}
 	}
 }
