@@ -240,12 +240,23 @@ func (h *accountHandlers) verify(c *fiber.Ctx) error {
 
 func (h *accountHandlers) logout(c *fiber.Ctx) error {
 	v := h.viewerOf(c)
+	provider := ""
 	if v.User != nil {
+		provider = v.Session.Provider
 		if _, err := h.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
 			return err
 		}
 	}
 	h.clearSessionCookie(c)
+	// Signed in with the employer's account: our session has ended; offer
+	// to sign out at the provider too (RP-initiated logout), when it can.
+	if provider != "" && h.sso != nil {
+		if end, err := h.sso.EndSessionURL(c.UserContext(), provider); err == nil && end != "" {
+			lang := h.lang(c)
+			return h.notice(c, fiber.StatusOK, "logout.sso.title", noticeData{Paragraphs: []string{web.T(lang, "logout.sso.text")},
+				Link: end, LinkLabel: web.T(lang, "logout.sso.link")})
+		}
+	}
 	return c.Redirect("/", fiber.StatusSeeOther)
 }
 

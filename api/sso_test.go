@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -47,6 +49,28 @@ var ssoKey = bytes.Repeat([]byte{9}, 32)
 func startSSO(t *testing.T) (*running, *mockoidc.MockOIDC, *sso.Service) {
 	t.Helper()
 	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The provider publishes an end_session_endpoint (RP-initiated
+	// logout), which mockoidc leaves out.
+	err = m.AddMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var doc map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+				t.Error(err)
+			}
+			doc["end_session_endpoint"] = doc["issuer"].(string) + "/logout"
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(doc)
+		})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,5 +318,28 @@ func TestReporterFromTheProviderWithItsMFA(t *testing.T) {
 	}
 	if resp, _ := b2.get("/raportit"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/tili/kaksivaiheinen" {
 		t.Fatalf("the reports without a second factor = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// Signing out of a session the provider signed in ends ours and offers
+// the provider's RP-initiated logout (client_id and the front page to
+// come back to); a password session just ends.
+func TestSignOutOffersTheProvidersLogout(t *testing.T) {
+	r, m, _ := startSSO(t)
+	b := newClient(t, r.URL)
+	who := &oidcPerson{sub: "olli", claims: map[string]any{"email": "olli@pirha.fi", "email_verified": true, "name": "Olli Oppija"}}
+	signInThroughProvider(t, b, m, who, "/omat-opinnot")
+	resp, page := b.post("/kirjaudu-ulos", url.Values{"csrf": {b.csrf("/omat-opinnot")}})
+	want := m.Issuer() + "/logout?client_id=" + url.QueryEscape(m.Config().ClientID) + "&amp;post_logout_redirect_uri=" + url.QueryEscape(r.URL+"/")
+	if resp.StatusCode != 200 || !strings.Contains(page, "Olet kirjautunut ulos") || !strings.Contains(page, `<a href="`+want+`">Kirjaudu ulos myös työnantajan palvelusta</a>`) {
+		t.Fatalf("sign-out = %d, want a link to %s\n%s", resp.StatusCode, want, page)
+	}
+	if resp, _ := b.get("/omat-opinnot"); resp.StatusCode != 303 {
+		t.Fatal("still signed in here")
+	}
+	p := newClient(t, r.URL)
+	p.register("salasana@example.fi", "Sari Salasana")
+	if resp, _ := p.post("/kirjaudu-ulos", url.Values{"csrf": {p.csrf("/omat-opinnot")}}); resp.StatusCode != 303 || resp.Header.Get("Location") != "/" {
+		t.Fatalf("a password session's sign-out = %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

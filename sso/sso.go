@@ -14,9 +14,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -456,9 +456,11 @@ func stringsOf(v any) []string {
 	return nil
 }
 
-// EndSessionURL is the provider's RP-initiated logout address for an ID
-// token, or "" when the provider publishes none.
-func (s *Service) EndSessionURL(ctx context.Context, providerID, idToken, after string) (string, error) {
+// EndSessionURL is the provider's RP-initiated logout address (OpenID
+// Connect RP-Initiated Logout 1.0: client_id and post_logout_redirect_uri,
+// the site's front page, which must be registered at the provider), or
+// "" when the provider publishes no end_session_endpoint.
+func (s *Service) EndSessionURL(ctx context.Context, providerID string) (string, error) {
 	p, err := s.o.Directory.Provider(ctx, providerID)
 	if err != nil {
 		return "", err
@@ -473,8 +475,15 @@ func (s *Service) EndSessionURL(ctx context.Context, providerID, idToken, after 
 	if err := op.Claims(&meta); err != nil || meta.EndSession == "" {
 		return "", nil
 	}
-	return fmt.Sprintf("%s?id_token_hint=%s&post_logout_redirect_uri=%s&client_id=%s", meta.EndSession,
-		urlQuery(idToken), urlQuery(after), urlQuery(p.ClientID)), nil
+	u, err := url.Parse(meta.EndSession)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" {
+		return "", nil
+	}
+	q := u.Query()
+	q.Set("client_id", p.ClientID)
+	q.Set("post_logout_redirect_uri", strings.TrimRight(s.o.BaseURL, "/")+"/")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // AddProvider registers an organisation's provider, its client secret

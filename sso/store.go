@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"errors"
-	"net/url"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -59,5 +58,3 @@ func (s *Service) takeFlow(ctx context.Context, state string) (*flow, error) {
 	_, _ = s.o.DB.Collection(flowsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: state}})
 	return &f, nil
 }
-
-func urlQuery(s string) string { return url.QueryEscape(s) }
