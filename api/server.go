@@ -320,15 +320,15 @@ func (s *Server) routes() {
 		return
 	}
 	// Accounts.
-	public.get("/kirjaudu", acc.loginPage)
-	public.post("/kirjaudu", acc.login)
+	public.get("/kirjaudu", allowingProviders(o.SSO, acc.loginPage))
+	public.post("/kirjaudu", allowingProviders(o.SSO, acc.login))
 	public.get("/kirjaudu/vahvista", acc.verifyPage)
 	public.post("/kirjaudu/vahvista", acc.verify)
 	public.post("/kirjaudu-ulos", acc.logout)
 	if o.SSO != nil {
 		sh := &ssoHandlers{core: s.core, sso: o.SSO}
-		public.get("/kirjaudu/sso", sh.discover)
-		public.get("/kirjaudu/oidc/:provider/paluu", sh.callback)
+		public.get("/kirjaudu/sso", allowingProviders(o.SSO, sh.discover))
+		public.get("/kirjaudu/oidc/:provider/paluu", allowingProviders(o.SSO, sh.callback))
 	}
 	public.get("/rekisteroidy", acc.registerPage)
 	public.post("/rekisteroidy", acc.register)

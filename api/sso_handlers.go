@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -99,4 +100,27 @@ func (h *ssoHandlers) refuse(c *fiber.Ctx, err error, next, email string) error 
 	d := &formData{Next: next, SSO: true, Values: map[string]string{"email": email, "sso_email": email},
 		Errors: []fieldError{{Field: "sso-email", Code: f.Code, Message: web.T(h.lang(c), f.MessageKey())}}}
 	return h.renderForm(c, status, "login", "login.title", d)
+}
+
+// allowingProviders runs a handler that may show the sign-in page and
+// lets that page's forms lead to the providers: the page's
+// Content-Security-Policy names their origins in form-action (a browser
+// applies form-action to the redirects after a form is sent too).
+func allowingProviders(svc *sso.Service, next fiber.Handler) fiber.Handler {
+	if svc == nil {
+		return next
+	}
+	return func(c *fiber.Ctx) error {
+		if err := next(c); err != nil {
+			return err
+		}
+		csp := string(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy))
+		if !strings.Contains(csp, "form-action 'self'") || !strings.HasPrefix(string(c.Response().Header.ContentType()), fiber.MIMETextHTML) {
+			return nil
+		}
+		if origins := svc.FormOrigins(c.UserContext()); len(origins) > 0 {
+			c.Set(fiber.HeaderContentSecurityPolicy, strings.Replace(csp, "form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1))
+		}
+		return nil
+	}
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"html/template"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,16 +47,23 @@ var ssoKey = bytes.Repeat([]byte{9}, 32)
 // provider (mockoidc) on a free port, registered for Pirkanmaa
 // (pirha.fi, a unit Perhekeskus), and for HUS (hus.fi) a provider that
 // does not answer.
-func startSSO(t *testing.T) (*running, *mockoidc.MockOIDC, *sso.Service) {
+func startSSO(t *testing.T, loginPage ...bool) (*running, *mockoidc.MockOIDC, *sso.Service) {
 	t.Helper()
 	m, err := mockoidc.NewServer(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The provider publishes an end_session_endpoint (RP-initiated
-	// logout), which mockoidc leaves out.
+	// logout), which mockoidc leaves out; with loginPage, its
+	// authorization endpoint first shows a sign-in form, as a real one
+	// does (mockoidc signs the queued person in at once).
 	err = m.AddMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if len(loginPage) > 0 && loginPage[0] && r.URL.Path == "/oidc/authorize" && r.URL.Query().Get("username") == "" {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				providerLoginPage.Execute(w, r.URL.Query())
+				return
+			}
 			if !strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
 				next.ServeHTTP(w, r)
 				return
@@ -138,11 +146,21 @@ func providerSignsIn(t *testing.T, authURL string) string {
 func TestEmployerSignInOverHTTP(t *testing.T) {
 	r, m, _ := startSSO(t)
 	b := newClient(t, r.URL)
-	if _, page := b.get("/kirjaudu"); !strings.Contains(page, `action="/kirjaudu/sso"`) || !strings.Contains(page, "Kirjaudu työnantajan tunnuksella") {
+	resp, page := b.get("/kirjaudu")
+	if !strings.Contains(page, `action="/kirjaudu/sso"`) || !strings.Contains(page, "Kirjaudu työnantajan tunnuksella") {
 		t.Fatal("the sign-in page does not offer the employer's sign-in")
 	}
+	// A browser follows the form's redirect to the provider only when the
+	// page's form-action allows the provider's origin.
+	issuer, _ := url.Parse(m.Issuer())
+	if _, formAction, _ := strings.Cut(resp.Header.Get("Content-Security-Policy"), "form-action 'self' "); !strings.Contains(" "+formAction+" ", " http://"+issuer.Host+" ") {
+		t.Fatalf("the sign-in page's policy does not let its form lead to the provider: %s", resp.Header.Get("Content-Security-Policy"))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Count(csp, "form-action") != 1 {
+		t.Fatalf("the rest of the policy changed: %s", csp)
+	}
 	m.QueueUser(&oidcPerson{sub: "niina", claims: map[string]any{"email": "niina@pirha.fi", "email_verified": true, "name": "Niina Neuvola", "department": "Perhekeskus"}})
-	resp, _ := b.get("/kirjaudu/sso?email=Niina%40PIRHA.fi&jatka=" + url.QueryEscape("https://evil.example/x"))
+	resp, _ = b.get("/kirjaudu/sso?email=Niina%40PIRHA.fi&jatka=" + url.QueryEscape("https://evil.example/x"))
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != 303 || !strings.HasPrefix(loc, m.AuthorizationEndpoint()+"?") || !strings.Contains(resp.Header.Get("Set-Cookie"), "oidc_state=") {
 		t.Fatalf("home realm discovery = %d %s", resp.StatusCode, loc)
@@ -343,3 +361,15 @@ func TestSignOutOffersTheProvidersLogout(t *testing.T) {
 		t.Fatalf("a password session's sign-out = %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// providerLoginPage is the test provider's sign-in form: it sends the
+// authorization request on with the person's username.
+var providerLoginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="fi"><head><meta charset="utf-8"><title>Pirhan kirjautuminen</title></head><body><main>
+<h1>Pirkanmaan hyvinvointialue – kirjautuminen</h1>
+<form method="get" action="/oidc/authorize">
+{{range $k, $v := .}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}
+<label for="username">Käyttäjätunnus</label> <input id="username" name="username" autocomplete="username">
+<label for="pw">Salasana</label> <input id="pw" name="pw" type="password">
+<button type="submit">Kirjaudu</button>
+</form></main></body></html>`))

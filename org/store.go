@@ -419,3 +419,13 @@ func (d *Directory) SetSSORequired(ctx context.Context, code string, required bo
 	}
 	return nil
 }
+
+// AllProviders are every organisation's identity providers.
+func (d *Directory) AllProviders(ctx context.Context) ([]Provider, error) {
+	cur, err := d.db.Collection(providersCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := []Provider{}
+	return out, cur.All(ctx, &out)
+}

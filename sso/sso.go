@@ -71,6 +71,9 @@ type Service struct {
 	mu  sync.Mutex
 	// remote caches each provider's discovery document and key set.
 	remote map[string]*remote
+	// origins caches FormOrigins for a minute.
+	origins   []string
+	originsAt time.Time
 }
 
 type remote struct {
@@ -494,3 +497,47 @@ func (s *Service) AddProvider(ctx context.Context, p org.Provider, clientSecret 
 
 // CallbackURL is the address to register at the provider for providerID.
 func (s *Service) CallbackURL(providerID string) string { return s.callback(providerID) }
+
+// FormOrigins are the origins the sign-in form may lead to: each active
+// provider's issuer and, once discovered, its authorization endpoint.
+// The sign-in page's Content-Security-Policy (form-action) must name
+// them, for a browser follows the form's redirect to the provider only
+// when the page's policy allows it. Read from the store at most once a
+// minute; never from the providers (a provider that is down must not
+// slow the sign-in page).
+func (s *Service) FormOrigins(ctx context.Context) []string {
+	s.mu.Lock()
+	if !s.originsAt.IsZero() && s.now().Sub(s.originsAt) < time.Minute {
+		defer s.mu.Unlock()
+		return s.origins
+	}
+	s.mu.Unlock()
+	ps, err := s.o.Directory.AllProviders(ctx)
+	if err != nil {
+		s.o.Logger.Warn("sso: reading the providers", "err", err)
+		return nil
+	}
+	var out []string
+	add := func(raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
+			return
+		}
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		if !p.Active {
+			continue
+		}
+		add(p.Issuer)
+		if r := s.remote[p.ID]; r != nil {
+			add(r.p.Endpoint().AuthURL)
+		}
+	}
+	s.origins, s.originsAt = out, s.now()
+	return out
+}
