@@ -3,10 +3,14 @@ package sso
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 // Collections: started sign-ins, and the claims that use each once.
@@ -24,6 +28,16 @@ type flow struct {
 	Verifier  string    `bson:"verifier"`
 	Next      string    `bson:"next"`
 	CreatedAt time.Time `bson:"created_at"`
+}
+
+// EnsureIndexes creates the indexes the clean-up of old flows reads by.
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
+	for coll, key := range map[string]string{flowsCollection: "created_at", usedCollection: "at"} {
+		if _, err := db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: key, Value: 1}}, Options: options.Index().SetName(key)}); err != nil {
+			return fmt.Errorf("sso: indexes: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Service) saveFlow(ctx context.Context, f flow) error {

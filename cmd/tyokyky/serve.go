@@ -384,6 +384,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		exam.EnsureIndexes,
 		mail.EnsureIndexes,
 		org.EnsureIndexes,
+		sso.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err
