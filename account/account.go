@@ -78,11 +78,15 @@ func OrganisationChoices() []string {
 
 // User is an account.
 type User struct {
-	ID                string    `bson:"_id" json:"id"`
-	Email             string    `bson:"email" json:"email"`
-	Name              string    `bson:"name" json:"name"`
-	Organisation      string    `bson:"organisation" json:"organisation"`
-	OrganisationOther string    `bson:"organisation_other,omitempty" json:"organisation_other,omitempty"`
+	ID                string `bson:"_id" json:"id"`
+	Email             string `bson:"email" json:"email"`
+	Name              string `bson:"name" json:"name"`
+	Organisation      string `bson:"organisation" json:"organisation"`
+	OrganisationOther string `bson:"organisation_other,omitempty" json:"organisation_other,omitempty"`
+	// OrgID is the organisation's short code in the directory (package
+	// org), UnitID the unit chosen in it; both empty for "muu".
+	OrgID             string    `bson:"org_id,omitempty" json:"org_id,omitempty"`
+	UnitID            string    `bson:"unit_id,omitempty" json:"unit_id,omitempty"`
 	Role              string    `bson:"role" json:"role"`
 	PasswordHash      string    `bson:"password_hash" json:"-"`
 	TOTPSecret        string    `bson:"totp_secret,omitempty" json:"-"`
@@ -104,6 +108,12 @@ type User struct {
 	LastReminder time.Time `bson:"last_reminder,omitempty" json:"-"`
 	// Lang is the language of the account's e-mails (fi, sv or en).
 	Lang string `bson:"lang,omitempty" json:"lang,omitempty"`
+	// RoleFromProvider: the role (reporter) was granted by an identity
+	// provider's group claim, and goes when the claim does.
+	RoleFromProvider bool `bson:"role_from_provider,omitempty" json:"-"`
+	// SessionMFA is not stored: the session it was read with had its
+	// second factor from a trusted identity provider (Session.MFA).
+	SessionMFA bool `bson:"-" json:"-"`
 }
 
 // MailLang is the language for the account's e-mails.
@@ -118,7 +128,31 @@ func (u *User) MailLang() string {
 // InListedOrganisation: the account belongs to one of the listed
 // organisations (not "muu", whose free text proves nothing).
 func (u *User) InListedOrganisation() bool {
-	return slices.Contains(Organisations, u.Organisation)
+	return u.Organisation != OtherOrganisation && (u.OrgID != "" || slices.Contains(Organisations, u.Organisation))
+}
+
+// SetOrganisation moves an account to an organisation of the directory
+// (orgID, its name as the reports group by it, and a unit or "") or to
+// "muu" with its free text (orgID ""). The caller has checked them
+// against the directory.
+func (s *Store) SetOrganisation(ctx context.Context, userID, name, other, orgID, unitID string) error {
+	other = strings.TrimSpace(other)
+	set := bson.D{{Key: "organisation", Value: name}, {Key: "org_id", Value: orgID}, {Key: "unit_id", Value: unitID}, {Key: "organisation_other", Value: ""}}
+	switch {
+	case name == OtherOrganisation && other != "" && utf8.RuneCountInString(other) <= 100:
+		set = bson.D{{Key: "organisation", Value: name}, {Key: "org_id", Value: ""}, {Key: "unit_id", Value: ""}, {Key: "organisation_other", Value: other}}
+	case name == OtherOrganisation || name == "" || orgID == "":
+		return ErrInvalidOrg
+	}
+	r, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	s.sessions.DeleteGroup(userID)
+	return nil
 }
 
 // NeedsTwoFactor: every role with a permission (authors, reporters and
@@ -179,7 +213,7 @@ func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	}); err != nil {
 		return fmt.Errorf("account: indexes: %w", err)
 	}
-	for _, coll := range []string{sessionsCollection, secondFactorUsesCollection} {
+	for _, coll := range []string{sessionsCollection, secondFactorUsesCollection, identitiesCollection} {
 		if _, err := db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user"),
 		}); err != nil {
@@ -220,6 +254,9 @@ func hashToken(token string) string {
 type Registration struct {
 	Email, Name, Password, Organisation, OrganisationOther string
 	Role                                                   string
+	// OrgID and UnitID are the organisation's short code and the unit in
+	// the directory; the caller has checked them against it.
+	OrgID, UnitID string
 	// Lang is the language the person registered in (their e-mails').
 	Lang string
 }
@@ -236,7 +273,9 @@ func (r *Registration) Validate() []error {
 	if n := utf8.RuneCountInString(r.Name); n < 2 || n > 100 || strings.ContainsAny(r.Name, "<>\x00") {
 		errs = append(errs, ErrInvalidName)
 	}
-	valid := ValidOrganisation(r.Organisation)
+	// An organisation of the directory (OrgID, its name resolved by the
+	// caller), "muu" with free text, or a name of the old list.
+	valid := ValidOrganisation(r.Organisation) || r.OrgID != "" && r.Organisation != "" && r.Organisation != OtherOrganisation
 	r.OrganisationOther = strings.TrimSpace(r.OrganisationOther)
 	if !valid || (r.Organisation == OtherOrganisation && (r.OrganisationOther == "" || utf8.RuneCountInString(r.OrganisationOther) > 100)) {
 		errs = append(errs, ErrInvalidOrg)
@@ -267,8 +306,11 @@ func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
 		return nil, []error{err}
 	}
 	now := s.now().UTC()
+	if r.Organisation == OtherOrganisation {
+		r.OrgID, r.UnitID = "", ""
+	}
 	u := &User{ID: NewID(), Email: r.Email, Name: r.Name, Organisation: r.Organisation, OrganisationOther: r.OrganisationOther,
-		Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now, Lang: r.Lang}
+		OrgID: r.OrgID, UnitID: r.UnitID, Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now, Lang: r.Lang}
 	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil, []error{ErrEmailTaken}
@@ -316,14 +358,14 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 		return nil, err
 	}
 	hash := dummyHash
-	if u != nil {
+	if u != nil && u.PasswordHash != "" { // none: made by an identity provider
 		hash = u.PasswordHash
 	}
 	ok, verr := VerifyPassword(ctx, hash, password)
 	if verr != nil {
 		return nil, verr
 	}
-	if u == nil || !ok || u.Disabled {
+	if u == nil || u.PasswordHash == "" || !ok || u.Disabled {
 		return nil, ErrBadCredentials
 	}
 	return u, nil
@@ -359,11 +401,12 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 	if role == RoleReporter && !u.InListedOrganisation() {
 		return nil, ErrReporterOrganisation
 	}
-	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}}); err != nil {
+	// A role an administrator gives is theirs, not the provider's.
+	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}, {Key: "role_from_provider", Value: false}}}}); err != nil {
 		return nil, err
 	}
 	s.sessions.DeleteGroup(u.ID)
-	u.Role = role
+	u.Role, u.RoleFromProvider = role, false
 	return u, nil
 }
 
@@ -384,6 +427,11 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := s.db.Collection(tokensCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return err
+	}
+	// Its links to identity providers: a later sign-in there makes a new
+	// account.
+	if _, err := s.db.Collection(identitiesCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}
 	_, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
@@ -535,6 +583,8 @@ const RoleReporter = "reporter"
 type LearnerRow struct {
 	ID           string    `bson:"_id"`
 	Organisation string    `bson:"organisation"`
+	OrgID        string    `bson:"org_id,omitempty"`
+	UnitID       string    `bson:"unit_id,omitempty"`
 	Role         string    `bson:"role"`
 	CreatedAt    time.Time `bson:"created_at"`
 	LastActive   time.Time `bson:"last_active"`
@@ -544,7 +594,7 @@ type LearnerRow struct {
 // filter by organisation themselves).
 func (s *Store) LearnerRows(ctx context.Context) ([]LearnerRow, error) {
 	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "role", Value: RoleLearner}}, options.Find().SetProjection(bson.D{
-		{Key: "organisation", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
+		{Key: "organisation", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
 	}

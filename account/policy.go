@@ -31,8 +31,13 @@ var grants = map[string][]Permission{
 // sign-in flow requires of these roles before anything else). A nil user
 // can do nothing.
 func (u *User) Can(p Permission) bool {
-	return u != nil && u.TOTPEnabled && slices.Contains(grants[u.Role], p)
+	return u != nil && u.SecondFactor() && slices.Contains(grants[u.Role], p)
 }
+
+// SecondFactor: the user signs in with two factors — our TOTP, or, for
+// this session, an identity provider trusted for it that said the person
+// used several factors (amr "mfa").
+func (u *User) SecondFactor() bool { return u != nil && (u.TOTPEnabled || u.SessionMFA) }
 
 // Privileged reports whether u's role grants any permission, and so needs
 // two-factor authentication.

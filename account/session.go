@@ -15,15 +15,20 @@ import (
 // Session is a signed-in browser or API client. The token itself is never
 // stored: the document's id is its SHA-256.
 type Session struct {
-	ID         string    `bson:"_id" json:"-"`
-	UserID     string    `bson:"user_id" json:"-"`
-	CSRF       string    `bson:"csrf" json:"-"`
-	Pending2FA bool      `bson:"pending_2fa" json:"-"` // password given, second factor not yet
-	CreatedAt  time.Time `bson:"created_at" json:"created_at"`
-	LastSeen   time.Time `bson:"last_seen" json:"last_seen"`
-	ExpiresAt  time.Time `bson:"expires_at" json:"expires_at"`
-	UserAgent  string    `bson:"user_agent" json:"user_agent"`
-	IP         string    `bson:"ip" json:"ip"`
+	ID         string `bson:"_id" json:"-"`
+	UserID     string `bson:"user_id" json:"-"`
+	CSRF       string `bson:"csrf" json:"-"`
+	Pending2FA bool   `bson:"pending_2fa" json:"-"` // password given, second factor not yet
+	// Provider is the identity provider the session was signed in with
+	// ("" for a password); MFA: that provider is trusted for the second
+	// factor and said the person used several.
+	Provider  string    `bson:"provider,omitempty" json:"-"`
+	MFA       bool      `bson:"mfa,omitempty" json:"-"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	LastSeen  time.Time `bson:"last_seen" json:"last_seen"`
+	ExpiresAt time.Time `bson:"expires_at" json:"expires_at"`
+	UserAgent string    `bson:"user_agent" json:"user_agent"`
+	IP        string    `bson:"ip" json:"ip"`
 }
 
 // NewToken makes a session token of 256 random bits.
@@ -38,12 +43,19 @@ func NewToken() string {
 // StartSession signs a user in: a new token every time. pending2FA means
 // the second factor is still to be given.
 func (s *Store) StartSession(ctx context.Context, u *User, pending2FA bool, userAgent, ip string) (token string, sess *Session, err error) {
+	return s.StartProviderSession(ctx, u, pending2FA, "", false, userAgent, ip)
+}
+
+// StartProviderSession signs in a user an identity provider vouched for:
+// the session remembers the provider (for signing out there) and whether
+// the provider gave the second factor.
+func (s *Store) StartProviderSession(ctx context.Context, u *User, pending2FA bool, provider string, mfa bool, userAgent, ip string) (token string, sess *Session, err error) {
 	token = NewToken()
 	now := s.now().UTC()
 	if len(userAgent) > 200 {
 		userAgent = userAgent[:200]
 	}
-	sess = &Session{ID: hashToken(token), UserID: u.ID, CSRF: NewToken(), Pending2FA: pending2FA, CreatedAt: now, LastSeen: now,
+	sess = &Session{ID: hashToken(token), UserID: u.ID, CSRF: NewToken(), Pending2FA: pending2FA, Provider: provider, MFA: mfa, CreatedAt: now, LastSeen: now,
 		ExpiresAt: now.Add(s.AbsoluteTimeout), UserAgent: userAgent, IP: ip}
 	if pending2FA {
 		sess.ExpiresAt = now.Add(10 * time.Minute)
@@ -89,6 +101,7 @@ func (s *Store) Session(ctx context.Context, token string) (*Session, *User, err
 		now := s.now()
 		if now.Before(c.session.ExpiresAt) && now.Sub(c.session.LastSeen) <= s.IdleTimeout {
 			sess, u := c.session, c.user
+			u.SessionMFA = sess.MFA && !sess.Pending2FA
 			return &sess, &u, nil
 		}
 		s.sessions.Delete(id) // stale in the cache: look again

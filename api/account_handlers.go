@@ -22,6 +22,8 @@ import (
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -36,6 +38,12 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 type accountHandlers struct {
 	*core
 	mail *mailer // verification links and the notices of security changes
+	// dir is the organisation directory the forms choose from (nil: the
+	// old list).
+	dir *org.Directory
+	// sso refuses password sign-in for organisations that require their
+	// own provider (nil: no employer sign-in).
+	sso *sso.Service
 	// The learner's export: progress and answers, feedback, exam attempts
 	// and certificates (nil: none kept).
 	progress *study.Progress
@@ -92,9 +100,11 @@ type formData struct {
 	Errors        []fieldError
 	Values        map[string]string
 	Next          string
-	Organisations []string
+	Organisations []orgChoice // the organisations (their units) to choose from
 	Other         string
 	Notice        string
+	// SSO: the sign-in page offers the employer's identity provider.
+	SSO bool
 }
 
 type fieldError struct {
@@ -118,7 +128,7 @@ func (h *accountHandlers) loginPage(c *fiber.Ctx) error {
 	if h.viewerOf(c).signedIn() {
 		return c.Redirect(safeNext(c.Query("jatka")), fiber.StatusSeeOther)
 	}
-	d := &formData{Next: safeNext(c.Query("jatka"))}
+	d := &formData{Next: safeNext(c.Query("jatka")), SSO: h.sso != nil}
 	if e, err := account.NormalizeEmail(c.Query("email")); err == nil {
 		d.Values = map[string]string{"email": e}
 	}
@@ -138,13 +148,27 @@ func (h *accountHandlers) limited(keys ...string) time.Duration {
 
 func (h *accountHandlers) login(c *fiber.Ctx) error {
 	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
-	d := &formData{Next: safeNext(c.FormValue("jatka")), Values: map[string]string{"email": email}}
+	d := &formData{Next: safeNext(c.FormValue("jatka")), Values: map[string]string{"email": email}, SSO: h.sso != nil}
 	ipKey, accKey := "ip:"+clientIP(c), "acct:"+strings.ToLower(email)
 	lang := h.lang(c)
 	if w := h.limited(ipKey, accKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
 		d.Errors = []fieldError{{Field: "", Message: web.T(lang, "form.limited")}}
 		return h.renderForm(c, fiber.StatusTooManyRequests, "login", "login.title", d)
+	}
+	if h.sso != nil {
+		// An organisation that signs its people in itself: the password
+		// is not even checked (this tells nothing of accounts: it depends
+		// on the domain only).
+		if err := h.sso.PasswordAllowed(c.UserContext(), email); err != nil {
+			field, key := errorMessage(err)
+			if key == "err.500" {
+				return err
+			}
+			d.Values["sso_email"] = email
+			d.Errors = []fieldError{{Field: field, Message: web.T(lang, key)}}
+			return h.renderForm(c, fiber.StatusForbidden, "login", "login.title", d)
+		}
 	}
 	u, err := h.accounts.Authenticate(c.UserContext(), email, password)
 	if err != nil {
@@ -216,12 +240,23 @@ func (h *accountHandlers) verify(c *fiber.Ctx) error {
 
 func (h *accountHandlers) logout(c *fiber.Ctx) error {
 	v := h.viewerOf(c)
+	provider := ""
 	if v.User != nil {
+		provider = v.Session.Provider
 		if _, err := h.accounts.EndSession(c.UserContext(), v.User.ID, v.Session.ID); err != nil {
 			return err
 		}
 	}
 	h.clearSessionCookie(c)
+	// Signed in with the employer's account: our session has ended; offer
+	// to sign out at the provider too (RP-initiated logout), when it can.
+	if provider != "" && h.sso != nil {
+		if end, err := h.sso.EndSessionURL(c.UserContext(), provider); err == nil && end != "" {
+			lang := h.lang(c)
+			return h.notice(c, fiber.StatusOK, "logout.sso.title", noticeData{Paragraphs: []string{web.T(lang, "logout.sso.text")},
+				Link: end, LinkLabel: web.T(lang, "logout.sso.link")})
+		}
+	}
 	return c.Redirect("/", fiber.StatusSeeOther)
 }
 
@@ -229,7 +264,11 @@ func (h *accountHandlers) registerPage(c *fiber.Ctx) error {
 	if h.viewerOf(c).signedIn() {
 		return c.Redirect("/omat-opinnot", fiber.StatusSeeOther)
 	}
-	return h.renderForm(c, 200, "register", "register.title", &formData{Organisations: account.Organisations, Other: account.OtherOrganisation})
+	orgs, err := orgChoices(c.UserContext(), h.dir, h.lang(c))
+	if err != nil {
+		return err
+	}
+	return h.renderForm(c, 200, "register", "register.title", &formData{Organisations: orgs, Other: account.OtherOrganisation})
 }
 
 func (h *accountHandlers) register(c *fiber.Ctx) error {
@@ -238,8 +277,12 @@ func (h *accountHandlers) register(c *fiber.Ctx) error {
 		Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"),
 		Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other"),
 	}
-	d := &formData{Organisations: account.Organisations, Other: account.OtherOrganisation,
-		Values: map[string]string{"email": r.Email, "name": r.Name, "organisation": r.Organisation, "organisation_other": r.OrganisationOther}}
+	orgs, err := orgChoices(c.UserContext(), h.dir, lang)
+	if err != nil {
+		return err
+	}
+	d := &formData{Organisations: orgs, Other: account.OtherOrganisation,
+		Values: map[string]string{"email": r.Email, "name": r.Name, "organisation": r.Organisation, "organisation_other": r.OrganisationOther, "unit": c.FormValue("unit")}}
 	ipKey := "register:" + clientIP(c)
 	if w := h.registerLimit.Wait(ipKey); w > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(w))
@@ -248,7 +291,14 @@ func (h *accountHandlers) register(c *fiber.Ctx) error {
 	}
 	h.registerLimit.Fail(ipKey) // every attempt counts
 	r.Lang = lang
-	u, errs := h.accounts.Register(c.UserContext(), r)
+	var errs []error
+	var u *account.User
+	if err := resolveOrganisation(c.UserContext(), h.dir, &r, c.FormValue("unit")); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		u, errs = h.accounts.Register(c.UserContext(), r)
+	}
 	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
 	if len(errs) > 0 && !taken {
 		for _, err := range errs {
@@ -305,6 +355,27 @@ func (h *accountHandlers) accountPage(c *fiber.Ctx) error {
 	return h.showAccount(c, 200, &accountData{})
 }
 
+// changeOrganisation is POST /tili/yksikko: the learner's organisation
+// and unit (or "muu" with its name), checked against the directory.
+func (h *accountHandlers) changeOrganisation(c *fiber.Ctx) error {
+	v := h.viewerOf(c)
+	r := account.Registration{Organisation: c.FormValue("organisation"), OrganisationOther: c.FormValue("organisation_other")}
+	err := resolveOrganisation(c.UserContext(), h.dir, &r, c.FormValue("unit"))
+	if err == nil {
+		err = h.accounts.SetOrganisation(c.UserContext(), v.User.ID, r.Organisation, r.OrganisationOther, r.OrgID, r.UnitID)
+	}
+	if err != nil {
+		field, key := errorMessage(err)
+		if key == "err.500" {
+			return err
+		}
+		d := &accountData{formData: formData{Errors: []fieldError{{Field: field, Message: web.T(h.lang(c), key)}},
+			Values: map[string]string{"organisation": c.FormValue("organisation"), "organisation_other": c.FormValue("organisation_other"), "unit": c.FormValue("unit")}}}
+		return h.showAccount(c, fiber.StatusUnprocessableEntity, d)
+	}
+	return c.Redirect("/tili?ilmoitus=yksikko#organisaatio", fiber.StatusSeeOther)
+}
+
 func (h *accountHandlers) showAccount(c *fiber.Ctx, status int, d *accountData) error {
 	v := h.viewerOf(c)
 	list, err := h.accounts.Sessions(c.UserContext(), v.User.ID)
@@ -318,6 +389,19 @@ func (h *accountHandlers) showAccount(c *fiber.Ctx, status int, d *accountData) 
 	}
 	if c.Query("ilmoitus") != "" {
 		d.Notice = web.T(h.lang(c), "account.notice."+c.Query("ilmoitus"))
+	}
+	if d.Organisations, err = orgChoices(c.UserContext(), h.dir, h.lang(c)); err != nil {
+		return err
+	}
+	d.Other = account.OtherOrganisation
+	if d.Values == nil {
+		d.Values = map[string]string{"organisation": v.User.Organisation, "organisation_other": v.User.OrganisationOther}
+		if v.User.OrgID != "" {
+			d.Values["organisation"] = v.User.OrgID
+			if v.User.UnitID != "" {
+				d.Values["unit"] = v.User.OrgID + "/" + v.User.UnitID
+			}
+		}
 	}
 	return h.renderForm(c, status, "account", "account.title", d)
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // adminHandlers serve the administration of accounts: the user list,
-// roles, reset links, disabling, ending sessions, the audit log and the
-// organisations.
+// roles, reset links, disabling, ending sessions and the audit log (the
+// organisations are orgHandlers').
 type adminHandlers struct {
 	*core
 	mail *mailer // the notice of a changed role; siteURL for reset links
@@ -195,37 +195,4 @@ func (h *adminHandlers) endSessions(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/yllapito/kayttajat?ilmoitus=istunnot", fiber.StatusSeeOther)
-}
-
-type organisationRow struct {
-	Name     string
-	Learners int
-	Active   int // active in the last 30 days
-}
-
-// organisations lists the organisations with their learners.
-func (h *adminHandlers) organisations(c *fiber.Ctx) error {
-	rows, err := h.accounts.LearnerRows(c.UserContext())
-	if err != nil {
-		return err
-	}
-	counts := map[string]*organisationRow{}
-	list := make([]*organisationRow, 0, len(account.Organisations)+1)
-	for _, o := range account.OrganisationChoices() {
-		r := &organisationRow{Name: o}
-		counts[o] = r
-		list = append(list, r)
-	}
-	since := time.Now().AddDate(0, 0, -30)
-	for _, l := range rows {
-		r, ok := counts[l.Organisation]
-		if !ok {
-			r = counts[account.OtherOrganisation]
-		}
-		r.Learners++
-		if l.LastActive.After(since) {
-			r.Active++
-		}
-	}
-	return h.renderPrivate(c, "admin_organisations", "admin.orgs.title", list)
 }

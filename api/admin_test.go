@@ -55,7 +55,7 @@ func TestAdminDisablesEndsSessionsAndListsOrganisations(t *testing.T) {
 	}
 	// The organisations with their learners.
 	resp, page := admin.get("/yllapito/organisaatiot")
-	if resp.StatusCode != 200 || !strings.Contains(page, account.Organisations[3]+"</th><td>1</td>") {
+	if resp.StatusCode != 200 || !strings.Contains(page, account.Organisations[3]+"</a></th><td>ita-uusimaa</td><td></td><td>käytössä</td><td>1</td>") {
 		t.Fatalf("organisations = %d", resp.StatusCode)
 	}
 	if _, log := admin.get("/yllapito/loki"); !strings.Contains(log, "account.disable") || !strings.Contains(log, "sessions.end") {

@@ -154,7 +154,7 @@ func (s *core) contentChanged(c *fiber.Ctx, action, target, detail string) error
 func (s *core) requireUser(c *fiber.Ctx) error {
 	v := s.viewerOf(c)
 	if v.signedIn() {
-		if v.User.NeedsTwoFactor() && !v.User.TOTPEnabled && c.Path() != "/tili/kaksivaiheinen" {
+		if v.User.NeedsTwoFactor() && !v.User.SecondFactor() && c.Path() != "/tili/kaksivaiheinen" {
 			if wantsJSON(c) {
 				return fiber.NewError(fiber.StatusForbidden, "set up two-factor authentication first (required for the "+v.User.Role+" role)")
 			}

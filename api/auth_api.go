@@ -51,6 +51,7 @@ func (h *accountHandlers) apiRegister(c *fiber.Ctx) error {
 	var in struct {
 		Email, Name, Password, Organisation string
 		OrganisationOther                   string `json:"organisation_other"`
+		Unit                                string // "code/unit id" from GET /api/v1/organisations, or empty
 	}
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "the body must be a JSON object")
@@ -62,7 +63,14 @@ func (h *accountHandlers) apiRegister(c *fiber.Ctx) error {
 	}
 	h.registerLimit.Fail(ipKey)
 	reg := account.Registration{Email: in.Email, Name: in.Name, Password: in.Password, Organisation: in.Organisation, OrganisationOther: in.OrganisationOther, Lang: h.lang(c)}
-	u, errs := h.accounts.Register(c.UserContext(), reg)
+	var errs []error
+	var u *account.User
+	if err := resolveOrganisation(c.UserContext(), h.dir, &reg, in.Unit); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		u, errs = h.accounts.Register(c.UserContext(), reg)
+	}
 	taken := len(errs) == 1 && errors.Is(errs[0], account.ErrEmailTaken)
 	if len(errs) > 0 && !taken {
 		var fields []fieldError

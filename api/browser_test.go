@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,8 @@ import (
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -91,6 +94,11 @@ func bundledSite(t *testing.T) string {
 		}
 		accounts, progress, db := studyStores(&testing.T{})
 		siteAccounts, siteCourse, siteProgress = accounts, c, progress
+		// Pirkanmaa has units, one renamed and moved, and a domain, so that
+		// the directory's pages and the unit choices show every part.
+		if siteErr = seedDirectory(db); siteErr != nil {
+			return
+		}
 		siteMedia, siteErr = courseMedia(c, db, store)
 		if siteErr != nil {
 			return
@@ -140,6 +148,8 @@ func bundledSite(t *testing.T) string {
 			Accounts:      accounts,
 			Progress:      progress,
 			Feedback:      feedback.NewStore(db),
+			Directory:     org.NewDirectory(db),
+			SSO:           sso.New(sso.Options{Directory: org.NewDirectory(db), Accounts: accounts, DB: db, BaseURL: "http://localhost"}),
 			Database:      env.DB,
 			Storage:       store,
 			BaseURL:       "http://localhost",
@@ -828,7 +838,7 @@ func TestSignUpStudyAndContinueOnAnotherBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/rekisteroidy"),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Selma Selain"),
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SetValue(chromedp.CSS("#organisation"), account.Organisations[10]),
+		chromedp.SetValue(chromedp.CSS("#organisation"), "lappi"), // Lapin hyvinvointialue, by its short code
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Submit(chromedp.CSS("#password")),
 	)
@@ -1392,4 +1402,39 @@ func TestStudioModulesInTheBrowser(t *testing.T) {
 	if evalString(ctx, `document.getElementById("m-selainmoduuli") ? "yes" : ""`) != "" {
 		t.Fatal("the archived module is still on the page")
 	}
+}
+
+// seedDirectory gives the bundled site's Pirkanmaa a unit tree with a
+// history and an e-mail domain.
+func seedDirectory(db *database.DB) error {
+	ctx := context.Background()
+	dir := org.NewDirectory(db)
+	sote, err := dir.AddUnit(ctx, "pirkanmaa", "", "Sosiaali- ja terveyspalvelut", "seed")
+	if err != nil {
+		return err
+	}
+	perhe, err := dir.AddUnit(ctx, "pirkanmaa", sote.ID, "Perhepalvelut", "seed")
+	if err != nil {
+		return err
+	}
+	if _, err := dir.AddUnit(ctx, "pirkanmaa", perhe.ID, "Neuvola Hervanta", "seed"); err != nil {
+		return err
+	}
+	hallinto, err := dir.AddUnit(ctx, "pirkanmaa", "", "Hallinto", "seed")
+	if err != nil {
+		return err
+	}
+	if err := dir.MoveUnit(ctx, "pirkanmaa", hallinto.ID, sote.ID, "seed"); err != nil {
+		return err
+	}
+	if err := dir.RenameUnit(ctx, "pirkanmaa", hallinto.ID, "Hallinto ja talous", "seed"); err != nil {
+		return err
+	}
+	if err := dir.AddDomain(ctx, "pirkanmaa", "pirha.fi"); err != nil {
+		return err
+	}
+	// A provider (never reached: only its page is shown).
+	_, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: "https://login.example.fi/pirha", ClientID: "tyokyky",
+		Claims: org.Claims{Unit: "department"}}, "salaisuus", bytes.Repeat([]byte{1}, 32))
+	return errors.Join(errs...)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -25,7 +27,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		Accounts: account.NewStore(nil), Progress: study.NewProgress(nil), Feedback: feedback.NewStore(nil),
 		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: exam.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
-		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true)})
+		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true), Directory: org.NewDirectory(nil),
+		SSO: sso.New(sso.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -340,7 +340,7 @@ func (h *pageHandlers) signedInSection(c *fiber.Ctx, v *viewer, module, section 
 	lang := h.lang(c)
 	// The skeleton differs by what the role may do (the links of the
 	// header), which depends on the role and the second factor.
-	role, twoFactor := v.User.Role, v.User.TOTPEnabled
+	role, twoFactor := v.User.Role, v.User.SecondFactor()
 	key := "signed-in " + lang + " " + role
 	if twoFactor {
 		key += "+2fa"

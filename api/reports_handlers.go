@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/i18n"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
@@ -25,8 +27,9 @@ import (
 type reportHandlers struct {
 	*core
 	progress *study.Progress
-	exam     *exam.Store // nil: no exam outcomes
-	certs    *cert.Store // nil: no certificates issued
+	exam     *exam.Store    // nil: no exam outcomes
+	certs    *cert.Store    // nil: no certificates issued
+	dir      *org.Directory // nil: no units
 	rows     reportRows
 }
 
@@ -35,12 +38,18 @@ type reportsData struct {
 	Organisation  string   // "" = all
 	Organisations []string // the choice, for administrators only
 	Scoped        bool     // a reporter: their organisation only
-	From, To      string
-	Query         string // the filters, for the CSV links
-	AsOf          string // when the figures were read
-	ModulesChart  chart
-	TimeChart     chart
-	Buckets       [4]string
+	// Units are the units the reader may narrow the report to (of the
+	// organisation in view, within a unit-scoped reporter's subtree);
+	// Unit is the chosen one, UnitScope the reporter's own unit.
+	Units        []unitChoice
+	Unit         string
+	UnitScope    string
+	From, To     string
+	Query        string // the filters, for the CSV links
+	AsOf         string // when the figures were read
+	ModulesChart chart
+	TimeChart    chart
+	Buckets      [4]string
 }
 
 // reportFilter reads the filters; a reporter's organisation is always
@@ -81,7 +90,78 @@ func (h *reportHandlers) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData
 		return f, nil, fiber.NewError(fiber.StatusBadRequest, "the period ends before it begins")
 	}
 	d.Organisation = f.Organisation
+	if err := h.unitFilter(c, v.User, &f, d); err != nil {
+		return f, nil, err
+	}
 	return f, d, nil
+}
+
+// unitFilter narrows a report to a unit's subtree: a reporter with a unit
+// sees only their unit and the units below it, whatever the address asks
+// (a unit outside it is 404); anyone may narrow further with ?yksikko=
+// to a unit of the organisation in view.
+func (h *reportHandlers) unitFilter(c *fiber.Ctx, u *account.User, f *report.Filter, d *reportsData) error {
+	asked := c.Query("yksikko")
+	if h.dir == nil || f.Organisation == "" {
+		if asked != "" {
+			return fiber.NewError(fiber.StatusBadRequest, "yksikko needs an organisation")
+		}
+		return nil
+	}
+	ctx := c.UserContext()
+	var code string
+	if d.Scoped && u.OrgID != "" {
+		code = u.OrgID
+	} else if o, err := h.dir.ByLegacy(ctx, f.Organisation); err == nil {
+		code = o.ID
+	} else if errors.Is(err, org.ErrNotFound) {
+		// An organisation of the directory without an old name: by its
+		// Finnish name, as accounts store it.
+		list, err := h.dir.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range list {
+			if o.NameFI == f.Organisation {
+				code = o.ID
+			}
+		}
+	} else {
+		return err
+	}
+	if code == "" {
+		if asked != "" {
+			return fiber.NewError(fiber.StatusBadRequest, "the organisation has no units")
+		}
+		return nil
+	}
+	t, err := h.dir.Units(ctx, code)
+	if err != nil {
+		return err
+	}
+	scope := "" // "": the whole organisation
+	if d.Scoped && u.UnitID != "" {
+		scope = u.UnitID
+		f.Units = t.Subtree(u.UnitID)
+		if f.Units == nil {
+			f.Units = []string{u.UnitID} // a unit no longer in the tree: its own learners only
+		}
+		d.UnitScope = strings.Join(t.Path(u.UnitID), " › ")
+		f.UnitName = d.UnitScope
+	}
+	for _, e := range t.Flat() {
+		if scope == "" || slices.Contains(f.Units, e.ID) {
+			d.Units = append(d.Units, unitChoice{ID: e.ID, Label: strings.Join(e.Path, " › "), Depth: e.Depth})
+		}
+	}
+	if asked != "" {
+		if t.Unit(asked) == nil || scope != "" && !slices.Contains(f.Units, asked) {
+			return fiber.ErrNotFound // not a unit this reader may see
+		}
+		f.Units, d.Unit = t.Subtree(asked), asked
+		f.UnitName = strings.Join(t.Path(asked), " › ")
+	}
+	return nil
 }
 
 // parseDay reads a day as Finns write it (24.11.2026) or in ISO 8601

@@ -31,6 +31,8 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
@@ -80,6 +82,11 @@ type Options struct {
 	// Mail is the e-mail outbox; without it nothing is sent and the
 	// e-mail pages (forgotten password, verification) are absent.
 	Mail *mail.Outbox
+	// Directory is the organisation directory (nil: its routes are absent).
+	Directory *org.Directory
+	// SSO signs people in with their employer's identity provider (nil:
+	// no employer sign-in).
+	SSO *sso.Service
 }
 
 // Server serves the platform over HTTP. It builds the app and its route
@@ -232,7 +239,7 @@ func (s *Server) routes() {
 	fb := newFeedbackHandlers(s.core, s.mailer, s.feedback)
 	certs := &certificateHandlers{core: s.core, certs: s.certs, exam: s.exam}
 	lim := newRateLimits()
-	acc := &accountHandlers{core: s.core, mail: s.mailer, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
+	acc := &accountHandlers{core: s.core, mail: s.mailer, dir: o.Directory, sso: o.SSO, progress: s.progress, feedback: s.feedback, exam: s.exam, certs: s.certs, erase: o.erasure(),
 		signInLimit: lim.signIn, secondFactorLimit: lim.secondFactor, registerLimit: lim.register, forgotLimit: lim.forgot}
 	email := &emailHandlers{core: s.core, mail: s.mailer, limit: lim.forgot, ipLimit: lim.forgotIP, resetLimit: lim.register,
 		exam: s.exam, certs: s.certs}
@@ -240,9 +247,10 @@ func (s *Server) routes() {
 	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
-	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs}
+	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	off := &offlineHandlers{core: s.core}
+	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	app.Use(compress.New(compress.Config{Level: compress.LevelDefault, Next: func(c *fiber.Ctx) bool {
 		// Media are compressed already, and ranges must stay byte-exact.
@@ -325,11 +333,16 @@ func (s *Server) routes() {
 		return
 	}
 	// Accounts.
-	public.get("/kirjaudu", acc.loginPage)
-	public.post("/kirjaudu", acc.login)
+	public.get("/kirjaudu", allowingProviders(o.SSO, acc.loginPage))
+	public.post("/kirjaudu", allowingProviders(o.SSO, acc.login))
 	public.get("/kirjaudu/vahvista", acc.verifyPage)
 	public.post("/kirjaudu/vahvista", acc.verify)
 	public.post("/kirjaudu-ulos", acc.logout)
+	if o.SSO != nil {
+		sh := &ssoHandlers{core: s.core, sso: o.SSO}
+		public.get("/kirjaudu/sso", allowingProviders(o.SSO, sh.discover))
+		public.get("/kirjaudu/oidc/:provider/paluu", allowingProviders(o.SSO, sh.callback))
+	}
 	public.get("/rekisteroidy", acc.registerPage)
 	public.post("/rekisteroidy", acc.register)
 	if s.outbox != nil {
@@ -351,6 +364,7 @@ func (s *Server) routes() {
 	public.post("/salasana/uusi", email.reset)
 	learner.get("/tili", acc.accountPage)
 	learner.post("/tili/salasana", acc.changePassword)
+	learner.post("/tili/yksikko", acc.changeOrganisation)
 	learner.post("/tili/istunnot/lopeta-muut", acc.endOtherSessions)
 	learner.post("/tili/istunnot/:session/lopeta", acc.endSession)
 	learner.post("/tili/poista", acc.deleteAccount)
@@ -440,7 +454,15 @@ func (s *Server) routes() {
 	admin.post("/yllapito/kayttajat/:user/nollaus", adm.resetLink)
 	admin.post("/yllapito/kayttajat/:user/tila", adm.disable)
 	admin.post("/yllapito/kayttajat/:user/istunnot", adm.endSessions)
-	admin.get("/yllapito/organisaatiot", adm.organisations)
+
+	// The organisation directory.
+	if o.Directory != nil {
+		public.get("/api/v1/organisations", orgs.apiList)
+		admin.get("/yllapito/organisaatiot", orgs.adminList)
+		admin.post("/yllapito/organisaatiot", orgs.adminAdd)
+		admin.get("/yllapito/organisaatiot/:org", orgs.adminPage)
+		admin.post("/yllapito/organisaatiot/:org", orgs.adminChange)
+	}
 
 	// Accounts and studies in the API.
 	public.postUnchecked("/api/v1/auth/register", jsonOnly, acc.apiRegister) // JSON only (see jsonOnly)

@@ -27,6 +27,8 @@ import (
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/migrate"
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -71,6 +73,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		Accounts:      accounts,
 		Progress:      progress,
 		Feedback:      feedback.NewStore(db),
+		Directory:     org.NewDirectory(db),
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",
@@ -169,6 +172,13 @@ func studyStores(t testing.TB) (*account.Store, *study.Progress, *database.DB) {
 		t.Fatal(err)
 	}
 	if err := feedback.EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	// The schema as a start leaves it: the organisation directory seeded.
+	if _, err := migrate.Run(ctx, db, migrate.Options{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	accounts := account.NewStore(db)

@@ -18,6 +18,7 @@ import (
 func All() []Migration {
 	return []Migration{
 		{ID: 1, Name: "job leases become claims", Up: leaseClaims},
+		{ID: 2, Name: "organisations become records", Up: organisationRecords},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,8 +24,12 @@ import (
 
 // Filter chooses what a report covers.
 type Filter struct {
-	Organisation string    // empty: every organisation
-	From, To     time.Time // the period; zero values leave it open
+	Organisation string // empty: every organisation
+	// Units, when not nil, keeps only the learners of these units (a
+	// unit's subtree in the directory); UnitName names the top one.
+	Units    []string
+	UnitName string
+	From, To time.Time // the period; zero values leave it open
 }
 
 // In says whether t falls in the period (To is inclusive of its day).
@@ -107,6 +112,9 @@ func Build(in Input, f Filter) *Report {
 	who := make(map[string]bool, len(in.Learners))
 	for _, l := range in.Learners {
 		if f.Organisation != "" && l.Organisation != f.Organisation {
+			continue
+		}
+		if f.Units != nil && !slices.Contains(f.Units, l.UnitID) {
 			continue
 		}
 		r.Learners++
@@ -203,6 +211,9 @@ func (r *Report) WriteCSV(w io.Writer, name string) error {
 		org := r.Filter.Organisation
 		if org == "" {
 			org = "kaikki"
+		}
+		if r.Filter.UnitName != "" {
+			org += " / " + r.Filter.UnitName
 		}
 		rows = [][]string{{"organisaatio", "tilit", "rekisteröityneet jaksolla", "aktiiviset jaksolla", "koko kurssin suorittaneet", "todistukset jaksolla"},
 			{org, itoa(r.Learners), itoa(r.Registered), itoa(r.Active), itoa(r.CourseCompleted), itoa(r.Certificates)}}

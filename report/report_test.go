@@ -124,3 +124,34 @@ func BenchmarkBuild10k(b *testing.B) {
 		Build(in, Filter{})
 	}
 }
+
+// A unit filter keeps the learners of the listed units only, and their
+// records; the learners' CSV names the organisation and the unit.
+func TestBuildByUnits(t *testing.T) {
+	c := fixture(t)
+	m1 := c.Modules[0]
+	done := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
+	org := account.Organisations[0]
+	in := Input{Course: c, Learners: []account.LearnerRow{
+		{ID: "a", Organisation: org, UnitID: "u1"}, {ID: "b", Organisation: org, UnitID: "u2"}, {ID: "c", Organisation: org}}}
+	for _, id := range []string{"a", "b", "c"} {
+		in.Records = append(in.Records, study.RecordRow{UserID: id, Module: m1.Slug, Section: m1.Sections[0].Slug, Completed: &done, Seconds: 60})
+	}
+	r := Build(in, Filter{Organisation: org, Units: []string{"u1"}, UnitName: "Sosiaalipalvelut"})
+	if r.Learners != 1 || r.Modules[0].Started != 1 {
+		t.Fatalf("one unit: %d learners, %d started", r.Learners, r.Modules[0].Started)
+	}
+	if r := Build(in, Filter{Organisation: org, Units: []string{}}); r.Learners != 0 {
+		t.Fatalf("no units: %d learners", r.Learners)
+	}
+	if r := Build(in, Filter{Organisation: org}); r.Learners != 3 {
+		t.Fatalf("every unit: %d learners", r.Learners)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteCSV(&buf, "oppijat"); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(org+" / Sosiaalipalvelut,1,")) {
+		t.Fatalf("CSV:\n%s", buf.String())
+	}
+}

@@ -29,6 +29,7 @@ Usage:
   tyokyky media generate                               make the course's sample videos and podcasts
   tyokyky exam import-gift FILE --module NN-module     turn Moodle GIFT questions into an exam bank file
   tyokyky migrate status | up                          list the schema migrations; apply the pending ones
+  tyokyky org list | add | units import FILE.csv       the organisation directory
   tyokyky keys rotate | list                           make a new certificate signing key; list the keys
   tyokyky cert verify --jwks FILE|URL TOKEN            verify a certificate offline against a saved key set
   tyokyky backup [--out FILE|DIR|s3://bucket/prefix]   back up the database, the objects (and key files) in one .tar.zst
@@ -74,6 +75,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return examCmd(args, stdout, stderr)
 	case "migrate":
 		return migrateCmd(args, getenv, stdout, stderr)
+	case "org":
+		return orgCmd(args, getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(args, getenv, stdout, stderr)
 	case "cert":

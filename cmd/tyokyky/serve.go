@@ -28,6 +28,8 @@ import (
 	"github.com/tyokyky/tyokyky/internal/poll"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -308,6 +310,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go mediaLib.Follow(ctx, 2*time.Second)
+	keySecret, _ := cfg.CertSecret() // checked at start-up already
+	directory := org.NewDirectory(p.db)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -324,6 +328,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Exam:          exams,
 		Certificates:  certs,
 		Mail:          outbox,
+		Directory:     directory,
+		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
+			BaseURL: cfg.BaseURL, Logger: log}),
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
@@ -413,6 +420,8 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		account.EnsureIndexes,
 		exam.EnsureIndexes,
 		mail.EnsureIndexes,
+		org.EnsureIndexes,
+		sso.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

@@ -34,6 +34,8 @@ var domain = map[string][]string{
 	"erasure":   {"account", "exam", "exam/cert", "feedback", "mail", "study"},
 	"content":   nil,
 	"migrate":   nil,
+	"org":       nil,
+	"sso":       {"account", "org"},
 }
 
 // storeFiles are the files of domain packages that may use the MongoDB
@@ -41,9 +43,9 @@ var domain = map[string][]string{
 // package works on its own types only. A new store file is added here on
 // purpose, in review.
 var storeFiles = []string{
-	"account/account.go", "account/audit.go", "account/email.go", "account/session.go", "account/totp.go",
+	"account/account.go", "account/audit.go", "account/identity.go", "account/email.go", "account/session.go", "account/totp.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
-	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go",
+	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "org/store.go", "sso/store.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go", "study/sync.go",
 }
 
