@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
 	"github.com/tyokyky/tyokyky/exam"
