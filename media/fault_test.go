@@ -3,7 +3,10 @@ package media_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +47,17 @@ func TestFrozenStoreFailsWithinTheDeadlines(t *testing.T) {
 
 	if err := syscall.Kill(m.PID(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
+	}
+	// kill returns before the process has stopped (on a busy machine a
+	// request could still be answered): wait until the kernel says "T".
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.PID()))
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] == "T" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("MinIO (%d) did not stop: %s", m.PID(), stat)
+		}
 	}
 	frozen := true
 	defer func() {
