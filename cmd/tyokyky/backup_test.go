@@ -82,23 +82,7 @@ func passExam(t *testing.T, base string, db *database.DB, email string) (*learne
 		t.Fatal(err)
 	}
 	for _, d := range full.Items {
-		ans := exam.Answer{Seq: 1}
-		switch d.Type {
-		case course.ItemSingle, course.ItemMultiple:
-			ans.Choices = d.Correct
-		case course.ItemTrueFalse:
-			ans.Value = d.Answer
-		case course.ItemMatching:
-			ans.Matches = map[string]string{}
-			for left, i := range d.LeftIDs {
-				for right, j := range d.RightIDs {
-					if i == j {
-						ans.Matches[left] = right
-					}
-				}
-			}
-		}
-		b, _ := json.Marshal(ans)
+		b, _ := json.Marshal(rightAnswer(d))
 		if code, body, err := lc.do("PUT", "/api/v1/exam/attempts/"+a.ID+"/answers/"+d.ID, string(b)); err != nil || code != 200 {
 			t.Fatalf("saving an exam answer: %d %s %v", code, body, err)
 		}

@@ -721,23 +721,7 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, d := range full.Items {
-				ans := exam.Answer{Seq: 1}
-				switch d.Type {
-				case course.ItemSingle, course.ItemMultiple:
-					ans.Choices = d.Correct
-				case course.ItemTrueFalse:
-					ans.Value = d.Answer
-				case course.ItemMatching:
-					ans.Matches = map[string]string{}
-					for left, i := range d.LeftIDs {
-						for right, j := range d.RightIDs {
-							if i == j {
-								ans.Matches[left] = right
-							}
-						}
-					}
-				}
-				b, _ := json.Marshal(ans)
+				b, _ := json.Marshal(rightAnswer(d))
 				if code, body, err := lc.do("PUT", "/api/v1/exam/attempts/"+a.ID+"/answers/"+d.ID, string(b)); err != nil || code != 200 {
 					t.Fatalf("saving an answer: %d %s %v", code, body, err)
 				}
@@ -814,4 +798,25 @@ func TestSIGKILLDuringExamSubmission(t *testing.T) {
 		}
 	}
 	t.Logf("%d submissions killed at a step, %d inconsistent after the restart", len(people), inconsistent)
+}
+
+// rightAnswer is the correct answer to a drawn exam item.
+func rightAnswer(d exam.Drawn) exam.Answer {
+	ans := exam.Answer{Seq: 1}
+	switch d.Type {
+	case course.ItemSingle, course.ItemMultiple:
+		ans.Choices = d.Correct
+	case course.ItemTrueFalse:
+		ans.Value = d.Answer
+	case course.ItemMatching:
+		ans.Matches = map[string]string{}
+		for left, i := range d.LeftIDs {
+			for right, j := range d.RightIDs {
+				if i == j {
+					ans.Matches[left] = right
+				}
+			}
+		}
+	}
+	return ans
 }
