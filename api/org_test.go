@@ -191,7 +191,7 @@ func TestRegistrationAndAccountChooseUnit(t *testing.T) {
 
 	b := newClient(t, r.URL)
 	_, page := b.get("/rekisteroidy")
-	if !strings.Contains(page, `<optgroup label="Keski-Suomen hyvinvointialue">`) || !strings.Contains(page, `<option value="keski-suomi/`+neuvola.ID+`">Perhepalvelut › Neuvola</option>`) {
+	if !strings.Contains(page, `<optgroup label="Keski-Suomen hyvinvointialue" data-organisation="keski-suomi">`) || !strings.Contains(page, `<option value="keski-suomi/`+neuvola.ID+`">Perhepalvelut › Neuvola</option>`) {
 		t.Fatalf("the registration form's units:\n%s", page)
 	}
 	reg := func(email, organisation, unit string) (*http.Response, string) {

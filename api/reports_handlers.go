@@ -35,9 +35,10 @@ type reportHandlers struct {
 
 type reportsData struct {
 	Report        *report.Report
-	Organisation  string   // "" = all
-	Organisations []string // the choice, for administrators only
-	Scoped        bool     // a reporter: their organisation only
+	Organisation     string      // the chosen value (directory id, "muu"); "" = all
+	OrganisationName string      // the organisation in view, named in the page's language
+	Organisations    []orgChoice // the choice, for administrators only
+	Scoped           bool        // a reporter: their organisation only
 	// Units are the units the reader may narrow the report to (of the
 	// organisation in view, within a unit-scoped reporter's subtree);
 	// Unit is the chosen one, UnitScope the reporter's own unit.
@@ -53,25 +54,38 @@ type reportsData struct {
 }
 
 // reportFilter reads the filters; a reporter's organisation is always
-// their own, whatever the address says.
+// their own, whatever the address says. Organisations are matched by
+// their directory id, so a renamed organisation's report stays whole.
 func (h *reportHandlers) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData, error) {
 	v := h.viewerOf(c)
 	d := &reportsData{Buckets: report.Buckets}
 	var f report.Filter
+	ctx := c.UserContext()
+	lang := h.lang(c)
 	if !v.User.Can(account.Administer) {
 		// A reporter sees exactly their own listed organisation. "muu" is
 		// free text shared by unrelated organisations: it scopes nothing,
 		// so such a reporter sees no learners at all.
-		if !v.User.InListedOrganisation() {
+		if !v.User.InListedOrganisation() && v.User.OrgID == "" {
 			return f, nil, fiber.NewError(fiber.StatusForbidden, "your account is not in a listed organisation, so it has no reports; an administrator can move it to one")
 		}
 		f.Organisation, d.Scoped = v.User.Organisation, true
-	} else {
-		f.Organisation = c.Query("organisaatio")
-		if f.Organisation != "" && !account.ValidOrganisation(f.Organisation) {
-			return f, nil, fiber.NewError(fiber.StatusBadRequest, "no such organisation")
+		if h.dir != nil && v.User.OrgID != "" {
+			f.OrgID = v.User.OrgID
+			if o, err := h.dir.Get(ctx, f.OrgID); err == nil {
+				f.Organisation = o.Name("fi")
+				d.OrganisationName = o.Name(lang)
+			} else if !errors.Is(err, org.ErrNotFound) {
+				return f, nil, err
+			}
 		}
-		d.Organisations = account.OrganisationChoices()
+	} else {
+		if err := h.adminOrganisation(c, &f, d); err != nil {
+			return f, nil, err
+		}
+	}
+	if d.OrganisationName == "" {
+		d.OrganisationName = f.Organisation
 	}
 	for _, p := range []struct {
 		name string
@@ -83,17 +97,65 @@ func (h *reportHandlers) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData
 			if err != nil {
 				return f, nil, fiber.NewError(fiber.StatusBadRequest, p.name+" must be a date such as 24.11.2026 or 2026-11-24")
 			}
-			*p.t, *p.s = t, dayIn(h.lang(c), t)
+			*p.t, *p.s = t, dayIn(lang, t)
 		}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
 		return f, nil, fiber.NewError(fiber.StatusBadRequest, "the period ends before it begins")
 	}
-	d.Organisation = f.Organisation
 	if err := h.unitFilter(c, v.User, &f, d); err != nil {
 		return f, nil, err
 	}
 	return f, d, nil
+}
+
+// adminOrganisation reads an administrator's ?organisaatio=: a directory
+// id (or, from older links, an organisation's old Finnish name), "muu",
+// or nothing for every organisation; and lists the choices.
+func (h *reportHandlers) adminOrganisation(c *fiber.Ctx, f *report.Filter, d *reportsData) error {
+	asked := c.Query("organisaatio")
+	other := orgChoice{Value: account.OtherOrganisation, Name: web.T(h.lang(c), "reports.organisation.other")}
+	if h.dir == nil {
+		if asked != "" && !account.ValidOrganisation(asked) {
+			return fiber.NewError(fiber.StatusBadRequest, "no such organisation")
+		}
+		for _, name := range account.OrganisationChoices() {
+			if name == account.OtherOrganisation {
+				d.Organisations = append(d.Organisations, other)
+			} else {
+				d.Organisations = append(d.Organisations, orgChoice{Value: name, Name: name})
+			}
+		}
+		f.Organisation, d.Organisation = asked, asked
+		return nil
+	}
+	ctx := c.UserContext()
+	list, err := h.dir.List(ctx)
+	if err != nil {
+		return err
+	}
+	lang := h.lang(c)
+	for _, o := range list {
+		d.Organisations = append(d.Organisations, orgChoice{Value: o.ID, Name: o.Name(lang)})
+	}
+	d.Organisations = append(d.Organisations, other)
+	switch {
+	case asked == "":
+	case asked == account.OtherOrganisation:
+		f.Organisation, d.Organisation = asked, asked
+	default:
+		for _, o := range list {
+			if o.ID == asked || o.Legacy != "" && o.Legacy == asked || o.NameFI == asked {
+				f.OrgID, f.Organisation = o.ID, o.Name("fi")
+				d.Organisation, d.OrganisationName = o.ID, o.Name(lang)
+				break
+			}
+		}
+		if f.OrgID == "" {
+			return fiber.NewError(fiber.StatusBadRequest, "no such organisation")
+		}
+	}
+	return nil
 }
 
 // unitFilter narrows a report to a unit's subtree: a reporter with a unit
@@ -102,40 +164,13 @@ func (h *reportHandlers) reportFilter(c *fiber.Ctx) (report.Filter, *reportsData
 // to a unit of the organisation in view.
 func (h *reportHandlers) unitFilter(c *fiber.Ctx, u *account.User, f *report.Filter, d *reportsData) error {
 	asked := c.Query("yksikko")
-	if h.dir == nil || f.Organisation == "" {
+	if h.dir == nil || f.OrgID == "" {
 		if asked != "" {
-			return fiber.NewError(fiber.StatusBadRequest, "yksikko needs an organisation")
+			return fiber.NewError(fiber.StatusBadRequest, "yksikko needs an organisation of the directory")
 		}
 		return nil
 	}
-	ctx := c.UserContext()
-	var code string
-	if d.Scoped && u.OrgID != "" {
-		code = u.OrgID
-	} else if o, err := h.dir.ByLegacy(ctx, f.Organisation); err == nil {
-		code = o.ID
-	} else if errors.Is(err, org.ErrNotFound) {
-		// An organisation of the directory without an old name: by its
-		// Finnish name, as accounts store it.
-		list, err := h.dir.List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, o := range list {
-			if o.NameFI == f.Organisation {
-				code = o.ID
-			}
-		}
-	} else {
-		return err
-	}
-	if code == "" {
-		if asked != "" {
-			return fiber.NewError(fiber.StatusBadRequest, "the organisation has no units")
-		}
-		return nil
-	}
-	t, err := h.dir.Units(ctx, code)
+	t, err := h.dir.Units(c.UserContext(), f.OrgID)
 	if err != nil {
 		return err
 	}

@@ -127,3 +127,56 @@ func init() {
 		}
 	}
 }
+
+// An organisation added to the directory and renamed later keeps one
+// report: its learners are matched by the directory id, not by the name
+// their accounts were registered with. Its reporter sees it too (the
+// organisation is not on the old list), and the administrator chooses it
+// by id or by its current Finnish name.
+func TestReportsFollowARenamedOrganisation(t *testing.T) {
+	r := start(t)
+	ctx := t.Context()
+	dir := org.NewDirectory(r.db)
+	if _, errs := dir.Add(ctx, org.Organisation{ID: "hoiva-oy", NameFI: "Hoiva Oy", NameSV: "Hoiva Ab", Active: true}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	register := func(name string) string {
+		b := newClient(t, r.URL)
+		email := account.NewID()[:10] + "@example.fi"
+		if resp, body := b.post("/rekisteroidy", url.Values{"csrf": {b.csrf("/rekisteroidy")}, "email": {email}, "name": {name},
+			"password": {"oma pitkä salalause 2026"}, "organisation": {"hoiva-oy"}}); resp.StatusCode != 200 {
+			t.Fatalf("register %s = %d\n%s", name, resp.StatusCode, body)
+		}
+		return email
+	}
+	register("Ennen Nimenmuutosta")
+	repEmail := register("Raili Raportoija")
+	if err := dir.Update(ctx, "hoiva-oy", "Hoivapalvelut Oy", "Hoivatjänster Ab", true); err != nil {
+		t.Fatal(err)
+	}
+	register("Jälkeen Nimenmuutoksen")
+	rep := newClient(t, r.URL)
+	rep.login(repEmail, "oma pitkä salalause 2026")
+	signInAs(t, rep, r.Accounts(), repEmail, account.RoleReporter)
+	if code, row := learnersRow(t, rep, ""); code != 200 || !strings.HasPrefix(row, "Hoivapalvelut Oy,2,") {
+		t.Fatalf("the reporter's report after the rename = %d %q", code, row)
+	}
+	if _, page := rep.get("/raportit"); !strings.Contains(page, "Hoivapalvelut Oy") {
+		t.Fatal("the reporter's page does not name the organisation by its new name")
+	}
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	for _, q := range []string{"hoiva-oy", "Hoivapalvelut Oy"} {
+		if code, row := learnersRow(t, admin, "&organisaatio="+url.QueryEscape(q)); code != 200 || !strings.HasPrefix(row, "Hoivapalvelut Oy,2,") {
+			t.Fatalf("the administrator's report by %q = %d %q", q, code, row)
+		}
+	}
+	if _, page := admin.get("/raportit?organisaatio=hoiva-oy"); !strings.Contains(page, `<option value="hoiva-oy" selected>Hoivapalvelut Oy</option>`) {
+		t.Fatal("the administrator's choice does not list the organisation by id with its new name")
+	}
+	if code, _ := learnersRow(t, admin, "&organisaatio=Hoiva+Oy"); code != 400 {
+		t.Fatalf("the old name of an organisation added to the directory = %d", code)
+	}
+}

@@ -24,7 +24,13 @@ import (
 
 // Filter chooses what a report covers.
 type Filter struct {
-	Organisation string // empty: every organisation
+	// OrgID, when set, keeps the learners of this organisation of the
+	// directory (whatever name their accounts carry, so that renaming an
+	// organisation keeps its report whole); Organisation is then its
+	// Finnish name, for the CSV. Without OrgID, Organisation matches the
+	// accounts' organisation names (empty: every organisation).
+	OrgID        string
+	Organisation string
 	// Units, when not nil, keeps only the learners of these units (a
 	// unit's subtree in the directory); UnitName names the top one.
 	Units    []string
@@ -111,7 +117,7 @@ func Build(in Input, f Filter) *Report {
 	r := &Report{Filter: f}
 	who := make(map[string]bool, len(in.Learners))
 	for _, l := range in.Learners {
-		if f.Organisation != "" && l.Organisation != f.Organisation {
+		if f.OrgID != "" && l.OrgID != f.OrgID || f.OrgID == "" && f.Organisation != "" && l.Organisation != f.Organisation {
 			continue
 		}
 		if f.Units != nil && !slices.Contains(f.Units, l.UnitID) {
@@ -148,6 +154,9 @@ func Build(in Input, f Filter) *Report {
 		t := TimeRow{Slug: m.Slug, Title: m.Title, BudgetMinutes: m.Minutes}
 		total := 0
 		for _, l := range in.Learners {
+			if !who[l.ID] {
+				continue
+			}
 			k := key{l.ID, m.Slug}
 			n := min(done[k], row.Sections)
 			switch {

@@ -106,7 +106,8 @@ func TestBuildCountsWhatItShould(t *testing.T) {
 	}
 	// One organisation: its learners and only their records and results.
 	o := Build(in, Filter{Organisation: account.Organisations[1]})
-	if o.Learners != 1 || o.Modules[0].Started != 1 || o.Modules[0].Completed != 0 || o.Exam.Learners != 1 || o.Exam.Passed != 0 || o.Certificates != 0 {
+	if o.Learners != 1 || o.Modules[0].Started != 1 || o.Modules[0].Completed != 0 || o.Exam.Learners != 1 || o.Exam.Passed != 0 || o.Certificates != 0 ||
+		o.Modules[0].Buckets[0]+o.Modules[0].Buckets[1]+o.Modules[0].Buckets[2]+o.Modules[0].Buckets[3] != 1 {
 		t.Fatalf("one organisation: %d learners, module 1 %+v, exam %+v, %d certificates", o.Learners, o.Modules[0], o.Exam, o.Certificates)
 	}
 }

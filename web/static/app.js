@@ -240,6 +240,62 @@
     var iv = setInterval(tick, 1000);
     tick();
   }
+  // The unit picker: a search field filters the unit list to the units
+  // whose path contains every word typed (and to the chosen
+  // organisation's units). Without this script the list is a plain
+  // select grouped by organisation.
+  var unitSearch = document.querySelector("[data-unit-search]");
+  var unitList = document.getElementById("unit");
+  if (unitSearch && unitList) {
+    var query = document.getElementById("unit_search");
+    var status = document.getElementById("unit_search-tila");
+    var orgList = document.getElementById("organisation");
+    var fold = function (s) { return s.toLocaleLowerCase(document.documentElement.lang || "fi"); };
+    var firstMatch = null;
+    var filterUnits = function (announce) {
+      var words = fold(query.value).split(/\s+/).filter(Boolean);
+      var orgChosen = orgList ? orgList.value : "";
+      var count = 0;
+      firstMatch = null;
+      unitList.querySelectorAll("optgroup").forEach(function (g) {
+        var inOrg = !orgChosen || !g.dataset.organisation || g.dataset.organisation === orgChosen;
+        var shown = 0;
+        g.querySelectorAll("option").forEach(function (o) {
+          var text = fold(o.textContent + " " + g.label);
+          var ok = inOrg && words.every(function (w) { return text.indexOf(w) >= 0; });
+          // The chosen unit stays visible so that the choice is never
+          // hidden from the person who made it.
+          o.hidden = !ok && !o.selected;
+          if (ok) { shown++; count++; if (!firstMatch) firstMatch = o; }
+        });
+        g.hidden = shown === 0 && !g.querySelector("option:checked");
+      });
+      if (!announce) return;
+      var msg = count === 0 ? status.dataset.none : (count === 1 ? status.dataset.one : status.dataset.other);
+      status.textContent = msg.replace("{n}", String(count));
+    };
+    unitSearch.hidden = false;
+    var searchTimer = null;
+    query.addEventListener("input", function () {
+      filterUnits(false);
+      // The count is announced once typing pauses, not on every key.
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(function () { filterUnits(true); }, 400);
+    });
+    query.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === "ArrowDown") {
+        // Enter must not send the form from the search field: it picks
+        // the first matching unit and moves to the list.
+        e.preventDefault();
+        filterUnits(true);
+        if (firstMatch && e.key === "Enter") unitList.value = firstMatch.value;
+        unitList.focus();
+      }
+    });
+    if (orgList) orgList.addEventListener("change", function () { filterUnits(false); });
+    filterUnits(false);
+  }
+
 
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!meta) return;
@@ -433,4 +489,5 @@
     });
     area.addEventListener("blur", save);
   });
+
 })();
