@@ -34,7 +34,7 @@ type reportHandlers struct {
 }
 
 type reportsData struct {
-	Report        *report.Report
+	Report           *report.Report
 	Organisation     string      // the chosen value (directory id, "muu"); "" = all
 	OrganisationName string      // the organisation in view, named in the page's language
 	Organisations    []orgChoice // the choice, for administrators only
