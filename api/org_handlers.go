@@ -318,7 +318,7 @@ func (h *orgHandlers) adminChange(c *fiber.Ctx) error {
 		do = func() error {
 			_, errs := h.sso.AddProvider(ctx, org.Provider{ID: strings.TrimSpace(c.FormValue("provider_id")), Org: o.ID, Issuer: c.FormValue("issuer"),
 				ClientID: c.FormValue("client_id"), Scopes: []string{c.FormValue("scopes")},
-				Claims:        org.Claims{Email: c.FormValue("claim_email"), Name: c.FormValue("claim_name"), Unit: c.FormValue("claim_unit"), Groups: c.FormValue("claim_groups")},
+				Claims:        org.Claims{Email: c.FormValue("claim_email"), Name: c.FormValue("claim_name"), Unit: c.FormValue("claim_unit"), Groups: c.FormValue("claim_groups"), Verified: c.FormValue("claim_verified")},
 				ReporterGroup: strings.TrimSpace(c.FormValue("reporter_group")), TrustMFA: c.FormValue("trust_mfa") == "on"},
 				c.FormValue("client_secret"))
 			if len(errs) > 0 {
@@ -342,7 +342,7 @@ func (h *orgHandlers) adminChange(c *fiber.Ctx) error {
 	if err := do(); err != nil {
 		d := &orgPageData{Values: map[string]string{}}
 		for _, k := range []string{"name_fi", "name_sv", "domain", "unit_name", "parent", "unit", "new_name", "new_parent", "csv",
-			"provider_id", "issuer", "client_id", "scopes", "claim_email", "claim_name", "claim_unit", "claim_groups", "reporter_group"} { // never the client secret
+			"provider_id", "issuer", "client_id", "scopes", "claim_email", "claim_name", "claim_unit", "claim_groups", "claim_verified", "reporter_group"} { // never the client secret
 			if v := c.FormValue(k); v != "" || k == "name_sv" && action == "tiedot" {
 				d.Values[k] = v
 			}

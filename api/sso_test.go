@@ -264,7 +264,7 @@ func TestAdminRegistersAProvider(t *testing.T) {
 	signInAdmin(t, admin, r.Accounts(), ae)
 	token := admin.csrf("/yllapito/organisaatiot/lappi")
 	add := url.Values{"csrf": {token}, "toiminto": {"lisaa-tunnistus"}, "provider_id": {"lapha"}, "issuer": {"http://login.example.fi"},
-		"client_id": {"lapin-sovellus"}, "client_secret": {"hyvin-salainen-arvo"}, "claim_unit": {"department"}}
+		"client_id": {"lapin-sovellus"}, "client_secret": {"hyvin-salainen-arvo"}, "claim_unit": {"department"}, "claim_verified": {"xms_edov"}}
 	resp, page := admin.post("/yllapito/organisaatiot/lappi", add)
 	if resp.StatusCode != 422 || !strings.Contains(page, `<a href="#issuer">Issuer on https-osoite`) || strings.Contains(page, "hyvin-salainen-arvo") || !strings.Contains(page, `value="lapin-sovellus"`) {
 		t.Fatalf("an http issuer = %d\n%s", resp.StatusCode, page)
@@ -282,7 +282,7 @@ func TestAdminRegistersAProvider(t *testing.T) {
 	}
 	dir := org.NewDirectory(r.db)
 	p, err := dir.Provider(t.Context(), "lapha")
-	if err != nil || p.Org != "lappi" || bytes.Contains(p.Sealed, []byte("hyvin-salainen-arvo")) || p.Claims.Unit != "department" {
+	if err != nil || p.Org != "lappi" || bytes.Contains(p.Sealed, []byte("hyvin-salainen-arvo")) || p.Claims.Unit != "department" || p.Claims.Verified != "xms_edov" {
 		t.Fatalf("stored %+v %v", p, err)
 	}
 	if s, err := p.ClientSecret(ssoKey); err != nil || s != "hyvin-salainen-arvo" {

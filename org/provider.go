@@ -45,6 +45,19 @@ type Claims struct {
 	Name   string `bson:"name" json:"name"`
 	Unit   string `bson:"unit,omitempty" json:"unit,omitempty"`
 	Groups string `bson:"groups,omitempty" json:"groups,omitempty"`
+	// Verified names the claim that vouches for the address (empty:
+	// email_verified). Microsoft Entra ID sends no email_verified; its
+	// optional claim xms_edov says the tenant owns the address's domain.
+	Verified string `bson:"verified,omitempty" json:"verified,omitempty"`
+}
+
+// VerifiedClaim is the claim that vouches for the address
+// (email_verified unless the provider says otherwise).
+func (c Claims) VerifiedClaim() string {
+	if c.Verified == "" {
+		return "email_verified"
+	}
+	return c.Verified
 }
 
 // Provider refusals.
@@ -82,7 +95,10 @@ func (p *Provider) check(clientSecret string) []error {
 	if p.Claims.Name == "" {
 		p.Claims.Name = "name"
 	}
-	for _, c := range []string{p.Claims.Email, p.Claims.Name, p.Claims.Unit, p.Claims.Groups} {
+	if p.Claims.Verified == "" {
+		p.Claims.Verified = "email_verified"
+	}
+	for _, c := range []string{p.Claims.Email, p.Claims.Name, p.Claims.Unit, p.Claims.Groups, p.Claims.Verified} {
 		if c != "" && !claimRE.MatchString(c) {
 			errs = append(errs, ErrProviderClaim)
 			break

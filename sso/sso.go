@@ -335,7 +335,7 @@ func (s *Service) account(ctx context.Context, o *org.Organisation, p *org.Provi
 		if eerr != nil {
 			return nil, ErrUnverified
 		}
-		if v, _ := claims["email_verified"].(bool); !v {
+		if !verified(claims, p.Claims.VerifiedClaim()) {
 			return nil, ErrUnverified
 		}
 		if !slices.Contains(o.Domains, org.DomainOf(email)) {
@@ -540,4 +540,20 @@ func (s *Service) FormOrigins(ctx context.Context) []string {
 	}
 	s.origins, s.originsAt = out, s.now()
 	return out
+}
+
+// verified says whether the claim asserts a verified address: true as a
+// JSON boolean, or as the string "true" or "1" that some providers
+// (Entra ID's xms_edov among them, depending on the token version) send.
+// Anything else, and a missing claim, is not verified.
+func verified(claims map[string]any, name string) bool {
+	switch v := claims[name].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true" || v == "1"
+	case float64:
+		return v == 1
+	}
+	return false
 }

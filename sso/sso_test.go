@@ -456,6 +456,41 @@ func TestLinkingCannotBeAbused(t *testing.T) {
 	}
 }
 
+// A provider registered to vouch for addresses with Entra ID's xms_edov:
+// that claim, true (as a boolean or the string "1"), links and makes
+// accounts; email_verified from such a provider counts for nothing, and
+// xms_edov false or missing is refused.
+func TestVerifiedClaimOfEntraID(t *testing.T) {
+	f := setupWith(t, func(p *org.Provider) { p.Claims.Verified = "xms_edov" })
+	ctx := t.Context()
+	for _, c := range []struct {
+		sub    string
+		claims map[string]any
+	}{
+		{"only-email-verified", map[string]any{"email": "anna@pirha.fi", "email_verified": true}},
+		{"edov-false", map[string]any{"email": "anna@pirha.fi", "xms_edov": false}},
+		{"edov-zero", map[string]any{"email": "anna@pirha.fi", "xms_edov": "0"}},
+		{"edov-missing", map[string]any{"email": "anna@pirha.fi"}},
+	} {
+		cb, _ := f.signIn(t, &person{sub: c.sub, claims: c.claims})
+		if _, err := f.svc.Finish(ctx, cb); !errors.Is(err, sso.ErrUnverified) {
+			t.Fatalf("%s = %v", c.sub, err)
+		}
+	}
+	cb, _ := f.signIn(t, &person{sub: "anna", claims: map[string]any{"email": "anna@pirha.fi", "xms_edov": true, "name": "Anna Entra"}})
+	if res, err := f.svc.Finish(ctx, cb); err != nil || !res.Created {
+		t.Fatalf("xms_edov true: %+v %v", res, err)
+	}
+	if _, err := f.accounts.Register(ctx, account.Registration{Email: "eero@pirha.fi", Name: "Eero Entra",
+		Password: "eeron oma pitkä salalause", Organisation: "Pirkanmaan hyvinvointialue", OrgID: "pirkanmaa"}); err != nil {
+		t.Fatal(err)
+	}
+	cb, _ = f.signIn(t, &person{sub: "eero", claims: map[string]any{"email": "eero@pirha.fi", "xms_edov": "1", "name": "Eero Entra"}})
+	if res, err := f.svc.Finish(ctx, cb); err != nil || !res.Linked {
+		t.Fatalf(`xms_edov "1" linking: %+v %v`, res, err)
+	}
+}
+
 // Home realm discovery by the address's domain; a provider that is down
 // is told as such (and fine again once it answers); SSO-required
 // domains refuse password sign-in only while a provider exists.

@@ -24,7 +24,7 @@ const orgUsage = `Usage:
                                     that exist are reused, so importing twice adds nothing
   tyokyky org units list --org CODE the organisation's unit tree
   tyokyky org provider add --org CODE --id ID --issuer URL --client-id ID --client-secret-file FILE
-        [--scopes "openid email profile"] [--claim-email C] [--claim-name C] [--claim-unit C]
+        [--scopes "openid email profile"] [--claim-email C] [--claim-name C] [--claim-unit C] [--claim-verified C]
         [--claim-groups C --reporter-group G] [--trust-mfa yes] [--require yes]
                                     register the organisation's OpenID Connect provider; its client
                                     secret is kept sealed with TYOKYKY_CERT_KEY_SECRET (required);
@@ -49,7 +49,7 @@ func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		sub, args = sub+" "+args[0], args[1:]
 	}
 	own, rest, err := takeFlags(args, "code", "name-fi", "name-sv", "domains", "org", "id", "issuer", "client-id", "client-secret-file",
-		"scopes", "claim-email", "claim-name", "claim-unit", "claim-groups", "require", "reporter-group", "trust-mfa")
+		"scopes", "claim-email", "claim-name", "claim-unit", "claim-groups", "claim-verified", "require", "reporter-group", "trust-mfa")
 	if err != nil {
 		fmt.Fprintf(stderr, "tyokyky: %v\n%s", err, orgUsage)
 		return exitUsage
@@ -162,7 +162,7 @@ func orgCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 			return exitUsage
 		}
 		p, errs := dir.AddProvider(ctx, org.Provider{ID: own["id"], Org: own["org"], Issuer: own["issuer"], ClientID: own["client-id"],
-			Scopes: []string{own["scopes"]}, Claims: org.Claims{Email: own["claim-email"], Name: own["claim-name"], Unit: own["claim-unit"], Groups: own["claim-groups"]},
+			Scopes: []string{own["scopes"]}, Claims: org.Claims{Email: own["claim-email"], Name: own["claim-name"], Unit: own["claim-unit"], Groups: own["claim-groups"], Verified: own["claim-verified"]},
 			ReporterGroup: own["reporter-group"], TrustMFA: own["trust-mfa"] == "yes"}, clientSecret, key)
 		if len(errs) > 0 {
 			for _, e := range errs {
