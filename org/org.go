@@ -197,6 +197,18 @@ func (t *Tree) Subtree(id string) []string {
 	return out
 }
 
+// InLoop says whether id's chain of parents comes back to id (which two
+// moves at once can leave behind; see Directory.MoveUnit).
+func (t *Tree) InLoop(id string) bool {
+	u := t.byID[id]
+	for i := 0; u != nil && i <= len(t.Units); i++ {
+		if u = t.byID[u.Parent]; u != nil && u.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Path is the names from the top level down to id.
 func (t *Tree) Path(id string) []string {
 	var p []string

@@ -215,3 +215,66 @@ func TestImportUnitsCSV(t *testing.T) {
 		t.Fatalf("import into an unknown organisation: %v", err)
 	}
 }
+
+// Two moves at once that would together make a loop (A under B while B
+// moves under A) both pass their checks, which see the tree before
+// either write; one of them is taken back and refused, so no loop stays,
+// both units stay in the tree, and the refusal is in the history.
+func TestConcurrentMovesLeaveNoLoop(t *testing.T) {
+	d := newDirectory(t)
+	ctx := t.Context()
+	if _, errs := d.Add(ctx, org.Organisation{ID: "lappi", NameFI: "Lapin hyvinvointialue", Active: true}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for round := range 5 {
+		a, err := d.AddUnit(ctx, "lappi", "", "Kierros "+string(rune('A'+round))+" yksi", "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := d.AddUnit(ctx, "lappi", "", "Kierros "+string(rune('A'+round))+" kaksi", "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var barrier sync.WaitGroup
+		barrier.Add(2)
+		org.SetMoveChecked(d, func() { barrier.Done(); barrier.Wait() }) // both checked before either writes
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Go(func() { errs[0] = d.MoveUnit(ctx, "lappi", a.ID, b.ID, "admin") })
+		wg.Go(func() { errs[1] = d.MoveUnit(ctx, "lappi", b.ID, a.ID, "admin2") })
+		wg.Wait()
+		org.SetMoveChecked(d, nil)
+		refused := 0
+		for _, err := range errs {
+			if errors.Is(err, org.ErrUnitCycle) {
+				refused++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		tree, err := d.Units(ctx, "lappi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tree.InLoop(a.ID) || tree.InLoop(b.ID) {
+			t.Fatalf("round %d: a loop stayed (%v)", round, errs)
+		}
+		if refused == 0 {
+			t.Fatalf("round %d: both moves were accepted", round)
+		}
+		reachable := 0
+		for _, e := range tree.Flat() {
+			if e.ID == a.ID || e.ID == b.ID {
+				reachable++
+			}
+		}
+		if reachable != 2 {
+			t.Fatalf("round %d: %d of the two units are in the tree (%v)", round, reachable, errs)
+		}
+	}
+	// A loop read from the store (as two moves can leave one) is seen.
+	loop := org.NewTree([]org.Unit{{ID: "x", Parent: "y"}, {ID: "y", Parent: "x"}, {ID: "z", Parent: "x"}})
+	if !loop.InLoop("x") || !loop.InLoop("y") || loop.InLoop("z") || loop.InLoop("missing") {
+		t.Fatal("InLoop")
+	}
+}

@@ -29,6 +29,9 @@ const (
 type Directory struct {
 	db  *database.DB
 	now func() time.Time
+	// moveChecked, when set (by tests), runs between a move's check and
+	// its write.
+	moveChecked func()
 }
 
 // NewDirectory uses db.
@@ -281,6 +284,12 @@ func (d *Directory) RenameUnit(ctx context.Context, code, id, name, by string) e
 
 // MoveUnit moves a unit with its subtree under parent ("" for the top
 // level). A unit cannot move under itself or its own sub-units.
+//
+// Two moves at once (X under Y while Y moves under X) can each pass the
+// check and together make a loop, and the store has no transactions. So
+// a move is checked again once written: the last write of any loop reads
+// the whole loop back, and that move is taken back (to where the unit
+// was, or to the top level if even that closes a loop) and refused.
 func (d *Directory) MoveUnit(ctx context.Context, code, id, parent, by string) error {
 	u, err := d.Unit(ctx, code, id)
 	if err != nil {
@@ -298,7 +307,31 @@ func (d *Directory) MoveUnit(ctx context.Context, code, id, parent, by string) e
 			return ErrUnitCycle
 		}
 	}
-	return d.change(ctx, u, u.Name, parent, by)
+	if d.moveChecked != nil {
+		d.moveChecked()
+	}
+	if err := d.change(ctx, u, u.Name, parent, by); err != nil || parent == "" || parent == u.Parent {
+		return err
+	}
+	moved := *u
+	moved.Parent = parent
+	for _, back := range []string{u.Parent, ""} {
+		t, err := d.Units(ctx, code)
+		if err != nil {
+			return err
+		}
+		if !t.InLoop(id) {
+			if moved.Parent != parent {
+				return ErrUnitCycle
+			}
+			return nil
+		}
+		if err := d.change(ctx, &moved, u.Name, back, by); err != nil {
+			return err
+		}
+		moved.Parent = back
+	}
+	return ErrUnitCycle
 }
 
 func (d *Directory) change(ctx context.Context, u *Unit, name, parent, by string) error {
