@@ -41,6 +41,12 @@ const (
 	// submitted (a second insert fails on the id), and the attempt
 	// document itself is never rewritten.
 	resultsCollection = "exam_results"
+	// claimsCollection has a document per learner's attempt number
+	// beyond the first (_id: user id/number): inserting it is what claims
+	// a retake. Across instances only an insert under a unique index is
+	// atomic on every store (FerretDB's conditional updates are not), so
+	// two instances starting one learner's retake at once make one.
+	claimsCollection = "exam_attempt_claims"
 
 	StatusOpen      = "open"
 	StatusSubmitted = "submitted"
@@ -318,14 +324,11 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 				return nil, false, fmt.Errorf("quiz: start: %w", err)
 			}
 		} else {
-			var res *mongo.UpdateResult
-			res, err = learners.UpdateOne(ctx, s.where(userID, bson.E{Key: "open", Value: ""}, bson.E{Key: "n", Value: n}),
-				bson.D{{Key: "$set", Value: bson.D{{Key: "open", Value: a.ID}}}, {Key: "$push", Value: bson.D{{Key: "attempts", Value: a.ID}}},
-					{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}})
+			won, err := s.claimRetake(ctx, userID, n+1, a.ID, now)
 			if err != nil {
 				return nil, false, fmt.Errorf("quiz: start: %w", err)
 			}
-			claimed = res.MatchedCount == 1
+			claimed = won == a.ID
 		}
 		if !claimed { // another instance started one meanwhile: resume it
 			_, _ = s.db.Collection(attemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})
@@ -345,6 +348,47 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 		return a, true, nil
 	}
 	return nil, false, ErrBusy
+}
+
+// claimDoc claims a learner's attempt number for one attempt.
+type claimDoc struct {
+	ID      string    `bson:"_id"` // user id/number
+	UserID  string    `bson:"user_id"`
+	Attempt string    `bson:"attempt"`
+	At      time.Time `bson:"at"`
+}
+
+// claimRetake claims attempt number for attempt (already stored) and
+// returns the attempt that holds the claim: this one, or the one another
+// instance claimed first. Either way the learner's record is then brought
+// to the claim (open, counted, listed) by an update every instance that
+// sees the claim makes alike, so one that stopped after claiming is
+// completed by the next start.
+func (s *Store) claimRetake(ctx context.Context, userID string, number int, attempt string, now time.Time) (string, error) {
+	claims := s.db.Collection(claimsCollection)
+	c := claimDoc{ID: fmt.Sprintf("%s/%d", userID, number), UserID: userID, Attempt: attempt, At: now}
+	if _, err := claims.InsertOne(ctx, c); mongo.IsDuplicateKeyError(err) {
+		if err := claims.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&c); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	ld, err := s.learner(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	// Only a record still before this number follows the claim: one that
+	// has moved on (the claimed attempt submitted since) stays.
+	if ld != nil && ld.N == number-1 && (ld.Open == "" || ld.Open == c.Attempt) {
+		_, err = s.db.Collection(learnersCollection).UpdateOne(ctx, s.where(userID, bson.E{Key: "n", Value: number - 1}),
+			bson.D{{Key: "$set", Value: bson.D{{Key: "open", Value: c.Attempt}, {Key: "n", Value: number}}},
+				{Key: "$addToSet", Value: bson.D{{Key: "attempts", Value: c.Attempt}}}})
+		if err != nil {
+			return "", err
+		}
+	}
+	return c.Attempt, nil
 }
 
 // openAttempt is the learner's open attempt, or ErrNotFound.
@@ -950,6 +994,13 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 				if _, err := s.db.Collection(c).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 					return fmt.Errorf("quiz: %w", err)
 				}
+			}
+		}
+	}
+	if ld != nil {
+		for k := 2; k <= ld.N+1; k++ {
+			if _, err := s.db.Collection(claimsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%s/%d", userID, k)}}); err != nil {
+				return fmt.Errorf("quiz: %w", err)
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 )
@@ -467,5 +469,93 @@ func TestDrawFollowsTheBlueprint(t *testing.T) {
 	}
 	if !found {
 		t.Error("200 draws of five never took the item of no objective")
+	}
+}
+
+// A retake started by several instances at once (two stores on one
+// database, each with its own locks, as two processes have) is one
+// attempt: the claim of its number is an insert, which only one wins.
+// A claim whose instance stopped before bringing the learner's record to
+// it is completed by the next start.
+func TestRetakeClaimedOnceAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	s1 := newStore(t)
+	s2 := NewStore(s1.db, nil)
+	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s1.SetClock(clock)
+	s2.SetClock(clock)
+	pub := published(t)
+	pub.Course.Exam.Rules.WaitHours = 1
+	fail := func(user string) {
+		a, _, err := s1.Start(ctx, user, pub, completed(pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s1.Submit(ctx, user, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"r1", "r2", "r3"} {
+		fail(u)
+	}
+	now = now.Add(2 * time.Hour)
+	for _, user := range []string{"r1", "r2"} {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		got := map[string]int{}
+		for k := range 10 {
+			st := []*Store{s1, s2}[k%2]
+			wg.Go(func() {
+				a, _, err := st.Start(ctx, user, pub, completed(pub))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got[a.ID]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		list, err := s1.ForUser(ctx, user)
+		open := 0
+		for _, a := range list {
+			if a.Status == StatusOpen {
+				open++
+				if a.Number != 2 {
+					t.Errorf("%s: the open attempt is number %d", user, a.Number)
+				}
+			}
+		}
+		if err != nil || len(got) != 1 || len(list) != 2 || open != 1 {
+			t.Fatalf("%s: starts answered %d attempts %v; %d stored, %d open (%v)", user, len(got), got, len(list), open, err)
+		}
+	}
+	// r3's retake was claimed by an instance that stopped right after the
+	// claim: the attempt and the claim are stored, the record not.
+	first, _ := s1.ForUser(ctx, "r3")
+	orphan := *first[0]
+	orphan.ID, orphan.Number, orphan.Started, orphan.Answers = "t-kesken", 2, now, map[string]*Answer{}
+	orphan.Draw.V = orphan.Items
+	if _, err := s1.db.Collection(attemptsCollection).InsertOne(ctx, &orphan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.db.Collection(claimsCollection).InsertOne(ctx, claimDoc{ID: "r3/2", UserID: "r3", Attempt: orphan.ID, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := s2.Start(ctx, "r3", pub, completed(pub))
+	if err != nil || a.ID != orphan.ID || a.Status != StatusOpen {
+		t.Fatalf("the start after a claim cut short = %+v %v", a, err)
+	}
+	if list, _ := s1.ForUser(ctx, "r3"); len(list) != 2 {
+		t.Fatalf("r3 has %d attempts", len(list))
+	}
+	// Erasure removes the claims with the learner's record.
+	if err := s1.DeleteUser(ctx, "r3"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s1.db.Collection(claimsCollection).CountDocuments(ctx, bson.D{{Key: "user_id", Value: "r3"}}); n != 0 {
+		t.Fatalf("%d claims left after erasure", n)
 	}
 }
