@@ -341,10 +341,11 @@ func TestThreeInstancesRace(t *testing.T) {
 		wg.Go(func() {
 			text := file.Text + fmt.Sprintf("\nKilpailevan julkaisun kappale %d.\n", k)
 			b, _ := json.Marshal(map[string]any{"text": text, "base_rev": file.Rev})
-			codes[k], body, err = on(k+1, writer).do("POST", strings.Replace(path, "/files/", "/publish/", 1), string(b))
+			code, _, err := on(k+1, writer).do("POST", strings.Replace(path, "/files/", "/publish/", 1), string(b))
 			if err != nil {
 				t.Error(err)
 			}
+			codes[k] = code
 		})
 	}
 	wg.Wait()
