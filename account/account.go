@@ -545,6 +545,50 @@ func (s *Store) UsersSorted(ctx context.Context, query, sort string, limit int64
 	return out, cur.All(ctx, &out)
 }
 
+// UsersPage is a page of Users in the order sort names, after the
+// cursor after ("" for the first page), at most size; next is the cursor
+// of the following page ("" after the last). A cursor of another order
+// is database.ErrCursor.
+func (s *Store) UsersPage(ctx context.Context, query, sort, after string, size int) (users []User, next string, err error) {
+	ks := database.Keyset{Tie: "email"}
+	switch sort {
+	case SortName, SortRole, SortOrganisation:
+		ks.Field = sort
+	case SortLastActive:
+		ks.Field, ks.Desc = "last_active", true
+	}
+	filter := bson.D{}
+	if q := strings.TrimSpace(query); q != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(q), Options: "i"}
+		filter = bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "email", Value: re}}, bson.D{{Key: "name", Value: re}}}}}
+	}
+	if filter, err = ks.Filter(filter, after); err != nil {
+		return nil, "", err
+	}
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, ks.Options(size))
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []User
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, "", err
+	}
+	users, next = database.Page(rows, size, func(u User) string {
+		switch sort {
+		case SortName:
+			return database.CursorOf(u.Name, u.Email)
+		case SortRole:
+			return database.CursorOf(u.Role, u.Email)
+		case SortOrganisation:
+			return database.CursorOf(u.Organisation, u.Email)
+		case SortLastActive:
+			return database.CursorOf(u.LastActive, u.Email)
+		}
+		return database.CursorOf(nil, u.Email)
+	})
+	return users, next, nil
+}
+
 // SetClockForTest makes the store believe it is at (for tests in other
 // packages of time-dependent behaviour such as retention).
 func (s *Store) SetClockForTest(at time.Time) { s.now = func() time.Time { return at } }

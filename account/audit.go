@@ -6,6 +6,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 const auditCollection = "audit_log"
@@ -37,6 +39,27 @@ func (s *Store) AuditLog(ctx context.Context, limit int64) ([]AuditEntry, error)
 	}
 	out := []AuditEntry{}
 	return out, cur.All(ctx, &out)
+}
+
+// AuditPage is a page of the audit log, newest first, after the cursor
+// after ("" for the first page), at most size; next is the following
+// page's cursor ("" after the last).
+func (s *Store) AuditPage(ctx context.Context, after string, size int) (entries []AuditEntry, next string, err error) {
+	ks := database.Keyset{Field: "at", Desc: true, Tie: "_id"}
+	filter, err := ks.Filter(bson.D{}, after)
+	if err != nil {
+		return nil, "", err
+	}
+	cur, err := s.db.Collection(auditCollection).Find(ctx, filter, ks.Options(size))
+	if err != nil {
+		return nil, "", err
+	}
+	rows := []AuditEntry{}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, "", err
+	}
+	entries, next = database.Page(rows, size, func(e AuditEntry) string { return database.CursorOf(e.At, e.ID) })
+	return entries, next, nil
 }
 
 // ForgetInAudit replaces a deleted user's id in the audit log with a

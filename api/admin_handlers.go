@@ -34,6 +34,7 @@ type adminUsersData struct {
 	Exam      bool // the extension form is shown
 	Sort      string
 	Columns   []sortColumn
+	Pager     pager
 }
 
 // sortColumn is a sortable heading of the user list.
@@ -56,10 +57,11 @@ func (h *adminHandlers) showUsers(c *fiber.Ctx, d *adminUsersData) error {
 	if !account.ValidUserSort(d.Sort) {
 		return fiber.NewError(fiber.StatusBadRequest, "jarjestys must be one of email, name, role, organisation, last_active")
 	}
-	users, err := h.accounts.UsersSorted(c.UserContext(), d.Query, d.Sort, 200)
+	users, next, err := h.accounts.UsersPage(c.UserContext(), d.Query, d.Sort, afterOf(c), listPageSize)
 	if err != nil {
-		return err
+		return pageError(err)
 	}
+	d.Pager = pagerFor(c, "/yllapito/kayttajat", next)
 	lang := h.lang(c)
 	for _, col := range []struct{ key, label string }{{account.SortName, "form.name"}, {account.SortEmail, "form.email"}, {account.SortRole, "admin.role"},
 		{account.SortOrganisation, "reports.organisation"}, {account.SortLastActive, "admin.users.lastactive"}} {
@@ -135,13 +137,14 @@ func (h *adminHandlers) resetLink(c *fiber.Ctx) error {
 type auditData struct {
 	Entries []account.AuditEntry
 	Names   map[string]string
+	Pager   pager
 }
 
 // auditLog shows the administrative actions, newest first.
 func (h *adminHandlers) auditLog(c *fiber.Ctx) error {
-	entries, err := h.accounts.AuditLog(c.UserContext(), 500)
+	entries, next, err := h.accounts.AuditPage(c.UserContext(), afterOf(c), listPageSize)
 	if err != nil {
-		return err
+		return pageError(err)
 	}
 	names := map[string]string{}
 	for _, e := range entries {
@@ -155,7 +158,7 @@ func (h *adminHandlers) auditLog(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return h.renderForm(c, 200, "audit", "audit.title", &auditData{Entries: entries, Names: names})
+	return h.renderForm(c, 200, "audit", "audit.title", &auditData{Entries: entries, Names: names, Pager: pagerFor(c, "/yllapito/loki", next)})
 }
 
 // disable disables an account (ending its sessions) or enables it:

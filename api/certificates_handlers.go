@@ -53,6 +53,7 @@ type certificatesData struct {
 	// Waiting: the exam is passed, and the certificate waits for the
 	// learner to verify the address.
 	Waiting bool
+	Pager   pager // the administrators' list
 }
 
 // find is the certificate named in the path, or 404.
@@ -290,11 +291,11 @@ func (h *certificateHandlers) revoke(c *fiber.Ctx, reason string) (*cert.Certifi
 
 // adminList lists every certificate with a form to revoke each.
 func (h *certificateHandlers) adminList(c *fiber.Ctx) error {
-	list, err := h.certs.All(c.UserContext())
+	list, next, err := h.certs.Page(c.UserContext(), afterOf(c), listPageSize)
 	if err != nil {
-		return err
+		return pageError(err)
 	}
-	d := &certificatesData{Certs: list}
+	d := &certificatesData{Certs: list, Pager: pagerFor(c, "/yllapito/todistukset", next)}
 	if c.Query("ilmoitus") == "peruttu" {
 		d.Notice = "cert.revoked.notice"
 	}

@@ -245,6 +245,7 @@ type outboxData struct {
 	Holding  bool
 	Message  *mail.Message
 	Me       string
+	Pager    pager
 }
 
 func (h *emailHandlers) adminOutbox(c *fiber.Ctx) error {
@@ -252,16 +253,16 @@ func (h *emailHandlers) adminOutbox(c *fiber.Ctx) error {
 	if state != "" && state != mail.Pending && state != mail.Sent && state != mail.Failed && state != mail.Held {
 		return fiber.NewError(fiber.StatusBadRequest, "tila must be pending, sent, failed or held")
 	}
-	msgs, err := h.mail.outbox.List(c.UserContext(), state, 200)
+	msgs, next, err := h.mail.outbox.Page(c.UserContext(), state, afterOf(c), listPageSize)
 	if err != nil {
-		return err
+		return pageError(err)
 	}
 	counts, err := h.mail.outbox.Counts(c.UserContext())
 	if err != nil {
 		return err
 	}
 	d := &outboxData{Messages: msgs, Counts: counts, State: state, States: []string{mail.Pending, mail.Failed, mail.Sent, mail.Held},
-		Holding: h.mail.outbox.Holding(), Me: h.viewerOf(c).User.Email}
+		Holding: h.mail.outbox.Holding(), Me: h.viewerOf(c).User.Email, Pager: pagerFor(c, "/yllapito/posti", next)}
 	if n := c.Query("ilmoitus"); n != "" {
 		d.Notice = web.T(h.lang(c), "mail.notice."+n)
 	}

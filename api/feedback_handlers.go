@@ -126,6 +126,7 @@ func (h *feedbackHandlers) api(c *fiber.Ctx) error {
 }
 
 type inboxData struct {
+	Pager    pager
 	Items    []feedback.Item
 	Statuses []string
 	Notice   string
@@ -133,11 +134,11 @@ type inboxData struct {
 }
 
 func (h *feedbackHandlers) inbox(c *fiber.Ctx) error {
-	items, err := h.store.Inbox(c.UserContext())
+	items, next, err := h.store.Inbox(c.UserContext(), afterOf(c), listPageSize)
 	if err != nil {
-		return err
+		return pageError(err)
 	}
-	d := &inboxData{Items: items, Statuses: []string{feedback.StatusNew, feedback.StatusInProgress, feedback.StatusAnswered}}
+	d := &inboxData{Items: items, Pager: pagerFor(c, "/yllapito/palaute", next), Statuses: []string{feedback.StatusNew, feedback.StatusInProgress, feedback.StatusAnswered}}
 	if c.Query("ilmoitus") == "tallennettu" {
 		d.Notice = web.T(h.lang(c), "inbox.saved")
 	}

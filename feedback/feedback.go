@@ -125,36 +125,47 @@ func (s *Store) Send(ctx context.Context, f Item) (*Item, []error) {
 	return &f, nil
 }
 
-// Inbox lists feedback for administrators: open accessibility feedback by
-// deadline first, then other open feedback, newest first, then answered.
-func (s *Store) Inbox(ctx context.Context) ([]Item, error) {
-	cur, err := s.db.Collection(feedbackCollection).Find(ctx, bson.D{}, options.Find().SetLimit(1000))
+// Inbox lists feedback for administrators. The first page (after "")
+// begins with every open message — accessibility feedback by deadline
+// first, then the others newest first — which is the inbox's work to do;
+// then come answered messages, newest first, a page of at most size at a
+// time after the cursor after. next is the following page's cursor (""
+// after the last).
+func (s *Store) Inbox(ctx context.Context, after string, size int) (list []Item, next string, err error) {
+	coll := s.db.Collection(feedbackCollection)
+	if after == "" {
+		cur, err := coll.Find(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: StatusAnswered}}}})
+		if err != nil {
+			return nil, "", err
+		}
+		if err := cur.All(ctx, &list); err != nil {
+			return nil, "", err
+		}
+		sortItems(list, func(a, b Item) bool {
+			if (a.Deadline != nil) != (b.Deadline != nil) {
+				return a.Deadline != nil
+			}
+			if a.Deadline != nil && !a.Deadline.Equal(*b.Deadline) {
+				return a.Deadline.Before(*b.Deadline)
+			}
+			return a.CreatedAt.After(b.CreatedAt)
+		})
+	}
+	ks := database.Keyset{Field: "created_at", Desc: true, Tie: "_id"}
+	filter, err := ks.Filter(bson.D{{Key: "status", Value: StatusAnswered}}, after)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var list []Item
-	if err := cur.All(ctx, &list); err != nil {
-		return nil, err
+	cur, err := coll.Find(ctx, filter, ks.Options(size))
+	if err != nil {
+		return nil, "", err
 	}
-	rank := func(f Item) int {
-		switch {
-		case f.Status != StatusAnswered && f.Deadline != nil:
-			return 0
-		case f.Status != StatusAnswered:
-			return 1
-		}
-		return 2
+	var rows []Item
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, "", err
 	}
-	sortItems(list, func(a, b Item) bool {
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra < rb
-		}
-		if rank(a) == 0 {
-			return a.Deadline.Before(*b.Deadline)
-		}
-		return a.CreatedAt.After(b.CreatedAt)
-	})
-	return list, nil
+	rows, next = database.Page(rows, size, func(f Item) string { return database.CursorOf(f.CreatedAt, f.ID) })
+	return append(list, rows...), next, nil
 }
 
 func sortItems(list []Item, less func(a, b Item) bool) {

@@ -328,6 +328,31 @@ func (o *Outbox) List(ctx context.Context, state string, limit int64) ([]Message
 	return out, cur.All(ctx, &out)
 }
 
+// Page is a page of the messages in state (all states when empty),
+// newest first, after the cursor after ("" for the first page), at most
+// size; next is the following page's cursor ("" after the last).
+func (o *Outbox) Page(ctx context.Context, state, after string, size int) (msgs []Message, next string, err error) {
+	ks := database.Keyset{Field: "created_at", Desc: true, Tie: "_id"}
+	filter := bson.D{}
+	if state != "" {
+		filter = bson.D{{Key: "state", Value: state}}
+	}
+	if filter, err = ks.Filter(filter, after); err != nil {
+		return nil, "", err
+	}
+	cur, err := o.db.Collection(outboxCollection).Find(ctx, filter, ks.Options(size).
+		SetProjection(bson.D{{Key: "text", Value: 0}, {Key: "html", Value: 0}, {Key: "data", Value: 0}}))
+	if err != nil {
+		return nil, "", err
+	}
+	rows := []Message{}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, "", err
+	}
+	msgs, next = database.Page(rows, size, func(m Message) string { return database.CursorOf(m.CreatedAt, m.ID) })
+	return msgs, next, nil
+}
+
 // Counts is how many messages are in each state.
 func (o *Outbox) Counts(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}

@@ -408,6 +408,27 @@ func (s *Store) find(ctx context.Context, filter bson.D) ([]*Certificate, error)
 	return out, nil
 }
 
+// Page is a page of every certificate, newest first, after the cursor
+// after ("" for the first page), at most size; next is the following
+// page's cursor ("" after the last).
+func (s *Store) Page(ctx context.Context, after string, size int) (list []*Certificate, next string, err error) {
+	ks := database.Keyset{Field: "issued", Desc: true, Tie: "_id"}
+	filter, err := ks.Filter(bson.D{}, after)
+	if err != nil {
+		return nil, "", err
+	}
+	cur, err := s.db.Collection(certificatesCollection).Find(ctx, filter, ks.Options(size))
+	if err != nil {
+		return nil, "", fmt.Errorf("cert: %w", err)
+	}
+	var rows []*Certificate
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, "", fmt.Errorf("cert: %w", err)
+	}
+	list, next = database.Page(rows, size, func(c *Certificate) string { return database.CursorOf(c.Issued, c.ID) })
+	return list, next, nil
+}
+
 // ErrRevoked means the certificate was revoked already.
 var ErrRevoked = fault.New(fault.Conflict, "certificate_revoked", "", "the certificate is revoked already")
 
