@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -101,19 +102,47 @@ func TN(lang, key string, n any, args ...any) string {
 	return localize(lang, key, count, args)
 }
 
+// plain keeps the text of messages asked for without a count, by
+// language and key: go-i18n parses and selects on every call, and a
+// page asks for dozens (the learner's dashboard spent about a third of
+// its rendering there).
+var plain sync.Map // lang + "\x00" + key → string
+
 func localize(lang, key string, count any, args []any) string {
-	l, ok := localizers[lang]
-	if !ok {
-		l = localizers[Langs[0]]
+	if count == nil {
+		memo := lang + "\x00" + key
+		s, ok := plain.Load(memo)
+		if !ok {
+			text, found := lookup(lang, key, nil)
+			if !found {
+				return "[" + key + "]"
+			}
+			s, _ = plain.LoadOrStore(memo, text)
+		}
+		if len(args) > 0 {
+			return fmt.Sprintf(s.(string), args...)
+		}
+		return s.(string)
 	}
-	s, err := l.Localize(&goi18n.LocalizeConfig{MessageID: key, PluralCount: count})
-	if err != nil && s == "" {
+	s, found := lookup(lang, key, count)
+	if !found {
 		return "[" + key + "]"
 	}
 	if len(args) > 0 {
 		return fmt.Sprintf(s, args...)
 	}
 	return s
+}
+
+// lookup is key's text in lang (falling back as go-i18n does), the form
+// that count selects.
+func lookup(lang, key string, count any) (string, bool) {
+	l, ok := localizers[lang]
+	if !ok {
+		l = localizers[Langs[0]]
+	}
+	s, err := l.Localize(&goi18n.LocalizeConfig{MessageID: key, PluralCount: count})
+	return s, err == nil || s != ""
 }
 
 // HasMessage reports whether key exists in lang (for tests).
