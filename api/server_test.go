@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -409,9 +410,35 @@ func TestCompression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("Content-Encoding = %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+	// A cached page is compressed once and sent as such: the same bytes
+	// as the page without compression, marked to vary by the encoding.
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, plain := get(t, r.URL+"/", "Accept-Encoding", "identity")
+	if string(unzipped) != plain || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("the compressed page differs from the plain one, or Vary is %q", resp.Header.Get("Vary"))
+	}
+	again, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := io.ReadAll(again.Body)
+	again.Body.Close()
+	first, _ := http.DefaultTransport.RoundTrip(req)
+	firstBody, _ := io.ReadAll(first.Body)
+	first.Body.Close()
+	if string(second) != string(firstBody) || len(second) == 0 {
+		t.Fatal("two compressed answers of one cached page differ")
 	}
 }
 

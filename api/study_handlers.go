@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/internal/pdffont"
 	"github.com/tyokyky/tyokyky/media"
@@ -74,6 +75,20 @@ type studyHandlers struct {
 	// media tells the duration and kind of a played item (nil: no media
 	// library, and played events carry only what the player says).
 	media *media.Catalog
+	// dashboards keeps each session's rendered dashboard (see dashboard).
+	dashboards *cache.TTL[*renderedDashboard]
+}
+
+// maxDashboards bounds the sessions whose dashboard is kept (each about
+// 25 kB with its compressed form): only those reloaded within
+// study.CacheTTL gain from it.
+const maxDashboards = 2000
+
+// renderedDashboard is a session's dashboard as last rendered, with the
+// stamp of everything it was made from.
+type renderedDashboard struct {
+	stamp string
+	page  *gzipped
 }
 
 // studyOf loads a learner's progress (and answers when asked); nothing
@@ -278,6 +293,14 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	stamp := dashboardStamp(pub, lang, v, all, answers)
+	if h.dashboards != nil {
+		if r, ok := h.dashboards.Get(v.Session.ID); ok && r.stamp == stamp {
+			sendPrivateHeaders(c)
+			r.page.send(c)
+			return nil
+		}
+	}
 	mods, pct := pub.Course.Summarise(all)
 	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers),
 		SelfChecked: map[string]bool{}, Checks: map[string][2]int{}}
@@ -301,7 +324,25 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if h.dashboards != nil {
+		r := &renderedDashboard{stamp: stamp, page: &gzipped{raw: body}}
+		h.dashboards.Put(v.Session.ID, v.User.ID, r)
+		sendPrivateHeaders(c)
+		r.page.send(c)
+		return nil
+	}
 	return sendPrivate(c, body)
+}
+
+// dashboardStamp names everything a learner's dashboard is made from:
+// the published version, the language, the learner's records and answers
+// as the progress store's cache holds them (a write through this
+// instance, or the cache's expiry, gives new maps), and what the page's
+// header shows of the viewer. The rendered page is reused while the stamp
+// is the same, for at most study.CacheTTL: the same bound as other
+// instances' writes already have.
+func dashboardStamp(pub *course.Published, lang string, v *viewer, all map[string]*course.SectionProgress, answers map[string]*study.Answer) string {
+	return fmt.Sprintf("%d|%s|%p|%p|%s|%s|%s|%q", pub.Version, lang, all, answers, v.User.Role, v.Session.CSRF, v.User.Email, v.User.Name)
 }
 
 // diaryEntry is one answered task of the learning diary.
