@@ -109,7 +109,8 @@ func TestLoadBench(t *testing.T) {
 			}
 		}
 	}
-	base, _ := startPlatform(t)
+	base, data := startPlatform(t)
+	start := started
 
 	// A signed-in learner, as a browser sends it: the session cookie.
 	reg := `{"email":"kuorma@example.fi","name":"Kuorma Testaaja","password":"kuormitustestin salalause","organisation":"HUS-yhtymä"}`
@@ -280,7 +281,9 @@ http {
 		"| date | page | load | platform req/s | p50 | p99 | nginx req/s | p50 | p99 | ratio | target |\n"+
 		"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
 		runtime.NumCPU(), cpu, runtime.Version(), conns, duration, nginxVersion(nginxBin))
-	table := header + strings.Join(rows, "\n") + "\n"
+	table := header + strings.Join(rows, "\n") + "\n\n" +
+		fmt.Sprintf("After the runs: server RSS %.0f MB (target < 250 MB); start to ready %s (target < 5 s); data folder %.1f MB.\n",
+			float64(rssOf(start.pid))/1e6, start.ready.Round(10*time.Millisecond), float64(sizeOf(data))/1e6)
 	fmt.Print("\n" + table)
 	writeBenchTable(t, table)
 	if failed {
@@ -298,6 +301,41 @@ func nginxVersion(bin string) string {
 
 // startPlatform runs the real binary as `make run` does (embedded store,
 // MinIO child) and returns its address and data folder once it is ready.
+// platformStart is what the last startPlatform measured: the server's
+// process and how long it took from exec to a ready /readyz.
+type platformStart struct {
+	pid   int
+	ready time.Duration
+}
+
+var started platformStart
+
+// rssOf is a process's resident memory (VmRSS), 0 when unknown.
+func rssOf(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb * 1024
+}
+
+// sizeOf is the bytes of the files under dir.
+func sizeOf(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
 func startPlatform(t *testing.T) (base, data string) {
 	t.Helper()
 	bin, err := testenv.MinIOBin()
@@ -311,6 +349,7 @@ func startPlatform(t *testing.T) (base, data string) {
 		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
+	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -331,6 +370,7 @@ func startPlatform(t *testing.T) (base, data string) {
 		if resp, err := http.Get(base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				started = platformStart{pid: cmd.Process.Pid, ready: time.Since(began)}
 				return base, data
 			}
 		}
