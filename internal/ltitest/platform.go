@@ -1,0 +1,312 @@
+// Package ltitest is an LTI 1.3 platform (a learning management system)
+// for tests, listening on a free port of this process: its own RSA keys
+// and JWKS (rotated on request), an OpenID Connect authorization endpoint
+// that checks the tool's authentication request and answers, as a real
+// platform does, with a page whose form posts the signed ID token to the
+// tool's launch URL, and a token endpoint. A test queues what the next
+// launch carries (Launch) and may forge the token (Forge).
+package ltitest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"html/template"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Role URIs of the LIS vocabulary (LTI Core 1.3 § A.2).
+const (
+	RoleLearner    = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+	RoleInstructor = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+)
+
+// Platform is a running test platform.
+type Platform struct {
+	// URL is the platform's address and issuer.
+	URL          string
+	ClientID     string
+	DeploymentID string
+	// ToolLaunchURL is where the ID token is posted (the tool's
+	// redirect_uri, which must be registered).
+	ToolLaunchURL string
+
+	srv *http.Server
+	ln  net.Listener
+
+	mu      sync.Mutex
+	keys    []*rsa.PrivateKey // newest last; all published
+	next    map[string]*Person
+	forge   func(header map[string]any, claims jwt.MapClaims) string
+	authLog []url.Values
+}
+
+// Person is who the platform launches, with the launch's particulars.
+type Person struct {
+	Sub, Name, GivenName, FamilyName, Email string
+	Roles                                   []string
+	// MessageType (default LtiResourceLinkRequest), the resource link id
+	// (default "rl-1") and the target (default what login named).
+	MessageType, ResourceLink, Target string
+	// Extra claims, set last (nil values remove a claim).
+	Extra map[string]any
+}
+
+// Start starts a platform on a free port of 127.0.0.1 over HTTP.
+func Start(clientID, deploymentID, toolLaunchURL string) (*Platform, error) {
+	return start("127.0.0.1:0", nil, clientID, deploymentID, toolLaunchURL)
+}
+
+// StartTLS starts the platform on addr (another 127.0.0.x for another
+// site) over HTTPS with cert.
+func StartTLS(addr string, cert tls.Certificate, clientID, deploymentID, toolLaunchURL string) (*Platform, error) {
+	return start(addr, &tls.Config{Certificates: []tls.Certificate{cert}}, clientID, deploymentID, toolLaunchURL)
+}
+
+func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL string) (*Platform, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+		scheme = "https"
+	}
+	p := &Platform{URL: scheme + "://" + ln.Addr().String(), ClientID: clientID, DeploymentID: deploymentID, ToolLaunchURL: toolLaunchURL,
+		ln: ln, keys: []*rsa.PrivateKey{key}, next: map[string]*Person{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jwks", p.serveJWKS)
+	mux.HandleFunc("GET /auth", p.serveAuth)
+	mux.HandleFunc("POST /auth", p.serveAuth)
+	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go p.srv.Serve(ln)
+	return p, nil
+}
+
+// Close stops the platform.
+func (p *Platform) Close() { _ = p.srv.Close() }
+
+// AuthURL, TokenURL and JWKSURL are the platform's endpoints.
+func (p *Platform) AuthURL() string  { return p.URL + "/auth" }
+func (p *Platform) TokenURL() string { return p.URL + "/token" }
+func (p *Platform) JWKSURL() string  { return p.URL + "/jwks" }
+
+// Rotate makes a new signing key; the old ones stay published.
+func (p *Platform) Rotate() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.keys = append(p.keys, key)
+	p.mu.Unlock()
+	return nil
+}
+
+// Forge replaces the signing of the next ID tokens: f gets the header
+// and claims the platform would sign and returns the token to send (nil:
+// sign normally).
+func (p *Platform) Forge(f func(header map[string]any, claims jwt.MapClaims) string) {
+	p.mu.Lock()
+	p.forge = f
+	p.mu.Unlock()
+}
+
+// Queue makes person the one launched for login_hint.
+func (p *Platform) Queue(loginHint string, person *Person) {
+	p.mu.Lock()
+	p.next[loginHint] = person
+	p.mu.Unlock()
+}
+
+// AuthRequests are the authentication requests received so far.
+func (p *Platform) AuthRequests() []url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]url.Values(nil), p.authLog...)
+}
+
+// Kid is the key id of a key (the RFC 7638 thumbprint).
+func Kid(k *rsa.PublicKey) string {
+	canon := fmt.Sprintf(`{"e":"%s","kty":"RSA","n":"%s"}`, b64(big.NewInt(int64(k.E)).Bytes()), b64(k.N.Bytes()))
+	sum := sha256.Sum256([]byte(canon))
+	return b64(sum[:])
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func (p *Platform) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	var keys []map[string]string
+	for _, k := range p.keys {
+		keys = append(keys, map[string]string{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": Kid(&k.PublicKey),
+			"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())})
+	}
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+}
+
+// Sign signs claims with the current key (RS256, its kid in the header).
+func (p *Platform) Sign(claims jwt.MapClaims) string {
+	p.mu.Lock()
+	key := p.keys[len(p.keys)-1]
+	p.mu.Unlock()
+	return SignWith(key, claims, nil)
+}
+
+// SignWith signs claims with key under its own kid, with extra header
+// members.
+func SignWith(key *rsa.PrivateKey, claims jwt.MapClaims, header map[string]any) string {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = Kid(&key.PublicKey)
+	for k, v := range header {
+		t.Header[k] = v
+	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Claims are the ID token claims of a launch of person, before signing.
+func (p *Platform) Claims(person *Person, nonce, target string) jwt.MapClaims {
+	now := time.Now()
+	mt := person.MessageType
+	if mt == "" {
+		mt = "LtiResourceLinkRequest"
+	}
+	rl := person.ResourceLink
+	if rl == "" {
+		rl = "rl-1"
+	}
+	if person.Target != "" {
+		target = person.Target
+	}
+	roles := []any{}
+	for _, r := range person.Roles {
+		roles = append(roles, r)
+	}
+	c := jwt.MapClaims{
+		"iss": p.URL, "aud": p.ClientID, "azp": p.ClientID, "sub": person.Sub, "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(),
+		"nonce": nonce, "name": person.Name, "given_name": person.GivenName, "family_name": person.FamilyName, "email": person.Email,
+		"https://purl.imsglobal.org/spec/lti/claim/message_type":        mt,
+		"https://purl.imsglobal.org/spec/lti/claim/version":             "1.3.0",
+		"https://purl.imsglobal.org/spec/lti/claim/deployment_id":       p.DeploymentID,
+		"https://purl.imsglobal.org/spec/lti/claim/target_link_uri":     target,
+		"https://purl.imsglobal.org/spec/lti/claim/resource_link":       map[string]any{"id": rl, "title": "Työkyvyn tuki"},
+		"https://purl.imsglobal.org/spec/lti/claim/roles":               roles,
+		"https://purl.imsglobal.org/spec/lti/claim/context":             map[string]any{"id": "course-7", "label": "TK101", "title": "Työkyky", "type": []any{"http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"}},
+		"https://purl.imsglobal.org/spec/lti/claim/tool_platform":       map[string]any{"guid": "sim-" + p.ClientID, "name": "Simulaattori", "product_family_code": "ltitest"},
+		"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": map[string]any{"document_target": "iframe", "return_url": p.URL + "/return"},
+	}
+	if mt == "LtiResourceLinkRequest" {
+		// Only a resource link request carries one.
+	} else {
+		delete(c, "https://purl.imsglobal.org/spec/lti/claim/resource_link")
+	}
+	for k, v := range person.Extra {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// serveAuth is the OpenID Connect authentication endpoint: the tool's
+// request must be an LTI one (scope openid, response_type id_token,
+// response_mode form_post, prompt none, the client id, the registered
+// redirect_uri, a nonce and a queued login_hint); the answer is the page
+// whose form posts id_token and state to the redirect_uri.
+func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", 400)
+		return
+	}
+	q := r.Form
+	p.mu.Lock()
+	p.authLog = append(p.authLog, q)
+	person := p.next[q.Get("login_hint")]
+	forge := p.forge
+	p.mu.Unlock()
+	switch {
+	case q.Get("scope") != "openid" || q.Get("response_type") != "id_token" || q.Get("response_mode") != "form_post" || q.Get("prompt") != "none":
+		http.Error(w, "invalid_request: not an LTI authentication request", 400)
+		return
+	case q.Get("client_id") != p.ClientID:
+		http.Error(w, "unauthorized_client", 400)
+		return
+	case q.Get("redirect_uri") != p.ToolLaunchURL:
+		http.Error(w, "invalid_request: redirect_uri is not registered", 400)
+		return
+	case q.Get("nonce") == "" || q.Get("state") == "":
+		http.Error(w, "invalid_request: no nonce or state", 400)
+		return
+	case person == nil:
+		http.Error(w, "login_required", 400)
+		return
+	}
+	target := q.Get("lti_message_hint") // the simulator's hint is the target
+	claims := p.Claims(person, q.Get("nonce"), target)
+	var tok string
+	if forge != nil {
+		p.mu.Lock()
+		key := p.keys[len(p.keys)-1]
+		p.mu.Unlock()
+		tok = forge(map[string]any{"alg": "RS256", "kid": Kid(&key.PublicKey), "typ": "JWT"}, claims)
+	}
+	if tok == "" {
+		tok = p.Sign(claims)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = postPage.Execute(w, map[string]string{"Action": p.ToolLaunchURL, "IDToken": tok, "State": q.Get("state")})
+}
+
+var postPage = template.Must(template.New("post").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Launching</title></head>
+<body onload="document.forms[0].submit()">
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="id_token" value="{{.IDToken}}">
+<input type="hidden" name="state" value="{{.State}}">
+<noscript><button type="submit">Continue</button></noscript>
+</form></body></html>`))
+
+var formField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+var formAction = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
+
+// ReadPostPage reads the platform's auto-posting page: the form's action
+// and fields.
+func ReadPostPage(page string) (action string, form url.Values, err error) {
+	m := formAction.FindStringSubmatch(page)
+	if m == nil {
+		return "", nil, errors.New("ltitest: no form on the page: " + page)
+	}
+	form = url.Values{}
+	for _, f := range formField.FindAllStringSubmatch(page, -1) {
+		form.Set(f[1], html.UnescapeString(f[2]))
+	}
+	return html.UnescapeString(m[1]), form, nil
+}
