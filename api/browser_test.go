@@ -35,6 +35,7 @@ import (
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
@@ -137,7 +138,21 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
+		// The LTI tool with a registered platform, so that its page shows
+		// every part.
+		tool, err := newLTITool(context.Background(), db, accounts, org.NewDirectory(db), keyDir)
+		if err != nil {
+			siteErr = err
+			return
+		}
+		if _, errs := tool.AddRegistration(context.Background(), lti.Registration{Name: "Moodle Pirha", Issuer: "https://moodle.pirha.fi", ClientID: "Xk2Yq9tyokyky",
+			AuthURL: "https://moodle.pirha.fi/mod/lti/auth.php", TokenURL: "https://moodle.pirha.fi/mod/lti/token.php", JWKSURL: "https://moodle.pirha.fi/mod/lti/certs.php",
+			Deployments: []string{"1", "2"}, Org: "pirkanmaa"}); len(errs) > 0 {
+			siteErr = errs[0]
+			return
+		}
 		srv, err := api.New(api.Options{
+			LTI:           tool,
 			Media:         siteMedia,
 			Exam:          exams,
 			Certificates:  certs,

@@ -104,6 +104,9 @@ type Service struct {
 	mu     sync.Mutex
 	jwks   map[string]*platformKeys // by registration id
 	keysAt time.Time                // when the tool's keys were last read
+	// frames caches FrameOrigins for a minute ("" for every platform).
+	frames   map[string][]string
+	framesAt time.Time
 }
 
 type platformKeys struct {
@@ -126,7 +129,7 @@ func New(o Options) *Service {
 		o.Leeway = time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{o: o, now: time.Now, ctx: ctx, cancel: cancel, jwks: map[string]*platformKeys{}}
+	return &Service{o: o, now: time.Now, ctx: ctx, cancel: cancel, jwks: map[string]*platformKeys{}, frames: map[string][]string{}}
 }
 
 // Close stops refreshing the platforms' key sets.
@@ -159,6 +162,40 @@ func (s *Service) JWKS(ctx context.Context) []byte {
 		}
 	}
 	return s.o.Keys.JWKS()
+}
+
+// FrameOrigins are the origins that may frame the tool: the
+// registration's (id), or every active registration's (""). Read from
+// the store at most once a minute.
+func (s *Service) FrameOrigins(ctx context.Context, id string) []string {
+	s.mu.Lock()
+	if s.now().Sub(s.framesAt) > time.Minute {
+		s.frames, s.framesAt = map[string][]string{}, s.now()
+	}
+	out, ok := s.frames[id]
+	s.mu.Unlock()
+	if ok {
+		return out
+	}
+	regs, err := s.Registrations(ctx)
+	if err != nil {
+		s.o.Logger.Warn("lti: reading the registrations", "err", err)
+		return nil
+	}
+	for _, r := range regs {
+		if !r.Active || id != "" && r.ID != id {
+			continue
+		}
+		for _, o := range r.Origins() {
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	s.mu.Lock()
+	s.frames[id] = out
+	s.mu.Unlock()
+	return out
 }
 
 func random() string {
@@ -212,6 +249,7 @@ func (s *Service) ChangeRegistration(ctx context.Context, r Registration) (*Regi
 	}
 	s.mu.Lock()
 	delete(s.jwks, r.ID) // the key set URL may have changed
+	s.frames = map[string][]string{}
 	s.mu.Unlock()
 	return &r, nil
 }
@@ -434,6 +472,13 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 	if p, _ := claims[ClaimPresentation].(map[string]any); p != nil {
 		dt, _ := p["document_target"].(string)
 		l.Frame = dt == "iframe" || dt == "frame"
+		// The return address is a page of the platform, whose origin
+		// frames the tool (a Canvas school's own host, not its issuer's).
+		if ret, _ := p["return_url"].(string); ret != "" {
+			if err := s.learnOrigin(ctx, reg, origin(ret)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	sub, _ := claims["sub"].(string)
 	if sub == "" || len(sub) > 255 {

@@ -17,17 +17,21 @@ import (
 // Advantage services), its key set, the deployment ids it may launch
 // with, and the organisation whose people it signs in.
 type Registration struct {
-	ID          string    `bson:"_id" json:"id"`
-	Issuer      string    `bson:"issuer" json:"issuer"`
-	ClientID    string    `bson:"client_id" json:"client_id"`
-	AuthURL     string    `bson:"auth_url" json:"auth_url"`
-	TokenURL    string    `bson:"token_url" json:"token_url"`
-	JWKSURL     string    `bson:"jwks_url" json:"jwks_url"`
-	Deployments []string  `bson:"deployments" json:"deployments"`
-	Org         string    `bson:"org" json:"org"`
-	Name        string    `bson:"name" json:"name"`
-	Active      bool      `bson:"active" json:"active"`
-	CreatedAt   time.Time `bson:"created_at" json:"created_at"`
+	ID          string   `bson:"_id" json:"id"`
+	Issuer      string   `bson:"issuer" json:"issuer"`
+	ClientID    string   `bson:"client_id" json:"client_id"`
+	AuthURL     string   `bson:"auth_url" json:"auth_url"`
+	TokenURL    string   `bson:"token_url" json:"token_url"`
+	JWKSURL     string   `bson:"jwks_url" json:"jwks_url"`
+	Deployments []string `bson:"deployments" json:"deployments"`
+	Org         string   `bson:"org" json:"org"`
+	Name        string   `bson:"name" json:"name"`
+	Active      bool     `bson:"active" json:"active"`
+	// FrameOrigins are the origins the platform's pages were seen at (the
+	// launches' launch_presentation return_url), which may frame the tool
+	// besides the issuer's and the authentication endpoint's.
+	FrameOrigins []string  `bson:"frame_origins,omitempty" json:"frame_origins,omitempty"`
+	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
 }
 
 // Registration refusals.
@@ -105,6 +109,26 @@ func (r *Registration) check() []error {
 	}
 	r.Deployments = deps
 	return errs
+}
+
+// origin is the scheme and host of a web URL, or "".
+func origin(raw string) string {
+	if !webURL(raw, true) {
+		return ""
+	}
+	u, _ := url.Parse(raw)
+	return u.Scheme + "://" + u.Host
+}
+
+// Origins are the origins that may frame the tool for the registration.
+func (r *Registration) Origins() []string {
+	var out []string
+	for _, raw := range append([]string{r.Issuer, r.AuthURL}, r.FrameOrigins...) {
+		if o := origin(raw); o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // SplitList splits a form's list (deployment ids) at commas, spaces and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -168,5 +169,15 @@ func (s *Service) useNonce(ctx context.Context, issuer, nonce string) error {
 	if mongo.IsDuplicateKeyError(err) {
 		return ErrReplay
 	}
+	return err
+}
+
+// learnOrigin adds an origin the platform's pages were seen at to the
+// registration (at most 20 are kept).
+func (s *Service) learnOrigin(ctx context.Context, r *Registration, o string) error {
+	if o == "" || slices.Contains(r.Origins(), o) || len(r.FrameOrigins) >= 20 {
+		return nil
+	}
+	_, err := s.o.DB.Collection(registrationsCollection).UpdateByID(ctx, r.ID, bson.D{{Key: "$addToSet", Value: bson.D{{Key: "frame_origins", Value: o}}}})
 	return err
 }

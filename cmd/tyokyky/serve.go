@@ -26,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/poll"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
@@ -312,6 +313,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go mediaLib.Follow(ctx, 2*time.Second)
 	keySecret, _ := cfg.CertSecret() // checked at start-up already
 	directory := org.NewDirectory(p.db)
+	tool, err := ltiTool(ctx, cfg, p.db, accounts, directory, log)
+	if err != nil {
+		return nil, fmt.Errorf("lti: %w", err)
+	}
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -331,6 +336,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Directory:     directory,
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
+		LTI:           tool,
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
@@ -410,6 +416,23 @@ func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logg
 	})
 }
 
+// ltiTool starts the LTI tool: its keys loaded (the first one made) and
+// read again every minute (a rotation by another process), the
+// platforms' key sets refreshed until ctx ends.
+func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, directory *org.Directory, log *slog.Logger) (*lti.Service, error) {
+	keys, err := ltiKeys(cfg, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	go poll.Every(ctx, time.Minute, log, "reading the LTI tool's keys", keys.Refresh)
+	svc := lti.New(lti.Options{DB: db, Accounts: accounts, Directory: directory, Keys: keys, BaseURL: cfg.BaseURL, Logger: log})
+	context.AfterFunc(ctx, svc.Close)
+	return svc, nil
+}
+
 // ensureIndexes creates every domain package's indexes, idempotently.
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
@@ -422,6 +445,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		mail.EnsureIndexes,
 		org.EnsureIndexes,
 		sso.EnsureIndexes,
+		lti.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

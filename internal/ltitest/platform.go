@@ -105,7 +105,8 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 // Close stops the platform.
 func (p *Platform) Close() { _ = p.srv.Close() }
 
-// AuthURL, TokenURL and JWKSURL are the platform's endpoints.
+// AuthURL, TokenURL and JWKSURL are the platform's endpoints (the token
+// endpoint's address is registered; the simulator does not serve it yet).
 func (p *Platform) AuthURL() string  { return p.URL + "/auth" }
 func (p *Platform) TokenURL() string { return p.URL + "/token" }
 func (p *Platform) JWKSURL() string  { return p.URL + "/jwks" }

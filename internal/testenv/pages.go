@@ -94,6 +94,8 @@ var Pages = []Page{
 	{"administration: certificates", "/yllapito/todistukset", Admin, 200},
 	{"administration: organisations", "/yllapito/organisaatiot", Admin, 200},
 	{"administration: one organisation", "/yllapito/organisaatiot/pirkanmaa", Admin, 200},
+	{"administration: LTI learning platforms", "/yllapito/lti", Admin, 200},
+	{"LTI login from a platform that is not registered", "/lti/login?iss=https%3A%2F%2Fmoodle.example.fi&login_hint=x&target_link_uri=http%3A%2F%2Flocalhost%2F", Anonymous, 400},
 	{"reports", "/raportit", Admin, 200},
 	{"reports of an organisation with units", "/raportit?organisaatio=Pirkanmaan+hyvinvointialue", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},

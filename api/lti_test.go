@@ -1,0 +1,374 @@
+package api_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/internal/ltitest"
+	"github.com/tyokyky/tyokyky/lti"
+)
+
+// startLTI starts the platform with a platform simulator registered for
+// Pirkanmaa with the deployment dep-1.
+func startLTI(t *testing.T) (*running, *ltitest.Platform, *lti.Registration) {
+	t.Helper()
+	r := start(t)
+	pf, err := ltitest.Start("tyokyky-client", "dep-1", r.URL+"/lti/launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pf.Close)
+	reg, errs := r.lti.AddRegistration(t.Context(), lti.Registration{Name: "Moodle Pirha", Issuer: pf.URL, ClientID: pf.ClientID, AuthURL: pf.AuthURL(),
+		TokenURL: pf.TokenURL(), JWKSURL: pf.JWKSURL(), Deployments: []string{"dep-1"}, Org: "pirkanmaa"})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return r, pf, reg
+}
+
+// cookieAttrs reads a Set-Cookie header of resp by the cookie's name.
+func cookieAttrs(resp *http.Response, name string) string {
+	for _, h := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(h, name+"=") {
+			return h
+		}
+	}
+	return ""
+}
+
+// keepCookies puts the cookies resp sets into b's jar without Secure:
+// Go's jar keeps Secure cookies from plain HTTP but never sends them
+// back over it, as the test server is; a browser treats the local host
+// as a secure context.
+func keepCookies(t *testing.T, b *browserClient, resp *http.Response) {
+	t.Helper()
+	u, _ := url.Parse(b.base)
+	var cs []*http.Cookie
+	for _, c := range resp.Cookies() {
+		cs = append(cs, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/", MaxAge: c.MaxAge})
+	}
+	b.http.Jar.SetCookies(u, cs)
+}
+
+// ltiLogin is the platform's login initiation by b; it returns the
+// platform's authentication request address.
+func ltiLogin(t *testing.T, b *browserClient, pf *ltitest.Platform, hint, target string, post bool) *http.Response {
+	t.Helper()
+	q := url.Values{"iss": {pf.URL}, "login_hint": {hint}, "target_link_uri": {target}, "lti_message_hint": {target},
+		"client_id": {pf.ClientID}, "lti_deployment_id": {"dep-1"}}
+	var resp *http.Response
+	if post {
+		resp, _ = b.post("/lti/login", q)
+	} else {
+		resp, _ = b.get("/lti/login?" + q.Encode())
+	}
+	keepCookies(t, b, resp)
+	return resp
+}
+
+// platformAnswers follows the browser to the platform and reads the
+// auto-posting form it answers with.
+func platformAnswers(t *testing.T, authURL string) (string, url.Values) {
+	t.Helper()
+	resp, err := http.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the platform = %d %s", resp.StatusCode, body)
+	}
+	action, form, err := ltitest.ReadPostPage(string(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return action, form
+}
+
+// A launch over HTTP from login to the section page: the cookies that
+// work in a frame, the person signed in just in time, the target opened,
+// and the platform allowed to frame the pages of that session.
+func TestLTILaunch(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	pf.Queue("h-1", &ltitest.Person{Sub: "u-1", Name: "Liisa Oppija", Email: "liisa@pirha.fi", Roles: []string{ltitest.RoleLearner}})
+	target := r.URL + "/osiot/ensimmainen/tehtava"
+	for _, post := range []bool{false, true} {
+		b := newClient(t, r.URL)
+		resp := ltiLogin(t, b, pf, "h-1", target, post)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 302 || !strings.HasPrefix(loc, pf.AuthURL()+"?") {
+			t.Fatalf("login (post %v) = %d %s", post, resp.StatusCode, loc)
+		}
+		state := resp.Cookies()[0]
+		attrs := strings.ToLower(cookieAttrs(resp, state.Name))
+		for _, want := range []string{"samesite=none", "secure", "partitioned", "httponly", "path=/"} {
+			if !strings.Contains(attrs, want) {
+				t.Errorf("the state cookie %q lacks %s", attrs, want)
+			}
+		}
+		action, form := platformAnswers(t, loc)
+		if action != r.URL+"/lti/launch" || form.Get("state") != state.Value {
+			t.Fatalf("the platform posts to %s with state %s", action, form.Get("state"))
+		}
+		resp, body := b.post("/lti/launch", form)
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/osiot/ensimmainen/tehtava" {
+			t.Fatalf("launch = %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		session := strings.ToLower(cookieAttrs(resp, "session"))
+		for _, want := range []string{"samesite=none", "secure", "partitioned", "httponly"} {
+			if !strings.Contains(session, want) {
+				t.Errorf("the session cookie %q lacks %s", session, want)
+			}
+		}
+		keepCookies(t, b, resp)
+		resp, page := b.get("/osiot/ensimmainen/tehtava")
+		if resp.StatusCode != 200 || !strings.Contains(page, "Liisa Oppija") {
+			t.Fatalf("the target signed in = %d", resp.StatusCode)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'self' "+pf.URL) || resp.Header.Get("X-Frame-Options") != "" {
+			t.Fatalf("the platform may not frame the launched session's page: %s / %s", csp, resp.Header.Get("X-Frame-Options"))
+		}
+		// The same launch posted again is refused.
+		if resp, page := b.post("/lti/launch", form); resp.StatusCode != 400 || !strings.Contains(page, "on jo käytetty") {
+			t.Fatalf("a replayed launch = %d", resp.StatusCode)
+		}
+	}
+	u, err := r.Accounts().UserByIdentity(t.Context(), pf.URL, "u-1")
+	if err != nil || u.OrgID != "pirkanmaa" || u.Email != "liisa@pirha.fi" {
+		t.Fatalf("the account: %+v %v", u, err)
+	}
+	// Pages of a password session stay unframeable.
+	other := newClient(t, r.URL)
+	other.register(account.NewID()[:10]+"@example.fi", "Salasana Käyttäjä")
+	if resp, _ := other.get("/osiot/ensimmainen/tehtava"); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("a password session's page may be framed: %s", resp.Header.Get("Content-Security-Policy"))
+	}
+	// The audit log has the sign-in.
+	entries, _ := r.Accounts().AuditLog(t.Context(), 50)
+	found := false
+	for _, e := range entries {
+		found = found || e.Action == "signin.lti" && e.Target == u.ID
+	}
+	if !found {
+		t.Error("the launch is not in the audit log")
+	}
+}
+
+// A browser that does not send the state cookie back (third-party
+// cookies blocked in the frame) gets a page, frameable by the platform,
+// whose link opens the login again in a window of its own.
+func TestLTILaunchWithoutCookieOffersWindow(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	pf.Queue("h-2", &ltitest.Person{Sub: "u-2", Name: "Kalle Kehys", Roles: []string{ltitest.RoleLearner}})
+	b := newClient(t, r.URL)
+	target := r.URL + "/osiot"
+	resp := ltiLogin(t, b, pf, "h-2", target, false)
+	_, form := platformAnswers(t, resp.Header.Get("Location"))
+	cookieless := newClient(t, r.URL)
+	resp, page := cookieless.post("/lti/launch", form)
+	if resp.StatusCode != 200 || !strings.Contains(page, `target="_blank" rel="noopener"`) || !strings.Contains(page, "Avaa kurssi uudessa ikkunassa") {
+		t.Fatalf("without the cookie = %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' "+pf.URL) {
+		t.Fatalf("the platform may not frame the page: %s", csp)
+	}
+	link := regexp.MustCompile(`href="(/lti/login\?[^"]+)"`).FindStringSubmatch(page)
+	if link == nil {
+		t.Fatal("no link to start again")
+	}
+	// In the new window the login starts again and the launch passes.
+	resp, _ = cookieless.get(strings.ReplaceAll(link[1], "&amp;", "&"))
+	keepCookies(t, cookieless, resp)
+	if resp.StatusCode != 302 {
+		t.Fatalf("the login again = %d", resp.StatusCode)
+	}
+	_, form = platformAnswers(t, resp.Header.Get("Location"))
+	if resp, _ := cookieless.post("/lti/launch", form); resp.StatusCode != 303 || resp.Header.Get("Location") != "/osiot" {
+		t.Fatalf("the launch in a window of its own = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// Forged launches are refused over HTTP with a page in the reader's
+// language and no session.
+func TestLTIForgedLaunches(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	pf.Queue("h-3", &ltitest.Person{Sub: "u-3", Name: "Hyökkääjä", Roles: []string{ltitest.RoleLearner}})
+	cases := []struct {
+		name   string
+		target string
+		forge  func(map[string]any, jwt.MapClaims) string
+		status int
+		text   string
+	}{
+		{"target_link_uri to another host", r.URL + "/osiot", func(_ map[string]any, c jwt.MapClaims) string {
+			c[lti.ClaimTargetLinkURI] = "https://evil.example/osiot"
+			return pf.Sign(c)
+		}, 400, "ei kuulu tähän palveluun"},
+		{"expired", r.URL + "/osiot", func(_ map[string]any, c jwt.MapClaims) string {
+			c["exp"], c["iat"] = time.Now().Add(-time.Hour).Unix(), time.Now().Add(-2*time.Hour).Unix()
+			return pf.Sign(c)
+		}, 403, "ei läpäissyt tarkistuksia"},
+		{"wrong audience", r.URL + "/osiot", func(_ map[string]any, c jwt.MapClaims) string {
+			c["aud"], c["azp"] = "toinen", "toinen"
+			return pf.Sign(c)
+		}, 403, "ei läpäissyt tarkistuksia"},
+		{"unregistered deployment", r.URL + "/osiot", func(_ map[string]any, c jwt.MapClaims) string {
+			c[lti.ClaimDeploymentID] = "dep-x"
+			return pf.Sign(c)
+		}, 403, "käyttöönottoa ei ole rekisteröity"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pf.Forge(c.forge)
+			defer pf.Forge(nil)
+			b := newClient(t, r.URL)
+			resp := ltiLogin(t, b, pf, "h-3", c.target, false)
+			_, form := platformAnswers(t, resp.Header.Get("Location"))
+			resp, page := b.post("/lti/launch", form)
+			if resp.StatusCode != c.status || !strings.Contains(page, c.text) || cookieAttrs(resp, "session") != "" {
+				t.Fatalf("= %d, want %d with %q\n%s", resp.StatusCode, c.status, c.text, page)
+			}
+		})
+	}
+	// A login naming another host's target, an unregistered platform or
+	// deployment is refused before the platform is asked.
+	b := newClient(t, r.URL)
+	for _, q := range []url.Values{
+		{"iss": {pf.URL}, "login_hint": {"h"}, "target_link_uri": {"https://evil.example/"}},
+		{"iss": {"https://moodle.evil.example"}, "login_hint": {"h"}, "target_link_uri": {r.URL + "/"}},
+		{"iss": {pf.URL}, "login_hint": {"h"}, "target_link_uri": {r.URL + "/"}, "lti_deployment_id": {"dep-x"}},
+	} {
+		if resp, _ := b.get("/lti/login?" + q.Encode()); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+			t.Errorf("login %v = %d %s", q, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+// The tool's key set: public RSA keys for RS256, which verify what the
+// tool signs.
+func TestLTIJWKS(t *testing.T) {
+	r, _, _ := startLTI(t)
+	resp, body := newClient(t, r.URL).get("/lti/jwks.json")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("jwks = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(body), &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("jwks %s", body)
+	}
+	k := set.Keys[0]
+	if k["kty"] != "RSA" || k["alg"] != "RS256" || k["use"] != "sig" || k["kid"] == "" || k["n"] == "" || k["d"] != "" {
+		t.Fatalf("key %v", k)
+	}
+}
+
+// Administrators register platforms on /yllapito/lti: refused input with
+// the messages, a registration, changes of deployments and state, every
+// change audited.
+func TestLTIAdminPage(t *testing.T) {
+	r, pf, reg := startLTI(t)
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	resp, page := admin.get("/yllapito/lti")
+	if resp.StatusCode != 200 || !strings.Contains(page, "<code>"+r.URL+"/lti/login</code>") || !strings.Contains(page, "<code>"+r.URL+"/lti/jwks.json</code>") ||
+		!strings.Contains(page, "<th scope=\"row\">Moodle Pirha</th><td><code>"+pf.URL+"</code></td>") {
+		t.Fatalf("the page = %d\n%s", resp.StatusCode, page)
+	}
+	token := csrfField.FindStringSubmatch(page)[1]
+	resp, page = admin.post("/yllapito/lti", url.Values{"csrf": {token}, "name": {"Canvas"}, "issuer": {"https://canvas.instructure.com"}, "client_id": {"10000000000001"},
+		"auth_url": {"http://evil.example/auth"}, "token_url": {"https://sso.canvaslms.com/login/oauth2/token"}, "jwks_url": {"https://sso.canvaslms.com/api/lti/security/jwks"},
+		"deployments": {""}, "org": {"pirkanmaa"}})
+	if resp.StatusCode != 422 || !strings.Contains(page, `<a href="#auth_url">Tunnistautumispyynnön osoite on https-osoite`) || !strings.Contains(page, `<a href="#deployments">`) || !strings.Contains(page, `value="10000000000001"`) {
+		t.Fatalf("a bad registration = %d\n%s", resp.StatusCode, page)
+	}
+	resp, _ = admin.post("/yllapito/lti", url.Values{"csrf": {token}, "name": {"Canvas"}, "issuer": {"https://canvas.instructure.com"}, "client_id": {"10000000000001"},
+		"auth_url": {"https://sso.canvaslms.com/api/lti/authorize_redirect"}, "token_url": {"https://sso.canvaslms.com/login/oauth2/token"}, "jwks_url": {"https://sso.canvaslms.com/api/lti/security/jwks"},
+		"deployments": {"1:abc, 2:def"}, "org": {"hus"}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/yllapito/lti?ilmoitus=lisatty" {
+		t.Fatalf("register = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, page = admin.get("/yllapito/lti?ilmoitus=lisatty"); !strings.Contains(page, "Oppimisympäristö on rekisteröity.") || !strings.Contains(page, "<td>1:abc, 2:def</td>") {
+		t.Fatalf("after registering:\n%s", page)
+	}
+	// The same issuer and client id again.
+	if resp, page := admin.post("/yllapito/lti", url.Values{"csrf": {token}, "name": {"Canvas 2"}, "issuer": {"https://canvas.instructure.com"}, "client_id": {"10000000000001"},
+		"auth_url": {"https://sso.canvaslms.com/a"}, "token_url": {"https://sso.canvaslms.com/t"}, "jwks_url": {"https://sso.canvaslms.com/j"},
+		"deployments": {"x"}, "org": {"hus"}}); resp.StatusCode != 409 && resp.StatusCode != 422 || !strings.Contains(page, "on jo rekisteröity") {
+		t.Fatalf("a second registration of one client = %d", resp.StatusCode)
+	}
+	// Deployments and state change; an inactive platform launches nothing.
+	if resp, _ := admin.post("/yllapito/lti/"+reg.ID, url.Values{"csrf": {token}, "deployments": {"dep-1 dep-2"}, "org": {"pirkanmaa"}}); resp.StatusCode != 303 {
+		t.Fatalf("change = %d", resp.StatusCode)
+	}
+	got, _ := r.lti.Registration(t.Context(), reg.ID)
+	if got.Active || len(got.Deployments) != 2 {
+		t.Fatalf("after the change %+v", got)
+	}
+	if resp, _ := admin.get("/lti/login?" + url.Values{"iss": {pf.URL}, "login_hint": {"h"}, "target_link_uri": {r.URL + "/"}}.Encode()); resp.StatusCode != 400 {
+		t.Fatalf("a login of an inactive platform = %d", resp.StatusCode)
+	}
+	if resp, _ := admin.post("/yllapito/lti/eiole", url.Values{"csrf": {token}, "deployments": {"x"}, "org": {"pirkanmaa"}}); resp.StatusCode != 404 {
+		t.Fatalf("an unknown registration = %d", resp.StatusCode)
+	}
+	_, logPage := admin.get("/yllapito/loki")
+	for _, want := range []string{"lti.add", "lti.change", "Canvas client=10000000000001 org=hus deployments=1:abc,2:def"} {
+		if !strings.Contains(logPage, want) {
+			t.Errorf("the audit log lacks %q", want)
+		}
+	}
+}
+
+func init() {
+	stateChanging["POST /yllapito/lti"] = adminRefused("/yllapito/lti", "name=x&issuer=https%3A%2F%2Fa.example")
+	stateChanging["POST /yllapito/lti/:registration"] = adminRefused("/yllapito/lti/x", "deployments=x")
+	// The platform's login and launch are cross-site posts by design,
+	// authorised by what they carry: a login changes nothing of the
+	// session that sends it, and a launch without the platform's signed
+	// token and this browser's state is refused.
+	stateChanging["POST /lti/login"] = func(t *testing.T, r *running) {
+		b := newClient(t, r.URL)
+		b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
+		if resp, _ := b.post("/lti/login", url.Values{"iss": {"https://moodle.evil.example"}, "login_hint": {"h"}, "target_link_uri": {r.URL + "/"}}); resp.StatusCode != 400 {
+			t.Errorf("POST /lti/login from an unregistered platform = %d, want 400", resp.StatusCode)
+		}
+	}
+	stateChanging["POST /lti/launch"] = func(t *testing.T, r *running) {
+		b := newClient(t, r.URL)
+		b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
+		if resp, _ := b.post("/lti/launch", url.Values{"id_token": {"x.y.z"}, "state": {"made-up"}}); resp.StatusCode != 400 || cookieAttrs(resp, "session") != "" {
+			t.Errorf("POST /lti/launch with a made-up state = %d, want 400", resp.StatusCode)
+		}
+	}
+	// The registrations are administrators' only: a learner finds nothing.
+	idorMatrix["POST /yllapito/lti/:registration"] = func(t *testing.T, r *running) {
+		ctx := t.Context()
+		reg, errs := r.lti.AddRegistration(ctx, lti.Registration{Name: "Moodle", Issuer: "https://moodle.example.fi", ClientID: "c", AuthURL: "https://moodle.example.fi/auth",
+			TokenURL: "https://moodle.example.fi/token", JWKSURL: "https://moodle.example.fi/jwks", Deployments: []string{"1"}, Org: "pirkanmaa"})
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		b := newClient(t, r.URL)
+		b.register(account.NewID()[:10]+"@example.fi", "Aapo Ei-ylläpitäjä")
+		if resp, _ := b.post("/yllapito/lti/"+reg.ID, url.Values{"csrf": {b.csrf("/tili")}, "deployments": {"evil"}, "org": {"pirkanmaa"}, "active": {"on"}}); resp.StatusCode != 404 {
+			t.Errorf("a learner on POST /yllapito/lti/{registration} = %d, want 404", resp.StatusCode)
+		}
+		if got, _ := r.lti.Registration(ctx, reg.ID); len(got.Deployments) != 1 || got.Deployments[0] != "1" {
+			t.Errorf("a learner changed the registration: %v", got.Deployments)
+		}
+	}
+}
