@@ -60,6 +60,9 @@ var (
 	// course (the offline suite publishes a new revision of a module).
 	siteStudio  *studio.Store
 	siteLibrary *course.Library
+	// siteLTI is the LTI tool, with the registered platform siteLTIReg.
+	siteLTI    *lti.Service
+	siteLTIReg *lti.Registration
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -145,7 +148,9 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
-		if _, errs := tool.AddRegistration(context.Background(), lti.Registration{Name: "Moodle Pirha", Issuer: "https://moodle.pirha.fi", ClientID: "Xk2Yq9tyokyky",
+		siteLTI = tool
+		var errs []error
+		if siteLTIReg, errs = tool.AddRegistration(context.Background(), lti.Registration{Name: "Moodle Pirha", Issuer: "https://moodle.pirha.fi", ClientID: "Xk2Yq9tyokyky",
 			AuthURL: "https://moodle.pirha.fi/mod/lti/auth.php", TokenURL: "https://moodle.pirha.fi/mod/lti/token.php", JWKSURL: "https://moodle.pirha.fi/mod/lti/certs.php",
 			Deployments: []string{"1", "2"}, Org: "pirkanmaa"}); len(errs) > 0 {
 			siteErr = errs[0]
@@ -361,6 +366,18 @@ func pagePath(t *testing.T, base, path, sess string) string {
 			t.Fatal(err)
 		}
 		return strings.NewReplacer("{verify}", token, "{unsubscribe}", token).Replace(path)
+	case strings.Contains(path, "{deeplink}"):
+		// A teacher's deep linking request of the page's user.
+		_, u, err := siteAccounts.Session(context.Background(), sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := siteLTI.WaitForChoice(context.Background(), lti.DeepLinkRequest{UserID: u.ID, Registration: siteLTIReg.ID, Deployment: "1",
+			ReturnURL: "https://moodle.pirha.fi/mod/lti/contentitem_return.php", Multiple: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Replace(path, "{deeplink}", id, 1)
 	case strings.Contains(path, "{message}"):
 		id, err := siteOutbox.Enqueue(context.Background(), mail.Request{To: "vastaanottaja@example.fi", Name: "Viestin Lukija", Kind: "test", Lang: "fi",
 			Data: map[string]string{"site_url": "http://localhost"}})

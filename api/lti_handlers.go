@@ -117,6 +117,9 @@ func (h *ltiHandlers) launch(c *fiber.Ctx) error {
 	h.crossSiteCookie(c, "session", token, 7*24*time.Hour)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	next := safeNext(l.Target)
+	if l.DeepLink != "" {
+		next = "/lti/sisalto/" + l.DeepLink // the teacher chooses what to place
+	}
 	if pending {
 		return c.Redirect("/kirjaudu/vahvista?jatka="+url.QueryEscape(next), fiber.StatusSeeOther)
 	}
@@ -316,4 +319,114 @@ func (h *ltiHandlers) framing(c *fiber.Ctx) error {
 		hdr.Del(fiber.HeaderXFrameOptions)
 	}
 	return err
+}
+
+// placeChoice is one thing a teacher may place in the platform: its form
+// value and the content item it becomes.
+type placeChoice struct {
+	Value   string
+	Kind    string // the kind's message: the course, a module or the exam
+	Item    lti.ContentItem
+	Checked bool
+}
+
+type deepLinkData struct {
+	Multiple bool
+	Choices  []placeChoice
+	Errors   []fieldError
+}
+
+// choices are what may be placed: the whole course, each module and the
+// exam (when the course has one), each with a line item out of 100.
+func (h *ltiHandlers) choices(lang string) []placeChoice {
+	pub := h.published()
+	if pub == nil {
+		return nil
+	}
+	base := h.lti.BaseURL()
+	out := []placeChoice{{Value: "kurssi", Kind: "lti.place.kind.course", Item: lti.ContentItem{Title: pub.Course.Meta.Title, URL: base + "/", ResourceID: "course", ScoreMaximum: 100}}}
+	for _, m := range pub.Course.Modules {
+		out = append(out, placeChoice{Value: "osio:" + m.Slug, Kind: "lti.place.kind.module", Item: lti.ContentItem{Title: m.Title, URL: base + "/osiot/" + m.Slug, ResourceID: "module:" + m.Slug, ScoreMaximum: 100}})
+	}
+	if pub.Course.Exam != nil && len(pub.Course.Exam.Items) > 0 {
+		out = append(out, placeChoice{Value: "tentti", Kind: "lti.place.kind.exam", Item: lti.ContentItem{Title: web.T(lang, "lti.place.exam.item", pub.Course.Meta.Title), URL: base + "/tentti", ResourceID: "exam", ScoreMaximum: 100}})
+	}
+	return out
+}
+
+// deepLinkPage is GET /lti/sisalto/{request}: a teacher who came by a
+// deep linking launch chooses what to place in the platform (their own
+// request only; another's is 404).
+func (h *ltiHandlers) deepLinkPage(c *fiber.Ctx) error {
+	r, err := h.lti.DeepLink(c.UserContext(), c.Params("request"), h.viewerOf(c).User.ID)
+	if errors.Is(err, lti.ErrDeepLinkGone) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return h.renderPrivate(c, "lti_deeplink", "lti.place.title", &deepLinkData{Multiple: r.Multiple, Choices: h.choices(h.lang(c))})
+}
+
+type deepLinkReturn struct {
+	Action, JWT string
+}
+
+// deepLinkAnswer is POST /lti/sisalto/{request}: the chosen items as the
+// signed LtiDeepLinkingResponse, posted by the browser to the platform's
+// return address (the page's form sends itself; its button does without
+// scripts).
+func (h *ltiHandlers) deepLinkAnswer(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	r, err := h.lti.DeepLink(ctx, c.Params("request"), h.viewerOf(c).User.ID)
+	if errors.Is(err, lti.ErrDeepLinkGone) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	chosen := map[string]bool{}
+	for _, v := range c.Request().PostArgs().PeekMulti("kohde") {
+		chosen[string(v)] = true
+	}
+	choices := h.choices(h.lang(c))
+	var items []lti.ContentItem
+	for i := range choices {
+		if chosen[choices[i].Value] {
+			choices[i].Checked = true
+			items = append(items, choices[i].Item)
+		}
+	}
+	ret, token, err := h.lti.DeepLinkResponse(ctx, r.ID, r.UserID, items)
+	if errors.Is(err, lti.ErrNoChoice) {
+		d := &deepLinkData{Multiple: r.Multiple, Choices: choices}
+		if err := h.fieldErrors(c, []error{err}, &d.Errors); err != nil {
+			return err
+		}
+		return h.renderForm(c, fiber.StatusUnprocessableEntity, "lti_deeplink", "lti.place.title", d)
+	}
+	if errors.Is(err, lti.ErrDeepLinkGone) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	var placed []string
+	for _, it := range items {
+		placed = append(placed, it.ResourceID)
+	}
+	if err := h.accounts.Audit(ctx, r.UserID, "lti.place", r.Registration, strings.Join(placed, ",")); err != nil {
+		return err
+	}
+	if err := h.renderForm(c, fiber.StatusOK, "lti_return", "lti.place.return", &deepLinkReturn{Action: ret, JWT: token}); err != nil {
+		return err
+	}
+	// The page's form leads to the platform: its origin joins
+	// form-action.
+	if u, err := url.Parse(ret); err == nil {
+		hdr := &c.Response().Header
+		csp := string(hdr.Peek(fiber.HeaderContentSecurityPolicy))
+		hdr.Set(fiber.HeaderContentSecurityPolicy, strings.Replace(csp, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1))
+	}
+	return nil
 }

@@ -354,10 +354,49 @@ func init() {
 			t.Errorf("POST /lti/launch with a made-up state = %d, want 400", resp.StatusCode)
 		}
 	}
+	stateChanging["POST /lti/sisalto/:request"] = func(t *testing.T, r *running) {
+		b := newClient(t, r.URL)
+		b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
+		if resp, _ := b.post("/lti/sisalto/x", url.Values{"kohde": {"kurssi"}}); resp.StatusCode != 403 {
+			t.Errorf("POST /lti/sisalto/{request} without a CSRF token = %d, want 403", resp.StatusCode)
+		}
+	}
+	// A deep linking request is its teacher's: another signed-in person
+	// finds nothing, reading or answering.
+	for _, method := range []string{"GET", "HEAD", "POST"} {
+		idorMatrix[method+" /lti/sisalto/:request"] = func(t *testing.T, r *running) {
+			a, b := newClient(t, r.URL), newClient(t, r.URL)
+			ae := account.NewID()[:10] + "@example.fi"
+			a.register(ae, "Aino Opettaja")
+			b.register(account.NewID()[:10]+"@example.fi", "Bertta Muu")
+			ua, _ := r.Accounts().UserByEmail(t.Context(), ae)
+			reg, errs := r.lti.AddRegistration(t.Context(), lti.Registration{Name: "Moodle", Issuer: "https://moodle.example.fi", ClientID: account.NewID()[:12], AuthURL: "https://moodle.example.fi/auth",
+				TokenURL: "https://moodle.example.fi/token", JWKSURL: "https://moodle.example.fi/jwks", Deployments: []string{"1"}, Org: "pirkanmaa"})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			id, err := r.lti.WaitForChoice(t.Context(), lti.DeepLinkRequest{UserID: ua.ID, Registration: reg.ID, Deployment: "1", ReturnURL: "https://moodle.example.fi/return"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp *http.Response
+			if method == "POST" {
+				resp, _ = b.post("/lti/sisalto/"+id, url.Values{"csrf": {b.csrf("/tili")}, "kohde": {"kurssi"}})
+			} else {
+				resp, _ = b.do(method, "/lti/sisalto/"+id, nil)
+			}
+			if resp.StatusCode != 404 {
+				t.Errorf("another person on %s /lti/sisalto/{request} = %d, want 404", method, resp.StatusCode)
+			}
+			if resp, _ := a.get("/lti/sisalto/" + id); resp.StatusCode != 200 {
+				t.Errorf("the teacher's own request = %d (answered by another?)", resp.StatusCode)
+			}
+		}
+	}
 	// The registrations are administrators' only: a learner finds nothing.
 	idorMatrix["POST /yllapito/lti/:registration"] = func(t *testing.T, r *running) {
 		ctx := t.Context()
-		reg, errs := r.lti.AddRegistration(ctx, lti.Registration{Name: "Moodle", Issuer: "https://moodle.example.fi", ClientID: "c", AuthURL: "https://moodle.example.fi/auth",
+		reg, errs := r.lti.AddRegistration(ctx, lti.Registration{Name: "Moodle", Issuer: "https://moodle.example.fi", ClientID: account.NewID()[:12], AuthURL: "https://moodle.example.fi/auth",
 			TokenURL: "https://moodle.example.fi/token", JWKSURL: "https://moodle.example.fi/jwks", Deployments: []string{"1"}, Org: "pirkanmaa"})
 		if len(errs) > 0 {
 			t.Fatal(errs)
@@ -370,5 +409,102 @@ func init() {
 		if got, _ := r.lti.Registration(ctx, reg.ID); len(got.Deployments) != 1 || got.Deployments[0] != "1" {
 			t.Errorf("a learner changed the registration: %v", got.Deployments)
 		}
+	}
+}
+
+var ltiTeacher = &ltitest.Person{Sub: "t-1", Name: "Outi Opettaja", Email: "outi@pirha.fi", MessageType: lti.MessageDeepLinking,
+	Roles: []string{ltitest.RoleInstructor}}
+
+// ltiDeepLink runs a teacher's deep linking launch by b and returns the
+// selection page's address.
+func ltiDeepLink(t *testing.T, r *running, b *browserClient, pf *ltitest.Platform, person *ltitest.Person) (*http.Response, string) {
+	t.Helper()
+	pf.Queue("dl-"+person.Sub, person)
+	resp := ltiLogin(t, b, pf, "dl-"+person.Sub, r.URL+"/lti/launch", false)
+	_, form := platformAnswers(t, resp.Header.Get("Location"))
+	resp, page := b.post("/lti/launch", form)
+	keepCookies(t, b, resp)
+	return resp, page
+}
+
+// Deep Linking 2.0: a teacher chooses with the keyboard-operable form
+// what to place; the answer is a signed LtiDeepLinkingResponse that the
+// platform verifies against /lti/jwks.json, posted by the page to the
+// platform's return address; a learner is refused, another person's
+// request is not found, and a request is answered once.
+func TestLTIDeepLinking(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	pf.ToolJWKSURL = r.URL + "/lti/jwks.json"
+	b := newClient(t, r.URL)
+	resp, _ := ltiDeepLink(t, r, b, pf, ltiTeacher)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 303 || !strings.HasPrefix(loc, "/lti/sisalto/") {
+		t.Fatalf("a teacher's deep linking launch = %d %s", resp.StatusCode, loc)
+	}
+	resp, page := b.get(loc)
+	if resp.StatusCode != 200 || !strings.Contains(page, `type="checkbox"`) || !strings.Contains(page, `value="osio:ensimmainen"`) || !strings.Contains(page, `value="kurssi"`) {
+		t.Fatalf("the selection page = %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' "+pf.URL) {
+		t.Fatalf("the platform may not frame the selection page: %s", csp)
+	}
+	token := csrfField.FindStringSubmatch(page)[1]
+	// Another person, signed in, finds nothing there.
+	other := newClient(t, r.URL)
+	other.register(account.NewID()[:10]+"@example.fi", "Toinen Henkilö")
+	if resp, _ := other.get(loc); resp.StatusCode != 404 {
+		t.Fatalf("another person's request = %d", resp.StatusCode)
+	}
+	// Nothing chosen.
+	if resp, page := b.post(loc, url.Values{"csrf": {token}}); resp.StatusCode != 422 || !strings.Contains(page, "Valitse, mitä lisäät.") {
+		t.Fatalf("nothing chosen = %d", resp.StatusCode)
+	}
+	// A module and the whole course; an unknown value is ignored.
+	resp, page = b.post(loc, url.Values{"csrf": {token}, "kohde": {"osio:ensimmainen", "kurssi", "osio:https://evil.example"}})
+	if resp.StatusCode != 200 || !strings.Contains(page, `<form method="post" action="`+pf.URL+`/deep-link-return" data-autopost>`) {
+		t.Fatalf("the answer page = %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' "+pf.URL) {
+		t.Fatalf("the answer page's form may not lead to the platform: %s", csp)
+	}
+	jwtField := regexp.MustCompile(`name="JWT" value="([^"]+)"`).FindStringSubmatch(page)
+	if jwtField == nil {
+		t.Fatal("no JWT on the answer page")
+	}
+	// The browser posts it to the platform, which verifies it.
+	answer, err := http.PostForm(pf.URL+"/deep-link-return", url.Values{"JWT": {jwtField[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer.Body.Close()
+	got := pf.DeepLinkAnswers()
+	if answer.StatusCode != 200 || len(got) != 1 || got[0].Err != nil {
+		t.Fatalf("the platform refused the answer: %d %+v", answer.StatusCode, got)
+	}
+	items, _ := got[0].Claims[lti.ClaimContentItems].([]any)
+	if len(items) != 2 {
+		t.Fatalf("content items %v", items)
+	}
+	first := items[0].(map[string]any)
+	line := first["lineItem"].(map[string]any)
+	if first["type"] != "ltiResourceLink" || first["url"] != r.URL+"/" || line["resourceId"] != "course" || line["scoreMaximum"] != float64(100) {
+		t.Fatalf("the first item %v", first)
+	}
+	if second := items[1].(map[string]any); second["url"] != r.URL+"/osiot/ensimmainen" {
+		t.Fatalf("the second item %v", second)
+	}
+	if got[0].Claims[lti.ClaimDeepLinkingData] != "platform-data-t-1" {
+		t.Fatalf("the platform's data was not returned: %v", got[0].Claims[lti.ClaimDeepLinkingData])
+	}
+	// Answered once.
+	if resp, _ := b.post(loc, url.Values{"csrf": {token}, "kohde": {"kurssi"}}); resp.StatusCode != 404 {
+		t.Fatalf("a second answer = %d", resp.StatusCode)
+	}
+	// A learner's deep linking launch is refused: no session, no request.
+	learner := *ltiTeacher
+	learner.Sub, learner.Roles = "s-1", []string{ltitest.RoleLearner}
+	resp, page = ltiDeepLink(t, r, newClient(t, r.URL), pf, &learner)
+	if resp.StatusCode != 403 || !strings.Contains(page, "Vain oppimisympäristön opettaja") || cookieAttrs(resp, "session") != "" {
+		t.Fatalf("a learner's deep linking launch = %d\n%s", resp.StatusCode, page)
 	}
 }

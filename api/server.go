@@ -479,6 +479,8 @@ func (s *Server) routes() {
 		public.postUnchecked("/lti/login", lh.login)   // the platform's cross-site form, no session: it only starts a flow whose state and nonce the launch checks
 		public.postUnchecked("/lti/launch", lh.launch) // the platform's signed ID token is the authority; the state cookie binds it to the browser that logged in
 		public.get("/lti/jwks.json", lh.jwks)
+		learner.get("/lti/sisalto/:request", lh.deepLinkPage)
+		learner.post("/lti/sisalto/:request", lh.deepLinkAnswer)
 		admin.get("/yllapito/lti", lh.admin)
 		admin.post("/yllapito/lti", lh.adminAdd)
 		admin.post("/yllapito/lti/:registration", lh.adminChange)

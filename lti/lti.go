@@ -143,6 +143,7 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // LoginURL, LaunchURL and JWKSURL are the tool's addresses to give a
 // platform.
+func (s *Service) BaseURL() string   { return strings.TrimRight(s.o.BaseURL, "/") }
 func (s *Service) LoginURL() string  { return strings.TrimRight(s.o.BaseURL, "/") + "/lti/login" }
 func (s *Service) LaunchURL() string { return strings.TrimRight(s.o.BaseURL, "/") + "/lti/launch" }
 func (s *Service) JWKSURL() string   { return strings.TrimRight(s.o.BaseURL, "/") + "/lti/jwks.json" }
@@ -386,15 +387,19 @@ type Launch struct {
 	Created bool
 	// Frame: the platform opens the tool in a frame (launch_presentation
 	// document_target iframe or frame).
-	Frame  bool
-	Claims jwt.MapClaims
+	Frame bool
+	// DeepLink is the waiting deep linking request of a
+	// LtiDeepLinkingRequest launch (the teacher chooses what to place).
+	DeepLink string
+	Claims   jwt.MapClaims
 }
 
 // Launch completes a launch: the state must be this browser's, unused
 // and recent; the ID token must be the registered platform's, signed by
 // a key of its key set (RS256), for this tool, fresh, with the flow's
 // nonce (never seen before), a registered deployment, a resource link
-// request of LTI 1.3.0 and a target on our host. Then the person is
+// request (or a deep linking request by a teacher) of LTI 1.3.0 and a
+// target on our host. Then the person is
 // signed in: the account of (issuer, sub), made just in time.
 func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error) {
 	if req.State == "" {
@@ -448,13 +453,15 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 		return nil, ErrDeployment
 	}
 	l.MessageType, _ = claims[ClaimMessageType].(string)
-	if v, _ := claims[ClaimVersion].(string); v != Version || l.MessageType != MessageResourceLink {
+	if v, _ := claims[ClaimVersion].(string); v != Version || l.MessageType != MessageResourceLink && l.MessageType != MessageDeepLinking {
 		return nil, ErrMessageType
 	}
-	if rl, _ := claims[ClaimResourceLink].(map[string]any); rl == nil {
-		return nil, ErrToken
-	} else if id, _ := rl["id"].(string); id == "" {
-		return nil, ErrToken
+	if l.MessageType == MessageResourceLink {
+		if rl, _ := claims[ClaimResourceLink].(map[string]any); rl == nil {
+			return nil, ErrToken
+		} else if id, _ := rl["id"].(string); id == "" {
+			return nil, ErrToken
+		}
 	}
 	rolesClaim, ok := claims[ClaimRoles].([]any)
 	if !ok {
@@ -484,8 +491,16 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 	if sub == "" || len(sub) > 255 {
 		return nil, ErrToken // an anonymous launch: nobody to sign in
 	}
+	if l.MessageType == MessageDeepLinking && !MayPlace(l.Roles) {
+		return nil, ErrNotInstructor // before an account is made for them
+	}
 	if l.User, l.Created, err = s.account(ctx, reg, sub, claims); err != nil {
 		return nil, err
+	}
+	if l.MessageType == MessageDeepLinking {
+		if l.DeepLink, err = s.deepLinkRequest(ctx, reg, l.Deployment, l.User.ID, l.Roles, claims); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }

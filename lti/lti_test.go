@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -428,5 +430,102 @@ func TestRegistrations(t *testing.T) {
 	}
 	if k := set.Keys[0]; k["alg"] != "RS256" || k["kty"] != "RSA" || k["use"] != "sig" || k["d"] != nil || !strings.HasPrefix(f.svc.JWKSURL(), toolURL) {
 		t.Fatalf("key %v", k)
+	}
+}
+
+var teacher = &ltitest.Person{Sub: "teacher-7", Name: "Outi Opettaja", Email: "outi@pirha.fi", MessageType: MessageDeepLinking,
+	Roles: []string{"http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"}}
+
+// A teacher's deep linking launch waits for the choice; the answer is a
+// signed LtiDeepLinkingResponse that the platform verifies against the
+// tool's key set, with line items and the platform's data back, given
+// once; a learner may not place anything.
+func TestDeepLinking(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	tool := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(f.svc.JWKS(r.Context())) }))
+	defer tool.Close()
+	f.pf.ToolJWKSURL = tool.URL
+	l, err := f.launch(t, teacher, toolURL+"/lti/launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.MessageType != MessageDeepLinking || l.DeepLink == "" {
+		t.Fatalf("launch %+v", l)
+	}
+	req, err := f.svc.DeepLink(ctx, l.DeepLink, l.User.ID)
+	if err != nil || req.ReturnURL != f.pf.URL+"/deep-link-return" || !req.Multiple || req.Data != "platform-data-teacher-7" {
+		t.Fatalf("request %+v %v", req, err)
+	}
+	// Another person's request is nobody's business.
+	if _, err := f.svc.DeepLink(ctx, l.DeepLink, "someone-else"); !errors.Is(err, ErrDeepLinkGone) {
+		t.Fatalf("another user's request: %v", err)
+	}
+	if _, _, err := f.svc.DeepLinkResponse(ctx, l.DeepLink, l.User.ID, []ContentItem{{Title: "x", URL: "https://evil.example/"}}); !errors.Is(err, ErrTarget) {
+		t.Fatalf("an item on another host: %v", err)
+	}
+	if _, _, err := f.svc.DeepLinkResponse(ctx, l.DeepLink, l.User.ID, nil); !errors.Is(err, ErrNoChoice) {
+		t.Fatalf("nothing chosen: %v", err)
+	}
+	items := []ContentItem{{Title: "Työkyvyn tuki", URL: toolURL + "/osiot/tyokyvyn-tuki", ResourceID: "module:tyokyvyn-tuki", ScoreMaximum: 100},
+		{Title: "Lopputentti", URL: toolURL + "/tentti", ResourceID: "exam", ScoreMaximum: 100}}
+	ret, token, err := f.svc.DeepLinkResponse(ctx, l.DeepLink, l.User.ID, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(ret, url.Values{"JWT": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	answers := f.pf.DeepLinkAnswers()
+	if resp.StatusCode != 200 || len(answers) != 1 || answers[0].Err != nil {
+		t.Fatalf("the platform refused the response: %d %+v", resp.StatusCode, answers)
+	}
+	c := answers[0].Claims
+	got, _ := json.Marshal(c[ClaimContentItems])
+	want := `[{"lineItem":{"label":"Työkyvyn tuki","resourceId":"module:tyokyvyn-tuki","scoreMaximum":100,"tag":"tyokyky"},"title":"Työkyvyn tuki","type":"ltiResourceLink","url":"https://kurssi.example.fi/osiot/tyokyvyn-tuki"},` +
+		`{"lineItem":{"label":"Lopputentti","resourceId":"exam","scoreMaximum":100,"tag":"tyokyky"},"title":"Lopputentti","type":"ltiResourceLink","url":"https://kurssi.example.fi/tentti"}]`
+	if string(got) != want || c[ClaimDeepLinkingData] != "platform-data-teacher-7" {
+		t.Fatalf("content items %s, data %v", got, c[ClaimDeepLinkingData])
+	}
+	// Once only.
+	if _, _, err := f.svc.DeepLinkResponse(ctx, l.DeepLink, l.User.ID, items); !errors.Is(err, ErrDeepLinkGone) {
+		t.Fatalf("a second response: %v", err)
+	}
+	// A learner's deep linking launch is refused before any account is
+	// made for them.
+	student := *teacher
+	student.Sub, student.Roles = "student-8", []string{ltitest.RoleLearner, "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"}
+	if _, err := f.launch(t, &student, toolURL+"/lti/launch"); !errors.Is(err, ErrNotInstructor) {
+		t.Fatalf("a learner's deep linking launch: %v", err)
+	}
+	if _, err := f.accounts.UserByIdentity(ctx, f.pf.URL, "student-8"); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("an account was made for the refused learner: %v", err)
+	}
+	// Settings without ltiResourceLink among the accepted types.
+	odd := *teacher
+	odd.Sub, odd.Extra = "teacher-9", map[string]any{ClaimDeepLinkingSettings: map[string]any{"deep_link_return_url": f.pf.URL + "/r", "accept_types": []any{"file"}}}
+	if _, err := f.launch(t, &odd, toolURL+"/lti/launch"); !errors.Is(err, ErrDeepLink) {
+		t.Fatalf("settings without ltiResourceLink: %v", err)
+	}
+}
+
+func TestMayPlace(t *testing.T) {
+	for roles, want := range map[string]bool{
+		"http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor":                   true,
+		"http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant": true,
+		"http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper":             true,
+		"http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator":        true,
+		"http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator":             true,
+		"http://purl.imsglobal.org/vocab/lis/v2/membership#Learner":                      false,
+		"http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor":                       false,
+		"http://purl.imsglobal.org/vocab/lis/v2/institution/person#Student":              false,
+		"Instructor": false, // LTI 1.1's short names are not LTI 1.3 roles
+		"":           false,
+	} {
+		if MayPlace([]string{roles}) != want {
+			t.Errorf("MayPlace(%q) = %v", roles, !want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ const (
 	flowsCollection         = "lti_flows"
 	usedCollection          = "lti_flows_used"
 	noncesCollection        = "lti_nonces"
+	deepLinksCollection     = "lti_deep_links"
 	// KeysCollection keeps the tool's signing keys (exam/cert.Keys).
 	KeysCollection = "lti_keys"
 )
@@ -34,7 +35,7 @@ func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	}); err != nil {
 		return fmt.Errorf("lti: indexes: %w", err)
 	}
-	for coll, key := range map[string]string{flowsCollection: "created_at", usedCollection: "at", noncesCollection: "at"} {
+	for coll, key := range map[string]string{flowsCollection: "created_at", usedCollection: "at", noncesCollection: "at", deepLinksCollection: "created_at"} {
 		if _, err := db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: key, Value: 1}}, Options: options.Index().SetName(key)}); err != nil {
 			return fmt.Errorf("lti: indexes: %w", err)
 		}
@@ -125,6 +126,7 @@ func (s *Service) saveFlow(ctx context.Context, f flow) error {
 	_, _ = s.o.DB.Collection(flowsCollection).DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-time.Hour)}}}})
 	_, _ = s.o.DB.Collection(usedCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-2 * time.Hour)}}}})
 	_, _ = s.o.DB.Collection(noncesCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-2 * time.Hour)}}}})
+	_, _ = s.o.DB.Collection(deepLinksCollection).DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-2 * DeepLinkTTL)}}}})
 	_, err := s.o.DB.Collection(flowsCollection).InsertOne(ctx, f)
 	return err
 }
@@ -150,11 +152,7 @@ func (s *Service) takeFlow(ctx context.Context, state string) (*flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.o.DB.Collection(usedCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: state}, {Key: "at", Value: s.now().UTC()}})
-	if mongo.IsDuplicateKeyError(err) {
-		return nil, ErrState
-	}
-	if err != nil {
+	if err := s.claimOnce(ctx, state); err != nil {
 		return nil, err
 	}
 	_, _ = s.o.DB.Collection(flowsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: state}})
@@ -179,5 +177,32 @@ func (s *Service) learnOrigin(ctx context.Context, r *Registration, o string) er
 		return nil
 	}
 	_, err := s.o.DB.Collection(registrationsCollection).UpdateByID(ctx, r.ID, bson.D{{Key: "$addToSet", Value: bson.D{{Key: "frame_origins", Value: o}}}})
+	return err
+}
+
+func (s *Service) saveDeepLink(ctx context.Context, r DeepLinkRequest) error {
+	_, err := s.o.DB.Collection(deepLinksCollection).InsertOne(ctx, r)
+	return err
+}
+
+func (s *Service) findDeepLink(ctx context.Context, id string) (*DeepLinkRequest, error) {
+	var r DeepLinkRequest
+	err := s.o.DB.Collection(deepLinksCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrDeepLinkGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// claimOnce claims a single-use thing by inserting its key: the second
+// claim, from any instance, is ErrState.
+func (s *Service) claimOnce(ctx context.Context, key string) error {
+	_, err := s.o.DB.Collection(usedCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "at", Value: s.now().UTC()}})
+	if mongo.IsDuplicateKeyError(err) {
+		return ErrState
+	}
 	return err
 }

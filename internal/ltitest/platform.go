@@ -44,6 +44,9 @@ type Platform struct {
 	// ToolLaunchURL is where the ID token is posted (the tool's
 	// redirect_uri, which must be registered).
 	ToolLaunchURL string
+	// ToolJWKSURL is the tool's key set, which verifies its deep linking
+	// responses.
+	ToolJWKSURL string
 
 	srv *http.Server
 	ln  net.Listener
@@ -53,6 +56,14 @@ type Platform struct {
 	next    map[string]*Person
 	forge   func(header map[string]any, claims jwt.MapClaims) string
 	authLog []url.Values
+	links   []DeepLinkAnswer
+}
+
+// DeepLinkAnswer is a deep linking response the platform received: its
+// verified claims, or why it was refused.
+type DeepLinkAnswer struct {
+	Claims jwt.MapClaims
+	Err    error
 }
 
 // Person is who the platform launches, with the launch's particulars.
@@ -97,6 +108,7 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 	mux.HandleFunc("GET /jwks", p.serveJWKS)
 	mux.HandleFunc("GET /auth", p.serveAuth)
 	mux.HandleFunc("POST /auth", p.serveAuth)
+	mux.HandleFunc("POST /deep-link-return", p.serveDeepLinkReturn)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil
@@ -221,10 +233,14 @@ func (p *Platform) Claims(person *Person, nonce, target string) jwt.MapClaims {
 		"https://purl.imsglobal.org/spec/lti/claim/tool_platform":       map[string]any{"guid": "sim-" + p.ClientID, "name": "Simulaattori", "product_family_code": "ltitest"},
 		"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": map[string]any{"document_target": "iframe", "return_url": p.URL + "/return"},
 	}
-	if mt == "LtiResourceLinkRequest" {
-		// Only a resource link request carries one.
-	} else {
+	if mt == "LtiDeepLinkingRequest" {
+		// Only a resource link request carries a resource link; a deep
+		// linking request carries its settings.
 		delete(c, "https://purl.imsglobal.org/spec/lti/claim/resource_link")
+		c["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = map[string]any{
+			"deep_link_return_url": p.URL + "/deep-link-return", "accept_types": []any{"ltiResourceLink"},
+			"accept_presentation_document_targets": []any{"iframe", "window"}, "accept_multiple": true, "auto_create": true,
+			"title": "Työkyky", "data": "platform-data-" + person.Sub}
 	}
 	for k, v := range person.Extra {
 		if v == nil {
@@ -284,6 +300,71 @@ func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = postPage.Execute(w, map[string]string{"Action": p.ToolLaunchURL, "IDToken": tok, "State": q.Get("state")})
+}
+
+// DeepLinkAnswers are the deep linking responses received so far.
+func (p *Platform) DeepLinkAnswers() []DeepLinkAnswer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]DeepLinkAnswer(nil), p.links...)
+}
+
+// serveDeepLinkReturn is the deep linking return URL: the form field JWT
+// must be the tool's LtiDeepLinkingResponse, signed (RS256) by a key of
+// the tool's key set, for this platform.
+func (p *Platform) serveDeepLinkReturn(w http.ResponseWriter, r *http.Request) {
+	claims, err := p.verifyTool(r.FormValue("JWT"))
+	p.mu.Lock()
+	p.links = append(p.links, DeepLinkAnswer{Claims: claims, Err: err})
+	p.mu.Unlock()
+	if err != nil {
+		http.Error(w, "invalid deep linking response: "+err.Error(), 400)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = placedPage.Execute(w, nil)
+}
+
+var placedPage = template.Must(template.New("placed").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Placed</title></head>
+<body><p id="placed">Placed</p></body></html>`))
+
+// verifyTool verifies a message of the tool against its key set.
+func (p *Platform) verifyTool(raw string) (jwt.MapClaims, error) {
+	resp, err := http.Get(p.ToolJWKSURL)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		return nil, err
+	}
+	claims := jwt.MapClaims{}
+	_, err = jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		for _, k := range set.Keys {
+			if k["kid"] == t.Header["kid"] && k["kty"] == "RSA" {
+				n, err1 := base64.RawURLEncoding.DecodeString(k["n"])
+				e, err2 := base64.RawURLEncoding.DecodeString(k["e"])
+				if err1 != nil || err2 != nil {
+					return nil, errors.New("bad key")
+				}
+				return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
+			}
+		}
+		return nil, errors.New("unknown kid")
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(p.ClientID), jwt.WithAudience(p.URL), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	if err != nil {
+		return nil, err
+	}
+	if claims["https://purl.imsglobal.org/spec/lti/claim/message_type"] != "LtiDeepLinkingResponse" ||
+		claims["https://purl.imsglobal.org/spec/lti/claim/version"] != "1.3.0" ||
+		claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] != p.DeploymentID || claims["nonce"] == nil {
+		return nil, errors.New("not a deep linking response of this deployment")
+	}
+	return claims, nil
 }
 
 var postPage = template.Must(template.New("post").Parse(`<!DOCTYPE html>
