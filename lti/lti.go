@@ -138,6 +138,14 @@ func (s *Service) Close() { s.cancel() }
 // SetBaseURL changes the public address (tests learn it after listening).
 func (s *Service) SetBaseURL(u string) { s.o.BaseURL = strings.TrimRight(u, "/") }
 
+// SetHTTPClient replaces the client that fetches the platforms' key sets
+// (tests: a client that trusts a test certificate).
+func (s *Service) SetHTTPClient(c *http.Client) {
+	s.mu.Lock()
+	s.o.HTTPClient, s.jwks = c, map[string]*platformKeys{}
+	s.mu.Unlock()
+}
+
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 

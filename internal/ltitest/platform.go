@@ -47,6 +47,9 @@ type Platform struct {
 	// ToolJWKSURL is the tool's key set, which verifies its deep linking
 	// responses.
 	ToolJWKSURL string
+	// ToolLoginURL is the tool's login initiation URL, which the course
+	// page frames.
+	ToolLoginURL string
 
 	srv *http.Server
 	ln  net.Listener
@@ -109,6 +112,7 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 	mux.HandleFunc("GET /auth", p.serveAuth)
 	mux.HandleFunc("POST /auth", p.serveAuth)
 	mux.HandleFunc("POST /deep-link-return", p.serveDeepLinkReturn)
+	mux.HandleFunc("GET /course", p.serveCourse)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil
@@ -324,6 +328,23 @@ func (p *Platform) serveDeepLinkReturn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = placedPage.Execute(w, nil)
 }
+
+// serveCourse is a course page of the platform that opens the tool in an
+// iframe, as Moodle's embedded launch does: the frame starts at the
+// tool's login URL for the queued login_hint (hint) and the target.
+func (p *Platform) serveCourse(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("target")
+	q := url.Values{"iss": {p.URL}, "login_hint": {r.URL.Query().Get("hint")}, "target_link_uri": {target}, "lti_message_hint": {target},
+		"client_id": {p.ClientID}, "lti_deployment_id": {p.DeploymentID}}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = coursePage.Execute(w, p.ToolLoginURL+"?"+q.Encode())
+}
+
+var coursePage = template.Must(template.New("course").Parse(`<!DOCTYPE html>
+<html lang="fi"><head><meta charset="utf-8"><title>Oppimisympäristön kurssi</title></head>
+<body><h1>Oppimisympäristön kurssi</h1>
+<iframe id="tool" src="{{.}}" title="Työkyvyn tuki" width="1100" height="800"></iframe>
+</body></html>`))
 
 var placedPage = template.Must(template.New("placed").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Placed</title></head>
