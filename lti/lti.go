@@ -107,6 +107,7 @@ type Service struct {
 	// frames caches FrameOrigins for a minute ("" for every platform).
 	frames   map[string][]string
 	framesAt time.Time
+	sweptAt  time.Time // when old flows were last dropped
 }
 
 type platformKeys struct {

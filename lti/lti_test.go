@@ -39,7 +39,7 @@ type fixture struct {
 
 // setup: the organisation Pirkanmaa, a platform simulator registered in
 // it with the deployment "dep-1", and the tool at toolURL.
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	db := env.Database()
@@ -81,7 +81,7 @@ var learner = &ltitest.Person{Sub: "moodle-user-42", Name: "Liisa Oppija", Email
 
 // launch runs a whole launch: the login, the platform's authentication
 // answer, and Launch with the browser's cookie (the state).
-func (f *fixture) launch(t *testing.T, person *ltitest.Person, target string) (*Launch, error) {
+func (f *fixture) launch(t testing.TB, person *ltitest.Person, target string) (*Launch, error) {
 	t.Helper()
 	req, err := f.start(t, person, target)
 	if err != nil {
@@ -92,7 +92,7 @@ func (f *fixture) launch(t *testing.T, person *ltitest.Person, target string) (*
 
 // start does the login and the platform's answer: the request Launch
 // would get.
-func (f *fixture) start(t *testing.T, person *ltitest.Person, target string) (LaunchRequest, error) {
+func (f *fixture) start(t testing.TB, person *ltitest.Person, target string) (LaunchRequest, error) {
 	t.Helper()
 	hint := "hint-" + person.Sub
 	f.pf.Queue(hint, person)

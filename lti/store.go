@@ -121,14 +121,32 @@ type flow struct {
 }
 
 func (s *Service) saveFlow(ctx context.Context, f flow) error {
-	// Old flows and nonces are of no use: drop them now and then. A used
-	// claim and a nonce outlive their flow and their token's lifetime.
-	_, _ = s.o.DB.Collection(flowsCollection).DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-time.Hour)}}}})
-	_, _ = s.o.DB.Collection(usedCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-2 * time.Hour)}}}})
-	_, _ = s.o.DB.Collection(noncesCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-2 * time.Hour)}}}})
-	_, _ = s.o.DB.Collection(deepLinksCollection).DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: f.CreatedAt.Add(-2 * DeepLinkTTL)}}}})
+	s.sweep(ctx, f.CreatedAt)
 	_, err := s.o.DB.Collection(flowsCollection).InsertOne(ctx, f)
 	return err
+}
+
+// sweep drops old flows, claims, nonces and deep linking requests, at
+// most once a minute per process: a used claim and a nonce outlive
+// their flow and their token's lifetime, so a replay after they are gone
+// finds no flow either.
+func (s *Service) sweep(ctx context.Context, now time.Time) {
+	s.mu.Lock()
+	due := now.Sub(s.sweptAt) > time.Minute
+	if due {
+		s.sweptAt = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	older := func(key string, d time.Duration) bson.D {
+		return bson.D{{Key: key, Value: bson.D{{Key: "$lt", Value: now.Add(-d)}}}}
+	}
+	_, _ = s.o.DB.Collection(flowsCollection).DeleteMany(ctx, older("created_at", time.Hour))
+	_, _ = s.o.DB.Collection(usedCollection).DeleteMany(ctx, older("at", 2*time.Hour))
+	_, _ = s.o.DB.Collection(noncesCollection).DeleteMany(ctx, older("at", 2*time.Hour))
+	_, _ = s.o.DB.Collection(deepLinksCollection).DeleteMany(ctx, older("created_at", 2*DeepLinkTTL))
 }
 
 // peekFlow reads a flow without using it (for the new-window fallback).
