@@ -508,3 +508,75 @@ func TestLTIDeepLinking(t *testing.T) {
 		t.Fatalf("a learner's deep linking launch = %d\n%s", resp.StatusCode, page)
 	}
 }
+
+// Scores reach the platform's gradebook: a learner launched from a
+// module's link and from the exam's; completing the module and passing
+// the exam are reconciled from our records into the outbox, which posts
+// them with a token of the platform (client credentials with the tool's
+// signed assertion, checked by the simulator against /lti/jwks.json);
+// the gradebook's view and ours agree.
+func TestLTIScoresToTheGradebook(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	pf.ToolJWKSURL = r.URL + "/lti/jwks.json"
+	ctx := t.Context()
+	person := &ltitest.Person{Sub: "g-1", Name: "Gunilla Gradebook", Email: "gunilla@pirha.fi", Roles: []string{ltitest.RoleLearner}, ResourceLink: "rl-mod"}
+	b := newClient(t, r.URL)
+	pf.Queue("g-mod", person)
+	resp := ltiLogin(t, b, pf, "g-mod", r.URL+"/osiot/ensimmainen", false)
+	_, form := platformAnswers(t, resp.Header.Get("Location"))
+	resp, _ = b.post("/lti/launch", form)
+	keepCookies(t, b, resp)
+	examLink := *person
+	examLink.ResourceLink = "rl-exam"
+	pf.Queue("g-exam", &examLink)
+	resp = ltiLogin(t, b, pf, "g-exam", r.URL+"/tentti", false)
+	_, form = platformAnswers(t, resp.Header.Get("Location"))
+	if resp, _ := b.post("/lti/launch", form); resp.StatusCode != 303 {
+		t.Fatalf("the exam's launch = %d", resp.StatusCode)
+	}
+	src := lti.Sources{Course: r.Course, Progress: r.Progress(), Attempts: r.Exams()}
+	send := func() {
+		t.Helper()
+		if _, err := r.lti.Reconcile(ctx, src.ScoreOf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.lti.SendScoresOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing done yet: nothing sent.
+	send()
+	if posts := pf.ScorePosts(); len(posts) != 0 {
+		t.Fatalf("scores before anything was done: %v", posts)
+	}
+	// The module completes.
+	studied(t, b, "ensimmainen")
+	send()
+	mod := pf.Gradebook(pf.URL+"/lineitems/rl-mod", "g-1")
+	if mod == nil || mod["scoreGiven"] != float64(100) || mod["activityProgress"] != "Completed" || mod["gradingProgress"] != "FullyGraded" {
+		t.Fatalf("the module in the gradebook: %v", mod)
+	}
+	// The exam is graded: its percent to the exam's line item.
+	passExam(t, b)
+	send()
+	ex := pf.Gradebook(pf.URL+"/lineitems/rl-exam", "g-1")
+	attempts, _ := r.Exams().ForUser(ctx, mustUser(t, r, pf.URL, "g-1"))
+	if ex == nil || len(attempts) != 1 || attempts[0].Result == nil || ex["scoreGiven"] != attempts[0].Result.Percent || ex["scoreMaximum"] != float64(100) {
+		t.Fatalf("the exam in the gradebook: %v (attempts %d)", ex, len(attempts))
+	}
+	// Nothing changed: nothing more is sent.
+	before := len(pf.ScorePosts())
+	send()
+	if after := len(pf.ScorePosts()); after != before {
+		t.Fatalf("%d more scores sent with nothing changed", after-before)
+	}
+}
+
+func mustUser(t *testing.T, r *running, issuer, sub string) string {
+	t.Helper()
+	u, err := r.Accounts().UserByIdentity(t.Context(), issuer, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}

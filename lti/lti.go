@@ -91,7 +91,11 @@ type Options struct {
 	UnknownKeyEvery time.Duration
 	// Leeway is the clock skew allowed for exp and iat (default 60 s).
 	Leeway time.Duration
-	Logger *slog.Logger
+	// ScoreBackoff is the wait after a score's first failed try (default
+	// a minute); it doubles up to an hour. A platform's Retry-After
+	// overrides it.
+	ScoreBackoff time.Duration
+	Logger       *slog.Logger
 }
 
 // Service runs logins and launches and keeps the registrations.
@@ -108,6 +112,12 @@ type Service struct {
 	frames   map[string][]string
 	framesAt time.Time
 	sweptAt  time.Time // when old flows were last dropped
+	// tokens are the platforms' access tokens by registration and scopes.
+	tokens map[string]cachedToken
+	// wake tells the score sender a score was queued; holder names this
+	// process's claims.
+	wake   chan struct{}
+	holder string
 }
 
 type platformKeys struct {
@@ -129,8 +139,12 @@ func New(o Options) *Service {
 	if o.Leeway == 0 {
 		o.Leeway = time.Minute
 	}
+	if o.ScoreBackoff == 0 {
+		o.ScoreBackoff = time.Minute
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{o: o, now: time.Now, ctx: ctx, cancel: cancel, jwks: map[string]*platformKeys{}, frames: map[string][]string{}}
+	return &Service{o: o, now: time.Now, ctx: ctx, cancel: cancel, jwks: map[string]*platformKeys{}, frames: map[string][]string{},
+		tokens: map[string]cachedToken{}, wake: make(chan struct{}, 1), holder: random()[:12]}
 }
 
 // Close stops refreshing the platforms' key sets.
@@ -508,6 +522,11 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 	}
 	if l.MessageType == MessageDeepLinking {
 		if l.DeepLink, err = s.deepLinkRequest(ctx, reg, l.Deployment, l.User.ID, l.Roles, claims); err != nil {
+			return nil, err
+		}
+	}
+	if gl := gradeLinkOf(reg, l.User.ID, sub, l.Target, claims); gl != nil && l.MessageType == MessageResourceLink {
+		if err := s.saveGradeLink(ctx, gl); err != nil {
 			return nil, err
 		}
 	}

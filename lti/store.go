@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -223,4 +225,269 @@ func (s *Service) claimOnce(ctx context.Context, key string) error {
 		return ErrState
 	}
 	return err
+}
+
+// Collections of the scores: the grade links, the score outbox and its
+// claims.
+const (
+	gradeLinksCollection  = "lti_grade_links"
+	scoresCollection      = "lti_scores"
+	scoreClaimsCollection = "lti_score_claims"
+)
+
+// saveGradeLink makes or refreshes a grade link (an upsert of one
+// document by its _id, tried again when two launches race to insert it);
+// the score queued last stays.
+func (s *Service) saveGradeLink(ctx context.Context, l *GradeLink) error {
+	l.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: l.UserID}, {Key: "registration", Value: l.Registration}, {Key: "sub", Value: l.Sub},
+		{Key: "resource", Value: l.Resource}, {Key: "lineitem", Value: l.LineItem}, {Key: "scopes", Value: l.Scopes}, {Key: "updated_at", Value: l.UpdatedAt}}}}
+	var err error
+	for range 3 {
+		_, err = s.o.DB.Collection(gradeLinksCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: l.ID}}, update, options.UpdateOne().SetUpsert(true))
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
+	return err
+}
+
+// gradeLinks are the grade links of a user's resource ("" "": all).
+func (s *Service) gradeLinks(ctx context.Context, userID, resource string) ([]GradeLink, error) {
+	filter := bson.D{}
+	if userID != "" {
+		filter = bson.D{{Key: "user_id", Value: userID}, {Key: "resource", Value: resource}}
+	}
+	cur, err := s.o.DB.Collection(gradeLinksCollection).Find(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	var out []GradeLink
+	return out, cur.All(ctx, &out)
+}
+
+// GradeLinks are a user's grade links (tests, erasure).
+func (s *Service) GradeLinks(ctx context.Context, userID string) ([]GradeLink, error) {
+	cur, err := s.o.DB.Collection(gradeLinksCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if err != nil {
+		return nil, err
+	}
+	var out []GradeLink
+	return out, cur.All(ctx, &out)
+}
+
+// Score outbox states.
+const (
+	ScorePending = "pending"
+	ScoreSent    = "sent"
+	ScoreFailed  = "failed"
+)
+
+// scoreMessage is a score in the outbox.
+type scoreMessage struct {
+	ID           string         `bson:"_id"`
+	Link         string         `bson:"link"`
+	UserID       string         `bson:"user_id"`
+	Registration string         `bson:"registration"`
+	LineItem     string         `bson:"lineitem"`
+	Body         map[string]any `bson:"body"`
+	State        string         `bson:"state"`
+	Attempts     int            `bson:"attempts"`
+	NextTry      time.Time      `bson:"next_try"`
+	GiveUpAt     time.Time      `bson:"give_up_at"`
+	CreatedAt    time.Time      `bson:"created_at"`
+	SentAt       time.Time      `bson:"sent_at,omitempty"`
+	LastError    string         `bson:"last_error,omitempty"`
+}
+
+// ScoreGiveUp is how long a score is tried before it is given up.
+const ScoreGiveUp = 48 * time.Hour
+
+// enqueueScore inserts a score for the link and records it as the link's
+// last queued score.
+func (s *Service) enqueueScore(ctx context.Context, l *GradeLink, sc Score) error {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	m := scoreMessage{ID: random(), Link: l.ID, UserID: l.UserID, Registration: l.Registration, LineItem: l.LineItem, Body: scoreBody(l, sc, now),
+		State: ScorePending, NextTry: now, GiveUpAt: now.Add(ScoreGiveUp), CreatedAt: now}
+	if _, err := s.o.DB.Collection(scoresCollection).InsertOne(ctx, m); err != nil {
+		return err
+	}
+	_, err := s.o.DB.Collection(gradeLinksCollection).UpdateByID(ctx, l.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "posted", Value: sc.key()}}}})
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// ScoreState is a queued score as the administrators and tests see it.
+type ScoreState struct {
+	ID, UserID, LineItem, State, LastError string
+	Attempts                               int
+	Body                                   map[string]any
+}
+
+// Scores are the queued scores of a user, oldest first.
+func (s *Service) Scores(ctx context.Context, userID string) ([]ScoreState, error) {
+	cur, err := s.o.DB.Collection(scoresCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	var ms []scoreMessage
+	if err := cur.All(ctx, &ms); err != nil {
+		return nil, err
+	}
+	var out []ScoreState
+	for _, m := range ms {
+		out = append(out, ScoreState{ID: m.ID, UserID: m.UserID, LineItem: m.LineItem, State: m.State, LastError: m.LastError, Attempts: m.Attempts, Body: m.Body})
+	}
+	return out, nil
+}
+
+type scoreClaim struct {
+	ID     string    `bson:"_id"` // score id # try
+	Holder string    `bson:"holder"`
+	Until  time.Time `bson:"until"`
+}
+
+// SendScores sends due scores until ctx ends (one sender per instance;
+// each try is claimed by an insert, so only one sender makes it).
+func (s *Service) SendScores(ctx context.Context, poll time.Duration) {
+	for {
+		n, err := s.SendScoresOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.o.Logger.Warn("lti: sending scores", "err", err)
+		}
+		if n >= scoreBatch {
+			continue
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+const scoreBatch = 50
+
+// SendScoresOnce claims up to a batch of due scores, sends each and
+// records the result; it returns how many it tried.
+func (s *Service) SendScoresOnce(ctx context.Context) (int, error) {
+	now := s.now().UTC()
+	coll := s.o.DB.Collection(scoresCollection)
+	cur, err := coll.Find(ctx, bson.D{{Key: "state", Value: ScorePending}, {Key: "next_try", Value: bson.D{{Key: "$lte", Value: now}}}},
+		options.Find().SetSort(bson.D{{Key: "next_try", Value: 1}}).SetLimit(scoreBatch*2))
+	if err != nil {
+		return 0, err
+	}
+	var due []scoreMessage
+	if err := cur.All(ctx, &due); err != nil {
+		return 0, err
+	}
+	tried := 0
+	regs := map[string]*Registration{}
+	for i := range due {
+		if tried == scoreBatch {
+			break
+		}
+		m := &due[i]
+		try, ok, err := s.claimScore(ctx, m.ID, m.Attempts)
+		if err != nil {
+			return tried, err
+		}
+		if !ok {
+			continue
+		}
+		// Read it again after the claim: another sender may have
+		// finished it between the look and the claim.
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: m.ID}}).Decode(m); err != nil || m.State != ScorePending {
+			continue
+		}
+		m.Attempts = try
+		tried++
+		reg := regs[m.Registration]
+		if reg == nil {
+			if reg, err = s.Registration(ctx, m.Registration); err != nil {
+				s.recordScore(ctx, m, &deliveryError{status: http.StatusGone, err: err})
+				continue
+			}
+			regs[m.Registration] = reg
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = s.postScore(sctx, reg, m)
+		cancel()
+		s.recordScore(ctx, m, err)
+	}
+	return tried, nil
+}
+
+// claimScore takes a score's next try by inserting its claim; a claim of
+// a sender that died (its lease over) is stepped over.
+func (s *Service) claimScore(ctx context.Context, id string, attempts int) (int, bool, error) {
+	claims := s.o.DB.Collection(scoreClaimsCollection)
+	for try := attempts + 1; try <= attempts+5; try++ {
+		now := s.now().UTC()
+		_, err := claims.InsertOne(ctx, scoreClaim{ID: id + "#" + strconv.Itoa(try), Holder: s.holder, Until: now.Add(2 * time.Minute)})
+		if err == nil {
+			return try, true, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return 0, false, err
+		}
+		var c scoreClaim
+		if err := claims.FindOne(ctx, bson.D{{Key: "_id", Value: id + "#" + strconv.Itoa(try)}}).Decode(&c); err != nil || c.Until.After(now) {
+			return 0, false, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// recordScore writes a try's result (only the try's owner writes).
+func (s *Service) recordScore(ctx context.Context, m *scoreMessage, sendErr error) {
+	now := s.now().UTC()
+	set := bson.D{{Key: "attempts", Value: m.Attempts}}
+	var de *deliveryError
+	if sendErr != nil && !errors.As(sendErr, &de) {
+		de = &deliveryError{err: sendErr}
+	}
+	switch {
+	case sendErr == nil:
+		set = append(set, bson.E{Key: "state", Value: ScoreSent}, bson.E{Key: "sent_at", Value: now})
+	case de.permanent():
+		set = append(set, bson.E{Key: "state", Value: ScoreFailed}, bson.E{Key: "last_error", Value: clip(sendErr.Error())})
+		s.o.Logger.Warn("lti: the platform refused a score for good", "score", m.ID, "err", sendErr)
+	case now.After(m.GiveUpAt):
+		set = append(set, bson.E{Key: "state", Value: ScoreFailed}, bson.E{Key: "last_error", Value: clip("not accepted within 48 h: " + sendErr.Error())})
+	default:
+		wait := backoff(s.o.ScoreBackoff, m.Attempts)
+		if de.retryAfter > 0 {
+			wait = min(de.retryAfter, time.Hour) // the platform's rate limit says when
+		}
+		set = append(set, bson.E{Key: "next_try", Value: now.Add(wait)}, bson.E{Key: "last_error", Value: clip(sendErr.Error())})
+	}
+	ctx = context.WithoutCancel(ctx)
+	for i := range 20 {
+		if _, err := s.o.DB.Collection(scoresCollection).UpdateByID(ctx, m.ID, bson.D{{Key: "$set", Value: set}}); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
+	}
+	s.o.Logger.Error("lti: recording a score's try failed", "score", m.ID)
+}
+
+// DeleteUser forgets a person (account deletion): their grade links, their
+// scores not yet sent and sent, and their waiting deep linking requests.
+// A score already in a platform's gradebook is the platform's.
+func (s *Service) DeleteUser(ctx context.Context, userID string) error {
+	for _, coll := range []string{gradeLinksCollection, scoresCollection, deepLinksCollection} {
+		if _, err := s.o.DB.Collection(coll).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

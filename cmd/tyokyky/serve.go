@@ -313,7 +313,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go mediaLib.Follow(ctx, 2*time.Second)
 	keySecret, _ := cfg.CertSecret() // checked at start-up already
 	directory := org.NewDirectory(p.db)
-	tool, err := ltiTool(ctx, cfg, p.db, accounts, directory, log)
+	tool, err := ltiTool(ctx, cfg, p.db, accounts, directory, lti.Sources{Course: func() *course.Course {
+		if pub := library.Current(); pub != nil {
+			return pub.Course
+		}
+		return nil
+	}, Progress: progress, Attempts: exams}, log)
 	if err != nil {
 		return nil, fmt.Errorf("lti: %w", err)
 	}
@@ -342,7 +347,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Version:       versionString(),
 	}
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, LTI: tool}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}
@@ -418,8 +423,10 @@ func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logg
 
 // ltiTool starts the LTI tool: its keys loaded (the first one made) and
 // read again every minute (a rotation by another process), the
-// platforms' key sets refreshed until ctx ends.
-func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, directory *org.Directory, log *slog.Logger) (*lti.Service, error) {
+// platforms' key sets refreshed until ctx ends; every minute one
+// instance (under a lease) reconciles the learners' scores from src into
+// the score outbox, and every instance sends the outbox's due scores.
+func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, directory *org.Directory, src lti.Sources, log *slog.Logger) (*lti.Service, error) {
 	keys, err := ltiKeys(cfg, db)
 	if err != nil {
 		return nil, err
@@ -430,6 +437,16 @@ func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts 
 	go poll.Every(ctx, time.Minute, log, "reading the LTI tool's keys", keys.Refresh)
 	svc := lti.New(lti.Options{DB: db, Accounts: accounts, Directory: directory, Keys: keys, BaseURL: cfg.BaseURL, Logger: log})
 	context.AfterFunc(ctx, svc.Close)
+	holder := account.NewID()
+	go poll.Every(ctx, time.Minute, log, "reporting scores to the learning platforms", func(ctx context.Context) error {
+		if ok, err := db.Lease(ctx, "lti-scores", holder, 5*time.Minute); !ok || err != nil {
+			return err
+		}
+		defer db.Release(context.WithoutCancel(ctx), "lti-scores", holder)
+		_, err := svc.Reconcile(ctx, src.ScoreOf)
+		return err
+	})
+	go svc.SendScores(ctx, 5*time.Second)
 	return svc, nil
 }
 

@@ -31,12 +31,12 @@ var domain = map[string][]string{
 	"exam":      {"course"},
 	"exam/cert": {"course", "exam"},
 	"report":    {"account", "course", "exam", "exam/cert", "study"},
-	"erasure":   {"account", "exam", "exam/cert", "feedback", "mail", "study"},
+	"erasure":   {"account", "exam", "exam/cert", "feedback", "lti", "mail", "study"},
 	"content":   nil,
 	"migrate":   nil,
 	"org":       nil,
 	"sso":       {"account", "org"},
-	"lti":       {"account", "exam/cert", "org"},
+	"lti":       {"account", "course", "exam", "exam/cert", "org"},
 }
 
 // storeFiles are the files of domain packages that may use the MongoDB

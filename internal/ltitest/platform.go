@@ -3,8 +3,10 @@
 // and JWKS (rotated on request), an OpenID Connect authorization endpoint
 // that checks the tool's authentication request and answers, as a real
 // platform does, with a page whose form posts the signed ID token to the
-// tool's launch URL, and a token endpoint. A test queues what the next
-// launch carries (Launch) and may forge the token (Forge).
+// tool's launch URL; a token endpoint (client credentials with the tool's
+// signed assertion) and line items' score endpoints with scope checks; a
+// deep linking return URL; a course page that frames the tool. A test
+// queues who the next launch is (Queue) and may forge the token (Forge).
 package ltitest
 
 import (
@@ -23,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,7 +63,24 @@ type Platform struct {
 	forge   func(header map[string]any, claims jwt.MapClaims) string
 	authLog []url.Values
 	links   []DeepLinkAnswer
+	// The AGS side: the scopes the token endpoint grants, the tokens it
+	// gave, the assertions' ids seen, the gradebook (line item → userId →
+	// the latest score), every score post's status, and how many of the
+	// next score posts to answer 429.
+	grant     []string
+	tokens    map[string][]string
+	jtis      map[string]bool
+	gradebook map[string]map[string]map[string]any
+	posts     []int
+	throttle  int
 }
+
+// The AGS scopes.
+const (
+	ScopeLineItem = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+	ScopeResult   = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+	ScopeScore    = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+)
 
 // DeepLinkAnswer is a deep linking response the platform received: its
 // verified claims, or why it was refused.
@@ -106,13 +126,16 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 		scheme = "https"
 	}
 	p := &Platform{URL: scheme + "://" + ln.Addr().String(), ClientID: clientID, DeploymentID: deploymentID, ToolLaunchURL: toolLaunchURL,
-		ln: ln, keys: []*rsa.PrivateKey{key}, next: map[string]*Person{}}
+		ln: ln, keys: []*rsa.PrivateKey{key}, next: map[string]*Person{}, grant: []string{ScopeLineItem, ScopeResult, ScopeScore},
+		tokens: map[string][]string{}, jtis: map[string]bool{}, gradebook: map[string]map[string]map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jwks", p.serveJWKS)
 	mux.HandleFunc("GET /auth", p.serveAuth)
 	mux.HandleFunc("POST /auth", p.serveAuth)
 	mux.HandleFunc("POST /deep-link-return", p.serveDeepLinkReturn)
 	mux.HandleFunc("GET /course", p.serveCourse)
+	mux.HandleFunc("POST /token", p.serveToken)
+	mux.HandleFunc("POST /lineitems/{item}/scores", p.serveScore)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil
@@ -121,8 +144,7 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 // Close stops the platform.
 func (p *Platform) Close() { _ = p.srv.Close() }
 
-// AuthURL, TokenURL and JWKSURL are the platform's endpoints (the token
-// endpoint's address is registered; the simulator does not serve it yet).
+// AuthURL, TokenURL and JWKSURL are the platform's endpoints.
 func (p *Platform) AuthURL() string  { return p.URL + "/auth" }
 func (p *Platform) TokenURL() string { return p.URL + "/token" }
 func (p *Platform) JWKSURL() string  { return p.URL + "/jwks" }
@@ -236,6 +258,8 @@ func (p *Platform) Claims(person *Person, nonce, target string) jwt.MapClaims {
 		"https://purl.imsglobal.org/spec/lti/claim/context":             map[string]any{"id": "course-7", "label": "TK101", "title": "Työkyky", "type": []any{"http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"}},
 		"https://purl.imsglobal.org/spec/lti/claim/tool_platform":       map[string]any{"guid": "sim-" + p.ClientID, "name": "Simulaattori", "product_family_code": "ltitest"},
 		"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": map[string]any{"document_target": "iframe", "return_url": p.URL + "/return"},
+		"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": map[string]any{"scope": []any{ScopeLineItem, ScopeResult, ScopeScore},
+			"lineitems": p.URL + "/lineitems", "lineitem": p.URL + "/lineitems/" + rl},
 	}
 	if mt == "LtiDeepLinkingRequest" {
 		// Only a resource link request carries a resource link; a deep
@@ -306,6 +330,145 @@ func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
 	_ = postPage.Execute(w, map[string]string{"Action": p.ToolLaunchURL, "IDToken": tok, "State": q.Get("state")})
 }
 
+// Grant sets the scopes the token endpoint grants (of those asked).
+func (p *Platform) Grant(scopes ...string) {
+	p.mu.Lock()
+	p.grant = scopes
+	p.mu.Unlock()
+}
+
+// Throttle makes the next n score posts answer 429 Too Many Requests
+// with Retry-After: 1.
+func (p *Platform) Throttle(n int) {
+	p.mu.Lock()
+	p.throttle = n
+	p.mu.Unlock()
+}
+
+// Gradebook is the latest score of userId on a line item (nil: none).
+func (p *Platform) Gradebook(lineItem, userID string) map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gradebook[lineItem][userID]
+}
+
+// ScorePosts are the statuses the score endpoint answered, in order.
+func (p *Platform) ScorePosts() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int(nil), p.posts...)
+}
+
+// serveToken is the OAuth 2 token endpoint: client credentials with a
+// JWT client assertion (RFC 7523) that the tool signed (its key set),
+// iss and sub the client id, aud this endpoint, fresh, its jti used
+// once. It grants the asked scopes it grants at all.
+func (p *Platform) serveToken(w http.ResponseWriter, r *http.Request) {
+	fail := func(code, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": msg})
+	}
+	if r.FormValue("grant_type") != "client_credentials" || r.FormValue("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		fail("unsupported_grant_type", "client credentials with a JWT assertion")
+		return
+	}
+	claims, err := p.verifyToolJWT(r.FormValue("client_assertion"), p.TokenURL())
+	if err != nil || claims["iss"] != p.ClientID || claims["sub"] != p.ClientID {
+		fail("invalid_client", fmt.Sprint("the assertion: ", err))
+		return
+	}
+	jti, _ := claims["jti"].(string)
+	p.mu.Lock()
+	used := jti == "" || p.jtis[jti]
+	p.jtis[jti] = true
+	var granted []string
+	for _, s := range strings.Fields(r.FormValue("scope")) {
+		for _, g := range p.grant {
+			if s == g {
+				granted = append(granted, s)
+			}
+		}
+	}
+	tok := b64(randomBytes(24))
+	p.tokens[tok] = granted
+	p.mu.Unlock()
+	if used {
+		fail("invalid_client", "the assertion's jti was used already")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600, "scope": strings.Join(granted, " ")})
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// serveScore is a line item's scores endpoint: a bearer token with the
+// score scope, the score media type, a valid score; the gradebook keeps
+// the newest by timestamp.
+func (p *Platform) serveScore(w http.ResponseWriter, r *http.Request) {
+	status := p.score(r)
+	p.mu.Lock()
+	p.posts = append(p.posts, status)
+	p.mu.Unlock()
+	if status == 429 {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+}
+
+func (p *Platform) score(r *http.Request) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.throttle > 0 {
+		p.throttle--
+		return 429
+	}
+	scopes, ok := p.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	if !ok {
+		return 401
+	}
+	hasScope := false
+	for _, s := range scopes {
+		hasScope = hasScope || s == ScopeScore
+	}
+	if !hasScope {
+		return 403
+	}
+	if r.Header.Get("Content-Type") != "application/vnd.ims.lis.v1.score+json" {
+		return 415
+	}
+	var sc map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&sc); err != nil {
+		return 400
+	}
+	given, g1 := sc["scoreGiven"].(float64)
+	max, g2 := sc["scoreMaximum"].(float64)
+	user, _ := sc["userId"].(string)
+	ts, _ := sc["timestamp"].(string)
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	activities := map[any]bool{"Initialized": true, "Started": true, "InProgress": true, "Submitted": true, "Completed": true}
+	gradings := map[any]bool{"FullyGraded": true, "Pending": true, "PendingManual": true, "Failed": true, "NotReady": true}
+	if !g1 || !g2 || given < 0 || max <= 0 || user == "" || err != nil || !activities[sc["activityProgress"]] || !gradings[sc["gradingProgress"]] {
+		return 400
+	}
+	item := p.URL + "/lineitems/" + r.PathValue("item")
+	if p.gradebook[item] == nil {
+		p.gradebook[item] = map[string]map[string]any{}
+	}
+	if old := p.gradebook[item][user]; old != nil {
+		if oldAt, _ := time.Parse(time.RFC3339Nano, old["timestamp"].(string)); !at.After(oldAt) {
+			return 200 // an older score: ignored, as the spec says
+		}
+	}
+	p.gradebook[item][user] = sc
+	return 200
+}
+
 // DeepLinkAnswers are the deep linking responses received so far.
 func (p *Platform) DeepLinkAnswers() []DeepLinkAnswer {
 	p.mu.Lock()
@@ -317,7 +480,12 @@ func (p *Platform) DeepLinkAnswers() []DeepLinkAnswer {
 // must be the tool's LtiDeepLinkingResponse, signed (RS256) by a key of
 // the tool's key set, for this platform.
 func (p *Platform) serveDeepLinkReturn(w http.ResponseWriter, r *http.Request) {
-	claims, err := p.verifyTool(r.FormValue("JWT"))
+	claims, err := p.verifyToolJWT(r.FormValue("JWT"), p.URL)
+	if err == nil && (claims["https://purl.imsglobal.org/spec/lti/claim/message_type"] != "LtiDeepLinkingResponse" ||
+		claims["https://purl.imsglobal.org/spec/lti/claim/version"] != "1.3.0" ||
+		claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] != p.DeploymentID || claims["nonce"] == nil || claims["iss"] != p.ClientID) {
+		err = errors.New("not a deep linking response of this deployment")
+	}
 	p.mu.Lock()
 	p.links = append(p.links, DeepLinkAnswer{Claims: claims, Err: err})
 	p.mu.Unlock()
@@ -350,8 +518,9 @@ var placedPage = template.Must(template.New("placed").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Placed</title></head>
 <body><p id="placed">Placed</p></body></html>`))
 
-// verifyTool verifies a message of the tool against its key set.
-func (p *Platform) verifyTool(raw string) (jwt.MapClaims, error) {
+// verifyToolJWT verifies a JWT of the tool against its key set: RS256,
+// a kid of the set, aud the given audience, exp and iat.
+func (p *Platform) verifyToolJWT(raw, aud string) (jwt.MapClaims, error) {
 	resp, err := http.Get(p.ToolJWKSURL)
 	if err != nil {
 		return nil, err
@@ -376,14 +545,9 @@ func (p *Platform) verifyTool(raw string) (jwt.MapClaims, error) {
 			}
 		}
 		return nil, errors.New("unknown kid")
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(p.ClientID), jwt.WithAudience(p.URL), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience(aud), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	if err != nil {
 		return nil, err
-	}
-	if claims["https://purl.imsglobal.org/spec/lti/claim/message_type"] != "LtiDeepLinkingResponse" ||
-		claims["https://purl.imsglobal.org/spec/lti/claim/version"] != "1.3.0" ||
-		claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] != p.DeploymentID || claims["nonce"] == nil {
-		return nil, errors.New("not a deep linking response of this deployment")
 	}
 	return claims, nil
 }
