@@ -151,6 +151,9 @@ func (h *ltiHandlers) offerWindow(c *fiber.Ctx, state string) error {
 type ltiNoticeData struct {
 	Message string
 	Window  string
+	// Close: the page tells the platform that opened it (LTI Dynamic
+	// Registration) to close it.
+	Close bool
 }
 
 // refuse shows a refused login or launch in the status of its kind; a
@@ -189,11 +192,13 @@ type ltiRow struct {
 
 type ltiAdminData struct {
 	LoginURL, LaunchURL, JWKSURL string
-	Rows                         []ltiRow
-	Orgs                         []org.Organisation
-	Values                       map[string]string
-	Errors                       []fieldError
-	Notice                       string
+	// Invitation is a registration address made just now (shown once).
+	Invitation string
+	Rows       []ltiRow
+	Orgs       []org.Organisation
+	Values     map[string]string
+	Errors     []fieldError
+	Notice     string
 }
 
 // admin is GET /yllapito/lti: the tool's addresses to give a platform,
@@ -305,7 +310,9 @@ func (h *ltiHandlers) fieldErrors(c *fiber.Ctx, errs []error, out *[]fieldError)
 func (h *ltiHandlers) framing(c *fiber.Ctx) error {
 	err := c.Next()
 	var origins []string
-	if strings.HasPrefix(c.Path(), "/lti/") {
+	if o, ok := c.Locals("lti_frame").([]string); ok {
+		origins = o // a platform registered just now
+	} else if strings.HasPrefix(c.Path(), "/lti/") {
 		origins = h.lti.FrameOrigins(c.UserContext(), "")
 	} else if v, ok := c.Locals("viewer").(*viewer); ok && v.Session != nil && strings.HasPrefix(v.Session.Provider, "lti:") {
 		origins = h.lti.FrameOrigins(context.WithoutCancel(c.UserContext()), strings.TrimPrefix(v.Session.Provider, "lti:"))
@@ -429,4 +436,43 @@ func (h *ltiHandlers) deepLinkAnswer(c *fiber.Ctx) error {
 		hdr.Set(fiber.HeaderContentSecurityPolicy, strings.Replace(csp, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1))
 	}
 	return nil
+}
+
+// adminInvite is POST /yllapito/lti/kutsu: a single-use registration
+// address for an organisation (LTI Dynamic Registration), shown once.
+func (h *ltiHandlers) adminInvite(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	orgID := c.FormValue("org")
+	if err := h.accounts.Audit(ctx, h.viewerOf(c).User.ID, "lti.invite", orgID, ""); err != nil {
+		return err
+	}
+	link, err := h.lti.Invite(ctx, orgID, h.viewerOf(c).User.ID)
+	d := &ltiAdminData{}
+	if err != nil {
+		if err := h.fieldErrors(c, []error{err}, &d.Errors); err != nil {
+			return err
+		}
+		return h.showAdmin(c, fiber.StatusUnprocessableEntity, d)
+	}
+	d.Invitation, d.Notice = link, "admin.lti.invited"
+	return h.showAdmin(c, fiber.StatusOK, d)
+}
+
+// register is GET /lti/rekisteroi/{invitation}?openid_configuration=
+// &registration_token=: the platform opens the registration address
+// (LTI Dynamic Registration); the tool registers itself there and keeps
+// the platform in the invitation's organisation. The answer tells the
+// platform to close the registration window, and the new platform may
+// frame it.
+func (h *ltiHandlers) register(c *fiber.Ctx) error {
+	reg, err := h.lti.RegisterDynamically(c.UserContext(), c.Params("invitation"), c.Query("openid_configuration"), c.Query("registration_token"))
+	if err != nil {
+		return h.refuse(c, err, "")
+	}
+	if err := h.accounts.Audit(c.UserContext(), "", "lti.register", reg.Issuer, fmt.Sprintf("%s client=%s org=%s deployments=%s", reg.Name, reg.ClientID, reg.Org, strings.Join(reg.Deployments, ","))); err != nil {
+		return err
+	}
+	c.Locals("lti_frame", reg.Origins())
+	lang := h.lang(c)
+	return h.renderForm(c, fiber.StatusOK, "lti_notice", "lti.registered.title", &ltiNoticeData{Message: web.T(lang, "lti.registered.text", reg.Name), Close: true})
 }

@@ -354,6 +354,21 @@ func init() {
 			t.Errorf("POST /lti/launch with a made-up state = %d, want 400", resp.StatusCode)
 		}
 	}
+	stateChanging["POST /yllapito/lti/kutsu"] = adminRefused("/yllapito/lti/kutsu", "org=pirkanmaa")
+	// A registration address is the authority of its registration: a
+	// made-up one registers nothing.
+	for _, method := range []string{"GET", "HEAD"} {
+		idorMatrix[method+" /lti/rekisteroi/:invitation"] = func(t *testing.T, r *running) {
+			before, _ := r.lti.Registrations(t.Context())
+			resp, _ := newClient(t, r.URL).do(method, "/lti/rekisteroi/"+account.NewID()+"?openid_configuration=https%3A%2F%2Fmoodle.example.fi%2F.well-known%2Fopenid-configuration", nil)
+			if resp.StatusCode != 404 {
+				t.Errorf("%s /lti/rekisteroi/{made-up} = %d, want 404", method, resp.StatusCode)
+			}
+			if after, _ := r.lti.Registrations(t.Context()); len(after) != len(before) {
+				t.Error("a made-up registration address registered a platform")
+			}
+		}
+	}
 	stateChanging["POST /lti/sisalto/:request"] = func(t *testing.T, r *running) {
 		b := newClient(t, r.URL)
 		b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
@@ -579,4 +594,63 @@ func mustUser(t *testing.T, r *running, issuer, sub string) string {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// LTI Dynamic Registration over HTTP: an administrator makes a
+// registration address for Pirkanmaa on /yllapito/lti; the platform opens
+// it with its configuration and registration token; the tool registers
+// there, keeps the platform, and answers with a page the platform may
+// frame and that asks it to close; the address works once; the platform
+// then launches.
+func TestLTIDynamicRegistration(t *testing.T) {
+	r := start(t)
+	pf, err := ltitest.Start("dyn-client", "dyn-dep", r.URL+"/lti/launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	pf.ToolLoginURL, pf.ToolJWKSURL, pf.RegistrationToken = r.URL+"/lti/login", r.URL+"/lti/jwks.json", "rt-1"
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	token := admin.csrf("/yllapito/lti")
+	if resp, page := admin.post("/yllapito/lti/kutsu", url.Values{"csrf": {token}, "org": {""}}); resp.StatusCode != 422 || !strings.Contains(page, "Valitse organisaatio luettelosta.") {
+		t.Fatalf("an invitation without an organisation = %d", resp.StatusCode)
+	}
+	resp, page := admin.post("/yllapito/lti/kutsu", url.Values{"csrf": {token}, "org": {"pirkanmaa"}})
+	link := regexp.MustCompile(`<code id="kutsu">([^<]+)</code>`).FindStringSubmatch(page)
+	if resp.StatusCode != 200 || link == nil || !strings.HasPrefix(link[1], r.URL+"/lti/rekisteroi/") {
+		t.Fatalf("the invitation = %d\n%s", resp.StatusCode, page)
+	}
+	path := strings.TrimPrefix(link[1], r.URL) + "?" + url.Values{"openid_configuration": {pf.ConfigurationURL()}, "registration_token": {"rt-1"}}.Encode()
+	b := newClient(t, r.URL)
+	resp, page = b.get(path)
+	if resp.StatusCode != 200 || !strings.Contains(page, "data-lti-close") || !strings.Contains(page, "on rekisteröity") {
+		t.Fatalf("the registration = %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' "+pf.URL) {
+		t.Fatalf("the platform may not frame the registration page: %s", csp)
+	}
+	if resp, _ := b.get(path); resp.StatusCode != 404 {
+		t.Fatalf("the address used again = %d", resp.StatusCode)
+	}
+	if _, page := admin.get("/yllapito/lti"); !strings.Contains(page, "<code>dyn-client</code>") || !strings.Contains(page, "<td>dyn-dep</td>") {
+		t.Fatalf("the registered platform is not listed:\n%s", page)
+	}
+	// The platform launches.
+	pf.Queue("dyn", &ltitest.Person{Sub: "dyn-1", Name: "Dyna Mic", Roles: []string{ltitest.RoleLearner}})
+	q := url.Values{"iss": {pf.URL}, "login_hint": {"dyn"}, "target_link_uri": {r.URL + "/osiot"}, "lti_message_hint": {r.URL + "/osiot"}, "client_id": {"dyn-client"}, "lti_deployment_id": {"dyn-dep"}}
+	resp, _ = b.get("/lti/login?" + q.Encode())
+	keepCookies(t, b, resp)
+	_, form := platformAnswers(t, resp.Header.Get("Location"))
+	if resp, _ := b.post("/lti/launch", form); resp.StatusCode != 303 || resp.Header.Get("Location") != "/osiot" {
+		t.Fatalf("a launch from the registered platform = %d", resp.StatusCode)
+	}
+	_, logPage := admin.get("/yllapito/loki")
+	for _, want := range []string{"lti.invite", "lti.register"} {
+		if !strings.Contains(logPage, want) {
+			t.Errorf("the audit log lacks %s", want)
+		}
+	}
 }

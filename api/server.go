@@ -483,7 +483,9 @@ func (s *Server) routes() {
 		learner.post("/lti/sisalto/:request", lh.deepLinkAnswer)
 		admin.get("/yllapito/lti", lh.admin)
 		admin.post("/yllapito/lti", lh.adminAdd)
+		admin.post("/yllapito/lti/kutsu", lh.adminInvite)
 		admin.post("/yllapito/lti/:registration", lh.adminChange)
+		public.get("/lti/rekisteroi/:invitation", lh.register) // LTI Dynamic Registration: the single-use address is the authority
 	}
 
 	// Accounts and studies in the API.

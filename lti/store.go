@@ -491,3 +491,22 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+const invitationsCollection = "lti_invitations"
+
+func (s *Service) saveInvitation(ctx context.Context, inv Invitation) error {
+	_, err := s.o.DB.Collection(invitationsCollection).InsertOne(ctx, inv)
+	return err
+}
+
+func (s *Service) findInvitation(ctx context.Context, id string) (*Invitation, error) {
+	var inv Invitation
+	err := s.o.DB.Collection(invitationsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&inv)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrInvitation
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}

@@ -73,6 +73,10 @@ type Platform struct {
 	gradebook map[string]map[string]map[string]any
 	posts     []int
 	throttle  int
+	// RegistrationToken is what the registration endpoint wants as the
+	// bearer token; Registrations are the tool configurations it took.
+	RegistrationToken string
+	registered        []map[string]any
 }
 
 // The AGS scopes.
@@ -135,6 +139,8 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 	mux.HandleFunc("POST /deep-link-return", p.serveDeepLinkReturn)
 	mux.HandleFunc("GET /course", p.serveCourse)
 	mux.HandleFunc("POST /token", p.serveToken)
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.serveConfiguration)
+	mux.HandleFunc("POST /register", p.serveRegister)
 	mux.HandleFunc("POST /lineitems/{item}/scores", p.serveScore)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln)
@@ -467,6 +473,61 @@ func (p *Platform) score(r *http.Request) int {
 	}
 	p.gradebook[item][user] = sc
 	return 200
+}
+
+// ConfigurationURL is the platform's OpenID configuration, which LTI
+// Dynamic Registration gives the tool.
+func (p *Platform) ConfigurationURL() string { return p.URL + "/.well-known/openid-configuration" }
+
+func (p *Platform) serveConfiguration(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"issuer": p.URL, "authorization_endpoint": p.AuthURL(), "token_endpoint": p.TokenURL(), "jwks_uri": p.JWKSURL(),
+		"registration_endpoint": p.URL + "/register", "scopes_supported": []string{"openid", ScopeLineItem, ScopeResult, ScopeScore},
+		"response_types_supported": []string{"id_token"}, "id_token_signing_alg_values_supported": []string{"RS256"},
+		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"}, "subject_types_supported": []string{"public", "pairwise"},
+		"https://purl.imsglobal.org/spec/lti-platform-configuration": map[string]any{"product_family_code": "ltitest", "version": "1.0",
+			"messages_supported": []map[string]string{{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}}},
+	})
+}
+
+// serveRegister is the registration endpoint (LTI Dynamic Registration
+// 1.0 § 3.5): the registration token as the bearer token, and a tool
+// configuration whose addresses are the ones the platform was told
+// (ToolLoginURL, ToolLaunchURL, ToolJWKSURL); it answers with the client
+// id and the deployment id.
+func (p *Platform) serveRegister(w http.ResponseWriter, r *http.Request) {
+	if p.RegistrationToken != "" && r.Header.Get("Authorization") != "Bearer "+p.RegistrationToken {
+		http.Error(w, `{"error":"invalid_token"}`, 401)
+		return
+	}
+	var c map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+		http.Error(w, `{"error":"invalid_client_metadata"}`, 400)
+		return
+	}
+	tool, _ := c["https://purl.imsglobal.org/spec/lti-tool-configuration"].(map[string]any)
+	redirects, _ := c["redirect_uris"].([]any)
+	if tool == nil || c["initiate_login_uri"] != p.ToolLoginURL || len(redirects) == 0 || redirects[0] != p.ToolLaunchURL || c["jwks_uri"] != p.ToolJWKSURL ||
+		c["token_endpoint_auth_method"] != "private_key_jwt" || tool["domain"] == nil || tool["target_link_uri"] == nil {
+		http.Error(w, `{"error":"invalid_client_metadata"}`, 400)
+		return
+	}
+	p.mu.Lock()
+	p.registered = append(p.registered, c)
+	p.mu.Unlock()
+	c["client_id"] = p.ClientID
+	tool["deployment_id"] = p.DeploymentID
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_ = json.NewEncoder(w).Encode(c)
+}
+
+// Registrations are the tool configurations registered.
+func (p *Platform) Registrations() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any(nil), p.registered...)
 }
 
 // DeepLinkAnswers are the deep linking responses received so far.

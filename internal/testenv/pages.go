@@ -97,6 +97,7 @@ var Pages = []Page{
 	{"administration: one organisation", "/yllapito/organisaatiot/pirkanmaa", Admin, 200},
 	{"administration: LTI learning platforms", "/yllapito/lti", Admin, 200},
 	{"LTI: a teacher chooses what to place in the platform", "/lti/sisalto/{deeplink}", SignedIn, 200},
+	{"LTI dynamic registration with an unknown address", "/lti/rekisteroi/tuntematon?openid_configuration=https%3A%2F%2Fmoodle.example.fi%2F.well-known%2Fopenid-configuration", Anonymous, 404},
 	{"LTI login from a platform that is not registered", "/lti/login?iss=https%3A%2F%2Fmoodle.example.fi&login_hint=x&target_link_uri=http%3A%2F%2Flocalhost%2F", Anonymous, 400},
 	{"reports", "/raportit", Admin, 200},
 	{"reports of an organisation with units", "/raportit?organisaatio=Pirkanmaan+hyvinvointialue", Admin, 200},

@@ -443,3 +443,13 @@
   var form = document.querySelector("form[data-autopost]");
   if (form) form.submit();
 })();
+
+// LTI Dynamic Registration: the page that says the tool is registered
+// tells the platform that opened it to close it (the IMS message
+// org.imsglobal.lti.close, to the opener or the framing page).
+(function () {
+  "use strict";
+  if (!document.querySelector("[data-lti-close]")) return;
+  var to = window.opener || (window.parent !== window ? window.parent : null);
+  if (to) to.postMessage({ subject: "org.imsglobal.lti.close" }, "*");
+})();
