@@ -263,7 +263,8 @@ func (h *ltiHandlers) adminAdd(c *fiber.Ctx) error {
 }
 
 // adminChange is POST /yllapito/lti/{registration}: its deployments,
-// organisation and whether it may launch.
+// organisation, whether it may launch and whether its course rosters are
+// read.
 func (h *ltiHandlers) adminChange(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	r, err := h.lti.Registration(ctx, c.Params("registration"))
@@ -276,7 +277,8 @@ func (h *ltiHandlers) adminChange(c *fiber.Ctx) error {
 	r.Deployments = lti.SplitList(c.FormValue("deployments"))
 	r.Org = c.FormValue("org")
 	r.Active = c.FormValue("active") == "on"
-	if err := h.accounts.Audit(ctx, h.viewerOf(c).User.ID, "lti.change", r.Issuer, fmt.Sprintf("%s org=%s active=%v deployments=%s", r.Name, r.Org, r.Active, strings.Join(r.Deployments, ","))); err != nil {
+	r.Roster = c.FormValue("roster") == "on"
+	if err := h.accounts.Audit(ctx, h.viewerOf(c).User.ID, "lti.change", r.Issuer, fmt.Sprintf("%s org=%s active=%v roster=%v deployments=%s", r.Name, r.Org, r.Active, r.Roster, strings.Join(r.Deployments, ","))); err != nil {
 		return err
 	}
 	if _, errs := h.lti.ChangeRegistration(ctx, *r); len(errs) > 0 {

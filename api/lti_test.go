@@ -312,11 +312,11 @@ func TestLTIAdminPage(t *testing.T) {
 		t.Fatalf("a second registration of one client = %d", resp.StatusCode)
 	}
 	// Deployments and state change; an inactive platform launches nothing.
-	if resp, _ := admin.post("/yllapito/lti/"+reg.ID, url.Values{"csrf": {token}, "deployments": {"dep-1 dep-2"}, "org": {"pirkanmaa"}}); resp.StatusCode != 303 {
+	if resp, _ := admin.post("/yllapito/lti/"+reg.ID, url.Values{"csrf": {token}, "deployments": {"dep-1 dep-2"}, "org": {"pirkanmaa"}, "roster": {"on"}}); resp.StatusCode != 303 {
 		t.Fatalf("change = %d", resp.StatusCode)
 	}
 	got, _ := r.lti.Registration(t.Context(), reg.ID)
-	if got.Active || len(got.Deployments) != 2 {
+	if got.Active || !got.Roster || len(got.Deployments) != 2 {
 		t.Fatalf("after the change %+v", got)
 	}
 	if resp, _ := admin.get("/lti/login?" + url.Values{"iss": {pf.URL}, "login_hint": {"h"}, "target_link_uri": {r.URL + "/"}}.Encode()); resp.StatusCode != 400 {

@@ -169,7 +169,7 @@ func (s *Service) register(ctx context.Context, c *platformConfig, registrationT
 		"client_name":                "Työkyvyn tuen johtaminen",
 		"jwks_uri":                   s.JWKSURL(),
 		"token_endpoint_auth_method": "private_key_jwt",
-		"scope":                      ScopeLineItem + " " + ScopeResult + " " + ScopeScore,
+		"scope":                      ScopeLineItem + " " + ScopeResult + " " + ScopeScore + " " + ScopeNRPS,
 		toolConfiguration: map[string]any{
 			"domain":          u.Host,
 			"target_link_uri": base + "/",

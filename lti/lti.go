@@ -525,6 +525,11 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 			return nil, err
 		}
 	}
+	if u := rosterURLOf(claims); u != "" && reg.Roster {
+		if err := s.saveRoster(ctx, reg, u); err != nil {
+			return nil, err
+		}
+	}
 	if gl := gradeLinkOf(reg, l.User.ID, sub, l.Target, claims); gl != nil && l.MessageType == MessageResourceLink {
 		if err := s.saveGradeLink(ctx, gl); err != nil {
 			return nil, err

@@ -27,6 +27,10 @@ type Registration struct {
 	Org         string   `bson:"org" json:"org"`
 	Name        string   `bson:"name" json:"name"`
 	Active      bool     `bson:"active" json:"active"`
+	// Roster: the course rosters of the platform's launches are read
+	// (Names and Role Provisioning), so that people who never launched
+	// have accounts too.
+	Roster bool `bson:"roster" json:"roster"`
 	// FrameOrigins are the origins the platform's pages were seen at (the
 	// launches' launch_presentation return_url), which may frame the tool
 	// besides the issuer's and the authentication endpoint's.

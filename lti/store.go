@@ -98,7 +98,7 @@ func (s *Service) insertRegistration(ctx context.Context, r *Registration) error
 func (s *Service) saveRegistration(ctx context.Context, r *Registration) error {
 	res, err := s.o.DB.Collection(registrationsCollection).UpdateByID(ctx, r.ID, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "name", Value: r.Name}, {Key: "auth_url", Value: r.AuthURL}, {Key: "token_url", Value: r.TokenURL}, {Key: "jwks_url", Value: r.JWKSURL},
-		{Key: "deployments", Value: r.Deployments}, {Key: "org", Value: r.Org}, {Key: "active", Value: r.Active}}}})
+		{Key: "deployments", Value: r.Deployments}, {Key: "org", Value: r.Org}, {Key: "active", Value: r.Active}, {Key: "roster", Value: r.Roster}}}})
 	if err != nil {
 		return err
 	}
@@ -509,4 +509,36 @@ func (s *Service) findInvitation(ctx context.Context, id string) (*Invitation, e
 		return nil, err
 	}
 	return &inv, nil
+}
+
+const rostersCollection = "lti_rosters"
+
+// roster is a course's membership service seen in a launch.
+type roster struct {
+	ID           string    `bson:"_id"` // registration|url
+	Registration string    `bson:"registration"`
+	URL          string    `bson:"url"`
+	UpdatedAt    time.Time `bson:"updated_at"`
+}
+
+func (s *Service) saveRoster(ctx context.Context, reg *Registration, u string) error {
+	id := reg.ID + "|" + u
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "registration", Value: reg.ID}, {Key: "url", Value: u}, {Key: "updated_at", Value: s.now().UTC().Truncate(time.Millisecond)}}}}
+	var err error
+	for range 3 {
+		_, err = s.o.DB.Collection(rostersCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, options.UpdateOne().SetUpsert(true))
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
+	return err
+}
+
+func (s *Service) rosters(ctx context.Context) ([]roster, error) {
+	cur, err := s.o.DB.Collection(rostersCollection).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	var out []roster
+	return out, cur.All(ctx, &out)
 }

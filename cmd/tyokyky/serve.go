@@ -425,7 +425,9 @@ func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logg
 // read again every minute (a rotation by another process), the
 // platforms' key sets refreshed until ctx ends; every minute one
 // instance (under a lease) reconciles the learners' scores from src into
-// the score outbox, and every instance sends the outbox's due scores.
+// the score outbox, and every instance sends the outbox's due scores;
+// every hour one instance reads the course rosters of the platforms that
+// allow it.
 func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, directory *org.Directory, src lti.Sources, log *slog.Logger) (*lti.Service, error) {
 	keys, err := ltiKeys(cfg, db)
 	if err != nil {
@@ -447,6 +449,14 @@ func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts 
 		return err
 	})
 	go svc.SendScores(ctx, 5*time.Second)
+	go poll.Every(ctx, time.Hour, log, "reading the learning platforms' course rosters", func(ctx context.Context) error {
+		if ok, err := db.Lease(ctx, "lti-rosters", holder, 30*time.Minute); !ok || err != nil {
+			return err
+		}
+		defer db.Release(context.WithoutCancel(ctx), "lti-rosters", holder)
+		_, err := svc.SyncRosters(ctx)
+		return err
+	})
 	return svc, nil
 }
 

@@ -77,6 +77,49 @@ type Platform struct {
 	// bearer token; Registrations are the tool configurations it took.
 	RegistrationToken string
 	registered        []map[string]any
+	// Members is the course's roster (Names and Role Provisioning), two
+	// to a page.
+	members []map[string]any
+}
+
+// ScopeNRPS is the membership service's scope.
+const ScopeNRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+
+// SetMembers sets the course's roster.
+func (p *Platform) SetMembers(members ...map[string]any) {
+	p.mu.Lock()
+	p.members = members
+	p.mu.Unlock()
+}
+
+// serveMembers is the context membership service: a bearer token with
+// the scope, two members a page with a Link to the next.
+func (p *Platform) serveMembers(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	scopes, ok := p.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	members := p.members
+	p.mu.Unlock()
+	has := false
+	for _, s := range scopes {
+		has = has || s == ScopeNRPS
+	}
+	switch {
+	case !ok:
+		w.WriteHeader(401)
+		return
+	case !has:
+		w.WriteHeader(403)
+		return
+	}
+	page := 0
+	fmt.Sscan(r.URL.Query().Get("page"), &page)
+	end := min(len(members), page*2+2)
+	start := min(page*2, end)
+	if end < len(members) {
+		w.Header().Set("Link", fmt.Sprintf(`<%s/memberships?page=%d>; rel="next"`, p.URL, page+1))
+	}
+	w.Header().Set("Content-Type", "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": p.URL + "/memberships", "context": map[string]any{"id": "course-7"}, "members": members[start:end]})
 }
 
 // The AGS scopes.
@@ -130,7 +173,7 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 		scheme = "https"
 	}
 	p := &Platform{URL: scheme + "://" + ln.Addr().String(), ClientID: clientID, DeploymentID: deploymentID, ToolLaunchURL: toolLaunchURL,
-		ln: ln, keys: []*rsa.PrivateKey{key}, next: map[string]*Person{}, grant: []string{ScopeLineItem, ScopeResult, ScopeScore},
+		ln: ln, keys: []*rsa.PrivateKey{key}, next: map[string]*Person{}, grant: []string{ScopeLineItem, ScopeResult, ScopeScore, ScopeNRPS},
 		tokens: map[string][]string{}, jtis: map[string]bool{}, gradebook: map[string]map[string]map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jwks", p.serveJWKS)
@@ -141,6 +184,7 @@ func start(addr string, tc *tls.Config, clientID, deploymentID, toolLaunchURL st
 	mux.HandleFunc("POST /token", p.serveToken)
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.serveConfiguration)
 	mux.HandleFunc("POST /register", p.serveRegister)
+	mux.HandleFunc("GET /memberships", p.serveMembers)
 	mux.HandleFunc("POST /lineitems/{item}/scores", p.serveScore)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln)
@@ -266,6 +310,8 @@ func (p *Platform) Claims(person *Person, nonce, target string) jwt.MapClaims {
 		"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": map[string]any{"document_target": "iframe", "return_url": p.URL + "/return"},
 		"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": map[string]any{"scope": []any{ScopeLineItem, ScopeResult, ScopeScore},
 			"lineitems": p.URL + "/lineitems", "lineitem": p.URL + "/lineitems/" + rl},
+		"https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": map[string]any{"context_memberships_url": p.URL + "/memberships",
+			"service_versions": []any{"2.0"}},
 	}
 	if mt == "LtiDeepLinkingRequest" {
 		// Only a resource link request carries a resource link; a deep
