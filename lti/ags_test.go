@@ -112,6 +112,16 @@ func TestScoresReachTheGradebook(t *testing.T) {
 			t.Errorf("score %+v", s)
 		}
 	}
+	// Purged after their keep: nothing sent is dropped before it.
+	if n, err := f.svc.PurgeScores(ctx, time.Hour); n != 0 || err != nil {
+		t.Fatalf("purged %d %v before the keep", n, err)
+	}
+	f.svc.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	if n, err := f.svc.PurgeScores(ctx, time.Hour); n != 3 || err != nil {
+		t.Fatalf("purged %d %v after the keep, want the 3 sent", n, err)
+	}
+	f.svc.SetClock(time.Now)
+	f.svc.ReportScore(ctx, l.User.ID, "exam", Score{Given: 90, Maximum: 100, Activity: ActivityCompleted, Grading: GradingFullyGraded})
 	// The account is deleted: its grade links and scores go with it.
 	if err := f.svc.DeleteUser(ctx, l.User.ID); err != nil {
 		t.Fatal(err)

@@ -542,3 +542,18 @@ func (s *Service) rosters(ctx context.Context) ([]roster, error) {
 	var out []roster
 	return out, cur.All(ctx, &out)
 }
+
+// PurgeScores drops what the score outbox no longer needs: claims over a
+// day old and scores sent or given up over keep ago.
+func (s *Service) PurgeScores(ctx context.Context, keep time.Duration) (int64, error) {
+	now := s.now().UTC()
+	if _, err := s.o.DB.Collection(scoreClaimsCollection).DeleteMany(ctx, bson.D{{Key: "until", Value: bson.D{{Key: "$lt", Value: now.Add(-24 * time.Hour)}}}}); err != nil {
+		return 0, err
+	}
+	r, err := s.o.DB.Collection(scoresCollection).DeleteMany(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ScoreSent, ScoreFailed}}}},
+		{Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-keep)}}}})
+	if err != nil {
+		return 0, err
+	}
+	return r.DeletedCount, nil
+}

@@ -445,7 +445,10 @@ func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts 
 			return err
 		}
 		defer db.Release(context.WithoutCancel(ctx), "lti-scores", holder)
-		_, err := svc.Reconcile(ctx, src.ScoreOf)
+		if _, err := svc.Reconcile(ctx, src.ScoreOf); err != nil {
+			return err
+		}
+		_, err := svc.PurgeScores(ctx, 30*24*time.Hour)
 		return err
 	})
 	go svc.SendScores(ctx, 5*time.Second)
