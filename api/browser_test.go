@@ -35,6 +35,7 @@ import (
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
@@ -59,6 +60,9 @@ var (
 	// course (the offline suite publishes a new revision of a module).
 	siteStudio  *studio.Store
 	siteLibrary *course.Library
+	// siteLTI is the LTI tool, with the registered platform siteLTIReg.
+	siteLTI    *lti.Service
+	siteLTIReg *lti.Registration
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -137,7 +141,23 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
+		// The LTI tool with a registered platform, so that its page shows
+		// every part.
+		tool, err := newLTITool(context.Background(), db, accounts, org.NewDirectory(db), keyDir)
+		if err != nil {
+			siteErr = err
+			return
+		}
+		siteLTI = tool
+		var errs []error
+		if siteLTIReg, errs = tool.AddRegistration(context.Background(), lti.Registration{Name: "Moodle Pirha", Issuer: "https://moodle.pirha.fi", ClientID: "Xk2Yq9tyokyky",
+			AuthURL: "https://moodle.pirha.fi/mod/lti/auth.php", TokenURL: "https://moodle.pirha.fi/mod/lti/token.php", JWKSURL: "https://moodle.pirha.fi/mod/lti/certs.php",
+			Deployments: []string{"1", "2"}, Org: "pirkanmaa"}); len(errs) > 0 {
+			siteErr = errs[0]
+			return
+		}
 		srv, err := api.New(api.Options{
+			LTI:           tool,
 			Media:         siteMedia,
 			Exam:          exams,
 			Certificates:  certs,
@@ -175,7 +195,7 @@ func bundledSite(t *testing.T) string {
 
 // browser starts Debian's chromium headless with a fresh profile; it
 // never downloads a browser.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -197,6 +217,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
@@ -346,6 +367,18 @@ func pagePath(t *testing.T, base, path, sess string) string {
 			t.Fatal(err)
 		}
 		return strings.NewReplacer("{verify}", token, "{unsubscribe}", token).Replace(path)
+	case strings.Contains(path, "{deeplink}"):
+		// A teacher's deep linking request of the page's user.
+		_, u, err := siteAccounts.Session(context.Background(), sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := siteLTI.WaitForChoice(context.Background(), lti.DeepLinkRequest{UserID: u.ID, Registration: siteLTIReg.ID, Deployment: "1",
+			ReturnURL: "https://moodle.pirha.fi/mod/lti/contentitem_return.php", Multiple: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Replace(path, "{deeplink}", id, 1)
 	case strings.Contains(path, "{message}"):
 		id, err := siteOutbox.Enqueue(context.Background(), mail.Request{To: "vastaanottaja@example.fi", Name: "Viestin Lukija", Kind: "test", Lang: "fi",
 			Data: map[string]string{"site_url": "http://localhost"}})

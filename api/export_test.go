@@ -5,6 +5,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -26,3 +27,6 @@ func (s *Server) Course() *course.Course { return s.published().Course }
 
 // Outbox exposes the e-mail outbox to tests.
 func (s *Server) Outbox() *mail.Outbox { return s.outbox }
+
+// Exams exposes the exam store to tests (the LTI scores read attempts).
+func (s *Server) Exams() *exam.Store { return s.exam }

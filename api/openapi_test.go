@@ -12,6 +12,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
@@ -28,7 +29,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: exam.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
 		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true), Directory: org.NewDirectory(nil),
-		SSO: sso.New(sso.Options{})})
+		SSO: sso.New(sso.Options{}), LTI: lti.New(lti.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/internal/metrics"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
@@ -88,6 +89,9 @@ type Options struct {
 	// SSO signs people in with their employer's identity provider (nil:
 	// no employer sign-in).
 	SSO *sso.Service
+	// LTI is the course as an LTI 1.3 tool of learning platforms (nil:
+	// no LTI; it needs Directory).
+	LTI *lti.Service
 }
 
 // Server serves the platform over HTTP. It builds the app and its route
@@ -253,6 +257,11 @@ func (s *Server) routes() {
 	off := &offlineHandlers{core: s.core}
 	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
+	var lh *ltiHandlers // nil without LTI (its routes are absent)
+	if o.LTI != nil && o.Directory != nil {
+		lh = &ltiHandlers{core: s.core, lti: o.LTI, dir: o.Directory}
+		app.Use(lh.framing)
+	}
 	// Pages made per request are compressed at the fastest level, as
 	// nginx does by default (gzip_comp_level 1): on a CPU-bound server
 	// the default level cost the signed-in section page nine tenths of
@@ -468,6 +477,21 @@ func (s *Server) routes() {
 		admin.post("/yllapito/organisaatiot", orgs.adminAdd)
 		admin.get("/yllapito/organisaatiot/:org", orgs.adminPage)
 		admin.post("/yllapito/organisaatiot/:org", orgs.adminChange)
+	}
+
+	// The course as an LTI 1.3 tool.
+	if lh != nil {
+		public.get("/lti/login", lh.login)
+		public.postUnchecked("/lti/login", lh.login)   // the platform's cross-site form, no session: it only starts a flow whose state and nonce the launch checks
+		public.postUnchecked("/lti/launch", lh.launch) // the platform's signed ID token is the authority; the state cookie binds it to the browser that logged in
+		public.get("/lti/jwks.json", lh.jwks)
+		learner.get("/lti/sisalto/:request", lh.deepLinkPage)
+		learner.post("/lti/sisalto/:request", lh.deepLinkAnswer)
+		admin.get("/yllapito/lti", lh.admin)
+		admin.post("/yllapito/lti", lh.adminAdd)
+		admin.post("/yllapito/lti/kutsu", lh.adminInvite)
+		admin.post("/yllapito/lti/:registration", lh.adminChange)
+		public.get("/lti/rekisteroi/:invitation", lh.register) // LTI Dynamic Registration: the single-use address is the authority
 	}
 
 	// Accounts and studies in the API.

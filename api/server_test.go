@@ -26,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/migrate"
@@ -45,6 +46,8 @@ type running struct {
 	db    *database.DB // accounts, progress and feedback
 	media *media.Catalog
 	done  chan error
+	// lti is the LTI tool (its base URL is the server's address).
+	lti *lti.Service
 }
 
 func start(t *testing.T, configure ...func(*fiber.App)) *running {
@@ -105,6 +108,9 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		}
 		opts.Mail = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
 	}
+	if opts.LTI == nil {
+		opts.LTI = ltiTool(t, db, opts.Accounts, opts.Directory)
+	}
 	lib := media.NewCatalog(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -121,11 +127,39 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1)}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI}
+	opts.LTI.SetBaseURL(r.URL)
 	runningAt.Store(r.URL, r) // for studied
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
+}
+
+// ltiTool is the LTI tool on db: its keys (RS256, 2048 bits to start
+// fast) in a temporary folder.
+func ltiTool(t testing.TB, db *database.DB, accounts *account.Store, dir *org.Directory) *lti.Service {
+	t.Helper()
+	svc, err := newLTITool(t.Context(), db, accounts, dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+func newLTITool(ctx context.Context, db *database.DB, accounts *account.Store, dir *org.Directory, keyDir string) (*lti.Service, error) {
+	if err := lti.EnsureIndexes(ctx, db); err != nil {
+		return nil, err
+	}
+	keys, err := cert.NewKeys(db, cert.KeyOptions{Alg: cert.AlgRS256, Dir: keyDir, Collection: lti.KeysCollection, RSABits: 2048})
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	return lti.New(lti.Options{DB: db, Accounts: accounts, Directory: dir, Keys: keys, BaseURL: "http://localhost", UnknownKeyEvery: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), nil
 }
 
 // certificates is a certificate store on db (keys in a temporary folder)

@@ -11,6 +11,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/study"
 )
@@ -24,6 +25,9 @@ type Stores struct {
 	Exam         *exam.Store
 	Certificates *cert.Store
 	Mail         *mail.Outbox
+	// LTI forgets the person's grade links and queued scores (nil: no
+	// LTI).
+	LTI *lti.Service
 }
 
 // Erase deletes a learner with everything kept of them: progress and
@@ -53,6 +57,11 @@ func (s Stores) Erase(ctx context.Context, userID string) error {
 	}
 	if s.Mail != nil {
 		if err := s.Mail.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if s.LTI != nil {
+		if err := s.LTI.DeleteUser(ctx, userID); err != nil {
 			return err
 		}
 	}

@@ -17,14 +17,17 @@ import (
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/poll"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 )
 
 const keysUsage = `Usage:
-  tyokyky keys rotate [flags]   make a new certificate signing key; it signs from now on,
-                                and the older keys stay published so that their
-                                certificates stay valid
-  tyokyky keys list [flags]     list the published keys (kid, algorithm, created)
+  tyokyky keys rotate [--set lti] [flags]   make a new certificate signing key; it signs from now on,
+                                            and the older keys stay published so that their
+                                            certificates stay valid
+  tyokyky keys list [--set lti] [flags]     list the published keys (kid, algorithm, created)
+
+  --set lti   the LTI tool's keys (RS256, /lti/jwks.json) instead of the certificates'
 `
 
 const certUsage = `Usage:
@@ -46,6 +49,17 @@ func certKeys(ctx context.Context, cfg *config.Config, db *database.DB) (*cert.K
 		return nil, err
 	}
 	return keys, nil
+}
+
+// ltiKeys opens the LTI tool's key set: RS256 (the IMS Security
+// Framework's algorithm), kept like the certificate keys (sealed with the
+// same secret, or files in the same folder) in a collection of its own.
+func ltiKeys(cfg *config.Config, db *database.DB) (*cert.Keys, error) {
+	secret, err := cfg.CertSecret()
+	if err != nil {
+		return nil, fmt.Errorf("cert-key-secret: %w", err)
+	}
+	return cert.NewKeys(db, cert.KeyOptions{Alg: cert.AlgRS256, Secret: secret, Dir: cfg.CertKeyFolder(), Collection: lti.KeysCollection})
 }
 
 // issuer is the configured issuer.
@@ -133,7 +147,12 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		return exitUsage
 	}
 	sub := args[0]
-	cfg, code := loadConfig("keys "+sub, args[1:], getenv, stderr)
+	own, rest, err := takeFlags(args[1:], "set")
+	if err != nil || own["set"] != "" && own["set"] != "lti" {
+		fmt.Fprint(stderr, keysUsage)
+		return exitUsage
+	}
+	cfg, code := loadConfig("keys "+sub, rest, getenv, stderr)
 	if cfg == nil {
 		return code
 	}
@@ -142,7 +161,12 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	defer done()
-	keys, err := certKeys(ctx, cfg, db)
+	var keys *cert.Keys
+	if own["set"] == "lti" {
+		keys, err = ltiKeys(cfg, db)
+	} else {
+		keys, err = certKeys(ctx, cfg, db)
+	}
 	if err == nil {
 		err = keys.Refresh(ctx)
 	}

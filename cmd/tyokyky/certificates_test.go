@@ -35,6 +35,22 @@ func TestKeysAndOfflineVerification(t *testing.T) {
 	if code := run([]string{"keys", "rotate", "--data-dir", data, "--cert-alg", "HS256"}, mapEnv(nil), &out, &out); code != 2 {
 		t.Fatalf("an HMAC key = %d", code)
 	}
+	// The LTI tool's keys are a set of their own: RS256, listed apart.
+	out.Reset()
+	if code := run([]string{"keys", "rotate", "--set", "lti", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || !strings.Contains(out.String(), "(RS256)") {
+		t.Fatalf("keys rotate --set lti = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"keys", "list", "--set", "lti", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || strings.Count(out.String(), "\tRS256\t") != 1 || strings.Contains(out.String(), "EdDSA") {
+		t.Fatalf("keys list --set lti = %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"keys", "list", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 || strings.Contains(out.String(), "RS256") {
+		t.Fatalf("the certificate keys list the LTI key: %s", out.String())
+	}
+	if code := run([]string{"keys", "list", "--set", "muu", "--data-dir", data}, mapEnv(nil), &out, &out); code != 2 {
+		t.Fatalf("an unknown key set = %d", code)
+	}
 
 	// A certificate signed with the newest key, and the key set saved.
 	ctx := context.Background()

@@ -26,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/metrics"
 	"github.com/tyokyky/tyokyky/internal/minioproc"
 	"github.com/tyokyky/tyokyky/internal/poll"
+	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
@@ -312,6 +313,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go mediaLib.Follow(ctx, 2*time.Second)
 	keySecret, _ := cfg.CertSecret() // checked at start-up already
 	directory := org.NewDirectory(p.db)
+	tool, err := ltiTool(ctx, cfg, p.db, accounts, directory, lti.Sources{Course: func() *course.Course {
+		if pub := library.Current(); pub != nil {
+			return pub.Course
+		}
+		return nil
+	}, Progress: progress, Attempts: exams}, log)
+	if err != nil {
+		return nil, fmt.Errorf("lti: %w", err)
+	}
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -331,12 +341,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Directory:     directory,
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
+		LTI:           tool,
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
 	}
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, LTI: tool}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}
@@ -410,6 +421,48 @@ func expireSessions(ctx context.Context, accounts *account.Store, log *slog.Logg
 	})
 }
 
+// ltiTool starts the LTI tool: its keys loaded (the first one made) and
+// read again every minute (a rotation by another process), the
+// platforms' key sets refreshed until ctx ends; every minute one
+// instance (under a lease) reconciles the learners' scores from src into
+// the score outbox, and every instance sends the outbox's due scores;
+// every hour one instance reads the course rosters of the platforms that
+// allow it.
+func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts *account.Store, directory *org.Directory, src lti.Sources, log *slog.Logger) (*lti.Service, error) {
+	keys, err := ltiKeys(cfg, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	go poll.Every(ctx, time.Minute, log, "reading the LTI tool's keys", keys.Refresh)
+	svc := lti.New(lti.Options{DB: db, Accounts: accounts, Directory: directory, Keys: keys, BaseURL: cfg.BaseURL, Logger: log})
+	context.AfterFunc(ctx, svc.Close)
+	holder := account.NewID()
+	go poll.Every(ctx, time.Minute, log, "reporting scores to the learning platforms", func(ctx context.Context) error {
+		if ok, err := db.Lease(ctx, "lti-scores", holder, 5*time.Minute); !ok || err != nil {
+			return err
+		}
+		defer db.Release(context.WithoutCancel(ctx), "lti-scores", holder)
+		if _, err := svc.Reconcile(ctx, src.ScoreOf); err != nil {
+			return err
+		}
+		_, err := svc.PurgeScores(ctx, 30*24*time.Hour)
+		return err
+	})
+	go svc.SendScores(ctx, 5*time.Second)
+	go poll.Every(ctx, time.Hour, log, "reading the learning platforms' course rosters", func(ctx context.Context) error {
+		if ok, err := db.Lease(ctx, "lti-rosters", holder, 30*time.Minute); !ok || err != nil {
+			return err
+		}
+		defer db.Release(context.WithoutCancel(ctx), "lti-rosters", holder)
+		_, err := svc.SyncRosters(ctx)
+		return err
+	})
+	return svc, nil
+}
+
 // ensureIndexes creates every domain package's indexes, idempotently.
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
@@ -422,6 +475,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		mail.EnsureIndexes,
 		org.EnsureIndexes,
 		sso.EnsureIndexes,
+		lti.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

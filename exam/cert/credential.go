@@ -141,6 +141,11 @@ func credential(c *Certificate, iss Issuer, course Course, statusURL string) jwt
 	}
 }
 
+// Sign signs claims with the current key (for another signer that keeps
+// its key set with Keys: the LTI tool's messages); it returns the compact
+// JWS and the kid.
+func (k *Keys) Sign(claims jwt.MapClaims) (token, kid string, err error) { return k.sign(claims) }
+
 // sign signs claims with the current key: a compact JWS with alg, kid and
 // typ JWT in its header.
 func (k *Keys) sign(claims jwt.MapClaims) (token, kid string, err error) {

@@ -56,6 +56,11 @@ type KeyOptions struct {
 	Secret []byte
 	// Dir holds the private key files when there is no Secret.
 	Dir string
+	// Collection keeps the key set (default cert_keys): another signer
+	// (the LTI tool's keys) keeps its own set the same way.
+	Collection string
+	// RSABits is the size of new RS256 keys (default 3072; at least 2048).
+	RSABits int
 }
 
 // Keys is the issuer's key set: the newest key whose private half this
@@ -99,6 +104,15 @@ func NewKeys(db *database.DB, opts KeyOptions) (*Keys, error) {
 	}
 	if opts.Secret == nil && opts.Dir == "" {
 		return nil, errors.New("cert: keys need a secret or a directory for the private keys")
+	}
+	if opts.Collection == "" {
+		opts.Collection = keysCollection
+	}
+	if opts.RSABits == 0 {
+		opts.RSABits = 3072
+	}
+	if opts.RSABits < 2048 {
+		return nil, fmt.Errorf("cert: RSA keys of at least 2048 bits, not %d", opts.RSABits)
 	}
 	return &Keys{db: db, opts: opts, public: map[string]*PublicKey{}}, nil
 }
@@ -153,7 +167,7 @@ func kidList(docs []keyDoc) string {
 }
 
 func (k *Keys) docs(ctx context.Context) ([]keyDoc, error) {
-	cur, err := k.db.Collection(keysCollection).Find(ctx, bson.D{})
+	cur, err := k.db.Collection(k.opts.Collection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("cert: keys: %w", err)
 	}
@@ -217,7 +231,7 @@ func (k *Keys) Rotate(ctx context.Context) (*PublicKey, error) {
 	var priv crypto.Signer
 	switch k.opts.Alg {
 	case AlgRS256:
-		key, err := rsa.GenerateKey(rand.Reader, 3072)
+		key, err := rsa.GenerateKey(rand.Reader, k.opts.RSABits)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +264,7 @@ func (k *Keys) Rotate(ctx context.Context) (*PublicKey, error) {
 	} else if err := writePrivate(k.opts.Dir, kid, privDER); err != nil {
 		return nil, err
 	}
-	_, err = k.db.Collection(keysCollection).InsertOne(ctx, doc)
+	_, err = k.db.Collection(k.opts.Collection).InsertOne(ctx, doc)
 	if err != nil {
 		return nil, fmt.Errorf("cert: store the new key: %w", err)
 	}

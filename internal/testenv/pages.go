@@ -26,7 +26,8 @@ type Page struct {
 // Pages is the page registry (a path's {attempt} is an open exam attempt
 // of the page's learner, {submitted} a submitted one, {certificate} the
 // certificate of a passed exam, {verify} and {unsubscribe} a new
-// account's link tokens, {message} a message in the outbox): the browser, accessibility (axe) and HTML
+// account's link tokens, {message} a message in the outbox, {deeplink} a
+// deep linking request of the page's user): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -94,6 +95,10 @@ var Pages = []Page{
 	{"administration: certificates", "/yllapito/todistukset", Admin, 200},
 	{"administration: organisations", "/yllapito/organisaatiot", Admin, 200},
 	{"administration: one organisation", "/yllapito/organisaatiot/pirkanmaa", Admin, 200},
+	{"administration: LTI learning platforms", "/yllapito/lti", Admin, 200},
+	{"LTI: a teacher chooses what to place in the platform", "/lti/sisalto/{deeplink}", SignedIn, 200},
+	{"LTI dynamic registration with an unknown address", "/lti/rekisteroi/tuntematon?openid_configuration=https%3A%2F%2Fmoodle.example.fi%2F.well-known%2Fopenid-configuration", Anonymous, 404},
+	{"LTI login from a platform that is not registered", "/lti/login?iss=https%3A%2F%2Fmoodle.example.fi&login_hint=x&target_link_uri=http%3A%2F%2Flocalhost%2F", Anonymous, 400},
 	{"reports", "/raportit", Admin, 200},
 	{"reports of an organisation with units", "/raportit?organisaatio=Pirkanmaan+hyvinvointialue", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},

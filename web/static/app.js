@@ -491,3 +491,22 @@
   });
 
 })();
+
+// A form marked data-autopost sends itself as the page opens: the answer
+// a learning platform waits for (LTI deep linking). Its button does the
+// same without scripts.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-autopost]");
+  if (form) form.submit();
+})();
+
+// LTI Dynamic Registration: the page that says the tool is registered
+// tells the platform that opened it to close it (the IMS message
+// org.imsglobal.lti.close, to the opener or the framing page).
+(function () {
+  "use strict";
+  if (!document.querySelector("[data-lti-close]")) return;
+  var to = window.opener || (window.parent !== window ? window.parent : null);
+  if (to) to.postMessage({ subject: "org.imsglobal.lti.close" }, "*");
+})();

@@ -1,0 +1,167 @@
+package api_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/internal/ltitest"
+	"github.com/tyokyky/tyokyky/lti"
+	"github.com/tyokyky/tyokyky/media"
+)
+
+// testCertificate is a self-signed certificate for 127.0.0.1 and
+// 127.0.0.2, and a pool that trusts it.
+func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tyokyky test"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// The iframe problem: the platform's course page on another site
+// (https://127.0.0.2) frames the course (https://127.0.0.1) in chromium
+// with third-party cookies blocked. The launch goes through in the frame
+// on partitioned cookies, the section opens signed in, and the learner
+// completes it there with the keyboard.
+func TestLTILaunchInACrossSiteIframe(t *testing.T) {
+	cert, pool := testCertificate(t)
+	r := startOpts(t, fixture(t), func(o *api.Options, _ *media.Options) {
+		o.BaseURL = "https://localhost" // https: __Host- cookies, Secure
+	})
+	// The course over TLS on 127.0.0.1 as well.
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Serve(ln)
+	toolURL := "https://" + ln.Addr().String()
+	r.lti.SetBaseURL(toolURL)
+	r.lti.SetHTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}})
+	pf, err := ltitest.StartTLS("127.0.0.2:0", cert, "tyokyky-client", "dep-1", toolURL+"/lti/launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	pf.ToolLoginURL = toolURL + "/lti/login"
+	if _, errs := r.lti.AddRegistration(t.Context(), lti.Registration{Name: "Moodle", Issuer: pf.URL, ClientID: pf.ClientID, AuthURL: pf.AuthURL(),
+		TokenURL: pf.TokenURL(), JWKSURL: pf.JWKSURL(), Deployments: []string{"dep-1"}, Org: "pirkanmaa"}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	pf.Queue("kehys", &ltitest.Person{Sub: "k-1", Name: "Kerttu Kehys", Email: "kerttu@pirha.fi", Roles: []string{ltitest.RoleLearner}})
+
+	ctx := browser(t, chromedp.Flag("ignore-certificate-errors", true),
+		// Third-party cookies blocked, as browsers do: only partitioned
+		// cookies work in the frame.
+		chromedp.Flag("test-third-party-cookie-phaseout", true))
+	defer artifact(t, ctx)
+	section := "/osiot/ensimmainen/tehtava"
+	if err := chromedp.Do(ctx, chromedp.Navigate(pf.URL+"/course?"+url.Values{"hint": {"kehys"}, "target": {toolURL + section}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	// The frame is another site's: chromium runs it as a target of its
+	// own, which the test attaches to.
+	var frame context.Context
+	deadline := time.Now().Add(20 * time.Second)
+	for frame == nil {
+		infos, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range infos {
+			if info.Type == "iframe" && strings.HasPrefix(info.URL, toolURL+section) {
+				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
+				defer cancel()
+				frame = fctx
+			}
+		}
+		if frame == nil && time.Now().After(deadline) {
+			var urls []string
+			for _, info := range infos {
+				urls = append(urls, info.Type+" "+info.URL)
+			}
+			t.Fatalf("the frame did not reach the section: %v", urls)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// In the frame: the section, signed in as the platform's person.
+	waitFor(t, frame, `document.readyState === "complete" && document.body.innerText.includes("Kerttu Kehys")`, "the section signed in, in the frame")
+	u, err := r.Accounts().UserByIdentity(t.Context(), pf.URL, "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evalString(frame, `window.top === window ? "top" : "framed"`); got != "framed" {
+		t.Fatalf("the section is not in a frame: %s", got)
+	}
+	// The learner answers the section's task in the frame with the
+	// keyboard (which completes the section): the keys go to the page,
+	// which routes them to the focused element of the frame.
+	focus := func(sel string) {
+		t.Helper()
+		if got := evalString(frame, `(() => { const e = document.querySelector("`+sel+`"); if (!e) return "missing"; e.focus(); return document.activeElement === e ? "focused" : "not focused"; })()`); got != "focused" {
+			t.Fatalf("%s in the frame: %s", sel, got)
+		}
+	}
+	kctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	focus(`form[action$='/vastaus'] textarea`)
+	if err := chromedp.Do(kctx, chromedp.KeyEvent("Tuen työkykyä kehyksessä.")); err != nil {
+		t.Fatal(err)
+	}
+	focus(`form[action$='/vastaus'] button[type=submit], form[action$='/vastaus'] button:not([type])`)
+	if err := chromedp.Do(kctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		recs, err := r.Progress().ForUser(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := recs["ensimmainen/tehtava"]; rec != nil && rec.CompletedAt != nil {
+			answers, err := r.Progress().Answers(t.Context(), u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range answers {
+				if a.Text != "Tuen työkykyä kehyksessä." {
+					t.Fatalf("the answer typed in the frame: %q", a.Text)
+				}
+			}
+			if len(answers) != 1 {
+				t.Fatalf("answers %v", answers)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the section was not completed in the frame: %v", recs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
