@@ -492,6 +492,21 @@ func (s *Store) UseReset(ctx context.Context, token, password string) (*User, er
 		return nil, ErrTokenInvalid
 	}
 	_, _ = s.db.Collection(resetsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
+	if !u.EmailVerified {
+		// The account's address came from a source that did not vouch for
+		// it (an LTI platform); the link sent to it proves who owns it.
+		// The source's people no longer sign in to it, and their sessions
+		// end, before the owner's password is set.
+		if _, err := s.UnlinkIdentities(ctx, u.ID); err != nil {
+			return nil, err
+		}
+		if _, err := s.EndAllSessions(ctx, u.ID, ""); err != nil {
+			return nil, err
+		}
+		if err := s.MarkEmailVerified(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.SetPassword(ctx, u, password); err != nil {
 		return nil, err
 	}

@@ -229,3 +229,12 @@ func (s *Store) ExpireTokens(ctx context.Context) error {
 	_, err := s.db.Collection(tokenUsesCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: now.Add(-unsubscribeTTL)}}}})
 	return err
 }
+
+// MarkEmailVerified records that the account's owner proved the address
+// (by a link sent to it other than the verification one: a reset).
+func (s *Store) MarkEmailVerified(ctx context.Context, userID string) error {
+	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "email_verified", Value: true}, {Key: "email_verified_at", Value: s.now().UTC()}}}})
+	s.sessions.DeleteGroup(userID)
+	return err
+}

@@ -70,6 +70,11 @@ type External struct {
 	Email, Name                 string
 	OrgID, Organisation, UnitID string
 	Lang                        string
+	// Unverified: the address comes from a source that does not vouch for
+	// it (an LTI platform); the account's address is then unverified, and
+	// whoever proves it later by a reset link takes the account over from
+	// the source (see UseReset).
+	Unverified bool
 }
 
 // CreateExternal makes a learner account for a person an identity
@@ -90,7 +95,10 @@ func (s *Store) CreateExternal(ctx context.Context, e External) (*User, error) {
 	}
 	now := s.now().UTC()
 	u := &User{ID: e.ID, Email: email, Name: name, Organisation: e.Organisation, OrgID: e.OrgID, UnitID: e.UnitID, Role: RoleLearner,
-		CreatedAt: now, EmailVerified: true, EmailVerifiedAt: now, Lang: e.Lang}
+		CreatedAt: now, EmailVerified: !e.Unverified, Lang: e.Lang}
+	if u.EmailVerified {
+		u.EmailVerifiedAt = now
+	}
 	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil, ErrEmailTaken
@@ -137,4 +145,24 @@ func (s *Store) SetRoleFromProvider(ctx context.Context, userID string, reporter
 		u.Role, u.RoleFromProvider = to, reporter
 	}
 	return u, nil
+}
+
+// UnlinkIdentities removes every identity linked to the account (the
+// person at those providers no longer signs in to it) and returns how
+// many went.
+func (s *Store) UnlinkIdentities(ctx context.Context, userID string) (int, error) {
+	cur, err := s.db.Collection(identitiesCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if err != nil {
+		return 0, err
+	}
+	var ids []Identity
+	if err := cur.All(ctx, &ids); err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := s.db.Collection(identitiesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id.ID}}); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }

@@ -97,13 +97,20 @@ func (s *Service) RegisterDynamically(ctx context.Context, token, configURL, reg
 	if !webURL(configURL, true) {
 		return nil, ErrPlatformConf
 	}
+	// The address is used up before anything is fetched, whatever
+	// follows: the claim decides who uses it (also across instances), and
+	// the invitation then goes, so that it never works again (the claims
+	// themselves are swept after two hours).
+	if err := s.claimOnce(ctx, "invitation:"+inv.ID); err != nil {
+		return nil, ErrInvitation
+	}
+	if err := s.dropInvitation(ctx, inv.ID); err != nil {
+		return nil, err
+	}
 	conf, err := s.fetchConfig(ctx, configURL)
 	if err != nil {
 		s.o.Logger.Warn("lti: reading a platform's configuration", "url", configURL, "err", err)
 		return nil, ErrPlatformConf
-	}
-	if err := s.claimOnce(ctx, "invitation:"+inv.ID); err != nil {
-		return nil, ErrInvitation
 	}
 	clientID, deployment, err := s.register(ctx, conf, registrationToken)
 	if err != nil {

@@ -56,10 +56,20 @@ func TestDynamicRegistration(t *testing.T) {
 	}))
 	defer stranger.Close()
 	for _, u := range []string{"ftp://x", pf.URL + "/ei-ole", stranger.URL + "/.well-known/openid-configuration"} {
-		if _, err := f.svc.RegisterDynamically(ctx, third[len(toolURL+"/lti/rekisteroi/"):], u, "reg-token-1"); !errors.Is(err, ErrPlatformConf) {
+		// Each address is used up by the first try that fetches anything
+		// (an address that is not a web address is refused before).
+		addr, _ := f.svc.Invite(ctx, "pirkanmaa", "admin")
+		if _, err := f.svc.RegisterDynamically(ctx, addr[len(toolURL+"/lti/rekisteroi/"):], u, "reg-token-1"); !errors.Is(err, ErrPlatformConf) {
 			t.Fatalf("configuration %s: %v", u, err)
 		}
+		if u == "ftp://x" {
+			continue
+		}
+		if _, err := f.svc.RegisterDynamically(ctx, addr[len(toolURL+"/lti/rekisteroi/"):], pf.ConfigurationURL(), "reg-token-1"); !errors.Is(err, ErrInvitation) {
+			t.Fatalf("the address after configuration %s: %v", u, err)
+		}
 	}
+	_ = third
 	if len(pf.Registrations()) != 0 {
 		t.Fatal("registered at a platform whose configuration was refused")
 	}

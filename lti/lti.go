@@ -21,6 +21,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -130,6 +131,7 @@ func New(o Options) *Service {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	guardRedirects(o.HTTPClient)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -147,6 +149,22 @@ func New(o Options) *Service {
 		tokens: map[string]cachedToken{}, wake: make(chan struct{}, 1), holder: random()[:12]}
 }
 
+// guardRedirects makes c follow a redirect only to an address the tool
+// would call itself (https; webURL) on the same host: the platform's
+// addresses are checked when they are registered or claimed, and a
+// redirect must not take a token or a score elsewhere, or to cleartext.
+func guardRedirects(c *http.Client) {
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("lti: too many redirects")
+		}
+		if !webURL(req.URL.String(), true) || req.URL.Host != via[0].URL.Host {
+			return fmt.Errorf("lti: a redirect to %s refused (another host, or not https)", req.URL.Redacted())
+		}
+		return nil
+	}
+}
+
 // Close stops refreshing the platforms' key sets.
 func (s *Service) Close() { s.cancel() }
 
@@ -156,6 +174,7 @@ func (s *Service) SetBaseURL(u string) { s.o.BaseURL = strings.TrimRight(u, "/")
 // SetHTTPClient replaces the client that fetches the platforms' key sets
 // (tests: a client that trusts a test certificate).
 func (s *Service) SetHTTPClient(c *http.Client) {
+	guardRedirects(c)
 	s.mu.Lock()
 	s.o.HTTPClient, s.jwks = c, map[string]*platformKeys{}
 	s.mu.Unlock()
@@ -630,26 +649,33 @@ func (s *Service) account(ctx context.Context, reg *Registration, sub string, cl
 			orgName = o.Legacy
 		}
 		email, _ := claims["email"].(string)
-		if email, err = account.NormalizeEmail(email); err != nil {
+		if email, err = account.NormalizeEmail(email); err != nil || IsPlaceholder(email) {
+			// A platform may not hand out our placeholders: one names
+			// another platform's person.
 			email = placeholder(reg.Issuer, sub)
 		}
 		id := account.NewID()
-		e := account.External{ID: id, Email: email, Name: name, OrgID: o.ID, Organisation: orgName}
+		// The platform does not vouch for the address: the account's is
+		// unverified, and its owner can take the account over by a reset
+		// link (account.Store.UseReset).
+		e := account.External{ID: id, Email: email, Name: name, OrgID: o.ID, Organisation: orgName, Unverified: true}
 		u, err = s.o.Accounts.CreateExternal(ctx, e)
 		if errors.Is(err, account.ErrEmailTaken) && e.Email != placeholder(reg.Issuer, sub) {
 			e.Email = placeholder(reg.Issuer, sub)
 			u, err = s.o.Accounts.CreateExternal(ctx, e)
 		}
 		if errors.Is(err, account.ErrEmailTaken) {
-			// A launch of the same person at the same moment made it.
-			if u, err = s.o.Accounts.UserByEmail(ctx, e.Email); err != nil {
-				return nil, false, err
-			}
-		} else if err != nil {
-			return nil, false, err
-		} else {
-			created = true
+			// The placeholder is taken: by a launch of the same person at
+			// the same moment (whose link below wins), or by an account
+			// that is not this person's. Never look it up by address: an
+			// account of its own, under a random placeholder.
+			e.Email = "lti-" + random() + "@lti.invalid"
+			u, err = s.o.Accounts.CreateExternal(ctx, e)
 		}
+		if err != nil {
+			return nil, false, err
+		}
+		created = true
 		if err := s.o.Accounts.LinkIdentity(ctx, reg.Issuer, sub, u.ID); errors.Is(err, account.ErrIdentityTaken) {
 			if u, err = s.o.Accounts.UserByIdentity(ctx, reg.Issuer, sub); err != nil {
 				return nil, false, err

@@ -182,6 +182,69 @@ func TestLaunchSignsInJustInTime(t *testing.T) {
 	}
 }
 
+// Review findings: a platform's person cannot take another person's
+// placeholder address (and so their account), and the address a platform
+// sends is unverified: whoever proves it by a reset link takes the
+// account over, the platform's person no longer signs in to it.
+func TestPlaceholdersAndAddressesCannotBeTakenOver(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	victim := &ltitest.Person{Sub: "victim-7", Name: "Ville Uhri", Roles: []string{ltitest.RoleLearner}}
+	squatter := &ltitest.Person{Sub: "squatter", Name: "Kaappaaja", Email: placeholder(f.pf.URL, victim.Sub), Roles: []string{ltitest.RoleLearner}}
+	ls, err := f.launch(t, squatter, toolURL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.User.Email == placeholder(f.pf.URL, victim.Sub) {
+		t.Fatal("a platform's person was given another person's placeholder")
+	}
+	lv, err := f.launch(t, victim, toolURL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lv.User.ID == ls.User.ID {
+		t.Fatal("the victim was signed in to the squatter's account")
+	}
+	// The placeholder taken anyway (an account made by another way):
+	// an account of the person's own, never the holder's.
+	other := &ltitest.Person{Sub: "other-8", Name: "Olli Muu", Roles: []string{ltitest.RoleLearner}}
+	holder, err := f.accounts.CreateExternal(ctx, account.External{ID: account.NewID(), Email: placeholder(f.pf.URL, other.Sub), Name: "Haltija"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, err := f.launch(t, other, toolURL+"/")
+	if err != nil || lo.User.ID == holder.ID || !IsPlaceholder(lo.User.Email) {
+		t.Fatalf("a taken placeholder: %+v %v", lo, err)
+	}
+	// An address from the platform is unverified; its owner's reset
+	// takes the account over.
+	mallory := &ltitest.Person{Sub: "mallory", Name: "Mallory", Email: "aino.aito@pirha.fi", Roles: []string{ltitest.RoleLearner}}
+	lm, err := f.launch(t, mallory, toolURL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lm.User.EmailVerified {
+		t.Fatal("an address from the platform counts as verified")
+	}
+	token, u, err := f.accounts.IssueReset(ctx, "aino.aito@pirha.fi", time.Hour)
+	if err != nil || u.ID != lm.User.ID {
+		t.Fatalf("reset: %v %v", u, err)
+	}
+	if _, err := f.accounts.UseReset(ctx, token, "ainon oma pitkä salalause"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.accounts.UserByIdentity(ctx, f.pf.URL, mallory.Sub); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("the platform's person still signs in to the account: %v", err)
+	}
+	if u, _ := f.accounts.User(ctx, lm.User.ID); !u.EmailVerified {
+		t.Fatal("the reset did not verify the address")
+	}
+	again, err := f.launch(t, mallory, toolURL+"/")
+	if err != nil || again.User.ID == lm.User.ID {
+		t.Fatalf("the platform's person after the takeover: %+v %v", again, err)
+	}
+}
+
 // Every forged launch is refused, each for its reason; a control re-signed
 // unchanged passes (so the refusals are the checks', not the forging's).
 func TestLaunchAttacks(t *testing.T) {

@@ -1,6 +1,7 @@
 package lti
 
 import (
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -62,7 +63,8 @@ func webURL(raw string, query bool) bool {
 		return false
 	}
 	h := u.Hostname()
-	local := h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+	ip := net.ParseIP(h)
+	local := h == "localhost" || ip != nil && ip.IsLoopback() // never a name that only begins with 127.
 	return u.Scheme == "https" || u.Scheme == "http" && local
 }
 

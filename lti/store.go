@@ -511,6 +511,12 @@ func (s *Service) findInvitation(ctx context.Context, id string) (*Invitation, e
 	return &inv, nil
 }
 
+// dropInvitation removes a used registration address.
+func (s *Service) dropInvitation(ctx context.Context, id string) error {
+	_, err := s.o.DB.Collection(invitationsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
 const rostersCollection = "lti_rosters"
 
 // roster is a course's membership service seen in a launch.
