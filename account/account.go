@@ -621,3 +621,38 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error
 	}
 	return err
 }
+
+// MemberRow is what an organisation's assignments need of an account: who
+// it is and where in the organisation.
+type MemberRow struct {
+	ID     string `bson:"_id"`
+	Email  string `bson:"email"`
+	Name   string `bson:"name"`
+	OrgID  string `bson:"org_id,omitempty"`
+	UnitID string `bson:"unit_id,omitempty"`
+	// Reminders and Lang decide the assignment e-mails.
+	Reminders bool   `bson:"reminders"`
+	Lang      string `bson:"lang,omitempty"`
+	Disabled  bool   `bson:"disabled"`
+}
+
+// Members are the enabled accounts of an organisation of the directory.
+func (s *Store) Members(ctx context.Context, orgID string) ([]MemberRow, error) {
+	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "org_id", Value: orgID}}, options.Find().SetProjection(bson.D{
+		{Key: "email", Value: 1}, {Key: "name", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1},
+		{Key: "reminders", Value: 1}, {Key: "lang", Value: 1}, {Key: "disabled", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	var rows []MemberRow
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if !r.Disabled && r.OrgID == orgID {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,326 @@
+package assign
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/org"
+)
+
+// Collections.
+const (
+	assignmentsCollection = "assignments"
+	// keysCollection holds one document per open assignment, _id its key
+	// (organisation, target, modules): the unique _id refuses a duplicate
+	// even when two reporters assign the same at once.
+	keysCollection = "assignment_keys"
+	// peopleCollection keeps each person's completion, _id assignment|user.
+	peopleCollection = "assignment_people"
+)
+
+// keptTTL is how long the kept completions of an assignment are read from
+// memory before the store is read again (another instance may have kept
+// some meanwhile; they are the same dates the evidence gives).
+const keptTTL = time.Minute
+
+// Store keeps assignments and their people's completions.
+type Store struct {
+	db  *database.DB
+	now func() time.Time
+
+	mu   sync.Mutex
+	kept map[string]keptEntry
+}
+
+type keptEntry struct {
+	at    time.Time
+	users map[string]time.Time
+}
+
+// NewStore uses db, with the real clock.
+func NewStore(db *database.DB) *Store {
+	return &Store{db: db, now: time.Now, kept: map[string]keptEntry{}}
+}
+
+// SetClock replaces the clock (tests).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
+// EnsureIndexes creates the collections' indexes (idempotent); every
+// lookup that must be fast is by _id.
+func EnsureIndexes(ctx context.Context, db *database.DB) error {
+	_, err := db.Collection(peopleCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "assignment", Value: 1}}, Options: options.Index().SetName("assignment"),
+	})
+	if err != nil {
+		return fmt.Errorf("assign: indexes: %w", err)
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Create stores a new assignment after checking it against the
+// organisation's units (t), its people and the course. A duplicate of an
+// open assignment is ErrDuplicate.
+func (s *Store) Create(ctx context.Context, a Assignment, t *org.Tree, members []Member, c *course.Course) (*Assignment, []error) {
+	now := s.now()
+	if errs := a.check(t, members, c, now); len(errs) > 0 {
+		return nil, errs
+	}
+	a.ID, a.Status, a.CreatedAt = newID(), Open, now.UTC().Truncate(time.Millisecond)
+	key := a.key()
+	for try := 0; ; try++ {
+		_, err := s.db.Collection(keysCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "assignment", Value: a.ID}})
+		if err == nil {
+			break
+		}
+		if !mongo.IsDuplicateKeyError(err) || try > 0 {
+			if mongo.IsDuplicateKeyError(err) {
+				return nil, []error{ErrDuplicate}
+			}
+			return nil, []error{err}
+		}
+		var k struct {
+			Assignment string `bson:"assignment"`
+		}
+		if err := s.db.Collection(keysCollection).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&k); err != nil {
+			return nil, []error{err}
+		}
+		old, err := s.Get(ctx, k.Assignment)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// A create cut short before its assignment was written: its
+			// key is taken over with its id (a second taker's insert of
+			// the assignment fails as a duplicate).
+			a.ID = k.Assignment
+		case err != nil:
+			return nil, []error{err}
+		case old.Status == Open:
+			return nil, []error{ErrDuplicate}
+		default:
+			// A close cut short before it freed the key: free it now.
+			if _, err := s.db.Collection(keysCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "assignment", Value: old.ID}}); err != nil {
+				return nil, []error{err}
+			}
+			continue
+		}
+		break
+	}
+	if _, err := s.db.Collection(assignmentsCollection).InsertOne(ctx, a); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, []error{ErrDuplicate}
+		}
+		return nil, []error{err}
+	}
+	return &a, nil
+}
+
+// Get is the assignment with the id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Assignment, error) {
+	var a Assignment
+	err := s.db.Collection(assignmentsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// List is the organisation's assignments, open ones first, then by due
+// date.
+func (s *Store) List(ctx context.Context, code string) ([]Assignment, error) {
+	cur, err := s.db.Collection(assignmentsCollection).Find(ctx, bson.D{{Key: "org", Value: code}})
+	if err != nil {
+		return nil, err
+	}
+	out := []Assignment{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	sortAssignments(out)
+	return out, nil
+}
+
+// All is every open assignment (the reminders).
+func (s *Store) All(ctx context.Context) ([]Assignment, error) {
+	cur, err := s.db.Collection(assignmentsCollection).Find(ctx, bson.D{{Key: "status", Value: Open}})
+	if err != nil {
+		return nil, err
+	}
+	out := []Assignment{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	sortAssignments(out)
+	return out, nil
+}
+
+func sortAssignments(as []Assignment) {
+	slices.SortStableFunc(as, func(a, b Assignment) int {
+		if (a.Status == Open) != (b.Status == Open) {
+			if a.Status == Open {
+				return -1
+			}
+			return 1
+		}
+		if c := a.Due.Compare(b.Due); c != 0 {
+			return c
+		}
+		return a.CreatedAt.Compare(b.CreatedAt)
+	})
+}
+
+// Edit changes an open assignment's due date and note.
+func (s *Store) Edit(ctx context.Context, id string, due time.Time, note string) error {
+	a, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.Status != Open {
+		return ErrClosed
+	}
+	if due.IsZero() {
+		return ErrDue
+	}
+	if due = Day(due); due.Before(Day(s.now())) {
+		return ErrDuePast
+	}
+	if err := checkNote(&note); err != nil {
+		return err
+	}
+	_, err = s.db.Collection(assignmentsCollection).UpdateByID(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "due", Value: due}, {Key: "note", Value: note}}}})
+	return err
+}
+
+// Close closes an assignment: it stays in the reports, but is no longer
+// shown to learners or reminded of, and the same may be assigned again.
+func (s *Store) Close(ctx context.Context, id string) error {
+	a, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.Status == Closed {
+		return nil
+	}
+	if _, err := s.db.Collection(assignmentsCollection).UpdateByID(ctx, id, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status", Value: Closed}, {Key: "closed_at", Value: s.now().UTC().Truncate(time.Millisecond)}}}}); err != nil {
+		return err
+	}
+	_, err = s.db.Collection(keysCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.key()}, {Key: "assignment", Value: a.ID}})
+	return err
+}
+
+type keptDoc struct {
+	ID         string    `bson:"_id"`
+	Assignment string    `bson:"assignment"`
+	User       string    `bson:"user"`
+	Completed  time.Time `bson:"completed_at"`
+}
+
+// Kept are the completion dates kept for the assignment, by user.
+func (s *Store) Kept(ctx context.Context, id string) (map[string]time.Time, error) {
+	s.mu.Lock()
+	e, ok := s.kept[id]
+	s.mu.Unlock()
+	if ok && s.now().Sub(e.at) < keptTTL {
+		return e.users, nil
+	}
+	cur, err := s.db.Collection(peopleCollection).Find(ctx, bson.D{{Key: "assignment", Value: id}})
+	if err != nil {
+		return nil, err
+	}
+	var docs []keptDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	users := make(map[string]time.Time, len(docs))
+	for _, d := range docs {
+		users[d.User] = d.Completed
+	}
+	s.mu.Lock()
+	s.kept[id] = keptEntry{at: s.now(), users: users}
+	s.mu.Unlock()
+	return clone(users), nil
+}
+
+func clone(m map[string]time.Time) map[string]time.Time {
+	out := make(map[string]time.Time, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// KeptFor is the user's kept completion of the assignment (zero: none).
+func (s *Store) KeptFor(ctx context.Context, id, user string) (time.Time, error) {
+	var d keptDoc
+	err := s.db.Collection(peopleCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id + "|" + user}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return time.Time{}, nil
+	}
+	return d.Completed, err
+}
+
+// Keep records the completions the rows reached now (Row.New): the first
+// date recorded stands (an insert under the _id assignment|user).
+func (s *Store) Keep(ctx context.Context, id string, rows []Row) error {
+	var added map[string]time.Time
+	for _, r := range rows {
+		if !r.New {
+			continue
+		}
+		at := r.Completed.UTC().Truncate(time.Millisecond)
+		_, err := s.db.Collection(peopleCollection).InsertOne(ctx, keptDoc{ID: id + "|" + r.ID, Assignment: id, User: r.ID, Completed: at})
+		if err != nil && !mongo.IsDuplicateKeyError(err) {
+			return err
+		}
+		if err == nil {
+			if added == nil {
+				added = map[string]time.Time{}
+			}
+			added[r.ID] = at
+		}
+	}
+	if added != nil {
+		s.mu.Lock()
+		if e, ok := s.kept[id]; ok {
+			users := clone(e.users)
+			for k, v := range added {
+				users[k] = v
+			}
+			s.kept[id] = keptEntry{at: e.at, users: users}
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// DeleteUser forgets a person's kept completions (account deletion).
+func (s *Store) DeleteUser(ctx context.Context, user string) error {
+	_, err := s.db.Collection(peopleCollection).DeleteMany(ctx, bson.D{{Key: "user", Value: user}})
+	s.mu.Lock()
+	s.kept = map[string]keptEntry{}
+	s.mu.Unlock()
+	return err
+}
