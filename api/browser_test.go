@@ -29,6 +29,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
@@ -57,8 +58,12 @@ var (
 	siteProgress *study.Progress
 	// siteStudio and siteLibrary publish changes to the bundled site's
 	// course (the offline suite publishes a new revision of a module).
-	siteStudio  *studio.Store
-	siteLibrary *course.Library
+	siteStudio *studio.Store
+	// siteAssign and siteDirectory make the assignment the registry's
+	// {assignment} names.
+	siteAssign    *assign.Store
+	siteDirectory *org.Directory
+	siteLibrary   *course.Library
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -112,6 +117,10 @@ func bundledSite(t *testing.T) string {
 			return
 		}
 		siteOutbox = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
+		if siteErr = assign.EnsureIndexes(context.Background(), db); siteErr != nil {
+			return
+		}
+		siteAssign, siteDirectory = assign.NewStore(db), org.NewDirectory(db)
 		// The course in a content store, so that the studio can publish.
 		if siteErr = studio.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
@@ -149,6 +158,7 @@ func bundledSite(t *testing.T) string {
 			Progress:      progress,
 			Feedback:      feedback.NewStore(db),
 			Directory:     org.NewDirectory(db),
+			Assign:        siteAssign,
 			SSO:           sso.New(sso.Options{Directory: org.NewDirectory(db), Accounts: accounts, DB: db, BaseURL: "http://localhost"}),
 			Database:      env.DB,
 			Storage:       store,
@@ -353,6 +363,8 @@ func pagePath(t *testing.T, base, path, sess string) string {
 			t.Fatal(err)
 		}
 		return strings.Replace(path, "{message}", id, 1)
+	case strings.Contains(path, "{assignment}"):
+		return strings.Replace(path, "{assignment}", siteAssignment(t), 1)
 	}
 	if !strings.Contains(path, "{attempt}") && !strings.Contains(path, "{submitted}") && !strings.Contains(path, "{certificate}") {
 		return path
@@ -1437,4 +1449,28 @@ func seedDirectory(db *database.DB) error {
 	_, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: "https://login.example.fi/pirha", ClientID: "tyokyky",
 		Claims: org.Claims{Unit: "department"}}, "salaisuus", bytes.Repeat([]byte{1}, 32))
 	return errors.Join(errs...)
+}
+
+// siteAssignment is a new open assignment of pirkanmaa: a new learner of
+// its first unit, assigned the first module.
+func siteAssignment(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	tree, err := siteDirectory.Units(ctx, "pirkanmaa")
+	if err != nil || len(tree.Units) == 0 {
+		t.Fatalf("pirkanmaa's units: %v", err)
+	}
+	unit := tree.Flat()[0].ID
+	u, errs := siteAccounts.Register(ctx, account.Registration{Email: account.NewID()[:12] + "@example.fi", Name: "Määrätty Oppija",
+		Password: "oma pitkä salalause 2026", Organisation: "Pirkanmaan hyvinvointialue", OrgID: "pirkanmaa", UnitID: unit})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a, errs := siteAssign.Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindPeople, People: []string{u.ID},
+		Modules: []string{siteCourse.Modules[0].Slug}, Due: time.Now().AddDate(0, 1, 0), Note: "Muistakaa <tämä>", CreatedBy: "test"},
+		tree, []assign.Member{{ID: u.ID, Name: u.Name, Email: u.Email, Unit: unit}}, siteCourse)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return a.ID
 }

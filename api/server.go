@@ -22,6 +22,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
@@ -84,6 +85,12 @@ type Options struct {
 	Mail *mail.Outbox
 	// Directory is the organisation directory (nil: its routes are absent).
 	Directory *org.Directory
+	// ReportMaxAge is how old the figures of the reports and assignments
+	// may be (0: a minute; negative: read for every page, for tests).
+	ReportMaxAge time.Duration
+	// Assign keeps the assignments (nil, or without a Directory: their
+	// routes are absent).
+	Assign *assign.Store
 	// SSO signs people in with their employer's identity provider (nil:
 	// no employer sign-in).
 	SSO *sso.Service
@@ -247,7 +254,7 @@ func (s *Server) routes() {
 	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
-	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory}
+	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory, maxAge: o.ReportMaxAge}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	off := &offlineHandlers{core: s.core}
 	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
@@ -442,6 +449,12 @@ func (s *Server) routes() {
 	// Reports: reporters (their organisation) and administrators.
 	reporter.get("/raportit", rep.page)
 	reporter.get("/raportit.csv", rep.csv)
+	if o.Assign != nil && o.Directory != nil {
+		as := &assignHandlers{core: s.core, rep: rep, dir: o.Directory, assign: o.Assign}
+		reporter.get("/raportit/tehtavat", as.list)
+		reporter.post("/raportit/tehtavat", as.post)
+		reporter.get("/raportit/tehtavat/:assignment", as.page)
+	}
 
 	// Administration.
 	if s.feedback != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
@@ -329,6 +330,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Certificates:  certs,
 		Mail:          outbox,
 		Directory:     directory,
+		Assign:        assign.NewStore(p.db),
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
 		MediaDelivery: cfg.MediaDelivery,
@@ -422,6 +424,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		mail.EnsureIndexes,
 		org.EnsureIndexes,
 		sso.EnsureIndexes,
+		assign.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

@@ -26,7 +26,8 @@ type Page struct {
 // Pages is the page registry (a path's {attempt} is an open exam attempt
 // of the page's learner, {submitted} a submitted one, {certificate} the
 // certificate of a passed exam, {verify} and {unsubscribe} a new
-// account's link tokens, {message} a message in the outbox): the browser, accessibility (axe) and HTML
+// account's link tokens, {message} a message in the outbox, {assignment} an open assignment of
+// pirkanmaa): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -95,6 +96,10 @@ var Pages = []Page{
 	{"administration: organisations", "/yllapito/organisaatiot", Admin, 200},
 	{"administration: one organisation", "/yllapito/organisaatiot/pirkanmaa", Admin, 200},
 	{"reports", "/raportit", Admin, 200},
+	{"assigned studies: choose the organisation", "/raportit/tehtavat", Admin, 200},
+	{"assigned studies of an organisation", "/raportit/tehtavat?organisaatio=pirkanmaa", Admin, 200},
+	{"one assignment", "/raportit/tehtavat/{assignment}", Admin, 200},
+	{"one assignment in Swedish, filtered and sorted", "/raportit/tehtavat/{assignment}?lang=sv&tila=not_started&jarjestys=tila", Admin, 200},
 	{"reports of an organisation with units", "/raportit?organisaatio=Pirkanmaan+hyvinvointialue", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},
 	{"studio: content files", "/studio", Admin, 200},
