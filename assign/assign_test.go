@@ -182,6 +182,13 @@ func TestAssignmentFollowsUnitMembership(t *testing.T) {
 		t.Fatalf("people %v", people.People)
 	}
 	check("a list", people, "Hanna Hallinto")
+	// Erasing Hanna takes her off the list.
+	if err := w.store.DeleteUser(ctx, hanna); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.store.Get(ctx, people.ID); err != nil || len(got.People) != 0 {
+		t.Fatalf("after erasure %+v %v", got, err)
+	}
 }
 
 // Bad assignments are refused with the field's reason: a due date in the
@@ -389,6 +396,13 @@ func TestCompletionAndOverdue(t *testing.T) {
 	late := status(assign.Evaluate(modules, tree, members, ev2, kept, next))
 	if late[aino].Status != assign.Completed || late[olli].Status != assign.Overdue || late[pekka].Status != assign.Overdue {
 		t.Errorf("late: Aino %s, Olli %s, Pekka %s", late[aino].Status, late[olli].Status, late[pekka].Status)
+	}
+	// Erasure forgets the kept completion.
+	if err := fresh.DeleteUser(ctx, aino); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := fresh.KeptFor(ctx, modules.ID, aino); err != nil || !d.IsZero() {
+		t.Fatalf("kept after erasure %v %v", d, err)
 	}
 	all, units := assign.Summarise(assign.Evaluate(modules, tree, members, ev2, kept, next))
 	if all.Total != 4 || all.Counts[assign.Completed] != 1 || all.Counts[assign.Overdue] != 3 || all.Percent(assign.Completed) != 25 || len(units) != 2 || units[0].Label != "Sote" {

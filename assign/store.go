@@ -316,8 +316,13 @@ func (s *Store) Keep(ctx context.Context, id string, rows []Row) error {
 	return nil
 }
 
-// DeleteUser forgets a person's kept completions (account deletion).
+// DeleteUser forgets a person's kept completions and takes them off the
+// assignments that list them (account deletion).
 func (s *Store) DeleteUser(ctx context.Context, user string) error {
+	if _, err := s.db.Collection(assignmentsCollection).UpdateMany(ctx, bson.D{{Key: "people", Value: user}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "people", Value: user}}}}); err != nil {
+		return err
+	}
 	_, err := s.db.Collection(peopleCollection).DeleteMany(ctx, bson.D{{Key: "user", Value: user}})
 	s.mu.Lock()
 	s.kept = map[string]keptEntry{}

@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
@@ -24,11 +25,13 @@ type Stores struct {
 	Exam         *exam.Store
 	Certificates *cert.Store
 	Mail         *mail.Outbox
+	Assign       *assign.Store
 }
 
 // Erase deletes a learner with everything kept of them: progress and
 // answers, feedback (made anonymous), exam attempts (kept for the item
-// statistics under a pseudonym), certificates (withdrawn), their mail,
+// statistics under a pseudonym), certificates (withdrawn), their mail, their
+// assignments' completions and places on assignments' lists,
 // and the account last, so that a retry after a failure part-way finds it.
 func (s Stores) Erase(ctx context.Context, userID string) error {
 	if s.Progress != nil {
@@ -53,6 +56,11 @@ func (s Stores) Erase(ctx context.Context, userID string) error {
 	}
 	if s.Mail != nil {
 		if err := s.Mail.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if s.Assign != nil {
+		if err := s.Assign.DeleteUser(ctx, userID); err != nil {
 			return err
 		}
 	}

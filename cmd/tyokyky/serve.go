@@ -313,6 +313,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	go mediaLib.Follow(ctx, 2*time.Second)
 	keySecret, _ := cfg.CertSecret() // checked at start-up already
 	directory := org.NewDirectory(p.db)
+	assigned := assign.NewStore(p.db)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -330,7 +331,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Certificates:  certs,
 		Mail:          outbox,
 		Directory:     directory,
-		Assign:        assign.NewStore(p.db),
+		Assign:        assigned,
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
 		MediaDelivery: cfg.MediaDelivery,
@@ -338,7 +339,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Version:       versionString(),
 	}
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, Assign: assigned}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}

@@ -31,7 +31,7 @@ var domain = map[string][]string{
 	"exam":      {"course"},
 	"exam/cert": {"course", "exam"},
 	"report":    {"account", "course", "exam", "exam/cert", "study"},
-	"erasure":   {"account", "exam", "exam/cert", "feedback", "mail", "study"},
+	"erasure":   {"account", "assign", "exam", "exam/cert", "feedback", "mail", "study"},
 	"content":   nil,
 	"migrate":   nil,
 	"org":       nil,
