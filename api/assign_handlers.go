@@ -14,9 +14,12 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/assign"
+	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
@@ -698,4 +701,150 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// learnerAssignments are what the learner's own pages show of the
+// assignments: the open ones that apply to them, by due date.
+type learnerAssignments struct {
+	dir    *org.Directory
+	assign *assign.Store
+	certs  *cert.Store // nil: no certificates
+}
+
+// myAssignment is an assignment on the learner's page, in plain words.
+type myAssignment struct {
+	ID      string
+	Modules []string // titles; empty: the whole course
+	Note    string
+	Status  assign.Status
+	// When says the due date and how it stands, as a sentence.
+	When        string
+	Done, Total int
+	due         time.Time
+	created     time.Time
+}
+
+// of lists the open assignments that apply to u, due dates first, with
+// their standing from the learner's records.
+func (l *learnerAssignments) of(c *fiber.Ctx, u *account.User, records map[string]*course.SectionProgress, co *course.Course, lang string) ([]myAssignment, error) {
+	if l == nil || u.OrgID == "" {
+		return nil, nil
+	}
+	ctx := c.UserContext()
+	list, err := l.assign.List(ctx, u.OrgID)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	t, err := l.dir.Units(ctx, u.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	me := assign.Member{ID: u.ID, Name: u.Name, Email: u.Email, Unit: u.UnitID}
+	var rows []study.RecordRow
+	for _, p := range records {
+		rows = append(rows, study.RecordRow{UserID: u.ID, Module: p.Module, Section: p.Section, Completed: p.CompletedAt, Seconds: p.Seconds})
+	}
+	var issued []cert.IssuedRow
+	if l.certs != nil {
+		cs, err := l.certs.ForUser(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, ci := range cs {
+			issued = append(issued, cert.IssuedRow{UserID: u.ID, Issued: ci.Issued, Revoked: ci.Revoked != nil})
+		}
+	}
+	ev := assign.NewEvidence(co, rows, issued)
+	now := l.assign.Now()
+	var out []myAssignment
+	for i := range list {
+		a := &list[i]
+		if a.Status != assign.Open || !a.Applies(me, t) {
+			continue
+		}
+		kept := map[string]time.Time{}
+		if at, err := l.assign.KeptFor(ctx, a.ID, u.ID); err != nil {
+			return nil, err
+		} else if !at.IsZero() {
+			kept[u.ID] = at
+		}
+		r := assign.Evaluate(a, t, []assign.Member{me}, ev, kept, now)
+		if len(r) != 1 {
+			continue
+		}
+		if err := l.assign.Keep(ctx, a.ID, r); err != nil {
+			return nil, err
+		}
+		m := myAssignment{ID: a.ID, Note: a.Note, Status: r[0].Status, Done: r[0].Done, Total: r[0].Total, due: a.Due, created: a.CreatedAt}
+		for _, slug := range a.Modules {
+			for _, mod := range co.Modules {
+				if mod.Slug == slug {
+					m.Modules = append(m.Modules, mod.Title)
+				}
+			}
+		}
+		day := i18n.Date(lang, a.Due)
+		switch left := a.DaysLeft(now); {
+		case m.Status == assign.Completed:
+			m.When = web.T(lang, "mine.completed", i18n.Date(lang, r[0].Completed), day)
+		case m.Status == assign.Overdue:
+			m.When = web.TN(lang, "mine.overdue", -left, day, -left)
+		case left == 0:
+			m.When = web.T(lang, "mine.today", day)
+		default:
+			m.When = web.TN(lang, "mine.due", left, day, left)
+		}
+		out = append(out, m)
+	}
+	// Due dates first: the ones still to do by due date, the completed last.
+	slices.SortStableFunc(out, func(a, b myAssignment) int {
+		if (a.Status == assign.Completed) != (b.Status == assign.Completed) {
+			if a.Status == assign.Completed {
+				return 1
+			}
+			return -1
+		}
+		return a.due.Compare(b.due)
+	})
+	return out, nil
+}
+
+// calendar is GET /omat-opinnot/tehtavat.ics: the due dates of the
+// learner's open assignments not yet completed, as an iCalendar file.
+func (h *studyHandlers) calendar(c *fiber.Ctx) error {
+	if h.mine == nil {
+		return fiber.ErrNotFound
+	}
+	v := h.viewerOf(c)
+	lang := h.lang(c)
+	all, _, err := studyOf(c.UserContext(), h.progress, v, false)
+	if err != nil {
+		return err
+	}
+	co := h.published().Course
+	mine, err := h.mine.of(c, v.User, all, co, lang)
+	if err != nil {
+		return err
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(h.siteURL, "https://"), "http://")
+	var events []assign.Event
+	for _, m := range mine {
+		if m.Status == assign.Completed {
+			continue
+		}
+		what := web.T(lang, "assign.whole")
+		if len(m.Modules) > 0 {
+			what = strings.Join(m.Modules, ", ")
+		}
+		desc := web.T(lang, "mine.calendar.desc", co.Meta.Title)
+		if m.Note != "" {
+			desc += "\n\n" + m.Note
+		}
+		events = append(events, assign.Event{UID: "assignment-" + m.ID + "@" + host, Day: m.due, Stamp: m.created,
+			Summary: web.T(lang, "mine.calendar.summary", what), Description: desc, URL: h.siteURL + "/omat-opinnot"})
+	}
+	c.Set(fiber.HeaderContentType, "text/calendar; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="tehtavat.ics"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return assign.WriteICS(c.Response().BodyWriter(), web.T(lang, "mine.title"), events)
 }

@@ -11,8 +11,10 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/media"
+	"github.com/tyokyky/tyokyky/org"
 )
 
 // startFresh is a server whose reports read the stores for every page.
@@ -228,4 +230,68 @@ func init() {
 	idorMatrix["GET /raportit/tehtavat/:assignment"] = once
 	idorMatrix["HEAD /raportit/tehtavat/:assignment"] = once
 	idorMatrix["POST /raportit/tehtavat"] = once
+}
+
+// The learner sees what is assigned to them, due dates first and in plain
+// words (days left, today, overdue), and gets the due dates as a calendar
+// file; completing the module shows as such and leaves the calendar.
+func TestLearnerSeesAssignmentsAndCalendar(t *testing.T) {
+	r := startFresh(t)
+	rep, units := unitPopulation(t, r, "")
+	resp, _ := rep.post("/raportit/tehtavat", assignForm(rep, units["sos"], 3, "toinen"))
+	m := assignmentLink.FindStringSubmatch(resp.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("create = %d", resp.StatusCode)
+	}
+	pertti := newClient(t, r.URL)
+	pertti.login(emailOf(t, r, "Pertti Perhe"), "oma pitkä salalause 2026")
+	_, page := pertti.get("/omat-opinnot")
+	due := time.Now().In(i18n.Helsinki).AddDate(0, 0, 3)
+	if !strings.Contains(page, "Sinulle määrätyt") || !strings.Contains(page, "Määräpäivä "+due.Format("2.1.2006")+": aikaa on 3 päivää.") ||
+		!strings.Contains(page, "Käykää &lt;nämä&gt; läpi") {
+		t.Fatalf("the dashboard:\n%s", page)
+	}
+	resp, cal := pertti.get("/omat-opinnot/tehtavat.ics")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/calendar; charset=utf-8" ||
+		!strings.Contains(cal, "UID:assignment-"+m[1]+"@localhost\r\n") || !strings.Contains(cal, "DTSTART;VALUE=DATE:"+due.Format("20060102")+"\r\n") ||
+		!strings.Contains(cal, `Käykää <nämä> läpi`) {
+		t.Fatalf("calendar = %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), cal)
+	}
+	// Another download: the same UID (calendars update the event).
+	if _, again := pertti.get("/omat-opinnot/tehtavat.ics"); strings.Count(again, "UID:assignment-"+m[1]+"@localhost") != 1 {
+		t.Fatal("the UID is not stable")
+	}
+	pertti.post("/osiot/toinen/jatko/luettu", url.Values{"csrf": {pertti.csrf("/osiot/toinen/jatko")}})
+	if _, page := pertti.get("/omat-opinnot?lang=en"); !strings.Contains(page, "Completed on ") {
+		t.Fatal("the completed assignment does not say so")
+	}
+	if _, cal := pertti.get("/omat-opinnot/tehtavat.ics"); strings.Contains(cal, "BEGIN:VEVENT") {
+		t.Fatal("a completed assignment is still in the calendar")
+	}
+	// Teija (another unit) has nothing assigned, until one overdue by ten
+	// days (made when its date was still ahead) and one due today.
+	teija := newClient(t, r.URL)
+	teija.login(emailOf(t, r, "Teija Terveys"), "oma pitkä salalause 2026")
+	if _, page := teija.get("/omat-opinnot"); strings.Contains(page, "Sinulle määrätyt") {
+		t.Fatal("Teija sees an assignment of another unit")
+	}
+	ctx := t.Context()
+	past := assign.NewStore(r.db)
+	past.SetClock(func() time.Time { return time.Now().AddDate(0, 0, -40) })
+	tree, _ := org.NewDirectory(r.db).Units(ctx, "pirkanmaa")
+	u, _ := r.Accounts().UserByEmail(ctx, emailOf(t, r, "Teija Terveys"))
+	me := []assign.Member{{ID: u.ID, Unit: units["terv"]}}
+	c := fixture(t).Current().Course
+	if _, errs := past.Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindPeople, People: []string{u.ID}, Due: time.Now().AddDate(0, 0, -10)}, tree, me, c); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, errs := assign.NewStore(r.db).Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindPeople, People: []string{u.ID}, Modules: []string{"toinen"}, Due: time.Now()}, tree, me, c); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	_, page = teija.get("/omat-opinnot")
+	overdue := strings.Index(page, "Myöhässä: määräpäivä oli "+time.Now().In(i18n.Helsinki).AddDate(0, 0, -10).Format("2.1.2006")+", 10 päivää sitten.")
+	today := strings.Index(page, "Määräpäivä on tänään")
+	if overdue < 0 || today < overdue {
+		t.Fatalf("overdue at %d, today at %d:\n%s", overdue, today, page)
+	}
 }

@@ -63,6 +63,7 @@ var (
 	// {assignment} names.
 	siteAssign    *assign.Store
 	siteDirectory *org.Directory
+	siteDB        *database.DB
 	siteLibrary   *course.Library
 )
 
@@ -120,7 +121,7 @@ func bundledSite(t *testing.T) string {
 		if siteErr = assign.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
 		}
-		siteAssign, siteDirectory = assign.NewStore(db), org.NewDirectory(db)
+		siteAssign, siteDirectory, siteDB = assign.NewStore(db), org.NewDirectory(db), db
 		// The course in a content store, so that the studio can publish.
 		if siteErr = studio.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
@@ -365,6 +366,9 @@ func pagePath(t *testing.T, base, path, sess string) string {
 		return strings.Replace(path, "{message}", id, 1)
 	case strings.Contains(path, "{assignment}"):
 		return strings.Replace(path, "{assignment}", siteAssignment(t), 1)
+	case strings.Contains(path, "{assigned}"):
+		assignTo(t, sess)
+		return strings.Replace(path, "{assigned}", "", 1)
 	}
 	if !strings.Contains(path, "{attempt}") && !strings.Contains(path, "{submitted}") && !strings.Contains(path, "{certificate}") {
 		return path
@@ -1473,4 +1477,42 @@ func siteAssignment(t *testing.T) string {
 		t.Fatal(errs)
 	}
 	return a.ID
+}
+
+// assignTo moves the session's learner to pirkanmaa's first unit and
+// assigns them a module due in a month, the whole course overdue by ten
+// days, and another module due today.
+func assignTo(t *testing.T, sess string) {
+	t.Helper()
+	ctx := context.Background()
+	_, u, err := siteAccounts.Session(ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := siteDirectory.Units(ctx, "pirkanmaa")
+	if err != nil || len(tree.Units) == 0 {
+		t.Fatalf("pirkanmaa's units: %v", err)
+	}
+	unit := tree.Flat()[0].ID
+	if err := siteAccounts.SetOrganisation(ctx, u.ID, "Pirkanmaan hyvinvointialue", "", "pirkanmaa", unit); err != nil {
+		t.Fatal(err)
+	}
+	me := []assign.Member{{ID: u.ID, Name: u.Name, Email: u.Email, Unit: unit}}
+	past := assign.NewStore(siteDB)
+	past.SetClock(func() time.Time { return time.Now().AddDate(0, 0, -40) })
+	for i, a := range []struct {
+		store *assign.Store
+		due   time.Time
+		mods  []string
+		note  string
+	}{
+		{siteAssign, time.Now().AddDate(0, 1, 0), []string{siteCourse.Modules[1].Slug}, "Tämä ennen kevättä, kiitos!"},
+		{past, time.Now().AddDate(0, 0, -10), nil, ""},
+		{siteAssign, time.Now(), []string{siteCourse.Modules[2].Slug}, ""},
+	} {
+		if _, errs := a.store.Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindPeople, People: []string{u.ID}, Modules: a.mods,
+			Due: a.due, Note: a.note, CreatedBy: "test"}, tree, me, siteCourse); len(errs) > 0 {
+			t.Fatalf("assignment %d: %v", i, errs)
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 // notPages are routes that answer something other than an HTML page
 // (the employer sign-in's are redirects; their refusals are the sign-in
 // page, which the registry has).
-var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|media/|sanasto/teemat/|credentials/|\.well-known/|myontaja$|livez$|readyz$|metrics$)|\.(md|pdf|svg|png|jwt|csv|webmanifest|js)$|^/yllapito/posti/[^/]+/html$|^/kirjaudu/(sso|oidc/)`)
+var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|media/|sanasto/teemat/|credentials/|\.well-known/|myontaja$|livez$|readyz$|metrics$)|\.(md|pdf|svg|png|jwt|csv|ics|webmanifest|js)$|^/yllapito/posti/[^/]+/html$|^/kirjaudu/(sso|oidc/)`)
 
 // Every page route must have a line in the page registry, so the browser,
 // axe and Nu suites check it.

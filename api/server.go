@@ -252,7 +252,10 @@ func (s *Server) routes() {
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam}
 	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
-	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media}
+	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media, siteURL: strings.TrimRight(o.BaseURL, "/")}
+	if o.Assign != nil && o.Directory != nil {
+		st.mine = &learnerAssignments{dir: o.Directory, assign: o.Assign, certs: s.certs}
+	}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory, maxAge: o.ReportMaxAge}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
@@ -382,6 +385,9 @@ func (s *Server) routes() {
 	learner.get("/omat-opinnot", st.dashboard)
 	learner.get("/omat-opinnot/oppimispaivakirja.md", st.diaryMarkdown)
 	learner.get("/omat-opinnot/oppimispaivakirja.pdf", st.diaryPDF)
+	if st.mine != nil {
+		learner.get("/omat-opinnot/tehtavat.ics", st.calendar)
+	}
 	learner.post("/osiot/:module/:section/luettu", st.markRead)
 	learner.post("/tehtavat/:task/vastaus", st.saveAnswerForm)
 

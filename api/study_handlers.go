@@ -74,6 +74,10 @@ type studyHandlers struct {
 	// media tells the duration and kind of a played item (nil: no media
 	// library, and played events carry only what the player says).
 	media *media.Catalog
+	// mine are the learner's assignments (nil: none, the feature is off);
+	// siteURL is for the calendar's links.
+	mine    *learnerAssignments
+	siteURL string
 }
 
 // studyOf loads a learner's progress (and answers when asked); nothing
@@ -268,6 +272,8 @@ type dashboardData struct {
 	SelfChecked map[string]bool
 	Checks      map[string][2]int
 	Answers     int
+	// Assigned are the open assignments that apply to the learner.
+	Assigned []myAssignment
 }
 
 func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
@@ -281,6 +287,9 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 	mods, pct := pub.Course.Summarise(all)
 	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers),
 		SelfChecked: map[string]bool{}, Checks: map[string][2]int{}}
+	if d.Assigned, err = h.mine.of(c, v.User, all, pub.Course, lang); err != nil {
+		return err
+	}
 	for k, p := range all {
 		d.Done[k] = p.Done()
 		d.SelfChecked[k] = p.SelfCheckDone != nil

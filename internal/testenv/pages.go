@@ -27,7 +27,8 @@ type Page struct {
 // of the page's learner, {submitted} a submitted one, {certificate} the
 // certificate of a passed exam, {verify} and {unsubscribe} a new
 // account's link tokens, {message} a message in the outbox, {assignment} an open assignment of
-// pirkanmaa): the browser, accessibility (axe) and HTML
+// pirkanmaa, {assigned} nothing, after the page's learner is given
+// assignments): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -64,6 +65,7 @@ var Pages = []Page{
 	{"administration: one message", "/yllapito/posti/{message}", Admin, 200},
 	{"second factor", "/kirjaudu/vahvista", SecondFactor, 200},
 	{"my studies", "/omat-opinnot", SignedIn, 200},
+	{"my studies with assignments (one overdue)", "/omat-opinnot?lang=fi{assigned}", SignedIn, 200},
 	{"my account", "/tili", SignedIn, 200},
 	{"two-factor enrolment", "/tili/kaksivaiheinen", SignedIn, 200},
 	{"section, signed in", "/osiot/tyokyvyn-tuki/palvelupolku", SignedIn, 200},
