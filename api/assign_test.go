@@ -295,3 +295,32 @@ func TestLearnerSeesAssignmentsAndCalendar(t *testing.T) {
 		t.Fatalf("overdue at %d, today at %d:\n%s", overdue, today, page)
 	}
 }
+
+// An administrator sets whether an organisation requires the reminders of
+// its assignments; the privacy notice tells learners what that means.
+func TestAssignmentRemindersRequiredSetting(t *testing.T) {
+	r := start(t)
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	dir := org.NewDirectory(r.db)
+	for _, on := range []bool{true, false} {
+		v := url.Values{"csrf": {admin.csrf("/yllapito/organisaatiot/pirkanmaa")}, "toiminto": {"tehtavamuistutukset"}}
+		if on {
+			v.Set("reminders_required", "on")
+		}
+		if resp, _ := admin.post("/yllapito/organisaatiot/pirkanmaa", v); resp.StatusCode != 303 {
+			t.Fatalf("setting %v = %d", on, resp.StatusCode)
+		}
+		o, err := dir.Get(t.Context(), "pirkanmaa")
+		if err != nil || o.AssignmentRemindersRequired != on {
+			t.Fatalf("required = %v, want %v (%v)", o.AssignmentRemindersRequired, on, err)
+		}
+	}
+	for lang, want := range map[string]string{"fi": "Määrätyt opinnot", "sv": "Tilldelade studier", "en": "Assigned studies"} {
+		if _, page := admin.get("/tietosuoja?lang=" + lang); !strings.Contains(page, `<h3 id="maaratyt">`+want+`</h3>`) {
+			t.Errorf("the privacy notice (%s) does not tell of assigned studies", lang)
+		}
+	}
+}

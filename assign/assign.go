@@ -12,6 +12,7 @@ package assign
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -463,4 +464,47 @@ func Summarise(rows []Row) (all Summary, units []Summary) {
 	}
 	slices.SortFunc(units, func(a, b Summary) int { return strings.Compare(a.Label, b.Label) })
 	return all, units
+}
+
+// Reminder stages: when the assignment is made, 14 and 3 days before the
+// due date.
+const (
+	StageAssigned = "assigned"
+	StageDue14    = "due14"
+	StageDue3     = "due3"
+)
+
+// Stages are the reminders the person of row should have had by now, in
+// order: the notice of the assignment while it is open and not past due,
+// and each of the 14- and 3-day reminders once its day has come, if the
+// assignment was made before that day (one made 10 days before its due
+// date has no 14-day reminder: its notice says the date). A completed or
+// overdue person gets none.
+func (a *Assignment) Stages(r Row, now time.Time) []string {
+	if a.Status != Open || r.Status == Completed || r.Status == Overdue {
+		return nil
+	}
+	out := []string{StageAssigned}
+	left := a.DaysLeft(now)
+	atMaking := a.DaysLeft(a.CreatedAt)
+	if left <= 14 && left > 3 && atMaking > 14 {
+		out = append(out, StageDue14)
+	}
+	if left <= 3 && left >= 0 && atMaking > 3 {
+		out = append(out, StageDue3)
+	}
+	return out
+}
+
+// ReminderKey names one reminder of one person, for its claim and its
+// message in the outbox.
+func ReminderKey(assignment, user, stage string) string {
+	return "assignment/" + assignment + "/" + user + "/" + stage
+}
+
+// DigestKey names the weekly digest of an assignment for the week of now
+// (ISO week in Helsinki).
+func DigestKey(assignment, to string, now time.Time) string {
+	y, w := now.In(i18n.Helsinki).ISOWeek()
+	return "assignment/" + assignment + "/digest/" + to + "/" + strconv.Itoa(y) + "-W" + strconv.Itoa(w)
 }

@@ -409,3 +409,79 @@ func TestCompletionAndOverdue(t *testing.T) {
 		t.Errorf("summary %+v %+v", all, units)
 	}
 }
+
+// A reminder's claim is won by one of several instances at once; a claim
+// whose message never reached the outbox is handed out again after ten
+// minutes, a queued one never.
+func TestReminderClaimsOnce(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	key := assign.ReminderKey("a1", "u1", assign.StageDue3)
+	var wg sync.WaitGroup
+	won := make([]bool, 6)
+	for i := range won {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			other := assign.NewStore(w.db) // another instance
+			other.SetClock(func() time.Time { return w.now })
+			ok, err := other.ClaimReminder(ctx, key, "u1")
+			if err != nil {
+				t.Error(err)
+			}
+			won[i] = ok
+		}()
+	}
+	wg.Wait()
+	if n := len(slices.DeleteFunc(won, func(b bool) bool { return !b })); n != 1 {
+		t.Fatalf("%d claims won", n)
+	}
+	w.now = w.now.Add(11 * time.Minute)
+	if ok, err := w.store.ClaimReminder(ctx, key, "u1"); err != nil || !ok {
+		t.Fatalf("an unqueued claim after 11 minutes: %v %v", ok, err)
+	}
+	if err := w.store.ReminderQueued(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(time.Hour)
+	if ok, err := w.store.ClaimReminder(ctx, key, "u1"); err != nil || ok {
+		t.Fatalf("a queued claim: %v %v", ok, err)
+	}
+}
+
+// The stages: the notice at once, the 14-day reminder from 14 days before
+// (only if made earlier), the 3-day one from 3 days before; none to the
+// completed or overdue, none of a closed assignment.
+func TestReminderStages(t *testing.T) {
+	h := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, i18n.Helsinki) }
+	a := assign.Assignment{Status: assign.Open, CreatedAt: h(2027, 3, 1), Due: assign.Day(h(2027, 3, 31))}
+	open := assign.Row{Status: assign.InProgress}
+	for _, tc := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{h(2027, 3, 1), []string{assign.StageAssigned}},
+		{h(2027, 3, 16), []string{assign.StageAssigned}},
+		{h(2027, 3, 17), []string{assign.StageAssigned, assign.StageDue14}},
+		{h(2027, 3, 27), []string{assign.StageAssigned, assign.StageDue14}},
+		{h(2027, 3, 28), []string{assign.StageAssigned, assign.StageDue3}},
+		{h(2027, 3, 31), []string{assign.StageAssigned, assign.StageDue3}},
+	} {
+		if got := a.Stages(open, tc.at); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.at.Format("2.1."), got, tc.want)
+		}
+	}
+	late := a
+	late.CreatedAt = h(2027, 3, 25) // 6 days before: no 14-day reminder
+	if got := late.Stages(open, h(2027, 3, 26)); !slices.Equal(got, []string{assign.StageAssigned}) {
+		t.Errorf("made late: %v", got)
+	}
+	if a.Stages(assign.Row{Status: assign.Completed}, h(2027, 3, 28)) != nil || a.Stages(assign.Row{Status: assign.Overdue}, h(2027, 4, 1)) != nil {
+		t.Error("reminders to the completed or overdue")
+	}
+	closed := a
+	closed.Status = assign.Closed
+	if closed.Stages(open, h(2027, 3, 28)) != nil {
+		t.Error("reminders of a closed assignment")
+	}
+}

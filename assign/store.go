@@ -323,9 +323,51 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 		bson.D{{Key: "$pull", Value: bson.D{{Key: "people", Value: user}}}}); err != nil {
 		return err
 	}
+	if _, err := s.db.Collection(remindersCollection).DeleteMany(ctx, bson.D{{Key: "user", Value: user}}); err != nil {
+		return err
+	}
 	_, err := s.db.Collection(peopleCollection).DeleteMany(ctx, bson.D{{Key: "user", Value: user}})
 	s.mu.Lock()
 	s.kept = map[string]keptEntry{}
 	s.mu.Unlock()
+	return err
+}
+
+// remindersCollection holds one claim per reminder (assignment, person,
+// stage): inserted before the message is queued, so each reminder is
+// queued once across instances; Queued is set once the outbox has it.
+const remindersCollection = "assignment_reminders"
+
+type reminderClaim struct {
+	ID        string    `bson:"_id"`
+	User      string    `bson:"user"`
+	ClaimedAt time.Time `bson:"claimed_at"`
+	Queued    bool      `bson:"queued"`
+}
+
+// ClaimReminder claims the reminder key for user. It says to send for the
+// one caller whose insert made the claim, and again for a claim made over
+// ten minutes ago whose message never reached the outbox (an instance
+// stopped in between: the outbox keeps one message a key, so a second
+// sender queues nothing twice); otherwise not.
+func (s *Store) ClaimReminder(ctx context.Context, key, user string) (bool, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	_, err := s.db.Collection(remindersCollection).InsertOne(ctx, reminderClaim{ID: key, User: user, ClaimedAt: now})
+	if err == nil {
+		return true, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return false, err
+	}
+	var c reminderClaim
+	if err := s.db.Collection(remindersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&c); err != nil {
+		return false, err
+	}
+	return !c.Queued && now.Sub(c.ClaimedAt) > 10*time.Minute, nil
+}
+
+// ReminderQueued marks a claimed reminder as in the outbox.
+func (s *Store) ReminderQueued(ctx context.Context, key string) error {
+	_, err := s.db.Collection(remindersCollection).UpdateByID(ctx, key, bson.D{{Key: "$set", Value: bson.D{{Key: "queued", Value: true}}}})
 	return err
 }

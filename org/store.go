@@ -420,6 +420,20 @@ func (d *Directory) SetSSORequired(ctx context.Context, code string, required bo
 	return nil
 }
 
+// SetAssignmentRemindersRequired says whether the reminders of the
+// organisation's assignments go to its people whatever their own choice
+// of study reminders.
+func (d *Directory) SetAssignmentRemindersRequired(ctx context.Context, code string, required bool) error {
+	r, err := d.db.Collection(Collection).UpdateOne(ctx, bson.D{{Key: "_id", Value: code}}, bson.D{{Key: "$set", Value: bson.D{{Key: "assignment_reminders_required", Value: required}}}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // AllProviders are every organisation's identity providers.
 func (d *Directory) AllProviders(ctx context.Context) ([]Provider, error) {
 	cur, err := d.db.Collection(providersCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))

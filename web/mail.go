@@ -44,7 +44,7 @@ const (
 var mailURLKeys = map[string]bool{"link": true, "unsubscribe": true, "site_url": true}
 
 // mailMultiLine are the data keys whose values may have line breaks.
-var mailMultiLine = map[string]bool{"answer": true}
+var mailMultiLine = map[string]bool{"answer": true, "note": true, "overdue_names": true, "finished_names": true}
 
 // mailBlock is one block of a message's body: a paragraph, an action
 // (a link shown as a button) or a quotation of multi-line text.
@@ -106,6 +106,15 @@ var mailKinds = map[string]mailKind{
 		blocks: []mailBlock{mailPara("p1"), mailPara("p2"), mailAction("action", "link")}},
 	"test": {essential: true,
 		blocks: []mailBlock{mailPara("p1"), mailPara("p2")}},
+	// Assignments: the notice to each person assigned, the reminders 14
+	// and 3 days before the due date, and the assigning reporter's weekly
+	// digest.
+	"reminder_assignment": {required: []string{"link", "what", "due"}, optional: []string{"note"},
+		blocks: []mailBlock{mailPara("p1"), mailQuote("note"), mailAction("action", "link"), mailPara("p2")}},
+	"reminder_assignment_due": {required: []string{"link", "what", "due", "days"},
+		blocks: []mailBlock{mailPara("p1"), mailAction("action", "link")}},
+	"assignment_digest": {essential: true, required: []string{"link", "what", "due", "total", "completed", "overdue"}, optional: []string{"overdue_names", "finished_names"},
+		blocks: []mailBlock{mailPara("p1"), mailPara("p2"), mailParaWhen("p3", "overdue_names"), mailQuote("overdue_names"), mailParaWhen("p4", "finished_names"), mailQuote("finished_names"), mailAction("action", "link")}},
 }
 
 // mailMessages are the e-mail strings. Every key must exist in every
@@ -191,6 +200,22 @@ var mailMessages = map[string]map[string]string{
 		"test.subject": "Testiviesti",
 		"test.p1":      "Tämä on testiviesti, joka lähetettiin palvelun ylläpitosivulta.",
 		"test.p2":      "Sähköpostien lähetys toimii. Viestiin ei tarvitse vastata.",
+
+		"reminder_assignment.subject": "Sinulle on määrätty opintoja",
+		"reminder_assignment.p1":      "Organisaatiosi on määrännyt sinulle verkkokurssin opintoja: {what}. Määräpäivä on {due}.",
+		"reminder_assignment.action":  "Katso omat opintosi",
+		"reminder_assignment.p2":      "Näet määrätyt opinnot ja niiden määräpäivät kohdassa Omat opinnot, josta voit myös lisätä määräpäivät kalenteriisi.",
+
+		"reminder_assignment_due.subject": "Määrättyjen opintojen määräpäivä lähestyy",
+		"reminder_assignment_due.p1":      "Muistutamme, että sinulle määrätyt opinnot ({what}) on suoritettava viimeistään {due}. Aikaa on {days} päivää.",
+		"reminder_assignment_due.action":  "Jatka opintoja",
+
+		"assignment_digest.subject": "Viikkokooste määräämistäsi opinnoista",
+		"assignment_digest.p1":      "Määräämäsi opinnot: {what}, määräpäivä {due}.",
+		"assignment_digest.p2":      "Määrätty {total} henkilölle: suorittaneita {completed}, myöhässä {overdue}.",
+		"assignment_digest.p3":      "Myöhässä ovat:",
+		"assignment_digest.p4":      "Viimeisen viikon aikana suorittivat:",
+		"assignment_digest.action":  "Katso tilanne",
 	},
 	"sv": {
 		"greeting":          "Hej,",
@@ -271,6 +296,22 @@ var mailMessages = map[string]map[string]string{
 		"test.subject": "Testmeddelande",
 		"test.p1":      "Det här är ett testmeddelande som skickades från tjänstens administrationssida.",
 		"test.p2":      "E-postutskicket fungerar. Du behöver inte svara på meddelandet.",
+
+		"reminder_assignment.subject": "Du har tilldelats studier",
+		"reminder_assignment.p1":      "Din organisation har tilldelat dig studier på webbkursen: {what}. Förfallodagen är {due}.",
+		"reminder_assignment.action":  "Se dina studier",
+		"reminder_assignment.p2":      "Du ser de tilldelade studierna och deras förfallodagar under Mina studier, där du också kan lägga till förfallodagarna i din kalender.",
+
+		"reminder_assignment_due.subject": "Förfallodagen för dina tilldelade studier närmar sig",
+		"reminder_assignment_due.p1":      "Vi påminner om att de studier du har tilldelats ({what}) ska vara slutförda senast {due}. Det återstår {days} dagar.",
+		"reminder_assignment_due.action":  "Fortsätt studierna",
+
+		"assignment_digest.subject": "Veckosammandrag av studier du har tilldelat",
+		"assignment_digest.p1":      "Studier du har tilldelat: {what}, förfallodag {due}.",
+		"assignment_digest.p2":      "Tilldelade {total} personer: {completed} har slutfört, {overdue} är försenade.",
+		"assignment_digest.p3":      "Försenade är:",
+		"assignment_digest.p4":      "Under den senaste veckan slutförde:",
+		"assignment_digest.action":  "Se läget",
 	},
 	"en": {
 		"greeting":          "Hello,",
@@ -351,6 +392,22 @@ var mailMessages = map[string]map[string]string{
 		"test.subject": "Test message",
 		"test.p1":      "This is a test message sent from the service's administration page.",
 		"test.p2":      "Email delivery works. You do not need to reply to this message.",
+
+		"reminder_assignment.subject": "Studies have been assigned to you",
+		"reminder_assignment.p1":      "Your organisation has assigned you studies on the online course: {what}. They are due on {due}.",
+		"reminder_assignment.action":  "See your studies",
+		"reminder_assignment.p2":      "My studies shows what is assigned to you and when it is due; you can add the due dates to your calendar there too.",
+
+		"reminder_assignment_due.subject": "Your assigned studies are due soon",
+		"reminder_assignment_due.p1":      "A reminder that the studies assigned to you ({what}) are due on {due}. There are {days} days left.",
+		"reminder_assignment_due.action":  "Continue studying",
+
+		"assignment_digest.subject": "Weekly digest of the studies you assigned",
+		"assignment_digest.p1":      "Studies you assigned: {what}, due on {due}.",
+		"assignment_digest.p2":      "Assigned to {total} people: {completed} completed, {overdue} overdue.",
+		"assignment_digest.p3":      "Overdue:",
+		"assignment_digest.p4":      "Completed in the past week:",
+		"assignment_digest.action":  "See the standing",
 	},
 }
 

@@ -347,6 +347,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	rem := &reminders{accounts: accounts, progress: progress, library: library, exam: exams, outbox: outbox, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		after: reminderAfter, holder: account.NewID(), log: log, now: time.Now}
 	go rem.run(ctx)
+	areminders := &assignmentReminders{accounts: accounts, progress: progress, certs: certs, library: library, dir: directory, assign: assigned, outbox: outbox,
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), holder: account.NewID(), log: log, now: time.Now}
+	go areminders.run(ctx)
 	if cfg.BackupDir != "" {
 		sched, err := scheduledBackups(ctx, cfg, p.db, objects, storeOpts, log)
 		if err != nil {
