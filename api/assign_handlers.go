@@ -29,6 +29,7 @@ import (
 // minute old) and each organisation's people, kept as long.
 type assignHandlers struct {
 	*core
+	mail   *mailer
 	rep    *reportHandlers
 	dir    *org.Directory
 	assign *assign.Store
@@ -263,6 +264,7 @@ type assignListData struct {
 	Values        map[string]string
 	Errors        []fieldError
 	Notice        string
+	Invited       int // invitations just sent
 	AsOf          string
 	Statuses      []assign.Status
 }
@@ -279,6 +281,7 @@ func (h *assignHandlers) list(c *fiber.Ctx) error {
 	case "suljettu":
 		d.Notice = "assign.closed.notice"
 	}
+	d.Invited, _ = strconv.Atoi(c.Query("kutsuttu"))
 	return h.showList(c, fiber.StatusOK, d)
 }
 

@@ -366,6 +366,19 @@ func pagePath(t *testing.T, base, path, sess string) string {
 		return strings.Replace(path, "{message}", id, 1)
 	case strings.Contains(path, "{assignment}"):
 		return strings.Replace(path, "{assignment}", siteAssignment(t), 1)
+	case strings.Contains(path, "{invite}"):
+		tree, err := siteDirectory.Units(context.Background(), "pirkanmaa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, errs := assign.ReadInvitations(strings.NewReader("Kutsuttu Henkilö,"+account.NewID()[:12]+"@example.fi,"+tree.Flat()[0].ID), tree, nil)
+		if len(errs) == 0 {
+			var issued []assign.Issued
+			if issued, errs = siteAssign.Invite(context.Background(), "pirkanmaa", "test", rows, nil); len(errs) == 0 {
+				return strings.Replace(path, "{invite}", issued[0].Token, 1)
+			}
+		}
+		t.Fatal(errs)
 	case strings.Contains(path, "{assigned}"):
 		assignTo(t, sess)
 		return strings.Replace(path, "{assigned}", "", 1)

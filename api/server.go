@@ -456,10 +456,16 @@ func (s *Server) routes() {
 	reporter.get("/raportit", rep.page)
 	reporter.get("/raportit.csv", rep.csv)
 	if o.Assign != nil && o.Directory != nil {
-		as := &assignHandlers{core: s.core, rep: rep, dir: o.Directory, assign: o.Assign}
+		as := &assignHandlers{core: s.core, mail: s.mailer, rep: rep, dir: o.Directory, assign: o.Assign}
 		reporter.get("/raportit/tehtavat", as.list)
 		reporter.post("/raportit/tehtavat", as.post)
 		reporter.get("/raportit/tehtavat/:assignment", as.page)
+		if s.outbox != nil {
+			inv := &inviteHandlers{core: s.core, dir: o.Directory, assign: o.Assign}
+			reporter.post("/raportit/kutsut", as.invite)
+			public.get("/kutsu", inv.page)
+			public.post("/kutsu", inv.accept)
+		}
 	}
 
 	// Administration.

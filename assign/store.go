@@ -3,10 +3,13 @@ package assign
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -370,4 +373,162 @@ func (s *Store) ClaimReminder(ctx context.Context, key, user string) (bool, erro
 func (s *Store) ReminderQueued(ctx context.Context, key string) error {
 	_, err := s.db.Collection(remindersCollection).UpdateByID(ctx, key, bson.D{{Key: "$set", Value: bson.D{{Key: "queued", Value: true}}}})
 	return err
+}
+
+// Invitation collections: the invitations (_id organisation|address), their
+// links' tokens (_id the token's SHA-256: the token itself is never
+// stored) and each link's use, claimed by an insert (single use).
+const (
+	invitationsCollection  = "invitations"
+	inviteTokensCollection = "invitation_tokens"
+	inviteUsesCollection   = "invitation_uses"
+)
+
+// Issued is an invitation made now with its link's token (for its
+// e-mail only).
+type Issued struct {
+	Invitation
+	Token string
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// Invitations are the organisation's invitations.
+func (s *Store) Invitations(ctx context.Context, code string) ([]Invitation, error) {
+	cur, err := s.db.Collection(invitationsCollection).Find(ctx, bson.D{{Key: "org", Value: code}})
+	if err != nil {
+		return nil, err
+	}
+	out := []Invitation{}
+	return out, cur.All(ctx, &out)
+}
+
+// Invite checks the rows against the organisation's people (members: their
+// addresses) and its pending invitations, then stores an invitation for
+// each, every one or none: each problem is returned with its line. A row
+// whose address had an invitation that expired or was used gets a new
+// one.
+func (s *Store) Invite(ctx context.Context, code, by string, rows []InviteRow, members map[string]bool) ([]Issued, []error) {
+	existing, err := s.Invitations(ctx, code)
+	if err != nil {
+		return nil, []error{err}
+	}
+	now := s.now()
+	pending := map[string]bool{}
+	for _, inv := range existing {
+		if inv.Pending(now) {
+			pending[inv.Email] = true
+		}
+	}
+	var errs []error
+	for _, r := range rows {
+		switch {
+		case members[r.Email]:
+			errs = append(errs, ErrInviteAccount.With(r.Line, r.Email))
+		case pending[r.Email]:
+			errs = append(errs, ErrInvitePending.With(r.Line, r.Email))
+		}
+		if len(errs) == maxInviteErrors {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	at := now.UTC().Truncate(time.Millisecond)
+	out := make([]Issued, 0, len(rows))
+	for _, r := range rows {
+		token := newToken()
+		inv := Invitation{ID: code + "|" + r.Email, Org: code, Unit: r.Unit, Name: r.Name, Email: r.Email, TokenHash: hashToken(token),
+			CreatedBy: by, CreatedAt: at, Expires: at.Add(InviteTTL)}
+		// The token first: an invitation is never without its link.
+		if _, err := s.db.Collection(inviteTokensCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: inv.TokenHash}, {Key: "invitation", Value: inv.ID}}); err != nil {
+			return out, []error{err}
+		}
+		_, err := s.db.Collection(invitationsCollection).InsertOne(ctx, inv)
+		if mongo.IsDuplicateKeyError(err) {
+			// An expired or used invitation of the address is replaced
+			// (only such a one: a pending one was refused above, and one
+			// made meanwhile by another import stays as it is).
+			var old Invitation
+			if err := s.db.Collection(invitationsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: inv.ID}}).Decode(&old); err != nil {
+				return out, []error{err}
+			}
+			if old.Pending(now) {
+				continue
+			}
+			_, err = s.db.Collection(invitationsCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: inv.ID}, {Key: "token_hash", Value: old.TokenHash}}, inv)
+		}
+		if err != nil {
+			return out, []error{err}
+		}
+		out = append(out, Issued{Invitation: inv, Token: token})
+	}
+	return out, nil
+}
+
+// Invitation is the pending invitation of the link's token, or
+// ErrInviteLink (unknown, replaced, used or expired).
+func (s *Store) Invitation(ctx context.Context, token string) (*Invitation, error) {
+	if token == "" || len(token) > 200 {
+		return nil, ErrInviteLink
+	}
+	hash := hashToken(token)
+	var t struct {
+		Invitation string `bson:"invitation"`
+	}
+	err := s.db.Collection(inviteTokensCollection).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&t)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrInviteLink
+	}
+	if err != nil {
+		return nil, err
+	}
+	var inv Invitation
+	err = s.db.Collection(invitationsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: t.Invitation}}).Decode(&inv)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrInviteLink
+	}
+	if err != nil {
+		return nil, err
+	}
+	if inv.TokenHash != hash || !inv.Pending(s.now()) {
+		return nil, ErrInviteLink
+	}
+	if n, err := s.db.Collection(inviteUsesCollection).CountDocuments(ctx, bson.D{{Key: "_id", Value: hash}}); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, ErrInviteLink
+	}
+	return &inv, nil
+}
+
+// UseInvitation claims the link's single use by an insert: one caller
+// gets the invitation, every other (a second click, a second tab) gets
+// ErrInviteLink.
+func (s *Store) UseInvitation(ctx context.Context, token string) (*Invitation, error) {
+	inv, err := s.Invitation(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.db.Collection(inviteUsesCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: inv.TokenHash}, {Key: "at", Value: s.now().UTC()}}); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, ErrInviteLink
+		}
+		return nil, err
+	}
+	_, err = s.db.Collection(invitationsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: inv.ID}, {Key: "token_hash", Value: inv.TokenHash}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})
+	return inv, err
 }

@@ -109,6 +109,8 @@ var mailKinds = map[string]mailKind{
 	// Assignments: the notice to each person assigned, the reminders 14
 	// and 3 days before the due date, and the assigning reporter's weekly
 	// digest.
+	"invitation": {essential: true, required: []string{"link", "org", "expires"}, optional: []string{"unit"},
+		blocks: []mailBlock{mailParaWhen("p1.unit", "unit"), mailParaUnless("p1", "unit"), mailAction("action", "link"), mailPara("p2")}},
 	"reminder_assignment": {required: []string{"link", "what", "due"}, optional: []string{"note"},
 		blocks: []mailBlock{mailPara("p1"), mailQuote("note"), mailAction("action", "link"), mailPara("p2")}},
 	"reminder_assignment_due": {required: []string{"link", "what", "due", "days"},
@@ -216,6 +218,12 @@ var mailMessages = map[string]map[string]string{
 		"assignment_digest.p3":      "Myöhässä ovat:",
 		"assignment_digest.p4":      "Viimeisen viikon aikana suorittivat:",
 		"assignment_digest.action":  "Katso tilanne",
+
+		"invitation.subject": "Kutsu verkkokurssille",
+		"invitation.p1.unit": "{org} kutsuu sinut verkkokurssille yksikön {unit} jäseneksi.",
+		"invitation.p1":      "{org} kutsuu sinut verkkokurssille.",
+		"invitation.action":  "Luo tilisi",
+		"invitation.p2":      "Linkki toimii kerran, {expires} asti. Jos et odottanut kutsua, voit jättää viestin huomiotta.",
 	},
 	"sv": {
 		"greeting":          "Hej,",
@@ -312,6 +320,12 @@ var mailMessages = map[string]map[string]string{
 		"assignment_digest.p3":      "Försenade är:",
 		"assignment_digest.p4":      "Under den senaste veckan slutförde:",
 		"assignment_digest.action":  "Se läget",
+
+		"invitation.subject": "Inbjudan till webbkursen",
+		"invitation.p1.unit": "{org} bjuder in dig till webbkursen som medlem i enheten {unit}.",
+		"invitation.p1":      "{org} bjuder in dig till webbkursen.",
+		"invitation.action":  "Skapa ditt konto",
+		"invitation.p2":      "Länken fungerar en gång, till och med {expires}. Om du inte väntade dig inbjudan kan du lämna meddelandet utan åtgärd.",
 	},
 	"en": {
 		"greeting":          "Hello,",
@@ -408,6 +422,12 @@ var mailMessages = map[string]map[string]string{
 		"assignment_digest.p3":      "Overdue:",
 		"assignment_digest.p4":      "Completed in the past week:",
 		"assignment_digest.action":  "See the standing",
+
+		"invitation.subject": "Invitation to the online course",
+		"invitation.p1.unit": "{org} invites you to the online course as a member of the unit {unit}.",
+		"invitation.p1":      "{org} invites you to the online course.",
+		"invitation.action":  "Create your account",
+		"invitation.p2":      "The link works once, until {expires}. If you did not expect the invitation, you can ignore this message.",
 	},
 }
 

@@ -27,6 +27,9 @@ var sampleMail = map[string]string{
 	"section":        "Työkyvyn tuen prosessi",
 	"days":           "14",
 	"extension":      "30 minuuttia lisäaikaa jokaiseen tenttiyritykseen",
+	"org":            "Pirkanmaan hyvinvointialue",
+	"unit":           "Sosiaalipalvelut › Kotihoito",
+	"expires":        "21.12.2026",
 	"what":           "moduulit Työkyvyn tuki ja Monialainen työ",
 	"due":            "31.3.2027",
 	"note":           "Käykää nämä läpi ennen kevään kehityskeskusteluja.",
@@ -80,7 +83,7 @@ func TestEveryMailMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestMailKindsAndTheirStrings(t *testing.T) {
-	want := []string{"account_deleted", "assignment_digest", "certificate_issued", "email_changed", "exam_extension", "feedback_answered",
+	want := []string{"account_deleted", "assignment_digest", "certificate_issued", "email_changed", "exam_extension", "feedback_answered", "invitation",
 		"password_changed", "password_reset", "register_exists", "reminder_assignment", "reminder_assignment_due", "reminder_exam_deadline", "reminder_inactive",
 		"role_changed", "test", "totp_disabled", "totp_enabled", "verify_email"}
 	if got := MailKinds(); !slices.Equal(got, want) {

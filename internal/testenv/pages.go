@@ -28,7 +28,7 @@ type Page struct {
 // certificate of a passed exam, {verify} and {unsubscribe} a new
 // account's link tokens, {message} a message in the outbox, {assignment} an open assignment of
 // pirkanmaa, {assigned} nothing, after the page's learner is given
-// assignments): the browser, accessibility (axe) and HTML
+// assignments, {invite} a new invitation's token): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -57,6 +57,8 @@ var Pages = []Page{
 	{"create an account", "/rekisteroidy", Anonymous, 200},
 	{"sign in with the employer's account: no provider for the address", "/kirjaudu/sso?email=joku%40example.fi", Anonymous, 200},
 	{"set a new password", "/salasana/uusi?token=x", Anonymous, 200},
+	{"invitation to make an account", "/kutsu?token={invite}", Anonymous, 200},
+	{"invitation link that does not work", "/kutsu?token=x", Anonymous, 400},
 	{"forgotten password", "/salasana/unohtui", Anonymous, 200},
 	{"address verified", "/sahkoposti/vahvista?token={verify}", Anonymous, 200},
 	{"verification link that does not work", "/sahkoposti/vahvista?token=x", Anonymous, 400},
