@@ -518,6 +518,10 @@ type assignmentData struct {
 	Units      []assign.Summary
 	Chart      chart
 	Statuses   []assign.Status
+	// Shown is how many people the filters keep; Rows are one page of
+	// them (Page of Pages), Prev and Next the other pages' queries.
+	Shown, Page, Pages int
+	Prev, Next         string
 	// The filters and the sort: Status and Unit chosen, Sort the column.
 	Status, Unit, Sort string
 	Query              string // the filters, for the CSV link
@@ -528,6 +532,9 @@ type assignmentData struct {
 	Notice             string
 	AsOf               string
 }
+
+// assignPageSize is how many people a page of an assignment lists.
+const assignPageSize = 200
 
 // statusColours tell the statuses apart (each at 3:1 or more against
 // white, and named in the legend and the table too).
@@ -598,7 +605,7 @@ func (h *assignHandlers) showAssignment(c *fiber.Ctx, status int, s *assignScope
 	}
 	sortRows(shown, d.Sort)
 	_, d.Units = assign.Summarise(rows)
-	d.Rows = shown
+	d.Shown = len(shown)
 	d.Chart = statusChart(lang, d.Units)
 	for _, e := range s.Tree.Flat() {
 		if s.inScope(e.ID) {
@@ -616,16 +623,50 @@ func (h *assignHandlers) showAssignment(c *fiber.Ctx, status int, s *assignScope
 	default:
 		return fiber.NewError(fiber.StatusBadRequest, "muoto must be csv")
 	}
+	// One page of people at a time: an organisation's assignment may have
+	// thousands (the CSV has them all).
+	d.Pages = max(1, (len(shown)+assignPageSize-1)/assignPageSize)
+	d.Page = 1
+	if p := c.Query("sivu"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > d.Pages {
+			return fiber.NewError(fiber.StatusBadRequest, "sivu must be a page number from 1 to "+strconv.Itoa(d.Pages))
+		}
+		d.Page = n
+	}
+	d.Rows = shown[(d.Page-1)*assignPageSize : min(len(shown), d.Page*assignPageSize)]
 	var q fasthttp.Args
 	c.Request().URI().QueryArgs().CopyTo(&q)
 	q.Del("ilmoitus")
+	q.Del("sivu")
 	d.Query = q.String()
+	pageQuery := func(n int) string {
+		var pq fasthttp.Args
+		q.CopyTo(&pq)
+		pq.Set("sivu", strconv.Itoa(n))
+		return pq.String()
+	}
+	if d.Page > 1 {
+		d.Prev = pageQuery(d.Page - 1)
+	}
+	if d.Page < d.Pages {
+		d.Next = pageQuery(d.Page + 1)
+	}
 	return h.renderAssign(c, status, "assignment", d)
 }
 
 func sortRows(rows []assign.Row, by string) {
 	order := map[assign.Status]int{assign.Overdue: 0, assign.NotStarted: 1, assign.InProgress: 2, assign.Completed: 3}
-	slices.SortStableFunc(rows, func(a, b assign.Row) int {
+	type keyed struct {
+		name string
+		row  assign.Row
+	}
+	ks := make([]keyed, len(rows))
+	for i, r := range rows {
+		ks[i] = keyed{strings.ToLower(r.Name), r}
+	}
+	slices.SortStableFunc(ks, func(x, y keyed) int {
+		a, b := x.row, y.row
 		switch by {
 		case "yksikko":
 			if c := strings.Compare(a.UnitPath, b.UnitPath); c != 0 {
@@ -640,11 +681,14 @@ func sortRows(rows []assign.Row, by string) {
 				return c
 			}
 		}
-		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+		if c := strings.Compare(x.name, y.name); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	for i := range ks {
+		rows[i] = ks[i].row
+	}
 }
 
 // statusChart is a stacked bar per unit: how many are in each status.

@@ -98,7 +98,10 @@ func TestHRAssignsAndFollows(t *testing.T) {
 	if _, people, _ := strings.Cut(page, `id="taulukko-assignment-2"`); strings.Index(people, "Pertti Perhe") > strings.Index(people, "Raili Raportoija") {
 		t.Fatal("sorting by progress does not put Pertti first")
 	}
-	for _, q := range []string{"?tila=eiole", "?jarjestys=eiole", "?muoto=pdf"} {
+	if resp, _ := rep.get("/raportit/tehtavat/" + id + "?sivu=1"); resp.StatusCode != 200 {
+		t.Errorf("page 1 = %d", resp.StatusCode)
+	}
+	for _, q := range []string{"?tila=eiole", "?jarjestys=eiole", "?muoto=pdf", "?sivu=2", "?sivu=0", "?sivu=x"} {
 		if resp, _ := rep.get("/raportit/tehtavat/" + id + q); resp.StatusCode != 400 {
 			t.Errorf("%s = %d, want 400", q, resp.StatusCode)
 		}

@@ -470,14 +470,14 @@ func waitCertificate(t *testing.T, base, sess string) string {
 
 // signInAdmin makes the registered user an administrator with
 // two-factor authentication and signs the client in with both factors.
-func signInAdmin(t *testing.T, b *browserClient, accounts *account.Store, email string) {
+func signInAdmin(t testing.TB, b *browserClient, accounts *account.Store, email string) {
 	t.Helper()
 	signInAs(t, b, accounts, email, account.RoleAdmin)
 }
 
 // signInAs gives the registered user a role, two-factor authentication,
 // and signs the client in with both factors.
-func signInAs(t *testing.T, b *browserClient, accounts *account.Store, email, role string) {
+func signInAs(t testing.TB, b *browserClient, accounts *account.Store, email, role string) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := accounts.SetRole(ctx, email, role)
