@@ -522,10 +522,10 @@ type assignmentData struct {
 	// them (Page of Pages), Prev and Next the other pages' queries.
 	Shown, Page, Pages int
 	Prev, Next         string
+	CSV                string // the CSV's address with the filters
 	// The filters and the sort: Status and Unit chosen, Sort the column.
 	Status, Unit, Sort string
-	Query              string // the filters, for the CSV link
-	OrgQuery           string
+	Back               string // the list's address
 	UnitChoices        []unitChoice
 	Values             map[string]string
 	Errors             []fieldError
@@ -612,10 +612,7 @@ func (h *assignHandlers) showAssignment(c *fiber.Ctx, status int, s *assignScope
 			d.UnitChoices = append(d.UnitChoices, unitChoice{ID: e.ID, Label: strings.Join(e.Path, " › "), Depth: e.Depth})
 		}
 	}
-	d.OrgQuery = strings.TrimSuffix(h.orgQuery(s, "?"), "&")
-	if d.OrgQuery == "?" {
-		d.OrgQuery = ""
-	}
+	d.Back = "/raportit/tehtavat" + strings.TrimSuffix(strings.TrimSuffix(h.orgQuery(s, "?"), "&"), "?")
 	switch c.Query("muoto") {
 	case "csv":
 		return h.writeCSV(c, a, shown)
@@ -639,13 +636,19 @@ func (h *assignHandlers) showAssignment(c *fiber.Ctx, status int, s *assignScope
 	c.Request().URI().QueryArgs().CopyTo(&q)
 	q.Del("ilmoitus")
 	q.Del("sivu")
-	d.Query = q.String()
+	// Whole addresses: html/template keeps a URL at the start of an
+	// attribute as it is, but would escape = and & in a query part.
+	self := "/raportit/tehtavat/" + a.ID + "?"
 	pageQuery := func(n int) string {
 		var pq fasthttp.Args
 		q.CopyTo(&pq)
 		pq.Set("sivu", strconv.Itoa(n))
-		return pq.String()
+		return self + pq.String()
 	}
+	var cq fasthttp.Args
+	q.CopyTo(&cq)
+	cq.Set("muoto", "csv")
+	d.CSV = self + cq.String()
 	if d.Page > 1 {
 		d.Prev = pageQuery(d.Page - 1)
 	}

@@ -2,12 +2,15 @@ package api_test
 
 import (
 	"encoding/csv"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
@@ -325,5 +328,53 @@ func TestAssignmentRemindersRequiredSetting(t *testing.T) {
 		if _, page := admin.get("/tietosuoja?lang=" + lang); !strings.Contains(page, `<h3 id="maaratyt">`+want+`</h3>`) {
 			t.Errorf("the privacy notice (%s) does not tell of assigned studies", lang)
 		}
+	}
+}
+
+// A large assignment is listed 200 people a page with links between the
+// pages; the filters stay in them, and the CSV has everyone.
+func TestAssignmentPagesOfPeople(t *testing.T) {
+	r := start(t)
+	ctx := t.Context()
+	dir := org.NewDirectory(r.db)
+	unit, err := dir.AddUnit(ctx, "pirkanmaa", "", "Iso yksikkö "+account.NewID()[:6], "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []any
+	var members []assign.Member
+	for i := range 250 {
+		id := "sivutus-" + account.NewID()[:8]
+		docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "email", Value: id + "@example.fi"}, {Key: "name", Value: fmt.Sprintf("Henkilö %03d", i)},
+			{Key: "organisation", Value: "Pirkanmaan hyvinvointialue"}, {Key: "org_id", Value: "pirkanmaa"}, {Key: "unit_id", Value: unit.ID},
+			{Key: "role", Value: account.RoleLearner}, {Key: "disabled", Value: false}, {Key: "created_at", Value: time.Now().UTC()}})
+		members = append(members, assign.Member{ID: id, Unit: unit.ID})
+	}
+	if _, err := r.db.Collection("users").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := dir.Units(ctx, "pirkanmaa")
+	a, errs := assign.NewStore(r.db).Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindUnit, Unit: unit.ID, Due: time.Now().AddDate(0, 1, 0), CreatedBy: "test"},
+		tree, members, fixture(t).Current().Course)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	admin := newClient(t, r.URL)
+	ae := account.NewID()[:10] + "@example.fi"
+	admin.register(ae, "Ylli")
+	signInAdmin(t, admin, r.Accounts(), ae)
+	base := "/raportit/tehtavat/" + a.ID
+	_, page := admin.get(base + "?tila=not_started")
+	if !strings.Contains(page, "sivu 1 / 2") || strings.Count(page, "<td>Ei aloitettu</td>") != 200 || !strings.Contains(page, `tila=not_started&amp;organisaatio=pirkanmaa&amp;sivu=2" rel="next"`) ||
+		!strings.Contains(page, `tila=not_started&amp;organisaatio=pirkanmaa&amp;muoto=csv"`) || !strings.Contains(page, `<a href="/raportit/tehtavat?organisaatio=pirkanmaa">`) {
+		t.Fatalf("page 1 of 2:\n%s", page)
+	}
+	_, page = admin.get(base + "?organisaatio=pirkanmaa&tila=not_started&sivu=2")
+	if strings.Count(page, "<td>Ei aloitettu</td>") != 50 || !strings.Contains(page, "Henkilö 249") || strings.Contains(page, "Henkilö 000<") || !strings.Contains(page, `rel="prev"`) {
+		t.Fatalf("page 2 of 2:\n%s", page)
+	}
+	_, body := admin.get(base + "?muoto=csv")
+	if n := strings.Count(body, "\n"); n != 251 {
+		t.Fatalf("the CSV has %d lines, want 251", n)
 	}
 }
