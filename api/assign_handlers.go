@@ -156,7 +156,7 @@ func (h *assignHandlers) orgMembers(c *fiber.Ctx, code string) ([]assign.Member,
 	}
 	out := make([]assign.Member, len(rows))
 	for i, r := range rows {
-		out[i] = assign.Member{ID: r.ID, Name: r.Name, Email: r.Email, Unit: r.UnitID}
+		out[i] = assign.Member{ID: r.ID, Name: r.Name, Email: r.Email, Unit: r.UnitID, Groups: r.Groups}
 	}
 	h.mu.Lock()
 	if h.members == nil {
@@ -229,6 +229,8 @@ func (h *assignHandlers) view(lang string, s *assignScope, a *assign.Assignment,
 		if a.Subunits {
 			v.Target += " " + web.T(lang, "assign.with.subunits")
 		}
+	case assign.KindGroup:
+		v.Target = web.T(lang, "assign.group.target", a.Group)
 	default:
 		v.Target = web.TN(lang, "assign.people.count", len(a.People))
 	}
@@ -369,7 +371,7 @@ func (h *assignHandlers) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	values := map[string]string{"kind": c.FormValue("kind"), "unit": c.FormValue("unit"), "subunits": c.FormValue("subunits"),
+	values := map[string]string{"kind": c.FormValue("kind"), "unit": c.FormValue("unit"), "subunits": c.FormValue("subunits"), "group": c.FormValue("group"),
 		"people": c.FormValue("people"), "due": c.FormValue("due"), "note": c.FormValue("note"), "modules": strings.Join(formValues(c, "modules"), ",")}
 	a := assign.Assignment{Org: s.Org.ID, Kind: values["kind"], Subunits: values["subunits"] != "", Modules: formValues(c, "modules"),
 		Note: values["note"], CreatedBy: h.viewerOf(c).User.ID}
@@ -385,6 +387,11 @@ func (h *assignHandlers) create(c *fiber.Ctx) error {
 		if a.Unit != "" && !s.inScope(a.Unit) {
 			errs = append(errs, assign.ErrUnit) // a unit outside the reporter's subtree is not theirs to assign
 			a.Unit = "eiole"
+		}
+	case assign.KindGroup:
+		a.Group = values["group"]
+		if len(s.Units) > 0 {
+			a.Unit = s.Units[0] // a unit-scoped reporter's group: within their subtree
 		}
 	case assign.KindPeople:
 		// People by their addresses, one a line (or separated by commas),
@@ -789,7 +796,7 @@ func (l *learnerAssignments) of(c *fiber.Ctx, u *account.User, records map[strin
 	if err != nil {
 		return nil, err
 	}
-	me := assign.Member{ID: u.ID, Name: u.Name, Email: u.Email, Unit: u.UnitID}
+	me := assign.Member{ID: u.ID, Name: u.Name, Email: u.Email, Unit: u.UnitID, Groups: u.Groups}
 	var rows []study.RecordRow
 	for _, p := range records {
 		rows = append(rows, study.RecordRow{UserID: u.ID, Module: p.Module, Section: p.Section, Completed: p.CompletedAt, Seconds: p.Seconds})

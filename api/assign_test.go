@@ -141,6 +141,27 @@ func TestHRAssignsAndFollows(t *testing.T) {
 	if resp, _ := rep.post("/raportit/tehtavat", url.Values{"csrf": {edit.Get("csrf")}, "toiminto": {"poista"}}); resp.StatusCode != 400 {
 		t.Fatalf("an unknown action = %d", resp.StatusCode)
 	}
+	// A group from the employer's sign-in: Sanna's and Teija's last
+	// sign-ins named it, and Teija is outside the reporter's subtree.
+	for _, name := range []string{"Sanna Sosiaali", "Teija Terveys"} {
+		u, _ := r.Accounts().UserByEmail(t.Context(), emailOf(t, r, name))
+		if err := r.Accounts().SetGroups(t.Context(), u.ID, []string{"esihenkilot"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	group := assignForm(rep, "", 30)
+	group.Set("kind", "group")
+	group.Set("group", "eiole")
+	if resp, body := rep.post("/raportit/tehtavat", group); resp.StatusCode != 422 || !strings.Contains(body, "Kukaan organisaatiosta ei ole kirjautunut tällä ryhmällä.") {
+		t.Fatalf("an empty group = %d", resp.StatusCode)
+	}
+	group.Set("group", "esihenkilot")
+	resp, _ = rep.post("/raportit/tehtavat", group)
+	if m := assignmentLink.FindStringSubmatch(resp.Header.Get("Location")); m == nil {
+		t.Fatalf("a group = %d", resp.StatusCode)
+	} else if _, page := rep.get("/raportit/tehtavat/" + m[1]); !strings.Contains(page, "Ryhmä esihenkilot") || !strings.Contains(page, "Sanna Sosiaali") || strings.Contains(page, "Teija") {
+		t.Fatalf("the group's page:\n%s", page)
+	}
 }
 
 // emailOf finds a registered person's address by name.

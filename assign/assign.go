@@ -32,6 +32,9 @@ const (
 	KindUnit = "unit"
 	// KindPeople assigns the listed accounts.
 	KindPeople = "people"
+	// KindGroup assigns everyone whom the organisation's identity provider
+	// put in a group at their last sign-in.
+	KindGroup = "group"
 )
 
 // Statuses of an assignment.
@@ -45,14 +48,16 @@ const (
 type Assignment struct {
 	ID  string `bson:"_id" json:"id"`
 	Org string `bson:"org" json:"org"`
-	// Kind is KindUnit or KindPeople. Unit is the assigned unit (KindUnit),
-	// or for KindPeople the unit subtree of the reporter who made it ("":
-	// the whole organisation): a unit-scoped reporter sees the assignments
-	// whose Unit is in their subtree.
+	// Kind is KindUnit, KindPeople or KindGroup. Unit is the assigned unit
+	// (KindUnit), or for the others the unit subtree of the reporter who
+	// made it ("": the whole organisation), whose people only it assigns: a
+	// unit-scoped reporter sees the assignments whose Unit is in their
+	// subtree.
 	Kind     string   `bson:"kind" json:"kind"`
 	Unit     string   `bson:"unit,omitempty" json:"unit,omitempty"`
 	Subunits bool     `bson:"subunits,omitempty" json:"subunits,omitempty"`
 	People   []string `bson:"people,omitempty" json:"people,omitempty"`
+	Group    string   `bson:"group,omitempty" json:"group,omitempty"`
 	// Modules are the assigned modules' slugs; empty: the whole course,
 	// which a certificate completes too.
 	Modules []string `bson:"modules,omitempty" json:"modules,omitempty"`
@@ -75,7 +80,9 @@ var (
 	ErrPeople      = fault.New(fault.Invalid, "assignment_people_invalid", "people", "choose at least one person of the organisation")
 	ErrModules     = fault.New(fault.Invalid, "assignment_modules_invalid", "modules", "choose modules of the course")
 	ErrNote        = fault.New(fault.Invalid, "assignment_note_invalid", "note", "the note is at most 1000 characters")
-	ErrKind        = fault.New(fault.Invalid, "assignment_kind_invalid", "kind", "assign to a unit or to people")
+	ErrKind        = fault.New(fault.Invalid, "assignment_kind_invalid", "kind", "assign to a unit, to people or to a group")
+	ErrGroup       = fault.New(fault.Invalid, "assignment_group_invalid", "group", "name the group (1–200 characters)")
+	ErrEmptyGroup  = fault.New(fault.Invalid, "assignment_group_empty", "group", "nobody of the organisation has signed in with that group")
 	ErrDuplicate   = fault.New(fault.Conflict, "assignment_duplicate", "", "the same open assignment exists already")
 	ErrNotFound    = fault.New(fault.NotFound, "assignment_not_found", "", "no such assignment")
 	ErrClosed      = fault.New(fault.Conflict, "assignment_closed", "", "the assignment is closed")
@@ -85,6 +92,8 @@ var (
 // Member is what an assignment needs of a person of the organisation.
 type Member struct {
 	ID, Name, Email, Unit string
+	// Groups are the identity provider's groups at the last sign-in.
+	Groups []string
 }
 
 // Day is the day of t in Helsinki, at its midnight.
@@ -135,6 +144,8 @@ func (a *Assignment) key() string {
 		p := slices.Clone(a.People)
 		slices.Sort(p)
 		target = strings.Join(p, ",")
+	case KindGroup:
+		target += "#" + a.Group
 	}
 	return a.Org + "|" + a.Kind + "|" + target + "|" + strings.Join(mods, ",")
 }
@@ -151,6 +162,8 @@ func (a *Assignment) Applies(m Member, t *org.Tree) bool {
 	switch a.Kind {
 	case KindPeople:
 		return slices.Contains(a.People, m.ID)
+	case KindGroup:
+		return slices.Contains(m.Groups, a.Group) && (a.Unit == "" || m.Unit != "" && slices.Contains(t.Subtree(a.Unit), m.Unit))
 	case KindUnit:
 		if m.Unit == "" {
 			return false
@@ -166,7 +179,7 @@ func (a *Assignment) Applies(m Member, t *org.Tree) bool {
 // Assigned are the members the assignment applies to now.
 func (a *Assignment) Assigned(members []Member, t *org.Tree) []Member {
 	var sub map[string]bool
-	if a.Kind == KindUnit && a.Subunits {
+	if a.Kind == KindUnit && a.Subunits || a.Kind == KindGroup && a.Unit != "" {
 		sub = map[string]bool{}
 		for _, id := range t.Subtree(a.Unit) {
 			sub[id] = true
@@ -176,7 +189,8 @@ func (a *Assignment) Assigned(members []Member, t *org.Tree) []Member {
 	for _, m := range members {
 		switch {
 		case a.Kind == KindPeople && slices.Contains(a.People, m.ID),
-			a.Kind == KindUnit && m.Unit != "" && (m.Unit == a.Unit || sub[m.Unit]):
+			a.Kind == KindUnit && m.Unit != "" && (m.Unit == a.Unit || sub[m.Unit]),
+			a.Kind == KindGroup && slices.Contains(m.Groups, a.Group) && (a.Unit == "" || sub[m.Unit]):
 			out = append(out, m)
 		}
 	}
@@ -237,6 +251,14 @@ func (a *Assignment) check(t *org.Tree, members []Member, c *course.Course, now 
 			errs = append(errs, ErrPeople)
 		}
 		a.People = people
+	case KindGroup:
+		a.People, a.Subunits = nil, false
+		a.Group = strings.TrimSpace(a.Group)
+		if n := utf8.RuneCountInString(a.Group); n < 1 || n > 200 {
+			errs = append(errs, ErrGroup)
+		} else if len(a.Assigned(members, t)) == 0 {
+			errs = append(errs, ErrEmptyGroup)
+		}
 	default:
 		errs = append(errs, ErrKind)
 	}

@@ -111,7 +111,7 @@ func (w *world) members() ([]assign.Member, *org.Tree) {
 	}
 	var out []assign.Member
 	for _, r := range rows {
-		out = append(out, assign.Member{ID: r.ID, Name: r.Name, Email: r.Email, Unit: r.UnitID})
+		out = append(out, assign.Member{ID: r.ID, Name: r.Name, Email: r.Email, Unit: r.UnitID, Groups: r.Groups})
 	}
 	tree, err := w.dir.Units(w.t.Context(), "testi")
 	if err != nil {
@@ -483,5 +483,55 @@ func TestReminderStages(t *testing.T) {
 	closed.Status = assign.Closed
 	if closed.Stages(open, h(2027, 3, 28)) != nil {
 		t.Error("reminders of a closed assignment")
+	}
+}
+
+// A group: everyone whom the identity provider put in it at their last
+// sign-in, within the assigning reporter's unit subtree; nobody in it is
+// refused.
+func TestAssignmentToAGroup(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	aino := w.person("Aino Sote", "sote")
+	pekka := w.person("Pekka Perhe", "perhe")
+	hanna := w.person("Hanna Hallinto", "hallinto")
+	for _, id := range []string{aino, pekka, hanna} {
+		if err := w.accounts.SetGroups(ctx, id, []string{"esihenkilot", " ", "kaikki"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.accounts.SetGroups(ctx, aino, []string{"kaikki"}); err != nil {
+		t.Fatal(err)
+	}
+	members, tree := w.members()
+	c := theCourse(t)
+	if _, errs := w.store.Create(ctx, assign.Assignment{Org: "testi", Kind: assign.KindGroup, Group: "eiole", Due: w.now, CreatedBy: "hr"}, tree, members, c); len(errs) != 1 || !errors.Is(errs[0], assign.ErrEmptyGroup) {
+		t.Fatalf("an empty group: %v", errs)
+	}
+	if _, errs := w.store.Create(ctx, assign.Assignment{Org: "testi", Kind: assign.KindGroup, Group: " ", Due: w.now, CreatedBy: "hr"}, tree, members, c); len(errs) != 1 || !errors.Is(errs[0], assign.ErrGroup) {
+		t.Fatalf("no group: %v", errs)
+	}
+	whole, errs := w.store.Create(ctx, assign.Assignment{Org: "testi", Kind: assign.KindGroup, Group: "esihenkilot", Due: w.now, CreatedBy: "hr"}, tree, members, c)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := names(whole.Assigned(members, tree)); !slices.Equal(got, []string{"Hanna Hallinto", "Pekka Perhe"}) {
+		t.Fatalf("the group: %v", got)
+	}
+	// A unit-scoped reporter's group assignment stays in their subtree.
+	scoped, errs := w.store.Create(ctx, assign.Assignment{Org: "testi", Kind: assign.KindGroup, Group: "esihenkilot", Unit: w.units["sote"], Due: w.now, CreatedBy: "hr"}, tree, members, c)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := names(scoped.Assigned(members, tree)); !slices.Equal(got, []string{"Pekka Perhe"}) || !scoped.Applies(members[slices.IndexFunc(members, func(m assign.Member) bool { return m.ID == pekka })], tree) {
+		t.Fatalf("the group in Sote: %v", got)
+	}
+	// Joining the group at a later sign-in.
+	if err := w.accounts.SetGroups(ctx, aino, []string{"esihenkilot"}); err != nil {
+		t.Fatal(err)
+	}
+	members, tree = w.members()
+	if got := names(scoped.Assigned(members, tree)); !slices.Equal(got, []string{"Aino Sote", "Pekka Perhe"}) {
+		t.Fatalf("after Aino joined: %v", got)
 	}
 }

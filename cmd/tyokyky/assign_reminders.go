@@ -96,7 +96,7 @@ func (r *assignmentReminders) sweep(ctx context.Context) (int, error) {
 			}
 			od = &orgData{o: o, tree: tree, rows: map[string]account.MemberRow{}}
 			for _, m := range ms {
-				od.members = append(od.members, assign.Member{ID: m.ID, Name: m.Name, Email: m.Email, Unit: m.UnitID})
+				od.members = append(od.members, assign.Member{ID: m.ID, Name: m.Name, Email: m.Email, Unit: m.UnitID, Groups: m.Groups})
 				od.rows[m.ID] = m
 			}
 			orgs[a.Org] = od
