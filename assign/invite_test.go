@@ -153,4 +153,14 @@ func TestInvitationsAllOrNoneAndSingleUse(t *testing.T) {
 	if _, err := w.store.UseInvitation(ctx, issued[1].Token); !errors.Is(err, assign.ErrInviteLink) {
 		t.Fatalf("an expired link: %v", err)
 	}
+	// Purged a month after: the names and addresses go.
+	if n, err := w.store.PurgeInvitations(ctx, w.now.Add(-30*24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("purged too early: %d %v", n, err)
+	}
+	if n, err := w.store.PurgeInvitations(ctx, w.now); err != nil || n != 2 {
+		t.Fatalf("purged %d %v", n, err)
+	}
+	if list, _ := w.store.Invitations(ctx, "testi"); len(list) != 0 {
+		t.Fatalf("left %+v", list)
+	}
 }

@@ -532,3 +532,33 @@ func (s *Store) UseInvitation(ctx context.Context, token string) (*Invitation, e
 		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})
 	return inv, err
 }
+
+// PurgeInvitations deletes the invitations that expired before `before`
+// (their names and addresses are kept no longer), with their links'
+// tokens and uses; it returns how many.
+func (s *Store) PurgeInvitations(ctx context.Context, before time.Time) (int, error) {
+	cur, err := s.db.Collection(invitationsCollection).Find(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lt", Value: before.UTC()}}}})
+	if err != nil {
+		return 0, err
+	}
+	var old []Invitation
+	if err := cur.All(ctx, &old); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, inv := range old {
+		// The invitation first (by its token too: a new one of the same
+		// address stays), then what only it pointed to.
+		r, err := s.db.Collection(invitationsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: inv.ID}, {Key: "token_hash", Value: inv.TokenHash}})
+		if err != nil {
+			return n, err
+		}
+		n += int(r.DeletedCount)
+		for _, coll := range []string{inviteTokensCollection, inviteUsesCollection} {
+			if _, err := s.db.Collection(coll).DeleteOne(ctx, bson.D{{Key: "_id", Value: inv.TokenHash}}); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}

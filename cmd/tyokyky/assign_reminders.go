@@ -50,6 +50,12 @@ func (r *assignmentReminders) sweep(ctx context.Context) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
+	// Invitations expired a month ago go, with the names and addresses.
+	if n, err := r.assign.PurgeInvitations(ctx, r.now().Add(-30*24*time.Hour)); err != nil {
+		return 0, err
+	} else if n > 0 {
+		r.log.Info("expired invitations deleted", "count", n)
+	}
 	list, err := r.assign.All(ctx)
 	if err != nil || len(list) == 0 {
 		return 0, err
