@@ -770,15 +770,16 @@ type learnerAssignments struct {
 
 // myAssignment is an assignment on the learner's page, in plain words.
 type myAssignment struct {
-	ID      string
-	Modules []string // titles; empty: the whole course
-	Note    string
-	Status  assign.Status
+	ID      string        `json:"id"`
+	Modules []string      `json:"modules"` // titles; empty: the whole course
+	Note    string        `json:"note,omitempty"`
+	Status  assign.Status `json:"status"`
 	// When says the due date and how it stands, as a sentence.
-	When        string
-	Done, Total int
-	due         time.Time
-	created     time.Time
+	When    string    `json:"when"`
+	Done    int       `json:"sections_done"`
+	Total   int       `json:"sections"`
+	Due     time.Time `json:"due"`
+	created time.Time
 }
 
 // of lists the open assignments that apply to u, due dates first, with
@@ -832,7 +833,7 @@ func (l *learnerAssignments) of(c *fiber.Ctx, u *account.User, records map[strin
 		if err := l.assign.Keep(ctx, a.ID, r); err != nil {
 			return nil, err
 		}
-		m := myAssignment{ID: a.ID, Note: a.Note, Status: r[0].Status, Done: r[0].Done, Total: r[0].Total, due: a.Due, created: a.CreatedAt}
+		m := myAssignment{ID: a.ID, Note: a.Note, Status: r[0].Status, Done: r[0].Done, Total: r[0].Total, Due: a.Due, created: a.CreatedAt}
 		for _, slug := range a.Modules {
 			for _, mod := range co.Modules {
 				if mod.Slug == slug {
@@ -861,7 +862,7 @@ func (l *learnerAssignments) of(c *fiber.Ctx, u *account.User, records map[strin
 			}
 			return -1
 		}
-		return a.due.Compare(b.due)
+		return a.Due.Compare(b.Due)
 	})
 	return out, nil
 }
@@ -897,7 +898,7 @@ func (h *studyHandlers) calendar(c *fiber.Ctx) error {
 		if m.Note != "" {
 			desc += "\n\n" + m.Note
 		}
-		events = append(events, assign.Event{UID: "assignment-" + m.ID + "@" + host, Day: m.due, Stamp: m.created,
+		events = append(events, assign.Event{UID: "assignment-" + m.ID + "@" + host, Day: m.Due, Stamp: m.created,
 			Summary: web.T(lang, "mine.calendar.summary", what), Description: desc, URL: h.siteURL + "/omat-opinnot"})
 	}
 	c.Set(fiber.HeaderContentType, "text/calendar; charset=utf-8")

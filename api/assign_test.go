@@ -284,6 +284,10 @@ func TestLearnerSeesAssignmentsAndCalendar(t *testing.T) {
 		!strings.Contains(cal, `Käykää <nämä> läpi`) {
 		t.Fatalf("calendar = %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), cal)
 	}
+	// The learner's export names the assignment.
+	if resp, export := pertti.get("/api/v1/me/export"); resp.StatusCode != 200 || !strings.Contains(export, `"id": "`+m[1]+`"`) || !strings.Contains(export, `"sso_groups": []`) {
+		t.Fatalf("the export = %d\n%s", resp.StatusCode, export)
+	}
 	// Another download: the same UID (calendars update the event).
 	if _, again := pertti.get("/omat-opinnot/tehtavat.ics"); strings.Count(again, "UID:assignment-"+m[1]+"@localhost") != 1 {
 		t.Fatal("the UID is not stable")

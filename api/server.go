@@ -255,6 +255,7 @@ func (s *Server) routes() {
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media, siteURL: strings.TrimRight(o.BaseURL, "/")}
 	if o.Assign != nil && o.Directory != nil {
 		st.mine = &learnerAssignments{dir: o.Directory, assign: o.Assign, certs: s.certs}
+		acc.mine = st.mine
 	}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
 	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory, maxAge: o.ReportMaxAge}
