@@ -115,6 +115,14 @@ var mailKinds = map[string]mailKind{
 		blocks: []mailBlock{mailPara("p1"), mailQuote("note"), mailAction("action", "link"), mailPara("p2")}},
 	"reminder_assignment_due": {required: []string{"link", "what", "due", "days"},
 		blocks: []mailBlock{mailPara("p1"), mailAction("action", "link")}},
+	// The same two when the learner's organisation requires them though
+	// the learner has not asked for reminders: essential, so without an
+	// unsubscribe link that would not stop them; they say why they come.
+	// Their strings are the reminders' (copied in init) and "required".
+	"assignment_notice": {essential: true, required: []string{"link", "what", "due"}, optional: []string{"note"},
+		blocks: []mailBlock{mailPara("p1"), mailQuote("note"), mailAction("action", "link"), mailPara("p2"), mailPara("required")}},
+	"assignment_due": {essential: true, required: []string{"link", "what", "due", "days"},
+		blocks: []mailBlock{mailPara("p1"), mailAction("action", "link"), mailPara("required")}},
 	"assignment_digest": {essential: true, required: []string{"link", "what", "due", "total", "completed", "overdue"}, optional: []string{"overdue_names", "finished_names"},
 		blocks: []mailBlock{mailPara("p1"), mailPara("p2"), mailParaWhen("p3", "overdue_names"), mailQuote("overdue_names"), mailParaWhen("p4", "finished_names"), mailQuote("finished_names"), mailAction("action", "link")}},
 }
@@ -760,4 +768,24 @@ func wrapText(s, prefix string, width int) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// The organisation-required assignment e-mails say what the reminders
+// say, and why they come.
+func init() {
+	required := map[string]string{
+		"fi": "Saat tämän viestin, koska organisaatiosi edellyttää määrättyjen opintojen muistutuksia, vaikka et ole tilannut opintomuistutuksia.",
+		"sv": "Du får det här meddelandet eftersom din organisation kräver påminnelser om tilldelade studier, även om du inte har beställt studiepåminnelser.",
+		"en": "You get this message because your organisation requires reminders of assigned studies, although you have not asked for study reminders.",
+	}
+	for lang, msgs := range mailMessages {
+		for from, to := range map[string]string{"reminder_assignment": "assignment_notice", "reminder_assignment_due": "assignment_due"} {
+			for _, part := range []string{"subject", "p1", "p2", "action"} {
+				if s, ok := msgs[from+"."+part]; ok {
+					msgs[to+"."+part] = s
+				}
+			}
+			msgs[to+".required"] = required[lang]
+		}
+	}
 }

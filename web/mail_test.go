@@ -83,7 +83,7 @@ func TestEveryMailMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestMailKindsAndTheirStrings(t *testing.T) {
-	want := []string{"account_deleted", "assignment_digest", "certificate_issued", "email_changed", "exam_extension", "feedback_answered", "invitation",
+	want := []string{"account_deleted", "assignment_digest", "assignment_due", "assignment_notice", "certificate_issued", "email_changed", "exam_extension", "feedback_answered", "invitation",
 		"password_changed", "password_reset", "register_exists", "reminder_assignment", "reminder_assignment_due", "reminder_exam_deadline", "reminder_inactive",
 		"role_changed", "test", "totp_disabled", "totp_enabled", "verify_email"}
 	if got := MailKinds(); !slices.Equal(got, want) {

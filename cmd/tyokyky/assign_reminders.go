@@ -166,10 +166,6 @@ func (r *assignmentReminders) remind(ctx context.Context, a *assign.Assignment, 
 		return false, err
 	}
 	lang := mailLang(m.Lang)
-	token, err := r.accounts.UnsubscribeToken(ctx, m.ID)
-	if err != nil {
-		return false, err
-	}
 	data := map[string]string{"site_url": r.baseURL, "link": r.baseURL + "/omat-opinnot", "what": what(a, co, lang), "due": i18n.Date(lang, a.Due)}
 	kind := "reminder_assignment"
 	if stage == assign.StageAssigned {
@@ -180,8 +176,20 @@ func (r *assignmentReminders) remind(ctx context.Context, a *assign.Assignment, 
 		kind = "reminder_assignment_due"
 		data["days"] = strconv.Itoa(a.DaysLeft(now))
 	}
-	if _, err := r.outbox.Enqueue(ctx, mail.Request{To: m.Email, Name: m.Name, Lang: lang, UserID: m.ID, Kind: kind, Key: key,
-		Unsubscribe: r.baseURL + "/viestit/peru?token=" + url.QueryEscape(token), Data: data}); err != nil {
+	req := mail.Request{To: m.Email, Name: m.Name, Lang: lang, UserID: m.ID, Kind: kind, Key: key, Data: data}
+	if m.Reminders {
+		// Asked for: with the one-click way to stop them.
+		token, err := r.accounts.UnsubscribeToken(ctx, m.ID)
+		if err != nil {
+			return false, err
+		}
+		req.Unsubscribe = r.baseURL + "/viestit/peru?token=" + url.QueryEscape(token)
+	} else {
+		// Required by the organisation: no unsubscribe link that would
+		// not stop them; the message says why it comes.
+		req.Kind = map[string]string{"reminder_assignment": "assignment_notice", "reminder_assignment_due": "assignment_due"}[kind]
+	}
+	if _, err := r.outbox.Enqueue(ctx, req); err != nil {
 		if errors.Is(err, mail.ErrAddress) {
 			return false, r.assign.ReminderQueued(ctx, key) // an address the outbox refuses: nothing to retry
 		}

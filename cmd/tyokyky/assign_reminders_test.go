@@ -149,8 +149,9 @@ func TestAssignmentRemindersAtTheRightTimesOnce(t *testing.T) {
 	}
 	now = now.Add(2 * time.Hour)
 	got, texts = sweep("a")
-	expect("required by the organisation", got, "bertil@example.fi reminder_assignment")
-	if tx := texts["bertil@example.fi reminder_assignment"]; !strings.Contains(tx, "Förfallodagen är 31.3.2027.") {
+	expect("required by the organisation", got, "bertil@example.fi assignment_notice")
+	if tx := texts["bertil@example.fi assignment_notice"]; !strings.Contains(tx, "Förfallodagen är 31.3.2027.") || !strings.Contains(tx, "din organisation kräver påminnelser") ||
+		strings.Contains(tx, "viestit/peru") {
 		t.Fatalf("Bertil's notice in Swedish:\n%s", tx)
 	}
 	// Cecilia completes the module the day before.
@@ -164,7 +165,7 @@ func TestAssignmentRemindersAtTheRightTimesOnce(t *testing.T) {
 	// 14 days before (17.3.): the reminders and the first weekly digest.
 	now = time.Date(2027, 3, 17, 9, 0, 0, 0, i18n.Helsinki)
 	got, texts = sweep("a")
-	expect("14 days before", got, "aino@example.fi reminder_assignment_due", "bertil@example.fi reminder_assignment_due", "raili@example.fi assignment_digest")
+	expect("14 days before", got, "aino@example.fi reminder_assignment_due", "bertil@example.fi assignment_due", "raili@example.fi assignment_digest")
 	if tx := texts["aino@example.fi reminder_assignment_due"]; !strings.Contains(tx, "Aikaa on 14 päivää.") {
 		t.Fatalf("the 14-day reminder:\n%s", tx)
 	}
@@ -178,8 +179,8 @@ func TestAssignmentRemindersAtTheRightTimesOnce(t *testing.T) {
 	// 3 days before (28.3., a new week): the last reminders and a digest.
 	now = time.Date(2027, 3, 28, 9, 0, 0, 0, i18n.Helsinki)
 	got, texts = sweep("a")
-	expect("3 days before", got, "aino@example.fi reminder_assignment_due", "bertil@example.fi reminder_assignment_due", "raili@example.fi assignment_digest")
-	if tx := texts["bertil@example.fi reminder_assignment_due"]; !strings.Contains(tx, "Det återstår 3 dagar.") {
+	expect("3 days before", got, "aino@example.fi reminder_assignment_due", "bertil@example.fi assignment_due", "raili@example.fi assignment_digest")
+	if tx := texts["bertil@example.fi assignment_due"]; !strings.Contains(tx, "Det återstår 3 dagar.") {
 		t.Fatalf("the 3-day reminder:\n%s", tx)
 	}
 	// Past the due date: no more reminders; the digest names the late.
