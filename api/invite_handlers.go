@@ -84,6 +84,9 @@ type inviteHandlers struct {
 
 type invitationData struct {
 	Token, Email, Org, Unit string
+	// SSO is the organisation's own sign-in for the address, when it has
+	// one for its domain ("": none).
+	SSO string
 	Values                  map[string]string
 	Errors                  []fieldError
 }
@@ -133,6 +136,11 @@ func (h *inviteHandlers) show(c *fiber.Ctx, status int, inv *assign.Invitation, 
 	}
 	if t, err := h.dir.Units(c.UserContext(), o.ID); err == nil {
 		d.Unit = strings.Join(t.Path(inv.Unit), " › ")
+	}
+	if slices.Contains(o.Domains, org.DomainOf(inv.Email)) {
+		if ps, err := h.dir.Providers(c.UserContext(), o.ID); err == nil && slices.ContainsFunc(ps, func(p org.Provider) bool { return p.Active }) {
+			d.SSO = "/kirjaudu/sso?email=" + url.QueryEscape(inv.Email)
+		}
 	}
 	c.Set("Referrer-Policy", "no-referrer") // the token is in the address
 	return h.renderForm(c, status, "invitation", "invite.title", d)

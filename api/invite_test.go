@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/assign"
+	"github.com/tyokyky/tyokyky/org"
 )
 
 // postFile posts a multipart form with a file, as a browser's upload.
@@ -130,5 +132,45 @@ func init() {
 		if resp, _ := b.do("POST", "/kutsu", strings.NewReader("token=x&name=A+B&password=pitka+salalause+2026"), "Content-Type", form); resp.StatusCode != 403 {
 			t.Errorf("POST /kutsu without a CSRF token = %d, want 403", resp.StatusCode)
 		}
+	}
+}
+
+// An invitation to an address of an organisation's own sign-in: the page
+// offers that sign-in, and when the organisation requires it the link
+// leads straight there (with the address, for home realm discovery).
+func TestInvitationToTheEmployersSignIn(t *testing.T) {
+	r := start(t)
+	ctx := t.Context()
+	_, units := unitPopulation(t, r, "")
+	dir := org.NewDirectory(r.db)
+	if err := dir.AddDomain(ctx, "pirkanmaa", "pirha.fi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: "https://login.example.fi/pirha", ClientID: "tyokyky"},
+		"salaisuus", bytes.Repeat([]byte{1}, 32)); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	tree, _ := dir.Units(ctx, "pirkanmaa")
+	store := assign.NewStore(r.db)
+	rows, errs := assign.ReadInvitations(strings.NewReader("Olli Oma,olli@pirha.fi,"+units["sos"]+"\nVeera Vieras,veera@example.fi,"+units["sos"]), tree, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	issued, errs := store.Invite(ctx, "pirkanmaa", "test", rows, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	b := newClient(t, r.URL)
+	if _, page := b.get("/kutsu?token=" + issued[0].Token); !strings.Contains(page, `href="/kirjaudu/sso?email=olli%40pirha.fi"`) {
+		t.Fatalf("the page does not offer the employer's sign-in:\n%s", page)
+	}
+	if _, page := b.get("/kutsu?token=" + issued[1].Token); strings.Contains(page, "/kirjaudu/sso") {
+		t.Fatal("an address outside the domain is offered the employer's sign-in")
+	}
+	if err := dir.SetSSORequired(ctx, "pirkanmaa", true); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := b.get("/kutsu?token=" + issued[0].Token); resp.StatusCode != 303 || resp.Header.Get("Location") != "/kirjaudu/sso?email=olli%40pirha.fi" {
+		t.Fatalf("required = %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
