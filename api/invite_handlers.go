@@ -86,9 +86,9 @@ type invitationData struct {
 	Token, Email, Org, Unit string
 	// SSO is the organisation's own sign-in for the address, when it has
 	// one for its domain ("": none).
-	SSO string
-	Values                  map[string]string
-	Errors                  []fieldError
+	SSO    string
+	Values map[string]string
+	Errors []fieldError
 }
 
 // page is GET /kutsu?token=: the invitation's form (name and password)
