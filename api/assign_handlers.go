@@ -100,7 +100,7 @@ func (h *assignHandlers) scope(c *fiber.Ctx) (*assignScope, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.dir.Units(ctx, o.ID)
+	t, err := h.dir.Tree(ctx, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -793,7 +793,7 @@ func (l *learnerAssignments) of(c *fiber.Ctx, u *account.User, records map[strin
 	if err != nil || len(list) == 0 {
 		return nil, err
 	}
-	t, err := l.dir.Units(ctx, u.OrgID)
+	t, err := l.dir.Tree(ctx, u.OrgID)
 	if err != nil {
 		return nil, err
 	}

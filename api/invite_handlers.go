@@ -134,7 +134,7 @@ func (h *inviteHandlers) show(c *fiber.Ctx, status int, inv *assign.Invitation, 
 	if d.Token == "" {
 		d.Token = c.FormValue("token")
 	}
-	if t, err := h.dir.Units(c.UserContext(), o.ID); err == nil {
+	if t, err := h.dir.Tree(c.UserContext(), o.ID); err == nil {
 		d.Unit = strings.Join(t.Path(inv.Unit), " › ")
 	}
 	if slices.Contains(o.Domains, org.DomainOf(inv.Email)) {

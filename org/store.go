@@ -226,6 +226,21 @@ func (d *Directory) Units(ctx context.Context, code string) (*Tree, error) {
 	return NewTree(units), nil
 }
 
+// Tree is the organisation's unit tree without the units' history (lighter
+// to read, for pages that walk the tree on every request).
+func (d *Directory) Tree(ctx context.Context, code string) (*Tree, error) {
+	cur, err := d.db.Collection(unitsCollection).Find(ctx, bson.D{{Key: "org", Value: code}},
+		options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	var units []Unit
+	if err := cur.All(ctx, &units); err != nil {
+		return nil, err
+	}
+	return NewTree(units), nil
+}
+
 // Unit is one unit of the organisation, or ErrUnitNotFound (also for a
 // unit of another organisation).
 func (d *Directory) Unit(ctx context.Context, code, id string) (*Unit, error) {

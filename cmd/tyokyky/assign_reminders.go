@@ -92,7 +92,7 @@ func (r *assignmentReminders) sweep(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			tree, err := r.dir.Units(ctx, a.Org)
+			tree, err := r.dir.Tree(ctx, a.Org)
 			if err != nil {
 				return n, err
 			}
