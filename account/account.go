@@ -111,6 +111,9 @@ type User struct {
 	// RoleFromProvider: the role (reporter) was granted by an identity
 	// provider's group claim, and goes when the claim does.
 	RoleFromProvider bool `bson:"role_from_provider,omitempty" json:"-"`
+	// Groups are the groups the organisation's identity provider named at
+	// the last sign-in (its groups claim), for assignments to a group.
+	Groups []string `bson:"groups,omitempty" json:"-"`
 	// SessionMFA is not stored: the session it was read with had its
 	// second factor from a trusted identity provider (Session.MFA).
 	SessionMFA bool `bson:"-" json:"-"`
@@ -679,4 +682,65 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error
 		_, err = s.EndAllSessions(ctx, id, "")
 	}
 	return err
+}
+
+// MemberRow is what an organisation's assignments need of an account: who
+// it is and where in the organisation.
+type MemberRow struct {
+	ID     string `bson:"_id"`
+	Email  string `bson:"email"`
+	Name   string `bson:"name"`
+	OrgID  string `bson:"org_id,omitempty"`
+	UnitID string `bson:"unit_id,omitempty"`
+	// Reminders and Lang decide the assignment e-mails.
+	Reminders bool     `bson:"reminders"`
+	Lang      string   `bson:"lang,omitempty"`
+	Disabled  bool     `bson:"disabled"`
+	Groups    []string `bson:"groups,omitempty"`
+}
+
+// Members are the enabled accounts of an organisation of the directory.
+func (s *Store) Members(ctx context.Context, orgID string) ([]MemberRow, error) {
+	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "org_id", Value: orgID}}, options.Find().SetProjection(bson.D{
+		{Key: "email", Value: 1}, {Key: "name", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1},
+		{Key: "reminders", Value: 1}, {Key: "lang", Value: 1}, {Key: "disabled", Value: 1}, {Key: "groups", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	var rows []MemberRow
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if !r.Disabled && r.OrgID == orgID {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// SetGroups keeps the groups an identity provider named for the account
+// (at most 200, each at most 200 characters; others are dropped).
+func (s *Store) SetGroups(ctx context.Context, userID string, groups []string) error {
+	var keep []string
+	for _, g := range groups {
+		g = strings.TrimSpace(g)
+		if g != "" && len(g) <= 200 && utf8.ValidString(g) && !slices.Contains(keep, g) && len(keep) < 200 {
+			keep = append(keep, g)
+		}
+	}
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "groups", Value: keep}}}}
+	if len(keep) == 0 {
+		set = bson.D{{Key: "$unset", Value: bson.D{{Key: "groups", Value: ""}}}}
+	}
+	r, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, set)
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	s.sessions.DeleteGroup(userID)
+	return nil
 }

@@ -50,6 +50,7 @@ type accountHandlers struct {
 	feedback *feedback.Store
 	exam     *exam.Store
 	certs    *cert.Store
+	mine     *learnerAssignments // the export's assignments (nil: none)
 	// erase is every store a deleted account is erased from.
 	erase erasure.Stores
 	// The rate limits (see rateLimits), shared with emailHandlers.
@@ -464,7 +465,7 @@ func (h *accountHandlers) endOtherSessions(c *fiber.Ctx) error {
 
 // erasure is every store the person is erased from (see package erasure).
 func (o Options) erasure() erasure.Stores {
-	return erasure.Stores{Accounts: o.Accounts, Progress: o.Progress, Feedback: o.Feedback, Exam: o.Exam, Certificates: o.Certificates, Mail: o.Mail, LTI: o.LTI}
+	return erasure.Stores{Accounts: o.Accounts, Progress: o.Progress, Feedback: o.Feedback, Exam: o.Exam, Certificates: o.Certificates, Mail: o.Mail, LTI: o.LTI, Assign: o.Assign}
 }
 
 func (h *accountHandlers) deleteAccount(c *fiber.Ctx) error {
@@ -701,7 +702,20 @@ func (h *accountHandlers) apiExport(c *fiber.Ctx) error {
 		}
 		certs = append(certs, list...)
 	}
+	assigned, err := h.mine.of(c, v.User, progress, h.published().Course, h.lang(c))
+	if err != nil {
+		return err
+	}
+	if assigned == nil {
+		assigned = []myAssignment{}
+	}
+	groups := v.User.Groups
+	if groups == nil {
+		groups = []string{}
+	}
 	out := map[string]any{
+		"assignments":   assigned,
+		"sso_groups":    groups,
 		"exported_at":   time.Now().UTC(),
 		"profile":       v.User,
 		"sessions":      sessions,

@@ -29,6 +29,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
@@ -63,6 +64,11 @@ var (
 	// siteLTI is the LTI tool, with the registered platform siteLTIReg.
 	siteLTI    *lti.Service
 	siteLTIReg *lti.Registration
+	// siteAssign and siteDirectory make the assignment the registry's
+	// {assignment} names.
+	siteAssign    *assign.Store
+	siteDirectory *org.Directory
+	siteDB        *database.DB
 )
 
 // courseMedia makes the bundled course's videos and podcasts the way `make
@@ -116,6 +122,10 @@ func bundledSite(t *testing.T) string {
 			return
 		}
 		siteOutbox = mail.NewOutbox(db, api.MailRenderer(), "localhost", true)
+		if siteErr = assign.EnsureIndexes(context.Background(), db); siteErr != nil {
+			return
+		}
+		siteAssign, siteDirectory, siteDB = assign.NewStore(db), org.NewDirectory(db), db
 		// The course in a content store, so that the studio can publish.
 		if siteErr = studio.EnsureIndexes(context.Background(), db); siteErr != nil {
 			return
@@ -169,6 +179,7 @@ func bundledSite(t *testing.T) string {
 			Progress:      progress,
 			Feedback:      feedback.NewStore(db),
 			Directory:     org.NewDirectory(db),
+			Assign:        siteAssign,
 			SSO:           sso.New(sso.Options{Directory: org.NewDirectory(db), Accounts: accounts, DB: db, BaseURL: "http://localhost"}),
 			Database:      env.DB,
 			Storage:       store,
@@ -386,6 +397,24 @@ func pagePath(t *testing.T, base, path, sess string) string {
 			t.Fatal(err)
 		}
 		return strings.Replace(path, "{message}", id, 1)
+	case strings.Contains(path, "{assignment}"):
+		return strings.Replace(path, "{assignment}", siteAssignment(t), 1)
+	case strings.Contains(path, "{invite}"):
+		tree, err := siteDirectory.Units(context.Background(), "pirkanmaa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, errs := assign.ReadInvitations(strings.NewReader("Kutsuttu Henkilö,"+account.NewID()[:12]+"@example.fi,"+tree.Flat()[0].ID), tree, nil)
+		if len(errs) == 0 {
+			var issued []assign.Issued
+			if issued, errs = siteAssign.Invite(context.Background(), "pirkanmaa", "test", rows, nil); len(errs) == 0 {
+				return strings.Replace(path, "{invite}", issued[0].Token, 1)
+			}
+		}
+		t.Fatal(errs)
+	case strings.Contains(path, "{assigned}"):
+		assignTo(t, sess)
+		return strings.Replace(path, "{assigned}", "", 1)
 	}
 	if !strings.Contains(path, "{attempt}") && !strings.Contains(path, "{submitted}") && !strings.Contains(path, "{certificate}") {
 		return path
@@ -474,14 +503,14 @@ func waitCertificate(t *testing.T, base, sess string) string {
 
 // signInAdmin makes the registered user an administrator with
 // two-factor authentication and signs the client in with both factors.
-func signInAdmin(t *testing.T, b *browserClient, accounts *account.Store, email string) {
+func signInAdmin(t testing.TB, b *browserClient, accounts *account.Store, email string) {
 	t.Helper()
 	signInAs(t, b, accounts, email, account.RoleAdmin)
 }
 
 // signInAs gives the registered user a role, two-factor authentication,
 // and signs the client in with both factors.
-func signInAs(t *testing.T, b *browserClient, accounts *account.Store, email, role string) {
+func signInAs(t testing.TB, b *browserClient, accounts *account.Store, email, role string) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := accounts.SetRole(ctx, email, role)
@@ -1470,4 +1499,66 @@ func seedDirectory(db *database.DB) error {
 	_, errs := dir.AddProvider(ctx, org.Provider{ID: "pirha", Org: "pirkanmaa", Issuer: "https://login.example.fi/pirha", ClientID: "tyokyky",
 		Claims: org.Claims{Unit: "department"}}, "salaisuus", bytes.Repeat([]byte{1}, 32))
 	return errors.Join(errs...)
+}
+
+// siteAssignment is a new open assignment of pirkanmaa: a new learner of
+// its first unit, assigned the first module.
+func siteAssignment(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	tree, err := siteDirectory.Units(ctx, "pirkanmaa")
+	if err != nil || len(tree.Units) == 0 {
+		t.Fatalf("pirkanmaa's units: %v", err)
+	}
+	unit := tree.Flat()[0].ID
+	u, errs := siteAccounts.Register(ctx, account.Registration{Email: account.NewID()[:12] + "@example.fi", Name: "Määrätty Oppija",
+		Password: "oma pitkä salalause 2026", Organisation: "Pirkanmaan hyvinvointialue", OrgID: "pirkanmaa", UnitID: unit})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a, errs := siteAssign.Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindPeople, People: []string{u.ID},
+		Modules: []string{siteCourse.Modules[0].Slug}, Due: time.Now().AddDate(0, 1, 0), Note: "Muistakaa <tämä>", CreatedBy: "test"},
+		tree, []assign.Member{{ID: u.ID, Name: u.Name, Email: u.Email, Unit: unit}}, siteCourse)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return a.ID
+}
+
+// assignTo moves the session's learner to pirkanmaa's first unit and
+// assigns them a module due in a month, the whole course overdue by ten
+// days, and another module due today.
+func assignTo(t *testing.T, sess string) {
+	t.Helper()
+	ctx := context.Background()
+	_, u, err := siteAccounts.Session(ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := siteDirectory.Units(ctx, "pirkanmaa")
+	if err != nil || len(tree.Units) == 0 {
+		t.Fatalf("pirkanmaa's units: %v", err)
+	}
+	unit := tree.Flat()[0].ID
+	if err := siteAccounts.SetOrganisation(ctx, u.ID, "Pirkanmaan hyvinvointialue", "", "pirkanmaa", unit); err != nil {
+		t.Fatal(err)
+	}
+	me := []assign.Member{{ID: u.ID, Name: u.Name, Email: u.Email, Unit: unit}}
+	past := assign.NewStore(siteDB)
+	past.SetClock(func() time.Time { return time.Now().AddDate(0, 0, -40) })
+	for i, a := range []struct {
+		store *assign.Store
+		due   time.Time
+		mods  []string
+		note  string
+	}{
+		{siteAssign, time.Now().AddDate(0, 1, 0), []string{siteCourse.Modules[1].Slug}, "Tämä ennen kevättä, kiitos!"},
+		{past, time.Now().AddDate(0, 0, -10), nil, ""},
+		{siteAssign, time.Now(), []string{siteCourse.Modules[2].Slug}, ""},
+	} {
+		if _, errs := a.store.Create(ctx, assign.Assignment{Org: "pirkanmaa", Kind: assign.KindPeople, People: []string{u.ID}, Modules: a.mods,
+			Due: a.due, Note: a.note, CreatedBy: "test"}, tree, me, siteCourse); len(errs) > 0 {
+			t.Fatalf("assignment %d: %v", i, errs)
+		}
+	}
 }

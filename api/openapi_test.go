@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
@@ -28,7 +29,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		Accounts: account.NewStore(nil), Progress: study.NewProgress(nil), Feedback: feedback.NewStore(nil),
 		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: exam.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
-		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true), Directory: org.NewDirectory(nil),
+		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true), Directory: org.NewDirectory(nil), Assign: assign.NewStore(nil),
 		SSO: sso.New(sso.Options{}), LTI: lti.New(lti.Options{})})
 	if err != nil {
 		t.Fatal(err)

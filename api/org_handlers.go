@@ -333,8 +333,12 @@ func (h *orgHandlers) adminChange(c *fiber.Ctx) error {
 		required := c.FormValue("required") == "on"
 		detail = fmt.Sprintf("required=%v", required)
 		do = func() error { return h.dir.SetSSORequired(ctx, o.ID, required) }
+	case "tehtavamuistutukset":
+		required := c.FormValue("reminders_required") == "on"
+		detail = fmt.Sprintf("assignment reminders required=%v", required)
+		do = func() error { return h.dir.SetAssignmentRemindersRequired(ctx, o.ID, required) }
 	default:
-		return fiber.NewError(fiber.StatusBadRequest, "toiminto must be tiedot, lisaa-verkkotunnus, poista-verkkotunnus, lisaa-yksikko, muuta-yksikko, tuo-yksikot, lisaa-tunnistus or vaadi-sso")
+		return fiber.NewError(fiber.StatusBadRequest, "toiminto must be tiedot, lisaa-verkkotunnus, poista-verkkotunnus, lisaa-yksikko, muuta-yksikko, tuo-yksikot, lisaa-tunnistus, vaadi-sso or tehtavamuistutukset")
 	}
 	if err := h.accounts.Audit(ctx, actor, "org."+action, o.ID, detail); err != nil {
 		return err

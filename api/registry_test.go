@@ -13,7 +13,7 @@ import (
 // page, which the registry has; the LTI login is a redirect and dynamic
 // registration needs a platform, whose refusals the registry has, and
 // the tool's key set is JSON).
-var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|media/|sanasto/teemat/|credentials/|\.well-known/|myontaja$|livez$|readyz$|metrics$)|\.(md|pdf|svg|png|jwt|csv|webmanifest|js)$|^/yllapito/posti/[^/]+/html$|^/kirjaudu/(sso|oidc/)|^/lti/(login|jwks\.json|rekisteroi/:invitation)$`)
+var notPages = regexp.MustCompile(`^/(api/|static/|kurssi/kuvat/|media/|sanasto/teemat/|credentials/|\.well-known/|myontaja$|livez$|readyz$|metrics$)|\.(md|pdf|svg|png|jwt|csv|ics|webmanifest|js)$|^/yllapito/posti/[^/]+/html$|^/kirjaudu/(sso|oidc/)|^/lti/(login|jwks\.json|rekisteroi/:invitation)$`)
 
 // Every page route must have a line in the page registry, so the browser,
 // axe and Nu suites check it.

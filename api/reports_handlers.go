@@ -31,6 +31,18 @@ type reportHandlers struct {
 	certs    *cert.Store    // nil: no certificates issued
 	dir      *org.Directory // nil: no units
 	rows     reportRows
+	// maxAge is how old the rows may be (0: reportRowsTTL; negative: they
+	// are read for every report, as tests that watch a change need).
+	maxAge time.Duration
+}
+
+// rowsFresh says whether rows read at `at` may still be used.
+func (h *reportHandlers) rowsFresh(at time.Time) bool {
+	age := h.maxAge
+	if age == 0 {
+		age = reportRowsTTL
+	}
+	return !at.IsZero() && time.Since(at) < age
 }
 
 type reportsData struct {
@@ -234,7 +246,7 @@ const reportRowsTTL = time.Minute
 func (h *reportHandlers) reportInput(c *fiber.Ctx) (report.Input, time.Time, error) {
 	h.rows.mu.Lock()
 	defer h.rows.mu.Unlock()
-	if !h.rows.at.IsZero() && time.Since(h.rows.at) < reportRowsTTL {
+	if h.rowsFresh(h.rows.at) {
 		return h.rows.in, h.rows.at, nil
 	}
 	ctx := c.UserContext()

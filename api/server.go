@@ -22,6 +22,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
@@ -86,6 +87,12 @@ type Options struct {
 	Mail *mail.Outbox
 	// Directory is the organisation directory (nil: its routes are absent).
 	Directory *org.Directory
+	// ReportMaxAge is how old the figures of the reports and assignments
+	// may be (0: a minute; negative: read for every page, for tests).
+	ReportMaxAge time.Duration
+	// Assign keeps the assignments (nil, or without a Directory: their
+	// routes are absent).
+	Assign *assign.Store
 	// SSO signs people in with their employer's identity provider (nil:
 	// no employer sign-in).
 	SSO *sso.Service
@@ -250,9 +257,14 @@ func (s *Server) routes() {
 		exam: s.exam, certs: s.certs}
 	adm := &adminHandlers{core: s.core, mail: s.mailer, exam: s.exam}
 	gl := &glossaryHandlers{core: s.core, studio: o.Studio}
-	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media, dashboards: cache.New[*renderedDashboard](study.CacheTTL, maxDashboards)}
+	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media, dashboards: cache.New[*renderedDashboard](study.CacheTTL, maxDashboards),
+		siteURL: strings.TrimRight(o.BaseURL, "/")}
+	if o.Assign != nil && o.Directory != nil {
+		st.mine = &learnerAssignments{dir: o.Directory, assign: o.Assign, certs: s.certs}
+		acc.mine = st.mine
+	}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
-	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory}
+	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory, maxAge: o.ReportMaxAge}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	off := &offlineHandlers{core: s.core}
 	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
@@ -390,6 +402,9 @@ func (s *Server) routes() {
 	learner.get("/omat-opinnot", st.dashboard)
 	learner.get("/omat-opinnot/oppimispaivakirja.md", st.diaryMarkdown)
 	learner.get("/omat-opinnot/oppimispaivakirja.pdf", st.diaryPDF)
+	if st.mine != nil {
+		learner.get("/omat-opinnot/tehtavat.ics", st.calendar)
+	}
 	learner.post("/osiot/:module/:section/luettu", st.markRead)
 	learner.post("/tehtavat/:task/vastaus", st.saveAnswerForm)
 
@@ -457,6 +472,18 @@ func (s *Server) routes() {
 	// Reports: reporters (their organisation) and administrators.
 	reporter.get("/raportit", rep.page)
 	reporter.get("/raportit.csv", rep.csv)
+	if o.Assign != nil && o.Directory != nil {
+		as := &assignHandlers{core: s.core, mail: s.mailer, rep: rep, dir: o.Directory, assign: o.Assign}
+		reporter.get("/raportit/tehtavat", as.list)
+		reporter.post("/raportit/tehtavat", as.post)
+		reporter.get("/raportit/tehtavat/:assignment", as.page)
+		if s.outbox != nil {
+			inv := &inviteHandlers{core: s.core, dir: o.Directory, assign: o.Assign}
+			reporter.post("/raportit/kutsut", as.invite)
+			public.get("/kutsu", inv.page)
+			public.post("/kutsu", inv.accept)
+		}
+	}
 
 	// Administration.
 	if s.feedback != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
@@ -78,6 +79,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		Progress:      progress,
 		Feedback:      feedback.NewStore(db),
 		Directory:     org.NewDirectory(db),
+		Assign:        assign.NewStore(db),
 		Database:      env.DB,
 		Storage:       store,
 		BaseURL:       "http://localhost",
@@ -90,6 +92,9 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		change(&opts, &mopts)
 	}
 	if err := exam.EnsureIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := assign.EnsureIndexes(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	if opts.Exam == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-pdf/fpdf"
@@ -75,6 +76,10 @@ type studyHandlers struct {
 	// media tells the duration and kind of a played item (nil: no media
 	// library, and played events carry only what the player says).
 	media *media.Catalog
+	// mine are the learner's assignments (nil: none, the feature is off);
+	// siteURL is for the calendar's links.
+	mine    *learnerAssignments
+	siteURL string
 	// dashboards keeps each session's rendered dashboard (see dashboard).
 	dashboards *cache.TTL[*renderedDashboard]
 }
@@ -283,6 +288,8 @@ type dashboardData struct {
 	SelfChecked map[string]bool
 	Checks      map[string][2]int
 	Answers     int
+	// Assigned are the open assignments that apply to the learner.
+	Assigned []myAssignment
 }
 
 func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
@@ -304,6 +311,9 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 	mods, pct := pub.Course.Summarise(all)
 	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers),
 		SelfChecked: map[string]bool{}, Checks: map[string][2]int{}}
+	if d.Assigned, err = h.mine.of(c, v.User, all, pub.Course, lang); err != nil {
+		return err
+	}
 	for k, p := range all {
 		d.Done[k] = p.Done()
 		d.SelfChecked[k] = p.SelfCheckDone != nil
@@ -342,8 +352,14 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 // is the same, for at most study.CacheTTL: the same bound as other
 // instances' writes already have.
 func dashboardStamp(pub *course.Published, lang string, v *viewer, all map[string]*course.SectionProgress, answers map[string]*study.Answer) string {
-	return fmt.Sprintf("%d|%s|%p|%p|%s|%s|%s|%q", pub.Version, lang, all, answers, v.User.Role, v.Session.CSRF, v.User.Email, v.User.Name)
+	return fmt.Sprintf("%d|%s|%p|%p|%s|%s|%s|%q|%s|%s|%q|%d", pub.Version, lang, all, answers, v.User.Role, v.Session.CSRF, v.User.Email, v.User.Name,
+		v.User.OrgID, v.User.UnitID, v.User.Groups, assignmentsChanged.Load())
 }
+
+// assignmentsChanged counts the changes to assignments made through this
+// instance: the learners' dashboards ("Sinulle määrätyt") are made again
+// after one at once, after another instance's within study.CacheTTL.
+var assignmentsChanged atomic.Int64
 
 // diaryEntry is one answered task of the learning diary.
 type diaryEntry struct {

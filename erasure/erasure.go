@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
@@ -28,11 +29,15 @@ type Stores struct {
 	// LTI forgets the person's grade links and queued scores (nil: no
 	// LTI).
 	LTI *lti.Service
+	// Assign forgets the person's assignment completions and places on
+	// assignments' lists (nil: no assignments).
+	Assign *assign.Store
 }
 
 // Erase deletes a learner with everything kept of them: progress and
 // answers, feedback (made anonymous), exam attempts (kept for the item
-// statistics under a pseudonym), certificates (withdrawn), their mail,
+// statistics under a pseudonym), certificates (withdrawn), their mail, their
+// assignments' completions and places on assignments' lists,
 // and the account last, so that a retry after a failure part-way finds it.
 func (s Stores) Erase(ctx context.Context, userID string) error {
 	if s.Progress != nil {
@@ -62,6 +67,11 @@ func (s Stores) Erase(ctx context.Context, userID string) error {
 	}
 	if s.LTI != nil {
 		if err := s.LTI.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if s.Assign != nil {
+		if err := s.Assign.DeleteUser(ctx, userID); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,10 @@ type Organisation struct {
 	// SSORequired: addresses in Domains sign in with the organisation's
 	// identity provider only (password sign-in is refused for them).
 	SSORequired bool `bson:"sso_required,omitempty" json:"sso_required,omitempty"`
+	// AssignmentRemindersRequired: the reminders of the organisation's
+	// assignments go to its people even if they have not asked for study
+	// reminders (the privacy notice says so).
+	AssignmentRemindersRequired bool `bson:"assignment_reminders_required,omitempty" json:"assignment_reminders_required,omitempty"`
 	// Legacy is the name accounts stored before the directory existed
 	// (account.Organisations); accounts are linked by it (migration 2).
 	Legacy    string    `bson:"legacy,omitempty" json:"-"`

@@ -167,6 +167,14 @@ func TestUnitTree(t *testing.T) {
 	if other, _ := d.Units(ctx, "lappi"); len(other.Units) != 0 {
 		t.Fatalf("lappi has %d units", len(other.Units))
 	}
+	// The light tree: the same units and paths, no history.
+	light, err := d.Tree(ctx, "keski-suomi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(light.Units) != len(tree.Units) || light.Unit(perhe.ID).History != nil || strings.Join(light.Path(neuvola.ID), " / ") != "Perhe- ja sosiaalipalvelut / Neuvola Jyväskylä" {
+		t.Fatalf("the light tree %+v", light.Units)
+	}
 }
 
 // A units file (commas or semicolons, a header, a byte order mark) is

@@ -229,6 +229,21 @@ func (d *Directory) Units(ctx context.Context, code string) (*Tree, error) {
 	return NewTree(units), nil
 }
 
+// Tree is the organisation's unit tree without the units' history (lighter
+// to read, for pages that walk the tree on every request).
+func (d *Directory) Tree(ctx context.Context, code string) (*Tree, error) {
+	cur, err := d.db.Collection(unitsCollection).Find(ctx, bson.D{{Key: "org", Value: code}},
+		options.Find().SetProjection(bson.D{{Key: "history", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	var units []Unit
+	if err := cur.All(ctx, &units); err != nil {
+		return nil, err
+	}
+	return NewTree(units), nil
+}
+
 // Unit is one unit of the organisation, or ErrUnitNotFound (also for a
 // unit of another organisation).
 func (d *Directory) Unit(ctx context.Context, code, id string) (*Unit, error) {
@@ -444,6 +459,20 @@ func (d *Directory) Providers(ctx context.Context, code string) ([]Provider, err
 // with its identity provider (password sign-in refused for its domains).
 func (d *Directory) SetSSORequired(ctx context.Context, code string, required bool) error {
 	r, err := d.db.Collection(Collection).UpdateOne(ctx, bson.D{{Key: "_id", Value: code}}, bson.D{{Key: "$set", Value: bson.D{{Key: "sso_required", Value: required}}}})
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetAssignmentRemindersRequired says whether the reminders of the
+// organisation's assignments go to its people whatever their own choice
+// of study reminders.
+func (d *Directory) SetAssignmentRemindersRequired(ctx context.Context, code string, required bool) error {
+	r, err := d.db.Collection(Collection).UpdateOne(ctx, bson.D{{Key: "_id", Value: code}}, bson.D{{Key: "$set", Value: bson.D{{Key: "assignment_reminders_required", Value: required}}}})
 	if err != nil {
 		return err
 	}

@@ -377,6 +377,14 @@ func (s *Service) account(ctx context.Context, o *org.Organisation, p *org.Provi
 	if u, err = s.roleFromGroups(ctx, o, p, u, claims); err != nil {
 		return nil, err
 	}
+	if p.Claims.Groups != "" && u.OrgID == o.ID {
+		// The groups, for assignments to a group (package assign).
+		groups := stringsOf(claims[p.Claims.Groups])
+		if err := s.o.Accounts.SetGroups(ctx, u.ID, groups); err != nil {
+			return nil, err
+		}
+		u.Groups = groups
+	}
 	res.User = u
 	return res, nil
 }

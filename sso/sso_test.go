@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -582,6 +583,10 @@ func TestGroupsGrantTheReporterRoleOnly(t *testing.T) {
 	}
 	if u := finish(inGroup("rauni", "kaikki")); u.Role != account.RoleLearner {
 		t.Fatalf("out of the group: %s", u.Role)
+	}
+	// The groups are kept for assignments to a group.
+	if u, err := f.accounts.UserByEmail(ctx, "rauni@pirha.fi"); err != nil || !slices.Equal(u.Groups, []string{"kaikki"}) {
+		t.Fatalf("the stored groups: %v %v", u.Groups, err)
 	}
 	for _, g := range []string{"admin", "tyokyky-admin", "author", "Tyokyky-Raportoijat"} {
 		if u := finish(inGroup("kalle", g)); u.Role != account.RoleLearner {

@@ -27,6 +27,7 @@ var dynamicPrefixes = []string{
 	"feedback.kind.",         // inbox.html: (print "feedback.kind." .Kind)
 	"status.",                // inbox.html: (print "status." .Status)
 	"cert.state.",            // certificate.html: (print "cert.state." .State)
+	"assign.status.",         // assignment.html, api/assign_handlers.go: (print "assign.status." .Status)
 	"mail.state.",            // admin_mail*.html: (print "mail.state." .State)
 	"fault.",                 // api/errors.go: a refusal's fault.Error.MessageKey(); api checks each code has one
 }

@@ -44,7 +44,7 @@ const (
 var mailURLKeys = map[string]bool{"link": true, "unsubscribe": true, "site_url": true}
 
 // mailMultiLine are the data keys whose values may have line breaks.
-var mailMultiLine = map[string]bool{"answer": true}
+var mailMultiLine = map[string]bool{"answer": true, "note": true, "overdue_names": true, "finished_names": true}
 
 // mailBlock is one block of a message's body: a paragraph, an action
 // (a link shown as a button) or a quotation of multi-line text.
@@ -106,6 +106,25 @@ var mailKinds = map[string]mailKind{
 		blocks: []mailBlock{mailPara("p1"), mailPara("p2"), mailAction("action", "link")}},
 	"test": {essential: true,
 		blocks: []mailBlock{mailPara("p1"), mailPara("p2")}},
+	// Assignments: the notice to each person assigned, the reminders 14
+	// and 3 days before the due date, and the assigning reporter's weekly
+	// digest.
+	"invitation": {essential: true, required: []string{"link", "org", "expires"}, optional: []string{"unit"},
+		blocks: []mailBlock{mailParaWhen("p1.unit", "unit"), mailParaUnless("p1", "unit"), mailAction("action", "link"), mailPara("p2")}},
+	"reminder_assignment": {required: []string{"link", "what", "due"}, optional: []string{"note"},
+		blocks: []mailBlock{mailPara("p1"), mailQuote("note"), mailAction("action", "link"), mailPara("p2")}},
+	"reminder_assignment_due": {required: []string{"link", "what", "due", "days"},
+		blocks: []mailBlock{mailPara("p1"), mailAction("action", "link")}},
+	// The same two when the learner's organisation requires them though
+	// the learner has not asked for reminders: essential, so without an
+	// unsubscribe link that would not stop them; they say why they come.
+	// Their strings are the reminders' (copied in init) and "required".
+	"assignment_notice": {essential: true, required: []string{"link", "what", "due"}, optional: []string{"note"},
+		blocks: []mailBlock{mailPara("p1"), mailQuote("note"), mailAction("action", "link"), mailPara("p2"), mailPara("required")}},
+	"assignment_due": {essential: true, required: []string{"link", "what", "due", "days"},
+		blocks: []mailBlock{mailPara("p1"), mailAction("action", "link"), mailPara("required")}},
+	"assignment_digest": {essential: true, required: []string{"link", "what", "due", "total", "completed", "overdue"}, optional: []string{"overdue_names", "finished_names"},
+		blocks: []mailBlock{mailPara("p1"), mailPara("p2"), mailParaWhen("p3", "overdue_names"), mailQuote("overdue_names"), mailParaWhen("p4", "finished_names"), mailQuote("finished_names"), mailAction("action", "link")}},
 }
 
 // mailMessages are the e-mail strings. Every key must exist in every
@@ -191,6 +210,28 @@ var mailMessages = map[string]map[string]string{
 		"test.subject": "Testiviesti",
 		"test.p1":      "Tämä on testiviesti, joka lähetettiin palvelun ylläpitosivulta.",
 		"test.p2":      "Sähköpostien lähetys toimii. Viestiin ei tarvitse vastata.",
+
+		"reminder_assignment.subject": "Sinulle on määrätty opintoja",
+		"reminder_assignment.p1":      "Organisaatiosi on määrännyt sinulle verkkokurssin opintoja: {what}. Määräpäivä on {due}.",
+		"reminder_assignment.action":  "Katso omat opintosi",
+		"reminder_assignment.p2":      "Näet määrätyt opinnot ja niiden määräpäivät kohdassa Omat opinnot, josta voit myös lisätä määräpäivät kalenteriisi.",
+
+		"reminder_assignment_due.subject": "Määrättyjen opintojen määräpäivä lähestyy",
+		"reminder_assignment_due.p1":      "Muistutamme, että sinulle määrätyt opinnot ({what}) on suoritettava viimeistään {due}. Aikaa on {days} päivää.",
+		"reminder_assignment_due.action":  "Jatka opintoja",
+
+		"assignment_digest.subject": "Viikkokooste määräämistäsi opinnoista",
+		"assignment_digest.p1":      "Määräämäsi opinnot: {what}, määräpäivä {due}.",
+		"assignment_digest.p2":      "Määrätty {total} henkilölle: suorittaneita {completed}, myöhässä {overdue}.",
+		"assignment_digest.p3":      "Myöhässä ovat:",
+		"assignment_digest.p4":      "Viimeisen viikon aikana suorittivat:",
+		"assignment_digest.action":  "Katso tilanne",
+
+		"invitation.subject": "Kutsu verkkokurssille",
+		"invitation.p1.unit": "{org} kutsuu sinut verkkokurssille yksikön {unit} jäseneksi.",
+		"invitation.p1":      "{org} kutsuu sinut verkkokurssille.",
+		"invitation.action":  "Luo tilisi",
+		"invitation.p2":      "Linkki toimii kerran, {expires} asti. Jos et odottanut kutsua, voit jättää viestin huomiotta.",
 	},
 	"sv": {
 		"greeting":          "Hej,",
@@ -271,6 +312,28 @@ var mailMessages = map[string]map[string]string{
 		"test.subject": "Testmeddelande",
 		"test.p1":      "Det här är ett testmeddelande som skickades från tjänstens administrationssida.",
 		"test.p2":      "E-postutskicket fungerar. Du behöver inte svara på meddelandet.",
+
+		"reminder_assignment.subject": "Du har tilldelats studier",
+		"reminder_assignment.p1":      "Din organisation har tilldelat dig studier på webbkursen: {what}. Förfallodagen är {due}.",
+		"reminder_assignment.action":  "Se dina studier",
+		"reminder_assignment.p2":      "Du ser de tilldelade studierna och deras förfallodagar under Mina studier, där du också kan lägga till förfallodagarna i din kalender.",
+
+		"reminder_assignment_due.subject": "Förfallodagen för dina tilldelade studier närmar sig",
+		"reminder_assignment_due.p1":      "Vi påminner om att de studier du har tilldelats ({what}) ska vara slutförda senast {due}. Det återstår {days} dagar.",
+		"reminder_assignment_due.action":  "Fortsätt studierna",
+
+		"assignment_digest.subject": "Veckosammandrag av studier du har tilldelat",
+		"assignment_digest.p1":      "Studier du har tilldelat: {what}, förfallodag {due}.",
+		"assignment_digest.p2":      "Tilldelade {total} personer: {completed} har slutfört, {overdue} är försenade.",
+		"assignment_digest.p3":      "Försenade är:",
+		"assignment_digest.p4":      "Under den senaste veckan slutförde:",
+		"assignment_digest.action":  "Se läget",
+
+		"invitation.subject": "Inbjudan till webbkursen",
+		"invitation.p1.unit": "{org} bjuder in dig till webbkursen som medlem i enheten {unit}.",
+		"invitation.p1":      "{org} bjuder in dig till webbkursen.",
+		"invitation.action":  "Skapa ditt konto",
+		"invitation.p2":      "Länken fungerar en gång, till och med {expires}. Om du inte väntade dig inbjudan kan du lämna meddelandet utan åtgärd.",
 	},
 	"en": {
 		"greeting":          "Hello,",
@@ -351,6 +414,28 @@ var mailMessages = map[string]map[string]string{
 		"test.subject": "Test message",
 		"test.p1":      "This is a test message sent from the service's administration page.",
 		"test.p2":      "Email delivery works. You do not need to reply to this message.",
+
+		"reminder_assignment.subject": "Studies have been assigned to you",
+		"reminder_assignment.p1":      "Your organisation has assigned you studies on the online course: {what}. They are due on {due}.",
+		"reminder_assignment.action":  "See your studies",
+		"reminder_assignment.p2":      "My studies shows what is assigned to you and when it is due; you can add the due dates to your calendar there too.",
+
+		"reminder_assignment_due.subject": "Your assigned studies are due soon",
+		"reminder_assignment_due.p1":      "A reminder that the studies assigned to you ({what}) are due on {due}. There are {days} days left.",
+		"reminder_assignment_due.action":  "Continue studying",
+
+		"assignment_digest.subject": "Weekly digest of the studies you assigned",
+		"assignment_digest.p1":      "Studies you assigned: {what}, due on {due}.",
+		"assignment_digest.p2":      "Assigned to {total} people: {completed} completed, {overdue} overdue.",
+		"assignment_digest.p3":      "Overdue:",
+		"assignment_digest.p4":      "Completed in the past week:",
+		"assignment_digest.action":  "See the standing",
+
+		"invitation.subject": "Invitation to the online course",
+		"invitation.p1.unit": "{org} invites you to the online course as a member of the unit {unit}.",
+		"invitation.p1":      "{org} invites you to the online course.",
+		"invitation.action":  "Create your account",
+		"invitation.p2":      "The link works once, until {expires}. If you did not expect the invitation, you can ignore this message.",
 	},
 }
 
@@ -683,4 +768,24 @@ func wrapText(s, prefix string, width int) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// The organisation-required assignment e-mails say what the reminders
+// say, and why they come.
+func init() {
+	required := map[string]string{
+		"fi": "Saat tämän viestin, koska organisaatiosi edellyttää määrättyjen opintojen muistutuksia, vaikka et ole tilannut opintomuistutuksia.",
+		"sv": "Du får det här meddelandet eftersom din organisation kräver påminnelser om tilldelade studier, även om du inte har beställt studiepåminnelser.",
+		"en": "You get this message because your organisation requires reminders of assigned studies, although you have not asked for study reminders.",
+	}
+	for lang, msgs := range mailMessages {
+		for from, to := range map[string]string{"reminder_assignment": "assignment_notice", "reminder_assignment_due": "assignment_due"} {
+			for _, part := range []string{"subject", "p1", "p2", "action"} {
+				if s, ok := msgs[from+"."+part]; ok {
+					msgs[to+"."+part] = s
+				}
+			}
+			msgs[to+".required"] = required[lang]
+		}
+	}
 }

@@ -18,15 +18,26 @@ const testSite = "https://kurssi.example.fi"
 
 // sampleMail are values for every data key a kind may use.
 var sampleMail = map[string]string{
-	"link":      testSite + "/polku?token=abc&x=1",
-	"new_email": "maija.uusi@example.fi",
-	"course":    "Työkyvyn tuen johtaminen",
-	"answer":    "Kiitos huomiosta, se oli aiheellinen.\r\nKorjasimme virheen moduulin 2 tekstiin.\n\n\nTerveisin\nkurssin ylläpito",
-	"role":      "sisällöntuottaja",
-	"deadline":  "15.6.2026 klo 16.00",
-	"section":   "Työkyvyn tuen prosessi",
-	"days":      "14",
-	"extension": "30 minuuttia lisäaikaa jokaiseen tenttiyritykseen",
+	"link":           testSite + "/polku?token=abc&x=1",
+	"new_email":      "maija.uusi@example.fi",
+	"course":         "Työkyvyn tuen johtaminen",
+	"answer":         "Kiitos huomiosta, se oli aiheellinen.\r\nKorjasimme virheen moduulin 2 tekstiin.\n\n\nTerveisin\nkurssin ylläpito",
+	"role":           "sisällöntuottaja",
+	"deadline":       "15.6.2026 klo 16.00",
+	"section":        "Työkyvyn tuen prosessi",
+	"days":           "14",
+	"extension":      "30 minuuttia lisäaikaa jokaiseen tenttiyritykseen",
+	"org":            "Pirkanmaan hyvinvointialue",
+	"unit":           "Sosiaalipalvelut › Kotihoito",
+	"expires":        "21.12.2026",
+	"what":           "moduulit Työkyvyn tuki ja Monialainen työ",
+	"due":            "31.3.2027",
+	"note":           "Käykää nämä läpi ennen kevään kehityskeskusteluja.",
+	"total":          "12",
+	"completed":      "5",
+	"overdue":        "2",
+	"overdue_names":  "Aino Aaltonen (Kotihoito)",
+	"finished_names": "Sanna Salo (Kotihoito)",
 }
 
 // sampleData is complete data for kind: every key it accepts.
@@ -72,8 +83,8 @@ func TestEveryMailMessageInEveryLanguage(t *testing.T) {
 }
 
 func TestMailKindsAndTheirStrings(t *testing.T) {
-	want := []string{"account_deleted", "certificate_issued", "email_changed", "exam_extension", "feedback_answered",
-		"password_changed", "password_reset", "register_exists", "reminder_exam_deadline", "reminder_inactive",
+	want := []string{"account_deleted", "assignment_digest", "assignment_due", "assignment_notice", "certificate_issued", "email_changed", "exam_extension", "feedback_answered", "invitation",
+		"password_changed", "password_reset", "register_exists", "reminder_assignment", "reminder_assignment_due", "reminder_exam_deadline", "reminder_inactive",
 		"role_changed", "test", "totp_disabled", "totp_enabled", "verify_email"}
 	if got := MailKinds(); !slices.Equal(got, want) {
 		t.Fatalf("MailKinds() = %v", got)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/api"
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/backup"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
@@ -322,6 +323,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, fmt.Errorf("lti: %w", err)
 	}
+	assigned := assign.NewStore(p.db)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -339,6 +341,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Certificates:  certs,
 		Mail:          outbox,
 		Directory:     directory,
+		Assign:        assigned,
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
 		LTI:           tool,
@@ -347,7 +350,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Version:       versionString(),
 	}
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, LTI: tool}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, LTI: tool, Assign: assigned}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}
@@ -355,6 +358,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	rem := &reminders{accounts: accounts, progress: progress, library: library, exam: exams, outbox: outbox, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		after: reminderAfter, holder: account.NewID(), log: log, now: time.Now}
 	go rem.run(ctx)
+	areminders := &assignmentReminders{accounts: accounts, progress: progress, certs: certs, library: library, dir: directory, assign: assigned, outbox: outbox,
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), holder: account.NewID(), log: log, now: time.Now}
+	go areminders.run(ctx)
 	if cfg.BackupDir != "" {
 		sched, err := scheduledBackups(ctx, cfg, p.db, objects, storeOpts, log)
 		if err != nil {
@@ -476,6 +482,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		org.EnsureIndexes,
 		sso.EnsureIndexes,
 		lti.EnsureIndexes,
+		assign.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

@@ -31,12 +31,13 @@ var domain = map[string][]string{
 	"exam":      {"course"},
 	"exam/cert": {"course", "exam"},
 	"report":    {"account", "course", "exam", "exam/cert", "study"},
-	"erasure":   {"account", "exam", "exam/cert", "feedback", "lti", "mail", "study"},
+	"erasure":   {"account", "assign", "exam", "exam/cert", "feedback", "lti", "mail", "study"},
 	"content":   nil,
 	"migrate":   nil,
 	"org":       nil,
 	"sso":       {"account", "org"},
 	"lti":       {"account", "course", "exam", "exam/cert", "org"},
+	"assign":    {"course", "exam/cert", "org", "study"},
 }
 
 // storeFiles are the files of domain packages that may use the MongoDB
@@ -45,6 +46,7 @@ var domain = map[string][]string{
 // purpose, in review.
 var storeFiles = []string{
 	"account/account.go", "account/audit.go", "account/identity.go", "account/email.go", "account/session.go", "account/totp.go",
+	"assign/store.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
 	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "org/store.go", "sso/store.go", "lti/store.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go", "study/sync.go",

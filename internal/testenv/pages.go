@@ -27,7 +27,9 @@ type Page struct {
 // of the page's learner, {submitted} a submitted one, {certificate} the
 // certificate of a passed exam, {verify} and {unsubscribe} a new
 // account's link tokens, {message} a message in the outbox, {deeplink} a
-// deep linking request of the page's user): the browser, accessibility (axe) and HTML
+// deep linking request of the page's user, {assignment} an open assignment of
+// pirkanmaa, {assigned} nothing, after the page's learner is given
+// assignments, {invite} a new invitation's token): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -56,6 +58,8 @@ var Pages = []Page{
 	{"create an account", "/rekisteroidy", Anonymous, 200},
 	{"sign in with the employer's account: no provider for the address", "/kirjaudu/sso?email=joku%40example.fi", Anonymous, 200},
 	{"set a new password", "/salasana/uusi?token=x", Anonymous, 200},
+	{"invitation to make an account", "/kutsu?token={invite}", Anonymous, 200},
+	{"invitation link that does not work", "/kutsu?token=x", Anonymous, 400},
 	{"forgotten password", "/salasana/unohtui", Anonymous, 200},
 	{"address verified", "/sahkoposti/vahvista?token={verify}", Anonymous, 200},
 	{"verification link that does not work", "/sahkoposti/vahvista?token=x", Anonymous, 400},
@@ -64,6 +68,7 @@ var Pages = []Page{
 	{"administration: one message", "/yllapito/posti/{message}", Admin, 200},
 	{"second factor", "/kirjaudu/vahvista", SecondFactor, 200},
 	{"my studies", "/omat-opinnot", SignedIn, 200},
+	{"my studies with assignments (one overdue)", "/omat-opinnot?lang=fi{assigned}", SignedIn, 200},
 	{"my account", "/tili", SignedIn, 200},
 	{"two-factor enrolment", "/tili/kaksivaiheinen", SignedIn, 200},
 	{"section, signed in", "/osiot/tyokyvyn-tuki/palvelupolku", SignedIn, 200},
@@ -100,6 +105,10 @@ var Pages = []Page{
 	{"LTI dynamic registration with an unknown address", "/lti/rekisteroi/tuntematon?openid_configuration=https%3A%2F%2Fmoodle.example.fi%2F.well-known%2Fopenid-configuration", Anonymous, 404},
 	{"LTI login from a platform that is not registered", "/lti/login?iss=https%3A%2F%2Fmoodle.example.fi&login_hint=x&target_link_uri=http%3A%2F%2Flocalhost%2F", Anonymous, 400},
 	{"reports", "/raportit", Admin, 200},
+	{"assigned studies: choose the organisation", "/raportit/tehtavat", Admin, 200},
+	{"assigned studies of an organisation", "/raportit/tehtavat?organisaatio=pirkanmaa", Admin, 200},
+	{"one assignment", "/raportit/tehtavat/{assignment}", Admin, 200},
+	{"one assignment in Swedish, filtered and sorted", "/raportit/tehtavat/{assignment}?lang=sv&tila=not_started&jarjestys=tila", Admin, 200},
 	{"reports of an organisation with units", "/raportit?organisaatio=Pirkanmaan+hyvinvointialue", Admin, 200},
 	{"reports in English, one organisation", "/raportit?lang=en&organisaatio=Kainuun+hyvinvointialue&alkaen=2026-01-01", Admin, 200},
 	{"studio: content files", "/studio", Admin, 200},
