@@ -349,7 +349,6 @@ func (h *assignHandlers) renderAssign(c *fiber.Ctx, status int, name string, d a
 // post is POST /raportit/tehtavat: toiminto=luo makes an assignment,
 // muokkaa changes one's due date and note, sulje closes one.
 func (h *assignHandlers) post(c *fiber.Ctx) error {
-	defer assignmentsChanged.Add(1) // the dashboards show assignments
 	switch c.FormValue("toiminto") {
 	case "luo":
 		return h.create(c)

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-pdf/fpdf"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/i18n"
@@ -348,18 +348,15 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 // the published version, the language, the learner's records and answers
 // as the progress store's cache holds them (a write through this
 // instance, or the cache's expiry, gives new maps), and what the page's
-// header shows of the viewer. The rendered page is reused while the stamp
+// header shows of the viewer, the viewer's organisation, unit and groups
+// (whom assignments apply to) and the assignments changed in this process
+// (assign.Changes). The rendered page is reused while the stamp
 // is the same, for at most study.CacheTTL: the same bound as other
 // instances' writes already have.
 func dashboardStamp(pub *course.Published, lang string, v *viewer, all map[string]*course.SectionProgress, answers map[string]*study.Answer) string {
 	return fmt.Sprintf("%d|%s|%p|%p|%s|%s|%s|%q|%s|%s|%q|%d", pub.Version, lang, all, answers, v.User.Role, v.Session.CSRF, v.User.Email, v.User.Name,
-		v.User.OrgID, v.User.UnitID, v.User.Groups, assignmentsChanged.Load())
+		v.User.OrgID, v.User.UnitID, v.User.Groups, assign.Changes())
 }
-
-// assignmentsChanged counts the changes to assignments made through this
-// instance: the learners' dashboards ("Sinulle määrätyt") are made again
-// after one at once, after another instance's within study.CacheTTL.
-var assignmentsChanged atomic.Int64
 
 // diaryEntry is one answered task of the learning diary.
 type diaryEntry struct {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -53,6 +54,15 @@ type keptEntry struct {
 }
 
 // NewStore uses db, with the real clock.
+// changes counts the changes to assignments made in this process (see
+// Changes).
+var changes atomic.Int64
+
+// Changes is how many times assignments were created, edited or closed
+// in this process: pages that show a learner's assignments and are kept
+// for a while (the dashboard) are made again when it moves.
+func Changes() int64 { return changes.Load() }
+
 func NewStore(db *database.DB) *Store {
 	return &Store{db: db, now: time.Now, kept: map[string]keptEntry{}}
 }
@@ -85,6 +95,7 @@ func newID() string {
 // organisation's units (t), its people and the course. A duplicate of an
 // open assignment is ErrDuplicate.
 func (s *Store) Create(ctx context.Context, a Assignment, t *org.Tree, members []Member, c *course.Course) (*Assignment, []error) {
+	defer changes.Add(1)
 	now := s.now()
 	if errs := a.check(t, members, c, now); len(errs) > 0 {
 		return nil, errs
@@ -196,6 +207,7 @@ func sortAssignments(as []Assignment) {
 
 // Edit changes an open assignment's due date and note.
 func (s *Store) Edit(ctx context.Context, id string, due time.Time, note string) error {
+	defer changes.Add(1)
 	a, err := s.Get(ctx, id)
 	if err != nil {
 		return err
@@ -219,6 +231,7 @@ func (s *Store) Edit(ctx context.Context, id string, due time.Time, note string)
 // Close closes an assignment: it stays in the reports, but is no longer
 // shown to learners or reminded of, and the same may be assigned again.
 func (s *Store) Close(ctx context.Context, id string) error {
+	defer changes.Add(1)
 	a, err := s.Get(ctx, id)
 	if err != nil {
 		return err
