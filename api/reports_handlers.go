@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -58,8 +59,9 @@ type reportsData struct {
 	Unit         string
 	UnitScope    string
 	From, To     string
-	Query        string // the filters, for the CSV links
-	AsOf         string // when the figures were read
+	Query        string            // the filters
+	CSV          map[string]string // report name → its CSV address with the filters
+	AsOf         string            // when the figures were read
 	ModulesChart chart
 	TimeChart    chart
 	Buckets      [4]string
@@ -296,6 +298,18 @@ func (h *reportHandlers) page(c *fiber.Ctx) error {
 	d.AsOf = at.In(i18n.Helsinki).Format("2.1.2006 15.04")
 	lang := h.lang(c)
 	d.Query = c.Request().URI().QueryArgs().String()
+	// The CSV links carry the page's filters. Made here as whole
+	// addresses: a template would escape the = and & of a query put into
+	// the middle of one.
+	d.CSV = map[string]string{}
+	for _, name := range report.Names {
+		q, _ := url.ParseQuery(d.Query)
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("raportti", name)
+		d.CSV[name] = "/raportit.csv?" + q.Encode()
+	}
 	d.ModulesChart = modulesChart(d.Report, lang)
 	d.TimeChart = timeChart(d.Report, lang)
 	return h.renderPrivate(c, "reports", "reports.title", d)

@@ -173,8 +173,14 @@ func TestReportsFollowARenamedOrganisation(t *testing.T) {
 			t.Fatalf("the administrator's report by %q = %d %q", q, code, row)
 		}
 	}
-	if _, page := admin.get("/raportit?organisaatio=hoiva-oy"); !strings.Contains(page, `<option value="hoiva-oy" selected>Hoivapalvelut Oy</option>`) {
+	_, page := admin.get("/raportit?organisaatio=hoiva-oy&alkaen=1.1.2026")
+	if !strings.Contains(page, `<option value="hoiva-oy" selected>Hoivapalvelut Oy</option>`) {
 		t.Fatal("the administrator's choice does not list the organisation by id with its new name")
+	}
+	// The CSV links carry the page's filters (they lost them: the
+	// template escaped the query put into the link).
+	if !strings.Contains(page, `href="/raportit.csv?alkaen=1.1.2026&amp;organisaatio=hoiva-oy&amp;raportti=oppijat"`) {
+		t.Fatal("the learners' CSV link does not carry the filters")
 	}
 	if code, _ := learnersRow(t, admin, "&organisaatio=Hoiva+Oy"); code != 400 {
 		t.Fatalf("the old name of an organisation added to the directory = %d", code)
