@@ -213,7 +213,10 @@ func (s *Service) accessToken(ctx context.Context, reg *Registration, scopes []s
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return "", &deliveryError{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: fmt.Errorf("token endpoint: %d %s", resp.StatusCode, clip(string(body)))}
+		// Never a refusal for good: a platform that still holds our old
+		// key set after a rotation, or a clock apart, answers 400 or 401
+		// for a while; the score waits and tries again (until MaxAge).
+		return "", &deliveryError{status: resp.StatusCode, token: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: fmt.Errorf("token endpoint: %d %s", resp.StatusCode, clip(string(body)))}
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -242,6 +245,7 @@ type cachedToken struct {
 // and the wait it asked for (429, 503 with Retry-After).
 type deliveryError struct {
 	status     int
+	token      bool // the token endpoint's answer, not the score's
 	retryAfter time.Duration
 	err        error
 }
@@ -251,7 +255,7 @@ func (e *deliveryError) Error() string { return e.err.Error() }
 // permanent: the platform refused the score for good (a bad request,
 // the scope not granted, the line item gone); a retry would not help.
 func (e *deliveryError) permanent() bool {
-	return e.status >= 400 && e.status < 500 && e.status != http.StatusTooManyRequests && e.status != http.StatusRequestTimeout && e.status != http.StatusUnauthorized
+	return !e.token && e.status >= 400 && e.status < 500 && e.status != http.StatusTooManyRequests && e.status != http.StatusRequestTimeout && e.status != http.StatusUnauthorized
 }
 
 // retryAfter reads Retry-After: seconds or an HTTP date.
