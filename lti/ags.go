@@ -215,7 +215,7 @@ func (s *Service) accessToken(ctx context.Context, reg *Registration, scopes []s
 	if resp.StatusCode != http.StatusOK {
 		// Never a refusal for good: a platform that still holds our old
 		// key set after a rotation, or a clock apart, answers 400 or 401
-		// for a while; the score waits and tries again (until MaxAge).
+		// for a while; the score waits and tries again (until ScoreGiveUp).
 		return "", &deliveryError{status: resp.StatusCode, token: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: fmt.Errorf("token endpoint: %d %s", resp.StatusCode, clip(string(body)))}
 	}
 	var tok struct {
