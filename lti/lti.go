@@ -491,7 +491,8 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 	}
 	l := &Launch{Registration: reg, Claims: claims}
 	l.Deployment, _ = claims[ClaimDeploymentID].(string)
-	if l.Deployment == "" || !slices.Contains(reg.Deployments, l.Deployment) {
+	if l.Deployment == "" || !slices.Contains(reg.Deployments, l.Deployment) || f.Deployment != "" && f.Deployment != l.Deployment {
+		// Registered, and the one the login named, when it named one.
 		return nil, ErrDeployment
 	}
 	l.MessageType, _ = claims[ClaimMessageType].(string)

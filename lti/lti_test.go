@@ -301,6 +301,7 @@ func TestLaunchAttacks(t *testing.T) {
 		{"another nonce", resign(func(c jwt.MapClaims) { c["nonce"] = "made-up" }), ErrToken},
 		{"unregistered deployment", resign(func(c jwt.MapClaims) { c[ClaimDeploymentID] = "dep-9" }), ErrDeployment},
 		{"no deployment", resign(func(c jwt.MapClaims) { delete(c, ClaimDeploymentID) }), ErrDeployment},
+		{"another registered deployment than the login's", resign(func(c jwt.MapClaims) { c[ClaimDeploymentID] = "dep-2" }), ErrDeployment},
 		{"another message type", resign(func(c jwt.MapClaims) { c[ClaimMessageType] = "LtiSubmissionReviewRequest" }), ErrMessageType},
 		{"LTI 1.1 version", resign(func(c jwt.MapClaims) { c[ClaimVersion] = "1.1.0" }), ErrMessageType},
 		{"no resource link", resign(func(c jwt.MapClaims) { delete(c, ClaimResourceLink) }), ErrToken},
