@@ -872,10 +872,12 @@ func TestEveryCoursePage(t *testing.T) {
 	t.Logf("axe checked %d pages twice, reflow once", len(paths))
 }
 
-// waitFor polls a JavaScript condition for up to 10 seconds.
+// waitFor polls a JavaScript condition for up to 30 seconds (a page
+// that loads slowly under the race detector on a busy machine — the
+// studio's pages in a full run — took over 10).
 func waitFor(t *testing.T, ctx context.Context, js, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); ok {
 			return
