@@ -410,12 +410,21 @@ func TestFullDiskAnswers507AndRecovers(t *testing.T) {
 	switch code, body := get(base + "/readyz"); {
 	case code == 503 && strings.Contains(body, "disk is full"):
 	case code == 200:
+		// The room given back may hold /readyz's probe and not a save (or
+		// the background jobs' writes may have taken it): then the save is
+		// refused as such, and the recovery below still has to work.
 		text := "tilaa vapautui " + strings.Repeat("x", 3000)
-		if c, b, err := l.do("PUT", "/api/v1/tasks/"+task+"/answer", fmt.Sprintf(`{"text":%q}`, text)); c != 200 {
+		switch c, b, err := l.do("PUT", "/api/v1/tasks/"+task+"/answer", fmt.Sprintf(`{"text":%q}`, text)); {
+		case c == 200:
+			last = text
+			t.Log("the log's truncation gave room back between the refusal and /readyz; a save then worked")
+		case c == 507 && strings.Contains(b, "not saved"):
+			// At the disk's last bytes readiness is a probe's word: the
+			// probe's update fitted where a save's two writes did not.
+			t.Log("the room given back held /readyz's probe but not a save, which was refused as such")
+		default:
 			t.Fatalf("/readyz said ready after a 507, but a save = %d %s %v", c, b, err)
 		}
-		last = text
-		t.Log("the log's truncation gave room back between the refusal and /readyz; a save then worked")
 	default:
 		t.Fatalf("/readyz on a full disk = %d %s", code, body)
 	}
