@@ -407,7 +407,7 @@ func pagePath(t *testing.T, base, path, sess string) string {
 		rows, errs := assign.ReadInvitations(strings.NewReader("Kutsuttu Henkilö,"+account.NewID()[:12]+"@example.fi,"+tree.Flat()[0].ID), tree, nil)
 		if len(errs) == 0 {
 			var issued []assign.Issued
-			if issued, errs = siteAssign.Invite(context.Background(), "pirkanmaa", "test", rows, nil); len(errs) == 0 {
+			if issued, errs = siteAssign.Invite(context.Background(), "pirkanmaa", "test", "fi", rows, nil); len(errs) == 0 {
 				return strings.Replace(path, "{invite}", issued[0].Token, 1)
 			}
 		}

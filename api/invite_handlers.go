@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/url"
@@ -52,7 +53,7 @@ func (h *assignHandlers) invite(c *fiber.Ctx) error {
 		for _, m := range members {
 			emails[strings.ToLower(m.Email)] = true
 		}
-		issued, errs = h.assign.Invite(ctx, s.Org.ID, h.viewerOf(c).User.ID, rows, emails)
+		issued, errs = h.assign.Invite(ctx, s.Org.ID, h.viewerOf(c).User.ID, h.lang(c), rows, emails)
 	}
 	if len(errs) > 0 {
 		d := &assignListData{Values: map[string]string{"kind": assign.KindUnit, "subunits": "on", "csv": pasted}}
@@ -63,11 +64,11 @@ func (h *assignHandlers) invite(c *fiber.Ctx) error {
 	}
 	h.audit(c, "invitation.create", s.Org.ID, strconv.Itoa(len(issued))+" invitations")
 	lang := h.lang(c)
-	for _, inv := range issued {
-		unit := strings.Join(s.Tree.Path(inv.Unit), " › ")
-		if err := h.mail.mailTo(ctx, inv.Email, inv.Name, lang, "", "invitation", "invitation/"+inv.TokenHash, map[string]string{
-			"link": h.mail.link("/kutsu?token=" + url.QueryEscape(inv.Token)), "org": s.Org.Name(lang), "unit": unit,
-			"expires": i18n.Date(lang, inv.Expires)}); err != nil {
+	if len(issued) > 0 {
+		if err := queueInvitations(ctx, h.mail, lang, s.Org.Name(lang), s.Tree, issued); err != nil {
+			return err // the assignment reminders' sweep queues the rest
+		}
+		if err := h.assign.InvitationsMailed(ctx, issued[0].Batch); err != nil {
 			return err
 		}
 	}
@@ -190,4 +191,21 @@ func (h *inviteHandlers) accept(c *fiber.Ctx) error {
 		return errs[0]
 	}
 	return h.notice(c, fiber.StatusOK, "invite.title", noticeData{Paragraphs: []string{web.T(lang, "invite.done", o.Name(lang))}, Link: "/kirjaudu", LinkLabel: web.T(lang, "invite.signin")})
+}
+
+// queueInvitations queues the e-mail of each invitation (one message a
+// link: queued again, it is not sent twice).
+func queueInvitations(ctx context.Context, m *mailer, lang, orgName string, t *org.Tree, issued []assign.Issued) error {
+	for _, inv := range issued {
+		unit := ""
+		if t != nil {
+			unit = strings.Join(t.Path(inv.Unit), " › ")
+		}
+		if err := m.mailTo(ctx, inv.Email, inv.Name, lang, "", "invitation", inv.MailKey(), map[string]string{
+			"link": m.link("/kutsu?token=" + url.QueryEscape(inv.Token)), "org": orgName, "unit": unit,
+			"expires": i18n.Date(lang, inv.Expires)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -156,7 +156,7 @@ func TestInvitationToTheEmployersSignIn(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	issued, errs := store.Invite(ctx, "pirkanmaa", "test", rows, nil)
+	issued, errs := store.Invite(ctx, "pirkanmaa", "test", "fi", rows, nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}

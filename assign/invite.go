@@ -233,6 +233,8 @@ type Invitation struct {
 	CreatedAt time.Time `bson:"created_at"`
 	Expires   time.Time `bson:"expires"`
 	Used      bool      `bson:"used,omitempty"`
+	// Batch is the file it came in; it counts once that is stored whole.
+	Batch string `bson:"batch,omitempty"`
 }
 
 // Pending says whether the invitation may still be accepted at now.

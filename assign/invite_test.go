@@ -1,6 +1,7 @@
 package assign_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/tyokyky/tyokyky/assign"
+	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/fault"
 )
 
@@ -100,17 +104,17 @@ func TestInvitationsAllOrNoneAndSingleUse(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(codes(errs))
 	}
-	if _, errs := w.store.Invite(ctx, "testi", "hr", rows, map[string]bool{"bertil@example.fi": true}); !slices.Equal(codes(errs), []string{"invite_account[2 bertil@example.fi]"}) {
+	if _, errs := w.store.Invite(ctx, "testi", "hr", "fi", rows, map[string]bool{"bertil@example.fi": true}); !slices.Equal(codes(errs), []string{"invite_account[2 bertil@example.fi]"}) {
 		t.Fatalf("with an account: %v", codes(errs))
 	}
 	if list, _ := w.store.Invitations(ctx, "testi"); len(list) != 0 {
 		t.Fatalf("a refused file stored %d invitations", len(list))
 	}
-	issued, errs := w.store.Invite(ctx, "testi", "hr", rows, nil)
+	issued, errs := w.store.Invite(ctx, "testi", "hr", "fi", rows, nil)
 	if len(errs) > 0 || len(issued) != 2 || issued[0].Token == "" || issued[0].Token == issued[1].Token || strings.Contains(issued[0].TokenHash, issued[0].Token) {
 		t.Fatalf("issued %+v %v", issued, errs)
 	}
-	if _, errs := w.store.Invite(ctx, "testi", "hr", rows[:1], nil); !slices.Equal(codes(errs), []string{"invite_pending[1 aino@example.fi]"}) {
+	if _, errs := w.store.Invite(ctx, "testi", "hr", "fi", rows[:1], nil); !slices.Equal(codes(errs), []string{"invite_pending[1 aino@example.fi]"}) {
 		t.Fatalf("again: %v", codes(errs))
 	}
 	inv, err := w.store.Invitation(ctx, issued[0].Token)
@@ -141,7 +145,7 @@ func TestInvitationsAllOrNoneAndSingleUse(t *testing.T) {
 		t.Fatalf("a used link: %v", err)
 	}
 	// A used invitation is replaced by a new one with a new link.
-	again, errs := w.store.Invite(ctx, "testi", "hr", rows[:1], nil)
+	again, errs := w.store.Invite(ctx, "testi", "hr", "fi", rows[:1], nil)
 	if len(errs) > 0 || len(again) != 1 {
 		t.Fatalf("a new invitation after use: %v", codes(errs))
 	}
@@ -162,5 +166,108 @@ func TestInvitationsAllOrNoneAndSingleUse(t *testing.T) {
 	}
 	if list, _ := w.store.Invitations(ctx, "testi"); len(list) != 0 {
 		t.Fatalf("left %+v", list)
+	}
+}
+
+// An import that stops half-way leaves nothing that works or blocks: a
+// store error mid-file takes back what was written, and what a stopped
+// server leaves (no batch written) never counts, so the same file then
+// imports whole. A batch whose e-mails were not all queued keeps its
+// links' tokens until they are, and only until then.
+func TestInvitationsStoppedHalfWay(t *testing.T) {
+	w := newWorld(t)
+	_, tree := w.members()
+	rows, errs := assign.ReadInvitations(strings.NewReader("Aino Aalto,aino@example.fi,Sote\nBertil Berg,bertil@example.fi,Perhe\nCecilia Carlsson,cecilia@example.fi,Hallinto\n"), tree, nil)
+	if len(errs) > 0 {
+		t.Fatal(codes(errs))
+	}
+	stored := func() (invitations, tokens int64) {
+		t.Helper()
+		var err error
+		if invitations, err = w.db.Collection("invitations").CountDocuments(t.Context(), bson.D{}); err != nil {
+			t.Fatal(err)
+		}
+		if tokens, err = w.db.Collection("invitation_tokens").CountDocuments(t.Context(), bson.D{}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Cleanup(func() { crashpoint.Set(nil) })
+
+	// A store error at the third row: the first two are taken back.
+	ctx, cancel := context.WithCancel(t.Context())
+	n := 0
+	crashpoint.Set(func(step string) {
+		if step == "invite/row" {
+			if n++; n == 3 {
+				cancel()
+			}
+		}
+	})
+	if issued, errs := w.store.Invite(ctx, "testi", "hr", "fi", rows, nil); len(errs) != 1 || !errors.Is(errs[0], context.Canceled) || issued != nil {
+		t.Fatalf("an import that failed: %v %v", issued, errs)
+	}
+	if i, k := stored(); i != 0 || k != 0 {
+		t.Fatalf("a failed import left %d invitations and %d tokens", i, k)
+	}
+
+	// A server stopped before the batch: its invitations stay in the
+	// store but count for nothing.
+	crashpoint.Set(func(step string) {
+		if step == "invite/batch" {
+			panic("stopped")
+		}
+	})
+	func() {
+		defer func() { _ = recover() }()
+		w.store.Invite(t.Context(), "testi", "hr", "fi", rows, nil)
+		t.Fatal("the import was not stopped")
+	}()
+	crashpoint.Set(nil)
+	if i, _ := stored(); i != 3 {
+		t.Fatalf("the stopped import left %d invitations, want 3 (not counted)", i)
+	}
+	if list, err := w.store.Invitations(t.Context(), "testi"); err != nil || len(list) != 0 {
+		t.Fatalf("an unfinished import's invitations count: %v %v", list, err)
+	}
+	issued, errs := w.store.Invite(t.Context(), "testi", "hr", "sv", rows, nil)
+	if len(errs) > 0 || len(issued) != 3 {
+		t.Fatalf("the same file after a stopped import: %v", codes(errs))
+	}
+	for _, inv := range issued {
+		if _, err := w.store.Invitation(t.Context(), inv.Token); err != nil {
+			t.Fatalf("a link of the finished import: %v", err)
+		}
+	}
+
+	// Its e-mails were not marked queued: ten minutes on, the batch is
+	// due for queuing with every pending invitation and its token.
+	if due, err := w.store.Unmailed(t.Context(), w.now); err != nil || len(due) != 0 {
+		t.Fatalf("a batch of now is due already: %v %v", due, err)
+	}
+	if _, err := w.store.UseInvitation(t.Context(), issued[0].Token); err != nil {
+		t.Fatal(err)
+	}
+	due, err := w.store.Unmailed(t.Context(), w.now.Add(10*time.Minute))
+	if err != nil || len(due) != 1 {
+		t.Fatalf("unmailed batches: %v %v", due, err)
+	}
+	for b, list := range due {
+		if b.Lang != "sv" || b.Count != 3 || len(list) != 2 || list[0].Token != issued[1].Token || list[1].MailKey() != issued[2].MailKey() {
+			t.Fatalf("the unmailed batch %+v: %+v", b, list)
+		}
+		if err := w.store.InvitationsMailed(t.Context(), b.ID); err != nil {
+			t.Fatal(err)
+		}
+		var raw bson.M
+		if err := w.db.Collection("invitation_batches").FindOne(t.Context(), bson.D{{Key: "_id", Value: b.ID}}).Decode(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := raw["tokens"]; ok {
+			t.Fatal("a mailed batch keeps its links' tokens")
+		}
+	}
+	if due, err := w.store.Unmailed(t.Context(), w.now.Add(time.Hour)); err != nil || len(due) != 0 {
+		t.Fatalf("a mailed batch is due again: %v %v", due, err)
 	}
 }

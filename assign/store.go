@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/org"
 )
@@ -390,12 +391,32 @@ func (s *Store) ReminderQueued(ctx context.Context, key string) error {
 
 // Invitation collections: the invitations (_id organisation|address), their
 // links' tokens (_id the token's SHA-256: the token itself is never
-// stored) and each link's use, claimed by an insert (single use).
+// stored with them), each link's use, claimed by an insert (single use),
+// and the files they came in (batches). An import writes its invitations
+// and tokens first and its batch last: an invitation counts only once its
+// batch exists, so a file stops half-way (an error, a stopped server)
+// leaves nothing that works or blocks a new import of the same file.
 const (
-	invitationsCollection  = "invitations"
-	inviteTokensCollection = "invitation_tokens"
-	inviteUsesCollection   = "invitation_uses"
+	invitationsCollection   = "invitations"
+	inviteTokensCollection  = "invitation_tokens"
+	inviteUsesCollection    = "invitation_uses"
+	inviteBatchesCollection = "invitation_batches"
 )
+
+// Batch is one imported file of invitations. Its links' tokens stay in it
+// only until their e-mails are in the outbox (so that the e-mails of a
+// batch whose sending stopped half-way can be queued again: the outbox
+// keeps one message a key); then they are removed.
+type Batch struct {
+	ID     string    `bson:"_id"`
+	Org    string    `bson:"org"`
+	By     string    `bson:"by"`
+	Lang   string    `bson:"lang"`
+	At     time.Time `bson:"at"`
+	Count  int       `bson:"count"`
+	Tokens []string  `bson:"tokens,omitempty"`
+	Mailed bool      `bson:"mailed"`
+}
 
 // Issued is an invitation made now with its link's token (for its
 // e-mail only).
@@ -403,6 +424,10 @@ type Issued struct {
 	Invitation
 	Token string
 }
+
+// MailKey is the outbox key of the invitation's e-mail: one message a
+// link, however often it is queued.
+func (i Issued) MailKey() string { return "invitation/" + i.TokenHash }
 
 func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -417,22 +442,52 @@ func newToken() string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
-// Invitations are the organisation's invitations.
+// Invitations are the organisation's invitations (those of a file whose
+// import did not finish are not).
 func (s *Store) Invitations(ctx context.Context, code string) ([]Invitation, error) {
 	cur, err := s.db.Collection(invitationsCollection).Find(ctx, bson.D{{Key: "org", Value: code}})
 	if err != nil {
 		return nil, err
 	}
+	var all []Invitation
+	if err := cur.All(ctx, &all); err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
 	out := []Invitation{}
-	return out, cur.All(ctx, &out)
+	for _, inv := range all {
+		if inv.Batch != "" {
+			ok, seen := done[inv.Batch]
+			if !seen {
+				var err error
+				if ok, err = s.batchDone(ctx, inv.Batch); err != nil {
+					return nil, err
+				}
+				done[inv.Batch] = ok
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, inv)
+	}
+	return out, nil
+}
+
+func (s *Store) batchDone(ctx context.Context, id string) (bool, error) {
+	n, err := s.db.Collection(inviteBatchesCollection).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+	return n > 0, err
 }
 
 // Invite checks the rows against the organisation's people (members: their
 // addresses) and its pending invitations, then stores an invitation for
-// each, every one or none: each problem is returned with its line. A row
-// whose address had an invitation that expired or was used gets a new
-// one.
-func (s *Store) Invite(ctx context.Context, code, by string, rows []InviteRow, members map[string]bool) ([]Issued, []error) {
+// each, every one or none: each problem is returned with its line, and a
+// failure while storing takes back what was written (what a stopped
+// server leaves never counts: its batch was not written). A row whose
+// address had an invitation that expired or was used gets a new one.
+// lang is the language of the e-mails; the caller queues them and then
+// calls InvitationsMailed.
+func (s *Store) Invite(ctx context.Context, code, by, lang string, rows []InviteRow, members map[string]bool) ([]Issued, []error) {
 	existing, err := s.Invitations(ctx, code)
 	if err != nil {
 		return nil, []error{err}
@@ -460,33 +515,114 @@ func (s *Store) Invite(ctx context.Context, code, by string, rows []InviteRow, m
 		return nil, errs
 	}
 	at := now.UTC().Truncate(time.Millisecond)
+	batch := Batch{ID: newID(), Org: code, By: by, Lang: lang, At: at}
 	out := make([]Issued, 0, len(rows))
+	var written []Invitation // to take back on failure
+	fail := func(err error) ([]Issued, []error) {
+		s.takeBack(context.WithoutCancel(ctx), written)
+		return nil, []error{err}
+	}
 	for _, r := range rows {
+		crashpoint.Reach("invite/row")
 		token := newToken()
 		inv := Invitation{ID: code + "|" + r.Email, Org: code, Unit: r.Unit, Name: r.Name, Email: r.Email, TokenHash: hashToken(token),
-			CreatedBy: by, CreatedAt: at, Expires: at.Add(InviteTTL)}
+			CreatedBy: by, CreatedAt: at, Expires: at.Add(InviteTTL), Batch: batch.ID}
 		// The token first: an invitation is never without its link.
 		if _, err := s.db.Collection(inviteTokensCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: inv.TokenHash}, {Key: "invitation", Value: inv.ID}}); err != nil {
-			return out, []error{err}
+			return fail(err)
 		}
+		written = append(written, Invitation{TokenHash: inv.TokenHash})
 		_, err := s.db.Collection(invitationsCollection).InsertOne(ctx, inv)
 		if mongo.IsDuplicateKeyError(err) {
-			// An expired or used invitation of the address is replaced
-			// (only such a one: a pending one was refused above, and one
-			// made meanwhile by another import stays as it is).
+			// An expired or used invitation of the address (or one of an
+			// import that did not finish) is replaced; a pending one was
+			// refused above, and one made meanwhile by another import
+			// stays as it is.
 			var old Invitation
 			if err := s.db.Collection(invitationsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: inv.ID}}).Decode(&old); err != nil {
-				return out, []error{err}
+				return fail(err)
 			}
 			if old.Pending(now) {
-				continue
+				done := old.Batch == ""
+				if !done {
+					if done, err = s.batchDone(ctx, old.Batch); err != nil {
+						return fail(err)
+					}
+				}
+				if done {
+					return fail(ErrInvitePending.With(r.Line, r.Email))
+				}
 			}
 			_, err = s.db.Collection(invitationsCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: inv.ID}, {Key: "token_hash", Value: old.TokenHash}}, inv)
 		}
 		if err != nil {
-			return out, []error{err}
+			return fail(err)
 		}
+		written[len(written)-1] = inv
+		batch.Tokens = append(batch.Tokens, token)
 		out = append(out, Issued{Invitation: inv, Token: token})
+	}
+	batch.Count = len(out)
+	crashpoint.Reach("invite/batch")
+	// The batch last: from here the invitations count.
+	if _, err := s.db.Collection(inviteBatchesCollection).InsertOne(ctx, batch); err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// takeBack deletes what an import that failed wrote: its invitations (by
+// their tokens, so that another import's stay) and their tokens. What it
+// cannot delete (the store gone meanwhile) never counts without its batch.
+func (s *Store) takeBack(ctx context.Context, written []Invitation) {
+	for _, inv := range written {
+		if inv.ID != "" {
+			_, _ = s.db.Collection(invitationsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: inv.ID}, {Key: "token_hash", Value: inv.TokenHash}})
+		}
+		_, _ = s.db.Collection(inviteTokensCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: inv.TokenHash}})
+	}
+}
+
+// InvitationsMailed records that the e-mails of a batch are in the
+// outbox: its links' tokens are removed from it.
+func (s *Store) InvitationsMailed(ctx context.Context, batch string) error {
+	_, err := s.db.Collection(inviteBatchesCollection).UpdateByID(ctx, batch, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "mailed", Value: true}}}, {Key: "$unset", Value: bson.D{{Key: "tokens", Value: ""}}}})
+	return err
+}
+
+// Unmailed are the batches made before `before` whose e-mails were not
+// all queued (the server stopped, or the outbox failed, while it queued
+// them), each with its invitations still pending: queue their e-mails
+// (again: the outbox keeps one message a key), then call
+// InvitationsMailed.
+func (s *Store) Unmailed(ctx context.Context, before time.Time) (map[*Batch][]Issued, error) {
+	cur, err := s.db.Collection(inviteBatchesCollection).Find(ctx, bson.D{{Key: "mailed", Value: false}})
+	if err != nil {
+		return nil, err
+	}
+	var batches []Batch
+	if err := cur.All(ctx, &batches); err != nil {
+		return nil, err
+	}
+	out := map[*Batch][]Issued{}
+	for i := range batches {
+		b := &batches[i]
+		if !b.At.Before(before) {
+			continue
+		}
+		list := []Issued{}
+		for _, token := range b.Tokens {
+			inv, err := s.Invitation(ctx, token)
+			if errors.Is(err, ErrInviteLink) {
+				continue // used, replaced or expired meanwhile
+			}
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, Issued{Invitation: *inv, Token: token})
+		}
+		out[b] = list
 	}
 	return out, nil
 }
@@ -518,6 +654,13 @@ func (s *Store) Invitation(ctx context.Context, token string) (*Invitation, erro
 	}
 	if inv.TokenHash != hash || !inv.Pending(s.now()) {
 		return nil, ErrInviteLink
+	}
+	if inv.Batch != "" {
+		if ok, err := s.batchDone(ctx, inv.Batch); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, ErrInviteLink // its import did not finish
+		}
 	}
 	if n, err := s.db.Collection(inviteUsesCollection).CountDocuments(ctx, bson.D{{Key: "_id", Value: hash}}); err != nil {
 		return nil, err
@@ -556,6 +699,11 @@ func (s *Store) PurgeInvitations(ctx context.Context, before time.Time) (int, er
 	}
 	var old []Invitation
 	if err := cur.All(ctx, &old); err != nil {
+		return 0, err
+	}
+	// The batches whose invitations have all expired (those never
+	// mailed keep tokens that must not outlive their links).
+	if _, err := s.db.Collection(inviteBatchesCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before.Add(-InviteTTL).UTC()}}}}); err != nil {
 		return 0, err
 	}
 	n := 0

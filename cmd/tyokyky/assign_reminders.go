@@ -56,9 +56,13 @@ func (r *assignmentReminders) sweep(ctx context.Context) (int, error) {
 	} else if n > 0 {
 		r.log.Info("expired invitations deleted", "count", n)
 	}
+	mailed, err := r.invitations(ctx)
+	if err != nil {
+		return 0, err
+	}
 	list, err := r.assign.All(ctx)
 	if err != nil || len(list) == 0 {
-		return 0, err
+		return mailed, err
 	}
 	records, err := r.progress.RecordRows(ctx)
 	if err != nil {
@@ -80,7 +84,7 @@ func (r *assignmentReminders) sweep(ctx context.Context) (int, error) {
 		rows    map[string]account.MemberRow
 	}
 	orgs := map[string]*orgData{}
-	n := 0
+	n := mailed
 	for i := range list {
 		a := &list[i]
 		od := orgs[a.Org]
@@ -140,6 +144,48 @@ func (r *assignmentReminders) sweep(ctx context.Context) (int, error) {
 	}
 	if n > 0 {
 		r.log.Info("assignment e-mails queued", "count", n)
+	}
+	return n, nil
+}
+
+// invitations queues the e-mails of invitation files whose import stopped
+// before all were queued (ten minutes after it began: a big file's own
+// request may still be at it, and the outbox keeps one message a key
+// anyway), and returns how many it queued.
+func (r *assignmentReminders) invitations(ctx context.Context) (int, error) {
+	batches, err := r.assign.Unmailed(ctx, r.now().Add(-10*time.Minute))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for b, issued := range batches {
+		lang := mailLang(b.Lang)
+		o, err := r.dir.Get(ctx, b.Org)
+		if err != nil && !errors.Is(err, org.ErrNotFound) {
+			return n, err
+		}
+		tree, err := r.dir.Tree(ctx, b.Org)
+		if err != nil && !errors.Is(err, org.ErrNotFound) {
+			return n, err
+		}
+		for _, inv := range issued {
+			if o == nil {
+				break // the organisation is gone: its links lead nowhere
+			}
+			unit := ""
+			if tree != nil {
+				unit = strings.Join(tree.Path(inv.Unit), " › ")
+			}
+			_, err := r.outbox.Enqueue(ctx, mail.Request{To: inv.Email, Name: inv.Name, Lang: lang, Kind: "invitation", Key: inv.MailKey(), Data: map[string]string{
+				"site_url": r.baseURL, "link": r.baseURL + "/kutsu?token=" + url.QueryEscape(inv.Token), "org": o.Name(lang), "unit": unit, "expires": i18n.Date(lang, inv.Expires)}})
+			if err != nil && !errors.Is(err, mail.ErrAddress) {
+				return n, err
+			}
+			n++
+		}
+		if err := r.assign.InvitationsMailed(ctx, b.ID); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

@@ -206,4 +206,25 @@ func TestAssignmentRemindersAtTheRightTimesOnce(t *testing.T) {
 	got, _ = sweep("b")
 	expect("closed", got)
 	_ = bertil
+
+	// Invitations whose import stopped before their e-mails were all
+	// queued: ten minutes on, the sweep queues them (once).
+	inviteRows, errs := assign.ReadInvitations(strings.NewReader("Dora Dahl,dora@example.fi,Kotihoito\n"), tree, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	issued, errs := store.Invite(ctx, "testi", raili.ID, "sv", inviteRows, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got, _ = sweep("b")
+	expect("an import of now", got)
+	now = now.Add(11 * time.Minute)
+	got, texts = sweep("b")
+	expect("an import stopped before its e-mails", got, "dora@example.fi invitation")
+	if text := texts["dora@example.fi invitation"]; !strings.Contains(text, "https://kurssi.example.fi/kutsu?token="+issued[0].Token) || !strings.Contains(text, "Kotihoito") {
+		t.Fatalf("the invitation's text: %s", text)
+	}
+	got, _ = sweep("b")
+	expect("the invitation again", got)
 }
