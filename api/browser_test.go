@@ -399,6 +399,8 @@ func pagePath(t *testing.T, base, path, sess string) string {
 		return strings.Replace(path, "{message}", id, 1)
 	case strings.Contains(path, "{assignment}"):
 		return strings.Replace(path, "{assignment}", siteAssignment(t), 1)
+	case strings.Contains(path, "{invite-mine}"):
+		return strings.Replace(path, "{invite-mine}", inviteMine(t, sess), 1)
 	case strings.Contains(path, "{invite}"):
 		tree, err := siteDirectory.Units(context.Background(), "pirkanmaa")
 		if err != nil {
@@ -1530,6 +1532,38 @@ func siteAssignment(t *testing.T) string {
 // assignTo moves the session's learner to pirkanmaa's first unit and
 // assigns them a module due in a month, the whole course overdue by ten
 // days, and another module due today.
+// minesInvited are the tokens of invitations made to signed-in people's
+// own addresses, by address (a pending invitation is made once).
+var minesInvited sync.Map
+
+// inviteMine is the token of an invitation to the session's own address
+// (the page where a signed-in person joins the invited unit).
+func inviteMine(t *testing.T, sess string) string {
+	t.Helper()
+	ctx := context.Background()
+	_, u, err := siteAccounts.Session(ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token, ok := minesInvited.Load(u.Email); ok {
+		return token.(string)
+	}
+	tree, err := siteDirectory.Units(ctx, "pirkanmaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, errs := assign.ReadInvitations(strings.NewReader(u.Name+","+u.Email+","+tree.Flat()[0].ID), tree, nil)
+	if len(errs) == 0 {
+		var issued []assign.Issued
+		if issued, errs = siteAssign.Invite(ctx, "pirkanmaa", "test", "fi", rows, nil); len(errs) == 0 {
+			minesInvited.Store(u.Email, issued[0].Token)
+			return issued[0].Token
+		}
+	}
+	t.Fatal(errs)
+	return ""
+}
+
 func assignTo(t *testing.T, sess string) {
 	t.Helper()
 	ctx := context.Background()

@@ -87,7 +87,10 @@ type invitationData struct {
 	Token, Email, Org, Unit string
 	// SSO is the organisation's own sign-in for the address, when it has
 	// one for its domain ("": none).
-	SSO    string
+	SSO string
+	// Join: the invited address is signed in; the form moves the
+	// account to the unit.
+	Join   bool
 	Values map[string]string
 	Errors []fieldError
 }
@@ -101,8 +104,11 @@ func (h *inviteHandlers) page(c *fiber.Ctx) error {
 	if err != nil || inv == nil {
 		return err
 	}
+	if v := h.viewerOf(c); v.User != nil {
+		return h.showSignedIn(c, fiber.StatusOK, inv, o, v.User)
+	}
 	if o.SSORequired && slices.Contains(o.Domains, org.DomainOf(inv.Email)) {
-		return c.Redirect("/kirjaudu/sso?email="+url.QueryEscape(inv.Email), fiber.StatusSeeOther)
+		return c.Redirect(ssoLink(inv.Email, c.Query("token")), fiber.StatusSeeOther)
 	}
 	return h.show(c, fiber.StatusOK, inv, o, &invitationData{Values: map[string]string{"name": inv.Name}})
 }
@@ -140,14 +146,34 @@ func (h *inviteHandlers) show(c *fiber.Ctx, status int, inv *assign.Invitation, 
 	}
 	if slices.Contains(o.Domains, org.DomainOf(inv.Email)) {
 		if ps, err := h.dir.Providers(c.UserContext(), o.ID); err == nil && slices.ContainsFunc(ps, func(p org.Provider) bool { return p.Active }) {
-			d.SSO = "/kirjaudu/sso?email=" + url.QueryEscape(inv.Email)
+			d.SSO = ssoLink(inv.Email, d.Token)
 		}
 	}
 	c.Set("Referrer-Policy", "no-referrer") // the token is in the address
 	return h.renderForm(c, status, "invitation", "invite.title", d)
 }
 
-// accept is POST /kutsu: makes the account in the invitation's unit. The
+// ssoLink is the organisation's sign-in for the invited address, which
+// comes back to the invitation (signed in, the person then joins its
+// unit).
+func ssoLink(email, token string) string {
+	return "/kirjaudu/sso?email=" + url.QueryEscape(email) + "&jatka=" + url.QueryEscape("/kutsu?token="+token)
+}
+
+// showSignedIn answers the link of a person signed in already (with
+// their organisation's sign-in, or an account they had): the invited
+// address's account is offered to join the invitation's unit; another
+// account is told to sign out first.
+func (h *inviteHandlers) showSignedIn(c *fiber.Ctx, status int, inv *assign.Invitation, o *org.Organisation, u *account.User) error {
+	lang := h.lang(c)
+	if !strings.EqualFold(u.Email, inv.Email) {
+		return h.notice(c, fiber.StatusForbidden, "invite.title", noticeData{Paragraphs: []string{web.T(lang, "invite.other", inv.Email)}})
+	}
+	return h.show(c, status, inv, o, &invitationData{Join: true})
+}
+
+// accept is POST /kutsu: makes the account in the invitation's unit, or
+// (signed in with the invited address) moves the account there. The
 // link's use is claimed by an insert only after the form is good, so a
 // mistyped password does not spend it.
 func (h *inviteHandlers) accept(c *fiber.Ctx) error {
@@ -156,6 +182,9 @@ func (h *inviteHandlers) accept(c *fiber.Ctx) error {
 	inv, o, err := h.invitation(c, token)
 	if err != nil || inv == nil {
 		return err
+	}
+	if v := h.viewerOf(c); v.User != nil {
+		return h.join(c, token, inv, o, v.User)
 	}
 	r := account.Registration{Email: inv.Email, Name: c.FormValue("name"), Password: c.FormValue("password"), Organisation: inv.Org, Lang: h.lang(c)}
 	unit := inv.Org + "/" + inv.Unit
@@ -208,4 +237,40 @@ func queueInvitations(ctx context.Context, m *mailer, lang, orgName string, t *o
 		}
 	}
 	return nil
+}
+
+// join moves the signed-in account of the invited address to the
+// invitation's organisation and unit, and spends the link.
+func (h *inviteHandlers) join(c *fiber.Ctx, token string, inv *assign.Invitation, o *org.Organisation, u *account.User) error {
+	ctx := c.UserContext()
+	lang := h.lang(c)
+	if !strings.EqualFold(u.Email, inv.Email) {
+		return h.notice(c, fiber.StatusForbidden, "invite.title", noticeData{Paragraphs: []string{web.T(lang, "invite.other", inv.Email)}})
+	}
+	r := account.Registration{Organisation: inv.Org}
+	unit := inv.Org + "/" + inv.Unit
+	if _, err := h.dir.Unit(ctx, inv.Org, inv.Unit); err != nil {
+		unit = "" // a unit removed since: the organisation only
+	}
+	if err := resolveOrganisation(ctx, h.dir, &r, unit); err != nil {
+		return err
+	}
+	if r.OrgID == "" {
+		return h.linkFailed(c) // the organisation was closed since
+	}
+	if _, err := h.assign.UseInvitation(ctx, token); err != nil {
+		if errors.Is(err, assign.ErrInviteLink) {
+			return h.linkFailed(c)
+		}
+		return err
+	}
+	if err := h.accounts.SetOrganisation(ctx, u.ID, r.Organisation, "", r.OrgID, r.UnitID); err != nil {
+		return err
+	}
+	h.audit(c, "invitation.join", u.ID, inv.Org+"/"+r.UnitID)
+	d := noticeData{Paragraphs: []string{web.T(lang, "invite.joined", o.Name(lang))}, Link: "/omat-opinnot", LinkLabel: web.T(lang, "invite.studies")}
+	if t, err := h.dir.Tree(ctx, o.ID); err == nil && r.UnitID != "" {
+		d.Paragraphs[0] = web.T(lang, "invite.joined.unit", o.Name(lang), strings.Join(t.Path(r.UnitID), " › "))
+	}
+	return h.notice(c, fiber.StatusOK, "invite.title", d)
 }

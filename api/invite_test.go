@@ -161,7 +161,7 @@ func TestInvitationToTheEmployersSignIn(t *testing.T) {
 		t.Fatal(errs)
 	}
 	b := newClient(t, r.URL)
-	if _, page := b.get("/kutsu?token=" + issued[0].Token); !strings.Contains(page, `href="/kirjaudu/sso?email=olli%40pirha.fi"`) {
+	if _, page := b.get("/kutsu?token=" + issued[0].Token); !strings.Contains(page, `href="/kirjaudu/sso?email=olli%40pirha.fi&amp;jatka=%2Fkutsu%3Ftoken%3D`+issued[0].Token+`"`) {
 		t.Fatalf("the page does not offer the employer's sign-in:\n%s", page)
 	}
 	if _, page := b.get("/kutsu?token=" + issued[1].Token); strings.Contains(page, "/kirjaudu/sso") {
@@ -170,7 +170,67 @@ func TestInvitationToTheEmployersSignIn(t *testing.T) {
 	if err := dir.SetSSORequired(ctx, "pirkanmaa", true); err != nil {
 		t.Fatal(err)
 	}
-	if resp, _ := b.get("/kutsu?token=" + issued[0].Token); resp.StatusCode != 303 || resp.Header.Get("Location") != "/kirjaudu/sso?email=olli%40pirha.fi" {
+	if resp, _ := b.get("/kutsu?token=" + issued[0].Token); resp.StatusCode != 303 || resp.Header.Get("Location") != "/kirjaudu/sso?email=olli%40pirha.fi&jatka=%2Fkutsu%3Ftoken%3D"+issued[0].Token {
 		t.Fatalf("required = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// An invited person whose organisation signs its people in with its own
+// provider: the link's sign-in comes back to the invitation, where the
+// account made just in time joins the invitation's unit and spends the
+// link; another account signed in is told the invitation is not its.
+func TestInvitationThroughTheEmployersSignIn(t *testing.T) {
+	r, m, _ := startSSO(t)
+	ctx := t.Context()
+	dir := org.NewDirectory(r.db)
+	tree, err := dir.Tree(ctx, "pirkanmaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := assign.NewStore(r.db)
+	rows, errs := assign.ReadInvitations(strings.NewReader("Olli Oma,olli@pirha.fi,Perhekeskus\nPia Pirha,pia@pirha.fi,Perhekeskus\n"), tree, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	issued, errs := store.Invite(ctx, "pirkanmaa", "test", "fi", rows, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	back := "/kutsu?token=" + issued[0].Token
+	b := newClient(t, r.URL)
+	if _, page := b.get(back); !strings.Contains(page, `href="/kirjaudu/sso?email=olli%40pirha.fi&amp;jatka=`+url.QueryEscape(back)+`"`) {
+		t.Fatalf("the employer's sign-in does not come back to the invitation:\n%s", page)
+	}
+	olli := &oidcPerson{sub: "olli", claims: map[string]any{"email": "olli@pirha.fi", "email_verified": true, "name": "Olli Oma"}}
+	if to := signInThroughProvider(t, b, m, olli, back); to != back {
+		t.Fatalf("after the sign-in: %s", to)
+	}
+	u, err := r.Accounts().UserByEmail(ctx, "olli@pirha.fi")
+	if err != nil || u.OrgID != "pirkanmaa" || u.UnitID != "" {
+		t.Fatalf("the account made just in time: %+v %v", u, err)
+	}
+	resp, page := b.get(back)
+	if resp.StatusCode != 200 || !strings.Contains(page, "yksikön Perhekeskus jäseneksi. Olet kirjautunut kutsutulla osoitteella olli@pirha.fi") || strings.Contains(page, `name="password"`) {
+		t.Fatalf("the invitation signed in = %d:\n%s", resp.StatusCode, page)
+	}
+	resp, page = b.post("/kutsu", url.Values{"csrf": {b.csrf(back)}, "token": {issued[0].Token}})
+	if resp.StatusCode != 200 || !strings.Contains(page, "Tilisi kuuluu nyt organisaation Pirkanmaan hyvinvointialue yksikköön Perhekeskus.") {
+		t.Fatalf("joining = %d:\n%s", resp.StatusCode, page)
+	}
+	if u, _ = r.Accounts().UserByEmail(ctx, "olli@pirha.fi"); u.UnitID != tree.Flat()[0].ID || u.OrgID != "pirkanmaa" {
+		t.Fatalf("after joining: %+v", u)
+	}
+	if resp, _ := b.get(back); resp.StatusCode != 400 {
+		t.Fatalf("the spent link = %d", resp.StatusCode)
+	}
+	// Pia's link opened by Olli's session: not his to use.
+	if resp, page := b.get("/kutsu?token=" + issued[1].Token); resp.StatusCode != 403 || !strings.Contains(page, "lähetetty osoitteeseen pia@pirha.fi") {
+		t.Fatalf("another's invitation = %d", resp.StatusCode)
+	}
+	if resp, _ := b.post("/kutsu", url.Values{"csrf": {b.csrf("/omat-opinnot")}, "token": {issued[1].Token}}); resp.StatusCode != 403 {
+		t.Fatalf("joining with another's invitation = %d", resp.StatusCode)
+	}
+	if _, err := store.Invitation(ctx, issued[1].Token); err != nil {
+		t.Fatalf("Pia's link was spent: %v", err)
 	}
 }

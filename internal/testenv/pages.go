@@ -29,7 +29,7 @@ type Page struct {
 // account's link tokens, {message} a message in the outbox, {deeplink} a
 // deep linking request of the page's user, {assignment} an open assignment of
 // pirkanmaa, {assigned} nothing, after the page's learner is given
-// assignments, {invite} a new invitation's token): the browser, accessibility (axe) and HTML
+// assignments, {invite} a new invitation's token, {invite-mine} one to the signed-in person's address): the browser, accessibility (axe) and HTML
 // validity (Nu) suites all check every page listed here. A new page type is
 // checked by adding one line; a test fails when a page route has no line.
 var Pages = []Page{
@@ -60,6 +60,7 @@ var Pages = []Page{
 	{"set a new password", "/salasana/uusi?token=x", Anonymous, 200},
 	{"invitation to make an account", "/kutsu?token={invite}", Anonymous, 200},
 	{"invitation link that does not work", "/kutsu?token=x", Anonymous, 400},
+	{"invitation opened signed in with the invited address", "/kutsu?token={invite-mine}", SignedIn, 200},
 	{"forgotten password", "/salasana/unohtui", Anonymous, 200},
 	{"address verified", "/sahkoposti/vahvista?token={verify}", Anonymous, 200},
 	{"verification link that does not work", "/sahkoposti/vahvista?token=x", Anonymous, 400},
