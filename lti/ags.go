@@ -3,6 +3,8 @@ package lti
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +49,10 @@ const (
 // that carries the AGS endpoint claim with a line item and the score
 // scope makes or refreshes it.
 type GradeLink struct {
-	ID           string    `bson:"_id"` // registration|user|resource
+	// ID is registration|user|resource|line item (GradeLinkKey): a
+	// resource placed in two of a platform's courses has two line items,
+	// and a person in both gets scores in both gradebooks.
+	ID           string    `bson:"_id"`
 	UserID       string    `bson:"user_id"`
 	Registration string    `bson:"registration"`
 	Sub          string    `bson:"sub"`
@@ -109,7 +114,15 @@ func gradeLinkOf(reg *Registration, userID, sub, target string, claims jwt.MapCl
 	if !webURL(li, true) || !slices.Contains(scopes, ScopeScore) || res == "" {
 		return nil
 	}
-	return &GradeLink{ID: reg.ID + "|" + userID + "|" + res, UserID: userID, Registration: reg.ID, Sub: sub, Resource: res, LineItem: li, Scopes: scopes}
+	return &GradeLink{ID: GradeLinkKey(reg.ID, userID, res, li), UserID: userID, Registration: reg.ID, Sub: sub, Resource: res, LineItem: li, Scopes: scopes}
+}
+
+// GradeLinkKey is the _id of a grade link: the registration, the person,
+// the resource and (as a short hash, line items being long URLs) the
+// line item.
+func GradeLinkKey(registration, userID, resource, lineItem string) string {
+	sum := sha256.Sum256([]byte(lineItem))
+	return registration + "|" + userID + "|" + resource + "|" + hex.EncodeToString(sum[:8])
 }
 
 // ReportScore queues the score of user for a resource to every platform

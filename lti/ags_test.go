@@ -250,3 +250,39 @@ func TestScoreOf(t *testing.T) {
 		t.Fatalf("the exam: %+v", sc)
 	}
 }
+
+// The exam placed in two of a platform's courses (two line items): a
+// person who launched it from both gets the score in both gradebooks.
+// The grade link's key is pinned to what migration 3 writes.
+func TestOneResourceInTwoGradebooks(t *testing.T) {
+	if k := GradeLinkKey("reg1", "u1", "course", "https://lms.example.fi/ags/1/lineitems/7"); k != "reg1|u1|course|0a32aa62db4c04a9" {
+		t.Fatalf("GradeLinkKey = %s", k)
+	}
+	f := setup(t)
+	withToolKeys(t, f)
+	ctx := t.Context()
+	var userID string
+	for _, rl := range []string{"rl-tentti-a", "rl-tentti-b"} {
+		p := *learner
+		p.ResourceLink = rl
+		l, err := f.launch(t, &p, toolURL+"/tentti")
+		if err != nil {
+			t.Fatal(err)
+		}
+		userID = l.User.ID
+	}
+	if links, _ := f.svc.GradeLinks(ctx, userID); len(links) != 2 {
+		t.Fatalf("grade links %+v", links)
+	}
+	if n, err := f.svc.ReportScore(ctx, userID, "exam", Score{Given: 80, Maximum: 100, Activity: ActivityCompleted, Grading: GradingFullyGraded}); n != 2 || err != nil {
+		t.Fatalf("report = %d %v", n, err)
+	}
+	if n, err := f.svc.SendScoresOnce(ctx); n != 2 || err != nil {
+		t.Fatalf("send = %d %v", n, err)
+	}
+	for _, rl := range []string{"rl-tentti-a", "rl-tentti-b"} {
+		if got := f.pf.Gradebook(f.pf.URL+"/lineitems/"+rl, learner.Sub); got == nil || got["scoreGiven"] != float64(80) {
+			t.Fatalf("the gradebook of %s has %v", rl, got)
+		}
+	}
+}

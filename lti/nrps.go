@@ -55,7 +55,11 @@ func (s *Service) SyncRosters(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	made := 0
+	var errs []error
 	for _, r := range rosters {
+		if ctx.Err() != nil {
+			break
+		}
 		reg, err := s.Registration(ctx, r.Registration)
 		if err != nil || !reg.Active || !reg.Roster {
 			continue
@@ -63,11 +67,13 @@ func (s *Service) SyncRosters(ctx context.Context) (int, error) {
 		n, err := s.syncRoster(ctx, reg, r.URL)
 		made += n
 		if err != nil {
+			// One platform's failure does not keep the others' rosters
+			// from being read.
 			s.o.Logger.Warn("lti: reading a course roster", "registration", reg.ID, "url", r.URL, "err", err)
-			return made, err
+			errs = append(errs, fmt.Errorf("roster %s: %w", r.URL, err))
 		}
 	}
-	return made, nil
+	return made, errors.Join(errs...)
 }
 
 func (s *Service) syncRoster(ctx context.Context, reg *Registration, next string) (int, error) {

@@ -89,7 +89,7 @@ func TestOrganisationsBecomeRecords(t *testing.T) {
 				crashpoint.Set(nil)
 			}
 			done, err := Run(ctx, db, Options{Logger: quiet})
-			if err != nil || len(done) != 1 || done[0].ID != 2 {
+			if err != nil || len(done) == 0 || done[0].ID != 2 {
 				t.Fatalf("applied %+v (%v)", done, err)
 			}
 			want := map[string]string{"a@example.fi": "pirkanmaa", "b@example.fi": "pirkanmaa", "c@example.fi": "hus", "d@example.fi": ""}
