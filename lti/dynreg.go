@@ -112,22 +112,51 @@ func (s *Service) RegisterDynamically(ctx context.Context, token, configURL, reg
 		s.o.Logger.Warn("lti: reading a platform's configuration", "url", configURL, "err", err)
 		return nil, ErrPlatformConf
 	}
+	u, _ := url.Parse(conf.Issuer)
+	reg := Registration{Name: registrationName(conf.LTI.Product, u.Host), Issuer: conf.Issuer, AuthURL: conf.Auth,
+		TokenURL: conf.Token, JWKSURL: conf.JWKS, Org: inv.Org}
+	// What the platform sends is checked before the tool registers there:
+	// a registration we would then refuse must not leave a tool behind in
+	// the platform.
+	probe := reg
+	probe.ClientID, probe.Deployments = "probe", []string{"probe"}
+	if errs := s.checkRegistration(ctx, &probe); len(errs) > 0 {
+		s.o.Logger.Warn("lti: a dynamic registration refused before registering", "issuer", conf.Issuer, "err", errs[0])
+		return nil, errs[0]
+	}
 	clientID, deployment, err := s.register(ctx, conf, registrationToken)
 	if err != nil {
 		s.o.Logger.Warn("lti: registering at a platform", "issuer", conf.Issuer, "err", err)
 		return nil, ErrRegistering
 	}
-	u, _ := url.Parse(conf.Issuer)
-	name := conf.LTI.Product
-	if name == "" {
-		name = "LTI"
-	}
-	reg, errs := s.AddRegistration(ctx, Registration{Name: name + " " + u.Host, Issuer: conf.Issuer, ClientID: clientID, AuthURL: conf.Auth,
-		TokenURL: conf.Token, JWKSURL: conf.JWKS, Deployments: []string{deployment}, Org: inv.Org})
+	reg.ClientID, reg.Deployments = clientID, []string{deployment}
+	added, errs := s.AddRegistration(ctx, reg)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
-	return reg, nil
+	return added, nil
+}
+
+// registrationName names a platform registered dynamically: its product
+// (at most 60 characters, without markup characters; "LTI" when it names
+// none) and its issuer's host.
+func registrationName(product, host string) string {
+	product = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if r == '<' || r == '>' || r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, product)), " ")
+	if r := []rune(product); len(r) > 60 {
+		product = strings.TrimSpace(string(r[:60]))
+	}
+	if product == "" {
+		product = "LTI"
+	}
+	if r := []rune(host); len(r) > 39 {
+		host = string(r[:39])
+	}
+	return product + " " + host
 }
 
 func (s *Service) fetchConfig(ctx context.Context, configURL string) (*platformConfig, error) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,27 @@ func TestDynamicRegistration(t *testing.T) {
 	dyn := &fixture{svc: f.svc, accounts: f.accounts, pf: pf, reg: reg}
 	if _, err := dyn.launch(t, &ltitest.Person{Sub: "dyn-user", Name: "Dyna Mic", Roles: []string{ltitest.RoleLearner}}, toolURL+"/"); err != nil {
 		t.Fatalf("a launch from the registered platform: %v", err)
+	}
+}
+
+// A platform's product name becomes a registration name our own check
+// accepts, whatever the platform sends (checked before the tool registers
+// at the platform, so nothing is left behind there).
+func TestRegistrationName(t *testing.T) {
+	for _, c := range []struct{ product, host, want string }{
+		{"moodle", "moodle.pirha.fi", "moodle moodle.pirha.fi"},
+		{"", "lms.example.fi", "LTI lms.example.fi"},
+		{"<script>x</script>\n\t", "lms.example.fi", "scriptx/script lms.example.fi"},
+		{strings.Repeat("ä", 80), strings.Repeat("h", 50), strings.Repeat("ä", 60) + " " + strings.Repeat("h", 39)},
+	} {
+		got := registrationName(c.product, c.host)
+		if got != c.want {
+			t.Errorf("registrationName(%q, %q) = %q, want %q", c.product, c.host, got, c.want)
+		}
+		r := Registration{Name: got, Issuer: "https://lms.example.fi", ClientID: "c", AuthURL: "https://lms.example.fi/a", TokenURL: "https://lms.example.fi/t",
+			JWKSURL: "https://lms.example.fi/k", Deployments: []string{"1"}}
+		if errs := r.check(); len(errs) > 0 {
+			t.Errorf("%q refused: %v", got, errs)
+		}
 	}
 }

@@ -250,13 +250,7 @@ func random() string {
 // AddRegistration registers a platform in an organisation of the
 // directory.
 func (s *Service) AddRegistration(ctx context.Context, r Registration) (*Registration, []error) {
-	errs := r.check()
-	if _, err := s.o.Directory.Get(ctx, r.Org); errors.Is(err, org.ErrNotFound) || r.Org == "" {
-		errs = append(errs, ErrRegOrg)
-	} else if err != nil {
-		return nil, []error{err}
-	}
-	if len(errs) > 0 {
+	if errs := s.checkRegistration(ctx, &r); len(errs) > 0 {
 		return nil, errs
 	}
 	b := make([]byte, 9)
@@ -268,6 +262,17 @@ func (s *Service) AddRegistration(ctx context.Context, r Registration) (*Registr
 		return nil, []error{err}
 	}
 	return &r, nil
+}
+
+// checkRegistration checks a registration's fields and its organisation.
+func (s *Service) checkRegistration(ctx context.Context, r *Registration) []error {
+	errs := r.check()
+	if _, err := s.o.Directory.Get(ctx, r.Org); errors.Is(err, org.ErrNotFound) || r.Org == "" {
+		errs = append(errs, ErrRegOrg)
+	} else if err != nil {
+		return []error{err}
+	}
+	return errs
 }
 
 // ChangeRegistration saves what may change of a registration (not its
