@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/org"
@@ -24,6 +25,26 @@ type ltiHandlers struct {
 	*core
 	lti *lti.Service
 	dir *org.Directory
+	// logins counts the launches one address starts (each stores a flow
+	// until it ends or expires); failures counts its launches refused.
+	logins, failures *account.Limiter
+}
+
+// newLTILimits: a school or hospital behind one address launches many
+// at once, so the allowance is large; past it, waits from 5 s doubling to
+// 15 minutes.
+func newLTILimits() (logins, failures *account.Limiter) {
+	return account.NewLimiter(600, 10*time.Minute, 5*time.Second, 15*time.Minute), account.NewLimiter(100, 10*time.Minute, 5*time.Second, 15*time.Minute)
+}
+
+// limited answers 429 with Retry-After when the address must wait.
+func (h *ltiHandlers) limited(c *fiber.Ctx, l *account.Limiter, key string) (bool, error) {
+	w := l.Wait(key)
+	if w <= 0 {
+		return false, nil
+	}
+	c.Set(fiber.HeaderRetryAfter, retryAfter(w))
+	return true, h.renderForm(c, fiber.StatusTooManyRequests, "lti_notice", "lti.refused.title", &ltiNoticeData{Message: web.T(h.lang(c), "form.limited")})
 }
 
 // ltiStateCookie is the base name of a started launch's cookie; each
@@ -77,6 +98,11 @@ func param(c *fiber.Ctx, name string) string {
 // authentication endpoint with the state and nonce; the state is also
 // kept in a cookie that works in the platform's frame.
 func (h *ltiHandlers) login(c *fiber.Ctx) error {
+	key := "lti-login:" + clientIP(c)
+	if stop, err := h.limited(c, h.logins, key); stop {
+		return err
+	}
+	h.logins.Fail(key) // every start counts: each stores a flow
 	authURL, state, err := h.lti.Login(c.UserContext(), lti.LoginRequest{Issuer: param(c, "iss"), LoginHint: param(c, "login_hint"),
 		TargetLinkURI: param(c, "target_link_uri"), MessageHint: param(c, "lti_message_hint"), ClientID: param(c, "client_id"),
 		DeploymentID: param(c, "lti_deployment_id")})
@@ -98,11 +124,18 @@ func (h *ltiHandlers) launch(c *fiber.Ctx) error {
 	if cookie != "" {
 		h.crossSiteCookie(c, base, "", 0)
 	}
+	key := "lti-launch:" + clientIP(c)
+	if stop, err := h.limited(c, h.failures, key); stop {
+		return err
+	}
 	l, err := h.lti.Launch(c.UserContext(), lti.LaunchRequest{IDToken: c.FormValue("id_token"), State: state, Cookie: cookie, Error: c.FormValue("error")})
 	if errors.Is(err, lti.ErrNoCookie) {
 		return h.offerWindow(c, state)
 	}
 	if err != nil {
+		if _, ok := fault.As(err); ok {
+			h.failures.Fail(key) // a refused token, state or nonce
+		}
 		return h.refuse(c, err, "")
 	}
 	u := l.User

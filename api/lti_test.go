@@ -253,6 +253,26 @@ func TestLTIForgedLaunches(t *testing.T) {
 			t.Errorf("login %v = %d %s", q, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
+	// One address's refused launches are limited: after 100 in ten
+	// minutes (four above; the one past them sets the wait), it waits, told so.
+	for i := range 97 {
+		if resp, _ := b.post("/lti/launch", url.Values{"state": {"arvattu"}, "id_token": {"x.y.z"}}); resp.StatusCode != 400 && resp.StatusCode != 403 {
+			t.Fatalf("forged launch %d = %d", i, resp.StatusCode)
+		}
+	}
+	resp, page := b.post("/lti/launch", url.Values{"state": {"arvattu"}, "id_token": {"x.y.z"}})
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Liian monta yritystä") {
+		t.Fatalf("launch after 100 refused = %d %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// Logins (each stores a flow) are limited at 600 in ten minutes.
+	for i := range 600 - 7 + 1 { // seven above
+		if resp, _ := b.get("/lti/login?iss=" + url.QueryEscape(pf.URL)); resp.StatusCode != 400 {
+			t.Fatalf("login %d = %d", i, resp.StatusCode)
+		}
+	}
+	if resp, _ := b.get("/lti/login?iss=" + url.QueryEscape(pf.URL)); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("login after 600 = %d", resp.StatusCode)
+	}
 }
 
 // The tool's key set: public RSA keys for RS256, which verify what the

@@ -272,6 +272,7 @@ func (s *Server) routes() {
 	var lh *ltiHandlers // nil without LTI (its routes are absent)
 	if o.LTI != nil && o.Directory != nil {
 		lh = &ltiHandlers{core: s.core, lti: o.LTI, dir: o.Directory}
+		lh.logins, lh.failures = newLTILimits()
 		app.Use(lh.framing)
 	}
 	// Pages made per request are compressed at the fastest level, as
