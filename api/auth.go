@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/tyokyky/tyokyky/account"
 )
@@ -20,7 +21,17 @@ type viewer struct {
 	Session *account.Session
 	Token   string
 	Bearer  bool // authenticated with Authorization: Bearer (no ambient credentials)
+	// Framed: the session came in the learning platform's cookie
+	// (ltiSessionCookie), which lives in the platform's frame; its
+	// renewal and its end are written to that cookie.
+	Framed bool
 }
+
+// ltiSessionCookie is the base name of the session cookie a launch from
+// a learning platform sets: SameSite=None, Secure, Partitioned, apart
+// from the site's own Lax cookie "session", so that neither overwrites
+// or shadows the other (a platform on the same site as ours sends both).
+const ltiSessionCookie = "lti_session"
 
 func (v *viewer) signedIn() bool { return v != nil && v.User != nil && !v.Session.Pending2FA }
 
@@ -36,7 +47,7 @@ func (s *core) cookieName(base string) string {
 // hasSessionCredential tells, without the database, whether the request
 // may be signed in; anonymous requests take the cached path.
 func (s *core) hasSessionCredential(c *fiber.Ctx) bool {
-	return c.Cookies(s.cookieName("session")) != "" || strings.HasPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	return c.Cookies(s.cookieName("session")) != "" || c.Cookies(s.cookieName(ltiSessionCookie)) != "" || strings.HasPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 }
 
 // viewerOf loads the session of the request once.
@@ -54,6 +65,9 @@ func (s *core) viewerOf(c *fiber.Ctx) *viewer {
 		token, v.Bearer = strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")), true
 	} else {
 		token = c.Cookies(s.cookieName("session"))
+		if token == "" {
+			token, v.Framed = c.Cookies(s.cookieName(ltiSessionCookie)), true
+		}
 	}
 	if token == "" {
 		return v
@@ -72,14 +86,60 @@ func (s *core) viewerOf(c *fiber.Ctx) *viewer {
 	return v
 }
 
+// setSessionCookie writes a session's (new) token to the cookie the
+// request's session came in: the platform's frame keeps its own.
 func (s *core) setSessionCookie(c *fiber.Ctx, token string) {
+	if v := s.viewerOf(c); v.User != nil && v.Framed {
+		s.crossSiteCookie(c, ltiSessionCookie, token, 7*24*time.Hour)
+		return
+	}
+	s.siteSessionCookie(c, token)
+}
+
+// siteSessionCookie writes the site's own session cookie (SameSite=Lax).
+func (s *core) siteSessionCookie(c *fiber.Ctx, token string) {
 	c.Cookie(&fiber.Cookie{Name: s.cookieName("session"), Value: token, Path: "/", HTTPOnly: true, Secure: s.https,
 		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(7 * 24 * time.Hour)})
 }
 
+// clearSessionCookie deletes the cookie the request's session came in
+// (a partitioned cookie is deleted only by a Set-Cookie that is
+// partitioned too).
 func (s *core) clearSessionCookie(c *fiber.Ctx) {
+	if v := s.viewerOf(c); v.Framed {
+		s.crossSiteCookie(c, ltiSessionCookie, "", 0)
+		return
+	}
+	s.clearSiteSessionCookie(c)
+}
+
+func (s *core) clearSiteSessionCookie(c *fiber.Ctx) {
 	c.Cookie(&fiber.Cookie{Name: s.cookieName("session"), Value: "", Path: "/", HTTPOnly: true, Secure: s.https,
 		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Unix(1, 0), MaxAge: -1})
+}
+
+// crossSiteCookie sets a cookie that works inside a learning platform's
+// frame: SameSite=None, Secure and Partitioned (CHIPS), so that a
+// browser that blocks third-party cookies still keeps it, in the
+// platform site's partition. maxAge 0 deletes it.
+func (s *core) crossSiteCookie(c *fiber.Ctx, name, value string, maxAge time.Duration) {
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(s.cookieName(name))
+	ck.SetValue(value)
+	ck.SetPath("/")
+	ck.SetHTTPOnly(true)
+	ck.SetSecure(true)
+	ck.SetSameSite(fasthttp.CookieSameSiteNoneMode)
+	ck.SetPartitioned(true)
+	if maxAge <= 0 {
+		ck.SetMaxAge(-1)
+		ck.SetExpire(fasthttp.CookieExpireDelete)
+	} else {
+		ck.SetMaxAge(int(maxAge.Seconds()))
+		ck.SetExpire(time.Now().Add(maxAge))
+	}
+	c.Response().Header.SetCookie(ck)
 }
 
 // csrfToken is the token forms and scripts must send back: the session's

@@ -88,7 +88,7 @@ func studied(t *testing.T, b *browserClient, modules ...string) {
 	r := v.(*running)
 	u, _ := url.Parse(b.base)
 	for _, c := range b.http.Jar.Cookies(u) {
-		if c.Name == "session" {
+		if c.Name == "session" || c.Name == "lti_session" {
 			_, user, err := r.Accounts().Session(context.Background(), c.Value)
 			if err != nil {
 				t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/internal/fault"
@@ -58,30 +57,6 @@ func ltiCookieBase(state string) string {
 		state = state[:20]
 	}
 	return ltiStateCookie + state
-}
-
-// crossSiteCookie sets a cookie that works inside the platform's frame:
-// SameSite=None, Secure and Partitioned (CHIPS), so that a browser that
-// blocks third-party cookies still keeps it, in the platform site's
-// partition. maxAge 0 deletes it.
-func (h *ltiHandlers) crossSiteCookie(c *fiber.Ctx, name, value string, maxAge time.Duration) {
-	ck := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(ck)
-	ck.SetKey(h.cookieName(name))
-	ck.SetValue(value)
-	ck.SetPath("/")
-	ck.SetHTTPOnly(true)
-	ck.SetSecure(true)
-	ck.SetSameSite(fasthttp.CookieSameSiteNoneMode)
-	ck.SetPartitioned(true)
-	if maxAge <= 0 {
-		ck.SetMaxAge(-1)
-		ck.SetExpire(fasthttp.CookieExpireDelete)
-	} else {
-		ck.SetMaxAge(int(maxAge.Seconds()))
-		ck.SetExpire(time.Now().Add(maxAge))
-	}
-	c.Response().Header.SetCookie(ck)
 }
 
 // param is a login parameter sent by GET (the query) or POST (the form).
@@ -147,7 +122,12 @@ func (h *ltiHandlers) launch(c *fiber.Ctx) error {
 	if err := h.accounts.Audit(c.UserContext(), u.ID, "signin.lti", u.ID, l.Registration.Name+" ("+l.Deployment+")"); err != nil {
 		return err
 	}
-	h.crossSiteCookie(c, "session", token, 7*24*time.Hour)
+	h.crossSiteCookie(c, ltiSessionCookie, token, 7*24*time.Hour)
+	if c.Cookies(h.cookieName("session")) != "" {
+		// A platform on our own site sends the site's cookie too: the
+		// launch's person is the one signed in from now on.
+		h.clearSiteSessionCookie(c)
+	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	next := safeNext(l.Target)
 	if l.DeepLink != "" {

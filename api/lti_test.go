@@ -124,7 +124,7 @@ func TestLTILaunch(t *testing.T) {
 		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/osiot/ensimmainen/tehtava" {
 			t.Fatalf("launch = %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 		}
-		session := strings.ToLower(cookieAttrs(resp, "session"))
+		session := strings.ToLower(cookieAttrs(resp, "lti_session"))
 		for _, want := range []string{"samesite=none", "secure", "partitioned", "httponly"} {
 			if !strings.Contains(session, want) {
 				t.Errorf("the session cookie %q lacks %s", session, want)
@@ -236,7 +236,7 @@ func TestLTIForgedLaunches(t *testing.T) {
 			resp := ltiLogin(t, b, pf, "h-3", c.target, false)
 			_, form := platformAnswers(t, resp.Header.Get("Location"))
 			resp, page := b.post("/lti/launch", form)
-			if resp.StatusCode != c.status || !strings.Contains(page, c.text) || cookieAttrs(resp, "session") != "" {
+			if resp.StatusCode != c.status || !strings.Contains(page, c.text) || cookieAttrs(resp, "lti_session") != "" {
 				t.Fatalf("= %d, want %d with %q\n%s", resp.StatusCode, c.status, c.text, page)
 			}
 		})
@@ -370,7 +370,7 @@ func init() {
 	stateChanging["POST /lti/launch"] = func(t *testing.T, r *running) {
 		b := newClient(t, r.URL)
 		b.register(account.NewID()[:10]+"@example.fi", "Csrf Testaaja")
-		if resp, _ := b.post("/lti/launch", url.Values{"id_token": {"x.y.z"}, "state": {"made-up"}}); resp.StatusCode != 400 || cookieAttrs(resp, "session") != "" {
+		if resp, _ := b.post("/lti/launch", url.Values{"id_token": {"x.y.z"}, "state": {"made-up"}}); resp.StatusCode != 400 || cookieAttrs(resp, "lti_session") != "" {
 			t.Errorf("POST /lti/launch with a made-up state = %d, want 400", resp.StatusCode)
 		}
 	}
@@ -539,7 +539,7 @@ func TestLTIDeepLinking(t *testing.T) {
 	learner := *ltiTeacher
 	learner.Sub, learner.Roles = "s-1", []string{ltitest.RoleLearner}
 	resp, page = ltiDeepLink(t, r, newClient(t, r.URL), pf, &learner)
-	if resp.StatusCode != 403 || !strings.Contains(page, "Vain oppimisympäristön opettaja") || cookieAttrs(resp, "session") != "" {
+	if resp.StatusCode != 403 || !strings.Contains(page, "Vain oppimisympäristön opettaja") || cookieAttrs(resp, "lti_session") != "" {
 		t.Fatalf("a learner's deep linking launch = %d\n%s", resp.StatusCode, page)
 	}
 }
@@ -672,5 +672,70 @@ func TestLTIDynamicRegistration(t *testing.T) {
 		if !strings.Contains(logPage, want) {
 			t.Errorf("the audit log lacks %s", want)
 		}
+	}
+}
+
+// The session of a launch lives in its own partitioned cookie
+// (lti_session), apart from the site's Lax "session": a second factor
+// completed in the frame renews that cookie (a Lax one would not be kept
+// there), signing out in the frame deletes it with a Set-Cookie that is
+// partitioned too, and a launch from a platform on our own site ends the
+// site cookie of whoever was signed in there.
+func TestLTISessionInTheFrame(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	target := r.URL + "/omat-opinnot"
+	launch := func(b *browserClient, hint string, p *ltitest.Person) *http.Response {
+		t.Helper()
+		pf.Queue(hint, p)
+		resp := ltiLogin(t, b, pf, hint, target, false)
+		_, form := platformAnswers(t, resp.Header.Get("Location"))
+		resp, body := b.post("/lti/launch", form)
+		if resp.StatusCode != 303 {
+			t.Fatalf("launch = %d\n%s", resp.StatusCode, body)
+		}
+		keepCookies(t, b, resp)
+		return resp
+	}
+	tuula := &ltitest.Person{Sub: "u-7", Name: "Tuula Kaksivaihe", Email: "tuula@pirha.fi", Roles: []string{ltitest.RoleLearner}}
+	b := newClient(t, r.URL)
+	launch(b, "h-7", tuula)
+	secret := enrolTOTP(t, b)
+
+	// With two-factor on, the launch asks for the code, in the frame.
+	f := newClient(t, r.URL)
+	if resp := launch(f, "h-7b", tuula); !strings.HasPrefix(resp.Header.Get("Location"), "/kirjaudu/vahvista") {
+		t.Fatalf("a launch with two-factor on = %s", resp.Header.Get("Location"))
+	}
+	code, _ := account.CodeAt(secret, time.Now().Add(30*time.Second))
+	resp, _ := f.post("/kirjaudu/vahvista", url.Values{"csrf": {f.csrf("/kirjaudu/vahvista")}, "code": {code}, "jatka": {"/omat-opinnot"}})
+	renewed := strings.ToLower(cookieAttrs(resp, "lti_session"))
+	if resp.StatusCode != 303 || !strings.Contains(renewed, "partitioned") || !strings.Contains(renewed, "samesite=none") || cookieAttrs(resp, "session") != "" {
+		t.Fatalf("the code in the frame = %d, lti_session %q, session %q", resp.StatusCode, renewed, cookieAttrs(resp, "session"))
+	}
+	keepCookies(t, f, resp)
+	if resp, page := f.get("/omat-opinnot"); resp.StatusCode != 200 || !strings.Contains(page, "Tuula Kaksivaihe") {
+		t.Fatalf("after the code = %d", resp.StatusCode)
+	}
+	// Signing out in the frame deletes the partitioned cookie.
+	resp, _ = f.post("/kirjaudu-ulos", url.Values{"csrf": {f.csrf("/omat-opinnot")}})
+	gone := strings.ToLower(cookieAttrs(resp, "lti_session"))
+	if !strings.Contains(gone, "partitioned") || !strings.Contains(gone, "max-age=0") && !strings.Contains(gone, "expires=tue, 10 nov 2009") {
+		t.Fatalf("sign-out in the frame: lti_session %q", gone)
+	}
+	keepCookies(t, f, resp)
+	if resp, page := f.get("/omat-opinnot"); resp.StatusCode == 200 && strings.Contains(page, "Tuula Kaksivaihe") {
+		t.Fatal("still signed in after signing out")
+	}
+
+	// A platform on our own site: the browser sends the site's cookie
+	// with the launch, which ends it.
+	s := newClient(t, r.URL)
+	s.register(account.NewID()[:10]+"@example.fi", "Sivuston Käyttäjä")
+	resp = launch(s, "h-8", &ltitest.Person{Sub: "u-8", Name: "Kalle Kehys", Roles: []string{ltitest.RoleLearner}})
+	if site := strings.ToLower(cookieAttrs(resp, "session")); !strings.Contains(site, "max-age=0") && !strings.Contains(site, "expires=thu, 01 jan 1970") {
+		t.Fatalf("the site's cookie after a launch: %q", site)
+	}
+	if resp, page := s.get("/omat-opinnot"); resp.StatusCode != 200 || !strings.Contains(page, "Kalle Kehys") {
+		t.Fatalf("after the launch on the same site = %d", resp.StatusCode)
 	}
 }
