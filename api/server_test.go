@@ -26,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/egress"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
@@ -163,7 +164,7 @@ func newLTITool(ctx context.Context, db *database.DB, accounts *account.Store, d
 	if err := keys.Load(ctx); err != nil {
 		return nil, err
 	}
-	return lti.New(lti.Options{DB: db, Accounts: accounts, Directory: dir, Keys: keys, BaseURL: "http://localhost", UnknownKeyEvery: time.Millisecond,
+	return lti.New(lti.Options{DB: db, Accounts: accounts, Directory: dir, Keys: keys, BaseURL: "http://localhost", UnknownKeyEvery: time.Millisecond, Allow: egress.Loopback,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), nil
 }
 

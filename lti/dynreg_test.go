@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tyokyky/tyokyky/internal/egress"
 	"github.com/tyokyky/tyokyky/internal/ltitest"
 )
 
@@ -123,5 +124,30 @@ func TestRegistrationName(t *testing.T) {
 		if errs := r.check(); len(errs) > 0 {
 			t.Errorf("%q refused: %v", got, errs)
 		}
+	}
+}
+
+// The default client calls public addresses only: a configuration
+// address on this machine (as an intranet's or the cloud metadata
+// service's would be) is refused, and nothing is registered.
+func TestDynamicRegistrationToAPrivateAddress(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	pf, err := ltitest.Start("dyn-client-2", "dep-1", f.svc.LaunchURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	pf.ToolLoginURL, pf.ToolJWKSURL, pf.RegistrationToken = f.svc.LoginURL(), f.svc.JWKSURL(), "reg-token-1"
+	f.svc.SetHTTPClient(egress.Client(5*time.Second, nil)) // as New makes it without Allow
+	link, err := f.svc.Invite(ctx, "pirkanmaa", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RegisterDynamically(ctx, link[len(toolURL+"/lti/rekisteroi/"):], pf.ConfigurationURL(), "reg-token-1"); !errors.Is(err, ErrPlatformConf) {
+		t.Fatalf("a configuration on a loopback address: %v", err)
+	}
+	if len(pf.Registrations()) != 0 {
+		t.Fatal("registered at a private address")
 	}
 }

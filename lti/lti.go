@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/egress"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/org"
 )
@@ -84,8 +86,13 @@ type Options struct {
 	// BaseURL is the site's public address: the launch URL is
 	// BaseURL/lti/launch and target links must be on its host.
 	BaseURL string
-	// HTTPClient fetches the platforms' key sets (default: 10 s timeout).
+	// HTTPClient calls the platforms: key sets, tokens, scores, rosters,
+	// dynamic registration (default: 10 s timeout, public addresses and
+	// the Allow networks only — see internal/egress).
 	HTTPClient *http.Client
+	// Allow are the networks outside the public internet the default
+	// client may call (a platform on the organisation's intranet).
+	Allow []netip.Prefix
 	// UnknownKeyEvery is how often a token with an unknown kid may fetch
 	// a platform's key set again (default a minute): rotation at the
 	// platform is followed at once, a flood of made-up kids is not.
@@ -129,7 +136,7 @@ type platformKeys struct {
 // New makes a Service; Close ends its background refreshing.
 func New(o Options) *Service {
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		o.HTTPClient = egress.Client(10*time.Second, o.Allow)
 	}
 	guardRedirects(o.HTTPClient)
 	if o.Logger == nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/egress"
 	"github.com/tyokyky/tyokyky/internal/ltitest"
 	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/org"
@@ -61,7 +62,7 @@ func setup(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	accounts := account.NewStore(db)
-	svc := New(Options{DB: db, Accounts: accounts, Directory: dir, Keys: keys, BaseURL: toolURL, UnknownKeyEvery: time.Millisecond,
+	svc := New(Options{DB: db, Accounts: accounts, Directory: dir, Keys: keys, BaseURL: toolURL, UnknownKeyEvery: time.Millisecond, Allow: egress.Loopback,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	t.Cleanup(svc.Close)
 	pf, err := ltitest.Start("tyokyky-client", "dep-1", svc.LaunchURL())

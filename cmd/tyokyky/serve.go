@@ -443,7 +443,8 @@ func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts 
 		return nil, err
 	}
 	go poll.Every(ctx, time.Minute, log, "reading the LTI tool's keys", keys.Refresh)
-	svc := lti.New(lti.Options{DB: db, Accounts: accounts, Directory: directory, Keys: keys, BaseURL: cfg.BaseURL, Logger: log})
+	allow, _ := cfg.Outbound() // checked at start-up already
+	svc := lti.New(lti.Options{DB: db, Accounts: accounts, Directory: directory, Keys: keys, BaseURL: cfg.BaseURL, Allow: allow, Logger: log})
 	context.AfterFunc(ctx, svc.Close)
 	holder := account.NewID()
 	go poll.Every(ctx, time.Minute, log, "reporting scores to the learning platforms", func(ctx context.Context) error {

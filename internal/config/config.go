@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
+	"github.com/tyokyky/tyokyky/internal/egress"
 )
 
 // Config holds every setting of the platform.
@@ -49,6 +52,7 @@ type Config struct {
 	LogLevel      string
 	SMTPURL       string
 	SMTPFrom      string
+	OutboundAllow string
 	// RequireVerified is "true" or "false" (see VerifiedEmailRequired).
 	RequireVerified string
 	ReminderDays    string
@@ -103,6 +107,7 @@ var Settings = []Setting{
 	{"media-url-ttl", "TYOKYKY_MEDIA_URL_TTL", "30m", "how long a presigned media link stays valid", func(c *Config) *string { return &c.MediaURLTTL }},
 	{"smtp-url", "TYOKYKY_SMTP_URL", "", "SMTP relay for e-mail: smtp://user:password@host:587 (STARTTLS required; add ?tls=opportunistic or ?tls=none only for a relay on a trusted network) or smtps://user:password@host:465; empty keeps every message in the outbox, readable by administrators at /yllapito/posti", func(c *Config) *string { return &c.SMTPURL }},
 	{"smtp-from", "TYOKYKY_SMTP_FROM", "", "sender of the e-mails, e.g. \"Työkyky-kurssi <kurssi@example.fi>\" (required with smtp-url)", func(c *Config) *string { return &c.SMTPFrom }},
+	{"outbound-allow", "TYOKYKY_OUTBOUND_ALLOW", "", "networks outside the public internet that the server may call for learning platforms (LTI) and learning record stores, as CIDRs or addresses separated by commas, e.g. 10.20.0.0/16 for an intranet Moodle; empty: public addresses only (a URL that resolves to this host, a private network or the cloud metadata service is refused)", func(c *Config) *string { return &c.OutboundAllow }},
 	{"require-verified-email", "TYOKYKY_REQUIRE_VERIFIED_EMAIL", "true", "issue certificates only to accounts whose e-mail address is verified (true or false)", func(c *Config) *string { return &c.RequireVerified }},
 	{"reminder-days", "TYOKYKY_REMINDER_DAYS", "14", "days without study after which a learner who turned reminders on gets one (at most one a week)", func(c *Config) *string { return &c.ReminderDays }},
 	{"backup-dir", "TYOKYKY_BACKUP_DIR", "", "folder or s3://bucket/prefix (a bucket other than s3-bucket) for scheduled backups, taken by one instance at a time; empty takes none", func(c *Config) *string { return &c.BackupDir }},
@@ -214,6 +219,9 @@ func (c *Config) Problems() []string {
 		if _, err := c.CertSecret(); err != nil {
 			out = append(out, "cert-key-secret: "+err.Error())
 		}
+	}
+	if _, err := c.Outbound(); err != nil {
+		out = append(out, "outbound-allow: "+err.Error())
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		out = append(out, "log-level: "+err.Error())
@@ -421,3 +429,6 @@ func (c *Config) DBDir() string { return filepath.Join(c.DataDir, "db") }
 
 // MinIODir is where a MinIO child process keeps its data.
 func (c *Config) MinIODir() string { return filepath.Join(c.DataDir, "minio") }
+
+// Outbound are the networks of outbound-allow.
+func (c *Config) Outbound() ([]netip.Prefix, error) { return egress.ParseNetworks(c.OutboundAllow) }
