@@ -116,6 +116,8 @@ func Control(allow []netip.Prefix) func(network, address string, c syscall.RawCo
 func Client(timeout time.Duration, allow []netip.Prefix) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: Control(allow)}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) { return d.DialContext(ctx, network, addr) }
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
 	return &http.Client{Timeout: timeout, Transport: t}
 }
