@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -314,6 +315,36 @@ func (s *Service) ChangeRegistration(ctx context.Context, r Registration) (*Regi
 // to the login URL by GET or POST.
 type LoginRequest struct {
 	Issuer, LoginHint, TargetLinkURI, MessageHint, ClientID, DeploymentID string
+	// StorageTarget is lti_storage_target: the platform keeps data for
+	// the tool in the browser (LTI Client Side postMessages, postMessage
+	// storage) in the frame of that name ("_parent": the framing page).
+	// The launch may then be bound to the browser through that storage
+	// when the state cookie does not come back.
+	StorageTarget string
+}
+
+// storageTarget is a frame name a platform may name (else none is used).
+var storageTarget = regexp.MustCompile(`^(_parent|[A-Za-z0-9_-]{1,64})$`)
+
+// Storage is how a launch's page reaches the platform's postMessage
+// storage: the frame, the platform's origin (the only one messages go to
+// and are taken from), and the values the tool keeps there (state and
+// nonce, under the keys "state_"+State and "nonce_"+Nonce).
+type Storage struct {
+	Target, Origin, State, Nonce string
+}
+
+// StorageOf is the storage of a started launch (nil: its login named
+// none).
+func (s *Service) StorageOf(ctx context.Context, state string) (*Storage, error) {
+	f, err := s.peekFlow(ctx, state)
+	if err != nil {
+		return nil, err
+	}
+	if f.StorageTarget == "" || f.StorageOrigin == "" {
+		return nil, nil
+	}
+	return &Storage{Target: f.StorageTarget, Origin: f.StorageOrigin, State: f.State, Nonce: f.Nonce}, nil
 }
 
 // Login starts a launch: the platform must be registered (by issuer and,
@@ -347,6 +378,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (authURL, state s
 	}
 	f := flow{State: random(), Registration: reg.ID, Nonce: random(), Target: req.TargetLinkURI, LoginHint: req.LoginHint,
 		MessageHint: req.MessageHint, Deployment: req.DeploymentID, CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
+	if storageTarget.MatchString(req.StorageTarget) {
+		// The storage answers from the platform's origin: that of its
+		// authentication endpoint, as the specification has it.
+		f.StorageTarget, f.StorageOrigin = req.StorageTarget, origin(reg.AuthURL)
+	}
 	if err := s.saveFlow(ctx, f); err != nil {
 		return "", "", err
 	}
@@ -366,6 +402,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (authURL, state s
 	q.Set("nonce", f.Nonce)
 	if req.MessageHint != "" {
 		q.Set("lti_message_hint", req.MessageHint)
+	}
+	if f.StorageTarget != "" {
+		q.Set("lti_storage_target", f.StorageTarget)
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), f.State, nil
@@ -424,6 +463,12 @@ type LaunchRequest struct {
 	// Cookie is the state kept in the browser's cookie ("" when the
 	// browser sent none).
 	Cookie string
+	// Stored: without the cookie, the launch's page found the state and
+	// nonce in the platform's postMessage storage in this browser, and
+	// posted the launch again from our own origin (the caller checks
+	// that: Sec-Fetch-Site same-origin). Only a launch whose login named
+	// a storage may be bound so.
+	Stored bool
 	// Error is the platform's error answer (error, error_description).
 	Error string
 }
@@ -461,11 +506,20 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (*Launch, error
 	}
 	if req.Cookie == "" {
 		// Told apart from a wrong state: the caller offers to start again
-		// in a window of its own, where the cookie is first-party.
-		if _, err := s.peekFlow(ctx, req.State); err != nil {
+		// in a window of its own, where the cookie is first-party, or
+		// (when the login named the platform's storage) to bind the
+		// launch to the browser through it.
+		f, err := s.peekFlow(ctx, req.State)
+		if err != nil {
 			return nil, err
 		}
-		return nil, ErrNoCookie
+		if !req.Stored {
+			return nil, ErrNoCookie
+		}
+		if f.StorageTarget == "" {
+			return nil, ErrState
+		}
+		req.Cookie = req.State // the storage held it in this browser
 	}
 	if subtle.ConstantTimeCompare([]byte(req.State), []byte(req.Cookie)) != 1 {
 		return nil, ErrState

@@ -327,7 +327,7 @@ func TestLaunchAttacks(t *testing.T) {
 func TestLoginRefusals(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
-	good := LoginRequest{Issuer: f.pf.URL, LoginHint: "h", TargetLinkURI: toolURL + "/kurssi", ClientID: f.pf.ClientID, DeploymentID: "dep-2"}
+	good := LoginRequest{Issuer: f.pf.URL, LoginHint: "h", TargetLinkURI: toolURL + "/kurssi", MessageHint: toolURL + "/kurssi", ClientID: f.pf.ClientID, DeploymentID: "dep-2"}
 	if _, _, err := f.svc.Login(ctx, good); err != nil {
 		t.Fatalf("control: %v", err)
 	}
@@ -592,5 +592,68 @@ func TestMayPlace(t *testing.T) {
 		if MayPlace([]string{roles}) != want {
 			t.Errorf("MayPlace(%q) = %v", roles, !want)
 		}
+	}
+}
+
+// A login that names the platform's postMessage storage: the
+// authentication request passes the frame on, the storage is the
+// platform's authentication origin with the flow's state and nonce; a
+// launch without the cookie is bound through it only when the caller says
+// the storage held them (and only for a login that named one).
+func TestLaunchBoundThroughPlatformStorage(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	login := func(target string) (string, string) {
+		t.Helper()
+		hint := "hint-" + learner.Sub
+		f.pf.Queue(hint, learner)
+		authURL, state, err := f.svc.Login(ctx, LoginRequest{Issuer: f.pf.URL, LoginHint: hint, TargetLinkURI: toolURL + "/kurssi", MessageHint: toolURL + "/kurssi", ClientID: f.pf.ClientID,
+			DeploymentID: "dep-1", StorageTarget: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return authURL, state
+	}
+	post := func(authURL string) LaunchRequest {
+		t.Helper()
+		resp, err := http.Get(authURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_, form, err := ltitest.ReadPostPage(string(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return LaunchRequest{IDToken: form.Get("id_token"), State: form.Get("state")}
+	}
+	// A frame name that is not one: no storage.
+	authURL, state := login("<x>")
+	if st, err := f.svc.StorageOf(ctx, state); err != nil || st != nil || strings.Contains(authURL, "lti_storage_target") {
+		t.Fatalf("storage of a bad target: %+v %v", st, err)
+	}
+	req := post(authURL)
+	req.Stored = true
+	if _, err := f.svc.Launch(ctx, req); !errors.Is(err, ErrState) {
+		t.Fatalf("bound through a storage the login did not name: %v", err)
+	}
+	authURL, state = login("_parent")
+	u, _ := url.Parse(authURL)
+	st, err := f.svc.StorageOf(ctx, state)
+	if err != nil || st == nil || st.Target != "_parent" || st.Origin != f.pf.URL || st.State != state || st.Nonce != u.Query().Get("nonce") || u.Query().Get("lti_storage_target") != "_parent" {
+		t.Fatalf("storage %+v %v (auth request %s)", st, err, authURL)
+	}
+	req = post(authURL)
+	if _, err := f.svc.Launch(ctx, req); !errors.Is(err, ErrNoCookie) {
+		t.Fatalf("without the cookie and the storage: %v", err)
+	}
+	req.Stored = true
+	l, err := f.svc.Launch(ctx, req)
+	if err != nil || l.User == nil {
+		t.Fatalf("bound through the storage: %+v %v", l, err)
+	}
+	if _, err := f.svc.Launch(ctx, req); !errors.Is(err, ErrState) {
+		t.Fatalf("the same launch again: %v", err)
 	}
 }

@@ -112,14 +112,18 @@ func (s *Service) saveRegistration(ctx context.Context, r *Registration) error {
 // target, and the login's parameters (to start it again in a window of
 // its own when the browser refused the state cookie in a frame).
 type flow struct {
-	State        string    `bson:"_id"`
-	Registration string    `bson:"registration"`
-	Nonce        string    `bson:"nonce"`
-	Target       string    `bson:"target"`
-	LoginHint    string    `bson:"login_hint"`
-	MessageHint  string    `bson:"message_hint,omitempty"`
-	Deployment   string    `bson:"deployment,omitempty"`
-	CreatedAt    time.Time `bson:"created_at"`
+	State        string `bson:"_id"`
+	Registration string `bson:"registration"`
+	Nonce        string `bson:"nonce"`
+	Target       string `bson:"target"`
+	LoginHint    string `bson:"login_hint"`
+	MessageHint  string `bson:"message_hint,omitempty"`
+	Deployment   string `bson:"deployment,omitempty"`
+	// StorageTarget and StorageOrigin: the platform's postMessage
+	// storage the login named, and its origin.
+	StorageTarget string    `bson:"storage_target,omitempty"`
+	StorageOrigin string    `bson:"storage_origin,omitempty"`
+	CreatedAt     time.Time `bson:"created_at"`
 }
 
 func (s *Service) saveFlow(ctx context.Context, f flow) error {
