@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tyokyky/tyokyky/api"
@@ -45,17 +47,17 @@ func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-// The iframe problem: the platform's course page on another site
-// (https://127.0.0.2) frames the course (https://127.0.0.1) in chromium
-// with third-party cookies blocked. The launch goes through in the frame
-// on partitioned cookies, the section opens signed in, and the learner
-// completes it there with the keyboard.
-func TestLTILaunchInACrossSiteIframe(t *testing.T) {
+// frameSetup starts the course over TLS on 127.0.0.1 and a platform on
+// 127.0.0.2 (another site) whose course page frames it, registered, with
+// Kerttu Kehys queued for the hint "kehys", and chromium with third-party
+// cookies blocked, as browsers do: only partitioned cookies work in the
+// frame.
+func frameSetup(t *testing.T) (*running, *ltitest.Platform, string, context.Context) {
+	t.Helper()
 	cert, pool := testCertificate(t)
 	r := startOpts(t, fixture(t), func(o *api.Options, _ *media.Options) {
 		o.BaseURL = "https://localhost" // https: __Host- cookies, Secure
 	})
-	// The course over TLS on 127.0.0.1 as well.
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
 		t.Fatal(err)
@@ -68,48 +70,59 @@ func TestLTILaunchInACrossSiteIframe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pf.Close()
+	t.Cleanup(pf.Close)
 	pf.ToolLoginURL = toolURL + "/lti/login"
 	if _, errs := r.lti.AddRegistration(t.Context(), lti.Registration{Name: "Moodle", Issuer: pf.URL, ClientID: pf.ClientID, AuthURL: pf.AuthURL(),
 		TokenURL: pf.TokenURL(), JWKSURL: pf.JWKSURL(), Deployments: []string{"dep-1"}, Org: "pirkanmaa"}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	pf.Queue("kehys", &ltitest.Person{Sub: "k-1", Name: "Kerttu Kehys", Email: "kerttu@pirha.fi", Roles: []string{ltitest.RoleLearner}})
+	ctx := browser(t, chromedp.Flag("ignore-certificate-errors", true), chromedp.Flag("test-third-party-cookie-phaseout", true))
+	t.Cleanup(func() { artifact(t, ctx) })
+	return r, pf, toolURL, ctx
+}
 
-	ctx := browser(t, chromedp.Flag("ignore-certificate-errors", true),
-		// Third-party cookies blocked, as browsers do: only partitioned
-		// cookies work in the frame.
-		chromedp.Flag("test-third-party-cookie-phaseout", true))
-	defer artifact(t, ctx)
-	section := "/osiot/ensimmainen/tehtava"
-	if err := chromedp.Do(ctx, chromedp.Navigate(pf.URL+"/course?"+url.Values{"hint": {"kehys"}, "target": {toolURL + section}}.Encode())); err != nil {
-		t.Fatal(err)
-	}
-	// The frame is another site's: chromium runs it as a target of its
-	// own, which the test attaches to.
-	var frame context.Context
+// attachFrame waits for the cross-site frame to reach an address that
+// starts with prefix (chromium runs another site's frame as a target of
+// its own) and attaches to it.
+func attachFrame(t *testing.T, ctx context.Context, prefix string) context.Context {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for frame == nil {
+	for {
 		infos, err := chromedp.Targets(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, info := range infos {
-			if info.Type == "iframe" && strings.HasPrefix(info.URL, toolURL+section) {
+			if info.Type == "iframe" && strings.HasPrefix(info.URL, prefix) {
 				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
-				defer cancel()
-				frame = fctx
+				t.Cleanup(cancel)
+				return fctx
 			}
 		}
-		if frame == nil && time.Now().After(deadline) {
+		if time.Now().After(deadline) {
 			var urls []string
 			for _, info := range infos {
 				urls = append(urls, info.Type+" "+info.URL)
 			}
-			t.Fatalf("the frame did not reach the section: %v", urls)
+			t.Fatalf("the frame did not reach %s: %v", prefix, urls)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// The iframe problem: the platform's course page on another site
+// (https://127.0.0.2) frames the course (https://127.0.0.1) in chromium
+// with third-party cookies blocked. The launch goes through in the frame
+// on partitioned cookies, the section opens signed in, and the learner
+// completes it there with the keyboard.
+func TestLTILaunchInACrossSiteIframe(t *testing.T) {
+	r, pf, toolURL, ctx := frameSetup(t)
+	section := "/osiot/ensimmainen/tehtava"
+	if err := chromedp.Do(ctx, chromedp.Navigate(pf.URL+"/course?"+url.Values{"hint": {"kehys"}, "target": {toolURL + section}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	frame := attachFrame(t, ctx, toolURL+section)
 	// In the frame: the section, signed in as the platform's person.
 	waitFor(t, frame, `document.readyState === "complete" && document.body.innerText.includes("Kerttu Kehys")`, "the section signed in, in the frame")
 	u, err := r.Accounts().UserByIdentity(t.Context(), pf.URL, "k-1")
@@ -138,7 +151,7 @@ func TestLTILaunchInACrossSiteIframe(t *testing.T) {
 	if err := chromedp.Do(kctx, chromedp.KeyEvent("\r")); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		recs, err := r.Progress().ForUser(t.Context(), u.ID)
 		if err != nil {
@@ -163,5 +176,52 @@ func TestLTILaunchInACrossSiteIframe(t *testing.T) {
 			t.Fatalf("the section was not completed in the frame: %v", recs)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The platform's postMessage storage, when the browser drops the tool's
+// cookie: the platform names its storage (lti_storage_target=_parent)
+// and the course's login page keeps the state and nonce there; the
+// browser loses every cookie before the platform answers; the launch
+// page finds both in the storage and posts the launch again from its own
+// origin, and the section opens signed in, in the frame.
+func TestLTILaunchThroughThePlatformsStorage(t *testing.T) {
+	r, pf, toolURL, ctx := frameSetup(t)
+	section := "/osiot/ensimmainen/tehtava"
+	arrived, release := pf.Hold()
+	defer release()
+	if err := chromedp.Do(ctx, chromedp.Navigate(pf.URL+"/course?"+url.Values{"hint": {"kehys"}, "target": {toolURL + section}, "storage": {"1"}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the login did not reach the platform")
+	}
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	frame := attachFrame(t, ctx, toolURL+section)
+	waitFor(t, frame, `document.readyState === "complete" && document.body.innerText.includes("Kerttu Kehys")`, "the section signed in through the storage")
+	log, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`window.storageLog`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range log {
+		if m["origin"] != toolURL {
+			t.Errorf("a message from %s", m["origin"])
+		}
+		got = append(got, m["subject"]+" "+strings.SplitN(m["key"], "_", 2)[0])
+	}
+	if want := "lti.put_data state,lti.put_data nonce,lti.get_data state,lti.get_data nonce"; strings.Join(got, ",") != want {
+		t.Fatalf("the storage saw %v, want %s", got, want)
+	}
+	if _, err := r.Accounts().UserByIdentity(t.Context(), pf.URL, "k-1"); err != nil {
+		t.Fatal(err)
 	}
 }

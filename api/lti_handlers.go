@@ -80,12 +80,26 @@ func (h *ltiHandlers) login(c *fiber.Ctx) error {
 	h.logins.Fail(key) // every start counts: each stores a flow
 	authURL, state, err := h.lti.Login(c.UserContext(), lti.LoginRequest{Issuer: param(c, "iss"), LoginHint: param(c, "login_hint"),
 		TargetLinkURI: param(c, "target_link_uri"), MessageHint: param(c, "lti_message_hint"), ClientID: param(c, "client_id"),
-		DeploymentID: param(c, "lti_deployment_id")})
+		DeploymentID: param(c, "lti_deployment_id"), StorageTarget: param(c, "lti_storage_target")})
 	if err != nil {
 		return h.refuse(c, err, "")
 	}
 	h.crossSiteCookie(c, ltiCookieBase(state), state, lti.FlowTTL)
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if param(c, "lti_storage_target") != "" {
+		st, err := h.lti.StorageOf(c.UserContext(), state)
+		if err != nil {
+			return err
+		}
+		if st != nil {
+			// The page keeps the state and nonce in the platform's
+			// storage, then goes on to the platform (its link does the
+			// same without scripts).
+			lang := h.lang(c)
+			return h.renderForm(c, fiber.StatusOK, "lti_notice", "lti.storage.title", &ltiNoticeData{Message: web.T(lang, "lti.storage.put"),
+				Storage: &ltiStorageData{Mode: "put", Storage: *st, Next: authURL}})
+		}
+	}
 	return c.Redirect(authURL, fiber.StatusFound)
 }
 
@@ -103,7 +117,15 @@ func (h *ltiHandlers) launch(c *fiber.Ctx) error {
 	if stop, err := h.limited(c, h.failures, key); stop {
 		return err
 	}
-	l, err := h.lti.Launch(c.UserContext(), lti.LaunchRequest{IDToken: c.FormValue("id_token"), State: state, Cookie: cookie, Error: c.FormValue("error")})
+	// A launch posted again by its own page after the platform's storage
+	// held its state and nonce: only from our own origin (a page of
+	// another site cannot make a browser send that).
+	stored := c.FormValue("lti_storage") == "1"
+	if stored && c.Get("Sec-Fetch-Site") != "same-origin" {
+		h.failures.Fail(key)
+		return h.refuse(c, lti.ErrState, "")
+	}
+	l, err := h.lti.Launch(c.UserContext(), lti.LaunchRequest{IDToken: c.FormValue("id_token"), State: state, Cookie: cookie, Stored: stored, Error: c.FormValue("error")})
 	if errors.Is(err, lti.ErrNoCookie) {
 		return h.offerWindow(c, state)
 	}
@@ -155,7 +177,29 @@ func (h *ltiHandlers) offerWindow(c *fiber.Ctx, state string) error {
 	if again.DeploymentID != "" {
 		q.Set("lti_deployment_id", again.DeploymentID)
 	}
-	return h.refuse(c, lti.ErrNoCookie, "/lti/login?"+q.Encode())
+	window := "/lti/login?" + q.Encode()
+	st, err := h.lti.StorageOf(c.UserContext(), state)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return h.refuse(c, lti.ErrNoCookie, window)
+	}
+	// The login named the platform's storage: the page looks there for
+	// the state and nonce its login kept, and if they are there posts the
+	// launch again, bound to this browser so; else the window is offered.
+	lang := h.lang(c)
+	return h.renderForm(c, fiber.StatusOK, "lti_notice", "lti.window.title", &ltiNoticeData{Message: web.T(lang, lti.ErrNoCookie.MessageKey()), Window: window,
+		Storage: &ltiStorageData{Mode: "get", Storage: *st, IDToken: c.FormValue("id_token")}})
+}
+
+// ltiStorageData is what a page needs to use the platform's postMessage
+// storage: put (the login keeps the state and nonce, then goes to Next)
+// or get (the launch looks for them, then posts IDToken again).
+type ltiStorageData struct {
+	Mode string
+	lti.Storage
+	Next, IDToken string
 }
 
 // ltiNoticeData is the page of a refused launch: the refusal's message
@@ -164,6 +208,7 @@ func (h *ltiHandlers) offerWindow(c *fiber.Ctx, state string) error {
 type ltiNoticeData struct {
 	Message string
 	Window  string
+	Storage *ltiStorageData
 	// Close: the page tells the platform that opened it (LTI Dynamic
 	// Registration) to close it.
 	Close bool

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -737,5 +738,44 @@ func TestLTISessionInTheFrame(t *testing.T) {
 	}
 	if resp, page := s.get("/omat-opinnot"); resp.StatusCode != 200 || !strings.Contains(page, "Kalle Kehys") {
 		t.Fatalf("after the launch on the same site = %d", resp.StatusCode)
+	}
+}
+
+// A launch that says the platform's storage bound it (lti_storage=1) is
+// taken only from a page of our own origin (Sec-Fetch-Site same-origin):
+// a cross-site form, or one without the header, is refused before the
+// token is looked at, and the flow is left for the real page.
+func TestLTIStorageLaunchOnlyFromOurOrigin(t *testing.T) {
+	r, pf, _ := startLTI(t)
+	pf.Queue("h-s", &ltitest.Person{Sub: "u-s", Name: "Säilö Oppija", Roles: []string{ltitest.RoleLearner}})
+	b := newClient(t, r.URL)
+	q := url.Values{"iss": {pf.URL}, "login_hint": {"h-s"}, "target_link_uri": {r.URL + "/osiot"}, "lti_message_hint": {r.URL + "/osiot"},
+		"client_id": {pf.ClientID}, "lti_deployment_id": {"dep-1"}, "lti_storage_target": {"_parent"}}
+	resp, page := b.get("/lti/login?" + q.Encode())
+	m := regexp.MustCompile(`data-next="([^"]+)"`).FindStringSubmatch(page)
+	if resp.StatusCode != 200 || m == nil || !strings.Contains(page, `data-lti-storage="put"`) || !strings.Contains(page, `data-origin="`+pf.URL+`"`) {
+		t.Fatalf("the login naming a storage = %d:\n%s", resp.StatusCode, page)
+	}
+	_, form := platformAnswers(t, html.UnescapeString(m[1]))
+	// No cookie sent (another jar): the page that looks in the storage,
+	// with the token.
+	b = newClient(t, r.URL)
+	resp, page = b.post("/lti/launch", form)
+	if resp.StatusCode != 200 || !strings.Contains(page, `data-lti-storage="get"`) || !strings.Contains(page, form.Get("id_token")) {
+		t.Fatalf("the launch without the cookie = %d:\n%s", resp.StatusCode, page)
+	}
+	form.Set("lti_storage", "1")
+	for _, site := range []string{"", "cross-site", "same-site"} {
+		h := []string{"Content-Type", "application/x-www-form-urlencoded"}
+		if site != "" {
+			h = append(h, "Sec-Fetch-Site", site)
+		}
+		if resp, _ := b.do("POST", "/lti/launch", strings.NewReader(form.Encode()), h...); resp.StatusCode != 400 || cookieAttrs(resp, "lti_session") != "" {
+			t.Fatalf("a stored launch with Sec-Fetch-Site %q = %d", site, resp.StatusCode)
+		}
+	}
+	resp, _ = b.do("POST", "/lti/launch", strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded", "Sec-Fetch-Site", "same-origin")
+	if resp.StatusCode != 303 || !strings.Contains(cookieAttrs(resp, "lti_session"), "Partitioned") {
+		t.Fatalf("the stored launch from our own page = %d", resp.StatusCode)
 	}
 }

@@ -62,6 +62,7 @@ type Platform struct {
 	next    map[string]*Person
 	forge   func(header map[string]any, claims jwt.MapClaims) string
 	authLog []url.Values
+	hold    *hold
 	links   []DeepLinkAnswer
 	// The AGS side: the scopes the token endpoint grants, the tokens it
 	// gave, the assertions' ids seen, the gradebook (line item → userId →
@@ -220,6 +221,21 @@ func (p *Platform) Forge(f func(header map[string]any, claims jwt.MapClaims) str
 	p.mu.Unlock()
 }
 
+type hold struct{ arrived, release chan struct{} }
+
+// Hold makes the next authentication request wait: arrived is closed
+// when it comes, and it is answered once release is called (a test
+// changes the browser in between, as a browser that drops the tool's
+// cookie would).
+func (p *Platform) Hold() (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}), release: make(chan struct{})}
+	p.mu.Lock()
+	p.hold = h
+	p.mu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
+}
+
 // Queue makes person the one launched for login_hint.
 func (p *Platform) Queue(loginHint string, person *Person) {
 	p.mu.Lock()
@@ -341,6 +357,18 @@ func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", 400)
 		return
+	}
+	p.mu.Lock()
+	h := p.hold
+	p.hold = nil
+	p.mu.Unlock()
+	if h != nil {
+		close(h.arrived)
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	q := r.Form
 	p.mu.Lock()
@@ -607,18 +635,49 @@ func (p *Platform) serveDeepLinkReturn(w http.ResponseWriter, r *http.Request) {
 // serveCourse is a course page of the platform that opens the tool in an
 // iframe, as Moodle's embedded launch does: the frame starts at the
 // tool's login URL for the queued login_hint (hint) and the target.
+// serveCourse is the platform's course page framing the tool's login;
+// with storage=1 it offers the LTI postMessage storage (the page itself,
+// lti_storage_target _parent), which keeps values per tool origin and
+// logs every message in window.storageLog.
 func (p *Platform) serveCourse(w http.ResponseWriter, r *http.Request) {
 	target := r.URL.Query().Get("target")
 	q := url.Values{"iss": {p.URL}, "login_hint": {r.URL.Query().Get("hint")}, "target_link_uri": {target}, "lti_message_hint": {target},
 		"client_id": {p.ClientID}, "lti_deployment_id": {p.DeploymentID}}
+	storage := r.URL.Query().Get("storage") == "1"
+	if storage {
+		q.Set("lti_storage_target", "_parent")
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = coursePage.Execute(w, p.ToolLoginURL+"?"+q.Encode())
+	_ = coursePage.Execute(w, map[string]any{"Login": p.ToolLoginURL + "?" + q.Encode(), "Storage": storage})
 }
 
 var coursePage = template.Must(template.New("course").Parse(`<!DOCTYPE html>
-<html lang="fi"><head><meta charset="utf-8"><title>Oppimisympäristön kurssi</title></head>
+<html lang="fi"><head><meta charset="utf-8"><title>Oppimisympäristön kurssi</title>
+{{if .Storage}}<script>
+window.storageLog = [];
+(function () {
+  var kept = {};
+  window.addEventListener("message", function (ev) {
+    var d = ev.data;
+    if (!d || typeof d !== "object" || (d.subject !== "lti.put_data" && d.subject !== "lti.get_data")) return;
+    window.storageLog.push({ origin: ev.origin, subject: d.subject, key: d.key });
+    var box = kept[ev.origin] || (kept[ev.origin] = {});
+    var answer = { subject: d.subject + ".response", message_id: d.message_id, key: d.key };
+    if (d.subject === "lti.put_data") {
+      box[d.key] = d.value;
+      answer.value = d.value;
+    } else if (Object.prototype.hasOwnProperty.call(box, d.key)) {
+      answer.value = box[d.key];
+    } else {
+      answer.error = { code: "bad_request", message: "no such key" };
+    }
+    ev.source.postMessage(answer, ev.origin);
+  });
+})();
+</script>{{end}}
+</head>
 <body><h1>Oppimisympäristön kurssi</h1>
-<iframe id="tool" src="{{.}}" title="Työkyvyn tuki" width="1100" height="800"></iframe>
+<iframe id="tool" src="{{.Login}}" title="Työkyvyn tuki" width="1100" height="800"></iframe>
 </body></html>`))
 
 var placedPage = template.Must(template.New("placed").Parse(`<!DOCTYPE html>

@@ -510,3 +510,78 @@
   var to = window.opener || (window.parent !== window ? window.parent : null);
   if (to) to.postMessage({ subject: "org.imsglobal.lti.close" }, "*");
 })();
+
+// LTI postMessage storage (LTI Client Side postMessages, OIDC login with
+// them): when a learning platform keeps data for the tool in the browser,
+// the login page puts the launch's state and nonce there before going on
+// to the platform, and the launch page, when the browser did not send the
+// state cookie back, looks for them there and, if both are found, posts
+// the launch again (from this origin, which the server requires). Messages
+// go only to the platform's origin and are taken only from it.
+(function () {
+  "use strict";
+  var el = document.querySelector("[data-lti-storage]");
+  if (!el) return;
+  var put = el.getAttribute("data-lti-storage") === "put";
+  var go = function () { window.location.replace(el.getAttribute("data-next")); };
+  var origin = el.getAttribute("data-origin");
+  var name = el.getAttribute("data-target");
+  var state = el.getAttribute("data-state");
+  var nonce = el.getAttribute("data-nonce");
+  var frame = window.parent;
+  if (name && name !== "_parent") {
+    try {
+      frame = window.parent.frames[name];
+    } catch (e) {
+      frame = null;
+    }
+  }
+  if (window.parent === window || !frame || !origin) {
+    if (put) go(); // no platform around: on to it all the same
+    return;
+  }
+  var waiting = {};
+  var counter = 0;
+  window.addEventListener("message", function (ev) {
+    var d = ev.data;
+    if (ev.origin !== origin || !d || typeof d !== "object" || typeof d.message_id !== "string") return;
+    var w = waiting[d.message_id];
+    if (!w || d.subject !== w.subject + ".response") return;
+    delete waiting[d.message_id];
+    if (d.error) w.reject(new Error(String(d.error.code || "error")));
+    else w.resolve(d);
+  });
+  function send(subject, key, value) {
+    return new Promise(function (resolve, reject) {
+      var id = "tyokyky-" + Date.now().toString(36) + "-" + (counter++) + "-" + Math.random().toString(36).slice(2);
+      waiting[id] = { subject: subject, resolve: resolve, reject: reject };
+      var msg = { subject: subject, message_id: id, key: key };
+      if (value !== undefined) msg.value = value;
+      frame.postMessage(msg, origin);
+      setTimeout(function () {
+        if (waiting[id]) {
+          delete waiting[id];
+          reject(new Error("timeout"));
+        }
+      }, 3000);
+    });
+  }
+  if (put) {
+    // Whatever the storage answers, the login goes on: the cookie may
+    // still come back.
+    Promise.all([send("lti.put_data", "state_" + state, state), send("lti.put_data", "nonce_" + nonce, nonce)]).then(go, go);
+    return;
+  }
+  var status = document.querySelector("[data-lti-storage-status]");
+  if (status) status.textContent = status.getAttribute("data-checking");
+  Promise.all([send("lti.get_data", "state_" + state), send("lti.get_data", "nonce_" + nonce)]).then(function (r) {
+    if (r[0].value === state && r[1].value === nonce) {
+      el.elements.lti_storage.value = "1";
+      el.submit();
+      return;
+    }
+    if (status) status.textContent = "";
+  }, function () {
+    if (status) status.textContent = "";
+  });
+})();
