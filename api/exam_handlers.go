@@ -108,11 +108,35 @@ func (h *examHandlers) startAttempt(ctx context.Context, userID string) (*exam.A
 	if pub == nil {
 		return nil, false, exam.ErrNoExam
 	}
-	records, err := h.progress.ForUser(ctx, userID)
+	records, err := h.eligibilityRecords(ctx, pub, userID)
 	if err != nil {
 		return nil, false, err
 	}
 	return h.exam.Start(ctx, userID, pub, records)
+}
+
+// eligibilityRecords are the records the exam's eligibility rule reads:
+// the learner's completions from their digest (one lookup), or, when
+// those do not meet the rule, all their records (one lookup per section),
+// whose completions then go to the digest for the next time.
+func (h *examHandlers) eligibilityRecords(ctx context.Context, pub *course.Published, userID string) (map[string]*course.SectionProgress, error) {
+	done, err := h.progress.Completions(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if len(pub.Course.ExamMissing(done)) == 0 {
+		return done, nil
+	}
+	records, err := h.progress.ForUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if len(pub.Course.ExamMissing(records)) == 0 {
+		if err := h.progress.SaveCompletions(ctx, userID, records); err != nil {
+			return nil, err
+		}
+	}
+	return records, nil
 }
 
 // notEligible answers an API client whom the eligibility rule refuses an
@@ -275,7 +299,7 @@ func (h *examHandlers) examIntro(c *fiber.Ctx, status int, refusal string) error
 			d.Left = 0
 		}
 		d.Refusal = refusal
-		records, err := h.progress.ForUser(c.UserContext(), v.User.ID)
+		records, err := h.eligibilityRecords(c.UserContext(), pub, v.User.ID)
 		if err != nil {
 			return err
 		}

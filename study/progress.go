@@ -29,6 +29,10 @@ import (
 const (
 	progressCollection = "progress"
 	answersCollection  = "task_answers"
+	// digestsCollection keeps, per learner (_id the user), when each
+	// section was completed: one lookup answers the exam's eligibility
+	// rule instead of one per section of the course (see Completions).
+	digestsCollection = "progress_digests"
 
 	// MaxHeartbeat caps the time one heartbeat may add.
 	MaxHeartbeat = 30
@@ -58,6 +62,10 @@ type Progress struct {
 	answers *cache.TTL[map[string]*Answer]
 	// keys, where set, lists the records a learner can have (see Keys).
 	keys func() (sections, tasks []string)
+	// noted are the completions this process has written to the
+	// learners' digests (user|section), so that later events of a
+	// completed section write nothing more.
+	noted *cache.TTL[bool]
 }
 
 // Option configures a Progress.
@@ -81,7 +89,8 @@ const CacheTTL = 5 * time.Second
 func NewProgress(db *database.DB, opts ...Option) *Progress {
 	p := &Progress{db: db, now: time.Now, locks: database.NewLocks(),
 		records: cache.New[map[string]*course.SectionProgress](CacheTTL, 100_000),
-		answers: cache.New[map[string]*Answer](CacheTTL, 100_000)}
+		answers: cache.New[map[string]*Answer](CacheTTL, 100_000),
+		noted:   cache.New[bool](time.Hour, 200_000)}
 	for _, o := range opts {
 		o(p)
 	}
@@ -251,7 +260,94 @@ func (p *Progress) upsert(ctx context.Context, userID, id string, update bson.D)
 	if err != nil {
 		return nil, fmt.Errorf("study: progress: %w", err)
 	}
+	if out.CompletedAt != nil {
+		if err := p.noteCompleted(ctx, userID, out.Module+"/"+out.Section, *out.CompletedAt); err != nil {
+			return nil, err
+		}
+	}
 	return &out, nil
+}
+
+// noteCompleted writes a completion to the learner's digest, once per
+// process and section ($min: a completion written twice, or by two
+// instances, keeps the first time).
+func (p *Progress) noteCompleted(ctx context.Context, userID, key string, at time.Time) error {
+	if _, ok := p.noted.Get(userID + "|" + key); ok {
+		return nil
+	}
+	update := bson.D{{Key: "$min", Value: bson.D{{Key: "done." + digestField(key), Value: at.UTC()}}}}
+	var err error
+	for range 5 {
+		_, err = p.db.Collection(digestsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, update, options.UpdateOne().SetUpsert(true))
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("study: digest: %w", err)
+	}
+	p.noted.Put(userID+"|"+key, userID, true)
+	return nil
+}
+
+// digestField is a section key as a field name of the digest (a path
+// separator or a leading $ could not be one).
+func digestField(key string) string {
+	return strings.NewReplacer(".", "%2E", "$", "%24").Replace(key)
+}
+
+// Completions are the learner's completed sections as their digest
+// keeps them (records with Module, Section and CompletedAt only), read
+// with one lookup: enough for the exam's eligibility rule. Completions
+// only ever come in (a section's completion stays; records moved by a
+// structure change drop the digests they were in), so a rule met here is
+// met by the records; one not met may still be (a completion written
+// before digests were kept): read ForUser then, and SaveCompletions.
+func (p *Progress) Completions(ctx context.Context, userID string) (map[string]*course.SectionProgress, error) {
+	var d struct {
+		Done map[string]time.Time `bson:"done"`
+	}
+	err := p.db.Collection(digestsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return map[string]*course.SectionProgress{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("study: digest: %w", err)
+	}
+	out := make(map[string]*course.SectionProgress, len(d.Done))
+	for field, at := range d.Done {
+		key := strings.NewReplacer("%2E", ".", "%24", "$").Replace(field)
+		module, section, ok := strings.Cut(key, "/")
+		if !ok {
+			continue
+		}
+		at := at
+		out[key] = &course.SectionProgress{Module: module, Section: section, CompletedAt: &at}
+	}
+	return out, nil
+}
+
+// SaveCompletions writes the completed sections of records (a learner's
+// ForUser) to their digest: what was completed before digests were kept
+// is found with one lookup from then on.
+func (p *Progress) SaveCompletions(ctx context.Context, userID string, records map[string]*course.SectionProgress) error {
+	for key, r := range records {
+		if r.CompletedAt != nil {
+			if err := p.noteCompleted(ctx, userID, key, *r.CompletedAt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dropDigest deletes a learner's digest (records moved, or the learner
+// deleted); the next start of the exam reads the records and writes it
+// again.
+func (p *Progress) dropDigest(ctx context.Context, userID string) error {
+	p.noted.DeleteGroup(userID)
+	_, err := p.db.Collection(digestsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}})
+	return err
 }
 
 // ForUser is all of a learner's records, by "module/section".
@@ -397,7 +493,7 @@ func (p *Progress) DeleteUser(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	return nil
+	return p.dropDigest(ctx, userID)
 }
 
 // LearnersIn counts the learners with progress records of a section, or
@@ -550,10 +646,22 @@ func (p *Progress) relocate(ctx context.Context, moves []relocation) (int, error
 			if mv.section == "" {
 				to = sec
 			}
+			if !users[user] {
+				// The digest goes before the records move (a completion
+				// it kept may be moved away), and again after all moved.
+				if err := p.dropDigest(ctx, user); err != nil {
+					return moved, fmt.Errorf("study: digest: %w", err)
+				}
+			}
 			users[user] = true
 			if err := move(progressCollection, r, progressID(user, mv.toModule, to), bson.M{"module": mv.toModule, "section": to}); err != nil {
 				return moved, fmt.Errorf("study: progress: %w", err)
 			}
+		}
+	}
+	for u := range users {
+		if err := p.dropDigest(ctx, u); err != nil {
+			return moved, fmt.Errorf("study: digest: %w", err)
 		}
 	}
 	if len(moves) == 0 {

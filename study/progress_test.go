@@ -5,6 +5,9 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/testenv"
@@ -205,5 +208,79 @@ func TestRecordsReadByIDMatchTheFilter(t *testing.T) {
 	}
 	if other, _ := byID.Answers(ctx, "k2"); len(other) != 0 {
 		t.Fatalf("k2 sees %d answers", len(other))
+	}
+}
+
+// The digest of completions: each completion reaches it (seen by another
+// instance with one lookup), a later event of the section keeps the first
+// time, the records' own completions are saved to it, and it goes when
+// records move (an archived section) or the learner is deleted, while the
+// records say the same.
+func TestCompletionsDigest(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	c := fixtureCourse(t)
+	a, b := NewProgress(db), NewProgress(db) // two instances
+	var page *course.Section
+	for _, m := range c.Modules {
+		for _, s := range m.Sections {
+			if page == nil && s.Completion == course.CompleteOnView {
+				page = s
+			}
+		}
+	}
+	if page == nil {
+		t.Fatal("the fixture has no section completed by viewing")
+	}
+	key := page.Module.Slug + "/" + page.Slug
+	first, err := a.Record(ctx, "d1", page, Event{Kind: "completed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := b.Completions(ctx, "d1")
+	if err != nil || len(done) != 1 || done[key] == nil || !done[key].CompletedAt.Equal(*first.CompletedAt) || done[key].Module != page.Module.Slug {
+		t.Fatalf("the other instance's completions %+v %v", done, err)
+	}
+	a.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if _, err := a.Record(ctx, "d1", page, Event{Kind: "completed"}); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := b.Completions(ctx, "d1"); !done[key].CompletedAt.Equal(*first.CompletedAt) {
+		t.Fatalf("a later event moved the completion to %v", done[key].CompletedAt)
+	}
+	// Records written before digests were kept: saved from the records.
+	if _, err := db.Collection(digestsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: "d1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := b.Completions(ctx, "d1"); len(done) != 0 {
+		t.Fatalf("no digest: %+v", done)
+	}
+	records, _ := b.ForUser(ctx, "d1")
+	if err := b.SaveCompletions(ctx, "d1", records); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := a.Completions(ctx, "d1"); done[key] == nil {
+		t.Fatal("the records' completion was not saved")
+	}
+	// The section archived: its records move away, and so does the
+	// digest; the records agree.
+	if _, err := a.SetAside(ctx, page.Module.Slug, page.Slug, "20270101T000000"); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := b.Completions(ctx, "d1"); len(done) != 0 {
+		t.Fatalf("the digest after the section was archived: %+v", done)
+	}
+	if records, _ := NewProgress(db).ForUser(ctx, "d1"); records[key] != nil {
+		t.Fatal("the record stayed")
+	}
+	// Deleted with the learner.
+	if _, err := a.Record(ctx, "d2", page, Event{Kind: "completed"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteUser(ctx, "d2"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Collection(digestsCollection).CountDocuments(ctx, bson.D{{Key: "_id", Value: "d2"}}); n != 0 {
+		t.Fatal("the digest outlived the learner")
 	}
 }
