@@ -343,10 +343,13 @@ var bucketColours = [4]string{"#8a8f98", "#b35c00", "#2f6fa8", "#1f7a3a"}
 // bar's label is text that wraps (never clipped, whatever the width),
 // each line a row of segments whose X and W are per cent of the width.
 type chart struct {
-	Title  string
-	Note   string // where the same figures are
-	Bars   []chartBar
-	Legend []chartSegment
+	Title string
+	Note  string // where the same figures are
+	// LabelLang is the language of the bars' labels when it is not the
+	// page's (the modules' titles are Finnish).
+	LabelLang string
+	Bars      []chartBar
+	Legend    []chartSegment
 }
 
 type chartBar struct {
@@ -363,7 +366,7 @@ type chartSegment struct {
 // modulesChart is a stacked bar per module: how many learners have
 // completed none, some, most or all of its sections.
 func modulesChart(r *report.Report, lang string) chart {
-	ch := chart{Title: web.T(lang, "reports.modules.chart"), Note: web.T(lang, "reports.chart.desc")}
+	ch := chart{Title: web.T(lang, "reports.modules.chart"), Note: web.T(lang, "reports.chart.desc"), LabelLang: "fi"}
 	for _, m := range r.Modules {
 		total := 0
 		for _, n := range m.Buckets {
@@ -394,7 +397,7 @@ func modulesChart(r *report.Report, lang string) chart {
 // timeChart compares, per module, the average time of the learners who
 // started it with its time budget.
 func timeChart(r *report.Report, lang string) chart {
-	ch := chart{Title: web.T(lang, "reports.time.chart"), Note: web.T(lang, "reports.chart.desc")}
+	ch := chart{Title: web.T(lang, "reports.time.chart"), Note: web.T(lang, "reports.chart.desc"), LabelLang: "fi"}
 	top := 1.0
 	for _, t := range r.Time {
 		top = max(top, t.AverageMinutes, float64(t.BudgetMinutes))
