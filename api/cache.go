@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
+	"io"
 	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/tyokyky/tyokyky/course"
@@ -55,6 +59,73 @@ type cacheEntry struct {
 	cutOnce sync.Once
 	parts   [][]byte // len(parts) == len(slots)+1
 	slots   []string
+	// deflated are the parts each compressed on its own (raw deflate
+	// ending in a sync flush: byte-aligned, not final), made on the first
+	// request that accepts gzip; see writeGzip.
+	deflateOnce sync.Once
+	deflated    [][]byte
+}
+
+// storedBlock writes s as deflate stored blocks, none final: each a
+// header of three bits (0, 00) padded to a byte, LEN and its complement,
+// then at most 65,535 bytes as they are.
+func storedBlock(w io.Writer, s string) {
+	for len(s) > 0 {
+		n := min(len(s), 0xffff)
+		w.Write([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)})
+		io.WriteString(w, s[:n])
+		s = s[n:]
+	}
+}
+
+// gzipHeader is a gzip member's header: deflate, no name, no time, an
+// unknown system (RFC 1952).
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
+
+// writeGzip writes the skeleton filled with values as one gzip stream
+// without compressing the skeleton again: its parts were deflated once,
+// each ending byte-aligned (a sync flush); the values go between them as
+// stored blocks; a final empty block, the CRC-32 of the whole and its
+// length end it. Deflate allows blocks of any kind in a row, so the
+// stream is what a single compressor could have written (RFC 1951
+// 3.2.3-3.2.4). The values are small (a token, a name, the learner's
+// state and answers), so leaving them uncompressed costs a few bytes,
+// while compressing the page per request cost most of its throughput.
+func (e *cacheEntry) writeGzip(w io.Writer, values map[string]string) {
+	e.cut()
+	e.deflateOnce.Do(func() {
+		for _, part := range e.parts {
+			var b bytes.Buffer
+			if len(part) < 64 {
+				storedBlock(&b, string(part)) // smaller than code tables
+			} else {
+				fw, _ := flate.NewWriter(&b, flate.BestCompression)
+				fw.Write(part) // a bytes.Buffer does not fail
+				fw.Flush()     // sync flush: byte-aligned, not the final block
+			}
+			e.deflated = append(e.deflated, b.Bytes())
+		}
+	})
+	crc := crc32.NewIEEE()
+	size := 0
+	w.Write(gzipHeader)
+	for i, part := range e.deflated {
+		w.Write(part)
+		crc.Write(e.parts[i])
+		size += len(e.parts[i])
+		if i == len(e.slots) {
+			break
+		}
+		v := values[e.slots[i]]
+		storedBlock(w, v)
+		io.WriteString(crc, v)
+		size += len(v)
+	}
+	var tail [10]byte
+	tail[0], tail[1] = 0x03, 0x00 // a final, empty block with fixed codes
+	binary.LittleEndian.PutUint32(tail[2:], crc.Sum32())
+	binary.LittleEndian.PutUint32(tail[6:], uint32(size))
+	w.Write(tail[:])
 }
 
 // slotNonce makes the signed-in skeleton's placeholders unguessable: it

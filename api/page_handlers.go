@@ -387,7 +387,14 @@ func (h *pageHandlers) signedInSection(c *fiber.Ctx, v *viewer, module, section 
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	// The skeleton's pieces and the learner's values, straight into the
-	// response: no search, no template.
+	// response: no search, no template; compressed, the skeleton's
+	// pieces were compressed once.
+	c.Vary(fiber.HeaderAcceptEncoding)
+	if c.Request().Header.HasAcceptEncoding("gzip") {
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+		e.writeGzip(c.Response().BodyWriter(), values)
+		return nil
+	}
 	e.cut()
 	w := c.Response().BodyWriter()
 	for i, slot := range e.slots {
