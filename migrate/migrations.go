@@ -20,6 +20,7 @@ func All() []Migration {
 		{ID: 1, Name: "job leases become claims", Up: leaseClaims},
 		{ID: 2, Name: "organisations become records", Up: organisationRecords},
 		{ID: 3, Name: "LTI grade links are kept by line item", Up: gradeLinksByLineItem},
+		{ID: 4, Name: "offline answers: device heads, receipts without texts", Up: syncHeads},
 	}
 }
 

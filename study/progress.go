@@ -488,7 +488,7 @@ func (p *Progress) loadAnswers(ctx context.Context, userID string) (map[string]*
 // DeleteUser removes everything kept of a learner's studies.
 func (p *Progress) DeleteUser(ctx context.Context, userID string) error {
 	defer p.forget(userID)
-	for _, c := range []string{progressCollection, answersCollection, receiptsCollection} {
+	for _, c := range []string{progressCollection, answersCollection, receiptsCollection, headsCollection} {
 		if _, err := p.db.Collection(c).DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}}); err != nil {
 			return err
 		}

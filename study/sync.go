@@ -42,6 +42,28 @@ import (
 
 const receiptsCollection = "sync_receipts"
 
+// headsCollection keeps, per learner, device and task (_id
+// user|device|task), the device's accepted answer with the highest
+// sequence number: whether a later answer of the device is in, and what
+// the device itself last wrote, are one lookup by _id (a filter on the
+// receipts would read every learner's receipts on FerretDB).
+const headsCollection = "sync_answer_heads"
+
+// head is a device's latest accepted answer to a task.
+type head struct {
+	ID     string    `bson:"_id"`
+	UserID string    `bson:"user_id"`
+	Seq    int64     `bson:"seq"`
+	Text   string    `bson:"text"`
+	At     time.Time `bson:"at"`
+}
+
+// ReceiptsKept is how long a delivered item's receipt is kept: an item
+// delivered again within it is recognised; one that comes back later
+// (a device offline for months) is applied again, where the merge rules
+// make that harmless but for one heartbeat's time.
+const ReceiptsKept = 90 * 24 * time.Hour
+
 // Sync item types.
 const (
 	SyncProgress = "progress"
@@ -97,7 +119,6 @@ type receipt struct {
 	Seq      int64     `bson:"seq"`
 	Type     string    `bson:"type"`
 	Task     string    `bson:"task,omitempty"`
-	Text     string    `bson:"text,omitempty"`
 	State    string    `bson:"state"` // claimed | accepted | superseded | conflict | rejected
 	Code     string    `bson:"code,omitempty"`
 	Received time.Time `bson:"received"`
@@ -165,7 +186,7 @@ func (p *Progress) syncOne(ctx context.Context, userID, device string, it SyncIt
 	rc := receipt{ID: userID + "|" + it.Key, UserID: userID, Device: device, Seq: it.Seq, Type: it.Type, State: "claimed",
 		Received: p.now().UTC().Truncate(time.Millisecond)}
 	if it.Type == SyncAnswer {
-		rc.Task, rc.Text = course.TaskKey(it.Section, it.TaskID), it.Text
+		rc.Task = course.TaskKey(it.Section, it.TaskID)
 	}
 	coll := p.db.Collection(receiptsCollection)
 	_, err := coll.InsertOne(ctx, rc)
@@ -244,12 +265,11 @@ func (p *Progress) syncAnswer(ctx context.Context, userID, device string, it Syn
 	if utf8.RuneCountInString(it.Text) > MaxAnswerLen || !utf8.ValidString(it.Text) {
 		return "", nil, ErrAnswerTooLong
 	}
-	later, err := p.db.Collection(receiptsCollection).CountDocuments(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "device", Value: device},
-		{Key: "task", Value: key}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: it.Seq}}}, {Key: "state", Value: SyncAccepted}})
+	last, err := p.deviceHead(ctx, userID, device, key)
 	if err != nil {
-		return "", nil, fmt.Errorf("study: sync: %w", err)
+		return "", nil, err
 	}
-	if later > 0 {
+	if last != nil && last.Seq > it.Seq {
 		return SyncSuperseded, nil, nil
 	}
 	unlock := p.locks.Lock(userID + "|" + key)
@@ -261,12 +281,8 @@ func (p *Progress) syncAnswer(ctx context.Context, userID, device string, it Syn
 	if cur != nil && cur.Text != it.Text && (it.Base == nil || !cur.UpdatedAt.Equal(it.Base.UTC().Truncate(time.Millisecond))) {
 		// Changed since the device saw it: by someone else, unless it is
 		// the device's own earlier offline answer.
-		own, err := p.ownLastAnswer(ctx, userID, device, key, it.Seq)
-		if err != nil {
-			unlock()
-			return "", nil, err
-		}
-		if own == nil || own.Text != cur.Text {
+		// (last is below it.Seq here: a later one was superseded above.)
+		if last == nil || last.Text != cur.Text {
 			unlock()
 			return SyncConflict, cur, nil
 		}
@@ -274,6 +290,9 @@ func (p *Progress) syncAnswer(ctx context.Context, userID, device string, it Syn
 	_, err = p.storeAnswer(ctx, userID, key, it.Text)
 	unlock()
 	if err != nil {
+		return "", nil, err
+	}
+	if err := p.advanceHead(ctx, userID, device, key, it); err != nil {
 		return "", nil, err
 	}
 	if strings.TrimSpace(it.Text) != "" {
@@ -284,20 +303,45 @@ func (p *Progress) syncAnswer(ctx context.Context, userID, device string, it Syn
 	return SyncAccepted, nil, nil
 }
 
-// ownLastAnswer is the device's accepted answer to the task with the
-// highest sequence number below seq (nil: none).
-func (p *Progress) ownLastAnswer(ctx context.Context, userID, device, key string, seq int64) (*receipt, error) {
-	var r receipt
-	err := p.db.Collection(receiptsCollection).FindOne(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "device", Value: device},
-		{Key: "task", Value: key}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}, {Key: "state", Value: SyncAccepted}},
-		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&r)
+// deviceHead is the device's accepted answer to the task with the
+// highest sequence number (nil: none).
+func (p *Progress) deviceHead(ctx context.Context, userID, device, key string) (*head, error) {
+	var h head
+	err := p.db.Collection(headsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID + "|" + device + "|" + key}}).Decode(&h)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("study: sync: %w", err)
 	}
-	return &r, nil
+	return &h, nil
+}
+
+// advanceHead makes an accepted answer the device's head for the task,
+// unless one with a higher sequence number is there (the upsert of a
+// document whose condition fails then finds the _id taken).
+func (p *Progress) advanceHead(ctx context.Context, userID, device, key string, it SyncItem) error {
+	id := userID + "|" + device + "|" + key
+	_, err := p.db.Collection(headsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: it.Seq}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: userID}, {Key: "seq", Value: it.Seq}, {Key: "text", Value: it.Text},
+			{Key: "at", Value: p.now().UTC().Truncate(time.Millisecond)}}}}, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		return nil // a later answer of the device is the head
+	}
+	if err != nil {
+		return fmt.Errorf("study: sync: %w", err)
+	}
+	return nil
+}
+
+// PurgeReceipts deletes the receipts of items delivered before `before`
+// (ReceiptsKept ago); it returns how many.
+func (p *Progress) PurgeReceipts(ctx context.Context, before time.Time) (int64, error) {
+	r, err := p.db.Collection(receiptsCollection).DeleteMany(ctx, bson.D{{Key: "received", Value: bson.D{{Key: "$lt", Value: before.UTC()}}}})
+	if err != nil {
+		return 0, fmt.Errorf("study: sync receipts: %w", err)
+	}
+	return r.DeletedCount, nil
 }
 
 // currentAnswer reads a learner's answer from the store (not the cache).

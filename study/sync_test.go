@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/tyokyky/tyokyky/course"
 )
 
@@ -243,4 +245,55 @@ func answerTime(t *testing.T, p *Progress, user string, sec *course.Section, tas
 		t.Fatalf("no answer: %v", err)
 	}
 	return a.UpdatedAt
+}
+
+// A device's latest accepted answer per task is its head, read by _id:
+// no receipt keeps the text; receipts older than their keep are purged
+// (an item delivered again after that is taken as new, and an answer
+// delivered again is the same text, no change); the heads go with the
+// learner.
+func TestSyncHeadsAndReceiptsPurged(t *testing.T) {
+	ctx := context.Background()
+	db := env.Database()
+	p := NewProgress(db)
+	sec := fixtureCourse(t).Modules[0].Sections[1]
+	taskID := sec.Body.Tasks[0].ID
+	user := "sync-heads"
+	item := SyncItem{Key: syncKey("h1"), Seq: 7, Type: SyncAnswer, Section: sec, TaskID: taskID, Text: "laitteen vastaus"}
+	if res, err := p.Sync(ctx, user, device, []SyncItem{item}); err != nil || res[0].Status != SyncAccepted {
+		t.Fatalf("%+v %v", res, err)
+	}
+	h, err := p.deviceHead(ctx, user, device, course.TaskKey(sec, taskID))
+	if err != nil || h == nil || h.Seq != 7 || h.Text != "laitteen vastaus" || h.UserID != user {
+		t.Fatalf("head %+v %v", h, err)
+	}
+	var rc bson.M
+	if err := db.Collection(receiptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: user + "|" + item.Key}}).Decode(&rc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rc["text"]; ok {
+		t.Fatal("the receipt keeps the answer's text")
+	}
+	// An earlier answer of the device does not move the head back.
+	if err := p.advanceHead(ctx, user, device, course.TaskKey(sec, taskID), SyncItem{Seq: 3, Text: "vanha"}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := p.deviceHead(ctx, user, device, course.TaskKey(sec, taskID)); h.Seq != 7 {
+		t.Fatalf("the head went back to %d", h.Seq)
+	}
+	if n, err := p.PurgeReceipts(ctx, time.Now().Add(-ReceiptsKept)); err != nil || n != 0 {
+		t.Fatalf("purged %d %v within the keep", n, err)
+	}
+	if n, err := p.PurgeReceipts(ctx, time.Now().Add(time.Minute)); err != nil || n < 1 {
+		t.Fatalf("purged %d %v after the keep", n, err)
+	}
+	if res, _ := p.Sync(ctx, user, device, []SyncItem{item}); res[0].Status != SyncAccepted || answerText(t, p, user, sec, taskID) != "laitteen vastaus" {
+		t.Fatalf("the same item after its receipt was purged: %+v", res)
+	}
+	if err := p.DeleteUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Collection(headsCollection).CountDocuments(ctx, bson.D{{Key: "user_id", Value: user}}); n != 0 {
+		t.Fatal("the heads outlived the learner")
+	}
 }

@@ -284,6 +284,24 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	// Progress at addresses the studio renamed follows them (again for a
 	// while after each change: other instances may lag a poll behind).
 	go progress.KeepUpWithRedirects(ctx, library, time.Minute, 10*time.Minute, log)
+	// Receipts of offline items are kept 90 days: once a day per
+	// instance (the first an hour after start), one at a time.
+	receiptsHolder, receiptsPurged := account.NewID(), time.Time{}
+	go poll.Every(ctx, time.Hour, log, "deleting old receipts of offline items", func(ctx context.Context) error {
+		if time.Since(receiptsPurged) < 24*time.Hour {
+			return nil
+		}
+		if ok, err := p.db.Lease(ctx, "sync-receipts", receiptsHolder, time.Hour); !ok || err != nil {
+			return err
+		}
+		defer p.db.Release(context.WithoutCancel(ctx), "sync-receipts", receiptsHolder)
+		receiptsPurged = time.Now()
+		n, err := progress.PurgeReceipts(ctx, time.Now().Add(-study.ReceiptsKept))
+		if n > 0 {
+			log.Info("old receipts of offline items deleted", "count", n)
+		}
+		return err
+	})
 	inbox := feedback.NewStore(p.db)
 	exams := exam.NewStore(p.db, log)
 	go exams.RunSweeper(ctx, 15*time.Second)
