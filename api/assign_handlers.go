@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
@@ -766,6 +767,9 @@ type learnerAssignments struct {
 	dir    *org.Directory
 	assign *assign.Store
 	certs  *cert.Store // nil: no certificates
+	// exam finds the learner's certificates through their attempts (reads
+	// by id; nil: by a search of the certificates).
+	exam *exam.Store
 }
 
 // myAssignment is an assignment on the learner's page, in plain words.
@@ -804,8 +808,17 @@ func (l *learnerAssignments) of(c *fiber.Ctx, u *account.User, records map[strin
 	}
 	var issued []cert.IssuedRow
 	if l.certs != nil {
-		cs, err := l.certs.ForUser(ctx, u.ID)
-		if err != nil {
+		var cs []*cert.Certificate
+		if l.exam != nil {
+			ids, err := l.exam.AttemptIDs(ctx, u.ID)
+			if err != nil {
+				return nil, err
+			}
+			cs, err = l.certs.ForAttempts(ctx, u.ID, ids)
+			if err != nil {
+				return nil, err
+			}
+		} else if cs, err = l.certs.ForUser(ctx, u.ID); err != nil {
 			return nil, err
 		}
 		for _, ci := range cs {

@@ -260,7 +260,7 @@ func (s *Server) routes() {
 	st := &studyHandlers{core: s.core, progress: s.progress, media: s.media, dashboards: cache.New[*renderedDashboard](study.CacheTTL, maxDashboards),
 		siteURL: strings.TrimRight(o.BaseURL, "/")}
 	if o.Assign != nil && o.Directory != nil {
-		st.mine = &learnerAssignments{dir: o.Directory, assign: o.Assign, certs: s.certs}
+		st.mine = &learnerAssignments{dir: o.Directory, assign: o.Assign, certs: s.certs, exam: o.Exam}
 		acc.mine = st.mine
 	}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
