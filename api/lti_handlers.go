@@ -24,6 +24,8 @@ type ltiHandlers struct {
 	*core
 	lti *lti.Service
 	dir *org.Directory
+	// records queues the launches as xAPI statements (nil: no xAPI).
+	records *xapiHandlers
 }
 
 // ltiStateCookie is the base name of a started launch's cookie; each
@@ -117,6 +119,9 @@ func (h *ltiHandlers) launch(c *fiber.Ctx) error {
 	h.crossSiteCookie(c, "session", token, 7*24*time.Hour)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	next := safeNext(l.Target)
+	if l.DeepLink == "" {
+		h.records.launched(c, u.ID, next)
+	}
 	if l.DeepLink != "" {
 		next = "/lti/sisalto/" + l.DeepLink // the teacher chooses what to place
 	}
