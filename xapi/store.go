@@ -239,7 +239,7 @@ type QueuedState struct {
 // Queued lists the queue (all of it: for tests and the administrators'
 // counts).
 func (s *Service) Queued(ctx context.Context) ([]QueuedState, error) {
-	cur, err := s.o.DB.Collection(queueCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}))
+	cur, err := s.o.DB.Collection(queueCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetProjection(bson.D{{Key: "statement", Value: 0}}))
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func (s *Service) SendOnce(ctx context.Context) (int, error) {
 func (s *Service) sendTo(ctx context.Context, l *LRS) (int, error) {
 	coll := s.o.DB.Collection(queueCollection)
 	cur, err := coll.Find(ctx, bson.D{{Key: "lrs", Value: l.ID}, {Key: "state", Value: StatePending}, {Key: "next_try", Value: bson.D{{Key: "$lte", Value: s.now()}}}},
-		options.Find().SetSort(bson.D{{Key: "next_try", Value: 1}, {Key: "created_at", Value: 1}}).SetLimit(int64(s.o.Batch*2)))
+		options.Find().SetSort(bson.D{{Key: "next_try", Value: 1}, {Key: "created_at", Value: 1}}).SetLimit(int64(s.o.Batch*2)).SetProjection(bson.D{{Key: "statement", Value: 0}}))
 	if err != nil {
 		return 0, err
 	}

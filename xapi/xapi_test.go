@@ -513,3 +513,70 @@ func TestDuration(t *testing.T) {
 		t.Fatal("statement ids are not name-based")
 	}
 }
+
+// A statement being sent while its person is deleted is voided only
+// after its try's claim runs out, so the voiding never arrives first; one
+// never tried is dropped without a voiding statement.
+func TestDeletionWaitsForATryUnderWay(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	f.completeModule(f.c.Modules[1]) // one section: experienced and completed
+	if n, err := f.svc.Queue(ctx, "u1"); err != nil || n != 2 {
+		t.Fatalf("%d %v", n, err)
+	}
+	qs, _ := f.svc.Queued(ctx)
+	// Another sender has claimed the first one's try and is sending it.
+	if _, ok, err := f.svc.claimTry(ctx, qs[0].ID, 0, "another"); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := f.svc.DeleteUser(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.svc.Queued(ctx)
+	if len(after) != 1 || after[0].Verb != Voided.ID || after[0].StatementID != StatementID(site, "voided|"+qs[0].StatementID) {
+		t.Fatalf("queued after the deletion: %+v", after)
+	}
+	if n, _ := f.svc.SendOnce(ctx); n != 0 {
+		t.Fatal("the voiding statement was sent while the try was under way")
+	}
+	f.clock.add(claimTTL + time.Second)
+	f.sendAll(t)
+	st := f.lrs.Statements()
+	if len(st) != 1 || st[0]["object"].(map[string]any)["id"] != qs[0].StatementID {
+		t.Fatalf("the LRS has %v", st)
+	}
+}
+
+// Sent statements and old claims are purged after their time; waiting
+// ones stay.
+func TestPurgeSent(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	f.completeModule(f.c.Modules[0])
+	n, _ := f.svc.Queue(ctx, "u1")
+	f.sendAll(t)
+	f.completeModule(f.c.Modules[1]) // queued, not sent
+	if _, err := f.svc.Queue(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.add(29 * 24 * time.Hour)
+	if k, _ := f.svc.PurgeSent(ctx, 30*24*time.Hour); k != 0 {
+		t.Fatalf("purged %d too early", k)
+	}
+	f.clock.add(2 * 24 * time.Hour)
+	if k, err := f.svc.PurgeSent(ctx, 30*24*time.Hour); k != int64(n) || err != nil {
+		t.Fatalf("purged %d of %d sent: %v", k, n, err)
+	}
+	qs, _ := f.svc.Queued(ctx)
+	for _, q := range qs {
+		if q.State != StatePending {
+			t.Fatalf("left %+v", q)
+		}
+	}
+	if len(qs) == 0 {
+		t.Fatal("the waiting ones were purged")
+	}
+	if c, _ := f.db.Collection(claimsCollection).CountDocuments(ctx, bson.D{}); c != 0 {
+		t.Fatalf("%d old claims left", c)
+	}
+}
