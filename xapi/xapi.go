@@ -145,18 +145,18 @@ func (s *Service) voiding(stmtID string, at time.Time) Statement {
 func (s *Service) LaunchedFrom(ctx context.Context, userID, target string, at time.Time) error {
 	a := s.activities()
 	obj := a.Course()
+	target, _, _ = strings.Cut(target, "?")
+	target, _, _ = strings.Cut(target, "#")
 	switch {
 	case strings.HasPrefix(target, "/osiot/"):
-		if m, _, _ := strings.Cut(strings.TrimPrefix(target, "/osiot/"), "/"); m != "" {
-			title := ""
-			if c := s.course(); c != nil {
-				for _, mod := range c.Modules {
-					if mod.Slug == m {
-						title = mod.Title
-					}
+		// A module of the course (a made-up one is the course).
+		m, _, _ := strings.Cut(strings.TrimPrefix(target, "/osiot/"), "/")
+		if c := s.course(); c != nil {
+			for _, mod := range c.Modules {
+				if mod.Slug == m {
+					obj = a.Module(m, mod.Title)
 				}
 			}
-			obj = a.Module(m, title)
 		}
 	case target == "/tentti" || strings.HasPrefix(target, "/tentti/"):
 		obj = a.Exam()

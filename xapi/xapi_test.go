@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -359,9 +360,10 @@ func TestABadStatementDoesNotBlockTheOthers(t *testing.T) {
 		f.sendAll(t)
 		f.clock.add(2 * time.Hour)
 	}
+	bad := qs[0].ID
 	qs, _ = f.svc.Queued(ctx)
 	for i, q := range qs {
-		if i == 0 && (q.State != StateFailed || !strings.Contains(q.LastError, "400")) || i > 0 && q.State != StateSent {
+		if q.ID == bad && (q.State != StateFailed || !strings.Contains(q.LastError, "400")) || q.ID != bad && q.State != StateSent {
 			t.Fatalf("%d: %+v", i, q)
 		}
 	}
@@ -578,5 +580,39 @@ func TestPurgeSent(t *testing.T) {
 	}
 	if c, _ := f.db.Collection(claimsCollection).CountDocuments(ctx, bson.D{}); c != 0 {
 		t.Fatalf("%d old claims left", c)
+	}
+}
+
+// A launch's target names its activity: a module of the course, the
+// exam, or else the course.
+func TestLaunchedTargets(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	m := f.c.Modules[0]
+	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	for i, target := range []string{"/osiot/" + m.Slug + "/" + m.Sections[0].Slug + "?x=1#y", "/tentti", "/osiot/eiole", "/"} {
+		if err := f.svc.LaunchedFrom(ctx, "u1", target, at.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.LaunchedFrom(ctx, "u1", "/tentti", at.Add(time.Second)); err != nil { // the same launch again
+		t.Fatal(err)
+	}
+	f.sendAll(t)
+	st := f.lrs.Statements()
+	var got []string
+	for _, s := range st {
+		got = append(got, s["object"].(map[string]any)["id"].(string))
+	}
+	want := []string{site + "/osiot/" + m.Slug, site + "/tentti", site + "/", site + "/"}
+	slices.Sort(got)
+	slices.Sort(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("launched %v, want %v", got, want)
+	}
+	for _, s := range st {
+		if obj := s["object"].(map[string]any); obj["id"] == site+"/osiot/"+m.Slug && obj["definition"].(map[string]any)["name"].(map[string]any)["fi-FI"] != m.Title {
+			t.Fatalf("the module's name %v", obj)
+		}
 	}
 }
