@@ -23,7 +23,7 @@ type xapiHandlers struct {
 // xapiRow is a configured LRS with its queue's counts.
 type xapiRow struct {
 	xapi.LRS
-	Pending, Sent, Failed int
+	Pending, Failed int
 }
 
 type xapiAdminData struct {
@@ -34,7 +34,8 @@ type xapiAdminData struct {
 }
 
 // admin is GET /yllapito/xapi: the configured stores (the passwords only
-// as "set"), their queues, and the form that adds one.
+// as "set"), their queues (waiting and given up), and the form that adds
+// one.
 func (h *xapiHandlers) admin(c *fiber.Ctx) error {
 	d := &xapiAdminData{}
 	switch c.Query("ilmoitus") {
@@ -65,8 +66,6 @@ func (h *xapiHandlers) showAdmin(c *fiber.Ctx, status int, d *xapiAdminData) err
 			switch q.State {
 			case xapi.StatePending:
 				row.Pending++
-			case xapi.StateSent:
-				row.Sent++
 			case xapi.StateFailed:
 				row.Failed++
 			}

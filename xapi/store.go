@@ -26,10 +26,12 @@ const (
 	peopleCollection = "xapi_people"
 )
 
-// Statement states in the queue.
+// Statement states in the queue. A statement the LRS accepted leaves the
+// queue at once (what was queued of a person stays listed in
+// xapi_people, which is all the voiding needs): the queue holds only what
+// waits and what was given up, so the senders' scans stay small.
 const (
 	StatePending = "pending"
-	StateSent    = "sent"
 	StateFailed  = "failed"
 )
 
@@ -136,7 +138,6 @@ type queued struct {
 	NextTry     time.Time `bson:"next_try"`
 	GiveUpAt    time.Time `bson:"give_up_at"`
 	CreatedAt   time.Time `bson:"created_at"`
-	SentAt      time.Time `bson:"sent_at,omitempty"`
 	LastError   string    `bson:"last_error,omitempty"`
 }
 
@@ -383,7 +384,8 @@ func (s *Service) record(ctx context.Context, q *queued, sendErr error) {
 	}
 	switch {
 	case sendErr == nil:
-		set = append(set, bson.E{Key: "state", Value: StateSent}, bson.E{Key: "sent_at", Value: now})
+		s.delivered(ctx, q)
+		return
 	case de.status == http.StatusBadRequest && q.Refusals+1 >= MaxRefusals:
 		set = append(set, bson.E{Key: "state", Value: StateFailed}, bson.E{Key: "refusals", Value: q.Refusals + 1}, bson.E{Key: "last_error", Value: clip(sendErr.Error())})
 		s.o.Logger.Warn("xapi: the LRS refused a statement for good", "statement", q.ID, "err", sendErr)
@@ -409,9 +411,22 @@ func (s *Service) record(ctx context.Context, q *queued, sendErr error) {
 	s.o.Logger.Error("xapi: recording a statement's try failed", "statement", q.ID)
 }
 
+// delivered takes a statement the LRS accepted out of the queue (only
+// the try's owner does).
+func (s *Service) delivered(ctx context.Context, q *queued) {
+	ctx = context.WithoutCancel(ctx)
+	for i := range 20 {
+		if _, err := s.o.DB.Collection(queueCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: q.ID}}); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
+	}
+	s.o.Logger.Error("xapi: taking a delivered statement out of the queue failed", "statement", q.ID)
+}
+
 // DeleteUser forgets a person (account deletion): what of theirs is
 // queued and never tried is dropped; every statement of theirs an LRS
-// has or may have (sent, tried, being sent, sent and purged) is voided by
+// has or may have (sent, tried, being sent) is voided by
 // a voiding statement of the tool's (actor: the site's own account;
 // object: a StatementRef), which is all the queue keeps of them
 // afterwards. A statement being sent now is voided after its try's claim
@@ -436,7 +451,7 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 		lrsID, stmtID := splitQueueID(id)
 		void, after := true, now
 		switch {
-		case err != nil: // sent and purged, or never inserted: void it
+		case err != nil: // sent (or never inserted): void it
 		case q.State == StateFailed && q.Refusals >= MaxRefusals:
 			void = false // the LRS refused it: it has nothing to void
 		case q.State == StatePending:
@@ -492,15 +507,14 @@ func splitQueueID(id string) (lrs, statement string) {
 	return "", id
 }
 
-// PurgeSent drops what the outbox no longer needs: claims over a day old
-// and statements sent or given up over keep ago.
-func (s *Service) PurgeSent(ctx context.Context, keep time.Duration) (int64, error) {
+// Purge drops what the outbox no longer needs: claims over a day old and
+// statements given up over keep ago.
+func (s *Service) Purge(ctx context.Context, keep time.Duration) (int64, error) {
 	now := s.now()
 	if _, err := s.o.DB.Collection(claimsCollection).DeleteMany(ctx, bson.D{{Key: "until", Value: bson.D{{Key: "$lt", Value: now.Add(-24 * time.Hour)}}}}); err != nil {
 		return 0, err
 	}
-	r, err := s.o.DB.Collection(queueCollection).DeleteMany(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{StateSent, StateFailed}}}},
-		{Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-keep)}}}})
+	r, err := s.o.DB.Collection(queueCollection).DeleteMany(ctx, bson.D{{Key: "state", Value: StateFailed}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: now.Add(-keep)}}}})
 	if err != nil {
 		return 0, err
 	}

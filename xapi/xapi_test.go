@@ -266,11 +266,11 @@ func TestRecordsBecomeValidStatementsOnce(t *testing.T) {
 	if n, _ := f.svc.SendOnce(ctx); n != 0 {
 		t.Fatal("sent again")
 	}
-	qs, _ := f.svc.Queued(ctx)
-	for _, q := range qs {
-		if q.State != StateSent || q.Attempts != 1 {
-			t.Fatalf("%+v", q)
-		}
+	if qs, _ := f.svc.Queued(ctx); len(qs) != 0 {
+		t.Fatalf("delivered statements left in the queue: %+v", qs)
+	}
+	if r := f.lrs.Requests(); r != 1 {
+		t.Fatalf("%d requests for one batch", r)
 	}
 }
 
@@ -327,9 +327,8 @@ func TestRetriesAfterFailures(t *testing.T) {
 	if len(f.lrs.Statements()) != len(f.c.Modules[0].Sections)+1 {
 		t.Fatalf("%d stored", len(f.lrs.Statements()))
 	}
-	qs, _ := f.svc.Queued(ctx)
-	if qs[0].Attempts != 3 || qs[0].State != StateSent {
-		t.Fatalf("%+v", qs[0])
+	if qs, _ := f.svc.Queued(ctx); len(qs) != 0 || f.lrs.Requests() != 3 {
+		t.Fatalf("%d requests; left %+v", f.lrs.Requests(), qs)
 	}
 }
 
@@ -360,15 +359,13 @@ func TestABadStatementDoesNotBlockTheOthers(t *testing.T) {
 		f.sendAll(t)
 		f.clock.add(2 * time.Hour)
 	}
-	bad := qs[0].ID
+	bad, all := qs[0].ID, len(qs)
 	qs, _ = f.svc.Queued(ctx)
-	for i, q := range qs {
-		if q.ID == bad && (q.State != StateFailed || !strings.Contains(q.LastError, "400")) || q.ID != bad && q.State != StateSent {
-			t.Fatalf("%d: %+v", i, q)
-		}
+	if len(qs) != 1 || qs[0].ID != bad || qs[0].State != StateFailed || !strings.Contains(qs[0].LastError, "400") || qs[0].Attempts != MaxRefusals {
+		t.Fatalf("left in the queue: %+v", qs)
 	}
-	if len(f.lrs.Statements()) != len(qs)-1 {
-		t.Fatalf("%d stored", len(f.lrs.Statements()))
+	if len(f.lrs.Statements()) != all-1 {
+		t.Fatalf("%d stored of %d", len(f.lrs.Statements()), all-1)
 	}
 }
 
@@ -549,34 +546,44 @@ func TestDeletionWaitsForATryUnderWay(t *testing.T) {
 	}
 }
 
-// Sent statements and old claims are purged after their time; waiting
-// ones stay.
-func TestPurgeSent(t *testing.T) {
+// Delivered statements leave the queue at once; given-up ones and old
+// claims are purged after their time; waiting ones stay.
+func TestPurge(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
 	f.completeModule(f.c.Modules[0])
-	n, _ := f.svc.Queue(ctx, "u1")
-	f.sendAll(t)
+	if _, err := f.svc.Queue(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	qs, _ := f.svc.Queued(ctx)
+	broken := strings.Replace(mustStatement(t, f, qs[0].ID), `"PT`, `"about `, 1)
+	if _, err := f.db.Collection(queueCollection).UpdateByID(ctx, qs[0].ID, bson.D{{Key: "$set", Value: bson.D{{Key: "statement", Value: broken}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for range MaxRefusals {
+		f.sendAll(t)
+		f.clock.add(2 * time.Hour)
+	}
 	f.completeModule(f.c.Modules[1]) // queued, not sent
 	if _, err := f.svc.Queue(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.add(29 * 24 * time.Hour)
-	if k, _ := f.svc.PurgeSent(ctx, 30*24*time.Hour); k != 0 {
+	if k, _ := f.svc.Purge(ctx, 30*24*time.Hour); k != 0 {
 		t.Fatalf("purged %d too early", k)
 	}
 	f.clock.add(2 * 24 * time.Hour)
-	if k, err := f.svc.PurgeSent(ctx, 30*24*time.Hour); k != int64(n) || err != nil {
-		t.Fatalf("purged %d of %d sent: %v", k, n, err)
+	if k, err := f.svc.Purge(ctx, 30*24*time.Hour); k != 1 || err != nil {
+		t.Fatalf("purged %d: %v", k, err)
 	}
-	qs, _ := f.svc.Queued(ctx)
+	qs, _ = f.svc.Queued(ctx)
+	if len(qs) != 2 {
+		t.Fatalf("left %+v", qs)
+	}
 	for _, q := range qs {
 		if q.State != StatePending {
 			t.Fatalf("left %+v", q)
 		}
-	}
-	if len(qs) == 0 {
-		t.Fatal("the waiting ones were purged")
 	}
 	if c, _ := f.db.Collection(claimsCollection).CountDocuments(ctx, bson.D{}); c != 0 {
 		t.Fatalf("%d old claims left", c)

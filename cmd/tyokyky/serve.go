@@ -482,8 +482,8 @@ func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts 
 // statements of the learners it saw change something (Run) and sends the
 // outbox's due statements (Send); every ten minutes one instance (under a
 // lease) queues what every learner's records make that is not queued yet
-// (what a stopped instance did not get to) and purges what was sent over
-// 30 days ago.
+// (what a stopped instance did not get to) and purges what was given up
+// over 30 days ago.
 func xapiService(ctx context.Context, cfg *config.Config, db *database.DB, keySecret []byte, library *course.Library, progress *study.Progress, exams *exam.Store,
 	certs *cert.Store, accounts *account.Store, log *slog.Logger) *xapi.Service {
 	platform := ""
@@ -531,7 +531,7 @@ func xapiService(ctx context.Context, cfg *config.Config, db *database.DB, keySe
 		if _, err := svc.Reconcile(ctx, users); err != nil {
 			return err
 		}
-		_, err = svc.PurgeSent(ctx, 30*24*time.Hour)
+		_, err = svc.Purge(ctx, 30*24*time.Hour)
 		return err
 	})
 	return svc
