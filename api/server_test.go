@@ -52,7 +52,7 @@ type running struct {
 	done  chan error
 	// lti is the LTI tool (its base URL is the server's address).
 	lti *lti.Service
-	// xapi sends the learning records (its sender runs every 50 ms).
+	// xapi sends the learning records.
 	xapi *xapi.Service
 }
 
@@ -153,7 +153,8 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 }
 
 // xapiRecords is the learning records service on db, with a fresh key
-// secret, queueing and sending (every 50 ms) until the test ends.
+// secret, queueing and sending (woken by each queueing, else every 250 ms)
+// until the test ends.
 func xapiRecords(t testing.TB, db *database.DB, library *course.Library, opts api.Options) *xapi.Service {
 	t.Helper()
 	svc, err := newXAPI(db, library, opts)
@@ -163,7 +164,7 @@ func xapiRecords(t testing.TB, db *database.DB, library *course.Library, opts ap
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go svc.Run(ctx)
-	go svc.Send(ctx, 50*time.Millisecond)
+	go svc.Send(ctx, 250*time.Millisecond)
 	return svc
 }
 
