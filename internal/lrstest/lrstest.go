@@ -687,8 +687,8 @@ func (c *checker) context(v any, objType string) {
 			if _, s := x.(string); !s {
 				c.fail("context.%s is not a string", k)
 			}
-			if objType == "Agent" || objType == "Group" {
-				c.fail("context.%s is not used when the object is an %s", k, objType)
+			if objType != "Activity" {
+				c.fail("context.%s is used only when the object is an Activity, not a %s", k, objType)
 			}
 		}
 	}
