@@ -143,8 +143,9 @@ func (h *xapiHandlers) adminChange(c *fiber.Ctx) error {
 }
 
 // learningRecords asks for a signed-in person's statements to be brought
-// up to date after a change of theirs went through (a section completed,
-// an offline queue synced, an exam submitted): Touch only notes the
+// up to date after a change of theirs went through (a section marked
+// read, a task answered, a self-check passed, an offline queue synced, an
+// exam submitted): Touch only notes the
 // person, the statements are queued off the request.
 func (h *xapiHandlers) learningRecords(c *fiber.Ctx) error {
 	err := c.Next()
@@ -152,7 +153,7 @@ func (h *xapiHandlers) learningRecords(c *fiber.Ctx) error {
 		return err
 	}
 	p := c.Path()
-	if !strings.HasPrefix(p, "/osiot/") && !strings.HasPrefix(p, "/tentti") && !strings.HasPrefix(p, "/api/v1/") {
+	if !strings.HasPrefix(p, "/osiot/") && !strings.HasPrefix(p, "/tehtavat/") && !strings.HasPrefix(p, "/tentti") && !strings.HasPrefix(p, "/api/v1/") {
 		return err
 	}
 	if v, ok := c.Locals("viewer").(*viewer); ok && v.User != nil {

@@ -127,6 +127,14 @@ func TestXAPIStatementsEndToEnd(t *testing.T) {
 	if c := verbCounts(st); c["experienced"] != 1 || c["completed"] != 1 || lrs.Requests() < 3 {
 		t.Fatalf("after the section: %v in %d requests", c, lrs.Requests())
 	}
+	// A task answered completes its section.
+	if resp, _ := b.post("/tehtavat/ensimmainen.tehtava.tehtava-pohdi-omaa-tyotasi/vastaus", url.Values{"csrf": {token}, "text": {"Vastaukseni."}}); resp.StatusCode >= 400 {
+		t.Fatalf("answer = %d", resp.StatusCode)
+	}
+	st = waitStatements(t, lrs, 3)
+	if c := verbCounts(st); c["experienced"] != 2 {
+		t.Fatalf("after the task: %v", c)
+	}
 	passExam(t, b) // the rest of the course (by the store), the exam over HTTP, the certificate
 	sections := 0
 	for _, m := range r.Course().Modules {
