@@ -465,7 +465,7 @@ func (h *accountHandlers) endOtherSessions(c *fiber.Ctx) error {
 
 // erasure is every store the person is erased from (see package erasure).
 func (o Options) erasure() erasure.Stores {
-	return erasure.Stores{Accounts: o.Accounts, Progress: o.Progress, Feedback: o.Feedback, Exam: o.Exam, Certificates: o.Certificates, Mail: o.Mail, LTI: o.LTI, Assign: o.Assign}
+	return erasure.Stores{Accounts: o.Accounts, Progress: o.Progress, Feedback: o.Feedback, Exam: o.Exam, Certificates: o.Certificates, Mail: o.Mail, LTI: o.LTI, Assign: o.Assign, XAPI: o.XAPI}
 }
 
 func (h *accountHandlers) deleteAccount(c *fiber.Ctx) error {

@@ -43,6 +43,7 @@ import (
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
+	"github.com/tyokyky/tyokyky/xapi"
 )
 
 // site is the platform with the real bundled course, shared by the
@@ -146,7 +147,7 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
-		certs, err := certificates(context.Background(), db, keyDir, library, accounts, exams)
+		certs, err := certificates(context.Background(), db, keyDir, library, accounts, exams, nil)
 		if err != nil {
 			siteErr = err
 			return
@@ -166,7 +167,19 @@ func bundledSite(t *testing.T) string {
 			siteErr = errs[0]
 			return
 		}
+		// The learning records with a store configured, so that its page
+		// shows every part (nothing is sent: no sender runs).
+		records, err := newXAPI(db, library, api.Options{Accounts: accounts, Progress: progress, Exam: exams, Certificates: certs})
+		if err != nil {
+			siteErr = err
+			return
+		}
+		if _, errs := records.AddLRS(context.Background(), xapi.LRS{Name: "Pirhan LRS", Endpoint: "https://lrs.pirha.fi/data/xAPI/", Username: "tyokyky"}, "Salasana-123"); len(errs) > 0 {
+			siteErr = errs[0]
+			return
+		}
 		srv, err := api.New(api.Options{
+			XAPI:          records,
 			LTI:           tool,
 			Media:         siteMedia,
 			Exam:          exams,

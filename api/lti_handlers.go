@@ -27,6 +27,8 @@ type ltiHandlers struct {
 	// logins counts the launches one address starts (each stores a flow
 	// until it ends or expires); failures counts its launches refused.
 	logins, failures *account.Limiter
+	// records queues the launches as xAPI statements (nil: no xAPI).
+	records *xapiHandlers
 }
 
 // newLTILimits: a school or hospital behind one address launches many
@@ -152,6 +154,9 @@ func (h *ltiHandlers) launch(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	next := safeNext(l.Target)
+	if l.DeepLink == "" {
+		h.records.launched(c, u.ID, next)
+	}
 	if l.DeepLink != "" {
 		next = "/lti/sisalto/" + l.DeepLink // the teacher chooses what to place
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/study"
+	"github.com/tyokyky/tyokyky/xapi"
 )
 
 // Every route the server registers must be in the OpenAPI document, and
@@ -30,7 +31,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		Media: media.NewCatalog(nil, nil, media.Options{}), Exam: exam.NewStore(nil, nil),
 		Certificates: cert.NewStore(nil, nil, cert.Options{}),
 		Mail:         mail.NewOutbox(nil, MailRenderer(), "", true), Directory: org.NewDirectory(nil), Assign: assign.NewStore(nil),
-		SSO: sso.New(sso.Options{}), LTI: lti.New(lti.Options{})})
+		SSO: sso.New(sso.Options{}), LTI: lti.New(lti.Options{}), XAPI: xapi.New(xapi.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

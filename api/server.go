@@ -39,6 +39,7 @@ import (
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
+	"github.com/tyokyky/tyokyky/xapi"
 )
 
 // Pinger is anything readiness can check: the database, the object store.
@@ -99,6 +100,9 @@ type Options struct {
 	// LTI is the course as an LTI 1.3 tool of learning platforms (nil:
 	// no LTI; it needs Directory).
 	LTI *lti.Service
+	// XAPI sends learning records to the learning record stores the
+	// administrators configure (nil: no xAPI).
+	XAPI *xapi.Service
 }
 
 // Server serves the platform over HTTP. It builds the app and its route
@@ -269,9 +273,14 @@ func (s *Server) routes() {
 	off := &offlineHandlers{core: s.core}
 	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
+	var xh *xapiHandlers // nil without xAPI (its routes are absent)
+	if o.XAPI != nil {
+		xh = &xapiHandlers{core: s.core, xapi: o.XAPI}
+		app.Use(xh.learningRecords)
+	}
 	var lh *ltiHandlers // nil without LTI (its routes are absent)
 	if o.LTI != nil && o.Directory != nil {
-		lh = &ltiHandlers{core: s.core, lti: o.LTI, dir: o.Directory}
+		lh = &ltiHandlers{core: s.core, lti: o.LTI, dir: o.Directory, records: xh}
 		lh.logins, lh.failures = newLTILimits()
 		app.Use(lh.framing)
 	}
@@ -520,6 +529,13 @@ func (s *Server) routes() {
 		admin.post("/yllapito/lti/kutsu", lh.adminInvite)
 		admin.post("/yllapito/lti/:registration", lh.adminChange)
 		public.get("/lti/rekisteroi/:invitation", lh.register) // LTI Dynamic Registration: the single-use address is the authority
+	}
+
+	// Learning records to learning record stores (xAPI).
+	if xh != nil {
+		admin.get("/yllapito/xapi", xh.admin)
+		admin.post("/yllapito/xapi", xh.adminAdd)
+		admin.post("/yllapito/xapi/:lrs", xh.adminChange)
 	}
 
 	// Accounts and studies in the API.

@@ -3,6 +3,7 @@ package api_test
 import (
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +36,7 @@ import (
 	"github.com/tyokyky/tyokyky/migrate"
 	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/study"
+	"github.com/tyokyky/tyokyky/xapi"
 )
 
 var env *testenv.Env
@@ -50,6 +53,8 @@ type running struct {
 	done  chan error
 	// lti is the LTI tool (its base URL is the server's address).
 	lti *lti.Service
+	// xapi sends the learning records.
+	xapi *xapi.Service
 }
 
 func start(t *testing.T, configure ...func(*fiber.App)) *running {
@@ -101,8 +106,11 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if opts.Exam == nil {
 		opts.Exam = exam.NewStore(db, opts.Logger)
 	}
+	// The learning records, told of certificates issued as the binary's
+	// are; the service is made once the certificates are.
+	var records atomic.Pointer[xapi.Service]
 	if opts.Certificates == nil {
-		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam)
+		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam, func(u string) { records.Load().Touch(u) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,6 +125,10 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if opts.LTI == nil {
 		opts.LTI = ltiTool(t, db, opts.Accounts, opts.Directory)
 	}
+	if opts.XAPI == nil {
+		opts.XAPI = xapiRecords(t, db, library, opts)
+	}
+	records.Store(opts.XAPI)
 	lib := media.NewCatalog(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -133,12 +145,62 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI, xapi: opts.XAPI}
 	opts.LTI.SetBaseURL(r.URL)
 	runningAt.Store(r.URL, r) // for studied
 	go func() { r.done <- srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(5 * time.Second) })
 	return r
+}
+
+// xapiRecords is the learning records service on db, with a fresh key
+// secret, queueing and sending (woken by each queueing, else every 250 ms)
+// until the test ends.
+func xapiRecords(t testing.TB, db *database.DB, library *course.Library, opts api.Options) *xapi.Service {
+	t.Helper()
+	svc, err := newXAPI(db, library, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go svc.Run(ctx)
+	go svc.Send(ctx, 250*time.Millisecond)
+	return svc
+}
+
+func newXAPI(db *database.DB, library *course.Library, opts api.Options) (*xapi.Service, error) {
+	if err := xapi.EnsureIndexes(context.Background(), db); err != nil {
+		return nil, err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	src := xapi.Sources{Course: func() *course.Course {
+		if pub := library.Current(); pub != nil {
+			return pub.Course
+		}
+		return nil
+	}}
+	if opts.Progress != nil {
+		src.Progress = opts.Progress
+	}
+	if opts.Exam != nil {
+		src.Attempts = opts.Exam
+	}
+	if opts.Certificates != nil {
+		src.Certificates = opts.Certificates
+	}
+	return xapi.New(xapi.Options{DB: db, KeySecret: secret, BaseURL: "http://localhost", Sources: src, Allow: egress.Loopback, Logger: slog.New(slog.DiscardHandler),
+		Backoff: 100 * time.Millisecond,
+		EmailOf: func(ctx context.Context, userID string) (string, error) {
+			u, err := opts.Accounts.User(ctx, userID)
+			if err != nil {
+				return "", err
+			}
+			return u.Email, nil
+		}}), nil
 }
 
 // ltiTool is the LTI tool on db: its keys (RS256, 2048 bits to start
@@ -170,7 +232,7 @@ func newLTITool(ctx context.Context, db *database.DB, accounts *account.Store, d
 
 // certificates is a certificate store on db (keys in a temporary folder)
 // that the exam store tells of passed attempts.
-func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exams *exam.Store) (*cert.Store, error) {
+func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exams *exam.Store, issued func(userID string)) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -193,6 +255,11 @@ func certificates(ctx context.Context, db *database.DB, keyDir string, library *
 			return u.Name, nil
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Issued: func(_ context.Context, c *cert.Certificate) {
+			if issued != nil {
+				issued(c.UserID)
+			}
+		},
 	})
 	if exams != nil {
 		exams.Certifier = certs

@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/lti"
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/study"
+	"github.com/tyokyky/tyokyky/xapi"
 )
 
 // Stores are the stores a person is erased from; nil ones are skipped
@@ -32,6 +33,9 @@ type Stores struct {
 	// Assign forgets the person's assignment completions and places on
 	// assignments' lists (nil: no assignments).
 	Assign *assign.Store
+	// XAPI voids the person's statements in the learning record stores
+	// and drops those not sent (nil: no xAPI).
+	XAPI *xapi.Service
 }
 
 // Erase deletes a learner with everything kept of them: progress and
@@ -72,6 +76,11 @@ func (s Stores) Erase(ctx context.Context, userID string) error {
 	}
 	if s.Assign != nil {
 		if err := s.Assign.DeleteUser(ctx, userID); err != nil {
+			return err
+		}
+	}
+	if s.XAPI != nil {
+		if err := s.XAPI.DeleteUser(ctx, userID); err != nil {
 			return err
 		}
 	}

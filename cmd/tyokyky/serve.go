@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/erasure"
 	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/feedback"
 	"github.com/tyokyky/tyokyky/internal/config"
 	"github.com/tyokyky/tyokyky/internal/database"
@@ -34,6 +36,7 @@ import (
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
+	"github.com/tyokyky/tyokyky/xapi"
 )
 
 // loadConfig parses and validates; on a problem it prints one line per
@@ -321,7 +324,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
-	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, log)
+	// The learning records of certificates issued go to the learning
+	// record stores (the service is made below, once the certificates are).
+	var records atomic.Pointer[xapi.Service]
+	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, func(userID string) { records.Load().Touch(userID) }, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -342,6 +348,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, fmt.Errorf("lti: %w", err)
 	}
 	assigned := assign.NewStore(p.db)
+	learningRecords := xapiService(ctx, cfg, p.db, keySecret, library, progress, exams, certs, accounts, log)
+	records.Store(learningRecords)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -363,12 +371,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
 		LTI:           tool,
+		XAPI:          learningRecords,
 		MediaDelivery: cfg.MediaDelivery,
 		MediaURLTTL:   cfg.URLTTL(),
 		Version:       versionString(),
 	}
 	if cfg.RetentionDays > 0 {
-		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, LTI: tool, Assign: assigned}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		r := &retention{accounts: accounts, erase: erasure.Stores{Accounts: accounts, Progress: progress, Feedback: inbox, Exam: exams, Certificates: certs, Mail: outbox, LTI: tool, Assign: assigned, XAPI: learningRecords}.Erase, after: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 			holder: account.NewID(), log: log, now: time.Now}
 		go r.run(ctx)
 	}
@@ -488,6 +497,66 @@ func ltiTool(ctx context.Context, cfg *config.Config, db *database.DB, accounts 
 	return svc, nil
 }
 
+// xapiService starts the learning records: every instance queues the
+// statements of the learners it saw change something (Run) and sends the
+// outbox's due statements (Send); every ten minutes one instance (under a
+// lease) queues what every learner's records make that is not queued yet
+// (what a stopped instance did not get to) and purges what was given up
+// over 30 days ago.
+func xapiService(ctx context.Context, cfg *config.Config, db *database.DB, keySecret []byte, library *course.Library, progress *study.Progress, exams *exam.Store,
+	certs *cert.Store, accounts *account.Store, log *slog.Logger) *xapi.Service {
+	platform := ""
+	if pub := library.Current(); pub != nil {
+		platform = pub.Course.Meta.Title
+	}
+	allow, _ := cfg.Outbound() // checked at start-up already
+	svc := xapi.New(xapi.Options{DB: db, KeySecret: keySecret, BaseURL: cfg.BaseURL, Platform: platform, Allow: allow, Logger: log,
+		Sources: xapi.Sources{Course: func() *course.Course {
+			if pub := library.Current(); pub != nil {
+				return pub.Course
+			}
+			return nil
+		}, Progress: progress, Attempts: exams, Certificates: certs},
+		EmailOf: func(ctx context.Context, userID string) (string, error) {
+			u, err := accounts.User(ctx, userID)
+			if err != nil {
+				return "", err
+			}
+			return u.Email, nil
+		}})
+	go svc.Run(ctx)
+	go svc.Send(ctx, 5*time.Second)
+	holder := account.NewID()
+	go poll.Every(ctx, 10*time.Minute, log, "queueing learning records", func(ctx context.Context) error {
+		if ok, err := db.Lease(ctx, "xapi-reconcile", holder, 30*time.Minute); !ok || err != nil {
+			return err
+		}
+		defer db.Release(context.WithoutCancel(ctx), "xapi-reconcile", holder)
+		lrss, err := svc.LRSs(ctx)
+		if err != nil || len(lrss) == 0 {
+			return err
+		}
+		rows, err := progress.RecordRows(ctx)
+		if err != nil {
+			return err
+		}
+		var users []string
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if !seen[r.UserID] {
+				seen[r.UserID] = true
+				users = append(users, r.UserID)
+			}
+		}
+		if _, err := svc.Reconcile(ctx, users); err != nil {
+			return err
+		}
+		_, err = svc.Purge(ctx, 30*24*time.Hour)
+		return err
+	})
+	return svc
+}
+
 // ensureIndexes creates every domain package's indexes, idempotently.
 // Each domain package adds its EnsureIndexes here.
 func ensureIndexes(ctx context.Context, db *database.DB) error {
@@ -502,6 +571,7 @@ func ensureIndexes(ctx context.Context, db *database.DB) error {
 		sso.EnsureIndexes,
 		lti.EnsureIndexes,
 		assign.EnsureIndexes,
+		xapi.EnsureIndexes,
 	} {
 		if err := ensure(ctx, db); err != nil {
 			return err

@@ -31,13 +31,14 @@ var domain = map[string][]string{
 	"exam":      {"course"},
 	"exam/cert": {"course", "exam"},
 	"report":    {"account", "course", "exam", "exam/cert", "study"},
-	"erasure":   {"account", "assign", "exam", "exam/cert", "feedback", "lti", "mail", "study"},
+	"erasure":   {"account", "assign", "exam", "exam/cert", "feedback", "lti", "mail", "study", "xapi"},
 	"content":   nil,
 	"migrate":   nil,
 	"org":       nil,
 	"sso":       {"account", "org"},
 	"lti":       {"account", "course", "exam", "exam/cert", "org"},
 	"assign":    {"course", "exam/cert", "org", "study"},
+	"xapi":      {"course", "exam", "exam/cert"},
 }
 
 // storeFiles are the files of domain packages that may use the MongoDB
@@ -48,7 +49,7 @@ var storeFiles = []string{
 	"account/account.go", "account/audit.go", "account/identity.go", "account/email.go", "account/session.go", "account/totp.go",
 	"assign/store.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
-	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "migrate/gradelinks.go", "migrate/syncheads.go", "org/store.go", "sso/store.go", "lti/store.go",
+	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "migrate/gradelinks.go", "migrate/syncheads.go", "org/store.go", "sso/store.go", "lti/store.go", "xapi/store.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go", "study/sync.go",
 }
 

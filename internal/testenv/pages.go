@@ -76,6 +76,7 @@ var Pages = []Page{
 	{"module, signed in", "/osiot/tyokyvyn-tuki", SignedIn, 200},
 	{"front page, signed in", "/", SignedIn, 200},
 	{"administration: users", "/yllapito/kayttajat", Admin, 200},
+	{"administration: learning record stores", "/yllapito/xapi", Admin, 200},
 	{"editing a concept", "/sanasto/tyokyky/muokkaa", Admin, 200},
 	{"editing a concept with a long one-word name", "/sanasto/hyvinvointialuestrategia/muokkaa", Admin, 200},
 	{"accessibility statement", "/saavutettavuus", Anonymous, 200},
