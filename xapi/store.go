@@ -82,6 +82,7 @@ func (s *Service) LRS(ctx context.Context, id string) (*LRS, error) {
 
 // AddLRS configures a store, its password sealed; it sends from now on.
 func (s *Service) AddLRS(ctx context.Context, l LRS, password string) (*LRS, []error) {
+	defer s.forgetActive()
 	l.Sealed = nil
 	if errs := l.check(password); len(errs) > 0 {
 		return nil, errs
@@ -101,6 +102,7 @@ func (s *Service) AddLRS(ctx context.Context, l LRS, password string) (*LRS, []e
 // ChangeLRS saves a store's name, endpoint, user name, actor and whether
 // it is active; a new password replaces the sealed one ("" keeps it).
 func (s *Service) ChangeLRS(ctx context.Context, l LRS, password string) (*LRS, []error) {
+	defer s.forgetActive()
 	old, err := s.LRS(ctx, l.ID)
 	if err != nil {
 		return nil, []error{err}

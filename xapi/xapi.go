@@ -69,6 +69,45 @@ type Service struct {
 	mu      sync.Mutex
 	touched map[string]bool
 	touch   chan struct{}
+	// active says whether any LRS is active, as read at activeAt (kept
+	// for activeTTL; a change made through this process resets it).
+	active   bool
+	activeAt time.Time
+}
+
+// activeTTL is how long "is any LRS active" is kept: another instance's
+// new LRS gets the statements of learners' changes after at most this
+// (and the periodic catch-up queues what it missed).
+const activeTTL = 30 * time.Second
+
+// anyActive says whether any LRS is active.
+func (s *Service) anyActive(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	if !s.activeAt.IsZero() && s.now().Sub(s.activeAt) < activeTTL {
+		a := s.active
+		s.mu.Unlock()
+		return a, nil
+	}
+	s.mu.Unlock()
+	lrss, err := s.LRSs(ctx)
+	if err != nil {
+		return false, err
+	}
+	active := false
+	for _, l := range lrss {
+		active = active || l.Active
+	}
+	s.mu.Lock()
+	s.active, s.activeAt = active, s.now()
+	s.mu.Unlock()
+	return active, nil
+}
+
+// forgetActive makes the next anyActive read the LRSs again.
+func (s *Service) forgetActive() {
+	s.mu.Lock()
+	s.activeAt = time.Time{}
+	s.mu.Unlock()
 }
 
 // New makes the service.
@@ -225,6 +264,9 @@ func (s *Service) Run(ctx context.Context) {
 // Queue queues the statements a person's records make now and that were
 // not queued before, to every active LRS; it returns how many it queued.
 func (s *Service) Queue(ctx context.Context, userID string) (int, error) {
+	if active, err := s.anyActive(ctx); err != nil || !active {
+		return 0, err // nothing to queue for: the learner's records are not read
+	}
 	evs, err := s.o.Sources.Events(ctx, s.activities(), userID)
 	if err != nil {
 		return 0, err
