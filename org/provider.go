@@ -1,9 +1,6 @@
 package org
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"net/url"
 	"regexp"
@@ -12,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/internal/seal"
 )
 
 // Provider is an organisation's OpenID Connect identity provider, as an
@@ -121,40 +119,20 @@ func (p *Provider) check(clientSecret string) []error {
 
 // sealSecret seals a client secret with the 32-byte key secret.
 func sealSecret(key []byte, id, secret string) ([]byte, error) {
-	gcm, err := gcmOf(key)
-	if err != nil {
-		return nil, err
+	if len(key) != 32 {
+		return nil, ErrNoKeySecret
 	}
-	nonce := make([]byte, gcm.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return gcm.Seal(nonce, nonce, []byte(secret), []byte("oidc-client:"+id)), nil
+	return seal.Seal(key, []byte(secret), "oidc-client:"+id)
 }
 
 // ClientSecret opens the provider's client secret with the key secret.
 func (p *Provider) ClientSecret(key []byte) (string, error) {
-	gcm, err := gcmOf(key)
-	if err != nil {
-		return "", err
+	if len(key) != 32 {
+		return "", ErrNoKeySecret
 	}
-	if len(p.Sealed) < gcm.NonceSize() {
-		return "", errors.New("org: the sealed client secret is truncated")
-	}
-	plain, err := gcm.Open(nil, p.Sealed[:gcm.NonceSize()], p.Sealed[gcm.NonceSize():], []byte("oidc-client:"+p.ID))
-	if err != nil {
+	plain, err := seal.Open(key, p.Sealed, "oidc-client:"+p.ID)
+	if errors.Is(err, seal.ErrOpen) {
 		return "", errors.New("org: the key secret does not open the client secret (a different TYOKYKY_CERT_KEY_SECRET?)")
 	}
-	return string(plain), nil
-}
-
-func gcmOf(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, ErrNoKeySecret
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return string(plain), err
 }

@@ -1,8 +1,6 @@
 package xapi
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/internal/seal"
 )
 
 // LRS is a learning record store the administrators configured: where
@@ -99,46 +98,25 @@ func (l *LRS) check(password string) []error {
 // StatementsURL is the LRS's statement resource.
 func (l *LRS) StatementsURL() string { return l.Endpoint + "statements" }
 
-// seal seals an LRS password with the 32-byte key secret (AES-256-GCM,
-// the nonce first, bound to the LRS's id), as sign-in providers' client
-// secrets are.
-func seal(key []byte, id, secret string) ([]byte, error) {
-	gcm, err := gcmOf(key)
-	if err != nil {
-		return nil, err
+// sealPassword seals an LRS password with the 32-byte key secret, bound
+// to the LRS's id, as sign-in providers' client secrets are.
+func sealPassword(key []byte, id, secret string) ([]byte, error) {
+	if len(key) != 32 {
+		return nil, ErrNoKeySecret
 	}
-	nonce := make([]byte, gcm.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return gcm.Seal(nonce, nonce, []byte(secret), []byte("xapi-lrs:"+id)), nil
+	return seal.Seal(key, []byte(secret), "xapi-lrs:"+id)
 }
 
 // password opens the LRS's password with the key secret.
 func (l *LRS) password(key []byte) (string, error) {
-	gcm, err := gcmOf(key)
-	if err != nil {
-		return "", err
+	if len(key) != 32 {
+		return "", ErrNoKeySecret
 	}
-	if len(l.Sealed) < gcm.NonceSize() {
-		return "", errors.New("xapi: the sealed LRS password is truncated")
-	}
-	plain, err := gcm.Open(nil, l.Sealed[:gcm.NonceSize()], l.Sealed[gcm.NonceSize():], []byte("xapi-lrs:"+l.ID))
-	if err != nil {
+	plain, err := seal.Open(key, l.Sealed, "xapi-lrs:"+l.ID)
+	if errors.Is(err, seal.ErrOpen) {
 		return "", errors.New("xapi: the key secret does not open the LRS password (a different TYOKYKY_CERT_KEY_SECRET?)")
 	}
-	return string(plain), nil
-}
-
-func gcmOf(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, ErrNoKeySecret
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return string(plain), err
 }
 
 func randomID() string {

@@ -88,7 +88,7 @@ func (s *Service) AddLRS(ctx context.Context, l LRS, password string) (*LRS, []e
 		return nil, errs
 	}
 	l.ID = randomID()
-	sealed, err := seal(s.o.KeySecret, l.ID, password)
+	sealed, err := sealPassword(s.o.KeySecret, l.ID, password)
 	if err != nil {
 		return nil, []error{err}
 	}
@@ -112,7 +112,7 @@ func (s *Service) ChangeLRS(ctx context.Context, l LRS, password string) (*LRS, 
 		return nil, errs
 	}
 	if password != "" {
-		if l.Sealed, err = seal(s.o.KeySecret, l.ID, password); err != nil {
+		if l.Sealed, err = sealPassword(s.o.KeySecret, l.ID, password); err != nil {
 			return nil, []error{err}
 		}
 	}

@@ -3,8 +3,6 @@ package cert
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -26,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	sealing "github.com/tyokyky/tyokyky/internal/seal"
 )
 
 // The signing algorithms: EdDSA (Ed25519) by default, RS256 on request.
@@ -381,41 +380,15 @@ func thumbprint(pub crypto.PublicKey) (string, error) {
 	return b64(sum[:]), nil
 }
 
-// seal encrypts a private key with AES-256-GCM, bound to its kid.
-func seal(secret, plain []byte, kid string) ([]byte, error) {
-	gcm, err := gcmOf(secret)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return gcm.Seal(nonce, nonce, plain, []byte(kid)), nil
-}
-
-// gcmOf is AES-256-GCM with the key secret.
-func gcmOf(secret []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(secret)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
+// seal encrypts a private key with the key secret, bound to its kid.
+func seal(secret, plain []byte, kid string) ([]byte, error) { return sealing.Seal(secret, plain, kid) }
 
 func open(secret, sealed []byte, kid string) ([]byte, error) {
-	gcm, err := gcmOf(secret)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < gcm.NonceSize() {
-		return nil, errors.New("the sealed key is truncated")
-	}
-	plain, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], []byte(kid))
-	if err != nil {
+	plain, err := sealing.Open(secret, sealed, kid)
+	if errors.Is(err, sealing.ErrOpen) {
 		return nil, errors.New("the key secret does not open it (a different TYOKYKY_CERT_KEY_SECRET?)")
 	}
-	return plain, nil
+	return plain, err
 }
 
 // writePrivate stores a private key as a PEM file readable by its owner
