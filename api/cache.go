@@ -140,7 +140,7 @@ var slotNonce = func() string {
 	return hex.EncodeToString(b)
 }()
 
-var slotRE = regexp.MustCompile(`@@tk-` + slotNonce + `-[a-z]+@@|<div class="task-answer" data-task="[^"]+"></div>`)
+var slotRE = regexp.MustCompile(`@@tk-` + slotNonce + `-[a-z0-9]+@@`)
 
 // cut splits the skeleton at its placeholders.
 func (e *cacheEntry) cut() {

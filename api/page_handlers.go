@@ -294,7 +294,7 @@ func (h *pageHandlers) buildSection(pub *course.Published, r *req, module, secti
 	body := h.withPlayers(sec.Body.HTML, r.Lang)
 	if r.Viewer != nil {
 		d.SignedIn = true
-		d.Body = trusted(body)
+		d.Body = trusted(answerSkeletons(body, sec, r))
 		d.ScrollAttr, d.DoneAttr, d.Completion, d.MediaAttr = phScroll, phDone, template.HTML(phCompletion), phMedia //nolint:gosec // a placeholder of letters, digits and @-
 	} else {
 		d.Body = trusted(answerBoxes(body, sec, r, nil))
@@ -380,10 +380,7 @@ func (h *pageHandlers) signedInSection(c *fiber.Ctx, v *viewer, module, section 
 		phCompletion: completionBlock(sec, p, r),
 		phMedia:      template.HTMLEscapeString(mediaState(p)),
 	}
-	pairs := answerPairs(sec, r, answers)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		values[pairs[i]] = pairs[i+1]
-	}
+	answerValues(sec, lang, answers, values)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	// The skeleton's pieces and the learner's values, straight into the

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +36,67 @@ func answerBoxes(body string, sec *course.Section, r *req, answers map[string]*s
 	return strings.NewReplacer(pairs...).Replace(body)
 }
 
+// answerSkeletons puts a signed-in skeleton's answer forms in a section
+// body: each form made once, with placeholders for what is the learner's
+// (the text, when it was saved, the copy's time) beside the CSRF token's,
+// filled per request by answerValues.
+func answerSkeletons(body string, sec *course.Section, r *req) string {
+	var pairs []string
+	i := 0
+	for _, t := range sec.Body.Tasks {
+		if !t.Answer {
+			continue
+		}
+		pairs = append(pairs, course.AnswerSlot(t.ID), answerForm(sec, t.ID, r, answerPlaceholder(i, "text"), answerPlaceholder(i, "saved"), answerPlaceholder(i, "base")))
+		i++
+	}
+	if len(pairs) == 0 {
+		return body
+	}
+	return strings.NewReplacer(pairs...).Replace(body)
+}
+
+// answerPlaceholder stands for a field of the i'th answer form of a
+// signed-in skeleton.
+func answerPlaceholder(i int, field string) string { return placeholder("a" + strconv.Itoa(i) + field) }
+
+// answerValues are the learner's values of a section's answer forms, by
+// placeholder, escaped for the element text and quoted attribute values
+// they stand in.
+func answerValues(sec *course.Section, lang string, answers map[string]*study.Answer, values map[string]string) {
+	i := 0
+	for _, t := range sec.Body.Tasks {
+		if !t.Answer {
+			continue
+		}
+		text, saved, base := answerState(lang, answers[course.TaskKey(sec, t.ID)])
+		values[answerPlaceholder(i, "text")] = template.HTMLEscapeString(text)
+		values[answerPlaceholder(i, "saved")] = template.HTMLEscapeString(saved)
+		values[answerPlaceholder(i, "base")] = template.HTMLEscapeString(base)
+		i++
+	}
+}
+
+// answerState is what an answer form shows of a saved answer: its text,
+// when it was saved, and the copy's time (an answer written offline is
+// sent with it, so the server can tell a change made elsewhere
+// meanwhile: study.Sync).
+func answerState(lang string, a *study.Answer) (text, saved, base string) {
+	if a == nil {
+		return "", "", ""
+	}
+	return a.Text, web.T(lang, "answer.saved", i18n.DateTime(lang, a.UpdatedAt)), a.UpdatedAt.UTC().Format(time.RFC3339Nano)
+}
+
+// answerForm is a task's answer form with the given text, saved note and
+// base.
+func answerForm(sec *course.Section, taskID string, r *req, text, saved, base string) string {
+	return fragment("answer-form", map[string]any{"Key": course.TaskKey(sec, taskID), "ID": "vastaus-" + taskID, "Lang": r.Lang, "CSRF": r.CSRF, "Base": base,
+		"Queued": web.T(r.Lang, "answer.queued"),
+		"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
+		"Label": web.T(r.Lang, "answer.label"), "Max": study.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
+}
+
 // answerPairs are the placeholder → HTML pairs of a section's answer slots.
 func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) []string {
 	var pairs []string
@@ -48,19 +111,8 @@ func answerPairs(sec *course.Section, r *req, answers map[string]*study.Answer) 
 			out = fragment("answer-signin", map[string]string{"Lang": r.Lang, "Next": sec.URL() + "#" + t.ID,
 				"SignIn": web.T(r.Lang, "answer.signin"), "Rest": web.T(r.Lang, "answer.signin.rest")})
 		} else {
-			text, saved, base := "", "", ""
-			if a := answers[key]; a != nil {
-				text = a.Text
-				saved = web.T(r.Lang, "answer.saved", i18n.DateTime(r.Lang, a.UpdatedAt))
-				// The copy this page shows: an answer written offline is
-				// sent with it, so the server can tell a change made
-				// elsewhere meanwhile (study.Sync).
-				base = a.UpdatedAt.UTC().Format(time.RFC3339Nano)
-			}
-			out = fragment("answer-form", map[string]any{"Key": key, "ID": "vastaus-" + t.ID, "Lang": r.Lang, "CSRF": r.CSRF, "Base": base,
-				"Queued": web.T(r.Lang, "answer.queued"),
-				"Saving": web.T(r.Lang, "answer.saving"), "SavedNow": web.T(r.Lang, "answer.savednow"), "Failed": web.T(r.Lang, "answer.failed"),
-				"Label": web.T(r.Lang, "answer.label"), "Max": study.MaxAnswerLen, "Text": text, "Saved": saved, "Save": web.T(r.Lang, "answer.save")})
+			text, saved, base := answerState(r.Lang, answers[key])
+			out = answerForm(sec, t.ID, r, text, saved, base)
 		}
 		pairs = append(pairs, placeholder, out)
 	}
