@@ -64,6 +64,10 @@ type cacheEntry struct {
 	// request that accepts gzip; see writeGzip.
 	deflateOnce sync.Once
 	deflated    [][]byte
+	// completion are the section's completion blocks, not done and done,
+	// with the CSRF token's placeholder (see completionFor).
+	completionOnce sync.Once
+	completion     [2]string
 }
 
 // storedBlock writes s as deflate stored blocks, none final: each a

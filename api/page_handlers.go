@@ -372,12 +372,13 @@ func (h *pageHandlers) signedInSection(c *fiber.Ctx, v *viewer, module, section 
 	// Every placeholder stands in element text or a quoted attribute value,
 	// where html/template's escaper (which escapes quotes too) is the right
 	// one; the completion block and the answer forms are templates.
+	csrf := template.HTMLEscapeString(v.Session.CSRF)
 	values := map[string]string{
-		phCSRF:       template.HTMLEscapeString(v.Session.CSRF),
+		phCSRF:       csrf,
 		phName:       template.HTMLEscapeString(v.User.Name),
 		phScroll:     scroll,
 		phDone:       done,
-		phCompletion: completionBlock(sec, p, r),
+		phCompletion: e.completionFor(sec, p.Done(), lang, csrf),
 		phMedia:      template.HTMLEscapeString(mediaState(p)),
 	}
 	answerValues(sec, lang, answers, values)
@@ -425,6 +426,24 @@ func mediaState(p *course.SectionProgress) string {
 }
 
 // completionBlock says whether the page is done, or how it gets done.
+// completionFor is the completion block of the skeleton's section for a
+// learner who has (done) or has not completed it, with their CSRF token
+// (escaped): both blocks are made once per skeleton, with the token's
+// placeholder.
+func (e *cacheEntry) completionFor(sec *course.Section, done bool, lang, csrf string) string {
+	e.completionOnce.Do(func() {
+		r := &req{Lang: lang, CSRF: phCSRF}
+		now := time.Now()
+		e.completion[0] = completionBlock(sec, nil, r)
+		e.completion[1] = completionBlock(sec, &course.SectionProgress{CompletedAt: &now}, r)
+	})
+	b := e.completion[0]
+	if done {
+		b = e.completion[1]
+	}
+	return strings.ReplaceAll(b, phCSRF, csrf)
+}
+
 func completionBlock(sec *course.Section, p *course.SectionProgress, r *req) string {
 	switch {
 	case p.Done():
