@@ -74,6 +74,7 @@ func (s *Store) StartProviderSession(ctx context.Context, u *User, pending2FA bo
 // inactive accounts).
 func (s *Store) touchUser(ctx context.Context, userID string, at time.Time) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$max", Value: bson.D{{Key: "last_active", Value: at}}}})
+	s.tell(userID)
 	return err
 }
 

@@ -58,6 +58,16 @@ type Progress struct {
 	answers *cache.TTL[map[string]*Answer]
 	// keys, where set, lists the records a learner can have (see Keys).
 	keys func() (sections, tasks []string)
+	// changed, where set, is told of every write of a learner's records
+	// or answers (OnChange).
+	changed func(userID string)
+}
+
+// OnChange has f told the learner's id after every write of their
+// records or answers made through this store (the reports' summaries
+// follow them). Set it before the store is used.
+func OnChange(f func(userID string)) Option {
+	return func(p *Progress) { p.changed = f }
 }
 
 // Option configures a Progress.
@@ -135,6 +145,9 @@ func findByIDs(ctx context.Context, coll *database.Collection, ids []string, dec
 func (p *Progress) forget(userID string) {
 	p.records.Delete(userID)
 	p.answers.Delete(userID)
+	if p.changed != nil && userID != "" {
+		p.changed(userID)
+	}
 }
 
 // EnsureIndexes creates the indexes of progress and answers.
@@ -645,14 +658,50 @@ type RecordRow struct {
 
 // RecordRows lists every progress record, lightly, for the reports.
 func (p *Progress) RecordRows(ctx context.Context) ([]RecordRow, error) {
+	var out []RecordRow
+	err := p.EachRecordRow(ctx, func(r RecordRow) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// EachRecordRow gives every progress record, lightly, to f, one at a
+// time (a rebuild of the reports' summaries reads them all without
+// holding them all).
+func (p *Progress) EachRecordRow(ctx context.Context, f func(RecordRow) error) error {
 	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
 		{Key: "user_id", Value: 1}, {Key: "module", Value: 1}, {Key: "section", Value: 1}, {Key: "completed_at", Value: 1}, {Key: "seconds", Value: 1}}))
 	if err != nil {
+		return fmt.Errorf("study: progress: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var r RecordRow
+		if err := cur.Decode(&r); err != nil {
+			return fmt.Errorf("study: progress: %w", err)
+		}
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("study: progress: %w", err)
+	}
+	return nil
+}
+
+// RecordRowsOf lists one learner's progress records, lightly and read
+// now (not from the cache): by _id, one lookup a section of the published
+// course, where the store's filters scan (Keys); else by user_id.
+func (p *Progress) RecordRowsOf(ctx context.Context, userID string) ([]RecordRow, error) {
+	m, err := p.loadRecords(ctx, userID)
+	if err != nil {
 		return nil, fmt.Errorf("study: progress: %w", err)
 	}
-	var out []RecordRow
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("study: progress: %w", err)
+	out := make([]RecordRow, 0, len(m))
+	for _, r := range m {
+		out = append(out, RecordRow{UserID: userID, Module: r.Module, Section: r.Section, Completed: r.CompletedAt, Seconds: r.Seconds})
 	}
 	return out, nil
 }
