@@ -674,7 +674,18 @@ type LearnerRow struct {
 // LearnerRows lists the learner accounts, lightly, for the reports (which
 // filter by organisation themselves).
 func (s *Store) LearnerRows(ctx context.Context) ([]LearnerRow, error) {
-	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "role", Value: RoleLearner}}, options.Find().SetProjection(bson.D{
+	return s.rows(ctx, bson.D{{Key: "role", Value: RoleLearner}})
+}
+
+// AccountRows lists every account (any role) as LearnerRow, for the
+// reports' summaries (an assignment's evidence counts every role's
+// studies; the organisation reports only learners').
+func (s *Store) AccountRows(ctx context.Context) ([]LearnerRow, error) {
+	return s.rows(ctx, bson.D{})
+}
+
+func (s *Store) rows(ctx context.Context, filter bson.D) ([]LearnerRow, error) {
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetProjection(bson.D{
 		{Key: "organisation", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)

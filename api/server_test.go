@@ -32,6 +32,7 @@ import (
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/migrate"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -115,6 +116,11 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	}
 	if opts.LTI == nil {
 		opts.LTI = ltiTool(t, db, opts.Accounts, opts.Directory)
+	}
+	if opts.Summaries == nil {
+		opts.Summaries = report.NewSummaries(db, report.Sources{Accounts: opts.Accounts, Progress: opts.Progress, Exam: opts.Exam, Certs: opts.Certificates,
+			Course: func() *course.Course { return library.Current().Course }}, opts.Logger)
+		opts.Summaries.Follow()
 	}
 	lib := media.NewCatalog(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {

@@ -83,6 +83,9 @@ type due struct {
 	settle bool // the second recompute of a touch
 }
 
+// errNoCourse: nothing is published yet, so no record can be counted.
+var errNoCourse = errors.New("report: no published course yet")
+
 // RecomputeTimeout bounds one learner's recompute.
 const RecomputeTimeout = 5 * time.Second
 
@@ -93,6 +96,19 @@ func NewSummaries(db *database.DB, src Sources, log *slog.Logger) *Summaries {
 	}
 	return &Summaries{db: db, src: src, log: log, locks: database.NewLocks(), Delay: time.Second, Settle: 3 * RecomputeTimeout,
 		pending: map[string]due{}, wake: make(chan struct{}, 1)}
+}
+
+// Follow has every source store tell Touch of its changes (their
+// OnChange). Call it once, before the stores are used.
+func (s *Summaries) Follow() {
+	s.src.Accounts.OnChange(s.Touch)
+	s.src.Progress.OnChange(s.Touch)
+	if s.src.Exam != nil {
+		s.src.Exam.OnChange(s.Touch)
+	}
+	if s.src.Certs != nil {
+		s.src.Certs.OnChange(s.Touch)
+	}
 }
 
 // Touch asks for a learner's summary to be recomputed (Run does it after
@@ -186,15 +202,19 @@ func (s *Summaries) recomputeAll(ctx context.Context, ids []string, settle []boo
 	}
 }
 
-// Compute reads a learner's sources now and makes their summary; nil when
-// they are not a learner (no account, or another role).
+// Compute reads an account's sources now and makes its summary; nil when
+// there is no such account.
 func (s *Summaries) Compute(ctx context.Context, userID string) (*LearnerSummary, error) {
 	started := time.Now()
+	c := s.src.Course()
+	if c == nil {
+		return nil, errNoCourse
+	}
 	row, err := s.src.Accounts.LearnerRow(ctx, userID)
-	if err != nil || row == nil || row.Role != account.RoleLearner {
+	if err != nil || row == nil {
 		return nil, err
 	}
-	in := Input{Course: s.src.Course(), Learners: []account.LearnerRow{*row}}
+	in := Input{Course: c, Learners: []account.LearnerRow{*row}}
 	if in.Records, err = s.src.Progress.RecordRowsOf(ctx, userID); err != nil {
 		return nil, err
 	}
@@ -225,7 +245,7 @@ func (s *Summaries) Compute(ctx context.Context, userID string) (*LearnerSummary
 }
 
 // Recompute makes a learner's summary from their sources now and writes
-// it whole (or deletes it when they are no longer a learner).
+// it whole (or deletes it when the account is gone).
 func (s *Summaries) Recompute(ctx context.Context, userID string) error {
 	defer s.locks.Lock(userID)()
 	ctx, cancel := context.WithTimeout(ctx, RecomputeTimeout)
@@ -351,6 +371,10 @@ func (s *Summaries) load(ctx context.Context) error {
 // reread in the background and go on with the ones they have; maxAge < 0
 // rereads every time). It returns when the stored summaries were read.
 func (s *Summaries) Read(ctx context.Context, maxAge time.Duration, f func(iter.Seq[*LearnerSummary])) (time.Time, error) {
+	if s == nil {
+		f(func(func(*LearnerSummary) bool) {})
+		return time.Now(), nil
+	}
 	s.Flush(ctx)
 	s.snapMu.RLock()
 	loaded, at := s.snap != nil, s.snapAt
@@ -395,11 +419,11 @@ type RebuildCounts struct {
 	Learners  int // learners found in the sources
 	Written   int // summaries written (absent, or different and recomputed)
 	Unchanged int // summaries already right
-	Deleted   int // summaries of accounts that are gone or no longer learners
+	Deleted   int // summaries of accounts that are gone
 }
 
-// Rebuild recomputes every learner's summary from the sources and deletes
-// the summaries of those who are no longer learners. It reads the sources
+// Rebuild recomputes every account's summary from the sources and deletes
+// the summaries of accounts that are gone. It reads the sources
 // in bulk (one scan each) and writes only what differs, so it is safe
 // while serving: a learner without a summary gets the bulk one by an
 // insert (a summary a touch wrote meanwhile wins the unique _id); one
@@ -407,36 +431,41 @@ type RebuildCounts struct {
 // fresh reads (Recompute), as a touch would be.
 func (s *Summaries) Rebuild(ctx context.Context) (RebuildCounts, error) {
 	var n RebuildCounts
-	in := Input{Course: s.src.Course()}
-	var err error
-	if in.Learners, err = s.src.Accounts.LearnerRows(ctx); err != nil {
+	c := s.src.Course()
+	if c == nil {
+		return n, errNoCourse
+	}
+	accounts, err := s.src.Accounts.AccountRows(ctx)
+	if err != nil {
 		return n, err
 	}
-	learners := make(map[string]bool, len(in.Learners))
-	for _, l := range in.Learners {
-		learners[l.ID] = true
-	}
-	// Only the learners' records, kept as they stream by.
+	z := newSummarizer(c, accounts)
+	accounts = nil
 	if err := s.src.Progress.EachRecordRow(ctx, func(r study.RecordRow) error {
-		if learners[r.UserID] {
-			in.Records = append(in.Records, r)
-		}
+		z.record(r)
 		return nil
 	}); err != nil {
 		return n, err
 	}
 	if s.src.Exam != nil {
-		if in.Outcomes, err = s.src.Exam.OutcomeRows(ctx); err != nil {
+		outcomes, err := s.src.Exam.OutcomeRows(ctx)
+		if err != nil {
 			return n, err
+		}
+		for _, o := range outcomes {
+			z.outcome(o)
 		}
 	}
 	if s.src.Certs != nil {
-		if in.Issued, err = s.src.Certs.IssuedRows(ctx); err != nil {
+		issued, err := s.src.Certs.IssuedRows(ctx)
+		if err != nil {
 			return n, err
 		}
+		for _, ci := range issued {
+			z.issued(ci)
+		}
 	}
-	computed := Summarize(in)
-	in = Input{}
+	computed := z.done()
 	stored, err := s.All(ctx)
 	if err != nil {
 		return n, err

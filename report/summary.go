@@ -9,14 +9,19 @@ import (
 
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/course"
+	"github.com/tyokyky/tyokyky/exam"
+	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/study"
 )
 
-// LearnerSummary is everything the reports need of one learner, kept in
+// LearnerSummary is everything the reports need of one account, kept in
 // the collection report_learners (_id: the user id) and recomputed whole
-// from the learner's own records whenever one of them changes (see
-// Summaries). Only learners (the role) have one.
+// from the account's own records whenever one of them changes (see
+// Summaries). Every account has one; the organisation reports count
+// learners (the role) only, an assignment's evidence every role.
 type LearnerSummary struct {
 	ID           string    `bson:"_id"`
+	Role         string    `bson:"role"`
 	OrgID        string    `bson:"org_id,omitempty"`
 	Organisation string    `bson:"organisation"`
 	UnitID       string    `bson:"unit_id,omitempty"`
@@ -33,12 +38,13 @@ type LearnerSummary struct {
 }
 
 // ModuleSummary is a learner's records of one module: how many sections
-// are completed and the seconds spent in them. A module listed is a
-// module started.
+// are completed, when the last of them was, and the seconds spent in
+// them. A module listed is a module started.
 type ModuleSummary struct {
-	Slug    string `bson:"slug"`
-	Done    int    `bson:"done"`
-	Seconds int    `bson:"seconds"`
+	Slug    string    `bson:"slug"`
+	Done    int       `bson:"done"`
+	Last    time.Time `bson:"last,omitempty"`
+	Seconds int       `bson:"seconds"`
 }
 
 // ExamSummary is a learner's exam: attempts, passed, last submitted.
@@ -59,9 +65,11 @@ type CertSummary struct {
 func (l *LearnerSummary) Same(o *LearnerSummary) bool {
 	a, b := *l, *o
 	a.ComputedAt, b.ComputedAt = time.Time{}, time.Time{}
-	return a.ID == b.ID && a.OrgID == b.OrgID && a.Organisation == b.Organisation && a.UnitID == b.UnitID &&
+	return a.ID == b.ID && a.Role == b.Role && a.OrgID == b.OrgID && a.Organisation == b.Organisation && a.UnitID == b.UnitID &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.LastActive.Equal(b.LastActive) &&
-		slices.Equal(a.Modules, b.Modules) && (a.Exam == nil) == (b.Exam == nil) && (a.Exam == nil || a.Exam.Attempts == b.Exam.Attempts &&
+		slices.EqualFunc(a.Modules, b.Modules, func(x, y ModuleSummary) bool {
+			return x.Slug == y.Slug && x.Done == y.Done && x.Seconds == y.Seconds && x.Last.Equal(y.Last)
+		}) && (a.Exam == nil) == (b.Exam == nil) && (a.Exam == nil || a.Exam.Attempts == b.Exam.Attempts &&
 		a.Exam.Passed == b.Exam.Passed && a.Exam.LastSubmitted.Equal(b.Exam.LastSubmitted)) &&
 		slices.EqualFunc(a.Certificates, b.Certificates, func(x, y CertSummary) bool { return x.Issued.Equal(y.Issued) && x.Revoked == y.Revoked })
 }
@@ -69,60 +77,92 @@ func (l *LearnerSummary) Same(o *LearnerSummary) bool {
 // stamp is a time as the store keeps it (UTC, milliseconds).
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-// Summarize makes the summaries of in's learners (of the role learner)
-// from their rows. Progress records count only at sections of in.Course
-// (as on the learner's own pages): a record set aside when its section
-// was archived, or of a module no longer in the course, does not.
+// Summarize makes the summaries of in's accounts from their rows.
+// Progress records count only at sections of in.Course (as on the
+// learner's own pages): a record set aside when its section was
+// archived, or of a module no longer in the course, does not.
 func Summarize(in Input) []LearnerSummary {
-	sections := map[string]bool{}
-	if in.Course != nil {
-		for _, m := range in.Course.Modules {
+	z := newSummarizer(in.Course, in.Learners)
+	for _, r := range in.Records {
+		z.record(r)
+	}
+	for _, o := range in.Outcomes {
+		z.outcome(o)
+	}
+	for _, c := range in.Issued {
+		z.issued(c)
+	}
+	return z.done()
+}
+
+// summarizer folds rows into summaries one at a time (a rebuild streams
+// the progress records through it without holding them).
+type summarizer struct {
+	sections map[string]bool
+	at       map[string]int
+	out      []LearnerSummary
+}
+
+func newSummarizer(c *course.Course, accounts []account.LearnerRow) *summarizer {
+	z := &summarizer{sections: map[string]bool{}, at: make(map[string]int, len(accounts)), out: make([]LearnerSummary, 0, len(accounts))}
+	if c != nil {
+		for _, m := range c.Modules {
 			for _, s := range m.Sections {
-				sections[m.Slug+"/"+s.Slug] = true
+				z.sections[m.Slug+"/"+s.Slug] = true
 			}
 		}
 	}
-	at := make(map[string]int, len(in.Learners))
-	out := make([]LearnerSummary, 0, len(in.Learners))
-	for _, l := range in.Learners {
-		if l.Role != "" && l.Role != account.RoleLearner {
+	for _, l := range accounts {
+		if _, dup := z.at[l.ID]; dup {
 			continue
 		}
-		if _, dup := at[l.ID]; dup {
-			continue
+		role := l.Role
+		if role == "" {
+			role = account.RoleLearner
 		}
-		at[l.ID] = len(out)
-		out = append(out, LearnerSummary{ID: l.ID, OrgID: l.OrgID, Organisation: l.Organisation, UnitID: l.UnitID,
+		z.at[l.ID] = len(z.out)
+		z.out = append(z.out, LearnerSummary{ID: l.ID, Role: role, OrgID: l.OrgID, Organisation: l.Organisation, UnitID: l.UnitID,
 			CreatedAt: stamp(l.CreatedAt), LastActive: stamp(l.LastActive)})
 	}
-	for _, r := range in.Records {
-		i, ok := at[r.UserID]
-		if !ok || !sections[r.Module+"/"+r.Section] {
-			continue
-		}
-		s := &out[i]
-		k := slices.IndexFunc(s.Modules, func(m ModuleSummary) bool { return m.Slug == r.Module })
-		if k < 0 {
-			s.Modules = append(s.Modules, ModuleSummary{Slug: r.Module})
-			k = len(s.Modules) - 1
-		}
-		s.Modules[k].Seconds += r.Seconds
-		if r.Completed != nil {
-			s.Modules[k].Done++
+	return z
+}
+
+func (z *summarizer) record(r study.RecordRow) {
+	i, ok := z.at[r.UserID]
+	if !ok || !z.sections[r.Module+"/"+r.Section] {
+		return
+	}
+	s := &z.out[i]
+	k := slices.IndexFunc(s.Modules, func(m ModuleSummary) bool { return m.Slug == r.Module })
+	if k < 0 {
+		s.Modules = append(s.Modules, ModuleSummary{Slug: r.Module})
+		k = len(s.Modules) - 1
+	}
+	s.Modules[k].Seconds += r.Seconds
+	if r.Completed != nil {
+		s.Modules[k].Done++
+		if c := stamp(*r.Completed); c.After(s.Modules[k].Last) {
+			s.Modules[k].Last = c
 		}
 	}
-	for _, o := range in.Outcomes {
-		if i, ok := at[o.UserID]; ok && o.LastSubmitted != nil {
-			out[i].Exam = &ExamSummary{Attempts: o.Attempts, Passed: o.Passed, LastSubmitted: stamp(*o.LastSubmitted)}
-		}
+}
+
+func (z *summarizer) outcome(o exam.OutcomeRow) {
+	if i, ok := z.at[o.UserID]; ok && o.LastSubmitted != nil {
+		z.out[i].Exam = &ExamSummary{Attempts: o.Attempts, Passed: o.Passed, LastSubmitted: stamp(*o.LastSubmitted)}
 	}
-	for _, c := range in.Issued {
-		if i, ok := at[c.UserID]; ok {
-			out[i].Certificates = append(out[i].Certificates, CertSummary{Issued: stamp(c.Issued), Revoked: c.Revoked})
-		}
+}
+
+func (z *summarizer) issued(c cert.IssuedRow) {
+	if i, ok := z.at[c.UserID]; ok {
+		z.out[i].Certificates = append(z.out[i].Certificates, CertSummary{Issued: stamp(c.Issued), Revoked: c.Revoked})
 	}
-	for i := range out {
-		s := &out[i]
+}
+
+// done puts each summary's lists in order and returns them.
+func (z *summarizer) done() []LearnerSummary {
+	for i := range z.out {
+		s := &z.out[i]
 		slices.SortFunc(s.Modules, func(a, b ModuleSummary) int { return strings.Compare(a.Slug, b.Slug) })
 		slices.SortFunc(s.Certificates, func(a, b CertSummary) int {
 			if c := a.Issued.Compare(b.Issued); c != 0 {
@@ -137,7 +177,7 @@ func Summarize(in Input) []LearnerSummary {
 			return -1
 		})
 	}
-	return out
+	return z.out
 }
 
 // Build makes the report of in for f: its learners' summaries
@@ -153,8 +193,8 @@ func Build(in Input, f Filter) *Report {
 	}, f)
 }
 
-// Aggregate makes the report of f from learners' summaries: the learners
-// f keeps (organisation, units), their registrations, activity, modules,
+// Aggregate makes the report of f from accounts' summaries: the learners
+// (the role) f keeps (organisation, units), their registrations, activity, modules,
 // exam and certificates in the period.
 func Aggregate(c *course.Course, learners iter.Seq[*LearnerSummary], f Filter) *Report {
 	r := &Report{Filter: f}
@@ -179,6 +219,9 @@ func Aggregate(c *course.Course, learners iter.Seq[*LearnerSummary], f Filter) *
 	}
 	done := make([]int, len(modules))
 	for l := range learners {
+		if l.Role != account.RoleLearner {
+			continue
+		}
 		if f.OrgID != "" && l.OrgID != f.OrgID || f.OrgID == "" && f.Organisation != "" && l.Organisation != f.Organisation {
 			continue
 		}

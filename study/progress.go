@@ -66,9 +66,7 @@ type Progress struct {
 // OnChange has f told the learner's id after every write of their
 // records or answers made through this store (the reports' summaries
 // follow them). Set it before the store is used.
-func OnChange(f func(userID string)) Option {
-	return func(p *Progress) { p.changed = f }
-}
+func (p *Progress) OnChange(f func(userID string)) { p.changed = f }
 
 // Option configures a Progress.
 type Option func(*Progress)
