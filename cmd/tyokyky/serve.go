@@ -31,6 +31,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
@@ -324,6 +325,17 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, fmt.Errorf("lti: %w", err)
 	}
 	assigned := assign.NewStore(p.db)
+	// The reports read only the accounts' summaries, which follow every
+	// change the stores make (recomputed by Run) and a daily sweep.
+	summaries := report.NewSummaries(p.db, report.Sources{Accounts: accounts, Progress: progress, Exam: exams, Certs: certs, Course: func() *course.Course {
+		if pub := library.Current(); pub != nil {
+			return pub.Course
+		}
+		return nil
+	}}, log)
+	summaries.Follow()
+	go summaries.Run(ctx)
+	go sweepSummaries(ctx, summaries, accounts, account.NewID(), log)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -342,6 +354,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Mail:          outbox,
 		Directory:     directory,
 		Assign:        assigned,
+		Summaries:     summaries,
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
 		LTI:           tool,
