@@ -50,6 +50,9 @@ type running struct {
 	done  chan error
 	// lti is the LTI tool (its base URL is the server's address).
 	lti *lti.Service
+	// summaries are the reports' (rebuilt by tests that write records
+	// into the collections themselves).
+	summaries *report.Summaries
 }
 
 func start(t *testing.T, configure ...func(*fiber.App)) *running {
@@ -138,7 +141,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI, summaries: opts.Summaries}
 	opts.LTI.SetBaseURL(r.URL)
 	runningAt.Store(r.URL, r) // for studied
 	go func() { r.done <- srv.Serve(ln) }()

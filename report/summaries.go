@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -215,7 +216,13 @@ func (s *Summaries) Compute(ctx context.Context, userID string) (*LearnerSummary
 		return nil, err
 	}
 	in := Input{Course: c, Learners: []account.LearnerRow{*row}}
-	if in.Records, err = s.src.Progress.RecordRowsOf(ctx, userID); err != nil {
+	var sections []string
+	for _, m := range c.Modules {
+		for _, sec := range m.Sections {
+			sections = append(sections, m.Slug+"/"+sec.Slug)
+		}
+	}
+	if in.Records, err = s.src.Progress.RecordRowsOf(ctx, userID, sections); err != nil {
 		return nil, err
 	}
 	if s.src.Exam != nil {
@@ -262,9 +269,12 @@ func (s *Summaries) Recompute(ctx context.Context, userID string) error {
 
 func (s *Summaries) write(ctx context.Context, sum *LearnerSummary) error {
 	coll := s.db.Collection(summariesCollection)
-	var err error
+	doc, err := pack(sum)
+	if err != nil {
+		return err
+	}
 	for try := 0; try < 5; try++ {
-		_, err = coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: sum.ID}}, sum, options.Replace().SetUpsert(true))
+		_, err = coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: sum.ID}}, doc, options.Replace().SetUpsert(true))
 		if !mongo.IsDuplicateKeyError(err) {
 			break
 		}
@@ -298,17 +308,45 @@ func (s *Summaries) remember(id string, sum *LearnerSummary) {
 	}
 }
 
+// summaryDoc is a summary as stored: its id and the summary as one JSON
+// string. FerretDB v1's cost per document grows with the number of its
+// fields and nested values, not with bytes (see exam's packed): a
+// summary's modules as nested documents made a scan of them about ten
+// times slower than the progress records themselves. The field is never
+// queried; MongoDB does not care either way.
+type summaryDoc struct {
+	ID string `bson:"_id"`
+	S  string `bson:"s"`
+}
+
+func pack(sum *LearnerSummary) (summaryDoc, error) {
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return summaryDoc{}, fmt.Errorf("report: summary: %w", err)
+	}
+	return summaryDoc{ID: sum.ID, S: string(b)}, nil
+}
+
+func (d summaryDoc) unpack() (*LearnerSummary, error) {
+	sum := new(LearnerSummary)
+	if err := json.Unmarshal([]byte(d.S), sum); err != nil {
+		return nil, fmt.Errorf("report: summary %s: %w", d.ID, err)
+	}
+	sum.ID = d.ID
+	return sum, nil
+}
+
 // Get is a learner's stored summary (nil: none).
 func (s *Summaries) Get(ctx context.Context, userID string) (*LearnerSummary, error) {
-	var sum LearnerSummary
-	err := s.db.Collection(summariesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&sum)
+	var d summaryDoc
+	err := s.db.Collection(summariesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("report: summary: %w", err)
 	}
-	return &sum, nil
+	return d.unpack()
 }
 
 // All reads every stored summary (one scan of the collection).
@@ -320,9 +358,13 @@ func (s *Summaries) All(ctx context.Context) (map[string]*LearnerSummary, error)
 	defer cur.Close(ctx)
 	out := map[string]*LearnerSummary{}
 	for cur.Next(ctx) {
-		sum := new(LearnerSummary)
-		if err := cur.Decode(sum); err != nil {
+		var d summaryDoc
+		if err := cur.Decode(&d); err != nil {
 			return nil, fmt.Errorf("report: summaries: %w", err)
+		}
+		sum, err := d.unpack()
+		if err != nil {
+			return nil, err
 		}
 		out[sum.ID] = sum
 	}
@@ -471,7 +513,27 @@ func (s *Summaries) Rebuild(ctx context.Context) (RebuildCounts, error) {
 		return n, err
 	}
 	now := stamp(time.Now())
-	coll := s.db.Collection(summariesCollection)
+	var absent []any
+	insert := func(force bool) error {
+		if len(absent) == 0 || !force && len(absent) < 1000 {
+			return nil
+		}
+		docs := absent
+		absent = nil
+		_, err := s.db.Collection(summariesCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		// A duplicate: a touch wrote that summary meanwhile, and it stays.
+		dups := 0
+		var bulk mongo.BulkWriteException
+		if errors.As(err, &bulk) && mongo.IsDuplicateKeyError(err) {
+			dups, err = len(bulk.WriteErrors), nil
+		}
+		if err != nil {
+			return fmt.Errorf("report: summaries: %w", err)
+		}
+		n.Written += len(docs) - dups
+		n.Unchanged += dups
+		return nil
+	}
 	for i := range computed {
 		sum := &computed[i]
 		n.Learners++
@@ -480,24 +542,32 @@ func (s *Summaries) Rebuild(ctx context.Context) (RebuildCounts, error) {
 		switch {
 		case ok && old.Same(sum):
 			n.Unchanged++
-			continue
 		case !ok:
 			sum.ComputedAt = now
-			_, err := coll.InsertOne(ctx, sum)
-			if mongo.IsDuplicateKeyError(err) { // a touch wrote it meanwhile
-				n.Unchanged++
-				continue
-			}
+			doc, err := pack(sum)
 			if err != nil {
-				return n, fmt.Errorf("report: summary: %w", err)
+				return n, err
 			}
-			s.remember(sum.ID, sum)
+			absent = append(absent, doc)
+			if err := insert(false); err != nil {
+				return n, err
+			}
 		default:
 			if err := s.Recompute(ctx, sum.ID); err != nil {
 				return n, err
 			}
+			n.Written++
 		}
-		n.Written++
+	}
+	if err := insert(true); err != nil {
+		return n, err
+	}
+	if n.Written > 0 {
+		// What was inserted is in no snapshot yet: the next report reads
+		// them all again.
+		s.snapMu.Lock()
+		s.snap, s.snapAt = nil, time.Time{}
+		s.snapMu.Unlock()
 	}
 	// Stored summaries of no learner of the bulk read: recomputed (an
 	// account made since keeps its summary), the rest deleted.

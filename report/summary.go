@@ -15,49 +15,50 @@ import (
 )
 
 // LearnerSummary is everything the reports need of one account, kept in
-// the collection report_learners (_id: the user id) and recomputed whole
+// the collection report_learners (_id: the user id; the summary as one
+// JSON string, see Summaries) and recomputed whole
 // from the account's own records whenever one of them changes (see
 // Summaries). Every account has one; the organisation reports count
 // learners (the role) only, an assignment's evidence every role.
 type LearnerSummary struct {
-	ID           string    `bson:"_id"`
-	Role         string    `bson:"role"`
-	OrgID        string    `bson:"org_id,omitempty"`
-	Organisation string    `bson:"organisation"`
-	UnitID       string    `bson:"unit_id,omitempty"`
-	CreatedAt    time.Time `bson:"created_at"`
-	LastActive   time.Time `bson:"last_active"`
+	ID           string    `json:"id"`
+	Role         string    `json:"r"`
+	OrgID        string    `json:"o,omitempty"`
+	Organisation string    `json:"on"`
+	UnitID       string    `json:"u,omitempty"`
+	CreatedAt    time.Time `json:"c"`
+	LastActive   time.Time `json:"a"`
 	// Modules are the modules with a progress record of the learner at a
 	// section of the published course, by slug.
-	Modules []ModuleSummary `bson:"modules,omitempty"`
+	Modules []ModuleSummary `json:"m,omitempty"`
 	// Exam is set once the learner has submitted an attempt.
-	Exam         *ExamSummary  `bson:"exam,omitempty"`
-	Certificates []CertSummary `bson:"certificates,omitempty"`
+	Exam         *ExamSummary  `json:"e,omitempty"`
+	Certificates []CertSummary `json:"cs,omitempty"`
 	// ComputedAt is when the sources were read (not compared).
-	ComputedAt time.Time `bson:"computed_at"`
+	ComputedAt time.Time `json:"at"`
 }
 
 // ModuleSummary is a learner's records of one module: how many sections
 // are completed, when the last of them was, and the seconds spent in
 // them. A module listed is a module started.
 type ModuleSummary struct {
-	Slug    string    `bson:"slug"`
-	Done    int       `bson:"done"`
-	Last    time.Time `bson:"last,omitempty"`
-	Seconds int       `bson:"seconds"`
+	Slug    string    `json:"s"`
+	Done    int       `json:"d"`
+	Last    time.Time `json:"l,omitzero"`
+	Seconds int       `json:"t"`
 }
 
 // ExamSummary is a learner's exam: attempts, passed, last submitted.
 type ExamSummary struct {
-	Attempts      int       `bson:"attempts"`
-	Passed        bool      `bson:"passed"`
-	LastSubmitted time.Time `bson:"last_submitted"`
+	Attempts      int       `json:"n"`
+	Passed        bool      `json:"p"`
+	LastSubmitted time.Time `json:"l"`
 }
 
 // CertSummary is one of a learner's certificates.
 type CertSummary struct {
-	Issued  time.Time `bson:"issued"`
-	Revoked bool      `bson:"revoked"`
+	Issued  time.Time `json:"i"`
+	Revoked bool      `json:"x,omitempty"`
 }
 
 // Same says whether two summaries hold the same figures (ComputedAt

@@ -689,17 +689,52 @@ func (p *Progress) EachRecordRow(ctx context.Context, f func(RecordRow) error) e
 	return nil
 }
 
-// RecordRowsOf lists one learner's progress records, lightly and read
-// now (not from the cache): by _id, one lookup a section of the published
-// course, where the store's filters scan (Keys); else by user_id.
-func (p *Progress) RecordRowsOf(ctx context.Context, userID string) ([]RecordRow, error) {
-	m, err := p.loadRecords(ctx, userID)
+// RecordRowsOf lists one learner's progress records at the given
+// sections ("module/section"), lightly and read now (not from the
+// cache): by _id, one lookup a section, where the store's filters scan
+// (FerretDB); else by user_id, keeping those sections'.
+func (p *Progress) RecordRowsOf(ctx context.Context, userID string, sections []string) ([]RecordRow, error) {
+	var out []RecordRow
+	add := func(r *course.SectionProgress) {
+		out = append(out, RecordRow{UserID: userID, Module: r.Module, Section: r.Section, Completed: r.CompletedAt, Seconds: r.Seconds})
+	}
+	if p.db.FiltersScan() {
+		ids := make([]string, len(sections))
+		for i, k := range sections {
+			ids[i] = userID + "|" + k
+		}
+		var mu sync.Mutex
+		err := findByIDs(ctx, p.db.Collection(progressCollection), ids, func(r *mongo.SingleResult) error {
+			var x course.SectionProgress
+			if err := r.Decode(&x); err != nil {
+				return err
+			}
+			mu.Lock()
+			add(&x)
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("study: progress: %w", err)
+		}
+		return out, nil
+	}
+	want := make(map[string]bool, len(sections))
+	for _, k := range sections {
+		want[k] = true
+	}
+	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
 	if err != nil {
 		return nil, fmt.Errorf("study: progress: %w", err)
 	}
-	out := make([]RecordRow, 0, len(m))
-	for _, r := range m {
-		out = append(out, RecordRow{UserID: userID, Module: r.Module, Section: r.Section, Completed: r.CompletedAt, Seconds: r.Seconds})
+	var list []*course.SectionProgress
+	if err := cur.All(ctx, &list); err != nil {
+		return nil, fmt.Errorf("study: progress: %w", err)
+	}
+	for _, x := range list {
+		if want[x.Module+"/"+x.Section] {
+			add(x)
+		}
 	}
 	return out, nil
 }
