@@ -118,4 +118,3 @@ func BenchmarkReports100k(b *testing.B) {
 func ms(times []time.Duration, q float64) float64 {
 	return float64(times[min(len(times)-1, int(q*float64(len(times))))].Microseconds()) / 1000
 }
-
