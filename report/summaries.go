@@ -65,9 +65,10 @@ type Summaries struct {
 	// recomputing; Settle when it recomputes them again (multi-writer).
 	Delay, Settle time.Duration
 
-	mu      sync.Mutex
-	pending map[string]due
-	wake    chan struct{}
+	mu       sync.Mutex
+	pending  map[string]due
+	inflight int // taken, being recomputed
+	wake     chan struct{}
 
 	// The snapshot: every summary, read once and kept up to date with
 	// this process's own writes; reread in the background when older than
@@ -129,11 +130,12 @@ func (s *Summaries) Touch(userID string) {
 	}
 }
 
-// Pending is how many learners wait for a recompute.
+// Pending is how many learners wait for a recompute or are being
+// recomputed.
 func (s *Summaries) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending)
+	return len(s.pending) + s.inflight
 }
 
 // take removes and returns the learners due by now (all first touches
@@ -145,6 +147,7 @@ func (s *Summaries) take(now time.Time, flush bool) (ids []string, settle []bool
 		if !d.at.After(now) || flush && !d.settle {
 			ids, settle = append(ids, id), append(settle, d.settle)
 			delete(s.pending, id)
+			s.inflight++
 		} else if next.IsZero() || d.at.Before(next) {
 			next = d.at
 		}
@@ -183,23 +186,45 @@ func (s *Summaries) Flush(ctx context.Context) {
 	s.recomputeAll(ctx, ids, settle)
 }
 
+// flushMax is how many waiting learners a report recomputes before it
+// reads; with more (a busy hour), it leaves them to Run and its figures
+// may be up to Delay behind.
+const flushMax = 32
+
+// Warm reads the stored summaries into memory (serve does it at start,
+// so that the first report does not wait for the scan).
+func (s *Summaries) Warm(ctx context.Context) error { return s.load(ctx) }
+
 func (s *Summaries) recomputeAll(ctx context.Context, ids []string, settle []bool) {
 	for i, id := range ids {
-		if ctx.Err() != nil {
-			return
-		}
-		if err := s.Recompute(ctx, id); err != nil {
+		s.recomputeTaken(ctx, id, settle[i])
+	}
+}
+
+// recomputeTaken recomputes a learner take returned: again later if it
+// failed, once more after Settle where other processes write.
+func (s *Summaries) recomputeTaken(ctx context.Context, id string, settle bool) {
+	defer func() {
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+	}()
+	if ctx.Err() != nil {
+		return
+	}
+	if err := s.Recompute(ctx, id); err != nil {
+		if ctx.Err() == nil {
 			s.log.Warn("report summary", "user", id, "err", err)
 			s.Touch(id) // try again
-			continue
 		}
-		if !settle[i] && !s.db.SingleWriter() {
-			s.mu.Lock()
-			if _, ok := s.pending[id]; !ok {
-				s.pending[id] = due{at: time.Now().Add(s.Settle), settle: true}
-			}
-			s.mu.Unlock()
+		return
+	}
+	if !settle && !s.db.SingleWriter() {
+		s.mu.Lock()
+		if _, ok := s.pending[id]; !ok {
+			s.pending[id] = due{at: time.Now().Add(s.Settle), settle: true}
 		}
+		s.mu.Unlock()
 	}
 }
 
@@ -408,7 +433,8 @@ func (s *Summaries) load(ctx context.Context) error {
 }
 
 // Read calls f with every summary, as this process knows them: every
-// touch it has seen recomputed first (Flush), the stored summaries read
+// touch it has seen recomputed first (Flush; unless more than flushMax
+// wait), the stored summaries read
 // at most maxAge ago (the first read waits for the scan; later ones
 // reread in the background and go on with the ones they have; maxAge < 0
 // rereads every time). It returns when the stored summaries were read.
@@ -417,7 +443,9 @@ func (s *Summaries) Read(ctx context.Context, maxAge time.Duration, f func(iter.
 		f(func(func(*LearnerSummary) bool) {})
 		return time.Now(), nil
 	}
-	s.Flush(ctx)
+	if s.Pending() <= flushMax {
+		s.Flush(ctx)
+	}
 	s.snapMu.RLock()
 	loaded, at := s.snap != nil, s.snapAt
 	s.snapMu.RUnlock()

@@ -383,3 +383,63 @@ func TestRebuildRepairs(t *testing.T) {
 		t.Fatalf("second rebuild = %+v, %v", n, err)
 	}
 }
+
+// The worker (Run) follows writes made at once from many goroutines: a
+// burst of saves of one learner is recomputed once it settles, and when
+// nothing waits any more every summary is right; a report read meanwhile
+// never fails.
+func TestWorkerFollowsConcurrentWrites(t *testing.T) {
+	w := newWorld(t)
+	w.sums.Delay = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	go w.sums.Run(ctx)
+	var ids []string
+	for i := range 6 {
+		id := account.NewID()
+		if _, err := w.accounts.CreateExternal(w.ctx, account.External{ID: id, Email: id[:12] + "@example.fi", Name: "Oppija " + strconv.Itoa(i),
+			Organisation: account.Organisations[i%2], OrgID: "org" + strconv.Itoa(i%2)}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var sections []*course.Section
+	for _, m := range w.pub.Course.Modules {
+		sections = append(sections, m.Sections...)
+	}
+	done := make(chan error, len(ids))
+	for g, id := range ids {
+		go func() {
+			for k := range 15 {
+				ev := study.Event{Kind: "heartbeat", Seconds: 1 + k%5}
+				if k%4 == 0 {
+					ev = study.Event{Kind: "completed"}
+				}
+				if _, err := w.progress.Record(w.ctx, id, sections[(g+k)%len(sections)], ev); err != nil && err != study.ErrNotCompleted {
+					done <- err
+					return
+				}
+				if k%5 == 0 {
+					if _, err := w.sums.Read(w.ctx, time.Minute, func(all iter.Seq[*LearnerSummary]) { Aggregate(w.pub.Course, all, Filter{}) }); err != nil {
+						done <- err
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range ids {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for w.sums.Pending() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d learners still wait for their summaries", w.sums.Pending())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.agree(t, "after the burst")
+}

@@ -335,6 +335,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}}, log)
 	summaries.Follow()
 	go summaries.Run(ctx)
+	go func() {
+		if err := summaries.Warm(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reading the report summaries", "err", err)
+		}
+	}()
 	go sweepSummaries(ctx, summaries, accounts, account.NewID(), log)
 	opts := api.Options{
 		Logger:        log,
