@@ -25,6 +25,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
 // SessionCacheTTL is how long an instance trusts a session it has looked
@@ -695,6 +696,13 @@ func (s *Store) rows(ctx context.Context, filter bson.D) ([]LearnerRow, error) {
 		return nil, fmt.Errorf("account: %w", err)
 	}
 	return out, nil
+}
+
+// SameDay says whether two times fall on one day in Helsinki (the reports
+// count activity by the day).
+func SameDay(a, b time.Time) bool {
+	a, b = a.In(i18n.Helsinki), b.In(i18n.Helsinki)
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
 }
 
 // LearnerRow is one account's row for the reports, read now; nil when

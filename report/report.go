@@ -20,6 +20,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -36,21 +37,32 @@ type Filter struct {
 	// unit's subtree in the directory); UnitName names the top one.
 	Units    []string
 	UnitName string
-	From, To time.Time // the period; zero values leave it open
+	// From, To are the period, each the start of a day in Helsinki (the
+	// summaries keep the day a learner was last active, not the minute);
+	// zero values leave it open.
+	From, To time.Time
 }
 
-// In says whether t falls in the period (To is inclusive of its day).
-func (f Filter) In(t time.Time) bool {
-	if t.IsZero() {
-		return false
+// In says whether t falls in the period: from the start of From's day
+// to the end of To's day, in Helsinki.
+func (f Filter) In(t time.Time) bool { return f.period().in(t) }
+
+// period is a filter's period as whole days: [from, end).
+type period struct{ from, end time.Time }
+
+func (f Filter) period() period {
+	var p period
+	if !f.From.IsZero() {
+		p.from = dayOf(f.From)
 	}
-	if !f.From.IsZero() && t.Before(f.From) {
-		return false
+	if !f.To.IsZero() {
+		p.end = dayOf(f.To).In(i18n.Helsinki).AddDate(0, 0, 1)
 	}
-	if !f.To.IsZero() && !t.Before(f.To.AddDate(0, 0, 1)) {
-		return false
-	}
-	return true
+	return p
+}
+
+func (p period) in(t time.Time) bool {
+	return !t.IsZero() && (p.from.IsZero() || !t.Before(p.from)) && (p.end.IsZero() || t.Before(p.end))
 }
 
 // Input is what the reports are made of.

@@ -15,6 +15,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -276,7 +277,7 @@ func TestBuildFromSummariesEqualsTheRows(t *testing.T) {
 			in.Learners[i].OrgID, in.Learners[i].UnitID = "org-a", []string{"u1", "u2", "u3"}[i%3]
 		}
 	}
-	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, i18n.Helsinki), time.Date(2026, 6, 30, 0, 0, 0, 0, i18n.Helsinki)
 	for _, f := range []Filter{{}, {Organisation: account.Organisations[2]}, {OrgID: "org-a"}, {OrgID: "org-a", Units: []string{"u1", "u3"}},
 		{From: from}, {To: to}, {From: from, To: to, Organisation: account.Organisations[0]}} {
 		got, want := Build(in, f), referenceBuild(in, f)

@@ -193,7 +193,7 @@ const flushMax = 32
 
 // Warm reads the stored summaries into memory (serve does it at start,
 // so that the first report does not wait for the scan).
-func (s *Summaries) Warm(ctx context.Context) error { return s.load(ctx) }
+func (s *Summaries) Warm(ctx context.Context) error { return s.load(ctx, time.Now()) }
 
 func (s *Summaries) recomputeAll(ctx context.Context, ids []string, settle []bool) {
 	for i, id := range ids {
@@ -404,11 +404,18 @@ func (s *Summaries) Count(ctx context.Context) (int64, error) {
 	return s.db.Collection(summariesCollection).CountDocuments(ctx, bson.D{})
 }
 
-// load reads the snapshot anew. Writes this process makes meanwhile are
-// kept: they are recomputed after the scan is swapped in.
-func (s *Summaries) load(ctx context.Context) error {
+// load reads the snapshot anew, unless a scan that began after asked
+// has been read meanwhile (concurrent first reports scan once). Writes
+// this process makes during the scan are kept.
+func (s *Summaries) load(ctx context.Context, asked time.Time) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
+	s.snapMu.RLock()
+	fresh := s.snap != nil && s.snapAt.After(asked)
+	s.snapMu.RUnlock()
+	if fresh {
+		return nil
+	}
 	at := time.Now()
 	all, err := s.All(ctx)
 	if err != nil {
@@ -443,6 +450,7 @@ func (s *Summaries) Read(ctx context.Context, maxAge time.Duration, f func(iter.
 		f(func(func(*LearnerSummary) bool) {})
 		return time.Now(), nil
 	}
+	asked := time.Now()
 	if s.Pending() <= flushMax {
 		s.Flush(ctx)
 	}
@@ -451,7 +459,7 @@ func (s *Summaries) Read(ctx context.Context, maxAge time.Duration, f func(iter.
 	s.snapMu.RUnlock()
 	switch {
 	case !loaded || maxAge < 0:
-		if err := s.load(ctx); err != nil {
+		if err := s.load(ctx, asked); err != nil {
 			return time.Time{}, err
 		}
 	case time.Since(at) > maxAge:
@@ -463,7 +471,7 @@ func (s *Summaries) Read(ctx context.Context, maxAge time.Duration, f func(iter.
 			go func() {
 				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 				defer cancel()
-				if err := s.load(ctx); err != nil {
+				if err := s.load(ctx, time.Now()); err != nil {
 					s.log.Warn("rereading the report summaries", "err", err)
 				}
 				s.snapMu.Lock()

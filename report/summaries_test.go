@@ -332,7 +332,7 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 				}
 			}
 			for _, f := range []Filter{{}, {OrgID: "org1"}, {Organisation: account.Organisations[2]}, {OrgID: "org0", Units: []string{"u1", "u2"}},
-				{From: time.Now().Add(-time.Hour), To: time.Now()}} {
+				{From: dayOf(time.Now()), To: dayOf(time.Now())}, {To: dayOf(time.Now().AddDate(0, 0, -1))}} {
 				want := referenceBuild(learnersOnly, f)
 				var got *Report
 				if _, err := w.sums.Read(w.ctx, -1, func(all iter.Seq[*LearnerSummary]) { got = Aggregate(w.pub.Course, all, f) }); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -27,7 +28,10 @@ type LearnerSummary struct {
 	Organisation string    `json:"on"`
 	UnitID       string    `json:"u,omitempty"`
 	CreatedAt    time.Time `json:"c"`
-	LastActive   time.Time `json:"a"`
+	// LastActive is the start (in Helsinki) of the last day the account
+	// was active: the reports' periods are days, and a summary need not
+	// change with every minute a learner is signed in.
+	LastActive time.Time `json:"a"`
 	// Modules are the modules with a progress record of the learner at a
 	// section of the published course, by slug.
 	Modules []ModuleSummary `json:"m,omitempty"`
@@ -78,6 +82,15 @@ func (l *LearnerSummary) Same(o *LearnerSummary) bool {
 // stamp is a time as the store keeps it (UTC, milliseconds).
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
+// dayOf is the start of t's day in Helsinki (zero stays zero).
+func dayOf(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	h := t.In(i18n.Helsinki)
+	return time.Date(h.Year(), h.Month(), h.Day(), 0, 0, 0, 0, i18n.Helsinki).UTC()
+}
+
 // Summarize makes the summaries of in's accounts from their rows.
 // Progress records count only at sections of in.Course (as on the
 // learner's own pages): a record set aside when its section was
@@ -123,7 +136,7 @@ func newSummarizer(c *course.Course, accounts []account.LearnerRow) *summarizer 
 		}
 		z.at[l.ID] = len(z.out)
 		z.out = append(z.out, LearnerSummary{ID: l.ID, Role: role, OrgID: l.OrgID, Organisation: l.Organisation, UnitID: l.UnitID,
-			CreatedAt: stamp(l.CreatedAt), LastActive: stamp(l.LastActive)})
+			CreatedAt: stamp(l.CreatedAt), LastActive: dayOf(l.LastActive)})
 	}
 	return z
 }
@@ -219,6 +232,7 @@ func Aggregate(c *course.Course, learners iter.Seq[*LearnerSummary], f Filter) *
 		}
 	}
 	done := make([]int, len(modules))
+	in := f.period().in
 	for l := range learners {
 		if l.Role != account.RoleLearner {
 			continue
@@ -230,10 +244,10 @@ func Aggregate(c *course.Course, learners iter.Seq[*LearnerSummary], f Filter) *
 			continue
 		}
 		r.Learners++
-		if f.In(l.CreatedAt) {
+		if in(l.CreatedAt) {
 			r.Registered++
 		}
-		if f.In(l.LastActive) {
+		if in(l.LastActive) {
 			r.Active++
 		}
 		clear(done)
@@ -275,7 +289,7 @@ func Aggregate(c *course.Course, learners iter.Seq[*LearnerSummary], f Filter) *
 			}
 		}
 		for _, cs := range l.Certificates {
-			if !cs.Revoked && f.In(cs.Issued) {
+			if !cs.Revoked && in(cs.Issued) {
 				r.Certificates++
 			}
 		}
