@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -203,18 +204,18 @@ type Store struct {
 	AbsoluteTimeout time.Duration
 	// changed, where set, is told of every write of what the reports read
 	// of an account (OnChange).
-	changed func(userID string)
+	changed atomic.Pointer[func(userID string)]
 }
 
 // OnChange has f told an account's id after every write made through this
 // store of what the reports read of it (created, organisation, unit,
 // role, last active, deleted): the reports' summaries follow them. Set it
 // before the store is used.
-func (s *Store) OnChange(f func(userID string)) { s.changed = f }
+func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
 
 func (s *Store) tell(userID string) {
-	if s.changed != nil && userID != "" {
-		s.changed(userID)
+	if f := s.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -169,7 +170,7 @@ type Store struct {
 	crashAt func(step string) bool
 	db      *database.DB
 	// changed, where set, is told of changes the reports read (OnChange).
-	changed func(userID string)
+	changed atomic.Pointer[func(userID string)]
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
 	locks *database.Locks
@@ -1096,11 +1097,11 @@ func (s *Store) Outcome(ctx context.Context, userID string) (*OutcomeRow, error)
 // store of what the reports read of their exam (an attempt started,
 // submitted or graded; the record deleted): the reports' summaries
 // follow them. Set it before the store is used.
-func (s *Store) OnChange(f func(userID string)) { s.changed = f }
+func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
 
 func (s *Store) tell(userID string) {
-	if s.changed != nil && userID != "" {
-		s.changed(userID)
+	if f := s.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
 	}
 }
 

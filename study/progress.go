@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -60,13 +61,13 @@ type Progress struct {
 	keys func() (sections, tasks []string)
 	// changed, where set, is told of every write of a learner's records
 	// or answers (OnChange).
-	changed func(userID string)
+	changed atomic.Pointer[func(userID string)]
 }
 
 // OnChange has f told the learner's id after every write of their
 // records or answers made through this store (the reports' summaries
 // follow them). Set it before the store is used.
-func (p *Progress) OnChange(f func(userID string)) { p.changed = f }
+func (p *Progress) OnChange(f func(userID string)) { p.changed.Store(&f) }
 
 // Option configures a Progress.
 type Option func(*Progress)
@@ -143,8 +144,8 @@ func findByIDs(ctx context.Context, coll *database.Collection, ids []string, dec
 func (p *Progress) forget(userID string) {
 	p.records.Delete(userID)
 	p.answers.Delete(userID)
-	if p.changed != nil && userID != "" {
-		p.changed(userID)
+	if f := p.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -109,17 +110,17 @@ type Store struct {
 	queue chan exam.PassedAttempt
 	// changed, where set, is told of certificates issued, revoked and
 	// withdrawn (OnChange).
-	changed func(userID string)
+	changed atomic.Pointer[func(userID string)]
 }
 
 // OnChange has f told the holder's id after a certificate is issued,
 // revoked or withdrawn through this store: the reports' summaries follow
 // them. Set it before the store is used.
-func (s *Store) OnChange(f func(userID string)) { s.changed = f }
+func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
 
 func (s *Store) tell(userID string) {
-	if s.changed != nil && userID != "" {
-		s.changed(userID)
+	if f := s.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
 	}
 }
 
