@@ -65,6 +65,20 @@ func newSummaries(db *database.DB, c *course.Course, log *slog.Logger) *report.S
 		Certs: cert.NewStore(db, nil, cert.Options{Logger: log}), Course: func() *course.Course { return c }}, log)
 }
 
+// recomputeSummary brings an account's report summary up to date after a
+// command changed the account (no running server follows a command's
+// writes). Without a published course there is nothing to count yet:
+// the server's first sweep makes it.
+func recomputeSummary(ctx context.Context, db *database.DB, userID string, stderr io.Writer) {
+	pub, err := studio.NewStore(db).LoadPublished(ctx)
+	if err != nil || pub == nil {
+		return
+	}
+	if err := newSummaries(db, pub.Course, nil).Recompute(ctx, userID); err != nil {
+		fmt.Fprintf(stderr, "tyokyky: the account's report summary was not updated (tyokyky report rebuild does it): %v\n", err)
+	}
+}
+
 // The summaries' sweep: a rebuild (report.Summaries.Rebuild) a day
 // across instances, which corrects any summary whose change was not
 // recomputed (a process that stopped between a write and its recompute).
