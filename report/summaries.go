@@ -101,7 +101,9 @@ func NewSummaries(db *database.DB, src Sources, log *slog.Logger) *Summaries {
 }
 
 // Follow has every source store tell Touch of its changes (their
-// OnChange). Call it once, before the stores are used.
+// OnChange). Call it once; the stores may already run (their hooks are
+// set atomically), and a change made before is corrected by the next
+// Rebuild.
 func (s *Summaries) Follow() {
 	s.src.Accounts.OnChange(s.Touch)
 	s.src.Progress.OnChange(s.Touch)
