@@ -64,6 +64,9 @@ type Summaries struct {
 	// Delay is how long Run waits after a learner's first touch before
 	// recomputing; Settle when it recomputes them again (multi-writer).
 	Delay, Settle time.Duration
+	// othersWrite: other processes may write the summaries (tests set it;
+	// otherwise !db.SingleWriter()).
+	othersWrite bool
 
 	mu       sync.Mutex
 	pending  map[string]due
@@ -97,7 +100,7 @@ func NewSummaries(db *database.DB, src Sources, log *slog.Logger) *Summaries {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Summaries{db: db, src: src, log: log, locks: database.NewLocks(), Delay: time.Second, Settle: 3 * RecomputeTimeout,
-		pending: map[string]due{}, wake: make(chan struct{}, 1)}
+		othersWrite: !db.SingleWriter(), pending: map[string]due{}, wake: make(chan struct{}, 1)}
 }
 
 // Follow has every source store tell Touch of its changes (their
@@ -141,8 +144,8 @@ func (s *Summaries) Pending() int {
 }
 
 // take removes and returns the learners due by now (all first touches
-// too, when flush), and when the next is due.
-func (s *Summaries) take(now time.Time, flush bool) (ids []string, settle []bool, next time.Time) {
+// too, when flush).
+func (s *Summaries) take(now time.Time, flush bool) (ids []string, settle []bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, d := range s.pending {
@@ -150,18 +153,31 @@ func (s *Summaries) take(now time.Time, flush bool) (ids []string, settle []bool
 			ids, settle = append(ids, id), append(settle, d.settle)
 			delete(s.pending, id)
 			s.inflight++
-		} else if next.IsZero() || d.at.Before(next) {
+		}
+	}
+	return ids, settle
+}
+
+// next is when the next waiting learner is due (zero: none waits).
+func (s *Summaries) next() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	for _, d := range s.pending {
+		if next.IsZero() || d.at.Before(next) {
 			next = d.at
 		}
 	}
-	return ids, settle, next
+	return next
 }
 
 // Run recomputes touched learners until ctx ends.
 func (s *Summaries) Run(ctx context.Context) {
 	for {
-		ids, settle, next := s.take(time.Now(), false)
+		ids, settle := s.take(time.Now(), false)
 		s.recomputeAll(ctx, ids, settle)
+		// After the recomputes: they may have asked for second ones.
+		next := s.next()
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(time.Until(next), 10*time.Millisecond)
@@ -184,7 +200,7 @@ func (s *Summaries) Flush(ctx context.Context) {
 	if s == nil {
 		return
 	}
-	ids, settle, _ := s.take(time.Now(), true)
+	ids, settle := s.take(time.Now(), true)
 	s.recomputeAll(ctx, ids, settle)
 }
 
@@ -221,7 +237,7 @@ func (s *Summaries) recomputeTaken(ctx context.Context, id string, settle bool) 
 		}
 		return
 	}
-	if !settle && !s.db.SingleWriter() {
+	if !settle && s.othersWrite {
 		s.mu.Lock()
 		if _, ok := s.pending[id]; !ok {
 			s.pending[id] = due{at: time.Now().Add(s.Settle), settle: true}

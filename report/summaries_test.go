@@ -443,3 +443,45 @@ func TestWorkerFollowsConcurrentWrites(t *testing.T) {
 	}
 	w.agree(t, "after the burst")
 }
+
+// Where other processes write, a summary written late by a recompute
+// that read the records before a change (another instance's, here
+// written by hand after this one's) is put right by the second
+// recompute Settle later.
+func TestSettleCorrectsAStaleWrite(t *testing.T) {
+	w := newWorld(t)
+	w.sums.Delay, w.sums.Settle, w.sums.othersWrite = 0, 300*time.Millisecond, true
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	go w.sums.Run(ctx)
+	id := account.NewID()
+	if _, err := w.accounts.CreateExternal(w.ctx, account.External{ID: id, Email: id[:12] + "@example.fi", Name: "Oppija Hidas",
+		Organisation: account.Organisations[0], OrgID: "org0"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func(*LearnerSummary) bool) *LearnerSummary {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if s, err := w.sums.Get(w.ctx, id); err == nil && s != nil && ok(s) {
+				return s
+			}
+		}
+		t.Fatalf("no summary %s", what)
+		return nil
+	}
+	stale := waitFor("of the new account", func(s *LearnerSummary) bool { return len(s.Modules) == 0 })
+	sec := w.pub.Course.Modules[0].Sections[0]
+	if _, err := w.progress.Record(w.ctx, id, sec, study.Event{Kind: "heartbeat", Seconds: 12}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("with the time spent", func(s *LearnerSummary) bool { return len(s.Modules) == 1 })
+	// The other instance's stale recompute lands now.
+	if err := w.sums.write(w.ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("put right after Settle", func(s *LearnerSummary) bool { return len(s.Modules) == 1 && s.Modules[0].Seconds == 12 })
+	for w.sums.Pending() > 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.agree(t, "after the settle")
+}
