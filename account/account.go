@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 )
 
 // SessionCacheTTL is how long an instance trusts a session it has looked
@@ -155,6 +157,7 @@ func (s *Store) SetOrganisation(ctx context.Context, userID, name, other, orgID,
 		return ErrNotFound
 	}
 	s.sessions.DeleteGroup(userID)
+	s.tell(userID)
 	return nil
 }
 
@@ -199,6 +202,21 @@ type Store struct {
 	// session this long after sign-in.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	// changed, where set, is told of every write of what the reports read
+	// of an account (OnChange).
+	changed atomic.Pointer[func(userID string)]
+}
+
+// OnChange has f told an account's id after every write made through this
+// store of what the reports read of it (created, organisation, unit,
+// role, last active, deleted): the reports' summaries follow them. Set it
+// before the store is used.
+func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
+
+func (s *Store) tell(userID string) {
+	if f := s.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
+	}
 }
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).
@@ -320,6 +338,7 @@ func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
 		}
 		return nil, []error{err}
 	}
+	s.tell(u.ID)
 	return u, nil
 }
 
@@ -409,6 +428,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 		return nil, err
 	}
 	s.sessions.DeleteGroup(u.ID)
+	s.tell(u.ID)
 	u.Role, u.RoleFromProvider = role, false
 	return u, nil
 }
@@ -416,6 +436,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 // Delete removes an account and its sessions; other packages remove what
 // they keep of the user (progress, answers) before calling this.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	defer s.tell(id)
 	defer s.sessions.DeleteGroup(id)
 	if err := s.ForgetInAudit(ctx, id); err != nil {
 		return err
@@ -655,7 +676,18 @@ type LearnerRow struct {
 // LearnerRows lists the learner accounts, lightly, for the reports (which
 // filter by organisation themselves).
 func (s *Store) LearnerRows(ctx context.Context) ([]LearnerRow, error) {
-	cur, err := s.db.Collection(usersCollection).Find(ctx, bson.D{{Key: "role", Value: RoleLearner}}, options.Find().SetProjection(bson.D{
+	return s.rows(ctx, bson.D{{Key: "role", Value: RoleLearner}})
+}
+
+// AccountRows lists every account (any role) as LearnerRow, for the
+// reports' summaries (an assignment's evidence counts every role's
+// studies; the organisation reports only learners').
+func (s *Store) AccountRows(ctx context.Context) ([]LearnerRow, error) {
+	return s.rows(ctx, bson.D{})
+}
+
+func (s *Store) rows(ctx context.Context, filter bson.D) ([]LearnerRow, error) {
+	cur, err := s.db.Collection(usersCollection).Find(ctx, filter, options.Find().SetProjection(bson.D{
 		{Key: "organisation", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
@@ -665,6 +697,28 @@ func (s *Store) LearnerRows(ctx context.Context) ([]LearnerRow, error) {
 		return nil, fmt.Errorf("account: %w", err)
 	}
 	return out, nil
+}
+
+// SameDay says whether two times fall on one day in Helsinki (the reports
+// count activity by the day).
+func SameDay(a, b time.Time) bool {
+	a, b = a.In(i18n.Helsinki), b.In(i18n.Helsinki)
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
+}
+
+// LearnerRow is one account's row for the reports, read now; nil when
+// there is no such account.
+func (s *Store) LearnerRow(ctx context.Context, id string) (*LearnerRow, error) {
+	var row LearnerRow
+	err := s.db.Collection(usersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{
+		{Key: "organisation", Value: 1}, {Key: "org_id", Value: 1}, {Key: "unit_id", Value: 1}, {Key: "role", Value: 1}, {Key: "created_at", Value: 1}, {Key: "last_active", Value: 1}})).Decode(&row)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	return &row, nil
 }
 
 // SetDisabled disables an account (its sessions end and it cannot sign

@@ -105,6 +105,7 @@ func (s *Store) CreateExternal(ctx context.Context, e External) (*User, error) {
 		}
 		return nil, err
 	}
+	s.tell(u.ID)
 	return u, nil
 }
 
@@ -113,6 +114,7 @@ func (s *Store) CreateExternal(ctx context.Context, e External) (*User, error) {
 func (s *Store) SetUnitFromProvider(ctx context.Context, userID, unitID string) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: bson.D{{Key: "unit_id", Value: unitID}}}})
 	s.sessions.DeleteGroup(userID)
+	s.tell(userID)
 	return err
 }
 
@@ -141,6 +143,7 @@ func (s *Store) SetRoleFromProvider(ctx context.Context, userID string, reporter
 		return nil, err
 	}
 	s.sessions.DeleteGroup(u.ID)
+	s.tell(u.ID)
 	if r.MatchedCount == 1 {
 		u.Role, u.RoleFromProvider = to, reporter
 	}

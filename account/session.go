@@ -64,16 +64,21 @@ func (s *Store) StartProviderSession(ctx context.Context, u *User, pending2FA bo
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.touchUser(ctx, u.ID, now); err != nil {
+	if err := s.touchUser(ctx, u.ID, now, true); err != nil {
 		return "", nil, err
 	}
 	return token, sess, nil
 }
 
 // touchUser records when a user was last active (for the retention of
-// inactive accounts).
-func (s *Store) touchUser(ctx context.Context, userID string, at time.Time) error {
+// inactive accounts); tell: OnChange is told (the reports count the
+// days people were active, so a touch within a day they were already
+// active on changes nothing of theirs).
+func (s *Store) touchUser(ctx context.Context, userID string, at time.Time, tell bool) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$max", Value: bson.D{{Key: "last_active", Value: at}}}})
+	if tell {
+		s.tell(userID)
+	}
 	return err
 }
 
@@ -132,7 +137,7 @@ func (s *Store) loadSession(ctx context.Context, id string) (*Session, *User, er
 	if now.Sub(sess.LastSeen) > touchEvery {
 		sess.LastSeen = now.UTC()
 		_, _ = s.db.Collection(sessionsCollection).UpdateByID(ctx, sess.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen", Value: sess.LastSeen}}}})
-		_ = s.touchUser(ctx, u.ID, sess.LastSeen)
+		_ = s.touchUser(ctx, u.ID, sess.LastSeen, !SameDay(u.LastActive, sess.LastSeen))
 	}
 	return &sess, u, nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/csv"
 	"errors"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
@@ -35,19 +37,13 @@ type assignHandlers struct {
 	dir    *org.Directory
 	assign *assign.Store
 
-	mu       sync.Mutex
-	members  map[string]membersEntry
-	evidence evidenceEntry
+	mu      sync.Mutex
+	members map[string]membersEntry
 }
 
 type membersEntry struct {
 	at   time.Time
 	rows []assign.Member
-}
-
-type evidenceEntry struct {
-	rowsAt time.Time // the report rows it was built of
-	ev     *assign.Evidence
 }
 
 // assignScope is what the reader may see: one organisation of the
@@ -148,7 +144,7 @@ func (h *assignHandlers) orgMembers(c *fiber.Ctx, code string) ([]assign.Member,
 	h.mu.Lock()
 	e, ok := h.members[code]
 	h.mu.Unlock()
-	if ok && h.rep.rowsFresh(e.at) {
+	if ok && time.Since(e.at) < h.rep.age() {
 		return e.rows, nil
 	}
 	rows, err := h.accounts.Members(c.UserContext(), code)
@@ -176,21 +172,23 @@ func (h *assignHandlers) forgetMembers(code string) {
 	h.mu.Unlock()
 }
 
-// currentEvidence is what learners have done, from the reports' rows.
+// currentEvidence is what learners have done, from the reports'
+// summaries (never the progress records).
 func (h *assignHandlers) currentEvidence(c *fiber.Ctx) (*assign.Evidence, time.Time, error) {
-	in, at, err := h.rep.reportInput(c)
-	if err != nil {
-		return nil, at, err
-	}
-	course := h.published().Course
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.evidence.ev != nil && h.evidence.rowsAt.Equal(at) && h.evidence.ev.Course() == course {
-		return h.evidence.ev, at, nil
-	}
-	ev := assign.NewEvidence(course, in.Records, in.Issued)
-	h.evidence = evidenceEntry{rowsAt: at, ev: ev}
-	return ev, at, nil
+	ev := assign.EmptyEvidence(h.published().Course)
+	at, err := h.rep.sums.Read(c.UserContext(), h.rep.age(), func(all iter.Seq[*report.LearnerSummary]) {
+		for l := range all {
+			for _, m := range l.Modules {
+				ev.Add(l.ID, m.Slug, m.Done, m.Last)
+			}
+			for _, cs := range l.Certificates {
+				if !cs.Revoked {
+					ev.AddCertificate(l.ID, cs.Issued)
+				}
+			}
+		}
+	})
+	return ev, at, err
 }
 
 // standing evaluates an assignment for the reader's scope and keeps the

@@ -3,47 +3,33 @@ package api
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tyokyky/tyokyky/account"
-	"github.com/tyokyky/tyokyky/exam"
-	"github.com/tyokyky/tyokyky/exam/cert"
 	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/report"
-	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/web"
 )
 
 // reportHandlers serve the organisation reports (the page and its CSV
-// downloads) from the rows of the account, progress, exam and
-// certificate stores, kept for a minute.
+// downloads) from the learners' summaries only (report.Summaries): never
+// from the progress records.
 type reportHandlers struct {
 	*core
-	progress *study.Progress
-	exam     *exam.Store    // nil: no exam outcomes
-	certs    *cert.Store    // nil: no certificates issued
-	dir      *org.Directory // nil: no units
-	rows     reportRows
-	// maxAge is how old the rows may be (0: reportRowsTTL; negative: they
-	// are read for every report, as tests that watch a change need).
+	sums *report.Summaries
+	dir  *org.Directory // nil: no units
+	// maxAge is how old the stored summaries may be, as read by this
+	// process (0: reportRowsTTL; negative: they are read for every
+	// report). This process's own changes show at once either way.
 	maxAge time.Duration
-}
-
-// rowsFresh says whether rows read at `at` may still be used.
-func (h *reportHandlers) rowsFresh(at time.Time) bool {
-	age := h.maxAge
-	if age == 0 {
-		age = reportRowsTTL
-	}
-	return !at.IsZero() && time.Since(at) < age
 }
 
 type reportsData struct {
@@ -233,55 +219,28 @@ func dayIn(lang string, t time.Time) string {
 	return t.Format("2006-01-02")
 }
 
-// reportRows are the rows of every report, read at once and kept for
-// reportRowsTTL: reading every progress record is the costly part (about
-// 5 s for 100,000 records on the embedded store), the aggregation is not.
-type reportRows struct {
-	mu sync.Mutex
-	at time.Time
-	in report.Input
-}
-
-// reportRowsTTL is how old the figures of a report may be.
+// reportRowsTTL is how old the figures of other instances' changes may
+// be: the stored summaries are reread in the background when older.
 const reportRowsTTL = time.Minute
 
-func (h *reportHandlers) reportInput(c *fiber.Ctx) (report.Input, time.Time, error) {
-	h.rows.mu.Lock()
-	defer h.rows.mu.Unlock()
-	if h.rowsFresh(h.rows.at) {
-		return h.rows.in, h.rows.at, nil
+// age is how old the stored summaries a report reads may be.
+func (h *reportHandlers) age() time.Duration {
+	if h.maxAge == 0 {
+		return reportRowsTTL
 	}
-	ctx := c.UserContext()
-	var in report.Input
-	var err error
-	if in.Learners, err = h.accounts.LearnerRows(ctx); err != nil {
-		return in, time.Time{}, err
-	}
-	if in.Records, err = h.progress.RecordRows(ctx); err != nil {
-		return in, time.Time{}, err
-	}
-	if h.exam != nil {
-		if in.Outcomes, err = h.exam.OutcomeRows(ctx); err != nil {
-			return in, time.Time{}, err
-		}
-	}
-	if h.certs != nil {
-		if in.Issued, err = h.certs.IssuedRows(ctx); err != nil {
-			return in, time.Time{}, err
-		}
-	}
-	h.rows.in, h.rows.at = in, time.Now()
-	return in, h.rows.at, nil
+	return h.maxAge
 }
 
-// buildReport builds the report of f from the rows (at most a minute old).
+// buildReport builds the report of f from the summaries.
 func (h *reportHandlers) buildReport(c *fiber.Ctx, f report.Filter) (*report.Report, time.Time, error) {
-	in, at, err := h.reportInput(c)
+	age := h.age()
+	co := h.published().Course
+	var r *report.Report
+	at, err := h.sums.Read(c.UserContext(), age, func(all iter.Seq[*report.LearnerSummary]) { r = report.Aggregate(co, all, f) })
 	if err != nil {
 		return nil, at, err
 	}
-	in.Course = h.published().Course
-	return report.Build(in, f), at, nil
+	return r, at, nil
 }
 
 // page shows the reports: figures, charts as SVG with the same data

@@ -160,3 +160,43 @@ func TestReporterOfOtherOrganisationSeesNobody(t *testing.T) {
 		}
 	}
 }
+
+// A report follows this instance's changes at once, though it rereads
+// the stored summaries only once a minute: a learner who registers and
+// spends time on a section after the reporter's first look shows in the
+// next.
+func TestReportsFollowChangesAtOnce(t *testing.T) {
+	r := start(t)
+	orgA := account.Organisations[4]
+	reporter := newClient(t, r.URL)
+	email := account.NewID()[:10] + "@example.fi"
+	reporter.registerIn(email, "Raili Raportoija", orgA)
+	signInAs(t, reporter, r.Accounts(), email, account.RoleReporter)
+	figures := func(name string) []string {
+		t.Helper()
+		resp, body := reporter.get("/raportit.csv?raportti=" + name)
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if resp.StatusCode != 200 || err != nil || len(rows) < 2 {
+			t.Fatalf("%s CSV = %d %v %v", name, resp.StatusCode, rows, err)
+		}
+		return rows[1]
+	}
+	if got := figures("oppijat"); got[1] != "0" {
+		t.Fatalf("before: %v", got)
+	}
+	if got := figures("moduulit"); got[2] != "0" {
+		t.Fatalf("modules before: %v", got)
+	}
+	b := newClient(t, r.URL)
+	b.registerIn(account.NewID()[:10]+"@example.fi", "Oppija", orgA)
+	tok := b.csrf("/tili")
+	if resp, body := b.putJSON("/api/v1/progress/ensimmainen/alku", tok, map[string]any{"event": "heartbeat", "seconds": 20}); resp.StatusCode != 200 {
+		t.Fatalf("progress = %d %s", resp.StatusCode, body)
+	}
+	if got := figures("oppijat"); got[1] != "1" {
+		t.Fatalf("the new learner does not show at once: %v", got)
+	}
+	if got := figures("moduulit"); got[2] != "1" || got[3] != "0" {
+		t.Fatalf("the learner's start does not show at once: %v", got)
+	}
+}

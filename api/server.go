@@ -35,6 +35,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
@@ -91,6 +92,10 @@ type Options struct {
 	// ReportMaxAge is how old the figures of the reports and assignments
 	// may be (0: a minute; negative: read for every page, for tests).
 	ReportMaxAge time.Duration
+	// Summaries are the learners' summaries the reports read (nil: the
+	// reports are empty). The caller has them follow the stores
+	// (Summaries.Follow) and runs them (Summaries.Run).
+	Summaries *report.Summaries
 	// Assign keeps the assignments (nil, or without a Directory: their
 	// routes are absent).
 	Assign *assign.Store
@@ -268,7 +273,7 @@ func (s *Server) routes() {
 		acc.mine = st.mine
 	}
 	ex := &examHandlers{core: s.core, mail: s.mailer, exam: s.exam, progress: s.progress}
-	rep := &reportHandlers{core: s.core, progress: s.progress, exam: s.exam, certs: s.certs, dir: o.Directory, maxAge: o.ReportMaxAge}
+	rep := &reportHandlers{core: s.core, sums: o.Summaries, dir: o.Directory, maxAge: o.ReportMaxAge}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	off := &offlineHandlers{core: s.core}
 	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}

@@ -35,6 +35,7 @@ import (
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/migrate"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/study"
 	"github.com/tyokyky/tyokyky/xapi"
 )
@@ -55,6 +56,9 @@ type running struct {
 	lti *lti.Service
 	// xapi sends the learning records.
 	xapi *xapi.Service
+	// summaries are the reports' (rebuilt by tests that write records
+	// into the collections themselves).
+	summaries *report.Summaries
 }
 
 func start(t *testing.T, configure ...func(*fiber.App)) *running {
@@ -129,6 +133,11 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 		opts.XAPI = xapiRecords(t, db, library, opts)
 	}
 	records.Store(opts.XAPI)
+	if opts.Summaries == nil {
+		opts.Summaries = report.NewSummaries(db, report.Sources{Accounts: opts.Accounts, Progress: opts.Progress, Exam: opts.Exam, Certs: opts.Certificates,
+			Course: func() *course.Course { return library.Current().Course }}, opts.Logger)
+		opts.Summaries.Follow()
+	}
 	lib := media.NewCatalog(db, store, mopts)
 	if err := lib.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -145,7 +154,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI, xapi: opts.XAPI}
+	r := &running{Server: srv, URL: "http://" + ln.Addr().String(), store: store, db: db, media: lib, done: make(chan error, 1), lti: opts.LTI, xapi: opts.XAPI, summaries: opts.Summaries}
 	opts.LTI.SetBaseURL(r.URL)
 	runningAt.Store(r.URL, r) // for studied
 	go func() { r.done <- srv.Serve(ln) }()

@@ -325,7 +325,7 @@ type progress struct {
 
 // NewEvidence indexes the rows by learner.
 func NewEvidence(c *course.Course, records []study.RecordRow, issued []cert.IssuedRow) *Evidence {
-	e := &Evidence{course: c, done: map[string]map[string]progress{}, certAt: map[string]time.Time{}, modules: visibleModules(c)}
+	e := EmptyEvidence(c)
 	sections := map[string]bool{}
 	for _, m := range e.modules {
 		for _, s := range m.Sections {
@@ -352,14 +352,41 @@ func NewEvidence(c *course.Course, records []study.RecordRow, issued []cert.Issu
 		per[r.Module] = p
 	}
 	for _, ci := range issued {
-		if ci.Revoked {
-			continue
-		}
-		if at, ok := e.certAt[ci.UserID]; !ok || ci.Issued.Before(at) {
-			e.certAt[ci.UserID] = ci.Issued
+		if !ci.Revoked {
+			e.AddCertificate(ci.UserID, ci.Issued)
 		}
 	}
 	return e
+}
+
+// EmptyEvidence is evidence of nothing yet, for Add and AddCertificate.
+func EmptyEvidence(c *course.Course) *Evidence {
+	return &Evidence{course: c, done: map[string]map[string]progress{}, certAt: map[string]time.Time{}, modules: visibleModules(c)}
+}
+
+// Add records a learner's progress in a module, as the reports'
+// summaries keep it: started, the sections completed (at sections of the
+// course) and when the last of them was completed.
+func (e *Evidence) Add(user, module string, done int, last time.Time) {
+	per := e.done[user]
+	if per == nil {
+		per = map[string]progress{}
+		e.done[user] = per
+	}
+	p := per[module]
+	p.started = true
+	p.done += done
+	if last.After(p.last) {
+		p.last = last
+	}
+	per[module] = p
+}
+
+// AddCertificate records a learner's certificate (not revoked).
+func (e *Evidence) AddCertificate(user string, issued time.Time) {
+	if at, ok := e.certAt[user]; !ok || issued.Before(at) {
+		e.certAt[user] = issued
+	}
 }
 
 // Course is the course the evidence was read against.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -168,6 +169,8 @@ type Store struct {
 	// process died there.
 	crashAt func(step string) bool
 	db      *database.DB
+	// changed, where set, is told of changes the reports read (OnChange).
+	changed atomic.Pointer[func(userID string)]
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
 	locks *database.Locks
@@ -258,6 +261,7 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 		return nil, false, ErrNoExam
 	}
 	defer s.learnerLocks.Lock(userID)()
+	defer s.tell(userID)
 	learners := s.db.Collection(learnersCollection)
 	for try := 0; try < 5; try++ {
 		ld, err := s.learner(ctx, userID)
@@ -837,6 +841,7 @@ func (s *Store) Repair(ctx context.Context) (int, error) {
 // release records a submitted attempt on the learner's record.
 func (s *Store) release(ctx context.Context, a *Attempt, set bson.D) {
 	defer s.learnerLocks.Lock(a.UserID)()
+	defer s.tell(a.UserID)
 	ld, err := s.learner(ctx, a.UserID)
 	if err == nil && (ld == nil || ld.Open != a.ID) {
 		return // not the open one (released already)
@@ -966,6 +971,7 @@ func (s *Store) SetExtension(ctx context.Context, userID, by string, extraMinute
 // learner's first attempt) and to nobody; open attempts, saved answers,
 // deadlines, extensions and the learner's record go.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
+	defer s.tell(userID)
 	ld, err := s.learner(ctx, userID)
 	if err != nil {
 		return err
@@ -1071,6 +1077,32 @@ type OutcomeRow struct {
 	Attempts      int        `bson:"n"`
 	Passed        bool       `bson:"passed"`
 	LastSubmitted *time.Time `bson:"last_submitted"`
+}
+
+// Outcome is one learner's exam record for the reports, read now; nil
+// when they have none.
+func (s *Store) Outcome(ctx context.Context, userID string) (*OutcomeRow, error) {
+	var row OutcomeRow
+	err := s.db.Collection(learnersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&row)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quiz: %w", err)
+	}
+	return &row, nil
+}
+
+// OnChange has f told a learner's id after every write made through this
+// store of what the reports read of their exam (an attempt started,
+// submitted or graded; the record deleted): the reports' summaries
+// follow them. Set it before the store is used.
+func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
+
+func (s *Store) tell(userID string) {
+	if f := s.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
+	}
 }
 
 // OutcomeRows lists every learner's exam record.

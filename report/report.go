@@ -1,8 +1,10 @@
 // Package report builds the HR reports of the course: learners registered
 // and active, progress per module, completions, the exam, certificates and
 // time spent against the time budget, for one organisation or all, over a
-// period. It aggregates in Go from light rows that the domain stores give,
-// so it runs the same on the embedded store and on MongoDB. It knows
+// period. It aggregates in Go from per-learner summaries (LearnerSummary)
+// that Summaries keeps up to date as events happen and can rebuild from
+// the domain stores' rows, so a report never reads the progress records
+// and runs the same on the embedded store and on MongoDB. It knows
 // nothing of HTTP.
 package report
 
@@ -11,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/exam"
 	"github.com/tyokyky/tyokyky/exam/cert"
+	"github.com/tyokyky/tyokyky/internal/i18n"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -35,21 +37,32 @@ type Filter struct {
 	// unit's subtree in the directory); UnitName names the top one.
 	Units    []string
 	UnitName string
-	From, To time.Time // the period; zero values leave it open
+	// From, To are the period, each the start of a day in Helsinki (the
+	// summaries keep the day a learner was last active, not the minute);
+	// zero values leave it open.
+	From, To time.Time
 }
 
-// In says whether t falls in the period (To is inclusive of its day).
-func (f Filter) In(t time.Time) bool {
-	if t.IsZero() {
-		return false
+// In says whether t falls in the period: from the start of From's day
+// to the end of To's day, in Helsinki.
+func (f Filter) In(t time.Time) bool { return f.period().in(t) }
+
+// period is a filter's period as whole days: [from, end).
+type period struct{ from, end time.Time }
+
+func (f Filter) period() period {
+	var p period
+	if !f.From.IsZero() {
+		p.from = dayOf(f.From)
 	}
-	if !f.From.IsZero() && t.Before(f.From) {
-		return false
+	if !f.To.IsZero() {
+		p.end = dayOf(f.To).In(i18n.Helsinki).AddDate(0, 0, 1)
 	}
-	if !f.To.IsZero() && !t.Before(f.To.AddDate(0, 0, 1)) {
-		return false
-	}
-	return true
+	return p
+}
+
+func (p period) in(t time.Time) bool {
+	return !t.IsZero() && (p.from.IsZero() || !t.Before(p.from)) && (p.end.IsZero() || t.Before(p.end))
 }
 
 // Input is what the reports are made of.
@@ -110,100 +123,6 @@ type TimeRow struct {
 	// AverageMinutes is the mean time of the learners who started it.
 	AverageMinutes float64
 	Learners       int
-}
-
-// Build makes the report of in for f.
-func Build(in Input, f Filter) *Report {
-	r := &Report{Filter: f}
-	who := make(map[string]bool, len(in.Learners))
-	for _, l := range in.Learners {
-		if f.OrgID != "" && l.OrgID != f.OrgID || f.OrgID == "" && f.Organisation != "" && l.Organisation != f.Organisation {
-			continue
-		}
-		if f.Units != nil && !slices.Contains(f.Units, l.UnitID) {
-			continue
-		}
-		r.Learners++
-		who[l.ID] = true
-		if f.In(l.CreatedAt) {
-			r.Registered++
-		}
-		if f.In(l.LastActive) {
-			r.Active++
-		}
-	}
-	// Completed sections and time per learner and module.
-	type key struct{ user, module string }
-	done := map[key]int{}
-	started := map[key]bool{}
-	seconds := map[key]int{}
-	for _, rec := range in.Records {
-		if !who[rec.UserID] {
-			continue
-		}
-		k := key{rec.UserID, rec.Module}
-		started[k] = true
-		seconds[k] += rec.Seconds
-		if rec.Completed != nil {
-			done[k]++
-		}
-	}
-	completedAll := map[string]int{}
-	for _, m := range in.Course.Modules {
-		row := ModuleRow{Slug: m.Slug, Title: m.Title, Sections: len(m.Sections)}
-		t := TimeRow{Slug: m.Slug, Title: m.Title, BudgetMinutes: m.Minutes}
-		total := 0
-		for _, l := range in.Learners {
-			if !who[l.ID] {
-				continue
-			}
-			k := key{l.ID, m.Slug}
-			n := min(done[k], row.Sections)
-			switch {
-			case n == 0:
-				row.Buckets[0]++
-			case row.Sections > 0 && n == row.Sections:
-				row.Buckets[3]++
-				row.Completed++
-				completedAll[l.ID]++
-			case 2*n < row.Sections:
-				row.Buckets[1]++
-			default:
-				row.Buckets[2]++
-			}
-			if started[k] {
-				row.Started++
-				t.Learners++
-				total += seconds[k]
-			}
-		}
-		if t.Learners > 0 {
-			t.AverageMinutes = math.Round(10*float64(total)/60/float64(t.Learners)) / 10
-		}
-		r.Modules = append(r.Modules, row)
-		r.Time = append(r.Time, t)
-	}
-	for _, n := range completedAll {
-		if n == len(in.Course.Modules) {
-			r.CourseCompleted++
-		}
-	}
-	for _, o := range in.Outcomes {
-		if !who[o.UserID] || o.LastSubmitted == nil {
-			continue
-		}
-		r.Exam.Learners++
-		r.Exam.Attempts += o.Attempts
-		if o.Passed {
-			r.Exam.Passed++
-		}
-	}
-	for _, c := range in.Issued {
-		if who[c.UserID] && !c.Revoked && f.In(c.Issued) {
-			r.Certificates++
-		}
-	}
-	return r
 }
 
 // Names of the reports, as CSV files.

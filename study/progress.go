@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -66,7 +67,15 @@ type Progress struct {
 	// learners' digests (user|section), so that later events of a
 	// completed section write nothing more.
 	noted *cache.TTL[bool]
+	// changed, where set, is told of every write of a learner's records
+	// or answers (OnChange).
+	changed atomic.Pointer[func(userID string)]
 }
+
+// OnChange has f told the learner's id after every write of their
+// records or answers made through this store (the reports' summaries
+// follow them). Set it before the store is used.
+func (p *Progress) OnChange(f func(userID string)) { p.changed.Store(&f) }
 
 // Option configures a Progress.
 type Option func(*Progress)
@@ -144,6 +153,9 @@ func findByIDs(ctx context.Context, coll *database.Collection, ids []string, dec
 func (p *Progress) forget(userID string) {
 	p.records.Delete(userID)
 	p.answers.Delete(userID)
+	if f := p.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
+	}
 }
 
 // EnsureIndexes creates the indexes of progress and answers.
@@ -753,14 +765,85 @@ type RecordRow struct {
 
 // RecordRows lists every progress record, lightly, for the reports.
 func (p *Progress) RecordRows(ctx context.Context) ([]RecordRow, error) {
+	var out []RecordRow
+	err := p.EachRecordRow(ctx, func(r RecordRow) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// EachRecordRow gives every progress record, lightly, to f, one at a
+// time (a rebuild of the reports' summaries reads them all without
+// holding them all).
+func (p *Progress) EachRecordRow(ctx context.Context, f func(RecordRow) error) error {
 	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
 		{Key: "user_id", Value: 1}, {Key: "module", Value: 1}, {Key: "section", Value: 1}, {Key: "completed_at", Value: 1}, {Key: "seconds", Value: 1}}))
 	if err != nil {
+		return fmt.Errorf("study: progress: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var r RecordRow
+		if err := cur.Decode(&r); err != nil {
+			return fmt.Errorf("study: progress: %w", err)
+		}
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("study: progress: %w", err)
+	}
+	return nil
+}
+
+// RecordRowsOf lists one learner's progress records at the given
+// sections ("module/section"), lightly and read now (not from the
+// cache): by _id, one lookup a section, where the store's filters scan
+// (FerretDB); else by user_id, keeping those sections'.
+func (p *Progress) RecordRowsOf(ctx context.Context, userID string, sections []string) ([]RecordRow, error) {
+	var out []RecordRow
+	add := func(r *course.SectionProgress) {
+		out = append(out, RecordRow{UserID: userID, Module: r.Module, Section: r.Section, Completed: r.CompletedAt, Seconds: r.Seconds})
+	}
+	if p.db.FiltersScan() {
+		ids := make([]string, len(sections))
+		for i, k := range sections {
+			ids[i] = userID + "|" + k
+		}
+		var mu sync.Mutex
+		err := findByIDs(ctx, p.db.Collection(progressCollection), ids, func(r *mongo.SingleResult) error {
+			var x course.SectionProgress
+			if err := r.Decode(&x); err != nil {
+				return err
+			}
+			mu.Lock()
+			add(&x)
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("study: progress: %w", err)
+		}
+		return out, nil
+	}
+	want := make(map[string]bool, len(sections))
+	for _, k := range sections {
+		want[k] = true
+	}
+	cur, err := p.db.Collection(progressCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if err != nil {
 		return nil, fmt.Errorf("study: progress: %w", err)
 	}
-	var out []RecordRow
-	if err := cur.All(ctx, &out); err != nil {
+	var list []*course.SectionProgress
+	if err := cur.All(ctx, &list); err != nil {
 		return nil, fmt.Errorf("study: progress: %w", err)
+	}
+	for _, x := range list {
+		if want[x.Module+"/"+x.Section] {
+			add(x)
+		}
 	}
 	return out, nil
 }

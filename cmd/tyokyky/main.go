@@ -30,6 +30,7 @@ Usage:
   tyokyky exam import-gift FILE --module NN-module     turn Moodle GIFT questions into an exam bank file
   tyokyky migrate status | up                          list the schema migrations; apply the pending ones
   tyokyky org list | add | units import FILE.csv       the organisation directory
+  tyokyky report rebuild                               recompute the reports' summaries from the records
   tyokyky keys rotate | list                           make a new certificate signing key; list the keys
   tyokyky cert verify --jwks FILE|URL TOKEN            verify a certificate offline against a saved key set
   tyokyky backup [--out FILE|DIR|s3://bucket/prefix]   back up the database, the objects (and key files) in one .tar.zst
@@ -83,6 +84,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return certCmd(args, os.Stdin, stdout, stderr)
 	case "backup":
 		return backupCmd(args, getenv, stdout, stderr)
+	case "report":
+		return reportCmd(args, getenv, stdout, stderr)
 	case "restore":
 		return restoreCmd(args, getenv, stdout, stderr)
 	case "version":

@@ -33,6 +33,7 @@ import (
 	"github.com/tyokyky/tyokyky/mail"
 	"github.com/tyokyky/tyokyky/media"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/studio"
 	"github.com/tyokyky/tyokyky/study"
@@ -350,6 +351,22 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	assigned := assign.NewStore(p.db)
 	learningRecords := xapiService(ctx, cfg, p.db, keySecret, library, progress, exams, certs, accounts, log)
 	records.Store(learningRecords)
+	// The reports read only the accounts' summaries, which follow every
+	// change the stores make (recomputed by Run) and a daily sweep.
+	summaries := report.NewSummaries(p.db, report.Sources{Accounts: accounts, Progress: progress, Exam: exams, Certs: certs, Course: func() *course.Course {
+		if pub := library.Current(); pub != nil {
+			return pub.Course
+		}
+		return nil
+	}}, log)
+	summaries.Follow()
+	go summaries.Run(ctx)
+	go func() {
+		if err := summaries.Warm(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reading the report summaries", "err", err)
+		}
+	}()
+	go sweepSummaries(ctx, summaries, accounts, account.NewID(), log)
 	opts := api.Options{
 		Logger:        log,
 		Metrics:       m,
@@ -368,6 +385,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Mail:          outbox,
 		Directory:     directory,
 		Assign:        assigned,
+		Summaries:     summaries,
 		SSO: sso.New(sso.Options{Directory: directory, Accounts: accounts, DB: p.db, KeySecret: keySecret,
 			BaseURL: cfg.BaseURL, Logger: log}),
 		LTI:           tool,

@@ -116,6 +116,7 @@ func userCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 			return exitFailure
 		}
 		fmt.Fprintf(stdout, "created %s (%s)\npassword (shown once): %s\n", u.Email, u.Role, password)
+		recomputeSummary(ctx, db, u.ID, stderr)
 		return exitOK
 	case "role":
 		if len(positional) != 2 {
@@ -128,6 +129,7 @@ func userCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 			return exitFailure
 		}
 		fmt.Fprintf(stdout, "%s is now %s\n", u.Email, u.Role)
+		recomputeSummary(ctx, db, u.ID, stderr)
 		return exitOK
 	case "reset-link":
 		if len(positional) != 1 {

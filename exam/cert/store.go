@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -107,6 +108,34 @@ type Store struct {
 
 	// queue holds passed attempts for Run to issue, one at a time.
 	queue chan exam.PassedAttempt
+	// changed, where set, is told of certificates issued, revoked and
+	// withdrawn (OnChange).
+	changed atomic.Pointer[func(userID string)]
+}
+
+// OnChange has f told the holder's id after a certificate is issued,
+// revoked or withdrawn through this store: the reports' summaries follow
+// them. Set it before the store is used.
+func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
+
+func (s *Store) tell(userID string) {
+	if f := s.changed.Load(); f != nil && userID != "" {
+		(*f)(userID)
+	}
+}
+
+// IssuedRowsOf lists one learner's certificates for the reports, read now
+// by id from the attempts they hold (exam.Store.AttemptIDs).
+func (s *Store) IssuedRowsOf(ctx context.Context, userID string, attempts []string) ([]IssuedRow, error) {
+	list, err := s.ForAttempts(ctx, userID, attempts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IssuedRow, len(list))
+	for i, c := range list {
+		out[i] = IssuedRow{UserID: userID, Issued: c.Issued, Revoked: c.Revoked != nil}
+	}
+	return out, nil
 }
 
 type cachedList struct {
@@ -255,6 +284,7 @@ func (s *Store) Issue(ctx context.Context, userID, attempt string) (*Certificate
 		return nil, fmt.Errorf("cert: issue: %w", err)
 	}
 	s.opts.Logger.Info("certificate issued", "certificate", c.ID, "attempt", attempt, "kid", c.KeyID)
+	s.tell(userID)
 	crashpoint.Reach("certificate/after-insert")
 	s.notify(ctx, c)
 	return c, nil
@@ -455,6 +485,7 @@ func (s *Store) Revoke(ctx context.Context, id, by, reason string) (*Certificate
 	s.mu.Lock()
 	delete(s.lists, c.List)
 	s.mu.Unlock()
+	s.tell(c.UserID)
 	return c, nil
 }
 
@@ -471,6 +502,7 @@ const WithdrawnReason = "withdrawn at the holder's request"
 // token, the subject id and the links to the learner and the attempt are
 // erased. It returns how many certificates it withdrew.
 func (s *Store) Withdraw(ctx context.Context, userID string) (int, error) {
+	defer s.tell(userID)
 	list, err := s.ForUser(ctx, userID)
 	if err != nil {
 		return 0, err

@@ -50,6 +50,7 @@ var storeFiles = []string{
 	"assign/store.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
 	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "migrate/gradelinks.go", "migrate/syncheads.go", "org/store.go", "sso/store.go", "lti/store.go", "xapi/store.go",
+	"report/summaries.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go", "study/sync.go",
 }
 
