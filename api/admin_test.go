@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/account"
 )
 
@@ -146,7 +147,34 @@ func TestAdminListsPage(t *testing.T) {
 	if pages != 2 || len(slices.Compact(got)) != 60 { // entries of one millisecond are in the order of their ids
 		t.Fatalf("the audit log: %d pages, %d entries", pages, len(got))
 	}
-	for _, p := range []string{"/yllapito/loki", "/yllapito/todistukset", "/yllapito/posti", "/yllapito/palaute"} {
+	// The organisations: 23 seeded and 40 more on two pages in the order
+	// of their Finnish names; everybody outside the directory on the
+	// first page only.
+	dir := org.NewDirectory(r.db)
+	for i := range 40 {
+		if _, errs := dir.Add(ctx, org.Organisation{ID: fmt.Sprintf("sivuorg%02d", (i*7)%40), NameFI: fmt.Sprintf("Sivutettu organisaatio %02d", i), Active: true}); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+	}
+	got, pages = walk("/yllapito/organisaatiot", regexp.MustCompile(`/yllapito/organisaatiot/[a-z0-9-]+"`))
+	list, err := dir.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, o := range list {
+		want = append(want, "/yllapito/organisaatiot/"+o.ID+`"`)
+	}
+	if pages != 2 || len(want) != 63 || !slices.Equal(got, want) {
+		t.Fatalf("the organisations: %d pages,\n got %v\nwant %v", pages, got, want)
+	}
+	_, firstPage := admin.get("/yllapito/organisaatiot")
+	m := next.FindStringSubmatch(firstPage)
+	_, second := admin.get(html.UnescapeString(m[1]))
+	if other := `<th scope="row">Muu organisaatio</th>`; !strings.Contains(firstPage, other) || strings.Contains(second, other) {
+		t.Fatal("the row of everybody else is not on the first page only")
+	}
+	for _, p := range []string{"/yllapito/loki", "/yllapito/todistukset", "/yllapito/posti", "/yllapito/palaute", "/yllapito/organisaatiot"} {
 		if resp, _ := admin.get(p + "?jalkeen=%7B%7D"); resp.StatusCode != 400 {
 			t.Fatalf("%s with a broken cursor = %d", p, resp.StatusCode)
 		}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"iter"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/web"
@@ -23,6 +25,9 @@ type orgHandlers struct {
 	*core
 	dir *org.Directory
 	sso *sso.Service // nil: no employer sign-in (no providers on the pages)
+	// sums counts the organisations' learners (their summaries, as the
+	// reports do; nil: none counted).
+	sums *report.Summaries
 }
 
 // apiOrganisation is an active organisation as the registration form
@@ -78,6 +83,7 @@ type orgListData struct {
 	Rows   []orgRow
 	Values map[string]string
 	Errors []fieldError
+	Pager  pager
 }
 
 // adminList is GET /yllapito/organisaatiot: the directory with each
@@ -88,31 +94,45 @@ func (h *orgHandlers) adminList(c *fiber.Ctx) error {
 
 func (h *orgHandlers) showList(c *fiber.Ctx, status int, d *orgListData) error {
 	ctx := c.UserContext()
-	list, err := h.dir.List(ctx)
+	list, next, err := h.dir.Page(ctx, afterOf(c), listPageSize)
 	if err != nil {
-		return err
+		return pageError(err)
 	}
-	learners, err := h.accounts.LearnerRows(ctx)
-	if err != nil {
-		return err
-	}
+	d.Pager = pagerFor(c, "/yllapito/organisaatiot", next)
 	lang := h.lang(c)
 	byCode := map[string]int{}
 	for i := range list {
 		byCode[list[i].ID] = i
 		d.Rows = append(d.Rows, orgRow{Org: &list[i], Name: list[i].Name(lang)})
 	}
-	d.Rows = append(d.Rows, orgRow{Name: web.T(lang, "reports.organisation.other")})
+	first := afterOf(c) == ""
+	if first {
+		// Everybody outside the directory, on the first page.
+		d.Rows = append(d.Rows, orgRow{Name: web.T(lang, "reports.organisation.other")})
+	}
 	since := time.Now().AddDate(0, 0, -30)
-	for _, l := range learners {
-		i, ok := byCode[l.OrgID]
-		if !ok {
-			i = len(d.Rows) - 1
+	if _, err := h.sums.Read(ctx, time.Minute, func(all iter.Seq[*report.LearnerSummary]) {
+		for l := range all {
+			if l.Role != account.RoleLearner {
+				continue
+			}
+			i, ok := byCode[l.OrgID]
+			if !ok {
+				// Organisations are never removed from the directory, so a
+				// learner with one is on another page; without one, among
+				// everybody else.
+				if !first || l.OrgID != "" {
+					continue
+				}
+				i = len(d.Rows) - 1
+			}
+			d.Rows[i].Learners++
+			if l.LastActive.After(since) {
+				d.Rows[i].Active++
+			}
 		}
-		d.Rows[i].Learners++
-		if l.LastActive.After(since) {
-			d.Rows[i].Active++
-		}
+	}); err != nil {
+		return err
 	}
 	if status != fiber.StatusOK {
 		return h.renderForm(c, status, "admin_organisations", "admin.orgs.title", d)

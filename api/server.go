@@ -276,7 +276,7 @@ func (s *Server) routes() {
 	rep := &reportHandlers{core: s.core, sums: o.Summaries, dir: o.Directory, maxAge: o.ReportMaxAge}
 	sc := &selfCheckHandlers{core: s.core, progress: s.progress}
 	off := &offlineHandlers{core: s.core}
-	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO}
+	orgs := &orgHandlers{core: s.core, dir: o.Directory, sso: o.SSO, sums: o.Summaries}
 	app.Use(s.requestID, s.observe, s.recoverPanics, s.secureHeaders, s.limitBodies)
 	var xh *xapiHandlers // nil without xAPI (its routes are absent)
 	if o.XAPI != nil {

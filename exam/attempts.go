@@ -261,7 +261,16 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 		return nil, false, ErrNoExam
 	}
 	defer s.learnerLocks.Lock(userID)()
-	defer s.tell(userID)
+	// The reports are told only of what they read: a retake (its number)
+	// and a submission settled here; a first attempt started changes
+	// nothing of them until it is submitted (1,000 learners starting at
+	// once would otherwise recompute 1,000 summaries beside the starts).
+	told := false
+	defer func() {
+		if told {
+			s.tell(userID)
+		}
+	}()
 	learners := s.db.Collection(learnersCollection)
 	for try := 0; try < 5; try++ {
 		ld, err := s.learner(ctx, userID)
@@ -287,6 +296,7 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 				bson.D{{Key: "$set", Value: set}}); err != nil {
 				return nil, false, fmt.Errorf("quiz: %w", err)
 			}
+			told = true
 			continue
 		}
 		if err := s.mayStart(ld, ex.Rules); err != nil {
@@ -332,7 +342,7 @@ func (s *Store) Start(ctx context.Context, userID string, pub *course.Published,
 			if err != nil {
 				return nil, false, fmt.Errorf("quiz: start: %w", err)
 			}
-			claimed = won == a.ID
+			claimed, told = won == a.ID, true
 		}
 		if !claimed { // another instance started one meanwhile: resume it
 			_, _ = s.db.Collection(attemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}})

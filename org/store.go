@@ -70,6 +70,28 @@ func (d *Directory) List(ctx context.Context) ([]Organisation, error) {
 	return out, nil
 }
 
+// Page is a page of the directory in its list's order (Finnish name,
+// then code): the organisations after the cursor after ("" for the
+// first), at most size, and the cursor of the next page ("" after the
+// last); a cursor of another list is database.ErrCursor.
+func (d *Directory) Page(ctx context.Context, after string, size int) ([]Organisation, string, error) {
+	ks := database.Keyset{Field: "name_fi", Tie: "_id"}
+	filter, err := ks.Filter(bson.D{}, after)
+	if err != nil {
+		return nil, "", err
+	}
+	cur, err := d.db.Collection(Collection).Find(ctx, filter, ks.Options(size))
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []Organisation
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, "", err
+	}
+	rows, next := database.Page(rows, size, func(o Organisation) string { return database.CursorOf(o.NameFI, o.ID) })
+	return rows, next, nil
+}
+
 // Get is the organisation with the short code, or ErrNotFound.
 func (d *Directory) Get(ctx context.Context, code string) (*Organisation, error) {
 	var o Organisation

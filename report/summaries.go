@@ -86,6 +86,10 @@ type Summaries struct {
 type due struct {
 	at     time.Time
 	settle bool // the second recompute of a touch
+	// outcome: only the exam or certificates changed (TouchOutcome), so
+	// where this process is the only writer the learner's modules are
+	// taken from their summary instead of read again from the records.
+	outcome bool
 }
 
 // errNoCourse: nothing is published yet, so no record can be counted.
@@ -111,10 +115,27 @@ func (s *Summaries) Follow() {
 	s.src.Accounts.OnChange(s.Touch)
 	s.src.Progress.OnChange(s.Touch)
 	if s.src.Exam != nil {
-		s.src.Exam.OnChange(s.Touch)
+		s.src.Exam.OnChange(s.TouchOutcome)
 	}
 	if s.src.Certs != nil {
-		s.src.Certs.OnChange(s.Touch)
+		s.src.Certs.OnChange(s.TouchOutcome)
+	}
+}
+
+// TouchOutcome asks for a learner's summary to be recomputed after a
+// change of their exam or certificates only (Touch for anything else).
+func (s *Summaries) TouchOutcome(userID string) {
+	if s == nil || userID == "" {
+		return
+	}
+	s.mu.Lock()
+	if d, ok := s.pending[userID]; !ok || d.settle {
+		s.pending[userID] = due{at: time.Now().Add(s.Delay), outcome: true}
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -127,6 +148,9 @@ func (s *Summaries) Touch(userID string) {
 	s.mu.Lock()
 	if d, ok := s.pending[userID]; !ok || d.settle {
 		s.pending[userID] = due{at: time.Now().Add(s.Delay)}
+	} else if d.outcome {
+		d.outcome = false // everything, then
+		s.pending[userID] = d
 	}
 	s.mu.Unlock()
 	select {
@@ -145,17 +169,17 @@ func (s *Summaries) Pending() int {
 
 // take removes and returns the learners due by now (all first touches
 // too, when flush).
-func (s *Summaries) take(now time.Time, flush bool) (ids []string, settle []bool) {
+func (s *Summaries) take(now time.Time, flush bool) (taken []due, ids []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, d := range s.pending {
 		if !d.at.After(now) || flush && !d.settle {
-			ids, settle = append(ids, id), append(settle, d.settle)
+			ids, taken = append(ids, id), append(taken, d)
 			delete(s.pending, id)
 			s.inflight++
 		}
 	}
-	return ids, settle
+	return taken, ids
 }
 
 // next is when the next waiting learner is due (zero: none waits).
@@ -174,8 +198,8 @@ func (s *Summaries) next() time.Time {
 // Run recomputes touched learners until ctx ends.
 func (s *Summaries) Run(ctx context.Context) {
 	for {
-		ids, settle := s.take(time.Now(), false)
-		s.recomputeAll(ctx, ids, settle)
+		taken, ids := s.take(time.Now(), false)
+		s.recomputeAll(ctx, ids, taken)
 		// After the recomputes: they may have asked for second ones.
 		next := s.next()
 		wait := time.Hour
@@ -200,8 +224,8 @@ func (s *Summaries) Flush(ctx context.Context) {
 	if s == nil {
 		return
 	}
-	ids, settle := s.take(time.Now(), true)
-	s.recomputeAll(ctx, ids, settle)
+	taken, ids := s.take(time.Now(), true)
+	s.recomputeAll(ctx, ids, taken)
 }
 
 // flushMax is how many waiting learners a report recomputes before it
@@ -213,15 +237,16 @@ const flushMax = 32
 // so that the first report does not wait for the scan).
 func (s *Summaries) Warm(ctx context.Context) error { return s.load(ctx, time.Now()) }
 
-func (s *Summaries) recomputeAll(ctx context.Context, ids []string, settle []bool) {
+func (s *Summaries) recomputeAll(ctx context.Context, ids []string, taken []due) {
 	for i, id := range ids {
-		s.recomputeTaken(ctx, id, settle[i])
+		s.recomputeTaken(ctx, id, taken[i])
 	}
 }
 
 // recomputeTaken recomputes a learner take returned: again later if it
 // failed, once more after Settle where other processes write.
-func (s *Summaries) recomputeTaken(ctx context.Context, id string, settle bool) {
+func (s *Summaries) recomputeTaken(ctx context.Context, id string, d due) {
+	settle := d.settle
 	defer func() {
 		s.mu.Lock()
 		s.inflight--
@@ -230,7 +255,11 @@ func (s *Summaries) recomputeTaken(ctx context.Context, id string, settle bool) 
 	if ctx.Err() != nil {
 		return
 	}
-	if err := s.Recompute(ctx, id); err != nil {
+	recompute := s.Recompute
+	if d.outcome && !s.othersWrite {
+		recompute = s.recomputeOutcome
+	}
+	if err := recompute(ctx, id); err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("report summary", "user", id, "err", err)
 			s.Touch(id) // try again
@@ -249,6 +278,13 @@ func (s *Summaries) recomputeTaken(ctx context.Context, id string, settle bool) 
 // Compute reads an account's sources now and makes its summary; nil when
 // there is no such account.
 func (s *Summaries) Compute(ctx context.Context, userID string) (*LearnerSummary, error) {
+	return s.compute(ctx, userID, nil)
+}
+
+// compute is Compute; with modules (a learner's summary made by this
+// process, the only writer) their modules are taken from it instead of
+// read from the records.
+func (s *Summaries) compute(ctx context.Context, userID string, modules *LearnerSummary) (*LearnerSummary, error) {
 	started := time.Now()
 	c := s.src.Course()
 	if c == nil {
@@ -265,8 +301,10 @@ func (s *Summaries) Compute(ctx context.Context, userID string) (*LearnerSummary
 			sections = append(sections, m.Slug+"/"+sec.Slug)
 		}
 	}
-	if in.Records, err = s.src.Progress.RecordRowsOf(ctx, userID, sections); err != nil {
-		return nil, err
+	if modules == nil {
+		if in.Records, err = s.src.Progress.RecordRowsOf(ctx, userID, sections); err != nil {
+			return nil, err
+		}
 	}
 	if s.src.Exam != nil {
 		o, err := s.src.Exam.Outcome(ctx, userID)
@@ -291,7 +329,39 @@ func (s *Summaries) Compute(ctx context.Context, userID string) (*LearnerSummary
 		return nil, nil
 	}
 	list[0].ComputedAt = stamp(started)
+	if modules != nil {
+		list[0].Modules = modules.Modules
+	}
 	return &list[0], nil
+}
+
+// recomputeOutcome is Recompute after a change of a learner's exam or
+// certificates only, where this process is the summaries' only writer:
+// the modules come from the learner's summary as this process last wrote
+// or read it (one lookup at most), not from their records (one lookup a
+// section). Without a summary it is Recompute.
+func (s *Summaries) recomputeOutcome(ctx context.Context, userID string) error {
+	defer s.locks.Lock(userID)()
+	ctx, cancel := context.WithTimeout(ctx, RecomputeTimeout)
+	defer cancel()
+	s.snapMu.RLock()
+	prev := s.snap[userID]
+	loaded := s.snap != nil
+	s.snapMu.RUnlock()
+	if !loaded {
+		var err error
+		if prev, err = s.Get(ctx, userID); err != nil {
+			return err
+		}
+	}
+	sum, err := s.compute(ctx, userID, prev)
+	if err != nil {
+		return err
+	}
+	if sum == nil {
+		return s.remove(ctx, userID)
+	}
+	return s.write(ctx, sum)
 }
 
 // Recompute makes a learner's summary from their sources now and writes
