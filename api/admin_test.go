@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tyokyky/tyokyky/org"
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/org"
 )
 
 func TestAdminDisablesEndsSessionsAndListsOrganisations(t *testing.T) {

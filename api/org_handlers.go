@@ -1,10 +1,10 @@
 package api
 
 import (
-	"iter"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -13,8 +13,8 @@ import (
 	"github.com/tyokyky/tyokyky/account"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
-	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/org"
+	"github.com/tyokyky/tyokyky/report"
 	"github.com/tyokyky/tyokyky/sso"
 	"github.com/tyokyky/tyokyky/web"
 )
