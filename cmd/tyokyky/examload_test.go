@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,6 +106,7 @@ func TestExamLoad(t *testing.T) {
 		return
 	}
 	t.Logf("%d learners made in %s", learners, time.Since(setup).Round(time.Second))
+	commandsBefore := commandCounts(base)
 
 	// A connection per learner, as each learner has a browser of their own.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}, Timeout: 30 * time.Second}
@@ -293,10 +296,57 @@ func TestExamLoad(t *testing.T) {
 		time.Now().Format("2006-01-02"), len(submits), pct(submits, 0.5).Round(10*time.Microsecond), pct(submits, 0.99).Round(10*time.Microsecond),
 		time.Now().Format("2006-01-02"), lost, learners, time.Now().Format("2006-01-02"), certified, learners, verdict)
 	fmt.Print("\n" + table)
+	logCommands(t, commandsBefore, commandCounts(base))
 	if learners == 1000 && round == 30*time.Second {
 		writeBenchSection(t, "make bench exam", table)
 	}
 	if verdict != "ok" {
 		t.Error("the exam load is below its targets")
 	}
+}
+
+// commandCounts are the database commands the server has run, by name
+// and collection (its /metrics).
+func commandCounts(base string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "tyokyky_database_commands_total{") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		var n float64
+		fmt.Sscan(line[i+1:], &n)
+		out[strings.TrimPrefix(line[:i], "tyokyky_database_commands_total")] = n
+	}
+	return out
+}
+
+// logCommands logs the database commands the server ran during the
+// load (after less before), most first: where the store's time went.
+func logCommands(t *testing.T, before, after map[string]float64) {
+	t.Helper()
+	type row struct {
+		what string
+		n    float64
+	}
+	var rows []row
+	for k, n := range after {
+		if d := n - before[k]; d > 0 {
+			rows = append(rows, row{k, d})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].n > rows[j].n })
+	var b strings.Builder
+	for _, r := range rows[:min(15, len(rows))] {
+		fmt.Fprintf(&b, "\n  %8.0f %s", r.n, r.what)
+	}
+	t.Logf("database commands during the load, most first:%s", b.String())
 }

@@ -201,6 +201,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Dir:             cfg.DBDir(),
 		Logger:          log,
 		OnCommandFailed: m.DatabaseError,
+		OnCommand:       m.DatabaseCommand,
 	})
 	if err != nil {
 		return nil, err

@@ -37,6 +37,10 @@ type Options struct {
 	// OnCommandFailed, when set, is called for every failed database command
 	// (used for the error counter in /metrics).
 	OnCommandFailed func(command string)
+	// OnCommand, when set, is called for every database command started,
+	// with its collection ("" for commands of none): where the store's
+	// time goes under load.
+	OnCommand func(command, collection string)
 	// NoProbe leaves the database as it is found: no probe write at
 	// connection (a backup reads a snapshot; a restore checks that its
 	// target is empty).
@@ -136,10 +140,21 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 		SetConnectTimeout(5 * time.Second).
 		SetAppName("tyokyky").
 		ApplyURI(uri)
-	if o.OnCommandFailed != nil {
-		opts.SetMonitor(&event.CommandMonitor{
-			Failed: func(_ context.Context, e *event.CommandFailedEvent) { o.OnCommandFailed(e.CommandName) },
-		})
+	if o.OnCommandFailed != nil || o.OnCommand != nil {
+		m := &event.CommandMonitor{}
+		if o.OnCommandFailed != nil {
+			m.Failed = func(_ context.Context, e *event.CommandFailedEvent) { o.OnCommandFailed(e.CommandName) }
+		}
+		if o.OnCommand != nil {
+			m.Started = func(_ context.Context, e *event.CommandStartedEvent) {
+				coll := ""
+				if el, err := e.Command.IndexErr(0); err == nil {
+					coll, _ = el.Value().StringValueOK()
+				}
+				o.OnCommand(e.CommandName, coll)
+			}
+		}
+		opts.SetMonitor(m)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {

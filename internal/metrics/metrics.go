@@ -16,7 +16,10 @@ type Metrics struct {
 	Requests       *prometheus.CounterVec
 	Duration       *prometheus.HistogramVec
 	DatabaseErrors *prometheus.CounterVec
-	StorageErrors  *prometheus.CounterVec
+	// DatabaseCommands counts the store's commands by name and
+	// collection.
+	DatabaseCommands *prometheus.CounterVec
+	StorageErrors    *prometheus.CounterVec
 	// MinIORestarts counts the supervisor's restarts of the MinIO child.
 	MinIORestarts prometheus.Counter
 	// NoSpace counts writes refused because a disk was full, by store
@@ -43,6 +46,10 @@ func New() *Metrics {
 			Name: "tyokyky_database_errors_total",
 			Help: "Failed database commands by command name.",
 		}, []string{"command"}),
+		DatabaseCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tyokyky_database_commands_total",
+			Help: "Database commands started, by command name and collection.",
+		}, []string{"command", "collection"}),
 		StorageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tyokyky_storage_errors_total",
 			Help: "Failed object storage operations by operation.",
@@ -73,7 +80,7 @@ func New() *Metrics {
 	for _, r := range []string{"sent", "retry", "failed"} {
 		m.Mail.WithLabelValues(r)
 	}
-	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.Mail,
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.Mail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -98,3 +105,8 @@ func (m *Metrics) DatabaseError(command string) { m.DatabaseErrors.WithLabelValu
 
 // StorageError counts a failed storage operation.
 func (m *Metrics) StorageError(op string) { m.StorageErrors.WithLabelValues(op).Inc() }
+
+// DatabaseCommand counts a database command started on a collection.
+func (m *Metrics) DatabaseCommand(command, collection string) {
+	m.DatabaseCommands.WithLabelValues(command, collection).Inc()
+}
