@@ -346,9 +346,8 @@ func (s *Summaries) recomputeOutcome(ctx context.Context, userID string) error {
 	defer cancel()
 	s.snapMu.RLock()
 	prev := s.snap[userID]
-	loaded := s.snap != nil
 	s.snapMu.RUnlock()
-	if !loaded {
+	if prev == nil { // not read yet, or made since the snapshot was read
 		var err error
 		if prev, err = s.Get(ctx, userID); err != nil {
 			return err

@@ -106,6 +106,12 @@ func TestExamLoad(t *testing.T) {
 		return
 	}
 	t.Logf("%d learners made in %s", learners, time.Since(setup).Round(time.Second))
+	// Their report summaries, as the server would have made them had
+	// they registered through it (an operator's rebuild after an import).
+	var out bytes.Buffer
+	if code := run([]string{"report", "rebuild", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 {
+		t.Fatalf("report rebuild = %d:\n%s", code, out.String())
+	}
 	commandsBefore := commandCounts(base)
 
 	// A connection per learner, as each learner has a browser of their own.
