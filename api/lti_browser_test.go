@@ -190,12 +190,24 @@ func TestLTILaunchThroughThePlatformsStorage(t *testing.T) {
 	section := "/osiot/ensimmainen/tehtava"
 	arrived, release := pf.Hold()
 	defer release()
-	if err := chromedp.Do(ctx, chromedp.Navigate(pf.URL+"/course?"+url.Values{"hint": {"kehys"}, "target": {toolURL + section}, "storage": {"1"}}.Encode())); err != nil {
-		t.Fatal(err)
-	}
+	// The course page's load may wait for its frame, which waits at the
+	// platform until release: the navigation runs beside the test.
+	navigated := make(chan error, 1)
+	go func() {
+		navigated <- chromedp.Do(ctx, chromedp.Navigate(pf.URL+"/course?"+url.Values{"hint": {"kehys"}, "target": {toolURL + section}, "storage": {"1"}}.Encode()))
+	}()
 	select {
 	case <-arrived:
-	case <-time.After(20 * time.Second):
+	case err := <-navigated:
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-arrived:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the login did not reach the platform")
+		}
+	case <-time.After(30 * time.Second):
 		t.Fatal("the login did not reach the platform")
 	}
 	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -204,7 +216,7 @@ func TestLTILaunchThroughThePlatformsStorage(t *testing.T) {
 	})); err != nil {
 		t.Fatal(err)
 	}
-	release()
+	release() // (the navigation's own wait ends with the test: the frame's arrival below is what counts)
 	frame := attachFrame(t, ctx, toolURL+section)
 	waitFor(t, frame, `document.readyState === "complete" && document.body.innerText.includes("Kerttu Kehys")`, "the section signed in through the storage")
 	log, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`window.storageLog`))
