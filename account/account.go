@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
+	"github.com/tyokyky/tyokyky/internal/notify"
 )
 
 // SessionCacheTTL is how long an instance trusts a session it has looked
@@ -204,19 +204,17 @@ type Store struct {
 	AbsoluteTimeout time.Duration
 	// changed, where set, is told of every write of what the reports read
 	// of an account (OnChange).
-	changed atomic.Pointer[func(userID string)]
+	changed notify.Listeners
 }
 
 // OnChange has f told an account's id after every write made through this
 // store of what the reports read of it (created, organisation, unit,
-// role, last active, deleted): the reports' summaries follow them. Set it
-// before the store is used.
-func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
+// role, last active, deleted): the reports' summaries follow them.
+// Listeners may be added while the store runs; each is told.
+func (s *Store) OnChange(f func(userID string)) { s.changed.Add(f) }
 
 func (s *Store) tell(userID string) {
-	if f := s.changed.Load(); f != nil && userID != "" {
-		(*f)(userID)
-	}
+	s.changed.Tell(userID)
 }
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).

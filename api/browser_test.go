@@ -147,7 +147,7 @@ func bundledSite(t *testing.T) string {
 			siteErr = err
 			return
 		}
-		certs, err := certificates(context.Background(), db, keyDir, library, accounts, exams, nil)
+		certs, err := certificates(context.Background(), db, keyDir, library, accounts, exams)
 		if err != nil {
 			siteErr = err
 			return

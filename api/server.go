@@ -281,7 +281,6 @@ func (s *Server) routes() {
 	var xh *xapiHandlers // nil without xAPI (its routes are absent)
 	if o.XAPI != nil {
 		xh = &xapiHandlers{core: s.core, xapi: o.XAPI}
-		app.Use(xh.learningRecords)
 	}
 	var lh *ltiHandlers // nil without LTI (its routes are absent)
 	if o.LTI != nil && o.Directory != nil {

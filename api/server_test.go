@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,11 +109,8 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if opts.Exam == nil {
 		opts.Exam = exam.NewStore(db, opts.Logger)
 	}
-	// The learning records, told of certificates issued as the binary's
-	// are; the service is made once the certificates are.
-	var records atomic.Pointer[xapi.Service]
 	if opts.Certificates == nil {
-		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam, func(u string) { records.Load().Touch(u) })
+		certs, err := certificates(t.Context(), db, t.TempDir(), library, accounts, opts.Exam)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +128,7 @@ func startOpts(t testing.TB, library *course.Library, change func(*api.Options, 
 	if opts.XAPI == nil {
 		opts.XAPI = xapiRecords(t, db, library, opts)
 	}
-	records.Store(opts.XAPI)
+	opts.XAPI.Follow(opts.Progress, opts.Exam, opts.Certificates)
 	if opts.Summaries == nil {
 		opts.Summaries = report.NewSummaries(db, report.Sources{Accounts: opts.Accounts, Progress: opts.Progress, Exam: opts.Exam, Certs: opts.Certificates,
 			Course: func() *course.Course { return library.Current().Course }}, opts.Logger)
@@ -241,7 +237,7 @@ func newLTITool(ctx context.Context, db *database.DB, accounts *account.Store, d
 
 // certificates is a certificate store on db (keys in a temporary folder)
 // that the exam store tells of passed attempts.
-func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exams *exam.Store, issued func(userID string)) (*cert.Store, error) {
+func certificates(ctx context.Context, db *database.DB, keyDir string, library *course.Library, accounts *account.Store, exams *exam.Store) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -264,11 +260,6 @@ func certificates(ctx context.Context, db *database.DB, keyDir string, library *
 			return u.Name, nil
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Issued: func(_ context.Context, c *cert.Certificate) {
-			if issued != nil {
-				issued(c.UserID)
-			}
-		},
 	})
 	if exams != nil {
 		exams.Certifier = certs

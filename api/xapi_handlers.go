@@ -142,26 +142,6 @@ func (h *xapiHandlers) adminChange(c *fiber.Ctx) error {
 	return c.Redirect("/yllapito/xapi?ilmoitus=tallennettu", fiber.StatusSeeOther)
 }
 
-// learningRecords asks for a signed-in person's statements to be brought
-// up to date after a change of theirs went through (a section marked
-// read, a task answered, a self-check passed, an offline queue synced, an
-// exam submitted): Touch only notes the
-// person, the statements are queued off the request.
-func (h *xapiHandlers) learningRecords(c *fiber.Ctx) error {
-	err := c.Next()
-	if m := c.Method(); m == fiber.MethodGet || m == fiber.MethodHead || err != nil || c.Response().StatusCode() >= 400 {
-		return err
-	}
-	p := c.Path()
-	if !strings.HasPrefix(p, "/osiot/") && !strings.HasPrefix(p, "/tehtavat/") && !strings.HasPrefix(p, "/tentti") && !strings.HasPrefix(p, "/api/v1/") {
-		return err
-	}
-	if v, ok := c.Locals("viewer").(*viewer); ok && v.User != nil {
-		h.xapi.Touch(v.User.ID)
-	}
-	return err
-}
-
 // launched records an LTI launch as launched (nil service: nothing).
 func (h *xapiHandlers) launched(c *fiber.Ctx, userID, target string) {
 	if h == nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -18,6 +17,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/crashpoint"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/internal/notify"
 	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
@@ -170,7 +170,7 @@ type Store struct {
 	crashAt func(step string) bool
 	db      *database.DB
 	// changed, where set, is told of changes the reports read (OnChange).
-	changed atomic.Pointer[func(userID string)]
+	changed notify.Listeners
 	// locks serialize this process's writes of one attempt (FerretDB v1
 	// does not apply conditional updates atomically; MongoDB does).
 	locks *database.Locks
@@ -1106,13 +1106,11 @@ func (s *Store) Outcome(ctx context.Context, userID string) (*OutcomeRow, error)
 // OnChange has f told a learner's id after every write made through this
 // store of what the reports read of their exam (an attempt started,
 // submitted or graded; the record deleted): the reports' summaries
-// follow them. Set it before the store is used.
-func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
+// follow them. Listeners may be added while the store runs; each is told.
+func (s *Store) OnChange(f func(userID string)) { s.changed.Add(f) }
 
 func (s *Store) tell(userID string) {
-	if f := s.changed.Load(); f != nil && userID != "" {
-		(*f)(userID)
-	}
+	s.changed.Tell(userID)
 }
 
 // OutcomeRows lists every learner's exam record.

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tyokyky/tyokyky/internal/retry"
 )
 
 // Assignment and Grade Services 2.0: the claim and the scopes.
@@ -229,7 +230,7 @@ func (s *Service) accessToken(ctx context.Context, reg *Registration, scopes []s
 		// Never a refusal for good: a platform that still holds our old
 		// key set after a rotation, or a clock apart, answers 400 or 401
 		// for a while; the score waits and tries again (until ScoreGiveUp).
-		return "", &deliveryError{status: resp.StatusCode, token: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: fmt.Errorf("token endpoint: %d %s", resp.StatusCode, clip(string(body)))}
+		return "", &deliveryError{status: resp.StatusCode, token: true, retryAfter: retry.After(resp.Header.Get("Retry-After"), now), err: fmt.Errorf("token endpoint: %d %s", resp.StatusCode, clip(string(body)))}
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -271,20 +272,6 @@ func (e *deliveryError) permanent() bool {
 	return !e.token && e.status >= 400 && e.status < 500 && e.status != http.StatusTooManyRequests && e.status != http.StatusRequestTimeout && e.status != http.StatusUnauthorized
 }
 
-// retryAfter reads Retry-After: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
 // postScore sends one score to its line item.
 func (s *Service) postScore(ctx context.Context, reg *Registration, m *scoreMessage) error {
 	tok, err := s.accessToken(ctx, reg, []string{ScopeScore})
@@ -313,19 +300,8 @@ func (s *Service) postScore(ctx context.Context, reg *Registration, m *scoreMess
 		delete(s.tokens, reg.ID+" "+ScopeScore)
 		s.mu.Unlock()
 	}
-	return &deliveryError{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"), s.now()),
+	return &deliveryError{status: resp.StatusCode, retryAfter: retry.After(resp.Header.Get("Retry-After"), s.now()),
 		err: fmt.Errorf("score to %s: %d %s", m.LineItem, resp.StatusCode, clip(string(answer)))}
-}
-
-// backoff is the wait after the try-th failed try: from a minute,
-// doubling up to an hour, with jitter.
-func backoff(first time.Duration, try int) time.Duration {
-	d := first
-	for i := 1; i < try && d < time.Hour; i++ {
-		d *= 2
-	}
-	d = min(d, time.Hour)
-	return d/2 + rand.N(d/2+1)
 }
 
 func clip(s string) string {

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/retry"
 )
 
 // Collections: the platforms, started logins, the claims that use each
@@ -468,7 +469,7 @@ func (s *Service) recordScore(ctx context.Context, m *scoreMessage, sendErr erro
 	case now.After(m.GiveUpAt):
 		set = append(set, bson.E{Key: "state", Value: ScoreFailed}, bson.E{Key: "last_error", Value: clip("not accepted within 48 h: " + sendErr.Error())})
 	default:
-		wait := backoff(s.o.ScoreBackoff, m.Attempts)
+		wait := retry.Backoff(s.o.ScoreBackoff, m.Attempts)
 		if de.retryAfter > 0 {
 			wait = min(de.retryAfter, time.Hour) // the platform's rate limit says when
 		}

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/cache"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/fault"
+	"github.com/tyokyky/tyokyky/internal/notify"
 	"github.com/tyokyky/tyokyky/internal/poll"
 )
 
@@ -69,13 +69,13 @@ type Progress struct {
 	noted *cache.TTL[bool]
 	// changed, where set, is told of every write of a learner's records
 	// or answers (OnChange).
-	changed atomic.Pointer[func(userID string)]
+	changed notify.Listeners
 }
 
 // OnChange has f told the learner's id after every write of their
 // records or answers made through this store (the reports' summaries
-// follow them). Set it before the store is used.
-func (p *Progress) OnChange(f func(userID string)) { p.changed.Store(&f) }
+// follow them). Listeners may be added while the store runs; each is told.
+func (p *Progress) OnChange(f func(userID string)) { p.changed.Add(f) }
 
 // Option configures a Progress.
 type Option func(*Progress)
@@ -153,9 +153,7 @@ func findByIDs(ctx context.Context, coll *database.Collection, ids []string, dec
 func (p *Progress) forget(userID string) {
 	p.records.Delete(userID)
 	p.answers.Delete(userID)
-	if f := p.changed.Load(); f != nil && userID != "" {
-		(*f)(userID)
-	}
+	p.changed.Tell(userID)
 }
 
 // EnsureIndexes creates the indexes of progress and answers.

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/retry"
 )
 
 // Collections: the LRS configurations, the statement queue, the claims of
@@ -394,7 +395,7 @@ func (s *Service) record(ctx context.Context, q *queued, sendErr error) {
 	case now.After(q.GiveUpAt):
 		set = append(set, bson.E{Key: "state", Value: StateFailed}, bson.E{Key: "last_error", Value: clip("not accepted within a week: " + sendErr.Error())})
 	default:
-		wait := backoff(s.o.Backoff, q.Attempts)
+		wait := retry.Backoff(s.o.Backoff, q.Attempts)
 		if de.retryAfter > 0 {
 			wait = min(de.retryAfter, time.Hour) // the LRS's rate limit says when
 		}

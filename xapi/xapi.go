@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/egress"
+	"github.com/tyokyky/tyokyky/internal/retry"
 )
 
 // Options configure the service.
@@ -240,6 +240,14 @@ func (s *Service) Touch(userID string) {
 	}
 }
 
+// Follow has the stores whose writes make statements (progress, the
+// exam, certificates) tell Touch of every learner they change.
+func (s *Service) Follow(stores ...interface{ OnChange(func(userID string)) }) {
+	for _, st := range stores {
+		st.OnChange(s.Touch)
+	}
+}
+
 // Run brings the touched people's statements up to date until ctx ends
 // (what a stopped process did not get to, Reconcile catches).
 func (s *Service) Run(ctx context.Context) {
@@ -321,7 +329,7 @@ func (s *Service) post(ctx context.Context, l *LRS, password string, body []byte
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	return &deliveryError{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"), s.now()),
+	return &deliveryError{status: resp.StatusCode, retryAfter: retry.After(resp.Header.Get("Retry-After"), s.now()),
 		err: fmt.Errorf("%s %s: %d %s", method, l.StatementsURL(), resp.StatusCode, clip(string(answer)))}
 }
 
@@ -364,31 +372,6 @@ func (s *Service) sendBatch(ctx context.Context, l *LRS, batch []*queued) []erro
 		out[i] = err
 	}
 	return out
-}
-
-// retryAfter reads Retry-After: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// backoff is the wait after the try-th failed try: from first, doubling
-// up to an hour, with jitter.
-func backoff(first time.Duration, try int) time.Duration {
-	d := first
-	for i := 1; i < try && d < time.Hour; i++ {
-		d *= 2
-	}
-	d = min(d, time.Hour)
-	return d/2 + rand.N(d/2+1)
 }
 
 func clip(s string) string {

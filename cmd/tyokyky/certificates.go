@@ -73,7 +73,7 @@ func issuer(cfg *config.Config) cert.Issuer {
 // minutes, and the key set read again every minute (a rotation by
 // another process).
 // issued (when not nil) is told whose certificate was issued.
-func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exams *exam.Store, outbox *mail.Outbox, issued func(userID string), log *slog.Logger) (*cert.Store, error) {
+func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exams *exam.Store, outbox *mail.Outbox, log *slog.Logger) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -110,9 +110,6 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 			return nil
 		},
 		Issued: func(ctx context.Context, c *cert.Certificate) {
-			if issued != nil {
-				issued(c.UserID)
-			}
 			u, err := accounts.User(ctx, c.UserID)
 			if err != nil {
 				return

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -326,10 +325,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
-	// The learning records of certificates issued go to the learning
-	// record stores (the service is made below, once the certificates are).
-	var records atomic.Pointer[xapi.Service]
-	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, func(userID string) { records.Load().Touch(userID) }, log)
+	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -351,7 +347,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	assigned := assign.NewStore(p.db)
 	learningRecords := xapiService(ctx, cfg, p.db, keySecret, library, progress, exams, certs, accounts, log)
-	records.Store(learningRecords)
+	learningRecords.Follow(progress, exams, certs)
 	// The reports read only the accounts' summaries, which follow every
 	// change the stores make (recomputed by Run) and a daily sweep.
 	summaries := report.NewSummaries(p.db, report.Sources{Accounts: accounts, Progress: progress, Exam: exams, Certs: certs, Course: func() *course.Course {

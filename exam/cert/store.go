@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -31,6 +30,7 @@ import (
 	"github.com/tyokyky/tyokyky/internal/database"
 	"github.com/tyokyky/tyokyky/internal/fault"
 	"github.com/tyokyky/tyokyky/internal/i18n"
+	"github.com/tyokyky/tyokyky/internal/notify"
 )
 
 const (
@@ -110,18 +110,16 @@ type Store struct {
 	queue chan exam.PassedAttempt
 	// changed, where set, is told of certificates issued, revoked and
 	// withdrawn (OnChange).
-	changed atomic.Pointer[func(userID string)]
+	changed notify.Listeners
 }
 
 // OnChange has f told the holder's id after a certificate is issued,
 // revoked or withdrawn through this store: the reports' summaries follow
-// them. Set it before the store is used.
-func (s *Store) OnChange(f func(userID string)) { s.changed.Store(&f) }
+// them. Listeners may be added while the store runs; each is told.
+func (s *Store) OnChange(f func(userID string)) { s.changed.Add(f) }
 
 func (s *Store) tell(userID string) {
-	if f := s.changed.Load(); f != nil && userID != "" {
-		(*f)(userID)
-	}
+	s.changed.Tell(userID)
 }
 
 // IssuedRowsOf lists one learner's certificates for the reports, read now
