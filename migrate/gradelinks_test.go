@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/tyokyky/tyokyky/internal/crashpoint"
 )
 
 // Grade links kept by registration|user|resource get their line item's
@@ -14,8 +12,8 @@ import (
 // shape is left alone; a crash between an insert and its delete resumes
 // to the same end.
 func TestGradeLinksByLineItem(t *testing.T) {
-	for _, crashAt := range []string{"", "migrate/3/inserted"} {
-		t.Run("crash at "+crashAt, func(t *testing.T) {
+	for _, step := range []string{"", "migrate/3/inserted"} {
+		t.Run("crash at "+step, func(t *testing.T) {
 			ctx := t.Context()
 			db := env.Database()
 			links := db.Collection("lti_grade_links")
@@ -27,25 +25,8 @@ func TestGradeLinksByLineItem(t *testing.T) {
 			if _, err := links.InsertMany(ctx, old); err != nil {
 				t.Fatal(err)
 			}
-			if crashAt != "" {
-				n := 0
-				crashpoint.Set(func(step string) {
-					if step == crashAt {
-						if n++; n == 2 {
-							panic(crash{})
-						}
-					}
-				})
-				func() {
-					defer func() {
-						if r := recover(); r != nil && r != (crash{}) {
-							panic(r)
-						}
-					}()
-					gradeLinksByLineItem(ctx, db)
-					t.Fatal("the crash point was not reached")
-				}()
-				crashpoint.Set(nil)
+			if step != "" {
+				crashAt(t, step, 2, func() { gradeLinksByLineItem(ctx, db) })
 			}
 			if err := gradeLinksByLineItem(ctx, db); err != nil {
 				t.Fatal(err)

@@ -141,6 +141,31 @@ func TestJobLeasesBecomeClaims(t *testing.T) {
 
 type crash struct{}
 
+// crashAt runs up with the process "killed" (a panic) at the nth time it
+// reaches step, as a stopped server would leave the store; it fails the
+// test when up never gets there.
+func crashAt(t *testing.T, step string, nth int, up func()) {
+	t.Helper()
+	n := 0
+	crashpoint.Set(func(s string) {
+		if s == step {
+			if n++; n == nth {
+				panic(crash{})
+			}
+		}
+	})
+	defer crashpoint.Set(nil)
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != (crash{}) {
+				panic(r)
+			}
+		}()
+		up()
+		t.Fatalf("the crash point %s was not reached", step)
+	}()
+}
+
 // A migration cut short at any of its steps runs again from its start,
 // ends in the state of an uninterrupted run and is recorded once. (The
 // crash here unwinds the goroutine; cmd/tyokyky's test kills the process.)

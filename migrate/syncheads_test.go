@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/tyokyky/tyokyky/internal/crashpoint"
 )
 
 // Accepted answer receipts become one head per user, device and task
@@ -14,8 +12,8 @@ import (
 // receipt keeps its text; a crash after the heads resumes to the same
 // end.
 func TestSyncHeads(t *testing.T) {
-	for _, crashAt := range []string{"", "migrate/4/heads-written"} {
-		t.Run("crash at "+crashAt, func(t *testing.T) {
+	for _, step := range []string{"", "migrate/4/heads-written"} {
+		t.Run("crash at "+step, func(t *testing.T) {
 			ctx := t.Context()
 			db := env.Database()
 			at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -32,22 +30,8 @@ func TestSyncHeads(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if crashAt != "" {
-				crashpoint.Set(func(step string) {
-					if step == crashAt {
-						panic(crash{})
-					}
-				})
-				func() {
-					defer func() {
-						if r := recover(); r != nil && r != (crash{}) {
-							panic(r)
-						}
-					}()
-					syncHeads(ctx, db)
-					t.Fatal("the crash point was not reached")
-				}()
-				crashpoint.Set(nil)
+			if step != "" {
+				crashAt(t, step, 1, func() { syncHeads(ctx, db) })
 			}
 			if err := syncHeads(ctx, db); err != nil {
 				t.Fatal(err)
