@@ -646,7 +646,11 @@ func (s *Service) verify(ctx context.Context, reg *Registration, raw string) (jw
 				return nil, errors.New("the token names a key of its own (" + h + ")")
 			}
 		}
-		return kf.KeyfuncCtx(ctx)(t)
+		// An unknown kid fetches the set again: the fetch, and any
+		// wait for the rate limiter, get keyFetchWait at most.
+		kctx, cancel := context.WithTimeout(ctx, keyFetchWait)
+		defer cancel()
+		return kf.KeyfuncCtx(kctx)(t)
 	})
 	if err != nil {
 		return nil, err
@@ -665,6 +669,11 @@ func (s *Service) verify(ctx context.Context, reg *Registration, raw string) (jw
 	return claims, nil
 }
 
+// keyFetchWait bounds a fetch of a platform's key set for a token
+// with an unknown kid, the rate limiter's wait included: a limiter
+// that would make it wait longer refuses at once.
+const keyFetchWait = 10 * time.Second
+
 // platformKeys is the registration's key set, fetched once and kept
 // fresh by keyfunc: refreshed hourly, and fetched again for an unknown
 // kid (at most once per UnknownKeyEvery), so a platform's rotation is
@@ -680,7 +689,10 @@ func (s *Service) platformKeys(reg *Registration) (keyfunc.Keyfunc, error) {
 		HTTPTimeout:       10 * time.Second,
 		RefreshInterval:   time.Hour,
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(s.o.UnknownKeyEvery), 1),
-		RateLimitWaitMax:  time.Millisecond,
+		// Negative: jwkset then puts no deadline of its own on the
+		// refresh (a positive one would bound the fetch too, and a
+		// fetch under a millisecond fails); verify's context does.
+		RateLimitWaitMax: -1,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
 				s.o.Logger.Warn("lti: fetching a platform's key set", "url", u, "err", err)
