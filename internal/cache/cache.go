@@ -28,6 +28,7 @@ type TTL[V any] struct {
 }
 
 type flight[V any] struct {
+	gen  uint64 // the key's deletions when the load began
 	done chan struct{}
 	v    V
 	err  error
@@ -51,7 +52,10 @@ func (c *TTL[V]) GetOrLoad(key string, load func() (V, string, error)) (V, error
 	if c.flights == nil {
 		c.flights = map[string]*flight[V]{}
 	}
-	if f, ok := c.flights[key]; ok {
+	c.mu.RLock()
+	gen := c.gens[key]
+	c.mu.RUnlock()
+	if f, ok := c.flights[key]; ok && f.gen == gen {
 		c.flightMu.Unlock()
 		if live {
 			return e.v, nil // someone is refreshing it; this one is still good
@@ -59,13 +63,13 @@ func (c *TTL[V]) GetOrLoad(key string, load func() (V, string, error)) (V, error
 		<-f.done
 		return f.v, f.err
 	}
-	f := &flight[V]{done: make(chan struct{})}
+	// No load, or one that a Delete overtook (it may have read before the
+	// write the Delete stands for, so a caller arriving after the Delete
+	// must not get its result): this caller loads.
+	f := &flight[V]{done: make(chan struct{}), gen: gen}
 	c.flights[key] = f
 	c.flightMu.Unlock()
 
-	c.mu.RLock()
-	gen := c.gens[key]
-	c.mu.RUnlock()
 	var group string
 	f.v, group, f.err = load()
 	if f.err == nil {
@@ -77,7 +81,9 @@ func (c *TTL[V]) GetOrLoad(key string, load func() (V, string, error)) (V, error
 		}
 	}
 	c.flightMu.Lock()
-	delete(c.flights, key)
+	if c.flights[key] == f {
+		delete(c.flights, key)
+	}
 	c.flightMu.Unlock()
 	close(f.done)
 	if f.err != nil && live {

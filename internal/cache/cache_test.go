@@ -111,3 +111,43 @@ func TestRefreshAhead(t *testing.T) {
 		t.Fatalf("a failed refresh of a live entry: %d %v", v, err)
 	}
 }
+
+// A caller arriving after a Delete does not share a load that began
+// before it (which may have read before the write): it loads again and
+// gets what the write left, while the earlier caller gets its own load.
+func TestACallerAfterADeleteDoesNotShareAnOlderLoad(t *testing.T) {
+	c := New[string](time.Minute, 10)
+	started, release := make(chan struct{}), make(chan struct{})
+	old := make(chan string, 1)
+	go func() {
+		v, _ := c.GetOrLoad("k", func() (string, string, error) {
+			close(started)
+			<-release
+			return "before the write", "", nil
+		})
+		old <- v
+	}()
+	<-started
+	c.Delete("k") // the write
+	got := make(chan string, 1)
+	go func() {
+		v, _ := c.GetOrLoad("k", func() (string, string, error) { return "after the write", "", nil })
+		got <- v
+	}()
+	select {
+	case v := <-got:
+		if v != "after the write" {
+			t.Fatalf("a caller after the Delete got %q", v)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatalf("a caller after the Delete waits on the load that began before it: got %q", <-got)
+	}
+	close(release)
+	if v := <-old; v != "before the write" {
+		t.Fatalf("the earlier caller got %q", v)
+	}
+	if v, ok := c.Get("k"); !ok || v != "after the write" {
+		t.Fatalf("cached %q %v: the older load replaced the newer", v, ok)
+	}
+}
