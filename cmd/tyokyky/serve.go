@@ -183,6 +183,10 @@ func (p *platform) close(log *slog.Logger) {
 
 // start brings up the object store, the database and the HTTP server.
 func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, stdout io.Writer) (_ *platform, err error) {
+	// Everything started here runs in the background (workers, sweepers,
+	// outboxes): its writes give way to requests' writes at the embedded
+	// store's gate. Requests bring contexts of their own.
+	ctx = database.Background(ctx)
 	m := metrics.New()
 	p := &platform{}
 	defer func() {

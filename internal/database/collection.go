@@ -37,7 +37,7 @@ type Collection struct {
 	gate *Gate // nil: no gate (MongoDB, or another process runs the store)
 }
 
-func (c *Collection) hold() func() { return c.gate.Hold() }
+func (c *Collection) hold(ctx context.Context) func() { return c.gate.Hold(ctx) }
 
 // Name is the collection's name.
 func (c *Collection) Name() string { return c.c.Name() }
@@ -62,60 +62,60 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any, opts ...opt
 
 // InsertOne inserts one document (gated).
 func (c *Collection) InsertOne(ctx context.Context, doc any, opts ...options.Lister[options.InsertOneOptions]) (*mongo.InsertOneResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.InsertOne(ctx, doc, opts...)
 }
 
 // InsertMany inserts documents (gated).
 func (c *Collection) InsertMany(ctx context.Context, docs any, opts ...options.Lister[options.InsertManyOptions]) (*mongo.InsertManyResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.InsertMany(ctx, docs, opts...)
 }
 
 // UpdateOne updates one document (gated).
 func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (*mongo.UpdateResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.UpdateOne(ctx, filter, update, opts...)
 }
 
 // UpdateByID updates the document with the given _id (gated).
 func (c *Collection) UpdateByID(ctx context.Context, id, update any, opts ...options.Lister[options.UpdateOneOptions]) (*mongo.UpdateResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.UpdateByID(ctx, id, update, opts...)
 }
 
 // UpdateMany updates documents (gated; each document on its own).
 func (c *Collection) UpdateMany(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateManyOptions]) (*mongo.UpdateResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.UpdateMany(ctx, filter, update, opts...)
 }
 
 // ReplaceOne replaces one document (gated).
 func (c *Collection) ReplaceOne(ctx context.Context, filter, doc any, opts ...options.Lister[options.ReplaceOptions]) (*mongo.UpdateResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.ReplaceOne(ctx, filter, doc, opts...)
 }
 
 // FindOneAndUpdate updates one document and returns it (gated).
 func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update any, opts ...options.Lister[options.FindOneAndUpdateOptions]) *mongo.SingleResult {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.FindOneAndUpdate(ctx, filter, update, opts...)
 }
 
 // DeleteOne deletes one document (gated).
 func (c *Collection) DeleteOne(ctx context.Context, filter any, opts ...options.Lister[options.DeleteOneOptions]) (*mongo.DeleteResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.DeleteOne(ctx, filter, opts...)
 }
 
 // DeleteMany deletes documents (gated).
 func (c *Collection) DeleteMany(ctx context.Context, filter any, opts ...options.Lister[options.DeleteManyOptions]) (*mongo.DeleteResult, error) {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.DeleteMany(ctx, filter, opts...)
 }
 
 // Drop removes the collection (gated).
 func (c *Collection) Drop(ctx context.Context) error {
-	defer c.hold()()
+	defer c.hold(ctx)()
 	return c.c.Drop(ctx)
 }

@@ -179,7 +179,7 @@ func (db *DB) CreateIndexSpecs(ctx context.Context, collection string, specs []b
 // CreateCollection creates an empty collection (gated like a write); one
 // that exists already is no error.
 func (db *DB) CreateCollection(ctx context.Context, name string) error {
-	defer db.gate.Hold()()
+	defer db.gate.Hold(ctx)()
 	err := db.Database.CreateCollection(ctx, name)
 	var ce mongo.CommandError
 	if errors.As(err, &ce) && (ce.Name == "NamespaceExists" || ce.Code == 48) {
@@ -221,7 +221,7 @@ func (db *DB) Snapshot(ctx context.Context, dir string) error {
 	if db.Embedded == nil {
 		return errors.New("database: only the embedded store run by this process can be copied")
 	}
-	defer db.gate.Hold()()
+	defer db.gate.Hold(ctx)()
 	return SnapshotFiles(ctx, db.Embedded.dir, db.Name(), dir)
 }
 
