@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,12 +33,21 @@ import (
 // SessionCacheTTL is how long an instance trusts a session it has looked
 // up. A sign-out, password change or role change made through an instance
 // takes effect there at once; on other instances sharing the database it
-// takes effect within this time.
+// takes effect within this time. An instance that reads the other
+// instances' revocation notes (FollowRevocations) trusts a session up to
+// SessionTrustMax while its reading keeps up, and still sees such a
+// change within SessionCacheTTL.
 const SessionCacheTTL = 5 * time.Second
+
+// SessionTrustMax is how long an instance that follows the revocation
+// notes trusts a session it has looked up: the bound for a change made
+// directly in the database, behind every instance's back.
+const SessionTrustMax = time.Minute
 
 type cachedSession struct {
 	session Session
 	user    User
+	loaded  time.Time // when it was read
 }
 
 // Roles.
@@ -156,7 +166,7 @@ func (s *Store) SetOrganisation(ctx context.Context, userID, name, other, orgID,
 	if r.MatchedCount == 0 {
 		return ErrNotFound
 	}
-	s.sessions.DeleteGroup(userID)
+	s.dropSessions(ctx, userID)
 	s.tell(userID)
 	return nil
 }
@@ -198,6 +208,9 @@ type Store struct {
 	// sessions caches session lookups for a few seconds; every change made
 	// through this store drops the user's entries at once.
 	sessions *cache.TTL[cachedSession]
+	// followed is when the last successful read of the revocation notes
+	// began (UnixNano; 0: never).
+	followed atomic.Int64
 	// IdleTimeout ends a session unused this long; AbsoluteTimeout ends any
 	// session this long after sign-in.
 	IdleTimeout     time.Duration
@@ -219,7 +232,7 @@ func (s *Store) tell(userID string) {
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).
 func NewStore(db *database.DB) *Store {
-	s := &Store{db: db, now: time.Now, locks: database.NewLocks(), sessions: cache.New[cachedSession](SessionCacheTTL, 100_000),
+	s := &Store{db: db, now: time.Now, locks: database.NewLocks(), sessions: cache.New[cachedSession](SessionTrustMax, 100_000),
 		IdleTimeout: 2 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour}
 	s.sessions.Now = func() time.Time { return s.now() } // one clock for sessions and their cache
 	return s
@@ -229,6 +242,11 @@ func NewStore(db *database.DB) *Store {
 func EnsureIndexes(ctx context.Context, db *database.DB) error {
 	if _, err := db.Collection(usersCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique"),
+	}); err != nil {
+		return fmt.Errorf("account: indexes: %w", err)
+	}
+	if _, err := db.Collection(revocationsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "at", Value: 1}}, Options: options.Index().SetName("at"),
 	}); err != nil {
 		return fmt.Errorf("account: indexes: %w", err)
 	}
@@ -425,7 +443,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}, {Key: "role_from_provider", Value: false}}}}); err != nil {
 		return nil, err
 	}
-	s.sessions.DeleteGroup(u.ID)
+	s.dropSessions(ctx, u.ID)
 	s.tell(u.ID)
 	u.Role, u.RoleFromProvider = role, false
 	return u, nil
@@ -435,7 +453,7 @@ func (s *Store) SetRole(ctx context.Context, email, role string) (*User, error) 
 // they keep of the user (progress, answers) before calling this.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	defer s.tell(id)
-	defer s.sessions.DeleteGroup(id)
+	defer s.dropSessions(ctx, id)
 	if err := s.ForgetInAudit(ctx, id); err != nil {
 		return err
 	}
@@ -722,7 +740,7 @@ func (s *Store) LearnerRow(ctx context.Context, id string) (*LearnerRow, error) 
 // SetDisabled disables an account (its sessions end and it cannot sign
 // in) or enables it again.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error {
-	defer s.sessions.DeleteGroup(id)
+	defer s.dropSessions(ctx, id)
 	r, err := s.db.Collection(usersCollection).UpdateByID(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "disabled", Value: disabled}}}})
 	if err != nil {
 		return err
@@ -793,6 +811,6 @@ func (s *Store) SetGroups(ctx context.Context, userID string, groups []string) e
 	if r.MatchedCount == 0 {
 		return ErrNotFound
 	}
-	s.sessions.DeleteGroup(userID)
+	s.dropSessions(ctx, userID)
 	return nil
 }

@@ -3,12 +3,14 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tyokyky/tyokyky/internal/testenv"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 var env *testenv.Env
@@ -417,5 +419,102 @@ func TestRolePolicy(t *testing.T) {
 	var none *User
 	if none.Can(EditContent) || none.Privileged() {
 		t.Error("a nil user can do something")
+	}
+}
+
+// Two instances on one database: B reads the notes A leaves. Unfollowed,
+// B rereads a session older than SessionCacheTTL; following, it trusts it
+// longer, drops it at the next read after A signs it out, and stops
+// trusting it longer as soon as its reads stop.
+func TestRevocationNotes(t *testing.T) {
+	ctx := context.Background()
+	a := newStore(t)
+	b := NewStore(a.db)
+	now := time.Now()
+	a.now = func() time.Time { return now }
+	b.now = a.now
+	u, _ := a.Register(ctx, reg("muistio@example.fi"))
+	tok, sess, err := a.StartSession(ctx, u, false, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := func() string {
+		t.Helper()
+		_, got, err := b.Session(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Role
+	}
+	behindTheBack := func(r string) {
+		t.Helper()
+		if _, err := a.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: r}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if role() != RoleLearner {
+		t.Fatal("the session's role")
+	}
+	// Unfollowed: five seconds, as before.
+	behindTheBack(RoleReporter)
+	now = now.Add(SessionCacheTTL + time.Second)
+	if r := role(); r != RoleReporter {
+		t.Fatalf("an unfollowed instance trusted a session read %s ago: %s", SessionCacheTTL+time.Second, r)
+	}
+	// Following: trusted for longer while the reads keep up.
+	if err := b.ReadRevocations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	behindTheBack(RoleLearner)
+	for range 3 {
+		now = now.Add(3 * time.Second)
+		if err := b.ReadRevocations(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := role(); r != RoleReporter {
+		t.Fatalf("a following instance reread a session read 9 s ago: %s", r)
+	}
+	// The reads stop: after SessionCacheTTL the session is read again.
+	now = now.Add(SessionCacheTTL)
+	if r := role(); r != RoleLearner {
+		t.Fatalf("an instance whose reads stopped trusted the session: %s", r)
+	}
+	// A signs the session out: B refuses it after its next read, though
+	// its entry is young.
+	if err := b.ReadRevocations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	role()
+	if ok, err := a.EndSession(ctx, u.ID, sess.ID); !ok || err != nil {
+		t.Fatalf("sign-out: %v %v", ok, err)
+	}
+	now = now.Add(time.Second)
+	if err := b.ReadRevocations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Session(ctx, tok); !errors.Is(err, ErrSessionNotActive) {
+		t.Fatalf("after the note was read, the signed-out session: %v", err)
+	}
+	// The notes name no one, and go after revocationKeep.
+	var notes []bson.M
+	cur, err := a.db.Collection(revocationsCollection).Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.All(ctx, &notes); err != nil || len(notes) == 0 {
+		t.Fatalf("notes %v %v", notes, err)
+	}
+	for _, n := range notes {
+		if strings.Contains(fmt.Sprint(n), u.ID) {
+			t.Fatalf("a note names the user: %v", n)
+		}
+	}
+	now = now.Add(revocationKeep + time.Minute)
+	if _, err := a.DeleteExpiredSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := a.db.Collection(revocationsCollection).CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Fatalf("%d notes left after revocationKeep", n)
 	}
 }

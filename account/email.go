@@ -124,7 +124,7 @@ func (s *Store) Verify(ctx context.Context, token string) (u *User, oldEmail str
 	if err != nil {
 		return nil, "", err
 	}
-	s.sessions.DeleteGroup(u.ID)
+	s.dropSessions(ctx, u.ID)
 	u, err = s.User(ctx, u.ID)
 	return u, oldEmail, err
 }
@@ -147,7 +147,7 @@ func (s *Store) RequestEmailChange(ctx context.Context, u *User, newEmail string
 	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: bson.D{{Key: "email_pending", Value: email}}}}); err != nil {
 		return "", err
 	}
-	s.sessions.DeleteGroup(u.ID)
+	s.dropSessions(ctx, u.ID)
 	u.EmailPending = email
 	return email, nil
 }
@@ -164,7 +164,7 @@ type Preferences struct {
 func (s *Store) SetPreferences(ctx context.Context, userID string, p Preferences) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "reminders", Value: p.Reminders}, {Key: "lang", Value: p.Lang}}}})
-	s.sessions.DeleteGroup(userID)
+	s.dropSessions(ctx, userID)
 	return err
 }
 
@@ -183,7 +183,7 @@ func (s *Store) Unsubscribe(ctx context.Context, token string) (*User, error) {
 	if _, err := s.db.Collection(usersCollection).UpdateByID(ctx, d.UserID, bson.D{{Key: "$set", Value: bson.D{{Key: "reminders", Value: false}}}}); err != nil {
 		return nil, err
 	}
-	s.sessions.DeleteGroup(d.UserID)
+	s.dropSessions(ctx, d.UserID)
 	u, err := s.User(ctx, d.UserID)
 	if err != nil {
 		return nil, ErrTokenInvalid
@@ -194,6 +194,7 @@ func (s *Store) Unsubscribe(ctx context.Context, token string) (*User, error) {
 // MarkReminded records when the last reminder went to the account.
 func (s *Store) MarkReminded(ctx context.Context, userID string, at time.Time) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: bson.D{{Key: "last_reminder", Value: at.UTC()}}}})
+	s.dropSessions(ctx, userID) // sessions carry the user
 	return err
 }
 
@@ -235,6 +236,6 @@ func (s *Store) ExpireTokens(ctx context.Context) error {
 func (s *Store) MarkEmailVerified(ctx context.Context, userID string) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "email_verified", Value: true}, {Key: "email_verified_at", Value: s.now().UTC()}}}})
-	s.sessions.DeleteGroup(userID)
+	s.dropSessions(ctx, userID)
 	return err
 }

@@ -113,7 +113,7 @@ func (s *Store) CreateExternal(ctx context.Context, e External) (*User, error) {
 // names (the caller found it in the account's organisation).
 func (s *Store) SetUnitFromProvider(ctx context.Context, userID, unitID string) error {
 	_, err := s.db.Collection(usersCollection).UpdateByID(ctx, userID, bson.D{{Key: "$set", Value: bson.D{{Key: "unit_id", Value: unitID}}}})
-	s.sessions.DeleteGroup(userID)
+	s.dropSessions(ctx, userID)
 	s.tell(userID)
 	return err
 }
@@ -142,7 +142,7 @@ func (s *Store) SetRoleFromProvider(ctx context.Context, userID string, reporter
 	if err != nil {
 		return nil, err
 	}
-	s.sessions.DeleteGroup(u.ID)
+	s.dropSessions(ctx, u.ID)
 	s.tell(u.ID)
 	if r.MatchedCount == 1 {
 		u.Role, u.RoleFromProvider = to, reporter

@@ -3,8 +3,11 @@ package account
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -94,16 +97,21 @@ func (s *Store) Session(ctx context.Context, token string) (*Session, *User, err
 	id := hashToken(token)
 	for attempt := 0; attempt < 2; attempt++ {
 		c, err := s.sessions.GetOrLoad(id, func() (cachedSession, string, error) {
+			loaded := s.now()
 			sess, u, err := s.loadSession(ctx, id)
 			if err != nil {
 				return cachedSession{}, "", err
 			}
-			return cachedSession{session: *sess, user: *u}, u.ID, nil
+			return cachedSession{session: *sess, user: *u, loaded: loaded}, sessionGroup(u.ID), nil
 		})
 		if err != nil {
 			return nil, nil, err
 		}
 		now := s.now()
+		if now.Sub(c.loaded) > SessionCacheTTL && !s.following(now) {
+			s.sessions.Delete(id) // older than an unfollowed instance may trust
+			continue
+		}
 		if now.Before(c.session.ExpiresAt) && now.Sub(c.session.LastSeen) <= s.IdleTimeout {
 			sess, u := c.session, c.user
 			u.SessionMFA = sess.MFA && !sess.Pending2FA
@@ -145,7 +153,7 @@ func (s *Store) loadSession(ctx context.Context, id string) (*Session, *User, er
 // CompleteTwoFactor turns a pending session into a full one, with a new
 // token (the old one stops working).
 func (s *Store) CompleteTwoFactor(ctx context.Context, sess *Session, u *User, userAgent, ip string) (string, *Session, error) {
-	s.sessions.DeleteGroup(u.ID)
+	s.dropSessions(ctx, u.ID)
 	if _, err := s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sess.ID}}); err != nil {
 		return "", nil, err
 	}
@@ -155,7 +163,7 @@ func (s *Store) CompleteTwoFactor(ctx context.Context, sess *Session, u *User, u
 // EndSession signs one session out. The user id guards against ending
 // someone else's session.
 func (s *Store) EndSession(ctx context.Context, userID, sessionID string) (bool, error) {
-	defer s.sessions.DeleteGroup(userID)
+	defer s.dropSessions(ctx, userID)
 	r, err := s.db.Collection(sessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: sessionID}, {Key: "user_id", Value: userID}})
 	if err != nil {
 		return false, err
@@ -165,7 +173,7 @@ func (s *Store) EndSession(ctx context.Context, userID, sessionID string) (bool,
 
 // EndAllSessions signs a user out everywhere, except the session keep.
 func (s *Store) EndAllSessions(ctx context.Context, userID, keep string) (int64, error) {
-	defer s.sessions.DeleteGroup(userID)
+	defer s.dropSessions(ctx, userID)
 	filter := bson.D{{Key: "user_id", Value: userID}}
 	if keep != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: keep}}})
@@ -175,6 +183,87 @@ func (s *Store) EndAllSessions(ctx context.Context, userID, keep string) (int64,
 		return 0, err
 	}
 	return r.DeletedCount, nil
+}
+
+// Revocation notes. Every change made through the store to a user's
+// sessions or to what a session carries of the user (sign-out, role,
+// unit, disabling, deletion, second factor) drops the user's sessions
+// from this instance's cache and leaves a note, {user, at}, in
+// session_revocations (user: a hash of the user's id, so a note left by
+// an account's deletion names no one). An instance that reads the notes
+// (ReadRevocations, every RevocationsEvery) drops the same sessions
+// from its cache, and may then trust a looked-up session for up to
+// SessionTrustMax instead of rereading the session and its user every
+// SessionCacheTTL. Each read takes the notes of the last
+// revocationLookback again (a note may be written just before the change
+// it stands for lands, and clocks differ), and trust beyond
+// SessionCacheTTL lasts only while the last successful read began less
+// than SessionCacheTTL ago: a change shows on every instance within
+// SessionCacheTTL, as without the notes. A note that cannot be written
+// (the store failing) leaves SessionTrustMax as the bound.
+const (
+	revocationsCollection = "session_revocations"
+	// RevocationsEvery is how often a following instance reads the notes.
+	RevocationsEvery = 2 * time.Second
+	// revocationLookback is how far back every read looks.
+	revocationLookback = 30 * time.Second
+	// revocationKeep is how long a note is kept (DeleteExpiredSessions).
+	revocationKeep = 10 * time.Minute
+)
+
+// dropSessions drops a user's sessions from this instance's cache and
+// leaves the note other instances read.
+func (s *Store) dropSessions(ctx context.Context, userID string) {
+	group := sessionGroup(userID)
+	s.sessions.DeleteGroup(group)
+	if userID == "" {
+		return
+	}
+	// The note outlives a request that ended (the change it stands for
+	// has been made).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, _ = s.db.Collection(revocationsCollection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: NewID()}, {Key: "user", Value: group}, {Key: "at", Value: s.now().UTC()}})
+}
+
+// sessionGroup is the cache group of a user's sessions, and the user of
+// their revocation notes: the user's id hashed.
+func sessionGroup(userID string) string {
+	h := sha256.Sum256([]byte("session-revocation\x00" + userID))
+	return hex.EncodeToString(h[:16])
+}
+
+// ReadRevocations reads the revocation notes of the last
+// revocationLookback and drops their users' sessions from this
+// instance's cache; while reads succeed, sessions are trusted up to
+// SessionTrustMax (see dropSessions).
+func (s *Store) ReadRevocations(ctx context.Context) error {
+	began := s.now()
+	cur, err := s.db.Collection(revocationsCollection).Find(ctx,
+		bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: began.Add(-revocationLookback).UTC()}}}},
+		options.Find().SetProjection(bson.D{{Key: "user", Value: 1}}))
+	if err != nil {
+		return fmt.Errorf("account: revocations: %w", err)
+	}
+	var notes []struct {
+		User string `bson:"user"`
+	}
+	if err := cur.All(ctx, &notes); err != nil {
+		return fmt.Errorf("account: revocations: %w", err)
+	}
+	for _, n := range notes {
+		s.sessions.DeleteGroup(n.User)
+	}
+	s.followed.Store(began.UnixNano())
+	return nil
+}
+
+// following reports whether the revocation notes were read recently
+// enough for sessions to be trusted beyond SessionCacheTTL.
+func (s *Store) following(now time.Time) bool {
+	f := s.followed.Load()
+	return f != 0 && now.Sub(time.Unix(0, f)) < SessionCacheTTL
 }
 
 // Sessions lists a user's active sessions, newest first.
@@ -198,7 +287,8 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]Session, error) 
 	return active, nil
 }
 
-// DeleteExpiredSessions removes sessions past their time (run now and then).
+// DeleteExpiredSessions removes sessions past their time, and revocation
+// notes older than revocationKeep (run now and then).
 func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	now := s.now().UTC()
 	r, err := s.db.Collection(sessionsCollection).DeleteMany(ctx, bson.D{{Key: "$or", Value: bson.A{
@@ -206,6 +296,9 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 		bson.D{{Key: "last_seen", Value: bson.D{{Key: "$lt", Value: now.Add(-s.IdleTimeout)}}}},
 	}}})
 	if err != nil {
+		return 0, err
+	}
+	if _, err := s.db.Collection(revocationsCollection).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: now.Add(-revocationKeep)}}}}); err != nil {
 		return 0, err
 	}
 	return r.DeletedCount, nil

@@ -39,7 +39,7 @@ var ErrTwoFactorRequired = fault.New(fault.Forbidden, "two_factor_required", "",
 // user with a CSRF-checked POST; with two-factor already on, after the
 // password and a current code).
 func (s *Store) BeginTOTP(ctx context.Context, u *User) (*otp.Key, error) {
-	defer s.sessions.DeleteGroup(u.ID)
+	defer s.dropSessions(ctx, u.ID)
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: Issuer, AccountName: u.Email, SecretSize: 20})
 	if err != nil {
 		return nil, err
@@ -109,6 +109,7 @@ func (s *Store) useStep(ctx context.Context, u *User, step int64) error {
 			bson.D{{Key: "totp_last_step", Value: bson.D{{Key: "$exists", Value: false}}}},
 			bson.D{{Key: "totp_last_step", Value: bson.D{{Key: "$lt", Value: step}}}}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "totp_last_step", Value: step}}}})
+	s.dropSessions(ctx, u.ID) // sessions carry the user's last step
 	return err
 }
 
@@ -116,7 +117,7 @@ func (s *Store) useStep(ctx context.Context, u *User, step int64) error {
 // the new authenticator matches, and returns ten one-time recovery codes
 // (shown once); older recovery codes stop working.
 func (s *Store) ConfirmTOTP(ctx context.Context, u *User, code string) ([]string, error) {
-	defer s.sessions.DeleteGroup(u.ID)
+	defer s.dropSessions(ctx, u.ID)
 	defer s.locks.Lock(u.ID)()
 	fresh, err := s.User(ctx, u.ID)
 	if err != nil {
@@ -177,6 +178,7 @@ func (s *Store) VerifySecondFactor(ctx context.Context, u *User, code string) er
 			}
 			_, err = s.db.Collection(usersCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: u.ID}},
 				bson.D{{Key: "$pull", Value: bson.D{{Key: "recovery_codes", Value: h}}}})
+			s.dropSessions(ctx, u.ID) // and the codes left
 			return err
 		}
 	}
@@ -186,7 +188,7 @@ func (s *Store) VerifySecondFactor(ctx context.Context, u *User, code string) er
 // DisableTOTP turns two-factor authentication off (refused for roles that
 // require it). The caller checks the password and a current code first.
 func (s *Store) DisableTOTP(ctx context.Context, u *User) error {
-	defer s.sessions.DeleteGroup(u.ID)
+	defer s.dropSessions(ctx, u.ID)
 	if u.NeedsTwoFactor() {
 		return ErrTwoFactorRequired
 	}

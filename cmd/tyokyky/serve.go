@@ -283,6 +283,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go expireSessions(ctx, accounts, log)
+	// The other instances' (and the command line's) changes to sessions
+	// and accounts, read every two seconds: sessions are then trusted
+	// for up to a minute instead of being read again every five seconds.
+	go poll.Every(ctx, account.RevocationsEvery, log, "reading session revocations", accounts.ReadRevocations)
 	progress := study.NewProgress(p.db, study.Keys(func() ([]string, []string) {
 		if pub := library.Current(); pub != nil {
 			return pub.Course.RecordKeys()
