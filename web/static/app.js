@@ -455,14 +455,25 @@
     });
   }
 
-  // Answers are saved a moment after typing stops.
+  // Answers are saved a moment after typing stops. Saves go one at a
+  // time (a later text is never overtaken by an earlier one still on its
+  // way), and the form's own submit waits for a save under way, so the
+  // text sent last is the one kept.
   document.querySelectorAll("form[data-autosave]").forEach(function (form) {
     var area = form.querySelector("textarea");
     var status = form.querySelector(".save-status");
     var timer = null;
     var last = area.value;
+    var busy = false, again = false, after = null;
+    function settled() {
+      busy = false;
+      if (again) { again = false; save(); return; }
+      if (after) { var f = after; after = null; f(); }
+    }
     function save() {
-      if (area.value === last) return;
+      if (busy) { again = true; return; }
+      if (area.value === last) { settled(); return; }
+      busy = true;
       var text = area.value;
       status.textContent = form.getAttribute("data-saving");
       send(form.getAttribute("data-autosave"), { text: text }).then(function (r) {
@@ -473,6 +484,7 @@
         }
         last = text;
         status.textContent = form.getAttribute(r.status === 202 ? "data-queued" : "data-saved");
+        settled();
       }).catch(function (e) {
         status.textContent = form.getAttribute("data-failed");
         // The text stays in the field; saving is tried again after the
@@ -481,6 +493,7 @@
         var wait = e && e.retryAfter > 0 ? Math.min(e.retryAfter, 60) : 15;
         clearTimeout(timer);
         timer = setTimeout(save, wait * 1000);
+        settled();
       });
     }
     area.addEventListener("input", function () {
@@ -488,6 +501,14 @@
       timer = setTimeout(save, 1500);
     });
     area.addEventListener("blur", save);
+    form.addEventListener("submit", function (ev) {
+      clearTimeout(timer);
+      if (!busy) return;
+      // A save is on its way: send the form when it has arrived.
+      ev.preventDefault();
+      var by = ev.submitter;
+      after = function () { if (form.requestSubmit) form.requestSubmit(by || null); else form.submit(); };
+    });
   });
 
 })();
