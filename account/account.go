@@ -34,7 +34,7 @@ import (
 // up. A sign-out, password change or role change made through an instance
 // takes effect there at once; on other instances sharing the database it
 // takes effect within this time. An instance that reads the other
-// instances' revocation notes (FollowRevocations) trusts a session up to
+// instances' revocation notes (ReadRevocations) trusts a session up to
 // SessionTrustMax while its reading keeps up, and still sees such a
 // change within SessionCacheTTL.
 const SessionCacheTTL = 5 * time.Second

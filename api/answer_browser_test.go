@@ -17,21 +17,8 @@ import (
 // after the final one and replace it (found in the LTI frame test under
 // load).
 func TestAnswerSubmitWaitsForTheAutosave(t *testing.T) {
-	base := bundledSite(t)
-	ctx := browser(t)
-	defer artifact(t, ctx)
-	sess := sessionFor(t, base, "signed in")
-	var task *course.Section
-	for _, m := range siteCourse.Modules {
-		for _, sec := range m.Sections {
-			if task == nil && sec.Completion == course.CompleteOnTask {
-				task = sec
-			}
-		}
-	}
-	if task == nil {
-		t.Fatal("the course has no task section")
-	}
+	base, ctx, sess := signedInBrowser(t)
+	task := firstSection(t, course.CompleteOnTask, siteCourse.Modules...)
 	if err := chromedp.Do(ctx, withSession(base, sess), chromedp.Navigate(base+task.URL())); err != nil {
 		t.Fatal(err)
 	}

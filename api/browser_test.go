@@ -324,6 +324,31 @@ func pressEnterAndWait(ctx context.Context, wantPath string) error {
 	return fmt.Errorf("Enter did not lead to %s (at %s)", wantPath, evalString(ctx, "location.pathname + location.search"))
 }
 
+// signedInBrowser starts the bundled site and a browser (screenshot on
+// failure) for a new signed-in learner, whose session it returns.
+func signedInBrowser(t *testing.T) (base string, ctx context.Context, sess string) {
+	t.Helper()
+	base = bundledSite(t)
+	ctx = browser(t)
+	t.Cleanup(func() { artifact(t, ctx) })
+	return base, ctx, sessionFor(t, base, testenv.SignedIn)
+}
+
+// firstSection is the first section of the modules completed the way
+// given (course.CompleteOnView, …); the test fails when there is none.
+func firstSection(t *testing.T, completion string, modules ...*course.Module) *course.Section {
+	t.Helper()
+	for _, m := range modules {
+		for _, sec := range m.Sections {
+			if sec.Completion == completion {
+				return sec
+			}
+		}
+	}
+	t.Fatalf("no section completed on %s", completion)
+	return nil
+}
+
 // sessionFor returns a session cookie value for a page state: a new
 // learner for SignedIn, a learner with two-factor authentication who has
 // given only the password for SecondFactor, "" for Anonymous.

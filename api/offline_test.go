@@ -708,16 +708,8 @@ func TestOfflineSavedModuleFollowsPublication(t *testing.T) {
 // queue while the network is away and sent by the worker's Background
 // Sync with no page of the site open.
 func TestOfflineBackgroundSync(t *testing.T) {
-	base := bundledSite(t)
-	ctx := browser(t)
-	defer artifact(t, ctx)
-	sess := sessionFor(t, base, "signed in")
-	var view *course.Section
-	for _, sec := range siteCourse.Modules[1].Sections {
-		if view == nil && sec.Completion == course.CompleteOnView {
-			view = sec
-		}
-	}
+	base, ctx, sess := signedInBrowser(t)
+	view := firstSection(t, course.CompleteOnView, siteCourse.Modules[1])
 	if err := chromedp.Do(ctx, withSession(base, sess), chromedp.Navigate(base+view.URL())); err != nil {
 		t.Fatal(err)
 	}

@@ -69,8 +69,8 @@ func Background(ctx context.Context) context.Context {
 	return context.WithValue(ctx, backgroundKey{}, true)
 }
 
-// IsBackground reports whether ctx was marked by Background.
-func IsBackground(ctx context.Context) bool {
+// isBackground reports whether ctx was marked by Background.
+func isBackground(ctx context.Context) bool {
 	b, _ := ctx.Value(backgroundKey{}).(bool)
 	return b
 }
@@ -87,7 +87,7 @@ func (g *Gate) Hold(ctx context.Context) (release func()) {
 		return g.release
 	}
 	w := waiter{ready: make(chan struct{})}
-	if IsBackground(ctx) {
+	if isBackground(ctx) {
 		w.since = g.clock()
 		g.bg = append(g.bg, w)
 	} else {
