@@ -233,6 +233,14 @@ func (s *Summaries) Flush(ctx context.Context) {
 // may be up to Delay behind.
 const flushMax = 32
 
+// Held is how many summaries this process holds in memory (0 before
+// the first read of them has finished).
+func (s *Summaries) Held() int {
+	s.snapMu.RLock()
+	defer s.snapMu.RUnlock()
+	return len(s.snap)
+}
+
 // Warm reads the stored summaries into memory (serve does it at start,
 // so that the first report does not wait for the scan).
 func (s *Summaries) Warm(ctx context.Context) error { return s.load(ctx, time.Now()) }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/tyokyky/tyokyky/content"
 	"github.com/tyokyky/tyokyky/course"
 	"github.com/tyokyky/tyokyky/internal/database"
+	"github.com/tyokyky/tyokyky/internal/testenv"
 	"github.com/tyokyky/tyokyky/study"
 )
 
@@ -33,7 +35,16 @@ import (
 // submit. Targets: start p99 < 250 ms, autosave p99 < 50 ms, and zero
 // lost answers (every attempt's stored answers are the last ones sent:
 // each learner answers every item right, so each must score full marks).
-func TestExamLoad(t *testing.T) {
+// With BENCH_POPULATION the store holds that many other learners first.
+func TestExamLoad(t *testing.T) { examLoad(t, 1) }
+
+// TestExamLoadThreeInstances (part of `make bench`): the same load through
+// three server processes on one store (the first one's embedded store, by
+// the URI it publishes, as TestThreeInstancesRace runs them) and one
+// MinIO, each request sent to one of them at random.
+func TestExamLoadThreeInstances(t *testing.T) { examLoad(t, 3) }
+
+func examLoad(t *testing.T, instances int) {
 	learners := 1000
 	if v := os.Getenv("EXAM_LEARNERS"); v != "" {
 		fmt.Sscan(v, &learners)
@@ -42,7 +53,52 @@ func TestExamLoad(t *testing.T) {
 	if v := os.Getenv("EXAM_ROUND"); v != "" { // shorter rounds for a quick try; not written to the docs
 		round, _ = time.ParseDuration(v)
 	}
-	base, data := startPlatform(t)
+	population := benchPopulation(t)
+	ctx := context.Background()
+	var bases []string
+	var data string
+	dbOpts := database.Options{Database: "tyokyky"}
+	rebuildEnv := map[string]string{}
+	if instances == 1 {
+		var base string
+		base, data = startPlatform(t)
+		bases = []string{base}
+		dbOpts.Dir, dbOpts.Attach = filepath.Join(data, "db"), true
+	} else {
+		minio, err := testenv.StartMinIO(ctx, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { minio.Close() })
+		env := []string{"TYOKYKY_LOG_LEVEL=warn",
+			"TYOKYKY_S3_ENDPOINT=" + minio.Endpoint(),
+			"TYOKYKY_S3_ACCESS_KEY=" + minio.Credentials.AccessKey,
+			"TYOKYKY_S3_SECRET_KEY=" + minio.Credentials.SecretKey}
+		data = t.TempDir()
+		if population > 0 {
+			copyData(t, populatedTemplate(t, population), data)
+		}
+		firstEnv := env
+		if addr := os.Getenv("EXAM_PPROF"); addr != "" { // profiles of the first instance (which runs the store)
+			firstEnv = append(firstEnv, "TYOKYKY_TEST_PPROF="+addr)
+		}
+		first := startServer(t, data, firstEnv...)
+		raw, err := os.ReadFile(filepath.Join(data, "db", "uri"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbOpts.URI = strings.TrimSpace(string(raw))
+		rebuildEnv["TYOKYKY_MONGODB_URI"] = dbOpts.URI
+		bases = []string{"http://" + first.addr}
+		for range instances - 1 {
+			bases = append(bases, "http://"+startServer(t, t.TempDir(), append(env, "TYOKYKY_MONGODB_URI="+dbOpts.URI)...).addr)
+		}
+		if population > 0 {
+			for _, b := range bases {
+				waitForSummaries(t, b, population)
+			}
+		}
+	}
 	c, problems := course.Load(content.Bundled())
 	if len(problems) > 0 {
 		t.Fatal(problems.Error())
@@ -50,8 +106,7 @@ func TestExamLoad(t *testing.T) {
 
 	// The learners, made in the store the server runs on (the sign-up
 	// form's rate limit is for people).
-	ctx := context.Background()
-	db, err := database.Open(ctx, database.Options{Database: "tyokyky", Dir: filepath.Join(data, "db"), Attach: true})
+	db, err := database.Open(ctx, dbOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +164,12 @@ func TestExamLoad(t *testing.T) {
 	// Their report summaries, as the server would have made them had
 	// they registered through it (an operator's rebuild after an import).
 	var out bytes.Buffer
-	if code := run([]string{"report", "rebuild", "--data-dir", data}, mapEnv(nil), &out, &out); code != 0 {
+	rebuilt := time.Now()
+	if code := run([]string{"report", "rebuild", "--data-dir", data}, mapEnv(rebuildEnv), &out, &out); code != 0 {
 		t.Fatalf("report rebuild = %d:\n%s", code, out.String())
 	}
-	commandsBefore := commandCounts(base)
+	t.Logf("%s (%s)", strings.TrimSpace(out.String()), time.Since(rebuilt).Round(time.Second))
+	commandsBefore := commandCounts(bases...)
 
 	// A connection per learner, as each learner has a browser of their own.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}, Timeout: 30 * time.Second}
@@ -124,7 +181,7 @@ func TestExamLoad(t *testing.T) {
 		} else {
 			rd = bytes.NewReader(nil)
 		}
-		req, _ := http.NewRequest(method, base+path, rd)
+		req, _ := http.NewRequest(method, bases[rand.IntN(len(bases))]+path, rd)
 		req.Header.Set("Cookie", "session="+l.token)
 		req.Header.Set("X-CSRF-Token", l.csrf)
 		req.Header.Set("Content-Type", "application/json")
@@ -292,45 +349,58 @@ func TestExamLoad(t *testing.T) {
 	if pct(starts, 0.99) >= 250*time.Millisecond || pct(saves, 0.99) >= 50*time.Millisecond || lost > 0 || failures.Load() > 0 || certified != learners {
 		verdict = "below target"
 	}
-	table := fmt.Sprintf("%d learners started within 10 s, saved five answers every %s (one at a time, as each was given) until all %d were answered and submitted, on the real binary with the embedded store (%s in all).\n\n"+
+	where := "on the real binary with the embedded store"
+	if instances > 1 {
+		where = fmt.Sprintf("through %d instances of the real binary at random (one store: the first one's embedded store, which the others reach over the wire; one MinIO)", instances)
+	}
+	if population > 0 {
+		where += fmt.Sprintf(", with %d other learners in the store (and their summaries in memory)", population)
+	}
+	table := fmt.Sprintf("%d learners started within 10 s, saved five answers every %s (one at a time, as each was given) until all %d were answered and submitted, %s (%s in all).\n\n"+
 		"| date | requests | p50 | p99 | target |\n| --- | --- | --- | --- | --- |\n"+
 		"| %s | start (%d) | %s | %s | p99 < 250 ms |\n| %s | autosave (%d) | %s | %s | p99 < 50 ms |\n| %s | submit (%d) | %s | %s | |\n"+
 		"| %s | attempts with lost or wrong answers | %d of %d | | 0 |\n| %s | learners with their certificate (issued in the background) | %d of %d | | all |\n\nVerdict: **%s**.\n",
-		learners, round, items, elapsed.Round(time.Second),
+		learners, round, items, where, elapsed.Round(time.Second),
 		time.Now().Format("2006-01-02"), len(starts), pct(starts, 0.5).Round(10*time.Microsecond), pct(starts, 0.99).Round(10*time.Microsecond),
 		time.Now().Format("2006-01-02"), len(saves), pct(saves, 0.5).Round(10*time.Microsecond), pct(saves, 0.99).Round(10*time.Microsecond),
 		time.Now().Format("2006-01-02"), len(submits), pct(submits, 0.5).Round(10*time.Microsecond), pct(submits, 0.99).Round(10*time.Microsecond),
 		time.Now().Format("2006-01-02"), lost, learners, time.Now().Format("2006-01-02"), certified, learners, verdict)
 	fmt.Print("\n" + table)
-	logCommands(t, commandsBefore, commandCounts(base))
+	logCommands(t, commandsBefore, commandCounts(bases...))
 	if learners == 1000 && round == 30*time.Second {
-		writeBenchSection(t, "make bench exam", table)
+		section := "make bench exam"
+		if instances > 1 {
+			section += ", three instances"
+		}
+		writeBenchSection(t, section, table)
 	}
 	if verdict != "ok" {
 		t.Error("the exam load is below its targets")
 	}
 }
 
-// commandCounts are the database commands the server has run, by name
-// and collection (its /metrics).
-func commandCounts(base string) map[string]float64 {
+// commandCounts are the database commands the servers at bases have run,
+// by name and collection (their /metrics, summed).
+func commandCounts(bases ...string) map[string]float64 {
 	out := map[string]float64{}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return out
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "tyokyky_database_commands_total{") {
+	for _, base := range bases {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
 			continue
 		}
-		i := strings.LastIndexByte(line, ' ')
-		var n float64
-		fmt.Sscan(line[i+1:], &n)
-		out[strings.TrimPrefix(line[:i], "tyokyky_database_commands_total")] = n
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "tyokyky_database_commands_total{") {
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			var n float64
+			fmt.Sscan(line[i+1:], &n)
+			out[strings.TrimPrefix(line[:i], "tyokyky_database_commands_total")] += n
+		}
+		resp.Body.Close()
 	}
 	return out
 }

@@ -338,47 +338,80 @@ func sizeOf(dir string) int64 {
 
 func startPlatform(t *testing.T) (base, data string) {
 	t.Helper()
-	bin, err := testenv.MinIOBin()
+	data = t.TempDir()
+	n := benchPopulation(t)
+	if n > 0 {
+		copyData(t, populatedTemplate(t, n), data)
+	}
+	p, err := launchPlatform(data)
+	if p != nil {
+		t.Cleanup(func() {
+			out := p.stop()
+			if t.Failed() {
+				if len(out) > 4000 {
+					out = out[len(out)-4000:]
+				}
+				t.Logf("server log (end):\n%s", out)
+			}
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	data = t.TempDir()
-	addr, _ := minioproc.FreeAddr()
-	cmd := exec.Command(os.Args[0], "serve")
-	cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data,
-		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	started = platformStart{pid: p.cmd.Process.Pid, ready: p.ready}
+	if n > 0 {
+		waitForSummaries(t, p.base, n)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			out := logs.String()
-			if len(out) > 4000 {
-				out = out[len(out)-4000:]
-			}
-			t.Logf("server log (end):\n%s", out)
-		}
-	})
-	base = "http://" + addr
+	return p.base, data
+}
+
+// benchPlatform is the real binary started by launchPlatform.
+type benchPlatform struct {
+	base  string
+	cmd   *exec.Cmd
+	logs  *lockedBuffer
+	ready time.Duration // from exec to a ready /readyz
+}
+
+// launchPlatform runs the real binary on data as `make run` does
+// (embedded store, MinIO child) and returns once it is ready; on an
+// error after the start the platform is returned too, to be stopped.
+func launchPlatform(data string) (*benchPlatform, error) {
+	bin, err := testenv.MinIOBin()
+	if err != nil {
+		return nil, err
+	}
+	addr, _ := minioproc.FreeAddr()
+	p := &benchPlatform{base: "http://" + addr, cmd: exec.Command(os.Args[0], "serve"), logs: &lockedBuffer{}}
+	p.cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data,
+		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	began := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
+		if resp, err := http.Get(p.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				started = platformStart{pid: cmd.Process.Pid, ready: time.Since(began)}
-				return base, data
+				p.ready = time.Since(began)
+				return p, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("platform not ready:\n%s", logs.String())
+			return p, fmt.Errorf("platform not ready:\n%s", p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stop ends the platform (SIGTERM, as a service manager does) and
+// returns its log.
+func (p *benchPlatform) stop() string {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	return p.logs.String()
 }
 
 func writeBenchTable(t *testing.T, table string) { writeBenchSection(t, "make bench", table) }

@@ -66,8 +66,16 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, f := range afterTests {
+		f()
+	}
+	os.Exit(code)
 }
+
+// afterTests are run once every test of the process has finished (what
+// several tests share, such as a load test's population).
+var afterTests []func()
 
 // smallDisk (in a server started by the disk-full test, inside its own
 // user and mount namespace) mounts a small tmpfs on DIR from "DIR:SIZE";

@@ -365,6 +365,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil
 	}}, log)
 	summaries.Follow()
+	m.WatchSummaries(summaries.Held)
 	go summaries.Run(ctx)
 	go func() {
 		if err := summaries.Warm(ctx); err != nil && ctx.Err() == nil {

@@ -100,6 +100,15 @@ func (m *Metrics) WatchBackups(lastSuccess func() time.Time) {
 	}))
 }
 
+// WatchSummaries exports how many report summaries this instance holds
+// in memory (0 until the first read of them has finished).
+func (m *Metrics) WatchSummaries(held func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tyokyky_report_summaries",
+		Help: "Learners' report summaries this instance holds in memory; 0 until its first read of them (at start) has finished.",
+	}, func() float64 { return float64(held()) }))
+}
+
 // DatabaseError counts a failed database command.
 func (m *Metrics) DatabaseError(command string) { m.DatabaseErrors.WithLabelValues(command).Inc() }
 
