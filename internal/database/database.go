@@ -125,7 +125,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := connect(ctx, o, emb.URI(), emb, false)
+	db, err := connect(ctx, o, emb.direct, emb, false)
 	if err != nil {
 		emb.Stop()
 		return nil, err
@@ -169,7 +169,7 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 	db := &DB{Client: client, Database: client.Database(o.Database), Embedded: emb, Attached: attached,
 		scans: emb != nil || isFerretDB(pingCtx, client)}
 	if emb != nil {
-		db.gate = &Gate{}
+		db.gate = emb.gate
 	}
 	if !attached && !o.NoProbe {
 		// The readiness probe's collection is made now, while there is

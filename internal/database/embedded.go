@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,7 +23,10 @@ var ErrLocked = errors.New("embedded store is in use by another process")
 // Embedded is a FerretDB instance running inside this process on SQLite.
 type Embedded struct {
 	dir    string
-	uri    string
+	uri    string // published: the relay, which gates other processes' writes
+	direct string // FerretDB itself, for this process (whose writes pass gate in Go)
+	gate   *Gate
+	relay  chan struct{} // closed when the relay stops
 	lock   *os.File
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -76,7 +80,8 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{}), idx: make(chan struct{}), wal: make(chan struct{})}
+	e := &Embedded{dir: abs, lock: lock, cancel: cancel, done: make(chan struct{}), idx: make(chan struct{}), wal: make(chan struct{}),
+		relay: make(chan struct{}), gate: &Gate{}}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(runCtx)
@@ -89,7 +94,24 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 		defer close(e.wal)
 		keepWALsSmall(runCtx, abs, walCheckpointEvery, logger)
 	}()
-	e.uri = f.MongoDBURI()
+	e.direct = f.MongoDBURI()
+	backend, err := url.Parse(e.direct)
+	var ln net.Listener
+	if err == nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		close(e.relay)
+		e.Stop()
+		return nil, fmt.Errorf("embedded store: relay: %w", err)
+	}
+	go func() {
+		defer close(e.relay)
+		relay(runCtx, ln, backend.Host, e.gate)
+	}()
+	shared := *backend
+	shared.Host = ln.Addr().String()
+	e.uri = shared.String()
 	if err := writeFileAtomic(filepath.Join(abs, "uri"), []byte(e.uri+"\n")); err != nil {
 		e.Stop()
 		return nil, fmt.Errorf("embedded store: publish address: %w", err)
@@ -100,7 +122,9 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 // idIndexEvery is how often new collections are given their lookup index.
 const idIndexEvery = 5 * time.Second
 
-// URI is the embedded store's mongodb:// address.
+// URI is the embedded store's mongodb:// address for other processes
+// (published in dir/uri): a relay whose write commands pass the gate of
+// this process's writes (see relay).
 func (e *Embedded) URI() string { return e.uri }
 
 // Stop shuts FerretDB down, withdraws its published address and releases
@@ -111,6 +135,7 @@ func (e *Embedded) Stop() {
 		<-e.done
 		<-e.idx
 		<-e.wal
+		<-e.relay
 		os.Remove(filepath.Join(e.dir, "uri"))
 		unlock(e.lock)
 	})
