@@ -751,7 +751,21 @@ func (s *Store) close(ctx context.Context, a *Attempt, by string) (*Attempt, err
 		Graded: packed[graded]{graded{Result: result, Answers: a.Answers}}})
 	if mongo.IsDuplicateKeyError(err) {
 		// Submitted meanwhile by another instance: its result stands.
-		return s.get(ctx, a.ID)
+		// (A FerretDB shared by instances has been seen to refuse the
+		// insert before a read shows the other's result: read again for
+		// a moment, and never answer a submit with an open attempt.)
+		for range 20 {
+			got, err := s.get(ctx, a.ID)
+			if err != nil || got.Status == StatusSubmitted {
+				return got, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		return nil, ErrBusy
 	}
 	if err != nil {
 		return nil, fmt.Errorf("quiz: submit: %w", err)
