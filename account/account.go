@@ -358,9 +358,15 @@ func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
 	return u, nil
 }
 
-// Count is the number of accounts.
-func (s *Store) Count(ctx context.Context) (int64, error) {
-	return s.db.Collection(usersCollection).CountDocuments(ctx, bson.D{})
+// Any reports whether there is at least one account. It reads one
+// document: counting them all reads every account on FerretDB (22 s at
+// the start of a server with 100,000 accounts on the embedded store).
+func (s *Store) Any(ctx context.Context) (bool, error) {
+	err := s.db.Collection(usersCollection).FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // User finds an account by id.

@@ -516,9 +516,14 @@ func (s *Summaries) All(ctx context.Context) (map[string]*LearnerSummary, error)
 	return out, nil
 }
 
-// Count is how many summaries are stored.
-func (s *Summaries) Count(ctx context.Context) (int64, error) {
-	return s.db.Collection(summariesCollection).CountDocuments(ctx, bson.D{})
+// Any reports whether at least one summary is stored (it reads one:
+// counting reads them all on FerretDB).
+func (s *Summaries) Any(ctx context.Context) (bool, error) {
+	err := s.db.Collection(summariesCollection).FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // load reads the snapshot anew, unless a scan that began after asked

@@ -32,7 +32,7 @@ import (
 const raceLearners = 24
 
 // TestThreeInstancesRace runs three server processes on one document
-// store (the first one's embedded store, by the URI it publishes: the
+// store (the first one's embedded store, by FerretDB's own address: the
 // other two reach it over the wire, outside its write gate, as instances
 // on one MongoDB do) and one MinIO, and races them: exam starts, retakes
 // and submits through different instances at once, a studio publish from
@@ -68,7 +68,9 @@ func TestThreeInstancesRace(t *testing.T) {
 	}
 	dataA := t.TempDir()
 	a := startServer(t, dataA, env...)
-	raw, err := os.ReadFile(filepath.Join(dataA, "db", "uri"))
+	// FerretDB's own address, past the first instance's write gate: the
+	// instances' writes meet as they do on MongoDB, unserialized.
+	raw, err := os.ReadFile(filepath.Join(dataA, "db", database.UngatedURIFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,8 +50,24 @@ var population struct {
 	err  error
 }
 
+// BENCH_POPULATION_DIR names a folder that keeps the population between
+// runs (made there when missing or empty; the caller removes it): for
+// repeated tries of one load.
 func populatedTemplate(t *testing.T, n int) string {
 	population.once.Do(func() {
+		if keep := os.Getenv("BENCH_POPULATION_DIR"); keep != "" {
+			if _, err := os.Stat(filepath.Join(keep, "db")); err == nil {
+				population.dir = keep
+				return
+			}
+			var tmp string
+			tmp, population.err = makePopulation(t, n)
+			if population.err == nil {
+				population.err = os.Rename(tmp, keep)
+				population.dir = keep
+			}
+			return
+		}
 		population.dir, population.err = makePopulation(t, n)
 		if population.dir != "" {
 			afterTests = append(afterTests, func() { os.RemoveAll(population.dir) })

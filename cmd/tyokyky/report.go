@@ -92,8 +92,8 @@ const (
 
 func sweepSummaries(ctx context.Context, sums *report.Summaries, accounts *account.Store, holder string, log *slog.Logger) {
 	first := time.Minute
-	if n, err := sums.Count(ctx); err == nil && n == 0 {
-		if m, err := accounts.Count(ctx); err == nil && m > 0 {
+	if some, err := sums.Any(ctx); err == nil && !some {
+		if some, err := accounts.Any(ctx); err == nil && some {
 			first = 0
 		}
 	}

@@ -453,8 +453,8 @@ func scheduledBackups(ctx context.Context, cfg *config.Config, db *database.DB, 
 // firstAdmin creates an administrator when the database has no accounts
 // and prints the credentials once.
 func firstAdmin(ctx context.Context, accounts *account.Store, cfg *config.Config, stdout io.Writer) error {
-	n, err := accounts.Count(ctx)
-	if err != nil || n > 0 {
+	some, err := accounts.Any(ctx)
+	if err != nil || some {
 		return err
 	}
 	password := account.GeneratePassword()

@@ -112,12 +112,23 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 	shared := *backend
 	shared.Host = ln.Addr().String()
 	e.uri = shared.String()
+	// FerretDB's own address too, past the gate: for tests that race
+	// instances as they meet on MongoDB, where no gate serializes them.
+	if err := writeFileAtomic(filepath.Join(abs, UngatedURIFile), []byte(e.direct+"\n")); err != nil {
+		e.Stop()
+		return nil, fmt.Errorf("embedded store: publish address: %w", err)
+	}
 	if err := writeFileAtomic(filepath.Join(abs, "uri"), []byte(e.uri+"\n")); err != nil {
 		e.Stop()
 		return nil, fmt.Errorf("embedded store: publish address: %w", err)
 	}
 	return e, nil
 }
+
+// UngatedURIFile, in the embedded store's folder, holds FerretDB's own
+// address, which other processes' writes reach without passing the write
+// gate (dir/uri holds the gated one). Only tests use it.
+const UngatedURIFile = "uri.ungated"
 
 // idIndexEvery is how often new collections are given their lookup index.
 const idIndexEvery = 5 * time.Second
@@ -137,6 +148,7 @@ func (e *Embedded) Stop() {
 		<-e.wal
 		<-e.relay
 		os.Remove(filepath.Join(e.dir, "uri"))
+		os.Remove(filepath.Join(e.dir, UngatedURIFile))
 		unlock(e.lock)
 	})
 }

@@ -3,7 +3,9 @@ package database
 import (
 	"context"
 	"encoding/binary"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +25,9 @@ func TestTheRelayGatesOtherProcessesWrites(t *testing.T) {
 	defer server.Close(ctx)
 	if server.Embedded.URI() == server.Embedded.direct {
 		t.Fatal("the published address is FerretDB's own, not the relay")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, UngatedURIFile)); err != nil || strings.TrimSpace(string(b)) != server.Embedded.direct {
+		t.Fatalf("%s = %q (%v), want FerretDB's own address", UngatedURIFile, b, err)
 	}
 	other, err := Open(ctx, Options{Dir: dir, Database: "tk", Attach: true})
 	if err != nil {
