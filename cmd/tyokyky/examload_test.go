@@ -170,6 +170,7 @@ func examLoad(t *testing.T, instances int) {
 	}
 	t.Logf("%s (%s)", strings.TrimSpace(out.String()), time.Since(rebuilt).Round(time.Second))
 	commandsBefore := commandCounts(bases...)
+	gateBefore := gateTimes(bases...)
 
 	// A connection per learner, as each learner has a browser of their own.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}, Timeout: 30 * time.Second}
@@ -367,6 +368,7 @@ func examLoad(t *testing.T, instances int) {
 		time.Now().Format("2006-01-02"), lost, learners, time.Now().Format("2006-01-02"), certified, learners, verdict)
 	fmt.Print("\n" + table)
 	logCommands(t, commandsBefore, commandCounts(bases...))
+	logGate(t, gateBefore, gateTimes(bases...))
 	if learners == 1000 && round == 30*time.Second {
 		section := "make bench exam"
 		if instances > 1 {
@@ -425,4 +427,57 @@ func logCommands(t *testing.T, before, after map[string]float64) {
 		fmt.Fprintf(&b, "\n  %8.0f %s", r.n, r.what)
 	}
 	t.Logf("database commands during the load, most first:%s", b.String())
+}
+
+// gateTimes are the seconds the servers' writes waited for and held the
+// embedded store's write gate, by collection and phase (their /metrics:
+// tyokyky_database_gate_seconds_sum), and the writes counted (_count).
+func gateTimes(bases ...string) map[string]float64 {
+	out := map[string]float64{}
+	for _, base := range bases {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line, ok := strings.CutPrefix(sc.Text(), "tyokyky_database_gate_seconds_")
+			if !ok || !(strings.HasPrefix(line, "sum{") || strings.HasPrefix(line, "count{")) {
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			var n float64
+			fmt.Sscan(line[i+1:], &n)
+			out[line[:i]] += n
+		}
+		resp.Body.Close()
+	}
+	return out
+}
+
+// logGate logs, by collection, how long the load's writes held and waited
+// for the write gate in all (after less before), most first.
+func logGate(t *testing.T, before, after map[string]float64) {
+	t.Helper()
+	type row struct {
+		what    string
+		secs, n float64
+	}
+	var rows []row
+	for k, v := range after {
+		sum, ok := strings.CutPrefix(k, "sum")
+		if !ok {
+			continue
+		}
+		if d := v - before[k]; d > 0 {
+			rows = append(rows, row{sum, d, after["count"+sum] - before["count"+sum]})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].secs > rows[j].secs })
+	var b strings.Builder
+	for _, r := range rows[:min(15, len(rows))] {
+		fmt.Fprintf(&b, "\n  %8.2f s in %6.0f writes (%6.1f ms each) %s", r.secs, r.n, 1000*r.secs/max(r.n, 1), r.what)
+	}
+	t.Logf("the write gate during the load, most first:%s", b.String())
 }

@@ -205,6 +205,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		Logger:          log,
 		OnCommandFailed: m.DatabaseError,
 		OnCommand:       m.DatabaseCommand,
+		OnGatedWrite:    m.GatedWrite,
 	})
 	if err != nil {
 		return nil, err

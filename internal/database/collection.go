@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -33,11 +34,23 @@ import (
 // Index and collection management (Indexes, Drop) is schema work done at
 // start or by administrative commands; Drop is gated like any write.
 type Collection struct {
-	c    *mongo.Collection
-	gate *Gate // nil: no gate (MongoDB, or another process runs the store)
+	c       *mongo.Collection
+	gate    *Gate // nil: no gate (MongoDB, or another process runs the store)
+	onWrite func(collection string, waited, held time.Duration)
 }
 
-func (c *Collection) hold(ctx context.Context) func() { return c.gate.Hold(ctx) }
+func (c *Collection) hold(ctx context.Context) func() {
+	if c.gate == nil || c.onWrite == nil {
+		return c.gate.Hold(ctx)
+	}
+	asked := time.Now()
+	release := c.gate.Hold(ctx)
+	got := time.Now()
+	return func() {
+		release()
+		c.onWrite(c.c.Name(), got.Sub(asked), time.Since(got))
+	}
+}
 
 // Name is the collection's name.
 func (c *Collection) Name() string { return c.c.Name() }

@@ -41,6 +41,10 @@ type Options struct {
 	// with its collection ("" for commands of none): where the store's
 	// time goes under load.
 	OnCommand func(command, collection string)
+	// OnGatedWrite, when set, is called after every write that passed this
+	// process's write gate (the embedded store's own process only), with
+	// how long it waited for the gate and how long it held it.
+	OnGatedWrite func(collection string, waited, held time.Duration)
 	// NoProbe leaves the database as it is found: no probe write at
 	// connection (a backup reads a snapshot; a restore checks that its
 	// target is empty).
@@ -59,6 +63,8 @@ type DB struct {
 	// gate queues writes to the embedded store run by this process (nil
 	// otherwise); every write through Collection passes it.
 	gate *Gate
+	// onWrite is Options.OnGatedWrite.
+	onWrite func(collection string, waited, held time.Duration)
 	// scans: the store is FerretDB (see FiltersScan).
 	scans bool
 }
@@ -88,7 +94,7 @@ func isFerretDB(ctx context.Context, client *mongo.Client) bool {
 // Collection returns a collection of the database whose writes pass the
 // write gate (see Collection for the guarantees).
 func (db *DB) Collection(name string) *Collection {
-	return &Collection{c: db.Database.Collection(name), gate: db.gate}
+	return &Collection{c: db.Database.Collection(name), gate: db.gate, onWrite: db.onWrite}
 }
 
 // SingleWriter reports whether this process is the only writer of the
@@ -169,7 +175,7 @@ func connect(ctx context.Context, o Options, uri string, emb *Embedded, attached
 	db := &DB{Client: client, Database: client.Database(o.Database), Embedded: emb, Attached: attached,
 		scans: emb != nil || isFerretDB(pingCtx, client)}
 	if emb != nil {
-		db.gate = emb.gate
+		db.gate, db.onWrite = emb.gate, o.OnGatedWrite
 	}
 	if !attached && !o.NoProbe {
 		// The readiness probe's collection is made now, while there is

@@ -2,10 +2,13 @@ package database
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // queued waits until the gate has n foreground and m background writers
@@ -111,4 +114,39 @@ func TestGateOneHolderAtATime(t *testing.T) {
 	}
 	var nilGate *Gate
 	nilGate.Hold(context.Background())()
+}
+
+// Every write through the gate is reported with its collection, how long
+// it waited and how long it held the gate; reads are not.
+func TestGatedWritesAreTimed(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	db, err := Open(ctx, Options{Dir: filepath.Join(t.TempDir(), "db"), Database: "tk",
+		OnGatedWrite: func(coll string, waited, held time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[coll]++
+			if waited < 0 || held <= 0 {
+				t.Errorf("%s: waited %s, held %s", coll, waited, held)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Collection("c").InsertOne(ctx, bson.M{"_id": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection("c").UpdateByID(ctx, "a", bson.M{"$set": bson.M{"v": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Collection("c").FindOne(ctx, bson.M{"_id": "a"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["c"] != 2 {
+		t.Errorf("writes reported for c: %d, want 2 (the insert and the update; not the read)", seen["c"])
+	}
 }

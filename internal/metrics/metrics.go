@@ -27,6 +27,9 @@ type Metrics struct {
 	NoSpace *prometheus.CounterVec
 	// Mail counts the outbox's tries by result (sent, retry, failed).
 	Mail *prometheus.CounterVec
+	// Gate times the embedded store's gated writes by collection: how
+	// long each waited for the write gate and how long it held it.
+	Gate *prometheus.HistogramVec
 }
 
 // New registers the collectors, plus Go runtime and process metrics.
@@ -62,6 +65,11 @@ func New() *Metrics {
 			Name: "tyokyky_no_space_total",
 			Help: "Writes refused because the disk was full, by store (database, storage).",
 		}, []string{"store"}),
+		Gate: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tyokyky_database_gate_seconds",
+			Help:    "The embedded store's writes made by this process, by collection: how long each waited for the write gate (phase=wait) and how long it held it (phase=hold).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"collection", "phase"}),
 		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tyokyky_mail_sent_total",
 			Help: "Tries to deliver the outbox's messages by result: sent, retry (failed, tried again later), failed (given up).",
@@ -80,7 +88,7 @@ func New() *Metrics {
 	for _, r := range []string{"sent", "retry", "failed"} {
 		m.Mail.WithLabelValues(r)
 	}
-	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.Mail,
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.Mail, m.Gate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -107,6 +115,12 @@ func (m *Metrics) WatchSummaries(held func() int) {
 		Name: "tyokyky_report_summaries",
 		Help: "Learners' report summaries this instance holds in memory; 0 until its first read of them (at start) has finished.",
 	}, func() float64 { return float64(held()) }))
+}
+
+// GatedWrite times a write at the embedded store's gate.
+func (m *Metrics) GatedWrite(collection string, waited, held time.Duration) {
+	m.Gate.WithLabelValues(collection, "wait").Observe(waited.Seconds())
+	m.Gate.WithLabelValues(collection, "hold").Observe(held.Seconds())
 }
 
 // DatabaseError counts a failed database command.
