@@ -384,6 +384,12 @@ func examLoad(t *testing.T, instances int) {
 // commandCounts are the database commands the servers at bases have run,
 // by name and collection (their /metrics, summed).
 func commandCounts(bases ...string) map[string]float64 {
+	return metricSums(bases, "tyokyky_database_commands_total{", "tyokyky_database_commands_total")
+}
+
+// metricSums sums, over the servers at bases, the /metrics series whose
+// lines begin with prefix, keyed by the line without trim and its value.
+func metricSums(bases []string, prefix, trim string) map[string]float64 {
 	out := map[string]float64{}
 	for _, base := range bases {
 		resp, err := http.Get(base + "/metrics")
@@ -394,13 +400,13 @@ func commandCounts(bases ...string) map[string]float64 {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			if !strings.HasPrefix(line, "tyokyky_database_commands_total{") {
+			if !strings.HasPrefix(line, prefix) {
 				continue
 			}
 			i := strings.LastIndexByte(line, ' ')
 			var n float64
 			fmt.Sscan(line[i+1:], &n)
-			out[strings.TrimPrefix(line[:i], "tyokyky_database_commands_total")] += n
+			out[strings.TrimPrefix(line[:i], trim)] += n
 		}
 		resp.Body.Close()
 	}
@@ -433,25 +439,9 @@ func logCommands(t *testing.T, before, after map[string]float64) {
 // embedded store's write gate, by collection and phase (their /metrics:
 // tyokyky_database_gate_seconds_sum), and the writes counted (_count).
 func gateTimes(bases ...string) map[string]float64 {
-	out := map[string]float64{}
-	for _, base := range bases {
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line, ok := strings.CutPrefix(sc.Text(), "tyokyky_database_gate_seconds_")
-			if !ok || !(strings.HasPrefix(line, "sum{") || strings.HasPrefix(line, "count{")) {
-				continue
-			}
-			i := strings.LastIndexByte(line, ' ')
-			var n float64
-			fmt.Sscan(line[i+1:], &n)
-			out[line[:i]] += n
-		}
-		resp.Body.Close()
+	out := metricSums(bases, "tyokyky_database_gate_seconds_sum{", "tyokyky_database_gate_seconds_")
+	for k, v := range metricSums(bases, "tyokyky_database_gate_seconds_count{", "tyokyky_database_gate_seconds_") {
+		out[k] = v
 	}
 	return out
 }
