@@ -139,8 +139,11 @@ func (s *Store) loadSession(ctx context.Context, id string) (*Session, *User, er
 		return nil, nil, ErrSessionNotActive
 	}
 	u, err := s.User(ctx, sess.UserID)
-	if err != nil || u.Disabled {
+	if errors.Is(err, ErrNotFound) || err == nil && u.Disabled {
 		return nil, nil, ErrSessionNotActive
+	}
+	if err != nil {
+		return nil, nil, err // the store failed: the session may be fine
 	}
 	if now.Sub(sess.LastSeen) > touchEvery {
 		sess.LastSeen = now.UTC()

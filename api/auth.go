@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -25,6 +26,10 @@ type viewer struct {
 	// (ltiSessionCookie), which lives in the platform's frame; its
 	// renewal and its end are written to that cookie.
 	Framed bool
+	// lookupErr is why the session could not be read (the store failed,
+	// not the session): such a request is neither signed in nor signed
+	// out, and requireUser answers with the error, not 401.
+	lookupErr error
 }
 
 // ltiSessionCookie is the base name of the session cookie a launch from
@@ -73,13 +78,17 @@ func (s *core) viewerOf(c *fiber.Ctx) *viewer {
 		return v
 	}
 	sess, u, err := s.accounts.Session(c.UserContext(), token)
-	if err != nil {
-		if !errors.Is(err, account.ErrSessionNotActive) {
-			s.log.Error("session lookup", "err", err, "request_id", requestIDOf(c))
-		}
+	if errors.Is(err, account.ErrSessionNotActive) {
 		if !v.Bearer {
 			s.clearSessionCookie(c)
 		}
+		return v
+	}
+	if err != nil {
+		// The cookie stays: the session is likely fine once the store
+		// answers again.
+		s.log.Error("session lookup", "err", err, "request_id", requestIDOf(c))
+		v.lookupErr = err
 		return v
 	}
 	v.User, v.Session, v.Token = u, sess, token
@@ -221,6 +230,9 @@ func (s *core) requireUser(c *fiber.Ctx) error {
 			return c.Redirect("/tili/kaksivaiheinen", fiber.StatusSeeOther)
 		}
 		return c.Next()
+	}
+	if v.lookupErr != nil {
+		return fmt.Errorf("reading the session: %w", v.lookupErr) // 503 when the store is busy
 	}
 	if wantsJSON(c) {
 		return fiber.NewError(fiber.StatusUnauthorized, "sign in first")

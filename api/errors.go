@@ -153,8 +153,9 @@ func (s *core) apiLang(c *fiber.Ctx) string {
 
 // storeFault turns a store's failure into what the client can act on: a
 // full disk is 507 ("nothing was saved, try again"), counted in /metrics
-// and reported by /readyz until writes work again; an object store that
-// does not answer is 503; both say when to try again. Other errors pass.
+// and reported by /readyz until writes work again; a database too busy to
+// answer in time, or an object store that does not answer, is 503; all
+// say when to try again. Other errors pass.
 func (s *Server) storeFault(c *fiber.Ctx, err error) error {
 	switch {
 	case database.IsNoSpace(err):
@@ -168,6 +169,13 @@ func (s *Server) storeFault(c *fiber.Ctx, err error) error {
 		s.log.Error("a write failed: the object store is full", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
 		c.Set(fiber.HeaderRetryAfter, "60")
 		return fiber.NewError(fiber.StatusInsufficientStorage, "")
+	case database.IsBusy(err):
+		// Nothing was written: the client sends it again (the pages' own
+		// scripts do, after Retry-After).
+		s.metrics.StoreBusy.Inc()
+		s.log.Warn("the database was too busy to answer in time", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "2")
+		return fiber.NewError(fiber.StatusServiceUnavailable, "")
 	case errors.Is(err, media.ErrUnavailable):
 		s.log.Error("the object store did not answer", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
 		c.Set(fiber.HeaderRetryAfter, "30")

@@ -25,6 +25,9 @@ type Metrics struct {
 	// NoSpace counts writes refused because a disk was full, by store
 	// (database, storage).
 	NoSpace *prometheus.CounterVec
+	// StoreBusy counts requests answered 503 because the database did not
+	// take an operation in time (see database.IsBusy).
+	StoreBusy prometheus.Counter
 	// Mail counts the outbox's tries by result (sent, retry, failed).
 	Mail *prometheus.CounterVec
 	// Gate times the embedded store's gated writes by collection: how
@@ -65,6 +68,10 @@ func New() *Metrics {
 			Name: "tyokyky_no_space_total",
 			Help: "Writes refused because the disk was full, by store (database, storage).",
 		}, []string{"store"}),
+		StoreBusy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tyokyky_database_busy_total",
+			Help: "Requests answered 503 (try again) because the database did not take an operation in time: a lock held past its timeout, no connection free.",
+		}),
 		Gate: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tyokyky_database_gate_seconds",
 			Help:    "The embedded store's writes made by this process, by collection: how long each waited for the write gate (phase=wait) and how long it held it (phase=hold).",
@@ -88,7 +95,7 @@ func New() *Metrics {
 	for _, r := range []string{"sent", "retry", "failed"} {
 		m.Mail.WithLabelValues(r)
 	}
-	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.Mail, m.Gate,
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.StoreBusy, m.Mail, m.Gate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
