@@ -237,3 +237,51 @@ func TestWALIsCheckpointedAndTruncated(t *testing.T) {
 		t.Fatalf("after the checkpoint: %d documents, %v", n, err)
 	}
 }
+
+// A pass of the lookup indexer opens only the database files written
+// since its last pass, and a collection made later is still indexed.
+func TestTheLookupIndexerOpensOnlyChangedFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	for _, name := range []string{"other1", "other2"} {
+		if _, err := db.Named(name).Database.Collection("c").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opened := map[string]int{}
+	indexFile = func(ctx context.Context, f string) (int, error) {
+		opened[filepath.Base(f)]++
+		return indexIDsIn(ctx, f)
+	}
+	defer func() { indexFile = indexIDsIn }()
+	// The first passes index the new tables (and see the files their own
+	// indexes changed once more); then an unchanged folder opens nothing.
+	var x idIndexer
+	for range 2 {
+		if _, err := x.pass(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened["other1.sqlite"] == 0 || opened["other2.sqlite"] == 0 {
+		t.Fatalf("the first passes opened %v", opened)
+	}
+	clear(opened)
+	if n, err := x.pass(ctx, dir); err != nil || n != 0 || len(opened) != 0 {
+		t.Fatalf("a pass over unchanged files opened %v (%d indexes, %v)", opened, n, err)
+	}
+	if _, err := db.Named("other2").Database.Collection("later").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := x.pass(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened["other1.sqlite"] != 0 || opened["other2.sqlite"] != 1 || n != 1 {
+		t.Fatalf("after a new collection the pass opened %v and made %d indexes; want other2 alone, with the new collection's index", opened, n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -32,21 +33,60 @@ const idIndexSuffix = "__tyokyky_id_lookup"
 
 // indexIDs gives every collection table of every database file in dir the
 // lookup index. It returns how many indexes it created.
-func indexIDs(ctx context.Context, dir string) (int, error) {
+func indexIDs(ctx context.Context, dir string) (int, error) { return (&idIndexer{}).pass(ctx, dir) }
+
+// idIndexer remembers, for each database file it has indexed, the file's
+// and its write-ahead log's size and modification time then: a file whose
+// stamp has not changed since has no new table, and is not opened again.
+// (Opening a file reads its whole schema: with hundreds of databases, as
+// a test package makes, passes that opened every file every few seconds
+// kept a core busy.)
+type idIndexer struct {
+	seen map[string]fileStamp
+}
+
+type fileStamp struct {
+	size, walSize int64
+	mod, walMod   time.Time
+}
+
+func stampOf(file string) fileStamp {
+	var st fileStamp
+	if fi, err := os.Stat(file); err == nil {
+		st.size, st.mod = fi.Size(), fi.ModTime()
+	}
+	if fi, err := os.Stat(file + "-wal"); err == nil {
+		st.walSize, st.walMod = fi.Size(), fi.ModTime()
+	}
+	return st
+}
+
+func (x *idIndexer) pass(ctx context.Context, dir string) (int, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 	if err != nil {
 		return 0, err
 	}
+	if x.seen == nil {
+		x.seen = map[string]fileStamp{}
+	}
 	created := 0
 	for _, f := range files {
-		n, err := indexIDsIn(ctx, f)
+		st := stampOf(f) // before reading: a table made meanwhile changes it
+		if old, ok := x.seen[f]; ok && old == st {
+			continue
+		}
+		n, err := indexFile(ctx, f)
 		created += n
 		if err != nil {
 			return created, fmt.Errorf("embedded store: index %s: %w", filepath.Base(f), err)
 		}
+		x.seen[f] = st
 	}
 	return created, nil
 }
+
+// indexFile is indexIDsIn (a test counts the files opened).
+var indexFile = indexIDsIn
 
 func indexIDsIn(ctx context.Context, file string) (int, error) {
 	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?_pragma=busy_timeout(10000)"
@@ -91,8 +131,9 @@ func indexIDsIn(ctx context.Context, file string) (int, error) {
 // keepIDsIndexed runs indexIDs at once and then every interval until ctx
 // ends, so that collections created later get their index soon.
 func keepIDsIndexed(ctx context.Context, dir string, interval time.Duration, log *slog.Logger) {
+	var x idIndexer
 	job := func(ctx context.Context) error {
-		_, err := indexIDs(ctx, dir)
+		_, err := x.pass(ctx, dir)
 		return err
 	}
 	if err := job(ctx); err != nil && ctx.Err() == nil {
