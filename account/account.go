@@ -195,9 +195,13 @@ var (
 )
 
 const (
-	usersCollection    = "users"
-	sessionsCollection = "sessions"
-	resetsCollection   = "password_resets"
+	usersCollection = "users"
+	// emailKeysCollection holds each address's key {_id: address,
+	// user_id}: UserByEmail reads it by _id, where a filter on
+	// users.email would read every account on FerretDB (see emailKey).
+	emailKeysCollection = "user_emails"
+	sessionsCollection  = "sessions"
+	resetsCollection    = "password_resets"
 )
 
 // Store keeps accounts and sessions.
@@ -348,14 +352,122 @@ func (s *Store) Register(ctx context.Context, r Registration) (*User, []error) {
 	}
 	u := &User{ID: NewID(), Email: r.Email, Name: r.Name, Organisation: r.Organisation, OrganisationOther: r.OrganisationOther,
 		OrgID: r.OrgID, UnitID: r.UnitID, Role: r.Role, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now, Lang: r.Lang}
-	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
-		if mongo.IsDuplicateKeyError(err) {
-			return nil, []error{ErrEmailTaken}
-		}
+	if err := s.insertUser(ctx, u); err != nil {
 		return nil, []error{err}
 	}
 	s.tell(u.ID)
 	return u, nil
+}
+
+// emailKey is an address's key: the account that has the address, read
+// by _id (UserByEmail). users.email's unique index stays the authority on
+// who has an address; a key only finds the account fast. A key is written
+// before its account takes the address, so that no account is without
+// one (a crash between the two leaves a key to nobody, which finds
+// nothing), and dropped after the account lets the address go. A key
+// that names an account which no longer has its address (two writers of
+// one address at once, a write cut short) is mended when read.
+type emailKey struct {
+	Email  string `bson:"_id"`
+	UserID string `bson:"user_id"`
+}
+
+// claimEmailKey writes an address's key for userID before the account
+// takes the address: a key naming an account that has the address is
+// ErrEmailTaken; one to nobody else's address is taken over.
+func (s *Store) claimEmailKey(ctx context.Context, email, userID string) error {
+	keys := s.db.Collection(emailKeysCollection)
+	_, err := keys.InsertOne(ctx, emailKey{Email: email, UserID: userID})
+	if err == nil {
+		return nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("account: e-mail key: %w", err)
+	}
+	var k emailKey
+	err = keys.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&k)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("account: e-mail key: %w", err)
+	}
+	if err == nil && k.UserID != userID {
+		owner, err := s.User(ctx, k.UserID)
+		if err == nil && owner.Email == email {
+			return ErrEmailTaken
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return s.setEmailKey(ctx, email, userID)
+}
+
+// setEmailKey writes an address's key, over any key it had.
+func (s *Store) setEmailKey(ctx context.Context, email, userID string) error {
+	keys := s.db.Collection(emailKeysCollection)
+	_, err := keys.ReplaceOne(ctx, bson.D{{Key: "_id", Value: email}}, emailKey{Email: email, UserID: userID}, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) { // the upsert met another's insert: write over it
+		_, err = keys.ReplaceOne(ctx, bson.D{{Key: "_id", Value: email}}, emailKey{Email: email, UserID: userID})
+	}
+	if err != nil {
+		return fmt.Errorf("account: e-mail key: %w", err)
+	}
+	return nil
+}
+
+// dropEmailKey removes an address's key if it still names userID.
+func (s *Store) dropEmailKey(ctx context.Context, email, userID string) error {
+	keys := s.db.Collection(emailKeysCollection)
+	var k emailKey
+	err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&k)
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && k.UserID != userID {
+		return nil
+	}
+	if err == nil {
+		_, err = keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: email}})
+	}
+	if err != nil {
+		return fmt.Errorf("account: e-mail key: %w", err)
+	}
+	return nil
+}
+
+// userByEmailScan reads the account that has an address by the address
+// itself, which reads every account on FerretDB, and mends the address's
+// key: only for a key found naming an account without the address.
+func (s *Store) userByEmailScan(ctx context.Context, email string) (*User, error) {
+	var u User
+	err := s.db.Collection(usersCollection).FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&u)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setEmailKey(ctx, email, u.ID); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// insertUser writes a new account after its address's key; a taken
+// address is ErrEmailTaken.
+func (s *Store) insertUser(ctx context.Context, u *User) error {
+	if err := s.claimEmailKey(ctx, u.Email, u.ID); err != nil {
+		return err
+	}
+	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			// Another account took the address after the key was
+			// written: point the key at it.
+			if _, err := s.userByEmailScan(ctx, u.Email); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			return ErrEmailTaken
+		}
+		_ = s.dropEmailKey(ctx, u.Email, u.ID)
+		return err
+	}
+	return nil
 }
 
 // Any reports whether there is at least one account. It reads one
@@ -385,12 +497,23 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	var u User
-	err = s.db.Collection(usersCollection).FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&u)
+	var k emailKey
+	err = s.db.Collection(emailKeysCollection).FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&k)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
-	return &u, err
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.User(ctx, k.UserID)
+	if err == nil && u.Email == email {
+		return u, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	// The key names an account without the address: mend it.
+	return s.userByEmailScan(ctx, email)
 }
 
 // Authenticate checks an address and password. It takes the same time
@@ -480,8 +603,17 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.db.Collection(identitiesCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return err
 	}
-	_, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-	return err
+	u, err := s.User(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return err
+	}
+	return s.dropEmailKey(ctx, u.Email, id)
 }
 
 type resetDoc struct {

@@ -116,13 +116,27 @@ func (s *Store) Verify(ctx context.Context, token string) (u *User, oldEmail str
 	if d.Email != u.Email {
 		oldEmail = u.Email
 		set = append(set, bson.E{Key: "email", Value: d.Email})
+		if err := s.claimEmailKey(ctx, d.Email, u.ID); errors.Is(err, ErrEmailTaken) {
+			return nil, "", ErrEmailInUse
+		} else if err != nil {
+			return nil, "", err
+		}
 	}
 	_, err = s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "email_pending", Value: ""}}}})
 	if mongo.IsDuplicateKeyError(err) {
+		// Another account took the address after the key was written.
+		if _, err := s.userByEmailScan(ctx, d.Email); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, "", err
+		}
 		return nil, "", ErrEmailInUse
 	}
 	if err != nil {
 		return nil, "", err
+	}
+	if oldEmail != "" {
+		if err := s.dropEmailKey(ctx, oldEmail, u.ID); err != nil {
+			return nil, "", err
+		}
 	}
 	s.dropSessions(ctx, u.ID)
 	u, err = s.User(ctx, u.ID)

@@ -99,10 +99,7 @@ func (s *Store) CreateExternal(ctx context.Context, e External) (*User, error) {
 	if u.EmailVerified {
 		u.EmailVerifiedAt = now
 	}
-	if _, err := s.db.Collection(usersCollection).InsertOne(ctx, u); err != nil {
-		if mongo.IsDuplicateKeyError(err) {
-			return nil, ErrEmailTaken
-		}
+	if err := s.insertUser(ctx, u); err != nil {
 		return nil, err
 	}
 	s.tell(u.ID)

@@ -21,6 +21,7 @@ func All() []Migration {
 		{ID: 2, Name: "organisations become records", Up: organisationRecords},
 		{ID: 3, Name: "LTI grade links are kept by line item", Up: gradeLinksByLineItem},
 		{ID: 4, Name: "offline answers: device heads, receipts without texts", Up: syncHeads},
+		{ID: 5, Name: "accounts are found by address through keys", Up: userEmails},
 	}
 }
 

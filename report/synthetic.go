@@ -65,7 +65,7 @@ type Population struct {
 }
 
 // Seed writes a synthetic population into the stores' own collections
-// (users, progress, exam_learners, certificates and their attempts'
+// (users and their address keys, progress, exam_learners, certificates and their attempts'
 // claims) in batches, past the
 // stores: its summaries are then made by Summaries.Rebuild, as an
 // upgrade makes them. Deterministic; for benchmarks.
@@ -105,6 +105,9 @@ func Seed(ctx context.Context, db *database.DB, c *course.Course, p Population) 
 			{Key: "disabled", Value: false}, {Key: "created_at", Value: created}, {Key: "last_active", Value: created.Add(time.Duration(i%40) * 24 * time.Hour)}}); err != nil {
 			return written, err
 		}
+		if err := add("user_emails", bson.D{{Key: "_id", Value: id + "@example.fi"}, {Key: "user_id", Value: id}}); err != nil {
+			return written, err
+		}
 		for k := 0; k < p.PerLearner && k < len(sections); k++ {
 			s := sections[(i+k)%len(sections)]
 			d := bson.D{{Key: "_id", Value: id + "|" + s.Module.Slug + "/" + s.Slug}, {Key: "user_id", Value: id}, {Key: "module", Value: s.Module.Slug},
@@ -135,7 +138,7 @@ func Seed(ctx context.Context, db *database.DB, c *course.Course, p Population) 
 			}
 		}
 	}
-	for _, coll := range []string{"users", "progress", "exam_learners", "certificates", "certificate_attempts"} {
+	for _, coll := range []string{"users", "user_emails", "progress", "exam_learners", "certificates", "certificate_attempts"} {
 		if err := flush(coll, true); err != nil {
 			return written, err
 		}

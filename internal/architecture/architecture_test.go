@@ -49,7 +49,7 @@ var storeFiles = []string{
 	"account/account.go", "account/audit.go", "account/identity.go", "account/email.go", "account/session.go", "account/totp.go",
 	"assign/store.go",
 	"exam/attempts.go", "exam/packed.go", "exam/stats.go", "exam/cert/keys.go", "exam/cert/store.go",
-	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "migrate/gradelinks.go", "migrate/syncheads.go", "org/store.go", "sso/store.go", "lti/store.go", "xapi/store.go",
+	"feedback/feedback.go", "mail/outbox.go", "mail/sender.go", "media/catalog.go", "migrate/migrate.go", "migrate/organisations.go", "migrate/gradelinks.go", "migrate/syncheads.go", "migrate/useremails.go", "org/store.go", "sso/store.go", "lti/store.go", "xapi/store.go",
 	"report/summaries.go",
 	"studio/drafts.go", "studio/store.go", "studio/structure.go", "study/playback.go", "study/progress.go", "study/sync.go",
 }
