@@ -143,7 +143,7 @@ fuzz:
 BENCH_POPULATION ?= 100000
 bench: minio
 	@command -v wrk >/dev/null && [ -x /usr/sbin/nginx ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light wrk; }
-	BENCH_POPULATION=$(BENCH_POPULATION) TYOKYKY_MINIO_BIN=$(MINIO) $(GO) test -tags loadbench -run 'TestLoadBench|TestExamLoad' -count=1 -v -timeout 90m ./cmd/tyokyky
+	BENCH_POPULATION=$(BENCH_POPULATION) TYOKYKY_MINIO_BIN=$(MINIO) $(GO) test -tags loadbench -run 'TestLoadBench|TestExamLoad|TestStartWithPopulation' -count=1 -v -timeout 90m ./cmd/tyokyky
 	$(MAKE) bench-reports
 
 ## bench-reports: the organisation reports over 100,000 synthetic learners

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tyokyky/tyokyky/account"
@@ -69,11 +70,12 @@ func issuer(cfg *config.Config) cert.Issuer {
 }
 
 // certificates starts the certificate service: keys loaded (the first one
-// made), passed attempts without a certificate issued now and every ten
-// minutes, and the key set read again every minute (a rotation by
-// another process).
-// issued (when not nil) is told whose certificate was issued.
-func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exams *exam.Store, outbox *mail.Outbox, log *slog.Logger) (*cert.Store, error) {
+// made), passed attempts without a certificate (a crash between the
+// result and the certificate) issued by a backfill whose first pass runs
+// beside serving, counted in first (it reads every passed attempt), then
+// every ten minutes, and the key set read again every minute (a rotation
+// by another process).
+func certificates(ctx context.Context, cfg *config.Config, db *database.DB, library *course.Library, accounts *account.Store, exams *exam.Store, outbox *mail.Outbox, first *sync.WaitGroup, log *slog.Logger) (*cert.Store, error) {
 	if err := cert.EnsureIndexes(ctx, db); err != nil {
 		return nil, err
 	}
@@ -134,9 +136,11 @@ func certificates(ctx context.Context, cfg *config.Config, db *database.DB, libr
 		}
 		return err
 	}
-	if err := backfill(ctx); err != nil {
-		log.Warn("issuing certificates for passed attempts", "err", err)
-	}
+	first.Go(func() {
+		if err := backfill(ctx); err != nil {
+			log.Warn("issuing certificates for passed attempts", "err", err)
+		}
+	})
 	go poll.Every(ctx, 10*time.Minute, log, "issuing certificates for passed attempts", backfill)
 	go poll.Every(ctx, time.Minute, log, "reading the certificate keys", keys.Refresh)
 	return certs, nil

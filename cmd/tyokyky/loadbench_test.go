@@ -376,7 +376,7 @@ type benchPlatform struct {
 // launchPlatform runs the real binary on data as `make run` does
 // (embedded store, MinIO child) and returns once it is ready; on an
 // error after the start the platform is returned too, to be stopped.
-func launchPlatform(data string) (*benchPlatform, error) {
+func launchPlatform(data string, extraEnv ...string) (*benchPlatform, error) {
 	bin, err := testenv.MinIOBin()
 	if err != nil {
 		return nil, err
@@ -385,6 +385,7 @@ func launchPlatform(data string) (*benchPlatform, error) {
 	p := &benchPlatform{base: "http://" + addr, cmd: exec.Command(os.Args[0], "serve"), logs: &lockedBuffer{}}
 	p.cmd.Env = append(os.Environ(), "TYOKYKY_TEST_AS_MAIN=1", "TYOKYKY_LISTEN="+addr, "TYOKYKY_DATA_DIR="+data,
 		"TYOKYKY_MINIO_BIN="+bin, "TYOKYKY_LOG_LEVEL=warn", "TYOKYKY_MONGODB_URI=", "TYOKYKY_S3_ENDPOINT=")
+	p.cmd.Env = append(p.cmd.Env, extraEnv...) // the last of a name wins
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	began := time.Now()
 	if err := p.cmd.Start(); err != nil {

@@ -179,3 +179,38 @@ func summariesHeld(base string) int {
 	}
 	return -1
 }
+
+// TestStartWithPopulation starts the platform three times on a copy of
+// the population (BENCH_POPULATION learners) and reports the time from
+// exec to a ready /readyz (issue 26: under 5 s) with the ready line's
+// start-up steps.
+func TestStartWithPopulation(t *testing.T) {
+	n := benchPopulation(t)
+	if n == 0 {
+		t.Skip("BENCH_POPULATION is 0: nothing to start with")
+	}
+	data := t.TempDir()
+	copyData(t, populatedTemplate(t, n), data)
+	for i := range 3 {
+		p, err := launchPlatform(data, "TYOKYKY_LOG_LEVEL=info")
+		if err != nil {
+			if p != nil {
+				t.Log(p.stop())
+			}
+			t.Fatal(err)
+		}
+		logs := p.stop()
+		steps := ""
+		for line := range strings.Lines(logs) {
+			if strings.Contains(line, "msg=ready") {
+				if _, after, ok := strings.Cut(line, "steps="); ok {
+					steps = strings.Trim(strings.TrimSpace(after), `"`)
+				}
+			}
+		}
+		t.Logf("start %d with %d learners: ready in %s; steps: %s", i+1, n, p.ready.Round(10*time.Millisecond), steps)
+		if p.ready > 5*time.Second {
+			t.Errorf("start %d took %s (target < 5 s)", i+1, p.ready.Round(10*time.Millisecond))
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -115,7 +116,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(ln) }()
 	log.Info("ready", "url", cfg.BaseURL, "listen", ln.Addr().String(), "version", versionString(),
-		"database", p.dbKind, "storage", p.storageEndpoint, "startup", time.Since(started).Round(time.Millisecond), "warm_up", warm.Round(time.Millisecond))
+		"database", p.dbKind, "storage", p.storageEndpoint, "startup", time.Since(started).Round(time.Millisecond), "warm_up", warm.Round(time.Millisecond),
+		"steps", p.steps.String())
 	fmt.Fprintf(stdout, "Työkyky is running at %s (Ctrl-C stops it)\n", cfg.BaseURL)
 
 	select {
@@ -157,7 +159,31 @@ type platform struct {
 	minio           *minioproc.Process
 	dbKind          string
 	storageEndpoint string
+	// steps is how long each start-up step took (in the ready line).
+	steps stepTimer
+	// firstPasses are the background jobs' first runs begun at start
+	// (completing exam submissions a crash cut short, certificates owed
+	// for passed attempts): they run while the server serves, and a stop
+	// waits for them (see close).
+	firstPasses sync.WaitGroup
 }
+
+// firstPassesWait bounds how long a stop waits for the first passes.
+const firstPassesWait = 30 * time.Second
+
+// stepTimer notes how long each start-up step took.
+type stepTimer struct {
+	last  time.Time
+	steps []string
+}
+
+func (s *stepTimer) done(name string) {
+	now := time.Now()
+	s.steps = append(s.steps, name+"="+now.Sub(s.last).Round(time.Millisecond).String())
+	s.last = now
+}
+
+func (s *stepTimer) String() string { return strings.Join(s.steps, " ") }
 
 func (p *platform) minioGaveUp() <-chan struct{} {
 	if p.minio == nil {
@@ -168,6 +194,16 @@ func (p *platform) minioGaveUp() <-chan struct{} {
 
 func (p *platform) close(log *slog.Logger) {
 	p.starting.Stop()
+	// A stop soon after a start lets the first passes finish, so that a
+	// start always leaves what it found repaired (the next start, perhaps
+	// of another version, meets none of it).
+	passed := make(chan struct{})
+	go func() { p.firstPasses.Wait(); close(passed) }()
+	select {
+	case <-passed:
+	case <-time.After(firstPassesWait):
+		log.Warn("stopping before the start's first repairs finished; the next start does them")
+	}
 	if p.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := p.db.Close(ctx); err != nil {
@@ -188,7 +224,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	// store's gate. Requests bring contexts of their own.
 	ctx = database.Background(ctx)
 	m := metrics.New()
-	p := &platform{}
+	p := &platform{steps: stepTimer{last: time.Now()}}
 	defer func() {
 		if err != nil {
 			p.close(log)
@@ -210,6 +246,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
+	p.steps.done("database")
 	// Until the server serves, the listener answers /readyz with 503 and
 	// what the instance waits for. The schema is brought up to date before
 	// anything else starts (a database a newer binary migrated stops the
@@ -218,6 +255,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err := migrateSchema(ctx, p.db, p.starting, log); err != nil {
 		return nil, err
 	}
+	p.steps.done("schema")
 	storeOpts := media.ObjectStoreOptions{
 		Endpoint:  cfg.S3Endpoint,
 		Region:    cfg.S3Region,
@@ -257,6 +295,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
+	p.steps.done("objects")
 
 	p.dbKind = "mongodb"
 	if p.db.Embedded != nil {
@@ -265,6 +304,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err := ensureIndexes(ctx, p.db); err != nil {
 		return nil, err
 	}
+	p.steps.done("indexes")
 	store := studio.NewStore(p.db)
 	res, err := importContent(ctx, store, contentFS(cfg.ContentDir), "startup")
 	if err != nil {
@@ -278,6 +318,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		return nil, err
 	}
 	go library.Follow(ctx, 2*time.Second)
+	p.steps.done("content")
 
 	accounts := account.NewStore(p.db)
 	if err := firstAdmin(ctx, accounts, cfg, stdout); err != nil {
@@ -318,14 +359,18 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	inbox := feedback.NewStore(p.db)
 	exams := exam.NewStore(p.db, log)
 	go exams.RunSweeper(ctx, 15*time.Second)
+	p.steps.done("accounts")
 	// Submissions a crash cut short are completed from their results: at
-	// once, before serving, and every few minutes (another instance may
-	// have died).
-	if n, err := exams.Repair(ctx); err != nil {
-		log.Warn("completing exam submissions cut short", "err", err)
-	} else if n > 0 {
-		log.Info("exam submissions cut short were completed", "count", n)
-	}
+	// once, beside serving (it reads every learner's exam record; a learner
+	// who comes meanwhile has the own record completed by Start), and every
+	// few minutes (another instance may have died).
+	p.firstPasses.Go(func() {
+		if n, err := exams.Repair(ctx); err != nil {
+			log.Warn("completing exam submissions cut short", "err", err)
+		} else if n > 0 {
+			log.Info("exam submissions cut short were completed", "count", n)
+		}
+	})
 	go poll.Every(ctx, 5*time.Minute, log, "completing exam submissions cut short", func(ctx context.Context) error {
 		_, err := exams.Repair(ctx)
 		return err
@@ -334,15 +379,17 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
-	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, log)
+	certs, err := certificates(ctx, cfg, p.db, library, accounts, exams, outbox, &p.firstPasses, log)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
+	p.steps.done("certificates")
 	mediaLib := media.NewCatalog(p.db, objects, media.Options{MaxSize: cfg.MaxUploadSize(), Logger: log})
 	if err := mediaLib.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	go mediaLib.Follow(ctx, 2*time.Second)
+	p.steps.done("media")
 	keySecret, _ := cfg.CertSecret() // checked at start-up already
 	directory := org.NewDirectory(p.db)
 	tool, err := ltiTool(ctx, cfg, p.db, accounts, directory, lti.Sources{Course: func() *course.Course {
@@ -426,6 +473,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	if err != nil {
 		return nil, err
 	}
+	p.steps.done("services")
 	return p, nil
 }
 
