@@ -414,18 +414,12 @@ func (s *Store) setEmailKey(ctx context.Context, email, userID string) error {
 	return nil
 }
 
-// dropEmailKey removes an address's key if it still names userID.
+// dropEmailKey removes an address's key if it still names userID: one
+// delete whose filter names both, so that a key another account claimed
+// meanwhile stays (on FerretDB the filter reads the keys: this is done
+// only when an address is let go).
 func (s *Store) dropEmailKey(ctx context.Context, email, userID string) error {
-	keys := s.db.Collection(emailKeysCollection)
-	var k emailKey
-	err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&k)
-	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && k.UserID != userID {
-		return nil
-	}
-	if err == nil {
-		_, err = keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: email}})
-	}
-	if err != nil {
+	if _, err := s.db.Collection(emailKeysCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: email}, {Key: "user_id", Value: userID}}); err != nil {
 		return fmt.Errorf("account: e-mail key: %w", err)
 	}
 	return nil
@@ -433,11 +427,18 @@ func (s *Store) dropEmailKey(ctx context.Context, email, userID string) error {
 
 // userByEmailScan reads the account that has an address by the address
 // itself, which reads every account on FerretDB, and mends the address's
-// key: only for a key found naming an account without the address.
-func (s *Store) userByEmailScan(ctx context.Context, email string) (*User, error) {
+// key: only for a key found naming an account without the address
+// (stale, "" when unknown). With no account at the address the stale key
+// goes, so that the next lookup does not read them all again.
+func (s *Store) userByEmailScan(ctx context.Context, email, stale string) (*User, error) {
 	var u User
 	err := s.db.Collection(usersCollection).FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&u)
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		if stale != "" {
+			if err := s.dropEmailKey(ctx, email, stale); err != nil {
+				return nil, err
+			}
+		}
 		return nil, ErrNotFound
 	}
 	if err != nil {
@@ -459,13 +460,12 @@ func (s *Store) insertUser(ctx context.Context, u *User) error {
 		if mongo.IsDuplicateKeyError(err) {
 			// Another account took the address after the key was
 			// written: point the key at it.
-			if _, err := s.userByEmailScan(ctx, u.Email); err != nil && !errors.Is(err, ErrNotFound) {
+			if _, err := s.userByEmailScan(ctx, u.Email, ""); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 			return ErrEmailTaken
 		}
-		_ = s.dropEmailKey(ctx, u.Email, u.ID)
-		return err
+		return err // the key names nobody: harmless, taken over by the next claim
 	}
 	return nil
 }
@@ -513,7 +513,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
 		return nil, err
 	}
 	// The key names an account without the address: mend it.
-	return s.userByEmailScan(ctx, email)
+	return s.userByEmailScan(ctx, email, k.UserID)
 }
 
 // Authenticate checks an address and password. It takes the same time
@@ -605,6 +605,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	u, err := s.User(ctx, id)
 	if errors.Is(err, ErrNotFound) {
+		// Removed before, perhaps without its key (a removal cut short):
+		// the keys that name it go (a filter that reads the keys, on this
+		// path only).
+		if _, err := s.db.Collection(emailKeysCollection).DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+			return fmt.Errorf("account: e-mail key: %w", err)
+		}
 		return nil
 	}
 	if err != nil {

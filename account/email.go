@@ -99,6 +99,15 @@ func (s *Store) Verify(ctx context.Context, token string) (u *User, oldEmail str
 	if d.Email != u.Email && d.Email != u.EmailPending {
 		return nil, "", ErrTokenInvalid // the address was changed again since
 	}
+	// The new address's key first (it may be refused, or fail for a busy
+	// store, and the token must then still work).
+	if d.Email != u.Email {
+		if err := s.claimEmailKey(ctx, d.Email, u.ID); errors.Is(err, ErrEmailTaken) {
+			return nil, "", ErrEmailInUse
+		} else if err != nil {
+			return nil, "", err
+		}
+	}
 	ok, err := s.claimToken(ctx, d.ID)
 	if err != nil {
 		return nil, "", err
@@ -116,16 +125,11 @@ func (s *Store) Verify(ctx context.Context, token string) (u *User, oldEmail str
 	if d.Email != u.Email {
 		oldEmail = u.Email
 		set = append(set, bson.E{Key: "email", Value: d.Email})
-		if err := s.claimEmailKey(ctx, d.Email, u.ID); errors.Is(err, ErrEmailTaken) {
-			return nil, "", ErrEmailInUse
-		} else if err != nil {
-			return nil, "", err
-		}
 	}
 	_, err = s.db.Collection(usersCollection).UpdateByID(ctx, u.ID, bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "email_pending", Value: ""}}}})
 	if mongo.IsDuplicateKeyError(err) {
 		// Another account took the address after the key was written.
-		if _, err := s.userByEmailScan(ctx, d.Email); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.userByEmailScan(ctx, d.Email, ""); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, "", err
 		}
 		return nil, "", ErrEmailInUse

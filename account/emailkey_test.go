@@ -104,6 +104,27 @@ func TestAddressKeysFindAccounts(t *testing.T) {
 	if _, err := s.UserByEmail(ctx, "avain@example.fi"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a removed account's address = %v", err)
 	}
+
+	// A stale key of an address nobody has goes when read.
+	if err := s.setEmailKey(ctx, "kukaan@example.fi", "nobody"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserByEmail(ctx, "kukaan@example.fi"); !errors.Is(err, ErrNotFound) || keyOf(t, s, "kukaan@example.fi") != "" {
+		t.Fatalf("a stale key to nobody = %v, key %q", err, keyOf(t, s, "kukaan@example.fi"))
+	}
+
+	// A removal cut short after the account went: done again, it removes
+	// the key left behind.
+	third, errs := s.Register(ctx, reg("kesken@example.fi"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, err := s.db.Collection(usersCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: third.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, third.ID); err != nil || keyOf(t, s, "kesken@example.fi") != "" {
+		t.Fatalf("removing again = %v, key %q", err, keyOf(t, s, "kesken@example.fi"))
+	}
 }
 
 // Registrations of one new address at once: one account, and its key

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tyokyky/tyokyky/account"
+	"github.com/tyokyky/tyokyky/internal/database"
 )
 
 // viewer is who makes the request: nobody, or a signed-in user.
@@ -26,9 +27,9 @@ type viewer struct {
 	// (ltiSessionCookie), which lives in the platform's frame; its
 	// renewal and its end are written to that cookie.
 	Framed bool
-	// lookupErr is why the session could not be read (the store failed,
-	// not the session): such a request is neither signed in nor signed
-	// out, and requireUser answers with the error, not 401.
+	// lookupErr is why the session could not be read (the database was
+	// too busy, see database.IsBusy): such a request is neither signed in
+	// nor signed out, and requireUser answers 503, not 401.
 	lookupErr error
 }
 
@@ -78,17 +79,20 @@ func (s *core) viewerOf(c *fiber.Ctx) *viewer {
 		return v
 	}
 	sess, u, err := s.accounts.Session(c.UserContext(), token)
-	if errors.Is(err, account.ErrSessionNotActive) {
-		if !v.Bearer {
-			s.clearSessionCookie(c)
-		}
+	if database.IsBusy(err) {
+		// The cookie stays: the session is likely fine once the store
+		// answers again; requireUser answers 503.
+		s.log.Warn("session lookup", "err", err, "request_id", requestIDOf(c))
+		v.lookupErr = err
 		return v
 	}
 	if err != nil {
-		// The cookie stays: the session is likely fine once the store
-		// answers again.
-		s.log.Error("session lookup", "err", err, "request_id", requestIDOf(c))
-		v.lookupErr = err
+		if !errors.Is(err, account.ErrSessionNotActive) {
+			s.log.Error("session lookup", "err", err, "request_id", requestIDOf(c))
+		}
+		if !v.Bearer {
+			s.clearSessionCookie(c)
+		}
 		return v
 	}
 	v.User, v.Session, v.Token = u, sess, token

@@ -169,19 +169,19 @@ func (s *Server) storeFault(c *fiber.Ctx, err error) error {
 		s.log.Error("a write failed: the object store is full", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
 		c.Set(fiber.HeaderRetryAfter, "60")
 		return fiber.NewError(fiber.StatusInsufficientStorage, "")
-	case database.IsBusy(err):
-		// Nothing was written: the client sends it again (the pages' own
-		// scripts do, after Retry-After).
-		s.metrics.StoreBusy.Inc()
-		s.log.Warn("the database was too busy to answer in time", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
-		c.Set(fiber.HeaderRetryAfter, "2")
-		return fiber.NewError(fiber.StatusServiceUnavailable, "")
 	case errors.Is(err, media.ErrUnavailable):
 		s.log.Error("the object store did not answer", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
 		c.Set(fiber.HeaderRetryAfter, "30")
 		return fiber.NewError(fiber.StatusServiceUnavailable, "")
 	case errors.Is(err, media.ErrUploadCut):
 		return fiber.NewError(fiber.StatusBadRequest, "the upload ended before its end; nothing was stored")
+	case database.IsBusy(err):
+		// Nothing was written: the client may send it again (the answer
+		// autosave does, after Retry-After).
+		s.metrics.StoreBusy.Inc()
+		s.log.Warn("the database was too busy to answer in time", "request_id", requestIDOf(c), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "2")
+		return fiber.NewError(fiber.StatusServiceUnavailable, "")
 	}
 	return err
 }

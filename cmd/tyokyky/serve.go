@@ -169,7 +169,7 @@ type platform struct {
 }
 
 // firstPassesWait bounds how long a stop waits for the first passes.
-const firstPassesWait = 30 * time.Second
+const firstPassesWait = 10 * time.Second
 
 // stepTimer notes how long each start-up step took.
 type stepTimer struct {

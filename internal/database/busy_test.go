@@ -68,7 +68,8 @@ func TestIsBusy(t *testing.T) {
 		{nil, false},
 		{errors.New("duplicate key"), false},
 		{context.Canceled, false},
-		{fmt.Errorf("save: %w", ctx.Err()), true},
+		{fmt.Errorf("save: %w", ctx.Err()), false}, // a request's own deadline
+		{errors.New("timed out while checking out a connection from connection pool: context deadline exceeded"), true},
 		{errors.New("(InternalError) [sqlite.go:110 sqlite.(*collection).UpdateAll] database is locked (5) (SQLITE_BUSY)"), true},
 	} {
 		if got := IsBusy(tc.err); got != tc.want {

@@ -43,6 +43,8 @@ func indexIDs(ctx context.Context, dir string) (int, error) { return (&idIndexer
 // kept a core busy.)
 type idIndexer struct {
 	seen map[string]fileStamp
+	// index indexes one file (nil: indexIDsIn; a test counts the opens).
+	index func(ctx context.Context, file string) (int, error)
 }
 
 type fileStamp struct {
@@ -75,7 +77,11 @@ func (x *idIndexer) pass(ctx context.Context, dir string) (int, error) {
 		if old, ok := x.seen[f]; ok && old == st {
 			continue
 		}
-		n, err := indexFile(ctx, f)
+		index := x.index
+		if index == nil {
+			index = indexIDsIn
+		}
+		n, err := index(ctx, f)
 		created += n
 		if err != nil {
 			return created, fmt.Errorf("embedded store: index %s: %w", filepath.Base(f), err)
@@ -84,9 +90,6 @@ func (x *idIndexer) pass(ctx context.Context, dir string) (int, error) {
 	}
 	return created, nil
 }
-
-// indexFile is indexIDsIn (a test counts the files opened).
-var indexFile = indexIDsIn
 
 func indexIDsIn(ctx context.Context, file string) (int, error) {
 	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?_pragma=busy_timeout(10000)"
