@@ -18,12 +18,7 @@ import (
 // succeeds.
 func TestALockedStoreIsBusy(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db, dir := openEmbedded(t)
 	c := db.Collection("things")
 	if _, err := c.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "n", Value: 1}}); err != nil {
 		t.Fatal(err)

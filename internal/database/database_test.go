@@ -139,12 +139,7 @@ func TestRedact(t *testing.T) {
 // expression), and every lookup grows with the collection.
 func TestEmbeddedLookupsByIDUseAnIndex(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db, dir := openEmbedded(t)
 	c := db.Database.Collection("things")
 	docs := make([]any, 500)
 	for i := range docs {
@@ -203,12 +198,7 @@ func TestEmbeddedLookupsByIDUseAnIndex(t *testing.T) {
 // folded into the database and cut to nothing, and the data reads back.
 func TestWALIsCheckpointedAndTruncated(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db, dir := openEmbedded(t)
 	c := db.Database.Collection("wal")
 	payload := strings.Repeat("työkyky ", 128)
 	for i := range 40 {
@@ -242,12 +232,7 @@ func TestWALIsCheckpointedAndTruncated(t *testing.T) {
 // since its last pass, and a collection made later is still indexed.
 func TestTheLookupIndexerOpensOnlyChangedFiles(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := Open(ctx, Options{Dir: dir, Database: "tk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db, dir := openEmbedded(t)
 	for _, name := range []string{"other1", "other2"} {
 		if _, err := db.Named(name).Database.Collection("c").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
 			t.Fatal(err)
@@ -286,4 +271,17 @@ func TestTheLookupIndexerOpensOnlyChangedFiles(t *testing.T) {
 	if n, err := indexIDsIn(ctx, filepath.Join(dir, "other2.sqlite")); err != nil || n != 0 {
 		t.Fatalf("the new collection's table had no lookup index: %d made now, %v", n, err)
 	}
+}
+
+// openEmbedded opens an embedded store with the database "tk" in a new
+// folder, closed when the test ends.
+func openEmbedded(t *testing.T) (*DB, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := Open(context.Background(), Options{Dir: dir, Database: "tk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return db, dir
 }
