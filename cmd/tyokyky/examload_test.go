@@ -171,6 +171,7 @@ func examLoad(t *testing.T, instances int) {
 	t.Logf("%s (%s)", strings.TrimSpace(out.String()), time.Since(rebuilt).Round(time.Second))
 	commandsBefore := commandCounts(bases...)
 	gateBefore := gateTimes(bases...)
+	checkpointsBefore := checkpointTimes(bases...)
 
 	// A connection per learner, as each learner has a browser of their own.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}, Timeout: 30 * time.Second}
@@ -369,6 +370,7 @@ func examLoad(t *testing.T, instances int) {
 	fmt.Print("\n" + table)
 	logCommands(t, commandsBefore, commandCounts(bases...))
 	logGate(t, gateBefore, gateTimes(bases...))
+	logCheckpoints(t, checkpointsBefore, checkpointTimes(bases...))
 	if learners == 1000 && round == 30*time.Second {
 		section := "make bench exam"
 		if instances > 1 {
@@ -440,8 +442,10 @@ func logCommands(t *testing.T, before, after map[string]float64) {
 // tyokyky_database_gate_seconds_sum), and the writes counted (_count).
 func gateTimes(bases ...string) map[string]float64 {
 	out := metricSums(bases, "tyokyky_database_gate_seconds_sum{", "tyokyky_database_gate_seconds_")
-	for k, v := range metricSums(bases, "tyokyky_database_gate_seconds_count{", "tyokyky_database_gate_seconds_") {
-		out[k] = v
+	for _, part := range []string{"count{", "bucket{"} {
+		for k, v := range metricSums(bases, "tyokyky_database_gate_seconds_"+part, "tyokyky_database_gate_seconds_") {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -470,4 +474,43 @@ func logGate(t *testing.T, before, after map[string]float64) {
 		fmt.Fprintf(&b, "\n  %8.2f s in %6.0f writes (%6.1f ms each) %s", r.secs, r.n, 1000*r.secs/max(r.n, 1), r.what)
 	}
 	t.Logf("the write gate during the load, most first:%s", b.String())
+	// The long holds: each one stops every writer queued behind it.
+	b.Reset()
+	for k, v := range after {
+		rest, ok := strings.CutPrefix(k, `bucket{`)
+		if !ok || !strings.Contains(rest, `phase="hold"`) || !strings.HasSuffix(rest, `le="+Inf"}`) {
+			continue
+		}
+		series := strings.TrimSuffix(rest, `le="+Inf"}`)
+		for _, le := range []string{"0.1", "1"} {
+			at := "bucket{" + series + `le="` + le + `"}`
+			if n := (v - before[k]) - (after[at] - before[at]); n > 0 {
+				fmt.Fprintf(&b, "\n  %6.0f over %4s s %s", n, le, series)
+			}
+		}
+	}
+	t.Logf("writes that held the gate long:%s", b.String())
+}
+
+// logCheckpoints logs the embedded store's checkpoints during the load.
+func logCheckpoints(t *testing.T, before, after map[string]float64) {
+	t.Helper()
+	var b strings.Builder
+	for k, v := range after {
+		if mode, ok := strings.CutPrefix(k, "count"); ok {
+			n := v - before[k]
+			secs := after["sum"+mode] - before["sum"+mode]
+			fmt.Fprintf(&b, "\n  %4.0f %s, %.2f s in all (%.0f ms each)", n, mode, secs, 1000*secs/max(n, 1))
+		}
+	}
+	t.Logf("write-ahead log checkpoints during the load:%s", b.String())
+}
+
+// checkpointTimes are the servers' checkpoint counts and seconds by mode.
+func checkpointTimes(bases ...string) map[string]float64 {
+	out := metricSums(bases, "tyokyky_database_checkpoint_seconds_sum{", "tyokyky_database_checkpoint_seconds_")
+	for k, v := range metricSums(bases, "tyokyky_database_checkpoint_seconds_count{", "tyokyky_database_checkpoint_seconds_") {
+		out[k] = v
+	}
+	return out
 }

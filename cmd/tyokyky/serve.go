@@ -242,6 +242,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		OnCommandFailed: m.DatabaseError,
 		OnCommand:       m.DatabaseCommand,
 		OnGatedWrite:    m.GatedWrite,
+		OnCheckpoint:    m.Checkpointed,
 	})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,10 @@ type Options struct {
 	// process's write gate (the embedded store's own process only), with
 	// how long it waited for the gate and how long it held it.
 	OnGatedWrite func(collection string, waited, held time.Duration)
+	// OnCheckpoint, when set, is called after every checkpoint of the
+	// embedded store's write-ahead log while it runs, with its mode
+	// ("passive" or "truncate") and how long it took.
+	OnCheckpoint func(mode string, took time.Duration)
 	// NoProbe leaves the database as it is found: no probe write at
 	// connection (a backup reads a snapshot; a restore checks that its
 	// target is empty).
@@ -120,7 +124,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.URI != "" {
 		return connect(ctx, o, o.URI, nil, false)
 	}
-	emb, err := StartEmbedded(ctx, o.Dir, o.Logger)
+	emb, err := StartEmbedded(ctx, o.Dir, o.Logger, o.OnCheckpoint)
 	if errors.Is(err, ErrLocked) && o.Attach {
 		uri, rerr := os.ReadFile(filepath.Join(o.Dir, "uri"))
 		if rerr != nil {

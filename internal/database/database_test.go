@@ -285,3 +285,93 @@ func openEmbedded(t *testing.T) (*DB, string) {
 	t.Cleanup(func() { db.Close(context.Background()) })
 	return db, dir
 }
+
+// The running store's folds of the write-ahead log do not wait for
+// readers: a log that a reader's snapshot keeps is left for a later pass,
+// which folds it once the reader is done; after a whole fold the log is
+// written again from its beginning instead of growing; and only a log
+// over the limit is truncated, the writers waiting.
+func TestTheLogIsFoldedBesideReadersAndWriters(t *testing.T) {
+	ctx := context.Background()
+	db, dir := openEmbedded(t)
+	c := db.Database.Collection("wal")
+	payload := strings.Repeat("työkyky ", 128)
+	write := func(from int) {
+		t.Helper()
+		docs := make([]any, 500)
+		for j := range docs {
+			docs[j] = bson.D{{Key: "_id", Value: fmt.Sprintf("%05d", from+j)}, {Key: "p", Value: payload}}
+		}
+		if _, err := c.InsertMany(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	file := filepath.Join(dir, "tk.sqlite")
+
+	// A reader holds the snapshot from before the next writes.
+	raw, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	reader, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		write(500 * i)
+	}
+	var modes []string
+	k := &walKeeper{dir: dir, truncateAbove: walTruncateAbove, observe: func(mode string, _ time.Duration) { modes = append(modes, mode) }}
+	if err := k.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.seen[file]; ok || len(modes) != 1 || modes[0] != "passive" {
+		t.Fatalf("with a reader on an old snapshot: folds %v, log marked done %v", modes, ok)
+	}
+	if _, err := reader.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	reader.Close()
+
+	// The reader is done: the next pass folds the whole log.
+	if err := k.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.seen[file]; !ok {
+		t.Fatalf("the log was not folded whole once the reader was done (folds %v)", modes)
+	}
+	wal, err := os.Stat(file + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Folded whole, the log is written again from its start: as much
+	// again leaves the file as it was.
+	for i := 5; i <= 8; i++ {
+		write(500 * i)
+	}
+	if again, err := os.Stat(file + "-wal"); err != nil || again.Size() > wal.Size() {
+		t.Fatalf("the log grew from %d to %v bytes after a whole fold (%v)", wal.Size(), again, err)
+	}
+
+	// Over the limit, the log is truncated.
+	modes = nil
+	k.truncateAbove = 0
+	if err := k.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(file + "-wal"); err != nil || st.Size() != 0 || fmt.Sprint(modes) != "[passive truncate]" {
+		t.Fatalf("over the limit: folds %v, log %v (%v)", modes, st, err)
+	}
+	if n, err := c.CountDocuments(ctx, bson.D{}); err != nil || n != 4500 {
+		t.Fatalf("after the folds: %d documents, %v", n, err)
+	}
+}

@@ -39,8 +39,9 @@ type Embedded struct {
 // free port of 127.0.0.1, and publishes its address in dir/uri so that
 // administrative commands can reach it while the server runs. An exclusive
 // lock on dir/lock guarantees that only one process ever opens the SQLite
-// files.
-func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embedded, error) {
+// files. onCheckpoint, when not nil, is told of every checkpoint of the
+// write-ahead log made while it runs (see keepWALsSmall).
+func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger, onCheckpoint func(mode string, took time.Duration)) (*Embedded, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -92,7 +93,7 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 	}()
 	go func() {
 		defer close(e.wal)
-		keepWALsSmall(runCtx, abs, walCheckpointEvery, logger)
+		keepWALsSmall(runCtx, abs, walCheckpointEvery, logger, onCheckpoint)
 	}()
 	e.direct = f.MongoDBURI()
 	backend, err := url.Parse(e.direct)

@@ -33,6 +33,8 @@ type Metrics struct {
 	// Gate times the embedded store's gated writes by collection: how
 	// long each waited for the write gate and how long it held it.
 	Gate *prometheus.HistogramVec
+	// Checkpoint times the embedded store's folds of its write-ahead log.
+	Checkpoint *prometheus.HistogramVec
 }
 
 // New registers the collectors, plus Go runtime and process metrics.
@@ -77,6 +79,11 @@ func New() *Metrics {
 			Help:    "The embedded store's writes made by this process, by collection: how long each waited for the write gate (phase=wait) and how long it held it (phase=hold).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"collection", "phase"}),
+		Checkpoint: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tyokyky_database_checkpoint_seconds",
+			Help:    "The embedded store's checkpoints (its write-ahead log folded into the database file), by mode: passive (beside the writers) or truncate (the writers wait).",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"mode"}),
 		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tyokyky_mail_sent_total",
 			Help: "Tries to deliver the outbox's messages by result: sent, retry (failed, tried again later), failed (given up).",
@@ -95,7 +102,7 @@ func New() *Metrics {
 	for _, r := range []string{"sent", "retry", "failed"} {
 		m.Mail.WithLabelValues(r)
 	}
-	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.StoreBusy, m.Mail, m.Gate,
+	m.Registry.MustRegister(m.Requests, m.Duration, m.DatabaseErrors, m.DatabaseCommands, m.StorageErrors, m.MinIORestarts, m.NoSpace, m.StoreBusy, m.Mail, m.Gate, m.Checkpoint,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -128,6 +135,11 @@ func (m *Metrics) WatchSummaries(held func() int) {
 func (m *Metrics) GatedWrite(collection string, waited, held time.Duration) {
 	m.Gate.WithLabelValues(collection, "wait").Observe(waited.Seconds())
 	m.Gate.WithLabelValues(collection, "hold").Observe(held.Seconds())
+}
+
+// Checkpointed times a checkpoint of the embedded store's write-ahead log.
+func (m *Metrics) Checkpointed(mode string, took time.Duration) {
+	m.Checkpoint.WithLabelValues(mode).Observe(took.Seconds())
 }
 
 // DatabaseError counts a failed database command.
