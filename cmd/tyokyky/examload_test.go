@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +53,14 @@ func examLoad(t *testing.T, instances int) {
 	round := 30 * time.Second
 	if v := os.Getenv("EXAM_ROUND"); v != "" { // shorter rounds for a quick try; not written to the docs
 		round, _ = time.ParseDuration(v)
+	}
+	// EXAM_JITTER spreads each pause between answers evenly over
+	// (1 ± jitter) × its length (0, the benchmark's model: every learner
+	// pauses exactly round/5, so learners once held up together stay
+	// together). A diagnostic, not written to the docs' table.
+	jitter := 0.0
+	if v := os.Getenv("EXAM_JITTER"); v != "" {
+		fmt.Sscan(v, &jitter)
 	}
 	population := benchPopulation(t)
 	ctx := context.Background()
@@ -172,6 +181,8 @@ func examLoad(t *testing.T, instances int) {
 	commandsBefore := commandCounts(bases...)
 	gateBefore := gateTimes(bases...)
 	checkpointsBefore := checkpointTimes(bases...)
+	cpuBefore := cpuSeconds(bases)
+	clientBefore := ownCPU()
 
 	// A connection per learner, as each learner has a browser of their own.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}, Timeout: 30 * time.Second}
@@ -278,7 +289,7 @@ func examLoad(t *testing.T, instances int) {
 			// page saves an answer when it changes): one every round/5.
 			seq := int64(1)
 			for _, it := range a.Items {
-				time.Sleep(round / 5)
+				time.Sleep(time.Duration(float64(round/5) * (1 + jitter*(2*rand.Float64()-1))))
 				seq++
 				resp, body, d, err := call(l, "PUT", "/api/v1/exam/attempts/"+a.ID+"/answers/"+it.ID, answer(it, seq))
 				if err != nil || resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"saved":true`)) {
@@ -371,7 +382,12 @@ func examLoad(t *testing.T, instances int) {
 	logCommands(t, commandsBefore, commandCounts(bases...))
 	logGate(t, gateBefore, gateTimes(bases...))
 	logCheckpoints(t, checkpointsBefore, checkpointTimes(bases...))
-	if learners == 1000 && round == 30*time.Second {
+	for i, after := range cpuSeconds(bases) {
+		t.Logf("instance %d used %.0f s of CPU during the load (%.2f cores)", i+1, after-cpuBefore[i], (after-cpuBefore[i])/elapsed.Seconds())
+	}
+	used := ownCPU() - clientBefore
+	t.Logf("the load's clients (this process) used %.0f s of CPU (%.2f cores)", used, used/elapsed.Seconds())
+	if learners == 1000 && round == 30*time.Second && jitter == 0 {
 		section := "make bench exam"
 		if instances > 1 {
 			section += ", three instances"
@@ -504,6 +520,25 @@ func logCheckpoints(t *testing.T, before, after map[string]float64) {
 		}
 	}
 	t.Logf("write-ahead log checkpoints during the load:%s", b.String())
+}
+
+// ownCPU is the CPU seconds this process has used.
+func ownCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// cpuSeconds are the CPU seconds each server at bases has used
+// (process_cpu_seconds_total).
+func cpuSeconds(bases []string) []float64 {
+	out := make([]float64, len(bases))
+	for i, base := range bases {
+		out[i] = metricSums([]string{base}, "process_cpu_seconds_total ", "")["process_cpu_seconds_total"]
+	}
+	return out
 }
 
 // checkpointTimes are the servers' checkpoint counts and seconds by mode.

@@ -43,7 +43,9 @@ type Options struct {
 	OnCommand func(command, collection string)
 	// OnGatedWrite, when set, is called after every write that passed this
 	// process's write gate (the embedded store's own process only), with
-	// how long it waited for the gate and how long it held it.
+	// how long it waited for the gate and how long it held it; other
+	// processes' writes through the published address are reported under
+	// the collection RelayedWrites.
 	OnGatedWrite func(collection string, waited, held time.Duration)
 	// OnCheckpoint, when set, is called after every checkpoint of the
 	// embedded store's write-ahead log while it runs, with its mode
@@ -124,7 +126,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.URI != "" {
 		return connect(ctx, o, o.URI, nil, false)
 	}
-	emb, err := StartEmbedded(ctx, o.Dir, o.Logger, o.OnCheckpoint)
+	emb, err := StartEmbedded(ctx, o.Dir, o.Logger, EmbeddedHooks{Checkpoint: o.OnCheckpoint, RelayedWrite: o.OnGatedWrite})
 	if errors.Is(err, ErrLocked) && o.Attach {
 		uri, rerr := os.ReadFile(filepath.Join(o.Dir, "uri"))
 		if rerr != nil {

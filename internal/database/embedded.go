@@ -39,9 +39,8 @@ type Embedded struct {
 // free port of 127.0.0.1, and publishes its address in dir/uri so that
 // administrative commands can reach it while the server runs. An exclusive
 // lock on dir/lock guarantees that only one process ever opens the SQLite
-// files. onCheckpoint, when not nil, is told of every checkpoint of the
-// write-ahead log made while it runs (see keepWALsSmall).
-func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger, onCheckpoint func(mode string, took time.Duration)) (*Embedded, error) {
+// files. hooks, each optional, are told of the store's work.
+func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger, hooks EmbeddedHooks) (*Embedded, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -93,7 +92,7 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger, onCheck
 	}()
 	go func() {
 		defer close(e.wal)
-		keepWALsSmall(runCtx, abs, walCheckpointEvery, logger, onCheckpoint)
+		keepWALsSmall(runCtx, abs, walCheckpointEvery, logger, hooks.Checkpoint)
 	}()
 	e.direct = f.MongoDBURI()
 	backend, err := url.Parse(e.direct)
@@ -108,7 +107,7 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger, onCheck
 	}
 	go func() {
 		defer close(e.relay)
-		relay(runCtx, ln, backend.Host, e.gate)
+		relay(runCtx, ln, backend.Host, e.gate, hooks.RelayedWrite)
 	}()
 	shared := *backend
 	shared.Host = ln.Addr().String()
@@ -124,6 +123,17 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger, onCheck
 		return nil, fmt.Errorf("embedded store: publish address: %w", err)
 	}
 	return e, nil
+}
+
+// EmbeddedHooks are told of the embedded store's own work (for metrics).
+type EmbeddedHooks struct {
+	// Checkpoint: a checkpoint of the write-ahead log made while the
+	// store runs, its mode ("passive" or "truncate") and how long it took.
+	Checkpoint func(mode string, took time.Duration)
+	// RelayedWrite: a write of another process that passed the published
+	// address's gate (collection RelayedWrites), how long it waited for
+	// the gate and how long it held it.
+	RelayedWrite func(collection string, waited, held time.Duration)
 }
 
 // UngatedURIFile, in the embedded store's folder, holds FerretDB's own

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -41,9 +42,14 @@ var gatedCommands = map[string]bool{
 	"create": true, "drop": true, "createIndexes": true, "dropIndexes": true, "dropDatabase": true, "renameCollection": true,
 }
 
+// RelayedWrites is the collection label under which the writes of other
+// processes that passed the relay are timed (Options.OnGatedWrite).
+const RelayedWrites = "(other processes)"
+
 // relay accepts connections on ln and joins each to the store at backend,
-// holding gate from a write command until its answer.
-func relay(ctx context.Context, ln net.Listener, backend string, gate *Gate) {
+// holding gate from a write command until its answer. onWrite, when not
+// nil, is told how long each write waited for the gate and held it.
+func relay(ctx context.Context, ln net.Listener, backend string, gate *Gate, onWrite func(collection string, waited, held time.Duration)) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go func() {
@@ -55,11 +61,11 @@ func relay(ctx context.Context, ln net.Listener, backend string, gate *Gate) {
 		if err != nil {
 			return
 		}
-		wg.Go(func() { relayConn(ctx, client, backend, gate) })
+		wg.Go(func() { relayConn(ctx, client, backend, gate, onWrite) })
 	}
 }
 
-func relayConn(ctx context.Context, client net.Conn, backend string, gate *Gate) {
+func relayConn(ctx context.Context, client net.Conn, backend string, gate *Gate, onWrite func(string, time.Duration, time.Duration)) {
 	defer client.Close()
 	var d net.Dialer
 	server, err := d.DialContext(ctx, "tcp", backend)
@@ -111,7 +117,15 @@ func relayConn(ctx context.Context, client net.Conn, backend string, gate *Gate)
 			break
 		}
 		if gatedCommands[commandName(msg)] {
+			asked := time.Now()
 			release := gate.Hold(ctx)
+			if onWrite != nil {
+				got, held := time.Now(), release
+				release = func() {
+					held()
+					onWrite(RelayedWrites, got.Sub(asked), time.Since(got))
+				}
+			}
 			if moreToCome(msg) {
 				// No answer will come (an unacknowledged write): the gate
 				// is held while the message is handed over.

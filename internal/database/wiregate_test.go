@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,15 @@ import (
 func TestTheRelayGatesOtherProcessesWrites(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "db")
-	server, err := Open(ctx, Options{Dir: dir, Database: "tk"})
+	var mu sync.Mutex
+	var relayed []time.Duration // the waits of other processes' writes
+	server, err := Open(ctx, Options{Dir: dir, Database: "tk", OnGatedWrite: func(collection string, waited, _ time.Duration) {
+		if collection == RelayedWrites {
+			mu.Lock()
+			relayed = append(relayed, waited)
+			mu.Unlock()
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +77,12 @@ func TestTheRelayGatesOtherProcessesWrites(t *testing.T) {
 	if err := server.Database.Collection("c").FindOne(ctx, bson.M{"_id": "a"}).Decode(&doc); err != nil || doc.V != 2 {
 		t.Fatalf("after the write: %+v %v", doc, err)
 	}
+	// Both writes were timed, the second with its wait behind the gate.
+	mu.Lock()
+	if len(relayed) < 2 || relayed[len(relayed)-1] < 300*time.Millisecond {
+		t.Errorf("relayed writes' waits %v, want the insert's and the update's (≥ 300 ms)", relayed)
+	}
+	mu.Unlock()
 	// The gate is free again: its holder released it when the answer came.
 	done := make(chan struct{})
 	go func() { server.gate.Hold(ctx)(); close(done) }()
