@@ -77,7 +77,7 @@ type Summaries struct {
 	// this process's own writes; reread in the background when older than
 	// the age a report allows (other instances' writes).
 	snapMu    sync.RWMutex
-	snap      map[string]*LearnerSummary
+	snap      *snapshot
 	snapAt    time.Time
 	loadMu    sync.Mutex
 	reloading bool
@@ -238,7 +238,7 @@ const flushMax = 32
 func (s *Summaries) Held() int {
 	s.snapMu.RLock()
 	defer s.snapMu.RUnlock()
-	return len(s.snap)
+	return s.snap.len()
 }
 
 // Warm reads the stored summaries into memory (serve does it at start,
@@ -353,7 +353,7 @@ func (s *Summaries) recomputeOutcome(ctx context.Context, userID string) error {
 	ctx, cancel := context.WithTimeout(ctx, RecomputeTimeout)
 	defer cancel()
 	s.snapMu.RLock()
-	prev := s.snap[userID]
+	prev := s.snap.get(userID)
 	s.snapMu.RUnlock()
 	if prev == nil { // not read yet, or made since the snapshot was read
 		var err error
@@ -422,9 +422,9 @@ func (s *Summaries) remember(id string, sum *LearnerSummary) {
 		return
 	}
 	if sum == nil {
-		delete(s.snap, id)
+		s.snap.remove(id)
 	} else {
-		s.snap[id] = sum
+		s.snap.put(sum)
 	}
 }
 
@@ -543,25 +543,28 @@ func (s *Summaries) load(ctx context.Context, asked time.Time) error {
 	if err != nil {
 		return err
 	}
+	next := newSnapshot(all)
+	all = nil
 	s.snapMu.Lock()
-	old := s.snap
-	s.snap, s.snapAt = all, at
-	s.snapMu.Unlock()
+	defer s.snapMu.Unlock()
 	// What this process wrote while the scan ran may be missing from it:
 	// take those summaries from the old snapshot when newer.
-	if old != nil {
-		s.snapMu.Lock()
-		for id, o := range old {
-			if n, ok := s.snap[id]; ok && o.ComputedAt.After(n.ComputedAt) {
-				s.snap[id] = o
+	if old := s.snap; old != nil {
+		var o LearnerSummary
+		var ex ExamSummary
+		for id, i := range old.index {
+			if n, ok := next.computedAt(id); ok && timeOf(old.rows[i].computed).After(n) {
+				old.fill(&o, &ex, id, i)
+				next.put(&o)
 			}
 		}
-		s.snapMu.Unlock()
 	}
+	s.snap, s.snapAt = next, at
 	return nil
 }
 
-// Read calls f with every summary, as this process knows them: every
+// Read calls f with every summary, as this process knows them (each
+// summary it yields is valid until the next: copy what you keep): every
 // touch it has seen recomputed first (Flush; unless more than flushMax
 // wait), the stored summaries read
 // at most maxAge ago (the first read waits for the scan; later ones
@@ -604,13 +607,7 @@ func (s *Summaries) Read(ctx context.Context, maxAge time.Duration, f func(iter.
 	}
 	s.snapMu.RLock()
 	defer s.snapMu.RUnlock()
-	f(func(yield func(*LearnerSummary) bool) {
-		for _, sum := range s.snap {
-			if !yield(sum) {
-				return
-			}
-		}
-	})
+	f(s.snap.each)
 	return s.snapAt, nil
 }
 
