@@ -101,36 +101,35 @@ func (p *snapshot) put(sum *LearnerSummary) {
 		p.index[sum.ID] = i
 	}
 	r := &p.rows[i]
-	old := *r
+	old := *r // a new row's is empty: its runs are made at the end
 	*r = flatSummary{role: p.textOf(sum.Role), org: p.textOf(sum.OrgID), orgName: p.textOf(sum.Organisation), unit: p.textOf(sum.UnitID),
 		created: flatTime(sum.CreatedAt), active: flatTime(sum.LastActive), computed: flatTime(sum.ComputedAt)}
 	if sum.Exam != nil {
 		r.exam, r.passed, r.attempts, r.lastSubmitted = true, sum.Exam.Passed, int32(sum.Exam.Attempts), flatTime(sum.Exam.LastSubmitted)
 	}
-	// Runs are rewritten in place when the new one fits.
-	r.mod, r.nMods = old.mod, uint32(len(sum.Modules))
-	if !ok || r.nMods > old.nMods {
-		p.stale += int(old.nMods)
-		r.mod = uint32(len(p.mods))
-		p.mods = append(p.mods, make([]flatModule, len(sum.Modules))...)
-	} else {
-		p.stale += int(old.nMods - r.nMods)
-	}
+	r.nMods, r.nCerts = uint32(len(sum.Modules)), uint32(len(sum.Certificates))
+	r.mod = place(&p.mods, &p.stale, old.mod, old.nMods, r.nMods)
 	for k, m := range sum.Modules {
 		p.mods[int(r.mod)+k] = flatModule{slug: p.textOf(m.Slug), done: int32(m.Done), seconds: int64(m.Seconds), last: flatTime(m.Last)}
 	}
-	r.cert, r.nCerts = old.cert, uint32(len(sum.Certificates))
-	if !ok || r.nCerts > old.nCerts {
-		p.stale += int(old.nCerts)
-		r.cert = uint32(len(p.certs))
-		p.certs = append(p.certs, make([]flatCert, len(sum.Certificates))...)
-	} else {
-		p.stale += int(old.nCerts - r.nCerts)
-	}
+	r.cert = place(&p.certs, &p.stale, old.cert, old.nCerts, r.nCerts)
 	for k, c := range sum.Certificates {
 		p.certs[int(r.cert)+k] = flatCert{issued: flatTime(c.Issued), revoked: c.Revoked}
 	}
 	p.compactIfStale()
+}
+
+// place is where a run of n entries of arr goes that replaces a run of
+// oldN at start: the same place when it fits (what is left of the old one
+// goes stale), else a new run at the end (the whole old one goes stale).
+func place[T any](arr *[]T, stale *int, start, oldN, n uint32) uint32 {
+	if n <= oldN {
+		*stale += int(oldN - n)
+		return start
+	}
+	*stale += int(oldN)
+	*arr = append(*arr, make([]T, n)...)
+	return uint32(len(*arr)) - n
 }
 
 // remove forgets an account's summary.
