@@ -544,7 +544,7 @@ func (s *Summaries) load(ctx context.Context, asked time.Time) error {
 		return err
 	}
 	next := newSnapshot(all)
-	all = nil
+	all = nil // the pointer form is garbage now, before the merge below
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	// What this process wrote while the scan ran may be missing from it:

@@ -2,10 +2,8 @@ package database
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,20 +21,11 @@ func TestALockedStoreIsBusy(t *testing.T) {
 	if _, err := c.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "n", Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	sq, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "tk.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sq.Close()
-	conn, err := sq.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := rawConn(t, dir)
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.UpdateByID(ctx, "a", bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: 2}}}})
+	_, err := c.UpdateByID(ctx, "a", bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: 2}}}})
 	if _, rerr := conn.ExecContext(ctx, "ROLLBACK"); rerr != nil {
 		t.Fatal(rerr)
 	}

@@ -275,6 +275,24 @@ func TestTheLookupIndexerOpensOnlyChangedFiles(t *testing.T) {
 
 // openEmbedded opens an embedded store with the database "tk" in a new
 // folder, closed when the test ends.
+// rawConn is a connection of its own to the embedded store's database
+// file "tk" in dir, past FerretDB: to hold SQLite's locks and snapshots
+// as another process would. It is closed when the test ends.
+func rawConn(t *testing.T, dir string) *sql.Conn {
+	t.Helper()
+	sq, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "tk.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sq.Conn(context.Background())
+	if err != nil {
+		sq.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); sq.Close() })
+	return conn
+}
+
 func openEmbedded(t *testing.T) (*DB, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -310,15 +328,7 @@ func TestTheLogIsFoldedBesideReadersAndWriters(t *testing.T) {
 	file := filepath.Join(dir, "tk.sqlite")
 
 	// A reader holds the snapshot from before the next writes.
-	raw, err := sql.Open("sqlite", "file:"+file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	reader, err := raw.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader := rawConn(t, dir)
 	if _, err := reader.ExecContext(ctx, "BEGIN"); err != nil {
 		t.Fatal(err)
 	}
