@@ -44,6 +44,9 @@ const SessionCacheTTL = 5 * time.Second
 // directly in the database, behind every instance's back.
 const SessionTrustMax = time.Minute
 
+// cachedSession is a session and its user as read, shared by the
+// requests of the session until the entry goes: never modified once
+// cached (Session returns pointers into it).
 type cachedSession struct {
 	session Session
 	user    User
@@ -211,7 +214,7 @@ type Store struct {
 	locks *database.Locks
 	// sessions caches session lookups for a few seconds; every change made
 	// through this store drops the user's entries at once.
-	sessions *cache.TTL[cachedSession]
+	sessions *cache.TTL[*cachedSession]
 	// followed is when the last successful read of the revocation notes
 	// began (UnixNano; 0: never).
 	followed atomic.Int64
@@ -236,7 +239,7 @@ func (s *Store) tell(userID string) {
 
 // NewStore uses db with the default timeouts (idle 2 h, absolute 7 days).
 func NewStore(db *database.DB) *Store {
-	s := &Store{db: db, now: time.Now, locks: database.NewLocks(), sessions: cache.New[cachedSession](SessionTrustMax, 100_000),
+	s := &Store{db: db, now: time.Now, locks: database.NewLocks(), sessions: cache.New[*cachedSession](SessionTrustMax, 100_000),
 		IdleTimeout: 2 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour}
 	s.sessions.Now = func() time.Time { return s.now() } // one clock for sessions and their cache
 	return s
@@ -287,8 +290,20 @@ func NewID() string {
 }
 
 func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	// Every signed-in request hashes its token: the bytes are hashed and
+	// encoded on the stack, and only the result is allocated (tokens
+	// longer than the buffer, which Session refuses anyway, are copied).
+	var buf [128]byte
+	b := buf[:0]
+	if len(token) <= len(buf) {
+		b = append(b, token...)
+	} else {
+		b = []byte(token)
+	}
+	sum := sha256.Sum256(b)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // Registration is what a person gives to create an account.

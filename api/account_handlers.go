@@ -778,7 +778,8 @@ func (h *accountHandlers) changeEmail(c *fiber.Ctx) error {
 		h.passwordFailed(c, v.User)
 		return fail(fiber.StatusUnprocessableEntity, "email-password", "form.current.wrong")
 	}
-	email, err := h.accounts.RequestEmailChange(c.UserContext(), v.User, c.FormValue("email"))
+	u := *v.User // the session's user is shared (account.Store.Session): change a copy
+	email, err := h.accounts.RequestEmailChange(c.UserContext(), &u, c.FormValue("email"))
 	switch {
 	case errors.Is(err, account.ErrInvalidEmail):
 		return fail(fiber.StatusUnprocessableEntity, "new_email", "form.email.invalid")
@@ -792,7 +793,7 @@ func (h *accountHandlers) changeEmail(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	default:
-		if err := h.sendVerification(c.UserContext(), v.User); err != nil {
+		if err := h.sendVerification(c.UserContext(), &u); err != nil {
 			return err
 		}
 	}

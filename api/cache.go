@@ -224,7 +224,10 @@ func (h *renderCache) cachedEntry(key string, build func(pub *course.Published) 
 			cc = h.current.Load()
 		}
 	}
-	v, _ := cc.entries.LoadOrStore(key, &cacheEntry{})
+	v, ok := cc.entries.Load(key)
+	if !ok { // a new entry only on a miss: this is every cached request's path
+		v, _ = cc.entries.LoadOrStore(key, &cacheEntry{})
+	}
 	e := v.(*cacheEntry)
 	e.once.Do(func() {
 		e.body, e.err = build(pub)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,8 +59,30 @@ func answerSkeletons(body string, sec *course.Section, r *req) string {
 }
 
 // answerPlaceholder stands for a field of the i'th answer form of a
-// signed-in skeleton.
-func answerPlaceholder(i int, field string) string { return placeholder("a" + strconv.Itoa(i) + field) }
+// signed-in skeleton; the first answerPlaceholders forms' are made once,
+// as every signed-in section page asks for them.
+func answerPlaceholder(i int, field string) string {
+	if i < len(answerPlaceholders) {
+		switch field {
+		case "text":
+			return answerPlaceholders[i][0]
+		case "saved":
+			return answerPlaceholders[i][1]
+		case "base":
+			return answerPlaceholders[i][2]
+		}
+	}
+	return placeholder("a" + strconv.Itoa(i) + field)
+}
+
+var answerPlaceholders = func() (p [16][3]string) {
+	for i := range p {
+		for j, field := range []string{"text", "saved", "base"} {
+			p[i][j] = placeholder("a" + strconv.Itoa(i) + field)
+		}
+	}
+	return p
+}()
 
 // answerValues are the learner's values of a section's answer forms, by
 // placeholder, escaped for the element text and quoted attribute values
@@ -144,7 +168,7 @@ const maxDashboards = 2000
 // renderedDashboard is a session's dashboard as last rendered, with the
 // stamp of everything it was made from.
 type renderedDashboard struct {
-	stamp string
+	stamp dashStamp
 	page  *gzipped
 }
 
@@ -354,7 +378,7 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 	}
 	stamp := dashboardStamp(pub, lang, v, all, answers)
 	if h.dashboards != nil {
-		if r, ok := h.dashboards.Get(v.Session.ID); ok && r.stamp == stamp {
+		if r, ok := h.dashboards.Get(v.Session.ID); ok && r.stamp.equal(&stamp) {
 			sendPrivateHeaders(c)
 			r.page.send(c)
 			return nil
@@ -405,9 +429,32 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 // (assign.Changes). The rendered page is reused while the stamp
 // is the same, for at most study.CacheTTL: the same bound as other
 // instances' writes already have.
-func dashboardStamp(pub *course.Published, lang string, v *viewer, all map[string]*course.SectionProgress, answers map[string]*study.Answer) string {
-	return fmt.Sprintf("%d|%s|%p|%p|%s|%s|%s|%q|%s|%s|%q|%d", pub.Version, lang, all, answers, v.User.Role, v.Session.CSRF, v.User.Email, v.User.Name,
-		v.User.OrgID, v.User.UnitID, v.User.Groups, assign.Changes())
+func dashboardStamp(pub *course.Published, lang string, v *viewer, all map[string]*course.SectionProgress, answers map[string]*study.Answer) dashStamp {
+	return dashStamp{version: pub.Version, lang: lang, all: all, answers: answers, role: v.User.Role, csrf: v.Session.CSRF, email: v.User.Email,
+		name: v.User.Name, org: v.User.OrgID, unit: v.User.UnitID, groups: v.User.Groups, changes: assign.Changes()}
+}
+
+// dashStamp is dashboardStamp's record: compared field by field, the maps
+// by identity (held, so that a freed map's address cannot come back as
+// another's), without formatting a string on every request.
+type dashStamp struct {
+	version                                  int64
+	lang, role, csrf, email, name, org, unit string
+	all                                      map[string]*course.SectionProgress
+	answers                                  map[string]*study.Answer
+	groups                                   []string
+	changes                                  int64
+}
+
+func (a *dashStamp) equal(b *dashStamp) bool {
+	return a.version == b.version && a.lang == b.lang && a.role == b.role && a.csrf == b.csrf && a.email == b.email &&
+		a.name == b.name && a.org == b.org && a.unit == b.unit && a.changes == b.changes && slices.Equal(a.groups, b.groups) &&
+		sameMap(a.all, b.all) && sameMap(a.answers, b.answers)
+}
+
+// sameMap tells whether two maps are one and the same (nil is nil only).
+func sameMap[K comparable, V any](a, b map[K]V) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // diaryEntry is one answered task of the learning diary.
