@@ -3,6 +3,7 @@
 package config
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -318,7 +319,8 @@ func (c *Config) CertKeyFolder() string {
 // Bind opens the listening socket, so that a port in use is reported at
 // start-up rather than after the stores have started.
 func (c *Config) Bind() (net.Listener, error) {
-	ln, err := net.Listen("tcp", c.Listen)
+	lc := net.ListenConfig{Control: listenerOptions}
+	ln, err := lc.Listen(context.Background(), "tcp", c.Listen)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("listen: %s is already in use", c.Listen)
