@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-pdf/fpdf"
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tyokyky/tyokyky/assign"
 	"github.com/tyokyky/tyokyky/course"
@@ -158,6 +159,9 @@ type studyHandlers struct {
 	siteURL string
 	// dashboards keeps each session's rendered dashboard (see dashboard).
 	dashboards *cache.TTL[*renderedDashboard]
+	// rendering lets one request per session render a dashboard while the
+	// session's other requests wait for it (see dashboard).
+	rendering singleflight.Group
 }
 
 // maxDashboards bounds the sessions whose dashboard is kept (each about
@@ -376,19 +380,67 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if h.dashboards == nil {
+		body, err := h.renderDashboard(c, pub, lang, v, all, answers)
+		if err != nil {
+			return err
+		}
+		return sendPrivate(c, body)
+	}
 	stamp := dashboardStamp(pub, lang, v, all, answers)
-	if h.dashboards != nil {
+	kept := func() *renderedDashboard {
 		if r, ok := h.dashboards.Get(v.Session.ID); ok && r.stamp.equal(&stamp) {
-			sendPrivateHeaders(c)
-			r.page.send(c)
-			return nil
+			return r
+		}
+		return nil
+	}
+	r := kept()
+	if r == nil {
+		// When what the page is made from changes (the progress cache's
+		// refresh gives new maps, every few seconds), all of a session's
+		// requests in flight find the kept page stale at once: one of them
+		// renders while the rest wait for it, instead of each rendering
+		// and compressing its own (measured: 64 connections to one
+		// dashboard did so several times a second, and those bursts were
+		// the page's p99).
+		shared, err, _ := h.rendering.Do(v.Session.ID, func() (any, error) {
+			if r := kept(); r != nil {
+				return r, nil
+			}
+			body, err := h.renderDashboard(c, pub, lang, v, all, answers)
+			if err != nil {
+				return nil, err
+			}
+			r := &renderedDashboard{stamp: stamp, page: &gzipped{raw: body}}
+			h.dashboards.Put(v.Session.ID, v.User.ID, r)
+			return r, nil
+		})
+		if err != nil {
+			return err
+		}
+		if r = shared.(*renderedDashboard); !r.stamp.equal(&stamp) {
+			// The request rendered for was made from something else (a
+			// write landed between the two): render this one's own.
+			body, err := h.renderDashboard(c, pub, lang, v, all, answers)
+			if err != nil {
+				return err
+			}
+			r = &renderedDashboard{stamp: stamp, page: &gzipped{raw: body}}
 		}
 	}
+	sendPrivateHeaders(c)
+	r.page.send(c)
+	return nil
+}
+
+// renderDashboard renders the learner's dashboard page.
+func (h *studyHandlers) renderDashboard(c *fiber.Ctx, pub *course.Published, lang string, v *viewer, all map[string]*course.SectionProgress, answers map[string]*study.Answer) ([]byte, error) {
 	mods, pct := pub.Course.Summarise(all)
 	d := dashboardData{Percent: pct, Modules: mods, Continue: continueFrom(pub.Course, all), Done: map[string]bool{}, Answers: len(answers),
 		SelfChecked: map[string]bool{}, Checks: map[string][2]int{}}
+	var err error
 	if d.Assigned, err = h.mine.of(c, v.User, all, pub.Course, lang); err != nil {
-		return err
+		return nil, err
 	}
 	for k, p := range all {
 		d.Done[k] = p.Done()
@@ -406,18 +458,7 @@ func (h *studyHandlers) dashboard(c *fiber.Ctx) error {
 		}
 		d.Checks[m.Slug] = n
 	}
-	body, err := h.renderPage("dashboard", lang, "/omat-opinnot", page{Title: web.T(lang, "dashboard.title"), Data: d, Viewer: v, CSRF: v.Session.CSRF})
-	if err != nil {
-		return err
-	}
-	if h.dashboards != nil {
-		r := &renderedDashboard{stamp: stamp, page: &gzipped{raw: body}}
-		h.dashboards.Put(v.Session.ID, v.User.ID, r)
-		sendPrivateHeaders(c)
-		r.page.send(c)
-		return nil
-	}
-	return sendPrivate(c, body)
+	return h.renderPage("dashboard", lang, "/omat-opinnot", page{Title: web.T(lang, "dashboard.title"), Data: d, Viewer: v, CSRF: v.Session.CSRF})
 }
 
 // dashboardStamp names everything a learner's dashboard is made from:
