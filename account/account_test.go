@@ -518,3 +518,38 @@ func TestRevocationNotes(t *testing.T) {
 		t.Fatalf("%d notes left after revocationKeep", n)
 	}
 }
+
+// A session's lookups share the cached records instead of copying them for
+// every request, and a change made through the store gives the next lookup
+// new records while the ones already handed out stay as they were.
+func TestSessionLookupsShareTheCachedRecords(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u, _ := s.Register(ctx, reg("jaettu@example.fi"))
+	tok, _, err := s.StartSession(ctx, u, false, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess1, u1, err := s.Session(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess2, u2, err := s.Session(ctx, tok)
+	if err != nil || sess1 != sess2 || u1 != u2 {
+		t.Fatalf("second lookup: %p %p / %p %p, %v", sess1, sess2, u1, u2, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _, _ = s.Session(ctx, tok) }); allocs > 1 {
+		t.Errorf("a cached lookup allocates %.0f times, want at most 1 (the token's hash)", allocs)
+	}
+	email, err := s.RequestEmailChange(ctx, &User{ID: u1.ID, Email: u1.Email}, "uusi.osoite@example.fi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, u3, err := s.Session(ctx, tok)
+	if err != nil || u3 == u1 || u3.EmailPending != email {
+		t.Fatalf("after the change: %p (was %p) pending %q, %v", u3, u1, u3.EmailPending, err)
+	}
+	if u1.EmailPending != "" {
+		t.Fatalf("the record handed out before the change was modified: pending %q", u1.EmailPending)
+	}
+}
