@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -33,8 +34,17 @@ func TestABusyDatabaseAsksToTryAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
+	// The server may be writing at that moment (its background work): the
+	// lock is tried again until that write ends (failed once under a full
+	// run with SQLITE_BUSY).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	resp, body := b.putJSON("/api/v1/progress/toinen/jatko", token, map[string]any{"event": "completed"})
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {

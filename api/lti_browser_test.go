@@ -143,9 +143,20 @@ func TestLTILaunchInACrossSiteIframe(t *testing.T) {
 	}
 	kctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
+	// The keys reach the frame only while the platform's page has its
+	// focus on the frame, as after a keyboard user tabs into it: a focus
+	// given inside a cross-site frame does not move the page's (seen once
+	// under a full run: the text went elsewhere and the submit saved an
+	// empty answer).
+	if got := evalString(ctx, `(() => { const f = document.querySelector("iframe"); if (!f) return "missing"; f.focus(); return document.activeElement === f ? "focused" : "not focused"; })()`); got != "focused" {
+		t.Fatalf("the frame on the platform's page: %s", got)
+	}
 	focus(`form[action$='/vastaus'] textarea`)
 	if err := chromedp.Do(kctx, chromedp.KeyEvent("Tuen työkykyä kehyksessä.")); err != nil {
 		t.Fatal(err)
+	}
+	if got := evalString(frame, `document.querySelector("form[action$='/vastaus'] textarea").value`); got != "Tuen työkykyä kehyksessä." {
+		t.Fatalf("the text typed in the frame's field: %q", got)
 	}
 	focus(`form[action$='/vastaus'] button[type=submit], form[action$='/vastaus'] button:not([type])`)
 	if err := chromedp.Do(kctx, chromedp.KeyEvent("\r")); err != nil {
