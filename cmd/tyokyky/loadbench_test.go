@@ -327,6 +327,9 @@ func handlerP99(before, after map[string]float64) string {
 	for _, le := range bounds {
 		if byLE[le] >= 0.99*total {
 			if math.IsInf(le, 1) {
+				if len(bounds) < 2 {
+					return "?"
+				}
 				return "> " + time.Duration(bounds[len(bounds)-2]*float64(time.Second)).String()
 			}
 			return "≤ " + time.Duration(le*float64(time.Second)).String()

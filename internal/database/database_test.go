@@ -273,8 +273,6 @@ func TestTheLookupIndexerOpensOnlyChangedFiles(t *testing.T) {
 	}
 }
 
-// openEmbedded opens an embedded store with the database "tk" in a new
-// folder, closed when the test ends.
 // rawConn is a connection of its own to the embedded store's database
 // file "tk" in dir, past FerretDB: to hold SQLite's locks and snapshots
 // as another process would. It is closed when the test ends.
@@ -293,6 +291,8 @@ func rawConn(t *testing.T, dir string) *sql.Conn {
 	return conn
 }
 
+// openEmbedded opens an embedded store with the database "tk" in a new
+// folder, closed when the test ends.
 func openEmbedded(t *testing.T) (*DB, string) {
 	t.Helper()
 	dir := t.TempDir()
